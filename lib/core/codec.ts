@@ -1,0 +1,159 @@
+// A small binary writer/reader for the runtime's own messages. Task specs and
+// replies cross the rings many thousands of times a second, so they are packed
+// by hand: fixed-width fields, length-prefixed strings and byte runs.
+
+const utf8 = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export class Writer {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  i32(v: number): this {
+    this.ensure(4);
+    this.buf.writeInt32LE(v | 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  f64(v: number): this {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    return this.u8(v ? 1 : 0);
+  }
+
+  str(s: string): this {
+    // Worst case 3 bytes per UTF-16 unit.
+    this.ensure(4 + s.length * 3);
+    const n = utf8.encodeInto(s, this.buf.subarray(this.pos + 4)).written;
+    this.buf.writeUInt32LE(n, this.pos);
+    this.pos += 4 + n;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.u32(b.length);
+    return this.raw(b);
+  }
+
+  /** Bytes with no length prefix: fixed-size fields such as ids. */
+  raw(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** A view of what was written (no copy; the writer must not be reused while it lives). */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+export class Reader {
+  pos: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    start = 0,
+    private readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) {
+      throw new RangeError(`truncated message: wanted ${n} bytes at ${this.pos}, have ${this.end - this.pos}`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  i32(): number {
+    this.need(4);
+    const v = this.buf.readInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  bool(): boolean {
+    return this.u8() !== 0;
+  }
+
+  str(): string {
+    const n = this.u32();
+    this.need(n);
+    const s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+
+  /** A view into the message (no copy). */
+  bytes(): Buffer {
+    const n = this.u32();
+    return this.raw(n);
+  }
+
+  raw(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+}

@@ -1,0 +1,149 @@
+// Remote functions are shipped by source text, so a function that reads a
+// variable from its surrounding scope would find it missing in the worker.
+// This finds such variables when `remote` is called, so the mistake surfaces
+// at the line that made it rather than as a ReferenceError in a worker later.
+import { parse } from 'acorn';
+import { SerializationError } from './errors.js';
+
+type Node = { type: string; [key: string]: any };
+
+// Free names that are fine: what every worker has.
+const ALWAYS_AVAILABLE = new Set([
+  'require',
+  'arguments',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '__name', // esbuild's keepNames helper (tsx, vitest)
+  '__vite_ssr_dynamic_import__', // Vite/Vitest's rewrite of import()
+]);
+
+/** Parses a function's or class's source; methods (`m() {}`) are parsed inside an object literal. */
+function parseSource(source: string): Node {
+  const attempts = [`(${source})`, `({${source}})`];
+  let lastError: unknown;
+  for (const text of attempts) {
+    try {
+      return parse(text, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new SerializationError(
+    `cannot parse the function's source to ship it to workers (${(lastError as Error).message}). ` +
+      'Native and bound functions have no source: wrap them in a plain function.',
+  );
+}
+
+/**
+ * The names a function reads from outside itself. Deliberately simple: a name
+ * declared anywhere inside counts as declared everywhere inside, so it can
+ * miss a use outside the declaring block, but never rejects a correct function.
+ */
+export function freeVariables(source: string): string[] {
+  const ast = parseSource(source);
+  const declared = new Set<string>();
+  const referenced = new Set<string>();
+
+  const declarePattern = (p: Node | null): void => {
+    if (!p) return;
+    switch (p.type) {
+      case 'Identifier':
+        declared.add(p.name);
+        break;
+      case 'ObjectPattern':
+        for (const prop of p.properties) {
+          if (prop.type === 'RestElement') declarePattern(prop.argument);
+          else {
+            if (prop.computed) visit(prop.key);
+            declarePattern(prop.value);
+          }
+        }
+        break;
+      case 'ArrayPattern':
+        for (const el of p.elements) declarePattern(el);
+        break;
+      case 'AssignmentPattern':
+        declarePattern(p.left);
+        visit(p.right);
+        break;
+      case 'RestElement':
+        declarePattern(p.argument);
+        break;
+      default:
+        visit(p); // member expressions as assignment targets
+    }
+  };
+
+  const visit = (n: Node | null | undefined): void => {
+    if (!n || typeof n.type !== 'string') return;
+    switch (n.type) {
+      case 'Identifier':
+        referenced.add(n.name);
+        return;
+      case 'VariableDeclarator':
+        declarePattern(n.id);
+        visit(n.init);
+        return;
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        if (n.id) declared.add(n.id.name);
+        for (const p of n.params) declarePattern(p);
+        visit(n.body);
+        return;
+      case 'ClassDeclaration':
+      case 'ClassExpression':
+        if (n.id) declared.add(n.id.name);
+        visit(n.superClass);
+        visit(n.body);
+        return;
+      case 'CatchClause':
+        declarePattern(n.param);
+        visit(n.body);
+        return;
+      case 'MemberExpression':
+        visit(n.object);
+        if (n.computed) visit(n.property);
+        return;
+      case 'Property':
+      case 'MethodDefinition':
+      case 'PropertyDefinition':
+        if (n.computed) visit(n.key);
+        visit(n.value);
+        return;
+      case 'LabeledStatement':
+        visit(n.body);
+        return;
+      case 'BreakStatement':
+      case 'ContinueStatement':
+      case 'MetaProperty':
+      case 'PrivateIdentifier':
+        return;
+      default:
+        for (const key of Object.keys(n)) {
+          if (key === 'type' || key === 'start' || key === 'end') continue;
+          const child = n[key];
+          if (Array.isArray(child)) for (const c of child) visit(c);
+          else if (child && typeof child === 'object') visit(child);
+        }
+    }
+  };
+  visit(ast);
+
+  return [...referenced].filter((name) => !declared.has(name) && !ALWAYS_AVAILABLE.has(name) && !(name in globalThis));
+}
+
+/** Throws SerializationError naming the first outside variable a remote function reads. */
+export function assertSelfContained(source: string, what: string): void {
+  const free = freeVariables(source);
+  if (free.length === 0) return;
+  const names = free.map((n) => `'${n}'`).join(', ');
+  throw new SerializationError(
+    `${what} reads ${names} from outside itself, but remote functions are shipped to workers by source ` +
+      'and run there without their surrounding scope. Pass the value as an argument (or an ObjectRef), ' +
+      "import what you need inside the body (`await import('pkg')`), or export the function from a module " +
+      'and use sunray.remote(fn, { module: import.meta.url }).',
+    free[0],
+  );
+}

@@ -1,0 +1,57 @@
+// Ids, Ray style: a process id (16 random bytes) names an owner; a task id is
+// the owner's id plus a counter; an object id is its task id plus an index.
+// So every object id says who owns it, with no directory to ask.
+import { randomBytes } from 'node:crypto';
+
+export const OWNER_ID_SIZE = 16;
+export const TASK_ID_SIZE = 24;
+export const OBJECT_ID_SIZE = 28;
+/** Index bit that marks objects created by `put` rather than returned by a task. */
+export const PUT_INDEX_FLAG = 0x80000000;
+
+export class IdGenerator {
+  readonly ownerId: Buffer;
+  readonly ownerHex: string;
+  private counter = 0;
+
+  constructor(ownerId: Buffer = randomBytes(OWNER_ID_SIZE)) {
+    this.ownerId = ownerId;
+    this.ownerHex = ownerId.toString('hex');
+  }
+
+  nextTaskId(): Buffer {
+    const id = Buffer.allocUnsafe(TASK_ID_SIZE);
+    this.ownerId.copy(id, 0);
+    id.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
+    return id;
+  }
+
+  /** Id of the i-th (0-based) return value of a task. */
+  static returnId(taskId: Buffer, index: number): Buffer {
+    const id = Buffer.allocUnsafe(OBJECT_ID_SIZE);
+    taskId.copy(id, 0, 0, TASK_ID_SIZE);
+    id.writeUInt32LE(index + 1, TASK_ID_SIZE);
+    return id;
+  }
+
+  nextPutId(): Buffer {
+    const taskId = this.nextTaskId();
+    const id = Buffer.allocUnsafe(OBJECT_ID_SIZE);
+    taskId.copy(id, 0);
+    id.writeUInt32LE(PUT_INDEX_FLAG, TASK_ID_SIZE);
+    return id;
+  }
+}
+
+export function ownerHexOf(objectId: Uint8Array): string {
+  return Buffer.from(objectId.buffer, objectId.byteOffset, OWNER_ID_SIZE).toString('hex');
+}
+
+export function isPutId(objectId: Uint8Array): boolean {
+  const idx = Buffer.from(objectId.buffer, objectId.byteOffset, OBJECT_ID_SIZE).readUInt32LE(TASK_ID_SIZE);
+  return (idx & PUT_INDEX_FLAG) !== 0;
+}
+
+export function taskIdOf(objectId: Uint8Array): Buffer {
+  return Buffer.from(objectId.buffer, objectId.byteOffset, TASK_ID_SIZE);
+}

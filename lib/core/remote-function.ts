@@ -1,0 +1,154 @@
+// `sunray.remote(fn)`: a function that runs as a task on a worker. Its
+// source (or its module and export name) is shipped once to each worker that
+// runs it; calls send only the function's id and the arguments.
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { currentRuntimeOrStart } from '../runtime/start.js';
+import type { FunctionDef } from '../runtime/protocol.js';
+import { TaskKind, ZERO_ACTOR } from '../runtime/protocol.js';
+import { validateDemand } from '../runtime/scheduler.js';
+import { InvalidArgumentError } from './errors.js';
+import { assertSelfContained } from './function-source.js';
+import type { ObjectRef } from './object-ref.js';
+
+/** An argument may be the value itself or a ref to it (resolved before the task runs). */
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
+
+/** The refs a multi-return call gives: one per element of the returned tuple. */
+export type ObjectRefs<R> = R extends readonly unknown[] ? { -readonly [K in keyof R]: ObjectRef<R[K]> } : ObjectRef<unknown>[];
+
+export interface ResourceOptions {
+  /** CPUs the task holds while it runs (default 1; may be fractional, e.g. 0.5). */
+  numCpus?: number;
+  /** GPUs the task holds; it gets device ids (getRuntimeContext().gpuIds, CUDA_VISIBLE_DEVICES). */
+  numGpus?: number;
+  /** Custom resources, e.g. { disk: 1 }. */
+  resources?: Record<string, number>;
+}
+
+export interface TaskOptions extends ResourceOptions {
+  /** Times a task is re-run after its worker dies (default 3). */
+  maxRetries?: number;
+  /** Also retry when the task throws (default false). */
+  retryExceptions?: boolean;
+  /** Name used in logs and errors (default: the function's name). */
+  name?: string;
+  /** Number of results: with n > 1 the function returns an array of n values and the call gives n refs. */
+  numReturns?: number;
+}
+
+export interface RemoteOptions extends TaskOptions {
+  /**
+   * The URL of the module that exports this function (usually `import.meta.url`). The worker imports
+   * the module and takes the export with the function's name, so the function may use the module's
+   * imports and variables. Without it, the function is shipped by source and must be self-contained.
+   */
+  module?: string;
+}
+
+export interface RemoteFunction<A extends unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  options(opts: TaskOptions & { numReturns?: 1 }): RemoteFunction<A, R>;
+  options(opts: TaskOptions & { numReturns: number }): MultiReturnRemoteFunction<A, R>;
+  /** The function itself, to call locally. */
+  readonly fn: (...args: A) => R;
+}
+
+export interface MultiReturnRemoteFunction<A extends unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
+  options(opts: TaskOptions): MultiReturnRemoteFunction<A, R>;
+}
+
+const SOURCE_OF = Function.prototype.toString;
+
+export function isClass(fn: Function): boolean {
+  return /^class[\s{]/.test(SOURCE_OF.call(fn));
+}
+
+/** Where `require`/`import()` in shipped source resolve from: the driver's main script directory. */
+export function driverDir(): string {
+  const main = process.argv[1];
+  if (main && !main.includes('node_modules')) return dirname(main);
+  return process.cwd();
+}
+
+export function makeDef(fn: Function, isCls: boolean, opts: { module?: string; name?: string }): FunctionDef {
+  const name = fn.name || 'anonymous';
+  if (opts.module !== undefined) {
+    if (!fn.name) {
+      throw new InvalidArgumentError('remote(fn, { module }): the function must have a name, exported under that name');
+    }
+    let url = opts.module;
+    if (!/^[a-z]+:/.test(url)) url = `file://${url}`;
+    const fnId = createHash('sha1').update(`${url}#${fn.name}`).digest('hex').slice(0, 24);
+    const baseDir = url.startsWith('file:') ? dirname(fileURLToPath(url)) : driverDir();
+    return { fnId, name, isClass: isCls, source: '', moduleUrl: url, exportName: fn.name, baseDir };
+  }
+  const source = SOURCE_OF.call(fn);
+  if (source.includes('[native code]')) {
+    throw new InvalidArgumentError(
+      `remote(): ${name} is a native or bound function and has no source to ship; wrap it in a plain function`,
+    );
+  }
+  assertSelfContained(source, `remote ${isCls ? 'class' : 'function'} ${name}`);
+  const fnId = createHash('sha1').update(source).digest('hex').slice(0, 24);
+  return { fnId, name, isClass: isCls, source, moduleUrl: '', exportName: '', baseDir: driverDir() };
+}
+
+export function demandOf(o: ResourceOptions, defaultCpus: number): Record<string, number> {
+  const demand: Record<string, number> = { ...(o.resources ?? {}) };
+  const cpus = o.numCpus ?? defaultCpus;
+  if (cpus > 0) demand.CPU = cpus;
+  if (o.numGpus) demand.GPU = o.numGpus;
+  validateDemand(demand, 'remote options');
+  return demand;
+}
+
+function checkTaskOptions(o: TaskOptions): void {
+  if (o.maxRetries !== undefined && (!Number.isInteger(o.maxRetries) || o.maxRetries < -1)) {
+    throw new InvalidArgumentError(`maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`);
+  }
+  if (o.numReturns !== undefined && (!Number.isInteger(o.numReturns) || o.numReturns < 1)) {
+    throw new InvalidArgumentError(`numReturns must be a whole number >= 1, got ${o.numReturns}`);
+  }
+}
+
+export function makeRemoteFunction<A extends unknown[], R>(fn: (...args: A) => R, opts: RemoteOptions = {}): RemoteFunction<A, R> {
+  checkTaskOptions(opts);
+  const def = makeDef(fn, false, opts);
+  const build = (o: TaskOptions): any => {
+    checkTaskOptions(o);
+    const demand = demandOf(o, 1);
+    const numReturns = o.numReturns ?? 1;
+    const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
+    const name = o.name ?? def.name;
+    return {
+      fn,
+      remote(...args: unknown[]) {
+        const rt = currentRuntimeOrStart();
+        const refs = rt.core.submit(
+          def,
+          {
+            kind: TaskKind.Task,
+            fnId: def.fnId,
+            name,
+            numReturns,
+            demand,
+            maxRetries,
+            retryExceptions: o.retryExceptions ?? false,
+            actorId: ZERO_ACTOR,
+            method: '',
+            maxConcurrency: 1,
+          },
+          args,
+        );
+        return numReturns === 1 ? refs[0] : refs;
+      },
+      options(next: TaskOptions) {
+        return build({ ...o, ...next });
+      },
+    };
+  };
+  return build(opts);
+}

@@ -1,0 +1,302 @@
+// How values cross processes. Node's v8 serializer does the structure; three
+// things are added through its host-object hook, which v8 calls for every
+// ArrayBufferView inside a value:
+//   - ObjectRefs (which are Uint8Arrays, see object-ref.ts) are written as ids
+//     and collected, so the owner learns which refs escaped;
+//   - other registered host types (actor handles) likewise;
+//   - large typed arrays and Buffers are written out of band: the bytes go
+//     once into a 64-byte-aligned section after the skeleton, and the reader
+//     gets views over those sections (zero copy when the payload is a view
+//     into the shared-memory store).
+//
+// Payload layout (little endian):
+//   u32 magic 'SRV1' | u32 sections | f64 skeletonLength | sections x (f64 offset, f64 length)
+//   skeleton (v8 format) | padding to 64 | section 0 | padding | section 1 ...
+import v8 from 'node:v8';
+import { SerializationError } from './errors.js';
+import { OBJECT_ID_SIZE } from './ids.js';
+import { ObjectRef } from './object-ref.js';
+
+const MAGIC = 0x31565253; // 'SRV1'
+const ALIGN = 64;
+/** Views at least this large travel out of band. */
+export const OUT_OF_BAND_THRESHOLD = 4096;
+
+const enum HostTag {
+  InlineView = 0,
+  OutOfBandView = 1,
+  Ref = 2,
+  Custom = 3,
+}
+
+// Index <-> constructor for typed arrays; Buffer first so it wins over Uint8Array.
+const viewTypes = [
+  Buffer,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+] as const;
+
+function viewTypeIndex(view: ArrayBufferView): number {
+  for (let i = 0; i < viewTypes.length; i++) if (view instanceof viewTypes[i]!) return i;
+  throw new SerializationError(`unsupported ArrayBufferView type ${view.constructor.name}`);
+}
+
+function makeView(type: number, buf: ArrayBufferLike, offset: number, byteLength: number): ArrayBufferView {
+  const Ctor = viewTypes[type];
+  if (!Ctor) throw new SerializationError(`corrupt payload: unknown view type ${type}`);
+  if (Ctor === Buffer) return Buffer.from(buf as ArrayBuffer, offset, byteLength);
+  if (Ctor === DataView) return new DataView(buf as ArrayBuffer, offset, byteLength);
+  const bytesPer = (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  return new (Ctor as unknown as new (b: ArrayBufferLike, o: number, l: number) => ArrayBufferView)(
+    buf,
+    offset,
+    byteLength / bytesPer,
+  );
+}
+
+/** A host type other than refs and views (actor handles register one). */
+export interface HostType<T> {
+  name: string;
+  test(x: unknown): x is T;
+  write(x: T): Buffer;
+  read(bytes: Buffer): T;
+}
+const hostTypes: HostType<any>[] = [];
+export function registerHostType<T>(t: HostType<T>): void {
+  if (!hostTypes.some((h) => h.name === t.name)) hostTypes.push(t);
+}
+
+class Serializer extends v8.DefaultSerializer {
+  readonly sections: ArrayBufferView[] = [];
+  readonly refs: ObjectRef<unknown>[] = [];
+
+  _writeHostObject(obj: object): void {
+    if (obj instanceof ObjectRef) {
+      this.writeUint32(HostTag.Ref);
+      this.writeRawBytes(obj);
+      this.refs.push(obj);
+      return;
+    }
+    for (let i = 0; i < hostTypes.length; i++) {
+      const h = hostTypes[i]!;
+      if (h.test(obj)) {
+        const bytes = h.write(obj);
+        this.writeUint32(HostTag.Custom);
+        this.writeUint32(i);
+        this.writeUint32(bytes.length);
+        this.writeRawBytes(bytes);
+        return;
+      }
+    }
+    if (!ArrayBuffer.isView(obj)) {
+      throw new SerializationError(`cannot serialize a ${obj.constructor?.name ?? 'host object'}`);
+    }
+    const type = viewTypeIndex(obj);
+    if (obj.byteLength >= OUT_OF_BAND_THRESHOLD) {
+      this.writeUint32(HostTag.OutOfBandView);
+      this.writeUint32(type);
+      this.writeUint32(this.sections.length);
+      this.sections.push(obj);
+      return;
+    }
+    this.writeUint32(HostTag.InlineView);
+    this.writeUint32(type);
+    this.writeUint32(obj.byteLength);
+    this.writeRawBytes(new Uint8Array(obj.buffer, obj.byteOffset, obj.byteLength));
+  }
+}
+
+class Deserializer extends v8.DefaultDeserializer {
+  constructor(
+    skeleton: Buffer,
+    private readonly payload: Buffer,
+    private readonly sections: Array<[number, number]>,
+    private readonly onRef: (ref: ObjectRef<unknown>) => void,
+  ) {
+    super(skeleton);
+  }
+
+  _readHostObject(): unknown {
+    const tag = this.readUint32();
+    switch (tag) {
+      case HostTag.Ref: {
+        const ref = new ObjectRef(Buffer.from(this.readRawBytes(OBJECT_ID_SIZE) as unknown as Uint8Array));
+        this.onRef(ref);
+        return ref;
+      }
+      case HostTag.Custom: {
+        const h = hostTypes[this.readUint32()];
+        const n = this.readUint32();
+        const bytes = Buffer.from(this.readRawBytes(n) as unknown as Uint8Array);
+        if (!h) throw new SerializationError('corrupt payload: unknown host type');
+        return h.read(bytes);
+      }
+      case HostTag.OutOfBandView: {
+        const type = this.readUint32();
+        const section = this.sections[this.readUint32()];
+        if (!section) throw new SerializationError('corrupt payload: bad section index');
+        const [off, len] = section;
+        return makeView(type, this.payload.buffer, this.payload.byteOffset + off, len);
+      }
+      case HostTag.InlineView: {
+        const type = this.readUint32();
+        const n = this.readUint32();
+        // Copy into a fresh, aligned buffer: inline views are small.
+        const copy = new ArrayBuffer(n);
+        new Uint8Array(copy).set(this.readRawBytes(n) as unknown as Uint8Array);
+        return makeView(type, copy, 0, n);
+      }
+      default:
+        throw new SerializationError(`corrupt payload: unknown host tag ${tag}`);
+    }
+  }
+}
+
+/** A value serialized but not yet laid out: lets a caller size the store object before writing. */
+export interface Encoded {
+  readonly skeleton: Buffer;
+  readonly sections: readonly ArrayBufferView[];
+  readonly refs: readonly ObjectRef<unknown>[];
+  /** Total payload bytes. */
+  readonly size: number;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+function headerSize(sections: number): number {
+  return 16 + sections * 16;
+}
+
+export function encode(value: unknown): Encoded {
+  const s = new Serializer();
+  s.writeHeader();
+  try {
+    s.writeValue(value);
+  } catch (err) {
+    throw explainSerializationFailure(value, err);
+  }
+  const skeleton = s.releaseBuffer();
+  let size = headerSize(s.sections.length) + skeleton.length;
+  for (const v of s.sections) size = align(size) + v.byteLength;
+  return { skeleton, sections: s.sections, refs: s.refs, size };
+}
+
+/** Lays an encoded value out into target (at least enc.size bytes, ideally 64-byte aligned). */
+export function writeEncoded(enc: Encoded, target: Uint8Array): void {
+  const view = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+  view.writeUInt32LE(MAGIC, 0);
+  view.writeUInt32LE(enc.sections.length, 4);
+  view.writeDoubleLE(enc.skeleton.length, 8);
+  let pos = headerSize(enc.sections.length);
+  view.set(enc.skeleton, pos);
+  pos += enc.skeleton.length;
+  enc.sections.forEach((sec, i) => {
+    pos = align(pos);
+    view.writeDoubleLE(pos, 16 + i * 16);
+    view.writeDoubleLE(sec.byteLength, 24 + i * 16);
+    view.set(new Uint8Array(sec.buffer, sec.byteOffset, sec.byteLength), pos);
+    pos += sec.byteLength;
+  });
+}
+
+export function encodeToBuffer(enc: Encoded): Buffer {
+  // Out-of-band sections only stay aligned if the buffer itself is; allocate
+  // from a fresh ArrayBuffer (offset 0) rather than Node's shared pool.
+  const out = Buffer.from(new ArrayBuffer(enc.size));
+  writeEncoded(enc, out);
+  return out;
+}
+
+export function serialize(value: unknown): Buffer {
+  return encodeToBuffer(encode(value));
+}
+
+/**
+ * Reads a payload. Out-of-band views point into `payload` itself: when it is a
+ * view of the shared-memory store, nothing is copied.
+ */
+export function deserialize(payload: Buffer, onRef: (ref: ObjectRef<unknown>) => void = () => {}): unknown {
+  if (payload.length < 16 || payload.readUInt32LE(0) !== MAGIC) {
+    throw new SerializationError('corrupt payload: bad magic (not a sunray value)');
+  }
+  const n = payload.readUInt32LE(4);
+  const skeletonLength = payload.readDoubleLE(8);
+  const start = headerSize(n);
+  if (start + skeletonLength > payload.length) throw new SerializationError('corrupt payload: truncated');
+  const sections: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    const off = payload.readDoubleLE(16 + i * 16);
+    const len = payload.readDoubleLE(24 + i * 16);
+    if (off + len > payload.length) throw new SerializationError('corrupt payload: section out of range');
+    sections.push([off, len]);
+  }
+  const d = new Deserializer(payload.subarray(start, start + skeletonLength), payload, sections, onRef);
+  d.readHeader();
+  return d.readValue();
+}
+
+/** Finds where in `value` the unserializable part is, to name it in the error. */
+function explainSerializationFailure(value: unknown, err: unknown): SerializationError {
+  if (err instanceof SerializationError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  const path = findUnserializable(value, 'value', new Set(), 0);
+  const where = path ? ` at ${path.path} (${path.what})` : '';
+  return new SerializationError(
+    `cannot send ${describe(value)} to another process${where}: ${reason}. ` +
+      'Values cross processes by structured clone: plain data, arrays, Maps, Sets, Dates, typed arrays, ' +
+      'errors and ObjectRefs. Pass functions as remote functions, and recreate sockets or handles inside the task.',
+    path?.path,
+    { cause: err },
+  );
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `a value of type ${(v as object).constructor?.name ?? 'object'}`;
+  return `a ${typeof v}`;
+}
+
+function cloneable(v: unknown): boolean {
+  try {
+    const s = new Serializer();
+    s.writeHeader();
+    s.writeValue(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findUnserializable(
+  v: unknown,
+  path: string,
+  seen: Set<unknown>,
+  depth: number,
+): { path: string; what: string } | undefined {
+  if (typeof v === 'function') return { path, what: `function ${(v as Function).name || '(anonymous)'}` };
+  if (typeof v === 'symbol') return { path, what: 'symbol' };
+  if (v === null || typeof v !== 'object' || seen.has(v) || depth > 64) return undefined;
+  seen.add(v);
+  const entries: Array<[string, unknown]> =
+    v instanceof Map
+      ? [...v.entries()].map(([k, val], i) => [`${path}.get(${typeof k === 'string' ? JSON.stringify(k) : i})`, val])
+      : v instanceof Set
+        ? [...v].map((val, i) => [`${path}[set item ${i}]`, val])
+        : Object.keys(v).map((k) => [Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, (v as any)[k]]);
+  for (const [p, child] of entries) {
+    const found = findUnserializable(child, p, seen, depth + 1);
+    if (found) return found;
+  }
+  if (!cloneable(v)) return { path, what: describe(v) };
+  return undefined;
+}

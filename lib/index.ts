@@ -1,0 +1,213 @@
+// The public API of sunray: Ray's core for Node.js. Nothing else lives here.
+import { type ActorClass, ActorHandleBase, type ActorHandle, type ActorOptions, makeActorClass, makeHandle } from './core/actor.js';
+import { InvalidArgumentError, NotInitializedError, SunrayError } from './core/errors.js';
+import { ObjectRef } from './core/object-ref.js';
+import { type RemoteFunction, type RemoteOptions, isClass, makeRemoteFunction } from './core/remote-function.js';
+import { currentRuntime, inWorker } from './runtime/context.js';
+import { type InitOptions, startDriver } from './runtime/driver.js';
+import { currentRuntimeOrStart } from './runtime/start.js';
+
+export type { ActorClass, ActorHandle, ActorOptions, ActorMethod, MethodNames } from './core/actor.js';
+export type {
+  MultiReturnRemoteFunction,
+  ObjectRefs,
+  RemoteArgs,
+  RemoteFunction,
+  RemoteOptions,
+  ResourceOptions,
+  TaskOptions,
+} from './core/remote-function.js';
+export type { InitOptions } from './runtime/driver.js';
+export { ObjectRef, ActorHandleBase };
+export {
+  ActorDiedError,
+  ActorUnavailableError,
+  GetTimeoutError,
+  InvalidArgumentError,
+  NotInitializedError,
+  ObjectLostError,
+  OwnerDiedError,
+  SerializationError,
+  SunrayError,
+  TaskCancelledError,
+  TaskError,
+  WorkerCrashedError,
+} from './core/errors.js';
+
+/**
+ * Starts sunray: an embedded local node (object store, scheduler, worker pool) in this process.
+ * Inside a worker it does nothing: the worker is already connected to its node.
+ */
+export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<void> {
+  if (currentRuntime()) {
+    if (inWorker() || opts.ignoreReinitError) return;
+    throw new SunrayError('sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true');
+  }
+  startDriver(opts);
+}
+
+export function isInitialized(): boolean {
+  return currentRuntime() !== undefined;
+}
+
+/** Stops the workers and frees the object store. Pending gets fail. */
+export async function shutdown(): Promise<void> {
+  const rt = currentRuntime();
+  if (!rt || inWorker()) return;
+  const { setRuntime } = await import('./runtime/context.js');
+  setRuntime(undefined);
+  await rt.shutdown();
+}
+
+/** Makes a remote function (a task) or, given a class, an actor class. */
+export function remote<C extends abstract new (...args: any[]) => any>(cls: C, opts?: ActorOptions & { module?: string }): ActorClass<C>;
+export function remote<A extends unknown[], R>(fn: (...args: A) => R, opts?: RemoteOptions): RemoteFunction<A, R>;
+export function remote(fn: any, opts?: any): any {
+  if (typeof fn !== 'function') {
+    throw new InvalidArgumentError(`remote() takes a function or a class, got ${fn === null ? 'null' : typeof fn}`);
+  }
+  return isClass(fn) ? makeActorClass(fn, opts) : makeRemoteFunction(fn, opts);
+}
+
+export interface GetOptions {
+  /** Milliseconds to wait before GetTimeoutError (default: forever). */
+  timeout?: number;
+}
+
+/** The value of a ref, or the values of an array of refs, once they are ready. */
+export function get<T>(ref: ObjectRef<T>, opts?: GetOptions): Promise<T>;
+export function get<const T extends readonly ObjectRef<unknown>[]>(
+  refs: T,
+  opts?: GetOptions,
+): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
+export async function get(x: ObjectRef<unknown> | readonly ObjectRef<unknown>[], opts: GetOptions = {}): Promise<unknown> {
+  checkTimeout(opts.timeout, 'get');
+  const rt = currentRuntimeOrStart();
+  if (x instanceof ObjectRef) return (await rt.core.get([x], opts.timeout))[0];
+  if (!Array.isArray(x)) throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
+  return rt.core.get(x, opts.timeout);
+}
+
+/** Stores a value in the object store and returns a ref to it (synchronous, like ray.put). */
+export function put<T>(value: T): ObjectRef<T> {
+  return currentRuntimeOrStart().core.put(value);
+}
+
+export interface WaitOptions {
+  /** How many refs must be ready (default 1). */
+  numReturns?: number;
+  /** Milliseconds to wait at most (default: forever). */
+  timeout?: number;
+}
+
+/** Waits until numReturns of refs are ready (or the timeout): [ready, notReady], in the order given. */
+export async function wait<T>(refs: readonly ObjectRef<T>[], opts: WaitOptions = {}): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
+  checkTimeout(opts.timeout, 'wait');
+  if (!Array.isArray(refs)) throw new InvalidArgumentError('wait() takes an array of ObjectRefs');
+  const rt = currentRuntimeOrStart();
+  return (await rt.core.wait(refs, opts.numReturns ?? 1, opts.timeout)) as [ObjectRef<T>[], ObjectRef<T>[]];
+}
+
+/**
+ * Cancels the task behind a ref. A queued task is dropped; a running one's caller stops waiting
+ * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed.
+ */
+export function cancel(ref: ObjectRef<unknown>, opts: { force?: boolean } = {}): void {
+  if (!(ref instanceof ObjectRef)) throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
+  currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false);
+}
+
+/** Kills an actor. With noRestart: false it is restarted if its maxRestarts allows. */
+export function kill(handle: ActorHandleBase, opts: { noRestart?: boolean } = {}): void {
+  if (!(handle instanceof ActorHandleBase)) throw new InvalidArgumentError('kill() takes an actor handle');
+  const rt = currentRuntimeOrStart();
+  rt.backend.request('killActor', Buffer.from(handle), opts.noRestart ?? true).catch(() => {});
+}
+
+/** A handle to a named actor; rejects with InvalidArgumentError if there is none. */
+export async function getActor<T = any>(name: string, opts: { namespace?: string } = {}): Promise<ActorHandle<T>> {
+  const rt = currentRuntimeOrStart();
+  const found = await rt.backend.request('getActor', name, opts.namespace ?? rt.namespace);
+  if (!found) {
+    throw new InvalidArgumentError(
+      `no live actor named '${name}' in namespace '${opts.namespace ?? rt.namespace}': create it with ` +
+        "Cls.options({ name }).remote(), or pass the namespace it was created in",
+    );
+  }
+  return makeHandle<T>(found.actorId, found.className, found.methods, false, rt);
+}
+
+export type Resources = Record<string, number>;
+
+/** Resources free right now on this node (in the driver; in a worker use the async form). */
+export function availableResources(): Resources {
+  return nodeRequestSync('availableResources');
+}
+
+/** All resources of this node. */
+export function clusterResources(): Resources {
+  return nodeRequestSync('clusterResources');
+}
+
+/** availableResources() from anywhere, including inside tasks and actors. */
+export function availableResourcesAsync(): Promise<Resources> {
+  return currentRuntimeOrStart().backend.request('availableResources');
+}
+
+function nodeRequestSync<K extends 'availableResources' | 'clusterResources'>(kind: K): Resources {
+  const rt = currentRuntimeOrStart();
+  if (!rt.backend.requestSync) {
+    throw new SunrayError(`${kind}() is synchronous only in the driver; inside a task use await ${kind}Async()`);
+  }
+  return rt.backend.requestSync(kind as 'availableResources');
+}
+
+/** clusterResources() from anywhere, including inside tasks and actors. */
+export function clusterResourcesAsync(): Promise<Resources> {
+  return currentRuntimeOrStart().backend.request('clusterResources');
+}
+
+export interface RuntimeContext {
+  nodeId: string;
+  /** This process's id as an owner of objects ('driver' in the driver). */
+  workerId: string;
+  /** The running task's id (hex), inside a task or actor call. */
+  taskId: string | undefined;
+  taskName: string | undefined;
+  /** The actor's id (hex), inside an actor. */
+  actorId: string | undefined;
+  /** GPU device ids assigned to the running task. */
+  gpuIds: number[];
+  namespace: string;
+  isWorker: boolean;
+  pid: number;
+}
+
+export function getRuntimeContext(): RuntimeContext {
+  const rt = currentRuntimeOrStart();
+  const ctx = rt.core.taskContext.getStore();
+  return {
+    nodeId: rt.backend.nodeId,
+    workerId: rt.backend.workerId,
+    taskId: ctx?.taskId?.toString('hex'),
+    taskName: ctx?.taskName,
+    actorId: ctx?.actorId ? Buffer.from(ctx.actorId).toString('hex') : undefined,
+    gpuIds: ctx?.gpuIds ?? [],
+    namespace: rt.namespace,
+    isWorker: !rt.backend.isDriver,
+    pid: process.pid,
+  };
+}
+
+/** The objects this process owns, with their state, size and (if recorded) call site. */
+export function memorySummary(): ReturnType<import('./runtime/core-worker.js').CoreWorker['memorySummary']> {
+  const rt = currentRuntime();
+  if (!rt) throw new NotInitializedError('memorySummary(): sunray is not initialized');
+  return rt.core.memorySummary();
+}
+
+function checkTimeout(t: number | undefined, fn: string): void {
+  if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) {
+    throw new InvalidArgumentError(`${fn}(): timeout is in milliseconds and must be >= 0, got ${String(t)}`);
+  }
+}

@@ -1,0 +1,44 @@
+// What a process's CoreWorker needs from the node it runs on. The driver's
+// backend calls the embedded node manager directly; a worker's sends frames
+// over its rings (worker-backend.ts).
+import type { FunctionDef, TaskSpec } from './protocol.js';
+
+export interface ActorCreateReply {
+  /** The actor the handle should address (differs from the requested id with getIfExists). */
+  actorId: Buffer;
+  methods: string[];
+  className: string;
+}
+
+export interface NodeRequests {
+  getActor(name: string, namespace: string): { actorId: Buffer; methods: string[]; className: string } | null;
+  killActor(actorId: Buffer, noRestart: boolean): void;
+  cancelTask(taskId: Buffer, force: boolean): void;
+  availableResources(): Record<string, number>;
+  clusterResources(): Record<string, number>;
+  registerActor(
+    actorId: Buffer,
+    opts: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
+    methods: string[],
+    className: string,
+  ): ActorCreateReply;
+  actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
+  memorySummary(): unknown;
+  releaseActor(actorId: Buffer): void;
+}
+
+export interface Backend {
+  readonly nodeId: string;
+  readonly workerId: string;
+  readonly isDriver: boolean;
+  submit(spec: TaskSpec, def: FunctionDef): void;
+  /** The current task waits in get/wait: its CPU may be lent to others. */
+  blocked(): void;
+  unblocked(): void;
+  request<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): Promise<ReturnType<NodeRequests[K]>>;
+  /** Synchronous requests are only possible where the node manager is in-process (the driver). */
+  requestSync?<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]>;
+}

@@ -1,0 +1,178 @@
+// A one-way message channel over a shared-memory ring (native/sched): frames
+// sent in one JS turn are pushed in one batch and the reader is woken at most
+// once, and only if it sleeps. Frames larger than a ring slot are parked in
+// the object store and the ring carries their id (Msg.Blob).
+import { randomBytes } from 'node:crypto';
+import { Reader, Writer } from '../core/codec.js';
+import { native } from '../native.js';
+import type { ObjectStore } from '../store/index.js';
+import { ObjectId } from '../store/index.js';
+import { Msg } from './protocol.js';
+
+export const RING_SLOTS = 4096;
+export const RING_SLOT_SIZE = 512;
+
+export interface NativeRing {
+  push(buf: Uint8Array): boolean;
+  pushFrames(buf: Uint8Array): number;
+  drain(maxBytes?: number): Buffer | null;
+  size(): number;
+  recover(pid: number): number;
+  maxMessageSize?: number;
+}
+
+export interface NativeDoorbell {
+  notify(): void;
+  watch(cb: () => void): void;
+  prepareSleep(): boolean;
+  unwatch(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** A shared-memory segment holding one ring, created here or attached from an inherited fd. */
+export function createRingSegment(): number {
+  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE)).fd as number;
+}
+
+export function openRing(fd: number, init: boolean): NativeRing {
+  return new native.Ring(fd, 0, { slots: RING_SLOTS, slotSize: RING_SLOT_SIZE, init }) as NativeRing;
+}
+
+export function createEventFd(): number {
+  return native.createEventFd() as number;
+}
+
+export function openDoorbell(ring: NativeRing, eventFd: number): NativeDoorbell {
+  return new native.Doorbell(ring, eventFd) as NativeDoorbell;
+}
+
+/** Largest frame that fits a slot; bigger ones go through the store. */
+function maxInline(ring: NativeRing): number {
+  return ring.maxMessageSize ?? RING_SLOT_SIZE - 16;
+}
+
+export class ChannelWriter {
+  private batch = new Writer(4096);
+  private scheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly ring: NativeRing,
+    private readonly bell: NativeDoorbell,
+    private readonly store: ObjectStore,
+  ) {}
+
+  send(frame: Buffer): void {
+    if (this.closed) return;
+    if (frame.length > maxInline(this.ring)) frame = this.park(frame);
+    this.batch.u32(frame.length).raw(frame);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Pushes now, rather than at the end of the turn (for latency-critical single frames). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.closed || this.batch.length === 0) return;
+    const pending = this.batch.finish();
+    const pushed = this.ring.pushFrames(pending);
+    if (pushed > 0) this.bell.notify();
+    if (pushed < pending.length) {
+      // Ring full: keep the rest and retry shortly; the reader is draining.
+      const rest = Buffer.from(pending.subarray(pushed));
+      this.batch = new Writer(Math.max(4096, rest.length * 2));
+      this.batch.raw(rest);
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.flush();
+        }, 1);
+      }
+    } else {
+      this.batch = new Writer(4096);
+    }
+  }
+
+  private park(frame: Buffer): Buffer {
+    const id = ObjectId.fromBytes(randomBytes(28));
+    const buf = this.store.create(id, frame.length);
+    buf.set(frame);
+    this.store.seal(id);
+    return Buffer.from(new Writer(40).u8(Msg.Blob).raw(id.bytes).finish());
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+}
+
+/** Drains a ring whenever its doorbell rings, handing each frame to onFrame. */
+export class ChannelReader {
+  private active = false;
+
+  constructor(
+    private readonly ring: NativeRing,
+    private readonly bell: NativeDoorbell,
+    private readonly store: ObjectStore,
+    private readonly onFrame: (r: Reader, type: number) => void,
+  ) {}
+
+  start(): void {
+    this.active = true;
+    this.bell.watch(() => this.pump());
+    this.pump();
+  }
+
+  /** Whether the reader keeps the process alive while it waits. */
+  setRef(ref: boolean): void {
+    if (ref) this.bell.ref();
+    else this.bell.unref();
+  }
+
+  pump(): void {
+    while (this.active) {
+      const chunk = this.ring.drain();
+      if (chunk) {
+        this.dispatch(chunk);
+        continue;
+      }
+      if (this.bell.prepareSleep()) return;
+    }
+  }
+
+  private dispatch(chunk: Buffer): void {
+    let pos = 0;
+    while (pos + 4 <= chunk.length && this.active) {
+      const len = chunk.readUInt32LE(pos);
+      const end = pos + 4 + len;
+      const r = new Reader(chunk, pos + 4, end);
+      const type = r.u8();
+      if (type === Msg.Blob) this.unpark(r);
+      else this.onFrame(r, type);
+      pos = end;
+    }
+  }
+
+  private unpark(r: Reader): void {
+    const id = ObjectId.fromBytes(r.raw(28));
+    const obj = this.store.tryGet(id);
+    if (!obj) throw new Error(`lost a parked message ${id.hex()}: the store no longer has it`);
+    const frame = Buffer.from(obj.data);
+    obj.release();
+    this.store.delete(id);
+    const inner = new Reader(frame);
+    const type = inner.u8();
+    this.onFrame(inner, type);
+  }
+
+  stop(): void {
+    this.active = false;
+    this.bell.unwatch();
+  }
+}

@@ -1,0 +1,121 @@
+// Starting sunray in a driver: an embedded node manager (store, scheduler,
+// worker pool) in this process, and the driver's own CoreWorker as the owner
+// of what the program creates.
+import { freemem, totalmem, cpus } from 'node:os';
+import { statfsSync } from 'node:fs';
+import { InvalidArgumentError, SunrayError } from '../core/errors.js';
+import type { Backend, NodeRequests } from './backend.js';
+import { setRuntime, type Runtime } from './context.js';
+import { CoreWorker, setRecordCallSites } from './core-worker.js';
+import { DRIVER, NodeManager } from './node-manager.js';
+import type { FunctionDef, TaskSpec } from './protocol.js';
+import { validateDemand } from './scheduler.js';
+
+export interface InitOptions {
+  /** CPUs this node offers (default: the machine's logical cores). */
+  numCpus?: number;
+  /** GPUs this node offers (default 0); tasks asking for GPUs get device ids. */
+  numGpus?: number;
+  /** Custom resources, e.g. { disk: 2 }. */
+  resources?: Record<string, number>;
+  /** Bytes of shared memory for the object store (default: 30% of RAM, capped by free /dev/shm). */
+  objectStoreMemory?: number;
+  /** Directory for objects spilled from a full store (default: the OS temp dir). */
+  objectSpillingDir?: string;
+  /** Cluster address; only the embedded local node ('local' or omitted) is available in this version. */
+  address?: string;
+  /** Namespace for named actors (default 'default'). */
+  namespace?: string;
+  /** Forward workers' stdout/stderr to this process, prefixed (default true). */
+  logToDriver?: boolean;
+  /** Idle workers above the per-CPU pool are stopped after this long (default 60 s). */
+  idleWorkerTimeout?: number;
+  /** Record the call site of every object for memorySummary() (costs a stack trace each). */
+  recordCallSites?: boolean;
+}
+
+export function defaultObjectStoreMemory(): number {
+  const wanted = Math.floor(totalmem() * 0.3);
+  let shmFree = Number.POSITIVE_INFINITY;
+  try {
+    const s = statfsSync('/dev/shm');
+    shmFree = s.bavail * s.bsize;
+  } catch {
+    // no /dev/shm: memfd needs none
+  }
+  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem()));
+}
+
+class DriverBackend implements Backend {
+  readonly isDriver = true;
+  readonly workerId = 'driver';
+  constructor(private readonly manager: NodeManager) {}
+
+  get nodeId(): string {
+    return this.manager.nodeId;
+  }
+
+  submit(spec: TaskSpec, def: FunctionDef): void {
+    this.manager.submit(spec, def, DRIVER);
+  }
+
+  blocked(): void {}
+  unblocked(): void {}
+
+  request<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): Promise<ReturnType<NodeRequests[K]>> {
+    try {
+      return Promise.resolve(this.manager.handleRequest(kind, args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  requestSync<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]> {
+    return this.manager.handleRequest(kind, args);
+  }
+}
+
+export function startDriver(opts: InitOptions = {}): Runtime {
+  if (opts.address !== undefined && opts.address !== 'local') {
+    throw new InvalidArgumentError(
+      `init({ address: '${opts.address}' }): connecting to a cluster is not available in this version; ` +
+        "omit address (or use 'local') to start an embedded local node",
+    );
+  }
+  const numCpus = opts.numCpus ?? cpus().length;
+  const numGpus = opts.numGpus ?? 0;
+  validateDemand({ CPU: numCpus, GPU: numGpus, ...(opts.resources ?? {}) }, 'init()');
+  if (opts.resources && ('CPU' in opts.resources || 'GPU' in opts.resources)) {
+    throw new InvalidArgumentError('init(): give CPUs and GPUs as numCpus and numGpus, not inside resources');
+  }
+  setRecordCallSites(opts.recordCallSites ?? false);
+  const manager = new NodeManager({
+    numCpus,
+    numGpus,
+    resources: opts.resources ?? {},
+    objectStoreMemory: opts.objectStoreMemory ?? defaultObjectStoreMemory(),
+    ...(opts.objectSpillingDir ? { spillDir: opts.objectSpillingDir } : {}),
+    namespace: opts.namespace ?? 'default',
+    logToDriver: opts.logToDriver ?? true,
+    idleWorkerTimeoutMs: opts.idleWorkerTimeout ?? 60_000,
+    driverDir: process.cwd(),
+  });
+  const backend = new DriverBackend(manager);
+  const core = new CoreWorker(backend, manager.store);
+  manager.driver = core;
+  manager.prestart();
+  const runtime: Runtime = {
+    core,
+    backend,
+    manager,
+    namespace: opts.namespace ?? 'default',
+    async shutdown() {
+      core.close();
+      await manager.shutdown();
+    },
+  };
+  setRuntime(runtime);
+  return runtime;
+}
+
+export { SunrayError };

@@ -1,0 +1,208 @@
+// Runs tasks and actor calls in a worker. A task worker runs one task at a
+// time; when that task waits in get()/wait() (its CPU lent back), the next
+// one may start, so nested tasks never deadlock. An actor runs up to
+// maxConcurrency calls at once (1 by default: calls run in arrival order).
+import { Writer } from '../core/codec.js';
+import { ActorDiedError, InvalidArgumentError } from '../core/errors.js';
+import { IdGenerator } from '../core/ids.js';
+import { deserialize, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
+import { ObjectId } from '../store/index.js';
+import type { ChannelWriter } from './channel.js';
+import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
+import { loadFunction } from './function-loader.js';
+import {
+  ArgKind,
+  DoneStatus,
+  type FunctionDef,
+  ReturnKind,
+  type TaskReturn,
+  TaskKind,
+  type TaskSpec,
+  decodeArgs,
+  writeDone,
+} from './protocol.js';
+import { Deque } from './scheduler.js';
+
+interface Job {
+  spec: TaskSpec;
+  owner: number;
+  gpuIds: number[];
+}
+
+export class Executor {
+  private readonly defs = new Map<string, FunctionDef>();
+  private readonly loaded = new Map<string, Promise<unknown>>();
+  private readonly queue = new Deque<Job>();
+  private running = 0;
+  private blocked = 0;
+  private limit = 1;
+  private actor: { id: string; instance: any } | undefined;
+  private actorDead: Error | undefined;
+  private lastTaskName: string | undefined;
+
+  constructor(
+    private readonly core: CoreWorker,
+    private readonly out: ChannelWriter,
+    private readonly index: number,
+  ) {
+    const backend = core.backend;
+    const blocked = backend.blocked.bind(backend);
+    const unblocked = backend.unblocked.bind(backend);
+    // Count waits so a blocked task lets the next one start.
+    backend.blocked = () => {
+      this.blocked++;
+      blocked();
+      this.pump();
+    };
+    backend.unblocked = () => {
+      this.blocked--;
+      unblocked();
+    };
+  }
+
+  currentTaskName(): string | undefined {
+    return this.core.taskContext.getStore()?.taskName ?? this.lastTaskName;
+  }
+
+  define(def: FunctionDef): void {
+    this.defs.set(def.fnId, def);
+  }
+
+  execute(spec: TaskSpec, owner: number, gpuIds: number[]): void {
+    if (spec.kind === TaskKind.ActorCreate) {
+      this.limit = Math.max(1, spec.maxConcurrency);
+      void this.run({ spec, owner, gpuIds });
+      return;
+    }
+    this.queue.push({ spec, owner, gpuIds });
+    this.pump();
+  }
+
+  cancelQueued(taskId: Buffer): void {
+    const job = this.queue.remove((j) => j.spec.taskId.equals(taskId));
+    if (job) this.reply(job.spec, DoneStatus.Cancelled, []);
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.running - this.blocked < this.limit) {
+      void this.run(this.queue.shift()!);
+    }
+  }
+
+  private fn(fnId: string): Promise<unknown> {
+    let p = this.loaded.get(fnId);
+    if (!p) {
+      const def = this.defs.get(fnId);
+      if (!def) return Promise.reject(new Error(`function ${fnId} was never defined on this worker`));
+      p = loadFunction(def);
+      this.loaded.set(fnId, p);
+    }
+    return p;
+  }
+
+  private async args(spec: TaskSpec): Promise<unknown[]> {
+    const wire = decodeArgs(spec.args);
+    const out: unknown[] = new Array(wire.length);
+    for (let i = 0; i < wire.length; i++) {
+      const a = wire[i]!;
+      out[i] = a.kind === ArgKind.Value ? deserialize(a.payload) : await this.core.readArg(a.id);
+    }
+    return out;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { spec } = job;
+    this.running++;
+    this.lastTaskName = spec.name;
+    const ctx: TaskContext = {
+      taskId: spec.taskId,
+      taskName: spec.name,
+      gpuIds: job.gpuIds,
+      actorId: spec.kind === TaskKind.Task ? undefined : spec.actorId,
+    };
+    if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
+    try {
+      const result = await this.core.taskContext.run(ctx, async () => {
+        const target = await this.fn(spec.fnId);
+        const args = await this.args(spec);
+        switch (spec.kind) {
+          case TaskKind.Task:
+            return await (target as (...a: unknown[]) => unknown)(...args);
+          case TaskKind.ActorCreate: {
+            const instance = new (target as new (...a: unknown[]) => unknown)(...args);
+            this.actor = { id: spec.actorId.toString('hex'), instance };
+            return undefined;
+          }
+          case TaskKind.ActorCall: {
+            if (this.actorDead) throw this.actorDead;
+            const inst = this.actor?.instance;
+            const method = inst?.[spec.method];
+            if (typeof method !== 'function') {
+              throw new InvalidArgumentError(`actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`);
+            }
+            return await method.apply(inst, args);
+          }
+          default:
+            throw new Error(`unknown task kind ${spec.kind}`);
+        }
+      });
+      this.reply(spec, DoneStatus.Ok, spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, result));
+    } catch (err) {
+      if (spec.kind === TaskKind.ActorCreate) this.actorDead = new ActorDiedError('the actor constructor threw');
+      this.reply(spec, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
+    } finally {
+      this.running--;
+      this.pump();
+    }
+  }
+
+  private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
+    const values =
+      spec.numReturns === 1
+        ? [result]
+        : Array.isArray(result) && result.length === spec.numReturns
+          ? result
+          : (() => {
+              throw new InvalidArgumentError(
+                `${spec.name} was declared with numReturns: ${spec.numReturns} but returned ` +
+                  `${Array.isArray(result) ? `an array of ${result.length}` : 'a non-array'}; return an array of that length`,
+              );
+            })();
+    return values.map((v, i) => {
+      const enc = encode(v);
+      this.core.markEscaped(enc.refs);
+      if (enc.size <= INLINE_LIMIT) return { kind: ReturnKind.Inline, payload: encodeToBuffer(enc) };
+      // Large results are written once, straight into the store, under their final id.
+      const id = ObjectId.fromBytes(IdGenerator.returnId(spec.taskId, i));
+      if (!this.core.store.contains(id)) {
+        const view = this.core.store.create(id, enc.size);
+        writeEncoded(enc, view);
+        this.core.store.seal(id);
+      }
+      return { kind: ReturnKind.InStore, payload: Buffer.alloc(0) };
+    });
+  }
+
+  private reply(spec: TaskSpec, status: DoneStatus, returns: TaskReturn[]): void {
+    const w = new Writer(64 + returns.reduce((n, r) => n + r.payload.length + 8, 0));
+    writeDone(w, { worker: this.index, taskId: spec.taskId, status, returns });
+    this.out.send(Buffer.from(w.finish()));
+  }
+}
+
+function errorPayload(err: unknown, taskName: string): Buffer {
+  const e = err instanceof Error ? err : new Error(String(err));
+  let record: Record<string, unknown> = {
+    failure: 'error',
+    name: e.name,
+    message: e.message,
+    stack: e.stack ?? `${e.name}: ${e.message}`,
+    taskName,
+  };
+  try {
+    return encodeToBuffer(encode(record));
+  } catch {
+    record = { failure: 'error', name: 'Error', message: String(e.message), stack: '', taskName };
+    return encodeToBuffer(encode(record));
+  }
+}

@@ -1,0 +1,988 @@
+// The node manager (Ray's "raylet"), embedded in the driver: it holds the
+// node's object store, its resources, its worker pool and its actors, and
+// schedules tasks onto workers. Workers reach it through one shared
+// completion ring; it reaches each worker through that worker's inbox ring.
+import { closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { type Reader, Writer } from '../core/codec.js';
+import {
+  ActorDiedError,
+  InvalidArgumentError,
+  type RemoteErrorInfo,
+  SunrayError,
+  TaskCancelledError,
+  WorkerCrashedError,
+} from '../core/errors.js';
+import { IdGenerator } from '../core/ids.js';
+import { deserialize, serialize } from '../core/serialization.js';
+import { native } from '../native.js';
+import { ObjectStore } from '../store/index.js';
+import type { ActorCreateReply, NodeRequests } from './backend.js';
+import {
+  ChannelReader,
+  type NativeDoorbell,
+  type NativeRing,
+  createEventFd,
+  createRingSegment,
+  openDoorbell,
+  openRing,
+} from './channel.js';
+import { errorRecord } from './core-worker.js';
+import {
+  DoneStatus,
+  type FunctionDef,
+  Msg,
+  ReturnKind,
+  TaskKind,
+  type TaskSpec,
+  readDef,
+  readDone,
+  readSpec,
+  writeResult,
+  writeSpec,
+} from './protocol.js';
+import { type Demand, Deque, PIPELINE_DEPTH, classKey } from './scheduler.js';
+import { WorkerProcess } from './worker-process.js';
+
+const NO_DEF: FunctionDef = { fnId: '', name: '', isClass: false, source: '', moduleUrl: '', exportName: '', baseDir: '' };
+
+export const DRIVER = -1;
+
+interface Grant {
+  gpuIds?: number[];
+}
+
+interface NativePool {
+  tryAcquire(d: Demand): Grant | null;
+  release(g: Grant): void;
+  available(): Record<string, number>;
+  total(): Record<string, number>;
+  feasible(d: Demand): boolean;
+}
+
+interface TaskEntry {
+  spec: TaskSpec;
+  def: FunctionDef;
+  hex: string;
+  owner: number;
+  retriesLeft: number;
+  worker: WorkerProcess | undefined;
+  lease: Lease | undefined;
+  cancelled: boolean;
+  key: string;
+}
+
+interface Lease {
+  key: string;
+  demand: Demand;
+  worker: WorkerProcess;
+  grant: Grant | null;
+  inflight: number;
+  suspended: boolean;
+}
+
+interface ClassQueue {
+  demand: Demand;
+  tasks: Deque<TaskEntry>;
+  leases: Lease[];
+  warnedInfeasible: boolean;
+}
+
+type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
+
+interface ActorRec {
+  id: Buffer;
+  hex: string;
+  def: FunctionDef;
+  createSpec: TaskSpec;
+  owner: number;
+  worker: WorkerProcess | undefined;
+  state: ActorState;
+  restartsLeft: number;
+  restarts: number;
+  name: string | undefined;
+  namespace: string;
+  detached: boolean;
+  holdDemand: Demand;
+  placeDemand: Demand;
+  grant: Grant | null;
+  pending: Deque<TaskEntry>;
+  inflight: Map<string, TaskEntry>;
+  cause: RemoteErrorInfo | undefined;
+  deathMessage: string;
+  methods: string[];
+  className: string;
+  maxTaskRetries: number;
+  terminateWhenIdle: boolean;
+}
+
+export interface NodeManagerOptions {
+  numCpus: number;
+  numGpus: number;
+  resources: Record<string, number>;
+  objectStoreMemory: number;
+  spillDir?: string;
+  namespace: string;
+  logToDriver: boolean;
+  idleWorkerTimeoutMs: number;
+  driverDir: string;
+}
+
+/** Delivers results of tasks the driver owns (the driver's CoreWorker). */
+export interface DriverSink {
+  onTaskReturn(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
+  settleFailed(objectId: Buffer, err: Error): void;
+}
+
+export class NodeManager {
+  readonly nodeId = randomBytes(16).toString('hex');
+  readonly store: ObjectStore;
+  readonly pool: NativePool;
+  private readonly completionFd: number;
+  private readonly completionBellFd: number;
+  private readonly completionRing: NativeRing;
+  private readonly completionBell: NativeDoorbell;
+  private readonly reader: ChannelReader;
+  private readonly workers = new Map<number, WorkerProcess>();
+  private nextWorkerIndex = 0;
+  private readonly tasks = new Map<string, TaskEntry>();
+  private readonly classes = new Map<string, ClassQueue>();
+  private readonly actors = new Map<string, ActorRec>();
+  private readonly actorAliases = new Map<string, string>();
+  private readonly namedActors = new Map<string, string>();
+  private readonly pendingActors = new Deque<ActorRec>();
+  private readonly defs = new Map<string, FunctionDef>();
+  private dispatchScheduled = false;
+  private reaper: NodeJS.Timeout;
+  private closed = false;
+  driver: DriverSink | undefined;
+
+  constructor(readonly opts: NodeManagerOptions) {
+    this.store = ObjectStore.create({
+      capacity: opts.objectStoreMemory,
+      ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
+    });
+    const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
+    if (opts.numGpus > 0) totals.GPU = opts.numGpus;
+    this.pool = new native.ResourcePool(totals) as NativePool;
+    this.completionFd = createRingSegment();
+    this.completionBellFd = createEventFd();
+    this.completionRing = openRing(this.completionFd, true);
+    this.completionBell = openDoorbell(this.completionRing, this.completionBellFd);
+    this.reader = new ChannelReader(this.completionRing, this.completionBell, this.store, (r, t) =>
+      this.onFrame(r, t),
+    );
+    this.reader.start();
+    this.reader.setRef(false);
+    this.reaper = setInterval(() => this.reapIdle(), Math.min(1000, opts.idleWorkerTimeoutMs)).unref();
+  }
+
+  /** Starts one worker per CPU in the background so the first tasks find them warm. */
+  prestart(): void {
+    const n = Math.max(1, Math.floor(this.opts.numCpus));
+    for (let i = 0; i < n; i++) this.spawnWorker();
+  }
+
+  // ------------------------------------------------------------ workers
+
+  private spawnWorker(): WorkerProcess {
+    const index = this.nextWorkerIndex++;
+    const w = new WorkerProcess(
+      index,
+      randomBytes(16).toString('hex'),
+      { store: this.store.fd, completion: this.completionFd, completionBell: this.completionBellFd },
+      this.store,
+      {
+        nodeId: this.nodeId,
+        driverDir: this.opts.driverDir,
+        namespace: this.opts.namespace,
+        logToDriver: this.opts.logToDriver,
+      },
+    );
+    this.workers.set(index, w);
+    this.updateRef();
+    w.proc.once('exit', (code, signal) => this.onWorkerExit(w, code, signal));
+    return w;
+  }
+
+  /** The driver stays alive while work is outstanding, and may exit when idle. */
+  private updateRef(): void {
+    const busy = this.tasks.size > 0 || [...this.actors.values()].some((a) => a.state !== 'dead');
+    for (const w of this.workers.values()) {
+      if (busy) w.proc.ref();
+      else w.proc.unref();
+    }
+    this.reader.setRef(busy);
+  }
+
+  private takeIdleWorker(): WorkerProcess | undefined {
+    let best: WorkerProcess | undefined;
+    for (const w of this.workers.values()) {
+      if (w.state === 'idle' && w.ready) {
+        if (!best || w.idleSince > best.idleSince) best = w; // most recently used: warmest
+      }
+    }
+    if (best) return best;
+    for (const w of this.workers.values()) if (w.state === 'starting' && !this.isClaimed(w)) return w;
+    return undefined;
+  }
+
+  private claimed = new Set<WorkerProcess>();
+  private isClaimed(w: WorkerProcess): boolean {
+    return this.claimed.has(w);
+  }
+
+  private reapIdle(): void {
+    const now = Date.now();
+    let idle = 0;
+    for (const w of this.workers.values()) if (w.state === 'idle') idle++;
+    const keep = Math.max(1, Math.floor(this.opts.numCpus));
+    for (const w of this.workers.values()) {
+      if (idle <= keep) break;
+      if (w.state === 'idle' && now - w.idleSince > this.opts.idleWorkerTimeoutMs) {
+        idle--;
+        w.state = 'dead';
+        void w.stop();
+      }
+    }
+  }
+
+  private onWorkerExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(w.index);
+    this.claimed.delete(w);
+    w.closeFds();
+    if (this.closed) return;
+    try {
+      this.completionRing.recover(w.pid);
+    } catch {
+      // nothing claimed
+    }
+    try {
+      this.store.reapDeadClients();
+    } catch {
+      // store closed
+    }
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    // Tasks it was running or had queued.
+    for (const hex of w.inflight) {
+      const t = this.tasks.get(hex);
+      if (!t) continue;
+      if (t.lease) t.lease.inflight--;
+      t.worker = undefined;
+      t.lease = undefined;
+      if (t.spec.kind === TaskKind.ActorCall || t.spec.kind === TaskKind.ActorCreate) continue; // handled below
+      if (t.cancelled) {
+        this.failTask(t, new TaskCancelledError(`task ${t.spec.name} was cancelled (force: its worker was killed)`));
+      } else if (t.retriesLeft > 0) {
+        t.retriesLeft--;
+        this.enqueue(t, true);
+      } else {
+        this.failTask(
+          t,
+          new WorkerCrashedError(
+            `the worker (pid ${w.pid}) running task ${t.spec.name} ${how}; it was tried ${t.spec.maxRetries + 1} ` +
+              'time(s) in all. Raise maxRetries in remote()/options() to retry more.',
+          ),
+        );
+      }
+    }
+    w.inflight.clear();
+    // Its lease, if any.
+    for (const q of this.classes.values()) {
+      const i = q.leases.findIndex((l) => l.worker === w);
+      if (i >= 0) {
+        const [lease] = q.leases.splice(i, 1);
+        if (lease?.grant && !lease.suspended) this.pool.release(lease.grant);
+      }
+    }
+    // An actor it hosted.
+    for (const a of this.actors.values()) {
+      if (a.worker === w) this.onActorProcessDied(a, how);
+      else if (a.owner === w.index && !a.detached && a.state !== 'dead') this.killActorInternal(a, 'its owner exited', true);
+    }
+    // Tasks it owned: their results have nowhere to go.
+    for (const t of this.tasks.values()) if (t.owner === w.index) t.owner = -2;
+    this.scheduleDispatch();
+    this.updateRef();
+  }
+
+  // ------------------------------------------------------------ submission
+
+  define(def: FunctionDef): void {
+    if (def.fnId !== '' && !this.defs.has(def.fnId)) this.defs.set(def.fnId, def);
+  }
+
+  submit(spec: TaskSpec, def: FunctionDef, owner: number): void {
+    if (this.closed) throw new SunrayError('the node manager is shut down');
+    this.define(def);
+    const hex = spec.taskId.toString('hex');
+    const entry: TaskEntry = {
+      spec,
+      def,
+      hex,
+      owner,
+      retriesLeft: spec.maxRetries,
+      worker: undefined,
+      lease: undefined,
+      cancelled: false,
+      key: classKey(spec.demand),
+    };
+    this.tasks.set(hex, entry);
+    if (this.tasks.size === 1) this.updateRef();
+    if (spec.kind === TaskKind.ActorCreate) this.createActor(entry);
+    else if (spec.kind === TaskKind.ActorCall) this.routeActorCall(entry);
+    else this.enqueue(entry, false);
+  }
+
+  private enqueue(t: TaskEntry, front: boolean): void {
+    let q = this.classes.get(t.key);
+    if (!q) {
+      q = { demand: t.spec.demand, tasks: new Deque(), leases: [], warnedInfeasible: false };
+      this.classes.set(t.key, q);
+    }
+    if (!q.warnedInfeasible && !this.pool.feasible(t.spec.demand)) {
+      q.warnedInfeasible = true;
+      console.warn(
+        `sunray: task ${t.spec.name} needs ${JSON.stringify(t.spec.demand)} but this node has ` +
+          `${JSON.stringify(this.pool.total())} in all: it is infeasible and waits until a node that can run it ` +
+          'joins. Lower its resource demand, or start sunray with those resources (init({ numCpus, numGpus, resources })).',
+      );
+    }
+    if (front) q.tasks.unshift(t);
+    else q.tasks.push(t);
+    this.scheduleDispatch();
+  }
+
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled || this.closed) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const q of this.classes.values()) this.dispatchClass(q);
+    this.placeActors();
+  }
+
+  private dispatchClass(q: ClassQueue): void {
+    while (q.tasks.length > 0) {
+      const t = q.tasks.peek()!;
+      if (t.cancelled) {
+        q.tasks.shift();
+        continue;
+      }
+      let lease = q.leases.find((l) => l.inflight === 0 && l.worker.ready && !l.suspended);
+      if (!lease) {
+        const fresh = this.newLease(q);
+        if (fresh === 'starting') break;
+        lease = fresh;
+      }
+      if (!lease) {
+        // No new lease possible: pipeline onto the least loaded one.
+        const depth = Math.min(PIPELINE_DEPTH, Math.ceil(q.tasks.length / Math.max(1, q.leases.length)));
+        let best: Lease | undefined;
+        for (const l of q.leases) {
+          if (!l.worker.ready || l.suspended) continue;
+          if (l.inflight < depth && (!best || l.inflight < best.inflight)) best = l;
+        }
+        if (!best) break;
+        lease = best;
+      }
+      q.tasks.shift();
+      this.sendTask(t, lease);
+    }
+    // Leases with nothing to do give their worker and resources back.
+    if (q.tasks.length === 0) {
+      for (let i = q.leases.length - 1; i >= 0; i--) {
+        const l = q.leases[i]!;
+        if (l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
+          q.leases.splice(i, 1);
+          if (l.grant && !l.suspended) this.pool.release(l.grant);
+          l.worker.state = 'idle';
+          l.worker.idleSince = Date.now();
+        }
+      }
+    }
+  }
+
+  /** A lease with fresh resources, 'starting' if its worker is still booting, or undefined if none fit. */
+  private newLease(q: ClassQueue): Lease | 'starting' | undefined {
+    if (q.leases.some((l) => !l.worker.ready)) return 'starting';
+    const grant = this.pool.tryAcquire(q.demand);
+    if (!grant) return undefined;
+    let w = this.takeIdleWorker();
+    if (!w) w = this.spawnWorker();
+    this.claimed.add(w);
+    w.state = 'leased';
+    const lease: Lease = { key: classKey(q.demand), demand: q.demand, worker: w, grant, inflight: 0, suspended: false };
+    q.leases.push(lease);
+    return w.ready ? lease : 'starting';
+  }
+
+  private sendTask(t: TaskEntry, lease: Lease): void {
+    const w = lease.worker;
+    t.worker = w;
+    t.lease = lease;
+    lease.inflight++;
+    w.inflight.add(t.hex);
+    w.ensureDefined(t.def);
+    w.send(executeFrame(t.spec, t.owner, lease.grant?.gpuIds ?? []));
+  }
+
+  // ------------------------------------------------------------ completions
+
+  private onFrame(r: Reader, type: number): void {
+    switch (type) {
+      case Msg.Ready: {
+        const w = this.workers.get(r.u32());
+        if (!w) return;
+        w.ready = true;
+        if (w.state === 'starting') {
+          w.state = 'idle';
+          w.idleSince = Date.now();
+        }
+        this.scheduleDispatch();
+        return;
+      }
+      case Msg.Done:
+        this.onDone(r);
+        return;
+      case Msg.Submit: {
+        const owner = r.u32();
+        const spec = readSpec(r);
+        const def = spec.fnId === '' ? NO_DEF : this.defs.get(spec.fnId);
+        if (!def) throw new Error(`worker ${owner} submitted ${spec.name} without defining it first`);
+        this.submit(spec, def, owner);
+        return;
+      }
+      case Msg.DefineUp: {
+        r.u32();
+        this.define(readDef(r));
+        return;
+      }
+      case Msg.Blocked:
+        this.onBlocked(r.u32(), true);
+        return;
+      case Msg.Unblocked:
+        this.onBlocked(r.u32(), false);
+        return;
+      case Msg.Request:
+        this.onRequest(r);
+        return;
+      default:
+        console.error(`sunray: node manager got an unknown message type ${type}; ignored`);
+    }
+  }
+
+  private onBlocked(index: number, blocked: boolean): void {
+    const w = this.workers.get(index);
+    if (!w) return;
+    w.blockedDepth += blocked ? 1 : -1;
+    const lease = this.leaseOf(w);
+    if (!lease) return;
+    if (blocked && w.blockedDepth === 1 && !lease.suspended) {
+      // Lend the resources back while the task waits, so the tasks it waits for can run.
+      if (lease.grant) this.pool.release(lease.grant);
+      lease.suspended = true;
+      this.scheduleDispatch();
+    } else if (!blocked && w.blockedDepth === 0 && lease.suspended) {
+      lease.suspended = false;
+      // Take them back; if others hold them now, run over for a while rather than stall.
+      lease.grant = this.pool.tryAcquire(lease.demand);
+    }
+  }
+
+  private leaseOf(w: WorkerProcess): Lease | undefined {
+    for (const q of this.classes.values()) for (const l of q.leases) if (l.worker === w) return l;
+    return undefined;
+  }
+
+  private onDone(r: Reader): void {
+    const done = readDone(r);
+    const hex = done.taskId.toString('hex');
+    const t = this.tasks.get(hex);
+    const w = this.workers.get(done.worker);
+    w?.inflight.delete(hex);
+    if (!t) return;
+    if (t.lease) t.lease.inflight--;
+    t.worker = undefined;
+    t.lease = undefined;
+    if (t.spec.kind === TaskKind.ActorCreate) {
+      this.onActorCreated(t, done.status, done.returns[0]?.payload);
+      return;
+    }
+    if (t.spec.kind === TaskKind.ActorCall) {
+      const a = this.actors.get(t.spec.actorId.toString('hex'));
+      a?.inflight.delete(hex);
+      if (a) queueMicrotask(() => this.maybeTerminate(a));
+    }
+    if (done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0 && !t.cancelled) {
+      t.retriesLeft--;
+      if (t.spec.kind === TaskKind.ActorCall) this.routeActorCall(t);
+      else this.enqueue(t, true);
+      this.scheduleDispatch();
+      return;
+    }
+    this.tasks.delete(hex);
+    if (!t.cancelled) {
+      for (let i = 0; i < t.spec.numReturns; i++) {
+        const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
+        this.deliver(t.owner, IdGenerator.returnId(t.spec.taskId, i), done.status, ret?.kind ?? 0, ret?.payload);
+      }
+    }
+    this.scheduleDispatch();
+    if (this.tasks.size === 0) this.updateRef();
+  }
+
+  private deliver(owner: number, objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer | undefined) {
+    const body = payload ?? Buffer.alloc(0);
+    if (owner === DRIVER) {
+      this.driver?.onTaskReturn(objectId, status, kind, body);
+      return;
+    }
+    const w = this.workers.get(owner);
+    if (!w) return; // owner gone
+    const f = new Writer(64 + body.length);
+    writeResult(f, { objectId, status, kind, payload: body });
+    w.send(Buffer.from(f.finish()));
+  }
+
+  private failTask(t: TaskEntry, err: Error): void {
+    this.tasks.delete(t.hex);
+    this.notifyOwnerFailed(t, err);
+    if (this.tasks.size === 0) this.updateRef();
+  }
+
+  private notifyOwnerFailed(t: TaskEntry, err: Error): void {
+    const payload = serialize(errorRecord(err));
+    for (let i = 0; i < t.spec.numReturns; i++) {
+      const id = IdGenerator.returnId(t.spec.taskId, i);
+      if (t.owner === DRIVER) this.driver?.settleFailed(id, err);
+      else this.deliver(t.owner, id, DoneStatus.Error, ReturnKind.Inline, payload);
+    }
+  }
+
+  // ------------------------------------------------------------ cancel
+
+  cancelTask(taskId: Buffer, force: boolean): void {
+    const hex = taskId.toString('hex');
+    const t = this.tasks.get(hex);
+    if (!t || t.cancelled) return;
+    if (!t.worker) {
+      t.cancelled = true;
+      this.classes.get(t.key)?.tasks.remove((x) => x === t);
+      this.actors.get(t.spec.actorId.toString('hex'))?.pending.remove((x) => x === t);
+      this.failTask(t, new TaskCancelledError(`task ${t.spec.name} was cancelled before it ran`));
+      return;
+    }
+    t.cancelled = true;
+    if (force && t.spec.kind === TaskKind.Task) {
+      // Killing the worker ends the task; its other queued tasks are retried without cost.
+      const w = t.worker;
+      for (const other of w.inflight) {
+        const o = this.tasks.get(other);
+        if (o && o !== t) o.retriesLeft++;
+      }
+      w.kill();
+      return;
+    }
+    // Not forced and already running: JS cannot interrupt it, so the caller stops waiting now and
+    // the result is dropped when the worker reports (the entry stays to free the lease then).
+    this.notifyOwnerFailed(t, new TaskCancelledError(`task ${t.spec.name} was cancelled while running; its result will be discarded`));
+  }
+
+  // ------------------------------------------------------------ actors
+
+  registerActor(
+    actorId: Buffer,
+    o: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
+    methods: string[],
+    className: string,
+  ): ActorCreateReply {
+    if (o.name) {
+      const key = `${o.namespace}\u0000${o.name}`;
+      const existing = this.namedActors.get(key);
+      const rec = existing ? this.actors.get(existing) : undefined;
+      if (rec && rec.state !== 'dead') {
+        if (!o.getIfExists) {
+          throw new InvalidArgumentError(
+            `an actor named '${o.name}' already exists in namespace '${o.namespace}': pick another name, ` +
+              'use getIfExists: true to get a handle to it, or sunray.getActor() to look it up',
+          );
+        }
+        this.actorAliases.set(actorId.toString('hex'), rec.hex);
+        return { actorId: rec.id, methods: rec.methods, className: rec.className };
+      }
+    }
+    return { actorId, methods, className };
+  }
+
+  private createActor(t: TaskEntry): void {
+    const hex = t.spec.actorId.toString('hex');
+    if (this.actorAliases.has(hex) || this.actors.has(hex)) {
+      // getIfExists found one: nothing to create.
+      this.tasks.delete(t.hex);
+      return;
+    }
+    const opts = JSON.parse(t.spec.method || '{}') as {
+      name?: string;
+      namespace: string;
+      detached: boolean;
+      maxRestarts: number;
+      maxTaskRetries: number;
+      methods: string[];
+      className: string;
+      explicitResources: boolean;
+    };
+    const a: ActorRec = {
+      id: t.spec.actorId,
+      hex,
+      def: t.def,
+      createSpec: t.spec,
+      owner: t.owner,
+      worker: undefined,
+      state: 'pending',
+      restartsLeft: opts.maxRestarts < 0 ? Number.POSITIVE_INFINITY : opts.maxRestarts,
+      restarts: 0,
+      name: opts.name,
+      namespace: opts.namespace,
+      detached: opts.detached,
+      holdDemand: opts.explicitResources ? t.spec.demand : {},
+      placeDemand: opts.explicitResources ? t.spec.demand : { CPU: 1 },
+      grant: null,
+      pending: new Deque(),
+      inflight: new Map(),
+      cause: undefined,
+      deathMessage: '',
+      methods: opts.methods,
+      className: opts.className,
+      maxTaskRetries: opts.maxTaskRetries < 0 ? Number.POSITIVE_INFINITY : opts.maxTaskRetries,
+      terminateWhenIdle: false,
+    };
+    this.actors.set(hex, a);
+    if (a.name) this.namedActors.set(`${a.namespace}\u0000${a.name}`, hex);
+    this.tasks.set(t.hex, t);
+    this.pendingActors.push(a);
+    if (!this.pool.feasible(a.placeDemand)) {
+      console.warn(
+        `sunray: actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
+          `${JSON.stringify(this.pool.total())} in all: it is infeasible and waits.`,
+      );
+    }
+    this.scheduleDispatch();
+  }
+
+  private placeActors(): void {
+    let n = this.pendingActors.length;
+    while (n-- > 0) {
+      const a = this.pendingActors.shift()!;
+      if (a.state === 'dead') continue;
+      const grant = this.pool.tryAcquire(a.placeDemand);
+      if (!grant) {
+        this.pendingActors.push(a);
+        continue;
+      }
+      a.grant = grant;
+      const w = this.spawnWorker();
+      this.claimed.add(w);
+      w.state = 'actor';
+      a.worker = w;
+      const t = this.tasks.get(a.createSpec.taskId.toString('hex'));
+      w.ensureDefined(a.def);
+      w.send(executeFrame(a.createSpec, a.owner, grant.gpuIds ?? []));
+      if (t) {
+        t.worker = w;
+        w.inflight.add(t.hex);
+      }
+    }
+  }
+
+  private onActorCreated(t: TaskEntry, status: DoneStatus, payload: Buffer | undefined): void {
+    const a = this.actors.get(t.spec.actorId.toString('hex'));
+    this.tasks.delete(t.hex);
+    if (!a) return;
+    if (status !== DoneStatus.Ok) {
+      const info = payload ? (deserialize(payload) as RemoteErrorInfo) : undefined;
+      a.cause = info;
+      this.markActorDead(
+        a,
+        `the actor ${a.className}'s constructor threw ${info ? `${info.name}: ${info.message}` : 'an error'}`,
+      );
+      void a.worker?.stop();
+      return;
+    }
+    a.state = 'alive';
+    // Placement resources (1 CPU by default) are only for placing; keep what was asked for explicitly.
+    if (a.grant && Object.keys(a.holdDemand).length === 0) {
+      this.pool.release(a.grant);
+      a.grant = null;
+    }
+    while (a.pending.length > 0) this.sendActorCall(a, a.pending.shift()!);
+    this.scheduleDispatch();
+  }
+
+  private routeActorCall(t: TaskEntry): void {
+    let hex = t.spec.actorId.toString('hex');
+    hex = this.actorAliases.get(hex) ?? hex;
+    const a = this.actors.get(hex);
+    if (a && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
+      // Calls take their retry budget from the actor's maxTaskRetries, once.
+      t.retriesLeft = a.maxTaskRetries;
+      t.spec = { ...t.spec, maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1 };
+    }
+    if (!a) {
+      this.failTask(t, new ActorDiedError(`the actor ${hex.slice(0, 12)}… is unknown to this node (never created, or gone)`));
+      return;
+    }
+    if (a.state === 'dead') {
+      this.failTask(t, this.actorDiedError(a));
+      return;
+    }
+    if (a.state === 'alive' && a.worker?.ready) this.sendActorCall(a, t);
+    else a.pending.push(t);
+  }
+
+  private sendActorCall(a: ActorRec, t: TaskEntry): void {
+    const w = a.worker!;
+    t.worker = w;
+    a.inflight.set(t.hex, t);
+    w.inflight.add(t.hex);
+    // Calls to an alias carry the real actor id, so the worker finds its instance.
+    if (!t.spec.actorId.equals(a.id)) t.spec = { ...t.spec, actorId: a.id };
+    w.send(executeFrame(t.spec, t.owner, []));
+  }
+
+  private actorDiedError(a: ActorRec): ActorDiedError {
+    const cause = a.cause ? `\n  cause: ${a.cause.name}: ${a.cause.message}\n${a.cause.stack}` : '';
+    return new ActorDiedError(`the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: ${a.deathMessage}${cause}`);
+  }
+
+  private markActorDead(a: ActorRec, message: string): void {
+    a.state = 'dead';
+    a.deathMessage = message;
+    if (a.grant) {
+      this.pool.release(a.grant);
+      a.grant = null;
+    }
+    const err = this.actorDiedError(a);
+    while (a.pending.length > 0) this.failTask(a.pending.shift()!, err);
+    for (const t of a.inflight.values()) this.failTask(t, err);
+    a.inflight.clear();
+    this.updateRef();
+  }
+
+  private onActorProcessDied(a: ActorRec, how: string): void {
+    const w = a.worker;
+    a.worker = undefined;
+    if (a.state === 'dead') return;
+    const createHex = a.createSpec.taskId.toString('hex');
+    if (a.state === 'pending' && this.tasks.has(createHex)) {
+      // Died while constructing: counts as a restart like any other death.
+    }
+    if (a.grant) {
+      this.pool.release(a.grant);
+      a.grant = null;
+    }
+    if (a.restartsLeft <= 0) {
+      this.markActorDead(a, `its process (pid ${w?.pid}) ${how} and maxRestarts (${a.restarts}) is used up`);
+      return;
+    }
+    a.restartsLeft--;
+    a.restarts++;
+    a.state = 'restarting';
+    // Calls that were running: retry those that may be retried, in order, ahead of queued ones.
+    const retry: TaskEntry[] = [];
+    for (const t of a.inflight.values()) {
+      if (t.retriesLeft > 0) {
+        t.retriesLeft--;
+        retry.push(t);
+      } else {
+        this.failTask(
+          t,
+          new ActorDiedError(
+            `the actor ${a.className}'s process (pid ${w?.pid}) ${how} while running ${t.spec.name}; ` +
+              'it is restarting. Set maxTaskRetries to retry calls that were running.',
+          ),
+        );
+      }
+    }
+    a.inflight.clear();
+    for (let i = retry.length - 1; i >= 0; i--) a.pending.unshift(retry[i]!);
+    // Re-run the constructor in a fresh process.
+    const create = { ...a.createSpec, taskId: a.createSpec.taskId };
+    const entry: TaskEntry = {
+      spec: create,
+      def: a.def,
+      hex: create.taskId.toString('hex'),
+      owner: a.owner,
+      retriesLeft: 0,
+      worker: undefined,
+      lease: undefined,
+      cancelled: false,
+      key: '',
+    };
+    this.tasks.set(entry.hex, entry);
+    this.pendingActors.push(a);
+    this.scheduleDispatch();
+  }
+
+  killActor(actorId: Buffer, noRestart: boolean): void {
+    let hex = actorId.toString('hex');
+    hex = this.actorAliases.get(hex) ?? hex;
+    const a = this.actors.get(hex);
+    if (!a) return;
+    this.killActorInternal(a, 'it was killed with sunray.kill()', noRestart);
+  }
+
+  private killActorInternal(a: ActorRec, why: string, noRestart: boolean): void {
+    if (a.state === 'dead') return;
+    if (noRestart) {
+      const w = a.worker;
+      a.worker = undefined;
+      this.markActorDead(a, why);
+      w?.kill();
+      this.pendingActors.remove((x) => x === a);
+      return;
+    }
+    a.worker?.kill();
+  }
+
+  /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
+  releaseActor(actorId: Buffer): void {
+    const hex = actorId.toString('hex');
+    const a = this.actors.get(this.actorAliases.get(hex) ?? hex);
+    if (!a || a.detached || a.state === 'dead') return;
+    a.terminateWhenIdle = true;
+    this.maybeTerminate(a);
+  }
+
+  private maybeTerminate(a: ActorRec): void {
+    if (!a.terminateWhenIdle || a.state !== 'alive' || a.inflight.size > 0 || a.pending.length > 0) return;
+    const w = a.worker;
+    a.worker = undefined;
+    this.markActorDead(a, 'all handles to it were dropped');
+    void w?.stop();
+  }
+
+  getActor(name: string, namespace: string): { actorId: Buffer; methods: string[]; className: string } | null {
+    const hex = this.namedActors.get(`${namespace}\u0000${name}`);
+    const a = hex ? this.actors.get(hex) : undefined;
+    if (!a || a.state === 'dead') return null;
+    return { actorId: a.id, methods: a.methods, className: a.className };
+  }
+
+  actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null {
+    const hex = actorId.toString('hex');
+    const a = this.actors.get(this.actorAliases.get(hex) ?? hex);
+    if (!a) return null;
+    return { state: a.state, restarts: a.restarts, pid: a.worker?.pid ?? -1 };
+  }
+
+  // ------------------------------------------------------------ requests from workers
+
+  private onRequest(r: Reader): void {
+    const index = r.u32();
+    const reqId = r.u32();
+    const kind = r.str() as keyof NodeRequests;
+    const args = deserialize(r.bytes()) as unknown[];
+    let reply: Buffer;
+    try {
+      const value = (this.handleRequest as any)(kind, args);
+      reply = serialize({ ok: true, value });
+    } catch (err) {
+      reply = serialize({ ok: false, error: errorRecord(err as Error), message: (err as Error).message });
+    }
+    const w = this.workers.get(index);
+    if (!w) return;
+    const f = new Writer(32 + reply.length).u8(Msg.Reply).u32(reqId).bytes(reply);
+    w.send(Buffer.from(f.finish()));
+  }
+
+  handleRequest<K extends keyof NodeRequests>(kind: K, args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]> {
+    const a = args as unknown[];
+    switch (kind) {
+      case 'getActor':
+        return this.getActor(a[0] as string, a[1] as string) as ReturnType<NodeRequests[K]>;
+      case 'killActor':
+        return this.killActor(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<NodeRequests[K]>;
+      case 'cancelTask':
+        return this.cancelTask(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<NodeRequests[K]>;
+      case 'availableResources':
+        return this.pool.available() as ReturnType<NodeRequests[K]>;
+      case 'clusterResources':
+        return this.pool.total() as ReturnType<NodeRequests[K]>;
+      case 'registerActor':
+        return this.registerActor(
+          Buffer.from(a[0] as Uint8Array),
+          a[1] as { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
+          a[2] as string[],
+          a[3] as string,
+        ) as ReturnType<NodeRequests[K]>;
+      case 'actorState':
+        return this.actorState(Buffer.from(a[0] as Uint8Array)) as ReturnType<NodeRequests[K]>;
+      case 'releaseActor':
+        return this.releaseActor(Buffer.from(a[0] as Uint8Array)) as ReturnType<NodeRequests[K]>;
+      case 'memorySummary':
+        return this.storeSummary() as ReturnType<NodeRequests[K]>;
+      default:
+        throw new InvalidArgumentError(`unknown node request '${String(kind)}'`);
+    }
+  }
+
+  storeSummary(): unknown {
+    return this.store.stats();
+  }
+
+  /** Pids of live worker processes (for tests and `sunray status`). */
+  workerPids(): number[] {
+    return [...this.workers.values()].filter((w) => !w.exited).map((w) => w.pid);
+  }
+
+  stats(): { workers: number; idle: number; queued: number; running: number; actors: number } {
+    let idle = 0;
+    for (const w of this.workers.values()) if (w.state === 'idle') idle++;
+    let queued = 0;
+    for (const q of this.classes.values()) queued += q.tasks.length;
+    let actors = 0;
+    for (const a of this.actors.values()) if (a.state !== 'dead') actors++;
+    return { workers: this.workers.size, idle, queued, running: this.tasks.size - queued, actors };
+  }
+
+  // ------------------------------------------------------------ shutdown
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.reaper);
+    const err = new SunrayError('sunray was shut down before this task finished');
+    for (const t of this.tasks.values()) {
+      for (let i = 0; i < t.spec.numReturns; i++) {
+        if (t.owner === DRIVER) this.driver?.settleFailed(IdGenerator.returnId(t.spec.taskId, i), err);
+      }
+    }
+    this.tasks.clear();
+    await Promise.all([...this.workers.values()].map((w) => w.stop(1000)));
+    for (const w of this.workers.values()) w.closeFds();
+    this.workers.clear();
+    this.reader.stop();
+    this.completionBell.close();
+    for (const fd of [this.completionFd, this.completionBellFd]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.store.close();
+  }
+}
+
+function executeFrame(spec: TaskSpec, owner: number, gpuIds: number[]): Buffer {
+  const w = new Writer(128 + spec.args.length).u8(Msg.Execute);
+  writeSpec(w, spec);
+  w.i32(owner).str(gpuIds.join(','));
+  return Buffer.from(w.finish());
+}

@@ -1,0 +1,204 @@
+// Messages between the node manager and its workers. They travel as frames on
+// shared-memory rings (channel.ts); each starts with a one-byte type. Packed
+// by hand (codec.ts): this is the hot path of every task.
+import { Reader, Writer } from '../core/codec.js';
+import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE } from '../core/ids.js';
+
+export const enum Msg {
+  // manager -> worker
+  Define = 1,
+  Execute = 2,
+  Result = 4,
+  Cancel = 5,
+  Exit = 6,
+  // worker -> manager
+  Ready = 10,
+  Done = 11,
+  Submit = 12,
+  Blocked = 13,
+  Unblocked = 14,
+  DefineUp = 15,
+  ActorReady = 16,
+  KillActor = 17,
+  Request = 18,
+  Reply = 7,
+  // either way: a message too large for a ring slot, parked in the store
+  Blob = 30,
+}
+
+export const enum TaskKind {
+  Task = 0,
+  ActorCreate = 1,
+  ActorCall = 2,
+}
+
+/** How a function or class reaches a worker: its source text, or a module and export name. */
+export interface FunctionDef {
+  fnId: string;
+  name: string;
+  isClass: boolean;
+  source: string; // empty for module functions
+  moduleUrl: string; // empty for source functions
+  exportName: string;
+  /** Directory that `require` and `import()` inside the source resolve from. */
+  baseDir: string;
+}
+
+export const enum ArgKind {
+  Value = 0, // serialized payload inline
+  StoreRef = 1, // a top-level ObjectRef resolved to an object in the node's store
+}
+
+export interface TaskSpec {
+  kind: TaskKind;
+  taskId: Buffer; // 24 bytes
+  fnId: string;
+  name: string;
+  numReturns: number;
+  args: Buffer; // encoded by encodeArgs
+  /** Refs the args depend on (kept alive by the owner until the task ends). */
+  demand: Record<string, number>;
+  maxRetries: number;
+  retryExceptions: boolean;
+  actorId: Buffer; // 16 bytes; zeros for tasks
+  method: string;
+  maxConcurrency: number;
+}
+
+export const enum ReturnKind {
+  Inline = 0,
+  InStore = 1,
+}
+
+export const enum DoneStatus {
+  Ok = 0,
+  Error = 1, // the function threw: payload is a serialized RemoteErrorInfo
+  Cancelled = 2,
+  ActorDead = 3, // the actor's constructor threw or it was killed: payload is RemoteErrorInfo
+}
+
+const ZERO_ACTOR = Buffer.alloc(OWNER_ID_SIZE);
+export { ZERO_ACTOR };
+
+export function writeSpec(w: Writer, s: TaskSpec): void {
+  w.u8(s.kind)
+    .raw(s.taskId)
+    .str(s.fnId)
+    .str(s.name)
+    .u32(s.numReturns)
+    .bytes(s.args)
+    .str(JSON.stringify(s.demand))
+    .u32(s.maxRetries)
+    .bool(s.retryExceptions)
+    .raw(s.actorId)
+    .str(s.method)
+    .u32(s.maxConcurrency);
+}
+
+export function readSpec(r: Reader): TaskSpec {
+  return {
+    kind: r.u8() as TaskKind,
+    taskId: Buffer.from(r.raw(TASK_ID_SIZE)),
+    fnId: r.str(),
+    name: r.str(),
+    numReturns: r.u32(),
+    args: Buffer.from(r.bytes()),
+    demand: JSON.parse(r.str()) as Record<string, number>,
+    maxRetries: r.u32(),
+    retryExceptions: r.bool(),
+    actorId: Buffer.from(r.raw(OWNER_ID_SIZE)),
+    method: r.str(),
+    maxConcurrency: r.u32(),
+  };
+}
+
+export function writeDef(w: Writer, d: FunctionDef): void {
+  w.str(d.fnId).str(d.name).bool(d.isClass).str(d.source).str(d.moduleUrl).str(d.exportName).str(d.baseDir);
+}
+
+export function readDef(r: Reader): FunctionDef {
+  return {
+    fnId: r.str(),
+    name: r.str(),
+    isClass: r.bool(),
+    source: r.str(),
+    moduleUrl: r.str(),
+    exportName: r.str(),
+    baseDir: r.str(),
+  };
+}
+
+/** One argument as the worker receives it. */
+export type WireArg = { kind: ArgKind.Value; payload: Buffer } | { kind: ArgKind.StoreRef; id: Buffer };
+
+export function encodeArgs(args: WireArg[]): Buffer {
+  const w = new Writer(64);
+  w.u32(args.length);
+  for (const a of args) {
+    w.u8(a.kind);
+    if (a.kind === ArgKind.Value) w.bytes(a.payload);
+    else w.raw(a.id);
+  }
+  return Buffer.from(w.finish());
+}
+
+export function decodeArgs(buf: Buffer): WireArg[] {
+  const r = new Reader(buf);
+  const n = r.u32();
+  const out: WireArg[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.u8() as ArgKind;
+    if (kind === ArgKind.Value) out.push({ kind, payload: r.bytes() });
+    else out.push({ kind: ArgKind.StoreRef, id: r.raw(OBJECT_ID_SIZE) });
+  }
+  return out;
+}
+
+/** A finished task's returns, as a worker reports them. */
+export interface TaskReturn {
+  kind: ReturnKind;
+  payload: Buffer; // empty when InStore
+}
+
+export interface DoneMessage {
+  worker: number;
+  taskId: Buffer;
+  status: DoneStatus;
+  returns: TaskReturn[]; // on error: one Inline entry holding the serialized error
+}
+
+export function writeDone(w: Writer, d: DoneMessage): void {
+  w.u8(Msg.Done).u32(d.worker).raw(d.taskId).u8(d.status).u32(d.returns.length);
+  for (const r of d.returns) w.u8(r.kind).bytes(r.payload);
+}
+
+export function readDone(r: Reader): DoneMessage {
+  const worker = r.u32();
+  const taskId = Buffer.from(r.raw(TASK_ID_SIZE));
+  const status = r.u8() as DoneStatus;
+  const n = r.u32();
+  const returns: TaskReturn[] = [];
+  for (let i = 0; i < n; i++) returns.push({ kind: r.u8() as ReturnKind, payload: Buffer.from(r.bytes()) });
+  return { worker, taskId, status, returns };
+}
+
+/** The result of one object, sent to the worker that owns it. */
+export interface ResultMessage {
+  objectId: Buffer;
+  status: DoneStatus;
+  kind: ReturnKind;
+  payload: Buffer;
+}
+
+export function writeResult(w: Writer, m: ResultMessage): void {
+  w.u8(Msg.Result).raw(m.objectId).u8(m.status).u8(m.kind).bytes(m.payload);
+}
+
+export function readResult(r: Reader): ResultMessage {
+  return {
+    objectId: Buffer.from(r.raw(OBJECT_ID_SIZE)),
+    status: r.u8() as DoneStatus,
+    kind: r.u8() as ReturnKind,
+    payload: Buffer.from(r.bytes()),
+  };
+}

@@ -1,0 +1,139 @@
+// One worker: a `node` child process that maps the node's store and talks to
+// the node manager over two shared-memory rings (its inbox, and the shared
+// completion ring). File descriptors are inherited through spawn's stdio
+// array, so nothing is named in /dev/shm and nothing outlives the processes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Writer } from '../core/codec.js';
+import type { ObjectStore } from '../store/index.js';
+import { ChannelWriter, createEventFd, createRingSegment, openDoorbell, openRing } from './channel.js';
+import { type FunctionDef, Msg, writeDef } from './protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const WORKER_MAIN = join(here, 'worker-main.js');
+
+/** What a worker reads from SUNRAY_WORKER_CONFIG at start. */
+export interface WorkerConfig {
+  index: number;
+  nodeId: string;
+  ownerId: string; // hex: the worker's own ownership id
+  driverDir: string;
+  namespace: string;
+  logToDriver: boolean;
+  // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd
+  fds: { store: number; completion: number; completionBell: number; inbox: number; inboxBell: number };
+}
+
+export interface SharedFds {
+  store: number;
+  completion: number;
+  completionBell: number;
+}
+
+export type WorkerState = 'starting' | 'idle' | 'leased' | 'actor' | 'dead';
+
+export class WorkerProcess {
+  readonly proc: ChildProcess;
+  readonly writer: ChannelWriter;
+  state: WorkerState = 'starting';
+  ready = false;
+  idleSince = 0;
+  readonly defined = new Set<string>();
+  /** Tasks sent and not yet done, by task id hex. */
+  readonly inflight = new Set<string>();
+  blockedDepth = 0;
+  exited = false;
+  private readonly inboxFd: number;
+  private readonly inboxBellFd: number;
+
+  constructor(
+    readonly index: number,
+    readonly ownerId: string,
+    shared: SharedFds,
+    store: ObjectStore,
+    opts: { nodeId: string; driverDir: string; namespace: string; logToDriver: boolean; env?: Record<string, string> },
+  ) {
+    this.inboxFd = createRingSegment();
+    this.inboxBellFd = createEventFd();
+    const ring = openRing(this.inboxFd, true);
+    const bell = openDoorbell(ring, this.inboxBellFd);
+    this.writer = new ChannelWriter(ring, bell, store);
+    const config: WorkerConfig = {
+      index,
+      nodeId: opts.nodeId,
+      ownerId,
+      driverDir: opts.driverDir,
+      namespace: opts.namespace,
+      logToDriver: opts.logToDriver,
+      fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7 },
+    };
+    const out = opts.logToDriver ? 'inherit' : 'ignore';
+    this.proc = spawn(
+      process.execPath,
+      [...process.execArgv.filter((a) => !a.startsWith('--inspect')), '--disable-warning=ExperimentalWarning', WORKER_MAIN],
+      {
+        stdio: ['ignore', out, out, shared.store, shared.completion, shared.completionBell, this.inboxFd, this.inboxBellFd],
+        env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
+        cwd: opts.driverDir,
+      },
+    );
+    this.proc.once('exit', () => {
+      this.exited = true;
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  /** Sends a function definition the first time this worker needs it. */
+  ensureDefined(def: FunctionDef): void {
+    if (this.defined.has(def.fnId)) return;
+    this.defined.add(def.fnId);
+    const w = new Writer(256).u8(Msg.Define);
+    writeDef(w, def);
+    this.writer.send(Buffer.from(w.finish()));
+  }
+
+  send(frame: Buffer): void {
+    this.writer.send(frame);
+  }
+
+  /** Asks the worker to exit; kills it if it has not within graceMs. */
+  stop(graceMs = 2000): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    this.writer.send(Buffer.from([Msg.Exit]));
+    this.writer.flush();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.proc.kill('SIGKILL');
+      }, graceMs);
+      this.proc.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      if (this.exited) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  }
+
+  kill(): void {
+    if (!this.exited) this.proc.kill('SIGKILL');
+  }
+
+  /** Closes this side's copies of the worker's fds (the child keeps its own). */
+  closeFds(): void {
+    this.writer.close();
+    for (const fd of [this.inboxFd, this.inboxBellFd]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+#include "sched/doorbell.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string>
+
+#include "common/futex.h"
+
+namespace sunray::sched {
+
+bool Doorbell::notify_word(std::atomic<uint32_t>* word, int eventfd) {
+  if (word->load(std::memory_order_seq_cst) == 0) return false;
+  uint32_t prev = word->exchange(0, std::memory_order_seq_cst);
+  if (prev & kSleepFutex) futex_wake(word, INT_MAX);
+  if ((prev & kSleepEventfd) && eventfd >= 0) signal_eventfd(eventfd);
+  return prev != 0;
+}
+
+bool Doorbell::prepare_sleep(uint32_t mode) {
+  word_->fetch_or(mode, std::memory_order_seq_cst);
+  return ring_->empty();
+}
+
+bool Doorbell::wait(int64_t timeout_ns) {
+  uint32_t v = word_->load(std::memory_order_seq_cst);
+  if (!(v & kSleepFutex)) return true;
+  return futex_wait(word_, v, timeout_ns);
+}
+
+bool Doorbell::pop_wait(void* out, size_t cap, size_t* len, int64_t timeout_ns) {
+  for (;;) {
+    PopStatus st = ring_->try_pop(out, cap, len);
+    if (st == PopStatus::kOk) return true;
+    if (st == PopStatus::kHoldFull) throw RingError("held area full: call done() before popping more");
+    if (!prepare_sleep(kSleepFutex)) continue;
+    if (!wait(timeout_ns)) {
+      return ring_->try_pop(out, cap, len) == PopStatus::kOk;
+    }
+  }
+}
+
+int Doorbell::create_eventfd() {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw RingError(std::string("eventfd: ") + std::strerror(errno));
+  return fd;
+}
+
+uint64_t Doorbell::clear_eventfd(int fd) {
+  uint64_t v = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, &v, sizeof v);
+    if (n == sizeof v) return v;
+    if (n < 0 && errno == EINTR) continue;
+    return 0;  // EAGAIN: not signalled
+  }
+}
+
+void Doorbell::signal_eventfd(int fd) {
+  uint64_t one = 1;
+  for (;;) {
+    ssize_t n = ::write(fd, &one, sizeof one);
+    if (n >= 0 || errno != EINTR) return;  // EAGAIN only at 2^64-2: already signalled
+  }
+}
+
+}  // namespace sunray::sched

@@ -1,0 +1,99 @@
+// The package as users get it: `npm pack`, then installed into an empty
+// project. Once with install scripts blocked (npm 12's default), where the
+// prebuilt binary shipped in the tarball must be enough; once with scripts
+// and no prebuild, where it must compile from source.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+let work: string;
+let tarball: string;
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+// What a user would run first: a task through the scheduler, and the store API.
+const USER_SCRIPT = `
+import * as sunray from 'sunray';
+import { ObjectStore, ObjectId } from 'sunray/store';
+await sunray.init({ numCpus: 1, objectStoreMemory: 64 * 1024 * 1024 });
+const add = sunray.remote((a, b) => a + b);
+const sum = await sunray.get(add.remote(5, 10));
+await sunray.shutdown();
+const store = ObjectStore.create({ capacity: 16 * 1024 * 1024 });
+const id = ObjectId.random();
+store.create(id, 5).set(Buffer.from('hello'));
+store.seal(id);
+const got = store.tryGet(id);
+const text = got.data.toString();
+got.release();
+store.close();
+console.log(JSON.stringify({ sum, text }));
+`;
+
+function makeApp(name: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(join(dir, 'main.mjs'), USER_SCRIPT);
+  return dir;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'sunray-pack-'));
+  run('npm', ['run', 'prebuild'], root);
+  expect(existsSync(join(root, 'prebuilds', `${process.platform}-${process.arch}`))).toBe(true);
+  const out = run('npm', ['pack', '--pack-destination', work, '--json'], root);
+  const info = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(work, info[0]!.filename);
+  const files = info[0]!.files.map((f) => f.path);
+  expect(files.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node'))).toBe(true);
+  expect(files).toContain('dist/index.js');
+  expect(files).toContain('binding.gyp');
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+  rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
+});
+
+describe('the packed tarball', () => {
+  test('installs with install scripts blocked and loads its prebuilt binary', () => {
+    const app = makeApp('app-prebuilt');
+    run('npm', ['install', '--ignore-scripts', tarball], app);
+    const pkg = join(app, 'node_modules', 'sunray');
+    // Nothing was compiled: the binary came from the tarball.
+    expect(existsSync(join(pkg, 'build'))).toBe(false);
+    expect(readdirSync(join(pkg, 'prebuilds', `${process.platform}-${process.arch}`)).some((f) => f.endsWith('.node'))).toBe(true);
+    const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
+    expect(result).toEqual({ sum: 15, text: 'hello' });
+  });
+
+  test('without a prebuild, installing with scripts compiles the addon from source', () => {
+    // Repack without prebuilds/.
+    const unpack = join(work, 'unpacked');
+    mkdirSync(unpack);
+    run('tar', ['-xzf', tarball, '-C', unpack], work);
+    rmSync(join(unpack, 'package', 'prebuilds'), { recursive: true, force: true });
+    const bare = join(work, 'sunray-source.tgz');
+    run('tar', ['-czf', bare, '-C', unpack, 'package'], work);
+    const app = makeApp('app-source');
+    // npm now blocks dependencies' install scripts unless allowed: allow ours, as a user would.
+    run('npm', ['install', '--foreground-scripts', '--allow-scripts=sunray', bare], app);
+    const pkg = join(app, 'node_modules', 'sunray');
+    expect(existsSync(join(pkg, 'prebuilds'))).toBe(false);
+    expect(existsSync(join(pkg, 'build', 'Release', 'sunray.node'))).toBe(true);
+    const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
+    expect(result).toEqual({ sum: 15, text: 'hello' });
+  });
+});
