@@ -61,7 +61,9 @@ class ResourcePool {
   int find(std::string_view name) const;  // -1 when unknown
   size_t count() const { return names_.size(); }
   const std::string& name(int i) const { return names_[static_cast<size_t>(i)]; }
-  bool is_unit(int i) const { return !instances_[static_cast<size_t>(i)].empty() || unit_[static_cast<size_t>(i)]; }
+  bool is_unit(int i) const { return unit_[static_cast<size_t>(i)]; }
+  // Available amount of each instance of a unit resource (empty otherwise).
+  const std::vector<Amount>& instances(int i) const { return instances_[static_cast<size_t>(i)]; }
   Amount total(int i) const { return total_[static_cast<size_t>(i)]; }
   Amount available(int i) const { return avail_[static_cast<size_t>(i)]; }
 
