@@ -40,5 +40,8 @@ export interface Backend {
     ...args: Parameters<NodeRequests[K]>
   ): Promise<ReturnType<NodeRequests[K]>>;
   /** Synchronous requests are only possible where the node manager is in-process (the driver). */
-  requestSync?<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]>;
+  requestSync?<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): ReturnType<NodeRequests[K]>;
 }

@@ -12,32 +12,63 @@ import { Msg } from './protocol.js';
 export const RING_SLOTS = 4096;
 export const RING_SLOT_SIZE = 512;
 
+export interface RecoverStats {
+  records: number;
+  completed: number;
+  tombstoned: number;
+  requeued: number;
+  pending: number;
+  lost: number;
+  skippedAlive: number;
+}
+
 export interface NativeRing {
   push(buf: Uint8Array): boolean;
   pushFrames(buf: Uint8Array): number;
   drain(maxBytes?: number): Buffer | null;
   size(): number;
-  recover(pid: number): number;
-  maxMessageSize?: number;
+  recover(pid: number): RecoverStats;
+  close(): void;
+  readonly maxPayload: number;
 }
 
 export interface NativeDoorbell {
-  notify(): void;
+  notify(): boolean;
   watch(cb: () => void): void;
+  /** True when the ring is empty and sleep is announced: safe to wait for the watch callback. */
   prepareSleep(): boolean;
+  /** Frames, or null once the ring is empty and sleep is announced. */
+  drainOrSleep(maxBytes?: number): Buffer | null;
   unwatch(): void;
   close(): void;
   ref(): void;
   unref(): void;
 }
 
-/** A shared-memory segment holding one ring, created here or attached from an inherited fd. */
-export function createRingSegment(): number {
-  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE)).fd as number;
+/**
+ * Participants a ring can record (each process that opens it is one). The
+ * completion ring is shared by every worker the node ever starts; an inbox has
+ * two ends. Records of dead processes are freed by recover(pid).
+ */
+export const COMPLETION_PARTICIPANTS = 1024;
+export const INBOX_PARTICIPANTS = 4;
+
+/** A shared-memory segment holding one ring (a memfd: the caller closes the fd). */
+export function createRingSegment(participants: number): number {
+  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE, participants, 0)).fd as number;
 }
 
-export function openRing(fd: number, init: boolean): NativeRing {
-  return new native.Ring(fd, 0, { slots: RING_SLOTS, slotSize: RING_SLOT_SIZE, init }) as NativeRing;
+// Consumers do not keep copies of claimed messages (track: false): the node
+// manager knows which tasks a dead worker had and re-runs them itself.
+export function openRing(fd: number, init: boolean, participants: number): NativeRing {
+  return new native.Ring(fd, 0, {
+    slots: RING_SLOTS,
+    slotSize: RING_SLOT_SIZE,
+    init,
+    maxParticipants: participants,
+    holdBytes: 0,
+    track: false,
+  }) as NativeRing;
 }
 
 export function createEventFd(): number {
@@ -50,7 +81,7 @@ export function openDoorbell(ring: NativeRing, eventFd: number): NativeDoorbell 
 
 /** Largest frame that fits a slot; bigger ones go through the store. */
 function maxInline(ring: NativeRing): number {
-  return ring.maxMessageSize ?? RING_SLOT_SIZE - 16;
+  return ring.maxPayload;
 }
 
 export class ChannelWriter {
@@ -107,8 +138,11 @@ export class ChannelWriter {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.bell.close();
+    this.ring.close();
   }
 }
 
@@ -137,12 +171,9 @@ export class ChannelReader {
 
   pump(): void {
     while (this.active) {
-      const chunk = this.ring.drain();
-      if (chunk) {
-        this.dispatch(chunk);
-        continue;
-      }
-      if (this.bell.prepareSleep()) return;
+      const chunk = this.bell.drainOrSleep();
+      if (!chunk) return;
+      this.dispatch(chunk);
     }
   }
 
@@ -172,7 +203,10 @@ export class ChannelReader {
   }
 
   stop(): void {
+    if (!this.active) return;
     this.active = false;
     this.bell.unwatch();
+    this.bell.close();
+    this.ring.close();
   }
 }

@@ -24,5 +24,7 @@ export function currentRuntime(): Runtime | undefined {
 
 /** True inside a worker process (a task or an actor). */
 export function inWorker(): boolean {
-  return process.env.SUNRAY_WORKER_CONFIG !== undefined || (current !== undefined && !current.backend.isDriver);
+  return (
+    process.env.SUNRAY_WORKER_CONFIG !== undefined || (current !== undefined && !current.backend.isDriver)
+  );
 }

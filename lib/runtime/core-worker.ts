@@ -4,15 +4,15 @@
 // owner holds the state of its objects; nothing central does.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  ActorDiedError,
   GetTimeoutError,
+  InvalidArgumentError,
   ObjectLostError,
   type RemoteErrorInfo,
   SunrayError,
   TaskCancelledError,
   TaskError,
   WorkerCrashedError,
-  ActorDiedError,
-  InvalidArgumentError,
 } from '../core/errors.js';
 import { IdGenerator, isPutId, ownerHexOf } from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
@@ -22,11 +22,11 @@ import type { Backend } from './backend.js';
 import {
   ArgKind,
   DoneStatus,
+  encodeArgs,
   type FunctionDef,
   ReturnKind,
   type TaskSpec,
   type WireArg,
-  encodeArgs,
 } from './protocol.js';
 
 /** Call sites cost a stack trace per object, so they are recorded only on request (init option). */
@@ -38,7 +38,7 @@ export function setRecordCallSites(on: boolean): void {
 /** Arguments and returns up to this size travel inside messages; larger ones go through the store. */
 export const INLINE_LIMIT = 100 * 1024;
 
-const enum State {
+enum State {
   Pending = 0,
   Ready = 1,
   Failed = 2,
@@ -309,7 +309,9 @@ export class CoreWorker {
     const e = this.owned.get(ref.hex);
     if (e) return this.waitOwned(e, undefined);
     if (this.owns(ref)) return Promise.reject(this.lostError(ref));
-    return this.store.get([ObjectId.fromBytes(ref)]).then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release());
+    return this.store
+      .get([ObjectId.fromBytes(ref)])
+      .then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release());
   }
 
   /** A top-level ref argument, once ready: inline its value, or point the worker at the store. */
@@ -385,7 +387,9 @@ export class CoreWorker {
     const e = this.owned.get(ref.hex);
     if (!e) {
       if (!this.owns(ref)) {
-        throw new InvalidArgumentError('cancel() only works on refs of tasks this process submitted (their owner)');
+        throw new InvalidArgumentError(
+          'cancel() only works on refs of tasks this process submitted (their owner)',
+        );
       }
       return;
     }
@@ -403,7 +407,8 @@ export class CoreWorker {
       const out: unknown[] = new Array(refs.length);
       for (let i = 0; i < refs.length; i++) {
         const ref = refs[i]!;
-        if (!(ref instanceof ObjectRef)) throw new InvalidArgumentError(`get() expects ObjectRefs; item ${i} is not`);
+        if (!(ref instanceof ObjectRef))
+          throw new InvalidArgumentError(`get() expects ObjectRefs; item ${i} is not`);
         const e = this.owned.get(ref.hex);
         if (e && e.state !== State.Pending) {
           out[i] = this.readOwned(ref, e);
@@ -440,7 +445,9 @@ export class CoreWorker {
         timer = setTimeout(() => {
           const idx = e.waiters?.indexOf(waiter) ?? -1;
           if (idx >= 0) e.waiters!.splice(idx, 1);
-          reject(new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref ?? 'an object'}`));
+          reject(
+            new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref ?? 'an object'}`),
+          );
         }, timeoutMs);
       }
     });
@@ -473,7 +480,10 @@ export class CoreWorker {
   }
 
   private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    const [obj] = await this.store.get([ObjectId.fromBytes(ref)], timeoutMs === undefined ? {} : { timeout: timeoutMs });
+    const [obj] = await this.store.get(
+      [ObjectId.fromBytes(ref)],
+      timeoutMs === undefined ? {} : { timeout: timeoutMs },
+    );
     if (!obj) {
       if (timeoutMs !== undefined) {
         throw new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref}`);
@@ -499,7 +509,9 @@ export class CoreWorker {
   ): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
     this.assertOpen();
     if (numReturns > refs.length) {
-      throw new InvalidArgumentError(`wait(): numReturns (${numReturns}) is more than the ${refs.length} refs given`);
+      throw new InvalidArgumentError(
+        `wait(): numReturns (${numReturns}) is more than the ${refs.length} refs given`,
+      );
     }
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const isReady = (r: ObjectRef<unknown>) => {
@@ -552,7 +564,15 @@ export class CoreWorker {
 
   // ---------------------------------------------------------------- misc
 
-  memorySummary(): Array<{ id: string; state: string; size: number; inStore: boolean; localRefs: number; escaped: boolean; callSite: string }> {
+  memorySummary(): Array<{
+    id: string;
+    state: string;
+    size: number;
+    inStore: boolean;
+    localRefs: number;
+    escaped: boolean;
+    callSite: string;
+  }> {
     return [...this.owned].map(([id, e]) => ({
       id,
       state: e.state === State.Pending ? 'pending' : e.state === State.Ready ? 'ready' : 'failed',
@@ -565,7 +585,8 @@ export class CoreWorker {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new SunrayError('sunray was shut down: call sunray.init() again to start a new session');
+    if (this.closed)
+      throw new SunrayError('sunray was shut down: call sunray.init() again to start a new session');
   }
 
   close(): void {
@@ -623,6 +644,8 @@ export function failureToError(info: RemoteErrorInfo & { failure?: string; taskN
 
 function callSite(): string {
   const stack = new Error().stack?.split('\n') ?? [];
-  const frame = stack.find((l) => l.includes('at ') && !l.includes('/sunray/') && !l.includes('/dist/') && !l.includes('/lib/'));
+  const frame = stack.find(
+    (l) => l.includes('at ') && !l.includes('/sunray/') && !l.includes('/dist/') && !l.includes('/lib/'),
+  );
   return frame?.trim().replace(/^at /, '') ?? '';
 }

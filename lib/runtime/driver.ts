@@ -1,11 +1,12 @@
 // Starting sunray in a driver: an embedded node manager (store, scheduler,
 // worker pool) in this process, and the driver's own CoreWorker as the owner
 // of what the program creates.
-import { freemem, totalmem, cpus } from 'node:os';
+
 import { statfsSync } from 'node:fs';
+import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError, SunrayError } from '../core/errors.js';
 import type { Backend, NodeRequests } from './backend.js';
-import { setRuntime, type Runtime } from './context.js';
+import { type Runtime, setRuntime } from './context.js';
 import { CoreWorker, setRecordCallSites } from './core-worker.js';
 import { DRIVER, NodeManager } from './node-manager.js';
 import type { FunctionDef, TaskSpec } from './protocol.js';
@@ -62,7 +63,10 @@ class DriverBackend implements Backend {
   blocked(): void {}
   unblocked(): void {}
 
-  request<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): Promise<ReturnType<NodeRequests[K]>> {
+  request<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): Promise<ReturnType<NodeRequests[K]>> {
     try {
       return Promise.resolve(this.manager.handleRequest(kind, args));
     } catch (err) {
@@ -70,7 +74,10 @@ class DriverBackend implements Backend {
     }
   }
 
-  requestSync<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]> {
+  requestSync<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): ReturnType<NodeRequests[K]> {
     return this.manager.handleRequest(kind, args);
   }
 }

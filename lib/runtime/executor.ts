@@ -13,12 +13,12 @@ import { loadFunction } from './function-loader.js';
 import {
   ArgKind,
   DoneStatus,
+  decodeArgs,
   type FunctionDef,
   ReturnKind,
-  type TaskReturn,
   TaskKind,
+  type TaskReturn,
   type TaskSpec,
-  decodeArgs,
   writeDone,
 } from './protocol.js';
 import { Deque } from './scheduler.js';
@@ -138,7 +138,9 @@ export class Executor {
             const inst = this.actor?.instance;
             const method = inst?.[spec.method];
             if (typeof method !== 'function') {
-              throw new InvalidArgumentError(`actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`);
+              throw new InvalidArgumentError(
+                `actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`,
+              );
             }
             return await method.apply(inst, args);
           }
@@ -148,8 +150,11 @@ export class Executor {
       });
       this.reply(spec, DoneStatus.Ok, spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, result));
     } catch (err) {
-      if (spec.kind === TaskKind.ActorCreate) this.actorDead = new ActorDiedError('the actor constructor threw');
-      this.reply(spec, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
+      if (spec.kind === TaskKind.ActorCreate)
+        this.actorDead = new ActorDiedError('the actor constructor threw');
+      this.reply(spec, DoneStatus.Error, [
+        { kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) },
+      ]);
     } finally {
       this.running--;
       this.pump();

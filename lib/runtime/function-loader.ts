@@ -23,7 +23,9 @@ const defaultLoader = (vm.constants as Record<string, unknown> | undefined)?.USE
 export async function loadFunction(def: FunctionDef): Promise<unknown> {
   if (def.moduleUrl) {
     const mod = (await import(def.moduleUrl)) as Record<string, unknown>;
-    const fn = mod[def.exportName] ?? (def.exportName === 'default' ? undefined : (mod.default as any)?.[def.exportName]);
+    const fn =
+      mod[def.exportName] ??
+      (def.exportName === 'default' ? undefined : (mod.default as any)?.[def.exportName]);
     if (typeof fn !== 'function') {
       throw new SerializationError(
         `module ${def.moduleUrl} has no exported function or class '${def.exportName}': export it under that name ` +
@@ -32,7 +34,10 @@ export async function loadFunction(def: FunctionDef): Promise<unknown> {
     }
     return fn;
   }
-  const filename = join(def.baseDir, `[sunray ${def.isClass ? 'class' : 'function'} ${def.name || 'anonymous'}]`);
+  const filename = join(
+    def.baseDir,
+    `[sunray ${def.isClass ? 'class' : 'function'} ${def.name || 'anonymous'}]`,
+  );
   // Code transformed by Vite/Vitest calls __vite_ssr_dynamic_import__ for import(): give it one that
   // resolves from the same place a plain import() in this script does.
   const wrapped =

@@ -2,8 +2,9 @@
 // node's object store, its resources, its worker pool and its actors, and
 // schedules tasks onto workers. Workers reach it through one shared
 // completion ring; it reaches each worker through that worker's inbox ring.
-import { closeSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { type Reader, Writer } from '../core/codec.js';
 import {
   ActorDiedError,
@@ -19,11 +20,12 @@ import { native } from '../native.js';
 import { ObjectStore } from '../store/index.js';
 import type { ActorCreateReply, NodeRequests } from './backend.js';
 import {
+  COMPLETION_PARTICIPANTS,
   ChannelReader,
-  type NativeDoorbell,
-  type NativeRing,
   createEventFd,
   createRingSegment,
+  type NativeDoorbell,
+  type NativeRing,
   openDoorbell,
   openRing,
 } from './channel.js';
@@ -33,18 +35,26 @@ import {
   type FunctionDef,
   Msg,
   ReturnKind,
-  TaskKind,
-  type TaskSpec,
   readDef,
   readDone,
   readSpec,
+  TaskKind,
+  type TaskSpec,
   writeResult,
   writeSpec,
 } from './protocol.js';
-import { type Demand, Deque, PIPELINE_DEPTH, classKey } from './scheduler.js';
+import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
 import { WorkerProcess } from './worker-process.js';
 
-const NO_DEF: FunctionDef = { fnId: '', name: '', isClass: false, source: '', moduleUrl: '', exportName: '', baseDir: '' };
+const NO_DEF: FunctionDef = {
+  fnId: '',
+  name: '',
+  isClass: false,
+  source: '',
+  moduleUrl: '',
+  exportName: '',
+  baseDir: '',
+};
 
 export const DRIVER = -1;
 
@@ -165,9 +175,9 @@ export class NodeManager {
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
     if (opts.numGpus > 0) totals.GPU = opts.numGpus;
     this.pool = new native.ResourcePool(totals) as NativePool;
-    this.completionFd = createRingSegment();
+    this.completionFd = createRingSegment(COMPLETION_PARTICIPANTS);
     this.completionBellFd = createEventFd();
-    this.completionRing = openRing(this.completionFd, true);
+    this.completionRing = openRing(this.completionFd, true, COMPLETION_PARTICIPANTS);
     this.completionBell = openDoorbell(this.completionRing, this.completionBellFd);
     this.reader = new ChannelReader(this.completionRing, this.completionBell, this.store, (r, t) =>
       this.onFrame(r, t),
@@ -247,16 +257,24 @@ export class NodeManager {
     }
   }
 
+  /** Repairs the completion ring after a worker died mid-push; retries while messages wait for room. */
+  private recoverRing(pid: number, attempt: number): void {
+    if (this.closed) return;
+    try {
+      const stats = this.completionRing.recover(pid);
+      if (stats.completed + stats.requeued > 0) this.completionBell.notify();
+      if (stats.pending > 0 && attempt < 100) setTimeout(() => this.recoverRing(pid, attempt + 1), 10).unref();
+    } catch (err) {
+      console.error(`sunray: could not repair the completion ring after worker ${pid} died: ${(err as Error).message}`);
+    }
+  }
+
   private onWorkerExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.index);
     this.claimed.delete(w);
     w.closeFds();
     if (this.closed) return;
-    try {
-      this.completionRing.recover(w.pid);
-    } catch {
-      // nothing claimed
-    }
+    this.recoverRing(w.pid, 0);
     try {
       this.store.reapDeadClients();
     } catch {
@@ -272,7 +290,10 @@ export class NodeManager {
       t.lease = undefined;
       if (t.spec.kind === TaskKind.ActorCall || t.spec.kind === TaskKind.ActorCreate) continue; // handled below
       if (t.cancelled) {
-        this.failTask(t, new TaskCancelledError(`task ${t.spec.name} was cancelled (force: its worker was killed)`));
+        this.failTask(
+          t,
+          new TaskCancelledError(`task ${t.spec.name} was cancelled (force: its worker was killed)`),
+        );
       } else if (t.retriesLeft > 0) {
         t.retriesLeft--;
         this.enqueue(t, true);
@@ -298,7 +319,8 @@ export class NodeManager {
     // An actor it hosted.
     for (const a of this.actors.values()) {
       if (a.worker === w) this.onActorProcessDied(a, how);
-      else if (a.owner === w.index && !a.detached && a.state !== 'dead') this.killActorInternal(a, 'its owner exited', true);
+      else if (a.owner === w.index && !a.detached && a.state !== 'dead')
+        this.killActorInternal(a, 'its owner exited', true);
     }
     // Tasks it owned: their results have nowhere to go.
     for (const t of this.tasks.values()) if (t.owner === w.index) t.owner = -2;
@@ -417,7 +439,14 @@ export class NodeManager {
     if (!w) w = this.spawnWorker();
     this.claimed.add(w);
     w.state = 'leased';
-    const lease: Lease = { key: classKey(q.demand), demand: q.demand, worker: w, grant, inflight: 0, suspended: false };
+    const lease: Lease = {
+      key: classKey(q.demand),
+      demand: q.demand,
+      worker: w,
+      grant,
+      inflight: 0,
+      suspended: false,
+    };
     q.leases.push(lease);
     return w.ready ? lease : 'starting';
   }
@@ -530,14 +559,26 @@ export class NodeManager {
     if (!t.cancelled) {
       for (let i = 0; i < t.spec.numReturns; i++) {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
-        this.deliver(t.owner, IdGenerator.returnId(t.spec.taskId, i), done.status, ret?.kind ?? 0, ret?.payload);
+        this.deliver(
+          t.owner,
+          IdGenerator.returnId(t.spec.taskId, i),
+          done.status,
+          ret?.kind ?? 0,
+          ret?.payload,
+        );
       }
     }
     this.scheduleDispatch();
     if (this.tasks.size === 0) this.updateRef();
   }
 
-  private deliver(owner: number, objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer | undefined) {
+  private deliver(
+    owner: number,
+    objectId: Buffer,
+    status: DoneStatus,
+    kind: ReturnKind,
+    payload: Buffer | undefined,
+  ) {
     const body = payload ?? Buffer.alloc(0);
     if (owner === DRIVER) {
       this.driver?.onTaskReturn(objectId, status, kind, body);
@@ -591,7 +632,10 @@ export class NodeManager {
     }
     // Not forced and already running: JS cannot interrupt it, so the caller stops waiting now and
     // the result is dropped when the worker reports (the entry stays to free the lease then).
-    this.notifyOwnerFailed(t, new TaskCancelledError(`task ${t.spec.name} was cancelled while running; its result will be discarded`));
+    this.notifyOwnerFailed(
+      t,
+      new TaskCancelledError(`task ${t.spec.name} was cancelled while running; its result will be discarded`),
+    );
   }
 
   // ------------------------------------------------------------ actors
@@ -734,7 +778,10 @@ export class NodeManager {
       t.spec = { ...t.spec, maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1 };
     }
     if (!a) {
-      this.failTask(t, new ActorDiedError(`the actor ${hex.slice(0, 12)}… is unknown to this node (never created, or gone)`));
+      this.failTask(
+        t,
+        new ActorDiedError(`the actor ${hex.slice(0, 12)}… is unknown to this node (never created, or gone)`),
+      );
       return;
     }
     if (a.state === 'dead') {
@@ -757,7 +804,9 @@ export class NodeManager {
 
   private actorDiedError(a: ActorRec): ActorDiedError {
     const cause = a.cause ? `\n  cause: ${a.cause.name}: ${a.cause.message}\n${a.cause.stack}` : '';
-    return new ActorDiedError(`the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: ${a.deathMessage}${cause}`);
+    return new ActorDiedError(
+      `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: ${a.deathMessage}${cause}`,
+    );
   }
 
   private markActorDead(a: ActorRec, message: string): void {
@@ -867,7 +916,10 @@ export class NodeManager {
     void w?.stop();
   }
 
-  getActor(name: string, namespace: string): { actorId: Buffer; methods: string[]; className: string } | null {
+  getActor(
+    name: string,
+    namespace: string,
+  ): { actorId: Buffer; methods: string[]; className: string } | null {
     const hex = this.namedActors.get(`${namespace}\u0000${name}`);
     const a = hex ? this.actors.get(hex) : undefined;
     if (!a || a.state === 'dead') return null;
@@ -901,15 +953,22 @@ export class NodeManager {
     w.send(Buffer.from(f.finish()));
   }
 
-  handleRequest<K extends keyof NodeRequests>(kind: K, args: Parameters<NodeRequests[K]>): ReturnType<NodeRequests[K]> {
+  handleRequest<K extends keyof NodeRequests>(
+    kind: K,
+    args: Parameters<NodeRequests[K]>,
+  ): ReturnType<NodeRequests[K]> {
     const a = args as unknown[];
     switch (kind) {
       case 'getActor':
         return this.getActor(a[0] as string, a[1] as string) as ReturnType<NodeRequests[K]>;
       case 'killActor':
-        return this.killActor(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<NodeRequests[K]>;
+        return this.killActor(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<
+          NodeRequests[K]
+        >;
       case 'cancelTask':
-        return this.cancelTask(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<NodeRequests[K]>;
+        return this.cancelTask(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<
+          NodeRequests[K]
+        >;
       case 'availableResources':
         return this.pool.available() as ReturnType<NodeRequests[K]>;
       case 'clusterResources':
@@ -968,7 +1027,6 @@ export class NodeManager {
     for (const w of this.workers.values()) w.closeFds();
     this.workers.clear();
     this.reader.stop();
-    this.completionBell.close();
     for (const fd of [this.completionFd, this.completionBellFd]) {
       try {
         closeSync(fd);

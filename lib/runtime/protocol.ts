@@ -4,7 +4,7 @@
 import { Reader, Writer } from '../core/codec.js';
 import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE } from '../core/ids.js';
 
-export const enum Msg {
+export enum Msg {
   // manager -> worker
   Define = 1,
   Execute = 2,
@@ -26,7 +26,7 @@ export const enum Msg {
   Blob = 30,
 }
 
-export const enum TaskKind {
+export enum TaskKind {
   Task = 0,
   ActorCreate = 1,
   ActorCall = 2,
@@ -44,7 +44,7 @@ export interface FunctionDef {
   baseDir: string;
 }
 
-export const enum ArgKind {
+export enum ArgKind {
   Value = 0, // serialized payload inline
   StoreRef = 1, // a top-level ObjectRef resolved to an object in the node's store
 }
@@ -65,12 +65,12 @@ export interface TaskSpec {
   maxConcurrency: number;
 }
 
-export const enum ReturnKind {
+export enum ReturnKind {
   Inline = 0,
   InStore = 1,
 }
 
-export const enum DoneStatus {
+export enum DoneStatus {
   Ok = 0,
   Error = 1, // the function threw: payload is a serialized RemoteErrorInfo
   Cancelled = 2,

@@ -21,13 +21,17 @@ export function classKey(demand: Demand): string {
 export function validateDemand(demand: Demand, what: string): void {
   for (const [k, v] of Object.entries(demand)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new InvalidArgumentError(`${what}: resource '${k}' must be a finite number >= 0, got ${String(v)}`);
+      throw new InvalidArgumentError(
+        `${what}: resource '${k}' must be a finite number >= 0, got ${String(v)}`,
+      );
     }
     if (Math.round(v * 10000) !== v * 10000 && Math.abs(Math.round(v * 10000) - v * 10000) > 1e-6) {
       throw new InvalidArgumentError(`${what}: resource '${k}' = ${v} has more precision than 1/10000`);
     }
     if (v > 1 && !Number.isInteger(v)) {
-      throw new InvalidArgumentError(`${what}: resource '${k}' = ${v}: amounts above 1 must be whole numbers (as in Ray)`);
+      throw new InvalidArgumentError(
+        `${what}: resource '${k}' = ${v}: amounts above 1 must be whole numbers (as in Ray)`,
+      );
     }
   }
 }

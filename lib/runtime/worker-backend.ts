@@ -2,10 +2,10 @@
 // and requests go out on the shared completion ring; replies come back on the
 // worker's inbox (dispatched by worker-main.ts).
 import { Writer } from '../core/codec.js';
+import { errorClasses, SunrayError } from '../core/errors.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import type { Backend, NodeRequests } from './backend.js';
 import type { ChannelWriter } from './channel.js';
-import { SunrayError, errorClasses } from '../core/errors.js';
 import { type FunctionDef, Msg, type TaskSpec, writeDef, writeSpec } from './protocol.js';
 
 export class WorkerBackend implements Backend {
@@ -42,7 +42,10 @@ export class WorkerBackend implements Backend {
     this.out.send(Buffer.from(new Writer(8).u8(Msg.Unblocked).u32(this.index).finish()));
   }
 
-  request<K extends keyof NodeRequests>(kind: K, ...args: Parameters<NodeRequests[K]>): Promise<ReturnType<NodeRequests[K]>> {
+  request<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): Promise<ReturnType<NodeRequests[K]>> {
     const id = this.nextRequest++;
     const body = serialize(args);
     const w = new Writer(64 + body.length).u8(Msg.Request).u32(this.index).u32(id).str(kind).bytes(body);

@@ -2,14 +2,14 @@
 // rings (fds inherited from the node manager), and runs the tasks and actor
 // calls it is sent. Inside, `import('sunray')` is the same API, already
 // connected to this node.
-import { Reader, Writer } from '../core/codec.js';
+import { type Reader, Writer } from '../core/codec.js';
 import { ObjectStore } from '../store/index.js';
-import { ChannelReader, ChannelWriter, openDoorbell, openRing } from './channel.js';
+import { COMPLETION_PARTICIPANTS, ChannelReader, ChannelWriter, INBOX_PARTICIPANTS, openDoorbell, openRing } from './channel.js';
 import { setRuntime } from './context.js';
 import { CoreWorker } from './core-worker.js';
 import { Executor } from './executor.js';
-import { prefixOutput } from './stdio-prefix.js';
 import { Msg, readDef, readResult, readSpec } from './protocol.js';
+import { prefixOutput } from './stdio-prefix.js';
 import { WorkerBackend } from './worker-backend.js';
 import type { WorkerConfig } from './worker-process.js';
 
@@ -21,7 +21,7 @@ if (!raw) {
 const config = JSON.parse(raw) as WorkerConfig;
 
 const store = ObjectStore.attach(config.fds.store);
-const completionRing = openRing(config.fds.completion, false);
+const completionRing = openRing(config.fds.completion, false, COMPLETION_PARTICIPANTS);
 const out = new ChannelWriter(completionRing, openDoorbell(completionRing, config.fds.completionBell), store);
 const backend = new WorkerBackend(config.nodeId, config.ownerId, config.index, out);
 const core = new CoreWorker(backend, store, Buffer.from(config.ownerId, 'hex'));
@@ -39,39 +39,44 @@ setRuntime({
 
 if (config.logToDriver) prefixOutput(() => `${executor.currentTaskName() ?? 'worker'} pid=${process.pid}`);
 
-const inboxRing = openRing(config.fds.inbox, false);
-const inbox = new ChannelReader(inboxRing, openDoorbell(inboxRing, config.fds.inboxBell), store, (r: Reader, type) => {
-  switch (type) {
-    case Msg.Define:
-      executor.define(readDef(r));
-      return;
-    case Msg.Execute: {
-      const spec = readSpec(r);
-      const owner = r.i32();
-      const gpus = r.str();
-      executor.execute(spec, owner, gpus ? gpus.split(',').map(Number) : []);
-      return;
+const inboxRing = openRing(config.fds.inbox, false, INBOX_PARTICIPANTS);
+const inbox = new ChannelReader(
+  inboxRing,
+  openDoorbell(inboxRing, config.fds.inboxBell),
+  store,
+  (r: Reader, type) => {
+    switch (type) {
+      case Msg.Define:
+        executor.define(readDef(r));
+        return;
+      case Msg.Execute: {
+        const spec = readSpec(r);
+        const owner = r.i32();
+        const gpus = r.str();
+        executor.execute(spec, owner, gpus ? gpus.split(',').map(Number) : []);
+        return;
+      }
+      case Msg.Result: {
+        const m = readResult(r);
+        core.onTaskReturn(m.objectId, m.status, m.kind, m.payload);
+        return;
+      }
+      case Msg.Reply: {
+        const id = r.u32();
+        backend.onReply(id, r.bytes());
+        return;
+      }
+      case Msg.Cancel:
+        executor.cancelQueued(r.raw(24));
+        return;
+      case Msg.Exit:
+        exit(0);
+        return;
+      default:
+        console.error(`sunray worker: unknown message type ${type}; ignored`);
     }
-    case Msg.Result: {
-      const m = readResult(r);
-      core.onTaskReturn(m.objectId, m.status, m.kind, m.payload);
-      return;
-    }
-    case Msg.Reply: {
-      const id = r.u32();
-      backend.onReply(id, r.bytes());
-      return;
-    }
-    case Msg.Cancel:
-      executor.cancelQueued(r.raw(24));
-      return;
-    case Msg.Exit:
-      exit(0);
-      return;
-    default:
-      console.error(`sunray worker: unknown message type ${type}; ignored`);
-  }
-});
+  },
+);
 inbox.start();
 inbox.setRef(true);
 

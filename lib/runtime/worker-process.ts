@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writer } from '../core/codec.js';
 import type { ObjectStore } from '../store/index.js';
-import { ChannelWriter, createEventFd, createRingSegment, openDoorbell, openRing } from './channel.js';
+import { ChannelWriter, INBOX_PARTICIPANTS, createEventFd, createRingSegment, openDoorbell, openRing } from './channel.js';
 import { type FunctionDef, Msg, writeDef } from './protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,11 +53,17 @@ export class WorkerProcess {
     readonly ownerId: string,
     shared: SharedFds,
     store: ObjectStore,
-    opts: { nodeId: string; driverDir: string; namespace: string; logToDriver: boolean; env?: Record<string, string> },
+    opts: {
+      nodeId: string;
+      driverDir: string;
+      namespace: string;
+      logToDriver: boolean;
+      env?: Record<string, string>;
+    },
   ) {
-    this.inboxFd = createRingSegment();
+    this.inboxFd = createRingSegment(INBOX_PARTICIPANTS);
     this.inboxBellFd = createEventFd();
-    const ring = openRing(this.inboxFd, true);
+    const ring = openRing(this.inboxFd, true, INBOX_PARTICIPANTS);
     const bell = openDoorbell(ring, this.inboxBellFd);
     this.writer = new ChannelWriter(ring, bell, store);
     const config: WorkerConfig = {
@@ -72,9 +78,22 @@ export class WorkerProcess {
     const out = opts.logToDriver ? 'inherit' : 'ignore';
     this.proc = spawn(
       process.execPath,
-      [...process.execArgv.filter((a) => !a.startsWith('--inspect')), '--disable-warning=ExperimentalWarning', WORKER_MAIN],
+      [
+        ...process.execArgv.filter((a) => !a.startsWith('--inspect')),
+        '--disable-warning=ExperimentalWarning',
+        WORKER_MAIN,
+      ],
       {
-        stdio: ['ignore', out, out, shared.store, shared.completion, shared.completionBell, this.inboxFd, this.inboxBellFd],
+        stdio: [
+          'ignore',
+          out,
+          out,
+          shared.store,
+          shared.completion,
+          shared.completionBell,
+          this.inboxFd,
+          this.inboxBellFd,
+        ],
         env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
         cwd: opts.driverDir,
       },

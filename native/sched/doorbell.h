@@ -47,7 +47,7 @@ class Doorbell {
   int eventfd() const { return efd_; }
   std::atomic<uint32_t>* word() const { return word_; }
 
-  static int create_eventfd();          // EFD_NONBLOCK | EFD_CLOEXEC; throws RingError
+  static int create_eventfd();            // EFD_NONBLOCK | EFD_CLOEXEC; throws RingError
   static uint64_t clear_eventfd(int fd);  // reads the counter (0 if not signalled)
   static void signal_eventfd(int fd);
 

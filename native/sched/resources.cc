@@ -129,9 +129,12 @@ bool ResourcePool::try_acquire(const Demand& d, Grant* g) {
 
 void ResourcePool::release(const Grant& g) {
   for (auto [r, a] : g.items) {
-    if (r < 0 || static_cast<size_t>(r) >= names_.size() || a < 0 || avail_[static_cast<size_t>(r)] + a > total_[static_cast<size_t>(r)])
-      throw ResourceError("release of resource '" + (r >= 0 && static_cast<size_t>(r) < names_.size() ? names_[static_cast<size_t>(r)] : std::string("?")) +
-                          "' exceeds its total: grant released twice?");
+    if (r < 0 || static_cast<size_t>(r) >= names_.size() || a < 0 ||
+        avail_[static_cast<size_t>(r)] + a > total_[static_cast<size_t>(r)])
+      throw ResourceError(
+          "release of resource '" +
+          (r >= 0 && static_cast<size_t>(r) < names_.size() ? names_[static_cast<size_t>(r)] : std::string("?")) +
+          "' exceeds its total: grant released twice?");
   }
   for (const auto& p : g.pieces) {
     const auto& inst = instances_[static_cast<size_t>(p.resource)];
@@ -141,7 +144,8 @@ void ResourcePool::release(const Grant& g) {
                           std::to_string(p.instance) + " exceeds its capacity: grant released twice?");
   }
   for (auto [r, a] : g.items) avail_[static_cast<size_t>(r)] += a;
-  for (const auto& p : g.pieces) instances_[static_cast<size_t>(p.resource)][static_cast<size_t>(p.instance)] += p.amount;
+  for (const auto& p : g.pieces)
+    instances_[static_cast<size_t>(p.resource)][static_cast<size_t>(p.instance)] += p.amount;
 }
 
 }  // namespace sunray::sched

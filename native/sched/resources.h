@@ -15,8 +15,8 @@
 namespace sunray::sched {
 
 using Amount = int64_t;
-inline constexpr Amount kAmountScale = 10000;       // 1.0 == 10000
-inline constexpr double kMaxAmount = 1e12;          // per resource, in whole units
+inline constexpr Amount kAmountScale = 10000;  // 1.0 == 10000
+inline constexpr double kMaxAmount = 1e12;     // per resource, in whole units
 
 struct ResourceError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;

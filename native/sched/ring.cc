@@ -65,7 +65,7 @@ uint64_t process_start_time(pid_t pid) {
   buf[n] = 0;
   const char* p = std::strrchr(buf, ')');
   if (!p) return 0;
-  p += 2;  // ") S ..."
+  p += 2;                                             // ") S ..."
   if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;  // zombie: already dead
   // starttime is field 22; p is at field 3.
   for (int field = 3; field < 22; ++field) {
@@ -214,8 +214,7 @@ SlotHeader* Ring::claim_push(uint64_t tag, uint64_t* pos_out) {
     if (d == 0) {
       if (tag_of(w) == 0) {
         // The claim: free-for-pos -> owned-by-tag at pos, one atomic step.
-        if (s->word.compare_exchange_weak(w, (pos << 8) | tag, std::memory_order_acq_rel,
-                                          std::memory_order_relaxed)) {
+        if (s->word.compare_exchange_weak(w, (pos << 8) | tag, std::memory_order_acq_rel, std::memory_order_relaxed)) {
           help_advance(enq, pos);
           *pos_out = pos;
           return s;

@@ -122,10 +122,10 @@ struct alignas(64) RingHeader {
 };
 
 struct alignas(64) RecordHeader {
-  std::atomic<uint32_t> owner_pid;  // 0: free
-  std::atomic<uint32_t> state;      // RecordState
-  std::atomic<uint64_t> start_time; // /proc/<pid>/stat starttime of the owner
-  std::atomic<uint32_t> held_bytes; // committed bytes in the held area
+  std::atomic<uint32_t> owner_pid;   // 0: free
+  std::atomic<uint32_t> state;       // RecordState
+  std::atomic<uint64_t> start_time;  // /proc/<pid>/stat starttime of the owner
+  std::atomic<uint32_t> held_bytes;  // committed bytes in the held area
   std::atomic<uint32_t> held_count;
 };
 
@@ -144,13 +144,13 @@ enum class PopStatus { kOk, kEmpty, kHoldFull };
 enum class PushStatus { kOk, kFull, kTooBig };
 
 struct RecoverStats {
-  uint32_t records = 0;     // dead records of that pid found
-  uint32_t completed = 0;   // producer claims published as written
-  uint32_t tombstoned = 0;  // producer claims turned into tombstones
-  uint32_t requeued = 0;    // consumer-claimed / held messages pushed again
-  uint32_t pending = 0;     // messages still waiting for room (call recover again)
+  uint32_t records = 0;        // dead records of that pid found
+  uint32_t completed = 0;      // producer claims published as written
+  uint32_t tombstoned = 0;     // producer claims turned into tombstones
+  uint32_t requeued = 0;       // consumer-claimed / held messages pushed again
+  uint32_t pending = 0;        // messages still waiting for room (call recover again)
   uint32_t skipped_alive = 0;  // records whose process is still alive
-  uint32_t lost = 0;       // did not fit anywhere (ring full and no hold area): dropped
+  uint32_t lost = 0;           // did not fit anywhere (ring full and no hold area): dropped
 };
 
 // /proc/<pid>/stat starttime; 0 when the process does not exist or is a zombie.

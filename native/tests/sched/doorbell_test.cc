@@ -80,7 +80,7 @@ TEST(prepare_sleep_sees_messages) {
   CHECK(r.try_push(&v, 8));
   CHECK(db.notify());  // someone slept: woke
   CHECK(r.sleeping_word()->load() == 0);
-  CHECK(!db.notify());  // nobody sleeps: no syscall
+  CHECK(!db.notify());                    // nobody sleeps: no syscall
   CHECK(!db.prepare_sleep(kSleepFutex));  // a message is there
   size_t n;
   CHECK(r.try_pop(&v, 64, &n) == PopStatus::kOk);
