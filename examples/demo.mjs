@@ -10,7 +10,10 @@ console.log(`sunray: embedded local node with ${sunray.clusterResources().CPU} C
 const add = sunray.remote((a, b) => a + b);
 console.log('add.remote(5, 10)            ->', await sunray.get(add.remote(5, 10)));
 const multiply = sunray.remote((a, b) => a * b);
-console.log('multiply.remote(i, i + 1)    ->', await sunray.get([0, 1, 2, 3, 4].map((i) => multiply.remote(i, i + 1))));
+console.log(
+  'multiply.remote(i, i + 1)    ->',
+  await sunray.get([0, 1, 2, 3, 4].map((i) => multiply.remote(i, i + 1))),
+);
 
 // Count primes in [lo, hi): pure CPU work, the same function both ways.
 function countPrimes(lo, hi) {
@@ -29,7 +32,10 @@ function countPrimes(lo, hi) {
 }
 const N = 6_000_000;
 const chunks = Math.max(2, cpus().length) * 4;
-const ranges = Array.from({ length: chunks }, (_, i) => [Math.floor((i * N) / chunks), Math.floor(((i + 1) * N) / chunks)]);
+const ranges = Array.from({ length: chunks }, (_, i) => [
+  Math.floor((i * N) / chunks),
+  Math.floor(((i + 1) * N) / chunks),
+]);
 
 let t0 = performance.now();
 const serial = ranges.reduce((s, [lo, hi]) => s + countPrimes(lo, hi), 0);
@@ -38,7 +44,10 @@ const serialMs = performance.now() - t0;
 const remoteCount = sunray.remote(countPrimes);
 await sunray.get(ranges.slice(0, 2).map(() => remoteCount.remote(0, 10))); // workers warm
 t0 = performance.now();
-const parallel = (await sunray.get(ranges.map(([lo, hi]) => remoteCount.remote(lo, hi)))).reduce((a, b) => a + b, 0);
+const parallel = (await sunray.get(ranges.map(([lo, hi]) => remoteCount.remote(lo, hi)))).reduce(
+  (a, b) => a + b,
+  0,
+);
 const parallelMs = performance.now() - t0;
 
 console.log(`primes below ${N.toLocaleString()}: ${serial} (serial) / ${parallel} (tasks)`);

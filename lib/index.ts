@@ -1,13 +1,25 @@
 // The public API of sunray: Ray's core for Node.js. Nothing else lives here.
-import { type ActorClass, ActorHandleBase, type ActorHandle, type ActorOptions, makeActorClass, makeHandle } from './core/actor.js';
+import {
+  type ActorClass,
+  type ActorHandle,
+  ActorHandleBase,
+  type ActorOptions,
+  makeActorClass,
+  makeHandle,
+} from './core/actor.js';
 import { InvalidArgumentError, NotInitializedError, SunrayError } from './core/errors.js';
 import { ObjectRef } from './core/object-ref.js';
-import { type RemoteFunction, type RemoteOptions, isClass, makeRemoteFunction } from './core/remote-function.js';
+import {
+  isClass,
+  makeRemoteFunction,
+  type RemoteFunction,
+  type RemoteOptions,
+} from './core/remote-function.js';
 import { currentRuntime, inWorker } from './runtime/context.js';
 import { type InitOptions, startDriver } from './runtime/driver.js';
 import { currentRuntimeOrStart } from './runtime/start.js';
 
-export type { ActorClass, ActorHandle, ActorOptions, ActorMethod, MethodNames } from './core/actor.js';
+export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './core/actor.js';
 export type {
   MultiReturnRemoteFunction,
   ObjectRefs,
@@ -41,7 +53,9 @@ export {
 export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<void> {
   if (currentRuntime()) {
     if (inWorker() || opts.ignoreReinitError) return;
-    throw new SunrayError('sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true');
+    throw new SunrayError(
+      'sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true',
+    );
   }
   startDriver(opts);
 }
@@ -60,11 +74,19 @@ export async function shutdown(): Promise<void> {
 }
 
 /** Makes a remote function (a task) or, given a class, an actor class. */
-export function remote<C extends abstract new (...args: any[]) => any>(cls: C, opts?: ActorOptions & { module?: string }): ActorClass<C>;
-export function remote<A extends unknown[], R>(fn: (...args: A) => R, opts?: RemoteOptions): RemoteFunction<A, R>;
+export function remote<C extends abstract new (...args: any[]) => any>(
+  cls: C,
+  opts?: ActorOptions & { module?: string },
+): ActorClass<C>;
+export function remote<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  opts?: RemoteOptions,
+): RemoteFunction<A, R>;
 export function remote(fn: any, opts?: any): any {
   if (typeof fn !== 'function') {
-    throw new InvalidArgumentError(`remote() takes a function or a class, got ${fn === null ? 'null' : typeof fn}`);
+    throw new InvalidArgumentError(
+      `remote() takes a function or a class, got ${fn === null ? 'null' : typeof fn}`,
+    );
   }
   return isClass(fn) ? makeActorClass(fn, opts) : makeRemoteFunction(fn, opts);
 }
@@ -80,7 +102,10 @@ export function get<const T extends readonly ObjectRef<unknown>[]>(
   refs: T,
   opts?: GetOptions,
 ): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
-export async function get(x: ObjectRef<unknown> | readonly ObjectRef<unknown>[], opts: GetOptions = {}): Promise<unknown> {
+export async function get(
+  x: ObjectRef<unknown> | readonly ObjectRef<unknown>[],
+  opts: GetOptions = {},
+): Promise<unknown> {
   checkTimeout(opts.timeout, 'get');
   const rt = currentRuntimeOrStart();
   if (x instanceof ObjectRef) return (await rt.core.get([x], opts.timeout))[0];
@@ -101,7 +126,10 @@ export interface WaitOptions {
 }
 
 /** Waits until numReturns of refs are ready (or the timeout): [ready, notReady], in the order given. */
-export async function wait<T>(refs: readonly ObjectRef<T>[], opts: WaitOptions = {}): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
+export async function wait<T>(
+  refs: readonly ObjectRef<T>[],
+  opts: WaitOptions = {},
+): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
   checkTimeout(opts.timeout, 'wait');
   if (!Array.isArray(refs)) throw new InvalidArgumentError('wait() takes an array of ObjectRefs');
   const rt = currentRuntimeOrStart();
@@ -113,7 +141,8 @@ export async function wait<T>(refs: readonly ObjectRef<T>[], opts: WaitOptions =
  * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed.
  */
 export function cancel(ref: ObjectRef<unknown>, opts: { force?: boolean } = {}): void {
-  if (!(ref instanceof ObjectRef)) throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
+  if (!(ref instanceof ObjectRef))
+    throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
   currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false);
 }
 
@@ -125,13 +154,16 @@ export function kill(handle: ActorHandleBase, opts: { noRestart?: boolean } = {}
 }
 
 /** A handle to a named actor; rejects with InvalidArgumentError if there is none. */
-export async function getActor<T = any>(name: string, opts: { namespace?: string } = {}): Promise<ActorHandle<T>> {
+export async function getActor<T = any>(
+  name: string,
+  opts: { namespace?: string } = {},
+): Promise<ActorHandle<T>> {
   const rt = currentRuntimeOrStart();
   const found = await rt.backend.request('getActor', name, opts.namespace ?? rt.namespace);
   if (!found) {
     throw new InvalidArgumentError(
       `no live actor named '${name}' in namespace '${opts.namespace ?? rt.namespace}': create it with ` +
-        "Cls.options({ name }).remote(), or pass the namespace it was created in",
+        'Cls.options({ name }).remote(), or pass the namespace it was created in',
     );
   }
   return makeHandle<T>(found.actorId, found.className, found.methods, false, rt);
@@ -157,7 +189,9 @@ export function availableResourcesAsync(): Promise<Resources> {
 function nodeRequestSync<K extends 'availableResources' | 'clusterResources'>(kind: K): Resources {
   const rt = currentRuntimeOrStart();
   if (!rt.backend.requestSync) {
-    throw new SunrayError(`${kind}() is synchronous only in the driver; inside a task use await ${kind}Async()`);
+    throw new SunrayError(
+      `${kind}() is synchronous only in the driver; inside a task use await ${kind}Async()`,
+    );
   }
   return rt.backend.requestSync(kind as 'availableResources');
 }

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 if (!existsSync(join(root, 'dist', 'index.js'))) {
-  console.error('sunray is not built yet: run `npm install` (it compiles the addon and the TypeScript), then `npm start`.');
+  console.error(
+    'sunray is not built yet: run `npm install` (it compiles the addon and the TypeScript), then `npm start`.',
+  );
   process.exit(1);
 }
 await import(join(root, 'examples', 'demo.mjs'));

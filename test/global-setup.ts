@@ -24,6 +24,7 @@ export default function setup(): () => void {
   const before = new Set(sunraySegments());
   return () => {
     const leaked = sunraySegments().filter((f) => !before.has(f));
-    if (leaked.length > 0) throw new Error(`tests left shared-memory segments in /dev/shm: ${leaked.join(', ')}`);
+    if (leaked.length > 0)
+      throw new Error(`tests left shared-memory segments in /dev/shm: ${leaked.join(', ')}`);
   };
 }

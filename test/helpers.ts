@@ -15,7 +15,11 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Polls until cond() holds, or fails after timeoutMs. */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
@@ -32,7 +36,11 @@ export interface RunResult {
 }
 
 /** Runs `node [execArgv] script args` to completion, capturing output. */
-export function runNode(script: string, args: string[] = [], opts: { execArgv?: string[]; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function runNode(
+  script: string,
+  args: string[] = [],
+  opts: { execArgv?: string[]; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child: ChildProcess = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...args], {
       cwd: opts.cwd ?? repoRoot,
@@ -48,7 +56,11 @@ export function runNode(script: string, args: string[] = [], opts: { execArgv?: 
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish in ${opts.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `${script} did not finish in ${opts.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, opts.timeoutMs ?? 30_000);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);

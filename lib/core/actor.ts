@@ -6,13 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { ActorCreateReply } from '../runtime/backend.js';
-import { currentRuntimeOrStart } from '../runtime/start.js';
 import type { Runtime } from '../runtime/context.js';
 import { type FunctionDef, TaskKind } from '../runtime/protocol.js';
+import { currentRuntimeOrStart } from '../runtime/start.js';
 import { InvalidArgumentError } from './errors.js';
 import { OWNER_ID_SIZE } from './ids.js';
 import type { ObjectRef } from './object-ref.js';
-import { type ObjectRefs, type RemoteArgs, type ResourceOptions, demandOf, makeDef } from './remote-function.js';
+import {
+  demandOf,
+  makeDef,
+  type ObjectRefs,
+  type RemoteArgs,
+  type ResourceOptions,
+} from './remote-function.js';
 import { registerHostType } from './serialization.js';
 
 export interface ActorOptions extends ResourceOptions {
@@ -39,7 +45,9 @@ export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[
 export interface ActorMethod<A extends unknown[], R> {
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
   options(opts: { numReturns?: 1; name?: string }): ActorMethod<A, R>;
-  options(opts: { numReturns: number; name?: string }): { remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>> };
+  options(opts: { numReturns: number; name?: string }): {
+    remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
+  };
 }
 
 /** A handle to an actor of class T: one `.remote()` per method. */
@@ -52,7 +60,15 @@ export interface ActorClass<C extends abstract new (...args: any[]) => any> {
   options(opts: ActorOptions): ActorClass<C>;
 }
 
-const NO_DEF: FunctionDef = { fnId: '', name: '', isClass: false, source: '', moduleUrl: '', exportName: '', baseDir: '' };
+const NO_DEF: FunctionDef = {
+  fnId: '',
+  name: '',
+  isClass: false,
+  source: '',
+  moduleUrl: '',
+  exportName: '',
+  baseDir: '',
+};
 export { NO_DEF };
 
 const handles = new FinalizationRegistry<{ hex: string; rt: Runtime }>(({ hex, rt }) => {
@@ -154,7 +170,13 @@ registerHostType<ActorHandleBase>({
   },
 });
 
-export function makeHandle<T>(id: Uint8Array, className: string, methods: readonly string[], owned: boolean, rt: Runtime) {
+export function makeHandle<T>(
+  id: Uint8Array,
+  className: string,
+  methods: readonly string[],
+  owned: boolean,
+  rt: Runtime,
+) {
   return new ActorHandleBase(id, className, methods, owned, rt) as ActorHandle<T>;
 }
 
@@ -195,7 +217,8 @@ export function makeActorClass<C extends abstract new (...args: any[]) => any>(
         detached: o.lifetime === 'detached',
       };
       let reply: ActorCreateReply | undefined;
-      if (rt.backend.requestSync) reply = rt.backend.requestSync('registerActor', requested, reg, methods, cls.name);
+      if (rt.backend.requestSync)
+        reply = rt.backend.requestSync('registerActor', requested, reg, methods, cls.name);
       const create = (actorId: Buffer) => {
         if (!actorId.equals(requested)) return; // an existing named actor: nothing to create
         rt.core.submit(

@@ -98,7 +98,9 @@ export class Reader {
 
   private need(n: number): void {
     if (this.pos + n > this.end) {
-      throw new RangeError(`truncated message: wanted ${n} bytes at ${this.pos}, have ${this.end - this.pos}`);
+      throw new RangeError(
+        `truncated message: wanted ${n} bytes at ${this.pos}, have ${this.end - this.pos}`,
+      );
     }
   }
 

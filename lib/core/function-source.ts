@@ -131,7 +131,9 @@ export function freeVariables(source: string): string[] {
   };
   visit(ast);
 
-  return [...referenced].filter((name) => !declared.has(name) && !ALWAYS_AVAILABLE.has(name) && !(name in globalThis));
+  return [...referenced].filter(
+    (name) => !declared.has(name) && !ALWAYS_AVAILABLE.has(name) && !(name in globalThis),
+  );
 }
 
 /** Throws SerializationError naming the first outside variable a remote function reads. */

@@ -34,7 +34,8 @@ export class ObjectRef<T = unknown> extends Uint8Array {
   /** @internal Use `sunray.put` or a remote call to make refs. */
   constructor(id: Uint8Array) {
     super(OBJECT_ID_SIZE);
-    if (id.length !== OBJECT_ID_SIZE) throw new RangeError(`object ids are ${OBJECT_ID_SIZE} bytes, got ${id.length}`);
+    if (id.length !== OBJECT_ID_SIZE)
+      throw new RangeError(`object ids are ${OBJECT_ID_SIZE} bytes, got ${id.length}`);
     this.set(id);
     tracker?.onCreate(this);
     finalizer.register(this, this.hex, this);
@@ -42,7 +43,8 @@ export class ObjectRef<T = unknown> extends Uint8Array {
 
   /** The id in hex (56 characters). */
   get hex(): string {
-    if (this.#hex === undefined) this.#hex = Buffer.from(this.buffer, this.byteOffset, OBJECT_ID_SIZE).toString('hex');
+    if (this.#hex === undefined)
+      this.#hex = Buffer.from(this.buffer, this.byteOffset, OBJECT_ID_SIZE).toString('hex');
     return this.#hex;
   }
 

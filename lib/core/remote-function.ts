@@ -4,10 +4,10 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { currentRuntimeOrStart } from '../runtime/start.js';
 import type { FunctionDef } from '../runtime/protocol.js';
 import { TaskKind, ZERO_ACTOR } from '../runtime/protocol.js';
 import { validateDemand } from '../runtime/scheduler.js';
+import { currentRuntimeOrStart } from '../runtime/start.js';
 import { InvalidArgumentError } from './errors.js';
 import { assertSelfContained } from './function-source.js';
 import type { ObjectRef } from './object-ref.js';
@@ -16,7 +16,9 @@ import type { ObjectRef } from './object-ref.js';
 export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
 
 /** The refs a multi-return call gives: one per element of the returned tuple. */
-export type ObjectRefs<R> = R extends readonly unknown[] ? { -readonly [K in keyof R]: ObjectRef<R[K]> } : ObjectRef<unknown>[];
+export type ObjectRefs<R> = R extends readonly unknown[]
+  ? { -readonly [K in keyof R]: ObjectRef<R[K]> }
+  : ObjectRef<unknown>[];
 
 export interface ResourceOptions {
   /** CPUs the task holds while it runs (default 1; may be fractional, e.g. 0.5). */
@@ -77,7 +79,9 @@ export function makeDef(fn: Function, isCls: boolean, opts: { module?: string; n
   const name = fn.name || 'anonymous';
   if (opts.module !== undefined) {
     if (!fn.name) {
-      throw new InvalidArgumentError('remote(fn, { module }): the function must have a name, exported under that name');
+      throw new InvalidArgumentError(
+        'remote(fn, { module }): the function must have a name, exported under that name',
+      );
     }
     let url = opts.module;
     if (!/^[a-z]+:/.test(url)) url = `file://${url}`;
@@ -99,22 +103,27 @@ export function makeDef(fn: Function, isCls: boolean, opts: { module?: string; n
 export function demandOf(o: ResourceOptions, defaultCpus: number): Record<string, number> {
   const demand: Record<string, number> = { ...(o.resources ?? {}) };
   const cpus = o.numCpus ?? defaultCpus;
+  validateDemand({ ...demand, CPU: cpus, GPU: o.numGpus ?? 0 }, 'remote options');
   if (cpus > 0) demand.CPU = cpus;
   if (o.numGpus) demand.GPU = o.numGpus;
-  validateDemand(demand, 'remote options');
   return demand;
 }
 
 function checkTaskOptions(o: TaskOptions): void {
   if (o.maxRetries !== undefined && (!Number.isInteger(o.maxRetries) || o.maxRetries < -1)) {
-    throw new InvalidArgumentError(`maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`);
+    throw new InvalidArgumentError(
+      `maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`,
+    );
   }
   if (o.numReturns !== undefined && (!Number.isInteger(o.numReturns) || o.numReturns < 1)) {
     throw new InvalidArgumentError(`numReturns must be a whole number >= 1, got ${o.numReturns}`);
   }
 }
 
-export function makeRemoteFunction<A extends unknown[], R>(fn: (...args: A) => R, opts: RemoteOptions = {}): RemoteFunction<A, R> {
+export function makeRemoteFunction<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  opts: RemoteOptions = {},
+): RemoteFunction<A, R> {
   checkTaskOptions(opts);
   const def = makeDef(fn, false, opts);
   const build = (o: TaskOptions): any => {

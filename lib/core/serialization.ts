@@ -22,7 +22,7 @@ const ALIGN = 64;
 /** Views at least this large travel out of band. */
 export const OUT_OF_BAND_THRESHOLD = 4096;
 
-const enum HostTag {
+enum HostTag {
   InlineView = 0,
   OutOfBandView = 1,
   Ref = 2,
@@ -91,8 +91,10 @@ class Serializer extends v8.DefaultSerializer {
       const h = hostTypes[i]!;
       if (h.test(obj)) {
         const bytes = h.write(obj);
+        const name = Buffer.from(h.name);
         this.writeUint32(HostTag.Custom);
-        this.writeUint32(i);
+        this.writeUint32(name.length);
+        this.writeRawBytes(name);
         this.writeUint32(bytes.length);
         this.writeRawBytes(bytes);
         return;
@@ -135,10 +137,15 @@ class Deserializer extends v8.DefaultDeserializer {
         return ref;
       }
       case HostTag.Custom: {
-        const h = hostTypes[this.readUint32()];
+        const nameLength = this.readUint32();
+        const name = Buffer.from(this.readRawBytes(nameLength) as unknown as Uint8Array).toString();
+        const h = hostTypes.find((t) => t.name === name);
         const n = this.readUint32();
         const bytes = Buffer.from(this.readRawBytes(n) as unknown as Uint8Array);
-        if (!h) throw new SerializationError('corrupt payload: unknown host type');
+        if (!h)
+          throw new SerializationError(
+            `cannot read a ${name}: that kind of value is not known in this process`,
+          );
         return h.read(bytes);
       }
       case HostTag.OutOfBandView: {
@@ -289,7 +296,10 @@ function findUnserializable(
   seen.add(v);
   const entries: Array<[string, unknown]> =
     v instanceof Map
-      ? [...v.entries()].map(([k, val], i) => [`${path}.get(${typeof k === 'string' ? JSON.stringify(k) : i})`, val])
+      ? [...v.entries()].map(([k, val], i) => [
+          `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : i})`,
+          val,
+        ])
       : v instanceof Set
         ? [...v].map((val, i) => [`${path}[set item ${i}]`, val])
         : Object.keys(v).map((k) => [Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, (v as any)[k]]);

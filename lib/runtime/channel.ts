@@ -50,12 +50,16 @@ export interface NativeDoorbell {
  * completion ring is shared by every worker the node ever starts; an inbox has
  * two ends. Records of dead processes are freed by recover(pid).
  */
-export const COMPLETION_PARTICIPANTS = 1024;
+// The ring tags claims with 7 bits, so 126 participants at most: the manager
+// and up to MAX_WORKERS live workers.
+export const COMPLETION_PARTICIPANTS = 126;
+export const MAX_WORKERS = 120;
 export const INBOX_PARTICIPANTS = 4;
 
 /** A shared-memory segment holding one ring (a memfd: the caller closes the fd). */
 export function createRingSegment(participants: number): number {
-  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE, participants, 0)).fd as number;
+  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE, participants, 0))
+    .fd as number;
 }
 
 // Consumers do not keep copies of claimed messages (track: false): the node

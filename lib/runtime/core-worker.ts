@@ -25,6 +25,7 @@ import {
   encodeArgs,
   type FunctionDef,
   ReturnKind,
+  TaskKind,
   type TaskSpec,
   type WireArg,
 } from './protocol.js';
@@ -250,7 +251,11 @@ export class CoreWorker {
       for (const t of temps) this.deleteQuietly(t);
     };
 
-    const actorKey = base.actorId.some((b) => b !== 0) ? base.actorId.toString('hex') : undefined;
+    // Calls to one actor keep their order; its creation goes first, unchained.
+    const actorKey =
+      base.kind === TaskKind.ActorCall && base.actorId.some((b) => b !== 0)
+        ? base.actorId.toString('hex')
+        : undefined;
     const chained = actorKey ? this.actorChains.get(actorKey) : undefined;
     if (!pendingDeps && !chained) {
       try {

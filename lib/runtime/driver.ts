@@ -44,7 +44,8 @@ export function defaultObjectStoreMemory(): number {
   } catch {
     // no /dev/shm: memfd needs none
   }
-  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem()));
+  // At most 4 GiB by default: the addon maps the arena as one external ArrayBuffer, which V8 caps.
+  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem(), 4 * 1024 * 1024 * 1024 - 64 * 1024));
 }
 
 class DriverBackend implements Backend {

@@ -123,7 +123,7 @@ export class Executor {
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
     try {
       const result = await this.core.taskContext.run(ctx, async () => {
-        const target = await this.fn(spec.fnId);
+        const target = spec.kind === TaskKind.ActorCall ? undefined : await this.fn(spec.fnId);
         const args = await this.args(spec);
         switch (spec.kind) {
           case TaskKind.Task:

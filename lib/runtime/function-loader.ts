@@ -2,6 +2,7 @@
 // Source functions are compiled with the driver's directory as their home,
 // so `require` and `import()` in their bodies resolve as they would have in
 // the driver; module functions are imported by URL and picked by export name.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import vm from 'node:vm';
@@ -41,12 +42,26 @@ export async function loadFunction(def: FunctionDef): Promise<unknown> {
   // Code transformed by Vite/Vitest calls __vite_ssr_dynamic_import__ for import(): give it one that
   // resolves from the same place a plain import() in this script does.
   const wrapped =
-    '(function (require) { const __vite_ssr_dynamic_import__ = (s) => import(s); ' +
+    '(function (require, __viteId) { const __vite_ssr_dynamic_import__ = (s) => import(__viteId(s)); ' +
     `return (${def.source}\n); })`;
   const script = new vm.Script(wrapped, {
     filename,
     ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
   });
-  const factory = script.runInThisContext() as (req: NodeRequire) => unknown;
-  return factory(createRequire(join(def.baseDir, 'noop.js')));
+  const factory = script.runInThisContext() as (req: NodeRequire, viteId: (s: string) => string) => unknown;
+  return factory(createRequire(join(def.baseDir, 'noop.js')), viteIdToSpecifier);
+}
+
+/**
+ * Vite rewrites `import('pkg')` to an id relative to its root ('/dist/x.js')
+ * or to '/@fs/abs/path'; map those back to files (the root is the working
+ * directory the driver ran Vite in, which workers share).
+ */
+function viteIdToSpecifier(id: string): string {
+  if (id.startsWith('/@fs/')) return id.slice(4);
+  if (id.startsWith('/') && !existsSync(id)) {
+    const underRoot = join(process.cwd(), id);
+    if (existsSync(underRoot)) return underRoot;
+  }
+  return id;
 }

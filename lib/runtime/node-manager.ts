@@ -20,10 +20,11 @@ import { native } from '../native.js';
 import { ObjectStore } from '../store/index.js';
 import type { ActorCreateReply, NodeRequests } from './backend.js';
 import {
-  COMPLETION_PARTICIPANTS,
   ChannelReader,
+  COMPLETION_PARTICIPANTS,
   createEventFd,
   createRingSegment,
+  MAX_WORKERS,
   type NativeDoorbell,
   type NativeRing,
   openDoorbell,
@@ -196,6 +197,12 @@ export class NodeManager {
   // ------------------------------------------------------------ workers
 
   private spawnWorker(): WorkerProcess {
+    if (this.workers.size >= MAX_WORKERS) {
+      throw new SunrayError(
+        `this node already runs ${this.workers.size} worker processes, the most one node supports ` +
+          `(${MAX_WORKERS}); each actor is a process: kill actors you no longer need`,
+      );
+    }
     const index = this.nextWorkerIndex++;
     const w = new WorkerProcess(
       index,
@@ -263,9 +270,12 @@ export class NodeManager {
     try {
       const stats = this.completionRing.recover(pid);
       if (stats.completed + stats.requeued > 0) this.completionBell.notify();
-      if (stats.pending > 0 && attempt < 100) setTimeout(() => this.recoverRing(pid, attempt + 1), 10).unref();
+      if (stats.pending > 0 && attempt < 100)
+        setTimeout(() => this.recoverRing(pid, attempt + 1), 10).unref();
     } catch (err) {
-      console.error(`sunray: could not repair the completion ring after worker ${pid} died: ${(err as Error).message}`);
+      console.error(
+        `sunray: could not repair the completion ring after worker ${pid} died: ${(err as Error).message}`,
+      );
     }
   }
 

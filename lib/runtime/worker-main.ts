@@ -2,9 +2,17 @@
 // rings (fds inherited from the node manager), and runs the tasks and actor
 // calls it is sent. Inside, `import('sunray')` is the same API, already
 // connected to this node.
+import '../core/actor.js'; // registers actor handles with the serializer
 import { type Reader, Writer } from '../core/codec.js';
 import { ObjectStore } from '../store/index.js';
-import { COMPLETION_PARTICIPANTS, ChannelReader, ChannelWriter, INBOX_PARTICIPANTS, openDoorbell, openRing } from './channel.js';
+import {
+  ChannelReader,
+  ChannelWriter,
+  COMPLETION_PARTICIPANTS,
+  INBOX_PARTICIPANTS,
+  openDoorbell,
+  openRing,
+} from './channel.js';
 import { setRuntime } from './context.js';
 import { CoreWorker } from './core-worker.js';
 import { Executor } from './executor.js';

@@ -8,7 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writer } from '../core/codec.js';
 import type { ObjectStore } from '../store/index.js';
-import { ChannelWriter, INBOX_PARTICIPANTS, createEventFd, createRingSegment, openDoorbell, openRing } from './channel.js';
+import {
+  ChannelWriter,
+  createEventFd,
+  createRingSegment,
+  INBOX_PARTICIPANTS,
+  openDoorbell,
+  openRing,
+} from './channel.js';
 import { type FunctionDef, Msg, writeDef } from './protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

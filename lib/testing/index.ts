@@ -1,6 +1,7 @@
 // Helpers for tests of code that uses sunray (`sunray/testing`).
-import { currentRuntime } from '../runtime/context.js';
+
 import * as sunray from '../index.js';
+import { currentRuntime } from '../runtime/context.js';
 
 /** Runs fn with sunray started with opts, and always shuts it down after. */
 export async function withSunray<T>(opts: sunray.InitOptions, fn: () => Promise<T>): Promise<T> {
@@ -20,7 +21,13 @@ export function workerPids(): number[] {
 }
 
 /** Counts of the node's workers and tasks (driver only). */
-export function nodeStats(): { workers: number; idle: number; queued: number; running: number; actors: number } {
+export function nodeStats(): {
+  workers: number;
+  idle: number;
+  queued: number;
+  running: number;
+  actors: number;
+} {
   const rt = currentRuntime();
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
   return rt.manager.stats();

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as sunray from 'sunray';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isAlive, until } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
@@ -216,14 +216,22 @@ describe('actors', () => {
   test('named actors: getActor by namespace, getIfExists, and duplicate names refused', async () => {
     const a = Counter.options({ name: 'shared', namespace: 'team' }).remote(1);
     await sunray.get(a.incr.remote());
-    const found = await sunray.getActor<InstanceType<typeof Counter.prototype.constructor>>('shared', { namespace: 'team' });
+    const found = await sunray.getActor<InstanceType<typeof Counter.prototype.constructor>>('shared', {
+      namespace: 'team',
+    });
     expect(await sunray.get((found as any).incr.remote())).toBe(3);
-    await expect(sunray.getActor('shared')).rejects.toThrow(/no live actor named 'shared' in namespace 'default'/);
+    await expect(sunray.getActor('shared')).rejects.toThrow(
+      /no live actor named 'shared' in namespace 'default'/,
+    );
     expect(() => Counter.options({ name: 'shared', namespace: 'team' }).remote()).toThrow(/already exists/);
     const same = Counter.options({ name: 'shared', namespace: 'team', getIfExists: true }).remote(1000);
     expect(await sunray.get(same.incr.remote())).toBe(4);
     sunray.kill(a);
-    await until(async () => (await sunray.getActor('shared', { namespace: 'team' }).catch(() => null)) === null, 5000, 'the name to be freed');
+    await until(
+      async () => (await sunray.getActor('shared', { namespace: 'team' }).catch(() => null)) === null,
+      5000,
+      'the name to be freed',
+    );
   });
 
   test('a non-detached actor ends when no handle to it is left', async () => {

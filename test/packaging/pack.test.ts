@@ -16,7 +16,13 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return execFileSync(cmd, args, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, ...env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    env: {
+      ...process.env,
+      ...env,
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -44,7 +50,10 @@ console.log(JSON.stringify({ sum, text }));
 function makeApp(name: string): string {
   const dir = join(work, name);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }),
+  );
   writeFileSync(join(dir, 'main.mjs'), USER_SCRIPT);
   return dir;
 }
@@ -74,7 +83,11 @@ describe('the packed tarball', () => {
     const pkg = join(app, 'node_modules', 'sunray');
     // Nothing was compiled: the binary came from the tarball.
     expect(existsSync(join(pkg, 'build'))).toBe(false);
-    expect(readdirSync(join(pkg, 'prebuilds', `${process.platform}-${process.arch}`)).some((f) => f.endsWith('.node'))).toBe(true);
+    expect(
+      readdirSync(join(pkg, 'prebuilds', `${process.platform}-${process.arch}`)).some((f) =>
+        f.endsWith('.node'),
+      ),
+    ).toBe(true);
     const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
     expect(result).toEqual({ sum: 15, text: 'hello' });
   });

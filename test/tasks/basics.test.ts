@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as sunray from 'sunray';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 beforeAll(async () => {
   const t0 = performance.now();
@@ -15,7 +15,9 @@ describe('remote functions', () => {
     const add = sunray.remote((a: number, b: number) => a + b);
     expect(await sunray.get(add.remote(5, 10))).toBe(15);
     const multiply = sunray.remote((a: number, b: number) => a * b);
-    expect(await sunray.get([0, 1, 2, 3, 4].map((i) => multiply.remote(i, i + 1)))).toEqual([0, 2, 6, 12, 20]);
+    expect(await sunray.get([0, 1, 2, 3, 4].map((i) => multiply.remote(i, i + 1)))).toEqual([
+      0, 2, 6, 12, 20,
+    ]);
   });
 
   test('async functions, and many tasks at once', async () => {
@@ -42,13 +44,19 @@ describe('remote functions', () => {
       const value = isRef ? await s.get(o.inner as never) : undefined;
       return { isRef, value };
     });
-    expect(await sunray.get(describeArg.remote({ inner: sunray.put('deep') }))).toEqual({ isRef: true, value: 'deep' });
+    expect(await sunray.get(describeArg.remote({ inner: sunray.put('deep') }))).toEqual({
+      isRef: true,
+      value: 'deep',
+    });
     // Even a ref to a result that is not ready yet.
     const later = sunray.remote(async () => {
       await new Promise((r) => setTimeout(r, 100));
       return 'later';
     });
-    expect(await sunray.get(describeArg.remote({ inner: later.remote() }))).toEqual({ isRef: true, value: 'later' });
+    expect(await sunray.get(describeArg.remote({ inner: later.remote() }))).toEqual({
+      isRef: true,
+      value: 'later',
+    });
   });
 
   test('tasks submit tasks and get their results without deadlock, even with one CPU in use', async () => {
@@ -83,7 +91,9 @@ describe('remote functions', () => {
   });
 
   test('multiple returns', async () => {
-    const split = sunray.remote((s: string) => s.split(',') as [string, string, string]).options({ numReturns: 3 });
+    const split = sunray
+      .remote((s: string) => s.split(',') as [string, string, string])
+      .options({ numReturns: 3 });
     const [a, b, c] = split.remote('x,y,z');
     expect(await sunray.get([a, b, c])).toEqual(['x', 'y', 'z']);
   });
@@ -139,10 +149,12 @@ describe('remote functions', () => {
   });
 
   test('the runtime context says where code runs', async () => {
-    const ctx = sunray.remote(async () => {
-      const s = await import('sunray');
-      return s.getRuntimeContext();
-    });
+    const ctx = sunray
+      .remote(async () => {
+        const s = await import('sunray');
+        return s.getRuntimeContext();
+      })
+      .options({ name: 'ctx' });
     const c = await sunray.get(ctx.remote());
     const here = sunray.getRuntimeContext();
     expect(c.isWorker).toBe(true);

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as sunray from 'sunray';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isAlive, until } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
@@ -37,7 +37,9 @@ describe('task failures', () => {
     const b = `/tmp/sunray-test-retry-b-${process.pid}`;
     try {
       await expect(sunray.get(counter.remote(a, 1))).rejects.toThrow(/attempt 1/);
-      expect(await sunray.get(counter.options({ retryExceptions: true, maxRetries: 3 }).remote(b, 2))).toBe(3);
+      expect(await sunray.get(counter.options({ retryExceptions: true, maxRetries: 3 }).remote(b, 2))).toBe(
+        3,
+      );
     } finally {
       rmSync(a, { force: true });
       rmSync(b, { force: true });
@@ -127,7 +129,9 @@ describe('shipping functions', () => {
 
   test('functions exported from a module, by module and name (closures over module scope work)', async () => {
     const mod = await import('../fixtures/module-functions.mjs');
-    const scaled = sunray.remote(mod.scaleByModuleFactor, { module: new URL('../fixtures/module-functions.mjs', import.meta.url).href });
+    const scaled = sunray.remote(mod.scaleByModuleFactor, {
+      module: new URL('../fixtures/module-functions.mjs', import.meta.url).href,
+    });
     expect(await sunray.get(scaled.remote(2))).toBe(2 * mod.FACTOR);
   });
 

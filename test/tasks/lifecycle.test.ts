@@ -36,7 +36,10 @@ describe('processes and output', () => {
 
   test('a driver run with tsx has TypeScript workers (execArgv is inherited)', async () => {
     const tsxLoader = join(repoRoot, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
-    const r = await runNode(join(fixtures, 'ts-driver.ts'), [], { execArgv: ['--import', tsxLoader], timeoutMs: 60_000 });
+    const r = await runNode(join(fixtures, 'ts-driver.ts'), [], {
+      execArgv: ['--import', tsxLoader],
+      timeoutMs: 60_000,
+    });
     expect(r.stderr).not.toMatch(/Error/);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ value: 81 });
   });

@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest';
 import * as sunray from 'sunray';
+import { describe, expect, test } from 'vitest';
 import { childPids, isAlive, until } from '../helpers.js';
 
 describe('the worker pool', () => {

@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as sunray from 'sunray';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 
-beforeAll(() => sunray.init({ numCpus: 2, numGpus: 2, resources: { disk: 1 }, objectStoreMemory: 128 * 1024 * 1024 }));
+beforeAll(() =>
+  sunray.init({ numCpus: 2, numGpus: 2, resources: { disk: 1 }, objectStoreMemory: 128 * 1024 * 1024 }),
+);
 afterAll(() => sunray.shutdown());
 
 const sleep = sunray.remote(async (ms: number) => {

@@ -19,7 +19,9 @@ test('wrong calls to remote functions and actor methods fail to compile; results
   } catch (err) {
     output = String((err as { stdout?: string }).stdout ?? '');
   }
-  const errors = [...output.matchAll(/typed-handles\.ts\((\d+),\d+\): error (TS\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
+  const errors = [...output.matchAll(/typed-handles\.ts\((\d+),\d+\): error (TS\d+)/g)].map(
+    (m) => `${m[1]}:${m[2]}`,
+  );
   const expected = readFileSync(file, 'utf8')
     .split('\n')
     .flatMap((line, i) => {

@@ -1,0 +1,65 @@
+// The store's errors. The native core throws errors with a `.code`; `translate`
+// turns them into these classes so callers can catch them by type.
+import { SunrayError } from '../core/errors.js';
+
+export class StoreError extends SunrayError {
+  readonly code: string;
+  constructor(message: string, code = 'STORE_ERROR', options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Not enough space, even after evicting and spilling everything unpinned. */
+export class ObjectStoreFullError extends StoreError {}
+/** The object table holds `maxObjects` objects already. */
+export class TooManyObjectsError extends ObjectStoreFullError {}
+export class ObjectExistsError extends StoreError {}
+export class ObjectNotFoundError extends StoreError {}
+export class ObjectAlreadySealedError extends StoreError {}
+export class ObjectNotSealedError extends StoreError {}
+/** Only the process that created an unsealed object may seal or abort it. */
+export class NotCreatorError extends StoreError {}
+export class NotPinnedError extends StoreError {}
+export class InvalidObjectIdError extends StoreError {}
+export class InvalidSizeError extends StoreError {}
+/** The segment is not a sunray arena, or was made by an incompatible build. */
+export class ArenaMismatchError extends StoreError {}
+/** A get of an object this process created and has not sealed: waiting would never end. */
+export class OwnUnsealedGetError extends StoreError {}
+/** Options that cannot work (e.g. objectStoreMemory too small). */
+export class InvalidStoreOptionError extends StoreError {}
+/** A spilled object could not be read back from its spill file. */
+export class SpillError extends StoreError {}
+/** The store handle was closed (or its client slot reaped). */
+export class StoreClosedError extends StoreError {}
+
+const byCode: Record<string, new (message: string, code: string) => StoreError> = {
+  OBJECT_STORE_FULL: ObjectStoreFullError,
+  TOO_MANY_OBJECTS: TooManyObjectsError,
+  OBJECT_EXISTS: ObjectExistsError,
+  OBJECT_NOT_FOUND: ObjectNotFoundError,
+  OBJECT_ALREADY_SEALED: ObjectAlreadySealedError,
+  OBJECT_NOT_SEALED: ObjectNotSealedError,
+  NOT_CREATOR: NotCreatorError,
+  NOT_PINNED: NotPinnedError,
+  INVALID_OBJECT_ID: InvalidObjectIdError,
+  INVALID_SIZE: InvalidSizeError,
+  ARENA_MISMATCH: ArenaMismatchError,
+  OWN_UNSEALED: OwnUnsealedGetError,
+  INVALID_OPTION: InvalidStoreOptionError,
+  SPILL_FAILED: SpillError,
+  STORE_CLOSED: StoreClosedError,
+  INVALID_CLIENT: StoreClosedError,
+};
+
+/** Maps an error thrown by the native store to its class; anything else passes through. */
+export function translate(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
+    const code = (err as unknown as { code: string }).code;
+    const Cls = byCode[code] ?? StoreError;
+    return new Cls(err.message, code);
+  }
+  return err;
+}

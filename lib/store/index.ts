@@ -1,0 +1,30 @@
+// sunray/store: the node's shared-memory object store, for embedders and benchmarks.
+export {
+  ArenaMismatchError,
+  InvalidObjectIdError,
+  InvalidSizeError,
+  InvalidStoreOptionError,
+  NotCreatorError,
+  NotPinnedError,
+  ObjectAlreadySealedError,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  ObjectNotSealedError,
+  ObjectStoreFullError,
+  OwnUnsealedGetError,
+  SpillError,
+  StoreClosedError,
+  StoreError,
+  TooManyObjectsError,
+} from './errors.js';
+export { OBJECT_ID_SIZE, ObjectId } from './object-id.js';
+export {
+  type CreateOptions,
+  defaultCapacity,
+  type GetOptions,
+  type ObjectBuffer,
+  type ObjectInfo,
+  ObjectStore,
+  type ObjectStoreOptions,
+  type StoreStats,
+} from './object-store.js';

@@ -1,0 +1,53 @@
+// Object ids: 28 bytes (Ray's size), compared and hashed by value.
+import { randomBytes } from 'node:crypto';
+import { InvalidObjectIdError } from './errors.js';
+
+export const OBJECT_ID_SIZE = 28;
+
+export class ObjectId {
+  /** The 28 id bytes. Do not modify. */
+  readonly bytes: Buffer;
+  private cachedHex: string | undefined;
+
+  private constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+
+  static random(): ObjectId {
+    return new ObjectId(randomBytes(OBJECT_ID_SIZE));
+  }
+
+  static fromHex(hex: string): ObjectId {
+    if (typeof hex !== 'string' || hex.length !== OBJECT_ID_SIZE * 2 || !/^[0-9a-fA-F]*$/.test(hex))
+      throw new InvalidObjectIdError(
+        `an object id is ${OBJECT_ID_SIZE * 2} hex digits, got ${JSON.stringify(String(hex).slice(0, 80))}`,
+        'INVALID_OBJECT_ID',
+      );
+    const id = new ObjectId(Buffer.from(hex, 'hex'));
+    id.cachedHex = hex.toLowerCase();
+    return id;
+  }
+
+  /** Copies the bytes, so later changes to `b` do not change the id. */
+  static fromBytes(b: Uint8Array): ObjectId {
+    if (!(b instanceof Uint8Array) || b.length !== OBJECT_ID_SIZE)
+      throw new InvalidObjectIdError(
+        `an object id is ${OBJECT_ID_SIZE} bytes, got ${b instanceof Uint8Array ? b.length : typeof b}`,
+        'INVALID_OBJECT_ID',
+      );
+    return new ObjectId(Buffer.from(b));
+  }
+
+  hex(): string {
+    this.cachedHex ??= this.bytes.toString('hex');
+    return this.cachedHex;
+  }
+
+  equals(o: ObjectId): boolean {
+    return o instanceof ObjectId && this.bytes.equals(o.bytes);
+  }
+
+  toString(): string {
+    return `ObjectId(${this.hex()})`;
+  }
+}

@@ -1,0 +1,421 @@
+// ObjectStore: the plasma-style shared-memory object store of one node.
+// One process creates the arena (ObjectStore.create); every other process on
+// the node attaches to it (ObjectStore.attach) through an inherited fd or the
+// creator's /proc/<pid>/fd/<fd> path. Reads are zero copy: a get returns
+// Buffers over the shared mapping, pinned until released.
+import { statfsSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import {
+  InvalidSizeError,
+  InvalidStoreOptionError,
+  OwnUnsealedGetError,
+  StoreClosedError,
+  translate,
+} from './errors.js';
+import { GetStatus, type NativeObjectInfo, type NativeStoreHandle, StoreHandle } from './native.js';
+import { ObjectId } from './object-id.js';
+
+export interface ObjectStoreOptions {
+  /** Total bytes of the arena (header + tables + data). Default: 30% of RAM, at most the free space of /dev/shm. */
+  capacity?: number;
+  /** Where sealed primary objects go when the store is full. Default: <os.tmpdir()>/sunray-spill-<pid>. '' disables spilling. */
+  spillDir?: string;
+  /** Most objects the store holds at once. Default: capacity / 8 KiB, within [1024, 262144]. */
+  maxObjects?: number;
+}
+
+export interface CreateOptions {
+  /** Small bytes stored after the data (e.g. a format tag); returned by get as `metadata`. */
+  metadata?: Uint8Array;
+  /** A primary copy is spilled to disk when space is needed; a secondary (false) is just evicted. Default true. */
+  primary?: boolean;
+}
+
+export interface GetOptions {
+  /** Milliseconds to wait for objects not yet sealed; missing ones come back as null. Default: wait forever. */
+  timeout?: number;
+}
+
+/** A pinned, sealed object: `data` is a view over shared memory. Do not write to it. */
+export interface ObjectBuffer {
+  readonly id: ObjectId;
+  readonly data: Buffer;
+  /** A copy of the object's metadata bytes. */
+  readonly metadata: Buffer;
+  /** Unpins the object (idempotent). After release the store may evict it: stop using `data`. */
+  release(): void;
+}
+
+export interface ObjectInfo {
+  id: ObjectId;
+  state: 'unsealed' | 'sealed' | 'spilled';
+  dataSize: number;
+  metadataSize: number;
+  pins: number;
+  primary: boolean;
+  deletePending: boolean;
+  creatorPid: number;
+}
+
+export interface StoreStats {
+  /** Bytes of the data area. */
+  capacity: number;
+  /** Bytes in allocated blocks (64-byte headers included). */
+  used: number;
+  /** Bytes of the data area backed by real memory so far. */
+  committed: number;
+  objects: number;
+  sealed: number;
+  unsealed: number;
+  spilledObjects: number;
+  pinned: number;
+  maxObjects: number;
+  clients: number;
+  evicted: number;
+  evictedBytes: number;
+  spilled: number;
+  spilledBytes: number;
+  restored: number;
+  restoredBytes: number;
+  repairs: number;
+  reapedClients: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** 30% of RAM, capped by the free space of /dev/shm (where the kernel's shared memory lives). */
+export function defaultCapacity(): number {
+  let cap = Math.floor(totalmem() * 0.3);
+  try {
+    const fs = statfsSync('/dev/shm');
+    cap = Math.min(cap, fs.bavail * fs.bsize);
+  } catch {
+    // No /dev/shm: RAM alone decides.
+  }
+  return Math.max(cap - (cap % MIB), 0);
+}
+
+interface PinState {
+  released: boolean;
+  readonly id: ObjectId;
+}
+
+interface Waiter {
+  ids: ObjectId[];
+  results: (ObjectBuffer | null)[];
+  pending: number;
+  resolve: (r: (ObjectBuffer | null)[]) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class ObjectStore {
+  private handle: NativeStoreHandle | null;
+  private readonly arena: ArrayBuffer;
+  private readonly out = new Float64Array(3);
+  private readonly waiters = new Set<Waiter>();
+  private armed = false;
+  private readonly onSeal = (): void => this.recheckWaiters();
+  // Backstop for ObjectBuffers dropped without release(): unpins when the data view is collected.
+  private readonly registry = new FinalizationRegistry<PinState>((pin) => this.unpin(pin));
+
+  /** /proc/<pid>/fd/<fd>: another process on the node attaches with it while this one lives. */
+  readonly path: string;
+  /** The arena's memfd in this process (pass it to children to attach). */
+  readonly fd: number;
+  /** Bytes of the data area. */
+  readonly capacity: number;
+  /** Whether this process created the arena (it removes the spill files on close). */
+  readonly isCreator: boolean;
+
+  private constructor(handle: NativeStoreHandle) {
+    this.handle = handle;
+    this.arena = handle.arena;
+    this.path = handle.path;
+    this.fd = handle.fd;
+    this.capacity = handle.capacity;
+    this.isCreator = handle.isCreator;
+  }
+
+  /** Creates a new arena; this process manages it. */
+  static create(opts: ObjectStoreOptions = {}): ObjectStore {
+    const capacity = opts.capacity ?? defaultCapacity();
+    if (!Number.isSafeInteger(capacity) || capacity <= 0)
+      throw new InvalidStoreOptionError(
+        `objectStoreMemory must be a positive whole number of bytes, got ${capacity}`,
+        'INVALID_OPTION',
+      );
+    const maxObjects = opts.maxObjects ?? 0;
+    if (!Number.isInteger(maxObjects) || maxObjects < 0 || maxObjects > 2 ** 30)
+      throw new InvalidStoreOptionError(
+        `maxObjects must be an integer in [1, 2^30], got ${maxObjects}`,
+        'INVALID_OPTION',
+      );
+    const spillDir = opts.spillDir ?? join(tmpdir(), `sunray-spill-${process.pid}`);
+    try {
+      return new ObjectStore(StoreHandle.create(capacity, maxObjects, spillDir));
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Attaches to the arena another process created: an inherited fd, or its /proc/<pid>/fd/<fd> path. */
+  static attach(pathOrFd: string | number): ObjectStore {
+    try {
+      return new ObjectStore(StoreHandle.attach(pathOrFd));
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  private live(): NativeStoreHandle {
+    if (!this.handle) throw new StoreClosedError('the object store is closed', 'STORE_CLOSED');
+    return this.handle;
+  }
+
+  /** Creates an unsealed object and returns a writable view of its data. Write it, then seal(). */
+  // biome-ignore lint/suspicious/useAdjacentOverloadSignatures: the static create() makes a store, this one an object.
+  create(id: ObjectId, dataSize: number, opts?: CreateOptions): Buffer {
+    const h = this.live();
+    if (!Number.isSafeInteger(dataSize) || dataSize < 0)
+      throw new InvalidSizeError(
+        `create: dataSize must be a non-negative integer, got ${dataSize}`,
+        'INVALID_SIZE',
+      );
+    let offset: number;
+    try {
+      offset = h.create(id.bytes, dataSize, opts?.metadata ?? null, opts?.primary ?? true);
+    } catch (err) {
+      throw translate(err);
+    }
+    return Buffer.from(this.arena, offset, dataSize);
+  }
+
+  /** Makes the object immutable and visible; wakes every process waiting for it. */
+  seal(id: ObjectId): void {
+    try {
+      this.live().seal(id.bytes);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Drops an unsealed object this process created. */
+  abort(id: ObjectId): void {
+    try {
+      this.live().abort(id.bytes);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Non-blocking get: the pinned object, or null if it is absent or not sealed yet. */
+  tryGet(id: ObjectId): ObjectBuffer | null {
+    const h = this.live();
+    let status: number;
+    try {
+      status = h.get(id.bytes, this.out);
+    } catch (err) {
+      throw translate(err);
+    }
+    if (status === GetStatus.Ready) return this.wrap(id);
+    if (status === GetStatus.OwnUnsealed)
+      throw new OwnUnsealedGetError(
+        `get: object ${id.hex()} was created by this process and is not sealed yet; seal it before reading it`,
+        'OWN_UNSEALED',
+      );
+    return null;
+  }
+
+  private wrap(id: ObjectId): ObjectBuffer {
+    const [offset, dataSize, metadataSize] = this.out as unknown as [number, number, number];
+    const data = Buffer.from(this.arena, offset, dataSize);
+    const metadata =
+      metadataSize > 0
+        ? Buffer.from(new Uint8Array(this.arena, offset + dataSize, metadataSize))
+        : Buffer.alloc(0);
+    const pin: PinState = { released: false, id };
+    this.registry.register(data, pin, pin);
+    return {
+      id,
+      data,
+      metadata,
+      release: () => {
+        if (pin.released) return;
+        this.registry.unregister(pin);
+        this.unpin(pin);
+      },
+    };
+  }
+
+  private unpin(pin: PinState): void {
+    if (pin.released) return;
+    pin.released = true;
+    if (!this.handle) return; // closed: the pins went with the client slot
+    try {
+      this.handle.release(pin.id.bytes);
+    } catch {
+      // Reaped or deleted meanwhile: nothing left to unpin.
+    }
+  }
+
+  /**
+   * Gets several objects, waiting (without blocking the event loop) for those
+   * not sealed yet. With a timeout, objects still missing come back as null.
+   * Fails at once with OwnUnsealedGetError for an object this process created and has not sealed.
+   */
+  get(ids: ObjectId[], opts: GetOptions = {}): Promise<(ObjectBuffer | null)[]> {
+    const h = this.live();
+    const results: (ObjectBuffer | null)[] = new Array(ids.length).fill(null);
+    let pending = 0;
+    try {
+      // Read the epoch before looking: a seal after this point wakes the wait below.
+      const epoch = h.sealEpoch();
+      for (let i = 0; i < ids.length; i++) {
+        const r = this.tryGet(ids[i]!);
+        if (r) results[i] = r;
+        else pending++;
+      }
+      if (pending === 0 || opts.timeout === 0) return Promise.resolve(results);
+      return new Promise((resolve, reject) => {
+        const w: Waiter = { ids, results, pending, resolve, reject, timer: undefined };
+        if (opts.timeout !== undefined && Number.isFinite(opts.timeout)) {
+          w.timer = setTimeout(() => this.finishWaiter(w), Math.max(0, opts.timeout));
+        }
+        this.waiters.add(w);
+        this.arm(epoch);
+      });
+    } catch (err) {
+      for (const r of results) r?.release();
+      return Promise.reject(translate(err));
+    }
+  }
+
+  private arm(epoch: number): void {
+    this.armed = true;
+    this.handle!.armWait(epoch, this.onSeal);
+  }
+
+  private finishWaiter(w: Waiter, err?: unknown): void {
+    if (!this.waiters.delete(w)) return;
+    if (w.timer) clearTimeout(w.timer);
+    if (this.waiters.size === 0 && this.armed && this.handle) {
+      this.handle.disarmWait();
+      this.armed = false;
+    }
+    if (err !== undefined) {
+      for (const r of w.results) r?.release();
+      w.reject(err);
+    } else {
+      w.resolve(w.results);
+    }
+  }
+
+  private recheckWaiters(): void {
+    if (!this.handle) return;
+    const epoch = this.handle.sealEpoch();
+    for (const w of [...this.waiters]) {
+      try {
+        for (let i = 0; i < w.ids.length && w.pending > 0; i++) {
+          if (w.results[i]) continue;
+          const h = this.handle;
+          const status = h.get(w.ids[i]!.bytes, this.out);
+          if (status === GetStatus.Ready) {
+            w.results[i] = this.wrap(w.ids[i]!);
+            w.pending--;
+          }
+        }
+        if (w.pending === 0) this.finishWaiter(w);
+      } catch (err) {
+        this.finishWaiter(w, translate(err));
+      }
+    }
+    if (this.waiters.size > 0) this.arm(epoch);
+  }
+
+  /** Drops one pin this process holds on the object (prefer ObjectBuffer.release()). */
+  release(id: ObjectId): void {
+    try {
+      this.live().release(id.bytes);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Whether the object is sealed (in memory or spilled) and not being deleted. */
+  contains(id: ObjectId): boolean {
+    try {
+      return this.live().contains(id.bytes);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Deletes a sealed object: at once, or when its last pin is released. */
+  delete(id: ObjectId): void {
+    try {
+      this.live().delete(id.bytes);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  list(): ObjectInfo[] {
+    try {
+      return this.live()
+        .list()
+        .map((o: NativeObjectInfo) => ({ ...o, id: ObjectId.fromBytes(o.id) }));
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  stats(): StoreStats {
+    try {
+      return this.live().stats();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Aborts the unsealed objects and drops the pins of every client whose process died. Returns how many. */
+  reapDeadClients(): number {
+    try {
+      return this.live().reapDeadClients();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Offset of a view inside this process's mapping of the arena, or -1 (tests, diagnostics). */
+  viewOffset(view: Uint8Array): number {
+    return this.live().viewOffset(view);
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /**
+   * Detaches: pending gets fail, this process's unsealed objects are aborted and
+   * its pins dropped. Views already handed out stay mapped until collected. The
+   * arena's memory is freed when the last process closes or exits. The creator
+   * also deletes the spill files.
+   */
+  close(): void {
+    const h = this.handle;
+    if (!h) return;
+    for (const w of [...this.waiters])
+      this.finishWaiter(w, new StoreClosedError('the object store was closed while waiting', 'STORE_CLOSED'));
+    if (this.isCreator) {
+      try {
+        h.removeSpillFiles();
+      } catch {
+        // Best effort.
+      }
+    }
+    this.handle = null;
+    h.close();
+  }
+}
