@@ -166,36 +166,35 @@ class SealWaiter {
 class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function fn = DefineClass(
-        env, "StoreHandle",
-        {
-            StaticMethod("create", &StoreHandle::Create),
-            StaticMethod("attach", &StoreHandle::Attach),
-            InstanceAccessor("arena", &StoreHandle::ArenaBuffer, nullptr),
-            InstanceAccessor("fd", &StoreHandle::Fd, nullptr),
-            InstanceAccessor("path", &StoreHandle::Path, nullptr),
-            InstanceAccessor("capacity", &StoreHandle::Capacity, nullptr),
-            InstanceAccessor("clientSlot", &StoreHandle::ClientSlot, nullptr),
-            InstanceAccessor("isCreator", &StoreHandle::IsCreator, nullptr),
-            InstanceAccessor("spillDir", &StoreHandle::SpillDir, nullptr),
-            InstanceMethod("create", &StoreHandle::CreateObject),
-            InstanceMethod("seal", &StoreHandle::Seal),
-            InstanceMethod("abort", &StoreHandle::Abort),
-            InstanceMethod("get", &StoreHandle::Get),
-            InstanceMethod("release", &StoreHandle::Release),
-            InstanceMethod("contains", &StoreHandle::Contains),
-            InstanceMethod("delete", &StoreHandle::Delete),
-            InstanceMethod("list", &StoreHandle::List),
-            InstanceMethod("stats", &StoreHandle::Stats),
-            InstanceMethod("reapDeadClients", &StoreHandle::ReapDeadClients),
-            InstanceMethod("reapClient", &StoreHandle::ReapClient),
-            InstanceMethod("removeSpillFiles", &StoreHandle::RemoveSpillFiles),
-            InstanceMethod("sealEpoch", &StoreHandle::SealEpoch),
-            InstanceMethod("armWait", &StoreHandle::ArmWait),
-            InstanceMethod("disarmWait", &StoreHandle::DisarmWait),
-            InstanceMethod("viewOffset", &StoreHandle::ViewOffset),
-            InstanceMethod("close", &StoreHandle::Close),
-        });
+    Napi::Function fn = DefineClass(env, "StoreHandle",
+                                    {
+                                        StaticMethod("create", &StoreHandle::Create),
+                                        StaticMethod("attach", &StoreHandle::Attach),
+                                        InstanceAccessor("arena", &StoreHandle::ArenaBuffer, nullptr),
+                                        InstanceAccessor("fd", &StoreHandle::Fd, nullptr),
+                                        InstanceAccessor("path", &StoreHandle::Path, nullptr),
+                                        InstanceAccessor("capacity", &StoreHandle::Capacity, nullptr),
+                                        InstanceAccessor("clientSlot", &StoreHandle::ClientSlot, nullptr),
+                                        InstanceAccessor("isCreator", &StoreHandle::IsCreator, nullptr),
+                                        InstanceAccessor("spillDir", &StoreHandle::SpillDir, nullptr),
+                                        InstanceMethod("create", &StoreHandle::CreateObject),
+                                        InstanceMethod("seal", &StoreHandle::Seal),
+                                        InstanceMethod("abort", &StoreHandle::Abort),
+                                        InstanceMethod("get", &StoreHandle::Get),
+                                        InstanceMethod("release", &StoreHandle::Release),
+                                        InstanceMethod("contains", &StoreHandle::Contains),
+                                        InstanceMethod("delete", &StoreHandle::Delete),
+                                        InstanceMethod("list", &StoreHandle::List),
+                                        InstanceMethod("stats", &StoreHandle::Stats),
+                                        InstanceMethod("reapDeadClients", &StoreHandle::ReapDeadClients),
+                                        InstanceMethod("reapClient", &StoreHandle::ReapClient),
+                                        InstanceMethod("removeSpillFiles", &StoreHandle::RemoveSpillFiles),
+                                        InstanceMethod("sealEpoch", &StoreHandle::SealEpoch),
+                                        InstanceMethod("armWait", &StoreHandle::ArmWait),
+                                        InstanceMethod("disarmWait", &StoreHandle::DisarmWait),
+                                        InstanceMethod("viewOffset", &StoreHandle::ViewOffset),
+                                        InstanceMethod("close", &StoreHandle::Close),
+                                    });
     exports.Set("StoreHandle", fn);
     return exports;
   }
@@ -244,8 +243,10 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
   static Napi::Value Attach(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
-      if (info[0].IsNumber()) return Wrap(env, info.This(), Store::attach_fd(info[0].As<Napi::Number>().Int32Value()), false);
-      if (info[0].IsString()) return Wrap(env, info.This(), Store::attach_path(info[0].As<Napi::String>().Utf8Value()), false);
+      if (info[0].IsNumber())
+        return Wrap(env, info.This(), Store::attach_fd(info[0].As<Napi::Number>().Int32Value()), false);
+      if (info[0].IsString())
+        return Wrap(env, info.This(), Store::attach_path(info[0].As<Napi::String>().Utf8Value()), false);
       throw store_error(env, "INVALID_OPTION", "attach takes a file descriptor number or a path");
     } catch (...) {
       rethrow(env);

@@ -17,9 +17,7 @@
 namespace sunray {
 
 namespace {
-std::runtime_error sys_error(const std::string& what) {
-  return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 }  // namespace
 
 ShmSegment ShmSegment::create(const char* name, uint64_t size) {
@@ -98,9 +96,7 @@ void ShmSegment::reset() {
   size_ = 0;
 }
 
-std::string ShmSegment::proc_path() const {
-  return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_);
-}
+std::string ShmSegment::proc_path() const { return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_); }
 
 int ShmSegment::allocate_backing(uint64_t offset, uint64_t len) const {
   if (len == 0) return 0;

@@ -45,8 +45,10 @@ void Allocator::remove_free(uint64_t off) {
   BlockHeader* b = hdr(off);
   int fl, sl;
   mapping(b->size / kBlockAlign, &fl, &sl);
-  if (b->prev_free) hdr(b->prev_free)->next_free = b->next_free;
-  else s_->heads[fl][sl] = b->next_free;
+  if (b->prev_free)
+    hdr(b->prev_free)->next_free = b->next_free;
+  else
+    s_->heads[fl][sl] = b->next_free;
   if (b->next_free) hdr(b->next_free)->prev_free = b->prev_free;
   if (!s_->heads[fl][sl]) {
     s_->sl_bitmap[fl] &= ~(1u << sl);
@@ -142,8 +144,10 @@ void Allocator::rebuild(const std::vector<std::pair<uint64_t, uint64_t>>& live) 
     b->size = size;
     b->prev_size = prev_size;
     b->next_free = b->prev_free = 0;
-    if (is_free) insert_free(off);
-    else b->tag = kUsedTag;
+    if (is_free)
+      insert_free(off);
+    else
+      b->tag = kUsedTag;
     prev_size = size;
   };
   for (auto [payload, size] : live) {

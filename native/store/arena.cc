@@ -33,14 +33,17 @@ Arena Arena::create(const ArenaOptions& opts) {
   uint32_t max_objects = opts.max_objects ? opts.max_objects : default_max_objects(opts.capacity);
   uint32_t max_clients = opts.max_clients ? opts.max_clients : kDefaultMaxClients;
   if (max_objects > (1u << 30))
-    throw StoreError(StoreErrorCode::kInvalidOption, "maxObjects " + std::to_string(max_objects) + " is too large (at most 2^30)");
+    throw StoreError(StoreErrorCode::kInvalidOption,
+                     "maxObjects " + std::to_string(max_objects) + " is too large (at most 2^30)");
   if (opts.spill_dir.size() >= kSpillDirMax)
-    throw StoreError(StoreErrorCode::kInvalidOption, "spillDir is longer than " + std::to_string(kSpillDirMax - 1) + " bytes");
+    throw StoreError(StoreErrorCode::kInvalidOption,
+                     "spillDir is longer than " + std::to_string(kSpillDirMax - 1) + " bytes");
   uint64_t overhead = overhead_bytes(max_objects, max_clients);
   uint64_t capacity = opts.capacity & ~(kBlockAlign - 1);
   if (capacity < kMinCapacity || capacity < overhead + kMinCapacity / 2)
     throw StoreError(StoreErrorCode::kInvalidOption,
-                     "objectStoreMemory " + std::to_string(opts.capacity) + " bytes is too small: the store needs at least " +
+                     "objectStoreMemory " + std::to_string(opts.capacity) +
+                         " bytes is too small: the store needs at least " +
                          std::to_string(std::max(kMinCapacity, overhead + kMinCapacity / 2)) + " bytes (" +
                          std::to_string(overhead) + " for the tables of " + std::to_string(max_objects) +
                          " objects); raise objectStoreMemory or lower maxObjects");
@@ -105,13 +108,15 @@ Arena Arena::validate(ShmSegment seg) {
                                                          std::to_string(seg.size()) + " bytes): not a sunray arena");
   auto* h = reinterpret_cast<ArenaHeader*>(seg.base());
   if (std::memcmp(h->magic, kArenaMagic, sizeof(kArenaMagic)) != 0)
-    throw StoreError(StoreErrorCode::kArenaMismatch, "the segment does not start with the SUNRAYST magic: not a sunray arena");
-  if (h->version != kArenaLayoutVersion || h->header_size != sizeof(ArenaHeader))
     throw StoreError(StoreErrorCode::kArenaMismatch,
-                     "the arena has layout version " + std::to_string(h->version) + ", this build reads " +
-                         std::to_string(kArenaLayoutVersion) + ": run the same sunray version in every process of the node");
+                     "the segment does not start with the SUNRAYST magic: not a sunray arena");
+  if (h->version != kArenaLayoutVersion || h->header_size != sizeof(ArenaHeader))
+    throw StoreError(StoreErrorCode::kArenaMismatch, "the arena has layout version " + std::to_string(h->version) +
+                                                         ", this build reads " + std::to_string(kArenaLayoutVersion) +
+                                                         ": run the same sunray version in every process of the node");
   if (h->total_size != seg.size())
-    throw StoreError(StoreErrorCode::kArenaMismatch, "the arena's recorded size disagrees with the segment's: not a sunray arena");
+    throw StoreError(StoreErrorCode::kArenaMismatch,
+                     "the arena's recorded size disagrees with the segment's: not a sunray arena");
   return Arena(std::move(seg));
 }
 

@@ -83,10 +83,10 @@ struct ArenaHeader {
 };
 
 struct ArenaOptions {
-  uint64_t capacity = 0;      // total segment size in bytes (header + tables + data)
-  uint32_t max_objects = 0;   // 0: capacity / 8 KiB, within [1024, 1 << 18]
+  uint64_t capacity = 0;     // total segment size in bytes (header + tables + data)
+  uint32_t max_objects = 0;  // 0: capacity / 8 KiB, within [1024, 1 << 18]
   uint32_t max_clients = kDefaultMaxClients;
-  std::string spill_dir;      // where primaries go when the arena is full; "" disables spilling
+  std::string spill_dir;  // where primaries go when the arena is full; "" disables spilling
 };
 
 class Arena {

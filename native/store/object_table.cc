@@ -60,9 +60,12 @@ void ObjectTable::erase(uint32_t slot) {
 void ObjectTable::recount() {
   uint32_t live = 0, tomb = 0;
   for (uint32_t i = 0; i < h_->slots; ++i) {
-    if (is_live(e_[i].state)) ++live;
-    else if (e_[i].state == kSlotTombstone) ++tomb;
-    else if (e_[i].state != kSlotEmpty) publish_state(&e_[i].state, kSlotTombstone), ++tomb;
+    if (is_live(e_[i].state))
+      ++live;
+    else if (e_[i].state == kSlotTombstone)
+      ++tomb;
+    else if (e_[i].state != kSlotEmpty)
+      publish_state(&e_[i].state, kSlotTombstone), ++tomb;
   }
   h_->live = live;
   h_->tombstones = tomb;

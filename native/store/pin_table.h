@@ -26,8 +26,7 @@ class PinTable {
  public:
   static constexpr uint32_t kPinTombstone = 0xFFFFFFFFu;
 
-  PinTable(uint8_t* base, PinTableHeader* h)
-      : h_(h), r_(reinterpret_cast<PinRecord*>(base + h->records_offset)) {}
+  PinTable(uint8_t* base, PinTableHeader* h) : h_(h), r_(reinterpret_cast<PinRecord*>(base + h->records_offset)) {}
   static uint32_t slots_for(uint32_t max_objects);
   static uint64_t bytes_for(uint32_t max_objects) { return uint64_t{slots_for(max_objects)} * sizeof(PinRecord); }
 

@@ -55,7 +55,8 @@ std::string spill_read(const std::string& path, uint8_t* data, uint64_t len) {
     ssize_t n = read(fd, data + done, len - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      std::string why = n == 0 ? "spill file " + path + " is shorter than the object" : errno_text("cannot read spill file " + path);
+      std::string why =
+          n == 0 ? "spill file " + path + " is shorter than the object" : errno_text("cannot read spill file " + path);
       close(fd);
       return why;
     }

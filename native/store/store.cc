@@ -129,8 +129,10 @@ void Store::lru_push(uint32_t slot) {
   int list = e.primary ? kSpillList : kEvictList;
   e.lru_prev = s.lru_tail[list];
   e.lru_next = kNoSlot;
-  if (s.lru_tail[list] != kNoSlot) t.at(s.lru_tail[list]).lru_next = slot;
-  else s.lru_head[list] = slot;
+  if (s.lru_tail[list] != kNoSlot)
+    t.at(s.lru_tail[list]).lru_next = slot;
+  else
+    s.lru_head[list] = slot;
   s.lru_tail[list] = slot;
   s.lru_bytes[list] += Allocator::block_size_for(e.data_size + e.metadata_size);
   e.lru_tick = ++s.tick;
@@ -143,10 +145,14 @@ void Store::lru_remove(uint32_t slot) {
   if (!e.in_lru) return;
   StoreState& s = hdr()->state;
   int list = e.primary ? kSpillList : kEvictList;
-  if (e.lru_prev != kNoSlot) t.at(e.lru_prev).lru_next = e.lru_next;
-  else s.lru_head[list] = e.lru_next;
-  if (e.lru_next != kNoSlot) t.at(e.lru_next).lru_prev = e.lru_prev;
-  else s.lru_tail[list] = e.lru_prev;
+  if (e.lru_prev != kNoSlot)
+    t.at(e.lru_prev).lru_next = e.lru_next;
+  else
+    s.lru_head[list] = e.lru_next;
+  if (e.lru_next != kNoSlot)
+    t.at(e.lru_next).lru_prev = e.lru_prev;
+  else
+    s.lru_tail[list] = e.lru_prev;
   s.lru_bytes[list] -= Allocator::block_size_for(e.data_size + e.metadata_size);
   e.lru_prev = e.lru_next = kNoSlot;
   e.in_lru = 0;
@@ -200,9 +206,12 @@ uint64_t Store::allocate_locked(uint64_t payload, const ObjectId& for_id) {
       if (reachable < need) throw full(can_spill ? "" : " (spilling is disabled: no spillDir)");
       checked = true;
     }
-    if (s.lru_head[kEvictList] != kNoSlot) evict_locked(s.lru_head[kEvictList]);
-    else if (can_spill && s.lru_head[kSpillList] != kNoSlot) spill_locked(s.lru_head[kSpillList]);
-    else throw full(" (fragmented: no free block is large enough)");
+    if (s.lru_head[kEvictList] != kNoSlot)
+      evict_locked(s.lru_head[kEvictList]);
+    else if (can_spill && s.lru_head[kSpillList] != kNoSlot)
+      spill_locked(s.lru_head[kSpillList]);
+    else
+      throw full(" (fragmented: no free block is large enough)");
   }
 }
 
@@ -224,8 +233,10 @@ void Store::erase_locked(uint32_t slot) {
   ObjectEntry& e = t.at(slot);
   StoreState& s = hdr()->state;
   uint64_t off = e.state == kObjectSpilled ? 0 : e.data_offset;
-  if (e.state == kObjectCreated) --s.objects_unsealed;
-  else if (e.state == kObjectSealed) --s.objects_sealed;
+  if (e.state == kObjectCreated)
+    --s.objects_unsealed;
+  else if (e.state == kObjectSealed)
+    --s.objects_sealed;
   else if (e.state == kObjectSpilled) {
     --s.objects_spilled;
     s.bytes_spilled_now -= e.data_size + e.metadata_size;
@@ -304,7 +315,8 @@ void Store::restore_locked(uint32_t slot) {
 uint32_t Store::find_or_throw(const ObjectId& id, const char* op) const {
   uint32_t slot = table().find(id);
   if (slot == kNoSlot)
-    throw StoreError(StoreErrorCode::kObjectNotFound, std::string(op) + ": object " + id.hex() + " is not in the store");
+    throw StoreError(StoreErrorCode::kObjectNotFound,
+                     std::string(op) + ": object " + id.hex() + " is not in the store");
   return slot;
 }
 
@@ -312,18 +324,20 @@ uint64_t Store::create(uint32_t client, const ObjectId& id, uint64_t data_size, 
                        uint64_t metadata_size, bool primary) {
   uint64_t cap = capacity();
   if (data_size > cap || metadata_size > cap || data_size + metadata_size > cap)
-    throw StoreError(StoreErrorCode::kInvalidSize,
-                     "create: object " + id.hex() + " of " + size_text(data_size) + " data + " + size_text(metadata_size) +
-                         " metadata can never fit a store of " + size_text(cap) + "; raise objectStoreMemory");
+    throw StoreError(StoreErrorCode::kInvalidSize, "create: object " + id.hex() + " of " + size_text(data_size) +
+                                                       " data + " + size_text(metadata_size) +
+                                                       " metadata can never fit a store of " + size_text(cap) +
+                                                       "; raise objectStoreMemory");
   Lock lock(*this);
   check_client(client);
   ObjectTable t = table();
   if (uint32_t existing = t.find(id); existing != kNoSlot) {
     const ObjectEntry& e = t.at(existing);
-    throw StoreError(StoreErrorCode::kObjectExists,
-                     "create: object " + id.hex() + " already exists (" +
-                         (e.state == kObjectCreated ? "unsealed" : e.delete_pending ? "being deleted" : "sealed") +
-                         "); ids must be unique");
+    throw StoreError(StoreErrorCode::kObjectExists, "create: object " + id.hex() + " already exists (" +
+                                                        (e.state == kObjectCreated ? "unsealed"
+                                                         : e.delete_pending        ? "being deleted"
+                                                                                   : "sealed") +
+                                                        "); ids must be unique");
   }
   make_table_room(id);
   uint64_t off = allocate_locked(data_size + metadata_size, id);
@@ -387,8 +401,9 @@ void Store::pin_locked(uint32_t client, uint32_t slot) {
   PinTable p = pins();
   PinRecord* r = p.find_or_insert(client, slot);
   if (!r)
-    throw StoreError(StoreErrorCode::kTooManyPins,
-                     "get: too many (client, object) pins are held; release objects you no longer read or raise maxObjects");
+    throw StoreError(
+        StoreErrorCode::kTooManyPins,
+        "get: too many (client, object) pins are held; release objects you no longer read or raise maxObjects");
   ObjectEntry& e = table().at(slot);
   ++r->count;
   if (e.pins == 0) lru_remove(slot);
@@ -418,8 +433,10 @@ GetResult Store::get(uint32_t client, const ObjectId& id) {
 
 void Store::unpinned_locked(uint32_t slot) {
   ObjectEntry& e = table().at(slot);
-  if (e.delete_pending) erase_locked(slot);
-  else if (e.state == kObjectSealed) lru_push(slot);
+  if (e.delete_pending)
+    erase_locked(slot);
+  else if (e.state == kObjectSealed)
+    lru_push(slot);
 }
 
 void Store::release(uint32_t client, const ObjectId& id) {

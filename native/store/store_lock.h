@@ -21,9 +21,8 @@ class Store::Lock {
       s_.repair_locked();
       pthread_mutex_consistent(&s_.hdr()->mutex);
     } else if (rc != 0) {
-      throw StoreError(StoreErrorCode::kSystem,
-                       std::string("cannot lock the object store: ") + std::strerror(rc) +
-                           " (the store was left unrecoverable; restart the node)");
+      throw StoreError(StoreErrorCode::kSystem, std::string("cannot lock the object store: ") + std::strerror(rc) +
+                                                    " (the store was left unrecoverable; restart the node)");
     }
   }
   ~Lock() { pthread_mutex_unlock(&s_.hdr()->mutex); }

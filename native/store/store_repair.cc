@@ -71,7 +71,8 @@ void Store::repair_locked() {
   for (uint32_t i = 0; i < p.slots(); ++i) {
     PinRecord& r = p.at(i);
     if (r.client_plus1 == 0 || r.client_plus1 == PinTable::kPinTombstone) continue;
-    if (r.object >= t.slots() || t.at(r.object).state != kObjectSealed || r.count == 0 || r.client_plus1 > h->max_clients) {
+    if (r.object >= t.slots() || t.at(r.object).state != kObjectSealed || r.count == 0 ||
+        r.client_plus1 > h->max_clients) {
       p.erase(&r);
       continue;
     }
@@ -100,8 +101,10 @@ void Store::repair_locked() {
   }
   std::sort(order.begin(), order.end());
   for (auto [tick, slot] : order) {
-    if (t.at(slot).delete_pending) erase_locked(slot);
-    else lru_push(slot);
+    if (t.at(slot).delete_pending)
+      erase_locked(slot);
+    else
+      lru_push(slot);
   }
   if (s.committed < h->data_begin || s.committed > h->data_end) s.committed = h->data_begin;
   ++s.repairs;
@@ -135,7 +138,8 @@ bool Store::check(std::string* why) {
     if (b->tag != Allocator::kUsedTag) return fail("entry points at a free block");
     blocks.emplace_back(e.data_offset - kBlockHeaderSize, bs);
     used += bs;
-    if (e.data_offset + e.data_size + e.metadata_size > s.committed) return fail("object beyond the committed watermark");
+    if (e.data_offset + e.data_size + e.metadata_size > s.committed)
+      return fail("object beyond the committed watermark");
   }
   std::sort(blocks.begin(), blocks.end());
   for (size_t i = 1; i < blocks.size(); ++i)

@@ -42,41 +42,41 @@ inline int run_all(int argc, char** argv) {
 
 #define SUNRAY_CAT2(a, b) a##b
 #define SUNRAY_CAT(a, b) SUNRAY_CAT2(a, b)
-#define TEST(name)                                                                              \
-  static void SUNRAY_CAT(test_, name)();                                                        \
+#define TEST(name)                                                                            \
+  static void SUNRAY_CAT(test_, name)();                                                      \
   static ::sunray::testing::Registrar SUNRAY_CAT(reg_, name)(#name, SUNRAY_CAT(test_, name)); \
   static void SUNRAY_CAT(test_, name)()
 
-#define CHECK(cond)                                                                        \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-      std::exit(1);                                                                        \
-    }                                                                                      \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::exit(1);                                                                 \
+    }                                                                               \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                     \
-  do {                                                                                     \
-    auto _va = (a);                                                                        \
-    auto _vb = (b);                                                                        \
-    if (!(_va == _vb)) {                                                                   \
+#define CHECK_EQ(a, b)                                                                        \
+  do {                                                                                        \
+    auto _va = (a);                                                                           \
+    auto _vb = (b);                                                                           \
+    if (!(_va == _vb)) {                                                                      \
       std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s\n", __FILE__, __LINE__, #a, #b); \
-      std::exit(1);                                                                        \
-    }                                                                                      \
+      std::exit(1);                                                                           \
+    }                                                                                         \
   } while (0)
 
-#define CHECK_THROWS(expr)                                                                 \
-  do {                                                                                     \
-    bool _threw = false;                                                                   \
-    try {                                                                                  \
-      (void)(expr);                                                                        \
-    } catch (...) {                                                                        \
-      _threw = true;                                                                       \
-    }                                                                                      \
-    if (!_threw) {                                                                         \
-      std::fprintf(stderr, "%s:%d: expected throw: %s\n", __FILE__, __LINE__, #expr);      \
-      std::exit(1);                                                                        \
-    }                                                                                      \
+#define CHECK_THROWS(expr)                                                            \
+  do {                                                                                \
+    bool _threw = false;                                                              \
+    try {                                                                             \
+      (void)(expr);                                                                   \
+    } catch (...) {                                                                   \
+      _threw = true;                                                                  \
+    }                                                                                 \
+    if (!_threw) {                                                                    \
+      std::fprintf(stderr, "%s:%d: expected throw: %s\n", __FILE__, __LINE__, #expr); \
+      std::exit(1);                                                                   \
+    }                                                                                 \
   } while (0)
 
 #define TEST_MAIN() \

@@ -216,10 +216,10 @@ describe('actors', () => {
   test('named actors: getActor by namespace, getIfExists, and duplicate names refused', async () => {
     const a = Counter.options({ name: 'shared', namespace: 'team' }).remote(1);
     await sunray.get(a.incr.remote());
-    const found = await sunray.getActor<InstanceType<typeof Counter.prototype.constructor>>('shared', {
+    const found = await sunray.getActor<{ incr(k?: number): number }>('shared', {
       namespace: 'team',
     });
-    expect(await sunray.get((found as any).incr.remote())).toBe(3);
+    expect(await sunray.get(found.incr.remote())).toBe(3);
     await expect(sunray.getActor('shared')).rejects.toThrow(
       /no live actor named 'shared' in namespace 'default'/,
     );

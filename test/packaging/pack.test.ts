@@ -47,13 +47,18 @@ store.close();
 console.log(JSON.stringify({ sum, text }));
 `;
 
-function makeApp(name: string): string {
+function makeApp(name: string, allowScripts = false): string {
   const dir = join(work, name);
   mkdirSync(dir);
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }),
-  );
+  // npm 11.19+ blocks dependencies' install scripts unless package.json allows them.
+  const pkg = {
+    name,
+    version: '1.0.0',
+    private: true,
+    type: 'module',
+    ...(allowScripts ? { allowScripts: { sunray: true } } : {}),
+  };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg));
   writeFileSync(join(dir, 'main.mjs'), USER_SCRIPT);
   return dir;
 }
@@ -100,9 +105,8 @@ describe('the packed tarball', () => {
     rmSync(join(unpack, 'package', 'prebuilds'), { recursive: true, force: true });
     const bare = join(work, 'sunray-source.tgz');
     run('tar', ['-czf', bare, '-C', unpack, 'package'], work);
-    const app = makeApp('app-source');
-    // npm now blocks dependencies' install scripts unless allowed: allow ours, as a user would.
-    run('npm', ['install', '--foreground-scripts', '--allow-scripts=sunray', bare], app);
+    const app = makeApp('app-source', true);
+    run('npm', ['install', '--foreground-scripts', bare], app);
     const pkg = join(app, 'node_modules', 'sunray');
     expect(existsSync(join(pkg, 'prebuilds'))).toBe(false);
     expect(existsSync(join(pkg, 'build', 'Release', 'sunray.node'))).toBe(true);

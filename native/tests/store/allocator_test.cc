@@ -157,8 +157,10 @@ TEST(rebuild_from_live_allocations) {
   // Free some, then scribble over every header as a crash might, and rebuild.
   std::vector<std::pair<uint64_t, uint64_t>> keep;
   for (auto& l : live) {
-    if (rng() % 2) a.free(l.first);
-    else keep.push_back(l);
+    if (rng() % 2)
+      a.free(l.first);
+    else
+      keep.push_back(l);
   }
   std::sort(keep.begin(), keep.end());
   std::memset(&r.state.heads, 0xEE, sizeof(r.state.heads));

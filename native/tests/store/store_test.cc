@@ -4,10 +4,9 @@
 #include <dirent.h>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <thread>
-
-#include <cstring>
 #include <vector>
 
 #include "tests/check.h"
@@ -18,7 +17,8 @@ using namespace sunray::store::testutil;
 
 namespace {
 
-std::unique_ptr<Store> small_store(uint64_t capacity = 4 << 20, const std::string& spill = "", uint32_t max_objects = 0) {
+std::unique_ptr<Store> small_store(uint64_t capacity = 4 << 20, const std::string& spill = "",
+                                   uint32_t max_objects = 0) {
   ArenaOptions o;
   o.capacity = capacity;
   o.spill_dir = spill;
