@@ -14,7 +14,8 @@ if (!flags) {
   console.error(`unknown flavour '${flavour}': use plain, asan or tsan`);
   process.exit(2);
 }
-const dir = join(root, 'build', flavour === 'plain' ? 'ctest' : `ctest-${flavour}`);
+// Not under build/: node-gyp rebuild (and so prebuildify) deletes build/ whole.
+const dir = join(root, 'build-native', flavour === 'plain' ? 'ctest' : `ctest-${flavour}`);
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root });
 const jobs = String(Math.max(1, cpus().length));
 run('cmake', ['-S', root, '-B', dir, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', ...flags]);

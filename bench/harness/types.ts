@@ -49,6 +49,8 @@ export interface Benchmark {
   goal?: Goal;
   /** Baselines, the first is the primary (ratio column); others are shown alongside. */
   baselines?: BaselineRef[];
+  /** Calls take seconds each: with --quick, no warm-up and a single timed run. */
+  heavy?: boolean;
   /** Hard limit on this benchmark's time (ms); exceeded = reported as failed, the run goes on. */
   timeoutMs?: number;
   run(ctx: BenchContext): Promise<Measurement>;
@@ -60,8 +62,14 @@ export interface TimingConfig {
   runs: number;
   /** Minimum duration of one timed run (ms). */
   runMs: number;
-  /** Warm-up duration (ms); at least one call. */
+  /** Warm-up duration (ms); at least one call, none when 0. */
   warmupMs: number;
+  /**
+   * Time one benchmark's timed runs may take (ms): when calls are slow, fewer runs (not
+   * fewer than minRuns) so that a run stays bounded.
+   */
+  budgetMs: number;
+  minRuns: number;
 }
 
 export interface BenchContext extends TimingConfig {

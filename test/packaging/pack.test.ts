@@ -3,7 +3,7 @@
 // prebuilt binary shipped in the tarball must be enough; once with scripts
 // and no prebuild, where it must compile from source.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -78,6 +78,13 @@ beforeAll(() => {
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
+  // prebuildify rebuilt build/ and moved the binary into prebuilds/: put it back where a
+  // development checkout loads it from, then remove prebuilds/ (it is not committed).
+  const built = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'sunray.node');
+  if (existsSync(built)) {
+    mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+    copyFileSync(built, join(root, 'build', 'Release', 'sunray.node'));
+  }
   rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
 });
 

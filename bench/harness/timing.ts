@@ -1,0 +1,115 @@
+// Timing loops, shaped like Ray's ray_microbenchmark_helpers.timeit: a warm-up, then
+// several timed runs; each run calls fn in steps until it has lasted at least runMs.
+
+import { summarize } from './stats.js';
+import type { Measurement, TimingConfig } from './types.js';
+
+type Fn = () => unknown;
+
+function isPromise(x: unknown): x is Promise<unknown> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Calls fn count times; awaits only when fn returns a promise (sync calls stay sync). */
+async function callN(fn: Fn, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const r = fn();
+    if (isPromise(r)) await r;
+  }
+}
+
+interface LoopResult {
+  perRun: { calls: number; seconds: number }[];
+  calls: number;
+}
+
+async function loop(fn: Fn, cfg: TimingConfig): Promise<LoopResult> {
+  // Warm-up: at least one call, until warmupMs has passed.
+  let t0 = performance.now();
+  let warm = 0;
+  let perCallMs = Number.POSITIVE_INFINITY;
+  if (cfg.warmupMs > 0) {
+    do {
+      await callN(fn, 1);
+      warm++;
+    } while (performance.now() - t0 < cfg.warmupMs);
+    perCallMs = (performance.now() - t0) / warm;
+  }
+  // Steps of ~1/10 of a run, so the clock is read rarely for fast calls.
+  const step = Number.isFinite(perCallMs)
+    ? Math.max(1, Math.floor(cfg.runMs / 10 / Math.max(perCallMs, 1e-6)))
+    : 1;
+  // Slow calls (seconds each): fewer runs, within the budget, never fewer than minRuns.
+  let runs = cfg.runs;
+  if (Number.isFinite(perCallMs) && Math.max(perCallMs, cfg.runMs) * runs > cfg.budgetMs) {
+    runs = Math.max(cfg.minRuns, Math.floor(cfg.budgetMs / Math.max(perCallMs, cfg.runMs)));
+  }
+  const perRun: LoopResult['perRun'] = [];
+  let calls = 0;
+  for (let r = 0; r < runs; r++) {
+    t0 = performance.now();
+    let count = 0;
+    do {
+      await callN(fn, step);
+      count += step;
+    } while (performance.now() - t0 < cfg.runMs);
+    perRun.push({ calls: count, seconds: (performance.now() - t0) / 1000 });
+    calls += count;
+  }
+  return { perRun, calls };
+}
+
+/** Throughput: `units` operations per call of fn; figure = operations per second (times `scale`). */
+export async function rate(
+  fn: Fn,
+  cfg: TimingConfig,
+  opts: { units?: number; unit?: string; scale?: number } = {},
+): Promise<Measurement> {
+  const units = opts.units ?? 1;
+  const scale = opts.scale ?? 1;
+  const res = await loop(fn, cfg);
+  const runs = res.perRun.map((r) => (units * r.calls * scale) / r.seconds);
+  return { ...summarize(runs, opts.unit ?? 'ops/s', true), operations: res.calls * units };
+}
+
+/** Latency: microseconds per operation (`units` operations per call of fn). */
+export async function latency(
+  fn: Fn,
+  cfg: TimingConfig,
+  opts: { units?: number } = {},
+): Promise<Measurement> {
+  const units = opts.units ?? 1;
+  const res = await loop(fn, cfg);
+  const runs = res.perRun.map((r) => (r.seconds * 1e6) / (r.calls * units));
+  return { ...summarize(runs, 'µs', false), operations: res.calls * units };
+}
+
+/** Runs fn once per run (after one warm-up call unless warmup is false) and reports its wall time. */
+export async function once(
+  fn: () => Promise<unknown> | unknown,
+  runs: number,
+  opts: { warmup?: boolean; unit?: 's' } = {},
+): Promise<Measurement> {
+  if (opts.warmup !== false) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return { ...summarize(times, 's', false), operations: runs };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rejects after ms; the timer does not keep the process alive. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${(ms / 1000).toFixed(0)} s: ${what}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,28 @@
+// Every benchmark, in the order they run. Baselines first: sunray rows compare against them.
+
+import { memcpyBaselines } from './baselines/memcpy.js';
+import { poolBaselines } from './baselines/pools.js';
+import { tcpBaselines } from './baselines/tcp.js';
+import type { Benchmark } from './harness/types.js';
+import { actorBenchmarks } from './suites/actors.js';
+import { clusterBenchmarks } from './suites/cluster.js';
+import { latencyBenchmarks } from './suites/latency.js';
+import { scaleBenchmarks } from './suites/scale.js';
+import { storeBenchmarks } from './suites/store.js';
+import { taskBenchmarks } from './suites/tasks.js';
+
+export const baselines: Benchmark[] = [...poolBaselines, ...memcpyBaselines, ...tcpBaselines];
+
+/** Ray's microbenchmarks (ray_perf.py names) plus get latency and the two-node rows. */
+export const microbenchmarks: Benchmark[] = [
+  ...storeBenchmarks,
+  ...latencyBenchmarks,
+  ...taskBenchmarks,
+  ...actorBenchmarks,
+  ...clusterBenchmarks,
+];
+
+/** --scale only. */
+export const scale: Benchmark[] = scaleBenchmarks;
+
+export const all: Benchmark[] = [...baselines, ...microbenchmarks, ...scale];

@@ -1,0 +1,77 @@
+// Between two nodes: a 1 GiB object pulled by the other node, and tasks spilled across.
+// Run only when a cluster API exists at run time (sunray/testing's Cluster, Ray's
+// cluster_utils.Cluster shape); skipped with a note otherwise.
+
+import { PISCINA_ASYNC } from '../baselines/pools.js';
+import { TCP, TRANSFER_BYTES } from '../baselines/tcp.js';
+import { onCleanup } from '../harness/cleanup.js';
+import { testing } from '../harness/sunray.js';
+import { rate } from '../harness/timing.js';
+import type { Benchmark } from '../harness/types.js';
+import { SkipError } from '../harness/types.js';
+import { sunrayDefs } from './defs.js';
+
+let nodes: Promise<{ api: any; secondNode: Record<string, number> }> | undefined;
+
+function twoNodes(): Promise<{ api: any; secondNode: Record<string, number> }> {
+  nodes ??= startTwoNodes();
+  return nodes;
+}
+
+async function startTwoNodes(): Promise<{ api: any; secondNode: Record<string, number> }> {
+  const t = await testing();
+  const Cluster = t?.Cluster;
+  if (typeof Cluster !== 'function') {
+    throw new SkipError(
+      'no cluster API in this build (sunray/testing exports no Cluster), so there is no second node to measure against',
+    );
+  }
+  const { api } = await sunrayDefs();
+  const cluster = new Cluster();
+  onCleanup('cluster', () => cluster.shutdown?.());
+  if (typeof cluster.addNode !== 'function') {
+    throw new SkipError('sunray/testing Cluster has no addNode(); cluster API shape unknown');
+  }
+  await cluster.addNode({ numCpus: 1, resources: { benchNode2: 1000 } });
+  await cluster.waitForNodes?.();
+  return { api, secondNode: { benchNode2: 1 } };
+}
+
+export const clusterBenchmarks: Benchmark[] = [
+  {
+    name: '1 GiB object between two nodes',
+    group: 'cluster',
+    kind: 'sunray',
+    shape: 'put 1 GiB on the driver node, a task pinned to the other node reads its length; GB/s',
+    baselines: [{ name: TCP }],
+    async run(ctx) {
+      const { api, secondNode } = await twoNodes();
+      const read = api.remote((b: Uint8Array) => b.length, { resources: secondNode });
+      const buf = Buffer.alloc(TRANSFER_BYTES, 9);
+      return rate(
+        async () => {
+          const ref = api.put(buf);
+          await api.get(read.remote(ref));
+          ref.release?.();
+        },
+        ctx,
+        { units: TRANSFER_BYTES / 1e9, unit: 'GB/s' },
+      );
+    },
+  },
+  {
+    name: 'tasks across 2 nodes',
+    group: 'cluster',
+    kind: 'sunray',
+    shape: '1000 small tasks pinned to the second node, submitted then got; tasks/s',
+    baselines: [{ name: PISCINA_ASYNC }],
+    async run(ctx) {
+      const { api, secondNode } = await twoNodes();
+      const f = api.remote(() => 'ok', { resources: secondNode });
+      return rate(() => api.get(Array.from({ length: 1000 }, () => f.remote())), ctx, {
+        units: 1000,
+        unit: 'tasks/s',
+      });
+    },
+  },
+];

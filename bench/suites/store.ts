@@ -1,0 +1,172 @@
+// Ray's object store benchmarks ("Plasma Store" calls, put gigabytes), through the sunray
+// API (put/get of the runtime) and, as [store API] rows, straight on sunray/store.
+
+import { MEMCPY, PUT_BYTES } from '../baselines/memcpy.js';
+import { atLeast, RAY_248, timesBaseline } from '../harness/goals.js';
+import { sharedStore } from '../harness/sunray.js';
+import { rate } from '../harness/timing.js';
+import type { Benchmark } from '../harness/types.js';
+import { sunrayDefs } from './defs.js';
+
+/** Arena for the store-API rows: one 800 MiB put, or a 1 GiB object for the latency rows, at a time. */
+export const STORE_API_CAPACITY = 1.5 * 1024 ** 3;
+const SMALL_BATCH = 1000;
+
+/** Deletes an object one way or the other: the creator may hold a reference after seal. */
+function dropper(store: any): (id: unknown) => void {
+  return (id) => {
+    try {
+      store.delete(id);
+    } catch {
+      store.release(id);
+      store.delete(id);
+    }
+  };
+}
+
+export const storeBenchmarks: Benchmark[] = [
+  {
+    name: 'single client get calls (Plasma Store)',
+    group: 'store',
+    kind: 'sunray',
+    shape: 'await sunray.get(ref) of one small put(0) object, one call at a time',
+    ray: RAY_248['single client get calls (Plasma Store)'],
+    goal: atLeast(200_000),
+    async run(ctx) {
+      const { api } = await sunrayDefs();
+      const ref = api.put(0);
+      return rate(() => api.get(ref), ctx, { unit: 'calls/s' });
+    },
+  },
+  {
+    name: 'single client put calls (Plasma Store)',
+    group: 'store',
+    kind: 'sunray',
+    shape: 'sunray.put(0), the ref dropped at once (release), one call at a time',
+    ray: RAY_248['single client put calls (Plasma Store)'],
+    goal: atLeast(100_000),
+    async run(ctx) {
+      const { api } = await sunrayDefs();
+      return rate(() => api.put(0).release?.(), ctx, { unit: 'calls/s' });
+    },
+  },
+  {
+    name: 'multi client put calls (Plasma Store)',
+    group: 'store',
+    kind: 'sunray',
+    shape: '10 tasks, each 100 x sunray.put(0); counted per put',
+    ray: RAY_248['multi client put calls (Plasma Store)'],
+    goal: atLeast(100_000),
+    async run(ctx) {
+      const { api, doPutSmall } = await sunrayDefs();
+      const fn = () => api.get(Array.from({ length: 10 }, () => doPutSmall.remote()));
+      return rate(fn, ctx, { units: 1000, unit: 'calls/s' });
+    },
+  },
+  {
+    name: 'single client put gigabytes',
+    group: 'store',
+    kind: 'sunray',
+    shape: 'sunray.put(800 MiB Buffer), ref released; GB/s (1e9 bytes)',
+    ray: RAY_248['single client put gigabytes'],
+    baselines: [{ name: MEMCPY }],
+    goal: timesBaseline(0.8, 'memcpy'),
+    async run(ctx) {
+      const { api } = await sunrayDefs();
+      const arr = Buffer.alloc(PUT_BYTES, 3);
+      return rate(() => api.put(arr).release?.(), ctx, { units: PUT_BYTES / 1e9, unit: 'GB/s' });
+    },
+  },
+  {
+    name: 'multi client put gigabytes',
+    group: 'store',
+    kind: 'sunray',
+    shape: '10 tasks, each puts 10 fresh 80 MiB Buffers (8.4 GB per round); GB/s',
+    ray: RAY_248['multi client put gigabytes'],
+    baselines: [{ name: MEMCPY }],
+    goal: timesBaseline(0.8, 'memcpy'),
+    heavy: true,
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { api, doPut } = await sunrayDefs();
+      const fn = () => api.get(Array.from({ length: 10 }, () => doPut.remote()));
+      return rate(fn, ctx, { units: (100 * 80 * 1024 * 1024) / 1e9, unit: 'GB/s' });
+    },
+  },
+  {
+    name: 'single client get calls (Plasma Store) [store API]',
+    group: 'store',
+    kind: 'sunray',
+    shape: 'sunray/store: tryGet(id) of a sealed 8-byte object, then release()',
+    ray: RAY_248['single client get calls (Plasma Store)'],
+    goal: atLeast(200_000),
+    async run(ctx) {
+      const store = await sharedStore(STORE_API_CAPACITY);
+      const { storeModule } = await import('../harness/sunray.js');
+      const { ObjectId } = await storeModule();
+      const id = ObjectId.random();
+      store.create(id, 8)[0] = 1;
+      store.seal(id);
+      try {
+        return await rate(
+          () => {
+            const h = store.tryGet(id);
+            h.release();
+          },
+          ctx,
+          { unit: 'calls/s' },
+        );
+      } finally {
+        dropper(store)(id);
+      }
+    },
+  },
+  {
+    name: 'single client put calls (Plasma Store) [store API]',
+    group: 'store',
+    kind: 'sunray',
+    shape: `sunray/store: create(random id, 8 B) + write + seal, ${SMALL_BATCH} per batch, then each deleted (delete counted)`,
+    ray: RAY_248['single client put calls (Plasma Store)'],
+    goal: atLeast(100_000),
+    async run(ctx) {
+      const store = await sharedStore(STORE_API_CAPACITY);
+      const { storeModule } = await import('../harness/sunray.js');
+      const { ObjectId } = await storeModule();
+      const drop = dropper(store);
+      const ids = new Array<unknown>(SMALL_BATCH);
+      const fn = () => {
+        for (let i = 0; i < SMALL_BATCH; i++) {
+          const id = ObjectId.random();
+          store.create(id, 8)[0] = 1;
+          store.seal(id);
+          ids[i] = id;
+        }
+        for (let i = 0; i < SMALL_BATCH; i++) drop(ids[i]);
+      };
+      return rate(fn, ctx, { units: SMALL_BATCH, unit: 'calls/s' });
+    },
+  },
+  {
+    name: 'single client put gigabytes [store API]',
+    group: 'store',
+    kind: 'sunray',
+    shape: 'sunray/store: create(800 MiB) + Buffer.copy into it + seal, then delete; GB/s',
+    ray: RAY_248['single client put gigabytes'],
+    baselines: [{ name: MEMCPY }],
+    goal: timesBaseline(0.8, 'memcpy'),
+    async run(ctx) {
+      const store = await sharedStore(STORE_API_CAPACITY);
+      const { storeModule } = await import('../harness/sunray.js');
+      const { ObjectId } = await storeModule();
+      const drop = dropper(store);
+      const src = Buffer.alloc(PUT_BYTES, 5);
+      const fn = () => {
+        const id = ObjectId.random();
+        src.copy(store.create(id, PUT_BYTES));
+        store.seal(id);
+        drop(id);
+      };
+      return rate(fn, ctx, { units: PUT_BYTES / 1e9, unit: 'GB/s' });
+    },
+  },
+];
