@@ -21,7 +21,13 @@ function cell(r: RowResult): string {
   if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}`;
   const m = r.measurement!;
   const range = m.runs.length > 1 ? ` (${num(m.min)}–${num(m.max)})` : '';
-  return `${withUnit(m.median, m.unit)}${range}`;
+  const e = m.extra;
+  const rss =
+    e && e.driverPeakRssMiB !== undefined
+      ? `; peak RSS driver ${e.driverPeakRssMiB} MiB (${e.driverRssAtStartMiB} at start), ` +
+        (Number(e.workersSampled) > 0 ? `workers max ${e.workerPeakRssMaxMiB} MiB` : 'workers not found')
+      : '';
+  return `${withUnit(m.median, m.unit)}${range}${rss}`;
 }
 
 function baselineCell(r: RowResult): string {
@@ -56,7 +62,7 @@ export function table(rows: RowResult[], markdown = false): string {
       ...body.map((b) => `| ${b.map(esc).join(' | ')} |`),
     ].join('\n');
   }
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
+  const widths = head.map((h, i) => Math.min(90, Math.max(h.length, ...body.map((b) => b[i]!.length))));
   const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)].join('\n');
 }

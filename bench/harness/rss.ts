@@ -5,10 +5,10 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-export function vmHwmKiB(pid: number): number | undefined {
+export function vmHwmKiB(pid: number, field = 'VmHWM'): number | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(s);
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(s);
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
@@ -86,7 +86,12 @@ export class PeakRss {
   }
 
   /** Resets the high-water marks first (so earlier benchmarks don't count), then samples every everyMs. */
+  /** The driver's resident memory when start() was called (MiB): what earlier work left behind. */
+  driverStartMiB = 0;
+
   start(everyMs = 200): this {
+    (globalThis as { gc?: () => void }).gc?.();
+    this.driverStartMiB = Math.round((vmHwmKiB(process.pid, 'VmRSS') ?? 0) / 1024);
     resetPeak(process.pid);
     for (const pid of this.pids()) resetPeak(pid);
     this.sample();

@@ -27,12 +27,13 @@ async function timed(fn: () => Promise<void>): Promise<Measurement> {
     higherIsBetter: false,
     extra: {
       driverPeakRssMiB: peak.driverMiB,
+      driverRssAtStartMiB: rss.driverStartMiB,
       workerPeakRssMaxMiB: peak.workersMaxMiB,
       workerPeakRssSumMiB: peak.workersSumMiB,
       workersSampled: peak.workers,
     },
     notes: [
-      `peak RSS: driver ${peak.driverMiB} MiB` +
+      `peak RSS: driver ${peak.driverMiB} MiB (${rss.driverStartMiB} at start)` +
         (rss.workersFound
           ? `, workers max ${peak.workersMaxMiB} MiB (sum ${peak.workersSumMiB} MiB over ${peak.workers})`
           : ' (worker pids not found: driver only)'),
