@@ -182,7 +182,8 @@ async function main(): Promise<number> {
   if (skipped.length) console.log(`${skipped.length} of ${rows.length} not measured (see status above).`);
 
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-  const base = args.scale ? 'scale' : 'latest';
+  // A filtered run must not replace the whole suite's results (the README shows ratios.svg).
+  const base = args.filter ? 'filtered' : args.scale ? 'scale' : 'latest';
   writeJson(`${resultsDir}${base}.json`, {
     machine,
     mode,
@@ -196,9 +197,9 @@ async function main(): Promise<number> {
     `${resultsDir}${base}.md`,
     `${header(machine, mode).replace(/\n/g, '  \n')}\n\n${table(rows, true)}\n`,
   );
-  if (!args.scale) writeText(`${resultsDir}ratios.svg`, ratiosSvg(rows, machine));
+  if (!args.scale && !args.filter) writeText(`${resultsDir}ratios.svg`, ratiosSvg(rows, machine));
   console.log(
-    `wrote bench/results/${base}.json, bench/results/${base}.md${args.scale ? '' : ', bench/results/ratios.svg'}`,
+    `wrote bench/results/${base}.json, bench/results/${base}.md${args.scale || args.filter ? '' : ', bench/results/ratios.svg'}`,
   );
   return 0;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { ActorCreateReply } from '../runtime/backend.js';
 import type { Runtime } from '../runtime/context.js';
-import { type FunctionDef, TaskKind } from '../runtime/protocol.js';
+import { NO_DEF, TaskKind } from '../runtime/protocol.js';
 import { currentRuntimeOrStart } from '../runtime/start.js';
 import { InvalidArgumentError } from './errors.js';
 import { OWNER_ID_SIZE } from './ids.js';
@@ -59,17 +59,6 @@ export interface ActorClass<C extends abstract new (...args: any[]) => any> {
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
   options(opts: ActorOptions): ActorClass<C>;
 }
-
-const NO_DEF: FunctionDef = {
-  fnId: '',
-  name: '',
-  isClass: false,
-  source: '',
-  moduleUrl: '',
-  exportName: '',
-  baseDir: '',
-};
-export { NO_DEF };
 
 const handles = new FinalizationRegistry<{ hex: string; rt: Runtime }>(({ hex, rt }) => {
   const n = (ownedHandleCounts.get(hex) ?? 1) - 1;

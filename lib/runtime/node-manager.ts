@@ -35,6 +35,7 @@ import {
   DoneStatus,
   type FunctionDef,
   Msg,
+  NO_DEF,
   ReturnKind,
   readDef,
   readDone,
@@ -46,16 +47,6 @@ import {
 } from './protocol.js';
 import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
 import { WorkerProcess } from './worker-process.js';
-
-const NO_DEF: FunctionDef = {
-  fnId: '',
-  name: '',
-  isClass: false,
-  source: '',
-  moduleUrl: '',
-  exportName: '',
-  baseDir: '',
-};
 
 export const DRIVER = -1;
 

@@ -44,6 +44,17 @@ export interface FunctionDef {
   baseDir: string;
 }
 
+/** Actor calls carry no function: the actor's process already has its class. */
+export const NO_DEF: FunctionDef = {
+  fnId: '',
+  name: '',
+  isClass: false,
+  source: '',
+  moduleUrl: '',
+  exportName: '',
+  baseDir: '',
+};
+
 export enum ArgKind {
   Value = 0, // serialized payload inline
   StoreRef = 1, // a top-level ObjectRef resolved to an object in the node's store
