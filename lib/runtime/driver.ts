@@ -5,6 +5,7 @@
 import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError, SunrayError } from '../core/errors.js';
+import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from './backend.js';
 import { type Runtime, setRuntime } from './context.js';
 import { CoreWorker, setRecordCallSites } from './core-worker.js';
@@ -44,8 +45,8 @@ export function defaultObjectStoreMemory(): number {
   } catch {
     // no /dev/shm: memfd needs none
   }
-  // At most 4 GiB by default: the addon maps the arena as one external ArrayBuffer, which V8 caps.
-  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem(), 4 * 1024 * 1024 * 1024 - 64 * 1024));
+  // Capped by what the store can map as one buffer (MAX_ARENA_CAPACITY: ~4 GiB on Node 20).
+  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem(), MAX_ARENA_CAPACITY));
 }
 
 class DriverBackend implements Backend {

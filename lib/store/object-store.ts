@@ -3,6 +3,7 @@
 // the node attaches to it (ObjectStore.attach) through an inherited fd or the
 // creator's /proc/<pid>/fd/<fd> path. Reads are zero copy: a get returns
 // Buffers over the shared mapping, pinned until released.
+import { constants as bufferConstants } from 'node:buffer';
 import { statfsSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -93,8 +94,16 @@ export function defaultCapacity(): number {
   } catch {
     // No /dev/shm: RAM alone decides.
   }
+  cap = Math.min(cap, MAX_ARENA_CAPACITY);
   return Math.max(cap - (cap % MIB), 0);
 }
+
+/**
+ * The arena is exposed to JS as one ArrayBuffer (views are slices of it), so it
+ * cannot be larger than the biggest external ArrayBuffer we have verified (4 GiB,
+ * Node 20's limit); the margin leaves room for the arena's own tables.
+ */
+export const MAX_ARENA_CAPACITY = Math.max(0, Math.min(2 ** 32, bufferConstants.MAX_LENGTH) - 256 * MIB);
 
 interface PinState {
   released: boolean;
@@ -144,6 +153,12 @@ export class ObjectStore {
     if (!Number.isSafeInteger(capacity) || capacity <= 0)
       throw new InvalidStoreOptionError(
         `objectStoreMemory must be a positive whole number of bytes, got ${capacity}`,
+        'INVALID_OPTION',
+      );
+    if (capacity > MAX_ARENA_CAPACITY)
+      throw new InvalidStoreOptionError(
+        `objectStoreMemory of ${capacity} bytes is more than this Node can map as one buffer ` +
+          `(${MAX_ARENA_CAPACITY} bytes): lower objectStoreMemory (init option) or the capacity option`,
         'INVALID_OPTION',
       );
     const maxObjects = opts.maxObjects ?? 0;
