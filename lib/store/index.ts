@@ -21,6 +21,7 @@ export { OBJECT_ID_SIZE, ObjectId } from './object-id.js';
 export {
   type CreateOptions,
   defaultCapacity,
+  MAX_ARENA_CAPACITY,
   type GetOptions,
   type ObjectBuffer,
   type ObjectInfo,
