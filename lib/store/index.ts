@@ -21,8 +21,8 @@ export { OBJECT_ID_SIZE, ObjectId } from './object-id.js';
 export {
   type CreateOptions,
   defaultCapacity,
-  MAX_ARENA_CAPACITY,
   type GetOptions,
+  MAX_ARENA_CAPACITY,
   type ObjectBuffer,
   type ObjectInfo,
   ObjectStore,
