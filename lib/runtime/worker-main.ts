@@ -88,10 +88,13 @@ const inbox = new ChannelReader(
 inbox.start();
 inbox.setRef(true);
 
-// Workers never outlive their node manager: if the parent goes, so do we.
-const parent = process.ppid;
+// Workers never outlive their node manager: if the parent goes, so do we. Compare
+// with the pid the manager gave us, not our ppid at start: the manager may have
+// died before this line ran, and then our ppid is already the reaper's.
+const orphaned = () => process.ppid !== config.parentPid;
+if (orphaned()) exit(0);
 setInterval(() => {
-  if (process.ppid !== parent) exit(0);
+  if (orphaned()) exit(0);
 }, 500).unref();
 
 function exit(code: number): void {

@@ -26,6 +26,8 @@ export interface WorkerConfig {
   index: number;
   nodeId: string;
   ownerId: string; // hex: the worker's own ownership id
+  /** The node manager's pid: the worker exits when its parent is no longer this process. */
+  parentPid: number;
   driverDir: string;
   namespace: string;
   logToDriver: boolean;
@@ -77,6 +79,7 @@ export class WorkerProcess {
       index,
       nodeId: opts.nodeId,
       ownerId,
+      parentPid: process.pid,
       driverDir: opts.driverDir,
       namespace: opts.namespace,
       logToDriver: opts.logToDriver,

@@ -26,12 +26,15 @@ describe('processes and output', () => {
   });
 
   for (const how of ['exits', 'crash'] as const) {
-    test(`workers do not outlive a driver that ${how === 'crash' ? 'is killed (kill -9)' : 'exits without shutdown()'}`, async () => {
-      const r = await runNode(join(fixtures, 'driver-exits.mjs'), how === 'crash' ? ['crash'] : []);
-      const { pids } = JSON.parse(r.stdout.trim().split('\n')[0]!) as { pids: number[] };
-      expect(pids.length).toBeGreaterThan(0);
-      await until(() => pids.every((p) => !isAlive(p)), 5000, 'workers to exit');
-    });
+    for (const when of ['after tasks', 'while workers boot'] as const) {
+      test(`workers do not outlive a driver that ${how === 'crash' ? 'is killed (kill -9)' : 'exits without shutdown()'}, ${when}`, async () => {
+        const args = [how === 'crash' ? 'crash' : 'exit', when === 'after tasks' ? 'late' : 'early'];
+        const r = await runNode(join(fixtures, 'driver-exits.mjs'), args);
+        const { pids } = JSON.parse(r.stdout.trim().split('\n')[0]!) as { pids: number[] };
+        expect(pids.length).toBe(2);
+        await until(() => pids.every((p) => !isAlive(p)), 5000, 'workers to exit');
+      });
+    }
   }
 
   test('a driver run with tsx has TypeScript workers (execArgv is inherited)', async () => {
