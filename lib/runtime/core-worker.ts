@@ -76,7 +76,6 @@ export class CoreWorker {
   readonly ids: IdGenerator;
   readonly owned = new Map<string, Owned>();
   readonly taskContext = new AsyncLocalStorage<TaskContext>();
-  private readonly definedFns = new Set<string>();
   /** Per actor, calls still resolving their arguments: later calls queue behind them to keep order. */
   private readonly actorChains = new Map<string, Promise<void>>();
   private closed = false;
@@ -243,7 +242,6 @@ export class CoreWorker {
     const send = (resolved: WireArg[]) => {
       const spec: TaskSpec = { ...base, taskId, args: encodeArgs(resolved) };
       this.pendingTemps.set(taskId.toString('hex'), temps);
-      this.sendDef(def);
       this.backend.submit(spec, def);
     };
     const fail = (err: Error) => {
@@ -298,10 +296,6 @@ export class CoreWorker {
     void next.then(() => {
       if (this.actorChains.get(actorHex) === next) this.actorChains.delete(actorHex);
     });
-  }
-
-  private sendDef(def: FunctionDef): void {
-    this.definedFns.add(def.fnId);
   }
 
   private isReadyLocally(ref: ObjectRef<unknown>): boolean {

@@ -126,5 +126,3 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   setRuntime(runtime);
   return runtime;
 }
-
-export { SunrayError };

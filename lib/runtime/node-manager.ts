@@ -828,10 +828,7 @@ export class NodeManager {
     const w = a.worker;
     a.worker = undefined;
     if (a.state === 'dead') return;
-    const createHex = a.createSpec.taskId.toString('hex');
-    if (a.state === 'pending' && this.tasks.has(createHex)) {
-      // Died while constructing: counts as a restart like any other death.
-    }
+    // A death while constructing counts as a restart like any other.
     if (a.grant) {
       this.pool.release(a.grant);
       a.grant = null;
@@ -862,11 +859,10 @@ export class NodeManager {
     a.inflight.clear();
     for (let i = retry.length - 1; i >= 0; i--) a.pending.unshift(retry[i]!);
     // Re-run the constructor in a fresh process.
-    const create = { ...a.createSpec, taskId: a.createSpec.taskId };
     const entry: TaskEntry = {
-      spec: create,
+      spec: a.createSpec,
       def: a.def,
-      hex: create.taskId.toString('hex'),
+      hex: a.createSpec.taskId.toString('hex'),
       owner: a.owner,
       retriesLeft: 0,
       worker: undefined,

@@ -1,30 +1,10 @@
 // The typed view of the addon's StoreHandle (native/addon/store_binding.cc).
 import { native } from '../native.js';
+import type { StoreStats } from './object-store.js';
 
 /** get() statuses. */
 export const GetStatus = { Ready: 0, Absent: 1, Unsealed: 2, OwnUnsealed: 3 } as const;
 export type GetStatus = (typeof GetStatus)[keyof typeof GetStatus];
-
-export interface NativeStoreStats {
-  capacity: number;
-  used: number;
-  committed: number;
-  objects: number;
-  sealed: number;
-  unsealed: number;
-  spilledObjects: number;
-  pinned: number;
-  maxObjects: number;
-  clients: number;
-  evicted: number;
-  evictedBytes: number;
-  spilled: number;
-  spilledBytes: number;
-  restored: number;
-  restoredBytes: number;
-  repairs: number;
-  reapedClients: number;
-}
 
 export interface NativeObjectInfo {
   id: Buffer;
@@ -55,7 +35,7 @@ export interface NativeStoreHandle {
   contains(id: Uint8Array): boolean;
   delete(id: Uint8Array): void;
   list(): NativeObjectInfo[];
-  stats(): NativeStoreStats;
+  stats(): StoreStats; // the binding returns exactly the public shape
   reapDeadClients(): number;
   reapClient(slot: number): void;
   removeSpillFiles(): void;
