@@ -221,10 +221,12 @@ export class CoreWorker {
     // Encode what is known now; top-level refs are resolved before sending.
     const wire: Array<WireArg | ObjectRef<unknown>> = [];
     const temps: Buffer[] = [];
+    const argRefs: ObjectRef<unknown>[] = [];
     let pendingDeps = false;
     for (const a of args) {
       if (a instanceof ObjectRef) {
         wire.push(a);
+        argRefs.push(a);
         if (!this.isReadyLocally(a)) pendingDeps = true;
         continue;
       }
@@ -241,7 +243,10 @@ export class CoreWorker {
     }
     const send = (resolved: WireArg[]) => {
       const spec: TaskSpec = { ...base, taskId, args: encodeArgs(resolved) };
-      this.pendingTemps.set(taskId.toString('hex'), temps);
+      // Until the task ends, its store arguments must outlive the caller's handles: keep the
+      // temporaries, and the refs themselves (holding them keeps their count above zero).
+      if (temps.length > 0 || argRefs.length > 0)
+        this.pendingArgs.set(taskId.toString('hex'), { temps, argRefs });
       this.backend.submit(spec, def);
     };
     const fail = (err: Error) => {
@@ -286,7 +291,8 @@ export class CoreWorker {
     return refs;
   }
 
-  private readonly pendingTemps = new Map<string, Buffer[]>();
+  /** Per task still running: store temporaries made for its arguments, and its top-level ref arguments. */
+  private readonly pendingArgs = new Map<string, { temps: Buffer[]; argRefs: ObjectRef<unknown>[] }>();
 
   /** Makes later calls to an actor wait for p (e.g. its registration, from a worker). */
   chainActor(actorHex: string, p: Promise<void>): void {
@@ -360,11 +366,12 @@ export class CoreWorker {
   }
 
   private releaseTemps(objectId: Buffer): void {
+    if (this.pendingArgs.size === 0) return;
     const key = objectId.subarray(0, 24).toString('hex');
-    const temps = this.pendingTemps.get(key);
-    if (!temps) return;
-    this.pendingTemps.delete(key);
-    for (const t of temps) this.deleteQuietly(t);
+    const held = this.pendingArgs.get(key);
+    if (!held) return;
+    this.pendingArgs.delete(key);
+    for (const t of held.temps) this.deleteQuietly(t);
   }
 
   private deleteQuietly(id: Buffer): void {

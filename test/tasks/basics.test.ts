@@ -30,6 +30,29 @@ describe('remote functions', () => {
     expect(out).toEqual(Array.from({ length: 500 }, (_, i) => i * 2));
   });
 
+  test('a ref argument stays readable until its tasks ran, even after the caller dropped it', async () => {
+    // The caller's handle is collected while 200 calls that take it still wait in an actor's queue.
+    const Slow = sunray.remote(
+      class Slow {
+        async echo(x: number) {
+          await new Promise((r) => setTimeout(r, 2));
+          return x;
+        }
+      },
+    );
+    const a = Slow.remote();
+    let x: sunray.ObjectRef<number> | null = sunray.put(42);
+    const refs = Array.from({ length: 200 }, () => a.echo.remote(x!));
+    x = null;
+    for (let i = 0; i < 3; i++) {
+      globalThis.gc?.();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const out = await sunray.get(refs);
+    expect(out.every((v) => v === 42)).toBe(true);
+    sunray.kill(a);
+  });
+
   test('top-level refs are resolved to values; nested refs arrive as refs', async () => {
     const ref = sunray.put({ n: 41 });
     const inc = sunray.remote((o: { n: number }) => o.n + 1);
