@@ -3,7 +3,6 @@
 // by hand: fixed-width fields, length-prefixed strings and byte runs.
 
 const utf8 = new TextEncoder();
-const textDecoder = new TextDecoder();
 
 export class Writer {
   private buf: Buffer;
@@ -79,6 +78,21 @@ export class Writer {
     return this.pos;
   }
 
+  /** Overwrites 4 bytes already written (a length prefix filled in afterwards). */
+  patchU32(at: number, v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, at);
+  }
+
+  /** Drops everything written from `at` on. */
+  truncate(at: number): void {
+    this.pos = Math.min(this.pos, at);
+  }
+
+  /** A copy of bytes [from, to) written so far. */
+  copyOut(from: number, to: number = this.pos): Buffer {
+    return Buffer.from(this.buf.subarray(from, to));
+  }
+
   /** A view of what was written (no copy; the writer must not be reused while it lives). */
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);
@@ -137,7 +151,8 @@ export class Reader {
   str(): string {
     const n = this.u32();
     this.need(n);
-    const s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + n));
+    // Buffer's own decoder beats TextDecoder for the short strings messages carry.
+    const s = n === 0 ? '' : this.buf.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
     return s;
   }

@@ -12,12 +12,32 @@
 // Payload layout (little endian):
 //   u32 magic 'SRV1' | u32 sections | f64 skeletonLength | sections x (f64 offset, f64 length)
 //   skeleton (v8 format) | padding to 64 | section 0 | padding | section 1 ...
+// Primitives (the usual result of a small task) skip v8, whose serializer and
+// deserializer cost microseconds to set up:
+//   u32 magic 'SRP1' | u8 kind | 3 bytes padding | bytes (f64, or a UTF-8 string)
 import v8 from 'node:v8';
 import { SerializationError } from './errors.js';
 import { OBJECT_ID_SIZE } from './ids.js';
 import { ObjectRef } from './object-ref.js';
 
 const MAGIC = 0x31565253; // 'SRV1'
+const PRIM_MAGIC = 0x31505253; // 'SRP1'
+const PRIM_HEADER = 8;
+/** Longer strings take the v8 path (which may store them as Latin-1, half the size). */
+const PRIM_STRING_MAX = 1024;
+
+enum Prim {
+  Undefined = 0,
+  Null = 1,
+  True = 2,
+  False = 3,
+  Number = 4,
+  String = 5,
+}
+
+const EMPTY = Buffer.alloc(0);
+const NO_REFS: readonly ObjectRef<unknown>[] = Object.freeze([]);
+const NO_SECTIONS: readonly ArrayBufferView[] = Object.freeze([]);
 const ALIGN = 64;
 /** Views at least this large travel out of band. */
 export const OUT_OF_BAND_THRESHOLD = 4096;
@@ -171,6 +191,8 @@ class Deserializer extends v8.DefaultDeserializer {
 
 /** A value serialized but not yet laid out: lets a caller size the store object before writing. */
 export interface Encoded {
+  /** Set for primitives: skeleton then holds their bytes, laid out in the 'SRP1' form. */
+  readonly prim?: Prim;
   readonly skeleton: Buffer;
   readonly sections: readonly ArrayBufferView[];
   readonly refs: readonly ObjectRef<unknown>[];
@@ -184,7 +206,60 @@ function headerSize(sections: number): number {
   return 16 + sections * 16;
 }
 
+function encodePrimitive(value: unknown): Encoded | undefined {
+  let prim: Prim;
+  let bytes = EMPTY;
+  switch (typeof value) {
+    case 'undefined':
+      prim = Prim.Undefined;
+      break;
+    case 'boolean':
+      prim = value ? Prim.True : Prim.False;
+      break;
+    case 'number':
+      prim = Prim.Number;
+      bytes = Buffer.allocUnsafe(8);
+      bytes.writeDoubleLE(value, 0);
+      break;
+    case 'string':
+      if (value.length > PRIM_STRING_MAX) return undefined;
+      prim = Prim.String;
+      bytes = Buffer.from(value, 'utf8');
+      break;
+    case 'object':
+      if (value !== null) return undefined;
+      prim = Prim.Null;
+      break;
+    default:
+      return undefined;
+  }
+  return { prim, skeleton: bytes, sections: NO_SECTIONS, refs: NO_REFS, size: PRIM_HEADER + bytes.length };
+}
+
+function decodePrimitive(payload: Buffer): unknown {
+  if (payload.length < PRIM_HEADER) throw new SerializationError('corrupt payload: truncated primitive');
+  switch (payload[4] as Prim) {
+    case Prim.Undefined:
+      return undefined;
+    case Prim.Null:
+      return null;
+    case Prim.True:
+      return true;
+    case Prim.False:
+      return false;
+    case Prim.Number:
+      if (payload.length < PRIM_HEADER + 8) throw new SerializationError('corrupt payload: truncated number');
+      return payload.readDoubleLE(PRIM_HEADER);
+    case Prim.String:
+      return payload.toString('utf8', PRIM_HEADER);
+    default:
+      throw new SerializationError(`corrupt payload: unknown primitive kind ${payload[4]}`);
+  }
+}
+
 export function encode(value: unknown): Encoded {
+  const prim = encodePrimitive(value);
+  if (prim) return prim;
   const s = new Serializer();
   s.writeHeader();
   try {
@@ -201,6 +276,12 @@ export function encode(value: unknown): Encoded {
 /** Lays an encoded value out into target (at least enc.size bytes, ideally 64-byte aligned). */
 export function writeEncoded(enc: Encoded, target: Uint8Array): void {
   const view = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+  if (enc.prim !== undefined) {
+    view.writeUInt32LE(PRIM_MAGIC, 0);
+    view.writeUInt32LE(enc.prim, 4);
+    view.set(enc.skeleton, PRIM_HEADER);
+    return;
+  }
   view.writeUInt32LE(MAGIC, 0);
   view.writeUInt32LE(enc.sections.length, 4);
   view.writeDoubleLE(enc.skeleton.length, 8);
@@ -219,7 +300,8 @@ export function writeEncoded(enc: Encoded, target: Uint8Array): void {
 export function encodeToBuffer(enc: Encoded): Buffer {
   // Out-of-band sections only stay aligned if the buffer itself is; allocate
   // from a fresh ArrayBuffer (offset 0) rather than Node's shared pool.
-  const out = Buffer.from(new ArrayBuffer(enc.size));
+  const out =
+    enc.sections.length === 0 ? Buffer.allocUnsafe(enc.size) : Buffer.from(new ArrayBuffer(enc.size));
   writeEncoded(enc, out);
   return out;
 }
@@ -233,6 +315,8 @@ export function serialize(value: unknown): Buffer {
  * view of the shared-memory store, nothing is copied.
  */
 export function deserialize(payload: Buffer, onRef: (ref: ObjectRef<unknown>) => void = () => {}): unknown {
+  if (payload.length >= PRIM_HEADER && payload.readUInt32LE(0) === PRIM_MAGIC)
+    return decodePrimitive(payload);
   if (payload.length < 16 || payload.readUInt32LE(0) !== MAGIC) {
     throw new SerializationError('corrupt payload: bad magic (not a sunray value)');
   }

@@ -4,7 +4,7 @@
 
 import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
-import { InvalidArgumentError, SunrayError } from '../core/errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from './backend.js';
 import { type Runtime, setRuntime } from './context.js';

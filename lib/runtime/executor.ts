@@ -2,7 +2,6 @@
 // time; when that task waits in get()/wait() (its CPU lent back), the next
 // one may start, so nested tasks never deadlock. An actor runs up to
 // maxConcurrency calls at once (1 by default: calls run in arrival order).
-import { Writer } from '../core/codec.js';
 import { ActorDiedError, InvalidArgumentError } from '../core/errors.js';
 import { IdGenerator } from '../core/ids.js';
 import { deserialize, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
@@ -32,6 +31,7 @@ interface Job {
 export class Executor {
   private readonly defs = new Map<string, FunctionDef>();
   private readonly loaded = new Map<string, Promise<unknown>>();
+  private readonly ready = new Map<string, unknown>();
   private readonly queue = new Deque<Job>();
   private running = 0;
   private blocked = 0;
@@ -71,7 +71,7 @@ export class Executor {
   execute(spec: TaskSpec, owner: number, gpuIds: number[]): void {
     if (spec.kind === TaskKind.ActorCreate) {
       this.limit = Math.max(1, spec.maxConcurrency);
-      void this.run({ spec, owner, gpuIds });
+      this.run({ spec, owner, gpuIds });
       return;
     }
     this.queue.push({ spec, owner, gpuIds });
@@ -83,34 +83,62 @@ export class Executor {
     if (job) this.reply(job.spec, DoneStatus.Cancelled, []);
   }
 
+  private pumping = false;
+
   private pump(): void {
-    while (this.queue.length > 0 && this.running - this.blocked < this.limit) {
-      void this.run(this.queue.shift()!);
+    // Jobs that finish synchronously call pump() again from inside run(): the
+    // outer loop picks up their successors instead, so the stack stays flat.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && this.running - this.blocked < this.limit) {
+        this.run(this.queue.shift()!);
+      }
+    } finally {
+      this.pumping = false;
     }
   }
 
-  private fn(fnId: string): Promise<unknown> {
+  /** The function or class, or a promise while it loads the first time. */
+  private fn(fnId: string): unknown {
+    if (this.ready.has(fnId)) return this.ready.get(fnId);
     let p = this.loaded.get(fnId);
     if (!p) {
       const def = this.defs.get(fnId);
       if (!def) return Promise.reject(new Error(`function ${fnId} was never defined on this worker`));
-      p = loadFunction(def);
+      p = loadFunction(def).then((f) => {
+        this.ready.set(fnId, f);
+        return f;
+      });
       this.loaded.set(fnId, p);
     }
     return p;
   }
 
-  private async args(spec: TaskSpec): Promise<unknown[]> {
+  /** The arguments, or a promise when one must first be read from the store. */
+  private args(spec: TaskSpec): unknown[] | Promise<unknown[]> {
     const wire = decodeArgs(spec.args);
     const out: unknown[] = new Array(wire.length);
+    let pending: Promise<void>[] | undefined;
     for (let i = 0; i < wire.length; i++) {
       const a = wire[i]!;
-      out[i] = a.kind === ArgKind.Value ? deserialize(a.payload) : await this.core.readArg(a.id);
+      if (a.kind === ArgKind.Value) out[i] = deserialize(a.payload);
+      else {
+        pending ??= [];
+        pending.push(
+          this.core.readArg(a.id).then((v) => {
+            out[i] = v;
+          }),
+        );
+      }
     }
-    return out;
+    return pending ? Promise.all(pending).then(() => out) : out;
   }
 
-  private async run(job: Job): Promise<void> {
+  // A job runs synchronously when it can: function loaded, arguments inline, a
+  // result that is not a promise. Then its reply is sent in the same turn it
+  // arrived, with no promise in between (the short-task hot path).
+  private run(job: Job): void {
     const { spec } = job;
     this.running++;
     this.lastTaskName = spec.name;
@@ -121,44 +149,79 @@ export class Executor {
       actorId: spec.kind === TaskKind.Task ? undefined : spec.actorId,
     };
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
+    let result: unknown;
     try {
-      const result = await this.core.taskContext.run(ctx, async () => {
-        const target = spec.kind === TaskKind.ActorCall ? undefined : await this.fn(spec.fnId);
-        const args = await this.args(spec);
-        switch (spec.kind) {
-          case TaskKind.Task:
-            return await (target as (...a: unknown[]) => unknown)(...args);
-          case TaskKind.ActorCreate: {
-            const instance = new (target as new (...a: unknown[]) => unknown)(...args);
-            this.actor = { id: spec.actorId.toString('hex'), instance };
-            return undefined;
-          }
-          case TaskKind.ActorCall: {
-            if (this.actorDead) throw this.actorDead;
-            const inst = this.actor?.instance;
-            const method = inst?.[spec.method];
-            if (typeof method !== 'function') {
-              throw new InvalidArgumentError(
-                `actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`,
-              );
-            }
-            return await method.apply(inst, args);
-          }
-          default:
-            throw new Error(`unknown task kind ${spec.kind}`);
-        }
-      });
-      this.reply(spec, DoneStatus.Ok, spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, result));
+      result = this.core.taskContext.run(ctx, () => this.start(spec));
     } catch (err) {
-      if (spec.kind === TaskKind.ActorCreate)
-        this.actorDead = new ActorDiedError('the actor constructor threw');
-      this.reply(spec, DoneStatus.Error, [
-        { kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) },
-      ]);
-    } finally {
-      this.running--;
-      this.pump();
+      this.fail(spec, err);
+      return;
     }
+    if (isThenable(result)) {
+      result.then(
+        (v) => this.succeed(spec, v),
+        (err) => this.fail(spec, err),
+      );
+    } else {
+      this.succeed(spec, result);
+    }
+  }
+
+  private start(spec: TaskSpec): unknown {
+    const target = spec.kind === TaskKind.ActorCall ? undefined : this.fn(spec.fnId);
+    const args = this.args(spec);
+    if (isThenable(target) || isThenable(args)) {
+      return Promise.all([target, args]).then(([t, a]) => this.invoke(spec, t, a as unknown[]));
+    }
+    return this.invoke(spec, target, args as unknown[]);
+  }
+
+  private invoke(spec: TaskSpec, target: unknown, args: unknown[]): unknown {
+    switch (spec.kind) {
+      case TaskKind.Task:
+        return (target as (...a: unknown[]) => unknown)(...args);
+      case TaskKind.ActorCreate: {
+        const instance = new (target as new (...a: unknown[]) => unknown)(...args);
+        this.actor = { id: spec.actorId.toString('hex'), instance };
+        return undefined;
+      }
+      case TaskKind.ActorCall: {
+        if (this.actorDead) throw this.actorDead;
+        const inst = this.actor?.instance;
+        const method = inst?.[spec.method];
+        if (typeof method !== 'function') {
+          throw new InvalidArgumentError(
+            `actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`,
+          );
+        }
+        return method.apply(inst, args);
+      }
+      default:
+        throw new Error(`unknown task kind ${spec.kind}`);
+    }
+  }
+
+  private succeed(spec: TaskSpec, value: unknown): void {
+    let returns: TaskReturn[];
+    try {
+      returns = spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, value);
+    } catch (err) {
+      this.fail(spec, err);
+      return;
+    }
+    this.reply(spec, DoneStatus.Ok, returns);
+    this.finish();
+  }
+
+  private fail(spec: TaskSpec, err: unknown): void {
+    if (spec.kind === TaskKind.ActorCreate)
+      this.actorDead = new ActorDiedError('the actor constructor threw');
+    this.reply(spec, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.running--;
+    this.pump();
   }
 
   private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
@@ -189,10 +252,12 @@ export class Executor {
   }
 
   private reply(spec: TaskSpec, status: DoneStatus, returns: TaskReturn[]): void {
-    const w = new Writer(64 + returns.reduce((n, r) => n + r.payload.length + 8, 0));
-    writeDone(w, { worker: this.index, taskId: spec.taskId, status, returns });
-    this.out.send(Buffer.from(w.finish()));
+    this.out.sendWith((w) => writeDone(w, { worker: this.index, taskId: spec.taskId, status, returns }));
   }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
 }
 
 function errorPayload(err: unknown, taskName: string): Buffer {

@@ -50,6 +50,8 @@ import { WorkerProcess } from './worker-process.js';
 
 export const DRIVER = -1;
 
+const RESOLVED = Promise.resolve();
+
 interface Grant {
   gpuIds?: number[];
 }
@@ -155,6 +157,7 @@ export class NodeManager {
   private readonly pendingActors = new Deque<ActorRec>();
   private readonly defs = new Map<string, FunctionDef>();
   private dispatchScheduled = false;
+  private releaseScheduled = false;
   private reaper: NodeJS.Timeout;
   private closed = false;
   driver: DriverSink | undefined;
@@ -379,11 +382,47 @@ export class NodeManager {
   private scheduleDispatch(): void {
     if (this.dispatchScheduled || this.closed) return;
     this.dispatchScheduled = true;
-    queueMicrotask(() => {
-      this.dispatchScheduled = false;
-      this.dispatch();
-    });
+    // A resolved promise rather than queueMicrotask, which makes an AsyncResource per call.
+    RESOLVED.then(this.runDispatch);
   }
+
+  private readonly runDispatch = () => {
+    this.dispatchScheduled = false;
+    if (!this.closed) this.dispatch();
+  };
+
+  /**
+   * Leases whose queue ran dry are given back at the end of the loop turn, not
+   * at once: a caller that gets a result and submits the next task in the same
+   * turn (a sync loop) finds its worker still leased, with no release and
+   * re-acquire in between.
+   */
+  private scheduleLeaseRelease(): void {
+    if (this.releaseScheduled || this.closed) return;
+    this.releaseScheduled = true;
+    setImmediate(this.releaseIdleLeases);
+  }
+
+  private readonly releaseIdleLeases = () => {
+    if (!this.releaseScheduled) return;
+    this.releaseScheduled = false;
+    if (this.closed) return;
+    let released = false;
+    for (const q of this.classes.values()) {
+      if (q.tasks.length > 0) continue;
+      for (let i = q.leases.length - 1; i >= 0; i--) {
+        const l = q.leases[i]!;
+        if (l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
+          q.leases.splice(i, 1);
+          if (l.grant && !l.suspended) this.pool.release(l.grant);
+          l.worker.state = 'idle';
+          l.worker.idleSince = Date.now();
+          released = true;
+        }
+      }
+    }
+    if (released) this.dispatch();
+  };
 
   private dispatch(): void {
     for (const q of this.classes.values()) this.dispatchClass(q);
@@ -417,18 +456,8 @@ export class NodeManager {
       q.tasks.shift();
       this.sendTask(t, lease);
     }
-    // Leases with nothing to do give their worker and resources back.
-    if (q.tasks.length === 0) {
-      for (let i = q.leases.length - 1; i >= 0; i--) {
-        const l = q.leases[i]!;
-        if (l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
-          q.leases.splice(i, 1);
-          if (l.grant && !l.suspended) this.pool.release(l.grant);
-          l.worker.state = 'idle';
-          l.worker.idleSince = Date.now();
-        }
-      }
-    }
+    // Leases with nothing to do give their worker and resources back (at the end of the turn).
+    if (q.tasks.length === 0 && q.leases.some((l) => l.inflight === 0)) this.scheduleLeaseRelease();
   }
 
   /** A lease with fresh resources, 'starting' if its worker is still booting, or undefined if none fit. */
@@ -459,7 +488,7 @@ export class NodeManager {
     lease.inflight++;
     w.inflight.add(t.hex);
     w.ensureDefined(t.def);
-    w.send(executeFrame(t.spec, t.owner, lease.grant?.gpuIds ?? []));
+    sendExecute(w, t.spec, t.owner, lease.grant?.gpuIds ?? NO_GPUS);
   }
 
   // ------------------------------------------------------------ completions
@@ -547,7 +576,7 @@ export class NodeManager {
     if (t.spec.kind === TaskKind.ActorCall) {
       const a = this.actors.get(t.spec.actorId.toString('hex'));
       a?.inflight.delete(hex);
-      if (a) queueMicrotask(() => this.maybeTerminate(a));
+      if (a?.terminateWhenIdle) RESOLVED.then(() => this.maybeTerminate(a));
     }
     if (done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0 && !t.cancelled) {
       t.retriesLeft--;
@@ -587,9 +616,7 @@ export class NodeManager {
     }
     const w = this.workers.get(owner);
     if (!w) return; // owner gone
-    const f = new Writer(64 + body.length);
-    writeResult(f, { objectId, status, kind, payload: body });
-    w.send(Buffer.from(f.finish()));
+    w.sendWith((f) => writeResult(f, { objectId, status, kind, payload: body }));
   }
 
   private failTask(t: TaskEntry, err: Error): void {
@@ -737,7 +764,7 @@ export class NodeManager {
       a.worker = w;
       const t = this.tasks.get(a.createSpec.taskId.toString('hex'));
       w.ensureDefined(a.def);
-      w.send(executeFrame(a.createSpec, a.owner, grant.gpuIds ?? []));
+      sendExecute(w, a.createSpec, a.owner, grant.gpuIds ?? NO_GPUS);
       if (t) {
         t.worker = w;
         w.inflight.add(t.hex);
@@ -800,7 +827,7 @@ export class NodeManager {
     w.inflight.add(t.hex);
     // Calls to an alias carry the real actor id, so the worker finds its instance.
     if (!t.spec.actorId.equals(a.id)) t.spec = { ...t.spec, actorId: a.id };
-    w.send(executeFrame(t.spec, t.owner, []));
+    sendExecute(w, t.spec, t.owner, NO_GPUS);
   }
 
   private actorDiedError(a: ActorRec): ActorDiedError {
@@ -967,7 +994,7 @@ export class NodeManager {
           NodeRequests[K]
         >;
       case 'availableResources':
-        return this.pool.available() as ReturnType<NodeRequests[K]>;
+        return this.availableResources() as ReturnType<NodeRequests[K]>;
       case 'clusterResources':
         return this.pool.total() as ReturnType<NodeRequests[K]>;
       case 'registerActor':
@@ -986,6 +1013,12 @@ export class NodeManager {
       default:
         throw new InvalidArgumentError(`unknown node request '${String(kind)}'`);
     }
+  }
+
+  /** Resources not in use: leases kept to the end of the turn (scheduleLeaseRelease) count as free. */
+  availableResources(): Record<string, number> {
+    if (this.releaseScheduled) this.releaseIdleLeases();
+    return this.pool.available();
   }
 
   storeSummary(): unknown {
@@ -1035,9 +1068,12 @@ export class NodeManager {
   }
 }
 
-function executeFrame(spec: TaskSpec, owner: number, gpuIds: number[]): Buffer {
-  const w = new Writer(128 + spec.args.length).u8(Msg.Execute);
-  writeSpec(w, spec);
-  w.i32(owner).str(gpuIds.join(','));
-  return Buffer.from(w.finish());
+const NO_GPUS: number[] = [];
+
+function sendExecute(w: WorkerProcess, spec: TaskSpec, owner: number, gpuIds: number[]): void {
+  w.sendWith((f) => {
+    f.u8(Msg.Execute);
+    writeSpec(f, spec);
+    f.i32(owner).str(gpuIds.length === 0 ? '' : gpuIds.join(','));
+  });
 }

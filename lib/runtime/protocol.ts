@@ -91,6 +91,32 @@ export enum DoneStatus {
 const ZERO_ACTOR = Buffer.alloc(OWNER_ID_SIZE);
 export { ZERO_ACTOR };
 
+// Demands repeat (one object per remote function and options): their JSON is
+// made once per object when written, and parsed once per distinct text when read.
+const demandJson = new WeakMap<Record<string, number>, string>();
+const demandParsed = new Map<string, Record<string, number>>();
+const DEMAND_CACHE_MAX = 1024;
+
+function demandText(d: Record<string, number>): string {
+  let s = demandJson.get(d);
+  if (s === undefined) {
+    s = JSON.stringify(d);
+    demandJson.set(d, s);
+  }
+  return s;
+}
+
+function parseDemand(text: string): Record<string, number> {
+  let d = demandParsed.get(text);
+  if (d === undefined) {
+    // Shared between specs: frozen so no reader can change another's demand.
+    d = Object.freeze(JSON.parse(text) as Record<string, number>);
+    if (demandParsed.size >= DEMAND_CACHE_MAX) demandParsed.clear();
+    demandParsed.set(text, d);
+  }
+  return d;
+}
+
 export function writeSpec(w: Writer, s: TaskSpec): void {
   w.u8(s.kind)
     .raw(s.taskId)
@@ -98,7 +124,7 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.name)
     .u32(s.numReturns)
     .bytes(s.args)
-    .str(JSON.stringify(s.demand))
+    .str(demandText(s.demand))
     .u32(s.maxRetries)
     .bool(s.retryExceptions)
     .raw(s.actorId)
@@ -114,7 +140,7 @@ export function readSpec(r: Reader): TaskSpec {
     name: r.str(),
     numReturns: r.u32(),
     args: Buffer.from(r.bytes()),
-    demand: JSON.parse(r.str()) as Record<string, number>,
+    demand: parseDemand(r.str()),
     maxRetries: r.u32(),
     retryExceptions: r.bool(),
     actorId: Buffer.from(r.raw(OWNER_ID_SIZE)),

@@ -10,12 +10,21 @@ export const PIPELINE_DEPTH = 64;
 /** Fixed-point demand as the native ResourcePool takes it (plain numbers; the pool converts). */
 export type Demand = Record<string, number>;
 
+// One demand object serves every task of a function (and every spec read with
+// that demand text), so its key is computed once per object.
+const keys = new WeakMap<Demand, string>();
+
 export function classKey(demand: Demand): string {
-  return Object.keys(demand)
-    .filter((k) => demand[k] !== 0)
-    .sort()
-    .map((k) => `${k}=${demand[k]}`)
-    .join(',');
+  let key = keys.get(demand);
+  if (key === undefined) {
+    key = Object.keys(demand)
+      .filter((k) => demand[k] !== 0)
+      .sort()
+      .map((k) => `${k}=${demand[k]}`)
+      .join(',');
+    keys.set(demand, key);
+  }
+  return key;
 }
 
 export function validateDemand(demand: Demand, what: string): void {

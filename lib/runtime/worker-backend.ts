@@ -28,9 +28,10 @@ export class WorkerBackend implements Backend {
       writeDef(d, def);
       this.out.send(Buffer.from(d.finish()));
     }
-    const w = new Writer(128 + spec.args.length).u8(Msg.Submit).u32(this.index);
-    writeSpec(w, spec);
-    this.out.send(Buffer.from(w.finish()));
+    this.out.sendWith((w) => {
+      w.u8(Msg.Submit).u32(this.index);
+      writeSpec(w, spec);
+    });
   }
 
   blocked(): void {

@@ -130,6 +130,11 @@ export class WorkerProcess {
     this.writer.send(frame);
   }
 
+  /** Sends a frame written in place (see ChannelWriter.sendWith). */
+  sendWith(fill: (w: Writer) => void): void {
+    this.writer.sendWith(fill);
+  }
+
   /** Asks the worker to exit; kills it if it has not within graceMs. */
   stop(graceMs = 2000): Promise<void> {
     if (this.exited) return Promise.resolve();

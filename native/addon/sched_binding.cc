@@ -27,6 +27,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -208,6 +209,7 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     if (!open_) throw Napi::Error::New(env, "ring is closed");
     return ring_;
   }
+  Ring* ring_if_open() { return open_ ? &ring_ : nullptr; }
 
   Napi::Value Push(const Napi::CallbackInfo& info) {
     Bytes b = bytes_arg(info, 0, "ring.push");
@@ -356,6 +358,7 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
                            InstanceMethod<&DoorbellWrap::RefPoll>("ref"),
                            InstanceMethod<&DoorbellWrap::UnrefPoll>("unref"),
                            InstanceMethod<&DoorbellWrap::Close>("close"),
+                           InstanceMethod<&DoorbellWrap::SetSpin>("setSpin"),
                            InstanceAccessor<&DoorbellWrap::Wakeups>("wakeups"),
                        });
   }
@@ -408,14 +411,39 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
 
   // drain; when empty announce sleep and re-check: null only when it is
   // safe to wait for the watch callback.
+  //
+  // With spinning on (setSpin) and the channel hot, an empty ring does not
+  // announce sleep here: the loop's prepare phase spins first (OnPrepare).
   Napi::Value DrainOrSleep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     size_t max_bytes = ring_->max_bytes_arg(info, 0);
     for (;;) {
       Napi::Value v = ring_->drain(env, max_bytes);
-      if (!v.IsNull()) return v;
+      if (!v.IsNull()) {
+        if (spin_ns_ > 0) hot_until_ns_ = mono_ns() + hot_window_ns_;
+        return v;
+      }
+      if (spin_ns_ > 0 && prepare_ && mono_ns() < hot_until_ns_) {
+        deferred_ = true;
+        return env.Null();
+      }
       if (prepare_sleep(env)) return env.Null();
     }
+  }
+
+  // setSpin(spinUs, hotWindowUs): before the loop blocks, spin up to spinUs for
+  // a message when one arrived in the last hotWindowUs. 0 turns spinning off.
+  Napi::Value SetSpin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber() || !info[1].IsNumber())
+      throw Napi::TypeError::New(env, "doorbell.setSpin(spinUs, hotWindowUs): numbers expected");
+    double spin_us = info[0].As<Napi::Number>().DoubleValue();
+    double hot_us = info[1].As<Napi::Number>().DoubleValue();
+    if (!(spin_us >= 0 && spin_us <= 1e6) || !(hot_us >= 0 && hot_us <= 1e7))
+      throw Napi::RangeError::New(env, "doorbell.setSpin: spinUs must be in [0, 1e6] and hotWindowUs in [0, 1e7]");
+    spin_ns_ = static_cast<int64_t>(spin_us * 1000);
+    hot_window_ns_ = static_cast<int64_t>(hot_us * 1000);
+    return env.Undefined();
   }
 
   Napi::Value Watch(const Napi::CallbackInfo& info) {
@@ -437,6 +465,18 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
     poll_->data = this;
     uv_poll_start(poll_, UV_READABLE, &DoorbellWrap::OnReadable);
     if (!refd_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    // The spin phase: a prepare handle runs just before the loop would block;
+    // an idle handle, when active, keeps that block from happening. Neither
+    // keeps the process alive.
+    prepare_ = new uv_prepare_t;
+    uv_prepare_init(loop, prepare_);
+    prepare_->data = this;
+    uv_prepare_start(prepare_, &DoorbellWrap::OnPrepare);
+    uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+    idle_ = new uv_idle_t;
+    uv_idle_init(loop, idle_);
+    idle_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
     Ref();  // keep this object alive while watching
     watching_ = true;
     return env.Undefined();
@@ -448,21 +488,62 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
     Doorbell::clear_eventfd(self->efd_);
     ++self->wakeups_;
     if (status < 0) return;
-    Napi::Env env = self->Env();
+    self->deferred_ = false;
+    self->call_js();
+  }
+
+  // The JS reader found the ring empty while the channel was hot: spin before
+  // the loop blocks. A message found is handed to JS at once, and the idle
+  // handle makes this loop turn not block, so the next turn spins again.
+  // Otherwise sleep is announced and the eventfd wakes us as usual.
+  static void OnPrepare(uv_prepare_t* h) {
+    auto* self = static_cast<DoorbellWrap*>(h->data);
+    if (!self || !self->watching_ || !self->deferred_) return;
+    self->deferred_ = false;
+    Ring* r = self->ring_->ring_if_open();
+    if (!r) return;
+    if (!Doorbell(*r, self->efd_).spin_until_ready(self->spin_ns_)) {
+      r->sleeping_word()->fetch_or(sched::kSleepEventfd, std::memory_order_seq_cst);
+      if (r->empty()) return;
+    }
+    self->call_js();
+    if (self->watching_ && self->deferred_ && self->idle_) uv_idle_start(self->idle_, &DoorbellWrap::OnIdle);
+  }
+
+  static void OnIdle(uv_idle_t* h) { uv_idle_stop(h); }
+
+  void call_js() {
+    Napi::Env env = Env();
     Napi::HandleScope scope(env);
     try {
-      self->cb_.MakeCallback(self->Value(), {}, *self->async_);
+      cb_.MakeCallback(Value(), {}, *async_);
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());
     }
   }
 
+  static int64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
+
+  template <typename H>
+  static void close_handle(H*& h) {
+    if (!h) return;
+    h->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<H*>(x); });
+    h = nullptr;
+  }
+
   void stop_poll() {
-    if (!poll_) return;
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
+    if (poll_) uv_poll_stop(poll_);
+    if (prepare_) uv_prepare_stop(prepare_);
+    if (idle_) uv_idle_stop(idle_);
+    close_handle(poll_);
+    close_handle(prepare_);
+    close_handle(idle_);
+    deferred_ = false;
   }
 
   Napi::Value Unwatch(const Napi::CallbackInfo& info) {
@@ -509,6 +590,12 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
   RingWrap* ring_ = nullptr;
   int efd_ = -1;
   uv_poll_t* poll_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  int64_t spin_ns_ = 0;
+  int64_t hot_window_ns_ = 0;
+  int64_t hot_until_ns_ = 0;
+  bool deferred_ = false;  // the ring was found empty and sleep is not announced yet
   Napi::FunctionReference cb_;
   std::unique_ptr<Napi::AsyncContext> async_;
   bool refd_ = true;

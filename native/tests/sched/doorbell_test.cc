@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "tests/check.h"
@@ -198,6 +199,48 @@ TEST(many_producers_one_sleeper) {
   for (uint64_t i = 0; i < P * N; ++i) recv_futex(r, db, &lost);
   for (auto& t : ts) t.join();
   CHECK_EQ(lost.load(), 0u);
+}
+
+// Spinning consumers: a ping-pong where both sides spin before they sleep
+// loses no message and needs (almost) no wake-up; a spin on an empty ring gives
+// up within its budget and leaves sleep unannounced.
+TEST(spin_then_sleep_ping_pong_threads) {
+  Pair p;
+  constexpr uint64_t N = 20000;
+  std::atomic<uint32_t> lost{0};
+  auto recv_spin = [&](Ring& r, Doorbell& db) {
+    if (db.spin_until_ready(200'000)) {
+      uint64_t v;
+      size_t n;
+      if (r.try_pop(&v, 64, &n) == PopStatus::kOk) return v;
+    }
+    return recv_futex(r, db, &lost);
+  };
+  std::thread echo([&] {
+    Ring in = Ring::attach(p.a), out = Ring::attach(p.b);
+    in.join();
+    out.join();
+    Doorbell din(in), dout(out);
+    for (uint64_t i = 0; i < N; ++i) send(out, dout, recv_spin(in, din) + 1);
+  });
+  Ring out = Ring::attach(p.a), in = Ring::attach(p.b);
+  out.join();
+  in.join();
+  Doorbell dout(out), din(in);
+  for (uint64_t i = 0; i < N; ++i) {
+    send(out, dout, i * 2);
+    CHECK_EQ(recv_spin(in, din), i * 2 + 1);
+  }
+  echo.join();
+  CHECK_EQ(lost.load(), 0u);
+  // Empty ring: the spin gives up after its budget, with sleep not announced.
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(!din.spin_until_ready(1'000'000));
+  auto spent = std::chrono::steady_clock::now() - t0;
+  CHECK(spent >= std::chrono::microseconds(1000));
+  CHECK(spent < std::chrono::milliseconds(500));
+  CHECK_EQ(in.sleeping_word()->load() & kSleepFutex, 0u);
+  CHECK(!din.spin_until_ready(0));
 }
 
 TEST_MAIN()
