@@ -117,7 +117,13 @@ export class ActorHandleBase extends Uint8Array {
   }
 }
 
+/** Actor calls hold no resources of their own (the actor holds them). */
+const NO_DEMAND: Record<string, number> = Object.freeze({});
+
 function actorMethod(h: ActorHandleBase, method: string, o: { numReturns?: number; name?: string }): any {
+  // Computed once per method, not per call: calls are the hot path.
+  const name = o.name ?? `${h.className}.${method}`;
+  const actorId = Buffer.from(h);
   return {
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
@@ -127,12 +133,12 @@ function actorMethod(h: ActorHandleBase, method: string, o: { numReturns?: numbe
         {
           kind: TaskKind.ActorCall,
           fnId: '',
-          name: o.name ?? `${h.className}.${method}`,
+          name,
           numReturns,
-          demand: {},
+          demand: NO_DEMAND,
           maxRetries: 0,
           retryExceptions: false,
-          actorId: Buffer.from(h),
+          actorId,
           method,
           maxConcurrency: 1,
         },

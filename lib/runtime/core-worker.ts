@@ -242,7 +242,21 @@ export class CoreWorker {
       }
     }
     const send = (resolved: WireArg[]) => {
-      const spec: TaskSpec = { ...base, taskId, args: encodeArgs(resolved) };
+      // Spelled out rather than spread: this runs for every task.
+      const spec: TaskSpec = {
+        kind: base.kind,
+        taskId,
+        fnId: base.fnId,
+        name: base.name,
+        numReturns: base.numReturns,
+        args: encodeArgs(resolved),
+        demand: base.demand,
+        maxRetries: base.maxRetries,
+        retryExceptions: base.retryExceptions,
+        actorId: base.actorId,
+        method: base.method,
+        maxConcurrency: base.maxConcurrency,
+      };
       // Until the task ends, its store arguments must outlive the caller's handles: keep the
       // temporaries, and the refs themselves (holding them keeps their count above zero).
       if (temps.length > 0 || argRefs.length > 0)
@@ -255,8 +269,9 @@ export class CoreWorker {
     };
 
     // Calls to one actor keep their order; its creation goes first, unchained.
+    // (The key is only needed when some call waits: most calls skip making it.)
     const actorKey =
-      base.kind === TaskKind.ActorCall && base.actorId.some((b) => b !== 0)
+      base.kind === TaskKind.ActorCall && (pendingDeps || this.actorChains.size > 0)
         ? base.actorId.toString('hex')
         : undefined;
     const chained = actorKey ? this.actorChains.get(actorKey) : undefined;
