@@ -13,6 +13,11 @@ export class IdGenerator {
   readonly ownerId: Buffer;
   readonly ownerHex: string;
   private counter = 0;
+  // Task ids live as long as their tasks (a million may be queued): they are
+  // cut from slabs of their own, so no short-lived buffer shares their memory
+  // and keeps it from being freed.
+  private slab = Buffer.allocUnsafeSlow(0);
+  private slabPos = 0;
 
   constructor(ownerId: Buffer = randomBytes(OWNER_ID_SIZE)) {
     this.ownerId = ownerId;
@@ -20,18 +25,22 @@ export class IdGenerator {
   }
 
   nextTaskId(): Buffer {
-    const id = Buffer.allocUnsafe(TASK_ID_SIZE);
+    if (this.slabPos + TASK_ID_SIZE > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(TASK_ID_SIZE * 2048);
+      this.slabPos = 0;
+    }
+    const id = this.slab.subarray(this.slabPos, this.slabPos + TASK_ID_SIZE);
+    this.slabPos += TASK_ID_SIZE;
     this.ownerId.copy(id, 0);
     id.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
     return id;
   }
 
   /** Id of the i-th (0-based) return value of a task. */
-  static returnId(taskId: Buffer, index: number): Buffer {
-    const id = Buffer.allocUnsafe(OBJECT_ID_SIZE);
-    taskId.copy(id, 0, 0, TASK_ID_SIZE);
-    id.writeUInt32LE(index + 1, TASK_ID_SIZE);
-    return id;
+  static returnId(taskId: Buffer, index: number, into: Buffer = Buffer.allocUnsafe(OBJECT_ID_SIZE)): Buffer {
+    taskId.copy(into, 0, 0, TASK_ID_SIZE);
+    into.writeUInt32LE(index + 1, TASK_ID_SIZE);
+    return into;
   }
 
   nextPutId(): Buffer {

@@ -14,7 +14,7 @@ import {
   TaskError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, isPutId, ownerHexOf } from '../core/ids.js';
+import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
@@ -35,6 +35,8 @@ let recordCallSites = false;
 export function setRecordCallSites(on: boolean): void {
   recordCallSites = on;
 }
+
+const RETURN_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
 
 /** Arguments and returns up to this size travel inside messages; larger ones go through the store. */
 export const INLINE_LIMIT = 100 * 1024;
@@ -212,11 +214,13 @@ export class CoreWorker {
     const refs: ObjectRef<unknown>[] = [];
     const entries: Owned[] = [];
     for (let i = 0; i < base.numReturns; i++) {
-      const id = IdGenerator.returnId(taskId, i);
+      // The ref copies the id: one scratch buffer serves every return.
+      const ref = new ObjectRef(IdGenerator.returnId(taskId, i, RETURN_ID_SCRATCH));
       const e = this.newEntry(taskId);
       entries.push(e);
-      this.owned.set(id.toString('hex'), e);
-      refs.push(new ObjectRef(id));
+      this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
+      e.localRefs++; // the ref was made before its entry existed, so it could not count itself
+      refs.push(ref);
     }
     // Encode what is known now; top-level refs are resolved before sending.
     const wire: Array<WireArg | ObjectRef<unknown>> = [];

@@ -1,7 +1,7 @@
 // Messages between the node manager and its workers. They travel as frames on
 // shared-memory rings (channel.ts); each starts with a one-byte type. Packed
 // by hand (codec.ts): this is the hot path of every task.
-import { Reader, Writer } from '../core/codec.js';
+import { Reader, type Writer } from '../core/codec.js';
 import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE } from '../core/ids.js';
 
 export enum Msg {
@@ -168,15 +168,28 @@ export function readDef(r: Reader): FunctionDef {
 /** One argument as the worker receives it. */
 export type WireArg = { kind: ArgKind.Value; payload: Buffer } | { kind: ArgKind.StoreRef; id: Buffer };
 
+/** The encoding of no arguments, shared (never written to): queued tasks each keep theirs. */
+const NO_ARGS = Buffer.alloc(4);
+
 export function encodeArgs(args: WireArg[]): Buffer {
-  const w = new Writer(64);
-  w.u32(args.length);
+  if (args.length === 0) return NO_ARGS;
+  // Sized exactly and allocated once: the buffer lives as long as the task is queued.
+  let size = 4;
+  for (const a of args) size += 1 + (a.kind === ArgKind.Value ? 4 + a.payload.length : OBJECT_ID_SIZE);
+  const out = Buffer.allocUnsafe(size);
+  let pos = out.writeUInt32LE(args.length, 0);
   for (const a of args) {
-    w.u8(a.kind);
-    if (a.kind === ArgKind.Value) w.bytes(a.payload);
-    else w.raw(a.id);
+    out[pos++] = a.kind;
+    if (a.kind === ArgKind.Value) {
+      pos = out.writeUInt32LE(a.payload.length, pos);
+      out.set(a.payload, pos);
+      pos += a.payload.length;
+    } else {
+      out.set(a.id, pos);
+      pos += OBJECT_ID_SIZE;
+    }
   }
-  return Buffer.from(w.finish());
+  return out;
 }
 
 export function decodeArgs(buf: Buffer): WireArg[] {
