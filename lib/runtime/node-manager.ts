@@ -90,6 +90,8 @@ interface ClassQueue {
   tasks: Deque<TaskEntry>;
   leases: Lease[];
   warnedInfeasible: boolean;
+  /** releaseEpoch when a lease last failed to get resources: no retry until something is released. */
+  exhaustedAt: number;
 }
 
 type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
@@ -157,6 +159,8 @@ export class NodeManager {
   private readonly pendingActors = new Deque<ActorRec>();
   private readonly defs = new Map<string, FunctionDef>();
   private dispatchScheduled = false;
+  /** Counts releases to the resource pool (see ClassQueue.exhaustedAt). */
+  private releaseEpoch = 0;
   private releaseScheduled = false;
   private reaper: NodeJS.Timeout;
   private closed = false;
@@ -317,7 +321,7 @@ export class NodeManager {
       const i = q.leases.findIndex((l) => l.worker === w);
       if (i >= 0) {
         const [lease] = q.leases.splice(i, 1);
-        if (lease?.grant && !lease.suspended) this.pool.release(lease.grant);
+        if (lease?.grant && !lease.suspended) this.releaseGrant(lease.grant);
       }
     }
     // An actor it hosted.
@@ -363,7 +367,7 @@ export class NodeManager {
   private enqueue(t: TaskEntry, front: boolean): void {
     let q = this.classes.get(t.key);
     if (!q) {
-      q = { demand: t.spec.demand, tasks: new Deque(), leases: [], warnedInfeasible: false };
+      q = { demand: t.spec.demand, tasks: new Deque(), leases: [], warnedInfeasible: false, exhaustedAt: -1 };
       this.classes.set(t.key, q);
     }
     if (!q.warnedInfeasible && !this.pool.feasible(t.spec.demand)) {
@@ -377,6 +381,11 @@ export class NodeManager {
     if (front) q.tasks.unshift(t);
     else q.tasks.push(t);
     this.scheduleDispatch();
+  }
+
+  private releaseGrant(g: Grant): void {
+    this.pool.release(g);
+    this.releaseEpoch++;
   }
 
   private scheduleDispatch(): void {
@@ -414,7 +423,7 @@ export class NodeManager {
         const l = q.leases[i]!;
         if (l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
           q.leases.splice(i, 1);
-          if (l.grant && !l.suspended) this.pool.release(l.grant);
+          if (l.grant && !l.suspended) this.releaseGrant(l.grant);
           l.worker.state = 'idle';
           l.worker.idleSince = Date.now();
           released = true;
@@ -463,8 +472,14 @@ export class NodeManager {
   /** A lease with fresh resources, 'starting' if its worker is still booting, or undefined if none fit. */
   private newLease(q: ClassQueue): Lease | 'starting' | undefined {
     if (q.leases.some((l) => !l.worker.ready)) return 'starting';
+    // With every lease busy, each task would ask the pool again and fail: ask
+    // once, then again only after some resources were given back.
+    if (q.exhaustedAt === this.releaseEpoch) return undefined;
     const grant = this.pool.tryAcquire(q.demand);
-    if (!grant) return undefined;
+    if (!grant) {
+      q.exhaustedAt = this.releaseEpoch;
+      return undefined;
+    }
     let w = this.takeIdleWorker();
     if (!w) w = this.spawnWorker();
     this.claimed.add(w);
@@ -544,7 +559,7 @@ export class NodeManager {
     if (!lease) return;
     if (blocked && w.blockedDepth === 1 && !lease.suspended) {
       // Lend the resources back while the task waits, so the tasks it waits for can run.
-      if (lease.grant) this.pool.release(lease.grant);
+      if (lease.grant) this.releaseGrant(lease.grant);
       lease.suspended = true;
       this.scheduleDispatch();
     } else if (!blocked && w.blockedDepth === 0 && lease.suspended) {
@@ -789,7 +804,7 @@ export class NodeManager {
     a.state = 'alive';
     // Placement resources (1 CPU by default) are only for placing; keep what was asked for explicitly.
     if (a.grant && Object.keys(a.holdDemand).length === 0) {
-      this.pool.release(a.grant);
+      this.releaseGrant(a.grant);
       a.grant = null;
     }
     while (a.pending.length > 0) this.sendActorCall(a, a.pending.shift()!);
@@ -841,7 +856,7 @@ export class NodeManager {
     a.state = 'dead';
     a.deathMessage = message;
     if (a.grant) {
-      this.pool.release(a.grant);
+      this.releaseGrant(a.grant);
       a.grant = null;
     }
     const err = this.actorDiedError(a);
@@ -857,7 +872,7 @@ export class NodeManager {
     if (a.state === 'dead') return;
     // A death while constructing counts as a restart like any other.
     if (a.grant) {
-      this.pool.release(a.grant);
+      this.releaseGrant(a.grant);
       a.grant = null;
     }
     if (a.restartsLeft <= 0) {
