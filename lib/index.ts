@@ -102,15 +102,22 @@ export function get<const T extends readonly ObjectRef<unknown>[]>(
   refs: T,
   opts?: GetOptions,
 ): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
-export async function get(
+export function get(
   x: ObjectRef<unknown> | readonly ObjectRef<unknown>[],
   opts: GetOptions = {},
 ): Promise<unknown> {
-  checkTimeout(opts.timeout, 'get');
-  const rt = currentRuntimeOrStart();
-  if (x instanceof ObjectRef) return (await rt.core.get([x], opts.timeout))[0];
-  if (!Array.isArray(x)) throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
-  return rt.core.get(x, opts.timeout);
+  // Not async: a get of one ready-soon ref is the hot path of a sync loop, and
+  // every async layer adds promise hops. Errors still reject, never throw.
+  try {
+    checkTimeout(opts.timeout, 'get');
+    const rt = currentRuntimeOrStart();
+    if (x instanceof ObjectRef) return rt.core.getOne(x, opts.timeout);
+    if (!Array.isArray(x))
+      throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
+    return rt.core.get(x, opts.timeout);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** Stores a value in the object store and returns a ref to it (synchronous, like ray.put). */

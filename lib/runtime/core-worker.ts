@@ -424,6 +424,34 @@ export class CoreWorker {
 
   // ---------------------------------------------------------------- get / wait
 
+  /**
+   * get() of one owned ref with no timeout, the common case of a sync loop:
+   * one promise, settled by the owner's waiter itself, rather than a chain of
+   * async functions. Everything else takes the general path.
+   */
+  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    const e = ref instanceof ObjectRef && !this.closed ? this.owned.get(ref.hex) : undefined;
+    if (!e || timeoutMs !== undefined) return this.get([ref], timeoutMs).then((v) => v[0]);
+    if (e.state !== State.Pending) {
+      try {
+        return Promise.resolve(this.readOwned(ref, e));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    this.backend.blocked();
+    return new Promise((resolve, reject) => {
+      (e.waiters ??= []).push(() => {
+        this.backend.unblocked();
+        try {
+          resolve(this.readOwned(ref, e));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
   async get(refs: readonly ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<unknown[]> {
     this.assertOpen();
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
