@@ -415,7 +415,10 @@ export class NodeManager {
   private readonly releaseIdleLeases = () => {
     if (!this.releaseScheduled) return;
     this.releaseScheduled = false;
-    if (this.closed) return;
+    if (!this.closed) this.releaseIdle();
+  };
+
+  private releaseIdle(): void {
     let released = false;
     for (const q of this.classes.values()) {
       if (q.tasks.length > 0) continue;
@@ -431,7 +434,7 @@ export class NodeManager {
       }
     }
     if (released) this.dispatch();
-  };
+  }
 
   private dispatch(): void {
     for (const q of this.classes.values()) this.dispatchClass(q);
@@ -1032,7 +1035,7 @@ export class NodeManager {
 
   /** Resources not in use: leases kept to the end of the turn (scheduleLeaseRelease) count as free. */
   availableResources(): Record<string, number> {
-    if (this.releaseScheduled) this.releaseIdleLeases();
+    if (!this.closed) this.releaseIdle();
     return this.pool.available();
   }
 
