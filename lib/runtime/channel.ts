@@ -43,6 +43,8 @@ export interface NativeDoorbell {
   unwatch(): void;
   /** Before the loop blocks, spin up to spinUs for a message if one came in the last hotWindowUs (0: off). */
   setSpin(spinUs: number, hotWindowUs: number): void;
+  /** Wake-ups by eventfd, spins before sleeping, and spins that found a message. */
+  stats(): { wakeups: number; spins: number; spinHits: number };
   close(): void;
   ref(): void;
   unref(): void;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -360,6 +361,7 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
                            InstanceMethod<&DoorbellWrap::Close>("close"),
                            InstanceMethod<&DoorbellWrap::SetSpin>("setSpin"),
                            InstanceAccessor<&DoorbellWrap::Wakeups>("wakeups"),
+                           InstanceMethod<&DoorbellWrap::Stats>("stats"),
                        });
   }
 
@@ -502,9 +504,23 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
     self->deferred_ = false;
     Ring* r = self->ring_->ring_if_open();
     if (!r) return;
-    if (!Doorbell(*r, self->efd_).spin_until_ready(self->spin_ns_)) {
+    // Back off after spins that found nothing: a channel whose replies take
+    // longer than the budget would only burn CPU that others may need.
+    bool spun = false;
+    if (self->skip_spins_ > 0) {
+      --self->skip_spins_;
+    } else {
+      spun = true;
+      ++self->spins_;
+    }
+    if (!spun || !Doorbell(*r, self->efd_).spin_until_ready(self->spin_ns_)) {
+      if (spun) self->fail_streak_ = std::min(self->fail_streak_ + 1, 6);
+      if (spun) self->skip_spins_ = (1 << self->fail_streak_) - 1;
       r->sleeping_word()->fetch_or(sched::kSleepEventfd, std::memory_order_seq_cst);
       if (r->empty()) return;
+    } else {
+      ++self->spin_hits_;
+      self->fail_streak_ = 0;
     }
     self->call_js();
     if (self->watching_ && self->deferred_ && self->idle_) uv_idle_start(self->idle_, &DoorbellWrap::OnIdle);
@@ -579,6 +595,16 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(wakeups_));
   }
 
+  // { wakeups, spins, spinHits }: how often the eventfd woke this reader, and
+  // how often a spin before sleeping found a message.
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("wakeups", static_cast<double>(wakeups_));
+    o.Set("spins", static_cast<double>(spins_));
+    o.Set("spinHits", static_cast<double>(spin_hits_));
+    return o;
+  }
+
   static void Cleanup(void* arg) {
     auto* self = static_cast<DoorbellWrap*>(arg);
     self->watching_ = false;
@@ -596,6 +622,9 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
   int64_t hot_window_ns_ = 0;
   int64_t hot_until_ns_ = 0;
   bool deferred_ = false;  // the ring was found empty and sleep is not announced yet
+  int fail_streak_ = 0;    // spins in a row that found nothing (capped)
+  int skip_spins_ = 0;     // idle turns left to sleep at once, without spinning
+  uint64_t spins_ = 0, spin_hits_ = 0;
   Napi::FunctionReference cb_;
   std::unique_ptr<Napi::AsyncContext> async_;
   bool refd_ = true;

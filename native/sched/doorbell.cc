@@ -1,5 +1,6 @@
 #include "sched/doorbell.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -52,6 +53,9 @@ bool Doorbell::spin_until_ready(int64_t budget_ns) const {
       cpu_relax();
     }
     if (now_ns() >= deadline) return !ring_->empty();
+    // Polite spinning: when more processes are runnable than there are cores
+    // (a busy 2-core machine), the one we wait for may need this CPU.
+    sched_yield();
   }
 }
 
