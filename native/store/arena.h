@@ -30,7 +30,7 @@
 namespace sunray::store {
 
 constexpr char kArenaMagic[8] = {'S', 'U', 'N', 'R', 'A', 'Y', 'S', 'T'};
-constexpr uint32_t kArenaLayoutVersion = 1;
+constexpr uint32_t kArenaLayoutVersion = 2;
 constexpr uint64_t kCommitChunk = 64ull << 20;
 constexpr uint64_t kMinCapacity = 1ull << 20;
 constexpr size_t kSpillDirMax = 512;

@@ -60,6 +60,7 @@ uint32_t Store::register_client() {
       if (c[i].active) continue;
       c[i].pid = pid;
       c[i].start_time = start;
+      c[i].unsealed = c[i].pin_records = 0;
       publish_state(&c[i].active, 1);
       return i;
     }
@@ -84,24 +85,32 @@ void Store::reap_client(uint32_t client) {
   reap_locked(client);
 }
 
+void Store::erase_pin_record(uint32_t client, PinRecord* r) {
+  pins().erase(r);
+  uint32_t& n = arena_.clients()[client].pin_records;
+  if (n > 0) --n;
+}
+
 void Store::reap_locked(uint32_t client) {
   ObjectTable t = table();
-  for (uint32_t i = 0; i < t.slots(); ++i) {
+  ClientSlot& c = arena_.clients()[client];
+  for (uint32_t i = 0; c.unsealed > 0 && i < t.slots(); ++i) {
     ObjectEntry& e = t.at(i);
     if (e.state == kObjectCreated && e.creator == client) erase_locked(i);
   }
   PinTable p = pins();
-  for (uint32_t i = 0; i < p.slots(); ++i) {
+  for (uint32_t i = 0; c.pin_records > 0 && i < p.slots(); ++i) {
     PinRecord& r = p.at(i);
     if (r.client_plus1 != client + 1) continue;
     uint32_t slot = r.object, count = r.count;
-    p.erase(&r);
+    erase_pin_record(client, &r);
     ObjectEntry& e = t.at(slot);
     if (!ObjectTable::is_live(e.state)) continue;
     e.pins = e.pins > count ? e.pins - count : 0;
     if (e.pins == 0) unpinned_locked(slot);
   }
-  publish_state(&arena_.clients()[client].active, 0);
+  c.unsealed = c.pin_records = 0;
+  publish_state(&c.active, 0);
   ++hdr()->state.reaped_clients;
 }
 
@@ -241,6 +250,10 @@ void Store::erase_locked(uint32_t slot) {
     --s.objects_spilled;
     s.bytes_spilled_now -= e.data_size + e.metadata_size;
   }
+  if (e.state == kObjectCreated && e.creator < hdr()->max_clients) {
+    uint32_t& n = arena_.clients()[e.creator].unsealed;
+    if (n > 0) --n;
+  }
   lru_remove(slot);
   t.erase(slot);  // the table first: a crash here leaves a block the repair frees
   crash_point("erase:unlinked");
@@ -359,6 +372,7 @@ uint64_t Store::create(uint32_t client, const ObjectId& id, uint64_t data_size, 
   if (metadata_size) std::memcpy(base() + off + data_size, metadata, metadata_size);
   t.publish(slot, kObjectCreated);
   ++hdr()->state.objects_unsealed;
+  ++arena_.clients()[client].unsealed;
   crash_point("create:published");
   return off;
 }
@@ -376,6 +390,8 @@ void Store::seal(uint32_t client, const ObjectId& id) {
                        "seal: object " + id.hex() + " was created by another client; only its creator may seal it");
     publish_state(&e.state, kObjectSealed);
     --hdr()->state.objects_unsealed;
+    uint32_t& mine = arena_.clients()[client].unsealed;
+    if (mine > 0) --mine;
     ++hdr()->state.objects_sealed;
     if (e.pins == 0) lru_push(slot);
   }
@@ -405,7 +421,7 @@ void Store::pin_locked(uint32_t client, uint32_t slot) {
         StoreErrorCode::kTooManyPins,
         "get: too many (client, object) pins are held; release objects you no longer read or raise maxObjects");
   ObjectEntry& e = table().at(slot);
-  ++r->count;
+  if (r->count++ == 0) ++arena_.clients()[client].pin_records;
   if (e.pins == 0) lru_remove(slot);
   ++e.pins;
 }
@@ -447,7 +463,7 @@ void Store::release(uint32_t client, const ObjectId& id) {
   if (!r)
     throw StoreError(StoreErrorCode::kNotPinned,
                      "release: object " + id.hex() + " is not pinned by this client (released twice, or never got?)");
-  if (--r->count == 0) pins().erase(r);
+  if (--r->count == 0) erase_pin_record(client, r);
   ObjectEntry& e = table().at(slot);
   if (--e.pins == 0) unpinned_locked(slot);
 }
@@ -535,7 +551,8 @@ void Store::wake_seal_waiters() { futex_wake(&hdr()->seal_epoch, INT_MAX); }
 void Store::remove_spill_files() {
   Lock lock(*this);
   ObjectTable t = table();
-  for (uint32_t i = 0; i < t.slots(); ++i) {
+  // The counter spares a scan of the whole table (many MiB of shared pages on a large arena).
+  for (uint32_t i = 0; hdr()->state.objects_spilled > 0 && i < t.slots(); ++i) {
     if (t.at(i).state != kObjectSpilled) continue;
     spill_remove(spill_file(i));
     erase_locked(i);

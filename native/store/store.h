@@ -133,6 +133,7 @@ class Store {
   void erase_locked(uint32_t slot);  // table first, then the block
   void unpinned_locked(uint32_t slot);
   void pin_locked(uint32_t client, uint32_t slot);
+  void erase_pin_record(uint32_t client, PinRecord* r);  // keeps the client's pin_records count
   void reap_locked(uint32_t client);
   void repair_locked();
   std::string spill_file(uint32_t slot) const;

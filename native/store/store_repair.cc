@@ -65,8 +65,10 @@ void Store::repair_locked() {
   // 3. The allocator, from the live allocations alone.
   alloc().rebuild(blocks);
 
-  // 4. Pins: drop records of dead slots, recompute the totals.
+  // 4. Pins: drop records of dead slots, recompute the totals (and each client's counts).
   PinTable p = pins();
+  ClientSlot* clients = arena_.clients();
+  for (uint32_t c = 0; c < h->max_clients; ++c) clients[c].unsealed = clients[c].pin_records = 0;
   for (uint32_t i = 0; i < t.slots(); ++i) t.at(i).pins = 0;
   for (uint32_t i = 0; i < p.slots(); ++i) {
     PinRecord& r = p.at(i);
@@ -77,6 +79,7 @@ void Store::repair_locked() {
       continue;
     }
     t.at(r.object).pins += r.count;
+    ++clients[r.client_plus1 - 1].pin_records;
   }
 
   // 5. Counters and LRU lists, in their old order.
@@ -90,7 +93,10 @@ void Store::repair_locked() {
     ObjectEntry& e = t.at(i);
     e.in_lru = 0;
     e.lru_prev = e.lru_next = kNoSlot;
-    if (e.state == kObjectCreated) ++s.objects_unsealed;
+    if (e.state == kObjectCreated) {
+      ++s.objects_unsealed;
+      ++clients[e.creator].unsealed;
+    }
     if (e.state == kObjectSpilled) {
       ++s.objects_spilled;
       s.bytes_spilled_now += e.data_size + e.metadata_size;
@@ -157,6 +163,18 @@ bool Store::check(std::string* why) {
     if (r.count == 0) return fail("pin record with zero count");
     if (!arena_.clients()[r.client_plus1 - 1].active) return fail("pin held by an inactive client");
     pin_sum[r.object] += r.count;
+  }
+  std::vector<uint32_t> records_of(h->max_clients, 0), unsealed_of(h->max_clients, 0);
+  for (uint32_t i = 0; i < p.slots(); ++i) {
+    const PinRecord& r = p.at(i);
+    if (r.client_plus1 != 0 && r.client_plus1 != PinTable::kPinTombstone) ++records_of[r.client_plus1 - 1];
+  }
+  for (uint32_t i = 0; i < t.slots(); ++i)
+    if (t.at(i).state == kObjectCreated && t.at(i).creator < h->max_clients) ++unsealed_of[t.at(i).creator];
+  for (uint32_t c = 0; c < h->max_clients; ++c) {
+    const ClientSlot& cs = arena_.clients()[c];
+    if (cs.pin_records != records_of[c]) return fail("a client's pin record count is wrong");
+    if (cs.unsealed != unsealed_of[c]) return fail("a client's unsealed object count is wrong");
   }
   for (uint32_t i = 0; i < t.slots(); ++i) {
     const ObjectEntry& e = t.at(i);
