@@ -20,6 +20,13 @@ export function setRefTracker(t: RefTracker | undefined): void {
 
 const finalizer = new FinalizationRegistry<string>((hex) => tracker?.onRelease(hex));
 
+// Refs are views into shared slabs rather than each owning a 28-byte
+// ArrayBuffer: a ref then costs one object instead of three (a million queued
+// tasks hold a million refs). A slab lives while any of its refs does.
+const REFS_PER_SLAB = 256;
+let slab = new ArrayBuffer(0);
+let slabPos = 0;
+
 export class ObjectRef<T = unknown> extends Uint8Array {
   /** Phantom: makes ObjectRef<number> and ObjectRef<string> different types. */
   declare readonly [valueType]?: T;
@@ -33,9 +40,14 @@ export class ObjectRef<T = unknown> extends Uint8Array {
 
   /** @internal Use `sunray.put` or a remote call to make refs. */
   constructor(id: Uint8Array) {
-    super(OBJECT_ID_SIZE);
     if (id.length !== OBJECT_ID_SIZE)
       throw new RangeError(`object ids are ${OBJECT_ID_SIZE} bytes, got ${id.length}`);
+    if (slabPos + OBJECT_ID_SIZE > slab.byteLength) {
+      slab = new ArrayBuffer(OBJECT_ID_SIZE * REFS_PER_SLAB);
+      slabPos = 0;
+    }
+    super(slab, slabPos, OBJECT_ID_SIZE);
+    slabPos += OBJECT_ID_SIZE;
     this.set(id);
     tracker?.onCreate(this);
     finalizer.register(this, this.hex, this);
