@@ -88,11 +88,6 @@ export function openDoorbell(ring: NativeRing, eventFd: number): NativeDoorbell 
   return new native.Doorbell(ring, eventFd) as NativeDoorbell;
 }
 
-/** Largest frame that fits a slot; bigger ones go through the store. */
-function maxInline(ring: NativeRing): number {
-  return ring.maxPayload;
-}
-
 const RESOLVED = Promise.resolve();
 
 export class ChannelWriter {
@@ -101,15 +96,20 @@ export class ChannelWriter {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
+  /** Largest frame that fits a slot (read once: a native accessor); bigger ones go through the store. */
+  private readonly maxInline: number;
+
   constructor(
     private readonly ring: NativeRing,
     private readonly bell: NativeDoorbell,
     private readonly store: ObjectStore,
-  ) {}
+  ) {
+    this.maxInline = ring.maxPayload;
+  }
 
   send(frame: Buffer): void {
     if (this.closed) return;
-    if (frame.length > maxInline(this.ring)) frame = this.park(frame);
+    if (frame.length > this.maxInline) frame = this.park(frame);
     this.batch.u32(frame.length).raw(frame);
     this.schedule();
   }
@@ -124,7 +124,7 @@ export class ChannelWriter {
     this.batch.u32(0);
     fill(this.batch);
     const len = this.batch.length - start - 4;
-    if (len > maxInline(this.ring)) {
+    if (len > this.maxInline) {
       const frame = this.batch.copyOut(start + 4);
       this.batch.truncate(start);
       const blob = this.park(frame);

@@ -92,6 +92,7 @@ interface ClassQueue {
   warnedInfeasible: boolean;
   /** releaseEpoch when a lease last failed to get resources: no retry until something is released. */
   exhaustedAt: number;
+  checkedFeasible: boolean;
 }
 
 type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
@@ -367,10 +368,18 @@ export class NodeManager {
   private enqueue(t: TaskEntry, front: boolean): void {
     let q = this.classes.get(t.key);
     if (!q) {
-      q = { demand: t.spec.demand, tasks: new Deque(), leases: [], warnedInfeasible: false, exhaustedAt: -1 };
+      q = {
+        demand: t.spec.demand,
+        tasks: new Deque(),
+        leases: [],
+        warnedInfeasible: false,
+        exhaustedAt: -1,
+        checkedFeasible: false,
+      };
       this.classes.set(t.key, q);
     }
-    if (!q.warnedInfeasible && !this.pool.feasible(t.spec.demand)) {
+    // Asked once per class (a native call): a node's totals do not change while it runs.
+    if (!q.warnedInfeasible && !q.checkedFeasible && !this.pool.feasible(t.spec.demand)) {
       q.warnedInfeasible = true;
       console.warn(
         `sunray: task ${t.spec.name} needs ${JSON.stringify(t.spec.demand)} but this node has ` +
@@ -378,6 +387,7 @@ export class NodeManager {
           'joins. Lower its resource demand, or start sunray with those resources (init({ numCpus, numGpus, resources })).',
       );
     }
+    q.checkedFeasible = true;
     if (front) q.tasks.unshift(t);
     else q.tasks.push(t);
     this.scheduleDispatch();
@@ -629,7 +639,8 @@ export class NodeManager {
   ) {
     const body = payload ?? Buffer.alloc(0);
     if (owner === DRIVER) {
-      this.driver?.onTaskReturn(objectId, status, kind, body);
+      // The payload is a view into the ring's chunk (readDone): the owner keeps a copy.
+      this.driver?.onTaskReturn(objectId, status, kind, Buffer.from(body));
       return;
     }
     const w = this.workers.get(owner);

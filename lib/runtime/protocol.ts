@@ -222,13 +222,14 @@ export function writeDone(w: Writer, d: DoneMessage): void {
   for (const r of d.returns) w.u8(r.kind).bytes(r.payload);
 }
 
+/** Views into the frame, not copies: whoever keeps a payload past the frame copies it. */
 export function readDone(r: Reader): DoneMessage {
   const worker = r.u32();
-  const taskId = Buffer.from(r.raw(TASK_ID_SIZE));
+  const taskId = r.raw(TASK_ID_SIZE);
   const status = r.u8() as DoneStatus;
   const n = r.u32();
   const returns: TaskReturn[] = [];
-  for (let i = 0; i < n; i++) returns.push({ kind: r.u8() as ReturnKind, payload: Buffer.from(r.bytes()) });
+  for (let i = 0; i < n; i++) returns.push({ kind: r.u8() as ReturnKind, payload: r.bytes() });
   return { worker, taskId, status, returns };
 }
 
