@@ -173,4 +173,9 @@ export class Reader {
   get done(): boolean {
     return this.pos >= this.end;
   }
+
+  /** Bytes left to read. */
+  get remaining(): number {
+    return this.end - this.pos;
+  }
 }

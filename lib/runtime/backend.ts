@@ -32,6 +32,8 @@ export interface Backend {
   readonly workerId: string;
   readonly isDriver: boolean;
   submit(spec: TaskSpec, def: FunctionDef): void;
+  /** Ownership ops (ownership/ref-ops.ts), in order with everything else this process sends. */
+  refOp(op: Buffer): void;
   /** The current task waits in get/wait: its CPU may be lent to others. */
   blocked(): void;
   unblocked(): void;

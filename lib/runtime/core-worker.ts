@@ -17,8 +17,11 @@ import {
 import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
+import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
+import { Borrows } from './ownership/borrows.js';
+import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
 import {
   ArgKind,
   DoneStatus,
@@ -54,9 +57,18 @@ interface Owned {
   error: Error | undefined;
   waiters: Array<() => void> | undefined;
   localRefs: number;
+  /** Promoted to the store: other processes may read it. */
   escaped: boolean;
+  /** Processes (owner ids) that hold handles to it (ownership/ref-ops.ts). */
+  borrowers: Set<string> | undefined;
+  /** Objects (ids, hex) whose values contain it: it lives while they do. */
+  holders: Set<string> | undefined;
+  /** Refs (hex) its own value contains: their holder entries go when it is freed. */
+  contained: string[] | undefined;
   taskId: Buffer | undefined;
   size: number;
+  /** Bytes reported to V8 as held outside its heap (adjustExternalMemory). */
+  external: number;
   callSite: string;
 }
 
@@ -76,6 +88,8 @@ export interface TaskContext {
 
 export class CoreWorker {
   readonly ids: IdGenerator;
+  readonly ownerHex: string;
+  private readonly borrows: Borrows;
   readonly owned = new Map<string, Owned>();
   readonly taskContext = new AsyncLocalStorage<TaskContext>();
   /** Per actor, calls still resolving their arguments: later calls queue behind them to keep order. */
@@ -88,12 +102,18 @@ export class CoreWorker {
     ownerId?: Buffer,
   ) {
     this.ids = new IdGenerator(ownerId);
+    this.ownerHex = this.ids.ownerHex;
+    this.borrows = new Borrows(this.ids.ownerId, (op) => this.backend.refOp(op));
     setRefTracker({
       onCreate: (ref) => {
         const e = this.owned.get(ref.hex);
         if (e) e.localRefs++;
+        else if (!this.closed && !this.owns(ref)) this.borrows.onHandle(ref, ref.hex);
       },
-      onRelease: (hex) => this.dropLocalRef(hex),
+      onRelease: (hex) => {
+        if (this.owned.has(hex)) this.dropLocalRef(hex);
+        else if (!this.closed) this.borrows.onRelease(hex);
+      },
     });
   }
 
@@ -112,8 +132,12 @@ export class CoreWorker {
       waiters: undefined,
       localRefs: 0,
       escaped: false,
+      borrowers: undefined,
+      holders: undefined,
+      contained: undefined,
       taskId,
       size: 0,
+      external: 0,
       callSite: recordCallSites ? callSite() : '',
     };
   }
@@ -132,10 +156,70 @@ export class CoreWorker {
     entry.state = State.Ready;
     entry.inStore = true;
     entry.size = enc.size;
+    // The ref is a few bytes of JS heap standing for enc.size bytes of store: say so to V8,
+    // so that dropped refs are collected (and their objects freed) as puts pile up.
+    entry.external = enc.size;
+    native.adjustExternalMemory(enc.size);
     const hex = id.toString('hex');
     this.owned.set(hex, entry);
     this.markEscaped(enc.refs);
+    this.addContained(id, enc.refs);
     return new ObjectRef<T>(id);
+  }
+
+  /**
+   * Object `outer` (owned by anyone) has a value that contains refs: each ref
+   * gets `outer` as a holder at its owner, and outer's owner learns what it
+   * contains so it can drop those holders when it frees `outer`. Sent before
+   * anything that lets another process read `outer` (ref-ops.ts).
+   */
+  addContained(outer: Buffer, refs: readonly ObjectRef<unknown>[]): void {
+    if (refs.length === 0) return;
+    const outerHex = outer.toString('hex');
+    const mine = this.owned.get(outerHex);
+    for (const ref of refs) {
+      const e = this.owned.get(ref.hex);
+      if (e) (e.holders ??= new Set()).add(outerHex);
+      else this.backend.refOp(encodeRefOp(RefOp.AddHolder, ref, outer));
+      if (mine) (mine.contained ??= []).push(ref.hex);
+      else this.backend.refOp(encodeRefOp(RefOp.Contains, outer, ref));
+    }
+  }
+
+  /** Ownership ops for objects this process owns (routed here by the node manager). */
+  onRefOps(ops: Buffer): void {
+    for (const { op, target, other } of decodeRefOps(ops)) {
+      const hex = target.toString('hex');
+      const e = this.owned.get(hex);
+      if (!e) continue; // freed already: an op that raced with nothing left to keep
+      switch (op) {
+        case RefOp.AddBorrower:
+          (e.borrowers ??= new Set()).add(borrowerHex(other));
+          break;
+        case RefOp.RemoveBorrower:
+          e.borrowers?.delete(borrowerHex(other));
+          this.maybeFree(hex, e);
+          break;
+        case RefOp.AddHolder:
+          (e.holders ??= new Set()).add(other.toString('hex'));
+          break;
+        case RefOp.RemoveHolder:
+          e.holders?.delete(other.toString('hex'));
+          this.maybeFree(hex, e);
+          break;
+        case RefOp.Contains:
+          (e.contained ??= []).push(other.toString('hex'));
+          break;
+      }
+    }
+  }
+
+  /** A process exited: refs it owned are dead here; it no longer borrows ours. */
+  onOwnerDied(ownerHex: string): void {
+    this.borrows.ownerDied(ownerHex);
+    for (const [hex, e] of this.owned) {
+      if (e.borrowers?.delete(ownerHex)) this.maybeFree(hex, e);
+    }
   }
 
   private writeToStore(id: Buffer, enc: Encoded): void {
@@ -186,12 +270,31 @@ export class CoreWorker {
     const e = this.owned.get(hex);
     if (!e) return;
     e.localRefs--;
-    if (e.localRefs > 0 || e.escaped || e.state === State.Pending) return;
+    this.maybeFree(hex, e);
+  }
+
+  /** Frees an object once nothing counts it: handles here, borrowers, outer objects, its pending task. */
+  private maybeFree(hex: string, e: Owned): void {
+    if (e.localRefs > 0 || e.state === State.Pending || e.borrowers?.size || e.holders?.size) return;
     this.free(hex, e);
   }
 
   private free(hex: string, e: Owned): void {
     this.owned.delete(hex);
+    if (e.external > 0) native.adjustExternalMemory(-e.external);
+    if (e.contained) {
+      // Its value held these refs: that hold ends with it.
+      const outer = Buffer.from(hex, 'hex');
+      for (const inner of e.contained) {
+        const ie = this.owned.get(inner);
+        if (ie) {
+          ie.holders?.delete(hex);
+          this.maybeFree(inner, ie);
+        } else if (!this.closed) {
+          this.backend.refOp(encodeRefOp(RefOp.RemoveHolder, Buffer.from(inner, 'hex'), outer));
+        }
+      }
+    }
     if (e.inStore && !this.closed) {
       try {
         this.store.delete(ObjectId.fromHex(hex));
@@ -236,6 +339,9 @@ export class CoreWorker {
       }
       const enc = encode(a);
       this.markEscaped(enc.refs);
+      // Refs nested in arguments are held until the task ends: by then the worker that runs
+      // it has registered as their borrower if it kept them (ownership/ref-ops.ts).
+      for (const r of enc.refs) argRefs.push(r);
       if (enc.size > INLINE_LIMIT) {
         const id = this.ids.nextPutId();
         this.writeToStore(id, enc);
@@ -333,9 +439,11 @@ export class CoreWorker {
     const e = this.owned.get(ref.hex);
     if (e) return this.waitOwned(e, undefined);
     if (this.owns(ref)) return Promise.reject(this.lostError(ref));
-    return this.store
-      .get([ObjectId.fromBytes(ref)])
-      .then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release());
+    return this.borrows.waitFor(ref, 'a task argument', (signal) =>
+      this.store
+        .get([ObjectId.fromBytes(ref)], { signal })
+        .then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release()),
+    );
   }
 
   /** A top-level ref argument, once ready: inline its value, or point the worker at the store. */
@@ -369,7 +477,7 @@ export class CoreWorker {
     else e.payload = payload;
     if (e.escaped && !e.inStore) this.promote(hex, e);
     this.wake(e);
-    if (e.localRefs <= 0 && !e.escaped) this.free(hex, e);
+    this.maybeFree(hex, e);
   }
 
   /** Fails every pending return of a task (the node manager gave up on it). */
@@ -527,15 +635,19 @@ export class CoreWorker {
   /** A top-level argument the submitter left in the store (large, or not inlined). */
   async readArg(id: Buffer): Promise<unknown> {
     const oid = ObjectId.fromBytes(id);
-    const obj = this.store.tryGet(oid) ?? (await this.store.get([oid]))[0];
-    if (!obj) throw this.lostError(new ObjectRef(id));
+    const obj =
+      this.store.tryGet(oid) ??
+      (await this.borrows.waitFor(id, 'a task argument', (signal) => this.store.get([oid], { signal })))[0];
+    if (!obj) throw this.lostError(id);
     return this.readStoreObject(obj);
   }
 
   private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    const [obj] = await this.store.get(
-      [ObjectId.fromBytes(ref)],
-      timeoutMs === undefined ? {} : { timeout: timeoutMs },
+    const [obj] = await this.borrows.waitFor(ref, 'get() of', (signal) =>
+      this.store.get(
+        [ObjectId.fromBytes(ref)],
+        timeoutMs === undefined ? { signal } : { timeout: timeoutMs, signal },
+      ),
     );
     if (!obj) {
       if (timeoutMs !== undefined) {
@@ -546,9 +658,10 @@ export class CoreWorker {
     return this.readStoreObject(obj);
   }
 
-  private lostError(ref: ObjectRef<unknown>): ObjectLostError {
+  private lostError(id: Uint8Array): ObjectLostError {
+    const ref = `ObjectRef(${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')})`;
     return new ObjectLostError(
-      isPutId(ref)
+      isPutId(id)
         ? `${ref} was created by put() and every copy is gone (deleted after its last reference was released, ` +
             'or lost with its node); put values cannot be rebuilt: keep a reference while you need it'
         : `${ref} is no longer in the object store (its last reference was released, or its node was lost)`,
@@ -646,13 +759,16 @@ export class CoreWorker {
     this.closed = true;
     setRefTracker(undefined);
     const err = new SunrayError('sunray was shut down while this object was pending');
+    let external = 0;
     for (const e of this.owned.values()) {
+      external += e.external;
       if (e.state === State.Pending) {
         e.state = State.Failed;
         e.error = err;
         this.wake(e);
       }
     }
+    if (external > 0) native.adjustExternalMemory(-external);
     this.owned.clear();
   }
 }

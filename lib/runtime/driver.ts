@@ -62,6 +62,10 @@ class DriverBackend implements Backend {
     this.manager.submit(spec, def, DRIVER);
   }
 
+  refOp(op: Buffer): void {
+    this.manager.routeRefOps(DRIVER, op);
+  }
+
   blocked(): void {}
   unblocked(): void {}
 

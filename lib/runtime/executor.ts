@@ -239,6 +239,8 @@ export class Executor {
     return values.map((v, i) => {
       const enc = encode(v);
       this.core.markEscaped(enc.refs);
+      // Refs inside a return value live as long as that value (its owner frees it later).
+      if (enc.refs.length > 0) this.core.addContained(IdGenerator.returnId(spec.taskId, i), enc.refs);
       if (enc.size <= INLINE_LIMIT) return { kind: ReturnKind.Inline, payload: encodeToBuffer(enc) };
       // Large results are written once, straight into the store, under their final id.
       const id = ObjectId.fromBytes(IdGenerator.returnId(spec.taskId, i));

@@ -14,10 +14,10 @@ import {
   TaskCancelledError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator } from '../core/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import { native } from '../native.js';
-import { ObjectStore } from '../store/index.js';
+import { ObjectId, ObjectStore } from '../store/index.js';
 import type { ActorCreateReply, NodeRequests } from './backend.js';
 import {
   ChannelReader,
@@ -31,6 +31,7 @@ import {
   openRing,
 } from './channel.js';
 import { errorRecord } from './core-worker.js';
+import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
   DoneStatus,
   type FunctionDef,
@@ -137,8 +138,13 @@ export interface NodeManagerOptions {
 
 /** Delivers results of tasks the driver owns (the driver's CoreWorker). */
 export interface DriverSink {
+  readonly ownerHex: string;
   onTaskReturn(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
   settleFailed(objectId: Buffer, err: Error): void;
+  /** Ownership ops for objects the driver owns (ownership/ref-ops.ts). */
+  onRefOps(ops: Buffer): void;
+  /** A process that owned objects exited: refs it owned can no longer be read. */
+  onOwnerDied(ownerHex: string): void;
 }
 
 export class NodeManager {
@@ -151,6 +157,10 @@ export class NodeManager {
   private readonly completionBell: NativeDoorbell;
   private readonly reader: ChannelReader;
   private readonly workers = new Map<number, WorkerProcess>();
+  /** Live workers by their ownership id (object ids embed it): where ownership ops go. */
+  private readonly owners = new Map<string, WorkerProcess>();
+  /** Owner ids of workers that exited: refs they owned can no longer be read. */
+  private readonly deadOwners = new Set<string>();
   private nextWorkerIndex = 0;
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly classes = new Map<string, ClassQueue>();
@@ -216,6 +226,7 @@ export class NodeManager {
       },
     );
     this.workers.set(index, w);
+    this.owners.set(w.ownerId, w);
     this.updateRef();
     w.proc.once('exit', (code, signal) => this.onWorkerExit(w, code, signal));
     return w;
@@ -280,9 +291,11 @@ export class NodeManager {
 
   private onWorkerExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.index);
+    this.owners.delete(w.ownerId);
     this.claimed.delete(w);
     w.closeFds();
     if (this.closed) return;
+    this.onOwnerExit(w.ownerId);
     this.recoverRing(w.pid, 0);
     try {
       this.store.reapDeadClients();
@@ -335,6 +348,62 @@ export class NodeManager {
     for (const t of this.tasks.values()) if (t.owner === w.index) t.owner = -2;
     this.scheduleDispatch();
     this.updateRef();
+  }
+
+  // ------------------------------------------------------------ ownership
+
+  /**
+   * A process that owned objects is gone: nobody can count their references
+   * any more, so their copies are deleted and every process is told, so that
+   * gets on those refs fail with OwnerDiedError instead of waiting forever.
+   */
+  private onOwnerExit(ownerHex: string): void {
+    this.deadOwners.add(ownerHex);
+    const frame = Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(ownerHex, 'hex')]);
+    for (const other of this.workers.values()) other.send(frame);
+    this.driver?.onOwnerDied(ownerHex);
+    try {
+      for (const info of this.store.list()) {
+        if (ownerHexOf(info.id.bytes) === ownerHex) this.deleteQuietly(info.id.bytes);
+      }
+    } catch {
+      // store closed
+    }
+  }
+
+  private deleteQuietly(id: Uint8Array): void {
+    try {
+      this.store.delete(ObjectId.fromBytes(id));
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Forwards ownership ops to the owners of their targets (ownership/ref-ops.ts). */
+  routeRefOps(sender: number, ops: Buffer): void {
+    for (let pos = 0; pos + REF_OP_SIZE <= ops.length; pos += REF_OP_SIZE) {
+      const op = ops.subarray(pos, pos + REF_OP_SIZE);
+      const owner = ownerHexOf(op.subarray(1, 1 + OBJECT_ID_SIZE));
+      if (this.driver && owner === this.driver.ownerHex) {
+        this.driver.onRefOps(op);
+        continue;
+      }
+      const w = this.owners.get(owner);
+      if (w) {
+        w.sendWith((f) => f.u8(Msg.RefOps).raw(op));
+        continue;
+      }
+      // The owner is gone: a process that just started borrowing learns it now.
+      if (op[0] === RefOp.AddBorrower && this.deadOwners.has(owner)) this.tellOwnerDied(sender, owner);
+    }
+  }
+
+  private tellOwnerDied(to: number, ownerHex: string): void {
+    if (to === DRIVER) {
+      this.driver?.onOwnerDied(ownerHex);
+      return;
+    }
+    this.workers.get(to)?.send(Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(ownerHex, 'hex')]));
   }
 
   // ------------------------------------------------------------ submission
@@ -559,6 +628,11 @@ export class NodeManager {
       case Msg.Request:
         this.onRequest(r);
         return;
+      case Msg.RefOps: {
+        const sender = r.u32();
+        this.routeRefOps(sender, Buffer.from(r.raw(r.remaining)));
+        return;
+      }
       default:
         console.error(`sunray: node manager got an unknown message type ${type}; ignored`);
     }
@@ -644,7 +718,11 @@ export class NodeManager {
       return;
     }
     const w = this.workers.get(owner);
-    if (!w) return; // owner gone
+    if (!w) {
+      // The owner is gone: nobody will ever read or free a result left in the store.
+      if (kind === ReturnKind.InStore) this.deleteQuietly(objectId);
+      return;
+    }
     w.sendWith((f) => writeResult(f, { objectId, status, kind, payload: body }));
   }
 

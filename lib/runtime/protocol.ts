@@ -22,6 +22,10 @@ export enum Msg {
   KillActor = 17,
   Request = 18,
   Reply = 7,
+  // ownership (ownership/ref-ops.ts): ops up to the node manager, routed down to owners
+  RefOps = 20,
+  OwnerDied = 21, // manager -> worker: u8[16] owner id of a process that exited
+
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,
 }

@@ -34,6 +34,10 @@ export class WorkerBackend implements Backend {
     });
   }
 
+  refOp(op: Buffer): void {
+    this.out.sendWith((w) => w.u8(Msg.RefOps).u32(this.index).raw(op));
+  }
+
   blocked(): void {
     this.out.send(Buffer.from(new Writer(8).u8(Msg.Blocked).u32(this.index).finish()));
     this.out.flush();

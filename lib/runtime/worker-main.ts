@@ -74,6 +74,12 @@ const inbox = new ChannelReader(
         backend.onReply(id, r.bytes());
         return;
       }
+      case Msg.RefOps:
+        core.onRefOps(Buffer.from(r.raw(r.remaining)));
+        return;
+      case Msg.OwnerDied:
+        core.onOwnerDied(r.raw(16).toString('hex'));
+        return;
       case Msg.Cancel:
         executor.cancelQueued(r.raw(24));
         return;

@@ -36,6 +36,8 @@ export interface CreateOptions {
 export interface GetOptions {
   /** Milliseconds to wait for objects not yet sealed; missing ones come back as null. Default: wait forever. */
   timeout?: number;
+  /** Stops the wait: the get rejects with the signal's reason (pins taken so far are released). */
+  signal?: AbortSignal;
 }
 
 /** A pinned, sealed object: `data` is a view over shared memory. Do not write to it. */
@@ -117,6 +119,7 @@ interface Waiter {
   resolve: (r: (ObjectBuffer | null)[]) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout | undefined;
+  unlisten?: () => void;
 }
 
 export class ObjectStore {
@@ -293,10 +296,20 @@ export class ObjectStore {
         else pending++;
       }
       if (pending === 0 || opts.timeout === 0) return Promise.resolve(results);
+      const signal = opts.signal;
+      if (signal?.aborted) {
+        for (const r of results) r?.release();
+        return Promise.reject(signal.reason);
+      }
       return new Promise((resolve, reject) => {
         const w: Waiter = { ids, results, pending, resolve, reject, timer: undefined };
         if (opts.timeout !== undefined && Number.isFinite(opts.timeout)) {
           w.timer = setTimeout(() => this.finishWaiter(w), Math.max(0, opts.timeout));
+        }
+        if (signal) {
+          const onAbort = () => this.finishWaiter(w, signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+          w.unlisten = () => signal.removeEventListener('abort', onAbort);
         }
         this.waiters.add(w);
         this.arm(epoch);
@@ -315,6 +328,7 @@ export class ObjectStore {
   private finishWaiter(w: Waiter, err?: unknown): void {
     if (!this.waiters.delete(w)) return;
     if (w.timer) clearTimeout(w.timer);
+    w.unlisten?.();
     if (this.waiters.size === 0 && this.armed && this.handle) {
       this.handle.disarmWait();
       this.armed = false;

@@ -2,6 +2,7 @@
 
 import * as sunray from '../index.js';
 import { currentRuntime } from '../runtime/context.js';
+import { ObjectId } from '../store/index.js';
 
 /** Runs fn with sunray started with opts, and always shuts it down after. */
 export async function withSunray<T>(opts: sunray.InitOptions, fn: () => Promise<T>): Promise<T> {
@@ -31,4 +32,25 @@ export function nodeStats(): {
   const rt = currentRuntime();
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
   return rt.manager.stats();
+}
+
+/** The node's object store statistics (driver only): bytes used, objects, pins, spills. */
+export function storeStats(): import('../store/index.js').StoreStats {
+  const rt = currentRuntime();
+  if (!rt?.manager) throw new sunray.NotInitializedError('storeStats(): no embedded node in this process');
+  return rt.manager.store.stats();
+}
+
+/**
+ * Deletes an object's copy from the node's store behind its owner's back, as
+ * losing the node that held it would (driver only). For tests of lineage
+ * reconstruction and ObjectLostError.
+ */
+export function loseObject(ref: sunray.ObjectRef<unknown>): boolean {
+  const rt = currentRuntime();
+  if (!rt?.manager) throw new sunray.NotInitializedError('loseObject(): no embedded node in this process');
+  const id = ObjectId.fromBytes(ref);
+  if (!rt.manager.store.contains(id)) return false;
+  rt.manager.store.delete(id);
+  return true;
 }

@@ -7,9 +7,22 @@ namespace {
 
 constexpr const char* kAddonVersion = "0.1.0";
 
+// adjustExternalMemory(deltaBytes) -> total: tells V8 how much memory small JS
+// handles keep alive outside its heap (an ObjectRef stands for a whole store
+// object), so its collector runs when that grows, as it does for Buffers.
+Napi::Value AdjustExternalMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "adjustExternalMemory(deltaBytes): a number is expected");
+  int64_t total = 0;
+  napi_status st = napi_adjust_external_memory(env, info[0].As<Napi::Number>().Int64Value(), &total);
+  if (st != napi_ok) throw Napi::Error::New(env, "napi_adjust_external_memory failed");
+  return Napi::Number::New(env, static_cast<double>(total));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", Napi::String::New(env, kAddonVersion));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  exports.Set("adjustExternalMemory", Napi::Function::New(env, AdjustExternalMemory, "adjustExternalMemory"));
   sunray::addon::InitStore(env, exports);
   sunray::addon::InitSched(env, exports);
   return exports;

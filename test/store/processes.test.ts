@@ -125,6 +125,9 @@ describe('across processes', () => {
     const big = ObjectId.random();
     s.create(big, 10 * MIB);
     s.seal(big);
-    expect(s.stats().evicted).toBeGreaterThanOrEqual(5);
+    // How many had to go depends on which went first (their order among the unpinned is the
+    // pin table's, i.e. random ids): at least 3 of the 2 MiB objects to make 10 MiB in 16.
+    expect(s.stats().evicted).toBeGreaterThanOrEqual(3);
+    expect(s.contains(big)).toBe(true);
   });
 });
