@@ -14,17 +14,19 @@ import {
   TaskError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
+import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
 import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
 import { Borrows } from './ownership/borrows.js';
+import { DEFAULT_LINEAGE_MEMORY, type Lineage, LineageTable, lineageBytes } from './ownership/lineage.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
 import {
   ArgKind,
   DoneStatus,
+  decodeArgs,
   encodeArgs,
   type FunctionDef,
   ReturnKind,
@@ -69,6 +71,11 @@ interface Owned {
   size: number;
   /** Bytes reported to V8 as held outside its heap (adjustExternalMemory). */
   external: number;
+  /** While its task runs: what would rebuild it (becomes `lineage` if the result lands in the store). */
+  spec: TaskSpec | undefined;
+  def: FunctionDef | undefined;
+  lineage: Lineage | undefined;
+  rebuilding: Promise<void> | undefined;
   callSite: string;
 }
 
@@ -90,6 +97,7 @@ export class CoreWorker {
   readonly ids: IdGenerator;
   readonly ownerHex: string;
   private readonly borrows: Borrows;
+  private readonly lineage: LineageTable;
   readonly owned = new Map<string, Owned>();
   readonly taskContext = new AsyncLocalStorage<TaskContext>();
   /** Per actor, calls still resolving their arguments: later calls queue behind them to keep order. */
@@ -100,9 +108,11 @@ export class CoreWorker {
     readonly backend: Backend,
     readonly store: ObjectStore,
     ownerId?: Buffer,
+    lineageMemory: number = DEFAULT_LINEAGE_MEMORY,
   ) {
     this.ids = new IdGenerator(ownerId);
     this.ownerHex = this.ids.ownerHex;
+    this.lineage = new LineageTable(lineageMemory, (l) => this.releaseLineage(l));
     this.borrows = new Borrows(this.ids.ownerId, (op) => this.backend.refOp(op));
     setRefTracker({
       onCreate: (ref) => {
@@ -138,6 +148,10 @@ export class CoreWorker {
       taskId,
       size: 0,
       external: 0,
+      spec: undefined,
+      def: undefined,
+      lineage: undefined,
+      rebuilding: undefined,
       callSite: recordCallSites ? callSite() : '',
     };
   }
@@ -238,7 +252,15 @@ export class CoreWorker {
   markEscaped(refs: readonly ObjectRef<unknown>[]): void {
     for (const ref of refs) {
       const e = this.owned.get(ref.hex);
-      if (!e || e.escaped) continue;
+      if (!e) continue;
+      if (e.escaped) {
+        // Lost from the store since, but still in memory (a small task result): put it back.
+        if (e.payload && e.inStore && this.isLost(ref, e)) {
+          e.inStore = false;
+          this.promote(ref.hex, e);
+        }
+        continue;
+      }
       e.escaped = true;
       if (e.state === State.Ready && !e.inStore && e.payload) this.promote(ref.hex, e);
       else if (e.state === State.Failed) this.promoteError(ref.hex, e);
@@ -253,7 +275,9 @@ export class CoreWorker {
       this.store.seal(id);
     }
     e.inStore = true;
-    e.payload = undefined;
+    // A task's result keeps its bytes here too: should the store copy be lost, it goes back
+    // from memory (small results keep no lineage). A put's payload never lived here.
+    if (!e.taskId) e.payload = undefined;
   }
 
   private promoteError(hex: string, e: Owned): void {
@@ -281,6 +305,7 @@ export class CoreWorker {
 
   private free(hex: string, e: Owned): void {
     this.owned.delete(hex);
+    if (e.lineage) this.lineage.unuse(e.lineage);
     if (e.external > 0) native.adjustExternalMemory(-e.external);
     if (e.contained) {
       // Its value held these refs: that hold ends with it.
@@ -371,6 +396,13 @@ export class CoreWorker {
       // temporaries, and the refs themselves (holding them keeps their count above zero).
       if (temps.length > 0 || argRefs.length > 0)
         this.pendingArgs.set(taskId.toString('hex'), { temps, argRefs });
+      if (base.kind === TaskKind.Task) {
+        // Lineage, in case the result lands in the store and is lost later (ownership/lineage.ts).
+        for (const e of entries) {
+          e.spec = spec;
+          e.def = def;
+        }
+      }
       this.backend.submit(spec, def);
     };
     const fail = (err: Error) => {
@@ -431,13 +463,13 @@ export class CoreWorker {
 
   private isReadyLocally(ref: ObjectRef<unknown>): boolean {
     const e = this.owned.get(ref.hex);
-    if (e) return e.state !== State.Pending;
+    if (e) return e.state !== State.Pending && !(e.inStore && this.isLost(ref, e));
     return this.store.contains(ObjectId.fromBytes(ref));
   }
 
   private whenReady(ref: ObjectRef<unknown>): Promise<void> {
     const e = this.owned.get(ref.hex);
-    if (e) return this.waitOwned(e, undefined);
+    if (e) return this.isLost(ref, e) ? this.recover(ref.hex, e) : this.waitOwned(e, undefined);
     if (this.owns(ref)) return Promise.reject(this.lostError(ref));
     return this.borrows.waitFor(ref, 'a task argument', (signal) =>
       this.store
@@ -460,7 +492,12 @@ export class CoreWorker {
   onTaskReturn(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void {
     const hex = objectId.toString('hex');
     const e = this.owned.get(hex);
-    this.releaseTemps(objectId);
+    if (e?.spec && e.state === State.Pending && status === DoneStatus.Ok && kind === ReturnKind.InStore) {
+      this.keepLineage(hex, e);
+    } else {
+      this.releaseTemps(objectId);
+    }
+    if (e) e.spec = e.def = undefined;
     if (!e || e.state !== State.Pending) {
       // Nobody holds the ref any more (or it was cancelled): drop the value.
       if (kind === ReturnKind.InStore && !e) this.deleteQuietly(objectId);
@@ -480,10 +517,122 @@ export class CoreWorker {
     this.maybeFree(hex, e);
   }
 
+  /** A result in the store: keep how to make it again (its task's arguments stay held). */
+  private keepLineage(hex: string, e: Owned): void {
+    const taskHex = hex.slice(0, TASK_ID_SIZE * 2);
+    let l = this.recentLineage?.taskHex === taskHex ? this.recentLineage.lineage : undefined;
+    if (!l) {
+      const held = this.pendingArgs.get(taskHex);
+      this.pendingArgs.delete(taskHex);
+      const temps = held?.temps ?? [];
+      const argRefs = held?.argRefs ?? [];
+      l = {
+        spec: e.spec!,
+        def: e.def!,
+        temps,
+        argRefs,
+        rebuilds: 0,
+        users: 0,
+        bytes: lineageBytes(e.spec!, temps, argRefs),
+        evicted: false,
+      };
+      this.lineage.add(l);
+      this.recentLineage = { taskHex, lineage: l };
+    }
+    l.users++;
+    e.lineage = l;
+  }
+
+  private recentLineage: { taskHex: string; lineage: Lineage } | undefined;
+
+  /** What a dropped lineage kept: its argument temporaries go from the store, its refs are let go. */
+  private releaseLineage(l: Lineage): void {
+    for (const t of l.temps) this.deleteQuietly(t);
+    l.temps = [];
+    l.argRefs = [];
+    if (this.recentLineage?.lineage === l) this.recentLineage = undefined;
+  }
+
+  /** An owned result that is Ready in the store but has no copy left there. */
+  private isLost(ref: Uint8Array, e: Owned): boolean {
+    return e.state === State.Ready && e.inStore && !this.store.contains(ObjectId.fromBytes(ref));
+  }
+
+  /**
+   * Makes a lost result again: its lost store arguments first (recursively),
+   * then its task, under the same id. For node-loss handling too: call it for a
+   * ref this process owns whose copies went with a node.
+   */
+  recover(hex: string, e: Owned): Promise<void> {
+    if (e.rebuilding) return e.rebuilding;
+    const id = Buffer.from(hex, 'hex');
+    if (!this.isLost(id, e)) return Promise.resolve();
+    if (e.payload) {
+      // A small result promoted to the store: its bytes are still here.
+      try {
+        e.inStore = false;
+        this.promote(hex, e);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const l = e.lineage;
+    if (!l || l.evicted) {
+      return Promise.reject(
+        l?.evicted
+          ? new ObjectLostError(
+              `ObjectRef(${hex}) is lost and cannot be rebuilt: the lineage to rebuild it was dropped to stay ` +
+                'under lineageMemory. Raise init({ lineageMemory }) or keep fewer large results alive at once.',
+            )
+          : this.lostError(id),
+      );
+    }
+    if (l.rebuilds >= l.spec.maxRetries) {
+      return Promise.reject(
+        new ObjectLostError(
+          `ObjectRef(${hex}) is lost again and was already rebuilt ${l.rebuilds} time(s), the task's maxRetries; ` +
+            'raise maxRetries in remote()/options() to allow more rebuilds',
+        ),
+      );
+    }
+    l.rebuilds++;
+    const run = async () => {
+      for (const a of decodeArgs(l.spec.args)) {
+        if (a.kind !== ArgKind.StoreRef) continue;
+        const ah = a.id.toString('hex');
+        const ae = this.owned.get(ah);
+        if (ae && this.isLost(a.id, ae)) await this.recover(ah, ae);
+      }
+      for (const t of l.temps) {
+        if (!this.store.contains(ObjectId.fromBytes(t))) {
+          throw new ObjectLostError(
+            `ObjectRef(${hex}) is lost and cannot be rebuilt: a large argument of its task was lost too`,
+          );
+        }
+      }
+      for (let i = 0; i < l.spec.numReturns; i++) {
+        const rid = IdGenerator.returnId(l.spec.taskId, i);
+        const re = this.owned.get(rid.toString('hex'));
+        if (re && this.isLost(rid, re)) re.state = State.Pending;
+      }
+      this.backend.submit(l.spec, l.def);
+      await this.waitOwned(e, undefined);
+    };
+    const p = run();
+    e.rebuilding = p;
+    const clear = () => {
+      e.rebuilding = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
   /** Fails every pending return of a task (the node manager gave up on it). */
   settleFailed(objectId: Buffer, err: Error): void {
     const hex = objectId.toString('hex');
     const e = this.owned.get(hex);
+    if (e) e.spec = e.def = undefined;
     this.releaseTemps(objectId);
     if (!e || e.state !== State.Pending) return;
     e.state = State.Failed;
@@ -541,6 +690,8 @@ export class CoreWorker {
     const e = ref instanceof ObjectRef && !this.closed ? this.owned.get(ref.hex) : undefined;
     if (!e || timeoutMs !== undefined) return this.get([ref], timeoutMs).then((v) => v[0]);
     if (e.state !== State.Pending) {
+      if (e.inStore && this.isLost(ref, e))
+        return this.recover(ref.hex, e).then(() => this.readOwned(ref, e));
       try {
         return Promise.resolve(this.readOwned(ref, e));
       } catch (err) {
@@ -572,6 +723,7 @@ export class CoreWorker {
           throw new InvalidArgumentError(`get() expects ObjectRefs; item ${i} is not`);
         const e = this.owned.get(ref.hex);
         if (e && e.state !== State.Pending) {
+          if (e.inStore && this.isLost(ref, e)) await this.recover(ref.hex, e);
           out[i] = this.readOwned(ref, e);
           continue;
         }

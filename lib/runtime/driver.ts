@@ -34,6 +34,11 @@ export interface InitOptions {
   idleWorkerTimeout?: number;
   /** Record the call site of every object for memorySummary() (costs a stack trace each). */
   recordCallSites?: boolean;
+  /**
+   * Bytes of lineage (specs of finished tasks whose results are in the store, and their
+   * arguments) the driver keeps to rebuild lost results (default 64 MiB; oldest dropped first).
+   */
+  lineageMemory?: number;
 }
 
 export function defaultObjectStoreMemory(): number {
@@ -114,7 +119,12 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     driverDir: process.cwd(),
   });
   const backend = new DriverBackend(manager);
-  const core = new CoreWorker(backend, manager.store);
+  if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {
+    throw new InvalidArgumentError(
+      `init(): lineageMemory is a number of bytes >= 0, got ${String(opts.lineageMemory)}`,
+    );
+  }
+  const core = new CoreWorker(backend, manager.store, undefined, opts.lineageMemory);
   manager.driver = core;
   manager.prestart();
   const runtime: Runtime = {

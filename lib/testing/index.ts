@@ -51,6 +51,13 @@ export function loseObject(ref: sunray.ObjectRef<unknown>): boolean {
   if (!rt?.manager) throw new sunray.NotInitializedError('loseObject(): no embedded node in this process');
   const id = ObjectId.fromBytes(ref);
   if (!rt.manager.store.contains(id)) return false;
+  const info = rt.manager.store.list().find((o) => o.id.equals(id));
+  if (info && info.pins > 0) {
+    throw new sunray.InvalidArgumentError(
+      `loseObject(): ${ref} is pinned by ${info.pins} live view(s) (values read by get); a lost node ` +
+        'would take them along, but here they keep the memory: drop them (and collect) first',
+    );
+  }
   rt.manager.store.delete(id);
   return true;
 }
