@@ -23,8 +23,16 @@ describe('resources bound concurrency', () => {
 
   test('numCpus: 0.5 lets four run at once on two CPUs (fractional amounts)', async () => {
     const half = sleep.options({ numCpus: 0.5 });
-    // Four workers warm first: starting processes is not what this measures.
-    await sunray.get([0, 1, 2, 3].map(() => half.remote(50)));
+    // Four workers warm first: starting processes (one at a time per resource shape) is not
+    // what this measures.
+    const pid = sunray.remote(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      return process.pid;
+    });
+    for (let i = 0; i < 6; i++) {
+      const pids = await sunray.get([0, 1, 2, 3].map(() => pid.options({ numCpus: 0.5 }).remote()));
+      if (new Set(pids).size === 4) break;
+    }
     const t0 = performance.now();
     await sunray.get([0, 1, 2, 3].map(() => half.remote(400)));
     // Four at once: ~400 ms; two at a time would take 800 ms or more.
