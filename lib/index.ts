@@ -241,7 +241,10 @@ export function getRuntimeContext(): RuntimeContext {
 }
 
 /** The objects this process owns, with their state, size and (if recorded) call site. */
-export function memorySummary(): ReturnType<import('./runtime/core-worker.js').CoreWorker['memorySummary']> {
+export type { MemoryRow, RefKind } from './runtime/ownership/summary.js';
+
+/** This process's refs, owned and borrowed, each with why it is alive (like `ray memory`; see docs/memory.md). */
+export function memorySummary(): import('./runtime/ownership/summary.js').MemoryRow[] {
   const rt = currentRuntime();
   if (!rt) throw new NotInitializedError('memorySummary(): sunray is not initialized');
   return rt.core.memorySummary();

@@ -23,6 +23,7 @@ import type { Backend } from './backend.js';
 import { Borrows } from './ownership/borrows.js';
 import { DEFAULT_LINEAGE_MEMORY, type Lineage, LineageTable, lineageBytes } from './ownership/lineage.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
+import { type MemoryRow, summarize } from './ownership/summary.js';
 import {
   ArgKind,
   DoneStatus,
@@ -882,24 +883,12 @@ export class CoreWorker {
 
   // ---------------------------------------------------------------- misc
 
-  memorySummary(): Array<{
-    id: string;
-    state: string;
-    size: number;
-    inStore: boolean;
-    localRefs: number;
-    escaped: boolean;
-    callSite: string;
-  }> {
-    return [...this.owned].map(([id, e]) => ({
-      id,
-      state: e.state === State.Pending ? 'pending' : e.state === State.Ready ? 'ready' : 'failed',
-      size: e.size,
-      inStore: e.inStore,
-      localRefs: e.localRefs,
-      escaped: e.escaped,
-      callSite: e.callSite,
-    }));
+  /** Every ref this process owns or borrows, and why it is alive (ownership/summary.ts). */
+  memorySummary(): MemoryRow[] {
+    const submitted = new Map<string, number>();
+    for (const held of this.pendingArgs.values())
+      for (const r of held.argRefs) submitted.set(r.hex, (submitted.get(r.hex) ?? 0) + 1);
+    return summarize(this.ownerHex, this.owned, this.borrows.entries(), submitted, this.store);
   }
 
   private assertOpen(): void {

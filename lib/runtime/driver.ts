@@ -10,6 +10,7 @@ import type { Backend, NodeRequests } from './backend.js';
 import { type Runtime, setRuntime } from './context.js';
 import { CoreWorker, setRecordCallSites } from './core-worker.js';
 import { DRIVER, NodeManager } from './node-manager.js';
+import { SessionSocket } from './ownership/session-socket.js';
 import type { FunctionDef, TaskSpec } from './protocol.js';
 import { validateDemand } from './scheduler.js';
 
@@ -39,6 +40,8 @@ export interface InitOptions {
    * arguments) the driver keeps to rebuild lost results (default 64 MiB; oldest dropped first).
    */
   lineageMemory?: number;
+  /** Answer `sunray memory` on a per-user Unix socket (default true). */
+  sessionSocket?: boolean;
 }
 
 export function defaultObjectStoreMemory(): number {
@@ -127,16 +130,28 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   const core = new CoreWorker(backend, manager.store, undefined, opts.lineageMemory);
   manager.driver = core;
   manager.prestart();
+  const session = opts.sessionSocket === false ? undefined : openSession(manager);
   const runtime: Runtime = {
     core,
     backend,
     manager,
     namespace: opts.namespace ?? 'default',
     async shutdown() {
+      session?.close();
       core.close();
       await manager.shutdown();
     },
   };
   setRuntime(runtime);
   return runtime;
+}
+
+/** The `sunray memory` endpoint; a failure to open it must not stop init(). */
+function openSession(manager: NodeManager): SessionSocket | undefined {
+  try {
+    return new SessionSocket({ memory: () => manager.memoryReport() });
+  } catch (err) {
+    console.error(`sunray: \`sunray memory\` will not see this process: ${(err as Error).message}`);
+    return undefined;
+  }
 }

@@ -145,6 +145,8 @@ export interface DriverSink {
   onRefOps(ops: Buffer): void;
   /** A process that owned objects exited: refs it owned can no longer be read. */
   onOwnerDied(ownerHex: string): void;
+  /** The driver's own rows for `sunray memory`. */
+  memorySummary(): unknown[];
 }
 
 export class NodeManager {
@@ -398,6 +400,48 @@ export class NodeManager {
     }
   }
 
+  private readonly memoryQueries = new Map<number, (rows: unknown[]) => void>();
+  private nextMemoryQuery = 1;
+
+  /** `sunray memory` for this node: the driver's rows and every live worker's (1 s to answer). */
+  async memoryReport(): Promise<{
+    rows: unknown[];
+    store: unknown;
+    workers: number;
+    workersAnswered: number;
+  }> {
+    const rows: unknown[] = [...(this.driver?.memorySummary() ?? [])];
+    const live = [...this.workers.values()].filter((w) => !w.exited && w.ready);
+    let answered = 0;
+    await Promise.all(
+      live.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const id = this.nextMemoryQuery++;
+            const timer = setTimeout(() => {
+              this.memoryQueries.delete(id);
+              resolve();
+            }, 1000);
+            this.memoryQueries.set(id, (r) => {
+              clearTimeout(timer);
+              this.memoryQueries.delete(id);
+              answered++;
+              rows.push(...r);
+              resolve();
+            });
+            w.sendWith((f) => f.u8(Msg.MemoryQuery).u32(id));
+          }),
+      ),
+    );
+    let store: unknown = null;
+    try {
+      store = this.store.stats();
+    } catch {
+      // closed
+    }
+    return { rows, store, workers: live.length, workersAnswered: answered };
+  }
+
   private tellOwnerDied(to: number, ownerHex: string): void {
     if (to === DRIVER) {
       this.driver?.onOwnerDied(ownerHex);
@@ -628,6 +672,11 @@ export class NodeManager {
       case Msg.Request:
         this.onRequest(r);
         return;
+      case Msg.MemoryReport: {
+        const id = r.u32();
+        this.memoryQueries.get(id)?.(JSON.parse(r.str()) as unknown[]);
+        return;
+      }
       case Msg.RefOps: {
         const sender = r.u32();
         this.routeRefOps(sender, Buffer.from(r.raw(r.remaining)));

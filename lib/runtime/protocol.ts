@@ -25,6 +25,8 @@ export enum Msg {
   // ownership (ownership/ref-ops.ts): ops up to the node manager, routed down to owners
   RefOps = 20,
   OwnerDied = 21, // manager -> worker: u8[16] owner id of a process that exited
+  MemoryQuery = 22, // manager -> worker: u32 query id; asks for its memorySummary()
+  MemoryReport = 23, // worker -> manager: u32 query id, JSON rows
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,

@@ -80,6 +80,12 @@ const inbox = new ChannelReader(
       case Msg.OwnerDied:
         core.onOwnerDied(r.raw(16).toString('hex'));
         return;
+      case Msg.MemoryQuery: {
+        const id = r.u32();
+        const rows = JSON.stringify(core.memorySummary());
+        out.sendWith((w) => w.u8(Msg.MemoryReport).u32(id).str(rows));
+        return;
+      }
       case Msg.Cancel:
         executor.cancelQueued(r.raw(24));
         return;

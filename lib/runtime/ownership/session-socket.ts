@@ -1,0 +1,73 @@
+// Lets `sunray memory` reach a running driver: each driver with an embedded
+// node listens on a Unix socket in a per-user directory only that user can
+// enter (0700), named by its pid. A client sends one request line ("memory")
+// and reads one JSON line back. The socket is removed on shutdown and on exit.
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export function sessionsDir(): string {
+  return join('/tmp', `sunray-${userInfo().uid}`, 'sessions');
+}
+
+export function sessionSocketPath(pid: number): string {
+  return join(sessionsDir(), `${pid}.sock`);
+}
+
+export interface SessionHandlers {
+  memory(): Promise<unknown>;
+}
+
+export class SessionSocket {
+  private readonly path: string;
+  private readonly server: Server;
+  private readonly onExit = () => this.unlink();
+
+  constructor(handlers: SessionHandlers) {
+    const dir = sessionsDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Both levels private: another user must not connect, nor plant sockets for our CLI.
+    chmodSync(join(dir, '..'), 0o700);
+    chmodSync(dir, 0o700);
+    this.path = sessionSocketPath(process.pid);
+    this.unlink(); // a stale socket of an earlier process with our pid
+    this.server = createServer((conn) => {
+      let buf = '';
+      conn.setEncoding('utf8');
+      conn.on('error', () => {});
+      conn.on('data', (chunk: string) => {
+        buf += chunk;
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        const req = buf.slice(0, nl).trim();
+        buf = '';
+        const answer =
+          req === 'memory'
+            ? handlers.memory().then((v) => ({ ok: true, pid: process.pid, value: v }))
+            : Promise.resolve({ ok: false, error: `unknown request '${req}'` });
+        answer
+          .catch((err: Error) => ({ ok: false, error: err.message }))
+          .then((v) => conn.end(`${JSON.stringify(v)}\n`));
+      });
+    });
+    this.server.on('error', () => {});
+    this.server.listen(this.path);
+    this.server.unref();
+    process.once('exit', this.onExit);
+  }
+
+  close(): void {
+    process.removeListener('exit', this.onExit);
+    this.server.close();
+    this.unlink();
+  }
+
+  private unlink(): void {
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // not there
+    }
+  }
+}
