@@ -25,6 +25,8 @@ export interface NodeRequests {
   actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
   memorySummary(): unknown;
   releaseActor(actorId: Buffer): void;
+  /** Makes an object readable in this node's store, pulling it from another node if needed. */
+  pullObject(objectId: Buffer, timeoutMs: number | undefined): Promise<'ok' | 'lost' | 'timeout'>;
 }
 
 export interface Backend {

@@ -308,9 +308,25 @@ export class CoreWorker {
     const e = this.owned.get(ref.hex);
     if (e) return this.waitOwned(e, undefined);
     if (this.owns(ref)) return Promise.reject(this.lostError(ref));
-    return this.store
-      .get([ObjectId.fromBytes(ref)])
+    return this.fetchLocal(ref, undefined)
+      .then(() => this.store.get([ObjectId.fromBytes(ref)]))
       .then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release());
+  }
+
+  /**
+   * Waits until a borrowed object is readable in this node's store: its owner may be
+   * on another node, whose node manager then pulls it here. Local objects skip the ask.
+   */
+  private async fetchLocal(id: Uint8Array, timeoutMs: number | undefined): Promise<void> {
+    const buf = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
+    if (this.store.contains(ObjectId.fromBytes(buf))) return;
+    const outcome = await this.backend.request('pullObject', Buffer.from(buf), timeoutMs);
+    if (outcome === 'lost') throw this.lostErrorOf(buf);
+    if (outcome === 'timeout') {
+      throw new GetTimeoutError(
+        `get() timed out after ${timeoutMs} ms waiting for object ${buf.toString('hex')}`,
+      );
+    }
   }
 
   /** A top-level ref argument, once ready: inline its value, or point the worker at the store. */
@@ -473,12 +489,16 @@ export class CoreWorker {
   /** A top-level argument the submitter left in the store (large, or not inlined). */
   async readArg(id: Buffer): Promise<unknown> {
     const oid = ObjectId.fromBytes(id);
+    if (!this.store.contains(oid)) await this.fetchLocal(id, undefined);
     const obj = this.store.tryGet(oid) ?? (await this.store.get([oid]))[0];
     if (!obj) throw this.lostError(new ObjectRef(id));
     return this.readStoreObject(obj);
   }
 
   private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    const started = Date.now();
+    await this.fetchLocal(ref, timeoutMs);
+    if (timeoutMs !== undefined) timeoutMs = Math.max(0, timeoutMs - (Date.now() - started));
     const [obj] = await this.store.get(
       [ObjectId.fromBytes(ref)],
       timeoutMs === undefined ? {} : { timeout: timeoutMs },
@@ -493,8 +513,16 @@ export class CoreWorker {
   }
 
   private lostError(ref: ObjectRef<unknown>): ObjectLostError {
+    return this.lostErrorOf(ref, `${ref}`);
+  }
+
+  private lostErrorOf(
+    id: Uint8Array,
+    name = `ObjectRef(${Buffer.from(id).toString('hex')})`,
+  ): ObjectLostError {
+    const ref = name;
     return new ObjectLostError(
-      isPutId(ref)
+      isPutId(id)
         ? `${ref} was created by put() and every copy is gone (deleted after its last reference was released, ` +
             'or lost with its node); put values cannot be rebuilt: keep a reference while you need it'
         : `${ref} is no longer in the object store (its last reference was released, or its node was lost)`,

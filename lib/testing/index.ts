@@ -32,3 +32,4 @@ export function nodeStats(): {
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
   return rt.manager.stats();
 }
+export { Cluster, type ClusterOptions, type NodeHandle, type NodeOptions } from './cluster.js';
