@@ -19,7 +19,7 @@ import {
   WorkerCrashedError,
 } from '../core/errors.js';
 import { OBJECT_ID_SIZE } from '../core/ids.js';
-import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from '../runtime/cluster-hooks.js';
+import { type ClusterHooks, type FetchOutcome, type NamedActor, REMOTE_OWNER } from '../runtime/cluster-hooks.js';
 import { type NodeManager, OWNER_NODE_PREFIX } from '../runtime/node-manager.js';
 import {
   ArgKind,
@@ -81,6 +81,7 @@ interface RemoteActor {
 }
 
 const ACTOR_NS = 'sunray/actors';
+const NAMED_NS = 'sunray/named';
 
 export class ClusterNode implements ClusterHooks {
   readonly nodeId: string;
@@ -448,8 +449,25 @@ export class ClusterNode implements ClusterHooks {
     );
   }
 
-  actorHere(actorHex: string): void {
+  actorHere(actorHex: string, named?: NamedActor): void {
     this.kvPut(ACTOR_NS, actorHex, Buffer.from(this.nodeId));
+    if (named) {
+      const v = { ...named, actorId: named.actorId.toString('hex') };
+      this.kvPut(NAMED_NS, `${named.namespace}\u0000${named.name}`, Buffer.from(JSON.stringify(v)));
+    }
+  }
+
+  async lookupNamed(name: string, namespace: string): Promise<NamedActor | null> {
+    // Its creation may be on its way to the node that hosts it: look for a short while.
+    for (let i = 0; i < 10; i++) {
+      const v = await this.kvGet(NAMED_NS, `${namespace}\u0000${name}`);
+      if (v) {
+        const o = JSON.parse(v.toString()) as Omit<NamedActor, 'actorId'> & { actorId: string };
+        return { ...o, actorId: Buffer.from(o.actorId, 'hex') };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------- KV

@@ -11,7 +11,13 @@ export interface ActorCreateReply {
 }
 
 export interface NodeRequests {
-  getActor(name: string, namespace: string): { actorId: Buffer; methods: string[]; className: string } | null;
+  getActor(
+    name: string,
+    namespace: string,
+  ):
+    | { actorId: Buffer; methods: string[]; className: string }
+    | null
+    | Promise<{ actorId: Buffer; methods: string[]; className: string } | null>;
   killActor(actorId: Buffer, noRestart: boolean): void;
   cancelTask(taskId: Buffer, force: boolean): void;
   availableResources(): Record<string, number>;

@@ -8,6 +8,14 @@ export const REMOTE_OWNER = -3;
 
 export type FetchOutcome = 'ok' | 'lost' | 'timeout';
 
+export interface NamedActor {
+  name: string;
+  namespace: string;
+  actorId: Buffer;
+  methods: string[];
+  className: string;
+}
+
 export interface ClusterHooks {
   /** The node a new task or actor should run on: undefined for here, an Error if none can. */
   place(spec: TaskSpec): string | undefined | Error;
@@ -24,7 +32,9 @@ export interface ClusterHooks {
   /** Kills an actor hosted elsewhere; false if unknown. */
   killActor(actorId: Buffer, noRestart: boolean): boolean;
   /** An actor now lives on this node (recorded in the head's directory for other nodes). */
-  actorHere(actorHex: string): void;
+  actorHere(actorHex: string, named?: NamedActor): void;
+  /** A named actor created on any node of the cluster. */
+  lookupNamed(name: string, namespace: string): Promise<NamedActor | null>;
   /** Resources of the whole cluster (alive nodes). */
   clusterResources(kind: 'total' | 'available'): Record<string, number>;
   close(): Promise<void>;

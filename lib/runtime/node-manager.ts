@@ -757,7 +757,12 @@ export class NodeManager {
       terminateWhenIdle: false,
     };
     this.actors.set(hex, a);
-    this.cluster?.actorHere(hex);
+    this.cluster?.actorHere(
+      hex,
+      a.name
+        ? { name: a.name, namespace: a.namespace, actorId: a.id, methods: a.methods, className: a.className }
+        : undefined,
+    );
     if (a.name) this.namedActors.set(`${a.namespace}\u0000${a.name}`, hex);
     this.tasks.set(t.hex, t);
     this.pendingActors.push(a);
@@ -1014,8 +1019,12 @@ export class NodeManager {
   ): ReturnType<NodeRequests[K]> {
     const a = args as unknown[];
     switch (kind) {
-      case 'getActor':
-        return this.getActor(a[0] as string, a[1] as string) as ReturnType<NodeRequests[K]>;
+      case 'getActor': {
+        const local = this.getActor(a[0] as string, a[1] as string);
+        // Not here: it may live on another node of the cluster (async for drivers and workers alike).
+        if (!local && this.cluster) return this.cluster.lookupNamed(a[0] as string, a[1] as string) as any;
+        return local as ReturnType<NodeRequests[K]>;
+      }
       case 'killActor':
         return this.killActor(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<
           NodeRequests[K]
