@@ -99,6 +99,11 @@ export class Cluster {
     if (head) this.address = info.address;
     const node: NodeHandle = { ...info, pid: child.pid!, head, process: child };
     this.nodes.push(node);
+    // A node killed by the test (kill -9) leaves the list on its own.
+    child.once('exit', () => {
+      const i = this.nodes.indexOf(node);
+      if (i >= 0) this.nodes.splice(i, 1);
+    });
     await this.waitForNodes();
     return node;
   }
