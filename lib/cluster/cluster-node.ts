@@ -19,7 +19,12 @@ import {
   WorkerCrashedError,
 } from '../core/errors.js';
 import { OBJECT_ID_SIZE } from '../core/ids.js';
-import { type ClusterHooks, type FetchOutcome, type NamedActor, REMOTE_OWNER } from '../runtime/cluster-hooks.js';
+import {
+  type ClusterHooks,
+  type FetchOutcome,
+  type NamedActor,
+  REMOTE_OWNER,
+} from '../runtime/cluster-hooks.js';
 import { type NodeManager, OWNER_NODE_PREFIX } from '../runtime/node-manager.js';
 import {
   ArgKind,
