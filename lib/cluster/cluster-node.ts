@@ -594,7 +594,11 @@ export class ClusterNode implements ClusterHooks {
       this.log(`refused a malformed task from node ${m.origin.slice(0, 8)}: ${(err as Error).message}`);
       return;
     }
-    this.origins.set(spec.taskId.toString('hex'), { nodeId: m.origin, remaining: spec.numReturns });
+    this.origins.set(spec.taskId.toString('hex'), {
+      nodeId: m.origin,
+      remaining: spec.numReturns,
+      pulled: [],
+    });
     const needs = decodeArgs(spec.args)
       .filter((a) => a.kind === ArgKind.StoreRef)
       .map((a) => Buffer.from((a as { id: Uint8Array }).id))
@@ -602,13 +606,13 @@ export class ClusterNode implements ClusterHooks {
     const run = async () => {
       try {
         for (const id of needs) {
-          const c = await this.peer(m.origin);
-          if (
-            (await pullObject(c, this.manager.store, id, { primary: false, waitMs: 10_000 })) === 'missing'
-          ) {
+          if ((await this.pullArg(m.origin, id)) === 'missing') {
             throw new ObjectLostError(`argument ${id.toString('hex')} of ${spec.name} is gone from its node`);
           }
         }
+        // The copies this task pulled go when it ends (fresh arena pages are costly: reuse them).
+        const rec = this.origins.get(spec.taskId.toString('hex'));
+        if (rec) rec.pulled = needs;
       } catch (err) {
         this.manager.notifyFailed(spec, REMOTE_OWNER, err as Error);
         return;
@@ -625,19 +629,48 @@ export class ClusterNode implements ClusterHooks {
   }
 
   /** Tasks forwarded here: the node their results go back to, and how many results are still due. */
-  private readonly origins = new Map<string, { nodeId: string; remaining: number }>();
+  private readonly origins = new Map<string, { nodeId: string; remaining: number; pulled: Buffer[] }>();
+  private readonly argPulls = new Map<string, Promise<'ok' | 'missing'>>();
+
+  /** Pulls an argument from the node that sent the task; once per object however many tasks need it. */
+  private pullArg(origin: string, id: Buffer): Promise<'ok' | 'missing'> {
+    const hex = id.toString('hex');
+    let p = this.argPulls.get(hex);
+    if (!p) {
+      p = this.peer(origin)
+        .then((c) => pullObject(c, this.manager.store, id, { primary: false, waitMs: 10_000 }))
+        .finally(() => this.argPulls.delete(hex));
+      this.argPulls.set(hex, p);
+    }
+    return p;
+  }
 
   /** A result of a task forwarded here: back to the node it came from. */
   sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void {
     const taskHex = objectId.subarray(0, 24).toString('hex');
     const origin = this.origins.get(taskHex);
     if (!origin) return;
-    if (--origin.remaining <= 0) this.origins.delete(taskHex);
-    this.peer(origin.nodeId).then(
-      (c) => c.send({ t: 'result', objectId, status, kind, payload }),
+    if (--origin.remaining <= 0) {
+      this.origins.delete(taskHex);
+      for (const id of origin.pulled) this.freeLocal(id);
+    }
+    this.deliverHome(origin.nodeId, { t: 'result', objectId, status, kind, payload }, 0);
+  }
+
+  /**
+   * Sends a result to its origin node. A node the head declared dead by mistake (a long
+   * stall) rejoins within a few heartbeats, so retry for a while before dropping it.
+   */
+  private deliverHome(nodeId: string, m: Extract<Message, { t: 'result' }>, attempt: number): void {
+    this.peer(nodeId).then(
+      (c) => c.send(m),
       () => {
+        if (!this.closed && attempt < 20) {
+          setTimeout(() => this.deliverHome(nodeId, m, attempt + 1), 500).unref();
+          return;
+        }
         // The origin is gone: its results have nowhere to go.
-        if (kind === ReturnKind.InStore) this.freeLocal(objectId);
+        if (m.kind === ReturnKind.InStore) this.freeLocal(m.objectId);
       },
     );
   }
@@ -776,7 +809,8 @@ export class ClusterNode implements ClusterHooks {
 
   private onNodeDead(nodeId: string): void {
     if (nodeId === this.nodeId) return;
-    this.conns.get(nodeId)?.close('the node is dead', false);
+    // Its connections are left alone: a node that died closed them itself, and one that only
+    // stalled past the timeout keeps serving what is in flight (it rejoins as a new member).
     for (const [hex, at] of this.actorLocations) if (at === nodeId) this.actorLocations.delete(hex);
     const info = this.table.get(nodeId);
     const where = `node ${nodeId.slice(0, 8)} (${info?.address ?? '?'})`;

@@ -11,6 +11,8 @@ interface NodeRec {
 
 /** Dead nodes stay listed this long, so every node hears of the death. */
 const FORGET_DEAD_MS = 60_000;
+/** Drivers get this many heartbeat timeouts before they are declared dead. */
+const DRIVER_GRACE = 3;
 
 export class Directory {
   private readonly nodes = new Map<string, NodeRec>();
@@ -65,8 +67,10 @@ export class Directory {
     const now = Date.now();
     for (const [id, rec] of this.nodes) {
       if (id === selfId) continue;
-      if (rec.info.alive && now - rec.lastSeen > this.heartbeatTimeoutMs) {
-        this.markDead(id, `no heartbeat for ${this.heartbeatTimeoutMs} ms`);
+      // A driver's heartbeats come from its event loop, which user code may hold for a while.
+      const timeout = rec.info.isDriver ? this.heartbeatTimeoutMs * DRIVER_GRACE : this.heartbeatTimeoutMs;
+      if (rec.info.alive && now - rec.lastSeen > timeout) {
+        this.markDead(id, `no heartbeat for ${timeout} ms`);
       } else if (!rec.info.alive && now - rec.diedAt > FORGET_DEAD_MS) {
         this.nodes.delete(id);
       }

@@ -22,7 +22,7 @@ export interface NodeOptions {
 }
 
 export interface ClusterOptions {
-  /** Milliseconds without heartbeat before the head declares a node dead (default 3000 here). */
+  /** Milliseconds without heartbeat before the head declares a node dead (default 10 s, as sunray start). */
   heartbeatTimeout?: number;
 }
 
@@ -43,7 +43,7 @@ export class Cluster {
   private readonly heartbeatTimeout: number;
 
   constructor(opts: ClusterOptions = {}) {
-    this.heartbeatTimeout = opts.heartbeatTimeout ?? 3000;
+    this.heartbeatTimeout = opts.heartbeatTimeout ?? 10_000;
   }
 
   /** Starts a node process; the first one is the head (see the class comment). */
