@@ -252,7 +252,7 @@ export class ClusterNode implements ClusterHooks {
   private async join(): Promise<void> {
     const addr = this.opts.headAddress;
     if (!addr) throw new ClusterConnectionError('a non-head node needs the head address');
-    this.headConn = await this.dial(addr);
+    if (!this.headConn || this.headConn.closed) this.headConn = await this.dial(addr);
     const info = this.selfInfo();
     const reply = await this.headConn.request({
       t: 'register',
@@ -271,7 +271,7 @@ export class ClusterNode implements ClusterHooks {
     if (this.directory) {
       const info = this.selfInfo();
       this.directory.upsert(info);
-      this.directory.sweep(this.nodeId);
+      this.directory.sweep(this.nodeId, this.heartbeatInterval());
       this.applyTable(this.directory.table());
       return;
     }
@@ -294,9 +294,9 @@ export class ClusterNode implements ClusterHooks {
         if (p instanceof Error) return;
         if (p.msg.t === 'nodeTable') this.applyTable(p.msg.nodes);
         else if (p.msg.t === 'error' && p.msg.code === ErrorCode.NotFound) {
-          // The head declared us dead (or restarted): join again as a fresh member.
-          this.headConn?.close('re-registering', false);
-          this.headConn = undefined;
+          // The head declared us dead (we stalled, or it restarted): register again on the same
+          // connection, which may carry transfers in flight.
+          this.join().catch(() => {});
         }
       },
     );

@@ -13,6 +13,10 @@ export interface DaemonConfig {
   heartbeatTimeoutMs?: number;
   /** Record in the session directory (the CLI's daemons; not the testing Cluster's). */
   session?: boolean;
+  /** Touch the whole arena at start, so the first large objects do not pay for fresh pages. */
+  prefaultStore?: boolean;
+  /** Exit when the process that started us is gone (the testing Cluster's nodes). */
+  exitWithParent?: boolean;
   log?: string;
 }
 

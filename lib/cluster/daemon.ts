@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { defaultObjectStoreMemory } from '../runtime/driver.js';
 import { NodeManager } from '../runtime/node-manager.js';
+import { ObjectId, type ObjectStore } from '../store/index.js';
 import { ClusterNode } from './cluster-node.js';
 import { type DaemonConfig, READY_PREFIX } from './daemon-config.js';
 import { forgetDaemon, recordDaemon, saveHead } from './session.js';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     await manager.shutdown();
     process.exit(1);
   }
+  if (cfg.prefaultStore) warmArena(manager.store);
   manager.prestart();
   const info = {
     pid: process.pid,
@@ -65,7 +67,31 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
+  if (cfg.exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) void stop();
+    }, 500).unref();
+  }
   process.on('SIGINT', () => void stop());
+}
+
+/**
+ * Fresh shared-memory pages cost far more than warm ones here: one object nearly the arena's
+ * size, written once and dropped, backs them all before the first real object arrives.
+ */
+function warmArena(store: ObjectStore): void {
+  const id = ObjectId.random();
+  for (let frac = 0.95; frac > 0.3; frac -= 0.1) {
+    try {
+      // Written, not just mapped: only a write makes the kernel back a shared page for good.
+      store.create(id, Math.floor(store.capacity * frac)).fill(0);
+      store.abort(id);
+      return;
+    } catch {
+      // too large for the allocator's view of free space: try smaller
+    }
+  }
 }
 
 void main();

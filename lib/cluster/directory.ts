@@ -17,6 +17,7 @@ const DRIVER_GRACE = 3;
 export class Directory {
   private readonly nodes = new Map<string, NodeRec>();
   private readonly kv = new Map<string, Buffer>();
+  private lastSweep = 0;
 
   constructor(
     readonly heartbeatTimeoutMs: number,
@@ -63,8 +64,16 @@ export class Directory {
   }
 
   /** Marks nodes silent for longer than the timeout as dead; forgets long-dead ones. */
-  sweep(selfId: string): void {
+  sweep(selfId: string, intervalMs: number): void {
     const now = Date.now();
+    // If the head itself stalled (a long synchronous call in a driver that is the head), it
+    // read no heartbeats meanwhile: that is no sign of anyone's death, so start counting anew.
+    const stalled = this.lastSweep > 0 && now - this.lastSweep > Math.max(3 * intervalMs, 1000);
+    this.lastSweep = now;
+    if (stalled) {
+      for (const rec of this.nodes.values()) rec.lastSeen = now;
+      return;
+    }
     for (const [id, rec] of this.nodes) {
       if (id === selfId) continue;
       // A driver's heartbeats come from its event loop, which user code may hold for a while.

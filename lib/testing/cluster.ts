@@ -19,6 +19,8 @@ export interface NodeOptions {
   resources?: Record<string, number>;
   /** Bytes of the node's store arena (default 256 MiB here: tests run many nodes). */
   objectStoreMemory?: number;
+  /** Map the whole arena at start (slow start, fast first large objects: for benchmarks). */
+  prefaultStore?: boolean;
 }
 
 export interface ClusterOptions {
@@ -72,6 +74,8 @@ export class Cluster {
       resources: opts.resources ?? {},
       objectStoreMemory: opts.objectStoreMemory ?? 256 * 1024 * 1024,
       heartbeatTimeoutMs: this.heartbeatTimeout,
+      prefaultStore: opts.prefaultStore ?? false,
+      exitWithParent: true,
     };
     const child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'inherit'],
