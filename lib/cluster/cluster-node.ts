@@ -386,11 +386,19 @@ export class ClusterNode implements ClusterHooks {
       if (spec.kind === TaskKind.Task) this.addExtraLoad(nodeId, spec.demand);
     }
     this.updateRef();
-    const msg = encodeSubmit(this.nodeId, spec, def);
+    this.sendTo(nodeId, encodeSubmit(this.nodeId, spec, def), 0);
+  }
+
+  /**
+   * Sends a task to its node over a fresh connection if the last one just closed; a node
+   * that cannot be reached is treated as dead for what we sent it (retried elsewhere).
+   */
+  private sendTo(nodeId: string, m: Message, attempt: number): void {
     this.peer(nodeId).then(
       (c) => {
-        if (c.closed) throw new ClusterConnectionError('connection closed');
-        c.send(msg);
+        if (c.send(m)) return;
+        if (attempt < 3) this.sendTo(nodeId, m, attempt + 1);
+        else this.onNodeDead(nodeId);
       },
       () => this.onNodeDead(nodeId),
     );
@@ -662,13 +670,19 @@ export class ClusterNode implements ClusterHooks {
    * stall) rejoins within a few heartbeats, so retry for a while before dropping it.
    */
   private deliverHome(nodeId: string, m: Extract<Message, { t: 'result' }>, attempt: number): void {
+    const retry = () => {
+      if (!this.closed && attempt < 20) {
+        setTimeout(() => this.deliverHome(nodeId, m, attempt + 1), 500).unref();
+        return true;
+      }
+      return false;
+    };
     this.peer(nodeId).then(
-      (c) => c.send(m),
+      (c) => {
+        if (!c.send(m)) retry();
+      },
       () => {
-        if (!this.closed && attempt < 20) {
-          setTimeout(() => this.deliverHome(nodeId, m, attempt + 1), 500).unref();
-          return;
-        }
+        if (retry()) return;
         // The origin is gone: its results have nowhere to go.
         if (m.kind === ReturnKind.InStore) this.freeLocal(m.objectId);
       },

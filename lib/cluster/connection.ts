@@ -104,9 +104,11 @@ export class Conn {
     if (!this.closed) this.socket.write(b);
   }
 
-  send(m: Message, requestId = 0n): void {
-    if (!this.open) throw new SunrayError('connection is not open');
+  /** Sends a one-way message; false if the connection is not open (any more). */
+  send(m: Message, requestId = 0n): boolean {
+    if (!this.open || this.closed) return false;
     this.write(encodeMessage(m, requestId));
+    return true;
   }
 
   reply(requestId: bigint, m: Message, raw?: Buffer[], written?: () => void): void {
