@@ -25,7 +25,11 @@ export interface ClusterHooks {
   routeActorCall(spec: TaskSpec, owner: number): boolean;
   /** A result of a task that another node forwarded here. */
   sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
-  /** Makes the object readable in this node's store (pulls it from the node that has it). */
+  /**
+   * Makes the object readable in this node's store (pulls it from the node that has it).
+   * 'lost': its owner's node is dead, so no copy is known; lineage reconstruction (re-running
+   * the task that made it) would plug in here and in ClusterNode.onResult.
+   */
   fetch(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome>;
   /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
   cancel(taskId: Buffer, force: boolean): boolean;
