@@ -2,6 +2,7 @@
 // and a listener closes (and logs) connections that are garbage, truncated,
 // oversized, of another version or without the token, while serving others.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import * as sunray from 'sunray';
@@ -216,6 +217,7 @@ describe('a cluster refuses what lacks its token', () => {
     } finally {
       if (prev === undefined) delete process.env.SUNRAY_SESSION_DIR;
       else process.env.SUNRAY_SESSION_DIR = prev;
+      rmSync(`/tmp/sunray-test-empty-${process.pid}`, { recursive: true, force: true });
     }
     expect(sunray.isInitialized()).toBe(false);
     const garbage = net.connect(Number(cluster.address.split(':')[1]), '127.0.0.1');
