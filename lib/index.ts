@@ -27,6 +27,7 @@ export type {
   RemoteFunction,
   RemoteOptions,
   ResourceOptions,
+  SchedulingStrategy,
   TaskOptions,
 } from './core/remote-function.js';
 export type { InitOptions } from './runtime/driver.js';
@@ -34,6 +35,7 @@ export { ObjectRef, ActorHandleBase };
 export {
   ActorDiedError,
   ActorUnavailableError,
+  ClusterConnectionError,
   GetTimeoutError,
   InvalidArgumentError,
   NotInitializedError,
@@ -43,6 +45,7 @@ export {
   SunrayError,
   TaskCancelledError,
   TaskError,
+  TaskUnschedulableError,
   WorkerCrashedError,
 } from './core/errors.js';
 
@@ -57,7 +60,16 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
       'sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true',
     );
   }
-  startDriver(opts);
+  const rt = startDriver(opts);
+  if (opts.address !== undefined && opts.address !== 'local') {
+    try {
+      const { joinCluster } = await import('./cluster/join.js');
+      await joinCluster(rt.manager!, opts as { address: string });
+    } catch (err) {
+      await shutdown();
+      throw err;
+    }
+  }
 }
 
 export function isInitialized(): boolean {

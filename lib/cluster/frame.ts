@@ -2,6 +2,7 @@
 // (schema/wire.fbs). Decoding checks bounds before trusting any offset, so a
 // malformed frame is an error, never a crash.
 import * as flatbuffers from 'flatbuffers';
+import { SunrayError } from '../core/errors.js';
 import { Body, Frame, Hello, ProtocolVersion } from './generated/wire_generated.js';
 
 export { Body, ProtocolVersion };
@@ -9,12 +10,8 @@ export { Body, ProtocolVersion };
 /** Frames above this size are refused before any of them is read. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-export class FrameError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FrameError';
-  }
-}
+/** A frame that cannot be right: the connection that sent it is closed. */
+export class FrameError extends SunrayError {}
 
 /** Builds the first frame of a connection. */
 export function encodeHello(nodeId: Uint8Array, nonce: Uint8Array, requestId = 0n): Buffer {
@@ -27,7 +24,7 @@ export function encodeHello(nodeId: Uint8Array, nonce: Uint8Array, requestId = 0
   return withLength(b.asUint8Array());
 }
 
-function withLength(body: Uint8Array): Buffer {
+export function withLength(body: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32LE(body.length, 0);
   out.set(body, 4);

@@ -18,6 +18,8 @@ import {
   type ObjectRefs,
   type RemoteArgs,
   type ResourceOptions,
+  type SchedulingStrategy,
+  strategyOf,
 } from './remote-function.js';
 import { registerHostType } from './serialization.js';
 
@@ -36,6 +38,8 @@ export interface ActorOptions extends ResourceOptions {
   maxConcurrency?: number;
   /** With a name: return the existing actor of that name rather than failing. */
   getIfExists?: boolean;
+  /** Where in a cluster the actor is placed (see TaskOptions.schedulingStrategy). */
+  schedulingStrategy?: SchedulingStrategy;
 }
 
 type AnyFn = (...args: any[]) => any;
@@ -141,6 +145,7 @@ function actorMethod(h: ActorHandleBase, method: string, o: { numReturns?: numbe
           actorId,
           method,
           maxConcurrency: 1,
+          strategy: '',
         },
         args,
       );
@@ -236,6 +241,7 @@ export function makeActorClass<C extends abstract new (...args: any[]) => any>(
               explicitResources: explicit,
             }),
             maxConcurrency: o.maxConcurrency ?? 1,
+            strategy: strategyOf(o.schedulingStrategy),
           },
           args,
         );

@@ -68,6 +68,12 @@ export class NotInitializedError extends SunrayError {}
 /** Options or arguments that cannot be right, caught before anything is sent. */
 export class InvalidArgumentError extends SunrayError {}
 
+/** A cluster peer could not be reached, or refused us (wrong token, other protocol version). */
+export class ClusterConnectionError extends SunrayError {}
+
+/** No node of the cluster can run the task as asked (e.g. a hard node affinity to a dead node). */
+export class TaskUnschedulableError extends SunrayError {}
+
 /** Our error classes by name, to rebuild them on the other side of a process boundary. */
 export const errorClasses: Record<string, new (message: string) => SunrayError> = {
   SunrayError,
@@ -80,4 +86,6 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   ObjectLostError,
   NotInitializedError,
   InvalidArgumentError,
+  ClusterConnectionError,
+  TaskUnschedulableError,
 };

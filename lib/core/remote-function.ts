@@ -38,6 +38,24 @@ export interface TaskOptions extends ResourceOptions {
   name?: string;
   /** Number of results: with n > 1 the function returns an array of n values and the call gives n refs. */
   numReturns?: number;
+  /**
+   * Where in a cluster it runs: 'DEFAULT' (local until half busy, then the least loaded node),
+   * 'SPREAD' (round-robin over nodes), or { nodeId, soft } (that node; soft: elsewhere if it can't).
+   */
+  schedulingStrategy?: SchedulingStrategy;
+}
+
+export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
+
+export function strategyOf(s: SchedulingStrategy | undefined): string {
+  if (s === undefined || s === 'DEFAULT') return '';
+  if (s === 'SPREAD') return 'SPREAD';
+  if (typeof s === 'object' && s !== null && typeof s.nodeId === 'string' && s.nodeId !== '') {
+    return JSON.stringify({ nodeId: s.nodeId, soft: s.soft ?? false });
+  }
+  throw new InvalidArgumentError(
+    `schedulingStrategy must be 'DEFAULT', 'SPREAD' or { nodeId, soft }, got ${JSON.stringify(s)}`,
+  );
 }
 
 export interface RemoteOptions extends TaskOptions {
@@ -132,6 +150,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
     const numReturns = o.numReturns ?? 1;
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
+    const strategy = strategyOf(o.schedulingStrategy);
     return {
       fn,
       remote(...args: unknown[]) {
@@ -149,6 +168,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
             actorId: ZERO_ACTOR,
             method: '',
             maxConcurrency: 1,
+            strategy,
           },
           args,
         );

@@ -11,7 +11,13 @@ export interface ActorCreateReply {
 }
 
 export interface NodeRequests {
-  getActor(name: string, namespace: string): { actorId: Buffer; methods: string[]; className: string } | null;
+  getActor(
+    name: string,
+    namespace: string,
+  ):
+    | { actorId: Buffer; methods: string[]; className: string }
+    | null
+    | Promise<{ actorId: Buffer; methods: string[]; className: string } | null>;
   killActor(actorId: Buffer, noRestart: boolean): void;
   cancelTask(taskId: Buffer, force: boolean): void;
   availableResources(): Record<string, number>;
@@ -25,6 +31,8 @@ export interface NodeRequests {
   actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
   memorySummary(): unknown;
   releaseActor(actorId: Buffer): void;
+  /** Makes an object readable in this node's store, pulling it from another node if needed. */
+  pullObject(objectId: Buffer, timeoutMs: number | undefined): Promise<'ok' | 'lost' | 'timeout'>;
 }
 
 export interface Backend {

@@ -392,6 +392,7 @@ export class CoreWorker {
         actorId: base.actorId,
         method: base.method,
         maxConcurrency: base.maxConcurrency,
+        strategy: base.strategy,
       };
       // Until the task ends, its store arguments must outlive the caller's handles: keep the
       // temporaries, and the refs themselves (holding them keeps their count above zero).
@@ -473,10 +474,26 @@ export class CoreWorker {
     if (e) return this.isLost(ref, e) ? this.recover(ref.hex, e) : this.waitOwned(e, undefined);
     if (this.owns(ref)) return Promise.reject(this.lostError(ref));
     return this.borrows.waitFor(ref, 'a task argument', (signal) =>
-      this.store
-        .get([ObjectId.fromBytes(ref)], { signal })
+      this.fetchLocal(ref, undefined)
+        .then(() => this.store.get([ObjectId.fromBytes(ref)], { signal }))
         .then((bufs: Array<{ release(): void } | null>) => bufs[0]?.release()),
     );
+  }
+
+  /**
+   * Waits until a borrowed object is readable in this node's store: its owner may be
+   * on another node, whose node manager then pulls it here. Local objects skip the ask.
+   */
+  private async fetchLocal(id: Uint8Array, timeoutMs: number | undefined): Promise<void> {
+    const buf = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
+    if (this.store.contains(ObjectId.fromBytes(buf))) return;
+    const outcome = await this.backend.request('pullObject', Buffer.from(buf), timeoutMs);
+    if (outcome === 'lost') throw this.lostErrorOf(buf);
+    if (outcome === 'timeout') {
+      throw new GetTimeoutError(
+        `get() timed out after ${timeoutMs} ms waiting for object ${buf.toString('hex')}`,
+      );
+    }
   }
 
   /** A top-level ref argument, once ready: inline its value, or point the worker at the store. */
@@ -790,18 +807,27 @@ export class CoreWorker {
     const oid = ObjectId.fromBytes(id);
     const obj =
       this.store.tryGet(oid) ??
-      (await this.borrows.waitFor(id, 'a task argument', (signal) => this.store.get([oid], { signal })))[0];
+      (
+        await this.borrows.waitFor(id, 'a task argument', async (signal) => {
+          await this.fetchLocal(id, undefined);
+          return this.store.get([oid], { signal });
+        })
+      )[0];
     if (!obj) throw this.lostError(id);
     return this.readStoreObject(obj);
   }
 
   private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    const [obj] = await this.borrows.waitFor(ref, 'get() of', (signal) =>
-      this.store.get(
+    const [obj] = await this.borrows.waitFor(ref, 'get() of', async (signal) => {
+      // The owner may be on another node: its object is pulled here first (fetchLocal).
+      const started = Date.now();
+      await this.fetchLocal(ref, timeoutMs);
+      const left = timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started));
+      return this.store.get(
         [ObjectId.fromBytes(ref)],
-        timeoutMs === undefined ? { signal } : { timeout: timeoutMs, signal },
-      ),
-    );
+        left === undefined ? { signal } : { timeout: left, signal },
+      );
+    });
     if (!obj) {
       if (timeoutMs !== undefined) {
         throw new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref}`);
@@ -812,7 +838,14 @@ export class CoreWorker {
   }
 
   private lostError(id: Uint8Array): ObjectLostError {
-    const ref = `ObjectRef(${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')})`;
+    return this.lostErrorOf(id);
+  }
+
+  private lostErrorOf(
+    id: Uint8Array,
+    name = `ObjectRef(${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')})`,
+  ): ObjectLostError {
+    const ref = name;
     return new ObjectLostError(
       isPutId(id)
         ? `${ref} was created by put() and every copy is gone (deleted after its last reference was released, ` +

@@ -25,8 +25,16 @@ export interface InitOptions {
   objectStoreMemory?: number;
   /** Directory for objects spilled from a full store (default: the OS temp dir). */
   objectSpillingDir?: string;
-  /** Cluster address; only the embedded local node ('local' or omitted) is available in this version. */
+  /**
+   * A cluster to join: 'HOST:PORT' of its head, or 'auto' for the cluster started on this machine
+   * with `sunray start`. The driver's embedded node then joins as one more node, with 0 CPUs unless
+   * numCpus says otherwise, so tasks run on the cluster's nodes. Omitted or 'local': a local node only.
+   */
   address?: string;
+  /** The cluster token (printed by `sunray start --head`; default: $SUNRAY_CLUSTER_TOKEN or this machine's session). */
+  token?: string;
+  /** Milliseconds without heartbeat before a node is declared dead (the head's setting counts). */
+  heartbeatTimeout?: number;
   /** Namespace for named actors (default 'default'). */
   namespace?: string;
   /** Forward workers' stdout/stderr to this process, prefixed (default true). */
@@ -97,13 +105,8 @@ class DriverBackend implements Backend {
 }
 
 export function startDriver(opts: InitOptions = {}): Runtime {
-  if (opts.address !== undefined && opts.address !== 'local') {
-    throw new InvalidArgumentError(
-      `init({ address: '${opts.address}' }): connecting to a cluster is not available in this version; ` +
-        "omit address (or use 'local') to start an embedded local node",
-    );
-  }
-  const numCpus = opts.numCpus ?? cpus().length;
+  const inCluster = opts.address !== undefined && opts.address !== 'local';
+  const numCpus = opts.numCpus ?? (inCluster ? 0 : cpus().length);
   const numGpus = opts.numGpus ?? 0;
   validateDemand({ CPU: numCpus, GPU: numGpus, ...(opts.resources ?? {}) }, 'init()');
   if (opts.resources && ('CPU' in opts.resources || 'GPU' in opts.resources)) {
@@ -127,7 +130,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
       `init(): lineageMemory is a number of bytes >= 0, got ${String(opts.lineageMemory)}`,
     );
   }
-  const core = new CoreWorker(backend, manager.store, undefined, opts.lineageMemory);
+  const core = new CoreWorker(backend, manager.store, manager.newOwnerId(), opts.lineageMemory);
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);

@@ -30,6 +30,7 @@ import {
   openDoorbell,
   openRing,
 } from './channel.js';
+import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-hooks.js';
 import { errorRecord } from './core-worker.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
@@ -50,6 +51,8 @@ import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
 import { WorkerProcess } from './worker-process.js';
 
 export const DRIVER = -1;
+/** Bytes of the node id at the start of every owner id of this node's processes. */
+export const OWNER_NODE_PREFIX = 6;
 
 const RESOLVED = Promise.resolve();
 
@@ -178,6 +181,8 @@ export class NodeManager {
   private reaper: NodeJS.Timeout;
   private closed = false;
   driver: DriverSink | undefined;
+  /** Set when this node is part of a cluster (lib/cluster attaches it). */
+  cluster: ClusterHooks | undefined;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.store = ObjectStore.create({
@@ -217,7 +222,7 @@ export class NodeManager {
     const index = this.nextWorkerIndex++;
     const w = new WorkerProcess(
       index,
-      randomBytes(16).toString('hex'),
+      this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completionFd, completionBell: this.completionBellFd },
       this.store,
       {
@@ -450,6 +455,16 @@ export class NodeManager {
     this.workers.get(to)?.send(Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(ownerHex, 'hex')]));
   }
 
+  /**
+   * An owner id for a process of this node: its first bytes are the node's, so any
+   * object id says which node its owner (and the owner's copy) is on.
+   */
+  newOwnerId(): Buffer {
+    const id = randomBytes(16);
+    Buffer.from(this.nodeId, 'hex').copy(id, 0, 0, OWNER_NODE_PREFIX);
+    return id;
+  }
+
   // ------------------------------------------------------------ submission
 
   define(def: FunctionDef): void {
@@ -459,6 +474,26 @@ export class NodeManager {
   submit(spec: TaskSpec, def: FunctionDef, owner: number): void {
     if (this.closed) throw new SunrayError('the node manager is shut down');
     this.define(def);
+    if (this.cluster && owner !== REMOTE_OWNER && spec.kind !== TaskKind.ActorCall) {
+      // Tasks forwarded here run here (no ping-pong); our own may go to another node.
+      const where = this.cluster.place(spec);
+      if (where instanceof Error) {
+        this.notifyFailed(spec, owner, where);
+        return;
+      }
+      if (where !== undefined) {
+        this.cluster.forward(where, spec, def, owner);
+        return;
+      }
+    }
+    if (
+      this.cluster &&
+      spec.kind === TaskKind.ActorCall &&
+      !this.actors.has(this.actorAliases.get(spec.actorId.toString('hex')) ?? spec.actorId.toString('hex')) &&
+      this.cluster.routeActorCall(spec, owner)
+    ) {
+      return;
+    }
     const hex = spec.taskId.toString('hex');
     const entry: TaskEntry = {
       spec,
@@ -753,7 +788,8 @@ export class NodeManager {
     if (this.tasks.size === 0) this.updateRef();
   }
 
-  private deliver(
+  /** Hands a result to its owner on this node (also for results that came back from another node). */
+  deliver(
     owner: number,
     objectId: Buffer,
     status: DoneStatus,
@@ -761,6 +797,10 @@ export class NodeManager {
     payload: Buffer | undefined,
   ) {
     const body = payload ?? Buffer.alloc(0);
+    if (owner === REMOTE_OWNER) {
+      this.cluster?.sendResult(objectId, status, kind, body);
+      return;
+    }
     if (owner === DRIVER) {
       // The payload is a view into the ring's chunk (readDone): the owner keeps a copy.
       this.driver?.onTaskReturn(objectId, status, kind, Buffer.from(body));
@@ -782,11 +822,16 @@ export class NodeManager {
   }
 
   private notifyOwnerFailed(t: TaskEntry, err: Error): void {
+    this.notifyFailed(t.spec, t.owner, err);
+  }
+
+  /** Fails every return of a task for its owner on this node (or its origin node). */
+  notifyFailed(spec: TaskSpec, owner: number, err: Error): void {
     const payload = serialize(errorRecord(err));
-    for (let i = 0; i < t.spec.numReturns; i++) {
-      const id = IdGenerator.returnId(t.spec.taskId, i);
-      if (t.owner === DRIVER) this.driver?.settleFailed(id, err);
-      else this.deliver(t.owner, id, DoneStatus.Error, ReturnKind.Inline, payload);
+    for (let i = 0; i < spec.numReturns; i++) {
+      const id = IdGenerator.returnId(spec.taskId, i);
+      if (owner === DRIVER) this.driver?.settleFailed(id, err);
+      else this.deliver(owner, id, DoneStatus.Error, ReturnKind.Inline, payload);
     }
   }
 
@@ -795,7 +840,11 @@ export class NodeManager {
   cancelTask(taskId: Buffer, force: boolean): void {
     const hex = taskId.toString('hex');
     const t = this.tasks.get(hex);
-    if (!t || t.cancelled) return;
+    if (!t) {
+      this.cluster?.cancel(taskId, force);
+      return;
+    }
+    if (t.cancelled) return;
     if (!t.worker) {
       t.cancelled = true;
       this.classes.get(t.key)?.tasks.remove((x) => x === t);
@@ -891,6 +940,12 @@ export class NodeManager {
       terminateWhenIdle: false,
     };
     this.actors.set(hex, a);
+    this.cluster?.actorHere(
+      hex,
+      a.name
+        ? { name: a.name, namespace: a.namespace, actorId: a.id, methods: a.methods, className: a.className }
+        : undefined,
+    );
     if (a.name) this.namedActors.set(`${a.namespace}\u0000${a.name}`, hex);
     this.tasks.set(t.hex, t);
     this.pendingActors.push(a);
@@ -1062,7 +1117,10 @@ export class NodeManager {
     let hex = actorId.toString('hex');
     hex = this.actorAliases.get(hex) ?? hex;
     const a = this.actors.get(hex);
-    if (!a) return;
+    if (!a) {
+      this.cluster?.killActor(actorId, noRestart);
+      return;
+    }
     this.killActorInternal(a, 'it was killed with sunray.kill()', noRestart);
   }
 
@@ -1120,17 +1178,22 @@ export class NodeManager {
     const reqId = r.u32();
     const kind = r.str() as keyof NodeRequests;
     const args = deserialize(r.bytes()) as unknown[];
-    let reply: Buffer;
+    const send = (reply: Buffer) => {
+      const w = this.workers.get(index);
+      if (!w) return;
+      const f = new Writer(32 + reply.length).u8(Msg.Reply).u32(reqId).bytes(reply);
+      w.send(Buffer.from(f.finish()));
+    };
+    const fail = (err: Error) =>
+      send(serialize({ ok: false, error: errorRecord(err), message: err.message }));
     try {
       const value = (this.handleRequest as any)(kind, args);
-      reply = serialize({ ok: true, value });
+      // Some requests (pullObject) answer later.
+      if (value instanceof Promise) value.then((v) => send(serialize({ ok: true, value: v })), fail);
+      else send(serialize({ ok: true, value }));
     } catch (err) {
-      reply = serialize({ ok: false, error: errorRecord(err as Error), message: (err as Error).message });
+      fail(err as Error);
     }
-    const w = this.workers.get(index);
-    if (!w) return;
-    const f = new Writer(32 + reply.length).u8(Msg.Reply).u32(reqId).bytes(reply);
-    w.send(Buffer.from(f.finish()));
   }
 
   handleRequest<K extends keyof NodeRequests>(
@@ -1139,8 +1202,12 @@ export class NodeManager {
   ): ReturnType<NodeRequests[K]> {
     const a = args as unknown[];
     switch (kind) {
-      case 'getActor':
-        return this.getActor(a[0] as string, a[1] as string) as ReturnType<NodeRequests[K]>;
+      case 'getActor': {
+        const local = this.getActor(a[0] as string, a[1] as string);
+        // Not here: it may live on another node of the cluster (async for drivers and workers alike).
+        if (!local && this.cluster) return this.cluster.lookupNamed(a[0] as string, a[1] as string) as any;
+        return local as ReturnType<NodeRequests[K]>;
+      }
       case 'killActor':
         return this.killActor(Buffer.from(a[0] as Uint8Array), a[1] as boolean) as ReturnType<
           NodeRequests[K]
@@ -1150,9 +1217,15 @@ export class NodeManager {
           NodeRequests[K]
         >;
       case 'availableResources':
-        return this.availableResources() as ReturnType<NodeRequests[K]>;
+        return (this.cluster?.clusterResources('available') ?? this.availableResources()) as ReturnType<
+          NodeRequests[K]
+        >;
       case 'clusterResources':
-        return this.pool.total() as ReturnType<NodeRequests[K]>;
+        return (this.cluster?.clusterResources('total') ?? this.pool.total()) as ReturnType<NodeRequests[K]>;
+      case 'pullObject':
+        return this.pullObject(Buffer.from(a[0] as Uint8Array), a[1] as number | undefined) as ReturnType<
+          NodeRequests[K]
+        >;
       case 'registerActor':
         return this.registerActor(
           Buffer.from(a[0] as Uint8Array),
@@ -1175,6 +1248,70 @@ export class NodeManager {
   availableResources(): Record<string, number> {
     if (!this.closed) this.releaseIdle();
     return this.pool.available();
+  }
+
+  /**
+   * Makes an object readable in this node's store: waits for it here, or (in a
+   * cluster) pulls it from its owner's node. Resolves 'lost' when no copy can be had.
+   */
+  pullObject(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome> {
+    const oid = ObjectId.fromBytes(objectId);
+    if (this.store.contains(oid)) return Promise.resolve('ok');
+    if (this.cluster) return this.cluster.fetch(objectId, timeoutMs);
+    return this.store.get([oid], timeoutMs === undefined ? {} : { timeout: timeoutMs }).then(([o]) => {
+      o?.release();
+      return o ? 'ok' : 'timeout';
+    });
+  }
+
+  /** What this node holds and has queued, for heartbeats and the hybrid policy. */
+  loadSnapshot(): {
+    available: Record<string, number>;
+    load: Record<string, number>;
+    pending: number;
+    infeasible: Record<string, number>;
+  } {
+    const total = this.pool.total();
+    const available = this.pool.available();
+    const load: Record<string, number> = {};
+    for (const k of Object.keys(total)) load[k] = (total[k] ?? 0) - (available[k] ?? 0);
+    let pending = 0;
+    const infeasible: Record<string, number> = {};
+    for (const q of this.classes.values()) {
+      const n = q.tasks.length;
+      if (n === 0) continue;
+      pending += n;
+      for (const [k, v] of Object.entries(q.demand)) load[k] = (load[k] ?? 0) + v * n;
+      if (!this.pool.feasible(q.demand)) infeasible[classKey(q.demand) || '{}'] = n;
+    }
+    for (const a of this.pendingActors) {
+      pending++;
+      if (!this.pool.feasible(a.placeDemand)) {
+        const k = `actor ${classKey(a.placeDemand)}`;
+        infeasible[k] = (infeasible[k] ?? 0) + 1;
+      }
+    }
+    return { available, load, pending, infeasible };
+  }
+
+  /** Queued tasks this node cannot run at all: the cluster may place them elsewhere now. */
+  takeInfeasible(): Array<{ spec: TaskSpec; def: FunctionDef; owner: number }> {
+    const out: Array<{ spec: TaskSpec; def: FunctionDef; owner: number }> = [];
+    for (const q of this.classes.values()) {
+      if (q.tasks.length === 0 || this.pool.feasible(q.demand)) continue;
+      while (q.tasks.length > 0) {
+        const t = q.tasks.shift()!;
+        if (t.owner === REMOTE_OWNER) {
+          q.tasks.push(t); // forwarded here: stays (its origin placed it)
+          break;
+        }
+        this.tasks.delete(t.hex);
+        out.push({ spec: t.spec, def: t.def, owner: t.owner });
+      }
+      q.warnedInfeasible = false;
+    }
+    if (out.length > 0 && this.tasks.size === 0) this.updateRef();
+    return out;
   }
 
   storeSummary(): unknown {
@@ -1202,6 +1339,8 @@ export class NodeManager {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.reaper);
+    await this.cluster?.close();
+    this.cluster = undefined;
     const err = new SunrayError('sunray was shut down before this task finished');
     for (const t of this.tasks.values()) {
       for (let i = 0; i < t.spec.numReturns; i++) {

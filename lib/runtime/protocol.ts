@@ -80,6 +80,8 @@ export interface TaskSpec {
   actorId: Buffer; // 16 bytes; zeros for tasks
   method: string;
   maxConcurrency: number;
+  /** Scheduling strategy across nodes, JSON ('' = DEFAULT). */
+  strategy: string;
 }
 
 export enum ReturnKind {
@@ -135,7 +137,8 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .bool(s.retryExceptions)
     .raw(s.actorId)
     .str(s.method)
-    .u32(s.maxConcurrency);
+    .u32(s.maxConcurrency)
+    .str(s.strategy);
 }
 
 export function readSpec(r: Reader): TaskSpec {
@@ -152,6 +155,7 @@ export function readSpec(r: Reader): TaskSpec {
     actorId: Buffer.from(r.raw(OWNER_ID_SIZE)),
     method: r.str(),
     maxConcurrency: r.u32(),
+    strategy: r.str(),
   };
 }
 

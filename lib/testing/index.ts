@@ -33,6 +33,7 @@ export function nodeStats(): {
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
   return rt.manager.stats();
 }
+export { Cluster, type ClusterOptions, type NodeHandle, type NodeOptions } from './cluster.js';
 
 /** The node's object store statistics (driver only): bytes used, objects, pins, spills. */
 export function storeStats(): import('../store/index.js').StoreStats {

@@ -22,13 +22,22 @@ export enum Body {
   KvReply = 8,
   PullObject = 9,
   ObjectChunk = 10,
-  ErrorReply = 11
+  ErrorReply = 11,
+  LeaveNode = 12,
+  NodeInfo = 13,
+  NodeTable = 14,
+  StatusRequest = 15,
+  SubmitTask = 16,
+  TaskResult = 17,
+  CancelTask = 18,
+  KillActor = 19,
+  FreeObject = 20
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode) => Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode|null
-): Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -42,15 +51,24 @@ export function unionToBody(
     case 'PullObject': return accessor(new PullObject())! as PullObject;
     case 'ObjectChunk': return accessor(new ObjectChunk())! as ObjectChunk;
     case 'ErrorReply': return accessor(new ErrorReply())! as ErrorReply;
+    case 'LeaveNode': return accessor(new LeaveNode())! as LeaveNode;
+    case 'NodeInfo': return accessor(new NodeInfo())! as NodeInfo;
+    case 'NodeTable': return accessor(new NodeTable())! as NodeTable;
+    case 'StatusRequest': return accessor(new StatusRequest())! as StatusRequest;
+    case 'SubmitTask': return accessor(new SubmitTask())! as SubmitTask;
+    case 'TaskResult': return accessor(new TaskResult())! as TaskResult;
+    case 'CancelTask': return accessor(new CancelTask())! as CancelTask;
+    case 'KillActor': return accessor(new KillActor())! as KillActor;
+    case 'FreeObject': return accessor(new FreeObject())! as FreeObject;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode) => Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null, 
   index: number
-): Challenge|ErrorReply|Heartbeat|Hello|KvGet|KvPut|KvReply|ObjectChunk|Proof|PullObject|RegisterNode|null {
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -64,6 +82,15 @@ export function unionListToBody(
     case 'PullObject': return accessor(index, new PullObject())! as PullObject;
     case 'ObjectChunk': return accessor(index, new ObjectChunk())! as ObjectChunk;
     case 'ErrorReply': return accessor(index, new ErrorReply())! as ErrorReply;
+    case 'LeaveNode': return accessor(index, new LeaveNode())! as LeaveNode;
+    case 'NodeInfo': return accessor(index, new NodeInfo())! as NodeInfo;
+    case 'NodeTable': return accessor(index, new NodeTable())! as NodeTable;
+    case 'StatusRequest': return accessor(index, new StatusRequest())! as StatusRequest;
+    case 'SubmitTask': return accessor(index, new SubmitTask())! as SubmitTask;
+    case 'TaskResult': return accessor(index, new TaskResult())! as TaskResult;
+    case 'CancelTask': return accessor(index, new CancelTask())! as CancelTask;
+    case 'KillActor': return accessor(index, new KillActor())! as KillActor;
+    case 'FreeObject': return accessor(index, new FreeObject())! as FreeObject;
     default: return null;
   }
 }
@@ -443,6 +470,9 @@ static createResource(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset
 }
 }
 
+/**
+ * A node joining: the head answers with a NodeTable.
+ */
 export class RegisterNode {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -498,8 +528,13 @@ storeCapacity():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+isDriver():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startRegisterNode(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -542,21 +577,29 @@ static addStoreCapacity(builder:flatbuffers.Builder, storeCapacity:bigint) {
   builder.addFieldInt64(3, storeCapacity, BigInt('0'));
 }
 
+static addIsDriver(builder:flatbuffers.Builder, isDriver:boolean) {
+  builder.addFieldInt8(4, +isDriver, +false);
+}
+
 static endRegisterNode(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint):flatbuffers.Offset {
+static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint, isDriver:boolean):flatbuffers.Offset {
   RegisterNode.startRegisterNode(builder);
   RegisterNode.addNodeId(builder, nodeIdOffset);
   RegisterNode.addAddress(builder, addressOffset);
   RegisterNode.addResources(builder, resourcesOffset);
   RegisterNode.addStoreCapacity(builder, storeCapacity);
+  RegisterNode.addIsDriver(builder, isDriver);
   return RegisterNode.endRegisterNode(builder);
 }
 }
 
+/**
+ * Every heartbeat interval from each node to the head; the head answers with a NodeTable.
+ */
 export class Heartbeat {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -605,8 +648,25 @@ pendingTasks():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+load(index: number, obj?:Resource):Resource|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? (obj || new Resource()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+loadLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+infeasibleJson():string|null
+infeasibleJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+infeasibleJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHeartbeat(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(5);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -645,17 +705,430 @@ static addPendingTasks(builder:flatbuffers.Builder, pendingTasks:number) {
   builder.addFieldInt32(2, pendingTasks, 0);
 }
 
+static addLoad(builder:flatbuffers.Builder, loadOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, loadOffset, 0);
+}
+
+static createLoadVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLoadVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addInfeasibleJson(builder:flatbuffers.Builder, infeasibleJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, infeasibleJsonOffset, 0);
+}
+
 static endHeartbeat(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number):flatbuffers.Offset {
+static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   Heartbeat.startHeartbeat(builder);
   Heartbeat.addNodeId(builder, nodeIdOffset);
   Heartbeat.addAvailable(builder, availableOffset);
   Heartbeat.addPendingTasks(builder, pendingTasks);
+  Heartbeat.addLoad(builder, loadOffset);
+  Heartbeat.addInfeasibleJson(builder, infeasibleJsonOffset);
   return Heartbeat.endHeartbeat(builder);
+}
+}
+
+export class LeaveNode {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):LeaveNode {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsLeaveNode(bb:flatbuffers.ByteBuffer, obj?:LeaveNode):LeaveNode {
+  return (obj || new LeaveNode()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsLeaveNode(bb:flatbuffers.ByteBuffer, obj?:LeaveNode):LeaveNode {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new LeaveNode()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+nodeId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+nodeIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+nodeIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startLeaveNode(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, nodeIdOffset, 0);
+}
+
+static createNodeIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startNodeIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endLeaveNode(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createLeaveNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+  LeaveNode.startLeaveNode(builder);
+  LeaveNode.addNodeId(builder, nodeIdOffset);
+  return LeaveNode.endLeaveNode(builder);
+}
+}
+
+export class NodeInfo {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):NodeInfo {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsNodeInfo(bb:flatbuffers.ByteBuffer, obj?:NodeInfo):NodeInfo {
+  return (obj || new NodeInfo()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsNodeInfo(bb:flatbuffers.ByteBuffer, obj?:NodeInfo):NodeInfo {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new NodeInfo()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+nodeId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+nodeIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+nodeIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+address():string|null
+address(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+address(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+total(index: number, obj?:Resource):Resource|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new Resource()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+totalLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+available(index: number, obj?:Resource):Resource|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? (obj || new Resource()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+availableLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+load(index: number, obj?:Resource):Resource|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? (obj || new Resource()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+loadLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+alive():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+isHead():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+isDriver():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+pendingTasks():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+infeasibleJson():string|null
+infeasibleJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+infeasibleJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+storeCapacity():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startNodeInfo(builder:flatbuffers.Builder) {
+  builder.startObject(11);
+}
+
+static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, nodeIdOffset, 0);
+}
+
+static createNodeIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startNodeIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addAddress(builder:flatbuffers.Builder, addressOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, addressOffset, 0);
+}
+
+static addTotal(builder:flatbuffers.Builder, totalOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, totalOffset, 0);
+}
+
+static createTotalVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startTotalVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAvailable(builder:flatbuffers.Builder, availableOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, availableOffset, 0);
+}
+
+static createAvailableVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAvailableVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addLoad(builder:flatbuffers.Builder, loadOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, loadOffset, 0);
+}
+
+static createLoadVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLoadVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addAlive(builder:flatbuffers.Builder, alive:boolean) {
+  builder.addFieldInt8(5, +alive, +false);
+}
+
+static addIsHead(builder:flatbuffers.Builder, isHead:boolean) {
+  builder.addFieldInt8(6, +isHead, +false);
+}
+
+static addIsDriver(builder:flatbuffers.Builder, isDriver:boolean) {
+  builder.addFieldInt8(7, +isDriver, +false);
+}
+
+static addPendingTasks(builder:flatbuffers.Builder, pendingTasks:number) {
+  builder.addFieldInt32(8, pendingTasks, 0);
+}
+
+static addInfeasibleJson(builder:flatbuffers.Builder, infeasibleJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, infeasibleJsonOffset, 0);
+}
+
+static addStoreCapacity(builder:flatbuffers.Builder, storeCapacity:bigint) {
+  builder.addFieldInt64(10, storeCapacity, BigInt('0'));
+}
+
+static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint):flatbuffers.Offset {
+  NodeInfo.startNodeInfo(builder);
+  NodeInfo.addNodeId(builder, nodeIdOffset);
+  NodeInfo.addAddress(builder, addressOffset);
+  NodeInfo.addTotal(builder, totalOffset);
+  NodeInfo.addAvailable(builder, availableOffset);
+  NodeInfo.addLoad(builder, loadOffset);
+  NodeInfo.addAlive(builder, alive);
+  NodeInfo.addIsHead(builder, isHead);
+  NodeInfo.addIsDriver(builder, isDriver);
+  NodeInfo.addPendingTasks(builder, pendingTasks);
+  NodeInfo.addInfeasibleJson(builder, infeasibleJsonOffset);
+  NodeInfo.addStoreCapacity(builder, storeCapacity);
+  return NodeInfo.endNodeInfo(builder);
+}
+}
+
+export class NodeTable {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):NodeTable {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsNodeTable(bb:flatbuffers.ByteBuffer, obj?:NodeTable):NodeTable {
+  return (obj || new NodeTable()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsNodeTable(bb:flatbuffers.ByteBuffer, obj?:NodeTable):NodeTable {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new NodeTable()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+nodes(index: number, obj?:NodeInfo):NodeInfo|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new NodeInfo()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+nodesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+heartbeatTimeoutMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startNodeTable(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addNodes(builder:flatbuffers.Builder, nodesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, nodesOffset, 0);
+}
+
+static createNodesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startNodesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addHeartbeatTimeoutMs(builder:flatbuffers.Builder, heartbeatTimeoutMs:number) {
+  builder.addFieldInt32(1, heartbeatTimeoutMs, 0);
+}
+
+static endNodeTable(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createNodeTable(builder:flatbuffers.Builder, nodesOffset:flatbuffers.Offset, heartbeatTimeoutMs:number):flatbuffers.Offset {
+  NodeTable.startNodeTable(builder);
+  NodeTable.addNodes(builder, nodesOffset);
+  NodeTable.addHeartbeatTimeoutMs(builder, heartbeatTimeoutMs);
+  return NodeTable.endNodeTable(builder);
+}
+}
+
+/**
+ * `sunray status`: answered with a NodeTable.
+ */
+export class StatusRequest {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):StatusRequest {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsStatusRequest(bb:flatbuffers.ByteBuffer, obj?:StatusRequest):StatusRequest {
+  return (obj || new StatusRequest()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsStatusRequest(bb:flatbuffers.ByteBuffer, obj?:StatusRequest):StatusRequest {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new StatusRequest()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static startStatusRequest(builder:flatbuffers.Builder) {
+  builder.startObject(0);
+}
+
+static endStatusRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createStatusRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
+  StatusRequest.startStatusRequest(builder);
+  return StatusRequest.endStatusRequest(builder);
 }
 }
 
@@ -891,6 +1364,478 @@ static createKvReply(builder:flatbuffers.Builder, found:boolean, valueOffset:fla
 }
 
 /**
+ * A task forwarded to the node that runs it. spec and def use the node-local
+ * codec (lib/runtime/protocol.ts), so a node runs a forwarded task unchanged.
+ */
+export class SubmitTask {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SubmitTask {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSubmitTask(bb:flatbuffers.ByteBuffer, obj?:SubmitTask):SubmitTask {
+  return (obj || new SubmitTask()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSubmitTask(bb:flatbuffers.ByteBuffer, obj?:SubmitTask):SubmitTask {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SubmitTask()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+origin(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+originLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+originArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+spec(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+specLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+specArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+def(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+defLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+defArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startSubmitTask(builder:flatbuffers.Builder) {
+  builder.startObject(3);
+}
+
+static addOrigin(builder:flatbuffers.Builder, originOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, originOffset, 0);
+}
+
+static createOriginVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOriginVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addSpec(builder:flatbuffers.Builder, specOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, specOffset, 0);
+}
+
+static createSpecVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSpecVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addDef(builder:flatbuffers.Builder, defOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, defOffset, 0);
+}
+
+static createDefVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDefVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endSubmitTask(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSubmitTask(builder:flatbuffers.Builder, originOffset:flatbuffers.Offset, specOffset:flatbuffers.Offset, defOffset:flatbuffers.Offset):flatbuffers.Offset {
+  SubmitTask.startSubmitTask(builder);
+  SubmitTask.addOrigin(builder, originOffset);
+  SubmitTask.addSpec(builder, specOffset);
+  SubmitTask.addDef(builder, defOffset);
+  return SubmitTask.endSubmitTask(builder);
+}
+}
+
+/**
+ * One return value of a forwarded task, back to the origin node. An InStore
+ * value stays in the sender's arena until the origin has pulled it.
+ */
+export class TaskResult {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):TaskResult {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsTaskResult(bb:flatbuffers.ByteBuffer, obj?:TaskResult):TaskResult {
+  return (obj || new TaskResult()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsTaskResult(bb:flatbuffers.ByteBuffer, obj?:TaskResult):TaskResult {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new TaskResult()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+objectId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+objectIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+objectIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+status():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+kind():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+payload(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+payloadLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+payloadArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startTaskResult(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addObjectId(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, objectIdOffset, 0);
+}
+
+static createObjectIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startObjectIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addStatus(builder:flatbuffers.Builder, status:number) {
+  builder.addFieldInt8(1, status, 0);
+}
+
+static addKind(builder:flatbuffers.Builder, kind:number) {
+  builder.addFieldInt8(2, kind, 0);
+}
+
+static addPayload(builder:flatbuffers.Builder, payloadOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, payloadOffset, 0);
+}
+
+static createPayloadVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startPayloadVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endTaskResult(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createTaskResult(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset, status:number, kind:number, payloadOffset:flatbuffers.Offset):flatbuffers.Offset {
+  TaskResult.startTaskResult(builder);
+  TaskResult.addObjectId(builder, objectIdOffset);
+  TaskResult.addStatus(builder, status);
+  TaskResult.addKind(builder, kind);
+  TaskResult.addPayload(builder, payloadOffset);
+  return TaskResult.endTaskResult(builder);
+}
+}
+
+export class CancelTask {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):CancelTask {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsCancelTask(bb:flatbuffers.ByteBuffer, obj?:CancelTask):CancelTask {
+  return (obj || new CancelTask()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsCancelTask(bb:flatbuffers.ByteBuffer, obj?:CancelTask):CancelTask {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new CancelTask()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+taskId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+taskIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+taskIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+force():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startCancelTask(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addTaskId(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, taskIdOffset, 0);
+}
+
+static createTaskIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startTaskIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addForce(builder:flatbuffers.Builder, force:boolean) {
+  builder.addFieldInt8(1, +force, +false);
+}
+
+static endCancelTask(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createCancelTask(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset, force:boolean):flatbuffers.Offset {
+  CancelTask.startCancelTask(builder);
+  CancelTask.addTaskId(builder, taskIdOffset);
+  CancelTask.addForce(builder, force);
+  return CancelTask.endCancelTask(builder);
+}
+}
+
+export class KillActor {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):KillActor {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsKillActor(bb:flatbuffers.ByteBuffer, obj?:KillActor):KillActor {
+  return (obj || new KillActor()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsKillActor(bb:flatbuffers.ByteBuffer, obj?:KillActor):KillActor {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new KillActor()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+actorId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+actorIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+actorIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+noRestart():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startKillActor(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addActorId(builder:flatbuffers.Builder, actorIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, actorIdOffset, 0);
+}
+
+static createActorIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startActorIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addNoRestart(builder:flatbuffers.Builder, noRestart:boolean) {
+  builder.addFieldInt8(1, +noRestart, +false);
+}
+
+static endKillActor(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createKillActor(builder:flatbuffers.Builder, actorIdOffset:flatbuffers.Offset, noRestart:boolean):flatbuffers.Offset {
+  KillActor.startKillActor(builder);
+  KillActor.addActorId(builder, actorIdOffset);
+  KillActor.addNoRestart(builder, noRestart);
+  return KillActor.endKillActor(builder);
+}
+}
+
+/**
+ * The origin pulled its copy: the sender may drop its own.
+ */
+export class FreeObject {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):FreeObject {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsFreeObject(bb:flatbuffers.ByteBuffer, obj?:FreeObject):FreeObject {
+  return (obj || new FreeObject()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsFreeObject(bb:flatbuffers.ByteBuffer, obj?:FreeObject):FreeObject {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new FreeObject()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+objectId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+objectIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+objectIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startFreeObject(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addObjectId(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, objectIdOffset, 0);
+}
+
+static createObjectIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startObjectIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endFreeObject(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createFreeObject(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+  FreeObject.startFreeObject(builder);
+  FreeObject.addObjectId(builder, objectIdOffset);
+  return FreeObject.endFreeObject(builder);
+}
+}
+
+/**
  * Receiver-driven object transfer: the receiver asks for one chunk at a time
  * (bounded in flight); the sender writes the bytes straight from its arena.
  */
@@ -937,8 +1882,13 @@ chunkSize():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+waitMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startPullObject(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addObjectId(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset) {
@@ -965,16 +1915,21 @@ static addChunkSize(builder:flatbuffers.Builder, chunkSize:number) {
   builder.addFieldInt32(2, chunkSize, 0);
 }
 
+static addWaitMs(builder:flatbuffers.Builder, waitMs:number) {
+  builder.addFieldInt32(3, waitMs, 0);
+}
+
 static endPullObject(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPullObject(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset, chunkIndex:number, chunkSize:number):flatbuffers.Offset {
+static createPullObject(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset, chunkIndex:number, chunkSize:number, waitMs:number):flatbuffers.Offset {
   PullObject.startPullObject(builder);
   PullObject.addObjectId(builder, objectIdOffset);
   PullObject.addChunkIndex(builder, chunkIndex);
   PullObject.addChunkSize(builder, chunkSize);
+  PullObject.addWaitMs(builder, waitMs);
   return PullObject.endPullObject(builder);
 }
 }
@@ -1032,8 +1987,23 @@ dataSize():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+metadata(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+metadataLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+metadataArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startObjectChunk(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addObjectId(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset) {
@@ -1068,18 +2038,35 @@ static addDataSize(builder:flatbuffers.Builder, dataSize:number) {
   builder.addFieldInt32(4, dataSize, 0);
 }
 
+static addMetadata(builder:flatbuffers.Builder, metadataOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, metadataOffset, 0);
+}
+
+static createMetadataVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startMetadataVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endObjectChunk(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createObjectChunk(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset, chunkIndex:number, totalSize:bigint, metadataSize:number, dataSize:number):flatbuffers.Offset {
+static createObjectChunk(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.Offset, chunkIndex:number, totalSize:bigint, metadataSize:number, dataSize:number, metadataOffset:flatbuffers.Offset):flatbuffers.Offset {
   ObjectChunk.startObjectChunk(builder);
   ObjectChunk.addObjectId(builder, objectIdOffset);
   ObjectChunk.addChunkIndex(builder, chunkIndex);
   ObjectChunk.addTotalSize(builder, totalSize);
   ObjectChunk.addMetadataSize(builder, metadataSize);
   ObjectChunk.addDataSize(builder, dataSize);
+  ObjectChunk.addMetadata(builder, metadataOffset);
   return ObjectChunk.endObjectChunk(builder);
 }
 }

@@ -1,0 +1,40 @@
+// `sunray stop`: stops the node daemons started on this machine (SIGTERM, then
+// SIGKILL after a grace period), and forgets the local cluster's token.
+import { clearHead, daemons, forgetDaemon } from '../cluster/session.js';
+import { numberFlag, parseFlags } from './args.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, []);
+  const graceMs = numberFlag(f, 'grace-period-ms') ?? 10_000;
+  const nodes = daemons();
+  // Worker nodes first, then the head.
+  nodes.sort((a, b) => Number(a.head) - Number(b.head));
+  let stopped = 0;
+  for (const d of nodes) {
+    if (!alive(d.pid)) {
+      forgetDaemon(d.pid);
+      continue;
+    }
+    process.kill(d.pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (alive(d.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (alive(d.pid)) process.kill(d.pid, 'SIGKILL');
+    forgetDaemon(d.pid);
+    stopped++;
+    process.stdout.write(
+      `sunray: stopped ${d.head ? 'head ' : ''}node ${d.nodeId.slice(0, 8)} (pid ${d.pid})\n`,
+    );
+  }
+  clearHead();
+  if (stopped === 0) process.stdout.write('sunray: no nodes were running on this machine\n');
+  return 0;
+}

@@ -1,0 +1,311 @@
+// One authenticated TCP connection between two nodes (or a CLI and the head).
+// Frames are a u32 length and a flatbuffers Frame; an ObjectChunk frame is
+// followed by its raw bytes, handed to a sink without an intermediate copy.
+// Until the handshake has proven both sides hold the cluster token, only the
+// handshake messages are parsed, and frames are limited to a few KiB.
+import type { Socket } from 'node:net';
+import { SunrayError } from '../core/errors.js';
+import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
+import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
+import { encodeMessage, type Message, type Parsed, parseFrame } from './messages.js';
+
+/** Frames before authentication are only the small handshake messages. */
+const MAX_HANDSHAKE_FRAME = 4096;
+/** Raw chunk bytes after one frame: a transfer chunk, never more. */
+export const MAX_RAW_BYTES = 64 * 1024 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Replies carry the request's id with this bit set, so both sides may number requests freely. */
+const REPLY_BIT = 1n << 63n;
+
+export interface ConnOptions {
+  token: string;
+  nodeId: Buffer;
+  /** Logs refusals and protocol errors (bad peers must not be silent). */
+  log: (line: string) => void;
+  onMessage: (conn: Conn, p: Parsed) => void;
+  onClose?: (conn: Conn, reason: string) => void;
+}
+
+type RawSink = (piece: Buffer) => void;
+
+export class Conn {
+  peerId = '';
+  open = false;
+  closed = false;
+  closeReason = '';
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private raw: { left: number; sink: RawSink | undefined } | undefined;
+  private nextRequest = 1n;
+  private readonly pending = new Map<bigint, (p: Parsed | Error) => void>();
+  private ourNonce = newNonce();
+  private theirNonce: Buffer | undefined;
+  private readonly opened: Promise<void>;
+  private resolveOpen!: () => void;
+  private rejectOpen!: (e: Error) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    readonly socket: Socket,
+    private readonly opts: ConnOptions,
+    readonly role: 'client' | 'server',
+  ) {
+    this.opened = new Promise((res, rej) => {
+      this.resolveOpen = res;
+      this.rejectOpen = rej;
+    });
+    this.opened.catch(() => {});
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', (e) => this.close(`socket error: ${e.message}`, false));
+    socket.on('close', () =>
+      this.close(
+        this.open ? 'the peer closed the connection' : 'the peer left during the handshake',
+        !this.open,
+      ),
+    );
+    this.timer = setTimeout(() => {
+      if (!this.open) this.close('no authenticated handshake within 5 s', true);
+    }, HANDSHAKE_TIMEOUT_MS).unref();
+  }
+
+  /** Connects as the client side; resolves once both sides have proven the token. */
+  static async client(socket: Socket, opts: ConnOptions): Promise<Conn> {
+    const c = new Conn(socket, opts, 'client');
+    c.write(
+      encodeMessage({
+        t: 'hello',
+        version: ProtocolVersion.Current,
+        nodeId: opts.nodeId,
+        nonce: c.ourNonce,
+      }),
+    );
+    await c.opened;
+    return c;
+  }
+
+  /** Serves an accepted socket; onOpen runs once the client has proven the token. */
+  static server(socket: Socket, opts: ConnOptions, onOpen: (c: Conn) => void): Conn {
+    const c = new Conn(socket, opts, 'server');
+    c.opened.then(
+      () => onOpen(c),
+      () => {},
+    );
+    return c;
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private write(b: Buffer): void {
+    if (!this.closed) this.socket.write(b);
+  }
+
+  /** Sends a one-way message; false if the connection is not open (any more). */
+  send(m: Message, requestId = 0n): boolean {
+    if (!this.open || this.closed) return false;
+    this.write(encodeMessage(m, requestId));
+    return true;
+  }
+
+  reply(requestId: bigint, m: Message, raw?: Buffer[], written?: () => void): void {
+    if (this.closed) {
+      written?.();
+      return;
+    }
+    this.socket.cork();
+    this.write(encodeMessage(m, requestId | REPLY_BIT));
+    if (raw) for (const r of raw) if (r.length > 0) this.socket.write(r);
+    // The callback of the last write runs once the kernel has the bytes: the sender may unpin then.
+    if (written) this.socket.write(Buffer.alloc(0), () => written());
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  /** Sends a request; cb runs synchronously when the reply frame is parsed (so it may take raw bytes). */
+  requestCb(m: Message, cb: (p: Parsed | Error) => void): void {
+    if (this.closed) {
+      cb(new SunrayError(`connection to ${this.peerId.slice(0, 8)} is closed: ${this.closeReason}`));
+      return;
+    }
+    const id = this.nextRequest++;
+    this.pending.set(id, cb);
+    this.write(encodeMessage(m, id));
+  }
+
+  request(m: Message): Promise<Parsed> {
+    return new Promise((res, rej) => this.requestCb(m, (p) => (p instanceof Error ? rej(p) : res(p))));
+  }
+
+  /** Called from a handler of a frame followed by raw bytes: they go to sink, piece by piece. */
+  takeRaw(sink: RawSink): void {
+    if (this.raw) this.raw.sink = sink;
+  }
+
+  setRef(ref: boolean): void {
+    if (ref) this.socket.ref();
+    else this.socket.unref();
+  }
+
+  close(reason: string, log = true): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    clearTimeout(this.timer);
+    if (log) this.opts.log(`closing connection with ${this.remote}: ${reason}`);
+    this.socket.destroy();
+    const err = new SunrayError(`connection to ${this.remote} closed: ${reason}`);
+    this.rejectOpen(err);
+    for (const cb of this.pending.values()) cb(err);
+    this.pending.clear();
+    this.opts.onClose?.(this, reason);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private onData(d: Buffer): void {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    try {
+      this.drain();
+    } catch (err) {
+      this.close(err instanceof FrameError ? err.message : `protocol error: ${(err as Error).message}`);
+    }
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private drain(): void {
+    while (!this.closed) {
+      if (this.raw) {
+        if (this.buffered === 0) return;
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, this.raw.left);
+        const piece = this.take(k);
+        this.raw.left -= k;
+        const sink = this.raw.sink;
+        if (this.raw.left === 0) this.raw = undefined;
+        sink?.(piece);
+        continue;
+      }
+      if (this.buffered < 4) return;
+      const len = this.peekLength();
+      const max = this.open ? MAX_FRAME_BYTES : MAX_HANDSHAKE_FRAME;
+      if (len < 8 || len > max) throw new FrameError(`frame of ${len} bytes is outside 8..${max}`);
+      if (this.buffered < 4 + len) return;
+      this.take(4);
+      const body = this.take(len);
+      const p = parseFrame(body);
+      if (!this.open) this.handshake(p);
+      else this.dispatch(p);
+    }
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32LE(0);
+    const four = Buffer.alloc(4);
+    let at = 0;
+    for (const c of this.chunks) {
+      const k = Math.min(c.length, 4 - at);
+      c.copy(four, at, 0, k);
+      at += k;
+      if (at === 4) break;
+    }
+    return four.readUInt32LE(0);
+  }
+
+  private dispatch(p: Parsed): void {
+    if (p.msg.t === 'chunk' && p.msg.dataSize > 0) {
+      if (p.msg.dataSize > MAX_RAW_BYTES)
+        throw new FrameError(`chunk of ${p.msg.dataSize} bytes is too large`);
+      this.raw = { left: p.msg.dataSize, sink: undefined }; // dropped unless a handler takes it
+    }
+    if (p.requestId & REPLY_BIT) {
+      const id = p.requestId & ~REPLY_BIT;
+      const cb = this.pending.get(id);
+      if (!cb) return; // a reply nobody waits for any more
+      this.pending.delete(id);
+      cb(p);
+      return;
+    }
+    this.opts.onMessage(this, p);
+  }
+
+  private handshake(p: Parsed): void {
+    const m = p.msg;
+    const refuse = (why: string) => {
+      this.close(`handshake refused: ${why}`);
+      throw new FrameError(why); // stop parsing this connection's bytes
+    };
+    if (this.role === 'server') {
+      if (m.t === 'hello' && !this.theirNonce) {
+        if (m.version !== ProtocolVersion.Current)
+          refuse(`protocol version ${m.version}, this node speaks ${ProtocolVersion.Current}`);
+        if (m.nonce.length !== NONCE_BYTES) refuse('bad nonce');
+        this.theirNonce = m.nonce;
+        this.peerId = m.nodeId.toString('hex');
+        this.write(
+          encodeMessage({
+            t: 'challenge',
+            version: ProtocolVersion.Current,
+            nodeId: this.opts.nodeId,
+            nonce: this.ourNonce,
+            proof: proof(this.opts.token, 'listener', m.nonce, this.ourNonce),
+          }),
+        );
+        return;
+      }
+      if (m.t === 'proof' && this.theirNonce) {
+        const want = proof(this.opts.token, 'client', this.ourNonce, this.theirNonce);
+        if (!proofMatches(want, m.proof)) refuse('the peer does not hold the cluster token');
+        this.markOpen();
+        return;
+      }
+      refuse(`unexpected ${m.t} message before authentication`);
+    } else {
+      if (m.t === 'challenge') {
+        if (m.version !== ProtocolVersion.Current)
+          refuse(`protocol version ${m.version}, this node speaks ${ProtocolVersion.Current}`);
+        const want = proof(this.opts.token, 'listener', this.ourNonce, m.nonce);
+        if (!proofMatches(want, m.proof)) refuse('the listener does not hold the cluster token');
+        this.peerId = m.nodeId.toString('hex');
+        this.write(
+          encodeMessage({ t: 'proof', proof: proof(this.opts.token, 'client', m.nonce, this.ourNonce) }),
+        );
+        this.markOpen();
+        return;
+      }
+      refuse(`unexpected ${m.t} message before authentication`);
+    }
+  }
+
+  private markOpen(): void {
+    this.open = true;
+    clearTimeout(this.timer);
+    this.resolveOpen();
+  }
+}

@@ -1,0 +1,97 @@
+// A node daemon: a node manager in its own process, joined to a cluster (or
+// founding it as the head). Started by `sunray start` and by the testing
+// Cluster helper, with its configuration as one JSON argument. It prints
+// "SUNRAY_NODE_READY <json>" on stdout once it serves, and records itself in
+// the session directory when asked, so `sunray stop` finds it.
+import { cpus } from 'node:os';
+import { defaultObjectStoreMemory } from '../runtime/driver.js';
+import { NodeManager } from '../runtime/node-manager.js';
+import { ObjectId, type ObjectStore } from '../store/index.js';
+import { ClusterNode } from './cluster-node.js';
+import { type DaemonConfig, READY_PREFIX } from './daemon-config.js';
+import { forgetDaemon, recordDaemon, saveHead } from './session.js';
+
+async function main(): Promise<void> {
+  const raw = process.argv[2];
+  if (!raw) {
+    console.error('sunray daemon: started without a configuration; use `sunray start`');
+    process.exit(2);
+  }
+  const cfg = JSON.parse(raw) as DaemonConfig;
+  const manager = new NodeManager({
+    numCpus: cfg.numCpus ?? cpus().length,
+    numGpus: cfg.numGpus ?? 0,
+    resources: cfg.resources ?? {},
+    objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
+    namespace: 'default',
+    logToDriver: true,
+    idleWorkerTimeoutMs: 60_000,
+    driverDir: process.cwd(),
+  });
+  let node: ClusterNode;
+  try {
+    node = await ClusterNode.start({
+      manager,
+      token: cfg.token,
+      head: cfg.head,
+      ...(cfg.headAddress ? { headAddress: cfg.headAddress } : {}),
+      bind: cfg.bind ?? '127.0.0.1',
+      port: cfg.port ?? 0,
+      ...(cfg.heartbeatTimeoutMs ? { heartbeatTimeoutMs: cfg.heartbeatTimeoutMs } : {}),
+    });
+  } catch (err) {
+    console.error(`sunray node: could not start: ${(err as Error).message}`);
+    await manager.shutdown();
+    process.exit(1);
+  }
+  if (cfg.prefaultStore) warmArena(manager.store);
+  manager.prestart();
+  const info = {
+    pid: process.pid,
+    nodeId: manager.nodeId,
+    address: node.address,
+    head: cfg.head,
+    log: cfg.log ?? '',
+  };
+  if (cfg.session) {
+    recordDaemon(info);
+    if (cfg.head) saveHead(node.address, cfg.token);
+  }
+  process.stdout.write(`${READY_PREFIX}${JSON.stringify(info)}\n`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await manager.shutdown();
+    if (cfg.session) forgetDaemon(process.pid);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  if (cfg.exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) void stop();
+    }, 500).unref();
+  }
+  process.on('SIGINT', () => void stop());
+}
+
+/**
+ * Fresh shared-memory pages cost far more than warm ones here: one object nearly the arena's
+ * size, written once and dropped, backs them all before the first real object arrives.
+ */
+function warmArena(store: ObjectStore): void {
+  const id = ObjectId.random();
+  for (let frac = 0.95; frac > 0.3; frac -= 0.1) {
+    try {
+      // Written, not just mapped: only a write makes the kernel back a shared page for good.
+      store.create(id, Math.floor(store.capacity * frac)).fill(0);
+      store.abort(id);
+      return;
+    } catch {
+      // too large for the allocator's view of free space: try smaller
+    }
+  }
+}
+
+void main();

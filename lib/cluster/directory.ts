@@ -1,0 +1,103 @@
+// The head's directory: the nodes of the cluster with their resources (live,
+// from heartbeats), and a small KV (actor locations, named actors, libraries).
+// Object locations are not here: they live with their owners.
+import type { NodeInfoMsg } from './messages.js';
+
+interface NodeRec {
+  info: NodeInfoMsg;
+  lastSeen: number;
+  diedAt: number;
+}
+
+/** Dead nodes stay listed this long, so every node hears of the death. */
+const FORGET_DEAD_MS = 60_000;
+/** Drivers get this many heartbeat timeouts before they are declared dead. */
+const DRIVER_GRACE = 3;
+
+export class Directory {
+  private readonly nodes = new Map<string, NodeRec>();
+  private readonly kv = new Map<string, Buffer>();
+  private lastSweep = 0;
+
+  constructor(
+    readonly heartbeatTimeoutMs: number,
+    private readonly log: (line: string) => void,
+    private readonly onDeath: (nodeId: string) => void,
+  ) {}
+
+  upsert(info: NodeInfoMsg): void {
+    const rec = this.nodes.get(info.nodeId);
+    const now = Date.now();
+    if (!rec) {
+      this.nodes.set(info.nodeId, { info: { ...info, alive: true }, lastSeen: now, diedAt: 0 });
+      this.log(
+        `node ${info.nodeId.slice(0, 8)} joined at ${info.address} with ${JSON.stringify(info.total)}`,
+      );
+      return;
+    }
+    if (!rec.info.alive) this.log(`node ${info.nodeId.slice(0, 8)} rejoined at ${info.address}`);
+    rec.info = { ...rec.info, ...info, alive: true };
+    rec.lastSeen = now;
+  }
+
+  heartbeat(
+    nodeId: string,
+    h: Pick<NodeInfoMsg, 'available' | 'load' | 'pendingTasks' | 'infeasible'>,
+  ): boolean {
+    const rec = this.nodes.get(nodeId);
+    if (!rec || !rec.info.alive) return false; // unknown or declared dead: it must register again
+    rec.info.available = h.available;
+    rec.info.load = h.load;
+    rec.info.pendingTasks = h.pendingTasks;
+    rec.info.infeasible = h.infeasible;
+    rec.lastSeen = Date.now();
+    return true;
+  }
+
+  markDead(nodeId: string, why: string): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec || !rec.info.alive) return;
+    rec.info.alive = false;
+    rec.diedAt = Date.now();
+    this.log(`node ${nodeId.slice(0, 8)} (${rec.info.address}) is dead: ${why}`);
+    this.onDeath(nodeId);
+  }
+
+  /** Marks nodes silent for longer than the timeout as dead; forgets long-dead ones. */
+  sweep(selfId: string, intervalMs: number): void {
+    const now = Date.now();
+    // If the head itself stalled (a long synchronous call in a driver that is the head), it
+    // read no heartbeats meanwhile: that is no sign of anyone's death, so start counting anew.
+    const stalled = this.lastSweep > 0 && now - this.lastSweep > Math.max(3 * intervalMs, 1000);
+    this.lastSweep = now;
+    if (stalled) {
+      for (const rec of this.nodes.values()) rec.lastSeen = now;
+      return;
+    }
+    for (const [id, rec] of this.nodes) {
+      if (id === selfId) continue;
+      // A driver's heartbeats come from its event loop, which user code may hold for a while.
+      const timeout = rec.info.isDriver ? this.heartbeatTimeoutMs * DRIVER_GRACE : this.heartbeatTimeoutMs;
+      if (rec.info.alive && now - rec.lastSeen > timeout) {
+        this.markDead(id, `no heartbeat for ${timeout} ms`);
+      } else if (!rec.info.alive && now - rec.diedAt > FORGET_DEAD_MS) {
+        this.nodes.delete(id);
+      }
+    }
+  }
+
+  table(): NodeInfoMsg[] {
+    return [...this.nodes.values()].map((r) => r.info);
+  }
+
+  kvPut(ns: string, key: string, value: Buffer, overwrite: boolean): boolean {
+    const k = `${ns}\u0000${key}`;
+    if (!overwrite && this.kv.has(k)) return false;
+    this.kv.set(k, value);
+    return true;
+  }
+
+  kvGet(ns: string, key: string): Buffer | undefined {
+    return this.kv.get(`${ns}\u0000${key}`);
+  }
+}

@@ -1,0 +1,52 @@
+// A driver joining a cluster: its embedded node manager becomes one more node
+// (with 0 CPUs unless told otherwise, so its tasks run on the cluster's nodes,
+// while its store still holds what the driver puts and gets).
+import { ClusterConnectionError } from '../core/errors.js';
+import type { NodeManager } from '../runtime/node-manager.js';
+import { ClusterNode } from './cluster-node.js';
+import { loadHead } from './session.js';
+
+export interface JoinOptions {
+  address: string;
+  token?: string | undefined;
+  heartbeatTimeout?: number | undefined;
+}
+
+export function resolveAddress(o: JoinOptions): { address: string; token: string } {
+  let address = o.address;
+  let token = o.token ?? process.env.SUNRAY_CLUSTER_TOKEN;
+  if (address === 'auto') {
+    const head = loadHead();
+    if (!head) {
+      throw new ClusterConnectionError(
+        "init({ address: 'auto' }): no cluster was started on this machine; run `sunray start --head` first, " +
+          'or give the head address and token',
+      );
+    }
+    address = head.address;
+    token ??= head.token;
+  }
+  if (!token) {
+    const head = loadHead();
+    if (head && head.address === address) token = head.token;
+  }
+  if (!token) {
+    throw new ClusterConnectionError(
+      `init({ address: '${address}' }): no cluster token: pass token (printed by \`sunray start --head\`) ` +
+        'or set SUNRAY_CLUSTER_TOKEN',
+    );
+  }
+  return { address, token };
+}
+
+export async function joinCluster(manager: NodeManager, o: JoinOptions): Promise<ClusterNode> {
+  const { address, token } = resolveAddress(o);
+  return ClusterNode.start({
+    manager,
+    token,
+    head: false,
+    headAddress: address,
+    isDriver: true,
+    ...(o.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: o.heartbeatTimeout } : {}),
+  });
+}

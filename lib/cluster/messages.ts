@@ -1,0 +1,441 @@
+// Every node-to-node message as a plain object, and its flatbuffers form
+// (schema/wire.fbs). parseFrame turns any malformed input into a FrameError:
+// the flatbuffers accessors trust offsets, so every read runs inside one try
+// and vector lengths are checked against the frame size before any loop.
+import * as flatbuffers from 'flatbuffers';
+import { decodeFrame, FrameError, withLength } from './frame.js';
+import {
+  Body,
+  CancelTask,
+  Challenge,
+  ErrorReply,
+  Frame,
+  FreeObject,
+  Heartbeat,
+  Hello,
+  KillActor,
+  KvGet,
+  KvPut,
+  KvReply,
+  LeaveNode,
+  NodeInfo,
+  NodeTable,
+  ObjectChunk,
+  Proof,
+  PullObject,
+  RegisterNode,
+  Resource,
+  StatusRequest,
+  SubmitTask,
+  TaskResult,
+} from './generated/wire_generated.js';
+
+export type Resources = Record<string, number>;
+
+export interface NodeInfoMsg {
+  nodeId: string; // hex
+  address: string;
+  total: Resources;
+  available: Resources;
+  load: Resources;
+  alive: boolean;
+  isHead: boolean;
+  isDriver: boolean;
+  pendingTasks: number;
+  infeasible: Record<string, number>;
+  storeCapacity: number;
+}
+
+export type Message =
+  | { t: 'hello'; version: number; nodeId: Buffer; nonce: Buffer }
+  | { t: 'challenge'; version: number; nodeId: Buffer; nonce: Buffer; proof: Buffer }
+  | { t: 'proof'; proof: Buffer }
+  | {
+      t: 'register';
+      nodeId: string;
+      address: string;
+      resources: Resources;
+      storeCapacity: number;
+      isDriver: boolean;
+    }
+  | {
+      t: 'heartbeat';
+      nodeId: string;
+      available: Resources;
+      load: Resources;
+      pendingTasks: number;
+      infeasible: Record<string, number>;
+    }
+  | { t: 'leave'; nodeId: string }
+  | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }
+  | { t: 'status' }
+  | { t: 'kvPut'; namespace: string; key: string; value: Buffer; overwrite: boolean }
+  | { t: 'kvGet'; namespace: string; key: string }
+  | { t: 'kvReply'; found: boolean; value: Buffer }
+  | { t: 'submit'; origin: string; spec: Buffer; def: Buffer }
+  | { t: 'result'; objectId: Buffer; status: number; kind: number; payload: Buffer }
+  | { t: 'cancel'; taskId: Buffer; force: boolean }
+  | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
+  | { t: 'free'; objectId: Buffer }
+  | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
+  | {
+      t: 'chunk';
+      objectId: Buffer;
+      chunkIndex: number;
+      totalSize: number;
+      metadataSize: number;
+      dataSize: number;
+      metadata: Buffer;
+    }
+  | { t: 'error'; code: number; message: string };
+
+export interface Parsed {
+  requestId: bigint;
+  msg: Message;
+}
+
+/** Codes of ErrorReply. */
+export enum ErrorCode {
+  NotFound = 1,
+  Refused = 2,
+  Internal = 3,
+}
+
+const FIXED = 10_000; // resources travel as fixed point, 1/10000 units
+
+// ---------------------------------------------------------------- encode
+
+function bytes(b: flatbuffers.Builder, v: Uint8Array): number {
+  return b.createByteVector(v);
+}
+
+function resources(b: flatbuffers.Builder, r: Resources): number {
+  const offs = Object.entries(r).map(([k, v]) =>
+    Resource.createResource(b, b.createString(k), BigInt(Math.round(v * FIXED))),
+  );
+  return vectorOfOffsets(b, offs);
+}
+
+function vectorOfOffsets(b: flatbuffers.Builder, offs: number[]): number {
+  b.startVector(4, offs.length, 4);
+  for (let i = offs.length - 1; i >= 0; i--) b.addOffset(offs[i]!);
+  return b.endVector();
+}
+
+function hexBytes(b: flatbuffers.Builder, hex: string): number {
+  return bytes(b, Buffer.from(hex, 'hex'));
+}
+
+function body(b: flatbuffers.Builder, m: Message): [Body, number] {
+  switch (m.t) {
+    case 'hello':
+      return [Body.Hello, Hello.createHello(b, m.version, bytes(b, m.nodeId), bytes(b, m.nonce))];
+    case 'challenge':
+      return [
+        Body.Challenge,
+        Challenge.createChallenge(b, m.version, bytes(b, m.nodeId), bytes(b, m.nonce), bytes(b, m.proof)),
+      ];
+    case 'proof':
+      return [Body.Proof, Proof.createProof(b, bytes(b, m.proof))];
+    case 'register':
+      return [
+        Body.RegisterNode,
+        RegisterNode.createRegisterNode(
+          b,
+          hexBytes(b, m.nodeId),
+          b.createString(m.address),
+          resources(b, m.resources),
+          BigInt(m.storeCapacity),
+          m.isDriver,
+        ),
+      ];
+    case 'heartbeat':
+      return [
+        Body.Heartbeat,
+        Heartbeat.createHeartbeat(
+          b,
+          hexBytes(b, m.nodeId),
+          resources(b, m.available),
+          m.pendingTasks,
+          resources(b, m.load),
+          b.createString(JSON.stringify(m.infeasible)),
+        ),
+      ];
+    case 'leave':
+      return [Body.LeaveNode, LeaveNode.createLeaveNode(b, hexBytes(b, m.nodeId))];
+    case 'nodeTable': {
+      const nodes = m.nodes.map((n) =>
+        NodeInfo.createNodeInfo(
+          b,
+          hexBytes(b, n.nodeId),
+          b.createString(n.address),
+          resources(b, n.total),
+          resources(b, n.available),
+          resources(b, n.load),
+          n.alive,
+          n.isHead,
+          n.isDriver,
+          n.pendingTasks,
+          b.createString(JSON.stringify(n.infeasible)),
+          BigInt(n.storeCapacity),
+        ),
+      );
+      return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
+    }
+    case 'status':
+      return [Body.StatusRequest, StatusRequest.createStatusRequest(b)];
+    case 'kvPut':
+      return [
+        Body.KvPut,
+        KvPut.createKvPut(
+          b,
+          b.createString(m.namespace),
+          b.createString(m.key),
+          bytes(b, m.value),
+          m.overwrite,
+        ),
+      ];
+    case 'kvGet':
+      return [Body.KvGet, KvGet.createKvGet(b, b.createString(m.namespace), b.createString(m.key))];
+    case 'kvReply':
+      return [Body.KvReply, KvReply.createKvReply(b, m.found, bytes(b, m.value))];
+    case 'submit':
+      return [
+        Body.SubmitTask,
+        SubmitTask.createSubmitTask(b, hexBytes(b, m.origin), bytes(b, m.spec), bytes(b, m.def)),
+      ];
+    case 'result':
+      return [
+        Body.TaskResult,
+        TaskResult.createTaskResult(b, bytes(b, m.objectId), m.status, m.kind, bytes(b, m.payload)),
+      ];
+    case 'cancel':
+      return [Body.CancelTask, CancelTask.createCancelTask(b, bytes(b, m.taskId), m.force)];
+    case 'killActor':
+      return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
+    case 'free':
+      return [Body.FreeObject, FreeObject.createFreeObject(b, bytes(b, m.objectId))];
+    case 'pull':
+      return [
+        Body.PullObject,
+        PullObject.createPullObject(b, bytes(b, m.objectId), m.chunkIndex, m.chunkSize, m.waitMs),
+      ];
+    case 'chunk':
+      return [
+        Body.ObjectChunk,
+        ObjectChunk.createObjectChunk(
+          b,
+          bytes(b, m.objectId),
+          m.chunkIndex,
+          BigInt(m.totalSize),
+          m.metadataSize,
+          m.dataSize,
+          bytes(b, m.metadata),
+        ),
+      ];
+    case 'error':
+      return [Body.ErrorReply, ErrorReply.createErrorReply(b, m.code, b.createString(m.message))];
+  }
+}
+
+/** One message as a length-prefixed frame, ready to write. */
+export function encodeMessage(m: Message, requestId = 0n): Buffer {
+  const b = new flatbuffers.Builder(256);
+  const [type, off] = body(b, m);
+  b.finish(Frame.createFrame(b, requestId, type, off));
+  return withLength(b.asUint8Array());
+}
+
+// ---------------------------------------------------------------- decode
+
+/** Frame decoding with every read checked: the caller gets a message or a FrameError. */
+export function parseFrame(frameBody: Uint8Array): Parsed {
+  const frame = decodeFrame(frameBody);
+  try {
+    return { requestId: frame.requestId(), msg: readBody(frame, frameBody.length) };
+  } catch (err) {
+    if (err instanceof FrameError) throw err;
+    throw new FrameError(`malformed frame: ${(err as Error).message}`);
+  }
+}
+
+function buf(a: Uint8Array | null): Buffer {
+  return a ? Buffer.from(a) : Buffer.alloc(0);
+}
+
+function hex(a: Uint8Array | null): string {
+  return buf(a).toString('hex');
+}
+
+function checkLen(n: number, limit: number, what: string): number {
+  if (n < 0 || n * 4 > limit) throw new FrameError(`${what}: ${n} entries cannot fit in the frame`);
+  return n;
+}
+
+function readResources(
+  len: number,
+  at: (i: number, r: Resource) => Resource | null,
+  limit: number,
+): Resources {
+  const out: Resources = {};
+  checkLen(len, limit, 'resources');
+  for (let i = 0; i < len; i++) {
+    const r = at(i, new Resource());
+    if (!r) throw new FrameError('a resource entry is missing');
+    const name = r.name();
+    if (!name) throw new FrameError('a resource entry has no name');
+    out[name] = Number(r.amount()) / FIXED;
+  }
+  return out;
+}
+
+function readJson(s: string | null): Record<string, number> {
+  if (!s) return {};
+  const v = JSON.parse(s) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FrameError('expected a JSON object');
+  return v as Record<string, number>;
+}
+
+function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
+  return {
+    nodeId: hex(n.nodeIdArray()),
+    address: n.address() ?? '',
+    total: readResources(n.totalLength(), (i, r) => n.total(i, r), limit),
+    available: readResources(n.availableLength(), (i, r) => n.available(i, r), limit),
+    load: readResources(n.loadLength(), (i, r) => n.load(i, r), limit),
+    alive: n.alive(),
+    isHead: n.isHead(),
+    isDriver: n.isDriver(),
+    pendingTasks: n.pendingTasks(),
+    infeasible: readJson(n.infeasibleJson()),
+    storeCapacity: Number(n.storeCapacity()),
+  };
+}
+
+function readBody(f: Frame, limit: number): Message {
+  switch (f.bodyType()) {
+    case Body.Hello: {
+      const m = f.body(new Hello()) as Hello;
+      return { t: 'hello', version: m.version(), nodeId: buf(m.nodeIdArray()), nonce: buf(m.nonceArray()) };
+    }
+    case Body.Challenge: {
+      const m = f.body(new Challenge()) as Challenge;
+      return {
+        t: 'challenge',
+        version: m.version(),
+        nodeId: buf(m.nodeIdArray()),
+        nonce: buf(m.nonceArray()),
+        proof: buf(m.proofArray()),
+      };
+    }
+    case Body.Proof:
+      return { t: 'proof', proof: buf((f.body(new Proof()) as Proof).proofArray()) };
+    case Body.RegisterNode: {
+      const m = f.body(new RegisterNode()) as RegisterNode;
+      return {
+        t: 'register',
+        nodeId: hex(m.nodeIdArray()),
+        address: m.address() ?? '',
+        resources: readResources(m.resourcesLength(), (i, r) => m.resources(i, r), limit),
+        storeCapacity: Number(m.storeCapacity()),
+        isDriver: m.isDriver(),
+      };
+    }
+    case Body.Heartbeat: {
+      const m = f.body(new Heartbeat()) as Heartbeat;
+      return {
+        t: 'heartbeat',
+        nodeId: hex(m.nodeIdArray()),
+        available: readResources(m.availableLength(), (i, r) => m.available(i, r), limit),
+        load: readResources(m.loadLength(), (i, r) => m.load(i, r), limit),
+        pendingTasks: m.pendingTasks(),
+        infeasible: readJson(m.infeasibleJson()),
+      };
+    }
+    case Body.LeaveNode:
+      return { t: 'leave', nodeId: hex((f.body(new LeaveNode()) as LeaveNode).nodeIdArray()) };
+    case Body.NodeTable: {
+      const m = f.body(new NodeTable()) as NodeTable;
+      const n = checkLen(m.nodesLength(), limit, 'nodes');
+      const nodes: NodeInfoMsg[] = [];
+      for (let i = 0; i < n; i++) {
+        const info = m.nodes(i, new NodeInfo());
+        if (!info) throw new FrameError('a node entry is missing');
+        nodes.push(readNodeInfo(info, limit));
+      }
+      return { t: 'nodeTable', nodes, heartbeatTimeoutMs: m.heartbeatTimeoutMs() };
+    }
+    case Body.StatusRequest:
+      return { t: 'status' };
+    case Body.KvPut: {
+      const m = f.body(new KvPut()) as KvPut;
+      return {
+        t: 'kvPut',
+        namespace: m.namespace() ?? '',
+        key: m.key() ?? '',
+        value: buf(m.valueArray()),
+        overwrite: m.overwrite(),
+      };
+    }
+    case Body.KvGet: {
+      const m = f.body(new KvGet()) as KvGet;
+      return { t: 'kvGet', namespace: m.namespace() ?? '', key: m.key() ?? '' };
+    }
+    case Body.KvReply: {
+      const m = f.body(new KvReply()) as KvReply;
+      return { t: 'kvReply', found: m.found(), value: buf(m.valueArray()) };
+    }
+    case Body.SubmitTask: {
+      const m = f.body(new SubmitTask()) as SubmitTask;
+      return { t: 'submit', origin: hex(m.originArray()), spec: buf(m.specArray()), def: buf(m.defArray()) };
+    }
+    case Body.TaskResult: {
+      const m = f.body(new TaskResult()) as TaskResult;
+      return {
+        t: 'result',
+        objectId: buf(m.objectIdArray()),
+        status: m.status(),
+        kind: m.kind(),
+        payload: buf(m.payloadArray()),
+      };
+    }
+    case Body.CancelTask: {
+      const m = f.body(new CancelTask()) as CancelTask;
+      return { t: 'cancel', taskId: buf(m.taskIdArray()), force: m.force() };
+    }
+    case Body.KillActor: {
+      const m = f.body(new KillActor()) as KillActor;
+      return { t: 'killActor', actorId: buf(m.actorIdArray()), noRestart: m.noRestart() };
+    }
+    case Body.FreeObject:
+      return { t: 'free', objectId: buf((f.body(new FreeObject()) as FreeObject).objectIdArray()) };
+    case Body.PullObject: {
+      const m = f.body(new PullObject()) as PullObject;
+      return {
+        t: 'pull',
+        objectId: buf(m.objectIdArray()),
+        chunkIndex: m.chunkIndex(),
+        chunkSize: m.chunkSize(),
+        waitMs: m.waitMs(),
+      };
+    }
+    case Body.ObjectChunk: {
+      const m = f.body(new ObjectChunk()) as ObjectChunk;
+      return {
+        t: 'chunk',
+        objectId: buf(m.objectIdArray()),
+        chunkIndex: m.chunkIndex(),
+        totalSize: Number(m.totalSize()),
+        metadataSize: m.metadataSize(),
+        dataSize: m.dataSize(),
+        metadata: buf(m.metadataArray()),
+      };
+    }
+    case Body.ErrorReply: {
+      const m = f.body(new ErrorReply()) as ErrorReply;
+      return { t: 'error', code: m.code(), message: m.message() ?? '' };
+    }
+    default:
+      throw new FrameError(`unknown message type ${f.bodyType()}`);
+  }
+}

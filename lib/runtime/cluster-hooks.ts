@@ -1,0 +1,45 @@
+// What the node manager asks of the cluster layer when its node is part of a
+// cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
+// node manager runs everything itself and never calls these.
+import type { DoneStatus, FunctionDef, ReturnKind, TaskSpec } from './protocol.js';
+
+/** Owner of tasks forwarded here by another node: results go back over TCP. */
+export const REMOTE_OWNER = -3;
+
+export type FetchOutcome = 'ok' | 'lost' | 'timeout';
+
+export interface NamedActor {
+  name: string;
+  namespace: string;
+  actorId: Buffer;
+  methods: string[];
+  className: string;
+}
+
+export interface ClusterHooks {
+  /** The node a new task or actor should run on: undefined for here, an Error if none can. */
+  place(spec: TaskSpec): string | undefined | Error;
+  /** Sends a task to another node; its results come back to owner on this node. */
+  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: number): void;
+  /** An actor call for an actor this node does not host. false: no node knows the actor. */
+  routeActorCall(spec: TaskSpec, owner: number): boolean;
+  /** A result of a task that another node forwarded here. */
+  sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
+  /**
+   * Makes the object readable in this node's store (pulls it from the node that has it).
+   * 'lost': its owner's node is dead, so no copy is known; lineage reconstruction (re-running
+   * the task that made it) would plug in here and in ClusterNode.onResult.
+   */
+  fetch(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome>;
+  /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
+  cancel(taskId: Buffer, force: boolean): boolean;
+  /** Kills an actor hosted elsewhere; false if unknown. */
+  killActor(actorId: Buffer, noRestart: boolean): boolean;
+  /** An actor now lives on this node (recorded in the head's directory for other nodes). */
+  actorHere(actorHex: string, named?: NamedActor): void;
+  /** A named actor created on any node of the cluster. */
+  lookupNamed(name: string, namespace: string): Promise<NamedActor | null>;
+  /** Resources of the whole cluster (alive nodes). */
+  clusterResources(kind: 'total' | 'available'): Record<string, number>;
+  close(): Promise<void>;
+}

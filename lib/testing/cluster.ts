@@ -1,0 +1,164 @@
+// A cluster of node processes on one machine, for tests and benchmarks (as
+// Ray's cluster_utils.Cluster): each node is its own process with its own port
+// and store arena. The first node added is the head, unless this process
+// already runs sunray: then its embedded node is the head, and added nodes join it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { newToken } from '../cluster/auth.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { type DaemonConfig, READY_PREFIX } from '../cluster/daemon-config.js';
+import type { NodeInfoMsg } from '../cluster/messages.js';
+import { SunrayError } from '../core/errors.js';
+import { currentRuntime } from '../runtime/context.js';
+
+const DAEMON = fileURLToPath(new URL('../cluster/daemon.js', import.meta.url));
+
+export interface NodeOptions {
+  numCpus?: number;
+  numGpus?: number;
+  resources?: Record<string, number>;
+  /** Bytes of the node's store arena (default 256 MiB here: tests run many nodes). */
+  objectStoreMemory?: number;
+  /** Map the whole arena at start (slow start, fast first large objects: for benchmarks). */
+  prefaultStore?: boolean;
+}
+
+export interface ClusterOptions {
+  /** Milliseconds without heartbeat before the head declares a node dead (default 10 s, as sunray start). */
+  heartbeatTimeout?: number;
+}
+
+/** A node process of a Cluster. */
+export interface NodeHandle {
+  readonly nodeId: string;
+  readonly address: string;
+  readonly pid: number;
+  readonly head: boolean;
+  readonly process: ChildProcess;
+}
+
+export class Cluster {
+  readonly token = newToken();
+  address = '';
+  readonly nodes: NodeHandle[] = [];
+  private embeddedHead: ClusterNode | undefined;
+  private readonly heartbeatTimeout: number;
+
+  constructor(opts: ClusterOptions = {}) {
+    this.heartbeatTimeout = opts.heartbeatTimeout ?? 10_000;
+  }
+
+  /** Starts a node process; the first one is the head (see the class comment). */
+  async addNode(opts: NodeOptions = {}): Promise<NodeHandle> {
+    if (!this.address) {
+      const rt = currentRuntime();
+      if (rt?.manager && !rt.manager.cluster) {
+        const { ClusterNode } = await import('../cluster/cluster-node.js');
+        this.embeddedHead = await ClusterNode.start({
+          manager: rt.manager,
+          token: this.token,
+          head: true,
+          isDriver: true,
+          heartbeatTimeoutMs: this.heartbeatTimeout,
+        });
+        this.address = this.embeddedHead.address;
+      }
+    }
+    const head = !this.address;
+    const cfg: DaemonConfig = {
+      head,
+      ...(head ? {} : { headAddress: this.address }),
+      token: this.token,
+      numCpus: opts.numCpus ?? 1,
+      numGpus: opts.numGpus ?? 0,
+      resources: opts.resources ?? {},
+      objectStoreMemory: opts.objectStoreMemory ?? 256 * 1024 * 1024,
+      heartbeatTimeoutMs: this.heartbeatTimeout,
+      prefaultStore: opts.prefaultStore ?? false,
+      exitWithParent: true,
+    };
+    const child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const info = await new Promise<{ nodeId: string; address: string }>((resolve, reject) => {
+      let buf = '';
+      const onData = (d: Buffer) => {
+        buf += d.toString();
+        let i = buf.indexOf('\n');
+        while (i >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.startsWith(READY_PREFIX)) {
+            child.off('exit', onExit);
+            resolve(JSON.parse(line.slice(READY_PREFIX.length)));
+          } else if (line) process.stdout.write(`${line}\n`);
+          i = buf.indexOf('\n');
+        }
+      };
+      const onExit = (code: number | null) =>
+        reject(new SunrayError(`a cluster node exited at start (code ${code})`));
+      child.stdout!.on('data', onData);
+      child.once('exit', onExit);
+    });
+    if (head) this.address = info.address;
+    const node: NodeHandle = { ...info, pid: child.pid!, head, process: child };
+    this.nodes.push(node);
+    // A node killed by the test (kill -9) leaves the list on its own.
+    child.once('exit', () => {
+      const i = this.nodes.indexOf(node);
+      if (i >= 0) this.nodes.splice(i, 1);
+    });
+    await this.waitForNodes();
+    return node;
+  }
+
+  /** Stops a node: gracefully (it leaves the cluster) or with SIGKILL (as a crash). */
+  async removeNode(node: NodeHandle, opts: { graceful?: boolean } = {}): Promise<void> {
+    const i = this.nodes.indexOf(node);
+    if (i >= 0) this.nodes.splice(i, 1);
+    await stopProcess(node.process, opts.graceful === false ? 'SIGKILL' : 'SIGTERM');
+  }
+
+  /** The cluster's nodes as the head sees them. */
+  async nodeTable(): Promise<NodeInfoMsg[]> {
+    const { queryStatus } = await import('../cluster/status.js');
+    return (await queryStatus(this.address, this.token)).nodes;
+  }
+
+  /** Waits until the head lists every started node (and the embedded head) as alive. */
+  async waitForNodes(timeoutMs = 20_000): Promise<void> {
+    const want = this.nodes.map((n) => n.nodeId);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const table = await this.nodeTable();
+      const alive = new Set(table.filter((n) => n.alive).map((n) => n.nodeId));
+      if (want.every((id) => alive.has(id))) return;
+      if (Date.now() > deadline)
+        throw new SunrayError(`cluster nodes did not all join within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stops every node process (and the embedded head, if this process is it). */
+  async shutdown(): Promise<void> {
+    const nodes = this.nodes.splice(0);
+    // Non-head nodes first, so the head does not outlive nothing; then the head.
+    await Promise.all(nodes.filter((n) => !n.head).map((n) => stopProcess(n.process, 'SIGTERM')));
+    await Promise.all(nodes.filter((n) => n.head).map((n) => stopProcess(n.process, 'SIGTERM')));
+    if (this.embeddedHead) {
+      const rt = currentRuntime();
+      if (rt?.manager?.cluster === this.embeddedHead) rt.manager.cluster = undefined;
+      await this.embeddedHead.close();
+      this.embeddedHead = undefined;
+    }
+  }
+}
+
+async function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}

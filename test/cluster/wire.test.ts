@@ -1,0 +1,230 @@
+// The wire protocol against bad input: fuzzed frames never crash the decoder,
+// and a listener closes (and logs) connections that are garbage, truncated,
+// oversized, of another version or without the token, while serving others.
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import fc from 'fast-check';
+import * as sunray from 'sunray';
+import { Cluster } from 'sunray/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { newNonce, proof } from '../../lib/cluster/auth.js';
+import { Conn } from '../../lib/cluster/connection.js';
+import { FrameError, MAX_FRAME_BYTES } from '../../lib/cluster/frame.js';
+import { encodeMessage, type Message, parseFrame } from '../../lib/cluster/messages.js';
+import { queryStatus } from '../../lib/cluster/status.js';
+
+const samples: Message[] = [
+  { t: 'hello', version: 1, nodeId: randomBytes(16), nonce: randomBytes(32) },
+  { t: 'proof', proof: randomBytes(32) },
+  {
+    t: 'register',
+    nodeId: 'ab'.repeat(16),
+    address: '127.0.0.1:1',
+    resources: { CPU: 2, x: 0.5 },
+    storeCapacity: 1 << 30,
+    isDriver: false,
+  },
+  {
+    t: 'heartbeat',
+    nodeId: 'cd'.repeat(16),
+    available: { CPU: 1 },
+    load: { CPU: 1 },
+    pendingTasks: 3,
+    infeasible: { 'GPU=1': 2 },
+  },
+  {
+    t: 'nodeTable',
+    heartbeatTimeoutMs: 1000,
+    nodes: [
+      {
+        nodeId: 'ef'.repeat(16),
+        address: 'h:2',
+        total: { CPU: 4 },
+        available: { CPU: 2 },
+        load: {},
+        alive: true,
+        isHead: true,
+        isDriver: false,
+        pendingTasks: 0,
+        infeasible: {},
+        storeCapacity: 5,
+      },
+    ],
+  },
+  { t: 'submit', origin: '01'.repeat(16), spec: randomBytes(100), def: randomBytes(40) },
+  { t: 'result', objectId: randomBytes(28), status: 0, kind: 1, payload: randomBytes(64) },
+  { t: 'pull', objectId: randomBytes(28), chunkIndex: 3, chunkSize: 5 << 20, waitMs: 10 },
+  {
+    t: 'chunk',
+    objectId: randomBytes(28),
+    chunkIndex: 0,
+    totalSize: 99,
+    metadataSize: 2,
+    dataSize: 99,
+    metadata: Buffer.from('hi'),
+  },
+  { t: 'kvPut', namespace: 'n', key: 'k', value: Buffer.from('v'), overwrite: true },
+  { t: 'error', code: 2, message: 'no' },
+];
+
+function body(m: Message): Buffer {
+  return encodeMessage(m, 5n).subarray(4);
+}
+
+describe('frame decoder fuzzing', () => {
+  test('every message type round-trips', () => {
+    for (const m of samples) expect(parseFrame(body(m)).msg).toEqual(m);
+  });
+
+  test('random bytes give a message or a FrameError, nothing else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 512 }), (bytes) => {
+        try {
+          parseFrame(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(FrameError);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('mutated and truncated valid frames give a message or a FrameError', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.option(fc.nat()),
+        (m, flips, cut) => {
+          const b = Buffer.from(body(m));
+          for (const [at, v] of flips) b[at % b.length] = v;
+          const input = cut === null ? b : b.subarray(0, cut % (b.length + 1));
+          try {
+            parseFrame(input);
+          } catch (err) {
+            expect(err).toBeInstanceOf(FrameError);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('a listener facing bad peers', () => {
+  const token = 'f'.repeat(64);
+  let server: net.Server;
+  let port = 0;
+  const logs: string[] = [];
+  const opened: Conn[] = [];
+  beforeAll(async () => {
+    server = net.createServer((s) =>
+      Conn.server(s, { token, nodeId: randomBytes(16), log: (l) => logs.push(l), onMessage: () => {} }, (c) =>
+        opened.push(c),
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    for (const c of opened) c.close('test over', false);
+    await new Promise((r) => server.close(r));
+  });
+
+  async function closedAfter(bytes: Buffer): Promise<void> {
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.on('error', () => {});
+    s.write(bytes);
+    await new Promise((r) => s.once('close', r));
+  }
+
+  function frame(len: number, fill = 0): Buffer {
+    const b = Buffer.alloc(4 + Math.min(len, 64), fill);
+    b.writeUInt32LE(len, 0);
+    return b;
+  }
+
+  test('garbage, oversized, wrong version and early messages are closed and logged', async () => {
+    await closedAfter(randomBytes(64));
+    await closedAfter(frame(MAX_FRAME_BYTES + 1));
+    await closedAfter(frame(100_000)); // above the handshake limit
+    await closedAfter(encodeMessage({ t: 'hello', version: 99, nodeId: randomBytes(16), nonce: newNonce() }));
+    await closedAfter(encodeMessage({ t: 'status' }));
+    await closedAfter(encodeMessage({ t: 'proof', proof: randomBytes(32) }));
+    expect(logs.length).toBeGreaterThanOrEqual(6);
+    expect(logs.some((l) => /version 99/.test(l))).toBe(true);
+    expect(logs.some((l) => /outside 8\.\./.test(l))).toBe(true);
+    expect(opened).toHaveLength(0);
+  });
+
+  test('a client with the wrong token is refused, and the token never crosses the wire', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    const seen: Buffer[] = [];
+    s.on('data', (d) => seen.push(d));
+    await expect(
+      Conn.client(s, { token: 'e'.repeat(64), nodeId: randomBytes(16), log: () => {}, onMessage: () => {} }),
+    ).rejects.toThrow(/token/);
+    expect(Buffer.concat(seen).includes(Buffer.from(token))).toBe(false);
+    expect(opened).toHaveLength(0);
+  });
+
+  test('a truncated handshake times out or closes without opening', async () => {
+    const hello = encodeMessage({ t: 'hello', version: 1, nodeId: randomBytes(16), nonce: newNonce() });
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.write(hello.subarray(0, hello.length - 5));
+    s.end();
+    await new Promise((r) => s.once('close', r));
+    expect(opened).toHaveLength(0);
+  });
+
+  test('a right client opens after all that', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    const c = await Conn.client(s, { token, nodeId: randomBytes(16), log: () => {}, onMessage: () => {} });
+    expect(c.open).toBe(true);
+    c.close('done', false);
+    // the proof is an HMAC of the nonces: different for every connection
+    expect(proof(token, 'client', newNonce(), newNonce()).length).toBe(32);
+  });
+});
+
+describe('a cluster refuses what lacks its token', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = new Cluster();
+    await cluster.addNode({ numCpus: 1 });
+  });
+  afterAll(async () => {
+    await cluster.shutdown();
+  });
+
+  test('status and init with a wrong token or none are refused; the head keeps serving', async () => {
+    // (by name: this test imports the source, sunray is the compiled package)
+    await expect(queryStatus(cluster.address, 'bad')).rejects.toMatchObject({
+      name: 'ClusterConnectionError',
+    });
+    const prev = process.env.SUNRAY_SESSION_DIR;
+    process.env.SUNRAY_SESSION_DIR = `/tmp/sunray-test-empty-${process.pid}`;
+    try {
+      await expect(sunray.init({ address: cluster.address })).rejects.toThrow(/no cluster token/);
+      await expect(sunray.init({ address: cluster.address, token: 'wrong' })).rejects.toThrow(
+        sunray.ClusterConnectionError,
+      );
+    } finally {
+      if (prev === undefined) delete process.env.SUNRAY_SESSION_DIR;
+      else process.env.SUNRAY_SESSION_DIR = prev;
+      rmSync(`/tmp/sunray-test-empty-${process.pid}`, { recursive: true, force: true });
+    }
+    expect(sunray.isInitialized()).toBe(false);
+    const garbage = net.connect(Number(cluster.address.split(':')[1]), '127.0.0.1');
+    garbage.on('error', () => {});
+    garbage.write(randomBytes(1000));
+    await new Promise((r) => garbage.once('close', r));
+    const table = await queryStatus(cluster.address, cluster.token);
+    expect(table.nodes.filter((n) => n.alive)).toHaveLength(1);
+  });
+});
