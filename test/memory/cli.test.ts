@@ -48,12 +48,14 @@ describe('sunray memory', () => {
   test('--json gives the rows to programs', async () => {
     const r = await runNode(cli, ['memory', '--pid', String(driver.pid), '--json']);
     expect(r.code).toBe(0);
-    const [{ report }] = JSON.parse(r.stdout) as Array<{ report: { rows: any[]; store: any } }>;
-    const put = report.rows.find((x) => x.id === ids.put && x.kind !== 'borrowed');
+    type Row = { id: string; kind: string; size: number; borrowers: string[] };
+    const answers = JSON.parse(r.stdout) as Array<{ report: { rows: Row[]; store: { objects: number } } }>;
+    const report = answers[0]!.report;
+    const put = report.rows.find((x: Row) => x.id === ids.put && x.kind !== 'borrowed')!;
     expect(put).toMatchObject({ kind: 'local', inStore: true });
     expect(put.size).toBeGreaterThanOrEqual(3 * 1024 * 1024);
     expect(put.borrowers.length).toBe(1);
-    const made = report.rows.find((x) => x.id === ids.made);
+    const made = report.rows.find((x: Row) => x.id === ids.made);
     expect(made).toMatchObject({ state: 'ready', inStore: true, rebuildable: true });
     expect(report.store.objects).toBeGreaterThanOrEqual(2);
   });

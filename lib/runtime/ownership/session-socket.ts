@@ -4,11 +4,12 @@
 // and reads one JSON line back. The socket is removed on shutdown and on exit.
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { sessionDir } from '../../cluster/session.js';
 
+/** <session dir>/sessions: the sunray session directory (private to this user, see cluster/session.ts). */
 export function sessionsDir(): string {
-  return join('/tmp', `sunray-${userInfo().uid}`, 'sessions');
+  return join(sessionDir(), 'sessions');
 }
 
 export function sessionSocketPath(pid: number): string {
@@ -25,10 +26,9 @@ export class SessionSocket {
   private readonly onExit = () => this.unlink();
 
   constructor(handlers: SessionHandlers) {
-    const dir = sessionsDir();
+    const dir = sessionsDir(); // sessionDir() checks the parent is ours and private
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // Both levels private: another user must not connect, nor plant sockets for our CLI.
-    chmodSync(join(dir, '..'), 0o700);
+    // Private: another user must not connect, nor plant sockets for our CLI.
     chmodSync(dir, 0o700);
     this.path = sessionSocketPath(process.pid);
     this.unlink(); // a stale socket of an earlier process with our pid
