@@ -64,11 +64,25 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   if (opts.address !== undefined && opts.address !== 'local') {
     try {
       const { joinCluster } = await import('./cluster/join.js');
-      await joinCluster(rt.manager!, opts as { address: string });
+      await whileAlive(joinCluster(rt.manager!, opts as { address: string }));
     } catch (err) {
       await shutdown();
       throw err;
     }
+  }
+}
+
+/**
+ * Keeps the process alive until p settles. The node's own handles (its sockets to the
+ * cluster, its workers) are unreferenced while it is idle, so that a program may end
+ * when its work is done; a program awaiting init() or shutdown() is not done.
+ */
+async function whileAlive<T>(p: Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 1 << 30);
+  try {
+    return await p;
+  } finally {
+    clearInterval(hold);
   }
 }
 
@@ -82,7 +96,7 @@ export async function shutdown(): Promise<void> {
   if (!rt || inWorker()) return;
   const { setRuntime } = await import('./runtime/context.js');
   setRuntime(undefined);
-  await rt.shutdown();
+  await whileAlive(rt.shutdown());
 }
 
 /** Makes a remote function (a task) or, given a class, an actor class. */

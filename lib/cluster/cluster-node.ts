@@ -784,8 +784,9 @@ export class ClusterNode implements ClusterHooks {
         continue;
       }
       const owner = this.ownerNode(objectId);
-      // Lineage hook: the owner's node is gone, and with it every copy we know of.
-      if (!owner || !owner.alive) return 'lost';
+      if (!owner) return 'lost';
+      // The owner's node is gone, and the owner (which counted this object's refs) with it.
+      if (!owner.alive) return 'ownerDied';
       try {
         const c = await this.peer(owner.nodeId);
         const wait = Math.max(1, Math.min(left, 1000));
@@ -826,6 +827,8 @@ export class ClusterNode implements ClusterHooks {
     // Its connections are left alone: a node that died closed them itself, and one that only
     // stalled past the timeout keeps serving what is in flight (it rejoins as a new member).
     for (const [hex, at] of this.actorLocations) if (at === nodeId) this.actorLocations.delete(hex);
+    // Every process of that node owned objects: they are dead everywhere now (OwnerDiedError).
+    this.manager.ownersDied(nodeId.slice(0, OWNER_NODE_PREFIX * 2));
     const info = this.table.get(nodeId);
     const where = `node ${nodeId.slice(0, 8)} (${info?.address ?? '?'})`;
     for (const [hex, f] of [...this.forwarded]) {

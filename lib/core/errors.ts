@@ -56,11 +56,14 @@ export class ActorDiedError extends SunrayError {}
 /** The actor is restarting or unreachable for now; the call may succeed later. */
 export class ActorUnavailableError extends SunrayError {}
 
-/** The process that owns the object is gone, so the object can never be read. */
-export class OwnerDiedError extends SunrayError {}
-
 /** Every copy of the object is gone and it cannot be rebuilt (e.g. it was made by `put`). */
 export class ObjectLostError extends SunrayError {}
+
+/**
+ * The process that owns the object is gone, so the object can never be read.
+ * A kind of ObjectLostError, as in Ray: code that handles lost objects handles this too.
+ */
+export class OwnerDiedError extends ObjectLostError {}
 
 /** The call needs a running sunray (or a feature that the current mode lacks). */
 export class NotInitializedError extends SunrayError {}

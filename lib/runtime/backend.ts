@@ -32,7 +32,10 @@ export interface NodeRequests {
   memorySummary(): unknown;
   releaseActor(actorId: Buffer): void;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
-  pullObject(objectId: Buffer, timeoutMs: number | undefined): Promise<'ok' | 'lost' | 'timeout'>;
+  pullObject(
+    objectId: Buffer,
+    timeoutMs: number | undefined,
+  ): Promise<'ok' | 'lost' | 'timeout' | 'ownerDied'>;
 }
 
 export interface Backend {

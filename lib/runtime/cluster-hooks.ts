@@ -6,7 +6,8 @@ import type { DoneStatus, FunctionDef, ReturnKind, TaskSpec } from './protocol.j
 /** Owner of tasks forwarded here by another node: results go back over TCP. */
 export const REMOTE_OWNER = -3;
 
-export type FetchOutcome = 'ok' | 'lost' | 'timeout';
+/** 'ownerDied': the node of the object's owner is gone, and the owner with it. */
+export type FetchOutcome = 'ok' | 'lost' | 'timeout' | 'ownerDied';
 
 export interface NamedActor {
   name: string;

@@ -20,7 +20,7 @@ import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from 
 import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
-import { Borrows } from './ownership/borrows.js';
+import { Borrows, ownerDied } from './ownership/borrows.js';
 import { DEFAULT_LINEAGE_MEMORY, type Lineage, LineageTable, lineageBytes } from './ownership/lineage.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
 import { type MemoryRow, summarize } from './ownership/summary.js';
@@ -229,11 +229,19 @@ export class CoreWorker {
     }
   }
 
-  /** A process exited: refs it owned are dead here; it no longer borrows ours. */
-  onOwnerDied(ownerHex: string): void {
-    this.borrows.ownerDied(ownerHex);
+  /** A process exited (or a whole node: a prefix of owner ids): refs it owned are dead here; it no longer borrows ours. */
+  onOwnerDied(prefix: string): void {
+    this.borrows.ownerDied(prefix);
     for (const [hex, e] of this.owned) {
-      if (e.borrowers?.delete(ownerHex)) this.maybeFree(hex, e);
+      if (!e.borrowers) continue;
+      let changed = false;
+      for (const b of e.borrowers) {
+        if (b.startsWith(prefix)) {
+          e.borrowers.delete(b);
+          changed = true;
+        }
+      }
+      if (changed) this.maybeFree(hex, e);
     }
   }
 
@@ -489,6 +497,11 @@ export class CoreWorker {
     if (this.store.contains(ObjectId.fromBytes(buf))) return;
     const outcome = await this.backend.request('pullObject', Buffer.from(buf), timeoutMs);
     if (outcome === 'lost') throw this.lostErrorOf(buf);
+    if (outcome === 'ownerDied') {
+      // Its owner's node is gone: every ref of that owner is dead here from now on.
+      this.borrows.ownerDied(ownerHexOf(buf));
+      throw ownerDied(buf, 'get() of');
+    }
     if (outcome === 'timeout') {
       throw new GetTimeoutError(
         `get() timed out after ${timeoutMs} ms waiting for object ${buf.toString('hex')}`,

@@ -366,12 +366,22 @@ export class NodeManager {
    */
   private onOwnerExit(ownerHex: string): void {
     this.deadOwners.add(ownerHex);
-    const frame = Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(ownerHex, 'hex')]);
+    this.ownersDied(ownerHex);
+  }
+
+  /**
+   * Owners whose ids start with `prefix` (hex: one owner's whole id, or a dead node's
+   * prefix, which every owner of that node shares) are gone: copies of their objects
+   * here are deleted, and every process of this node is told.
+   */
+  ownersDied(prefix: string): void {
+    if (this.closed) return;
+    const frame = Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(prefix, 'hex')]);
     for (const other of this.workers.values()) other.send(frame);
-    this.driver?.onOwnerDied(ownerHex);
+    this.driver?.onOwnerDied(prefix);
     try {
       for (const info of this.store.list()) {
-        if (ownerHexOf(info.id.bytes) === ownerHex) this.deleteQuietly(info.id.bytes);
+        if (ownerHexOf(info.id.bytes).startsWith(prefix)) this.deleteQuietly(info.id.bytes);
       }
     } catch {
       // store closed

@@ -78,7 +78,7 @@ const inbox = new ChannelReader(
         core.onRefOps(Buffer.from(r.raw(r.remaining)));
         return;
       case Msg.OwnerDied:
-        core.onOwnerDied(r.raw(16).toString('hex'));
+        core.onOwnerDied(r.raw(r.remaining).toString('hex')); // an owner id, or a dead node's prefix
         return;
       case Msg.MemoryQuery: {
         const id = r.u32();

@@ -52,3 +52,6 @@ export interface NativeStoreHandleClass {
 }
 
 export const StoreHandle: NativeStoreHandleClass = native.StoreHandle;
+
+/** Tells V8 how much memory outside its heap JS objects keep alive (napi_adjust_external_memory). */
+export const adjustExternalMemory: (deltaBytes: number) => number = native.adjustExternalMemory;

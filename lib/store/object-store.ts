@@ -14,7 +14,13 @@ import {
   StoreClosedError,
   translate,
 } from './errors.js';
-import { GetStatus, type NativeObjectInfo, type NativeStoreHandle, StoreHandle } from './native.js';
+import {
+  adjustExternalMemory,
+  GetStatus,
+  type NativeObjectInfo,
+  type NativeStoreHandle,
+  StoreHandle,
+} from './native.js';
 import { ObjectId } from './object-id.js';
 
 export interface ObjectStoreOptions {
@@ -110,7 +116,16 @@ export const MAX_ARENA_CAPACITY = Math.max(0, Math.min(2 ** 32, bufferConstants.
 interface PinState {
   released: boolean;
   readonly id: ObjectId;
+  /** Bytes reported to V8 as held by the view (large views only, see wrap()). */
+  readonly external: number;
 }
+
+/**
+ * A view at least this large is reported to V8 as external memory while it pins its
+ * object: a process whose heap is small (a worker reading big arguments) then collects
+ * dropped views soon, and their objects' memory is not held by pins nobody uses.
+ */
+const EXTERNAL_VIEW_BYTES = 64 * 1024;
 
 interface Waiter {
   ids: ObjectId[];
@@ -253,7 +268,9 @@ export class ObjectStore {
       metadataSize > 0
         ? Buffer.from(new Uint8Array(this.arena, offset + dataSize, metadataSize))
         : Buffer.alloc(0);
-    const pin: PinState = { released: false, id };
+    const external = dataSize >= EXTERNAL_VIEW_BYTES ? dataSize : 0;
+    const pin: PinState = { released: false, id, external };
+    if (external > 0) adjustExternalMemory(external);
     this.registry.register(data, pin, pin);
     return {
       id,
@@ -270,6 +287,7 @@ export class ObjectStore {
   private unpin(pin: PinState): void {
     if (pin.released) return;
     pin.released = true;
+    if (pin.external > 0) adjustExternalMemory(-pin.external);
     if (!this.handle) return; // closed: the pins went with the client slot
     try {
       this.handle.release(pin.id.bytes);

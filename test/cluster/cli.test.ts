@@ -80,6 +80,12 @@ describe('sunray start / status / stop', () => {
     sunray.cancel(stuck);
     await sunray.shutdown();
 
+    // A program run from the shell joins, works, and ends on its own.
+    const program = await runNode(join(repoRoot, 'test', 'fixtures', 'driver-cluster.mjs'));
+    expect(program.stderr).toBe('');
+    expect(program.code).toBe(0);
+    expect(JSON.parse(program.stdout)).toEqual({ task: 'ran', actor: 7 });
+
     const stop = await runNode(CLI, ['stop']);
     expect(stop.code).toBe(0);
     expect(stop.stdout.match(/stopped/g)).toHaveLength(2);

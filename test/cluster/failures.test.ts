@@ -67,7 +67,8 @@ describe('a node killed with SIGKILL', () => {
     // The restarted actor starts afresh on the surviving node.
     expect(await sunray.get(restartable.bump.remote())).toBe(1);
     await expect(sunray.get(mortal.bump.remote())).rejects.toThrow(sunray.ActorDiedError);
-    await expect(sunray.get(box.ref)).rejects.toThrow(sunray.ObjectLostError);
+    // Its owner (a worker of the victim) died with the node.
+    await expect(sunray.get(box.ref)).rejects.toThrow(sunray.OwnerDiedError);
     await until(() => !isAlive(victim.pid), 5000, 'the victim process to be gone');
   });
 

@@ -11,6 +11,8 @@ export class Borrows {
   /** Live handles per borrowed ref (hex). */
   private readonly counts = new Map<string, number>();
   private readonly deadOwners = new Set<string>();
+  /** Prefixes of owner ids that are all dead (a dead node's), besides single owners. */
+  private readonly deadPrefixes: string[] = [];
   /** Gets waiting on borrowed refs, by owner: aborted when that owner dies. */
   private readonly waits = new Map<string, Set<AbortController>>();
 
@@ -24,8 +26,7 @@ export class Borrows {
   onHandle(ref: Uint8Array, hex: string): void {
     const n = this.counts.get(hex) ?? 0;
     this.counts.set(hex, n + 1);
-    if (n === 0 && !this.deadOwners.has(ownerHexOf(ref)))
-      this.send(encodeRefOp(RefOp.AddBorrower, ref, this.selfId));
+    if (n === 0 && !this.isDead(ref)) this.send(encodeRefOp(RefOp.AddBorrower, ref, this.selfId));
   }
 
   /** A handle went (released or collected). */
@@ -38,11 +39,13 @@ export class Borrows {
     }
     this.counts.delete(hex);
     const id = Buffer.from(hex, 'hex');
-    if (!this.deadOwners.has(ownerHexOf(id))) this.send(encodeRefOp(RefOp.RemoveBorrower, id, this.selfId));
+    if (!this.isDead(id)) this.send(encodeRefOp(RefOp.RemoveBorrower, id, this.selfId));
   }
 
   isDead(ref: Uint8Array): boolean {
-    return this.deadOwners.size > 0 && this.deadOwners.has(ownerHexOf(ref));
+    if (this.deadOwners.size === 0 && this.deadPrefixes.length === 0) return false;
+    const owner = ownerHexOf(ref);
+    return this.deadOwners.has(owner) || this.deadPrefixes.some((p) => owner.startsWith(p));
   }
 
   /** Throws OwnerDiedError when the ref's owner has exited. */
@@ -75,12 +78,12 @@ export class Borrows {
     }
   }
 
-  /** The owner exited (told by the node manager). */
-  ownerDied(ownerHex: string): void {
-    this.deadOwners.add(ownerHex);
-    for (const hex of this.counts.keys()) if (hex.startsWith(ownerHex)) this.counts.delete(hex);
-    const set = this.waits.get(ownerHex);
-    if (set) for (const ac of set) ac.abort();
+  /** An owner exited, or all of a dead node's (a prefix of their ids); told by the node manager. */
+  ownerDied(prefix: string): void {
+    if (prefix.length >= 32) this.deadOwners.add(prefix);
+    else if (!this.deadPrefixes.includes(prefix)) this.deadPrefixes.push(prefix);
+    for (const hex of this.counts.keys()) if (hex.startsWith(prefix)) this.counts.delete(hex);
+    for (const [owner, set] of this.waits) if (owner.startsWith(prefix)) for (const ac of set) ac.abort();
   }
 
   /** Borrowed refs with their handle counts (memorySummary). */
@@ -89,7 +92,7 @@ export class Borrows {
   }
 }
 
-function ownerDied(ref: Uint8Array, what: string): OwnerDiedError {
+export function ownerDied(ref: Uint8Array, what: string): OwnerDiedError {
   const hex = Buffer.from(ref.buffer, ref.byteOffset, ref.byteLength).toString('hex');
   return new OwnerDiedError(
     `${what} ObjectRef(${hex}): the process that owned it (created it by put() or submitted its task) has exited, ` +
