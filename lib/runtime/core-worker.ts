@@ -194,11 +194,26 @@ export class CoreWorker {
     const mine = this.owned.get(outerHex);
     for (const ref of refs) {
       const e = this.owned.get(ref.hex);
-      if (e) (e.holders ??= new Set()).add(outerHex);
+      if (e) this.changeHolds(e, () => (e.holders ??= new Set()).add(outerHex));
       else this.backend.refOp(encodeRefOp(RefOp.AddHolder, ref, outer));
       if (mine) (mine.contained ??= []).push(ref.hex);
       else this.backend.refOp(encodeRefOp(RefOp.Contains, outer, ref));
     }
+  }
+
+  /** Objects of ours that other processes or objects hold: while any, this process must live. */
+  private heldByOthers = 0;
+  /** Told when heldByOthers goes between zero and not (a worker tells its node manager: see reapIdle). */
+  onHeldByOthers: ((held: boolean) => void) | undefined;
+
+  /** Runs change() on an entry's borrowers/holders, keeping heldByOthers current. */
+  private changeHolds(e: Owned, change: () => void): void {
+    const before = (e.borrowers?.size ?? 0) + (e.holders?.size ?? 0) > 0;
+    change();
+    const after = (e.borrowers?.size ?? 0) + (e.holders?.size ?? 0) > 0;
+    if (before === after) return;
+    this.heldByOthers += after ? 1 : -1;
+    if (this.heldByOthers === (after ? 1 : 0)) this.onHeldByOthers?.(after);
   }
 
   /** Ownership ops for objects this process owns (routed here by the node manager). */
@@ -209,17 +224,17 @@ export class CoreWorker {
       if (!e) continue; // freed already: an op that raced with nothing left to keep
       switch (op) {
         case RefOp.AddBorrower:
-          (e.borrowers ??= new Set()).add(borrowerHex(other));
+          this.changeHolds(e, () => (e.borrowers ??= new Set()).add(borrowerHex(other)));
           break;
         case RefOp.RemoveBorrower:
-          e.borrowers?.delete(borrowerHex(other));
+          this.changeHolds(e, () => e.borrowers?.delete(borrowerHex(other)));
           this.maybeFree(hex, e);
           break;
         case RefOp.AddHolder:
-          (e.holders ??= new Set()).add(other.toString('hex'));
+          this.changeHolds(e, () => (e.holders ??= new Set()).add(other.toString('hex')));
           break;
         case RefOp.RemoveHolder:
-          e.holders?.delete(other.toString('hex'));
+          this.changeHolds(e, () => e.holders?.delete(other.toString('hex')));
           this.maybeFree(hex, e);
           break;
         case RefOp.Contains:
@@ -234,14 +249,12 @@ export class CoreWorker {
     this.borrows.ownerDied(prefix);
     for (const [hex, e] of this.owned) {
       if (!e.borrowers) continue;
-      let changed = false;
-      for (const b of e.borrowers) {
-        if (b.startsWith(prefix)) {
-          e.borrowers.delete(b);
-          changed = true;
-        }
-      }
-      if (changed) this.maybeFree(hex, e);
+      const gone = [...e.borrowers].filter((b) => b.startsWith(prefix));
+      if (gone.length === 0) continue;
+      this.changeHolds(e, () => {
+        for (const b of gone) e.borrowers!.delete(b);
+      });
+      this.maybeFree(hex, e);
     }
   }
 
@@ -322,7 +335,7 @@ export class CoreWorker {
       for (const inner of e.contained) {
         const ie = this.owned.get(inner);
         if (ie) {
-          ie.holders?.delete(hex);
+          this.changeHolds(ie, () => ie.holders?.delete(hex));
           this.maybeFree(inner, ie);
         } else if (!this.closed) {
           this.backend.refOp(encodeRefOp(RefOp.RemoveHolder, Buffer.from(inner, 'hex'), outer));

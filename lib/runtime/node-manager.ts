@@ -273,7 +273,8 @@ export class NodeManager {
     const keep = Math.max(1, Math.floor(this.opts.numCpus));
     for (const w of this.workers.values()) {
       if (idle <= keep) break;
-      if (w.state === 'idle' && now - w.idleSince > this.opts.idleWorkerTimeoutMs) {
+      // A worker that owns objects others still hold stays: stopping it would lose them.
+      if (w.state === 'idle' && !w.heldByOthers && now - w.idleSince > this.opts.idleWorkerTimeoutMs) {
         idle--;
         w.state = 'dead';
         void w.stop();
@@ -717,6 +718,11 @@ export class NodeManager {
       case Msg.Request:
         this.onRequest(r);
         return;
+      case Msg.HeldByOthers: {
+        const w = this.workers.get(r.u32());
+        if (w) w.heldByOthers = r.u8() === 1;
+        return;
+      }
       case Msg.MemoryReport: {
         const id = r.u32();
         this.memoryQueries.get(id)?.(JSON.parse(r.str()) as unknown[]);

@@ -27,6 +27,7 @@ export enum Msg {
   OwnerDied = 21, // manager -> worker: u8[16] owner id of a process that exited
   MemoryQuery = 22, // manager -> worker: u32 query id; asks for its memorySummary()
   MemoryReport = 23, // worker -> manager: u32 query id, JSON rows
+  HeldByOthers = 24, // worker -> manager: u32 index, u8 whether others hold objects it owns
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,

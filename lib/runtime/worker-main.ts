@@ -34,6 +34,15 @@ const out = new ChannelWriter(completionRing, openDoorbell(completionRing, confi
 const backend = new WorkerBackend(config.nodeId, config.ownerId, config.index, out);
 const core = new CoreWorker(backend, store, Buffer.from(config.ownerId, 'hex'));
 const executor = new Executor(core, out, config.index);
+// While others hold objects this worker owns, it must not be reaped as idle (its death would
+// be their owner's death). Sent before the reply of the task that made them held.
+core.onHeldByOthers = (held) =>
+  out.sendWith((w) =>
+    w
+      .u8(Msg.HeldByOthers)
+      .u32(config.index)
+      .u8(held ? 1 : 0),
+  );
 
 setRuntime({
   core,

@@ -54,6 +54,8 @@ export class WorkerProcess {
   readonly inflight = new Set<string>();
   blockedDepth = 0;
   exited = false;
+  /** It owns objects that other processes or objects hold (Msg.HeldByOthers): not reaped when idle. */
+  heldByOthers = false;
   private readonly inboxFd: number;
   private readonly inboxBellFd: number;
 
@@ -88,11 +90,7 @@ export class WorkerProcess {
     const out = opts.logToDriver ? 'inherit' : 'ignore';
     this.proc = spawn(
       process.execPath,
-      [
-        ...process.execArgv.filter((a) => !a.startsWith('--inspect')),
-        '--disable-warning=ExperimentalWarning',
-        WORKER_MAIN,
-      ],
+      [...workerExecArgv(process.execArgv), '--disable-warning=ExperimentalWarning', WORKER_MAIN],
       {
         stdio: [
           'ignore',
@@ -140,6 +138,10 @@ export class WorkerProcess {
     if (this.exited) return Promise.resolve();
     this.writer.send(Buffer.from([Msg.Exit]));
     this.writer.flush();
+    // Keep the loop alive until the exit is seen: an unref'd child that is
+    // SIGKILLed after the grace period would otherwise leave shutdown() pending
+    // with nothing to wait on (node exits with code 13 at a top-level await).
+    this.proc.ref();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.proc.kill('SIGKILL');
@@ -170,4 +172,23 @@ export class WorkerProcess {
       }
     }
   }
+}
+
+/**
+ * The driver's node options, for its workers: loaders and flags (tsx, --expose-gc)
+ * carry over; debugger ports would clash; and the code of `node -e`/`-p` must not,
+ * or each worker would run the driver's script again (and start workers itself).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') {
+      i++; // and its code
+      continue;
+    }
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect')) continue;
+    out.push(a);
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 // node listens on a Unix socket in a per-user directory only that user can
 // enter (0700), named by its pid. A client sends one request line ("memory")
 // and reads one JSON line back. The socket is removed on shutdown and on exit.
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { sessionDir } from '../../cluster/session.js';
@@ -32,6 +32,7 @@ export class SessionSocket {
     chmodSync(dir, 0o700);
     this.path = sessionSocketPath(process.pid);
     this.unlink(); // a stale socket of an earlier process with our pid
+    sweepStale(dir); // and those of drivers that were killed (no exit handler ran)
     this.server = createServer((conn) => {
       let buf = '';
       conn.setEncoding('utf8');
@@ -69,5 +70,32 @@ export class SessionSocket {
     } catch {
       // not there
     }
+  }
+}
+
+function sweepStale(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^(\d+)\.sock$/.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      unlinkSync(join(dir, n));
+    } catch {
+      // someone else swept it
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

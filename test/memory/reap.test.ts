@@ -1,0 +1,35 @@
+// Idle workers are reaped after idleWorkerTimeout, except those that own
+// objects other processes still hold: stopping them would lose those objects.
+import * as sunray from 'sunray';
+import { nodeStats } from 'sunray/testing';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+beforeAll(() => sunray.init({ numCpus: 1, idleWorkerTimeout: 200 }));
+afterAll(() => sunray.shutdown());
+
+test('a worker that owns refs the driver holds outlives the idle timeout', async () => {
+  const make = sunray.remote(
+    async (i: number) => {
+      const s = await import('sunray');
+      await new Promise((r) => setTimeout(r, 300)); // so that several workers are started
+      return { ref: s.put(Buffer.alloc(200_000, i)), pid: process.pid };
+    },
+    { numCpus: 0.25 },
+  );
+  const boxes = await sunray.get([1, 2, 3, 4].map((i) => make.remote(i)));
+  const owners = new Set(boxes.map((b) => b.pid));
+  expect(owners.size).toBeGreaterThan(1);
+  // Several reaper rounds past the timeout.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(nodeStats().workers).toBeGreaterThanOrEqual(owners.size);
+  for (const [i, b] of boxes.entries()) expect((await sunray.get(b.ref))[0]).toBe(i + 1);
+  // Once nothing holds their objects (the refs, and the results that contained them), the
+  // extra workers go.
+  for (const b of boxes) b.ref.release();
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(nodeStats().workers).toBe(1);
+});
