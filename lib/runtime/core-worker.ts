@@ -892,9 +892,12 @@ export class CoreWorker {
       );
     }
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    // A ref whose owner died counts as ready: it is settled (get throws OwnerDiedError).
     const isReady = (r: ObjectRef<unknown>) => {
       const e = this.owned.get(r.hex);
-      return e ? e.state !== State.Pending : this.store.contains(ObjectId.fromBytes(r));
+      return e
+        ? e.state !== State.Pending
+        : this.borrows.isDead(r) || this.store.contains(ObjectId.fromBytes(r));
     };
     let blocked = false;
     try {

@@ -197,5 +197,8 @@ describe('owner death', () => {
       })(),
     ).rejects.toBeInstanceOf(sunray.OwnerDiedError);
     expect(Date.now() - t0).toBeLessThan(5000);
+    // wait() counts it as settled rather than waiting for it.
+    const [ready] = await sunray.wait([box.ref], { timeout: 5000 });
+    expect(ready).toHaveLength(1);
   });
 });
