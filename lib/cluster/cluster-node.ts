@@ -177,7 +177,7 @@ export class ClusterNode implements ClusterHooks {
 
   private adopt(c: Conn): void {
     this.allConns.add(c);
-    if (this.opts.isDriver) c.setRef(false);
+    if (this.opts.isDriver) c.setRef(this.busy());
     const existing = this.conns.get(c.peerId);
     if (!existing || existing.closed) this.conns.set(c.peerId, c);
   }
@@ -890,10 +890,14 @@ export class ClusterNode implements ClusterHooks {
     return out;
   }
 
+  private busy(): boolean {
+    return this.forwarded.size > 0 || this.fetching.size > 0;
+  }
+
   /** A driver's process stays alive while it waits on other nodes, and may exit when idle. */
   private updateRef(): void {
     if (!this.opts.isDriver) return;
-    const busy = this.forwarded.size > 0 || this.fetching.size > 0;
+    const busy = this.busy();
     for (const c of this.allConns) c.setRef(busy);
     this.headConn?.setRef(busy);
   }
