@@ -109,6 +109,7 @@ export class ClusterNode implements ClusterHooks {
   private chained = 0;
   private spreadTurn = 0;
   private timer: NodeJS.Timeout | undefined;
+  private headTimeoutMs = 0;
   private closed = false;
   private readonly heartbeatTimeoutMs: number;
   private readonly log: (line: string) => void;
@@ -140,7 +141,17 @@ export class ClusterNode implements ClusterHooks {
   }
 
   private heartbeatInterval(): number {
-    return Math.max(100, Math.min(1000, Math.floor(this.heartbeatTimeoutMs / 5)));
+    const timeout = Math.min(this.heartbeatTimeoutMs, this.headTimeoutMs || Number.POSITIVE_INFINITY);
+    return Math.max(100, Math.min(1000, Math.floor(timeout / 5)));
+  }
+
+  /** Heartbeats follow the head's timeout, whatever this node was started with. */
+  private adoptTimeout(ms: number): void {
+    if (!ms || ms === this.headTimeoutMs || this.closed) return;
+    this.headTimeoutMs = ms;
+    if (!this.timer) return; // start() sets it up next
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), this.heartbeatInterval()).unref();
   }
 
   private listen(bind: string, port: number): Promise<void> {
@@ -177,7 +188,7 @@ export class ClusterNode implements ClusterHooks {
 
   private adopt(c: Conn): void {
     this.allConns.add(c);
-    if (this.opts.isDriver) c.setRef(false);
+    if (this.opts.isDriver) c.setRef(this.busy());
     const existing = this.conns.get(c.peerId);
     if (!existing || existing.closed) this.conns.set(c.peerId, c);
   }
@@ -263,6 +274,7 @@ export class ClusterNode implements ClusterHooks {
       isDriver: info.isDriver,
     });
     if (reply.msg.t !== 'nodeTable') throw new ClusterConnectionError(`the head refused to register us`);
+    this.adoptTimeout(reply.msg.heartbeatTimeoutMs);
     this.applyTable(reply.msg.nodes);
   }
 
@@ -292,8 +304,10 @@ export class ClusterNode implements ClusterHooks {
       },
       (p) => {
         if (p instanceof Error) return;
-        if (p.msg.t === 'nodeTable') this.applyTable(p.msg.nodes);
-        else if (p.msg.t === 'error' && p.msg.code === ErrorCode.NotFound) {
+        if (p.msg.t === 'nodeTable') {
+          this.adoptTimeout(p.msg.heartbeatTimeoutMs);
+          this.applyTable(p.msg.nodes);
+        } else if (p.msg.t === 'error' && p.msg.code === ErrorCode.NotFound) {
           // The head declared us dead (we stalled, or it restarted): register again on the same
           // connection, which may carry transfers in flight.
           this.join().catch(() => {});
@@ -645,12 +659,30 @@ export class ClusterNode implements ClusterHooks {
     const hex = id.toString('hex');
     let p = this.argPulls.get(hex);
     if (!p) {
-      p = this.peer(origin)
-        .then((c) => pullObject(c, this.manager.store, id, { primary: false, waitMs: 10_000 }))
+      p = this.pullFrom(origin, id, 10_000)
+        .then(async (r) => {
+          // The sender's copy may have been a cache it evicted meanwhile: the owner's node has it.
+          const owner = this.ownerNode(id);
+          if (
+            r === 'missing' &&
+            owner &&
+            owner.alive &&
+            owner.nodeId !== origin &&
+            owner.nodeId !== this.nodeId
+          ) {
+            return this.pullFrom(owner.nodeId, id, 1000);
+          }
+          return r;
+        })
         .finally(() => this.argPulls.delete(hex));
       this.argPulls.set(hex, p);
     }
     return p;
+  }
+
+  private async pullFrom(nodeId: string, id: Buffer, waitMs: number): Promise<'ok' | 'missing'> {
+    const c = await this.peer(nodeId);
+    return pullObject(c, this.manager.store, id, { primary: false, waitMs });
   }
 
   /** A result of a task forwarded here: back to the node it came from. */
@@ -893,10 +925,14 @@ export class ClusterNode implements ClusterHooks {
     return out;
   }
 
+  private busy(): boolean {
+    return this.forwarded.size > 0 || this.fetching.size > 0;
+  }
+
   /** A driver's process stays alive while it waits on other nodes, and may exit when idle. */
   private updateRef(): void {
     if (!this.opts.isDriver) return;
-    const busy = this.forwarded.size > 0 || this.fetching.size > 0;
+    const busy = this.busy();
     for (const c of this.allConns) c.setRef(busy);
     this.headConn?.setRef(busy);
   }

@@ -37,6 +37,7 @@ export class Conn {
   private buffered = 0;
   private raw: { left: number; sink: RawSink | undefined } | undefined;
   private nextRequest = 1n;
+  private wantRef = true;
   private readonly pending = new Map<bigint, (p: Parsed | Error) => void>();
   private ourNonce = newNonce();
   private theirNonce: Buffer | undefined;
@@ -132,6 +133,7 @@ export class Conn {
     }
     const id = this.nextRequest++;
     this.pending.set(id, cb);
+    if (this.pending.size === 1) this.applyRef();
     this.write(encodeMessage(m, id));
   }
 
@@ -144,8 +146,14 @@ export class Conn {
     if (this.raw) this.raw.sink = sink;
   }
 
+  /** Whether this connection keeps the process alive; it always does while a request waits. */
   setRef(ref: boolean): void {
-    if (ref) this.socket.ref();
+    this.wantRef = ref;
+    this.applyRef();
+  }
+
+  private applyRef(): void {
+    if (this.wantRef || this.pending.size > 0) this.socket.ref();
     else this.socket.unref();
   }
 
@@ -249,6 +257,7 @@ export class Conn {
       const cb = this.pending.get(id);
       if (!cb) return; // a reply nobody waits for any more
       this.pending.delete(id);
+      if (this.pending.size === 0) this.applyRef();
       cb(p);
       return;
     }

@@ -1,8 +1,11 @@
 // A real cluster on this machine: a head process and worker-node processes,
 // the test process as a driver joined with 0 CPUs.
+
+import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runNode } from '../helpers.js';
 
 describe('tasks and objects across nodes', () => {
   let cluster: Cluster;
@@ -73,6 +76,27 @@ describe('tasks and objects across nodes', () => {
       f.options({ schedulingStrategy: { nodeId: 'ff'.repeat(16), soft: true } }).remote(),
     );
     expect(cluster.nodes.map((n) => n.nodeId)).toContain(soft);
+  });
+
+  test('cluster resources add up the nodes; cancel reaches a task on another node', async () => {
+    expect(sunray.clusterResources()).toMatchObject({ CPU: 2, special: 1 });
+    const slow = sunray.remote(async () => {
+      await new Promise((r) => setTimeout(r, 30_000));
+      return 'finished';
+    });
+    const ref = slow.options({ maxRetries: 0 }).remote();
+    await new Promise((r) => setTimeout(r, 500));
+    sunray.cancel(ref, { force: true });
+    await expect(sunray.get(ref)).rejects.toThrow(sunray.TaskCancelledError);
+  });
+
+  test('a driver that joined a cluster exits by itself when its work is done', async () => {
+    const r = await runNode(join(import.meta.dirname, 'fixtures', 'driver-exits.mjs'), [
+      cluster.address,
+      cluster.token,
+    ]);
+    expect(r.stdout).toContain('result 42');
+    expect(r.code).toBe(0);
   });
 
   test('nested tasks submitted on a node and objects borrowed across nodes', async () => {
