@@ -86,7 +86,7 @@ export const storeBenchmarks: Benchmark[] = [
     baselines: [{ name: MEMCPY }],
     goal: timesBaseline(0.8, 'memcpy'),
     heavy: true,
-    timeoutMs: 180_000,
+    timeoutMs: 360_000, // ~100 s alone here; twice that on a loaded machine
     async run(ctx) {
       const { api, doPut } = await sunrayDefs();
       const fn = () => api.get(Array.from({ length: 10 }, () => doPut.remote()));
