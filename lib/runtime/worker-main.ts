@@ -5,6 +5,7 @@
 import '../core/actor.js'; // registers actor handles with the serializer
 import { type Reader, Writer } from '../core/codec.js';
 import { ObjectStore } from '../store/index.js';
+import { reportViewMemory } from '../store/object-store.js';
 import {
   ChannelReader,
   ChannelWriter,
@@ -28,6 +29,8 @@ if (!raw) {
 }
 const config = JSON.parse(raw) as WorkerConfig;
 
+// Argument views pin their objects until collected: make V8 collect them promptly here.
+reportViewMemory(true);
 const store = ObjectStore.attach(config.fds.store);
 const completionRing = openRing(config.fds.completion, false, COMPLETION_PARTICIPANTS);
 const out = new ChannelWriter(completionRing, openDoorbell(completionRing, config.fds.completionBell), store);
