@@ -5,7 +5,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
+import { processAlive, sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
 import type { MemoryRow } from '../runtime/ownership/summary.js';
 
 const USAGE = `usage: sunray memory [--pid <driver pid>] [--json] [--timeout <ms>]
@@ -86,7 +86,7 @@ function livePids(): number[] {
     const m = /^(\d+)\.sock$/.exec(n);
     if (!m) continue;
     const p = Number(m[1]);
-    if (alive(p)) out.push(p);
+    if (processAlive(p)) out.push(p);
     else {
       try {
         unlinkSync(join(sessionsDir(), n));
@@ -96,15 +96,6 @@ function livePids(): number[] {
     }
   }
   return out.sort((a, b) => a - b);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function query(pid: number, timeoutMs: number): Promise<Report> {
