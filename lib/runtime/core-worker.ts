@@ -509,7 +509,7 @@ export class CoreWorker {
     const buf = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
     if (this.store.contains(ObjectId.fromBytes(buf))) return;
     const outcome = await this.backend.request('pullObject', Buffer.from(buf), timeoutMs);
-    if (outcome === 'lost') throw this.lostErrorOf(buf);
+    if (outcome === 'lost') throw this.lostError(buf);
     if (outcome === 'ownerDied') {
       // Its owner's node is gone: every ref of that owner is dead here from now on.
       this.borrows.ownerDied(ownerHexOf(buf));
@@ -864,14 +864,7 @@ export class CoreWorker {
   }
 
   private lostError(id: Uint8Array): ObjectLostError {
-    return this.lostErrorOf(id);
-  }
-
-  private lostErrorOf(
-    id: Uint8Array,
-    name = `ObjectRef(${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')})`,
-  ): ObjectLostError {
-    const ref = name;
+    const ref = `ObjectRef(${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')})`;
     return new ObjectLostError(
       isPutId(id)
         ? `${ref} was created by put() and every copy is gone (deleted after its last reference was released, ` +

@@ -377,7 +377,7 @@ export class NodeManager {
    */
   ownersDied(prefix: string): void {
     if (this.closed) return;
-    const frame = Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(prefix, 'hex')]);
+    const frame = ownerDiedFrame(prefix);
     for (const other of this.workers.values()) other.send(frame);
     this.driver?.onOwnerDied(prefix);
     try {
@@ -463,7 +463,7 @@ export class NodeManager {
       this.driver?.onOwnerDied(ownerHex);
       return;
     }
-    this.workers.get(to)?.send(Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(ownerHex, 'hex')]));
+    this.workers.get(to)?.send(ownerDiedFrame(ownerHex));
   }
 
   /**
@@ -1387,4 +1387,9 @@ function sendExecute(w: WorkerProcess, spec: TaskSpec, owner: number, gpuIds: nu
     writeSpec(f, spec);
     f.i32(owner).str(gpuIds.length === 0 ? '' : gpuIds.join(','));
   });
+}
+
+/** Msg.OwnerDied: the id (or id prefix, for a whole node) of owners that are gone. */
+function ownerDiedFrame(prefixHex: string): Buffer {
+  return Buffer.concat([Buffer.from([Msg.OwnerDied]), Buffer.from(prefixHex, 'hex')]);
 }
