@@ -72,6 +72,53 @@ export async function rate(
   return { ...summarize(runs, opts.unit ?? 'ops/s', true), operations: res.calls * units };
 }
 
+/**
+ * Throughput of a slow operation whose inputs must be made fresh each time: prepare() runs
+ * off the clock and returns the operation, which runs on it. Each run times its calls one
+ * by one until they add up to runMs; warm-up, run count and budget as in rate().
+ */
+export async function rateOfPrepared(
+  prepare: () => Fn,
+  cfg: TimingConfig,
+  opts: { units?: number; unit?: string } = {},
+): Promise<Measurement> {
+  const units = opts.units ?? 1;
+  const timedCall = async (): Promise<number> => {
+    const op = prepare();
+    const t0 = performance.now();
+    const r = op();
+    if (isPromise(r)) await r;
+    return performance.now() - t0;
+  };
+  let spent = 0;
+  let warm = 0;
+  const w0 = performance.now();
+  if (cfg.warmupMs > 0) {
+    do {
+      spent += await timedCall();
+      warm++;
+    } while (performance.now() - w0 < cfg.warmupMs);
+  }
+  const perCallMs = warm > 0 ? spent / warm : cfg.runMs;
+  let runs = cfg.runs;
+  if (Math.max(perCallMs, cfg.runMs) * runs > cfg.budgetMs) {
+    runs = Math.max(cfg.minRuns, Math.floor(cfg.budgetMs / Math.max(perCallMs, cfg.runMs)));
+  }
+  const rates: number[] = [];
+  let calls = 0;
+  for (let r = 0; r < runs; r++) {
+    let ms = 0;
+    let count = 0;
+    do {
+      ms += await timedCall();
+      count++;
+    } while (ms < cfg.runMs);
+    rates.push((units * count * 1000) / ms);
+    calls += count;
+  }
+  return { ...summarize(rates, opts.unit ?? 'ops/s', true), operations: calls * units };
+}
+
 /** Latency: microseconds per operation (`units` operations per call of fn). */
 export async function latency(
   fn: Fn,

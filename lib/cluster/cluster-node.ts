@@ -97,6 +97,8 @@ export class ClusterNode implements ClusterHooks {
   private headConn: Conn | undefined;
   private readonly table = new Map<string, NodeInfoMsg>();
   private readonly conns = new Map<string, Conn>();
+  /** Connections we dialed for pulling objects, where conns has only one the peer dialed. */
+  private readonly pullConns = new Map<string, Promise<Conn>>();
   private readonly connecting = new Map<string, Promise<Conn>>();
   private readonly allConns = new Set<Conn>();
   private readonly headLinks = new Map<Conn, string>();
@@ -196,6 +198,11 @@ export class ClusterNode implements ClusterHooks {
   private onConnClose(c: Conn): void {
     this.allConns.delete(c);
     if (this.conns.get(c.peerId) === c) this.conns.delete(c.peerId);
+    const pulling = this.pullConns.get(c.peerId);
+    pulling?.then(
+      (d) => d === c && this.pullConns.get(c.peerId) === pulling && this.pullConns.delete(c.peerId),
+      () => {},
+    );
     const linked = this.headLinks.get(c);
     if (linked !== undefined) {
       this.headLinks.delete(c);
@@ -220,23 +227,36 @@ export class ClusterNode implements ClusterHooks {
     return p;
   }
 
+  /**
+   * A connection to nodeId for pulling objects: one we dialed, since only those read
+   * chunks straight into the arena (see connection.ts).
+   */
+  private pullConn(nodeId: string): Promise<Conn> {
+    const c = this.conns.get(nodeId);
+    if (c && !c.closed && c.readsInPlace) return Promise.resolve(c);
+    let p = this.pullConns.get(nodeId);
+    if (!p) {
+      const info = this.table.get(nodeId);
+      if (!info || !info.alive) return this.peer(nodeId);
+      const [host, port] = splitAddress(info.address);
+      p = Conn.dial(host, port, this.connOpts(), info.address).then((d) => {
+        this.allConns.add(d);
+        if (this.opts.isDriver) d.setRef(this.busy());
+        if (this.closed) d.close('this node is shutting down', false);
+        return d;
+      });
+      p.then(
+        (d) => d.closed && this.pullConns.delete(nodeId),
+        () => this.pullConns.delete(nodeId),
+      );
+      this.pullConns.set(nodeId, p);
+    }
+    return p.then((d) => (d.closed ? this.peer(nodeId) : d)).catch(() => this.peer(nodeId));
+  }
+
   private async dial(address: string): Promise<Conn> {
     const [host, port] = splitAddress(address);
-    const socket = net.connect(port, host);
-    await new Promise<void>((res, rej) => {
-      socket.once('connect', res);
-      socket.once('error', (e) =>
-        rej(new ClusterConnectionError(`cannot connect to ${address}: ${e.message}`, { cause: e })),
-      );
-    });
-    let c: Conn;
-    try {
-      c = await Conn.client(socket, this.connOpts());
-    } catch (err) {
-      throw new ClusterConnectionError(
-        `${address} refused the handshake (${(err as Error).message}): is the cluster token right?`,
-      );
-    }
+    const c = await Conn.dial(host, port, this.connOpts(), address);
     this.adopt(c);
     return c;
   }
@@ -525,7 +545,7 @@ export class ClusterNode implements ClusterHooks {
         this.onSubmit(m);
         return;
       case 'result':
-        this.onResult(m);
+        this.onResult(m, c);
         return;
       case 'free':
         try {
@@ -681,7 +701,7 @@ export class ClusterNode implements ClusterHooks {
   }
 
   private async pullFrom(nodeId: string, id: Buffer, waitMs: number): Promise<'ok' | 'missing'> {
-    const c = await this.peer(nodeId);
+    const c = await this.pullConn(nodeId);
     return pullObject(c, this.manager.store, id, { primary: false, waitMs });
   }
 
@@ -729,7 +749,7 @@ export class ClusterNode implements ClusterHooks {
     }
   }
 
-  private onResult(m: Extract<Message, { t: 'result' }>): void {
+  private onResult(m: Extract<Message, { t: 'result' }>, from: Conn): void {
     if (m.objectId.length !== OBJECT_ID_SIZE) return;
     const taskHex = m.objectId.subarray(0, 24).toString('hex');
     const f = this.forwarded.get(taskHex);
@@ -744,12 +764,14 @@ export class ClusterNode implements ClusterHooks {
     };
     if (m.status === DoneStatus.Ok && m.kind === ReturnKind.InStore) {
       // Copy it home (the owner's node) before the owner hears of it, then let the executor drop its copy.
-      this.peer(f.nodeId)
+      // Pull from the node that sent the result: after a retry elsewhere it need not be f.nodeId.
+      this.pullConn(from.peerId)
+        .catch(() => from)
         .then((c) => pullObject(c, this.manager.store, m.objectId, { primary: true, waitMs: 10_000 }))
         .then(
           (outcome) => {
             if (outcome === 'missing') throw new ObjectLostError('the executing node no longer has it');
-            this.sendFree(f.nodeId, m.objectId);
+            this.sendFree(from.peerId, m.objectId);
             this.manager.deliver(f.owner, m.objectId, m.status, m.kind, undefined);
             settle();
           },
@@ -944,9 +966,11 @@ export class ClusterNode implements ClusterHooks {
     if (this.headConn?.open && !this.headConn.closed) {
       this.headConn.send({ t: 'leave', nodeId: this.nodeId });
     }
-    await new Promise<void>((r) => this.server.close(() => r()));
+    // Stop accepting, then close every connection: the server's callback waits for the ones it accepted.
+    const stopped = new Promise<void>((r) => this.server.close(() => r()));
     for (const c of [...this.allConns]) c.close('this node is shutting down', false);
     this.headConn?.close('this node is shutting down', false);
+    await stopped;
   }
 }
 

@@ -1,10 +1,13 @@
 // One authenticated TCP connection between two nodes (or a CLI and the head).
 // Frames are a u32 length and a flatbuffers Frame; an ObjectChunk frame is
 // followed by its raw bytes, handed to a sink without an intermediate copy.
+// A connection we dial reads through the socket's `onread` hook: while a sink
+// has named where its raw bytes belong (a slice of the store arena), the
+// kernel reads them straight there, with no buffer in between and no copy.
 // Until the handshake has proven both sides hold the cluster token, only the
 // handshake messages are parsed, and frames are limited to a few KiB.
-import type { Socket } from 'node:net';
-import { SunrayError } from '../core/errors.js';
+import net, { type Socket } from 'node:net';
+import { ClusterConnectionError, SunrayError } from '../core/errors.js';
 import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
 import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
 import { encodeMessage, type Message, type Parsed, parseFrame } from './messages.js';
@@ -26,7 +29,23 @@ export interface ConnOptions {
   onClose?: (conn: Conn, reason: string) => void;
 }
 
-type RawSink = (piece: Buffer) => void;
+/** Gets raw bytes in order; inPlace means they were read straight into the target given to takeRaw. */
+export type RawSink = (piece: Buffer, inPlace: boolean) => void;
+
+/** What a read takes when no raw target waits (Node's own read size). */
+const READ_BYTES = 64 * 1024;
+
+/** Routes an onread socket's reads to its Conn once there is one. */
+class DirectReader {
+  conn: Conn | undefined;
+  readonly opts = {
+    buffer: (): Buffer => this.conn?.readBuffer() ?? Buffer.allocUnsafe(READ_BYTES),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      this.conn?.onRead(n, buf as Buffer);
+      return true;
+    },
+  };
+}
 
 export class Conn {
   peerId = '';
@@ -35,7 +54,9 @@ export class Conn {
   closeReason = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private raw: { left: number; sink: RawSink | undefined } | undefined;
+  private raw: { left: number; sink: RawSink | undefined; target: Buffer | undefined } | undefined;
+  /** The target slice handed to the socket for its next read, if any. */
+  private directRead: Buffer | undefined;
   private nextRequest = 1n;
   private wantRef = true;
   private readonly pending = new Map<bigint, (p: Parsed | Error) => void>();
@@ -50,6 +71,7 @@ export class Conn {
     readonly socket: Socket,
     private readonly opts: ConnOptions,
     readonly role: 'client' | 'server',
+    reader?: DirectReader,
   ) {
     this.opened = new Promise((res, rej) => {
       this.resolveOpen = res;
@@ -57,7 +79,8 @@ export class Conn {
     });
     this.opened.catch(() => {});
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    if (reader) reader.conn = this;
+    else socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (e) => this.close(`socket error: ${e.message}`, false));
     socket.on('close', () =>
       this.close(
@@ -70,9 +93,30 @@ export class Conn {
     }, HANDSHAKE_TIMEOUT_MS).unref();
   }
 
+  /**
+   * Dials host:port and connects as the client side, reading through `onread` (see the file
+   * comment); resolves once both sides have proven the token.
+   */
+  static async dial(host: string, port: number, opts: ConnOptions, what: string): Promise<Conn> {
+    const reader = new DirectReader();
+    const socket = net.connect({ host, port, onread: reader.opts });
+    await new Promise<void>((res, rej) => {
+      socket.once('connect', res);
+      socket.once('error', (e) => rej(new ClusterConnectionError(`cannot reach ${what}: ${e.message}`, { cause: e })));
+    });
+    try {
+      return await Conn.client(socket, opts, reader);
+    } catch (err) {
+      socket.destroy();
+      throw new ClusterConnectionError(
+        `${what} refused the handshake (${(err as Error).message}): is the cluster token right?`,
+      );
+    }
+  }
+
   /** Connects as the client side; resolves once both sides have proven the token. */
-  static async client(socket: Socket, opts: ConnOptions): Promise<Conn> {
-    const c = new Conn(socket, opts, 'client');
+  static async client(socket: Socket, opts: ConnOptions, reader?: DirectReader): Promise<Conn> {
+    const c = new Conn(socket, opts, 'client', reader);
     c.write(
       encodeMessage({
         t: 'hello',
@@ -141,9 +185,45 @@ export class Conn {
     return new Promise((res, rej) => this.requestCb(m, (p) => (p instanceof Error ? rej(p) : res(p))));
   }
 
-  /** Called from a handler of a frame followed by raw bytes: they go to sink, piece by piece. */
-  takeRaw(sink: RawSink): void {
-    if (this.raw) this.raw.sink = sink;
+  /**
+   * Called from a handler of a frame followed by raw bytes: they go to sink, piece by piece.
+   * target, exactly as long as the raw bytes, is where they belong: on a dialed connection
+   * the socket reads them straight into it (the sink then gets inPlace = true).
+   */
+  takeRaw(sink: RawSink, target?: Buffer): void {
+    if (!this.raw) return;
+    this.raw.sink = sink;
+    if (target && target.length === this.raw.left) this.raw.target = target;
+  }
+
+  /** Whether reads go through `onread` (so takeRaw's target is read into in place). */
+  get readsInPlace(): boolean {
+    return this.role === 'client' && !this.socket.listenerCount('data');
+  }
+
+  /** onread: where the next read lands. */
+  readBuffer(): Buffer {
+    const r = this.raw;
+    if (r?.target && r.left > 0 && this.buffered === 0 && !this.closed) {
+      // Only the bytes still owed to the target: the read cannot run past them into the next frame.
+      this.directRead = r.target.subarray(r.target.length - r.left);
+      return this.directRead;
+    }
+    this.directRead = undefined;
+    return Buffer.allocUnsafe(READ_BYTES);
+  }
+
+  /** onread: n bytes arrived in buf (readBuffer's last answer). */
+  onRead(n: number, buf: Buffer): void {
+    if (buf !== this.directRead || !this.raw) {
+      this.onData(buf.subarray(0, n));
+      return;
+    }
+    this.directRead = undefined;
+    const r = this.raw;
+    r.left -= n;
+    if (r.left === 0) this.raw = undefined;
+    r.sink?.(buf.subarray(0, n), true);
   }
 
   /** Whether this connection keeps the process alive; it always does while a request waits. */
@@ -216,7 +296,7 @@ export class Conn {
         this.raw.left -= k;
         const sink = this.raw.sink;
         if (this.raw.left === 0) this.raw = undefined;
-        sink?.(piece);
+        sink?.(piece, false);
         continue;
       }
       if (this.buffered < 4) return;
@@ -250,7 +330,7 @@ export class Conn {
     if (p.msg.t === 'chunk' && p.msg.dataSize > 0) {
       if (p.msg.dataSize > MAX_RAW_BYTES)
         throw new FrameError(`chunk of ${p.msg.dataSize} bytes is too large`);
-      this.raw = { left: p.msg.dataSize, sink: undefined }; // dropped unless a handler takes it
+      this.raw = { left: p.msg.dataSize, sink: undefined, target: undefined }; // dropped unless a handler takes it
     }
     if (p.requestId & REPLY_BIT) {
       const id = p.requestId & ~REPLY_BIT;

@@ -28,6 +28,9 @@ async function main(): Promise<void> {
     idleWorkerTimeoutMs: 60_000,
     driverDir: process.cwd(),
   });
+  // Before joining: warming a large arena holds the event loop for seconds, and a node that has
+  // joined would miss its heartbeats meanwhile and be declared dead.
+  if (cfg.prefaultStore) warmArena(manager.store);
   let node: ClusterNode;
   try {
     node = await ClusterNode.start({
@@ -44,7 +47,6 @@ async function main(): Promise<void> {
     await manager.shutdown();
     process.exit(1);
   }
-  if (cfg.prefaultStore) warmArena(manager.store);
   manager.prestart();
   const info = {
     pid: process.pid,

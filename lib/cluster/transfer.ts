@@ -1,8 +1,9 @@
 // Object transfer between nodes, pulled by the receiver in chunks. The sender
 // writes each chunk straight from its arena (a zero-copy view handed to the
 // socket, pinned until the kernel has it); the receiver creates the object in
-// its own arena first and copies each piece from the socket into place, so the
-// object is never assembled anywhere else. Bytes in flight are bounded by
+// its own arena first and, on a connection it dialed, has the kernel read each
+// chunk straight into place (else it copies each piece from the socket's
+// buffers), so the object is never assembled anywhere else. Bytes in flight are bounded by
 // MAX_INFLIGHT_CHUNKS requests outstanding per transfer.
 import { ObjectLostError } from '../core/errors.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
@@ -144,12 +145,15 @@ export function pullObject(
         return;
       }
       const target = view!;
-      conn.takeRaw((piece) => {
-        if (!done) target.set(piece, pos);
-        pos += piece.length;
-        left -= piece.length;
-        if (left === 0) chunkDone();
-      });
+      conn.takeRaw(
+        (piece, inPlace) => {
+          if (!done && !inPlace) target.set(piece, pos);
+          pos += piece.length;
+          left -= piece.length;
+          if (left === 0) chunkDone();
+        },
+        target.subarray(pos, pos + left),
+      );
       if (index === 0) pump();
     };
     request(0, opts.waitMs);

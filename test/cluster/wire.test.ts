@@ -192,6 +192,56 @@ describe('a listener facing bad peers', () => {
   });
 });
 
+describe('a connection we dialed', () => {
+  test('reads a chunk straight into the target its handler names, byte for byte', async () => {
+    const token = 'a'.repeat(64);
+    const payload = randomBytes(3 * 1024 * 1024 + 17);
+    const accepted: Conn[] = [];
+    const server = net.createServer((s) => {
+      const onMessage = (c: Conn, p: ReturnType<typeof parseFrame>) => {
+        if (p.msg.t !== 'pull') return;
+        const meta = { objectId: p.msg.objectId, chunkIndex: 0, totalSize: payload.length, metadataSize: 0 };
+        // Sent in three pieces, so some bytes come with the frame and some after it.
+        const pieces = [payload.subarray(0, 100), payload.subarray(100, 1 << 20), payload.subarray(1 << 20)];
+        c.reply(p.requestId, { t: 'chunk', ...meta, dataSize: payload.length, metadata: Buffer.alloc(0) }, pieces);
+      };
+      accepted.push(Conn.server(s, { token, nodeId: randomBytes(16), log: () => {}, onMessage }, () => {}));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const opts = { token, nodeId: randomBytes(16), log: () => {}, onMessage: () => {} };
+    const c = await Conn.dial('127.0.0.1', port, opts, 'the test listener');
+    expect(c.readsInPlace).toBe(true);
+    const target = Buffer.alloc(payload.length);
+    let inPlace = 0;
+    await new Promise<void>((resolve, reject) => {
+      const pull = { t: 'pull' as const, objectId: randomBytes(28), chunkIndex: 0, chunkSize: payload.length, waitMs: 0 };
+      c.requestCb(pull, (p) => {
+        if (p instanceof Error) return reject(p);
+        let pos = 0;
+        c.takeRaw((piece, inPlaceHere) => {
+          if (inPlaceHere) inPlace += piece.length;
+          else target.set(piece, pos);
+          pos += piece.length;
+          if (pos === payload.length) resolve();
+        }, target);
+      });
+    });
+    expect(target.equals(payload)).toBe(true);
+    expect(inPlace).toBeGreaterThan(payload.length / 2);
+    c.close('done', false);
+    for (const a of accepted) a.close('done', false);
+    await new Promise((r) => server.close(r));
+  });
+
+  test('names the address it cannot reach', async () => {
+    const opts = { token: 'a'.repeat(64), nodeId: randomBytes(16), log: () => {}, onMessage: () => {} };
+    await expect(Conn.dial('127.0.0.1', 1, opts, 'the head at 127.0.0.1:1')).rejects.toThrow(
+      /cannot reach the head at 127\.0\.0\.1:1/,
+    );
+  });
+});
+
 describe('a cluster refuses what lacks its token', () => {
   let cluster: Cluster;
   beforeAll(async () => {
