@@ -11,7 +11,19 @@ import { ObjectId } from '../store/index.js';
 import { Msg } from './protocol.js';
 
 export const RING_SLOTS = 4096;
+/**
+ * The completion ring carries every worker's submissions as well as its results: a few
+ * actors each submitting thousands of tasks at once filled 4096 slots, and then results
+ * waited behind them (a full ring is retried after 1 ms). 16 MiB of slots, touched only
+ * as far as traffic reaches.
+ */
+export const COMPLETION_RING_SLOTS = 32768;
 export const RING_SLOT_SIZE = 512;
+
+/** Slots of a ring by its kind: the completion ring is the one with many participants. */
+function ringSlots(participants: number): number {
+  return participants > INBOX_PARTICIPANTS ? COMPLETION_RING_SLOTS : RING_SLOTS;
+}
 
 export interface RecoverStats {
   records: number;
@@ -63,7 +75,7 @@ export const INBOX_PARTICIPANTS = 4;
 
 /** A shared-memory segment holding one ring (a memfd: the caller closes the fd). */
 export function createRingSegment(participants: number): number {
-  return native.createSegment(native.Ring.bytesNeeded(RING_SLOTS, RING_SLOT_SIZE, participants, 0))
+  return native.createSegment(native.Ring.bytesNeeded(ringSlots(participants), RING_SLOT_SIZE, participants, 0))
     .fd as number;
 }
 
@@ -71,7 +83,7 @@ export function createRingSegment(participants: number): number {
 // manager knows which tasks a dead worker had and re-runs them itself.
 export function openRing(fd: number, init: boolean, participants: number): NativeRing {
   return new native.Ring(fd, 0, {
-    slots: RING_SLOTS,
+    slots: ringSlots(participants),
     slotSize: RING_SLOT_SIZE,
     init,
     maxParticipants: participants,
@@ -92,6 +104,8 @@ const RESOLVED = Promise.resolve();
 
 export class ChannelWriter {
   private batch = new Writer(4096);
+  /** Bytes at the batch's start the ring already took (while it was full). */
+  private pushedBytes = 0;
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -150,14 +164,14 @@ export class ChannelWriter {
   flush(): void {
     this.scheduled = false;
     if (this.closed || this.batch.length === 0) return;
-    const pending = this.batch.finish();
+    const all = this.batch.finish();
+    const pending = this.pushedBytes > 0 ? all.subarray(this.pushedBytes) : all;
     const pushed = this.ring.pushFrames(pending);
     if (pushed > 0) this.bell.notify();
     if (pushed < pending.length) {
-      // Ring full: keep the rest and retry shortly; the reader is draining.
-      const rest = Buffer.from(pending.subarray(pushed));
-      this.batch = new Writer(Math.max(4096, rest.length * 2));
-      this.batch.raw(rest);
+      // Ring full: the rest stays where it is (no copy: a burst of submissions can be many
+      // MiB) and is retried shortly; the reader is draining. New frames append after it.
+      this.pushedBytes += pushed;
       if (!this.retryTimer) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
@@ -167,6 +181,7 @@ export class ChannelWriter {
     } else {
       // The ring copied the frames: the batch buffer is reused as it is.
       this.batch.truncate(0);
+      this.pushedBytes = 0;
     }
   }
 

@@ -113,6 +113,20 @@ describe('remote functions', () => {
     expect(await sunray.get(depth.remote(5))).toBe(5);
   });
 
+  test('a task that submits more tasks at once than the shared ring holds gets every result', async () => {
+    // 40,000 Submit frames in one turn overflow the completion ring (32,768 slots): the rest
+    // waits in the worker's batch and is pushed as the node manager drains the ring.
+    const burst = sunray.remote(async (n: number) => {
+      const s = await import('sunray');
+      const one = s.remote((i: number) => i);
+      const refs = [];
+      for (let i = 0; i < n; i++) refs.push(one.remote(i));
+      const got = await s.get(refs);
+      return got.every((v, i) => v === i) ? got.length : -1;
+    });
+    expect(await sunray.get(burst.remote(40_000))).toBe(40_000);
+  }, 60_000);
+
   test('multiple returns', async () => {
     const split = sunray
       .remote((s: string) => s.split(',') as [string, string, string])
