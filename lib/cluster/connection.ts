@@ -102,7 +102,9 @@ export class Conn {
     const socket = net.connect({ host, port, onread: reader.opts });
     await new Promise<void>((res, rej) => {
       socket.once('connect', res);
-      socket.once('error', (e) => rej(new ClusterConnectionError(`cannot reach ${what}: ${e.message}`, { cause: e })));
+      socket.once('error', (e) =>
+        rej(new ClusterConnectionError(`cannot reach ${what}: ${e.message}`, { cause: e })),
+      );
     });
     try {
       return await Conn.client(socket, opts, reader);

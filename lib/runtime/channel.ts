@@ -75,8 +75,9 @@ export const INBOX_PARTICIPANTS = 4;
 
 /** A shared-memory segment holding one ring (a memfd: the caller closes the fd). */
 export function createRingSegment(participants: number): number {
-  return native.createSegment(native.Ring.bytesNeeded(ringSlots(participants), RING_SLOT_SIZE, participants, 0))
-    .fd as number;
+  return native.createSegment(
+    native.Ring.bytesNeeded(ringSlots(participants), RING_SLOT_SIZE, participants, 0),
+  ).fd as number;
 }
 
 // Consumers do not keep copies of claimed messages (track: false): the node

@@ -203,7 +203,11 @@ describe('a connection we dialed', () => {
         const meta = { objectId: p.msg.objectId, chunkIndex: 0, totalSize: payload.length, metadataSize: 0 };
         // Sent in three pieces, so some bytes come with the frame and some after it.
         const pieces = [payload.subarray(0, 100), payload.subarray(100, 1 << 20), payload.subarray(1 << 20)];
-        c.reply(p.requestId, { t: 'chunk', ...meta, dataSize: payload.length, metadata: Buffer.alloc(0) }, pieces);
+        c.reply(
+          p.requestId,
+          { t: 'chunk', ...meta, dataSize: payload.length, metadata: Buffer.alloc(0) },
+          pieces,
+        );
       };
       accepted.push(Conn.server(s, { token, nodeId: randomBytes(16), log: () => {}, onMessage }, () => {}));
     });
@@ -215,7 +219,13 @@ describe('a connection we dialed', () => {
     const target = Buffer.alloc(payload.length);
     let inPlace = 0;
     await new Promise<void>((resolve, reject) => {
-      const pull = { t: 'pull' as const, objectId: randomBytes(28), chunkIndex: 0, chunkSize: payload.length, waitMs: 0 };
+      const pull = {
+        t: 'pull' as const,
+        objectId: randomBytes(28),
+        chunkIndex: 0,
+        chunkSize: payload.length,
+        waitMs: 0,
+      };
       c.requestCb(pull, (p) => {
         if (p instanceof Error) return reject(p);
         let pos = 0;
