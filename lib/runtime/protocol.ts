@@ -142,6 +142,12 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.strategy);
 }
 
+/** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
+function actorIdOf(view: Buffer): Buffer {
+  for (let i = 0; i < view.length; i++) if (view[i] !== 0) return Buffer.from(view);
+  return ZERO_ACTOR;
+}
+
 export function readSpec(r: Reader): TaskSpec {
   return {
     kind: r.u8() as TaskKind,
@@ -153,7 +159,7 @@ export function readSpec(r: Reader): TaskSpec {
     demand: parseDemand(r.str()),
     maxRetries: r.u32(),
     retryExceptions: r.bool(),
-    actorId: Buffer.from(r.raw(OWNER_ID_SIZE)),
+    actorId: actorIdOf(r.raw(OWNER_ID_SIZE)),
     method: r.str(),
     maxConcurrency: r.u32(),
     strategy: r.str(),
