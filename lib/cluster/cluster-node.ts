@@ -14,6 +14,7 @@ import { Reader, Writer } from '../core/codec.js';
 import {
   ActorDiedError,
   ClusterConnectionError,
+  InvalidArgumentError,
   ObjectLostError,
   TaskUnschedulableError,
   WorkerCrashedError,
@@ -87,6 +88,23 @@ interface RemoteActor {
 
 const ACTOR_NS = 'sunray/actors';
 const NAMED_NS = 'sunray/named';
+
+function namedKey(n: { namespace: string; name: string }): string {
+  return `${n.namespace}\u0000${n.name}`;
+}
+
+/** The directory's record of a named actor: the same bytes wherever it is made (deletes compare them). */
+function namedRecord(n: NamedActor): Buffer {
+  const { name, namespace, methods, className } = n;
+  return Buffer.from(
+    JSON.stringify({ name, namespace, actorId: n.actorId.toString('hex'), methods, className }),
+  );
+}
+
+function parseNamed(v: Buffer): NamedActor {
+  const o = JSON.parse(v.toString()) as Omit<NamedActor, 'actorId'> & { actorId: string };
+  return { ...o, actorId: Buffer.from(o.actorId, 'hex') };
+}
 
 export class ClusterNode implements ClusterHooks {
   readonly nodeId: string;
@@ -498,20 +516,63 @@ export class ClusterNode implements ClusterHooks {
 
   actorHere(actorHex: string, named?: NamedActor): void {
     this.kvPut(ACTOR_NS, actorHex, Buffer.from(this.nodeId));
-    if (named) {
-      const v = { ...named, actorId: named.actorId.toString('hex') };
-      this.kvPut(NAMED_NS, `${named.namespace}\u0000${named.name}`, Buffer.from(JSON.stringify(v)));
+    if (named) this.kvPut(NAMED_NS, namedKey(named), namedRecord(named));
+  }
+
+  /**
+   * Claims a name for an actor about to be created, cluster-wide (the head's directory
+   * decides). undefined: the name is ours. A live actor of that name: returned when
+   * getIfExists, else InvalidArgumentError. A record whose actor's node is dead is stale
+   * and replaced. (A record with no location yet is an actor still being created: live.)
+   */
+  async claimName(named: NamedActor, getIfExists: boolean): Promise<NamedActor | undefined> {
+    const key = namedKey(named);
+    const mine = namedRecord(named);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const held = await this.kvPutIfAbsent(NAMED_NS, key, mine);
+      if (!held) return undefined;
+      const other = parseNamed(held);
+      const at = (await this.kvGet(ACTOR_NS, other.actorId.toString('hex')))?.toString();
+      if (at === undefined || this.table.get(at)?.alive) {
+        if (getIfExists) return other;
+        throw new InvalidArgumentError(
+          `an actor named '${named.name}' already exists in namespace '${named.namespace}' (on node ` +
+            `${at?.slice(0, 8) ?? 'being placed'}): pick another name, use getIfExists: true to get a handle ` +
+            'to it, or sunray.getActor() to look it up',
+        );
+      }
+      await this.kvDelete(NAMED_NS, key, held);
     }
+    throw new ClusterConnectionError(
+      `could not claim the actor name '${named.name}': the directory keeps changing`,
+    );
+  }
+
+  /** A named actor hosted here died for good: its name is free again (unless claimed anew). */
+  nameGone(named: NamedActor): void {
+    void this.kvDelete(NAMED_NS, namedKey(named), namedRecord(named)).catch(() => {});
+  }
+
+  /** The owner here dropped its last handle to an actor hosted elsewhere. */
+  releaseActor(actorId: Buffer): boolean {
+    const hex = actorId.toString('hex');
+    const ra = this.remoteActors.get(hex);
+    const nodeId = ra?.nodeId ?? this.actorLocations.get(hex);
+    if (!nodeId) return false;
+    // Nobody can call it any more: if its node dies, it is not restarted elsewhere.
+    this.remoteActors.delete(hex);
+    this.peer(nodeId).then(
+      (c) => c.send({ t: 'releaseActor', actorId }),
+      () => {},
+    );
+    return true;
   }
 
   async lookupNamed(name: string, namespace: string): Promise<NamedActor | null> {
     // Its creation may be on its way to the node that hosts it: look for a short while.
     for (let i = 0; i < 10; i++) {
       const v = await this.kvGet(NAMED_NS, `${namespace}\u0000${name}`);
-      if (v) {
-        const o = JSON.parse(v.toString()) as Omit<NamedActor, 'actorId'> & { actorId: string };
-        return { ...o, actorId: Buffer.from(o.actorId, 'hex') };
-      }
+      if (v) return parseNamed(v);
       await new Promise((r) => setTimeout(r, 50));
     }
     return null;
@@ -522,6 +583,21 @@ export class ClusterNode implements ClusterHooks {
   kvPut(ns: string, key: string, value: Buffer): void {
     if (this.directory) this.directory.kvPut(ns, key, value, true);
     else this.headConn?.requestCb({ t: 'kvPut', namespace: ns, key, value, overwrite: true }, () => {});
+  }
+
+  /** Puts value unless the key holds something: then answers what it holds. */
+  private async kvPutIfAbsent(ns: string, key: string, value: Buffer): Promise<Buffer | undefined> {
+    const d = this.directory;
+    if (d) return d.kvPut(ns, key, value, false) ? undefined : d.kvGet(ns, key);
+    if (!this.headConn) throw new ClusterConnectionError('this node is not connected to the head');
+    const r = await this.headConn.request({ t: 'kvPut', namespace: ns, key, value, overwrite: false });
+    if (r.msg.t !== 'kvReply') throw new ClusterConnectionError(`the head answered ${r.msg.t} to kvPut`);
+    return r.msg.found ? r.msg.value : undefined;
+  }
+
+  private async kvDelete(ns: string, key: string, ifValue: Buffer): Promise<void> {
+    if (this.directory) this.directory.kvDelete(ns, key, ifValue);
+    else if (this.headConn) await this.headConn.request({ t: 'kvDelete', namespace: ns, key, ifValue });
   }
 
   async kvGet(ns: string, key: string): Promise<Buffer | undefined> {
@@ -559,6 +635,9 @@ export class ClusterNode implements ClusterHooks {
         return;
       case 'killActor':
         this.manager.killActor(m.actorId, m.noRestart);
+        return;
+      case 'releaseActor':
+        this.manager.releaseActor(m.actorId);
         return;
       default:
         this.onDirectoryMessage(c, p);
@@ -611,10 +690,18 @@ export class ClusterNode implements ClusterHooks {
         d.upsert(this.selfInfo());
         c.reply(p.requestId, table());
         return;
-      case 'kvPut':
-        d.kvPut(m.namespace, m.key, m.value, m.overwrite);
-        c.reply(p.requestId, { t: 'kvReply', found: true, value: Buffer.alloc(0) });
+      case 'kvPut': {
+        const before = d.kvGet(m.namespace, m.key);
+        const stored = d.kvPut(m.namespace, m.key, m.value, m.overwrite);
+        // found: the key was there and kept (a claim that lost), with what it holds.
+        c.reply(p.requestId, { t: 'kvReply', found: !stored, value: stored ? Buffer.alloc(0) : before! });
         return;
+      }
+      case 'kvDelete': {
+        const deleted = d.kvDelete(m.namespace, m.key, m.ifValue);
+        c.reply(p.requestId, { t: 'kvReply', found: deleted, value: Buffer.alloc(0) });
+        return;
+      }
       case 'kvGet': {
         const v = d.kvGet(m.namespace, m.key);
         c.reply(p.requestId, { t: 'kvReply', found: v !== undefined, value: v ?? Buffer.alloc(0) });

@@ -100,4 +100,12 @@ export class Directory {
   kvGet(ns: string, key: string): Buffer | undefined {
     return this.kv.get(`${ns}\u0000${key}`);
   }
+
+  /** Deletes a key; with ifValue, only while it still holds exactly that. */
+  kvDelete(ns: string, key: string, ifValue?: Buffer): boolean {
+    const k = `${ns}\u0000${key}`;
+    const cur = this.kv.get(k);
+    if (cur === undefined || (ifValue && ifValue.length > 0 && !cur.equals(ifValue))) return false;
+    return this.kv.delete(k);
+  }
 }

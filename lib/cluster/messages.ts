@@ -14,6 +14,7 @@ import {
   Heartbeat,
   Hello,
   KillActor,
+  KvDelete,
   KvGet,
   KvPut,
   KvReply,
@@ -24,6 +25,7 @@ import {
   Proof,
   PullObject,
   RegisterNode,
+  ReleaseActor,
   Resource,
   StatusRequest,
   SubmitTask,
@@ -72,6 +74,8 @@ export type Message =
   | { t: 'kvPut'; namespace: string; key: string; value: Buffer; overwrite: boolean }
   | { t: 'kvGet'; namespace: string; key: string }
   | { t: 'kvReply'; found: boolean; value: Buffer }
+  | { t: 'kvDelete'; namespace: string; key: string; ifValue: Buffer }
+  | { t: 'releaseActor'; actorId: Buffer }
   | { t: 'submit'; origin: string; spec: Buffer; def: Buffer }
   | { t: 'result'; objectId: Buffer; status: number; kind: number; payload: Buffer }
   | { t: 'cancel'; taskId: Buffer; force: boolean }
@@ -213,6 +217,13 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       return [Body.CancelTask, CancelTask.createCancelTask(b, bytes(b, m.taskId), m.force)];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
+    case 'releaseActor':
+      return [Body.ReleaseActor, ReleaseActor.createReleaseActor(b, bytes(b, m.actorId))];
+    case 'kvDelete':
+      return [
+        Body.KvDelete,
+        KvDelete.createKvDelete(b, b.createString(m.namespace), b.createString(m.key), bytes(b, m.ifValue)),
+      ];
     case 'free':
       return [Body.FreeObject, FreeObject.createFreeObject(b, bytes(b, m.objectId))];
     case 'pull':
@@ -406,6 +417,17 @@ function readBody(f: Frame, limit: number): Message {
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;
       return { t: 'killActor', actorId: buf(m.actorIdArray()), noRestart: m.noRestart() };
+    }
+    case Body.ReleaseActor:
+      return { t: 'releaseActor', actorId: buf((f.body(new ReleaseActor()) as ReleaseActor).actorIdArray()) };
+    case Body.KvDelete: {
+      const m = f.body(new KvDelete()) as KvDelete;
+      return {
+        t: 'kvDelete',
+        namespace: m.namespace() ?? '',
+        key: m.key() ?? '',
+        ifValue: buf(m.ifValueArray()),
+      };
     }
     case Body.FreeObject:
       return { t: 'free', objectId: buf((f.body(new FreeObject()) as FreeObject).objectIdArray()) };

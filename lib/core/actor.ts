@@ -216,7 +216,7 @@ export function makeActorClass<C extends abstract new (...args: any[]) => any>(
         getIfExists: o.getIfExists ?? false,
         detached: o.lifetime === 'detached',
       };
-      let reply: ActorCreateReply | undefined;
+      let reply: ActorCreateReply | Promise<ActorCreateReply> | undefined;
       if (rt.backend.requestSync)
         reply = rt.backend.requestSync('registerActor', requested, reg, methods, cls.name);
       const create = (actorId: Buffer) => {
@@ -246,12 +246,17 @@ export function makeActorClass<C extends abstract new (...args: any[]) => any>(
           args,
         );
       };
-      if (reply) {
+      if (reply && !(reply instanceof Promise)) {
         create(Buffer.from(reply.actorId));
-        return makeHandle(reply.actorId, cls.name, methods, true, rt);
+        // A handle to an existing actor (getIfExists) is not its owner's.
+        return makeHandle(reply.actorId, cls.name, methods, Buffer.from(reply.actorId).equals(requested), rt);
       }
-      // In a worker the node manager is a message away: calls queue behind the registration.
-      const registered = rt.backend.request('registerActor', requested, reg, methods, cls.name).then((r) => {
+      // In a worker the node manager is a message away, and in a cluster a name is claimed at
+      // the head: calls queue behind the registration.
+      const registering =
+        reply ??
+        (rt.backend.request('registerActor', requested, reg, methods, cls.name) as Promise<ActorCreateReply>);
+      const registered = registering.then((r) => {
         create(Buffer.from(r.actorId));
       });
       rt.core.chainActor(requested.toString('hex'), registered);

@@ -27,7 +27,7 @@ export interface NodeRequests {
     opts: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
     methods: string[],
     className: string,
-  ): ActorCreateReply;
+  ): ActorCreateReply | Promise<ActorCreateReply>; // a promise when a named actor's name is claimed cluster-wide
   actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
   memorySummary(): unknown;
   releaseActor(actorId: Buffer): void;

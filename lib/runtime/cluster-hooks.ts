@@ -38,6 +38,15 @@ export interface ClusterHooks {
   killActor(actorId: Buffer, noRestart: boolean): boolean;
   /** An actor now lives on this node (recorded in the head's directory for other nodes). */
   actorHere(actorHex: string, named?: NamedActor): void;
+  /**
+   * Claims an actor's name cluster-wide before it is created: undefined if it is ours; the
+   * live actor holding it if getIfExists; else rejects with InvalidArgumentError.
+   */
+  claimName(named: NamedActor, getIfExists: boolean): Promise<NamedActor | undefined>;
+  /** A named actor hosted here died for good: frees its name. */
+  nameGone(named: NamedActor): void;
+  /** The owner here dropped its last handle to an actor hosted elsewhere; false if unknown. */
+  releaseActor(actorId: Buffer): boolean;
   /** A named actor created on any node of the cluster. */
   lookupNamed(name: string, namespace: string): Promise<NamedActor | null>;
   /** Resources of the whole cluster (alive nodes). */

@@ -172,6 +172,8 @@ export class NodeManager {
   private readonly actors = new Map<string, ActorRec>();
   private readonly actorAliases = new Map<string, string>();
   private readonly namedActors = new Map<string, string>();
+  /** Actors whose name the cluster refused: their calls fail with the reason. */
+  private readonly refusedActors = new Map<string, Error>();
   private readonly pendingActors = new Deque<ActorRec>();
   private readonly defs = new Map<string, FunctionDef>();
   private dispatchScheduled = false;
@@ -496,6 +498,22 @@ export class NodeManager {
         this.cluster.forward(where, spec, def, owner);
         return;
       }
+    }
+    if (spec.kind === TaskKind.ActorCall && this.refusedActors.size > 0) {
+      const why = this.refusedActors.get(spec.actorId.toString('hex'));
+      if (why) {
+        this.notifyFailed(
+          spec,
+          owner,
+          new ActorDiedError(`the actor was never created: ${why.message}`, { cause: why }),
+        );
+        return;
+      }
+    }
+    if (this.cluster && spec.kind === TaskKind.ActorCall && this.actorAliases.size > 0) {
+      // A handle from getIfExists to an actor on another node: calls go to that actor's id.
+      const alias = this.actorAliases.get(spec.actorId.toString('hex'));
+      if (alias !== undefined && !this.actors.has(alias)) spec.actorId = Buffer.from(alias, 'hex');
     }
     if (
       this.cluster &&
@@ -894,7 +912,7 @@ export class NodeManager {
     o: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
     methods: string[],
     className: string,
-  ): ActorCreateReply {
+  ): ActorCreateReply | Promise<ActorCreateReply> {
     if (o.name) {
       const key = `${o.namespace}\u0000${o.name}`;
       const existing = this.namedActors.get(key);
@@ -908,6 +926,21 @@ export class NodeManager {
         }
         this.actorAliases.set(actorId.toString('hex'), rec.hex);
         return { actorId: rec.id, methods: rec.methods, className: rec.className };
+      }
+      // In a cluster the name is unique cluster-wide: the head's directory decides (async).
+      if (this.cluster) {
+        const named = { name: o.name, namespace: o.namespace, actorId, methods, className };
+        return this.cluster.claimName(named, o.getIfExists).then(
+          (existing) => {
+            if (!existing) return { actorId, methods, className };
+            this.actorAliases.set(actorId.toString('hex'), existing.actorId.toString('hex'));
+            return { actorId: existing.actorId, methods: existing.methods, className: existing.className };
+          },
+          (err: Error) => {
+            this.refusedActors.set(actorId.toString('hex'), err);
+            throw err;
+          },
+        );
       }
     }
     return { actorId, methods, className };
@@ -1067,6 +1100,10 @@ export class NodeManager {
   private markActorDead(a: ActorRec, message: string): void {
     a.state = 'dead';
     a.deathMessage = message;
+    if (a.name) {
+      const { name, namespace, id: actorId, methods, className } = a;
+      this.cluster?.nameGone({ name, namespace, actorId, methods, className });
+    }
     if (a.grant) {
       this.releaseGrant(a.grant);
       a.grant = null;
@@ -1134,7 +1171,7 @@ export class NodeManager {
     hex = this.actorAliases.get(hex) ?? hex;
     const a = this.actors.get(hex);
     if (!a) {
-      this.cluster?.killActor(actorId, noRestart);
+      this.cluster?.killActor(Buffer.from(hex, 'hex'), noRestart);
       return;
     }
     this.killActorInternal(a, 'it was killed with sunray.kill()', noRestart);
@@ -1156,8 +1193,14 @@ export class NodeManager {
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
   releaseActor(actorId: Buffer): void {
     const hex = actorId.toString('hex');
-    const a = this.actors.get(this.actorAliases.get(hex) ?? hex);
-    if (!a || a.detached || a.state === 'dead') return;
+    // A handle from getIfExists is not the owner's: dropping it ends nothing.
+    if (this.actorAliases.has(hex)) return;
+    const a = this.actors.get(hex);
+    if (!a) {
+      this.cluster?.releaseActor(actorId);
+      return;
+    }
+    if (a.detached || a.state === 'dead') return;
     a.terminateWhenIdle = true;
     this.maybeTerminate(a);
   }

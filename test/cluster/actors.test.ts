@@ -2,6 +2,7 @@
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { isAlive, until } from '../helpers.js';
 
 class Counter {
   n = 0;
@@ -69,6 +70,46 @@ describe('actors across nodes', () => {
     await sunray.get(c.add.remote(3));
     const again = await sunray.getActor('shared-counter');
     expect(await sunray.get((again as any).add.remote(1))).toBe(4);
+  });
+
+  test('an actor name is unique across the cluster; getIfExists finds it on its node', async () => {
+    const C = sunray.remote(Counter);
+    const a = C.options({ name: 'only-one', resources: { gpuish: 1 } }).remote();
+    expect(await sunray.get(a.add.remote(1))).toBe(1);
+    // Not on the node that asks (the driver's node has no CPUs): the head's directory decides.
+    const dup = C.options({ name: 'only-one' }).remote();
+    await expect(sunray.get(dup.add.remote(1))).rejects.toThrow(/'only-one' already exists/);
+    const same = C.options({ name: 'only-one', getIfExists: true }).remote();
+    expect(await sunray.get(same.add.remote(10))).toBe(11);
+    expect(await sunray.get(same.where.remote())).toBe(await sunray.get(a.where.remote()));
+    // Killed for good, it frees the name for a new actor.
+    sunray.kill(a);
+    await until(
+      async () => (await sunray.getActor('only-one').catch(() => null)) === null,
+      10_000,
+      'the name to be freed',
+    );
+    const next = C.options({ name: 'only-one' }).remote();
+    expect(await sunray.get(next.add.remote(5))).toBe(5);
+    sunray.kill(next);
+  });
+
+  test('dropping the last handle to an actor on another node ends it', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) return; // needs --expose-gc (set in vitest.config.ts)
+    const C = sunray.remote(Counter);
+    let c: ReturnType<typeof C.remote> | undefined = C.options({ resources: { gpuish: 1 } }).remote();
+    const pid = await sunray.get(c.where.remote());
+    expect(isAlive(pid)).toBe(true);
+    c = undefined;
+    await until(
+      () => {
+        gc();
+        return !isAlive(pid);
+      },
+      10_000,
+      'the actor to end after its last handle is gone',
+    );
   });
 
   test('kill() ends an actor on another node', async () => {

@@ -65,6 +65,8 @@ const samples: Message[] = [
     metadata: Buffer.from('hi'),
   },
   { t: 'kvPut', namespace: 'n', key: 'k', value: Buffer.from('v'), overwrite: true },
+  { t: 'kvDelete', namespace: 'n', key: 'k', ifValue: Buffer.from('v') },
+  { t: 'releaseActor', actorId: randomBytes(16) },
   { t: 'error', code: 2, message: 'no' },
 ];
 

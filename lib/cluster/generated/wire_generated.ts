@@ -31,13 +31,15 @@ export enum Body {
   TaskResult = 17,
   CancelTask = 18,
   KillActor = 19,
-  FreeObject = 20
+  FreeObject = 20,
+  KvDelete = 21,
+  ReleaseActor = 22
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -60,15 +62,17 @@ export function unionToBody(
     case 'CancelTask': return accessor(new CancelTask())! as CancelTask;
     case 'KillActor': return accessor(new KillActor())! as KillActor;
     case 'FreeObject': return accessor(new FreeObject())! as FreeObject;
+    case 'KvDelete': return accessor(new KvDelete())! as KvDelete;
+    case 'ReleaseActor': return accessor(new ReleaseActor())! as ReleaseActor;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|StatusRequest|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -91,6 +95,8 @@ export function unionListToBody(
     case 'CancelTask': return accessor(index, new CancelTask())! as CancelTask;
     case 'KillActor': return accessor(index, new KillActor())! as KillActor;
     case 'FreeObject': return accessor(index, new FreeObject())! as FreeObject;
+    case 'KvDelete': return accessor(index, new KvDelete())! as KvDelete;
+    case 'ReleaseActor': return accessor(index, new ReleaseActor())! as ReleaseActor;
     default: return null;
   }
 }
@@ -1132,6 +1138,9 @@ static createStatusRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
 }
 }
 
+/**
+ * Answered with a KvReply: found = the key was there and kept (overwrite false), value = what is there.
+ */
 export class KvPut {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -1360,6 +1369,99 @@ static createKvReply(builder:flatbuffers.Builder, found:boolean, valueOffset:fla
   KvReply.addFound(builder, found);
   KvReply.addValue(builder, valueOffset);
   return KvReply.endKvReply(builder);
+}
+}
+
+/**
+ * Deletes a key, only while it still holds if_value when that is given (a name
+ * freed by its actor's node must not free a newer actor's claim). KvReply: found = deleted.
+ */
+export class KvDelete {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):KvDelete {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsKvDelete(bb:flatbuffers.ByteBuffer, obj?:KvDelete):KvDelete {
+  return (obj || new KvDelete()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsKvDelete(bb:flatbuffers.ByteBuffer, obj?:KvDelete):KvDelete {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new KvDelete()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+namespace():string|null
+namespace(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+namespace(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+key():string|null
+key(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+key(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+ifValue(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+ifValueLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+ifValueArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startKvDelete(builder:flatbuffers.Builder) {
+  builder.startObject(3);
+}
+
+static addNamespace(builder:flatbuffers.Builder, namespaceOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, namespaceOffset, 0);
+}
+
+static addKey(builder:flatbuffers.Builder, keyOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, keyOffset, 0);
+}
+
+static addIfValue(builder:flatbuffers.Builder, ifValueOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, ifValueOffset, 0);
+}
+
+static createIfValueVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIfValueVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endKvDelete(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createKvDelete(builder:flatbuffers.Builder, namespaceOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, ifValueOffset:flatbuffers.Offset):flatbuffers.Offset {
+  KvDelete.startKvDelete(builder);
+  KvDelete.addNamespace(builder, namespaceOffset);
+  KvDelete.addKey(builder, keyOffset);
+  KvDelete.addIfValue(builder, ifValueOffset);
+  return KvDelete.endKvDelete(builder);
 }
 }
 
@@ -1764,6 +1866,74 @@ static createKillActor(builder:flatbuffers.Builder, actorIdOffset:flatbuffers.Of
   KillActor.addActorId(builder, actorIdOffset);
   KillActor.addNoRestart(builder, noRestart);
   return KillActor.endKillActor(builder);
+}
+}
+
+/**
+ * The owner dropped its last handle: the actor ends once its calls are done (unless detached).
+ */
+export class ReleaseActor {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):ReleaseActor {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsReleaseActor(bb:flatbuffers.ByteBuffer, obj?:ReleaseActor):ReleaseActor {
+  return (obj || new ReleaseActor()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsReleaseActor(bb:flatbuffers.ByteBuffer, obj?:ReleaseActor):ReleaseActor {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new ReleaseActor()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+actorId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+actorIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+actorIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startReleaseActor(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addActorId(builder:flatbuffers.Builder, actorIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, actorIdOffset, 0);
+}
+
+static createActorIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startActorIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endReleaseActor(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createReleaseActor(builder:flatbuffers.Builder, actorIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+  ReleaseActor.startReleaseActor(builder);
+  ReleaseActor.addActorId(builder, actorIdOffset);
+  return ReleaseActor.endReleaseActor(builder);
 }
 }
 
