@@ -43,6 +43,9 @@ export function setRecordCallSites(on: boolean): void {
 }
 
 const RETURN_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
+/** Shared by tasks without arguments (never written to). */
+const NO_WIRE: Array<WireArg | ObjectRef<unknown>> = [];
+const NO_WIRE_ARGS: WireArg[] = [];
 
 /** Arguments and returns up to this size travel inside messages; larger ones go through the store. */
 export const INLINE_LIMIT = 100 * 1024;
@@ -361,26 +364,25 @@ export class CoreWorker {
   ): ObjectRef<unknown>[] {
     this.assertOpen();
     const taskId = this.ids.nextTaskId();
-    const refs: ObjectRef<unknown>[] = [];
-    const entries: Owned[] = [];
+    const refs: ObjectRef<unknown>[] = new Array(base.numReturns);
     for (let i = 0; i < base.numReturns; i++) {
       // The ref copies the id: one scratch buffer serves every return.
       const ref = new ObjectRef(IdGenerator.returnId(taskId, i, RETURN_ID_SCRATCH));
       const e = this.newEntry(taskId);
-      entries.push(e);
       this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
       e.localRefs++; // the ref was made before its entry existed, so it could not count itself
-      refs.push(ref);
+      refs[i] = ref;
     }
-    // Encode what is known now; top-level refs are resolved before sending.
-    const wire: Array<WireArg | ObjectRef<unknown>> = [];
-    const temps: Buffer[] = [];
-    const argRefs: ObjectRef<unknown>[] = [];
+    // Encode what is known now; top-level refs are resolved before sending. Most tasks have
+    // no ref arguments and no temporaries: those arrays are only made when needed.
+    const wire: Array<WireArg | ObjectRef<unknown>> = args.length > 0 ? [] : NO_WIRE;
+    let temps: Buffer[] | undefined;
+    let argRefs: ObjectRef<unknown>[] | undefined;
     let pendingDeps = false;
     for (const a of args) {
       if (a instanceof ObjectRef) {
         wire.push(a);
-        argRefs.push(a);
+        (argRefs ??= []).push(a);
         if (!this.isReadyLocally(a)) pendingDeps = true;
         continue;
       }
@@ -388,50 +390,16 @@ export class CoreWorker {
       this.markEscaped(enc.refs);
       // Refs nested in arguments are held until the task ends: by then the worker that runs
       // it has registered as their borrower if it kept them (ownership/ref-ops.ts).
-      for (const r of enc.refs) argRefs.push(r);
+      for (const r of enc.refs) (argRefs ??= []).push(r);
       if (enc.size > INLINE_LIMIT) {
         const id = this.ids.nextPutId();
         this.writeToStore(id, enc);
-        temps.push(id);
+        (temps ??= []).push(id);
         wire.push({ kind: ArgKind.StoreRef, id });
       } else {
         wire.push({ kind: ArgKind.Value, payload: encodeToBuffer(enc) });
       }
     }
-    const send = (resolved: WireArg[]) => {
-      // Spelled out rather than spread: this runs for every task.
-      const spec: TaskSpec = {
-        kind: base.kind,
-        taskId,
-        fnId: base.fnId,
-        name: base.name,
-        numReturns: base.numReturns,
-        args: encodeArgs(resolved),
-        demand: base.demand,
-        maxRetries: base.maxRetries,
-        retryExceptions: base.retryExceptions,
-        actorId: base.actorId,
-        method: base.method,
-        maxConcurrency: base.maxConcurrency,
-        strategy: base.strategy,
-      };
-      // Until the task ends, its store arguments must outlive the caller's handles: keep the
-      // temporaries, and the refs themselves (holding them keeps their count above zero).
-      if (temps.length > 0 || argRefs.length > 0)
-        this.pendingArgs.set(taskId.toString('hex'), { temps, argRefs });
-      if (base.kind === TaskKind.Task) {
-        // Lineage, in case the result lands in the store and is lost later (ownership/lineage.ts).
-        for (const e of entries) {
-          e.spec = spec;
-          e.def = def;
-        }
-      }
-      this.backend.submit(spec, def);
-    };
-    const fail = (err: Error) => {
-      for (let i = 0; i < entries.length; i++) this.settleFailed(IdGenerator.returnId(taskId, i), err);
-      for (const t of temps) this.deleteQuietly(t);
-    };
 
     // Calls to one actor keep their order; its creation goes first, unchained.
     // (The key is only needed when some call waits: most calls skip making it.)
@@ -442,9 +410,10 @@ export class CoreWorker {
     const chained = actorKey ? this.actorChains.get(actorKey) : undefined;
     if (!pendingDeps && !chained) {
       try {
-        send(wire.map((w) => (w instanceof ObjectRef ? this.resolvedArg(w) : w)));
+        const resolved = wire === NO_WIRE ? NO_WIRE_ARGS : wire.map((w) => this.resolvedNow(w));
+        this.sendTask(def, base, taskId, refs, resolved, temps, argRefs);
       } catch (err) {
-        fail(err as Error);
+        this.failSubmit(taskId, base.numReturns, temps, err as Error);
       }
       return refs;
     }
@@ -459,9 +428,9 @@ export class CoreWorker {
         await this.whenReady(w);
         resolved.push(this.resolvedArg(w));
       }
-      send(resolved);
+      this.sendTask(def, base, taskId, refs, resolved, temps, argRefs);
     };
-    const p = run().catch(fail);
+    const p = run().catch((err: Error) => this.failSubmit(taskId, base.numReturns, temps, err));
     if (actorKey) {
       const done = p.then(() => {
         if (this.actorChains.get(actorKey) === done) this.actorChains.delete(actorKey);
@@ -469,6 +438,58 @@ export class CoreWorker {
       this.actorChains.set(actorKey, done);
     }
     return refs;
+  }
+
+  private resolvedNow(w: WireArg | ObjectRef<unknown>): WireArg {
+    return w instanceof ObjectRef ? this.resolvedArg(w) : w;
+  }
+
+  /** Sends a task whose arguments are resolved (a method, not a closure per task: this is hot). */
+  private sendTask(
+    def: FunctionDef,
+    base: Omit<TaskSpec, 'taskId' | 'args' | 'numReturns'> & { numReturns: number },
+    taskId: Buffer,
+    refs: ObjectRef<unknown>[],
+    resolved: WireArg[],
+    temps: Buffer[] | undefined,
+    argRefs: ObjectRef<unknown>[] | undefined,
+  ): void {
+    // Spelled out rather than spread: this runs for every task.
+    const spec: TaskSpec = {
+      kind: base.kind,
+      taskId,
+      fnId: base.fnId,
+      name: base.name,
+      numReturns: base.numReturns,
+      args: encodeArgs(resolved),
+      demand: base.demand,
+      maxRetries: base.maxRetries,
+      retryExceptions: base.retryExceptions,
+      actorId: base.actorId,
+      method: base.method,
+      maxConcurrency: base.maxConcurrency,
+      strategy: base.strategy,
+    };
+    // Until the task ends, its store arguments must outlive the caller's handles: keep the
+    // temporaries, and the refs themselves (holding them keeps their count above zero).
+    if (temps || argRefs)
+      this.pendingArgs.set(taskId.toString('hex'), { temps: temps ?? [], argRefs: argRefs ?? [] });
+    if (base.kind === TaskKind.Task) {
+      // Lineage, in case the result lands in the store and is lost later (ownership/lineage.ts).
+      for (const r of refs) {
+        const e = this.owned.get(r.hex);
+        if (e) {
+          e.spec = spec;
+          e.def = def;
+        }
+      }
+    }
+    this.backend.submit(spec, def);
+  }
+
+  private failSubmit(taskId: Buffer, numReturns: number, temps: Buffer[] | undefined, err: Error): void {
+    for (let i = 0; i < numReturns; i++) this.settleFailed(IdGenerator.returnId(taskId, i), err);
+    if (temps) for (const t of temps) this.deleteQuietly(t);
   }
 
   /** Per task still running: store temporaries made for its arguments, and its top-level ref arguments. */
