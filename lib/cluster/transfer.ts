@@ -10,8 +10,11 @@ import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Conn } from './connection.js';
 import { ErrorCode, type Message, type Parsed } from './messages.js';
 
-/** Ray's chunk size. */
-export const CHUNK_BYTES = 5 * 1024 * 1024;
+/**
+ * Ray uses 5 MiB; 8 MiB pulled a 1 GiB object 10-30% faster here (fewer request round trips
+ * per object), with 32 MiB in flight per transfer.
+ */
+export const CHUNK_BYTES = 8 * 1024 * 1024;
 export const MAX_INFLIGHT_CHUNKS = 4;
 
 /** Answers one PullObject: the chunk's frame, then its bytes from the arena. */
