@@ -14,7 +14,7 @@ import {
   TaskCancelledError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../core/ids.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import { native } from '../native.js';
 import { ObjectId, ObjectStore } from '../store/index.js';
@@ -44,6 +44,7 @@ import {
   readSpec,
   TaskKind,
   type TaskSpec,
+  withSpec,
   writeResult,
   writeSpec,
 } from './protocol.js';
@@ -68,16 +69,21 @@ interface NativePool {
   feasible(d: Demand): boolean;
 }
 
+/** A task on this node, from submission to its end (a million may be queued: kept small). */
 interface TaskEntry {
   spec: TaskSpec;
-  def: FunctionDef;
+  /** Its task id as a 24-character latin1 string (taskKey): its key in `tasks` and workers' `inflight`. */
   hex: string;
   owner: number;
   retriesLeft: number;
   worker: WorkerProcess | undefined;
   lease: Lease | undefined;
   cancelled: boolean;
-  key: string;
+}
+
+/** Key of a task id in the maps below: latin1 (24 characters) is a smaller string than hex (48). */
+function taskKey(taskId: Buffer): string {
+  return taskId.toString('latin1', 0, TASK_ID_SIZE);
 }
 
 interface Lease {
@@ -482,6 +488,11 @@ export class NodeManager {
     if (def.fnId !== '' && !this.defs.has(def.fnId)) this.defs.set(def.fnId, def);
   }
 
+  /** The function of a task submitted here (actor calls have none: their process has the class). */
+  private defOf(spec: TaskSpec): FunctionDef {
+    return (spec.fnId === '' ? undefined : this.defs.get(spec.fnId)) ?? NO_DEF;
+  }
+
   submit(spec: TaskSpec, def: FunctionDef, owner: number): void {
     if (this.closed) throw new SunrayError('the node manager is shut down');
     this.define(def);
@@ -505,17 +516,15 @@ export class NodeManager {
     ) {
       return;
     }
-    const hex = spec.taskId.toString('hex');
+    const hex = taskKey(spec.taskId);
     const entry: TaskEntry = {
       spec,
-      def,
       hex,
       owner,
       retriesLeft: spec.maxRetries,
       worker: undefined,
       lease: undefined,
       cancelled: false,
-      key: classKey(spec.demand),
     };
     this.tasks.set(hex, entry);
     if (this.tasks.size === 1) this.updateRef();
@@ -525,7 +534,8 @@ export class NodeManager {
   }
 
   private enqueue(t: TaskEntry, front: boolean): void {
-    let q = this.classes.get(t.key);
+    const key = classKey(t.spec.demand);
+    let q = this.classes.get(key);
     if (!q) {
       q = {
         demand: t.spec.demand,
@@ -535,7 +545,7 @@ export class NodeManager {
         exhaustedAt: -1,
         checkedFeasible: false,
       };
-      this.classes.set(t.key, q);
+      this.classes.set(key, q);
     }
     // Asked once per class (a native call): a node's totals do not change while it runs.
     if (!q.warnedInfeasible && !q.checkedFeasible && !this.pool.feasible(t.spec.demand)) {
@@ -674,7 +684,7 @@ export class NodeManager {
     t.lease = lease;
     lease.inflight++;
     w.inflight.add(t.hex);
-    w.ensureDefined(t.def);
+    w.ensureDefined(this.defOf(t.spec));
     sendExecute(w, t.spec, t.owner, lease.grant?.gpuIds ?? NO_GPUS);
   }
 
@@ -763,7 +773,7 @@ export class NodeManager {
 
   private onDone(r: Reader): void {
     const done = readDone(r);
-    const hex = done.taskId.toString('hex');
+    const hex = taskKey(done.taskId);
     const t = this.tasks.get(hex);
     const w = this.workers.get(done.worker);
     w?.inflight.delete(hex);
@@ -854,8 +864,7 @@ export class NodeManager {
   // ------------------------------------------------------------ cancel
 
   cancelTask(taskId: Buffer, force: boolean): void {
-    const hex = taskId.toString('hex');
-    const t = this.tasks.get(hex);
+    const t = this.tasks.get(taskKey(taskId));
     if (!t) {
       this.cluster?.cancel(taskId, force);
       return;
@@ -863,7 +872,7 @@ export class NodeManager {
     if (t.cancelled) return;
     if (!t.worker) {
       t.cancelled = true;
-      this.classes.get(t.key)?.tasks.remove((x) => x === t);
+      this.classes.get(classKey(t.spec.demand))?.tasks.remove((x) => x === t);
       this.actors.get(t.spec.actorId.toString('hex'))?.pending.remove((x) => x === t);
       this.failTask(t, new TaskCancelledError(`task ${t.spec.name} was cancelled before it ran`));
       return;
@@ -933,7 +942,7 @@ export class NodeManager {
     const a: ActorRec = {
       id: t.spec.actorId,
       hex,
-      def: t.def,
+      def: this.defOf(t.spec),
       createSpec: t.spec,
       owner: t.owner,
       worker: undefined,
@@ -989,7 +998,7 @@ export class NodeManager {
       this.claimed.add(w);
       w.state = 'actor';
       a.worker = w;
-      const t = this.tasks.get(a.createSpec.taskId.toString('hex'));
+      const t = this.tasks.get(taskKey(a.createSpec.taskId));
       w.ensureDefined(a.def);
       sendExecute(w, a.createSpec, a.owner, grant.gpuIds ?? NO_GPUS);
       if (t) {
@@ -1030,7 +1039,9 @@ export class NodeManager {
     if (a && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
       // Calls take their retry budget from the actor's maxTaskRetries, once.
       t.retriesLeft = a.maxTaskRetries;
-      t.spec = { ...t.spec, maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1 };
+      t.spec = withSpec(t.spec, {
+        maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1,
+      });
     }
     if (!a) {
       this.failTask(
@@ -1053,7 +1064,7 @@ export class NodeManager {
     a.inflight.set(t.hex, t);
     w.inflight.add(t.hex);
     // Calls to an alias carry the real actor id, so the worker finds its instance.
-    if (!t.spec.actorId.equals(a.id)) t.spec = { ...t.spec, actorId: a.id };
+    if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
     sendExecute(w, t.spec, t.owner, NO_GPUS);
   }
 
@@ -1115,14 +1126,12 @@ export class NodeManager {
     // Re-run the constructor in a fresh process.
     const entry: TaskEntry = {
       spec: a.createSpec,
-      def: a.def,
-      hex: a.createSpec.taskId.toString('hex'),
+      hex: taskKey(a.createSpec.taskId),
       owner: a.owner,
       retriesLeft: 0,
       worker: undefined,
       lease: undefined,
       cancelled: false,
-      key: '',
     };
     this.tasks.set(entry.hex, entry);
     this.pendingActors.push(a);
@@ -1322,7 +1331,7 @@ export class NodeManager {
           break;
         }
         this.tasks.delete(t.hex);
-        out.push({ spec: t.spec, def: t.def, owner: t.owner });
+        out.push({ spec: t.spec, def: this.defOf(t.spec), owner: t.owner });
       }
       q.warnedInfeasible = false;
     }
