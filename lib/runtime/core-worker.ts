@@ -395,12 +395,15 @@ export class CoreWorker {
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
     this.assertOpen();
-    const taskId = this.ids.nextTaskId();
+    // The task id as a latin1 string: what its spec keeps while it is queued (protocol.ts CallSpec).
+    const taskKey = this.ids.nextTaskKey();
     const refs: ObjectRef<unknown>[] = [];
     const entries: Owned[] = [];
     for (let i = 0; i < base.numReturns; i++) {
       // The ref copies the id: one scratch buffer serves every return.
-      const ref = new ObjectRef(IdGenerator.returnId(taskId, i, RETURN_ID_SCRATCH));
+      RETURN_ID_SCRATCH.write(taskKey, 0, TASK_ID_SIZE, 'latin1');
+      RETURN_ID_SCRATCH.writeUInt32LE(i + 1, TASK_ID_SIZE);
+      const ref = new ObjectRef(RETURN_ID_SCRATCH);
       const e = this.newEntry();
       entries.push(e);
       this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
@@ -435,11 +438,11 @@ export class CoreWorker {
     }
     const send = (resolved: WireArg[]) => {
       // Its own id and arguments, the rest read from base (shared by every call of the function).
-      const spec = new CallSpec(base, taskId, encodeArgs(resolved));
+      const spec = new CallSpec(base, taskKey, encodeArgs(resolved));
       // Until the task ends, its store arguments must outlive the caller's handles: keep the
       // temporaries, and the refs themselves (holding them keeps their count above zero).
       if (temps.length > 0 || argRefs.length > 0)
-        this.pendingArgs.set(taskId.toString('hex'), { temps, argRefs });
+        this.pendingArgs.set(Buffer.from(taskKey, 'latin1').toString('hex'), { temps, argRefs });
       if (base.kind === TaskKind.Task) {
         // Lineage, in case the result lands in the store and is lost later (ownership/lineage.ts).
         for (const e of entries) e.spec = spec;
@@ -448,6 +451,7 @@ export class CoreWorker {
       this.backend.submit(spec, def);
     };
     const fail = (err: Error) => {
+      const taskId = Buffer.from(taskKey, 'latin1');
       for (let i = 0; i < entries.length; i++) this.settleFailed(IdGenerator.returnId(taskId, i), err);
       for (const t of temps) this.deleteQuietly(t);
     };

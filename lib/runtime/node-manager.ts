@@ -34,6 +34,7 @@ import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-ho
 import { errorRecord } from './core-worker.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
+  CallSpec,
   DoneStatus,
   type FunctionDef,
   Msg,
@@ -516,7 +517,7 @@ export class NodeManager {
     ) {
       return;
     }
-    const hex = taskKey(spec.taskId);
+    const hex = spec instanceof CallSpec ? spec.key : taskKey(spec.taskId);
     const entry: TaskEntry = {
       spec,
       hex,
@@ -803,7 +804,7 @@ export class NodeManager {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
         this.deliver(
           t.owner,
-          IdGenerator.returnId(t.spec.taskId, i),
+          IdGenerator.returnId(done.taskId, i),
           done.status,
           ret?.kind ?? 0,
           ret?.payload,

@@ -97,9 +97,14 @@ export type SpecBase = Omit<TaskSpec, 'taskId' | 'args'>;
 export class CallSpec implements TaskSpec {
   constructor(
     private readonly base: SpecBase,
-    readonly taskId: Buffer,
+    /** The task id as a latin1 string (IdGenerator.nextTaskKey): smaller than a Buffer. */
+    readonly key: string,
     readonly args: Buffer,
   ) {}
+  /** A new Buffer each time: hot paths use `key` (writeSpec, the node manager). */
+  get taskId(): Buffer {
+    return Buffer.from(this.key, 'latin1');
+  }
   get kind(): TaskKind {
     return this.base.kind;
   }
@@ -197,9 +202,10 @@ function parseDemand(text: string): Record<string, number> {
 }
 
 export function writeSpec(w: Writer, s: TaskSpec): void {
-  w.u8(s.kind)
-    .raw(s.taskId)
-    .str(s.fnId)
+  w.u8(s.kind);
+  if (s instanceof CallSpec) w.latin1(s.key);
+  else w.raw(s.taskId);
+  w.str(s.fnId)
     .str(s.name)
     .u32(s.numReturns)
     .bytes(s.args)
