@@ -38,6 +38,7 @@ import {
   readSpec,
   TaskKind,
   type TaskSpec,
+  withSpec,
   writeDef,
   writeSpec,
 } from '../runtime/protocol.js';
@@ -983,7 +984,7 @@ export class ClusterNode implements ClusterHooks {
         );
       } else if (f.retriesLeft > 0) {
         // Retried elsewhere (or here) with what is left of its budget.
-        this.manager.submit({ ...f.spec, maxRetries: f.retriesLeft - 1 }, f.def, f.owner);
+        this.manager.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
       } else {
         this.manager.notifyFailed(
           f.spec,

@@ -128,27 +128,25 @@ function actorMethod(h: ActorHandleBase, method: string, o: { numReturns?: numbe
   // Computed once per method, not per call: calls are the hot path.
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
+  const numReturns = o.numReturns ?? 1;
+  // Shared by every call's spec (protocol.ts CallSpec), so never changed.
+  const base = Object.freeze({
+    kind: TaskKind.ActorCall,
+    fnId: '',
+    name,
+    numReturns,
+    demand: NO_DEMAND,
+    maxRetries: 0,
+    retryExceptions: false,
+    actorId,
+    method,
+    maxConcurrency: 1,
+    strategy: '',
+  });
   return {
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
-      const numReturns = o.numReturns ?? 1;
-      const refs = rt.core.submit(
-        NO_DEF,
-        {
-          kind: TaskKind.ActorCall,
-          fnId: '',
-          name,
-          numReturns,
-          demand: NO_DEMAND,
-          maxRetries: 0,
-          retryExceptions: false,
-          actorId,
-          method,
-          maxConcurrency: 1,
-          strategy: '',
-        },
-        args,
-      );
+      const refs = rt.core.submit(NO_DEF, base, args);
       return numReturns === 1 ? refs[0] : refs;
     },
     options(next: { numReturns?: number; name?: string }) {

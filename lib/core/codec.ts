@@ -87,6 +87,13 @@ export class Writer {
     return this.raw(b);
   }
 
+  /** A latin1 string's bytes (one per character) with no length prefix: an id kept as a string. */
+  latin1(s: string): this {
+    this.ensure(s.length);
+    this.pos += this.buf.write(s, this.pos, s.length, 'latin1');
+    return this;
+  }
+
   /** Bytes with no length prefix: fixed-size fields such as ids. */
   raw(b: Uint8Array): this {
     this.ensure(b.length);

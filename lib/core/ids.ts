@@ -24,6 +24,19 @@ export class IdGenerator {
     this.ownerHex = ownerId.toString('hex');
   }
 
+  private readonly keyScratch = Buffer.allocUnsafeSlow(TASK_ID_SIZE);
+
+  /**
+   * The next task id as a 24-character latin1 string (one character per byte):
+   * a string is one small object where a Buffer view is a large one, and a queued
+   * task keeps its id until it ends (protocol.ts CallSpec).
+   */
+  nextTaskKey(): string {
+    this.ownerId.copy(this.keyScratch, 0);
+    this.keyScratch.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
+    return this.keyScratch.toString('latin1', 0, TASK_ID_SIZE);
+  }
+
   nextTaskId(): Buffer {
     if (this.slabPos + TASK_ID_SIZE > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(TASK_ID_SIZE * 2048);

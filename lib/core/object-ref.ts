@@ -18,20 +18,48 @@ export function setRefTracker(t: RefTracker | undefined): void {
   tracker = t;
 }
 
-const finalizer = new FinalizationRegistry<string>((hex) => tracker?.onRelease(hex));
-
 // Refs are views into shared slabs rather than each owning a 28-byte
 // ArrayBuffer: a ref then costs one object instead of three (a million queued
-// tasks hold a million refs). A slab lives while any of its refs does.
+// tasks hold a million refs).
+//
+// Each ref is registered with the finalizer under a number (its slab's and its
+// slot's), with no unregister token: a token costs an entry in the registry's
+// hash table per ref. The finalizer reads the id back from the slab, which the
+// table below keeps until every ref cut from it has been collected; release()
+// marks the slot instead of unregistering, and the finalizer skips marked slots.
 const REFS_PER_SLAB = 256;
-let slab = new ArrayBuffer(0);
+
+interface Slab {
+  readonly no: number;
+  readonly buf: ArrayBuffer;
+  /** Slots whose ref was released by hand (made on the first release). */
+  released: Uint8Array | undefined;
+  /** Refs cut from it that were not collected yet. */
+  live: number;
+}
+
+const slabs = new Map<number, Slab>();
+const slabOfBuffer = new WeakMap<ArrayBuffer, Slab>();
+let slab: Slab = { no: -1, buf: new ArrayBuffer(0), released: undefined, live: 0 };
 let slabPos = 0;
+let nextSlabNo = 0;
+
+const finalizer = new FinalizationRegistry<number>((cell) => {
+  const no = Math.floor(cell / REFS_PER_SLAB);
+  const s = slabs.get(no);
+  if (!s) return;
+  const slot = cell - no * REFS_PER_SLAB;
+  if (s.released?.[slot] !== 1) {
+    const hex = Buffer.from(s.buf, slot * OBJECT_ID_SIZE, OBJECT_ID_SIZE).toString('hex');
+    tracker?.onRelease(hex);
+  }
+  if (--s.live === 0 && s !== slab) slabs.delete(no);
+});
 
 export class ObjectRef<T = unknown> extends Uint8Array {
   /** Phantom: makes ObjectRef<number> and ObjectRef<string> different types. */
   declare readonly [valueType]?: T;
   #hex: string | undefined;
-  #released = false;
 
   // Uint8Array methods that make new arrays (subarray, map, slice) must not make refs.
   static get [Symbol.species]() {
@@ -42,15 +70,15 @@ export class ObjectRef<T = unknown> extends Uint8Array {
   constructor(id: Uint8Array) {
     if (id.length !== OBJECT_ID_SIZE)
       throw new RangeError(`object ids are ${OBJECT_ID_SIZE} bytes, got ${id.length}`);
-    if (slabPos + OBJECT_ID_SIZE > slab.byteLength) {
-      slab = new ArrayBuffer(OBJECT_ID_SIZE * REFS_PER_SLAB);
-      slabPos = 0;
-    }
-    super(slab, slabPos, OBJECT_ID_SIZE);
-    slabPos += OBJECT_ID_SIZE;
+    if (slabPos === slab.buf.byteLength) newSlab();
+    const s = slab;
+    const pos = slabPos;
+    super(s.buf, pos, OBJECT_ID_SIZE);
+    slabPos = pos + OBJECT_ID_SIZE;
     this.set(id);
     tracker?.onCreate(this);
-    finalizer.register(this, this.hex, this);
+    s.live++;
+    finalizer.register(this, s.no * REFS_PER_SLAB + pos / OBJECT_ID_SIZE);
   }
 
   /** The id in hex (56 characters). */
@@ -67,14 +95,17 @@ export class ObjectRef<T = unknown> extends Uint8Array {
 
   /** Drops this handle now rather than when it is garbage-collected. Idempotent. */
   release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    finalizer.unregister(this);
+    const s = slabOfBuffer.get(this.buffer as ArrayBuffer);
+    if (!s) return; // not made by the constructor (cannot happen)
+    const slot = this.byteOffset / OBJECT_ID_SIZE;
+    s.released ??= new Uint8Array(REFS_PER_SLAB);
+    if (s.released[slot] === 1) return;
+    s.released[slot] = 1;
     tracker?.onRelease(this.hex);
   }
 
   get released(): boolean {
-    return this.#released;
+    return slabOfBuffer.get(this.buffer as ArrayBuffer)?.released?.[this.byteOffset / OBJECT_ID_SIZE] === 1;
   }
 
   [Symbol.dispose](): void {
@@ -92,6 +123,21 @@ export class ObjectRef<T = unknown> extends Uint8Array {
   [inspect.custom](): string {
     return this.toString();
   }
+}
+
+function newSlab(): void {
+  const old = slab;
+  slab = {
+    no: nextSlabNo++,
+    buf: new ArrayBuffer(OBJECT_ID_SIZE * REFS_PER_SLAB),
+    released: undefined,
+    live: 0,
+  };
+  slabPos = 0;
+  slabs.set(slab.no, slab);
+  slabOfBuffer.set(slab.buf, slab);
+  // A full slab whose refs were all collected already goes now (the finalizer kept it as current).
+  if (old.live === 0) slabs.delete(old.no);
 }
 
 export function isObjectRef(x: unknown): x is ObjectRef<unknown> {

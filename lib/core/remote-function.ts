@@ -151,27 +151,25 @@ export function makeRemoteFunction<A extends unknown[], R>(
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
     const strategy = strategyOf(o.schedulingStrategy);
+    // Shared by every call's spec (protocol.ts CallSpec), so never changed.
+    const base = Object.freeze({
+      kind: TaskKind.Task,
+      fnId: def.fnId,
+      name,
+      numReturns,
+      demand,
+      maxRetries,
+      retryExceptions: o.retryExceptions ?? false,
+      actorId: ZERO_ACTOR,
+      method: '',
+      maxConcurrency: 1,
+      strategy,
+    });
     return {
       fn,
       remote(...args: unknown[]) {
         const rt = currentRuntimeOrStart();
-        const refs = rt.core.submit(
-          def,
-          {
-            kind: TaskKind.Task,
-            fnId: def.fnId,
-            name,
-            numReturns,
-            demand,
-            maxRetries,
-            retryExceptions: o.retryExceptions ?? false,
-            actorId: ZERO_ACTOR,
-            method: '',
-            maxConcurrency: 1,
-            strategy,
-          },
-          args,
-        );
+        const refs = rt.core.submit(def, base, args);
         return numReturns === 1 ? refs[0] : refs;
       },
       options(next: TaskOptions) {

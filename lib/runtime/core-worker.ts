@@ -14,7 +14,7 @@ import {
   TaskError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../core/ids.js';
+import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE, taskIdOf } from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
 import { native } from '../native.js';
@@ -26,11 +26,13 @@ import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-o
 import { type MemoryRow, summarize } from './ownership/summary.js';
 import {
   ArgKind,
+  CallSpec,
   DoneStatus,
   decodeArgs,
   encodeArgs,
   type FunctionDef,
   ReturnKind,
+  type SpecBase,
   TaskKind,
   type TaskSpec,
   type WireArg,
@@ -56,31 +58,86 @@ enum State {
   Failed = 2,
 }
 
-interface Owned {
-  state: State;
-  payload: Buffer | undefined; // inline serialized value
-  inStore: boolean;
-  error: Error | undefined;
-  waiters: Array<() => void> | undefined;
-  localRefs: number;
-  /** Promoted to the store: other processes may read it. */
-  escaped: boolean;
+/** What an owned object rarely needs: kept apart so that the common entry stays small. */
+class OwnedExtra {
+  error: Error | undefined = undefined;
   /** Processes (owner ids) that hold handles to it (ownership/ref-ops.ts). */
-  borrowers: Set<string> | undefined;
+  borrowers: Set<string> | undefined = undefined;
   /** Objects (ids, hex) whose values contain it: it lives while they do. */
-  holders: Set<string> | undefined;
+  holders: Set<string> | undefined = undefined;
   /** Refs (hex) its own value contains: their holder entries go when it is freed. */
-  contained: string[] | undefined;
-  taskId: Buffer | undefined;
-  size: number;
-  /** Bytes reported to V8 as held outside its heap (adjustExternalMemory). */
-  external: number;
+  contained: string[] | undefined = undefined;
+  lineage: Lineage | undefined = undefined;
+  rebuilding: Promise<void> | undefined = undefined;
+  callSite = '';
+}
+
+/**
+ * The owner's record of one object. A million queued tasks mean a million of
+ * these: the fields every entry uses live here, the rest in an OwnedExtra made
+ * on first use (the accessors below read through it).
+ */
+class Owned {
+  state: State = State.Pending;
+  /** Inline serialized value. */
+  payload: Buffer | undefined = undefined;
+  inStore = false;
+  /** Promoted to the store: other processes may read it. */
+  escaped = false;
+  waiters: Array<() => void> | undefined = undefined;
+  localRefs = 0;
+  /** Bytes of its value; for puts, also what was reported to V8 as external memory. */
+  size = 0;
   /** While its task runs: what would rebuild it (becomes `lineage` if the result lands in the store). */
-  spec: TaskSpec | undefined;
-  def: FunctionDef | undefined;
-  lineage: Lineage | undefined;
-  rebuilding: Promise<void> | undefined;
-  callSite: string;
+  spec: TaskSpec | undefined = undefined;
+  private x: OwnedExtra | undefined = undefined;
+
+  private extra(): OwnedExtra {
+    if (this.x === undefined) this.x = new OwnedExtra();
+    return this.x;
+  }
+  get error(): Error | undefined {
+    return this.x?.error;
+  }
+  set error(v: Error | undefined) {
+    if (v !== undefined || this.x) this.extra().error = v;
+  }
+  get borrowers(): Set<string> | undefined {
+    return this.x?.borrowers;
+  }
+  set borrowers(v: Set<string> | undefined) {
+    if (v !== undefined || this.x) this.extra().borrowers = v;
+  }
+  get holders(): Set<string> | undefined {
+    return this.x?.holders;
+  }
+  set holders(v: Set<string> | undefined) {
+    if (v !== undefined || this.x) this.extra().holders = v;
+  }
+  get contained(): string[] | undefined {
+    return this.x?.contained;
+  }
+  set contained(v: string[] | undefined) {
+    if (v !== undefined || this.x) this.extra().contained = v;
+  }
+  get lineage(): Lineage | undefined {
+    return this.x?.lineage;
+  }
+  set lineage(v: Lineage | undefined) {
+    if (v !== undefined || this.x) this.extra().lineage = v;
+  }
+  get rebuilding(): Promise<void> | undefined {
+    return this.x?.rebuilding;
+  }
+  set rebuilding(v: Promise<void> | undefined) {
+    if (v !== undefined || this.x) this.extra().rebuilding = v;
+  }
+  get callSite(): string {
+    return this.x?.callSite ?? '';
+  }
+  set callSite(v: string) {
+    if (v !== '' || this.x) this.extra().callSite = v;
+  }
 }
 
 /** Failure statuses a task can end with, as the owner records them. */
@@ -137,27 +194,10 @@ export class CoreWorker {
     return ownerHexOf(ref) === this.ids.ownerHex;
   }
 
-  private newEntry(taskId: Buffer | undefined): Owned {
-    return {
-      state: State.Pending,
-      payload: undefined,
-      inStore: false,
-      error: undefined,
-      waiters: undefined,
-      localRefs: 0,
-      escaped: false,
-      borrowers: undefined,
-      holders: undefined,
-      contained: undefined,
-      taskId,
-      size: 0,
-      external: 0,
-      spec: undefined,
-      def: undefined,
-      lineage: undefined,
-      rebuilding: undefined,
-      callSite: recordCallSites ? callSite() : '',
-    };
+  private newEntry(): Owned {
+    const e = new Owned();
+    if (recordCallSites) e.callSite = callSite();
+    return e;
   }
 
   put<T>(value: T): ObjectRef<T> {
@@ -169,14 +209,13 @@ export class CoreWorker {
     }
     const enc = encode(value);
     const id = this.ids.nextPutId();
-    const entry = this.newEntry(undefined);
+    const entry = this.newEntry();
     this.writeToStore(id, enc);
     entry.state = State.Ready;
     entry.inStore = true;
     entry.size = enc.size;
     // The ref is a few bytes of JS heap standing for enc.size bytes of store: say so to V8,
     // so that dropped refs are collected (and their objects freed) as puts pile up.
-    entry.external = enc.size;
     native.adjustExternalMemory(enc.size);
     const hex = id.toString('hex');
     this.owned.set(hex, entry);
@@ -302,7 +341,7 @@ export class CoreWorker {
     e.inStore = true;
     // A task's result keeps its bytes here too: should the store copy be lost, it goes back
     // from memory (small results keep no lineage). A put's payload never lived here.
-    if (!e.taskId) e.payload = undefined;
+    if (isPutHex(hex)) e.payload = undefined;
   }
 
   private promoteError(hex: string, e: Owned): void {
@@ -331,7 +370,7 @@ export class CoreWorker {
   private free(hex: string, e: Owned): void {
     this.owned.delete(hex);
     if (e.lineage) this.lineage.unuse(e.lineage);
-    if (e.external > 0) native.adjustExternalMemory(-e.external);
+    if (e.size > 0 && isPutHex(hex)) native.adjustExternalMemory(-e.size);
     if (e.contained) {
       // Its value held these refs: that hold ends with it.
       const outer = Buffer.from(hex, 'hex');
@@ -357,18 +396,17 @@ export class CoreWorker {
   // ---------------------------------------------------------------- tasks
 
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
-  submit(
-    def: FunctionDef,
-    base: Omit<TaskSpec, 'taskId' | 'args' | 'numReturns'> & { numReturns: number },
-    args: unknown[],
-  ): ObjectRef<unknown>[] {
+  submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
     this.assertOpen();
-    const taskId = this.ids.nextTaskId();
+    // The task id as a latin1 string: what its spec keeps while it is queued (protocol.ts CallSpec).
+    const taskKey = this.ids.nextTaskKey();
     const refs: ObjectRef<unknown>[] = new Array(base.numReturns);
     for (let i = 0; i < base.numReturns; i++) {
       // The ref copies the id: one scratch buffer serves every return.
-      const ref = new ObjectRef(IdGenerator.returnId(taskId, i, RETURN_ID_SCRATCH));
-      const e = this.newEntry(taskId);
+      RETURN_ID_SCRATCH.write(taskKey, 0, TASK_ID_SIZE, 'latin1');
+      RETURN_ID_SCRATCH.writeUInt32LE(i + 1, TASK_ID_SIZE);
+      const ref = new ObjectRef(RETURN_ID_SCRATCH);
+      const e = this.newEntry();
       this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
       e.localRefs++; // the ref was made before its entry existed, so it could not count itself
       refs[i] = ref;
@@ -411,9 +449,9 @@ export class CoreWorker {
     if (!pendingDeps && !chained) {
       try {
         const resolved = wire === NO_WIRE ? NO_WIRE_ARGS : wire.map((w) => this.resolvedNow(w));
-        this.sendTask(def, base, taskId, refs, resolved, temps, argRefs);
+        this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs);
       } catch (err) {
-        this.failSubmit(taskId, base.numReturns, temps, err as Error);
+        this.failSubmit(taskKey, base.numReturns, temps, err as Error);
       }
       return refs;
     }
@@ -428,9 +466,9 @@ export class CoreWorker {
         await this.whenReady(w);
         resolved.push(this.resolvedArg(w));
       }
-      this.sendTask(def, base, taskId, refs, resolved, temps, argRefs);
+      this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs);
     };
-    const p = run().catch((err: Error) => this.failSubmit(taskId, base.numReturns, temps, err));
+    const p = run().catch((err: Error) => this.failSubmit(taskKey, base.numReturns, temps, err));
     if (actorKey) {
       const done = p.then(() => {
         if (this.actorChains.get(actorKey) === done) this.actorChains.delete(actorKey);
@@ -447,50 +485,40 @@ export class CoreWorker {
   /** Sends a task whose arguments are resolved (a method, not a closure per task: this is hot). */
   private sendTask(
     def: FunctionDef,
-    base: Omit<TaskSpec, 'taskId' | 'args' | 'numReturns'> & { numReturns: number },
-    taskId: Buffer,
+    base: SpecBase,
+    taskKey: string,
     refs: ObjectRef<unknown>[],
     resolved: WireArg[],
     temps: Buffer[] | undefined,
     argRefs: ObjectRef<unknown>[] | undefined,
   ): void {
-    // Spelled out rather than spread: this runs for every task.
-    const spec: TaskSpec = {
-      kind: base.kind,
-      taskId,
-      fnId: base.fnId,
-      name: base.name,
-      numReturns: base.numReturns,
-      args: encodeArgs(resolved),
-      demand: base.demand,
-      maxRetries: base.maxRetries,
-      retryExceptions: base.retryExceptions,
-      actorId: base.actorId,
-      method: base.method,
-      maxConcurrency: base.maxConcurrency,
-      strategy: base.strategy,
-    };
+    // Its own id and arguments, the rest read from base (shared by every call of the function).
+    const spec = new CallSpec(base, taskKey, encodeArgs(resolved));
     // Until the task ends, its store arguments must outlive the caller's handles: keep the
     // temporaries, and the refs themselves (holding them keeps their count above zero).
-    if (temps || argRefs)
-      this.pendingArgs.set(taskId.toString('hex'), { temps: temps ?? [], argRefs: argRefs ?? [] });
+    if (temps || argRefs) {
+      const hex = Buffer.from(taskKey, 'latin1').toString('hex');
+      this.pendingArgs.set(hex, { temps: temps ?? [], argRefs: argRefs ?? [] });
+    }
     if (base.kind === TaskKind.Task) {
       // Lineage, in case the result lands in the store and is lost later (ownership/lineage.ts).
       for (const r of refs) {
         const e = this.owned.get(r.hex);
-        if (e) {
-          e.spec = spec;
-          e.def = def;
-        }
+        if (e) e.spec = spec;
       }
+      if (this.taskDefs.get(def.fnId) !== def) this.taskDefs.set(def.fnId, def);
     }
     this.backend.submit(spec, def);
   }
 
-  private failSubmit(taskId: Buffer, numReturns: number, temps: Buffer[] | undefined, err: Error): void {
+  private failSubmit(taskKey: string, numReturns: number, temps: Buffer[] | undefined, err: Error): void {
+    const taskId = Buffer.from(taskKey, 'latin1');
     for (let i = 0; i < numReturns; i++) this.settleFailed(IdGenerator.returnId(taskId, i), err);
     if (temps) for (const t of temps) this.deleteQuietly(t);
   }
+
+  /** Functions of submitted tasks, by fnId: what lineage needs to run one again. */
+  private readonly taskDefs = new Map<string, FunctionDef>();
 
   /** Per task still running: store temporaries made for its arguments, and its top-level ref arguments. */
   private readonly pendingArgs = new Map<string, { temps: Buffer[]; argRefs: ObjectRef<unknown>[] }>();
@@ -562,7 +590,7 @@ export class CoreWorker {
     } else {
       this.releaseTemps(objectId);
     }
-    if (e) e.spec = e.def = undefined;
+    if (e) e.spec = undefined;
     if (!e || e.state !== State.Pending) {
       // Nobody holds the ref any more (or it was cancelled): drop the value.
       if (kind === ReturnKind.InStore && !e) this.deleteQuietly(objectId);
@@ -593,7 +621,7 @@ export class CoreWorker {
       const argRefs = held?.argRefs ?? [];
       l = {
         spec: e.spec!,
-        def: e.def!,
+        def: this.taskDefs.get(e.spec!.fnId)!,
         temps,
         argRefs,
         rebuilds: 0,
@@ -697,7 +725,7 @@ export class CoreWorker {
   settleFailed(objectId: Buffer, err: Error): void {
     const hex = objectId.toString('hex');
     const e = this.owned.get(hex);
-    if (e) e.spec = e.def = undefined;
+    if (e) e.spec = undefined;
     this.releaseTemps(objectId);
     if (!e || e.state !== State.Pending) return;
     e.state = State.Failed;
@@ -740,8 +768,8 @@ export class CoreWorker {
       }
       return;
     }
-    if (!e.taskId || e.state !== State.Pending) return;
-    this.backend.request('cancelTask', e.taskId, force).catch(() => {});
+    if (isPutId(ref) || e.state !== State.Pending) return;
+    this.backend.request('cancelTask', Buffer.from(taskIdOf(ref)), force).catch(() => {});
   }
 
   // ---------------------------------------------------------------- get / wait
@@ -977,8 +1005,8 @@ export class CoreWorker {
     setRefTracker(undefined);
     const err = new SunrayError('sunray was shut down while this object was pending');
     let external = 0;
-    for (const e of this.owned.values()) {
-      external += e.external;
+    for (const [hex, e] of this.owned) {
+      if (isPutHex(hex)) external += e.size;
       if (e.state === State.Pending) {
         e.state = State.Failed;
         e.error = err;
@@ -1026,6 +1054,11 @@ export function failureToError(info: RemoteErrorInfo & { failure?: string; taskN
     default:
       return new TaskError(info.taskName ?? 'task', info);
   }
+}
+
+/** Whether an object id (hex) was made by put (PUT_INDEX_FLAG, the top bit of its last byte). */
+function isPutHex(hex: string): boolean {
+  return hex.charCodeAt(OBJECT_ID_SIZE * 2 - 2) >= 0x38; // '8'..'f'
 }
 
 function callSite(): string {

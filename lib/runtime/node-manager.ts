@@ -14,7 +14,7 @@ import {
   TaskCancelledError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf } from '../core/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../core/ids.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import { native } from '../native.js';
 import { ObjectId, ObjectStore } from '../store/index.js';
@@ -34,6 +34,7 @@ import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-ho
 import { errorRecord } from './core-worker.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
+  CallSpec,
   DoneStatus,
   type FunctionDef,
   Msg,
@@ -44,6 +45,7 @@ import {
   readSpec,
   TaskKind,
   type TaskSpec,
+  withSpec,
   writeResult,
   writeSpec,
 } from './protocol.js';
@@ -68,16 +70,21 @@ interface NativePool {
   feasible(d: Demand): boolean;
 }
 
+/** A task on this node, from submission to its end (a million may be queued: kept small). */
 interface TaskEntry {
   spec: TaskSpec;
-  def: FunctionDef;
+  /** Its task id as a 24-character latin1 string (taskKey): its key in `tasks` and workers' `inflight`. */
   hex: string;
   owner: number;
   retriesLeft: number;
   worker: WorkerProcess | undefined;
   lease: Lease | undefined;
   cancelled: boolean;
-  key: string;
+}
+
+/** Key of a task id in the maps below: latin1 (24 characters) is a smaller string than hex (48). */
+function taskKey(taskId: Buffer): string {
+  return taskId.toString('latin1', 0, TASK_ID_SIZE);
 }
 
 interface Lease {
@@ -484,6 +491,11 @@ export class NodeManager {
     if (def.fnId !== '' && !this.defs.has(def.fnId)) this.defs.set(def.fnId, def);
   }
 
+  /** The function of a task submitted here (actor calls have none: their process has the class). */
+  private defOf(spec: TaskSpec): FunctionDef {
+    return (spec.fnId === '' ? undefined : this.defs.get(spec.fnId)) ?? NO_DEF;
+  }
+
   submit(spec: TaskSpec, def: FunctionDef, owner: number): void {
     if (this.closed) throw new SunrayError('the node manager is shut down');
     this.define(def);
@@ -513,7 +525,8 @@ export class NodeManager {
     if (this.cluster && spec.kind === TaskKind.ActorCall && this.actorAliases.size > 0) {
       // A handle from getIfExists to an actor on another node: calls go to that actor's id.
       const alias = this.actorAliases.get(spec.actorId.toString('hex'));
-      if (alias !== undefined && !this.actors.has(alias)) spec.actorId = Buffer.from(alias, 'hex');
+      if (alias !== undefined && !this.actors.has(alias))
+        spec = withSpec(spec, { actorId: Buffer.from(alias, 'hex') });
     }
     if (
       this.cluster &&
@@ -523,17 +536,15 @@ export class NodeManager {
     ) {
       return;
     }
-    const hex = spec.taskId.toString('hex');
+    const hex = spec instanceof CallSpec ? spec.key : taskKey(spec.taskId);
     const entry: TaskEntry = {
       spec,
-      def,
       hex,
       owner,
       retriesLeft: spec.maxRetries,
       worker: undefined,
       lease: undefined,
       cancelled: false,
-      key: classKey(spec.demand),
     };
     this.tasks.set(hex, entry);
     if (this.tasks.size === 1) this.updateRef();
@@ -543,7 +554,8 @@ export class NodeManager {
   }
 
   private enqueue(t: TaskEntry, front: boolean): void {
-    let q = this.classes.get(t.key);
+    const key = classKey(t.spec.demand);
+    let q = this.classes.get(key);
     if (!q) {
       q = {
         demand: t.spec.demand,
@@ -553,7 +565,7 @@ export class NodeManager {
         exhaustedAt: -1,
         checkedFeasible: false,
       };
-      this.classes.set(t.key, q);
+      this.classes.set(key, q);
     }
     // Asked once per class (a native call): a node's totals do not change while it runs.
     if (!q.warnedInfeasible && !q.checkedFeasible && !this.pool.feasible(t.spec.demand)) {
@@ -692,7 +704,7 @@ export class NodeManager {
     t.lease = lease;
     lease.inflight++;
     w.inflight.add(t.hex);
-    w.ensureDefined(t.def);
+    w.ensureDefined(this.defOf(t.spec));
     sendExecute(w, t.spec, t.owner, lease.grant?.gpuIds ?? NO_GPUS);
   }
 
@@ -781,7 +793,7 @@ export class NodeManager {
 
   private onDone(r: Reader): void {
     const done = readDone(r);
-    const hex = done.taskId.toString('hex');
+    const hex = taskKey(done.taskId);
     const t = this.tasks.get(hex);
     const w = this.workers.get(done.worker);
     w?.inflight.delete(hex);
@@ -811,7 +823,7 @@ export class NodeManager {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
         this.deliver(
           t.owner,
-          IdGenerator.returnId(t.spec.taskId, i),
+          IdGenerator.returnId(done.taskId, i),
           done.status,
           ret?.kind ?? 0,
           ret?.payload,
@@ -872,8 +884,7 @@ export class NodeManager {
   // ------------------------------------------------------------ cancel
 
   cancelTask(taskId: Buffer, force: boolean): void {
-    const hex = taskId.toString('hex');
-    const t = this.tasks.get(hex);
+    const t = this.tasks.get(taskKey(taskId));
     if (!t) {
       this.cluster?.cancel(taskId, force);
       return;
@@ -881,7 +892,7 @@ export class NodeManager {
     if (t.cancelled) return;
     if (!t.worker) {
       t.cancelled = true;
-      this.classes.get(t.key)?.tasks.remove((x) => x === t);
+      this.classes.get(classKey(t.spec.demand))?.tasks.remove((x) => x === t);
       this.actors.get(t.spec.actorId.toString('hex'))?.pending.remove((x) => x === t);
       this.failTask(t, new TaskCancelledError(`task ${t.spec.name} was cancelled before it ran`));
       return;
@@ -966,7 +977,7 @@ export class NodeManager {
     const a: ActorRec = {
       id: t.spec.actorId,
       hex,
-      def: t.def,
+      def: this.defOf(t.spec),
       createSpec: t.spec,
       owner: t.owner,
       worker: undefined,
@@ -1022,7 +1033,7 @@ export class NodeManager {
       this.claimed.add(w);
       w.state = 'actor';
       a.worker = w;
-      const t = this.tasks.get(a.createSpec.taskId.toString('hex'));
+      const t = this.tasks.get(taskKey(a.createSpec.taskId));
       w.ensureDefined(a.def);
       sendExecute(w, a.createSpec, a.owner, grant.gpuIds ?? NO_GPUS);
       if (t) {
@@ -1063,7 +1074,9 @@ export class NodeManager {
     if (a && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
       // Calls take their retry budget from the actor's maxTaskRetries, once.
       t.retriesLeft = a.maxTaskRetries;
-      t.spec = { ...t.spec, maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1 };
+      t.spec = withSpec(t.spec, {
+        maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : 2 ** 31 - 1,
+      });
     }
     if (!a) {
       this.failTask(
@@ -1086,7 +1099,7 @@ export class NodeManager {
     a.inflight.set(t.hex, t);
     w.inflight.add(t.hex);
     // Calls to an alias carry the real actor id, so the worker finds its instance.
-    if (!t.spec.actorId.equals(a.id)) t.spec = { ...t.spec, actorId: a.id };
+    if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
     sendExecute(w, t.spec, t.owner, NO_GPUS);
   }
 
@@ -1152,14 +1165,12 @@ export class NodeManager {
     // Re-run the constructor in a fresh process.
     const entry: TaskEntry = {
       spec: a.createSpec,
-      def: a.def,
-      hex: a.createSpec.taskId.toString('hex'),
+      hex: taskKey(a.createSpec.taskId),
       owner: a.owner,
       retriesLeft: 0,
       worker: undefined,
       lease: undefined,
       cancelled: false,
-      key: '',
     };
     this.tasks.set(entry.hex, entry);
     this.pendingActors.push(a);
@@ -1365,7 +1376,7 @@ export class NodeManager {
           break;
         }
         this.tasks.delete(t.hex);
-        out.push({ spec: t.spec, def: t.def, owner: t.owner });
+        out.push({ spec: t.spec, def: this.defOf(t.spec), owner: t.owner });
       }
       q.warnedInfeasible = false;
     }
