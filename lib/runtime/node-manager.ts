@@ -32,6 +32,7 @@ import {
 } from './channel.js';
 import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-hooks.js';
 import { errorRecord } from './core-worker.js';
+import { keepPayload } from './interned-payloads.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
   CallSpec,
@@ -849,7 +850,7 @@ export class NodeManager {
     }
     if (owner === DRIVER) {
       // The payload is a view into the ring's chunk (readDone): the owner keeps a copy.
-      this.driver?.onTaskReturn(objectId, status, kind, Buffer.from(body));
+      this.driver?.onTaskReturn(objectId, status, kind, keepPayload(body));
       return;
     }
     const w = this.workers.get(owner);

@@ -1,8 +1,10 @@
 // Messages between the node manager and its workers. They travel as frames on
 // shared-memory rings (channel.ts); each starts with a one-byte type. Packed
 // by hand (codec.ts): this is the hot path of every task.
+
 import { Reader, type Writer } from '../core/codec.js';
 import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE } from '../core/ids.js';
+import { keepPayload } from './interned-payloads.js';
 
 export enum Msg {
   // manager -> worker
@@ -343,6 +345,6 @@ export function readResult(r: Reader): ResultMessage {
     objectId: Buffer.from(r.raw(OBJECT_ID_SIZE)),
     status: r.u8() as DoneStatus,
     kind: r.u8() as ReturnKind,
-    payload: Buffer.from(r.bytes()),
+    payload: keepPayload(r.bytes()),
   };
 }
