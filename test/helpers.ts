@@ -28,6 +28,23 @@ export async function until(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Collects garbage until process pid is gone (an actor whose last handle was dropped),
+ * or fails after 10 s. Needs --expose-gc (set in vitest.config.ts).
+ */
+export async function untilGoneAfterGc(pid: number, what: string): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('untilGoneAfterGc needs node --expose-gc');
+  await until(
+    () => {
+      gc();
+      return !isAlive(pid);
+    },
+    10_000,
+    what,
+  );
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;

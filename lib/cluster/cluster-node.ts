@@ -207,9 +207,14 @@ export class ClusterNode implements ClusterHooks {
     this.allConns.add(c);
   }
 
-  private adopt(c: Conn): void {
+  /** Every connection is closed with the node, and a driver's follow its busy state (updateRef). */
+  private track(c: Conn): void {
     this.allConns.add(c);
     if (this.opts.isDriver) c.setRef(this.busy());
+  }
+
+  private adopt(c: Conn): void {
+    this.track(c);
     const existing = this.conns.get(c.peerId);
     if (!existing || existing.closed) this.conns.set(c.peerId, c);
   }
@@ -259,15 +264,12 @@ export class ClusterNode implements ClusterHooks {
       if (!info || !info.alive) return this.peer(nodeId);
       const [host, port] = splitAddress(info.address);
       p = Conn.dial(host, port, this.connOpts(), info.address).then((d) => {
-        this.allConns.add(d);
-        if (this.opts.isDriver) d.setRef(this.busy());
+        this.track(d);
         if (this.closed) d.close('this node is shutting down', false);
         return d;
       });
-      p.then(
-        (d) => d.closed && this.pullConns.delete(nodeId),
-        () => this.pullConns.delete(nodeId),
-      );
+      // A dial that failed is forgotten here; a connection that closes later, in onConnClose.
+      p.catch(() => this.pullConns.delete(nodeId));
       this.pullConns.set(nodeId, p);
     }
     return p.then((d) => (d.closed ? this.peer(nodeId) : d)).catch(() => this.peer(nodeId));

@@ -57,6 +57,8 @@ export class Conn {
   private raw: { left: number; sink: RawSink | undefined; target: Buffer | undefined } | undefined;
   /** The target slice handed to the socket for its next read, if any. */
   private directRead: Buffer | undefined;
+  /** Whether reads go through `onread` (Conn.dial), so takeRaw's target is read into in place. */
+  readonly readsInPlace: boolean;
   private nextRequest = 1n;
   private wantRef = true;
   private readonly pending = new Map<bigint, (p: Parsed | Error) => void>();
@@ -79,6 +81,7 @@ export class Conn {
     });
     this.opened.catch(() => {});
     socket.setNoDelay(true);
+    this.readsInPlace = reader !== undefined;
     if (reader) reader.conn = this;
     else socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (e) => this.close(`socket error: ${e.message}`, false));
@@ -196,11 +199,6 @@ export class Conn {
     if (!this.raw) return;
     this.raw.sink = sink;
     if (target && target.length === this.raw.left) this.raw.target = target;
-  }
-
-  /** Whether reads go through `onread` (so takeRaw's target is read into in place). */
-  get readsInPlace(): boolean {
-    return this.role === 'client' && !this.socket.listenerCount('data');
   }
 
   /** onread: where the next read lands. */

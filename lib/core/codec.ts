@@ -14,10 +14,10 @@ const shortStrings = new Map<string, Buffer>();
 function shortStringBytes(s: string): Buffer {
   let b = shortStrings.get(s);
   if (b === undefined) {
-    const body = Buffer.from(s, 'utf8');
-    b = Buffer.allocUnsafe(4 + body.length);
-    b.writeUInt32LE(body.length, 0);
-    body.copy(b, 4);
+    const n = Buffer.byteLength(s, 'utf8');
+    b = Buffer.allocUnsafe(4 + n);
+    b.writeUInt32LE(n, 0);
+    b.write(s, 4, 'utf8');
     if (shortStrings.size >= SHORT_STRINGS_MAX) shortStrings.clear();
     shortStrings.set(s, b);
   }

@@ -13,18 +13,18 @@ export class IdGenerator {
   readonly ownerId: Buffer;
   readonly ownerHex: string;
   private counter = 0;
-  // Task ids live as long as their tasks (a million may be queued): they are
-  // cut from slabs of their own, so no short-lived buffer shares their memory
-  // and keeps it from being freed.
-  private slab = Buffer.allocUnsafeSlow(0);
-  private slabPos = 0;
+  private readonly keyScratch = Buffer.allocUnsafeSlow(TASK_ID_SIZE);
 
   constructor(ownerId: Buffer = randomBytes(OWNER_ID_SIZE)) {
     this.ownerId = ownerId;
     this.ownerHex = ownerId.toString('hex');
   }
 
-  private readonly keyScratch = Buffer.allocUnsafeSlow(TASK_ID_SIZE);
+  /** Writes the next task id (owner id, then a counter) at the start of into. */
+  private writeNextTaskId(into: Buffer): void {
+    this.ownerId.copy(into, 0);
+    into.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
+  }
 
   /**
    * The next task id as a 24-character latin1 string (one character per byte):
@@ -32,21 +32,8 @@ export class IdGenerator {
    * task keeps its id until it ends (protocol.ts CallSpec).
    */
   nextTaskKey(): string {
-    this.ownerId.copy(this.keyScratch, 0);
-    this.keyScratch.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
-    return this.keyScratch.toString('latin1', 0, TASK_ID_SIZE);
-  }
-
-  nextTaskId(): Buffer {
-    if (this.slabPos + TASK_ID_SIZE > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(TASK_ID_SIZE * 2048);
-      this.slabPos = 0;
-    }
-    const id = this.slab.subarray(this.slabPos, this.slabPos + TASK_ID_SIZE);
-    this.slabPos += TASK_ID_SIZE;
-    this.ownerId.copy(id, 0);
-    id.writeDoubleLE(++this.counter, OWNER_ID_SIZE);
-    return id;
+    this.writeNextTaskId(this.keyScratch);
+    return taskKeyOf(this.keyScratch);
   }
 
   /** Id of the i-th (0-based) return value of a task. */
@@ -56,17 +43,40 @@ export class IdGenerator {
     return into;
   }
 
+  /** The same, for a task id kept as a latin1 key (nextTaskKey). */
+  static returnIdOfKey(
+    taskKey: string,
+    index: number,
+    into: Buffer = Buffer.allocUnsafe(OBJECT_ID_SIZE),
+  ): Buffer {
+    into.write(taskKey, 0, TASK_ID_SIZE, 'latin1');
+    into.writeUInt32LE(index + 1, TASK_ID_SIZE);
+    return into;
+  }
+
   nextPutId(): Buffer {
-    const taskId = this.nextTaskId();
     const id = Buffer.allocUnsafe(OBJECT_ID_SIZE);
-    taskId.copy(id, 0);
+    this.writeNextTaskId(id);
     id.writeUInt32LE(PUT_INDEX_FLAG, TASK_ID_SIZE);
     return id;
   }
 }
 
+/**
+ * A task id as a 24-character latin1 string (one character per byte): how queued
+ * tasks keep their ids (protocol.ts CallSpec) and how the node manager keys them.
+ */
+export function taskKeyOf(taskId: Uint8Array): string {
+  return Buffer.from(taskId.buffer, taskId.byteOffset, TASK_ID_SIZE).toString('latin1');
+}
+
 export function ownerHexOf(objectId: Uint8Array): string {
   return Buffer.from(objectId.buffer, objectId.byteOffset, OWNER_ID_SIZE).toString('hex');
+}
+
+/** isPutId for an id in hex: PUT_INDEX_FLAG is the top bit of the last byte ('8'..'f' in hex). */
+export function isPutHex(hex: string): boolean {
+  return hex.charCodeAt(OBJECT_ID_SIZE * 2 - 2) >= 0x38;
 }
 
 export function isPutId(objectId: Uint8Array): boolean {

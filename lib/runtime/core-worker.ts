@@ -14,7 +14,15 @@ import {
   TaskError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, isPutId, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE, taskIdOf } from '../core/ids.js';
+import {
+  IdGenerator,
+  isPutHex,
+  isPutId,
+  OBJECT_ID_SIZE,
+  ownerHexOf,
+  TASK_ID_SIZE,
+  taskIdOf,
+} from '../core/ids.js';
 import { ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
 import { native } from '../native.js';
@@ -403,9 +411,7 @@ export class CoreWorker {
     const refs: ObjectRef<unknown>[] = new Array(base.numReturns);
     for (let i = 0; i < base.numReturns; i++) {
       // The ref copies the id: one scratch buffer serves every return.
-      RETURN_ID_SCRATCH.write(taskKey, 0, TASK_ID_SIZE, 'latin1');
-      RETURN_ID_SCRATCH.writeUInt32LE(i + 1, TASK_ID_SIZE);
-      const ref = new ObjectRef(RETURN_ID_SCRATCH);
+      const ref = new ObjectRef(IdGenerator.returnIdOfKey(taskKey, i, RETURN_ID_SCRATCH));
       const e = this.newEntry();
       this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
       e.localRefs++; // the ref was made before its entry existed, so it could not count itself
@@ -512,8 +518,7 @@ export class CoreWorker {
   }
 
   private failSubmit(taskKey: string, numReturns: number, temps: Buffer[] | undefined, err: Error): void {
-    const taskId = Buffer.from(taskKey, 'latin1');
-    for (let i = 0; i < numReturns; i++) this.settleFailed(IdGenerator.returnId(taskId, i), err);
+    for (let i = 0; i < numReturns; i++) this.settleFailed(IdGenerator.returnIdOfKey(taskKey, i), err);
     if (temps) for (const t of temps) this.deleteQuietly(t);
   }
 
@@ -1054,11 +1059,6 @@ export function failureToError(info: RemoteErrorInfo & { failure?: string; taskN
     default:
       return new TaskError(info.taskName ?? 'task', info);
   }
-}
-
-/** Whether an object id (hex) was made by put (PUT_INDEX_FLAG, the top bit of its last byte). */
-function isPutHex(hex: string): boolean {
-  return hex.charCodeAt(OBJECT_ID_SIZE * 2 - 2) >= 0x38; // '8'..'f'
 }
 
 function callSite(): string {

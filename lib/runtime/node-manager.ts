@@ -14,7 +14,7 @@ import {
   TaskCancelledError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../core/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf, taskKeyOf } from '../core/ids.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import { native } from '../native.js';
 import { ObjectId, ObjectStore } from '../store/index.js';
@@ -35,7 +35,6 @@ import { errorRecord } from './core-worker.js';
 import { keepPayload } from './interned-payloads.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
-  CallSpec,
   DoneStatus,
   type FunctionDef,
   Msg,
@@ -44,6 +43,7 @@ import {
   readDef,
   readDone,
   readSpec,
+  specKey,
   TaskKind,
   type TaskSpec,
   withSpec,
@@ -74,18 +74,13 @@ interface NativePool {
 /** A task on this node, from submission to its end (a million may be queued: kept small). */
 interface TaskEntry {
   spec: TaskSpec;
-  /** Its task id as a 24-character latin1 string (taskKey): its key in `tasks` and workers' `inflight`. */
+  /** Its task id as a 24-character latin1 string (ids.ts taskKeyOf): its key in `tasks` and workers' `inflight`. */
   hex: string;
   owner: number;
   retriesLeft: number;
   worker: WorkerProcess | undefined;
   lease: Lease | undefined;
   cancelled: boolean;
-}
-
-/** Key of a task id in the maps below: latin1 (24 characters) is a smaller string than hex (48). */
-function taskKey(taskId: Buffer): string {
-  return taskId.toString('latin1', 0, TASK_ID_SIZE);
 }
 
 interface Lease {
@@ -537,7 +532,7 @@ export class NodeManager {
     ) {
       return;
     }
-    const hex = spec instanceof CallSpec ? spec.key : taskKey(spec.taskId);
+    const hex = specKey(spec);
     const entry: TaskEntry = {
       spec,
       hex,
@@ -794,7 +789,7 @@ export class NodeManager {
 
   private onDone(r: Reader): void {
     const done = readDone(r);
-    const hex = taskKey(done.taskId);
+    const hex = taskKeyOf(done.taskId);
     const t = this.tasks.get(hex);
     const w = this.workers.get(done.worker);
     w?.inflight.delete(hex);
@@ -885,7 +880,7 @@ export class NodeManager {
   // ------------------------------------------------------------ cancel
 
   cancelTask(taskId: Buffer, force: boolean): void {
-    const t = this.tasks.get(taskKey(taskId));
+    const t = this.tasks.get(taskKeyOf(taskId));
     if (!t) {
       this.cluster?.cancel(taskId, force);
       return;
@@ -1034,7 +1029,7 @@ export class NodeManager {
       this.claimed.add(w);
       w.state = 'actor';
       a.worker = w;
-      const t = this.tasks.get(taskKey(a.createSpec.taskId));
+      const t = this.tasks.get(specKey(a.createSpec));
       w.ensureDefined(a.def);
       sendExecute(w, a.createSpec, a.owner, grant.gpuIds ?? NO_GPUS);
       if (t) {
@@ -1166,7 +1161,7 @@ export class NodeManager {
     // Re-run the constructor in a fresh process.
     const entry: TaskEntry = {
       spec: a.createSpec,
-      hex: taskKey(a.createSpec.taskId),
+      hex: specKey(a.createSpec),
       owner: a.owner,
       retriesLeft: 0,
       worker: undefined,

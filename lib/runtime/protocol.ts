@@ -3,7 +3,7 @@
 // by hand (codec.ts): this is the hot path of every task.
 
 import { Reader, type Writer } from '../core/codec.js';
-import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE } from '../core/ids.js';
+import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE, taskKeyOf } from '../core/ids.js';
 import { keepPayload } from './interned-payloads.js';
 
 export enum Msg {
@@ -140,6 +140,11 @@ export class CallSpec implements TaskSpec {
   get strategy(): string {
     return this.base.strategy;
   }
+}
+
+/** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec keeps it so already. */
+export function specKey(s: TaskSpec): string {
+  return s instanceof CallSpec ? s.key : taskKeyOf(s.taskId);
 }
 
 /** A copy of a spec with some fields changed (a plain object: works for CallSpec too, unlike a spread). */

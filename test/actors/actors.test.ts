@@ -1,6 +1,6 @@
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive, until } from '../helpers.js';
+import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -235,18 +235,9 @@ describe('actors', () => {
   });
 
   test('a non-detached actor ends when no handle to it is left', async () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (!gc) return; // needs --expose-gc (set in vitest.config.ts)
     let c: ReturnType<typeof Counter.remote> | undefined = Counter.remote();
     const pid = await sunray.get(c.pid.remote());
     c = undefined;
-    await until(
-      () => {
-        gc();
-        return !isAlive(pid);
-      },
-      10_000,
-      'the actor to end after its last handle is gone',
-    );
+    await untilGoneAfterGc(pid, 'the actor to end after its last handle is gone');
   });
 });

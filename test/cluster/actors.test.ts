@@ -2,7 +2,7 @@
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive, until } from '../helpers.js';
+import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
 
 class Counter {
   n = 0;
@@ -95,21 +95,12 @@ describe('actors across nodes', () => {
   });
 
   test('dropping the last handle to an actor on another node ends it', async () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (!gc) return; // needs --expose-gc (set in vitest.config.ts)
     const C = sunray.remote(Counter);
     let c: ReturnType<typeof C.remote> | undefined = C.options({ resources: { gpuish: 1 } }).remote();
     const pid = await sunray.get(c.where.remote());
     expect(isAlive(pid)).toBe(true);
     c = undefined;
-    await until(
-      () => {
-        gc();
-        return !isAlive(pid);
-      },
-      10_000,
-      'the actor to end after its last handle is gone',
-    );
+    await untilGoneAfterGc(pid, 'the actor to end after its last handle is gone');
   });
 
   test('kill() ends an actor on another node', async () => {
