@@ -23,6 +23,13 @@ interface LoopResult {
   calls: number;
 }
 
+/** Slow calls (seconds each): fewer runs, within the budget, never fewer than minRuns. */
+function runsWithinBudget(perCallMs: number, cfg: TimingConfig): number {
+  if (!Number.isFinite(perCallMs) || Math.max(perCallMs, cfg.runMs) * cfg.runs <= cfg.budgetMs)
+    return cfg.runs;
+  return Math.max(cfg.minRuns, Math.floor(cfg.budgetMs / Math.max(perCallMs, cfg.runMs)));
+}
+
 async function loop(fn: Fn, cfg: TimingConfig): Promise<LoopResult> {
   // Warm-up: at least one call, until warmupMs has passed.
   let t0 = performance.now();
@@ -39,11 +46,7 @@ async function loop(fn: Fn, cfg: TimingConfig): Promise<LoopResult> {
   const step = Number.isFinite(perCallMs)
     ? Math.max(1, Math.floor(cfg.runMs / 10 / Math.max(perCallMs, 1e-6)))
     : 1;
-  // Slow calls (seconds each): fewer runs, within the budget, never fewer than minRuns.
-  let runs = cfg.runs;
-  if (Number.isFinite(perCallMs) && Math.max(perCallMs, cfg.runMs) * runs > cfg.budgetMs) {
-    runs = Math.max(cfg.minRuns, Math.floor(cfg.budgetMs / Math.max(perCallMs, cfg.runMs)));
-  }
+  const runs = runsWithinBudget(perCallMs, cfg);
   const perRun: LoopResult['perRun'] = [];
   let calls = 0;
   for (let r = 0; r < runs; r++) {
@@ -100,10 +103,7 @@ export async function rateOfPrepared(
     } while (performance.now() - w0 < cfg.warmupMs);
   }
   const perCallMs = warm > 0 ? spent / warm : cfg.runMs;
-  let runs = cfg.runs;
-  if (Math.max(perCallMs, cfg.runMs) * runs > cfg.budgetMs) {
-    runs = Math.max(cfg.minRuns, Math.floor(cfg.budgetMs / Math.max(perCallMs, cfg.runMs)));
-  }
+  const runs = runsWithinBudget(perCallMs, cfg);
   const rates: number[] = [];
   let calls = 0;
   for (let r = 0; r < runs; r++) {
