@@ -66,6 +66,9 @@ export const clusterBenchmarks: Benchmark[] = [
     baselines: [{ name: TCP }],
     heavy: true,
     goal: timesBaseline(0.6, 'TCP stream'),
+    // Starting the second node (a 3.5 GiB arena written once) and two untimed warm-up
+    // transfers take 20-40 s here: more than the default 30 s of --quick.
+    timeoutMs: 180_000,
     async run(ctx) {
       const { api, secondNode } = await twoNodes();
       const read = api.remote((b: Uint8Array) => b.length, { resources: secondNode });
