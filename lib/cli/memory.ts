@@ -2,10 +2,8 @@
 // this user, like `ray memory`. It asks each live driver over its session
 // socket (lib/runtime/ownership/session-socket.ts); the driver gathers the
 // rows of its own process and of every worker and actor of its node.
-import { readdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
-import { processAlive, sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
+import { liveSessionPids, sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
 import type { MemoryRow } from '../runtime/ownership/summary.js';
 
 const USAGE = `usage: sunray memory [--pid <driver pid>] [--json] [--timeout <ms>]
@@ -50,7 +48,7 @@ export async function memoryCommand(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const pids = pid !== undefined ? [pid] : livePids();
+  const pids = pid !== undefined ? [pid] : liveSessionPids();
   if (pids.length === 0) {
     console.error(
       `sunray memory: no running sunray driver of this user found (looked in ${sessionsDir()}); ` +
@@ -71,31 +69,6 @@ export async function memoryCommand(argv: string[]): Promise<number> {
   if (json) console.log(JSON.stringify(results, null, 2));
   else for (const r of results) console.log(render(r.pid, r.report));
   return failed > 0 && results.length === 0 ? 1 : 0;
-}
-
-/** Pids with a session socket whose process is alive; sockets of dead drivers are removed. */
-function livePids(): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(sessionsDir());
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    const m = /^(\d+)\.sock$/.exec(n);
-    if (!m) continue;
-    const p = Number(m[1]);
-    if (processAlive(p)) out.push(p);
-    else {
-      try {
-        unlinkSync(join(sessionsDir(), n));
-      } catch {
-        // someone else removed it
-      }
-    }
-  }
-  return out.sort((a, b) => a - b);
 }
 
 function query(pid: number, timeoutMs: number): Promise<Report> {

@@ -32,7 +32,7 @@ export class SessionSocket {
     chmodSync(dir, 0o700);
     this.path = sessionSocketPath(process.pid);
     this.unlink(); // a stale socket of an earlier process with our pid
-    sweepStale(dir); // and those of drivers that were killed (no exit handler ran)
+    liveSessionPids(); // removes those of drivers that were killed (no exit handler ran)
     this.server = createServer((conn) => {
       let buf = '';
       conn.setEncoding('utf8');
@@ -73,22 +73,31 @@ export class SessionSocket {
   }
 }
 
-function sweepStale(dir: string): void {
+/** Pids with a session socket whose process is alive, in order; sockets of dead drivers are removed. */
+export function liveSessionPids(): number[] {
+  const dir = sessionsDir();
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return;
+    return [];
   }
+  const out: number[] = [];
   for (const n of names) {
     const m = /^(\d+)\.sock$/.exec(n);
-    if (!m || processAlive(Number(m[1]))) continue;
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (processAlive(pid)) {
+      out.push(pid);
+      continue;
+    }
     try {
       unlinkSync(join(dir, n));
     } catch {
-      // someone else swept it
+      // someone else removed it
     }
   }
+  return out.sort((a, b) => a - b);
 }
 
 /** Whether a process with this pid exists (EPERM: it does, as another user's). */
