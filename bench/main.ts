@@ -102,6 +102,9 @@ async function main(): Promise<number> {
   }
 
   const results = new Map<string, RowResult>();
+  /** A row's baseline figure: the one measured interleaved with it if any, else the baseline's own row. */
+  const baselineOf = (name: string, m: Measurement): Measurement | undefined =>
+    m.paired?.[name] ?? results.get(name)?.measurement;
   const baseCtx: BenchContext = {
     ...cfg,
     log: (msg) => console.log(`    ${msg}`),
@@ -149,22 +152,22 @@ async function main(): Promise<number> {
       const m = row.measurement!;
       row.baselines = [];
       for (const ref of b.baselines) {
-        const bm: Measurement | undefined = results.get(ref.name)?.measurement;
+        const bm = baselineOf(ref.name, m);
         if (!bm) continue;
         const scaleBy = ref.scale ?? 1;
         row.baselines.push({
-          name: ref.name,
+          name: m.paired?.[ref.name] ? `${ref.name} (interleaved)` : ref.name,
           median: bm.median * scaleBy,
           unit: scaleBy === 1 ? bm.unit : m.unit,
         });
       }
-      const primary = results.get(b.baselines[0]!.name)?.measurement;
+      const primary = baselineOf(b.baselines[0]!.name, m);
       if (primary)
         row.ratio = betterRatio(m.median, primary.median * (b.baselines[0]!.scale ?? 1), m.higherIsBetter);
     }
     if (row.status === 'ok' && b.goal) {
       const p = b.baselines?.[0];
-      const pm = p ? results.get(p.name)?.measurement : undefined;
+      const pm = p ? baselineOf(p.name, row.measurement!) : undefined;
       row.goalMet = b.goal.met(row.measurement!, pm ? pm.median * (p!.scale ?? 1) : undefined);
     }
     results.set(b.name, row);

@@ -29,6 +29,40 @@ async function startSink(bytes: number): Promise<{ child: ChildProcess; port: nu
   return { child, port };
 }
 
+/**
+ * A loopback connection to a sink process; round() sends it TRANSFER_BYTES in 8 MiB
+ * writes and resolves when the sink has acknowledged all of them.
+ */
+export async function openTcpStream(): Promise<{ round(): Promise<void>; close(): void }> {
+  const { child, port } = await startSink(TRANSFER_BYTES);
+  const sock = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  sock.setNoDelay(true);
+  const chunk = Buffer.alloc(CHUNK, 7);
+  let ackWaiter: (() => void) | undefined;
+  sock.on('data', (d) => {
+    for (let i = 0; i < d.length; i++) ackWaiter?.();
+  });
+  return {
+    async round() {
+      const acked = new Promise<void>((r) => (ackWaiter = r));
+      for (let sent = 0; sent < TRANSFER_BYTES; sent += CHUNK) {
+        if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+      }
+      await acked;
+    },
+    close() {
+      sock.destroy();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
 export const tcpBaselines: Benchmark[] = [
   {
     name: TCP,
@@ -36,27 +70,11 @@ export const tcpBaselines: Benchmark[] = [
     kind: 'baseline',
     shape: '1 GiB written in 8 MiB chunks over one loopback socket to another node process, which acks',
     async run(ctx) {
-      const { child, port } = await startSink(TRANSFER_BYTES);
-      const sock = net.connect(port, '127.0.0.1');
-      await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
-      sock.setNoDelay(true);
-      const chunk = Buffer.alloc(CHUNK, 7);
-      let ackWaiter: (() => void) | undefined;
-      sock.on('data', (d) => {
-        for (let i = 0; i < d.length; i++) ackWaiter?.();
-      });
-      const round = async () => {
-        const acked = new Promise<void>((r) => (ackWaiter = r));
-        for (let sent = 0; sent < TRANSFER_BYTES; sent += CHUNK) {
-          if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
-        }
-        await acked;
-      };
+      const tcp = await openTcpStream();
       try {
-        return await rate(round, ctx, { units: TRANSFER_BYTES / 1e9, unit: 'GB/s' });
+        return await rate(() => tcp.round(), ctx, { units: TRANSFER_BYTES / 1e9, unit: 'GB/s' });
       } finally {
-        sock.destroy();
-        child.kill('SIGKILL');
+        tcp.close();
       }
     },
   },

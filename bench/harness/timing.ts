@@ -76,47 +76,64 @@ export async function rate(
 }
 
 /**
- * Throughput of a slow operation whose inputs must be made fresh each time: prepare() runs
- * off the clock and returns the operation, which runs on it. Each run times its calls one
- * by one until they add up to runMs; warm-up, run count and budget as in rate().
+ * Throughput of a slow operation whose inputs must be made fresh each time, with a peer (the
+ * baseline it is judged against) timed just before each call of it, so both see the same
+ * moments of a shared, noisy machine. prepare() runs off the clock and returns the
+ * operation, which runs on it; each run times calls one by one until they add up to runMs;
+ * warm-up, run count and budget as in rate(). The peer's figures come back in
+ * `paired[peer.name]`, in the same unit.
  */
-export async function rateOfPrepared(
+export async function ratePaired(
   prepare: () => Fn,
+  peer: { name: string; run: Fn },
   cfg: TimingConfig,
   opts: { units?: number; unit?: string } = {},
 ): Promise<Measurement> {
   const units = opts.units ?? 1;
-  const timedCall = async (): Promise<number> => {
-    const op = prepare();
+  const timed = async (fn: Fn): Promise<number> => {
     const t0 = performance.now();
-    const r = op();
+    const r = fn();
     if (isPromise(r)) await r;
     return performance.now() - t0;
+  };
+  const pair = async (): Promise<[number, number]> => {
+    const peerMs = await timed(peer.run);
+    const op = prepare();
+    return [peerMs, await timed(op)];
   };
   let spent = 0;
   let warm = 0;
   const w0 = performance.now();
   if (cfg.warmupMs > 0) {
     do {
-      spent += await timedCall();
+      spent += (await pair())[1];
       warm++;
     } while (performance.now() - w0 < cfg.warmupMs);
   }
-  const perCallMs = warm > 0 ? spent / warm : cfg.runMs;
-  const runs = runsWithinBudget(perCallMs, cfg);
+  const runs = runsWithinBudget(warm > 0 ? spent / warm : cfg.runMs, cfg);
   const rates: number[] = [];
+  const peerRates: number[] = [];
   let calls = 0;
   for (let r = 0; r < runs; r++) {
     let ms = 0;
+    let peerMs = 0;
     let count = 0;
     do {
-      ms += await timedCall();
+      const [p, o] = await pair();
+      peerMs += p;
+      ms += o;
       count++;
     } while (ms < cfg.runMs);
     rates.push((units * count * 1000) / ms);
+    peerRates.push((units * count * 1000) / peerMs);
     calls += count;
   }
-  return { ...summarize(rates, opts.unit ?? 'ops/s', true), operations: calls * units };
+  const unit = opts.unit ?? 'ops/s';
+  return {
+    ...summarize(rates, unit, true),
+    operations: calls * units,
+    paired: { [peer.name]: { ...summarize(peerRates, unit, true), operations: calls * units } },
+  };
 }
 
 /** Latency: microseconds per operation (`units` operations per call of fn). */

@@ -18,6 +18,12 @@ export interface Measurement {
   notes?: string[];
   /** Extra figures (scale benchmarks: peak RSS of each process...). */
   extra?: Record<string, number | string>;
+  /**
+   * Baselines measured interleaved with this row, call by call (timing.ts ratePaired), by
+   * baseline name: the ratio then compares figures taken at the same moments of a noisy
+   * machine, not minutes apart. Preferred over the baseline's own row.
+   */
+  paired?: Record<string, Measurement>;
 }
 
 /** How a row relates to a baseline measured in the same run. */
