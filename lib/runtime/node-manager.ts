@@ -42,7 +42,7 @@ import {
   ReturnKind,
   readDef,
   readDone,
-  readSpec,
+  SpecView,
   specKey,
   TaskKind,
   type TaskSpec,
@@ -724,8 +724,9 @@ export class NodeManager {
         return;
       case Msg.Submit: {
         const owner = r.u32();
-        const spec = readSpec(r);
-        const def = spec.fnId === '' ? NO_DEF : this.defs.get(spec.fnId);
+        const spec = SpecView.read(r);
+        // Actor calls carry no function (and reading fnId would decode the whole spec).
+        const def = spec.kind === TaskKind.ActorCall || spec.fnId === '' ? NO_DEF : this.defs.get(spec.fnId);
         if (!def) throw new Error(`worker ${owner} submitted ${spec.name} without defining it first`);
         this.submit(spec, def, owner);
         return;
@@ -1067,7 +1068,7 @@ export class NodeManager {
     let hex = t.spec.actorId.toString('hex');
     hex = this.actorAliases.get(hex) ?? hex;
     const a = this.actors.get(hex);
-    if (a && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
+    if (a && a.maxTaskRetries !== 0 && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
       // Calls take their retry budget from the actor's maxTaskRetries, once.
       t.retriesLeft = a.maxTaskRetries;
       t.spec = withSpec(t.spec, {

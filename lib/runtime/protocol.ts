@@ -142,9 +142,9 @@ export class CallSpec implements TaskSpec {
   }
 }
 
-/** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec keeps it so already. */
+/** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
 export function specKey(s: TaskSpec): string {
-  return s instanceof CallSpec ? s.key : taskKeyOf(s.taskId);
+  return s instanceof CallSpec || s instanceof SpecView ? s.key : taskKeyOf(s.taskId);
 }
 
 /** A copy of a spec with some fields changed (a plain object: works for CallSpec too, unlike a spread). */
@@ -208,18 +208,29 @@ function parseDemand(text: string): Record<string, number> {
   return d;
 }
 
+// A spec on the wire: the fields the node manager reads for every task first, at fixed
+// offsets (SpecView reads them without decoding the rest), then the variable-length ones.
+const SPEC_KEY_AT = 1;
+const SPEC_ACTOR_AT = SPEC_KEY_AT + TASK_ID_SIZE;
+const SPEC_FIXED_BYTES = SPEC_ACTOR_AT + OWNER_ID_SIZE + 4 + 4 + 1;
+
 export function writeSpec(w: Writer, s: TaskSpec): void {
+  if (s instanceof SpecView) {
+    // Forwarded as it came: an actor call routed by the node manager is never re-encoded.
+    w.raw(s.bytes);
+    return;
+  }
   w.u8(s.kind);
   if (s instanceof CallSpec) w.latin1(s.key);
   else w.raw(s.taskId);
-  w.str(s.fnId)
-    .str(s.name)
+  w.raw(s.actorId)
     .u32(s.numReturns)
-    .bytes(s.args)
-    .str(demandText(s.demand))
     .u32(s.maxRetries)
     .bool(s.retryExceptions)
-    .raw(s.actorId)
+    .str(s.fnId)
+    .str(s.name)
+    .bytes(s.args)
+    .str(demandText(s.demand))
     .str(s.method)
     .u32(s.maxConcurrency)
     .str(s.strategy);
@@ -232,21 +243,96 @@ function actorIdOf(view: Buffer): Buffer {
 }
 
 export function readSpec(r: Reader): TaskSpec {
+  const kind = r.u8() as TaskKind;
+  const taskId = Buffer.from(r.raw(TASK_ID_SIZE));
+  const actorId = actorIdOf(r.raw(OWNER_ID_SIZE));
+  const numReturns = r.u32();
+  const maxRetries = r.u32();
+  const retryExceptions = r.bool();
+  return { kind, taskId, actorId, numReturns, maxRetries, retryExceptions, ...readSpecTail(r) };
+}
+
+type SpecTail = Pick<
+  TaskSpec,
+  'fnId' | 'name' | 'args' | 'demand' | 'method' | 'maxConcurrency' | 'strategy'
+>;
+
+function readSpecTail(r: Reader): SpecTail {
   return {
-    kind: r.u8() as TaskKind,
-    taskId: Buffer.from(r.raw(TASK_ID_SIZE)),
     fnId: r.str(),
     name: r.str(),
-    numReturns: r.u32(),
     args: Buffer.from(r.bytes()),
     demand: parseDemand(r.str()),
-    maxRetries: r.u32(),
-    retryExceptions: r.bool(),
-    actorId: actorIdOf(r.raw(OWNER_ID_SIZE)),
     method: r.str(),
     maxConcurrency: r.u32(),
     strategy: r.str(),
   };
+}
+
+/**
+ * A spec kept as the bytes it arrived in (the rest of a Submit frame, copied once). The
+ * fields every task needs are read at once; the others are decoded on first use, which
+ * for an actor call the node manager only routes is never: writeSpec forwards the bytes.
+ */
+export class SpecView implements TaskSpec {
+  readonly kind: TaskKind;
+  /** The task id as a latin1 string (ids.ts taskKeyOf). */
+  readonly key: string;
+  readonly actorId: Buffer;
+  readonly numReturns: number;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean;
+  private tail: SpecTail | undefined;
+
+  /** bytes: one whole spec, owned by this view (never a view into a ring). */
+  constructor(readonly bytes: Buffer) {
+    const r = new Reader(bytes);
+    this.kind = r.u8() as TaskKind;
+    this.key = bytes.toString('latin1', SPEC_KEY_AT, SPEC_ACTOR_AT);
+    r.raw(TASK_ID_SIZE);
+    this.actorId = actorIdOf(r.raw(OWNER_ID_SIZE));
+    this.numReturns = r.u32();
+    this.maxRetries = r.u32();
+    this.retryExceptions = r.bool();
+  }
+
+  /** Reads the spec filling the rest of r's frame (a Submit). */
+  static read(r: Reader): SpecView {
+    if (r.remaining < SPEC_FIXED_BYTES) throw new RangeError(`truncated task spec: ${r.remaining} bytes`);
+    return new SpecView(Buffer.from(r.raw(r.remaining)));
+  }
+
+  get taskId(): Buffer {
+    return this.bytes.subarray(SPEC_KEY_AT, SPEC_ACTOR_AT);
+  }
+  private get rest(): SpecTail {
+    if (this.tail === undefined) {
+      const r = new Reader(this.bytes, SPEC_FIXED_BYTES);
+      this.tail = readSpecTail(r);
+    }
+    return this.tail;
+  }
+  get fnId(): string {
+    return this.rest.fnId;
+  }
+  get name(): string {
+    return this.rest.name;
+  }
+  get args(): Buffer {
+    return this.rest.args;
+  }
+  get demand(): Record<string, number> {
+    return this.rest.demand;
+  }
+  get method(): string {
+    return this.rest.method;
+  }
+  get maxConcurrency(): number {
+    return this.rest.maxConcurrency;
+  }
+  get strategy(): string {
+    return this.rest.strategy;
+  }
 }
 
 export function writeDef(w: Writer, d: FunctionDef): void {

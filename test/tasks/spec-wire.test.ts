@@ -1,0 +1,99 @@
+// A task spec on the wire between a worker and its node manager: what a worker writes
+// is what the node manager reads, and an actor call it only routes goes on to the
+// actor byte for byte, without being decoded or encoded again.
+import { describe, expect, it } from 'vitest';
+import { Reader, Writer } from '../../lib/core/codec.js';
+import { IdGenerator } from '../../lib/core/ids.js';
+import {
+  ArgKind,
+  CallSpec,
+  encodeArgs,
+  readSpec,
+  type SpecBase,
+  SpecView,
+  specKey,
+  TaskKind,
+  writeSpec,
+} from '../../lib/runtime/protocol.js';
+
+const base: SpecBase = {
+  kind: TaskKind.ActorCall,
+  fnId: '',
+  name: 'Counter.incr',
+  numReturns: 2,
+  demand: { CPU: 0 },
+  maxRetries: 3,
+  retryExceptions: true,
+  actorId: Buffer.alloc(16, 0xab),
+  method: 'incr',
+  maxConcurrency: 4,
+  strategy: '{"type":"SPREAD"}',
+};
+
+function call(): CallSpec {
+  const ids = new IdGenerator(Buffer.alloc(16, 1));
+  const args = encodeArgs([{ kind: ArgKind.Value, payload: Buffer.from('héllo') }]);
+  return new CallSpec(base, ids.nextTaskKey(), args);
+}
+
+function encoded(spec: Parameters<typeof writeSpec>[1]): Buffer {
+  const w = new Writer(64);
+  writeSpec(w, spec);
+  return Buffer.from(w.finish());
+}
+
+describe('task spec wire format', () => {
+  it('reads back every field a worker wrote', () => {
+    const spec = call();
+    const back = readSpec(new Reader(encoded(spec)));
+    for (const k of [
+      'kind',
+      'fnId',
+      'name',
+      'numReturns',
+      'maxRetries',
+      'retryExceptions',
+      'method',
+    ] as const)
+      expect(back[k]).toEqual(spec[k]);
+    expect(back.maxConcurrency).toBe(4);
+    expect(back.strategy).toBe(base.strategy);
+    expect(back.demand).toEqual({ CPU: 0 });
+    expect(back.taskId.equals(spec.taskId)).toBe(true);
+    expect(back.actorId.equals(base.actorId)).toBe(true);
+    expect(back.args.equals(spec.args)).toBe(true);
+  });
+
+  it('a SpecView gives the same fields, and forwards the bytes it came in unchanged', () => {
+    const spec = call();
+    const bytes = encoded(spec);
+    const view = SpecView.read(new Reader(bytes));
+    expect(specKey(view)).toBe(spec.key);
+    expect(view.kind).toBe(TaskKind.ActorCall);
+    expect(view.numReturns).toBe(2);
+    expect(view.maxRetries).toBe(3);
+    expect(view.retryExceptions).toBe(true);
+    expect(view.actorId.equals(base.actorId)).toBe(true);
+    expect(encoded(view).equals(bytes)).toBe(true);
+    expect(view.name).toBe('Counter.incr');
+    expect(view.method).toBe('incr');
+    expect(view.args.equals(spec.args)).toBe(true);
+    expect(view.strategy).toBe(base.strategy);
+  });
+
+  it('a SpecView owns its bytes: the frame it was read from may be reused', () => {
+    const frame = encoded(call());
+    const view = SpecView.read(new Reader(frame));
+    const before = Buffer.from(view.bytes);
+    frame.fill(0);
+    expect(view.bytes.equals(before)).toBe(true);
+    expect(view.name).toBe('Counter.incr');
+  });
+
+  it('a truncated spec is refused with a RangeError, not read past its end', () => {
+    const bytes = encoded(call());
+    expect(() => SpecView.read(new Reader(bytes.subarray(0, 20)))).toThrow(RangeError);
+    const cut = SpecView.read(new Reader(bytes.subarray(0, bytes.length - 3)));
+    expect(() => cut.strategy).toThrow(RangeError);
+  });
+});
