@@ -198,6 +198,23 @@ export class Reader {
     return b;
   }
 
+  /** n bytes copied out (the message's buffer may be reused once it is handled). */
+  copy(n: number): Buffer {
+    this.need(n);
+    const out = Buffer.allocUnsafe(n);
+    this.buf.copy(out, 0, this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** n bytes as a latin1 string (one character per byte: ids.ts taskKeyOf). */
+  latin1(n: number): string {
+    this.need(n);
+    const s = this.buf.toString('latin1', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
   get done(): boolean {
     return this.pos >= this.end;
   }

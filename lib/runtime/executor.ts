@@ -254,7 +254,7 @@ export class Executor {
   }
 
   private reply(spec: TaskSpec, status: DoneStatus, returns: TaskReturn[]): void {
-    this.out.sendWith((w) => writeDone(w, { worker: this.index, taskId: spec.taskId, status, returns }));
+    this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns));
   }
 }
 

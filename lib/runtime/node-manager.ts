@@ -790,10 +790,10 @@ export class NodeManager {
 
   private onDone(r: Reader): void {
     const done = readDone(r);
-    const hex = taskKeyOf(done.taskId);
+    const hex = done.taskKey;
     const t = this.tasks.get(hex);
-    const w = this.workers.get(done.worker);
-    w?.inflight.delete(hex);
+    // Actor calls are tracked by their actor (a.inflight), not by its worker.
+    if (t?.spec.kind !== TaskKind.ActorCall) this.workers.get(done.worker)?.inflight.delete(hex);
     if (!t) return;
     if (t.lease) t.lease.inflight--;
     t.worker = undefined;
@@ -818,13 +818,7 @@ export class NodeManager {
     if (!t.cancelled) {
       for (let i = 0; i < t.spec.numReturns; i++) {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
-        this.deliver(
-          t.owner,
-          IdGenerator.returnId(done.taskId, i),
-          done.status,
-          ret?.kind ?? 0,
-          ret?.payload,
-        );
+        this.deliver(t.owner, IdGenerator.returnIdOfKey(hex, i), done.status, ret?.kind ?? 0, ret?.payload);
       }
     }
     this.scheduleDispatch();
@@ -1094,7 +1088,6 @@ export class NodeManager {
     const w = a.worker!;
     t.worker = w;
     a.inflight.set(t.hex, t);
-    w.inflight.add(t.hex);
     // Calls to an alias carry the real actor id, so the worker finds its instance.
     if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
     sendExecute(w, t.spec, t.owner, NO_GPUS);
@@ -1144,6 +1137,7 @@ export class NodeManager {
     // Calls that were running: retry those that may be retried, in order, ahead of queued ones.
     const retry: TaskEntry[] = [];
     for (const t of a.inflight.values()) {
+      t.worker = undefined;
       if (t.retriesLeft > 0) {
         t.retriesLeft--;
         retry.push(t);

@@ -288,9 +288,9 @@ export class SpecView implements TaskSpec {
   constructor(readonly bytes: Buffer) {
     const r = new Reader(bytes);
     this.kind = r.u8() as TaskKind;
-    this.key = bytes.toString('latin1', SPEC_KEY_AT, SPEC_ACTOR_AT);
-    r.raw(TASK_ID_SIZE);
-    this.actorId = actorIdOf(r.raw(OWNER_ID_SIZE));
+    this.key = r.latin1(TASK_ID_SIZE);
+    // A view of the owned bytes, not a copy: nothing writes to a spec's actor id.
+    this.actorId = r.raw(OWNER_ID_SIZE);
     this.numReturns = r.u32();
     this.maxRetries = r.u32();
     this.retryExceptions = r.bool();
@@ -299,7 +299,7 @@ export class SpecView implements TaskSpec {
   /** Reads the spec filling the rest of r's frame (a Submit). */
   static read(r: Reader): SpecView {
     if (r.remaining < SPEC_FIXED_BYTES) throw new RangeError(`truncated task spec: ${r.remaining} bytes`);
-    return new SpecView(Buffer.from(r.raw(r.remaining)));
+    return new SpecView(r.copy(r.remaining));
   }
 
   get taskId(): Buffer {
@@ -398,25 +398,32 @@ export interface TaskReturn {
 
 export interface DoneMessage {
   worker: number;
-  taskId: Buffer;
+  /** The task id as a latin1 key (ids.ts taskKeyOf). */
+  taskKey: string;
   status: DoneStatus;
   returns: TaskReturn[]; // on error: one Inline entry holding the serialized error
 }
 
-export function writeDone(w: Writer, d: DoneMessage): void {
-  w.u8(Msg.Done).u32(d.worker).raw(d.taskId).u8(d.status).u32(d.returns.length);
-  for (const r of d.returns) w.u8(r.kind).bytes(r.payload);
+export function writeDone(
+  w: Writer,
+  worker: number,
+  taskId: Uint8Array,
+  status: DoneStatus,
+  returns: TaskReturn[],
+): void {
+  w.u8(Msg.Done).u32(worker).raw(taskId).u8(status).u32(returns.length);
+  for (const r of returns) w.u8(r.kind).bytes(r.payload);
 }
 
 /** Views into the frame, not copies: whoever keeps a payload past the frame copies it. */
 export function readDone(r: Reader): DoneMessage {
   const worker = r.u32();
-  const taskId = r.raw(TASK_ID_SIZE);
+  const taskKey = r.latin1(TASK_ID_SIZE);
   const status = r.u8() as DoneStatus;
   const n = r.u32();
   const returns: TaskReturn[] = [];
   for (let i = 0; i < n; i++) returns.push({ kind: r.u8() as ReturnKind, payload: r.bytes() });
-  return { worker, taskId, status, returns };
+  return { worker, taskKey, status, returns };
 }
 
 /** The result of one object, sent to the worker that owns it. */
@@ -433,7 +440,7 @@ export function writeResult(w: Writer, m: ResultMessage): void {
 
 export function readResult(r: Reader): ResultMessage {
   return {
-    objectId: Buffer.from(r.raw(OBJECT_ID_SIZE)),
+    objectId: r.copy(OBJECT_ID_SIZE),
     status: r.u8() as DoneStatus,
     kind: r.u8() as ReturnKind,
     payload: keepPayload(r.bytes()),
