@@ -80,6 +80,8 @@ interface TaskEntry {
   retriesLeft: number;
   worker: WorkerProcess | undefined;
   lease: Lease | undefined;
+  /** The actor an actor call was sent to (set when sent: worker is then that actor's process). */
+  actor: ActorRec | undefined;
   cancelled: boolean;
 }
 
@@ -121,7 +123,11 @@ interface ActorRec {
   placeDemand: Demand;
   grant: Grant | null;
   pending: Deque<TaskEntry>;
-  inflight: Map<string, TaskEntry>;
+  /**
+   * Calls sent to its process and not done. Counted, not listed (two map operations a call
+   * saved): the rare death of an actor finds them in the node's task table (runningCalls).
+   */
+  running: number;
   cause: RemoteErrorInfo | undefined;
   deathMessage: string;
   methods: string[];
@@ -540,6 +546,7 @@ export class NodeManager {
       retriesLeft: spec.maxRetries,
       worker: undefined,
       lease: undefined,
+      actor: undefined,
       cancelled: false,
     };
     this.tasks.set(hex, entry);
@@ -792,8 +799,11 @@ export class NodeManager {
     const done = readDone(r);
     const hex = done.taskKey;
     const t = this.tasks.get(hex);
-    // Actor calls are tracked by their actor (a.inflight), not by its worker.
-    if (t?.spec.kind !== TaskKind.ActorCall) this.workers.get(done.worker)?.inflight.delete(hex);
+    if (t?.spec.kind === TaskKind.ActorCall) {
+      // Counted by their actor, not by its worker; a Done from a process no longer running
+      // the call (it died and the call went back to wait for the restart) is stale.
+      if (t.worker?.index !== done.worker) return;
+    } else this.workers.get(done.worker)?.inflight.delete(hex);
     if (!t) return;
     if (t.lease) t.lease.inflight--;
     t.worker = undefined;
@@ -803,9 +813,12 @@ export class NodeManager {
       return;
     }
     if (t.spec.kind === TaskKind.ActorCall) {
-      const a = this.actors.get(t.spec.actorId.toString('hex'));
-      a?.inflight.delete(hex);
-      if (a?.terminateWhenIdle) RESOLVED.then(() => this.maybeTerminate(a));
+      const a = t.actor;
+      t.actor = undefined;
+      if (a) {
+        a.running--;
+        if (a.terminateWhenIdle) RESOLVED.then(() => this.maybeTerminate(a));
+      }
     }
     if (done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0 && !t.cancelled) {
       t.retriesLeft--;
@@ -982,7 +995,7 @@ export class NodeManager {
       placeDemand: opts.explicitResources ? t.spec.demand : { CPU: 1 },
       grant: null,
       pending: new Deque(),
-      inflight: new Map(),
+      running: 0,
       cause: undefined,
       deathMessage: '',
       methods: opts.methods,
@@ -1087,10 +1100,25 @@ export class NodeManager {
   private sendActorCall(a: ActorRec, t: TaskEntry): void {
     const w = a.worker!;
     t.worker = w;
-    a.inflight.set(t.hex, t);
+    t.actor = a;
+    a.running++;
     // Calls to an alias carry the real actor id, so the worker finds its instance.
     if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
     sendExecute(w, t.spec, t.owner, NO_GPUS);
+  }
+
+  /** The calls sent to a's process and not done, in the order they were submitted; no longer counted as running. */
+  private takeRunningCalls(a: ActorRec): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    if (a.running === 0) return out;
+    for (const t of this.tasks.values()) {
+      if (t.actor !== a) continue;
+      t.actor = undefined;
+      t.worker = undefined;
+      out.push(t);
+    }
+    a.running = 0;
+    return out;
   }
 
   private actorDiedError(a: ActorRec): ActorDiedError {
@@ -1113,8 +1141,7 @@ export class NodeManager {
     }
     const err = this.actorDiedError(a);
     while (a.pending.length > 0) this.failTask(a.pending.shift()!, err);
-    for (const t of a.inflight.values()) this.failTask(t, err);
-    a.inflight.clear();
+    for (const t of this.takeRunningCalls(a)) this.failTask(t, err);
     this.updateRef();
   }
 
@@ -1136,8 +1163,7 @@ export class NodeManager {
     a.state = 'restarting';
     // Calls that were running: retry those that may be retried, in order, ahead of queued ones.
     const retry: TaskEntry[] = [];
-    for (const t of a.inflight.values()) {
-      t.worker = undefined;
+    for (const t of this.takeRunningCalls(a)) {
       if (t.retriesLeft > 0) {
         t.retriesLeft--;
         retry.push(t);
@@ -1151,7 +1177,6 @@ export class NodeManager {
         );
       }
     }
-    a.inflight.clear();
     for (let i = retry.length - 1; i >= 0; i--) a.pending.unshift(retry[i]!);
     // Re-run the constructor in a fresh process.
     const entry: TaskEntry = {
@@ -1161,6 +1186,7 @@ export class NodeManager {
       retriesLeft: 0,
       worker: undefined,
       lease: undefined,
+      actor: undefined,
       cancelled: false,
     };
     this.tasks.set(entry.hex, entry);
@@ -1208,7 +1234,7 @@ export class NodeManager {
   }
 
   private maybeTerminate(a: ActorRec): void {
-    if (!a.terminateWhenIdle || a.state !== 'alive' || a.inflight.size > 0 || a.pending.length > 0) return;
+    if (!a.terminateWhenIdle || a.state !== 'alive' || a.running > 0 || a.pending.length > 0) return;
     const w = a.worker;
     a.worker = undefined;
     this.markActorDead(a, 'all handles to it were dropped');
