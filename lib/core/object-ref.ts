@@ -18,6 +18,22 @@ export function setRefTracker(t: RefTracker | undefined): void {
   tracker = t;
 }
 
+/** Set while newUntrackedRef runs: the ref's maker counts it itself. */
+let untracked = false;
+
+/**
+ * @internal A ref whose maker records it (a task's return, whose owner entry is made with
+ * it): the tracker's onCreate, a lookup that would find nothing, is skipped.
+ */
+export function newUntrackedRef<T>(id: Uint8Array): ObjectRef<T> {
+  untracked = true;
+  try {
+    return new ObjectRef<T>(id);
+  } finally {
+    untracked = false;
+  }
+}
+
 // Refs are views into shared slabs rather than each owning a 28-byte
 // ArrayBuffer: a ref then costs one object instead of three (a million queued
 // tasks hold a million refs).
@@ -76,7 +92,7 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     super(s.buf, pos, OBJECT_ID_SIZE);
     slabPos = pos + OBJECT_ID_SIZE;
     this.set(id);
-    tracker?.onCreate(this);
+    if (!untracked) tracker?.onCreate(this);
     s.live++;
     finalizer.register(this, s.no * REFS_PER_SLAB + pos / OBJECT_ID_SIZE);
   }

@@ -23,7 +23,7 @@ import {
   TASK_ID_SIZE,
   taskIdOf,
 } from '../core/ids.js';
-import { ObjectRef, setRefTracker } from '../core/object-ref.js';
+import { newUntrackedRef, ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
 import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
@@ -411,10 +411,11 @@ export class CoreWorker {
     const refs: ObjectRef<unknown>[] = new Array(base.numReturns);
     for (let i = 0; i < base.numReturns; i++) {
       // The ref copies the id: one scratch buffer serves every return.
-      const ref = new ObjectRef(IdGenerator.returnIdOfKey(taskKey, i, RETURN_ID_SCRATCH));
+      // Untracked: its entry is made here, counting it (the tracker would look it up in vain).
+      const ref = newUntrackedRef<unknown>(IdGenerator.returnIdOfKey(taskKey, i, RETURN_ID_SCRATCH));
       const e = this.newEntry();
       this.owned.set(ref.hex, e); // the key is the ref's own hex string, not a second copy
-      e.localRefs++; // the ref was made before its entry existed, so it could not count itself
+      e.localRefs++;
       refs[i] = ref;
     }
     // Encode what is known now; top-level refs are resolved before sending. Most tasks have
