@@ -48,6 +48,7 @@ import {
   type TaskSpec,
   withSpec,
   writeResult,
+  writeResultOfKey,
   writeSpec,
 } from './protocol.js';
 import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
@@ -829,8 +830,17 @@ export class NodeManager {
     }
     this.tasks.delete(hex);
     if (!t.cancelled) {
+      // The common case, an owner on this node: its Results are written with no id Buffer made.
+      const ownerWorker = t.owner >= 0 ? this.workers.get(t.owner) : undefined;
       for (let i = 0; i < t.spec.numReturns; i++) {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
+        if (ownerWorker) {
+          const { status } = done;
+          const kind = ret?.kind ?? ReturnKind.Inline;
+          const payload = ret?.payload ?? EMPTY;
+          ownerWorker.sendWith((f) => writeResultOfKey(f, hex, i, status, kind, payload));
+          continue;
+        }
         this.deliver(t.owner, IdGenerator.returnIdOfKey(hex, i), done.status, ret?.kind ?? 0, ret?.payload);
       }
     }
@@ -846,7 +856,7 @@ export class NodeManager {
     kind: ReturnKind,
     payload: Buffer | undefined,
   ) {
-    const body = payload ?? Buffer.alloc(0);
+    const body = payload ?? EMPTY;
     if (owner === REMOTE_OWNER) {
       this.cluster?.sendResult(objectId, status, kind, body);
       return;
@@ -1451,6 +1461,8 @@ export class NodeManager {
 }
 
 const NO_GPUS: number[] = [];
+/** The payload of a return that has none (never written to). */
+const EMPTY = Buffer.alloc(0);
 
 function sendExecute(w: WorkerProcess, spec: TaskSpec, owner: number, gpuIds: number[]): void {
   w.sendWith((f) => {

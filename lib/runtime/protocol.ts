@@ -144,7 +144,8 @@ export class CallSpec implements TaskSpec {
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
 export function specKey(s: TaskSpec): string {
-  return s instanceof CallSpec || s instanceof SpecView ? s.key : taskKeyOf(s.taskId);
+  // A property read, not instanceof checks: this runs for every task the node manager takes.
+  return (s as { key?: string }).key ?? taskKeyOf(s.taskId);
 }
 
 /** A copy of a spec with some fields changed (a plain object: works for CallSpec too, unlike a spread). */
@@ -436,6 +437,23 @@ export interface ResultMessage {
 
 export function writeResult(w: Writer, m: ResultMessage): void {
   w.u8(Msg.Result).raw(m.objectId).u8(m.status).u8(m.kind).bytes(m.payload);
+}
+
+/** A Result for return `index` of the task keyed `taskKey` (ids.ts returnIdOfKey), with no id Buffer made. */
+export function writeResultOfKey(
+  w: Writer,
+  taskKey: string,
+  index: number,
+  status: DoneStatus,
+  kind: ReturnKind,
+  payload: Buffer,
+): void {
+  w.u8(Msg.Result)
+    .latin1(taskKey)
+    .u32(index + 1)
+    .u8(status)
+    .u8(kind)
+    .bytes(payload);
 }
 
 export function readResult(r: Reader): ResultMessage {
