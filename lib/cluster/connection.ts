@@ -8,6 +8,7 @@
 // handshake messages are parsed, and frames are limited to a few KiB.
 import net, { type Socket } from 'node:net';
 import { ClusterConnectionError, SunrayError } from '../core/errors.js';
+import { native } from '../native.js';
 import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
 import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
 import { encodeMessage, type Message, type Parsed, parseFrame } from './messages.js';
@@ -35,6 +36,14 @@ export type RawSink = (piece: Buffer, inPlace: boolean) => void;
 /** What a read takes when no raw target waits (Node's own read size). */
 const READ_BYTES = 64 * 1024;
 
+/**
+ * While a chunk's bytes are read in place, the socket reads as readable only once this many
+ * of them are queued (SO_RCVLOWAT; the kernel caps it at half its largest receive buffer), or
+ * all that is left of the chunk if less: the reader wakes about once per chunk instead of once
+ * per ~250 KiB. A 1 GiB pull went from 2.1-2.4 to 2.6-3.4 GB/s here (0.5 and 2 MiB did less).
+ */
+const LOW_WATER_BYTES = 8 * 1024 * 1024;
+
 /** Routes an onread socket's reads to its Conn once there is one. */
 class DirectReader {
   conn: Conn | undefined;
@@ -57,6 +66,8 @@ export class Conn {
   private raw: { left: number; sink: RawSink | undefined; target: Buffer | undefined } | undefined;
   /** The target slice handed to the socket for its next read, if any. */
   private directRead: Buffer | undefined;
+  /** The socket's SO_RCVLOWAT as last set (1: the kernel's default). */
+  private lowWater = 1;
   /** Whether reads go through `onread` (Conn.dial), so takeRaw's target is read into in place. */
   readonly readsInPlace: boolean;
   private nextRequest = 1n;
@@ -207,9 +218,11 @@ export class Conn {
     if (r?.target && r.left > 0 && this.buffered === 0 && !this.closed) {
       // Only the bytes still owed to the target: the read cannot run past them into the next frame.
       this.directRead = r.target.subarray(r.target.length - r.left);
+      this.setLowWater(Math.min(r.left, LOW_WATER_BYTES));
       return this.directRead;
     }
     this.directRead = undefined;
+    this.setLowWater(1);
     return Buffer.allocUnsafe(READ_BYTES);
   }
 
@@ -223,7 +236,23 @@ export class Conn {
     const r = this.raw;
     r.left -= n;
     if (r.left === 0) this.raw = undefined;
+    // Never wait for more than is still owed: nothing else may follow the last chunk.
+    this.setLowWater(Math.min(r.left, LOW_WATER_BYTES));
     r.sink?.(buf.subarray(0, n), true);
+  }
+
+  /** SO_RCVLOWAT, when it changes and the socket has an fd (best effort: a speed-up only). */
+  private setLowWater(bytes: number): void {
+    const want = Math.max(1, bytes);
+    if (want === this.lowWater || this.closed) return;
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd === undefined || fd < 0) return;
+    try {
+      native.setRecvLowWater(fd, want);
+      this.lowWater = want;
+    } catch {
+      // not a TCP socket, or closing: reads simply wake as usual
+    }
   }
 
   /** Whether this connection keeps the process alive; it always does while a request waits. */

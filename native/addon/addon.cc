@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adjustExternalMemory", Napi::Function::New(env, AdjustExternalMemory, "adjustExternalMemory"));
   sunray::addon::InitStore(env, exports);
   sunray::addon::InitSched(env, exports);
+  sunray::addon::InitNet(env, exports);
   return exports;
 }
 
