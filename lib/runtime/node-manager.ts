@@ -48,7 +48,6 @@ import {
   type TaskSpec,
   withSpec,
   writeResult,
-  writeResultOfKey,
   writeSpec,
 } from './protocol.js';
 import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
@@ -126,7 +125,7 @@ interface ActorRec {
   pending: Deque<TaskEntry>;
   /**
    * Calls sent to its process and not done. Counted, not listed (two map operations a call
-   * saved): the rare death of an actor finds them in the node's task table (runningCalls).
+   * saved): the rare death of an actor finds them in the node's task table (takeRunningCalls).
    */
   running: number;
   cause: RemoteErrorInfo | undefined;
@@ -830,15 +829,17 @@ export class NodeManager {
     }
     this.tasks.delete(hex);
     if (!t.cancelled) {
-      // The common case, an owner on this node: its Results are written with no id Buffer made.
+      // The common case, an owner on this node: its Results are written with no id Buffer made
+      // (the id goes through a scratch buffer, copied into the frame at once).
       const ownerWorker = t.owner >= 0 ? this.workers.get(t.owner) : undefined;
       for (let i = 0; i < t.spec.numReturns; i++) {
         const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
         if (ownerWorker) {
+          const objectId = IdGenerator.returnIdOfKey(hex, i, RESULT_ID_SCRATCH);
           const { status } = done;
           const kind = ret?.kind ?? ReturnKind.Inline;
           const payload = ret?.payload ?? EMPTY;
-          ownerWorker.sendWith((f) => writeResultOfKey(f, hex, i, status, kind, payload));
+          ownerWorker.sendWith((f) => writeResult(f, { objectId, status, kind, payload }));
           continue;
         }
         this.deliver(t.owner, IdGenerator.returnIdOfKey(hex, i), done.status, ret?.kind ?? 0, ret?.payload);
@@ -1463,6 +1464,8 @@ export class NodeManager {
 const NO_GPUS: number[] = [];
 /** The payload of a return that has none (never written to). */
 const EMPTY = Buffer.alloc(0);
+/** Where a Result's object id is made before it is copied into the frame (sendWith fills at once). */
+const RESULT_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
 
 function sendExecute(w: WorkerProcess, spec: TaskSpec, owner: number, gpuIds: number[]): void {
   w.sendWith((f) => {

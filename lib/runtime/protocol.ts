@@ -439,23 +439,6 @@ export function writeResult(w: Writer, m: ResultMessage): void {
   w.u8(Msg.Result).raw(m.objectId).u8(m.status).u8(m.kind).bytes(m.payload);
 }
 
-/** A Result for return `index` of the task keyed `taskKey` (ids.ts returnIdOfKey), with no id Buffer made. */
-export function writeResultOfKey(
-  w: Writer,
-  taskKey: string,
-  index: number,
-  status: DoneStatus,
-  kind: ReturnKind,
-  payload: Buffer,
-): void {
-  w.u8(Msg.Result)
-    .latin1(taskKey)
-    .u32(index + 1)
-    .u8(status)
-    .u8(kind)
-    .bytes(payload);
-}
-
 export function readResult(r: Reader): ResultMessage {
   return {
     objectId: r.copy(OBJECT_ID_SIZE),
