@@ -4,13 +4,18 @@
 //                                `bytes` are queued (or it closes), so a reader that
 //                                knows a large piece is coming is woken once per that
 //                                many bytes instead of once per segment train.
+//   createSocketPair()           a SOCK_SEQPACKET unix socket pair [a, b] (close-on-exec)
+//   sendFds(sock, fds)           passes fds to the peer as one message (SCM_RIGHTS)
+//   recvFds(sock)                the fds of one queued message, or null (never blocks)
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "addon/bindings.h"
+#include "net/fd_passing.h"
 
 namespace sunray::addon {
 namespace {
@@ -27,10 +32,59 @@ Napi::Value SetRecvLowWater(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value CreateSocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    auto [a, b] = net::make_socket_pair();
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, Napi::Number::New(env, a));
+    out.Set(1u, Napi::Number::New(env, b));
+    return out;
+  } catch (const net::FdPassingError& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsArray())
+    throw Napi::TypeError::New(env, "sendFds(sock, fds): a socket fd and an array of fds are expected");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, "sendFds: every fd must be a number");
+    fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  try {
+    net::send_fds(info[0].As<Napi::Number>().Int32Value(), fds);
+  } catch (const net::FdPassingError& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return env.Undefined();
+}
+
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "recvFds(sock): a socket fd is expected");
+  std::vector<int> fds;
+  try {
+    if (!net::recv_fds(info[0].As<Napi::Number>().Int32Value(), &fds)) return env.Null();
+  } catch (const net::FdPassingError& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  Napi::Array out = Napi::Array::New(env, fds.size());
+  for (uint32_t i = 0; i < fds.size(); i++) out.Set(i, Napi::Number::New(env, fds[i]));
+  return out;
+}
+
 }  // namespace
 
 void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("setRecvLowWater", Napi::Function::New<SetRecvLowWater>(env, "setRecvLowWater"));
+  exports.Set("createSocketPair", Napi::Function::New<CreateSocketPair>(env, "createSocketPair"));
+  exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
 }
 
 }  // namespace sunray::addon
