@@ -45,6 +45,8 @@ export interface Backend {
   submit(spec: TaskSpec, def: FunctionDef): void;
   /** Ownership ops (ownership/ref-ops.ts), in order with everything else this process sends. */
   refOp(op: Buffer): void;
+  /** Cancels an actor call this process sent straight to its actor; false if it did not. */
+  cancelDirect?(taskKey: string): boolean;
   /** The current task waits in get/wait: its CPU may be lent to others. */
   blocked(): void;
   unblocked(): void;

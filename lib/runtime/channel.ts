@@ -71,7 +71,13 @@ export interface NativeDoorbell {
 // and up to MAX_WORKERS live workers.
 export const COMPLETION_PARTICIPANTS = 126;
 export const MAX_WORKERS = 120;
-export const INBOX_PARTICIPANTS = 4;
+/**
+ * An inbox is read by its worker and written by the node manager and, for an actor, by
+ * each caller with a direct channel to it (and for a caller, by each actor answering it).
+ */
+export const INBOX_PARTICIPANTS = 64;
+/** Direct channels into one inbox at most; past that, calls are routed by the node manager. */
+export const MAX_DIRECT_PEERS = INBOX_PARTICIPANTS - 4;
 
 /** A shared-memory segment holding one ring (a memfd: the caller closes the fd). */
 export function createRingSegment(participants: number): number {
@@ -184,6 +190,18 @@ export class ChannelWriter {
       this.batch.truncate(0);
       this.pushedBytes = 0;
     }
+  }
+
+  /** Everything sent so far is in the ring (none waits for room after a flush). */
+  get drained(): boolean {
+    return this.batch.length === 0;
+  }
+
+  /** Frees what a dead writer of this ring left claimed in it (ring.ts recover), and wakes the reader. */
+  recover(pid: number): void {
+    if (this.closed) return;
+    const stats = this.ring.recover(pid);
+    if (stats.completed + stats.requeued > 0) this.bell.notify();
   }
 
   private park(frame: Buffer): Buffer {

@@ -22,6 +22,7 @@ import {
   ownerHexOf,
   TASK_ID_SIZE,
   taskIdOf,
+  taskKeyOf,
 } from '../core/ids.js';
 import { newUntrackedRef, ObjectRef, setRefTracker } from '../core/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
@@ -775,6 +776,7 @@ export class CoreWorker {
       return;
     }
     if (isPutId(ref) || e.state !== State.Pending) return;
+    if (this.backend.cancelDirect?.(taskKeyOf(taskIdOf(ref)))) return;
     this.backend.request('cancelTask', Buffer.from(taskIdOf(ref)), force).catch(() => {});
   }
 

@@ -2,22 +2,27 @@
 // time; when that task waits in get()/wait() (its CPU lent back), the next
 // one may start, so nested tasks never deadlock. An actor runs up to
 // maxConcurrency calls at once (1 by default: calls run in arrival order).
-import { ActorDiedError, InvalidArgumentError } from '../core/errors.js';
+// Calls that came straight from a caller (direct/) are answered straight back.
+import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../core/errors.js';
 import { IdGenerator } from '../core/ids.js';
-import { deserialize, encode, encodeToBuffer, writeEncoded } from '../core/serialization.js';
+import { deserialize, encode, encodeToBuffer, serialize, writeEncoded } from '../core/serialization.js';
 import { ObjectId } from '../store/index.js';
 import type { ChannelWriter } from './channel.js';
-import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
+import { type CoreWorker, errorRecord, INLINE_LIMIT, type TaskContext } from './core-worker.js';
+import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
 import {
   ArgKind,
   DoneStatus,
   decodeArgs,
   type FunctionDef,
+  Msg,
   ReturnKind,
+  specKey,
   TaskKind,
   type TaskReturn,
   type TaskSpec,
+  writeDirectResult,
   writeDone,
 } from './protocol.js';
 import { Deque } from './scheduler.js';
@@ -26,7 +31,17 @@ interface Job {
   spec: TaskSpec;
   owner: number;
   gpuIds: number[];
+  /** It came straight from its caller (Msg.CallDirect), not from the node manager. */
+  direct: boolean;
 }
+
+/** How many ownership ops this process has sent so far (WorkerBackend counts them). */
+export interface RefOpCounter {
+  readonly refOpsSent: number;
+}
+
+const NO_GPUS: number[] = [];
+const RESULT_ID = Buffer.alloc(28);
 
 export class Executor {
   private readonly defs = new Map<string, FunctionDef>();
@@ -39,11 +54,18 @@ export class Executor {
   private actor: { id: string; instance: any } | undefined;
   private actorDead: Error | undefined;
   private lastTaskName: string | undefined;
+  /** Set by returns() when a value held refs: its result then goes by the node manager (relay). */
+  private returnedRefs = false;
+  /** refOpsSent when a direct result last went out. */
+  private refOpsSeen = 0;
+  private whenIdle: (() => void) | undefined;
 
   constructor(
     private readonly core: CoreWorker,
     private readonly out: ChannelWriter,
     private readonly index: number,
+    private readonly peers?: CallerPeers,
+    private readonly refOps?: RefOpCounter,
   ) {
     const backend = core.backend;
     const blocked = backend.blocked.bind(backend);
@@ -68,19 +90,42 @@ export class Executor {
     this.defs.set(def.fnId, def);
   }
 
-  execute(spec: TaskSpec, owner: number, gpuIds: number[]): void {
+  execute(spec: TaskSpec, owner: number, gpuIds: number[], direct = false): void {
     if (spec.kind === TaskKind.ActorCreate) {
       this.limit = Math.max(1, spec.maxConcurrency);
-      this.run({ spec, owner, gpuIds });
+      this.run({ spec, owner, gpuIds, direct: false });
       return;
     }
-    this.queue.push({ spec, owner, gpuIds });
+    this.queue.push({ spec, owner, gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds, direct });
     this.pump();
   }
 
   cancelQueued(taskId: Buffer): void {
     const job = this.queue.remove((j) => j.spec.taskId.equals(taskId));
-    if (job) this.reply(job.spec, DoneStatus.Cancelled, []);
+    if (job) this.reply(job, DoneStatus.Cancelled, []);
+  }
+
+  /**
+   * A caller cancels a direct call (direct/actor-links.ts): dropped if it has not started;
+   * answered either way, since only this process knows whether it had.
+   */
+  cancelDirect(taskKey: string, caller: number, numReturns: number, name: string): void {
+    const job = this.queue.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
+    const err = new TaskCancelledError(
+      job
+        ? `task ${name} was cancelled before it ran`
+        : `task ${name} was cancelled while running; its result will be discarded`,
+    );
+    const payload = serialize(errorRecord(err));
+    this.replyDirect(caller, taskKey, numReturns, DoneStatus.Cancelled, [
+      { kind: ReturnKind.Inline, payload },
+    ]);
+  }
+
+  /** Calls fn once nothing is queued or running (an actor asked to exit when idle). */
+  onIdle(fn: () => void): void {
+    if (this.queue.length === 0 && this.running === 0) fn();
+    else this.whenIdle = fn;
   }
 
   private pumping = false;
@@ -139,7 +184,7 @@ export class Executor {
   // result that is not a promise. Then its reply is sent in the same turn it
   // arrived, with no promise in between (the short-task hot path).
   private run(job: Job): void {
-    const { spec } = job;
+    const spec = job.spec;
     this.running++;
     this.lastTaskName = spec.name;
     const ctx: TaskContext = {
@@ -153,16 +198,16 @@ export class Executor {
     try {
       result = this.core.taskContext.run(ctx, () => this.start(spec));
     } catch (err) {
-      this.fail(spec, err);
+      this.fail(job, err);
       return;
     }
     if (isThenable(result)) {
       result.then(
-        (v) => this.succeed(spec, v),
-        (err) => this.fail(spec, err),
+        (v) => this.succeed(job, v),
+        (err) => this.fail(job, err),
       );
     } else {
-      this.succeed(spec, result);
+      this.succeed(job, result);
     }
   }
 
@@ -200,28 +245,31 @@ export class Executor {
     }
   }
 
-  private succeed(spec: TaskSpec, value: unknown): void {
+  private succeed(job: Job, value: unknown): void {
+    const spec = job.spec;
     let returns: TaskReturn[];
     try {
       returns = spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, value);
     } catch (err) {
-      this.fail(spec, err);
+      this.fail(job, err);
       return;
     }
-    this.reply(spec, DoneStatus.Ok, returns);
+    this.reply(job, DoneStatus.Ok, returns);
     this.finish();
   }
 
-  private fail(spec: TaskSpec, err: unknown): void {
+  private fail(job: Job, err: unknown): void {
+    const spec = job.spec;
     if (spec.kind === TaskKind.ActorCreate)
       this.actorDead = new ActorDiedError('the actor constructor threw');
-    this.reply(spec, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
+    this.reply(job, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
     this.finish();
   }
 
   private finish(): void {
     this.running--;
     this.pump();
+    if (this.whenIdle && this.queue.length === 0 && this.running === 0) this.whenIdle();
   }
 
   private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
@@ -238,6 +286,7 @@ export class Executor {
             })();
     return values.map((v, i) => {
       const enc = encode(v);
+      if (enc.refs.length > 0) this.returnedRefs = true;
       this.core.markEscaped(enc.refs);
       // Refs inside a return value live as long as that value (its owner frees it later).
       if (enc.refs.length > 0) this.core.addContained(IdGenerator.returnId(spec.taskId, i), enc.refs);
@@ -253,10 +302,48 @@ export class Executor {
     });
   }
 
-  private reply(spec: TaskSpec, status: DoneStatus, returns: TaskReturn[]): void {
-    this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns));
+  private reply(job: Job, status: DoneStatus, returns: TaskReturn[]): void {
+    const spec = job.spec;
+    if (job.direct) this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
+    else {
+      this.returnedRefs = false; // (the node manager's way keeps the order anyway)
+      this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns));
+    }
+  }
+
+  /**
+   * Results of a direct call, one frame per return (a failure fails them all), into the
+   * caller's inbox. When this process has sent ownership ops since the last such answer (a
+   * borrowed argument, refs in the value), they travel by the node manager instead: the ops
+   * go that way, and the owner must see them before the result (ownership/ref-ops.ts).
+   */
+  private replyDirect(
+    caller: number,
+    taskKey: string,
+    numReturns: number,
+    status: DoneStatus,
+    returns: TaskReturn[],
+  ): void {
+    const ops = this.refOps?.refOpsSent ?? 0;
+    const peer = ops === this.refOpsSeen && !this.returnedRefs ? this.peers?.writerOf(caller) : undefined;
+    this.refOpsSeen = ops;
+    this.returnedRefs = false;
+    for (let i = 0; i < numReturns; i++) {
+      const ret = status === DoneStatus.Ok ? returns[i] : returns[0];
+      const kind = ret?.kind ?? ReturnKind.Inline;
+      const payload = ret?.payload ?? EMPTY;
+      const id = IdGenerator.returnIdOfKey(taskKey, i, RESULT_ID);
+      if (peer) peer.sendWith((w) => writeDirectResult(w, this.index, id, status, kind, payload));
+      else
+        this.out.sendWith((w) => {
+          w.u8(Msg.RelayResult).u32(caller);
+          writeDirectResult(w, this.index, id, status, kind, payload);
+        });
+    }
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';

@@ -32,6 +32,7 @@ import {
 } from './channel.js';
 import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-hooks.js';
 import { errorRecord } from './core-worker.js';
+import { type ActorExit, ChannelBroker } from './direct/channel-broker.js';
 import { keepPayload } from './interned-payloads.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
@@ -185,6 +186,8 @@ export class NodeManager {
   private readonly refusedActors = new Map<string, Error>();
   private readonly pendingActors = new Deque<ActorRec>();
   private readonly defs = new Map<string, FunctionDef>();
+  /** Direct channels between calling workers and actors (direct/). */
+  private readonly broker = new ChannelBroker();
   private dispatchScheduled = false;
   /** Counts releases to the resource pool (see ClassQueue.exhaustedAt). */
   private releaseEpoch = 0;
@@ -363,6 +366,14 @@ export class NodeManager {
       else if (a.owner === w.index && !a.detached && a.state !== 'dead')
         this.killActorInternal(a, 'its owner exited', true);
     }
+    // Direct channels to and from it (after the actor's fate is known: its callers are told).
+    const hosted = w.actorHex !== undefined ? this.actors.get(w.actorHex) : undefined;
+    const actorExit: ActorExit | undefined = hosted && {
+      restarting: hosted.state === 'restarting',
+      how,
+      death: hosted.state === 'dead' ? this.actorDiedError(hosted).message : '',
+    };
+    this.broker.onExit(w, actorExit);
     // Tasks it owned: their results have nowhere to go.
     for (const t of this.tasks.values()) if (t.owner === w.index) t.owner = -2;
     this.scheduleDispatch();
@@ -498,7 +509,8 @@ export class NodeManager {
     return (spec.fnId === '' ? undefined : this.defs.get(spec.fnId)) ?? NO_DEF;
   }
 
-  submit(spec: TaskSpec, def: FunctionDef, owner: number): void {
+  /** retriesLeft: a direct call whose actor died, retried with what it has left (direct/actor-links.ts). */
+  submit(spec: TaskSpec, def: FunctionDef, owner: number, retriesLeft = spec.maxRetries): void {
     if (this.closed) throw new SunrayError('the node manager is shut down');
     this.define(def);
     if (this.cluster && owner !== REMOTE_OWNER && spec.kind !== TaskKind.ActorCall) {
@@ -543,7 +555,7 @@ export class NodeManager {
       spec,
       hex,
       owner,
-      retriesLeft: spec.maxRetries,
+      retriesLeft,
       worker: undefined,
       lease: undefined,
       actor: undefined,
@@ -738,6 +750,21 @@ export class NodeManager {
         this.submit(spec, def, owner);
         return;
       }
+      case Msg.SubmitRetry: {
+        const owner = r.u32();
+        const retriesLeft = r.u32();
+        this.submit(SpecView.read(r), NO_DEF, owner, retriesLeft);
+        return;
+      }
+      case Msg.ChannelOpen: {
+        const caller = this.workers.get(r.u32());
+        const asked = r.copy(16);
+        if (caller) this.broker.open(caller, asked, this.localActor(asked));
+        return;
+      }
+      case Msg.RelayResult:
+        this.relayResult(r.u32(), r.raw(r.remaining));
+        return;
       case Msg.DefineUp: {
         r.u32();
         this.define(readDef(r));
@@ -770,6 +797,28 @@ export class NodeManager {
       default:
         console.error(`sunray: node manager got an unknown message type ${type}; ignored`);
     }
+  }
+
+  /** The actor a handle's id names, if it lives on this node (aliases from getIfExists resolved). */
+  private localActor(id: Buffer): ActorRec | undefined {
+    const hex = id.toString('hex');
+    return this.actors.get(this.actorAliases.get(hex) ?? hex);
+  }
+
+  /**
+   * A direct call's result the actor sent this way to keep it behind its ownership ops
+   * (executor.ts replyDirect): passed on as it is; dropped, with its stored value, if the
+   * caller is gone.
+   */
+  private relayResult(owner: number, frame: Buffer): void {
+    const w = this.workers.get(owner);
+    if (w) {
+      w.send(frame);
+      return;
+    }
+    // The frame: u8 type, u32 actor index, object id, u8 status, u8 kind, payload.
+    const objectId = frame.subarray(5, 5 + OBJECT_ID_SIZE);
+    if (frame[6 + OBJECT_ID_SIZE] === ReturnKind.InStore) this.deleteQuietly(objectId);
   }
 
   private onBlocked(index: number, blocked: boolean): void {
@@ -1047,6 +1096,7 @@ export class NodeManager {
       const w = this.spawnWorker();
       this.claimed.add(w);
       w.state = 'actor';
+      w.actorHex = a.hex;
       a.worker = w;
       const t = this.tasks.get(specKey(a.createSpec));
       w.ensureDefined(a.def);
@@ -1249,7 +1299,9 @@ export class NodeManager {
     const w = a.worker;
     a.worker = undefined;
     this.markActorDead(a, 'all handles to it were dropped');
-    void w?.stop();
+    // Calls may have come straight from callers (direct/): the actor finishes those first.
+    if (w && w.callers.size > 0) void w.stop(Number.POSITIVE_INFINITY, true);
+    else void w?.stop();
   }
 
   getActor(
@@ -1421,14 +1473,33 @@ export class NodeManager {
     return [...this.workers.values()].filter((w) => !w.exited).map((w) => w.pid);
   }
 
-  stats(): { workers: number; idle: number; queued: number; running: number; actors: number } {
+  stats(): {
+    workers: number;
+    idle: number;
+    queued: number;
+    running: number;
+    actors: number;
+    directChannels: number;
+  } {
     let idle = 0;
-    for (const w of this.workers.values()) if (w.state === 'idle') idle++;
+    let directChannels = 0;
+    for (const w of this.workers.values()) {
+      if (w.state === 'idle') idle++;
+      directChannels += w.callers.size;
+    }
     let queued = 0;
     for (const q of this.classes.values()) queued += q.tasks.length;
     let actors = 0;
     for (const a of this.actors.values()) if (a.state !== 'dead') actors++;
-    return { workers: this.workers.size, idle, queued, running: this.tasks.size - queued, actors };
+    // (running: tasks and routed actor calls; direct calls are known only to their callers)
+    return {
+      workers: this.workers.size,
+      idle,
+      queued,
+      running: this.tasks.size - queued,
+      actors,
+      directChannels,
+    };
   }
 
   // ------------------------------------------------------------ shutdown

@@ -31,6 +31,19 @@ export enum Msg {
   MemoryReport = 23, // worker -> manager: u32 query id, JSON rows
   HeldByOthers = 24, // worker -> manager: u32 index, u8 whether others hold objects it owns
 
+  // direct actor calls (direct/): a caller writes calls straight into its actor's inbox and
+  // the actor answers into the caller's; the node manager only sets the channel up and tears it down
+  ChannelOpen = 25, // worker -> manager: u32 index, u8[16] actor id as the handle names it
+  ChannelAnswer = 26, // manager -> caller: u8[16] asked id, u8 granted; then grantFields or refusal
+  PeerOpen = 27, // manager -> actor: u32 caller index (its inbox ring + eventfd on the control socket)
+  PeerGone = 28, // manager -> actor: u32 caller index that exited
+  ChannelClosed = 29, // manager -> caller: u32 actor worker index, u8 restarting, u32 pid, str how, str death
+  CallDirect = 32, // caller -> actor: spec, i32 caller index
+  DirectResult = 33, // actor -> caller: u32 actor worker index, then a Result's fields
+  RelayResult = 34, // actor -> manager: u32 owner index, then a whole DirectResult frame (kept in order with RefOps)
+  SubmitRetry = 35, // worker -> manager: u32 index, u32 retries left, spec (a direct call whose actor died)
+  ExitWhenIdle = 36, // manager -> actor: exit once the calls it has are done
+
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,
 }
@@ -437,6 +450,18 @@ export interface ResultMessage {
 
 export function writeResult(w: Writer, m: ResultMessage): void {
   w.u8(Msg.Result).raw(m.objectId).u8(m.status).u8(m.kind).bytes(m.payload);
+}
+
+/** A result an actor sends its caller directly (Msg.DirectResult), written in place. */
+export function writeDirectResult(
+  w: Writer,
+  actorIndex: number,
+  objectId: Uint8Array,
+  status: DoneStatus,
+  kind: ReturnKind,
+  payload: Uint8Array,
+): void {
+  w.u8(Msg.DirectResult).u32(actorIndex).raw(objectId).u8(status).u8(kind).bytes(payload);
 }
 
 export function readResult(r: Reader): ResultMessage {

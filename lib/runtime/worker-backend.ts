@@ -1,18 +1,24 @@
 // A worker's link to its node manager: submissions, blocked/unblocked notes
 // and requests go out on the shared completion ring; replies come back on the
-// worker's inbox (dispatched by worker-main.ts).
+// worker's inbox (dispatched by worker-main.ts). Actor calls go straight to
+// their actor when a direct channel is open (direct/actor-links.ts).
 import { Writer } from '../core/codec.js';
 import { errorClasses, SunrayError } from '../core/errors.js';
 import { deserialize, serialize } from '../core/serialization.js';
 import type { Backend, NodeRequests } from './backend.js';
 import type { ChannelWriter } from './channel.js';
-import { type FunctionDef, Msg, type TaskSpec, writeDef, writeSpec } from './protocol.js';
+import type { ActorLinks } from './direct/actor-links.js';
+import { type FunctionDef, Msg, TaskKind, type TaskSpec, writeDef, writeSpec } from './protocol.js';
 
 export class WorkerBackend implements Backend {
   readonly isDriver = false;
   private readonly defined = new Set<string>();
   private nextRequest = 1;
   private readonly requests = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  /** Direct channels to actors on this node (set by worker-main.ts). */
+  direct: ActorLinks | undefined;
+  /** Ownership ops sent so far: a direct answer after one goes by the node manager (executor.ts). */
+  refOpsSent = 0;
 
   constructor(
     readonly nodeId: string,
@@ -28,13 +34,25 @@ export class WorkerBackend implements Backend {
       writeDef(d, def);
       this.out.send(Buffer.from(d.finish()));
     }
+    if (spec.kind === TaskKind.ActorCall && this.direct?.trySend(spec)) return;
+    this.route(spec);
+  }
+
+  /** Sends a task to the node manager; retriesLeft for a direct call retried after its actor died. */
+  route(spec: TaskSpec, retriesLeft?: number): void {
     this.out.sendWith((w) => {
-      w.u8(Msg.Submit).u32(this.index);
+      if (retriesLeft === undefined) w.u8(Msg.Submit).u32(this.index);
+      else w.u8(Msg.SubmitRetry).u32(this.index).u32(retriesLeft);
       writeSpec(w, spec);
     });
   }
 
+  cancelDirect(taskKey: string): boolean {
+    return this.direct?.cancel(taskKey) ?? false;
+  }
+
   refOp(op: Buffer): void {
+    this.refOpsSent++;
     this.out.sendWith((w) => w.u8(Msg.RefOps).u32(this.index).raw(op));
   }
 

@@ -16,12 +16,15 @@ import {
 } from './channel.js';
 import { setRuntime } from './context.js';
 import { CoreWorker } from './core-worker.js';
+import { ActorLinks } from './direct/actor-links.js';
+import { CallerPeers } from './direct/caller-peers.js';
 import { Executor } from './executor.js';
 import { Msg, readDef, readResult, readSpec } from './protocol.js';
 import { prefixOutput } from './stdio-prefix.js';
 import { WorkerBackend } from './worker-backend.js';
 import type { WorkerConfig } from './worker-process.js';
 
+const NO_GPUS: number[] = [];
 const raw = process.env.SUNRAY_WORKER_CONFIG;
 if (!raw) {
   console.error('sunray worker: started without SUNRAY_WORKER_CONFIG; workers are started by sunray.init()');
@@ -36,7 +39,13 @@ const completionRing = openRing(config.fds.completion, false, COMPLETION_PARTICI
 const out = new ChannelWriter(completionRing, openDoorbell(completionRing, config.fds.completionBell), store);
 const backend = new WorkerBackend(config.nodeId, config.ownerId, config.index, out);
 const core = new CoreWorker(backend, store, Buffer.from(config.ownerId, 'hex'));
-const executor = new Executor(core, out, config.index);
+// Direct actor calls (direct/): this worker as a caller, and as an actor answering its callers.
+const links = new ActorLinks(config.index, config.fds.control, store, out, core, (spec, retriesLeft) =>
+  backend.route(spec, retriesLeft),
+);
+backend.direct = links;
+const peers = new CallerPeers(config.fds.control, store);
+const executor = new Executor(core, out, config.index, peers, backend);
 // While others hold objects this worker owns, it must not be reaped as idle (its death would
 // be their owner's death). Sent before the reply of the task that made them held.
 core.onHeldByOthers = (held) =>
@@ -76,6 +85,26 @@ const inbox = new ChannelReader(
         executor.execute(spec, owner, gpus ? gpus.split(',').map(Number) : []);
         return;
       }
+      case Msg.CallDirect: {
+        const spec = readSpec(r);
+        executor.execute(spec, r.i32(), NO_GPUS, true);
+        return;
+      }
+      case Msg.DirectResult:
+        links.onResult(r);
+        return;
+      case Msg.ChannelAnswer:
+        links.onAnswer(r);
+        return;
+      case Msg.ChannelClosed:
+        links.onClosed(r);
+        return;
+      case Msg.PeerOpen:
+        peers.open(r.u32());
+        return;
+      case Msg.PeerGone:
+        peers.gone(r.u32());
+        return;
       case Msg.Result: {
         const m = readResult(r);
         core.onTaskReturn(m.objectId, m.status, m.kind, m.payload);
@@ -98,11 +127,17 @@ const inbox = new ChannelReader(
         out.sendWith((w) => w.u8(Msg.MemoryReport).u32(id).str(rows));
         return;
       }
-      case Msg.Cancel:
-        executor.cancelQueued(r.raw(24));
+      case Msg.Cancel: {
+        const taskId = r.raw(24);
+        if (r.remaining === 0) executor.cancelQueued(taskId);
+        else executor.cancelDirect(taskId.toString('latin1'), r.i32(), r.u32(), r.str());
         return;
+      }
       case Msg.Exit:
         exit(0);
+        return;
+      case Msg.ExitWhenIdle:
+        executor.onIdle(() => exit(0));
         return;
       default:
         console.error(`sunray worker: unknown message type ${type}; ignored`);
@@ -122,6 +157,8 @@ setInterval(() => {
 }, 500).unref();
 
 function exit(code: number): void {
+  links.closeAll();
+  peers.closeAll();
   out.flush();
   inbox.stop();
   store.close();

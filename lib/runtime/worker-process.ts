@@ -2,11 +2,15 @@
 // the node manager over two shared-memory rings (its inbox, and the shared
 // completion ring). File descriptors are inherited through spawn's stdio
 // array, so nothing is named in /dev/shm and nothing outlives the processes.
+// A unix socket (the control socket) carries the fds of other workers' rings
+// later, when the node manager opens a direct channel between a caller and an
+// actor (direct/).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writer } from '../core/codec.js';
+import { native } from '../native.js';
 import type { ObjectStore } from '../store/index.js';
 import {
   ChannelWriter,
@@ -31,8 +35,16 @@ export interface WorkerConfig {
   driverDir: string;
   namespace: string;
   logToDriver: boolean;
-  // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd
-  fds: { store: number; completion: number; completionBell: number; inbox: number; inboxBell: number };
+  // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
+  // and the control socket on which other workers' ring fds arrive
+  fds: {
+    store: number;
+    completion: number;
+    completionBell: number;
+    inbox: number;
+    inboxBell: number;
+    control: number;
+  };
 }
 
 export interface SharedFds {
@@ -56,8 +68,16 @@ export class WorkerProcess {
   exited = false;
   /** It owns objects that other processes or objects hold (Msg.HeldByOthers): not reaped when idle. */
   heldByOthers = false;
+  /** The actor it hosts (hex id), once it was given one. */
+  actorHex: string | undefined;
+  /** Actors this worker calls directly (it writes into their inboxes). */
+  readonly channelsTo = new Set<WorkerProcess>();
+  /** Workers that call the actor hosted here directly (they write into this inbox). */
+  readonly callers = new Set<WorkerProcess>();
   private readonly inboxFd: number;
   private readonly inboxBellFd: number;
+  /** This side of the control socket: fds sent here arrive in the worker (direct/). */
+  readonly controlFd: number;
 
   constructor(
     readonly index: number,
@@ -77,6 +97,8 @@ export class WorkerProcess {
     const ring = openRing(this.inboxFd, true, INBOX_PARTICIPANTS);
     const bell = openDoorbell(ring, this.inboxBellFd);
     this.writer = new ChannelWriter(ring, bell, store);
+    const [controlFd, childControlFd] = native.createSocketPair() as [number, number];
+    this.controlFd = controlFd;
     const config: WorkerConfig = {
       index,
       nodeId: opts.nodeId,
@@ -85,7 +107,7 @@ export class WorkerProcess {
       driverDir: opts.driverDir,
       namespace: opts.namespace,
       logToDriver: opts.logToDriver,
-      fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7 },
+      fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };
     const out = opts.logToDriver ? 'inherit' : 'ignore';
     this.proc = spawn(
@@ -101,14 +123,26 @@ export class WorkerProcess {
           shared.completionBell,
           this.inboxFd,
           this.inboxBellFd,
+          childControlFd,
         ],
         env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
         cwd: opts.driverDir,
       },
     );
+    closeSync(childControlFd); // the child has its own copy now
     this.proc.once('exit', () => {
       this.exited = true;
     });
+  }
+
+  /** The fds another process needs to write into this worker's inbox: ring, then eventfd. */
+  inboxFds(): [number, number] {
+    return [this.inboxFd, this.inboxBellFd];
+  }
+
+  /** Frees what a dead process that wrote into this inbox left claimed in it. */
+  recoverInbox(pid: number): void {
+    this.writer.recover(pid);
   }
 
   get pid(): number {
@@ -133,19 +167,25 @@ export class WorkerProcess {
     this.writer.sendWith(fill);
   }
 
-  /** Asks the worker to exit; kills it if it has not within graceMs. */
-  stop(graceMs = 2000): Promise<void> {
+  /**
+   * Asks the worker to exit; kills it if it has not within graceMs (never, if Infinity).
+   * whenIdle: an actor first finishes the calls it has (some may have come straight from callers).
+   */
+  stop(graceMs = 2000, whenIdle = false): Promise<void> {
     if (this.exited) return Promise.resolve();
-    this.writer.send(Buffer.from([Msg.Exit]));
+    this.writer.send(Buffer.from([whenIdle ? Msg.ExitWhenIdle : Msg.Exit]));
     this.writer.flush();
     // Keep the loop alive until the exit is seen: an unref'd child that is
     // SIGKILLed after the grace period would otherwise leave shutdown() pending
     // with nothing to wait on (node exits with code 13 at a top-level await).
-    this.proc.ref();
+    // (Not for an actor finishing its calls: that may take as long as they do.)
+    if (!whenIdle) this.proc.ref();
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.proc.kill('SIGKILL');
-      }, graceMs);
+      const t = Number.isFinite(graceMs)
+        ? setTimeout(() => {
+            this.proc.kill('SIGKILL');
+          }, graceMs)
+        : undefined;
       this.proc.once('exit', () => {
         clearTimeout(t);
         resolve();
@@ -164,7 +204,7 @@ export class WorkerProcess {
   /** Closes this side's copies of the worker's fds (the child keeps its own). */
   closeFds(): void {
     this.writer.close();
-    for (const fd of [this.inboxFd, this.inboxBellFd]) {
+    for (const fd of [this.inboxFd, this.inboxBellFd, this.controlFd]) {
       try {
         closeSync(fd);
       } catch {

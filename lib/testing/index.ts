@@ -21,13 +21,17 @@ export function workerPids(): number[] {
   return rt.manager.workerPids();
 }
 
-/** Counts of the node's workers and tasks (driver only). */
+/**
+ * Counts of the node's workers and tasks (driver only). directChannels: open channels from
+ * calling workers straight to actors on this node (their calls skip the node manager).
+ */
 export function nodeStats(): {
   workers: number;
   idle: number;
   queued: number;
   running: number;
   actors: number;
+  directChannels: number;
 } {
   const rt = currentRuntime();
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
