@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as sunray from 'sunray';
 import { nodeStats } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive, until } from '../helpers.js';
+import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -159,6 +159,22 @@ describe('direct actor calls', () => {
     expect(queued).toBe('TaskCancelledError: task Counter.sleep was cancelled before it ran');
     expect(running).toMatch(/^TaskCancelledError: task Counter.sleep was cancelled while running/);
     expect(next).toBe('2');
+  });
+
+  test('an actor ended by its owner finishes the direct calls it was sent first', async () => {
+    let c: CounterHandle | undefined = Counter.options({ name: 'drains-first' }).remote();
+    const pid = await sunray.get(c.pid.remote());
+    const caller = sunray.remote(async () => {
+      const s = await import('sunray');
+      const h = await s.getActor<{ incr(): number; sleep(ms: number): Promise<number> }>('drains-first');
+      await s.get(h.incr.remote()); // opens the channel
+      return [h.sleep.remote(1500)]; // still running when the owner lets go
+    });
+    const [slow] = await sunray.get(caller.remote());
+    c = undefined; // the owner's last handle: the actor ends once its calls are done
+    (globalThis as { gc?: () => void }).gc?.();
+    expect(await sunray.get(slow!)).toBe(1500);
+    await untilGoneAfterGc(pid, 'the actor to end after its last call');
   });
 
   test('a ref passed to an actor and kept there stays readable after its caller moves on', async () => {
