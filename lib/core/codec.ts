@@ -185,6 +185,28 @@ export class Reader {
     return s;
   }
 
+  /** Steps over n bytes. */
+  skip(n: number): this {
+    this.need(n);
+    this.pos += n;
+    return this;
+  }
+
+  /** Steps over a length-prefixed string or byte run. */
+  skipBytes(): this {
+    return this.skip(this.u32());
+  }
+
+  /** Whether the bytes from `from` to the read position are exactly b (no Buffer made). */
+  spanEquals(b: Buffer, from: number): boolean {
+    return this.pos - from === b.length && b.compare(this.buf, from, this.pos) === 0;
+  }
+
+  /** A copy of the bytes from `from` to the read position. */
+  copySpan(from: number): Buffer {
+    return Buffer.from(this.buf.subarray(from, this.pos));
+  }
+
   /** A view into the message (no copy). */
   bytes(): Buffer {
     const n = this.u32();

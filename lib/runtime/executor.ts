@@ -187,12 +187,7 @@ export class Executor {
     const spec = job.spec;
     this.running++;
     this.lastTaskName = spec.name;
-    const ctx: TaskContext = {
-      taskId: spec.taskId,
-      taskName: spec.name,
-      gpuIds: job.gpuIds,
-      actorId: spec.kind === TaskKind.Task ? undefined : spec.actorId,
-    };
+    const ctx = new CallContext(spec, job.gpuIds);
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
     let result: unknown;
     try {
@@ -344,6 +339,23 @@ export class Executor {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** What getRuntimeContext() and log prefixes read while a call runs; its task id only if asked. */
+class CallContext implements TaskContext {
+  constructor(
+    private readonly spec: TaskSpec,
+    readonly gpuIds: number[],
+  ) {}
+  get taskId(): Buffer {
+    return this.spec.taskId;
+  }
+  get taskName(): string {
+    return this.spec.name;
+  }
+  get actorId(): Buffer | undefined {
+    return this.spec.kind === TaskKind.Task ? undefined : this.spec.actorId;
+  }
+}
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';

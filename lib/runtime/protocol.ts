@@ -223,7 +223,9 @@ function parseDemand(text: string): Record<string, number> {
 }
 
 // A spec on the wire: the fields the node manager reads for every task first, at fixed
-// offsets (SpecView reads them without decoding the rest), then the variable-length ones.
+// offsets (SpecView reads them without decoding the rest); then the fields every call of
+// one function or method shares (SpecStrings: decoded once per distinct bytes); the
+// arguments last.
 const SPEC_KEY_AT = 1;
 const SPEC_ACTOR_AT = SPEC_KEY_AT + TASK_ID_SIZE;
 const SPEC_FIXED_BYTES = SPEC_ACTOR_AT + OWNER_ID_SIZE + 4 + 4 + 1;
@@ -243,44 +245,110 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .bool(s.retryExceptions)
     .str(s.fnId)
     .str(s.name)
-    .bytes(s.args)
     .str(demandText(s.demand))
     .str(s.method)
     .u32(s.maxConcurrency)
-    .str(s.strategy);
+    .str(s.strategy)
+    .bytes(s.args);
 }
 
-/** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
-function actorIdOf(view: Buffer): Buffer {
-  for (let i = 0; i < view.length; i++) if (view[i] !== 0) return Buffer.from(view);
-  return ZERO_ACTOR;
+/** The last actor id read: calls to one actor share it (nothing writes to a spec's actor id). */
+let lastActorId: Buffer = ZERO_ACTOR;
+
+/** The actor id at r (read past it): the shared one when it repeats, else a copy. */
+function readActorId(r: Reader): Buffer {
+  const from = r.pos;
+  r.skip(OWNER_ID_SIZE);
+  if (r.spanEquals(lastActorId, from)) return lastActorId;
+  lastActorId = r.copySpan(from);
+  return lastActorId;
+}
+
+/** What every call of one function or method repeats: decoded once per distinct bytes. */
+interface SpecStrings {
+  fnId: string;
+  name: string;
+  demand: Record<string, number>;
+  method: string;
+  maxConcurrency: number;
+  strategy: string;
+}
+
+const STRINGS_CACHE_MAX = 16;
+const stringsCache: Array<{ bytes: Buffer; strings: SpecStrings }> = [];
+let stringsCacheNext = 0;
+
+/**
+ * Reads the shared fields. A worker reads them for every call it runs, and decoding five
+ * strings each time was a third of an actor's time per call: the bytes are compared
+ * with the few last seen (one native compare each) and their decoded fields reused.
+ */
+function readSpecStrings(r: Reader): SpecStrings {
+  const from = r.pos;
+  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes();
+  for (const c of stringsCache) if (r.spanEquals(c.bytes, from)) return c.strings;
+  const bytes = r.copySpan(from);
+  const d = new Reader(bytes);
+  const strings: SpecStrings = {
+    fnId: d.str(),
+    name: d.str(),
+    demand: parseDemand(d.str()),
+    method: d.str(),
+    maxConcurrency: d.u32(),
+    strategy: d.str(),
+  };
+  if (stringsCache.length < STRINGS_CACHE_MAX) stringsCache.push({ bytes, strings });
+  else stringsCache[stringsCacheNext++ % STRINGS_CACHE_MAX] = { bytes, strings };
+  return strings;
+}
+
+/** A spec as a worker receives it: shared fields from SpecStrings, its task id as a latin1 key. */
+export class ReceivedSpec implements TaskSpec {
+  constructor(
+    readonly kind: TaskKind,
+    /** The task id as a latin1 string (ids.ts taskKeyOf). */
+    readonly key: string,
+    readonly actorId: Buffer,
+    readonly numReturns: number,
+    readonly maxRetries: number,
+    readonly retryExceptions: boolean,
+    private readonly strings: SpecStrings,
+    readonly args: Buffer,
+  ) {}
+  /** A new Buffer each time: hot paths use `key`. */
+  get taskId(): Buffer {
+    return Buffer.from(this.key, 'latin1');
+  }
+  get fnId(): string {
+    return this.strings.fnId;
+  }
+  get name(): string {
+    return this.strings.name;
+  }
+  get demand(): Record<string, number> {
+    return this.strings.demand;
+  }
+  get method(): string {
+    return this.strings.method;
+  }
+  get maxConcurrency(): number {
+    return this.strings.maxConcurrency;
+  }
+  get strategy(): string {
+    return this.strings.strategy;
+  }
 }
 
 export function readSpec(r: Reader): TaskSpec {
   const kind = r.u8() as TaskKind;
-  const taskId = Buffer.from(r.raw(TASK_ID_SIZE));
-  const actorId = actorIdOf(r.raw(OWNER_ID_SIZE));
+  const key = r.latin1(TASK_ID_SIZE);
+  const actorId = readActorId(r);
   const numReturns = r.u32();
   const maxRetries = r.u32();
   const retryExceptions = r.bool();
-  return { kind, taskId, actorId, numReturns, maxRetries, retryExceptions, ...readSpecTail(r) };
-}
-
-type SpecTail = Pick<
-  TaskSpec,
-  'fnId' | 'name' | 'args' | 'demand' | 'method' | 'maxConcurrency' | 'strategy'
->;
-
-function readSpecTail(r: Reader): SpecTail {
-  return {
-    fnId: r.str(),
-    name: r.str(),
-    args: Buffer.from(r.bytes()),
-    demand: parseDemand(r.str()),
-    method: r.str(),
-    maxConcurrency: r.u32(),
-    strategy: r.str(),
-  };
+  const strings = readSpecStrings(r);
+  const args = Buffer.from(r.bytes()); // the frame's buffer is reused; a queued call keeps its own
+  return new ReceivedSpec(kind, key, actorId, numReturns, maxRetries, retryExceptions, strings, args);
 }
 
 /**
@@ -296,7 +364,8 @@ export class SpecView implements TaskSpec {
   readonly numReturns: number;
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
-  private tail: SpecTail | undefined;
+  private strings: SpecStrings | undefined;
+  private argsView: Buffer | undefined;
 
   /** bytes: one whole spec, owned by this view (never a view into a ring). */
   constructor(readonly bytes: Buffer) {
@@ -319,12 +388,17 @@ export class SpecView implements TaskSpec {
   get taskId(): Buffer {
     return this.bytes.subarray(SPEC_KEY_AT, SPEC_ACTOR_AT);
   }
-  private get rest(): SpecTail {
-    if (this.tail === undefined) {
+  private get rest(): SpecStrings {
+    if (this.strings === undefined) {
       const r = new Reader(this.bytes, SPEC_FIXED_BYTES);
-      this.tail = readSpecTail(r);
+      this.strings = readSpecStrings(r);
+      this.argsView = r.bytes(); // a view of the owned bytes
     }
-    return this.tail;
+    return this.strings;
+  }
+  get args(): Buffer {
+    if (this.argsView === undefined) void this.rest;
+    return this.argsView!;
   }
   get fnId(): string {
     return this.rest.fnId;
@@ -332,9 +406,7 @@ export class SpecView implements TaskSpec {
   get name(): string {
     return this.rest.name;
   }
-  get args(): Buffer {
-    return this.rest.args;
-  }
+
   get demand(): Record<string, number> {
     return this.rest.demand;
   }
