@@ -149,6 +149,18 @@ export interface NodeManagerOptions {
   driverDir: string;
 }
 
+/** Counts of a node's workers and work (sunray/testing's nodeStats()). */
+export interface NodeStats {
+  workers: number;
+  idle: number;
+  queued: number;
+  /** Tasks and routed actor calls; direct actor calls are known only to their callers. */
+  running: number;
+  actors: number;
+  /** Open channels from calling workers straight to actors on this node. */
+  directChannels: number;
+}
+
 /** Delivers results of tasks the driver owns (the driver's CoreWorker). */
 export interface DriverSink {
   readonly ownerHex: string;
@@ -1473,14 +1485,7 @@ export class NodeManager {
     return [...this.workers.values()].filter((w) => !w.exited).map((w) => w.pid);
   }
 
-  stats(): {
-    workers: number;
-    idle: number;
-    queued: number;
-    running: number;
-    actors: number;
-    directChannels: number;
-  } {
+  stats(): NodeStats {
     let idle = 0;
     let directChannels = 0;
     for (const w of this.workers.values()) {
@@ -1491,7 +1496,6 @@ export class NodeManager {
     for (const q of this.classes.values()) queued += q.tasks.length;
     let actors = 0;
     for (const a of this.actors.values()) if (a.state !== 'dead') actors++;
-    // (running: tasks and routed actor calls; direct calls are known only to their callers)
     return {
       workers: this.workers.size,
       idle,

@@ -222,12 +222,14 @@ function parseDemand(text: string): Record<string, number> {
   return d;
 }
 
-// A spec on the wire: the fields the node manager reads for every task first, at fixed
-// offsets (SpecView reads them without decoding the rest); then the fields every call of
-// one function or method shares (SpecStrings: decoded once per distinct bytes); the
-// arguments last.
-const SPEC_KEY_AT = 1;
-const SPEC_ACTOR_AT = SPEC_KEY_AT + TASK_ID_SIZE;
+// A spec on the wire: its task id first, then the fields the node manager reads for every
+// task at fixed offsets (SpecView reads them without decoding the rest), then the rest of
+// what every call of one function or method shares, the arguments last. Everything
+// between the task id and the arguments is the spec's base (SpecBase): workers decode it
+// once per distinct bytes (readSpecBase).
+const SPEC_KEY_AT = 0;
+const SPEC_BASE_AT = SPEC_KEY_AT + TASK_ID_SIZE;
+const SPEC_ACTOR_AT = SPEC_BASE_AT + 1;
 const SPEC_FIXED_BYTES = SPEC_ACTOR_AT + OWNER_ID_SIZE + 4 + 4 + 1;
 
 export function writeSpec(w: Writer, s: TaskSpec): void {
@@ -236,10 +238,10 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     w.raw(s.bytes);
     return;
   }
-  w.u8(s.kind);
   if (s instanceof CallSpec) w.latin1(s.key);
   else w.raw(s.taskId);
-  w.raw(s.actorId)
+  w.u8(s.kind)
+    .raw(s.actorId)
     .u32(s.numReturns)
     .u32(s.maxRetries)
     .bool(s.retryExceptions)
@@ -252,44 +254,29 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .bytes(s.args);
 }
 
-/** The last actor id read: calls to one actor share it (nothing writes to a spec's actor id). */
-let lastActorId: Buffer = ZERO_ACTOR;
-
-/** The actor id at r (read past it): the shared one when it repeats, else a copy. */
-function readActorId(r: Reader): Buffer {
-  const from = r.pos;
-  r.skip(OWNER_ID_SIZE);
-  if (r.spanEquals(lastActorId, from)) return lastActorId;
-  lastActorId = r.copySpan(from);
-  return lastActorId;
-}
-
-/** What every call of one function or method repeats: decoded once per distinct bytes. */
-interface SpecStrings {
-  fnId: string;
-  name: string;
-  demand: Record<string, number>;
-  method: string;
-  maxConcurrency: number;
-  strategy: string;
-}
-
-const STRINGS_CACHE_MAX = 16;
-const stringsCache: Array<{ bytes: Buffer; strings: SpecStrings }> = [];
-let stringsCacheNext = 0;
+const BASE_CACHE_MAX = 16;
+const baseCache: Array<{ bytes: Buffer; base: SpecBase }> = [];
+let baseCacheNext = 0;
 
 /**
- * Reads the shared fields. A worker reads them for every call it runs, and decoding five
- * strings each time was a third of an actor's time per call: the bytes are compared
- * with the few last seen (one native compare each) and their decoded fields reused.
+ * Reads a spec's base (everything but its task id and arguments). A worker reads one for
+ * every call it runs, and decoding its five strings and two ids each time was a third of
+ * an actor's time per call: the bytes are compared with the few bases seen last (one
+ * native compare each) and a match is shared. Shared bases are never written to.
  */
-function readSpecStrings(r: Reader): SpecStrings {
+function readSpecBase(r: Reader): SpecBase {
   const from = r.pos;
+  r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
   r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes();
-  for (const c of stringsCache) if (r.spanEquals(c.bytes, from)) return c.strings;
+  for (const c of baseCache) if (r.spanEquals(c.bytes, from)) return c.base;
   const bytes = r.copySpan(from);
   const d = new Reader(bytes);
-  const strings: SpecStrings = {
+  const base: SpecBase = {
+    kind: d.u8() as TaskKind,
+    actorId: actorIdOf(d.raw(OWNER_ID_SIZE)),
+    numReturns: d.u32(),
+    maxRetries: d.u32(),
+    retryExceptions: d.bool(),
     fnId: d.str(),
     name: d.str(),
     demand: parseDemand(d.str()),
@@ -297,58 +284,23 @@ function readSpecStrings(r: Reader): SpecStrings {
     maxConcurrency: d.u32(),
     strategy: d.str(),
   };
-  if (stringsCache.length < STRINGS_CACHE_MAX) stringsCache.push({ bytes, strings });
-  else stringsCache[stringsCacheNext++ % STRINGS_CACHE_MAX] = { bytes, strings };
-  return strings;
+  if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
+  else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
+  return base;
 }
 
-/** A spec as a worker receives it: shared fields from SpecStrings, its task id as a latin1 key. */
-export class ReceivedSpec implements TaskSpec {
-  constructor(
-    readonly kind: TaskKind,
-    /** The task id as a latin1 string (ids.ts taskKeyOf). */
-    readonly key: string,
-    readonly actorId: Buffer,
-    readonly numReturns: number,
-    readonly maxRetries: number,
-    readonly retryExceptions: boolean,
-    private readonly strings: SpecStrings,
-    readonly args: Buffer,
-  ) {}
-  /** A new Buffer each time: hot paths use `key`. */
-  get taskId(): Buffer {
-    return Buffer.from(this.key, 'latin1');
-  }
-  get fnId(): string {
-    return this.strings.fnId;
-  }
-  get name(): string {
-    return this.strings.name;
-  }
-  get demand(): Record<string, number> {
-    return this.strings.demand;
-  }
-  get method(): string {
-    return this.strings.method;
-  }
-  get maxConcurrency(): number {
-    return this.strings.maxConcurrency;
-  }
-  get strategy(): string {
-    return this.strings.strategy;
-  }
+/** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
+function actorIdOf(view: Buffer): Buffer {
+  for (let i = 0; i < view.length; i++) if (view[i] !== 0) return Buffer.from(view);
+  return ZERO_ACTOR;
 }
 
+/** A spec as a worker receives it: its own task id (a latin1 key) and arguments over a shared base. */
 export function readSpec(r: Reader): TaskSpec {
-  const kind = r.u8() as TaskKind;
   const key = r.latin1(TASK_ID_SIZE);
-  const actorId = readActorId(r);
-  const numReturns = r.u32();
-  const maxRetries = r.u32();
-  const retryExceptions = r.bool();
-  const strings = readSpecStrings(r);
+  const base = readSpecBase(r);
   const args = Buffer.from(r.bytes()); // the frame's buffer is reused; a queued call keeps its own
-  return new ReceivedSpec(kind, key, actorId, numReturns, maxRetries, retryExceptions, strings, args);
+  return new CallSpec(base, key, args);
 }
 
 /**
@@ -364,14 +316,14 @@ export class SpecView implements TaskSpec {
   readonly numReturns: number;
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
-  private strings: SpecStrings | undefined;
+  private base: SpecBase | undefined;
   private argsView: Buffer | undefined;
 
   /** bytes: one whole spec, owned by this view (never a view into a ring). */
   constructor(readonly bytes: Buffer) {
     const r = new Reader(bytes);
-    this.kind = r.u8() as TaskKind;
     this.key = r.latin1(TASK_ID_SIZE);
+    this.kind = r.u8() as TaskKind;
     // A view of the owned bytes, not a copy: nothing writes to a spec's actor id.
     this.actorId = r.raw(OWNER_ID_SIZE);
     this.numReturns = r.u32();
@@ -386,15 +338,15 @@ export class SpecView implements TaskSpec {
   }
 
   get taskId(): Buffer {
-    return this.bytes.subarray(SPEC_KEY_AT, SPEC_ACTOR_AT);
+    return this.bytes.subarray(SPEC_KEY_AT, SPEC_BASE_AT);
   }
-  private get rest(): SpecStrings {
-    if (this.strings === undefined) {
-      const r = new Reader(this.bytes, SPEC_FIXED_BYTES);
-      this.strings = readSpecStrings(r);
+  private get rest(): SpecBase {
+    if (this.base === undefined) {
+      const r = new Reader(this.bytes, SPEC_BASE_AT);
+      this.base = readSpecBase(r);
       this.argsView = r.bytes(); // a view of the owned bytes
     }
-    return this.strings;
+    return this.base;
   }
   get args(): Buffer {
     if (this.argsView === undefined) void this.rest;

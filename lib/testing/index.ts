@@ -2,6 +2,10 @@
 
 import * as sunray from '../index.js';
 import { currentRuntime } from '../runtime/context.js';
+import type { NodeStats } from '../runtime/node-manager.js';
+
+export type { NodeStats };
+
 import { ObjectId } from '../store/index.js';
 
 /** Runs fn with sunray started with opts, and always shuts it down after. */
@@ -21,18 +25,8 @@ export function workerPids(): number[] {
   return rt.manager.workerPids();
 }
 
-/**
- * Counts of the node's workers and tasks (driver only). directChannels: open channels from
- * calling workers straight to actors on this node (their calls skip the node manager).
- */
-export function nodeStats(): {
-  workers: number;
-  idle: number;
-  queued: number;
-  running: number;
-  actors: number;
-  directChannels: number;
-} {
+/** Counts of the node's workers, tasks, actors and direct actor channels (driver only). */
+export function nodeStats(): NodeStats {
   const rt = currentRuntime();
   if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
   return rt.manager.stats();

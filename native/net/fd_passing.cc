@@ -15,6 +15,24 @@ namespace {
 // A message must carry at least one byte of data for SOCK_SEQPACKET to deliver it.
 constexpr char kMarker = 'F';
 
+// One message's buffers: the data byte and room for the most fds a message carries. It
+// points into itself, so it is built in place and never copied.
+struct FdMessage {
+  char data = kMarker;
+  iovec iov{&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)] = {};
+  msghdr msg{};
+
+  explicit FdMessage(size_t control_len) {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = control_len;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
 }  // namespace
 
 std::pair<int, int> make_socket_pair() {
@@ -26,14 +44,8 @@ std::pair<int, int> make_socket_pair() {
 void send_fds(int sock, const std::vector<int>& fds) {
   if (fds.empty() || fds.size() > kMaxFdsPerMessage)
     throw FdPassingError("send_fds: 1 to " + std::to_string(kMaxFdsPerMessage) + " fds per message");
-  char data = kMarker;
-  iovec iov{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  FdMessage m(CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr& msg = m.msg;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -47,14 +59,8 @@ void send_fds(int sock, const std::vector<int>& fds) {
 
 bool recv_fds(int sock, std::vector<int>* fds) {
   fds->clear();
-  char data = 0;
-  iovec iov{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  FdMessage m(CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage));
+  msghdr& msg = m.msg;
   ssize_t n;
   do n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);

@@ -1,6 +1,7 @@
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
+import { Victim } from './victim.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -177,18 +178,6 @@ describe('actors', () => {
   });
 
   test('calls in flight when the process dies fail, unless maxTaskRetries allows a retry', async () => {
-    const Victim = sunray.remote(
-      class Victim {
-        async hang(marker: string) {
-          const fs = await import('node:fs');
-          if (!fs.existsSync(marker)) {
-            fs.writeFileSync(marker, String(process.pid));
-            await new Promise((r) => setTimeout(r, 60_000));
-          }
-          return 'done';
-        }
-      },
-    );
     const { existsSync, readFileSync, rmSync } = await import('node:fs');
     for (const retries of [0, 1]) {
       const marker = `/tmp/sunray-test-actor-${process.pid}-${retries}`;

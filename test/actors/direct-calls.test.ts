@@ -7,6 +7,7 @@ import * as sunray from 'sunray';
 import { nodeStats } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
+import { Victim, type VictimHandle } from './victim.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -55,19 +56,6 @@ describe('direct actor calls', () => {
   });
 
   test('kill -9 of the actor: direct calls in flight are retried if maxTaskRetries allows, else fail', async () => {
-    const Victim = sunray.remote(
-      class Victim {
-        async hang(marker: string) {
-          const fs = await import('node:fs');
-          if (!fs.existsSync(marker)) {
-            fs.writeFileSync(marker, String(process.pid));
-            await new Promise((r) => setTimeout(r, 60_000));
-          }
-          return 'done';
-        }
-      },
-    );
-    type VictimHandle = ReturnType<typeof Victim.remote>;
     const caller = sunray.remote(async (v: VictimHandle, marker: string) => {
       const s = await import('sunray');
       await s.get(v.hang.remote(`${marker}.warm`)); // opens the channel

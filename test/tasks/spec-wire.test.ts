@@ -90,6 +90,26 @@ describe('task spec wire format', () => {
     expect(view.name).toBe('Counter.incr');
   });
 
+  it('calls of different functions and methods read back as themselves, the base shared only when equal', () => {
+    const ids = new IdGenerator(Buffer.alloc(16, 2));
+    const other: SpecBase = { ...base, method: 'decr', name: 'Counter.decr', demand: { CPU: 1 } };
+    const specs = [base, other, base, other, base].map(
+      (b, i) =>
+        new CallSpec(b, ids.nextTaskKey(), encodeArgs([{ kind: ArgKind.Value, payload: Buffer.from([i]) }])),
+    );
+    const back = specs.map((s) => readSpec(new Reader(encoded(s))));
+    back.forEach((b, i) => {
+      expect(b.method).toBe(specs[i]!.method);
+      expect(b.name).toBe(specs[i]!.name);
+      expect(b.demand).toEqual(specs[i]!.demand);
+      expect(specKey(b)).toBe(specs[i]!.key);
+      expect(b.args.equals(specs[i]!.args)).toBe(true);
+    });
+    // Equal bases decode to one shared (frozen) demand; different ones do not mix.
+    expect(back[0]!.demand).toBe(back[2]!.demand);
+    expect(back[0]!.demand).not.toBe(back[1]!.demand);
+  });
+
   it('a truncated spec is refused with a RangeError, not read past its end', () => {
     const bytes = encoded(call());
     expect(() => SpecView.read(new Reader(bytes.subarray(0, 20)))).toThrow(RangeError);

@@ -36,33 +36,38 @@ const ASK_AGAIN_MS = 50;
 export class ChannelBroker {
   /** Msg.ChannelOpen from `caller` for the actor its handles call `asked` (resolved to `a`, if on this node). */
   open(caller: WorkerProcess, asked: Buffer, a: BrokeredActor | undefined): void {
-    const refuse = (askAgainMs: number) =>
+    const askAgainMs = this.grant(caller, asked, a);
+    if (askAgainMs !== undefined)
       caller.sendWith((w) => w.u8(Msg.ChannelAnswer).raw(asked).u8(0).f64(askAgainMs));
+  }
+
+  /** Opens the channel and tells the caller; or how long the caller should wait to ask again. */
+  private grant(caller: WorkerProcess, asked: Buffer, a: BrokeredActor | undefined): number | undefined {
+    const never = Number.POSITIVE_INFINITY;
     // On another node, unknown or gone: its calls stay routed.
-    if (!a || a.state === 'dead') return refuse(Number.POSITIVE_INFINITY);
+    if (!a || a.state === 'dead') return never;
     const aw = a.worker;
-    if (aw === caller) return refuse(Number.POSITIVE_INFINITY); // an actor calling itself
-    if (a.state !== 'alive' || !aw?.ready || a.pending.length > 0) return refuse(ASK_AGAIN_MS);
-    if (aw.callers.size >= MAX_DIRECT_PEERS || caller.channelsTo.size >= MAX_DIRECT_PEERS)
-      return refuse(Number.POSITIVE_INFINITY);
+    if (aw === caller) return never; // an actor calling itself
+    if (a.state !== 'alive' || !aw?.ready || a.pending.length > 0) return ASK_AGAIN_MS;
+    if (aw.callers.size >= MAX_DIRECT_PEERS || caller.channelsTo.size >= MAX_DIRECT_PEERS) return never;
     // Routed calls first: they must be in the actor's inbox before any direct one.
     aw.writer.flush();
-    if (!aw.writer.drained) return refuse(ASK_AGAIN_MS);
+    if (!aw.writer.drained) return ASK_AGAIN_MS;
     try {
       native.sendFds(aw.controlFd, caller.inboxFds());
       aw.sendWith((w) => w.u8(Msg.PeerOpen).u32(caller.index));
       aw.writer.flush(); // before the caller can write its first call
       aw.callers.add(caller);
       caller.channelsTo.add(aw);
-      if (!aw.writer.drained) return refuse(ASK_AGAIN_MS);
+      if (!aw.writer.drained) return ASK_AGAIN_MS;
       native.sendFds(caller.controlFd, aw.inboxFds());
     } catch {
-      // One of them is exiting: its exit handler cleans up.
-      return refuse(ASK_AGAIN_MS);
+      return ASK_AGAIN_MS; // one of them is exiting: its exit handler cleans up
     }
     caller.sendWith((w) =>
       w.u8(Msg.ChannelAnswer).raw(asked).u8(1).u32(aw.index).raw(a.id).f64(a.maxTaskRetries).str(a.className),
     );
+    return undefined;
   }
 
   /**
