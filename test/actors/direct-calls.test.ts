@@ -95,6 +95,43 @@ describe('direct actor calls', () => {
     }
   });
 
+  test('callers keep going while their actors are killed and restarted under them', async () => {
+    const Restartable = Counter.options({ maxRestarts: -1, maxTaskRetries: -1 });
+    const actors = [Restartable.remote(), Restartable.remote(), Restartable.remote()];
+    const pids = await sunray.get(actors.map((a) => a.pid.remote()));
+    const marker = `/tmp/sunray-test-direct-churn-${process.pid}`;
+    rmSync(marker, { force: true });
+    const churn = sunray.remote(async (hs: CounterHandle[], path: string, rounds: number) => {
+      const s = await import('sunray');
+      const fs = await import('node:fs');
+      let calls = 0;
+      for (let round = 0; round < rounds; round++) {
+        const out = await s.get(Array.from({ length: 300 }, (_, i) => hs[i % hs.length]!.incr.remote()));
+        calls += out.length;
+        if (round === 1) fs.writeFileSync(path, '');
+      }
+      return calls;
+    });
+    const refs = [churn.remote(actors, marker, 200), churn.remote(actors, marker, 200)];
+    await until(() => existsSync(marker), 20_000, 'the callers to be under way');
+    // Kill each actor once while both callers stream calls to all three.
+    let finished = false;
+    const done = sunray.get(refs).finally(() => {
+      finished = true;
+    });
+    for (const pid of pids) {
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(finished).toBe(false); // the kills landed while calls were streaming
+    expect(await done).toEqual([60_000, 60_000]);
+    // Every actor restarted and answers (its state rebuilt: counting again from 0).
+    const after = await sunray.get(actors.map((a) => a.pid.remote()));
+    after.forEach((pid, i) => expect(pid).not.toBe(pids[i]));
+    rmSync(marker, { force: true });
+    for (const a of actors) sunray.kill(a);
+  });
+
   test('a caller killed -9 mid-stream leaves the actor serving everyone else', async () => {
     const c = Counter.remote();
     const marker = `/tmp/sunray-test-direct-caller-${process.pid}`;
