@@ -69,7 +69,7 @@ async function main(): Promise<number> {
   }
   const cfg: TimingConfig = args.quick
     ? { quick: true, runs: 3, runMs: 250, warmupMs: 100, budgetMs: 3000, minRuns: 2 }
-    : { quick: false, runs: 5, runMs: 1000, warmupMs: 500, budgetMs: 60_000, minRuns: 5 };
+    : { quick: false, runs: 5, runMs: 1000, warmupMs: 1000, budgetMs: 60_000, minRuns: 5 };
   const defaultTimeout = args.quick ? 30_000 : 120_000;
   const machine = machineInfo();
   const mode = `${args.scale ? 'scale' : 'microbenchmarks'}${args.quick ? ', quick' : ''}${args.filter ? `, filter ${JSON.stringify(args.filter)}` : ''}`;

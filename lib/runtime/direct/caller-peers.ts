@@ -16,7 +16,13 @@ export class CallerPeers {
   /** Msg.PeerOpen: caller `index` will send calls here; its inbox fds are on the control socket. */
   open(index: number): void {
     this.peers.get(index)?.close();
-    this.peers.set(index, PeerWriter.receive(this.controlFd, this.store));
+    this.peers.delete(index);
+    try {
+      this.peers.set(index, PeerWriter.receive(this.controlFd, this.store));
+    } catch (err) {
+      // Its calls still get answers: without a writer they go by the node manager (relay).
+      console.error(`sunray actor: no direct channel back to worker ${index}: ${(err as Error).message}`);
+    }
   }
 
   /** Msg.PeerGone: the caller exited; its results have nowhere to go. */
