@@ -4,7 +4,7 @@
 // maxConcurrency calls at once (1 by default: calls run in arrival order).
 // Calls that came straight from a caller (direct/) are answered straight back.
 import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../core/errors.js';
-import { IdGenerator } from '../core/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE } from '../core/ids.js';
 import { deserialize, encode, encodeToBuffer, serialize, writeEncoded } from '../core/serialization.js';
 import { ObjectId } from '../store/index.js';
 import type { ChannelWriter } from './channel.js';
@@ -41,7 +41,7 @@ export interface RefOpCounter {
 }
 
 const NO_GPUS: number[] = [];
-const RESULT_ID = Buffer.alloc(28);
+const RESULT_ID = Buffer.alloc(OBJECT_ID_SIZE); // scratch: copied into each frame at once
 
 export class Executor {
   private readonly defs = new Map<string, FunctionDef>();
