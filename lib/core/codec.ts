@@ -133,9 +133,16 @@ export class Reader {
   constructor(
     private readonly buf: Buffer,
     start = 0,
-    private readonly end = buf.length,
+    private end = buf.length,
   ) {
     this.pos = start;
+  }
+
+  /** Reads the frame at start..end of the same buffer next (one Reader per batch of frames). */
+  reset(start: number, end: number): this {
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   private need(n: number): void {

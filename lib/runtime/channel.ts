@@ -269,10 +269,13 @@ export class ChannelReader {
 
   private dispatch(chunk: Buffer): void {
     let pos = 0;
+    // One Reader for the chunk, moved frame to frame: handlers use it before they return
+    // (what they keep, they copy), and a nested dispatch would make its own.
+    const r = new Reader(chunk);
     while (pos + 4 <= chunk.length && this.active) {
       const len = chunk.readUInt32LE(pos);
       const end = pos + 4 + len;
-      const r = new Reader(chunk, pos + 4, end);
+      r.reset(pos + 4, end);
       const type = r.u8();
       if (type === Msg.Blob) this.unpark(r);
       else this.onFrame(r, type);

@@ -36,6 +36,7 @@ import { type ActorExit, ChannelBroker } from './direct/channel-broker.js';
 import { keepPayload } from './interned-payloads.js';
 import { REF_OP_SIZE, RefOp } from './ownership/ref-ops.js';
 import {
+  type DoneMessage,
   DoneStatus,
   type FunctionDef,
   Msg,
@@ -857,7 +858,7 @@ export class NodeManager {
   }
 
   private onDone(r: Reader): void {
-    const done = readDone(r);
+    const done = readDone(r, DONE_SCRATCH);
     const hex = done.taskKey;
     const t = this.tasks.get(hex);
     if (t?.spec.kind === TaskKind.ActorCall) {
@@ -900,7 +901,7 @@ export class NodeManager {
           const { status } = done;
           const kind = ret?.kind ?? ReturnKind.Inline;
           const payload = ret?.payload ?? EMPTY;
-          ownerWorker.sendWith((f) => writeResult(f, { objectId, status, kind, payload }));
+          ownerWorker.sendWith((f) => writeResult(f, objectId, status, kind, payload));
           continue;
         }
         this.deliver(t.owner, IdGenerator.returnIdOfKey(hex, i), done.status, ret?.kind ?? 0, ret?.payload);
@@ -934,7 +935,7 @@ export class NodeManager {
       if (kind === ReturnKind.InStore) this.deleteQuietly(objectId);
       return;
     }
-    w.sendWith((f) => writeResult(f, { objectId, status, kind, payload: body }));
+    w.sendWith((f) => writeResult(f, objectId, status, kind, body));
   }
 
   private failTask(t: TaskEntry, err: Error): void {
@@ -1541,6 +1542,8 @@ const NO_GPUS: number[] = [];
 const EMPTY = Buffer.alloc(0);
 /** Where a Result's object id is made before it is copied into the frame (sendWith fills at once). */
 const RESULT_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
+/** Every Done is read into this (readDone): onDone is done with it before the next. */
+const DONE_SCRATCH: DoneMessage = { worker: 0, taskKey: '', status: DoneStatus.Ok, returns: [] };
 
 function sendExecute(w: WorkerProcess, spec: TaskSpec, owner: number, gpuIds: number[]): void {
   w.sendWith((f) => {

@@ -266,8 +266,7 @@ let baseCacheNext = 0;
  */
 function readSpecBase(r: Reader): SpecBase {
   const from = r.pos;
-  r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
-  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes();
+  skipSpecBase(r);
   for (const c of baseCache) if (r.spanEquals(c.bytes, from)) return c.base;
   const bytes = r.copySpan(from);
   const d = new Reader(bytes);
@@ -287,6 +286,12 @@ function readSpecBase(r: Reader): SpecBase {
   if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
   else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
   return base;
+}
+
+/** Steps r (at a spec's base) over the base, to its arguments. */
+function skipSpecBase(r: Reader): void {
+  r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
+  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes();
 }
 
 /** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
@@ -312,23 +317,31 @@ export class SpecView implements TaskSpec {
   readonly kind: TaskKind;
   /** The task id as a latin1 string (ids.ts taskKeyOf). */
   readonly key: string;
-  readonly actorId: Buffer;
   readonly numReturns: number;
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
   private base: SpecBase | undefined;
   private argsView: Buffer | undefined;
+  private actorView: Buffer | undefined;
 
-  /** bytes: one whole spec, owned by this view (never a view into a ring). */
+  /**
+   * bytes: one whole spec, owned by this view (never a view into a ring), at least
+   * SPEC_FIXED_BYTES long (read() checks). Read at fixed offsets: a queued task is one
+   * object fewer without a Reader or an actor id view made for it.
+   */
   constructor(readonly bytes: Buffer) {
-    const r = new Reader(bytes);
-    this.key = r.latin1(TASK_ID_SIZE);
-    this.kind = r.u8() as TaskKind;
-    // A view of the owned bytes, not a copy: nothing writes to a spec's actor id.
-    this.actorId = r.raw(OWNER_ID_SIZE);
-    this.numReturns = r.u32();
-    this.maxRetries = r.u32();
-    this.retryExceptions = r.bool();
+    this.key = bytes.toString('latin1', SPEC_KEY_AT, SPEC_BASE_AT);
+    this.kind = bytes[SPEC_BASE_AT] as TaskKind;
+    const at = SPEC_ACTOR_AT + OWNER_ID_SIZE;
+    this.numReturns = bytes.readUInt32LE(at);
+    this.maxRetries = bytes.readUInt32LE(at + 4);
+    this.retryExceptions = bytes[at + 8] !== 0;
+  }
+
+  /** A view of the owned bytes, made on first use (plain tasks never ask): nothing writes to it. */
+  get actorId(): Buffer {
+    this.actorView ??= this.bytes.subarray(SPEC_ACTOR_AT, SPEC_ACTOR_AT + OWNER_ID_SIZE);
+    return this.actorView;
   }
 
   /** Reads the spec filling the rest of r's frame (a Submit). */
@@ -341,16 +354,17 @@ export class SpecView implements TaskSpec {
     return this.bytes.subarray(SPEC_KEY_AT, SPEC_BASE_AT);
   }
   private get rest(): SpecBase {
-    if (this.base === undefined) {
-      const r = new Reader(this.bytes, SPEC_BASE_AT);
-      this.base = readSpecBase(r);
-      this.argsView = r.bytes(); // a view of the owned bytes
-    }
+    this.base ??= readSpecBase(new Reader(this.bytes, SPEC_BASE_AT));
     return this.base;
   }
+  /** A view of the owned bytes, made on first use (the node manager forwards specs whole). */
   get args(): Buffer {
-    if (this.argsView === undefined) void this.rest;
-    return this.argsView!;
+    if (this.argsView === undefined) {
+      const r = new Reader(this.bytes, SPEC_BASE_AT);
+      skipSpecBase(r);
+      this.argsView = r.bytes();
+    }
+    return this.argsView;
   }
   get fnId(): string {
     return this.rest.fnId;
@@ -453,15 +467,28 @@ export function writeDone(
   for (const r of returns) w.u8(r.kind).bytes(r.payload);
 }
 
-/** Views into the frame, not copies: whoever keeps a payload past the frame copies it. */
-export function readDone(r: Reader): DoneMessage {
-  const worker = r.u32();
-  const taskKey = r.latin1(TASK_ID_SIZE);
-  const status = r.u8() as DoneStatus;
+/**
+ * Reads a Done into `into`, whose objects are reused message after message (the node
+ * manager reads one per task, and uses it before reading the next). Payloads are views
+ * into the frame, not copies: whoever keeps one past the frame copies it.
+ */
+export function readDone(r: Reader, into: DoneMessage): DoneMessage {
+  into.worker = r.u32();
+  into.taskKey = r.latin1(TASK_ID_SIZE);
+  into.status = r.u8() as DoneStatus;
   const n = r.u32();
-  const returns: TaskReturn[] = [];
-  for (let i = 0; i < n; i++) returns.push({ kind: r.u8() as ReturnKind, payload: r.bytes() });
-  return { worker, taskKey, status, returns };
+  const returns = into.returns;
+  for (let i = 0; i < n; i++) {
+    const kind = r.u8() as ReturnKind;
+    const payload = r.bytes();
+    const ret = returns[i];
+    if (ret) {
+      ret.kind = kind;
+      ret.payload = payload;
+    } else returns.push({ kind, payload });
+  }
+  returns.length = n;
+  return into;
 }
 
 /** The result of one object, sent to the worker that owns it. */
@@ -472,8 +499,14 @@ export interface ResultMessage {
   payload: Buffer;
 }
 
-export function writeResult(w: Writer, m: ResultMessage): void {
-  w.u8(Msg.Result).raw(m.objectId).u8(m.status).u8(m.kind).bytes(m.payload);
+export function writeResult(
+  w: Writer,
+  objectId: Uint8Array,
+  status: DoneStatus,
+  kind: ReturnKind,
+  payload: Uint8Array,
+): void {
+  w.u8(Msg.Result).raw(objectId).u8(status).u8(kind).bytes(payload);
 }
 
 /** A result an actor sends its caller directly (Msg.DirectResult), written in place. */
