@@ -18,6 +18,7 @@ import {
   type FunctionDef,
   Msg,
   ReturnKind,
+  returnOf,
   specKey,
   TaskKind,
   type TaskReturn,
@@ -324,7 +325,7 @@ export class Executor {
     this.refOpsSeen = ops;
     this.returnedRefs = false;
     for (let i = 0; i < numReturns; i++) {
-      const ret = status === DoneStatus.Ok ? returns[i] : returns[0];
+      const ret = returnOf(status, returns, i);
       const kind = ret?.kind ?? ReturnKind.Inline;
       const payload = ret?.payload ?? EMPTY;
       const id = IdGenerator.returnIdOfKey(taskKey, i, RESULT_ID);

@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import { type Reader, Writer } from '../core/codec.js';
+import { Reader, Writer } from '../core/codec.js';
 import {
   ActorDiedError,
   InvalidArgumentError,
@@ -44,6 +44,8 @@ import {
   ReturnKind,
   readDef,
   readDone,
+  readResult,
+  returnOf,
   SpecView,
   specKey,
   TaskKind,
@@ -829,9 +831,11 @@ export class NodeManager {
       w.send(frame);
       return;
     }
-    // The frame: u8 type, u32 actor index, object id, u8 status, u8 kind, payload.
-    const objectId = frame.subarray(5, 5 + OBJECT_ID_SIZE);
-    if (frame[6 + OBJECT_ID_SIZE] === ReturnKind.InStore) this.deleteQuietly(objectId);
+    const r = new Reader(frame);
+    r.u8(); // Msg.DirectResult
+    r.u32(); // the actor's worker index
+    const m = readResult(r);
+    if (m.kind === ReturnKind.InStore) this.deleteQuietly(m.objectId);
   }
 
   private onBlocked(index: number, blocked: boolean): void {
@@ -895,7 +899,7 @@ export class NodeManager {
       // (the id goes through a scratch buffer, copied into the frame at once).
       const ownerWorker = t.owner >= 0 ? this.workers.get(t.owner) : undefined;
       for (let i = 0; i < t.spec.numReturns; i++) {
-        const ret = done.status === DoneStatus.Ok ? done.returns[i] : done.returns[0];
+        const ret = returnOf(done.status, done.returns, i);
         if (ownerWorker) {
           const objectId = IdGenerator.returnIdOfKey(hex, i, RESULT_ID_SCRATCH);
           const { status } = done;

@@ -330,7 +330,7 @@ export class SpecView implements TaskSpec {
    * object fewer without a Reader or an actor id view made for it.
    */
   constructor(readonly bytes: Buffer) {
-    this.key = bytes.toString('latin1', SPEC_KEY_AT, SPEC_BASE_AT);
+    this.key = taskKeyOf(bytes); // the task id is first (SPEC_KEY_AT)
     this.kind = bytes[SPEC_BASE_AT] as TaskKind;
     const at = SPEC_ACTOR_AT + OWNER_ID_SIZE;
     this.numReturns = bytes.readUInt32LE(at);
@@ -507,6 +507,11 @@ export function writeResult(
   payload: Uint8Array,
 ): void {
   w.u8(Msg.Result).raw(objectId).u8(status).u8(kind).bytes(payload);
+}
+
+/** The i-th return of a finished task, as its owner gets it: a failure fails every return alike. */
+export function returnOf(status: DoneStatus, returns: TaskReturn[], i: number): TaskReturn | undefined {
+  return status === DoneStatus.Ok ? returns[i] : returns[0];
 }
 
 /** A result an actor sends its caller directly (Msg.DirectResult), written in place. */

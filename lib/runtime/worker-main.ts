@@ -4,6 +4,7 @@
 // connected to this node.
 import '../core/actor.js'; // registers actor handles with the serializer
 import { type Reader, Writer } from '../core/codec.js';
+import { TASK_ID_SIZE, taskKeyOf } from '../core/ids.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
 import {
@@ -128,9 +129,9 @@ const inbox = new ChannelReader(
         return;
       }
       case Msg.Cancel: {
-        const taskId = r.raw(24);
+        const taskId = r.raw(TASK_ID_SIZE);
         if (r.remaining === 0) executor.cancelQueued(taskId);
-        else executor.cancelDirect(taskId.toString('latin1'), r.i32(), r.u32(), r.str());
+        else executor.cancelDirect(taskKeyOf(taskId), r.i32(), r.u32(), r.str());
         return;
       }
       case Msg.Exit:

@@ -17,7 +17,7 @@
 // rules routed calls follow.
 import type { Reader } from '../../core/codec.js';
 import { ActorDiedError, TaskCancelledError } from '../../core/errors.js';
-import { IdGenerator, TASK_ID_SIZE } from '../../core/ids.js';
+import { IdGenerator, TASK_ID_SIZE, taskKeyOf } from '../../core/ids.js';
 import { serialize } from '../../core/serialization.js';
 import type { ObjectStore } from '../../store/index.js';
 import type { ChannelWriter } from '../channel.js';
@@ -182,7 +182,7 @@ export class ActorLinks {
     const link = this.byActorIndex.get(r.u32());
     const m = readResult(r);
     if (link && link.inflight.size > 0) {
-      const key = m.objectId.toString('latin1', 0, TASK_ID_SIZE);
+      const key = taskKeyOf(m.objectId);
       const spec = link.inflight.get(key);
       // Return ids count from 1 (ids.ts): the last return ends the call.
       if (spec && m.objectId.readUInt32LE(TASK_ID_SIZE) >= spec.numReturns) link.inflight.delete(key);
