@@ -3,9 +3,14 @@
 // there is one, what to do about it.
 
 export class SunrayError extends Error {
+  /** The stable code of this class: what programs compare, whatever the message says. */
+  static readonly code: string = 'SUNRAY_ERROR';
+  /** Stable, documented code of what happened (docs/errors.md), e.g. 'SUNRAY_TASK_ERROR'. */
+  readonly code: string;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    this.code = (new.target as typeof SunrayError).code;
   }
 }
 
@@ -27,6 +32,7 @@ export class RemoteError extends Error {
 
 /** A task (or actor method) threw; `cause` is the remote error with its stack. */
 export class TaskError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_TASK_ERROR';
   readonly taskName: string;
   constructor(taskName: string, cause: RemoteErrorInfo) {
     super(`task ${taskName} failed: ${cause.name}: ${cause.message}`, { cause: new RemoteError(cause) });
@@ -34,15 +40,22 @@ export class TaskError extends SunrayError {
   }
 }
 
-export class GetTimeoutError extends SunrayError {}
+export class GetTimeoutError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_GET_TIMEOUT';
+}
 
 /** The worker running a task died (crashed, was killed, ran out of memory) and retries were used up. */
-export class WorkerCrashedError extends SunrayError {}
+export class WorkerCrashedError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_WORKER_CRASHED';
+}
 
-export class TaskCancelledError extends SunrayError {}
+export class TaskCancelledError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_TASK_CANCELLED';
+}
 
 /** A value could not cross processes: `path` says where in the value the bad part is. */
 export class SerializationError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_SERIALIZATION';
   readonly path: string | undefined;
   constructor(message: string, path?: string, options?: ErrorOptions) {
     super(message, options);
@@ -51,31 +64,47 @@ export class SerializationError extends SunrayError {
 }
 
 /** The actor is dead: its constructor threw, it was killed, or it crashed past maxRestarts. */
-export class ActorDiedError extends SunrayError {}
+export class ActorDiedError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_ACTOR_DIED';
+}
 
 /** The actor is restarting or unreachable for now; the call may succeed later. */
-export class ActorUnavailableError extends SunrayError {}
+export class ActorUnavailableError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_ACTOR_UNAVAILABLE';
+}
 
 /** Every copy of the object is gone and it cannot be rebuilt (e.g. it was made by `put`). */
-export class ObjectLostError extends SunrayError {}
+export class ObjectLostError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_OBJECT_LOST';
+}
 
 /**
  * The process that owns the object is gone, so the object can never be read.
  * A kind of ObjectLostError, as in Ray: code that handles lost objects handles this too.
  */
-export class OwnerDiedError extends ObjectLostError {}
+export class OwnerDiedError extends ObjectLostError {
+  static override readonly code: string = 'SUNRAY_OWNER_DIED';
+}
 
 /** The call needs a running sunray (or a feature that the current mode lacks). */
-export class NotInitializedError extends SunrayError {}
+export class NotInitializedError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_NOT_INITIALIZED';
+}
 
 /** Options or arguments that cannot be right, caught before anything is sent. */
-export class InvalidArgumentError extends SunrayError {}
+export class InvalidArgumentError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_INVALID_ARGUMENT';
+}
 
 /** A cluster peer could not be reached, or refused us (wrong token, other protocol version). */
-export class ClusterConnectionError extends SunrayError {}
+export class ClusterConnectionError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_CLUSTER_CONNECTION';
+}
 
 /** No node of the cluster can run the task as asked (e.g. a hard node affinity to a dead node). */
-export class TaskUnschedulableError extends SunrayError {}
+export class TaskUnschedulableError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_TASK_UNSCHEDULABLE';
+}
 
 /** Our error classes by name, to rebuild them on the other side of a process boundary. */
 export const errorClasses: Record<string, new (message: string) => SunrayError> = {
