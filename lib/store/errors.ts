@@ -3,10 +3,11 @@
 import { SunrayError } from '../core/errors.js';
 
 export class StoreError extends SunrayError {
-  readonly code: string;
+  static override readonly code: string = 'STORE_ERROR';
   constructor(message: string, code = 'STORE_ERROR', options?: ErrorOptions) {
     super(message, options);
-    this.code = code;
+    // The native core's code for what happened (OBJECT_STORE_FULL, ...), kept as it was.
+    (this as { code: string }).code = code;
   }
 }
 
