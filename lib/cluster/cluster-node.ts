@@ -19,7 +19,7 @@ import {
   TaskUnschedulableError,
   WorkerCrashedError,
 } from '../core/errors.js';
-import { OBJECT_ID_SIZE } from '../core/ids.js';
+import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf } from '../core/ids.js';
 import {
   type ClusterHooks,
   type FetchOutcome,
@@ -27,6 +27,7 @@ import {
   REMOTE_OWNER,
 } from '../runtime/cluster-hooks.js';
 import { type NodeManager, OWNER_NODE_PREFIX } from '../runtime/node-manager.js';
+import { REF_OP_SIZE, RefOp } from '../runtime/ownership/ref-ops.js';
 import {
   ArgKind,
   DoneStatus,
@@ -126,6 +127,11 @@ export class ClusterNode implements ClusterHooks {
   private readonly actorLocations = new Map<string, string>();
   private readonly fetching = new Map<string, Promise<FetchOutcome>>();
   private readonly extraLoad = new Map<string, Resources>();
+  /** Ownership ops sent to other nodes and not yet acknowledged: their number -> the node. */
+  private readonly unackedRefOps = new Map<number, string>();
+  private refOpsSent = 0;
+  /** Sends held back until the ownership ops sent before them are acknowledged (sendRefOps). */
+  private readonly heldSends: Array<{ after: number; to: string; send: () => void }> = [];
   private submitChain: Promise<void> = Promise.resolve();
   private chained = 0;
   private spreadTurn = 0;
@@ -376,6 +382,7 @@ export class ClusterNode implements ClusterHooks {
       }
     }
     if (joined) this.replaceInfeasible();
+    this.retryRefOpsForUnknown();
   }
 
   /** Tasks queued here that this node can never run: a new node may. */
@@ -642,6 +649,16 @@ export class ClusterNode implements ClusterHooks {
       case 'releaseActor':
         this.manager.releaseActor(m.actorId);
         return;
+      case 'refOps': {
+        const dead = this.manager.routeRemoteRefOps(m.ops);
+        c.reply(p.requestId, { t: 'refOpsAck', deadOwners: Buffer.from(dead.join(''), 'hex') });
+        return;
+      }
+      case 'ownersDied':
+        for (let i = 0; i + OWNER_ID_SIZE <= m.ownerIds.length; i += OWNER_ID_SIZE) {
+          this.manager.ownersDied(m.ownerIds.subarray(i, i + OWNER_ID_SIZE).toString('hex'));
+        }
+        return;
       default:
         this.onDirectoryMessage(c, p);
     }
@@ -804,7 +821,8 @@ export class ClusterNode implements ClusterHooks {
       this.origins.delete(taskHex);
       for (const id of origin.pulled) this.freeLocal(id);
     }
-    this.deliverHome(origin.nodeId, { t: 'result', objectId, status, kind, payload }, 0);
+    const m: Extract<Message, { t: 'result' }> = { t: 'result', objectId, status, kind, payload };
+    this.afterRefOps(origin.nodeId, () => this.deliverHome(origin.nodeId, m, 0));
   }
 
   /**
@@ -866,15 +884,25 @@ export class ClusterNode implements ClusterHooks {
             settle();
           },
           (err) => {
-            // Lineage hook: a result lost in transit is rebuilt by re-running its task while retries last.
-            this.manager.notifyFailed(
-              f.spec,
-              f.owner,
-              new ObjectLostError(
-                `the result of ${f.spec.name} was lost with node ${f.nodeId.slice(0, 8)} before it was copied: ${(err as Error).message}`,
-              ),
-            );
+            // Its node died and the task was sent again already (onNodeDead): that run answers.
+            if (this.forwarded.get(taskHex) !== f) return;
             this.forwarded.delete(taskHex);
+            if (f.spec.kind === TaskKind.Task && f.retriesLeft > 0) {
+              // Lineage: a result lost before it reached home is made again by running its
+              // task again, under the same id, while its retries last.
+              this.log(`re-running ${f.spec.name}: its result was lost in transit (${(err as Error).message})`);
+              this.manager.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
+            } else {
+              this.manager.notifyFailed(
+                f.spec,
+                f.owner,
+                new ObjectLostError(
+                  `the result of ${f.spec.name} was lost with node ${f.nodeId.slice(0, 8)} before it was copied ` +
+                    `home, and ${f.spec.kind === TaskKind.Task ? 'its retries are used up' : 'actor calls are not re-run'}: ` +
+                    (err as Error).message,
+                ),
+              );
+            }
             this.updateRef();
           },
         );
@@ -914,7 +942,8 @@ export class ClusterNode implements ClusterHooks {
   }
 
   private async fetchFromOwnerNode(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome> {
-    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : started + timeoutMs;
     const oid = ObjectId.fromBytes(objectId);
     for (;;) {
       if (this.closed) return 'lost';
@@ -928,7 +957,12 @@ export class ClusterNode implements ClusterHooks {
         continue;
       }
       const owner = this.ownerNode(objectId);
-      if (!owner) return 'lost';
+      if (!owner) {
+        // A node that joined after our last node table: wait for the table that names it.
+        if (Date.now() - started > this.heartbeatTimeoutMs * 2) return 'lost';
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       // The owner's node is gone, and the owner (which counted this object's refs) with it.
       if (!owner.alive) return 'ownerDied';
       try {
@@ -939,6 +973,124 @@ export class ClusterNode implements ClusterHooks {
       } catch {
         await new Promise((r) => setTimeout(r, 100));
       }
+    }
+  }
+
+  // ---------------------------------------------------------------- ownership across nodes
+
+  /**
+   * Ownership ops for owners on other nodes (Ray's borrower protocol across nodes): a
+   * process here borrowed a ref, or a value made here contains one. Each batch goes to the
+   * owner's node, which acknowledges it once the ops are with their owners. Until then,
+   * results this node sends to any third node wait (afterRefOps): a result can let its
+   * owner drop the task's arguments, and the borrower's registration must be at the ref's
+   * owner before such a release, or the owner could free what is still borrowed. Results
+   * to the owner's own node need not wait: they follow the ops on the same connection.
+   */
+  sendRefOps(ops: Buffer, sender: number): void {
+    const byNode = new Map<string, Buffer[]>();
+    for (let pos = 0; pos + REF_OP_SIZE <= ops.length; pos += REF_OP_SIZE) {
+      const op = ops.subarray(pos, pos + REF_OP_SIZE);
+      const node = this.ownerNode(op.subarray(1, 1 + OBJECT_ID_SIZE));
+      if (!node) {
+        // A node this one has not heard of yet (it joined since our last node table): the
+        // ops wait for the table that names it.
+        const seq = ++this.refOpsSent;
+        this.unackedRefOps.set(seq, '');
+        this.refOpsForUnknown.push({ op: Buffer.from(op), sender, seq, since: Date.now() });
+        continue;
+      }
+      if (!node.alive) {
+        this.ownerGone(op, sender);
+        continue;
+      }
+      const list = byNode.get(node.nodeId);
+      if (list) list.push(op);
+      else byNode.set(node.nodeId, [op]);
+    }
+    for (const [nodeId, list] of byNode) {
+      const seq = ++this.refOpsSent;
+      this.unackedRefOps.set(seq, nodeId);
+      this.sendRefOpBatch(nodeId, list.length === 1 ? list[0]! : Buffer.concat(list), seq);
+    }
+  }
+
+  /** Ops for owners on nodes that were unknown when they were made: sent once the table names their node. */
+  private readonly refOpsForUnknown: Array<{ op: Buffer; sender: number; seq: number; since: number }> = [];
+
+  private retryRefOpsForUnknown(): void {
+    if (this.refOpsForUnknown.length === 0) return;
+    const waiting = this.refOpsForUnknown.splice(0);
+    const giveUpBefore = Date.now() - this.heartbeatTimeoutMs * 2;
+    for (const w of waiting) {
+      const node = this.ownerNode(w.op.subarray(1, 1 + OBJECT_ID_SIZE));
+      if (node?.alive) {
+        this.unackedRefOps.set(w.seq, node.nodeId);
+        this.sendRefOpBatch(node.nodeId, w.op, w.seq);
+      } else if (node || w.since < giveUpBefore) {
+        this.ownerGone(w.op, w.sender);
+        this.refOpsAcked(w.seq);
+      } else {
+        this.refOpsForUnknown.push(w);
+      }
+    }
+  }
+
+  /** An op whose owner's node is gone, and the owner with it: a new borrower learns it now. */
+  private ownerGone(op: Buffer, sender: number): void {
+    if (op[0] === RefOp.AddBorrower) this.manager.tellOwnerDied(sender, ownerHexOf(op.subarray(1)));
+  }
+
+  private sendRefOpBatch(nodeId: string, ops: Buffer, seq: number): void {
+    // A node that stalls is declared dead within the heartbeat timeout; past it, stop waiting.
+    const timer = setTimeout(() => this.refOpsAcked(seq), this.heartbeatTimeoutMs * 2).unref();
+    const done = (p: Parsed | Error) => {
+      clearTimeout(timer);
+      if (!(p instanceof Error) && p.msg.t === 'refOpsAck') {
+        const dead = p.msg.deadOwners;
+        for (let i = 0; i + OWNER_ID_SIZE <= dead.length; i += OWNER_ID_SIZE) {
+          this.manager.ownersDied(dead.subarray(i, i + OWNER_ID_SIZE).toString('hex'));
+        }
+      }
+      this.refOpsAcked(seq);
+    };
+    this.peer(nodeId).then((c) => c.requestCb({ t: 'refOps', ops }, done), done);
+  }
+
+  /** Runs send now, or once the ownership ops sent so far to nodes other than `to` are acknowledged. */
+  private afterRefOps(to: string, send: () => void): void {
+    if (this.heldSends.length === 0 && !this.mustWaitForRefOps(to, this.refOpsSent)) {
+      send();
+      return;
+    }
+    this.heldSends.push({ after: this.refOpsSent, to, send });
+  }
+
+  private mustWaitForRefOps(to: string, upTo: number): boolean {
+    for (const [seq, nodeId] of this.unackedRefOps) if (seq <= upTo && nodeId !== to) return true;
+    return false;
+  }
+
+  private refOpsAcked(seq: number): void {
+    if (!this.unackedRefOps.delete(seq)) return;
+    // Held sends go in the order they were made.
+    while (this.heldSends.length > 0) {
+      const h = this.heldSends[0]!;
+      if (this.mustWaitForRefOps(h.to, h.after)) break;
+      this.heldSends.shift();
+      h.send();
+    }
+  }
+
+  /** A process of this node exited: nodes where it may borrow or own objects hear of it. */
+  ownerExited(ownerHex: string): void {
+    const msg: Message = { t: 'ownersDied', ownerIds: Buffer.from(ownerHex, 'hex') };
+    for (const n of this.table.values()) {
+      if (!n.alive || n.nodeId === this.nodeId) continue;
+      this.peer(n.nodeId).then(
+        (c) => c.send(msg),
+        () => {},
+      );
     }
   }
 

@@ -86,8 +86,12 @@ export class Directory {
     }
   }
 
+  /**
+   * Copies of the records: the head's own ClusterNode keeps the table it was given and
+   * compares the next one against it (a node found dead since), so they must not change under it.
+   */
   table(): NodeInfoMsg[] {
-    return [...this.nodes.values()].map((r) => r.info);
+    return [...this.nodes.values()].map((r) => ({ ...r.info }));
   }
 
   kvPut(ns: string, key: string, value: Buffer, overwrite: boolean): boolean {

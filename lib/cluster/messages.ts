@@ -24,6 +24,9 @@ import {
   ObjectChunk,
   Proof,
   PullObject,
+  OwnersDied,
+  RefOps,
+  RefOpsAck,
   RegisterNode,
   ReleaseActor,
   Resource,
@@ -91,7 +94,10 @@ export type Message =
       dataSize: number;
       metadata: Buffer;
     }
-  | { t: 'error'; code: number; message: string };
+  | { t: 'error'; code: number; message: string }
+  | { t: 'refOps'; ops: Buffer }
+  | { t: 'refOpsAck'; deadOwners: Buffer }
+  | { t: 'ownersDied'; ownerIds: Buffer };
 
 export interface Parsed {
   requestId: bigint;
@@ -246,6 +252,12 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       ];
     case 'error':
       return [Body.ErrorReply, ErrorReply.createErrorReply(b, m.code, b.createString(m.message))];
+    case 'refOps':
+      return [Body.RefOps, RefOps.createRefOps(b, bytes(b, m.ops))];
+    case 'refOpsAck':
+      return [Body.RefOpsAck, RefOpsAck.createRefOpsAck(b, bytes(b, m.deadOwners))];
+    case 'ownersDied':
+      return [Body.OwnersDied, OwnersDied.createOwnersDied(b, bytes(b, m.ownerIds))];
   }
 }
 
@@ -457,6 +469,12 @@ function readBody(f: Frame, limit: number): Message {
       const m = f.body(new ErrorReply()) as ErrorReply;
       return { t: 'error', code: m.code(), message: m.message() ?? '' };
     }
+    case Body.RefOps:
+      return { t: 'refOps', ops: buf((f.body(new RefOps()) as RefOps).opsArray()) };
+    case Body.RefOpsAck:
+      return { t: 'refOpsAck', deadOwners: buf((f.body(new RefOpsAck()) as RefOpsAck).deadOwnersArray()) };
+    case Body.OwnersDied:
+      return { t: 'ownersDied', ownerIds: buf((f.body(new OwnersDied()) as OwnersDied).ownerIdsArray()) };
     default:
       throw new FrameError(`unknown message type ${f.bodyType()}`);
   }

@@ -49,6 +49,14 @@ export interface ClusterHooks {
   releaseActor(actorId: Buffer): boolean;
   /** A named actor created on any node of the cluster. */
   lookupNamed(name: string, namespace: string): Promise<NamedActor | null>;
+  /**
+   * Ownership ops whose owners live on other nodes (sender: the process of this node that
+   * made them). They reach each owner before anything this node sends afterwards that could
+   * let another holder of those refs let go (the results of tasks).
+   */
+  sendRefOps(ops: Buffer, sender: number): void;
+  /** A process of this node that may own or borrow objects exited: other nodes are told. */
+  ownerExited(ownerHex: string): void;
   /** Resources of the whole cluster (alive nodes). */
   clusterResources(kind: 'total' | 'available'): Record<string, number>;
   close(): Promise<void>;

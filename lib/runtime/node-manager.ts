@@ -179,6 +179,8 @@ export interface DriverSink {
 
 export class NodeManager {
   readonly nodeId = randomBytes(16).toString('hex');
+  /** The start of every owner id of this node's processes (hex): see newOwnerId. */
+  readonly nodePrefix = this.nodeId.slice(0, OWNER_NODE_PREFIX * 2);
   readonly store: ObjectStore;
   readonly pool: NativePool;
   private readonly completionFd: number;
@@ -405,6 +407,8 @@ export class NodeManager {
   private onOwnerExit(ownerHex: string): void {
     this.deadOwners.add(ownerHex);
     this.ownersDied(ownerHex);
+    // Processes on other nodes may borrow its objects, or lend it theirs.
+    this.cluster?.ownerExited(ownerHex);
   }
 
   /**
@@ -434,23 +438,54 @@ export class NodeManager {
     }
   }
 
-  /** Forwards ownership ops to the owners of their targets (ownership/ref-ops.ts). */
+  /**
+   * Forwards ownership ops to the owners of their targets (ownership/ref-ops.ts): on this
+   * node through their inboxes, on other nodes through the cluster (which keeps them in
+   * order with what this node sends after them: cluster/cluster-node.ts sendRefOps).
+   */
   routeRefOps(sender: number, ops: Buffer): void {
+    let remote: Buffer[] | undefined;
     for (let pos = 0; pos + REF_OP_SIZE <= ops.length; pos += REF_OP_SIZE) {
       const op = ops.subarray(pos, pos + REF_OP_SIZE);
       const owner = ownerHexOf(op.subarray(1, 1 + OBJECT_ID_SIZE));
-      if (this.driver && owner === this.driver.ownerHex) {
-        this.driver.onRefOps(op);
-        continue;
-      }
-      const w = this.owners.get(owner);
-      if (w) {
-        w.sendWith((f) => f.u8(Msg.RefOps).raw(op));
+      if (this.routeLocalRefOp(op, owner)) continue;
+      if (this.cluster && !owner.startsWith(this.nodePrefix)) {
+        (remote ??= []).push(op);
         continue;
       }
       // The owner is gone: a process that just started borrowing learns it now.
       if (op[0] === RefOp.AddBorrower && this.deadOwners.has(owner)) this.tellOwnerDied(sender, owner);
     }
+    if (remote) this.cluster?.sendRefOps(remote.length === 1 ? remote[0]! : Buffer.concat(remote), sender);
+  }
+
+  /** Hands one op to its owner if that is a live process of this node. */
+  private routeLocalRefOp(op: Buffer, owner: string): boolean {
+    if (this.driver && owner === this.driver.ownerHex) {
+      this.driver.onRefOps(op);
+      return true;
+    }
+    const w = this.owners.get(owner);
+    if (!w) return false;
+    w.sendWith((f) => f.u8(Msg.RefOps).raw(op));
+    return true;
+  }
+
+  /**
+   * Ownership ops another node sent for owners on this node. Returns the owners (hex) that
+   * borrowers tried to register with but that are gone: the borrowers' node tells them.
+   */
+  routeRemoteRefOps(ops: Buffer): string[] {
+    const dead: string[] = [];
+    for (let pos = 0; pos + REF_OP_SIZE <= ops.length; pos += REF_OP_SIZE) {
+      const op = ops.subarray(pos, pos + REF_OP_SIZE);
+      const owner = ownerHexOf(op.subarray(1, 1 + OBJECT_ID_SIZE));
+      if (this.routeLocalRefOp(op, owner)) continue;
+      // An owner id of this node that no live process holds has exited (or never was).
+      if (op[0] === RefOp.AddBorrower && owner.startsWith(this.nodePrefix) && !dead.includes(owner))
+        dead.push(owner);
+    }
+    return dead;
   }
 
   private readonly memoryQueries = new Map<number, (rows: unknown[]) => void>();
@@ -495,7 +530,8 @@ export class NodeManager {
     return { rows, store, workers: live.length, workersAnswered: answered };
   }
 
-  private tellOwnerDied(to: number, ownerHex: string): void {
+  /** Tells one process of this node (a worker index, or DRIVER) that an owner is gone. */
+  tellOwnerDied(to: number, ownerHex: string): void {
     if (to === DRIVER) {
       this.driver?.onOwnerDied(ownerHex);
       return;

@@ -68,6 +68,9 @@ const samples: Message[] = [
   { t: 'kvDelete', namespace: 'n', key: 'k', ifValue: Buffer.from('v') },
   { t: 'releaseActor', actorId: randomBytes(16) },
   { t: 'error', code: 2, message: 'no' },
+  { t: 'refOps', ops: randomBytes(57 * 3) },
+  { t: 'refOpsAck', deadOwners: randomBytes(32) },
+  { t: 'ownersDied', ownerIds: randomBytes(16) },
 ];
 
 function body(m: Message): Buffer {

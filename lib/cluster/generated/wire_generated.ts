@@ -33,13 +33,16 @@ export enum Body {
   KillActor = 19,
   FreeObject = 20,
   KvDelete = 21,
-  ReleaseActor = 22
+  ReleaseActor = 22,
+  RefOps = 23,
+  RefOpsAck = 24,
+  OwnersDied = 25
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -64,15 +67,18 @@ export function unionToBody(
     case 'FreeObject': return accessor(new FreeObject())! as FreeObject;
     case 'KvDelete': return accessor(new KvDelete())! as KvDelete;
     case 'ReleaseActor': return accessor(new ReleaseActor())! as ReleaseActor;
+    case 'RefOps': return accessor(new RefOps())! as RefOps;
+    case 'RefOpsAck': return accessor(new RefOpsAck())! as RefOpsAck;
+    case 'OwnersDied': return accessor(new OwnersDied())! as OwnersDied;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|Proof|PullObject|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -97,6 +103,9 @@ export function unionListToBody(
     case 'FreeObject': return accessor(index, new FreeObject())! as FreeObject;
     case 'KvDelete': return accessor(index, new KvDelete())! as KvDelete;
     case 'ReleaseActor': return accessor(index, new ReleaseActor())! as ReleaseActor;
+    case 'RefOps': return accessor(index, new RefOps())! as RefOps;
+    case 'RefOpsAck': return accessor(index, new RefOpsAck())! as RefOpsAck;
+    case 'OwnersDied': return accessor(index, new OwnersDied())! as OwnersDied;
     default: return null;
   }
 }
@@ -2293,6 +2302,215 @@ static createErrorReply(builder:flatbuffers.Builder, code:number, messageOffset:
   ErrorReply.addCode(builder, code);
   ErrorReply.addMessage(builder, messageOffset);
   return ErrorReply.endErrorReply(builder);
+}
+}
+
+/**
+ * Ownership ops (lib/runtime/ownership/ref-ops.ts) for objects whose owners live on the
+ * receiver's node, in the order their processes made them. Answered with a RefOpsAck once
+ * each op is handed to its owner: until then the sender holds back anything that could let
+ * another holder of those refs let go (results, and so on), so a borrower's registration
+ * always reaches the owner before the release it must come before.
+ */
+export class RefOps {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):RefOps {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsRefOps(bb:flatbuffers.ByteBuffer, obj?:RefOps):RefOps {
+  return (obj || new RefOps()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsRefOps(bb:flatbuffers.ByteBuffer, obj?:RefOps):RefOps {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new RefOps()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+ops(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+opsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+opsArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startRefOps(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addOps(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, opsOffset, 0);
+}
+
+static createOpsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOpsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endRefOps(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createRefOps(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  RefOps.startRefOps(builder);
+  RefOps.addOps(builder, opsOffset);
+  return RefOps.endRefOps(builder);
+}
+}
+
+/**
+ * Owner ids (16 bytes each) named by AddBorrower ops of that RefOps whose owners are gone.
+ */
+export class RefOpsAck {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):RefOpsAck {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsRefOpsAck(bb:flatbuffers.ByteBuffer, obj?:RefOpsAck):RefOpsAck {
+  return (obj || new RefOpsAck()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsRefOpsAck(bb:flatbuffers.ByteBuffer, obj?:RefOpsAck):RefOpsAck {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new RefOpsAck()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+deadOwners(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+deadOwnersLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+deadOwnersArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startRefOpsAck(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addDeadOwners(builder:flatbuffers.Builder, deadOwnersOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, deadOwnersOffset, 0);
+}
+
+static createDeadOwnersVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDeadOwnersVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endRefOpsAck(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createRefOpsAck(builder:flatbuffers.Builder, deadOwnersOffset:flatbuffers.Offset):flatbuffers.Offset {
+  RefOpsAck.startRefOpsAck(builder);
+  RefOpsAck.addDeadOwners(builder, deadOwnersOffset);
+  return RefOpsAck.endRefOpsAck(builder);
+}
+}
+
+/**
+ * Processes of the sender's node that exited: their owner ids (16 bytes each). Receivers
+ * drop them as borrowers and fail their refs with OwnerDiedError.
+ */
+export class OwnersDied {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):OwnersDied {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsOwnersDied(bb:flatbuffers.ByteBuffer, obj?:OwnersDied):OwnersDied {
+  return (obj || new OwnersDied()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsOwnersDied(bb:flatbuffers.ByteBuffer, obj?:OwnersDied):OwnersDied {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new OwnersDied()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+ownerIds(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+ownerIdsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+ownerIdsArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startOwnersDied(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addOwnerIds(builder:flatbuffers.Builder, ownerIdsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, ownerIdsOffset, 0);
+}
+
+static createOwnerIdsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOwnerIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endOwnersDied(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createOwnersDied(builder:flatbuffers.Builder, ownerIdsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  OwnersDied.startOwnersDied(builder);
+  OwnersDied.addOwnerIds(builder, ownerIdsOffset);
+  return OwnersDied.endOwnersDied(builder);
 }
 }
 
