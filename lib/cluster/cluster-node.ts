@@ -890,7 +890,9 @@ export class ClusterNode implements ClusterHooks {
             if (f.spec.kind === TaskKind.Task && f.retriesLeft > 0) {
               // Lineage: a result lost before it reached home is made again by running its
               // task again, under the same id, while its retries last.
-              this.log(`re-running ${f.spec.name}: its result was lost in transit (${(err as Error).message})`);
+              this.log(
+                `re-running ${f.spec.name}: its result was lost in transit (${(err as Error).message})`,
+              );
               this.manager.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
             } else {
               this.manager.notifyFailed(
