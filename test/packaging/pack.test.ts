@@ -1,4 +1,5 @@
-// The package as users get it: `npm pack`, then installed into an empty
+// The package as users get it: `npm pack` (whose prepack builds what the
+// tarball needs), then installed into an empty
 // project. Once with install scripts blocked (npm 12's default), where the
 // prebuilt binary shipped in the tarball must be enough; once with scripts
 // and no prebuild, where it must compile from source.
@@ -9,11 +10,12 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -71,18 +73,17 @@ function makeApp(name: string, allowScripts = false): string {
   return dir;
 }
 
+let files: string[];
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'sunray-pack-'));
-  run('npm', ['run', 'prebuild'], root);
-  expect(existsSync(join(root, 'prebuilds', `${process.platform}-${process.arch}`))).toBe(true);
+  // No prebuild beforehand: the package's prepack must make (or find) one itself.
+  rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
   const out = run('npm', ['pack', '--pack-destination', work, '--json'], root);
   const info = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, info[0]!.filename);
-  const files = info[0]!.files.map((f) => f.path);
-  expect(files.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node'))).toBe(true);
-  expect(files).toContain('dist/index.js');
-  expect(files).toContain('binding.gyp');
-});
+  files = info[0]!.files.map((f) => f.path);
+}, 300_000);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -97,6 +98,31 @@ afterAll(() => {
 });
 
 describe('the packed tarball', () => {
+  test('carries the prebuilt binary, the code, and the sources its maps point at', () => {
+    expect(
+      files.some(
+        (f) => f.startsWith(`prebuilds/${process.platform}-${process.arch}/`) && f.endsWith('.node'),
+      ),
+    ).toBe(true);
+    expect(files).toContain('dist/index.js');
+    expect(files).toContain('binding.gyp');
+    expect(files).toContain('LICENSE');
+    const unpack = join(work, 'maps');
+    mkdirSync(unpack);
+    run('tar', ['-xzf', tarball, '-C', unpack], work);
+    const maps = files.filter((f) => f.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    const missing: string[] = [];
+    for (const m of maps) {
+      const map = JSON.parse(readFileSync(join(unpack, 'package', m), 'utf8')) as { sources: string[] };
+      for (const src of map.sources) {
+        const at = resolve(dirname(join(unpack, 'package', m)), src);
+        if (!existsSync(at)) missing.push(`${m} -> ${src}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   test('installs with install scripts blocked and loads its prebuilt binary', () => {
     const app = makeApp('app-prebuilt');
     run('npm', ['install', '--ignore-scripts', tarball], app);
