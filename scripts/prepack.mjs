@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const run = (script) => execFileSync(npm, ['run', script], { cwd: root, stdio: 'inherit' });
+// Build output goes to stderr: `npm pack --json` prints its result on stdout.
+const run = (script) => execFileSync(npm, ['run', script], { cwd: root, stdio: ['ignore', 2, 2] });
 
 run('compile:ts');
 const target = `${process.platform}-${process.arch}`;
