@@ -46,6 +46,7 @@ export {
   TaskCancelledError,
   TaskError,
   TaskUnschedulableError,
+  UnsafeDirectoryError,
   WorkerCrashedError,
 } from './core/errors.js';
 

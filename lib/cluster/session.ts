@@ -2,10 +2,9 @@
 // `sunray start`: the cluster token (mode 0600, for init({ address: 'auto' })
 // and `sunray status`), the head's address, and one file per daemon with its
 // pid, so `sunray stop` can stop them.
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClusterConnectionError } from '../core/errors.js';
+import { privateSessionDir } from '../core/private-dir.js';
 
 export interface DaemonRecord {
   pid: number;
@@ -15,17 +14,13 @@ export interface DaemonRecord {
   log: string;
 }
 
-/** /tmp/sunray-<uid> (or $SUNRAY_SESSION_DIR), private to this user. */
+/**
+ * /tmp/sunray-<uid> (or $SUNRAY_SESSION_DIR), private to this user: created 0700, or checked
+ * level by level (lib/core/private-dir.ts); an UnsafeDirectoryError if another user could change it.
+ */
 export function sessionDir(): string {
-  const dir = process.env.SUNRAY_SESSION_DIR ?? join(tmpdir(), `sunray-${process.getuid?.() ?? 'user'}`);
-  mkdirSync(join(dir, 'nodes'), { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if (process.getuid && st.uid !== process.getuid()) {
-    throw new ClusterConnectionError(
-      `${dir} belongs to another user; set SUNRAY_SESSION_DIR to a private directory`,
-    );
-  }
-  chmodSync(dir, 0o700);
+  const dir = privateSessionDir();
+  mkdirSync(join(dir, 'nodes'), { mode: 0o700, recursive: true });
   return dir;
 }
 

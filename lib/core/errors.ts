@@ -106,6 +106,20 @@ export class TaskUnschedulableError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_UNSCHEDULABLE';
 }
 
+/**
+ * A directory sunray would keep private files in (the session directory, a spill directory) could be
+ * changed by another user: it or a level above it is a symbolic link, belongs to another user, or is
+ * writable by group or others. `path` is the directory that failed the check.
+ */
+export class UnsafeDirectoryError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_UNSAFE_DIRECTORY';
+  readonly path: string;
+  constructor(message: string, path = '') {
+    super(message);
+    this.path = path;
+  }
+}
+
 /** Our error classes by name, to rebuild them on the other side of a process boundary. */
 export const errorClasses: Record<string, new (message: string) => SunrayError> = {
   SunrayError,
@@ -120,4 +134,5 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   InvalidArgumentError,
   ClusterConnectionError,
   TaskUnschedulableError,
+  UnsafeDirectoryError,
 };

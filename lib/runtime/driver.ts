@@ -23,7 +23,12 @@ export interface InitOptions {
   resources?: Record<string, number>;
   /** Bytes of shared memory for the object store (default: 30% of RAM, capped by free /dev/shm). */
   objectStoreMemory?: number;
-  /** Directory for objects spilled from a full store (default: the OS temp dir). */
+  /**
+   * Directory in which the store makes its private spill directory (mode 0700, removed at shutdown)
+   * for objects spilled from a full store. It must belong to you and not be writable by group or
+   * others (UnsafeDirectoryError otherwise). Default: the sunray session directory
+   * ($SUNRAY_SESSION_DIR or <tmp>/sunray-<uid>).
+   */
   objectSpillingDir?: string;
   /**
    * A cluster to join: 'HOST:PORT' of its head, or 'auto' for the cluster started on this machine

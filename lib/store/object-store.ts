@@ -5,8 +5,7 @@
 // Buffers over the shared mapping, pinned until released.
 import { constants as bufferConstants } from 'node:buffer';
 import { statfsSync } from 'node:fs';
-import { tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { totalmem } from 'node:os';
 import {
   InvalidSizeError,
   InvalidStoreOptionError,
@@ -22,11 +21,18 @@ import {
   StoreHandle,
 } from './native.js';
 import { ObjectId } from './object-id.js';
+import { makeSpillDir, removeSpillDir } from './spill-dir.js';
 
 export interface ObjectStoreOptions {
   /** Total bytes of the arena (header + tables + data). Default: 30% of RAM, at most the free space of /dev/shm. */
   capacity?: number;
-  /** Where sealed primary objects go when the store is full. Default: <os.tmpdir()>/sunray-spill-<pid>. '' disables spilling. */
+  /**
+   * Where sealed primary objects go when the store is full: the store makes its own directory
+   * (mode 0700, a random name) in this one, and removes it on close. The directory given must
+   * belong to this user and not be writable by group or others (UnsafeDirectoryError otherwise).
+   * Default: the private sunray session directory ($SUNRAY_SESSION_DIR or <tmp>/sunray-<uid>).
+   * '' disables spilling.
+   */
   spillDir?: string;
   /** Most objects the store holds at once. Default: capacity / 8 KiB, within [1024, 262144]. */
   maxObjects?: number;
@@ -163,8 +169,10 @@ export class ObjectStore {
   readonly fd: number;
   /** Bytes of the data area. */
   readonly capacity: number;
-  /** Whether this process created the arena (it removes the spill files on close). */
+  /** Whether this process created the arena (it removes the spill files and directory on close). */
   readonly isCreator: boolean;
+  /** The directory spilled objects go to ('' when spilling is off). */
+  readonly spillDir: string;
 
   private constructor(handle: NativeStoreHandle) {
     this.handle = handle;
@@ -173,6 +181,7 @@ export class ObjectStore {
     this.fd = handle.fd;
     this.capacity = handle.capacity;
     this.isCreator = handle.isCreator;
+    this.spillDir = handle.spillDir;
   }
 
   /** Creates a new arena; this process manages it. */
@@ -195,10 +204,11 @@ export class ObjectStore {
         `maxObjects must be an integer in [1, 2^30], got ${maxObjects}`,
         'INVALID_OPTION',
       );
-    const spillDir = opts.spillDir ?? join(tmpdir(), `sunray-spill-${process.pid}`);
+    const spillDir = opts.spillDir === '' ? '' : makeSpillDir(opts.spillDir);
     try {
       return new ObjectStore(StoreHandle.create(capacity, maxObjects, spillDir));
     } catch (err) {
+      if (spillDir) removeSpillDir(spillDir);
       throw translate(err);
     }
   }
@@ -458,7 +468,7 @@ export class ObjectStore {
    * Detaches: pending gets fail, this process's unsealed objects are aborted and
    * its pins dropped. Views already handed out stay mapped until collected. The
    * arena's memory is freed when the last process closes or exits. The creator
-   * also deletes the spill files.
+   * also deletes the spill files and the spill directory it made.
    */
   close(): void {
     const h = this.handle;
@@ -474,5 +484,6 @@ export class ObjectStore {
     }
     this.handle = null;
     h.close();
+    if (this.isCreator && this.spillDir) removeSpillDir(this.spillDir);
   }
 }

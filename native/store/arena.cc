@@ -1,5 +1,6 @@
 #include "store/arena.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,6 +71,12 @@ Arena Arena::create(const ArenaOptions& opts) {
   h->max_clients = max_clients;
   h->creator_pid = getpid();
   std::memcpy(h->spill_dir, opts.spill_dir.data(), opts.spill_dir.size());
+  for (size_t got = 0; got < kSpillSaltBytes;) {
+    ssize_t n = getrandom(h->spill_salt + got, kSpillSaltBytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw StoreError(StoreErrorCode::kSystem, std::string("getrandom failed: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
   uint64_t off = align_up(sizeof(ArenaHeader), 4096);
   h->objects.entries_offset = off;
   h->objects.slots = ObjectTable::slots_for(max_objects);

@@ -30,10 +30,11 @@
 namespace sunray::store {
 
 constexpr char kArenaMagic[8] = {'S', 'U', 'N', 'R', 'A', 'Y', 'S', 'T'};
-constexpr uint32_t kArenaLayoutVersion = 2;
+constexpr uint32_t kArenaLayoutVersion = 3;
 constexpr uint64_t kCommitChunk = 64ull << 20;
 constexpr uint64_t kMinCapacity = 1ull << 20;
 constexpr size_t kSpillDirMax = 512;
+constexpr size_t kSpillSaltBytes = 16;
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -73,6 +74,9 @@ struct ArenaHeader {
   uint32_t max_clients;
   int32_t creator_pid;
   char spill_dir[kSpillDirMax];
+  // Random bytes drawn at creation that every spill file name starts with: names nobody
+  // outside the node's processes can predict (see spill.h).
+  uint8_t spill_salt[kSpillSaltBytes];
   ObjectTableHeader objects;
   PinTableHeader pins;
   alignas(64) pthread_mutex_t mutex;

@@ -11,25 +11,29 @@ namespace sunray::store {
 
 namespace {
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-bool make_dirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') {
-      std::string part = dir.substr(0, i);
-      if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return false;
-    }
-  }
-  return true;
-}
 }  // namespace
 
-std::string spill_path(const std::string& dir, const std::string& id_hex, uint64_t seq) {
-  return dir + "/" + id_hex + "." + std::to_string(seq) + ".spill";
+std::string spill_path(const std::string& dir, const uint8_t* salt, size_t salt_len, const std::string& id_hex,
+                       uint64_t seq) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name;
+  name.reserve(dir.size() + 2 * salt_len + id_hex.size() + 32);
+  name += dir;
+  name += '/';
+  for (size_t i = 0; i < salt_len; ++i) {
+    name += kHex[salt[i] >> 4];
+    name += kHex[salt[i] & 15];
+  }
+  name += '-';
+  name += id_hex;
+  name += '.';
+  name += std::to_string(seq);
+  name += ".spill";
+  return name;
 }
 
-std::string spill_write(const std::string& dir, const std::string& path, const uint8_t* data, uint64_t len) {
-  if (!make_dirs(dir)) return errno_text("cannot create spill directory " + dir);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+std::string spill_write(const std::string& path, const uint8_t* data, uint64_t len) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return errno_text("cannot create spill file " + path);
   uint64_t done = 0;
   while (done < len) {
@@ -48,7 +52,7 @@ std::string spill_write(const std::string& dir, const std::string& path, const u
 }
 
 std::string spill_read(const std::string& path, uint8_t* data, uint64_t len) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_text("cannot open spill file " + path);
   uint64_t done = 0;
   while (done < len) {

@@ -270,7 +270,7 @@ void Store::evict_locked(uint32_t slot) {
 
 std::string Store::spill_file(uint32_t slot) const {
   const ObjectEntry& e = table().at(slot);
-  return spill_path(hdr()->spill_dir, ObjectId::from(e.id).hex(), e.spill_seq);
+  return spill_path(hdr()->spill_dir, hdr()->spill_salt, kSpillSaltBytes, ObjectId::from(e.id).hex(), e.spill_seq);
 }
 
 void Store::spill_locked(uint32_t slot) {
@@ -279,8 +279,8 @@ void Store::spill_locked(uint32_t slot) {
   StoreState& s = hdr()->state;
   uint64_t bytes = e.data_size + e.metadata_size;
   uint64_t seq = ++s.spill_seq;
-  std::string path = spill_path(hdr()->spill_dir, ObjectId::from(e.id).hex(), seq);
-  std::string err = spill_write(hdr()->spill_dir, path, base() + e.data_offset, bytes);
+  std::string path = spill_path(hdr()->spill_dir, hdr()->spill_salt, kSpillSaltBytes, ObjectId::from(e.id).hex(), seq);
+  std::string err = spill_write(path, base() + e.data_offset, bytes);
   if (!err.empty())
     throw StoreError(StoreErrorCode::kObjectStoreFull,
                      "the object store is full and spilling failed: " + err +

@@ -224,7 +224,7 @@ describe('full store', () => {
 
   it('spills primaries to spillDir and restores them byte for byte', async () => {
     const s = makeStore(4 * MIB, { spill: true });
-    const dir = dirs[0]!;
+    const dir = s.spillDir; // the store's own directory inside the one given
     const size = 300_000;
     const ids = Array.from({ length: 40 }, () => ObjectId.random());
     for (const [i, id] of ids.entries()) put(s, id, size, i);

@@ -2,6 +2,9 @@
 #include "store/store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -9,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/spill.h"
 #include "tests/check.h"
 #include "tests/store/store_test_util.h"
 
@@ -133,7 +137,7 @@ TEST(arena_rejects_bad_options_and_foreign_segments) {
     CHECK(false);
   } catch (const StoreError& e) {
     CHECK(e.code() == StoreErrorCode::kArenaMismatch);
-    CHECK(std::string(e.what()).find("layout version 99, this build reads 2") != std::string::npos);
+    CHECK(std::string(e.what()).find("layout version 99, this build reads 3") != std::string::npos);
   }
   h->version = kArenaLayoutVersion;
   auto again = Store::attach_path(s->path());
@@ -247,6 +251,80 @@ TEST(spill_and_restore_round_trip) {
   CHECK_EQ(count_files(dir), 0);
   CHECK_EQ(s->stats().objects, 0u);
   check_store(*s);
+  remove_dir(dir);
+}
+
+// The names of a store's spill files: <32 hex digits of the arena's salt>-<id>.<seq>.spill, 0600.
+std::vector<std::string> spill_names(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+  closedir(d);
+  return out;
+}
+
+TEST(spill_files_are_private_and_unpredictable) {
+  std::string dir_a = temp_spill_dir("names-a"), dir_b = temp_spill_dir("names-b");
+  auto a = small_store(4 << 20, dir_a);
+  auto b = small_store(4 << 20, dir_b);
+  uint32_t ca = a->register_client(), cb = b->register_client();
+  for (uint64_t i = 0; i < 30; ++i) {
+    put(*a, ca, i, 300000);
+    put(*b, cb, i, 300000);
+  }
+  auto names_a = spill_names(dir_a), names_b = spill_names(dir_b);
+  CHECK(names_a.size() > 10);
+  CHECK(names_b.size() > 10);
+  std::string salt_a = names_a[0].substr(0, 32), salt_b = names_b[0].substr(0, 32);
+  CHECK(names_a[0][32] == '-');
+  CHECK(salt_a != salt_b);  // the same ids and sequence numbers, other names
+  for (const auto& n : names_a) {
+    CHECK(n.substr(0, 32) == salt_a);
+    struct stat st {};
+    CHECK(lstat((dir_a + "/" + n).c_str(), &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    CHECK_EQ(st.st_mode & 0777, 0600u);
+  }
+  a.reset();
+  b.reset();
+  remove_dir(dir_a);
+  remove_dir(dir_b);
+}
+
+TEST(spill_write_never_follows_or_reuses_a_name) {
+  std::string dir = temp_spill_dir("planted");
+  const uint8_t bytes[4] = {1, 2, 3, 4};
+  // A symbolic link planted at the name: the write fails and the link's target is untouched.
+  std::string target = dir + "/target", link = dir + "/link.spill";
+  int fd = open(target.c_str(), O_WRONLY | O_CREAT, 0600);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "keep", 4) == 4);
+  close(fd);
+  CHECK(symlink(target.c_str(), link.c_str()) == 0);
+  CHECK(!spill_write(link, bytes, 4).empty());
+  uint8_t back[4] = {};
+  CHECK(!spill_read(link, back, 4).empty());  // nor read through one
+  struct stat st {};
+  CHECK(stat(target.c_str(), &st) == 0);
+  CHECK_EQ(st.st_size, 4);
+  fd = open(target.c_str(), O_RDONLY);
+  char text[5] = {};
+  CHECK(read(fd, text, 4) == 4);
+  close(fd);
+  CHECK(std::string(text) == "keep");
+  // A file planted at the name: refused, not truncated.
+  CHECK(!spill_write(target, bytes, 4).empty());
+  CHECK(stat(target.c_str(), &st) == 0);
+  CHECK_EQ(st.st_size, 4);
+  // A fresh name: written, 0600.
+  std::string fresh = dir + "/fresh.spill";
+  CHECK(spill_write(fresh, bytes, 4).empty());
+  CHECK(stat(fresh.c_str(), &st) == 0);
+  CHECK_EQ(st.st_mode & 0777, 0600u);
+  CHECK(spill_read(fresh, back, 4).empty());
+  CHECK_EQ(std::memcmp(back, bytes, 4), 0);
   remove_dir(dir);
 }
 

@@ -1,6 +1,9 @@
 // Helpers shared by the store tests.
 #pragma once
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -18,10 +21,12 @@ inline ObjectId make_id(uint64_t n) {
   return id;
 }
 
+// A fresh 0700 directory (the store spills into a directory it is given, never makes one).
 inline std::string temp_spill_dir(const char* name) {
   std::string dir = std::string("/tmp/sunray-test-spill-") + name + "-" + std::to_string(getpid());
   std::string cmd = "rm -rf '" + dir + "'";
   (void)std::system(cmd.c_str());
+  CHECK(mkdir(dir.c_str(), 0700) == 0);
   return dir;
 }
 
