@@ -5,17 +5,26 @@
 import { connect } from 'node:net';
 import { liveSessionPids, sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
 import type { MemoryRow } from '../runtime/ownership/summary.js';
+import { type Flags, parseFlags, stringFlag, UsageError, usage, type VerbSpec } from './args.js';
 
-const USAGE = `usage: sunray memory [--pid <driver pid>] [--json] [--timeout <ms>]
-
-Lists the objects of running sunray drivers on this machine (by default all of
-this user's), grouped by owner, with why each is alive:
+/** The flags of `sunray memory`. */
+export const SPEC: VerbSpec = {
+  name: 'memory',
+  summary:
+    "Lists the objects of running sunray drivers on this machine (by default all of this user's), grouped by owner, with why each is alive.",
+  flags: {
+    pid: { type: 'string', value: 'PID', help: 'ask only the driver with this pid' },
+    json: { type: 'boolean', help: 'print JSON instead of tables' },
+    timeout: { type: 'string', value: 'MS', help: 'how long to wait for each driver (default 5000)' },
+  },
+  details: `Why an object is alive:
   local      a handle (ObjectRef) in the owner's own code
   submitted  an argument of a task the owner submitted that has not finished
   borrowed   a ref another process received (row from that process)
   pinned     kept only for borrowers or objects that contain it
   spilled    its value was spilled to disk
-  pending    its task has not finished`;
+  pending    its task has not finished`,
+};
 
 interface Report {
   rows: MemoryRow[];
@@ -24,30 +33,24 @@ interface Report {
   workersAnswered: number;
 }
 
+function positiveWhole(f: Flags, name: string): number | undefined {
+  const v = stringFlag(f, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${name} needs a positive whole number, got '${v}'`);
+  return n;
+}
+
 export async function memoryCommand(argv: string[]): Promise<number> {
-  let pid: number | undefined;
-  let json = false;
-  let timeoutMs = 5000;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      return 0;
-    }
-    if (a === '--json') json = true;
-    else if (a === '--pid' || a === '--timeout') {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n <= 0) {
-        console.error(`sunray memory: ${a} needs a positive whole number\n${USAGE}`);
-        return 2;
-      }
-      if (a === '--pid') pid = n;
-      else timeoutMs = n;
-    } else {
-      console.error(`sunray memory: unknown argument '${a}'\n${USAGE}`);
-      return 2;
-    }
+  const f = parseFlags(SPEC, argv);
+  if (f.help) {
+    process.stdout.write(usage(SPEC));
+    return 0;
   }
+  const pid = positiveWhole(f, 'pid');
+  const timeoutMs = positiveWhole(f, 'timeout') ?? 5000;
+  const json = f.json === true;
   const pids = pid !== undefined ? [pid] : liveSessionPids();
   if (pids.length === 0) {
     console.error(

@@ -1,17 +1,73 @@
-// `sunray start --head` and `sunray start --address HOST:PORT --token TOKEN`:
-// starts a node daemon in the background, waits until it serves, and says how
-// to join it.
+// `sunray start --head` and `sunray start --address HOST:PORT`: starts a node
+// daemon in the background, waits until it serves, and says how to join it.
+// The daemon gets its configuration, cluster token included, on a pipe to its
+// stdin: never in its argv or environment (any user of the machine can read
+// every process's command line in /proc/<pid>/cmdline).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newToken } from '../cluster/auth.js';
-import type { DaemonConfig } from '../cluster/daemon-config.js';
+import { checkToken, newToken } from '../cluster/auth.js';
+import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
 import { daemons, loadHead, sessionDir } from '../cluster/session.js';
 import { InvalidArgumentError, SunrayError } from '../core/errors.js';
-import { type Flags, numberFlag, parseFlags, stringFlag } from './args.js';
+import { checkSpillParent } from '../store/spill-dir.js';
+import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
 const DAEMON = fileURLToPath(new URL('../cluster/daemon.js', import.meta.url));
+
+/** The flags of `sunray start`. */
+export const SPEC: VerbSpec = {
+  name: 'start',
+  summary:
+    'Starts a node daemon on this machine: the head of a new cluster (--head), or a node joining one (--address).',
+  flags: {
+    head: {
+      type: 'boolean',
+      help: 'start the head node of a new cluster (it makes and prints the cluster token)',
+    },
+    address: {
+      type: 'string',
+      value: 'HOST:PORT',
+      help: "the head to join, or 'auto' for the head started on this machine (the default without --head)",
+    },
+    token: {
+      type: 'string',
+      value: 'TOKEN',
+      help: 'the cluster token (at least 16 characters); better in $SUNRAY_CLUSTER_TOKEN: a command line is visible to every user',
+    },
+    port: {
+      type: 'string',
+      value: 'N',
+      help: 'TCP port to listen on (head default 6380, others any free port)',
+    },
+    bind: {
+      type: 'string',
+      value: 'ADDRESS',
+      help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)',
+    },
+    'num-cpus': { type: 'string', value: 'N', help: "CPUs this node offers (default: the machine's cores)" },
+    'num-gpus': { type: 'string', value: 'N', help: 'GPUs this node offers (default 0)' },
+    resources: { type: 'string', value: 'JSON', help: 'custom resources, e.g. \'{"disk": 2}\'' },
+    'object-store-memory': {
+      type: 'string',
+      value: 'BYTES',
+      help: 'bytes of shared memory for the object store',
+    },
+    'object-spilling-dir': {
+      type: 'string',
+      value: 'DIR',
+      help: 'where the store makes its private spill directory (yours, not writable by others; default: the session directory)',
+    },
+    'heartbeat-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      help: 'milliseconds without heartbeat before a node is declared dead (default 10000)',
+    },
+  },
+  details:
+    "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory.",
+};
 
 function resourcesFlag(f: Flags): Record<string, number> | undefined {
   const raw = stringFlag(f, 'resources');
@@ -32,8 +88,28 @@ function resourcesFlag(f: Flags): Record<string, number> | undefined {
   return v as Record<string, number>;
 }
 
+/** The given token (flag, then environment), checked for length; undefined if none was given. */
+function givenToken(f: Flags): string | undefined {
+  const flag = stringFlag(f, 'token');
+  if (flag !== undefined) return checkToken(flag, '--token');
+  const env = process.env.SUNRAY_CLUSTER_TOKEN;
+  if (env) return checkToken(env, 'SUNRAY_CLUSTER_TOKEN');
+  return undefined;
+}
+
+/** The environment of the daemon: ours without the token (it comes on stdin). */
+function daemonEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.SUNRAY_CLUSTER_TOKEN;
+  return env;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, ['head']);
+  const f = parseFlags(SPEC, argv);
+  if (f.help) {
+    process.stdout.write(usage(SPEC));
+    return 0;
+  }
   const head = f.head === true;
   const cfg: DaemonConfig = { head, token: '', session: true };
   const port = numberFlag(f, 'port');
@@ -42,12 +118,17 @@ export async function run(argv: string[]): Promise<number> {
   const numGpus = numberFlag(f, 'num-gpus');
   const resources = resourcesFlag(f);
   const mem = numberFlag(f, 'object-store-memory');
+  const spillDir = stringFlag(f, 'object-spilling-dir');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
   if (bind !== undefined) cfg.bind = bind;
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;
   if (resources) cfg.resources = resources;
   if (mem !== undefined) cfg.objectStoreMemory = mem;
+  if (spillDir !== undefined) {
+    if (spillDir === '') throw new InvalidArgumentError('--object-spilling-dir needs a directory');
+    cfg.objectSpillingDir = checkSpillParent(spillDir); // refused here, not in the daemon's log
+  }
   if (hb !== undefined) cfg.heartbeatTimeoutMs = hb;
   if (head) {
     if (f.address !== undefined) throw new InvalidArgumentError('--head and --address exclude each other');
@@ -55,21 +136,24 @@ export async function run(argv: string[]): Promise<number> {
       throw new SunrayError('a head node already runs on this machine: `sunray stop` it first, or join it');
     }
     cfg.port = port ?? 6380;
-    cfg.token = stringFlag(f, 'token') ?? newToken();
+    const flag = stringFlag(f, 'token');
+    cfg.token = flag !== undefined ? checkToken(flag, '--token') : newToken();
   } else {
     let address = stringFlag(f, 'address');
-    let token = stringFlag(f, 'token') ?? process.env.SUNRAY_CLUSTER_TOKEN;
+    let token = givenToken(f);
     if (address === undefined || address === 'auto') {
       const local = loadHead();
       if (!local)
         throw new InvalidArgumentError(
-          'give --head to start a cluster, or --address HOST:PORT --token TOKEN to join one',
+          'give --head to start a cluster, or --address HOST:PORT (and the token in $SUNRAY_CLUSTER_TOKEN) to join one',
         );
       address = local.address;
       token ??= local.token;
     }
     if (!token)
-      throw new InvalidArgumentError('--token TOKEN is needed to join (printed by `sunray start --head`)');
+      throw new InvalidArgumentError(
+        'a token is needed to join: set SUNRAY_CLUSTER_TOKEN (or give --token) to the one `sunray start --head` printed',
+      );
     cfg.headAddress = address;
     cfg.token = token;
     cfg.port = port ?? 0;
@@ -77,12 +161,14 @@ export async function run(argv: string[]): Promise<number> {
   const dir = sessionDir();
   const log = join(dir, `node-${Date.now()}-${process.pid}.log`);
   cfg.log = log;
-  const out = openSync(log, 'a');
-  const child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], {
+  const out = openSync(log, 'a', 0o600);
+  const child = spawn(process.execPath, [DAEMON], {
     detached: true,
-    stdio: ['ignore', out, out],
+    stdio: ['pipe', out, out],
+    env: daemonEnv(),
   });
   closeSync(out);
+  writeDaemonConfig(child.stdin!, cfg);
   child.unref();
   const rec = await waitReady(child.pid!, log);
   if (head) {
@@ -90,11 +176,14 @@ export async function run(argv: string[]): Promise<number> {
       [
         `sunray: head node started at ${rec.address} (node ${rec.nodeId.slice(0, 8)}, pid ${rec.pid}, log ${log})`,
         `cluster token: ${cfg.token}`,
+        `  (kept in ${join(dir, 'token')}, mode 0600; anyone with it can run code on the cluster's nodes)`,
         '',
         'To add a node on another machine (the head must be reachable: start it with --bind 0.0.0.0):',
-        `  sunray start --address ${rec.address} --token ${cfg.token}`,
+        `  SUNRAY_CLUSTER_TOKEN=${cfg.token} sunray start --address ${rec.address}`,
+        '  (in the environment, not as --token: every user of a machine can read command lines)',
+        'To add a node on this machine: sunray start',
         'To connect a driver:',
-        `  await sunray.init({ address: '${rec.address}', token: '${cfg.token}' })`,
+        `  await sunray.init({ address: '${rec.address}', token: process.env.SUNRAY_CLUSTER_TOKEN })`,
         "  (on this machine: sunray.init({ address: 'auto' }))",
         'To see the cluster: sunray status. To stop the nodes of this machine: sunray stop.',
         '',
@@ -125,8 +214,18 @@ async function waitReady(
   while (Date.now() < deadline) {
     const rec = daemons().find((d) => d.pid === pid);
     if (rec) return rec;
-    if (!isAlive(pid)) throw new SunrayError(`the node exited at start; see ${log}`);
+    if (!isAlive(pid)) throw new SunrayError(`the node exited at start: ${lastLine(log)} (log: ${log})`);
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new SunrayError(`the node did not start within 30 s; see ${log}`);
+}
+
+/** The last line the daemon wrote, to say why it stopped. */
+function lastLine(log: string): string {
+  try {
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    return lines[lines.length - 1] || 'it wrote nothing';
+  } catch {
+    return 'it wrote nothing';
+  }
 }

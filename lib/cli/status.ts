@@ -1,36 +1,56 @@
-// `sunray status`: the cluster as the head sees it.
+// `sunray status`: the cluster as the head sees it, as text or (--json) as one
+// JSON object for scripts.
+import { checkToken } from '../cluster/auth.js';
 import { loadHead } from '../cluster/session.js';
 import { queryStatus } from '../cluster/status.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { parseFlags, stringFlag } from './args.js';
+import { parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
+
+/** The flags of `sunray status`. */
+export const SPEC: VerbSpec = {
+  name: 'status',
+  summary:
+    'Shows the cluster as its head sees it: nodes, resources used/total, pending and infeasible demand.',
+  flags: {
+    address: {
+      type: 'string',
+      value: 'HOST:PORT',
+      help: 'the head (default: the one started on this machine)',
+    },
+    token: {
+      type: 'string',
+      value: 'TOKEN',
+      help: 'the cluster token (default: $SUNRAY_CLUSTER_TOKEN, then the session directory)',
+    },
+    json: { type: 'boolean', help: 'print one JSON object instead of text' },
+  },
+};
 
 function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, []);
+  const f = parseFlags(SPEC, argv);
+  if (f.help) {
+    process.stdout.write(usage(SPEC));
+    return 0;
+  }
   const local = loadHead();
   const address = stringFlag(f, 'address') ?? local?.address;
-  const token = stringFlag(f, 'token') ?? process.env.SUNRAY_CLUSTER_TOKEN ?? local?.token;
+  const flagToken = stringFlag(f, 'token');
+  const envToken = process.env.SUNRAY_CLUSTER_TOKEN || undefined;
+  let token = local?.token;
+  if (flagToken !== undefined) token = checkToken(flagToken, '--token');
+  else if (envToken !== undefined) token = checkToken(envToken, 'SUNRAY_CLUSTER_TOKEN');
   if (!address || !token) {
     throw new InvalidArgumentError(
-      'no cluster started on this machine: give --address HOST:PORT --token TOKEN, or run `sunray start --head`',
+      'no cluster started on this machine: give --address HOST:PORT (and the token in $SUNRAY_CLUSTER_TOKEN), ' +
+        'or run `sunray start --head`',
     );
   }
   const { nodes, heartbeatTimeoutMs } = await queryStatus(address, token);
   const alive = nodes.filter((n) => n.alive);
-  const lines: string[] = [
-    `cluster at ${address}: ${alive.length} node(s) alive, heartbeat timeout ${heartbeatTimeoutMs} ms`,
-    '',
-  ];
-  lines.push('nodes:');
-  for (const n of nodes) {
-    const role = n.isHead ? 'head' : n.isDriver ? 'driver' : 'node';
-    lines.push(
-      `  ${n.nodeId.slice(0, 8)} ${role.padEnd(6)} ${n.address.padEnd(21)} ${n.alive ? 'alive' : 'DEAD'}`,
-    );
-  }
   const used: Record<string, number> = {};
   const total: Record<string, number> = {};
   const pending: Record<string, number> = {};
@@ -41,17 +61,38 @@ export async function run(argv: string[]): Promise<number> {
     }
     for (const [k, v] of Object.entries(n.infeasible)) pending[k] = (pending[k] ?? 0) + v;
   }
-  lines.push('', 'resources (used/total):');
-  for (const k of Object.keys(total).sort()) lines.push(`  ${fmt(used[k] ?? 0)}/${fmt(total[k] ?? 0)} ${k}`);
   const queued = alive.reduce((s, n) => s + n.pendingTasks, 0);
+  const totals = alive.map((n) => n.total);
+  const infeasible = Object.entries(pending).filter(([shape]) => !fitsAnyNode(shape, totals));
+  const names = Object.keys(total).sort();
+  if (f.json) {
+    const resources: Record<string, { used: number; total: number }> = {};
+    for (const k of names) resources[k] = { used: used[k] ?? 0, total: total[k] ?? 0 };
+    const report = {
+      address,
+      heartbeatTimeoutMs,
+      nodes,
+      resources,
+      pendingTasks: queued,
+      infeasible: infeasible.map(([shape, count]) => ({ shape, count })),
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  const lines: string[] = [
+    `cluster at ${address}: ${alive.length} node(s) alive, heartbeat timeout ${heartbeatTimeoutMs} ms`,
+    '',
+    'nodes:',
+  ];
+  for (const n of nodes) {
+    const role = n.isHead ? 'head' : n.isDriver ? 'driver' : 'node';
+    lines.push(
+      `  ${n.nodeId.slice(0, 8)} ${role.padEnd(6)} ${n.address.padEnd(21)} ${n.alive ? 'alive' : 'DEAD'}`,
+    );
+  }
+  lines.push('', 'resources (used/total):');
+  for (const k of names) lines.push(`  ${fmt(used[k] ?? 0)}/${fmt(total[k] ?? 0)} ${k}`);
   lines.push('', `pending: ${queued} task(s) and actor(s) queued`);
-  const infeasible = Object.entries(pending).filter(
-    ([shape]) =>
-      !fitsAnyNode(
-        shape,
-        alive.map((n) => n.total),
-      ),
-  );
   if (infeasible.length > 0) {
     lines.push('infeasible demand (no node can run it):');
     for (const [shape, count] of infeasible) lines.push(`  ${count} x {${shape}}`);

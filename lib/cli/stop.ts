@@ -1,7 +1,20 @@
 // `sunray stop`: stops the node daemons started on this machine (SIGTERM, then
 // SIGKILL after a grace period), and forgets the local cluster's token.
 import { clearHead, daemons, forgetDaemon } from '../cluster/session.js';
-import { numberFlag, parseFlags } from './args.js';
+import { numberFlag, parseFlags, usage, type VerbSpec } from './args.js';
+
+/** The flags of `sunray stop`. */
+export const SPEC: VerbSpec = {
+  name: 'stop',
+  summary: 'Stops the node daemons started on this machine by `sunray start` (workers first, then the head).',
+  flags: {
+    'grace-period-ms': {
+      type: 'string',
+      value: 'MS',
+      help: 'how long a node may take to stop after SIGTERM before it is killed (default 10000)',
+    },
+  },
+};
 
 function alive(pid: number): boolean {
   try {
@@ -13,7 +26,11 @@ function alive(pid: number): boolean {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, []);
+  const f = parseFlags(SPEC, argv);
+  if (f.help) {
+    process.stdout.write(usage(SPEC));
+    return 0;
+  }
   const graceMs = numberFlag(f, 'grace-period-ms') ?? 10_000;
   const nodes = daemons();
   // Worker nodes first, then the head.

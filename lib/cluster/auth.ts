@@ -2,6 +2,7 @@
 // proves it holds the token with an HMAC over both nonces, labelled by role so
 // a proof cannot be reflected back. The token itself never crosses the wire.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InvalidArgumentError } from '../core/errors.js';
 
 export const NONCE_BYTES = 32;
 
@@ -12,6 +13,26 @@ export function newNonce(): Buffer {
 /** A fresh cluster token: 32 random bytes, hex. */
 export function newToken(): string {
   return randomBytes(32).toString('hex');
+}
+
+/** The shortest token a user may give: shorter ones fall to guessing (see checkToken). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Refuses a user-given token shorter than MIN_TOKEN_LENGTH with InvalidArgumentError. A peer
+ * that connects and sees a proof (a node it lured, or any listener before a proof of its own
+ * was required) can test guesses offline at GPU speed; only a long random token survives that.
+ * `where` names what was given, e.g. '--token' or "init({ token })".
+ */
+export function checkToken(token: string, where: string): string {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new InvalidArgumentError(
+      `${where}: a cluster token of ${token.length} character(s) is too short to resist guessing; ` +
+        `give at least ${MIN_TOKEN_LENGTH} random characters, or let \`sunray start --head\` make one ` +
+        '(32 random bytes) and use the token it prints',
+    );
+  }
+  return token;
 }
 
 export function proof(

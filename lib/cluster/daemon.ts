@@ -1,6 +1,7 @@
 // A node daemon: a node manager in its own process, joined to a cluster (or
 // founding it as the head). Started by `sunray start` and by the testing
-// Cluster helper, with its configuration as one JSON argument. It prints
+// Cluster helper, with its configuration as JSON on its stdin (it holds the
+// cluster token, so never in argv, which every local user can read). It prints
 // "SUNRAY_NODE_READY <json>" on stdout once it serves, and records itself in
 // the session directory when asked, so `sunray stop` finds it.
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -9,26 +10,49 @@ import { defaultObjectStoreMemory } from '../runtime/driver.js';
 import { NodeManager } from '../runtime/node-manager.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import { ClusterNode } from './cluster-node.js';
-import { type DaemonConfig, READY_PREFIX } from './daemon-config.js';
+import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from './daemon-config.js';
 import { forgetDaemon, recordDaemon, saveHead } from './session.js';
 
-async function main(): Promise<void> {
-  const raw = process.argv[2];
-  if (!raw) {
-    console.error('sunray daemon: started without a configuration; use `sunray start`');
+/** The configuration, read from stdin to its end. */
+async function readConfig(): Promise<DaemonConfig> {
+  const fail = (why: string): never => {
+    console.error(`sunray daemon: ${why}; nodes are started by \`sunray start\``);
     process.exit(2);
+  };
+  if (process.stdin.isTTY) fail('expects its configuration as JSON on stdin');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_CONFIG_BYTES) fail(`configuration on stdin is larger than ${MAX_CONFIG_BYTES} bytes`);
+    chunks.push(chunk);
   }
-  const cfg = JSON.parse(raw) as DaemonConfig;
-  const manager = new NodeManager({
-    numCpus: cfg.numCpus ?? cpus().length,
-    numGpus: cfg.numGpus ?? 0,
-    resources: cfg.resources ?? {},
-    objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
-    namespace: 'default',
-    logToDriver: true,
-    idleWorkerTimeoutMs: 60_000,
-    driverDir: process.cwd(),
-  });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as DaemonConfig;
+  } catch {
+    return fail('got no valid JSON configuration on stdin');
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = await readConfig();
+  let manager: NodeManager;
+  try {
+    manager = new NodeManager({
+      numCpus: cfg.numCpus ?? cpus().length,
+      numGpus: cfg.numGpus ?? 0,
+      resources: cfg.resources ?? {},
+      objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
+      ...(cfg.objectSpillingDir ? { spillDir: cfg.objectSpillingDir } : {}),
+      namespace: 'default',
+      logToDriver: true,
+      idleWorkerTimeoutMs: 60_000,
+      driverDir: process.cwd(),
+    });
+  } catch (err) {
+    console.error(`sunray node: could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
   // Before joining: warming a large arena holds the event loop for seconds, and a node that has
   // joined would miss its heartbeats meanwhile and be declared dead.
   if (cfg.prefaultStore) warmArena(manager.store);

@@ -20,12 +20,19 @@ export function makeSpillDir(parent?: string): string {
     removeStaleSpillDirs(session);
     return makeFreshDir(session, `${PREFIX}-${process.pid}`);
   }
-  const base = ensureTrustedDir(parent, {
+  return makeFreshDir(checkSpillParent(parent), `${PREFIX}-${process.pid}`);
+}
+
+/**
+ * Checks (creating it 0700 if missing) a directory the user chose to spill into; returns its
+ * absolute path or throws UnsafeDirectoryError. `sunray start` calls it before it starts a daemon.
+ */
+export function checkSpillParent(parent: string): string {
+  return ensureTrustedDir(parent, {
     what: 'the object spilling directory',
     hint: 'give objectSpillingDir (or --object-spilling-dir) a directory of yours that group and others cannot write to, or leave it unset to spill into the private session directory',
     private: false,
   });
-  return makeFreshDir(base, `${PREFIX}-${process.pid}`);
 }
 
 /** Removes a spill directory this process made (with what is left in it). */

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
-import { type DaemonConfig, READY_PREFIX } from '../cluster/daemon-config.js';
+import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
 import { SunrayError } from '../core/errors.js';
 import { currentRuntime } from '../runtime/context.js';
@@ -77,9 +77,11 @@ export class Cluster {
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
     };
-    const child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // The configuration (and its token) on stdin, never in argv: see daemon.ts.
+    const env = { ...process.env };
+    delete env.SUNRAY_CLUSTER_TOKEN;
+    const child = spawn(process.execPath, [DAEMON], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    writeDaemonConfig(child.stdin!, cfg);
     const info = await new Promise<{ nodeId: string; address: string }>((resolve, reject) => {
       let buf = '';
       const onData = (d: Buffer) => {

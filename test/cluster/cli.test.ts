@@ -42,7 +42,7 @@ describe('sunray start / status / stop', () => {
     const token = /cluster token: (\S+)/.exec(head.stdout)?.[1];
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(token).toMatch(/^[0-9a-f]{64}$/);
-    expect(head.stdout).toContain(`sunray start --address ${address} --token ${token}`);
+    expect(head.stdout).toContain(`SUNRAY_CLUSTER_TOKEN=${token} sunray start --address ${address}`);
     expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
 
     const node = await runNode(CLI, [
@@ -77,6 +77,14 @@ describe('sunray start / status / stop', () => {
     expect(status.stdout).toMatch(/\/2 cliRes/);
     expect(status.stdout).toMatch(/\/3 CPU/);
     expect(status.stdout).toMatch(/1 x \{CPU=1,nowhere=1\}/);
+    const json = await runNode(CLI, ['status', '--json']);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report.address).toBe(address);
+    expect(report.nodes.filter((n: { alive: boolean }) => n.alive)).toHaveLength(3);
+    expect(report.resources.cliRes).toEqual({ used: 0, total: 2 });
+    expect(report.resources.CPU.total).toBe(3);
+    expect(report.infeasible).toEqual([{ shape: 'CPU=1,nowhere=1', count: 1 }]);
     sunray.cancel(stuck);
     await sunray.shutdown();
 
