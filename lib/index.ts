@@ -1,4 +1,6 @@
 // The public API of sunray: Ray's core for Node.js. Nothing else lives here.
+
+import { checkToken } from './cluster/auth.js';
 import {
   type ActorClass,
   type ActorHandle,
@@ -61,6 +63,8 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
       'sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true',
     );
   }
+  // A bad token is refused before a node starts (joinCluster checks again, for its other callers).
+  if (opts.token !== undefined) checkToken(opts.token, 'init({ token })');
   const rt = startDriver(opts);
   if (opts.address !== undefined && opts.address !== 'local') {
     try {

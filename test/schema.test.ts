@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Body, decodeFrame, encodeHello, FrameError } from '../lib/cluster/frame.js';
-import { Hello } from '../lib/cluster/generated/wire_generated.js';
+import { Hello, ProtocolVersion } from '../lib/cluster/generated/wire_generated.js';
 import { repoRoot } from './helpers.js';
 
 const hasFlatc = spawnSync('flatc', ['--version']).status === 0;
@@ -26,7 +26,8 @@ describe('wire schema', () => {
     expect(frame.requestId()).toBe(7n);
     expect(frame.bodyType()).toBe(Body.Hello);
     const hello = frame.body(new Hello()) as Hello;
-    expect(hello.version()).toBe(1);
+    expect(hello.version()).toBe(ProtocolVersion.Current);
+    expect(ProtocolVersion.Current).toBe(2); // 2: the connecting side proves first
     expect(Buffer.from(hello.nodeIdArray()!)).toEqual(node);
     expect(Buffer.from(hello.nonceArray()!)).toEqual(nonce);
   });

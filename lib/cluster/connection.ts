@@ -5,7 +5,8 @@
 // has named where its raw bytes belong (a slice of the store arena), the
 // kernel reads them straight there, with no buffer in between and no copy.
 // Until the handshake has proven both sides hold the cluster token, only the
-// handshake messages are parsed, and frames are limited to a few KiB.
+// handshake messages are parsed, and frames are limited to a few KiB. The
+// connecting side proves first (see handshake()).
 import net, { type Socket } from 'node:net';
 import { ClusterConnectionError, SunrayError } from '../core/errors.js';
 import { native } from '../native.js';
@@ -18,6 +19,7 @@ const MAX_HANDSHAKE_FRAME = 4096;
 /** Raw chunk bytes after one frame: a transfer chunk, never more. */
 export const MAX_RAW_BYTES = 64 * 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
+const EMPTY = Buffer.alloc(0);
 /** Replies carry the request's id with this bit set, so both sides may number requests freely. */
 const REPLY_BIT = 1n << 63n;
 
@@ -98,7 +100,11 @@ export class Conn {
     socket.on('error', (e) => this.close(`socket error: ${e.message}`, false));
     socket.on('close', () =>
       this.close(
-        this.open ? 'the peer closed the connection' : 'the peer left during the handshake',
+        this.open
+          ? 'the peer closed the connection'
+          : role === 'client' && this.theirNonce
+            ? 'the listener closed the connection after our proof: it does not take our cluster token'
+            : 'the peer left during the handshake',
         !this.open,
       ),
     );
@@ -373,12 +379,23 @@ export class Conn {
     this.opts.onMessage(this, p);
   }
 
+  /**
+   * The handshake, as both sides see it. The connecting side proves first, so a peer without
+   * the token gets nothing that depends on it (no offline-guessing oracle):
+   *   client -> hello(version, node id, client nonce)
+   *   listener -> challenge(version, listener nonce)
+   *   client -> proof(HMAC(token, "client" | listener nonce | client nonce))
+   *   listener -> proof(HMAC(token, "listener" | client nonce | listener nonce), node id),
+   *               only if the client's proof was right; otherwise it closes, saying nothing.
+   * theirNonce marks the second step on either side.
+   */
   private handshake(p: Parsed): void {
     const m = p.msg;
     const refuse = (why: string) => {
       this.close(`handshake refused: ${why}`);
       throw new FrameError(why); // stop parsing this connection's bytes
     };
+    const { token } = this.opts;
     if (this.role === 'server') {
       if (m.t === 'hello' && !this.theirNonce) {
         if (m.version !== ProtocolVersion.Current)
@@ -386,39 +403,42 @@ export class Conn {
         if (m.nonce.length !== NONCE_BYTES) refuse('bad nonce');
         this.theirNonce = m.nonce;
         this.peerId = m.nodeId.toString('hex');
+        this.write(encodeMessage({ t: 'challenge', version: ProtocolVersion.Current, nonce: this.ourNonce }));
+        return;
+      }
+      if (m.t === 'proof' && this.theirNonce) {
+        const want = proof(token, 'client', this.ourNonce, this.theirNonce);
+        if (!proofMatches(want, m.proof)) refuse('the peer does not hold the cluster token');
         this.write(
           encodeMessage({
-            t: 'challenge',
-            version: ProtocolVersion.Current,
+            t: 'proof',
+            proof: proof(token, 'listener', this.theirNonce, this.ourNonce),
             nodeId: this.opts.nodeId,
-            nonce: this.ourNonce,
-            proof: proof(this.opts.token, 'listener', m.nonce, this.ourNonce),
           }),
+        );
+        this.markOpen();
+        return;
+      }
+    } else {
+      if (m.t === 'challenge' && !this.theirNonce) {
+        if (m.version !== ProtocolVersion.Current)
+          refuse(`protocol version ${m.version}, this node speaks ${ProtocolVersion.Current}`);
+        if (m.nonce.length !== NONCE_BYTES) refuse('bad nonce');
+        this.theirNonce = m.nonce;
+        this.write(
+          encodeMessage({ t: 'proof', proof: proof(token, 'client', m.nonce, this.ourNonce), nodeId: EMPTY }),
         );
         return;
       }
       if (m.t === 'proof' && this.theirNonce) {
-        const want = proof(this.opts.token, 'client', this.ourNonce, this.theirNonce);
-        if (!proofMatches(want, m.proof)) refuse('the peer does not hold the cluster token');
-        this.markOpen();
-        return;
-      }
-      refuse(`unexpected ${m.t} message before authentication`);
-    } else {
-      if (m.t === 'challenge') {
-        if (m.version !== ProtocolVersion.Current)
-          refuse(`protocol version ${m.version}, this node speaks ${ProtocolVersion.Current}`);
-        const want = proof(this.opts.token, 'listener', this.ourNonce, m.nonce);
+        const want = proof(token, 'listener', this.ourNonce, this.theirNonce);
         if (!proofMatches(want, m.proof)) refuse('the listener does not hold the cluster token');
         this.peerId = m.nodeId.toString('hex');
-        this.write(
-          encodeMessage({ t: 'proof', proof: proof(this.opts.token, 'client', m.nonce, this.ourNonce) }),
-        );
         this.markOpen();
         return;
       }
-      refuse(`unexpected ${m.t} message before authentication`);
     }
+    refuse(`unexpected ${m.t} message before authentication`);
   }
 
   private markOpen(): void {

@@ -3,6 +3,7 @@
 // while its store still holds what the driver puts and gets).
 import { ClusterConnectionError } from '../core/errors.js';
 import type { NodeManager } from '../runtime/node-manager.js';
+import { checkToken } from './auth.js';
 import { ClusterNode } from './cluster-node.js';
 import { loadHead } from './session.js';
 
@@ -14,7 +15,13 @@ export interface JoinOptions {
 
 export function resolveAddress(o: JoinOptions): { address: string; token: string } {
   let address = o.address;
-  let token = o.token ?? process.env.SUNRAY_CLUSTER_TOKEN;
+  // Given tokens are checked for length (auth.ts checkToken); the session's was, when the head started.
+  let token =
+    o.token !== undefined
+      ? checkToken(o.token, 'init({ token })')
+      : process.env.SUNRAY_CLUSTER_TOKEN
+        ? checkToken(process.env.SUNRAY_CLUSTER_TOKEN, 'SUNRAY_CLUSTER_TOKEN')
+        : undefined;
   if (address === 'auto') {
     const head = loadHead();
     if (!head) {

@@ -53,8 +53,8 @@ export interface NodeInfoMsg {
 
 export type Message =
   | { t: 'hello'; version: number; nodeId: Buffer; nonce: Buffer }
-  | { t: 'challenge'; version: number; nodeId: Buffer; nonce: Buffer; proof: Buffer }
-  | { t: 'proof'; proof: Buffer }
+  | { t: 'challenge'; version: number; nonce: Buffer }
+  | { t: 'proof'; proof: Buffer; nodeId: Buffer }
   | {
       t: 'register';
       nodeId: string;
@@ -141,12 +141,9 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
     case 'hello':
       return [Body.Hello, Hello.createHello(b, m.version, bytes(b, m.nodeId), bytes(b, m.nonce))];
     case 'challenge':
-      return [
-        Body.Challenge,
-        Challenge.createChallenge(b, m.version, bytes(b, m.nodeId), bytes(b, m.nonce), bytes(b, m.proof)),
-      ];
+      return [Body.Challenge, Challenge.createChallenge(b, m.version, bytes(b, m.nonce))];
     case 'proof':
-      return [Body.Proof, Proof.createProof(b, bytes(b, m.proof))];
+      return [Body.Proof, Proof.createProof(b, bytes(b, m.proof), bytes(b, m.nodeId))];
     case 'register':
       return [
         Body.RegisterNode,
@@ -343,16 +340,12 @@ function readBody(f: Frame, limit: number): Message {
     }
     case Body.Challenge: {
       const m = f.body(new Challenge()) as Challenge;
-      return {
-        t: 'challenge',
-        version: m.version(),
-        nodeId: buf(m.nodeIdArray()),
-        nonce: buf(m.nonceArray()),
-        proof: buf(m.proofArray()),
-      };
+      return { t: 'challenge', version: m.version(), nonce: buf(m.nonceArray()) };
     }
-    case Body.Proof:
-      return { t: 'proof', proof: buf((f.body(new Proof()) as Proof).proofArray()) };
+    case Body.Proof: {
+      const m = f.body(new Proof()) as Proof;
+      return { t: 'proof', proof: buf(m.proofArray()), nodeId: buf(m.nodeIdArray()) };
+    }
     case Body.RegisterNode: {
       const m = f.body(new RegisterNode()) as RegisterNode;
       return {

@@ -10,13 +10,17 @@ import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { newNonce, proof } from '../../lib/cluster/auth.js';
 import { Conn } from '../../lib/cluster/connection.js';
-import { FrameError, MAX_FRAME_BYTES } from '../../lib/cluster/frame.js';
+import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from '../../lib/cluster/frame.js';
+import { resolveAddress } from '../../lib/cluster/join.js';
 import { encodeMessage, type Message, parseFrame } from '../../lib/cluster/messages.js';
 import { queryStatus } from '../../lib/cluster/status.js';
+import { until } from '../helpers.js';
 
 const samples: Message[] = [
   { t: 'hello', version: 1, nodeId: randomBytes(16), nonce: randomBytes(32) },
-  { t: 'proof', proof: randomBytes(32) },
+  { t: 'challenge', version: 2, nonce: randomBytes(32) },
+  { t: 'proof', proof: randomBytes(32), nodeId: Buffer.alloc(0) },
+  { t: 'proof', proof: randomBytes(32), nodeId: randomBytes(28) },
   {
     t: 'register',
     nodeId: 'ab'.repeat(16),
@@ -157,7 +161,7 @@ describe('a listener facing bad peers', () => {
     await closedAfter(frame(100_000)); // above the handshake limit
     await closedAfter(encodeMessage({ t: 'hello', version: 99, nodeId: randomBytes(16), nonce: newNonce() }));
     await closedAfter(encodeMessage({ t: 'status' }));
-    await closedAfter(encodeMessage({ t: 'proof', proof: randomBytes(32) }));
+    await closedAfter(encodeMessage({ t: 'proof', proof: randomBytes(32), nodeId: Buffer.alloc(0) }));
     expect(logs.length).toBeGreaterThanOrEqual(6);
     expect(logs.some((l) => /version 99/.test(l))).toBe(true);
     expect(logs.some((l) => /outside 8\.\./.test(l))).toBe(true);
@@ -177,13 +181,85 @@ describe('a listener facing bad peers', () => {
   });
 
   test('a truncated handshake times out or closes without opening', async () => {
-    const hello = encodeMessage({ t: 'hello', version: 1, nodeId: randomBytes(16), nonce: newNonce() });
+    const hello = encodeMessage({
+      t: 'hello',
+      version: ProtocolVersion.Current,
+      nodeId: randomBytes(16),
+      nonce: newNonce(),
+    });
     const s = net.connect(port, '127.0.0.1');
     await new Promise((r) => s.once('connect', r));
     s.write(hello.subarray(0, hello.length - 5));
     s.end();
     await new Promise((r) => s.once('close', r));
     expect(opened).toHaveLength(0);
+  });
+
+  /** Frames a raw socket has received so far, parsed. */
+  function framesIn(bytes: Buffer): ReturnType<typeof parseFrame>[] {
+    const out = [];
+    for (let at = 0; at + 4 <= bytes.length; ) {
+      const len = bytes.readUInt32LE(at);
+      if (at + 4 + len > bytes.length) break;
+      out.push(parseFrame(bytes.subarray(at + 4, at + 4 + len)));
+      at += 4 + len;
+    }
+    return out;
+  }
+
+  async function rawHello(): Promise<{ s: net.Socket; got: Buffer[]; nonce: Buffer }> {
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.on('error', () => {});
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    const nonce = newNonce();
+    s.write(encodeMessage({ t: 'hello', version: ProtocolVersion.Current, nodeId: randomBytes(16), nonce }));
+    const deadline = Date.now() + 5000;
+    while (framesIn(Buffer.concat(got)).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    return { s, got, nonce };
+  }
+
+  test('an unauthenticated hello gets a nonce and nothing that depends on the token', async () => {
+    const { s, got, nonce } = await rawHello();
+    await new Promise((r) => setTimeout(r, 200)); // anything more the listener would volunteer
+    const frames = framesIn(Buffer.concat(got));
+    expect(frames).toHaveLength(1);
+    const challenge = frames[0]!.msg;
+    expect(challenge.t).toBe('challenge');
+    if (challenge.t !== 'challenge') return;
+    expect(Object.keys(challenge).sort()).toEqual(['nonce', 't', 'version']);
+    // The listener's proof over our nonce, which would let us test token guesses offline, is nowhere.
+    const theirs = challenge.nonce;
+    const oracle = [proof(token, 'listener', nonce, theirs), proof(token, 'listener', theirs, nonce)];
+    for (const p of oracle) expect(Buffer.concat(got).includes(p)).toBe(false);
+    // A wrong proof is answered by closing, with no proof of the listener's.
+    const before = Buffer.concat(got).length;
+    s.write(encodeMessage({ t: 'proof', proof: randomBytes(32), nodeId: Buffer.alloc(0) }));
+    await new Promise((r) => s.once('close', r));
+    expect(Buffer.concat(got).length).toBe(before);
+    expect(logs.some((l) => /does not hold the cluster token/.test(l))).toBe(true);
+    expect(opened).toHaveLength(0);
+  });
+
+  test('the listener proves itself only after the connecting side has', async () => {
+    const { s, got, nonce } = await rawHello();
+    const challenge = framesIn(Buffer.concat(got))[0]!.msg;
+    if (challenge.t !== 'challenge') throw new Error(`got ${challenge.t}`);
+    const mine = proof(token, 'client', challenge.nonce, nonce);
+    s.write(encodeMessage({ t: 'proof', proof: mine, nodeId: Buffer.alloc(0) }));
+    const deadline = Date.now() + 5000;
+    while (framesIn(Buffer.concat(got)).length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    const answer = framesIn(Buffer.concat(got))[1]!.msg;
+    expect(answer.t).toBe('proof');
+    if (answer.t !== 'proof') return;
+    expect(answer.proof.equals(proof(token, 'listener', nonce, challenge.nonce))).toBe(true);
+    expect(answer.nodeId.length).toBe(16);
+    await until(() => opened.length === 1, 5000, 'the listener to open the connection');
+    opened.pop()!.close('test over', false);
+    s.destroy();
   });
 
   test('a right client opens after all that', async () => {
@@ -276,9 +352,26 @@ describe('a cluster refuses what lacks its token', () => {
     process.env.SUNRAY_SESSION_DIR = `/tmp/sunray-test-empty-${process.pid}`;
     try {
       await expect(sunray.init({ address: cluster.address })).rejects.toThrow(/no cluster token/);
-      await expect(sunray.init({ address: cluster.address, token: 'wrong' })).rejects.toThrow(
+      await expect(sunray.init({ address: cluster.address, token: 'wrong-but-long-enough' })).rejects.toThrow(
         sunray.ClusterConnectionError,
       );
+      // A token under 16 characters is refused before anything is sent, and says why.
+      await expect(sunray.init({ address: cluster.address, token: 'wrong' })).rejects.toThrow(
+        sunray.InvalidArgumentError,
+      );
+      await expect(sunray.init({ address: cluster.address, token: 'wrong' })).rejects.toThrow(
+        /init\(\{ token \}\): a cluster token of 5 character\(s\) is too short to resist guessing; give at least 16/,
+      );
+      expect(() => resolveAddress({ address: cluster.address, token: 'x'.repeat(15) })).toThrow(/too short/);
+      expect(resolveAddress({ address: cluster.address, token: 'x'.repeat(16) }).token).toBe('x'.repeat(16));
+      process.env.SUNRAY_CLUSTER_TOKEN = 'tiny';
+      try {
+        expect(() => resolveAddress({ address: cluster.address })).toThrow(
+          /SUNRAY_CLUSTER_TOKEN: a cluster token of 4/,
+        );
+      } finally {
+        delete process.env.SUNRAY_CLUSTER_TOKEN;
+      }
     } finally {
       if (prev === undefined) delete process.env.SUNRAY_SESSION_DIR;
       else process.env.SUNRAY_SESSION_DIR = prev;

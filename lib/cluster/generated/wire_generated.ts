@@ -4,10 +4,11 @@ import * as flatbuffers from 'flatbuffers';
 
 
 /**
- * Bumped whenever a message changes incompatibly; checked in Hello.
+ * Bumped whenever a message changes incompatibly; checked in Hello and Challenge.
+ * 2: the connecting side proves first (version 1 listeners proved first).
  */
 export enum ProtocolVersion {
-  Current = 1
+  Current = 2
 }
 
 export enum Body {
@@ -221,7 +222,8 @@ static createHello(builder:flatbuffers.Builder, version:number, nodeIdOffset:fla
 }
 
 /**
- * The listener's answer: its own nonce, and its proof over the client's.
+ * The listener's answer to a Hello: its nonce, and nothing that depends on the
+ * token or says who it is, so an unauthenticated peer learns nothing to guess against.
  */
 export class Challenge {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -246,21 +248,6 @@ version():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
-nodeId(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
-}
-
-nodeIdLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
-}
-
-nodeIdArray():Uint8Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
-}
-
 nonce(index: number):number|null {
   const offset = this.bb!.__offset(this.bb_pos, 8);
   return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
@@ -276,43 +263,12 @@ nonceArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
-proof(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
-}
-
-proofLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
-}
-
-proofArray():Uint8Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
-}
-
 static startChallenge(builder:flatbuffers.Builder) {
   builder.startObject(4);
 }
 
 static addVersion(builder:flatbuffers.Builder, version:number) {
   builder.addFieldInt16(0, version, 0);
-}
-
-static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(1, nodeIdOffset, 0);
-}
-
-static createNodeIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
-  builder.startVector(1, data.length, 1);
-  for (let i = data.length - 1; i >= 0; i--) {
-    builder.addInt8(data[i]!);
-  }
-  return builder.endVector();
-}
-
-static startNodeIdVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(1, numElems, 1);
 }
 
 static addNonce(builder:flatbuffers.Builder, nonceOffset:flatbuffers.Offset) {
@@ -331,39 +287,22 @@ static startNonceVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
-static addProof(builder:flatbuffers.Builder, proofOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(3, proofOffset, 0);
-}
-
-static createProofVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
-  builder.startVector(1, data.length, 1);
-  for (let i = data.length - 1; i >= 0; i--) {
-    builder.addInt8(data[i]!);
-  }
-  return builder.endVector();
-}
-
-static startProofVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(1, numElems, 1);
-}
-
 static endChallenge(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createChallenge(builder:flatbuffers.Builder, version:number, nodeIdOffset:flatbuffers.Offset, nonceOffset:flatbuffers.Offset, proofOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createChallenge(builder:flatbuffers.Builder, version:number, nonceOffset:flatbuffers.Offset):flatbuffers.Offset {
   Challenge.startChallenge(builder);
   Challenge.addVersion(builder, version);
-  Challenge.addNodeId(builder, nodeIdOffset);
   Challenge.addNonce(builder, nonceOffset);
-  Challenge.addProof(builder, proofOffset);
   return Challenge.endChallenge(builder);
 }
 }
 
 /**
- * The connecting side's proof over the listener's nonce.
+ * A proof of the token: first the connecting side's, then, only after a valid
+ * one, the listener's (with its node id). A wrong proof is answered by closing.
  */
 export class Proof {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -398,8 +337,23 @@ proofArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+nodeId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+nodeIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+nodeIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startProof(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(2);
 }
 
 static addProof(builder:flatbuffers.Builder, proofOffset:flatbuffers.Offset) {
@@ -418,14 +372,31 @@ static startProofVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, nodeIdOffset, 0);
+}
+
+static createNodeIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startNodeIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endProof(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createProof(builder:flatbuffers.Builder, proofOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createProof(builder:flatbuffers.Builder, proofOffset:flatbuffers.Offset, nodeIdOffset:flatbuffers.Offset):flatbuffers.Offset {
   Proof.startProof(builder);
   Proof.addProof(builder, proofOffset);
+  Proof.addNodeId(builder, nodeIdOffset);
   return Proof.endProof(builder);
 }
 }
