@@ -12,6 +12,7 @@ import { ClusterConnectionError, SunrayError } from '../core/errors.js';
 import { native } from '../native.js';
 import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
 import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
+import { causeOf, LogLimiter } from './log-limiter.js';
 import { encodeMessage, type Message, type Parsed, parseFrame } from './messages.js';
 
 /** Frames before authentication are only the small handshake messages. */
@@ -30,6 +31,15 @@ export interface ConnOptions {
   log: (line: string) => void;
   onMessage: (conn: Conn, p: Parsed) => void;
   onClose?: (conn: Conn, reason: string) => void;
+}
+
+/** One limiter per log (per node): every connection of a node shares its limits. */
+const limiters = new WeakMap<(line: string) => void, LogLimiter>();
+
+function limiterFor(log: (line: string) => void): LogLimiter {
+  let l = limiters.get(log);
+  if (!l) limiters.set(log, (l = new LogLimiter(log)));
+  return l;
 }
 
 /** Gets raw bytes in order; inPlace means they were read straight into the target given to takeRaw. */
@@ -81,6 +91,7 @@ export class Conn {
   private resolveOpen!: () => void;
   private rejectOpen!: (e: Error) => void;
   private readonly timer: NodeJS.Timeout;
+  private readonly limiter: LogLimiter;
 
   private constructor(
     readonly socket: Socket,
@@ -93,6 +104,11 @@ export class Conn {
       this.rejectOpen = rej;
     });
     this.opened.catch(() => {});
+    this.remote =
+      socket.remoteAddress !== undefined
+        ? `${socket.remoteAddress}:${socket.remotePort}`
+        : 'a peer that left before its address was read';
+    this.limiter = limiterFor(opts.log);
     socket.setNoDelay(true);
     this.readsInPlace = reader !== undefined;
     if (reader) reader.conn = this;
@@ -161,9 +177,8 @@ export class Conn {
     return c;
   }
 
-  get remote(): string {
-    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
-  }
+  /** The peer's host:port, read at accept or connect: a destroyed socket no longer knows it. */
+  readonly remote: string;
 
   // ---------------------------------------------------------------- sending
 
@@ -277,7 +292,8 @@ export class Conn {
     this.closed = true;
     this.closeReason = reason;
     clearTimeout(this.timer);
-    if (log) this.opts.log(`closing connection with ${this.remote}: ${reason}`);
+    // Rate limited by cause: these lines are what a hostile peer can make us write.
+    if (log) this.limiter.line(causeOf(reason), `closing connection with ${this.remote}: ${reason}`);
     this.socket.destroy();
     const err = new SunrayError(`connection to ${this.remote} closed: ${reason}`);
     this.rejectOpen(err);
