@@ -1,7 +1,10 @@
 // `sunray memory`, run as a user would, against a real driver in another process.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sessionSocketPath } from '../../lib/runtime/ownership/session-socket.js';
 import { fixtures, repoRoot, runNode } from '../helpers.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
@@ -58,6 +61,41 @@ describe('sunray memory', () => {
     const made = report.rows.find((x: Row) => x.id === ids.made);
     expect(made).toMatchObject({ state: 'ready', inStore: true, rebuildable: true });
     expect(report.store.objects).toBeGreaterThanOrEqual(2);
+  });
+
+  test('a request without end cannot make the driver buffer it: 300 MiB, a few MB of RSS, closed', async () => {
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${driver.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const sock = connect(sessionSocketPath(driver.pid!));
+    await new Promise((r) => sock.once('connect', r));
+    let closed = false;
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      closed = true;
+    });
+    sock.resume();
+    const chunk = Buffer.alloc(1024 * 1024, 'x'); // no newline anywhere
+    let sent = 0;
+    let peak = before;
+    while (!closed && sent < 300 * 1024 * 1024) {
+      const drained = sock.write(chunk);
+      sent += chunk.length;
+      if (!drained)
+        await new Promise((r) => {
+          sock.once('drain', r);
+          sock.once('close', r);
+        });
+      if (sent % (16 * 1024 * 1024) === 0) peak = Math.max(peak, rss());
+    }
+    await new Promise((r) => (closed ? r(undefined) : sock.once('close', r)));
+    peak = Math.max(peak, rss());
+    expect(closed).toBe(true);
+    expect(sent).toBeLessThan(300 * 1024 * 1024); // closed long before the end
+    expect(peak - before).toBeLessThan(8 * 1024 * 1024);
+    // It still answers a proper request.
+    const r = await runNode(cli, ['memory', '--pid', String(driver.pid), '--json']);
+    expect(r.code).toBe(0);
   });
 
   test('bad arguments and no driver give a usage error', async () => {

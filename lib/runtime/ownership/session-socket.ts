@@ -1,7 +1,10 @@
 // Lets `sunray memory` reach a running driver: each driver with an embedded
 // node listens on a Unix socket in a per-user directory only that user can
 // enter (0700), named by its pid. A client sends one request line ("memory")
-// and reads one JSON line back. The socket is removed on shutdown and on exit.
+// and reads one JSON line back. A request is at most MAX_REQUEST_BYTES and must
+// come within REQUEST_TIMEOUT_MS, else the connection is closed: a client must
+// not make the driver buffer without limit. The socket is removed on shutdown
+// and on exit.
 import { chmodSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +18,11 @@ export function sessionsDir(): string {
 export function sessionSocketPath(pid: number): string {
   return join(sessionsDir(), `${pid}.sock`);
 }
+
+/** The longest request line taken (requests are a word); longer ones close the connection. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+/** How long a connection may take to send its request line. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface SessionHandlers {
   memory(): Promise<unknown>;
@@ -34,23 +42,38 @@ export class SessionSocket {
     this.unlink(); // a stale socket of an earlier process with our pid
     liveSessionPids(); // removes those of drivers that were killed (no exit handler ran)
     this.server = createServer((conn) => {
-      let buf = '';
-      conn.setEncoding('utf8');
+      const chunks: Buffer[] = [];
+      let size = 0;
       conn.on('error', () => {});
-      conn.on('data', (chunk: string) => {
-        buf += chunk;
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        const req = buf.slice(0, nl).trim();
-        buf = '';
+      conn.setTimeout(REQUEST_TIMEOUT_MS, () => conn.destroy());
+      const onData = (chunk: Buffer) => {
+        const nl = chunk.indexOf(0x0a);
+        if (nl < 0) {
+          size += chunk.length;
+          if (size > MAX_REQUEST_BYTES)
+            conn.destroy(); // no request is this long
+          else chunks.push(chunk);
+          return;
+        }
+        if (size + nl > MAX_REQUEST_BYTES) {
+          conn.destroy();
+          return;
+        }
+        // One request per connection: anything sent after it closes the connection.
+        conn.off('data', onData);
+        conn.on('data', () => conn.destroy());
+        conn.setTimeout(0);
+        chunks.push(chunk.subarray(0, nl));
+        const req = Buffer.concat(chunks).toString('utf8').trim();
         const answer =
           req === 'memory'
             ? handlers.memory().then((v) => ({ ok: true, pid: process.pid, value: v }))
-            : Promise.resolve({ ok: false, error: `unknown request '${req}'` });
+            : Promise.resolve({ ok: false, error: `unknown request '${req.slice(0, 100)}'` });
         answer
           .catch((err: Error) => ({ ok: false, error: err.message }))
           .then((v) => conn.end(`${JSON.stringify(v)}\n`));
-      });
+      };
+      conn.on('data', onData);
     });
     this.server.on('error', () => {});
     this.server.listen(this.path);
