@@ -18,6 +18,8 @@
 // Primitives (the usual result of a small task) skip v8, whose serializer and
 // deserializer cost microseconds to set up:
 //   u32 magic 'SRP1' | u8 kind | 3 bytes padding | bytes (f64, or a UTF-8 string)
+// UTF-8 cannot hold a lone surrogate ('\ud800'): such strings take the v8 path,
+// which keeps every UTF-16 code unit.
 import v8 from 'node:v8';
 import { SerializationError } from './errors.js';
 import { OBJECT_ID_SIZE } from './ids.js';
@@ -227,6 +229,9 @@ function headerSize(sections: number): number {
   return 16 + sections * 16;
 }
 
+/** String.prototype.isWellFormed (Node 20 has it; TypeScript's ES2023 lib does not declare it). */
+type WellFormed = { isWellFormed(): boolean };
+
 function encodePrimitive(value: unknown): Encoded | undefined {
   let prim: Prim;
   let bytes = EMPTY;
@@ -243,7 +248,9 @@ function encodePrimitive(value: unknown): Encoded | undefined {
       bytes.writeDoubleLE(value, 0);
       break;
     case 'string':
-      if (value.length > PRIM_STRING_MAX) return undefined;
+      // A lone surrogate would come back as U+FFFD from UTF-8: such strings take the v8 path.
+      if (value.length > PRIM_STRING_MAX || !(value as unknown as WellFormed).isWellFormed())
+        return undefined;
       prim = Prim.String;
       bytes = Buffer.from(value, 'utf8');
       break;

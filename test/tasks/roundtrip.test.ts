@@ -1,7 +1,7 @@
 // Data arrives as it was sent: every typed array and DataView, of any size (inline in a
-// message, or through the store) and at any offset in its buffer, as a task argument, an
-// actor argument, a return value, nested in objects, and through put(). Property tests
-// over a real sunray.
+// message, or through the store) and at any offset in its buffer, and every string (lone
+// surrogates too), as a task argument, an actor argument, a return value, nested in
+// objects, and through put(). Property tests over a real sunray.
 
 import fc from 'fast-check';
 import * as sunray from 'sunray';
@@ -158,5 +158,52 @@ describe('typed arrays and DataViews', () => {
       { numRuns: 250 },
     );
     sunray.kill(actor);
+  });
+});
+
+/** One UTF-16 code unit or code point: lone surrogates of both halves, any BMP unit, astral. */
+const unit = fc.oneof(
+  fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+);
+const strings = fc.oneof(
+  fc.string({ unit, maxLength: 40 }),
+  fc.string({ unit, minLength: 1000, maxLength: 1100 }), // both sides of the short-string path
+);
+
+describe('strings', () => {
+  test('the issue: a lone surrogate through put', async () => {
+    expect(await sunray.get(sunray.put('\ud800'))).toBe('\ud800');
+  });
+
+  test('any JS string comes back identical through put, as an argument and as a return', async () => {
+    const actor = Echo.remote();
+    const concat = sunray.remote((a: string, b: string) => a + b);
+    await fc.assert(
+      fc.asyncProperty(strings, strings, async (a, b) => {
+        expect(await sunray.get(sunray.put(a))).toBe(a);
+        expect(await sunray.get(echo.remote(a))).toBe(a);
+        expect(await sunray.get(actor.echo.remote(b))).toBe(b);
+        expect(await sunray.get(concat.remote(a, b))).toBe(a + b);
+        expect(await sunray.get(echo.remote({ s: a, list: [b] }))).toEqual({ s: a, list: [b] });
+      }),
+      { numRuns: 150 },
+    );
+    sunray.kill(actor);
+  });
+
+  test('an actor method named by a lone surrogate can be called', async () => {
+    const Odd = sunray.remote(
+      class Odd {
+        '\udc00x'(s: string) {
+          return `${s}!`;
+        }
+      },
+    );
+    const a = Odd.remote() as any;
+    expect(await sunray.get(a['\udc00x'].remote('\ud800'))).toBe('\ud800!');
+    sunray.kill(a);
   });
 });

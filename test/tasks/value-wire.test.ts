@@ -1,7 +1,7 @@
 // How values are laid out on the wire, without processes: a payload read at any place in
 // memory gives correct typed arrays (copies where a view could not start there, views
 // where it can); task arguments keep large payloads aligned so that workers read their
-// typed arrays in place.
+// typed arrays in place; strings keep every UTF-16 code unit, in values and in messages.
 import { describe, expect, it } from 'vitest';
 import { Reader, Writer } from '../../lib/core/codec.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../../lib/core/ids.js';
@@ -129,4 +129,26 @@ describe('task arguments', () => {
       }
     },
   );
+});
+
+describe('strings', () => {
+  const odd = ['\ud800', '\udfff', 'a\ud800b', '\udc00\ud800', '😀\ud83d', `${'x'.repeat(80)}\ud800`];
+
+  it('any string survives a value payload, short ones still on the fast path', () => {
+    for (const s of [...odd, '', 'héllo', '😀', 'x'.repeat(2000)]) expect(deserialize(serialize(s))).toBe(s);
+    // Well-formed short strings keep the primitive form ('SRP1'), with no v8 serializer.
+    expect(serialize('héllo').readUInt32LE(0)).toBe(0x31505253);
+  });
+
+  it('message strings (names, methods) keep lone surrogates, and skip over correctly', () => {
+    const w = new Writer(16);
+    for (const s of [...odd, 'plain', '']) w.str(s).u32(0xabcdef);
+    const r = new Reader(Buffer.from(w.finish()));
+    for (const s of [...odd, 'plain', '']) {
+      expect(r.str()).toBe(s);
+      expect(r.u32()).toBe(0xabcdef);
+    }
+    const skip = new Reader(Buffer.from(new Writer().str('\ud800 long enough? no').str('ok').finish()));
+    expect(skip.skipBytes().str()).toBe('ok');
+  });
 });
