@@ -3,6 +3,7 @@
 // and reads borrowed ones from the node's store. Ownership follows Ray: the
 // owner holds the state of its objects; nothing central does.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { remoteErrorInfo } from '../core/error-record.js';
 import {
   ActorDiedError,
   GetTimeoutError,
@@ -1040,12 +1041,11 @@ export function errorRecord(err: Error): RemoteErrorInfo & { failure: string; ta
           : err instanceof ActorDiedError
             ? 'actorDied'
             : 'other';
-  const cause = err.cause instanceof Error ? err.cause : err;
+  // A TaskError is the owner's wrapper: what crosses is the remote error it wraps (its cause).
+  const info = remoteErrorInfo(err instanceof TaskError && err.cause instanceof Error ? err.cause : err);
   return {
+    ...info,
     failure,
-    name: cause.name,
-    message: failure === 'error' ? cause.message : err.message,
-    stack: cause.stack ?? '',
     ...(err instanceof TaskError ? { taskName: err.taskName } : {}),
   };
 }
