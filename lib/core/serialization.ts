@@ -367,7 +367,7 @@ export function deserialize(payload: Buffer, onRef: (ref: ObjectRef<unknown>) =>
 /** Finds where in `value` the unserializable part is, to name it in the error. */
 function explainSerializationFailure(value: unknown, err: unknown): SerializationError {
   if (err instanceof SerializationError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\.+$/, '');
   const path = findUnserializable(value, 'value', new Set(), 0);
   const where = path ? ` at ${path.path} (${path.what})` : '';
   return new SerializationError(
@@ -381,7 +381,11 @@ function explainSerializationFailure(value: unknown, err: unknown): Serializatio
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (typeof v === 'object') return `a value of type ${(v as object).constructor?.name ?? 'object'}`;
+  if (typeof v === 'object') {
+    // A generator's constructor has no name: its tag says what it is ('Generator').
+    const name = (v as object).constructor?.name || Object.prototype.toString.call(v).slice(8, -1);
+    return `a value of type ${name}`;
+  }
   return `a ${typeof v}`;
 }
 

@@ -220,6 +220,94 @@ describe('shipping functions', () => {
     expect(String(err)).toMatch(/Pass the value as an argument/);
   });
 
+  test('methods run as remote functions: shorthand, async, static, symbol-keyed', async () => {
+    const sym: unique symbol = Symbol.for('sunray.test');
+    const obj = {
+      inc(x: number) {
+        return x + 1;
+      },
+      async twice(x: number) {
+        await new Promise((r) => setTimeout(r, 1));
+        return x * 2;
+      },
+      async(x: number) {
+        return `a method named async: ${x}`;
+      },
+      [sym](x: number) {
+        return -x;
+      },
+    };
+    // biome-ignore lint/complexity/noStaticOnlyClass: static methods are what this ships
+    class MathOps {
+      static square(x: number) {
+        return x * x;
+      }
+      static async cube(x: number) {
+        return x * x * x;
+      }
+    }
+    expect(await sunray.get(sunray.remote(obj.inc).remote(1))).toBe(2);
+    expect(await sunray.get(sunray.remote(obj.twice).remote(4))).toBe(8);
+    expect(await sunray.get(sunray.remote(obj.async).remote(5))).toBe('a method named async: 5');
+    expect(await sunray.get(sunray.remote(obj[sym]).remote(6))).toBe(-6);
+    expect(await sunray.get(sunray.remote(MathOps.square).remote(7))).toBe(49);
+    expect(await sunray.get(sunray.remote(MathOps.cube).remote(2))).toBe(8);
+    expect(await sunray.get(sunray.remote(async (x: number) => x + 0.5).remote(1))).toBe(1.5);
+    expect(await sunray.get(sunray.remote(async (x: number) => [x]).remote(1))).toEqual([1]);
+  });
+
+  test('generators are refused at remote(), saying they are not supported yet', () => {
+    const refused = (make: () => unknown) => {
+      try {
+        make();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const obj = {
+      *items() {
+        yield 1;
+      },
+      async *stream() {
+        yield 1;
+      },
+    };
+    for (const fn of [
+      function* gen() {
+        yield 1;
+      },
+      async function* agen() {
+        yield 1;
+      },
+      obj.items,
+      obj.stream,
+    ]) {
+      const err = refused(() => sunray.remote(fn as () => unknown));
+      expect(err).toBeInstanceOf(sunray.InvalidArgumentError);
+      expect(String(err)).toMatch(/generators are not supported yet as remote functions or actor methods/);
+    }
+    class Streamer {
+      async *lines() {
+        yield 'a';
+      }
+    }
+    const err = refused(() => sunray.remote(Streamer));
+    expect(err).toBeInstanceOf(sunray.InvalidArgumentError);
+    expect(String(err)).toMatch(/Streamer\.lines is an async generator function/);
+  });
+
+  test('getters are not functions: refused at remote()', () => {
+    const obj = {
+      get answer() {
+        return 42;
+      },
+    };
+    expect(() => sunray.remote(obj.answer as unknown as () => number)).toThrow(sunray.InvalidArgumentError);
+    const getter = Object.getOwnPropertyDescriptor(obj, 'answer')!.get!;
+    expect(() => sunray.remote(getter)).toThrow(/is a getter, not a function that can run as a task/);
+  });
+
   test('require and import() inside the body resolve from the driver', async () => {
     const useBoth = sunray.remote(async () => {
       const path = require('node:path');
