@@ -3,6 +3,7 @@
 // and reads borrowed ones from the node's store. Ownership follows Ray: the
 // owner holds the state of its objects; nothing central does.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { fileURLToPath } from 'node:url';
 import { remoteErrorInfo } from '../core/error-record.js';
 import {
   ActorDiedError,
@@ -1064,10 +1065,22 @@ export function failureToError(info: RemoteErrorInfo & { failure?: string; taskN
   }
 }
 
+/**
+ * sunray's own code: the directory this file's directory is in (dist/ when built, lib/
+ * when run from source), as frames print it (a file URL for ES modules, else a path).
+ * Frames under it are not call sites; a user's own lib/ or dist/ elsewhere are.
+ */
+const OWN_CODE_URL = new URL('..', import.meta.url).href;
+const OWN_CODE_PATH = fileURLToPath(OWN_CODE_URL);
+
+/** The first frame of the stack that is neither sunray's nor Node's own: where the user made the object. */
 function callSite(): string {
   const stack = new Error().stack?.split('\n') ?? [];
-  const frame = stack.find(
-    (l) => l.includes('at ') && !l.includes('/sunray/') && !l.includes('/dist/') && !l.includes('/lib/'),
-  );
-  return frame?.trim().replace(/^at /, '') ?? '';
+  for (let i = 1; i < stack.length; i++) {
+    const l = stack[i]!;
+    if (!l.includes('at ') || l.includes(OWN_CODE_URL) || l.includes(OWN_CODE_PATH)) continue;
+    if (l.includes('(node:') || l.includes('at node:') || l.includes('(<anonymous>)')) continue;
+    return l.trim().replace(/^at /, '');
+  }
+  return '';
 }
