@@ -22,6 +22,7 @@ import { type InitOptions, startDriver } from './runtime/driver.js';
 import { currentRuntimeOrStart } from './runtime/start.js';
 
 export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './core/actor.js';
+export type { RemoteErrorCause, RemoteErrorInfo } from './core/errors.js';
 export type {
   MultiReturnRemoteFunction,
   ObjectRefs,
@@ -43,6 +44,7 @@ export {
   NotInitializedError,
   ObjectLostError,
   OwnerDiedError,
+  RemoteError,
   SerializationError,
   SunrayError,
   TaskCancelledError,

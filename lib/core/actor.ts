@@ -14,6 +14,8 @@ import { OWNER_ID_SIZE } from './ids.js';
 import type { ObjectRef } from './object-ref.js';
 import {
   demandOf,
+  generatorKind,
+  generatorsNotSupported,
   makeDef,
   type ObjectRefs,
   type RemoteArgs,
@@ -191,12 +193,25 @@ function methodNamesOf(cls: Function): string[] {
   return [...names];
 }
 
+/** The method named name of cls's instances (its own or inherited). */
+function methodOf(cls: Function, name: string): Function | undefined {
+  for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, name);
+    if (d) return typeof d.value === 'function' ? d.value : undefined;
+  }
+  return undefined;
+}
+
 export function makeActorClass<C extends abstract new (...args: any[]) => any>(
   cls: C,
   opts: ActorOptions & { module?: string } = {},
 ): ActorClass<C> {
   const def = makeDef(cls, true, opts);
   const methods = methodNamesOf(cls);
+  for (const m of methods) {
+    const generator = generatorKind(methodOf(cls, m)!);
+    if (generator) throw generatorsNotSupported(`${cls.name}.${m}`, generator);
+  }
   const build = (o: ActorOptions): ActorClass<C> => ({
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();

@@ -1,8 +1,35 @@
 // A small binary writer/reader for the runtime's own messages. Task specs and
 // replies cross the rings many thousands of times a second, so they are packed
 // by hand: fixed-width fields, length-prefixed strings and byte runs.
+//
+// Strings are UTF-8 with a u32 byte count. UTF-8 cannot hold a lone surrogate
+// (a method named '\ud800' would arrive as '\ufffd'), so a string that is not
+// well-formed UTF-16 goes as UTF-16LE instead, marked by the count's top bit:
+// every JS string arrives as it was sent.
 
 const utf8 = new TextEncoder();
+/** Set in a string's length prefix: its bytes are UTF-16LE, not UTF-8. */
+const UTF16_FLAG = 0x80000000;
+
+/** Whether s survives UTF-8 (String.prototype.isWellFormed; TypeScript's ES2023 lib lacks it). */
+function wellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** A string's bytes with their length prefix, in the form Reader.str reads. */
+function encodeString(s: string): Buffer {
+  if (wellFormed(s)) {
+    const n = Buffer.byteLength(s, 'utf8');
+    const b = Buffer.allocUnsafe(4 + n);
+    b.writeUInt32LE(n, 0);
+    b.write(s, 4, 'utf8');
+    return b;
+  }
+  const b = Buffer.allocUnsafe(4 + s.length * 2);
+  b.writeUInt32LE(s.length * 2 + UTF16_FLAG, 0);
+  b.write(s, 4, 'utf16le');
+  return b;
+}
 
 // The short strings of the hot messages (function ids, names, methods, demands) repeat for
 // every task: each is encoded once, with its length prefix, and copied from then on
@@ -14,10 +41,7 @@ const shortStrings = new Map<string, Buffer>();
 function shortStringBytes(s: string): Buffer {
   let b = shortStrings.get(s);
   if (b === undefined) {
-    const n = Buffer.byteLength(s, 'utf8');
-    b = Buffer.allocUnsafe(4 + n);
-    b.writeUInt32LE(n, 0);
-    b.write(s, 4, 'utf8');
+    b = encodeString(s);
     if (shortStrings.size >= SHORT_STRINGS_MAX) shortStrings.clear();
     shortStrings.set(s, b);
   }
@@ -74,6 +98,7 @@ export class Writer {
 
   str(s: string): this {
     if (s.length <= SHORT_STRING) return this.raw(shortStringBytes(s));
+    if (!wellFormed(s)) return this.raw(encodeString(s));
     // Worst case 3 bytes per UTF-16 unit.
     this.ensure(4 + s.length * 3);
     const n = utf8.encodeInto(s, this.buf.subarray(this.pos + 4)).written;
@@ -184,10 +209,15 @@ export class Reader {
   }
 
   str(): string {
-    const n = this.u32();
+    let n = this.u32();
+    let encoding: 'utf8' | 'utf16le' = 'utf8';
+    if (n >= UTF16_FLAG) {
+      n -= UTF16_FLAG;
+      encoding = 'utf16le';
+    }
     this.need(n);
     // Buffer's own decoder beats TextDecoder for the short strings messages carry.
-    const s = n === 0 ? '' : this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = n === 0 ? '' : this.buf.toString(encoding, this.pos, this.pos + n);
     this.pos += n;
     return s;
   }
@@ -201,7 +231,7 @@ export class Reader {
 
   /** Steps over a length-prefixed string or byte run. */
   skipBytes(): this {
-    return this.skip(this.u32());
+    return this.skip(this.u32() & ~UTF16_FLAG);
   }
 
   /** Whether the bytes from `from` to the read position are exactly b (no Buffer made). */

@@ -14,19 +14,45 @@ export class SunrayError extends Error {
   }
 }
 
-/** The error a remote task or actor method threw, as seen by the process that called it. */
+/** The error a remote task or actor method threw, as seen by the process that called it (error-record.ts). */
 export interface RemoteErrorInfo {
   name: string;
   message: string;
   stack: string;
+  /** Its own fields that could be serialized: `code`, `errno`, `syscall`, `path`, custom ones. */
+  props?: Record<string, unknown>;
+  /** Its `cause`: another error's record, or any other value as it was. */
+  cause?: RemoteErrorCause;
 }
 
-/** A rebuilt copy of the remote error, so `cause` carries its name, message and remote stack. */
+/** An error's `cause` on the wire: an error (rebuilt as a RemoteError) or a plain value. */
+export type RemoteErrorCause = { error: RemoteErrorInfo } | { value: unknown };
+
+/**
+ * A rebuilt copy of the remote error: its name, message and remote stack, its own fields
+ * (`err.code === 'ENOENT'`) and its `cause` chain, each cause a RemoteError too.
+ */
 export class RemoteError extends Error {
   constructor(info: RemoteErrorInfo) {
-    super(info.message);
+    const c = info.cause;
+    super(
+      info.message,
+      c === undefined ? undefined : { cause: 'error' in c ? new RemoteError(c.error) : c.value },
+    );
     this.name = info.name;
     this.stack = info.stack;
+    if (info.props) {
+      for (const k of Object.keys(info.props)) {
+        if (k === 'name' || k === 'message' || k === 'stack' || k === 'cause') continue;
+        // defineProperty, not assignment: a field named __proto__ stays a field.
+        Object.defineProperty(this, k, {
+          value: info.props[k],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
   }
 }
 

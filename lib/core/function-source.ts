@@ -2,8 +2,11 @@
 // variable from its surrounding scope would find it missing in the worker.
 // This finds such variables when `remote` is called, so the mistake surfaces
 // at the line that made it rather than as a ReferenceError in a worker later.
+// It also turns the source into an expression a worker can evaluate: a method
+// (`{ m(x) {} }.m`, or a class's static `A.f`) prints as `m(x) {}`, which is
+// no expression on its own.
 import { parse } from 'acorn';
-import { SerializationError } from './errors.js';
+import { InvalidArgumentError, SerializationError } from './errors.js';
 
 type Node = { type: string; [key: string]: any };
 
@@ -18,13 +21,22 @@ const ALWAYS_AVAILABLE = new Set([
   '__vite_ssr_dynamic_import__', // Vite/Vitest's rewrite of import()
 ]);
 
+interface Parsed {
+  ast: Node;
+  /** 'method': the source is a method (`m() {}`, `async m() {}`), parsed inside an object literal. */
+  form: 'expression' | 'method';
+}
+
 /** Parses a function's or class's source; methods (`m() {}`) are parsed inside an object literal. */
-function parseSource(source: string): Node {
-  const attempts = [`(${source})`, `({${source}})`];
+function parseSource(source: string): Parsed {
+  const attempts: Array<[string, Parsed['form']]> = [
+    [`(${source})`, 'expression'],
+    [`({${source}})`, 'method'],
+  ];
   let lastError: unknown;
-  for (const text of attempts) {
+  for (const [text, form] of attempts) {
     try {
-      return parse(text, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node;
+      return { ast: parse(text, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node, form };
     } catch (err) {
       lastError = err;
     }
@@ -41,7 +53,10 @@ function parseSource(source: string): Node {
  * miss a use outside the declaring block, but never rejects a correct function.
  */
 export function freeVariables(source: string): string[] {
-  const ast = parseSource(source);
+  return freeVariablesOf(parseSource(source).ast);
+}
+
+function freeVariablesOf(ast: Node): string[] {
   const declared = new Set<string>();
   const referenced = new Set<string>();
 
@@ -136,9 +151,58 @@ export function freeVariables(source: string): string[] {
   );
 }
 
+/**
+ * The source to ship for a function or class: checked to be self-contained, and as an
+ * expression that evaluates to it. Functions, arrows and classes are that already; a
+ * method (shorthand or static, async too) is wrapped in an object literal that it is
+ * taken back out of, so it stays a method (its `super`, its name) in the worker.
+ * Throws SerializationError naming the first outside variable it reads, and
+ * InvalidArgumentError for a getter or setter. `name` is the function's name: a method's
+ * computed key (`[key]() {}`) is replaced by it.
+ */
+export function shippableSource(source: string, what: string, name?: string): string {
+  let { ast, form } = parseSource(source);
+  if (form === 'method') {
+    const member = ast.body?.[0]?.expression?.properties?.[0] as Node | undefined;
+    if (member?.kind === 'get' || member?.kind === 'set') {
+      throw new InvalidArgumentError(
+        `${what} is a ${member.kind === 'get' ? 'getter' : 'setter'}, not a function that can run as a task: ` +
+          'pass a plain function (or method) that does what it does',
+      );
+    }
+    const keyed = member?.computed && name !== undefined ? withLiteralKey(source, member, name) : undefined;
+    if (keyed !== undefined) {
+      source = keyed;
+      ast = parseSource(source).ast;
+    }
+  }
+  assertFree(freeVariablesOf(ast), what);
+  // Taken out by position: the key may be a symbol ([Symbol.iterator]() {}).
+  return form === 'method' ? `((o) => o[Reflect.ownKeys(o)[0]])({${source}\n})` : source;
+}
+
+/**
+ * A method `[key]() {}` as `"name"() {}`. Its key was computed where the method was made
+ * (often from a variable the worker lacks); the method is taken out of its object by
+ * position, so all the key still gives is the method's name. Undefined when the brackets
+ * are not where expected (a comment inside them): the key is then shipped as written.
+ */
+function withLiteralKey(source: string, member: Node, name: string): string | undefined {
+  // Positions are in the parsed text `({${source}})`: two characters ahead of source.
+  let open = member.key.start - 3;
+  while (open >= 0 && /\s/.test(source[open]!)) open--;
+  let close = member.key.end - 2;
+  while (close < source.length && /\s/.test(source[close]!)) close++;
+  if (source[open] !== '[' || source[close] !== ']') return undefined;
+  return `${source.slice(0, open)}${JSON.stringify(name)}${source.slice(close + 1)}`;
+}
+
 /** Throws SerializationError naming the first outside variable a remote function reads. */
 export function assertSelfContained(source: string, what: string): void {
-  const free = freeVariables(source);
+  assertFree(freeVariables(source), what);
+}
+
+function assertFree(free: string[], what: string): void {
   if (free.length === 0) return;
   const names = free.map((n) => `'${n}'`).join(', ');
   throw new SerializationError(

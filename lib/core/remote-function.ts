@@ -9,7 +9,7 @@ import { TaskKind, ZERO_ACTOR } from '../runtime/protocol.js';
 import { validateDemand } from '../runtime/scheduler.js';
 import { currentRuntimeOrStart } from '../runtime/start.js';
 import { InvalidArgumentError } from './errors.js';
-import { assertSelfContained } from './function-source.js';
+import { shippableSource } from './function-source.js';
 import type { ObjectRef } from './object-ref.js';
 
 /** An argument may be the value itself or a ref to it (resolved before the task runs). */
@@ -113,9 +113,26 @@ export function makeDef(fn: Function, isCls: boolean, opts: { module?: string; n
       `remote(): ${name} is a native or bound function and has no source to ship; wrap it in a plain function`,
     );
   }
-  assertSelfContained(source, `remote ${isCls ? 'class' : 'function'} ${name}`);
-  const fnId = createHash('sha1').update(source).digest('hex').slice(0, 24);
-  return { fnId, name, isClass: isCls, source, moduleUrl: '', exportName: '', baseDir: driverDir() };
+  const shipped = shippableSource(source, `remote ${isCls ? 'class' : 'function'} ${name}`, fn.name);
+  const fnId = createHash('sha1').update(shipped).digest('hex').slice(0, 24);
+  return { fnId, name, isClass: isCls, source: shipped, moduleUrl: '', exportName: '', baseDir: driverDir() };
+}
+
+/** 'generator' or 'async generator' when fn is one (their calls give iterators, not values). */
+export function generatorKind(fn: Function): string | undefined {
+  const tag = Object.prototype.toString.call(fn);
+  if (tag === '[object GeneratorFunction]') return 'generator';
+  if (tag === '[object AsyncGeneratorFunction]') return 'async generator';
+  return undefined;
+}
+
+/** The error for a generator given as a remote function or actor method. */
+export function generatorsNotSupported(what: string, kind: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `remote(): ${what} is ${kind === 'generator' ? 'a generator' : 'an async generator'} function, and generators are not supported yet as remote functions ` +
+      'or actor methods (their results would be iterators, which cannot cross processes). Return an array ' +
+      'of the items instead, or put() them and return their refs.',
+  );
 }
 
 export function demandOf(o: ResourceOptions, defaultCpus: number): Record<string, number> {
@@ -143,6 +160,8 @@ export function makeRemoteFunction<A extends unknown[], R>(
   opts: RemoteOptions = {},
 ): RemoteFunction<A, R> {
   checkTaskOptions(opts);
+  const generator = generatorKind(fn);
+  if (generator) throw generatorsNotSupported(`${fn.name || 'the function'}`, generator);
   const def = makeDef(fn, false, opts);
   const build = (o: TaskOptions): any => {
     checkTaskOptions(o);

@@ -7,7 +7,10 @@
 //   - large typed arrays and Buffers are written out of band: the bytes go
 //     once into a 64-byte-aligned section after the skeleton, and the reader
 //     gets views over those sections (zero copy when the payload is a view
-//     into the shared-memory store).
+//     into the shared-memory store). Sections are aligned relative to the
+//     payload's start only: a payload that sits at an odd place in memory
+//     (inside a message) gets copies of the sections its views cannot
+//     start at (a Float64Array needs an offset that is a multiple of 8).
 //
 // Payload layout (little endian):
 //   u32 magic 'SRV1' | u32 sections | f64 skeletonLength | sections x (f64 offset, f64 length)
@@ -15,6 +18,8 @@
 // Primitives (the usual result of a small task) skip v8, whose serializer and
 // deserializer cost microseconds to set up:
 //   u32 magic 'SRP1' | u8 kind | 3 bytes padding | bytes (f64, or a UTF-8 string)
+// UTF-8 cannot hold a lone surrogate ('\ud800'): such strings take the v8 path,
+// which keeps every UTF-16 code unit.
 import v8 from 'node:v8';
 import { SerializationError } from './errors.js';
 import { OBJECT_ID_SIZE } from './ids.js';
@@ -49,8 +54,12 @@ enum HostTag {
   Custom = 3,
 }
 
-// Index <-> constructor for typed arrays; Buffer first so it wins over Uint8Array.
-const viewTypes = [
+type ViewCtor = new (b: ArrayBufferLike, o: number, l: number) => ArrayBufferView;
+
+// Index <-> constructor for typed arrays; Buffer first so it wins over Uint8Array. Every
+// process of a session runs the same Node, so Float16Array (where Node has it) is last
+// and the indices before it never move.
+const viewTypes: ReadonlyArray<Function> = [
   Buffer,
   Int8Array,
   Uint8Array,
@@ -64,7 +73,14 @@ const viewTypes = [
   BigInt64Array,
   BigUint64Array,
   DataView,
-] as const;
+  ...((globalThis as { Float16Array?: Function }).Float16Array
+    ? [(globalThis as unknown as { Float16Array: Function }).Float16Array]
+    : []),
+];
+/** Bytes per element of each view type: where in a buffer a view of it may start. */
+const viewAlign: readonly number[] = viewTypes.map(
+  (C) => (C as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1,
+);
 
 function viewTypeIndex(view: ArrayBufferView): number {
   for (let i = 0; i < viewTypes.length; i++) if (view instanceof viewTypes[i]!) return i;
@@ -76,12 +92,13 @@ function makeView(type: number, buf: ArrayBufferLike, offset: number, byteLength
   if (!Ctor) throw new SerializationError(`corrupt payload: unknown view type ${type}`);
   if (Ctor === Buffer) return Buffer.from(buf as ArrayBuffer, offset, byteLength);
   if (Ctor === DataView) return new DataView(buf as ArrayBuffer, offset, byteLength);
-  const bytesPer = (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  return new (Ctor as unknown as new (b: ArrayBufferLike, o: number, l: number) => ArrayBufferView)(
-    buf,
-    offset,
-    byteLength / bytesPer,
-  );
+  const bytesPer = viewAlign[type]!;
+  if (byteLength % bytesPer !== 0) {
+    throw new SerializationError(
+      `corrupt payload: ${byteLength} bytes are not a whole number of ${Ctor.name} elements`,
+    );
+  }
+  return new (Ctor as ViewCtor)(buf, offset, byteLength / bytesPer);
 }
 
 /** A host type other than refs and views (actor handles register one). */
@@ -173,7 +190,13 @@ class Deserializer extends v8.DefaultDeserializer {
         const section = this.sections[this.readUint32()];
         if (!section) throw new SerializationError('corrupt payload: bad section index');
         const [off, len] = section;
-        return makeView(type, this.payload.buffer, this.payload.byteOffset + off, len);
+        const at = this.payload.byteOffset + off;
+        if (at % (viewAlign[type] ?? 1) === 0) return makeView(type, this.payload.buffer, at, len);
+        // The payload sits at an offset this view type cannot start at (an inline payload
+        // inside a message): the view gets its own copy rather than a view of the payload.
+        const copy = new ArrayBuffer(len);
+        new Uint8Array(copy).set(this.payload.subarray(off, off + len));
+        return makeView(type, copy, 0, len);
       }
       case HostTag.InlineView: {
         const type = this.readUint32();
@@ -206,6 +229,9 @@ function headerSize(sections: number): number {
   return 16 + sections * 16;
 }
 
+/** String.prototype.isWellFormed (Node 20 has it; TypeScript's ES2023 lib does not declare it). */
+type WellFormed = { isWellFormed(): boolean };
+
 function encodePrimitive(value: unknown): Encoded | undefined {
   let prim: Prim;
   let bytes = EMPTY;
@@ -222,7 +248,9 @@ function encodePrimitive(value: unknown): Encoded | undefined {
       bytes.writeDoubleLE(value, 0);
       break;
     case 'string':
-      if (value.length > PRIM_STRING_MAX) return undefined;
+      // A lone surrogate would come back as U+FFFD from UTF-8: such strings take the v8 path.
+      if (value.length > PRIM_STRING_MAX || !(value as unknown as WellFormed).isWellFormed())
+        return undefined;
       prim = Prim.String;
       bytes = Buffer.from(value, 'utf8');
       break;
@@ -339,7 +367,7 @@ export function deserialize(payload: Buffer, onRef: (ref: ObjectRef<unknown>) =>
 /** Finds where in `value` the unserializable part is, to name it in the error. */
 function explainSerializationFailure(value: unknown, err: unknown): SerializationError {
   if (err instanceof SerializationError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\.+$/, '');
   const path = findUnserializable(value, 'value', new Set(), 0);
   const where = path ? ` at ${path.path} (${path.what})` : '';
   return new SerializationError(
@@ -353,7 +381,11 @@ function explainSerializationFailure(value: unknown, err: unknown): Serializatio
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (typeof v === 'object') return `a value of type ${(v as object).constructor?.name ?? 'object'}`;
+  if (typeof v === 'object') {
+    // A generator's constructor has no name: its tag says what it is ('Generator').
+    const name = (v as object).constructor?.name || Object.prototype.toString.call(v).slice(8, -1);
+    return `a value of type ${name}`;
+  }
   return `a ${typeof v}`;
 }
 

@@ -3,6 +3,8 @@
 // and reads borrowed ones from the node's store. Ownership follows Ray: the
 // owner holds the state of its objects; nothing central does.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { fileURLToPath } from 'node:url';
+import { remoteErrorInfo } from '../core/error-record.js';
 import {
   ActorDiedError,
   GetTimeoutError,
@@ -1040,12 +1042,11 @@ export function errorRecord(err: Error): RemoteErrorInfo & { failure: string; ta
           : err instanceof ActorDiedError
             ? 'actorDied'
             : 'other';
-  const cause = err.cause instanceof Error ? err.cause : err;
+  // A TaskError is the owner's wrapper: what crosses is the remote error it wraps (its cause).
+  const info = remoteErrorInfo(err instanceof TaskError && err.cause instanceof Error ? err.cause : err);
   return {
+    ...info,
     failure,
-    name: cause.name,
-    message: failure === 'error' ? cause.message : err.message,
-    stack: cause.stack ?? '',
     ...(err instanceof TaskError ? { taskName: err.taskName } : {}),
   };
 }
@@ -1064,10 +1065,22 @@ export function failureToError(info: RemoteErrorInfo & { failure?: string; taskN
   }
 }
 
+/**
+ * sunray's own code: the directory this file's directory is in (dist/ when built, lib/
+ * when run from source), as frames print it (a file URL for ES modules, else a path).
+ * Frames under it are not call sites; a user's own lib/ or dist/ elsewhere are.
+ */
+const OWN_CODE_URL = new URL('..', import.meta.url).href;
+const OWN_CODE_PATH = fileURLToPath(OWN_CODE_URL);
+
+/** The first frame of the stack that is neither sunray's nor Node's own: where the user made the object. */
 function callSite(): string {
   const stack = new Error().stack?.split('\n') ?? [];
-  const frame = stack.find(
-    (l) => l.includes('at ') && !l.includes('/sunray/') && !l.includes('/dist/') && !l.includes('/lib/'),
-  );
-  return frame?.trim().replace(/^at /, '') ?? '';
+  for (let i = 1; i < stack.length; i++) {
+    const l = stack[i]!;
+    if (!l.includes('at ') || l.includes(OWN_CODE_URL) || l.includes(OWN_CODE_PATH)) continue;
+    if (l.includes('(node:') || l.includes('at node:') || l.includes('(<anonymous>)')) continue;
+    return l.trim().replace(/^at /, '');
+  }
+  return '';
 }

@@ -3,6 +3,8 @@
 // one may start, so nested tasks never deadlock. An actor runs up to
 // maxConcurrency calls at once (1 by default: calls run in arrival order).
 // Calls that came straight from a caller (direct/) are answered straight back.
+
+import { remoteErrorInfo } from '../core/error-record.js';
 import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../core/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../core/ids.js';
 import { deserialize, encode, encodeToBuffer, serialize, writeEncoded } from '../core/serialization.js';
@@ -362,19 +364,14 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
 }
 
+/** What a task threw, for its owner: its record (error-record.ts) with the task's name. */
 function errorPayload(err: unknown, taskName: string): Buffer {
-  const e = err instanceof Error ? err : new Error(String(err));
-  let record: Record<string, unknown> = {
-    failure: 'error',
-    name: e.name,
-    message: e.message,
-    stack: e.stack ?? `${e.name}: ${e.message}`,
-    taskName,
-  };
+  const info = remoteErrorInfo(err);
   try {
-    return encodeToBuffer(encode(record));
+    return encodeToBuffer(encode({ ...info, failure: 'error', taskName }));
   } catch {
-    record = { failure: 'error', name: 'Error', message: String(e.message), stack: '', taskName };
-    return encodeToBuffer(encode(record));
+    // Each field was checked alone; should the whole still fail, the bare error goes.
+    const { name, message, stack } = info;
+    return encodeToBuffer(encode({ name, message, stack, failure: 'error', taskName }));
   }
 }

@@ -4,6 +4,7 @@
 
 import { Reader, type Writer } from '../core/codec.js';
 import { OBJECT_ID_SIZE, OWNER_ID_SIZE, TASK_ID_SIZE, taskKeyOf } from '../core/ids.js';
+import { OUT_OF_BAND_THRESHOLD } from '../core/serialization.js';
 import { keepPayload } from './interned-payloads.js';
 
 export enum Msg {
@@ -304,8 +305,21 @@ function actorIdOf(view: Buffer): Buffer {
 export function readSpec(r: Reader): TaskSpec {
   const key = r.latin1(TASK_ID_SIZE);
   const base = readSpecBase(r);
-  const args = Buffer.from(r.bytes()); // the frame's buffer is reused; a queued call keeps its own
+  // The frame's buffer is reused: a queued call keeps its own copy, which starts aligned so
+  // that the payloads encodeArgs aligned within it are aligned in memory too.
+  const args = copyArgs(r.bytes());
   return new CallSpec(base, key, args);
+}
+
+/**
+ * A copy of a spec's arguments. Large ones (which may hold out-of-band typed arrays) go
+ * into a buffer of their own, at offset 0 of an ArrayBuffer, rather than Node's shared pool.
+ */
+function copyArgs(view: Buffer): Buffer {
+  if (view.length < OUT_OF_BAND_THRESHOLD) return Buffer.from(view);
+  const out = Buffer.allocUnsafeSlow(view.length);
+  out.set(view);
+  return out;
 }
 
 /**
@@ -409,19 +423,43 @@ export type WireArg = { kind: ArgKind.Value; payload: Buffer } | { kind: ArgKind
 /** The encoding of no arguments, shared (never written to): queued tasks each keep theirs. */
 const NO_ARGS = Buffer.alloc(4);
 
+/**
+ * Where in the arguments a payload of len bytes starts, its length prefix ending at pos.
+ * Payloads large enough to hold out-of-band typed arrays (serialization.ts) start at a
+ * multiple of 8 (the widest element), so that a Float64Array in one is aligned in memory
+ * when the arguments are (readSpec): the worker reads it in place. Smaller payloads have
+ * no such views and are packed with no padding (most arguments: nothing added to them).
+ */
+function argStart(pos: number, len: number): number {
+  return len < OUT_OF_BAND_THRESHOLD ? pos : (pos + 7) & ~7;
+}
+
 export function encodeArgs(args: WireArg[]): Buffer {
   if (args.length === 0) return NO_ARGS;
   // Sized exactly and allocated once: the buffer lives as long as the task is queued.
   let size = 4;
-  for (const a of args) size += 1 + (a.kind === ArgKind.Value ? 4 + a.payload.length : OBJECT_ID_SIZE);
-  const out = Buffer.allocUnsafe(size);
+  let aligned = false;
+  for (const a of args) {
+    if (a.kind === ArgKind.Value) {
+      const len = a.payload.length;
+      if (len >= OUT_OF_BAND_THRESHOLD) aligned = true;
+      size = argStart(size + 5, len) + len;
+    } else size += 1 + OBJECT_ID_SIZE;
+  }
+  // With aligned payloads the buffer itself must start aligned: its own ArrayBuffer, not a
+  // slice of Node's pool.
+  const out = aligned ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   let pos = out.writeUInt32LE(args.length, 0);
   for (const a of args) {
     out[pos++] = a.kind;
     if (a.kind === ArgKind.Value) {
-      pos = out.writeUInt32LE(a.payload.length, pos);
+      const len = a.payload.length;
+      pos = out.writeUInt32LE(len, pos);
+      const start = argStart(pos, len);
+      if (start > pos) out.fill(0, pos, start); // no stale memory in the padding
+      pos = start;
       out.set(a.payload, pos);
-      pos += a.payload.length;
+      pos += len;
     } else {
       out.set(a.id, pos);
       pos += OBJECT_ID_SIZE;
@@ -436,8 +474,11 @@ export function decodeArgs(buf: Buffer): WireArg[] {
   const out: WireArg[] = [];
   for (let i = 0; i < n; i++) {
     const kind = r.u8() as ArgKind;
-    if (kind === ArgKind.Value) out.push({ kind, payload: r.bytes() });
-    else out.push({ kind: ArgKind.StoreRef, id: r.raw(OBJECT_ID_SIZE) });
+    if (kind === ArgKind.Value) {
+      const len = r.u32();
+      r.skip(argStart(r.pos, len) - r.pos);
+      out.push({ kind, payload: r.raw(len) });
+    } else out.push({ kind: ArgKind.StoreRef, id: r.raw(OBJECT_ID_SIZE) });
   }
   return out;
 }

@@ -103,6 +103,108 @@ describe('task failures', () => {
   });
 });
 
+describe('what a thrown error carries', () => {
+  test("its own fields (code, errno, syscall, path) and its cause chain: err.cause.code === 'ENOENT'", async () => {
+    const readMissing = sunray.remote(async (path: string) => {
+      const fs = await import('node:fs');
+      return fs.readFileSync(path);
+    });
+    const err = (await sunray.get(readMissing.remote('/nonexistent')).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(sunray.TaskError);
+    const cause = err.cause as NodeJS.ErrnoException;
+    expect(cause).toBeInstanceOf(sunray.RemoteError);
+    expect(cause.code).toBe('ENOENT');
+    expect(cause.errno).toBe(-2);
+    expect(cause.syscall).toBe('open');
+    expect(cause.path).toBe('/nonexistent');
+
+    const load = sunray.remote(async (path: string) => {
+      const fs = await import('node:fs');
+      try {
+        return fs.readFileSync(path);
+      } catch (e) {
+        throw new Error(`could not load the config at ${path}`, { cause: e });
+      }
+    });
+    const wrapped = (await sunray
+      .get(load.remote('/nonexistent/config.json'))
+      .catch((e: unknown) => e)) as Error;
+    const outer = wrapped.cause as Error;
+    expect(outer.message).toBe('could not load the config at /nonexistent/config.json');
+    const inner = outer.cause as NodeJS.ErrnoException;
+    expect(inner).toBeInstanceOf(Error);
+    expect(inner.code).toBe('ENOENT');
+    expect(inner.path).toBe('/nonexistent/config.json');
+    expect(inner.stack).toMatch(/ENOENT/);
+  });
+
+  test('custom fields that serialize are kept, the others skipped; a plain cause arrives as it was', async () => {
+    const fail = sunray.remote(() => {
+      class HttpError extends Error {
+        status = 404;
+        details = { url: '/x', tries: [1, 2] };
+        when = new Date(0);
+        retry = () => 'not serializable';
+        constructor() {
+          super('not found', { cause: { reason: 'gone', since: 1999 } });
+          this.name = 'HttpError';
+        }
+      }
+      throw new HttpError();
+    });
+    const err = (await sunray.get(fail.remote()).catch((e: unknown) => e)) as Error;
+    const cause = err.cause as Error & Record<string, unknown>;
+    expect(cause.name).toBe('HttpError');
+    expect(cause.message).toBe('not found');
+    expect(cause.status).toBe(404);
+    expect(cause.details).toEqual({ url: '/x', tries: [1, 2] });
+    expect(cause.when).toEqual(new Date(0));
+    expect('retry' in cause).toBe(false);
+    expect(cause.cause).toEqual({ reason: 'gone', since: 1999 });
+  });
+
+  test('through an actor method, and through a task that rethrows a failed task’s error', async () => {
+    const Files = sunray.remote(
+      class Files {
+        read(path: string) {
+          return require('node:fs').readFileSync(path);
+        }
+        loop() {
+          const e = new Error('self-caused') as Error & { code?: string };
+          e.code = 'ELOOP';
+          (e as { cause?: unknown }).cause = e; // a cycle: cut, not followed forever
+          throw e;
+        }
+      },
+    );
+    const files = Files.remote();
+    const err = (await sunray.get(files.read.remote('/nonexistent')).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(sunray.TaskError);
+    expect((err.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+    const loop = (await sunray.get(files.loop.remote()).catch((e: unknown) => e)) as Error;
+    expect((loop.cause as NodeJS.ErrnoException).code).toBe('ELOOP');
+    sunray.kill(files);
+
+    const readMissing = sunray.remote(async (path: string) => {
+      const fs = await import('node:fs');
+      return fs.readFileSync(path);
+    });
+    const outer = sunray.remote(async (inner: sunray.ObjectRef<unknown>[]) => {
+      const s = await import('sunray');
+      return s.get(inner[0]!);
+    });
+    const nested = (await sunray
+      .get(outer.remote([readMissing.remote('/nonexistent')]))
+      .catch((e: unknown) => e)) as Error;
+    // The outer task's error is the inner TaskError, whose cause is the remote ENOENT.
+    const rethrown = nested.cause as Error & { code?: string; taskName?: string };
+    expect(rethrown.name).toBe('TaskError');
+    expect(rethrown.code).toBe('SUNRAY_TASK_ERROR');
+    expect(rethrown.taskName).toBe('anonymous');
+    expect((rethrown.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+});
+
 describe('shipping functions', () => {
   test('a function that reads an outside variable is rejected at remote(), naming it', () => {
     const factor = 3;
@@ -116,6 +218,94 @@ describe('shipping functions', () => {
     expect(err).toBeInstanceOf(sunray.SerializationError);
     expect(String(err)).toMatch(/'factor'/);
     expect(String(err)).toMatch(/Pass the value as an argument/);
+  });
+
+  test('methods run as remote functions: shorthand, async, static, symbol-keyed', async () => {
+    const sym: unique symbol = Symbol.for('sunray.test');
+    const obj = {
+      inc(x: number) {
+        return x + 1;
+      },
+      async twice(x: number) {
+        await new Promise((r) => setTimeout(r, 1));
+        return x * 2;
+      },
+      async(x: number) {
+        return `a method named async: ${x}`;
+      },
+      [sym](x: number) {
+        return -x;
+      },
+    };
+    // biome-ignore lint/complexity/noStaticOnlyClass: static methods are what this ships
+    class MathOps {
+      static square(x: number) {
+        return x * x;
+      }
+      static async cube(x: number) {
+        return x * x * x;
+      }
+    }
+    expect(await sunray.get(sunray.remote(obj.inc).remote(1))).toBe(2);
+    expect(await sunray.get(sunray.remote(obj.twice).remote(4))).toBe(8);
+    expect(await sunray.get(sunray.remote(obj.async).remote(5))).toBe('a method named async: 5');
+    expect(await sunray.get(sunray.remote(obj[sym]).remote(6))).toBe(-6);
+    expect(await sunray.get(sunray.remote(MathOps.square).remote(7))).toBe(49);
+    expect(await sunray.get(sunray.remote(MathOps.cube).remote(2))).toBe(8);
+    expect(await sunray.get(sunray.remote(async (x: number) => x + 0.5).remote(1))).toBe(1.5);
+    expect(await sunray.get(sunray.remote(async (x: number) => [x]).remote(1))).toEqual([1]);
+  });
+
+  test('generators are refused at remote(), saying they are not supported yet', () => {
+    const refused = (make: () => unknown) => {
+      try {
+        make();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const obj = {
+      *items() {
+        yield 1;
+      },
+      async *stream() {
+        yield 1;
+      },
+    };
+    for (const fn of [
+      function* gen() {
+        yield 1;
+      },
+      async function* agen() {
+        yield 1;
+      },
+      obj.items,
+      obj.stream,
+    ]) {
+      const err = refused(() => sunray.remote(fn as () => unknown));
+      expect(err).toBeInstanceOf(sunray.InvalidArgumentError);
+      expect(String(err)).toMatch(/generators are not supported yet as remote functions or actor methods/);
+    }
+    class Streamer {
+      async *lines() {
+        yield 'a';
+      }
+    }
+    const err = refused(() => sunray.remote(Streamer));
+    expect(err).toBeInstanceOf(sunray.InvalidArgumentError);
+    expect(String(err)).toMatch(/Streamer\.lines is an async generator function/);
+  });
+
+  test('getters are not functions: refused at remote()', () => {
+    const obj = {
+      get answer() {
+        return 42;
+      },
+    };
+    expect(() => sunray.remote(obj.answer as unknown as () => number)).toThrow(sunray.InvalidArgumentError);
+    const getter = Object.getOwnPropertyDescriptor(obj, 'answer')!.get!;
+    expect(() => sunray.remote(getter)).toThrow(/is a getter, not a function that can run as a task/);
   });
 
   test('require and import() inside the body resolve from the driver', async () => {
