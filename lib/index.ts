@@ -7,7 +7,13 @@ import {
   makeActorClass,
   makeHandle,
 } from './core/actor.js';
-import { InvalidArgumentError, NotInitializedError, SunrayError } from './core/errors.js';
+import {
+  InvalidArgumentError,
+  NotInitializedError,
+  ObjectRefReleasedError,
+  SessionEndedError,
+  SunrayError,
+} from './core/errors.js';
 import { ObjectRef } from './core/object-ref.js';
 import {
   isClass,
@@ -15,7 +21,7 @@ import {
   type RemoteFunction,
   type RemoteOptions,
 } from './core/remote-function.js';
-import { currentRuntime, inWorker } from './runtime/context.js';
+import { anySessionEnded, currentRuntime, fromEndedSession, inWorker } from './runtime/context.js';
 import { type InitOptions, startDriver } from './runtime/driver.js';
 import { currentRuntimeOrStart } from './runtime/start.js';
 
@@ -40,13 +46,18 @@ export {
   InvalidArgumentError,
   NotInitializedError,
   ObjectLostError,
+  ObjectRefReleasedError,
+  OutOfMemoryError,
   OwnerDiedError,
   SerializationError,
+  SessionEndedError,
   SunrayError,
   TaskCancelledError,
   TaskError,
   TaskUnschedulableError,
   WorkerCrashedError,
+  type WorkerStartDetails,
+  WorkerStartError,
 } from './core/errors.js';
 
 /**
@@ -136,13 +147,36 @@ export function get(
   // every async layer adds promise hops. Errors still reject, never throw.
   try {
     checkTimeout(opts.timeout, 'get');
-    const rt = currentRuntimeOrStart();
-    if (x instanceof ObjectRef) return rt.core.getOne(x, opts.timeout);
+    if (x instanceof ObjectRef) {
+      checkReadable(x, 'get');
+      return currentRuntimeOrStart().core.getOne(x, opts.timeout);
+    }
     if (!Array.isArray(x))
       throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
-    return rt.core.get(x, opts.timeout);
+    for (const ref of x) if (ref instanceof ObjectRef) checkReadable(ref, 'get');
+    return currentRuntimeOrStart().core.get(x, opts.timeout);
   } catch (err) {
     return Promise.reject(err);
+  }
+}
+
+/**
+ * Refs that can never be read fail at once rather than wait forever: a released handle, and
+ * a ref of a session that was shut down (without this, get() would start a new session with
+ * default settings and wait in it for an object that session never had).
+ */
+function checkReadable(ref: ObjectRef<unknown>, op: 'get' | 'wait'): void {
+  if (ref.released) {
+    throw new ObjectRefReleasedError(
+      `${op}() of ${ref}, a handle that was released (ref.release(), or the end of a \`using\` block): ` +
+        'it can no longer be read. Release a ref only once nothing will read it again.',
+    );
+  }
+  if (fromEndedSession(ref) || (anySessionEnded() && !currentRuntime())) {
+    throw new SessionEndedError(
+      `${op}() of ${ref}: the ref belongs to a sunray session that was shut down (sunray.shutdown()), ` +
+        'and its objects went with it. Make the value again in the current session.',
+    );
   }
 }
 
@@ -165,6 +199,7 @@ export async function wait<T>(
 ): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
   checkTimeout(opts.timeout, 'wait');
   if (!Array.isArray(refs)) throw new InvalidArgumentError('wait() takes an array of ObjectRefs');
+  for (const ref of refs) if (ref instanceof ObjectRef) checkReadable(ref, 'wait');
   const rt = currentRuntimeOrStart();
   return (await rt.core.wait(refs, opts.numReturns ?? 1, opts.timeout)) as [ObjectRef<T>[], ObjectRef<T>[]];
 }

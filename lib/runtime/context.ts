@@ -28,3 +28,30 @@ export function inWorker(): boolean {
     process.env.SUNRAY_WORKER_CONFIG !== undefined || (current !== undefined && !current.backend.isDriver)
   );
 }
+
+// Sessions this process shut down, by the start of their node's id (hex): every
+// object id embeds its owner's id, whose first bytes are its node's (ids.ts,
+// node-manager.ts newOwnerId), so a ref tells which session it came from. Their
+// objects are gone, and their owners will never answer: reading such a ref fails
+// at once instead of waiting forever.
+const endedNodes = new Set<string>();
+
+/** Records that the session of node `nodePrefixHex` (NodeManager.nodePrefix) was shut down. */
+export function sessionEnded(nodePrefixHex: string): void {
+  endedNodes.add(nodePrefixHex);
+}
+
+/** True once this process has shut a session down (a ref seen with no session must be from one). */
+export function anySessionEnded(): boolean {
+  return endedNodes.size > 0;
+}
+
+/** True if ref (an object id) was made by a session this process shut down. */
+export function fromEndedSession(ref: Uint8Array): boolean {
+  if (endedNodes.size === 0) return false;
+  for (const prefix of endedNodes) {
+    const bytes = prefix.length / 2;
+    if (Buffer.from(ref.buffer, ref.byteOffset, bytes).toString('hex') === prefix) return true;
+  }
+  return false;
+}

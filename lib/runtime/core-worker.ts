@@ -5,9 +5,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   ActorDiedError,
+  errorClasses,
   GetTimeoutError,
   InvalidArgumentError,
   ObjectLostError,
+  OutOfMemoryError,
   type RemoteErrorInfo,
   SunrayError,
   TaskCancelledError,
@@ -1054,11 +1056,19 @@ export function errorRecord(err: Error): RemoteErrorInfo & { failure: string; ta
 export function failureToError(info: RemoteErrorInfo & { failure?: string; taskName?: string }): Error {
   switch (info.failure) {
     case 'crashed':
-      return new WorkerCrashedError(info.message);
+      return info.name === 'OutOfMemoryError'
+        ? new OutOfMemoryError(info.message)
+        : new WorkerCrashedError(info.message);
     case 'cancelled':
       return new TaskCancelledError(info.message);
     case 'actorDied':
       return new ActorDiedError(info.message);
+    case 'other': {
+      // One of ours the node gave for the task (WorkerStartError, ...): the same class again.
+      const Cls = errorClasses[info.name];
+      if (Cls) return new Cls(info.message);
+      return new TaskError(info.taskName ?? 'task', info);
+    }
     default:
       return new TaskError(info.taskName ?? 'task', info);
   }

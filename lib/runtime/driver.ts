@@ -7,7 +7,7 @@ import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../core/errors.js';
 import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from './backend.js';
-import { type Runtime, setRuntime } from './context.js';
+import { type Runtime, sessionEnded, setRuntime } from './context.js';
 import { CoreWorker, setRecordCallSites } from './core-worker.js';
 import { DRIVER, NodeManager } from './node-manager.js';
 import { SessionSocket } from './ownership/session-socket.js';
@@ -140,6 +140,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     manager,
     namespace: opts.namespace ?? 'default',
     async shutdown() {
+      // From now on its refs fail at once (lib/index.ts checkReadable).
+      sessionEnded(manager.nodePrefix);
       session?.close();
       core.close();
       await manager.shutdown();
