@@ -25,7 +25,7 @@ describe('a released handle', () => {
       const small = sunray.put(7);
       const result = add.remote(1, 2);
       expect(await sunray.get(result)).toBe(3);
-      for (const ref of [stored, small, result]) {
+      for (const ref of [stored, small, result] as sunray.ObjectRef<unknown>[]) {
         ref.release();
         const err = await within(sunray.get(ref), 2000).catch((e: Error) => e);
         expect(err).toBeInstanceOf(sunray.ObjectRefReleasedError);
@@ -64,7 +64,7 @@ describe('a ref from before shutdown()', () => {
       .remote();
     await sunray.shutdown();
 
-    for (const ref of [stored, result]) {
+    for (const ref of [stored, result] as sunray.ObjectRef<unknown>[]) {
       const err = await within(sunray.get(ref), 2000).catch((e: Error) => e);
       expect(err).toBeInstanceOf(sunray.SessionEndedError);
       expect(err).toBeInstanceOf(sunray.ObjectLostError);
