@@ -9,6 +9,7 @@ import { newToken } from '../cluster/auth.js';
 import type { DaemonConfig } from '../cluster/daemon-config.js';
 import { daemons, loadHead, sessionDir } from '../cluster/session.js';
 import { InvalidArgumentError, SunrayError } from '../core/errors.js';
+import { checkMaxWorkerProcesses } from '../runtime/channel.js';
 import { type Flags, numberFlag, parseFlags, stringFlag } from './args.js';
 
 const DAEMON = fileURLToPath(new URL('../cluster/daemon.js', import.meta.url));
@@ -43,6 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   const resources = resourcesFlag(f);
   const mem = numberFlag(f, 'object-store-memory');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
+  const maxWorkers = numberFlag(f, 'max-worker-processes');
+  if (maxWorkers !== undefined) cfg.maxWorkerProcesses = checkMaxWorkerProcesses(maxWorkers);
   if (bind !== undefined) cfg.bind = bind;
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;

@@ -44,7 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   lines.push('', 'resources (used/total):');
   for (const k of Object.keys(total).sort()) lines.push(`  ${fmt(used[k] ?? 0)}/${fmt(total[k] ?? 0)} ${k}`);
   const queued = alive.reduce((s, n) => s + n.pendingTasks, 0);
-  lines.push('', `pending: ${queued} task(s) and actor(s) queued`);
+  const waitingActors = alive.reduce((s, n) => s + n.pendingActors, 0);
+  lines.push(
+    '',
+    `pending: ${queued} task(s) and actor(s) queued, of which ${waitingActors} actor(s) wait to be placed`,
+  );
   const infeasible = Object.entries(pending).filter(
     ([shape]) =>
       !fitsAnyNode(

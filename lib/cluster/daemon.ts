@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     logToDriver: true,
     idleWorkerTimeoutMs: 60_000,
     driverDir: process.cwd(),
+    ...(cfg.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: cfg.maxWorkerProcesses } : {}),
   });
   // Before joining: warming a large arena holds the event loop for seconds, and a node that has
   // joined would miss its heartbeats meanwhile and be declared dead.

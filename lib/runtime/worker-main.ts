@@ -3,6 +3,7 @@
 // calls it is sent. Inside, `import('sunray')` is the same API, already
 // connected to this node.
 import { constants } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import '../core/actor.js'; // registers actor handles with the serializer
 import { type Reader, Writer } from '../core/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../core/ids.js';
@@ -181,5 +182,10 @@ function exit(code: number): void {
   process.exit(code);
 }
 
-out.send(Buffer.from(new Writer(8).u8(Msg.Ready).u32(config.index).finish()));
+// Ready carries the heap limit, so that an out-of-memory death can name it.
+out.send(
+  Buffer.from(
+    new Writer(16).u8(Msg.Ready).u32(config.index).f64(getHeapStatistics().heap_size_limit).finish(),
+  ),
+);
 out.flush();

@@ -32,6 +32,7 @@ const samples: Message[] = [
     load: { CPU: 1 },
     pendingTasks: 3,
     infeasible: { 'GPU=1': 2 },
+    pendingActors: 1,
   },
   {
     t: 'nodeTable',
@@ -49,6 +50,7 @@ const samples: Message[] = [
         pendingTasks: 0,
         infeasible: {},
         storeCapacity: 5,
+        pendingActors: 2,
       },
     ],
   },

@@ -6,7 +6,7 @@ import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { describe, expect, test } from 'vitest';
 import { liveSessionPids, sessionSocketPath } from '../../lib/runtime/ownership/session-socket.js';
-import { childPids, fixtures, isAlive, repoRoot, runNode, until } from '../helpers.js';
+import { childPids, fixtures, isRunning, repoRoot, runNode, until } from '../helpers.js';
 
 describe('processes and output', () => {
   test("workers' stdout and stderr reach the driver, prefixed with task name and pid", async () => {
@@ -38,7 +38,8 @@ describe('processes and output', () => {
         const r = await runNode(join(fixtures, 'driver-exits.mjs'), args);
         const { pids } = JSON.parse(r.stdout.trim().split('\n')[0]!) as { pids: number[] };
         expect(pids.length).toBe(2);
-        await until(() => pids.every((p) => !isAlive(p)), 5000, 'workers to exit');
+        // (Not zombies either: a killed orphan waits for its new parent to collect it.)
+        await until(() => pids.every((p) => !isRunning(p)), 5000, 'workers to exit');
       });
     }
   }
@@ -66,9 +67,11 @@ describe('processes and output', () => {
       expect(existsSync(sessionSocketPath(driver.pid!))).toBe(true);
       driver.kill('SIGKILL');
       const killedAt = Date.now();
-      await until(() => pids.every((p) => !isAlive(p)), 2000, 'the busy workers to die with their driver');
+      await until(() => pids.every((p) => !isRunning(p)), 2000, 'the busy workers to die with their driver');
       expect(Date.now() - killedAt).toBeLessThan(2000);
-      // The dead driver's `sunray memory` socket goes the next time anyone lists sessions.
+      // The dead driver's `sunray memory` socket goes the next time anyone lists sessions. (Its
+      // workers may die before its last thread does, which closes the socket: wait for that.)
+      await until(() => !isRunning(driver.pid!), 2000, 'the driver to be gone');
       expect(liveSessionPids()).not.toContain(driver.pid);
       expect(existsSync(sessionSocketPath(driver.pid!))).toBe(false);
     } finally {
@@ -116,7 +119,7 @@ describe('processes and output', () => {
       const spinning = Number(readFileSync(marker, 'utf8'));
       expect(await childPids(node.pid)).toContain(spinning);
       await cluster.removeNode(node, { graceful: false });
-      await until(() => !isAlive(spinning), 2000, "the node's busy worker to die with it");
+      await until(() => !isRunning(spinning), 2000, "the node's busy worker to die with it");
     } finally {
       await sunray.shutdown();
       await cluster.shutdown();
