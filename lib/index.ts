@@ -7,13 +7,7 @@ import {
   makeActorClass,
   makeHandle,
 } from './core/actor.js';
-import {
-  InvalidArgumentError,
-  NotInitializedError,
-  ObjectRefReleasedError,
-  SessionEndedError,
-  SunrayError,
-} from './core/errors.js';
+import { InvalidArgumentError, NotInitializedError, SunrayError } from './core/errors.js';
 import { ObjectRef } from './core/object-ref.js';
 import {
   isClass,
@@ -21,7 +15,7 @@ import {
   type RemoteFunction,
   type RemoteOptions,
 } from './core/remote-function.js';
-import { anySessionEnded, currentRuntime, fromEndedSession, inWorker } from './runtime/context.js';
+import { currentRuntime, inWorker, unreadableRef } from './runtime/context.js';
 import { type InitOptions, startDriver } from './runtime/driver.js';
 import { currentRuntimeOrStart } from './runtime/start.js';
 
@@ -166,18 +160,8 @@ export function get(
  * default settings and wait in it for an object that session never had).
  */
 function checkReadable(ref: ObjectRef<unknown>, op: 'get' | 'wait'): void {
-  if (ref.released) {
-    throw new ObjectRefReleasedError(
-      `${op}() of ${ref}, a handle that was released (ref.release(), or the end of a \`using\` block): ` +
-        'it can no longer be read. Release a ref only once nothing will read it again.',
-    );
-  }
-  if (fromEndedSession(ref) || (anySessionEnded() && !currentRuntime())) {
-    throw new SessionEndedError(
-      `${op}() of ${ref}: the ref belongs to a sunray session that was shut down (sunray.shutdown()), ` +
-        'and its objects went with it. Make the value again in the current session.',
-    );
-  }
+  const err = unreadableRef(ref, `${op}()`);
+  if (err) throw err;
 }
 
 /** Stores a value in the object store and returns a ref to it (synchronous, like ray.put). */

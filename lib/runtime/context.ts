@@ -1,5 +1,7 @@
 // The process's one runtime: the driver's (with its embedded node manager) or
 // a worker's. The public API (lib/index.ts) talks to whichever is current.
+import { ObjectRefReleasedError, SessionEndedError, type SunrayError } from '../core/errors.js';
+import type { ObjectRef } from '../core/object-ref.js';
 import type { Backend } from './backend.js';
 import type { CoreWorker } from './core-worker.js';
 import type { NodeManager } from './node-manager.js';
@@ -41,17 +43,33 @@ export function sessionEnded(nodePrefixHex: string): void {
   endedNodes.add(nodePrefixHex);
 }
 
-/** True once this process has shut a session down (a ref seen with no session must be from one). */
-export function anySessionEnded(): boolean {
-  return endedNodes.size > 0;
-}
-
 /** True if ref (an object id) was made by a session this process shut down. */
-export function fromEndedSession(ref: Uint8Array): boolean {
+function fromEndedSession(ref: Uint8Array): boolean {
   if (endedNodes.size === 0) return false;
   for (const prefix of endedNodes) {
     const bytes = prefix.length / 2;
     if (Buffer.from(ref.buffer, ref.byteOffset, bytes).toString('hex') === prefix) return true;
   }
   return false;
+}
+
+/**
+ * Why ref can never be read, or undefined: a released handle, or a ref of a session that was
+ * shut down (with no session now, any ref is one). `use` says what was done with it, e.g.
+ * 'get()'. Reading such a ref would otherwise wait forever (lib/index.ts, task arguments).
+ */
+export function unreadableRef(ref: ObjectRef<unknown>, use: string): SunrayError | undefined {
+  if (ref.released) {
+    return new ObjectRefReleasedError(
+      `${use} of ${ref}, a handle that was released (ref.release(), or the end of a \`using\` block): ` +
+        'it can no longer be read. Release a ref only once nothing will read it again.',
+    );
+  }
+  if (fromEndedSession(ref) || (endedNodes.size > 0 && !current)) {
+    return new SessionEndedError(
+      `${use} of ${ref}: the ref belongs to a sunray session that was shut down (sunray.shutdown()), ` +
+        'and its objects went with it. Make the value again in the current session.',
+    );
+  }
+  return undefined;
 }

@@ -31,6 +31,7 @@ import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from 
 import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
+import { unreadableRef } from './context.js';
 import { Borrows, ownerDied } from './ownership/borrows.js';
 import { DEFAULT_LINEAGE_MEMORY, type Lineage, LineageTable, lineageBytes } from './ownership/lineage.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
@@ -429,6 +430,12 @@ export class CoreWorker {
     let pendingDeps = false;
     for (const a of args) {
       if (a instanceof ObjectRef) {
+        // One that can never be read (released, of a session shut down) fails the task now.
+        const unreadable = unreadableRef(a, `an argument of ${base.name}`);
+        if (unreadable) {
+          this.failSubmit(taskKey, base.numReturns, temps, unreadable);
+          return refs;
+        }
         wire.push(a);
         (argRefs ??= []).push(a);
         if (!this.isReadyLocally(a)) pendingDeps = true;

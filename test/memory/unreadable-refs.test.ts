@@ -35,6 +35,12 @@ describe('a released handle', () => {
         await expect(within(sunray.get([ref]), 2000)).rejects.toBeInstanceOf(sunray.ObjectRefReleasedError);
         await expect(within(sunray.wait([ref]), 2000)).rejects.toBeInstanceOf(sunray.ObjectRefReleasedError);
       }
+      // As a task's argument it fails the task, at once.
+      const released = sunray.put(5);
+      released.release();
+      const err = await within(sunray.get(add.remote(released, 1)), 2000).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(sunray.ObjectRefReleasedError);
+      expect((err as Error).message).toMatch(/an argument of/);
       // A pending task's ref, released before it finished: the same.
       const slow = sunray.remote(async () => {
         await new Promise((r) => setTimeout(r, 200));
@@ -84,6 +90,9 @@ describe('a ref from before shutdown()', () => {
       await expect(within(sunray.get([result, sunray.put(1)]), 2000)).rejects.toBeInstanceOf(
         sunray.SessionEndedError,
       );
+      await expect(
+        within(sunray.get(add.remote(result as sunray.ObjectRef<number>, 1)), 2000),
+      ).rejects.toBeInstanceOf(sunray.SessionEndedError);
       expect(await sunray.get(add.remote(1, 1))).toBe(2);
       expect(await sunray.get(sunray.put('new'))).toBe('new');
     } finally {
