@@ -17,7 +17,7 @@ import {
   type RemoteFunction,
   type RemoteOptions,
 } from './core/remote-function.js';
-import { currentRuntime, inWorker } from './runtime/context.js';
+import { currentRuntime, inWorker, unreadableRef } from './runtime/context.js';
 import { type InitOptions, startDriver } from './runtime/driver.js';
 import { currentRuntimeOrStart } from './runtime/start.js';
 
@@ -43,15 +43,20 @@ export {
   InvalidArgumentError,
   NotInitializedError,
   ObjectLostError,
+  ObjectRefReleasedError,
+  OutOfMemoryError,
   OwnerDiedError,
   RemoteError,
   SerializationError,
+  SessionEndedError,
   SunrayError,
   TaskCancelledError,
   TaskError,
   TaskUnschedulableError,
   UnsafeDirectoryError,
   WorkerCrashedError,
+  type WorkerStartDetails,
+  WorkerStartError,
 } from './core/errors.js';
 
 /**
@@ -143,14 +148,27 @@ export function get(
   // every async layer adds promise hops. Errors still reject, never throw.
   try {
     checkTimeout(opts.timeout, 'get');
-    const rt = currentRuntimeOrStart();
-    if (x instanceof ObjectRef) return rt.core.getOne(x, opts.timeout);
+    if (x instanceof ObjectRef) {
+      checkReadable(x, 'get');
+      return currentRuntimeOrStart().core.getOne(x, opts.timeout);
+    }
     if (!Array.isArray(x))
       throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
-    return rt.core.get(x, opts.timeout);
+    for (const ref of x) if (ref instanceof ObjectRef) checkReadable(ref, 'get');
+    return currentRuntimeOrStart().core.get(x, opts.timeout);
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/**
+ * Refs that can never be read fail at once rather than wait forever: a released handle, and
+ * a ref of a session that was shut down (without this, get() would start a new session with
+ * default settings and wait in it for an object that session never had).
+ */
+function checkReadable(ref: ObjectRef<unknown>, op: 'get' | 'wait'): void {
+  const err = unreadableRef(ref, `${op}()`);
+  if (err) throw err;
 }
 
 /** Stores a value in the object store and returns a ref to it (synchronous, like ray.put). */
@@ -172,6 +190,7 @@ export async function wait<T>(
 ): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
   checkTimeout(opts.timeout, 'wait');
   if (!Array.isArray(refs)) throw new InvalidArgumentError('wait() takes an array of ObjectRefs');
+  for (const ref of refs) if (ref instanceof ObjectRef) checkReadable(ref, 'wait');
   const rt = currentRuntimeOrStart();
   return (await rt.core.wait(refs, opts.numReturns ?? 1, opts.timeout)) as [ObjectRef<T>[], ObjectRef<T>[]];
 }

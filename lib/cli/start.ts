@@ -11,6 +11,7 @@ import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
 import { daemons, loadHead, sessionDir } from '../cluster/session.js';
 import { InvalidArgumentError, SunrayError } from '../core/errors.js';
+import { checkMaxWorkerProcesses } from '../runtime/channel.js';
 import { checkSpillParent } from '../store/spill-dir.js';
 import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
@@ -63,6 +64,11 @@ export const SPEC: VerbSpec = {
       type: 'string',
       value: 'MS',
       help: 'milliseconds without heartbeat before a node is declared dead (default 10000)',
+    },
+    'max-worker-processes': {
+      type: 'string',
+      value: 'N',
+      help: 'worker processes at most, actors included (1 to 120, the default); actors beyond it wait',
     },
   },
   details:
@@ -120,6 +126,8 @@ export async function run(argv: string[]): Promise<number> {
   const mem = numberFlag(f, 'object-store-memory');
   const spillDir = stringFlag(f, 'object-spilling-dir');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
+  const maxWorkers = numberFlag(f, 'max-worker-processes');
+  if (maxWorkers !== undefined) cfg.maxWorkerProcesses = checkMaxWorkerProcesses(maxWorkers);
   if (bind !== undefined) cfg.bind = bind;
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;

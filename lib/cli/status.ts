@@ -74,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
       nodes,
       resources,
       pendingTasks: queued,
+      pendingActors: alive.reduce((s, n) => s + n.pendingActors, 0),
       infeasible: infeasible.map(([shape, count]) => ({ shape, count })),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -92,7 +93,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   lines.push('', 'resources (used/total):');
   for (const k of names) lines.push(`  ${fmt(used[k] ?? 0)}/${fmt(total[k] ?? 0)} ${k}`);
-  lines.push('', `pending: ${queued} task(s) and actor(s) queued`);
+  const waitingActors = alive.reduce((s, n) => s + n.pendingActors, 0);
+  lines.push(
+    '',
+    `pending: ${queued} task(s) and actor(s) queued, of which ${waitingActors} actor(s) wait to be placed`,
+  );
   if (infeasible.length > 0) {
     lines.push('infeasible demand (no node can run it):');
     for (const [shape, count] of infeasible) lines.push(`  ${count} x {${shape}}`);

@@ -303,6 +303,7 @@ export class ClusterNode implements ClusterHooks {
       isDriver: this.opts.isDriver ?? false,
       pendingTasks: snap.pending,
       infeasible: snap.infeasible,
+      pendingActors: snap.pendingActors,
       storeCapacity: this.manager.opts.objectStoreMemory,
     };
   }
@@ -348,6 +349,7 @@ export class ClusterNode implements ClusterHooks {
         load: info.load,
         pendingTasks: info.pendingTasks,
         infeasible: info.infeasible,
+        pendingActors: info.pendingActors,
       },
       (p) => {
         if (p instanceof Error) return;
@@ -693,6 +695,7 @@ export class ClusterNode implements ClusterHooks {
           isDriver: m.isDriver,
           pendingTasks: 0,
           infeasible: {},
+          pendingActors: 0,
           storeCapacity: m.storeCapacity,
         });
         this.headLinks.set(c, m.nodeId);

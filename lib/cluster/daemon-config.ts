@@ -16,6 +16,8 @@ export interface DaemonConfig {
   /** Where the store makes its private spill directory (default: the session directory). */
   objectSpillingDir?: string;
   heartbeatTimeoutMs?: number;
+  /** Worker processes at most, actors included (`--max-worker-processes`; default and most 120). */
+  maxWorkerProcesses?: number;
   /** Record in the session directory (the CLI's daemons; not the testing Cluster's). */
   session?: boolean;
   /** Touch the whole arena at start, so the first large objects do not pay for fresh pages. */

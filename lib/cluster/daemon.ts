@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       logToDriver: true,
       idleWorkerTimeoutMs: 60_000,
       driverDir: process.cwd(),
+      ...(cfg.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: cfg.maxWorkerProcesses } : {}),
     });
   } catch (err) {
     console.error(`sunray node: could not start: ${(err as Error).message}`);

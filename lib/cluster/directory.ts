@@ -42,7 +42,7 @@ export class Directory {
 
   heartbeat(
     nodeId: string,
-    h: Pick<NodeInfoMsg, 'available' | 'load' | 'pendingTasks' | 'infeasible'>,
+    h: Pick<NodeInfoMsg, 'available' | 'load' | 'pendingTasks' | 'infeasible' | 'pendingActors'>,
   ): boolean {
     const rec = this.nodes.get(nodeId);
     if (!rec || !rec.info.alive) return false; // unknown or declared dead: it must register again
@@ -50,6 +50,7 @@ export class Directory {
     rec.info.load = h.load;
     rec.info.pendingTasks = h.pendingTasks;
     rec.info.infeasible = h.infeasible;
+    rec.info.pendingActors = h.pendingActors;
     rec.lastSeen = Date.now();
     return true;
   }

@@ -49,6 +49,8 @@ export interface NodeInfoMsg {
   pendingTasks: number;
   infeasible: Record<string, number>;
   storeCapacity: number;
+  /** Actors waiting to be placed there (for a worker process or for resources). */
+  pendingActors: number;
 }
 
 export type Message =
@@ -70,6 +72,7 @@ export type Message =
       load: Resources;
       pendingTasks: number;
       infeasible: Record<string, number>;
+      pendingActors: number;
     }
   | { t: 'leave'; nodeId: string }
   | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }
@@ -166,6 +169,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           m.pendingTasks,
           resources(b, m.load),
           b.createString(JSON.stringify(m.infeasible)),
+          m.pendingActors,
         ),
       ];
     case 'leave':
@@ -185,6 +189,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           n.pendingTasks,
           b.createString(JSON.stringify(n.infeasible)),
           BigInt(n.storeCapacity),
+          n.pendingActors,
         ),
       );
       return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
@@ -329,6 +334,7 @@ function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
     pendingTasks: n.pendingTasks(),
     infeasible: readJson(n.infeasibleJson()),
     storeCapacity: Number(n.storeCapacity()),
+    pendingActors: n.pendingActors(),
   };
 }
 
@@ -366,6 +372,7 @@ function readBody(f: Frame, limit: number): Message {
         load: readResources(m.loadLength(), (i, r) => m.load(i, r), limit),
         pendingTasks: m.pendingTasks(),
         infeasible: readJson(m.infeasibleJson()),
+        pendingActors: m.pendingActors(),
       };
     }
     case Body.LeaveNode:

@@ -75,6 +75,50 @@ export class WorkerCrashedError extends SunrayError {
   static override readonly code: string = 'SUNRAY_WORKER_CRASHED';
 }
 
+/**
+ * A worker ran out of JavaScript heap (V8's limit, --max-old-space-size) and was killed by it:
+ * `heapLimitBytes` is the limit it had, when known. A kind of WorkerCrashedError.
+ */
+export class OutOfMemoryError extends WorkerCrashedError {
+  static override readonly code: string = 'SUNRAY_OUT_OF_MEMORY';
+  readonly heapLimitBytes: number | undefined;
+  constructor(message: string, heapLimitBytes?: number) {
+    super(message);
+    this.heapLimitBytes = heapLimitBytes;
+  }
+}
+
+/** What a worker that failed to start left behind (WorkerStartError). */
+export interface WorkerStartDetails {
+  /** Its exit code, or null when a signal ended it. */
+  exitCode: number | null;
+  signal: string | null;
+  /** The end of what it wrote to stderr (the last few KiB). */
+  stderr: string;
+  /** Starts that failed in a row before this error was given. */
+  attempts: number;
+}
+
+/**
+ * The node could not start a worker process: it exited before it was ready, several times
+ * in a row (a bad node flag or NODE_OPTIONS the workers inherit, a --require or --import of
+ * a missing file, ...). Tasks and actor creations that waited for a worker fail with it.
+ */
+export class WorkerStartError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_WORKER_START';
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+  readonly attempts: number;
+  constructor(message: string, details?: WorkerStartDetails) {
+    super(message);
+    this.exitCode = details?.exitCode ?? null;
+    this.signal = details?.signal ?? null;
+    this.stderr = details?.stderr ?? '';
+    this.attempts = details?.attempts ?? 0;
+  }
+}
+
 export class TaskCancelledError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_CANCELLED';
 }
@@ -110,6 +154,19 @@ export class ObjectLostError extends SunrayError {
  */
 export class OwnerDiedError extends ObjectLostError {
   static override readonly code: string = 'SUNRAY_OWNER_DIED';
+}
+
+/** get() or wait() of a handle that was released (ref.release(), or `using`): it can no longer be read. */
+export class ObjectRefReleasedError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_REF_RELEASED';
+}
+
+/**
+ * The ref belongs to a sunray session that was shut down (sunray.shutdown()): its objects went
+ * with it. A kind of ObjectLostError.
+ */
+export class SessionEndedError extends ObjectLostError {
+  static override readonly code: string = 'SUNRAY_SESSION_ENDED';
 }
 
 /** The call needs a running sunray (or a feature that the current mode lacks). */
@@ -151,11 +208,15 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   SunrayError,
   GetTimeoutError,
   WorkerCrashedError,
+  OutOfMemoryError,
+  WorkerStartError,
   TaskCancelledError,
   ActorDiedError,
   ActorUnavailableError,
   OwnerDiedError,
   ObjectLostError,
+  ObjectRefReleasedError,
+  SessionEndedError,
   NotInitializedError,
   InvalidArgumentError,
   ClusterConnectionError,

@@ -56,6 +56,8 @@ interface Slab {
 
 const slabs = new Map<number, Slab>();
 const slabOfBuffer = new WeakMap<ArrayBuffer, Slab>();
+/** Set by the first release() in this process. */
+let anyReleased = false;
 let slab: Slab = { no: -1, buf: new ArrayBuffer(0), released: undefined, live: 0 };
 let slabPos = 0;
 let nextSlabNo = 0;
@@ -117,10 +119,14 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     s.released ??= new Uint8Array(REFS_PER_SLAB);
     if (s.released[slot] === 1) return;
     s.released[slot] = 1;
+    anyReleased = true;
     tracker?.onRelease(this.hex);
   }
 
+  /** Whether release() was called on this handle (get() and wait() of it then fail at once). */
   get released(): boolean {
+    // Asked on every get(): programs that never release pay nothing for the lookup.
+    if (!anyReleased) return false;
     return slabOfBuffer.get(this.buffer as ArrayBuffer)?.released?.[this.byteOffset / OBJECT_ID_SIZE] === 1;
   }
 

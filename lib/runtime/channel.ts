@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Reader, Writer } from '../core/codec.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { native } from '../native.js';
 import type { ObjectStore } from '../store/index.js';
 import { ObjectId } from '../store/index.js';
@@ -71,6 +72,19 @@ export interface NativeDoorbell {
 // and up to MAX_WORKERS live workers.
 export const COMPLETION_PARTICIPANTS = 126;
 export const MAX_WORKERS = 120;
+
+/** init({ maxWorkerProcesses }), checked: a whole number from 1 to MAX_WORKERS (the default). */
+export function checkMaxWorkerProcesses(n: number | undefined): number {
+  if (n === undefined) return MAX_WORKERS;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw new InvalidArgumentError(
+      `maxWorkerProcesses must be a whole number from 1 to ${MAX_WORKERS}, got ${String(n)}: a node's ` +
+        `worker processes (actors included) share one completion ring, which has room for ${MAX_WORKERS}`,
+    );
+  }
+  return n;
+}
+
 /**
  * An inbox is read by its worker and written by the node manager and, for an actor, by
  * each caller with a direct channel to it (and for a caller, by each actor answering it).

@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { remoteErrorInfo } from '../core/error-record.js';
 import {
   ActorDiedError,
+  errorClasses,
   GetTimeoutError,
   InvalidArgumentError,
   ObjectLostError,
+  OutOfMemoryError,
   type RemoteErrorInfo,
   SunrayError,
   TaskCancelledError,
@@ -31,6 +33,7 @@ import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from 
 import { native } from '../native.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
+import { unreadableRef } from './context.js';
 import { Borrows, ownerDied } from './ownership/borrows.js';
 import { DEFAULT_LINEAGE_MEMORY, type Lineage, LineageTable, lineageBytes } from './ownership/lineage.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from './ownership/ref-ops.js';
@@ -429,6 +432,12 @@ export class CoreWorker {
     let pendingDeps = false;
     for (const a of args) {
       if (a instanceof ObjectRef) {
+        // One that can never be read (released, of a session shut down) fails the task now.
+        const unreadable = unreadableRef(a, `an argument of ${base.name}`);
+        if (unreadable) {
+          this.failSubmit(taskKey, base.numReturns, temps, unreadable);
+          return refs;
+        }
         wire.push(a);
         (argRefs ??= []).push(a);
         if (!this.isReadyLocally(a)) pendingDeps = true;
@@ -1055,11 +1064,19 @@ export function errorRecord(err: Error): RemoteErrorInfo & { failure: string; ta
 export function failureToError(info: RemoteErrorInfo & { failure?: string; taskName?: string }): Error {
   switch (info.failure) {
     case 'crashed':
-      return new WorkerCrashedError(info.message);
+      return info.name === 'OutOfMemoryError'
+        ? new OutOfMemoryError(info.message)
+        : new WorkerCrashedError(info.message);
     case 'cancelled':
       return new TaskCancelledError(info.message);
     case 'actorDied':
       return new ActorDiedError(info.message);
+    case 'other': {
+      // One of ours the node gave for the task (WorkerStartError, ...): the same class again.
+      const Cls = errorClasses[info.name];
+      if (Cls) return new Cls(info.message);
+      return new TaskError(info.taskName ?? 'task', info);
+    }
     default:
       return new TaskError(info.taskName ?? 'task', info);
   }

@@ -7,7 +7,8 @@ import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../core/errors.js';
 import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from './backend.js';
-import { type Runtime, setRuntime } from './context.js';
+import { checkMaxWorkerProcesses } from './channel.js';
+import { type Runtime, sessionEnded, setRuntime } from './context.js';
 import { CoreWorker, setRecordCallSites } from './core-worker.js';
 import { DRIVER, NodeManager } from './node-manager.js';
 import { SessionSocket } from './ownership/session-socket.js';
@@ -55,6 +56,12 @@ export interface InitOptions {
   lineageMemory?: number;
   /** Answer `sunray memory` on a per-user Unix socket (default true). */
   sessionSocket?: boolean;
+  /**
+   * Worker processes this node runs at most, actors included (default and most: 120, what one
+   * node's completion ring has room for). Past it, new actors wait until an actor exits (an idle
+   * task worker is stopped to make room), and tasks wait for a worker to free up.
+   */
+  maxWorkerProcesses?: number;
 }
 
 export function defaultObjectStoreMemory(): number {
@@ -128,6 +135,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     logToDriver: opts.logToDriver ?? true,
     idleWorkerTimeoutMs: opts.idleWorkerTimeout ?? 60_000,
     driverDir: process.cwd(),
+    maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),
   });
   const backend = new DriverBackend(manager);
   if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {
@@ -145,6 +153,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     manager,
     namespace: opts.namespace ?? 'default',
     async shutdown() {
+      // From now on its refs fail at once (lib/index.ts checkReadable).
+      sessionEnded(manager.nodePrefix);
       session?.close();
       core.close();
       await manager.shutdown();

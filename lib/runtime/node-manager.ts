@@ -12,7 +12,7 @@ import {
   type RemoteErrorInfo,
   SunrayError,
   TaskCancelledError,
-  WorkerCrashedError,
+  type WorkerStartError,
 } from '../core/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf, taskKeyOf } from '../core/ids.js';
 import { deserialize, serialize } from '../core/serialization.js';
@@ -22,6 +22,7 @@ import type { ActorCreateReply, NodeRequests } from './backend.js';
 import {
   ChannelReader,
   COMPLETION_PARTICIPANTS,
+  checkMaxWorkerProcesses,
   createEventFd,
   createRingSegment,
   MAX_WORKERS,
@@ -55,7 +56,9 @@ import {
   writeSpec,
 } from './protocol.js';
 import { classKey, type Demand, Deque, PIPELINE_DEPTH } from './scheduler.js';
-import { WorkerProcess } from './worker-process.js';
+import { describeDeath, taskCrashError } from './worker-deaths.js';
+import { WorkerProcess, workerArgv } from './worker-process.js';
+import { StartGuard } from './worker-starts.js';
 
 export const DRIVER = -1;
 /** Bytes of the node id at the start of every owner id of this node's processes. */
@@ -150,6 +153,8 @@ export interface NodeManagerOptions {
   logToDriver: boolean;
   idleWorkerTimeoutMs: number;
   driverDir: string;
+  /** Worker processes this node runs at most, actors included (default and most: MAX_WORKERS). */
+  maxWorkerProcesses?: number;
 }
 
 /** Counts of a node's workers and work (sunray/testing's nodeStats()). */
@@ -160,6 +165,8 @@ export interface NodeStats {
   /** Tasks and routed actor calls; direct actor calls are known only to their callers. */
   running: number;
   actors: number;
+  /** Actors waiting to be placed: for a worker process (see maxWorkerProcesses) or for resources. */
+  pendingActors: number;
   /** Open channels from calling workers straight to actors on this node. */
   directChannels: number;
 }
@@ -211,11 +218,20 @@ export class NodeManager {
   private releaseScheduled = false;
   private reaper: NodeJS.Timeout;
   private closed = false;
+  /** Worker processes at most (NodeManagerOptions.maxWorkerProcesses). */
+  readonly maxWorkers: number;
+  /** Failed worker starts in a row, and the pause before the next (worker-starts.ts). */
+  private readonly starts = new StartGuard();
+  /** A dispatch set for when the pause after a failed start is over. */
+  private startRetry: NodeJS.Timeout | undefined;
+  /** Work waited because the node ran maxWorkers processes (said once). */
+  private warnedAtCap = false;
   driver: DriverSink | undefined;
   /** Set when this node is part of a cluster (lib/cluster attaches it). */
   cluster: ClusterHooks | undefined;
 
   constructor(readonly opts: NodeManagerOptions) {
+    this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
     this.store = ObjectStore.create({
       capacity: opts.objectStoreMemory,
       ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
@@ -233,23 +249,59 @@ export class NodeManager {
     this.reader.start();
     this.reader.setRef(false);
     this.reaper = setInterval(() => this.reapIdle(), Math.min(1000, opts.idleWorkerTimeoutMs)).unref();
+    process.on('exit', this.drainOnExit);
   }
+
+  /** Workers' stderr comes through pipes: what is in them still reaches ours when the process exits. */
+  private readonly drainOnExit = () => {
+    for (const w of this.workers.values()) w.drainStderrSync();
+  };
 
   /** Starts one worker per CPU in the background so the first tasks find them warm. */
   prestart(): void {
-    const n = Math.max(1, Math.floor(this.opts.numCpus));
+    const n = Math.min(Math.max(1, Math.floor(this.opts.numCpus)), this.maxWorkers);
     for (let i = 0; i < n; i++) this.spawnWorker();
   }
 
   // ------------------------------------------------------------ workers
 
-  private spawnWorker(): WorkerProcess {
-    if (this.workers.size >= MAX_WORKERS) {
-      throw new SunrayError(
-        `this node already runs ${this.workers.size} worker processes, the most one node supports ` +
-          `(${MAX_WORKERS}); each actor is a process: kill actors you no longer need`,
-      );
+  /**
+   * Whether a worker may be started now: fewer than maxWorkers processes run, and starts
+   * are not failing (after a failure: one at a time, after a pause). Otherwise the work
+   * waits; it is looked at again when a worker exits or frees up, or the pause ends.
+   */
+  private mayStartWorker(): boolean {
+    if (this.workers.size >= this.maxWorkers) return false;
+    if (this.starts.failuresInRow === 0) return true;
+    let starting = 0;
+    for (const w of this.workers.values()) if (!w.ready && !w.stopRequested) starting++;
+    if (this.starts.mayStart(starting)) return true;
+    const wait = this.starts.waitMs();
+    if (wait > 0 && !this.startRetry) {
+      this.startRetry = setTimeout(() => {
+        this.startRetry = undefined;
+        this.scheduleDispatch();
+      }, wait);
+      // Keeps the process alive only for work that waits.
+      if (this.tasks.size === 0) this.startRetry.unref();
     }
+    return false;
+  }
+
+  /** Work waits because the node runs maxWorkers processes: said once, with what to do. */
+  private warnAtCap(what: string): void {
+    if (this.warnedAtCap || this.workers.size < this.maxWorkers) return;
+    this.warnedAtCap = true;
+    console.warn(
+      `sunray: ${what} waits for a worker process: this node runs ${this.workers.size}, its most ` +
+        `(maxWorkerProcesses ${this.maxWorkers}; each actor is a process of its own). It starts when an ` +
+        'actor exits or a worker frees up: kill actors you no longer need, or raise init({ maxWorkerProcesses }) ' +
+        `or \`sunray start --max-worker-processes\` (at most ${MAX_WORKERS}).`,
+    );
+  }
+
+  /** Only when mayStartWorker() said yes. */
+  private spawnWorker(): WorkerProcess {
     const index = this.nextWorkerIndex++;
     const w = new WorkerProcess(
       index,
@@ -266,17 +318,14 @@ export class NodeManager {
     this.workers.set(index, w);
     this.owners.set(w.ownerId, w);
     this.updateRef();
-    w.proc.once('exit', (code, signal) => this.onWorkerExit(w, code, signal));
+    w.onExit((code, signal) => this.onWorkerExit(w, code, signal));
     return w;
   }
 
   /** The driver stays alive while work is outstanding, and may exit when idle. */
   private updateRef(): void {
     const busy = this.tasks.size > 0 || [...this.actors.values()].some((a) => a.state !== 'dead');
-    for (const w of this.workers.values()) {
-      if (busy) w.proc.ref();
-      else w.proc.unref();
-    }
+    for (const w of this.workers.values()) w.setRef(busy);
     this.reader.setRef(busy);
   }
 
@@ -329,6 +378,9 @@ export class NodeManager {
   }
 
   private onWorkerExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    // What it sent before it died comes first (its Ready above all: a worker that was ready
+    // did not fail to start, whatever it did next).
+    if (!w.ready && !this.closed) this.reader.pump();
     this.workers.delete(w.index);
     this.owners.delete(w.ownerId);
     this.claimed.delete(w);
@@ -341,7 +393,21 @@ export class NodeManager {
     } catch {
       // store closed
     }
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const death = describeDeath(w, code, signal);
+    const { how } = death;
+    // A worker that never became ready (and that we did not stop) failed to start: the next
+    // try waits, and after a few the work that waits for a worker fails (worker-starts.ts).
+    const startFailed = !w.ready && !w.stopRequested;
+    const startError = startFailed
+      ? this.starts.failed({
+          pid: w.pid,
+          code,
+          signal,
+          stderr: w.stderrTail(),
+          command: [process.execPath, ...workerArgv()],
+          nodeOptions: process.env.NODE_OPTIONS,
+        })
+      : undefined;
     // Tasks it was running or had queued.
     for (const hex of w.inflight) {
       const t = this.tasks.get(hex);
@@ -359,13 +425,7 @@ export class NodeManager {
         t.retriesLeft--;
         this.enqueue(t, true);
       } else {
-        this.failTask(
-          t,
-          new WorkerCrashedError(
-            `the worker (pid ${w.pid}) running task ${t.spec.name} ${how}; it was tried ${t.spec.maxRetries + 1} ` +
-              'time(s) in all. Raise maxRetries in remote()/options() to retry more.',
-          ),
-        );
+        this.failTask(t, taskCrashError(death, w, t.spec.name, t.spec.maxRetries));
       }
     }
     w.inflight.clear();
@@ -379,7 +439,8 @@ export class NodeManager {
     }
     // An actor it hosted.
     for (const a of this.actors.values()) {
-      if (a.worker === w) this.onActorProcessDied(a, how);
+      if (a.worker === w && startFailed) this.placeAgain(a);
+      else if (a.worker === w) this.onActorProcessDied(a, how, death.hint);
       else if (a.owner === w.index && !a.detached && a.state !== 'dead')
         this.killActorInternal(a, 'its owner exited', true);
     }
@@ -393,8 +454,40 @@ export class NodeManager {
     this.broker.onExit(w, actorExit);
     // Tasks it owned: their results have nowhere to go.
     for (const t of this.tasks.values()) if (t.owner === w.index) t.owner = -2;
+    if (startError) this.failWaitingForWorkers(startError);
     this.scheduleDispatch();
     this.updateRef();
+  }
+
+  /**
+   * Starts keep failing: the work that waits for a worker (queued tasks no ready worker
+   * runs, actors not placed yet) fails with the reason, rather than wait forever.
+   */
+  private failWaitingForWorkers(err: WorkerStartError): void {
+    for (const q of this.classes.values()) {
+      if (q.leases.some((l) => l.worker.ready)) continue; // a worker runs them
+      while (q.tasks.length > 0) {
+        const t = q.tasks.shift()!;
+        if (!t.cancelled) this.failTask(t, err);
+      }
+    }
+    let n = this.pendingActors.length;
+    while (n-- > 0) {
+      const a = this.pendingActors.shift()!;
+      if (a.state === 'dead') continue;
+      this.tasks.delete(specKey(a.createSpec));
+      this.markActorDead(a, `its process could not start: ${err.message}`, err);
+    }
+  }
+
+  /** An actor whose process failed to start: placed again (not a restart: it never ran). */
+  private placeAgain(a: ActorRec): void {
+    a.worker = undefined;
+    if (a.grant) {
+      this.releaseGrant(a.grant);
+      a.grant = null;
+    }
+    this.pendingActors.unshift(a);
   }
 
   // ------------------------------------------------------------ ownership
@@ -743,13 +836,18 @@ export class NodeManager {
     // With every lease busy, each task would ask the pool again and fail: ask
     // once, then again only after some resources were given back.
     if (q.exhaustedAt === this.releaseEpoch) return undefined;
+    let w = this.takeIdleWorker();
+    if (!w && !this.mayStartWorker()) {
+      // At the process cap, or starts are failing: the tasks wait (never an error from here).
+      this.warnAtCap(`task ${q.tasks.peek()?.spec.name ?? ''}`);
+      return undefined;
+    }
     const grant = this.pool.tryAcquire(q.demand);
     if (!grant) {
       q.exhaustedAt = this.releaseEpoch;
       return undefined;
     }
-    let w = this.takeIdleWorker();
-    if (!w) w = this.spawnWorker();
+    w ??= this.spawnWorker();
     this.claimed.add(w);
     w.state = 'leased';
     const lease: Lease = {
@@ -782,6 +880,8 @@ export class NodeManager {
         const w = this.workers.get(r.u32());
         if (!w) return;
         w.ready = true;
+        if (r.remaining >= 8) w.heapLimit = r.f64();
+        this.starts.started();
         if (w.state === 'starting') {
           w.state = 'idle';
           w.idleSince = Date.now();
@@ -1140,6 +1240,16 @@ export class NodeManager {
     while (n-- > 0) {
       const a = this.pendingActors.shift()!;
       if (a.state === 'dead') continue;
+      if (!this.mayStartWorker()) {
+        // Each actor is a process: at the cap it waits, in order, for one to exit (as Ray's
+        // pending actors do), and an idle task worker makes room.
+        this.pendingActors.unshift(a);
+        if (this.workers.size >= this.maxWorkers) {
+          this.makeRoom();
+          this.warnAtCap(`actor ${a.className}`);
+        }
+        return;
+      }
       const grant = this.pool.tryAcquire(a.placeDemand);
       if (!grant) {
         this.pendingActors.push(a);
@@ -1159,6 +1269,18 @@ export class NodeManager {
         w.inflight.add(t.hex);
       }
     }
+  }
+
+  /** At the process cap with actors waiting: stops one idle task worker (one at a time) to make room. */
+  private makeRoom(): void {
+    let idle: WorkerProcess | undefined;
+    for (const w of this.workers.values()) {
+      if (w.stopRequested && !w.exited) return; // one is on its way out already
+      if (w.state === 'idle' && w.ready && !w.heldByOthers) idle ??= w;
+    }
+    if (!idle) return;
+    idle.state = 'dead';
+    void idle.stop();
   }
 
   private onActorCreated(t: TaskEntry, status: DoneStatus, payload: Buffer | undefined): void {
@@ -1242,7 +1364,8 @@ export class NodeManager {
     );
   }
 
-  private markActorDead(a: ActorRec, message: string): void {
+  /** `failWith`: what its waiting calls fail with (default: ActorDiedError with the message). */
+  private markActorDead(a: ActorRec, message: string, failWith?: Error): void {
     a.state = 'dead';
     a.deathMessage = message;
     if (a.name) {
@@ -1253,13 +1376,14 @@ export class NodeManager {
       this.releaseGrant(a.grant);
       a.grant = null;
     }
-    const err = this.actorDiedError(a);
+    const err = failWith ?? this.actorDiedError(a);
     while (a.pending.length > 0) this.failTask(a.pending.shift()!, err);
     for (const t of this.takeRunningCalls(a)) this.failTask(t, err);
     this.updateRef();
   }
 
-  private onActorProcessDied(a: ActorRec, how: string): void {
+  /** hint: what to do about it, said after how it died (out of memory: how to raise the limit). */
+  private onActorProcessDied(a: ActorRec, how: string, hint = ''): void {
     const w = a.worker;
     a.worker = undefined;
     if (a.state === 'dead') return;
@@ -1269,7 +1393,18 @@ export class NodeManager {
       a.grant = null;
     }
     if (a.restartsLeft <= 0) {
-      this.markActorDead(a, `its process (pid ${w?.pid}) ${how} and maxRestarts (${a.restarts}) is used up`);
+      const usedUp = `maxRestarts (${a.restarts}) is used up${hint ? `. ${hint}` : ''}`;
+      // The calls it was running are named: one of them may be why it died.
+      for (const t of this.takeRunningCalls(a)) {
+        this.failTask(
+          t,
+          new ActorDiedError(
+            `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: its process (pid ${w?.pid}) ${how} ` +
+              `while running ${t.spec.name}, and ${usedUp}`,
+          ),
+        );
+      }
+      this.markActorDead(a, `its process (pid ${w?.pid}) ${how} and ${usedUp}`);
       return;
     }
     a.restartsLeft--;
@@ -1286,7 +1421,7 @@ export class NodeManager {
           t,
           new ActorDiedError(
             `the actor ${a.className}'s process (pid ${w?.pid}) ${how} while running ${t.spec.name}; ` +
-              'it is restarting. Set maxTaskRetries to retry calls that were running.',
+              `it is restarting. Set maxTaskRetries to retry calls that were running.${hint ? ` ${hint}` : ''}`,
           ),
         );
       }
@@ -1473,6 +1608,7 @@ export class NodeManager {
     load: Record<string, number>;
     pending: number;
     infeasible: Record<string, number>;
+    pendingActors: number;
   } {
     const total = this.pool.total();
     const available = this.pool.available();
@@ -1487,14 +1623,17 @@ export class NodeManager {
       for (const [k, v] of Object.entries(q.demand)) load[k] = (load[k] ?? 0) + v * n;
       if (!this.pool.feasible(q.demand)) infeasible[classKey(q.demand) || '{}'] = n;
     }
+    let pendingActors = 0;
     for (const a of this.pendingActors) {
+      if (a.state === 'dead') continue;
       pending++;
+      pendingActors++;
       if (!this.pool.feasible(a.placeDemand)) {
         const k = `actor ${classKey(a.placeDemand)}`;
         infeasible[k] = (infeasible[k] ?? 0) + 1;
       }
     }
-    return { available, load, pending, infeasible };
+    return { available, load, pending, infeasible, pendingActors };
   }
 
   /** Queued tasks this node cannot run at all: the cluster may place them elsewhere now. */
@@ -1537,12 +1676,15 @@ export class NodeManager {
     for (const q of this.classes.values()) queued += q.tasks.length;
     let actors = 0;
     for (const a of this.actors.values()) if (a.state !== 'dead') actors++;
+    let pendingActors = 0;
+    for (const a of this.pendingActors) if (a.state !== 'dead') pendingActors++;
     return {
       workers: this.workers.size,
       idle,
       queued,
       running: this.tasks.size - queued,
       actors,
+      pendingActors,
       directChannels,
     };
   }
@@ -1553,6 +1695,8 @@ export class NodeManager {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.reaper);
+    clearTimeout(this.startRetry);
+    process.removeListener('exit', this.drainOnExit);
     await this.cluster?.close();
     this.cluster = undefined;
     const err = new SunrayError('sunray was shut down before this task finished');

@@ -15,7 +15,7 @@ export enum Msg {
   Cancel = 5,
   Exit = 6,
   // worker -> manager
-  Ready = 10,
+  Ready = 10, // u32 worker index, f64 its V8 heap limit in bytes
   Done = 11,
   Submit = 12,
   Blocked = 13,

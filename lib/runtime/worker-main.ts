@@ -2,9 +2,12 @@
 // rings (fds inherited from the node manager), and runs the tasks and actor
 // calls it is sent. Inside, `import('sunray')` is the same API, already
 // connected to this node.
+import { constants } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import '../core/actor.js'; // registers actor handles with the serializer
 import { type Reader, Writer } from '../core/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../core/ids.js';
+import { native } from '../native.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
 import {
@@ -32,6 +35,12 @@ if (!raw) {
   process.exit(2);
 }
 const config = JSON.parse(raw) as WorkerConfig;
+// Workers never outlive their node manager, whatever they are running: the kernel
+// kills us when it dies (a timer could not fire during a long synchronous task, and
+// a batch of queued tasks would run to its end). Checked against the pid the manager
+// gave us, not our ppid at start: it may have died before this line ran, and then
+// our parent is already the reaper and the signal will never come.
+dieWithParent();
 
 // Argument views pin their objects until collected: make V8 collect them promptly here.
 reportViewMemory(true);
@@ -148,14 +157,21 @@ const inbox = new ChannelReader(
 inbox.start();
 inbox.setRef(true);
 
-// Workers never outlive their node manager: if the parent goes, so do we. Compare
-// with the pid the manager gave us, not our ppid at start: the manager may have
-// died before this line ran, and then our ppid is already the reaper's.
-const orphaned = () => process.ppid !== config.parentPid;
-if (orphaned()) exit(0);
-setInterval(() => {
-  if (orphaned()) exit(0);
-}, 500).unref();
+function dieWithParent(): void {
+  const orphaned = () => process.ppid !== config.parentPid;
+  let armed: boolean;
+  try {
+    armed = native.dieWithParent(constants.signals.SIGKILL, config.parentPid) as boolean;
+  } catch (err) {
+    // Should prctl ever refuse, fall back to looking (not during a synchronous task).
+    console.error(`sunray worker: cannot ask to die with the node: ${(err as Error).message}`);
+    setInterval(() => {
+      if (orphaned()) exit(0);
+    }, 500).unref();
+    armed = !orphaned();
+  }
+  if (!armed) process.exit(0); // nothing is attached yet
+}
 
 function exit(code: number): void {
   links.closeAll();
@@ -166,5 +182,10 @@ function exit(code: number): void {
   process.exit(code);
 }
 
-out.send(Buffer.from(new Writer(8).u8(Msg.Ready).u32(config.index).finish()));
+// Ready carries the heap limit, so that an out-of-memory death can name it.
+out.send(
+  Buffer.from(
+    new Writer(16).u8(Msg.Ready).u32(config.index).f64(getHeapStatistics().heap_size_limit).finish(),
+  ),
+);
 out.flush();

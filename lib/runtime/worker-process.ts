@@ -6,8 +6,9 @@
 // later, when the node manager opens a direct channel between a caller and an
 // actor (direct/).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Writer } from '../core/codec.js';
 import { native } from '../native.js';
@@ -66,6 +67,16 @@ export class WorkerProcess {
   readonly inflight = new Set<string>();
   blockedDepth = 0;
   exited = false;
+  /** The node asked it to exit, or killed it: an exit before Ready is then no failure to start. */
+  stopRequested = false;
+  /** Its V8 heap limit in bytes, as it said when ready (an out-of-memory death names it). */
+  heapLimit: number | undefined;
+  /** The end of what it wrote to stderr (STDERR_TAIL bytes): why it failed to start, or ran out of memory. */
+  private stderrChunks: Buffer[] = [];
+  private stderrBytes = 0;
+  private readonly logToDriver: boolean;
+  /** Settles once the process has exited and its stderr was read to the end (or STDERR_WAIT_MS after). */
+  private readonly gone: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** It owns objects that other processes or objects hold (Msg.HeldByOthers): not reaped when idle. */
   heldByOthers = false;
   /** The actor it hosts (hex id), once it was given one. */
@@ -110,29 +121,120 @@ export class WorkerProcess {
       fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };
     const out = opts.logToDriver ? 'inherit' : 'ignore';
-    this.proc = spawn(
-      process.execPath,
-      [...workerExecArgv(process.execArgv), '--disable-warning=ExperimentalWarning', WORKER_MAIN],
-      {
-        stdio: [
-          'ignore',
-          out,
-          out,
-          shared.store,
-          shared.completion,
-          shared.completionBell,
-          this.inboxFd,
-          this.inboxBellFd,
-          childControlFd,
-        ],
-        env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
-        cwd: opts.driverDir,
-      },
-    );
-    closeSync(childControlFd); // the child has its own copy now
-    this.proc.once('exit', () => {
-      this.exited = true;
+    this.proc = spawn(process.execPath, workerArgv(), {
+      // stderr comes through here: its end tells why a worker failed to start or died (V8's
+      // out-of-memory report), and it is passed on to ours when logging to the driver.
+      stdio: [
+        'ignore',
+        out,
+        'pipe',
+        shared.store,
+        shared.completion,
+        shared.completionBell,
+        this.inboxFd,
+        this.inboxBellFd,
+        childControlFd,
+      ],
+      env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
+      cwd: opts.driverDir,
     });
+    closeSync(childControlFd); // the child has its own copy now
+    this.logToDriver = opts.logToDriver;
+    const stderr = this.proc.stderr!;
+    let stderrDone = false;
+    stderr.on('data', (chunk: Buffer) => {
+      this.keepStderr(chunk);
+      if (opts.logToDriver) process.stderr.write(chunk);
+    });
+    stderr.on('error', () => {});
+    const stderrClosed = new Promise<void>((resolve) =>
+      stderr.once('close', () => {
+        stderrDone = true;
+        resolve();
+      }),
+    );
+    this.gone = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        this.exited = true;
+        if (stderrDone) {
+          resolve({ code, signal });
+          return;
+        }
+        // A child of the worker may hold the pipe open: wait a little, not for ever.
+        const timer = setTimeout(() => resolve({ code, signal }), STDERR_WAIT_MS);
+        void stderrClosed.then(() => {
+          clearTimeout(timer);
+          resolve({ code, signal });
+        });
+      });
+    });
+  }
+
+  private keepStderr(chunk: Buffer): void {
+    this.stderrChunks.push(chunk);
+    this.stderrBytes += chunk.length;
+    while (this.stderrChunks.length > 1 && this.stderrBytes - this.stderrChunks[0]!.length >= STDERR_TAIL) {
+      this.stderrBytes -= this.stderrChunks.shift()!.length;
+    }
+  }
+
+  /** The last STDERR_TAIL bytes it wrote to stderr (whole lines where it can). */
+  stderrTail(): string {
+    const all = Buffer.concat(this.stderrChunks);
+    let text = all.subarray(Math.max(0, all.length - STDERR_TAIL)).toString('utf8');
+    if (all.length > STDERR_TAIL) text = text.slice(text.indexOf('\n') + 1);
+    return text;
+  }
+
+  /** Its V8 heap ran out (V8 reports it on stderr before it aborts). */
+  outOfMemory(): boolean {
+    return /JavaScript heap out of memory|Reached heap limit/.test(this.stderrTail());
+  }
+
+  /**
+   * Calls fn once the process has exited and what it wrote to stderr has been read (or
+   * after STDERR_WAIT_MS: a child of the worker may hold the pipe open).
+   */
+  onExit(fn: (code: number | null, signal: NodeJS.Signals | null) => void): void {
+    void this.gone.then(({ code, signal }) => fn(code, signal));
+  }
+
+  /**
+   * Passes on what waits in its stderr pipe now, synchronously: for a driver that exits
+   * (process.exit) before its loop read the last lines its workers wrote.
+   */
+  drainStderrSync(): void {
+    const fd = (this.proc.stderr as unknown as { _handle?: { fd?: number } } | null)?._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return;
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf); // non-blocking (libuv's end of a child's pipe): EAGAIN when empty
+      } catch {
+        return;
+      }
+      if (n <= 0) return;
+      if (this.logToDriver) {
+        try {
+          writeSync(2, buf.subarray(0, n));
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Whether the process (and its stderr pipe) keeps this process's event loop alive. */
+  setRef(ref: boolean): void {
+    const stderr = this.proc.stderr as (Readable & { ref?(): void; unref?(): void }) | null;
+    if (ref) {
+      this.proc.ref();
+      stderr?.ref?.();
+    } else {
+      this.proc.unref();
+      stderr?.unref?.();
+    }
   }
 
   /** The fds another process needs to write into this worker's inbox: ring, then eventfd. */
@@ -172,32 +274,31 @@ export class WorkerProcess {
    * whenIdle: an actor first finishes the calls it has (some may have come straight from callers).
    */
   stop(graceMs = 2000, whenIdle = false): Promise<void> {
-    if (this.exited) return Promise.resolve();
+    this.stopRequested = true;
+    if (this.exited) return this.gone.then(() => {});
     this.writer.send(Buffer.from([whenIdle ? Msg.ExitWhenIdle : Msg.Exit]));
     this.writer.flush();
     // Keep the loop alive until the exit is seen: an unref'd child that is
     // SIGKILLed after the grace period would otherwise leave shutdown() pending
     // with nothing to wait on (node exits with code 13 at a top-level await).
     // (Not for an actor finishing its calls: that may take as long as they do.)
-    if (!whenIdle) this.proc.ref();
+    // (Its stderr too: its last lines are read before shutdown() resolves.)
+    if (!whenIdle) this.setRef(true);
     return new Promise((resolve) => {
       const t = Number.isFinite(graceMs)
         ? setTimeout(() => {
             this.proc.kill('SIGKILL');
           }, graceMs)
         : undefined;
-      this.proc.once('exit', () => {
+      void this.gone.then(() => {
         clearTimeout(t);
         resolve();
       });
-      if (this.exited) {
-        clearTimeout(t);
-        resolve();
-      }
     });
   }
 
   kill(): void {
+    this.stopRequested = true;
     if (!this.exited) this.proc.kill('SIGKILL');
   }
 
@@ -214,21 +315,99 @@ export class WorkerProcess {
   }
 }
 
+/** Bytes of a worker's stderr kept for errors about it (WorkerStartError, out of memory). */
+export const STDERR_TAIL = 4096;
+/** How long an exit waits for the rest of the worker's stderr. */
+const STDERR_WAIT_MS = 200;
+
+/** The command line of a worker, after the node binary. */
+export function workerArgv(): string[] {
+  return [...workerExecArgv(process.execArgv), '--disable-warning=ExperimentalWarning', WORKER_MAIN];
+}
+
+/** The old-space limit (MiB) workers are started with, from NODE_OPTIONS or the flags they inherit. */
+export function maxOldSpaceFlag(): string | undefined {
+  const all = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...workerExecArgv(process.execArgv)];
+  let found: string | undefined;
+  for (let i = 0; i < all.length; i++) {
+    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(all[i]!);
+    if (m) found = m[1] ?? all[i + 1]; // the command line's comes after NODE_OPTIONS', and wins
+  }
+  return found;
+}
+
 /**
- * The driver's node options, for its workers: loaders and flags (tsx, --expose-gc)
- * carry over; debugger ports would clash; and the code of `node -e`/`-p` must not,
- * or each worker would run the driver's script again (and start workers itself).
+ * Node flags that belong to the driver's entry point, not to a worker (whose entry is
+ * worker-main.js): true if the flag takes a value, which may come as the next argument.
+ * `node -e`/`-p` code would run again in each worker; --input-type is refused for a file
+ * entry (ERR_INPUT_TYPE_NOT_ALLOWED); --test, --watch, --check, -i run something else
+ * instead; debugger ports would clash.
+ */
+const ENTRY_ONLY = new Map<string, boolean>([
+  ['-e', true],
+  ['--eval', true],
+  ['-p', true],
+  ['--print', true],
+  ['-pe', true],
+  ['--input-type', true],
+  ['-i', false],
+  ['--interactive', false],
+  ['-c', false],
+  ['--check', false],
+  ['--test', false],
+  ['--watch', false],
+  ['--run', true],
+  ['--entry-url', false],
+  ['--build-snapshot', false],
+  ['--snapshot-blob', true],
+  ['--experimental-sea-config', true],
+  ['--debug-port', true],
+  ['--inspect-port', true],
+  ['--inspect-publish-uid', true],
+]);
+/** Families of entry-only flags (the test runner's, --watch-*, the inspector's). */
+const ENTRY_ONLY_PREFIXES = ['--test-', '--experimental-test-', '--watch-', '--build-snapshot-', '--inspect'];
+/** Those of the families that take a value. */
+const PREFIXED_WITH_VALUE = new Set([
+  '--test-name-pattern',
+  '--test-skip-pattern',
+  '--test-reporter',
+  '--test-reporter-destination',
+  '--test-concurrency',
+  '--test-timeout',
+  '--test-shard',
+  '--test-global-setup',
+  '--test-isolation',
+  '--experimental-test-isolation',
+  '--test-coverage-include',
+  '--test-coverage-exclude',
+  '--test-coverage-branches',
+  '--test-coverage-functions',
+  '--test-coverage-lines',
+  '--watch-path',
+  '--watch-kill-signal',
+  '--build-snapshot-config',
+]);
+
+/**
+ * The driver's node options, for its workers: loaders and flags (tsx through --import,
+ * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
+ * point (ENTRY_ONLY) do not.
  */
 export function workerExecArgv(execArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i]!;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') {
-      i++; // and its code
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const takesValue =
+      ENTRY_ONLY.get(name) ??
+      (ENTRY_ONLY_PREFIXES.some((p) => name.startsWith(p)) ? PREFIXED_WITH_VALUE.has(name) : undefined);
+    if (takesValue === undefined) {
+      out.push(a);
       continue;
     }
-    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--inspect')) continue;
-    out.push(a);
+    if (takesValue && name === a) i++; // and its value, given as the next argument
   }
   return out;
 }

@@ -21,6 +21,8 @@ export interface NodeOptions {
   objectStoreMemory?: number;
   /** Map the whole arena at start (slow start, fast first large objects: for benchmarks). */
   prefaultStore?: boolean;
+  /** Worker processes the node runs at most, actors included (`sunray start --max-worker-processes`). */
+  maxWorkerProcesses?: number;
 }
 
 export interface ClusterOptions {
@@ -76,6 +78,7 @@ export class Cluster {
       heartbeatTimeoutMs: this.heartbeatTimeout,
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
+      ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
     };
     // The configuration (and its token) on stdin, never in argv: see daemon.ts.
     const env = { ...process.env };

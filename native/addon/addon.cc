@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sunray::addon::InitStore(env, exports);
   sunray::addon::InitSched(env, exports);
   sunray::addon::InitNet(env, exports);
+  sunray::addon::InitProc(env, exports);
   return exports;
 }
 

@@ -9,5 +9,6 @@ namespace sunray::addon {
 void InitStore(Napi::Env env, Napi::Object exports);  // store_binding.cc
 void InitSched(Napi::Env env, Napi::Object exports);  // sched_binding.cc
 void InitNet(Napi::Env env, Napi::Object exports);    // net_binding.cc
+void InitProc(Napi::Env env, Napi::Object exports);   // proc_binding.cc
 
 }  // namespace sunray::addon

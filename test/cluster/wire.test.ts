@@ -36,6 +36,7 @@ const samples: Message[] = [
     load: { CPU: 1 },
     pendingTasks: 3,
     infeasible: { 'GPU=1': 2 },
+    pendingActors: 1,
   },
   {
     t: 'nodeTable',
@@ -53,6 +54,7 @@ const samples: Message[] = [
         pendingTasks: 0,
         infeasible: {},
         storeCapacity: 5,
+        pendingActors: 2,
       },
     ],
   },

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive, until } from '../helpers.js';
+import { fixtures, isAlive, runNode, until } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 2, objectStoreMemory: 128 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -72,6 +73,28 @@ describe('task failures', () => {
     expect(err).toBeInstanceOf(sunray.WorkerCrashedError);
     expect(String(err)).toMatch(/SIGKILL/);
     expect(String(err)).toMatch(/maxRetries/);
+  });
+
+  test("a worker killed by V8's heap limit is reported as out of memory, with the task, the limit and what to do", async () => {
+    // Workers inherit the driver's node flags: a small heap for this driver is a small heap for them.
+    const r = await runNode(join(fixtures, 'driver-oom.mjs'), [], {
+      execArgv: ['--max-old-space-size=48'],
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(0);
+    const { task, actor, after } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(task.isOutOfMemory).toBe(true);
+    expect(task.isWorkerCrashed).toBe(true);
+    expect(task.code).toBe('SUNRAY_OUT_OF_MEMORY');
+    expect(task.heapLimitBytes).toBeGreaterThan(0);
+    expect(task.message).toMatch(/running task hoard ran out of memory/);
+    expect(task.message).toMatch(/V8's limit \(\d+ MiB in all; --max-old-space-size=48\)/);
+    expect(task.message).toMatch(/Raise workers' heap limit with --max-old-space-size=<MiB> in NODE_OPTIONS/);
+    expect(actor.name).toBe('ActorDiedError');
+    expect(actor.message).toMatch(/ran out of memory: its JavaScript heap reached V8's limit/);
+    expect(actor.message).toMatch(/while running Hoarder\.hoard/);
+    expect(actor.message).toMatch(/--max-old-space-size=<MiB>/);
+    expect(after).toBe('still here');
   });
 
   test('cancel of a queued task gives TaskCancelledError', async () => {

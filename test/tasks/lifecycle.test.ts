@@ -1,6 +1,12 @@
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as sunray from 'sunray';
+import { Cluster } from 'sunray/testing';
 import { describe, expect, test } from 'vitest';
-import { fixtures, isAlive, repoRoot, runNode, until } from '../helpers.js';
+import { liveSessionPids, sessionSocketPath } from '../../lib/runtime/ownership/session-socket.js';
+import { childPids, fixtures, isRunning, repoRoot, runNode, until } from '../helpers.js';
 
 describe('processes and output', () => {
   test("workers' stdout and stderr reach the driver, prefixed with task name and pid", async () => {
@@ -32,10 +38,94 @@ describe('processes and output', () => {
         const r = await runNode(join(fixtures, 'driver-exits.mjs'), args);
         const { pids } = JSON.parse(r.stdout.trim().split('\n')[0]!) as { pids: number[] };
         expect(pids.length).toBe(2);
-        await until(() => pids.every((p) => !isAlive(p)), 5000, 'workers to exit');
+        // (Not zombies either: a killed orphan waits for its new parent to collect it.)
+        await until(() => pids.every((p) => !isRunning(p)), 5000, 'workers to exit');
       });
     }
   }
+
+  test('workers die within a second of a killed driver, even mid-task (a 20 s synchronous loop, a batch)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sunray-busy-'));
+    const marker = join(dir, 'spinning');
+    writeFileSync(marker, '');
+    const driver = spawn(process.execPath, [join(fixtures, 'driver-busy.mjs'), marker], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        driver.stdout!.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.split('\n')[0]!);
+        });
+        driver.once('exit', (code) => reject(new Error(`the driver exited early (${code}): ${out}`)));
+      });
+      const { pids, spinning } = JSON.parse(line) as { pids: number[]; spinning: number };
+      expect(pids).toHaveLength(2);
+      expect(pids).toContain(spinning);
+      expect(existsSync(sessionSocketPath(driver.pid!))).toBe(true);
+      driver.kill('SIGKILL');
+      const killedAt = Date.now();
+      await until(() => pids.every((p) => !isRunning(p)), 2000, 'the busy workers to die with their driver');
+      expect(Date.now() - killedAt).toBeLessThan(2000);
+      // The dead driver's `sunray memory` socket goes the next time anyone lists sessions. (Its
+      // workers may die before its last thread does, which closes the socket: wait for that.)
+      await until(() => !isRunning(driver.pid!), 2000, 'the driver to be gone');
+      expect(liveSessionPids()).not.toContain(driver.pid);
+      expect(existsSync(sessionSocketPath(driver.pid!))).toBe(false);
+    } finally {
+      driver.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a dead driver's session socket is removed even when its pid is in use again", async () => {
+    // A process now holds the pid of a driver killed long ago: its socket file is still there.
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const path = sessionSocketPath(other.pid!);
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 }); // as any driver makes it
+      writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
+      expect(liveSessionPids()).not.toContain(other.pid);
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      other.kill('SIGKILL');
+      rmSync(path, { force: true });
+    }
+  });
+
+  test('workers of a killed node daemon die with it, even mid-task', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sunray-busy-'));
+    const marker = join(dir, 'spinning');
+    writeFileSync(marker, '');
+    const cluster = new Cluster({ heartbeatTimeout: 1000 });
+    try {
+      const node = await cluster.addNode({ numCpus: 1 });
+      await sunray.init({ address: cluster.address, token: cluster.token });
+      const spin = sunray.remote(
+        async (path: string) => {
+          const { appendFileSync } = await import('node:fs');
+          appendFileSync(path, `${process.pid}\n`);
+          const end = Date.now() + 20_000;
+          while (Date.now() < end) {
+            // no turn of the event loop until it ends
+          }
+        },
+        { maxRetries: 0 },
+      );
+      spin.remote(marker);
+      await until(() => readFileSync(marker, 'utf8') !== '', 10_000, 'the loop to start');
+      const spinning = Number(readFileSync(marker, 'utf8'));
+      expect(await childPids(node.pid)).toContain(spinning);
+      await cluster.removeNode(node, { graceful: false });
+      await until(() => !isRunning(spinning), 2000, "the node's busy worker to die with it");
+    } finally {
+      await sunray.shutdown();
+      await cluster.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test('a driver run with tsx has TypeScript workers (execArgv is inherited)', async () => {
     const tsxLoader = join(repoRoot, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');

@@ -651,8 +651,13 @@ infeasibleJson(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+pendingActors():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startHeartbeat(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -711,18 +716,23 @@ static addInfeasibleJson(builder:flatbuffers.Builder, infeasibleJsonOffset:flatb
   builder.addFieldOffset(4, infeasibleJsonOffset, 0);
 }
 
+static addPendingActors(builder:flatbuffers.Builder, pendingActors:number) {
+  builder.addFieldInt32(5, pendingActors, 0);
+}
+
 static endHeartbeat(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset, pendingActors:number):flatbuffers.Offset {
   Heartbeat.startHeartbeat(builder);
   Heartbeat.addNodeId(builder, nodeIdOffset);
   Heartbeat.addAvailable(builder, availableOffset);
   Heartbeat.addPendingTasks(builder, pendingTasks);
   Heartbeat.addLoad(builder, loadOffset);
   Heartbeat.addInfeasibleJson(builder, infeasibleJsonOffset);
+  Heartbeat.addPendingActors(builder, pendingActors);
   return Heartbeat.endHeartbeat(builder);
 }
 }
@@ -894,8 +904,13 @@ storeCapacity():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+pendingActors():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startNodeInfo(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(12);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -990,12 +1005,16 @@ static addStoreCapacity(builder:flatbuffers.Builder, storeCapacity:bigint) {
   builder.addFieldInt64(10, storeCapacity, BigInt('0'));
 }
 
+static addPendingActors(builder:flatbuffers.Builder, pendingActors:number) {
+  builder.addFieldInt32(11, pendingActors, 0);
+}
+
 static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint):flatbuffers.Offset {
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number):flatbuffers.Offset {
   NodeInfo.startNodeInfo(builder);
   NodeInfo.addNodeId(builder, nodeIdOffset);
   NodeInfo.addAddress(builder, addressOffset);
@@ -1008,6 +1027,7 @@ static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offs
   NodeInfo.addPendingTasks(builder, pendingTasks);
   NodeInfo.addInfeasibleJson(builder, infeasibleJsonOffset);
   NodeInfo.addStoreCapacity(builder, storeCapacity);
+  NodeInfo.addPendingActors(builder, pendingActors);
   return NodeInfo.endNodeInfo(builder);
 }
 }

@@ -5,7 +5,7 @@
 // come within REQUEST_TIMEOUT_MS, else the connection is closed: a client must
 // not make the driver buffer without limit. The socket is removed on shutdown
 // and on exit.
-import { chmodSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { sessionDir } from '../../cluster/session.js';
@@ -96,7 +96,11 @@ export class SessionSocket {
   }
 }
 
-/** Pids with a session socket whose process is alive, in order; sockets of dead drivers are removed. */
+/**
+ * Pids with a session socket that a live driver serves, in order. Sockets of dead drivers
+ * are removed (a killed driver runs no exit handler), and so are those whose pid was reused
+ * by another process since: nobody listens on them.
+ */
 export function liveSessionPids(): number[] {
   const dir = sessionsDir();
   let names: string[];
@@ -106,13 +110,17 @@ export function liveSessionPids(): number[] {
     return [];
   }
   const out: number[] = [];
+  let listening: Set<string> | undefined | null = null; // read once, if needed
   for (const n of names) {
     const m = /^(\d+)\.sock$/.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
     if (processAlive(pid)) {
-      out.push(pid);
-      continue;
+      if (listening === null) listening = listeningSocketPaths();
+      if (!listening || listening.has(join(dir, n))) {
+        out.push(pid);
+        continue;
+      }
     }
     try {
       unlinkSync(join(dir, n));
@@ -121,6 +129,27 @@ export function liveSessionPids(): number[] {
     }
   }
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * Paths of the listening unix sockets of this network namespace (/proc/net/unix), or
+ * undefined when that cannot be read (then a live pid is taken as a live driver).
+ */
+function listeningSocketPaths(): Set<string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const out = new Set<string>();
+  // Num RefCount Protocol Flags Type St Inode Path; Flags has __SO_ACCEPTCON (0x10000) when listening.
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || (Number.parseInt(f[3]!, 16) & 0x10000) === 0) continue;
+    out.add(f.slice(7).join(' '));
+  }
+  return out;
 }
 
 /** Whether a process with this pid exists (EPERM: it does, as another user's). */
