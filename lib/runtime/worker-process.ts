@@ -135,7 +135,7 @@ export class WorkerProcess {
         this.inboxBellFd,
         childControlFd,
       ],
-      env: { ...process.env, ...opts.env, SUNRAY_WORKER_CONFIG: JSON.stringify(config) },
+      env: workerEnv(opts.env, config),
       cwd: opts.driverDir,
     });
     closeSync(childControlFd); // the child has its own copy now
@@ -394,6 +394,19 @@ const PREFIXED_WITH_VALUE = new Set([
  * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
  * point (ENTRY_ONLY) do not.
  */
+/**
+ * A worker's environment: the driver's, less the cluster token a user may have put there
+ * (workers never need it, and a secret should live in as few processes as it can).
+ */
+export function workerEnv(
+  extra: Record<string, string> | undefined,
+  config: WorkerConfig,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra, SUNRAY_WORKER_CONFIG: JSON.stringify(config) };
+  delete env.SUNRAY_CLUSTER_TOKEN;
+  return env;
+}
+
 export function workerExecArgv(execArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {

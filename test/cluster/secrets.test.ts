@@ -115,4 +115,26 @@ describe('the cluster token stays out of argv and the environment', () => {
     expect(stop.code).toBe(0);
     await until(() => daemons.every((p) => !isAlive(p)), 15_000, 'the nodes to exit');
   });
+
+  test("a driver's workers do not inherit a token the user put in its environment", async () => {
+    const token = 'a-user-token-0123456789abcdef';
+    const before = process.env.SUNRAY_CLUSTER_TOKEN;
+    process.env.SUNRAY_CLUSTER_TOKEN = token;
+    try {
+      const sunray = await import('sunray');
+      const { workerPids } = await import('sunray/testing');
+      await sunray.init({ numCpus: 1, objectStoreMemory: 64 << 20 });
+      try {
+        expect(await sunray.get(sunray.remote(() => process.pid).remote())).toBeGreaterThan(0);
+        const pids = workerPids();
+        expect(pids.length).toBeGreaterThan(0);
+        for (const pid of pids) expect(readProc(pid, 'environ')?.includes(Buffer.from(token))).toBe(false);
+      } finally {
+        await sunray.shutdown();
+      }
+    } finally {
+      if (before === undefined) delete process.env.SUNRAY_CLUSTER_TOKEN;
+      else process.env.SUNRAY_CLUSTER_TOKEN = before;
+    }
+  });
 });
