@@ -1,6 +1,5 @@
 // The public API of sunray: Ray's core for Node.js. Nothing else lives here.
 
-import { checkToken } from './cluster/auth.js';
 import {
   type ActorClass,
   type ActorHandle,
@@ -8,21 +7,21 @@ import {
   type ActorOptions,
   makeActorClass,
   makeHandle,
-} from './core/actor.js';
-import { InvalidArgumentError, NotInitializedError, SunrayError } from './core/errors.js';
-import { ObjectRef } from './core/object-ref.js';
+} from './api/actor.js';
 import {
   isClass,
   makeRemoteFunction,
   type RemoteFunction,
   type RemoteOptions,
-} from './core/remote-function.js';
-import { currentRuntime, inWorker, unreadableRef } from './runtime/context.js';
-import { type InitOptions, startDriver } from './runtime/driver.js';
-import { currentRuntimeOrStart } from './runtime/start.js';
+} from './api/remote-function.js';
+import { currentRuntimeOrStart } from './api/runtime.js';
+import { InvalidArgumentError, NotInitializedError, SunrayError } from './base/errors.js';
+import { ObjectRef } from './base/object-ref.js';
+import { checkToken } from './cluster/auth.js';
+import { type InitOptions, startDriver } from './node/driver.js';
+import { currentRuntime, inWorker, unreadableRef } from './worker/context.js';
 
-export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './core/actor.js';
-export type { RemoteErrorCause, RemoteErrorInfo } from './core/errors.js';
+export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './api/actor.js';
 export type {
   MultiReturnRemoteFunction,
   ObjectRefs,
@@ -32,8 +31,9 @@ export type {
   ResourceOptions,
   SchedulingStrategy,
   TaskOptions,
-} from './core/remote-function.js';
-export type { InitOptions } from './runtime/driver.js';
+} from './api/remote-function.js';
+export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
+export type { InitOptions } from './node/driver.js';
 export { ObjectRef, ActorHandleBase };
 export {
   ActorDiedError,
@@ -57,7 +57,7 @@ export {
   WorkerCrashedError,
   type WorkerStartDetails,
   WorkerStartError,
-} from './core/errors.js';
+} from './base/errors.js';
 
 /**
  * Starts sunray: an embedded local node (object store, scheduler, worker pool) in this process.
@@ -106,7 +106,7 @@ export function isInitialized(): boolean {
 export async function shutdown(): Promise<void> {
   const rt = currentRuntime();
   if (!rt || inWorker()) return;
-  const { setRuntime } = await import('./runtime/context.js');
+  const { setRuntime } = await import('./worker/context.js');
   setRuntime(undefined);
   await whileAlive(rt.shutdown());
 }
@@ -293,10 +293,10 @@ export function getRuntimeContext(): RuntimeContext {
 }
 
 /** The objects this process owns, with their state, size and (if recorded) call site. */
-export type { MemoryRow, RefKind } from './runtime/ownership/summary.js';
+export type { MemoryRow, RefKind } from './worker/ownership/summary.js';
 
 /** This process's refs, owned and borrowed, each with why it is alive (like `ray memory`; see docs/memory.md). */
-export function memorySummary(): import('./runtime/ownership/summary.js').MemoryRow[] {
+export function memorySummary(): import('./worker/ownership/summary.js').MemoryRow[] {
   const rt = currentRuntime();
   if (!rt) throw new NotInitializedError('memorySummary(): sunray is not initialized');
   return rt.core.memorySummary();

@@ -3,7 +3,7 @@
 // strict mode, so an unknown or misspelled flag is an error that names it (the CLI
 // exits 2), and prints each verb's --help from the same declarations.
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 /** One flag of a verb. */
 export interface FlagSpec {

@@ -4,7 +4,7 @@
 // done, 1 failed, 2 a command line that cannot be right (unknown verb or flag,
 // missing value), with what was wrong and the verb's usage on stderr.
 import { readFileSync } from 'node:fs';
-import { SunrayError } from '../core/errors.js';
+import { SunrayError } from '../base/errors.js';
 import { UsageError, usage, type VerbSpec } from './args.js';
 
 interface VerbModule {

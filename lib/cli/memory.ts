@@ -3,8 +3,8 @@
 // socket (lib/runtime/ownership/session-socket.ts); the driver gathers the
 // rows of its own process and of every worker and actor of its node.
 import { connect } from 'node:net';
-import { liveSessionPids, sessionSocketPath, sessionsDir } from '../runtime/ownership/session-socket.js';
-import type { MemoryRow } from '../runtime/ownership/summary.js';
+import { liveSessionPids, sessionSocketPath, sessionsDir } from '../session/session-socket.js';
+import type { MemoryRow } from '../worker/ownership/summary.js';
 import { type Flags, parseFlags, stringFlag, UsageError, usage, type VerbSpec } from './args.js';
 
 /** The flags of `sunray memory`. */

@@ -7,15 +7,15 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
-import { daemons, loadHead, sessionDir } from '../cluster/session.js';
-import { InvalidArgumentError, SunrayError } from '../core/errors.js';
-import { checkMaxWorkerProcesses } from '../runtime/channel.js';
+import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { daemons, loadHead, sessionDir } from '../session/session-dir.js';
 import { checkSpillParent } from '../store/spill-dir.js';
 import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
-const DAEMON = fileURLToPath(new URL('../cluster/daemon.js', import.meta.url));
+const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
 
 /** The flags of `sunray start`. */
 export const SPEC: VerbSpec = {

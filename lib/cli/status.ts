@@ -1,9 +1,10 @@
 // `sunray status`: the cluster as the head sees it, as text or (--json) as one
 // JSON object for scripts.
+
+import { InvalidArgumentError } from '../base/errors.js';
 import { checkToken } from '../cluster/auth.js';
-import { loadHead } from '../cluster/session.js';
 import { queryStatus } from '../cluster/status.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { loadHead } from '../session/session-dir.js';
 import { parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
 /** The flags of `sunray status`. */

@@ -1,6 +1,6 @@
 // `sunray stop`: stops the node daemons started on this machine (SIGTERM, then
 // SIGKILL after a grace period), and forgets the local cluster's token.
-import { clearHead, daemons, forgetDaemon } from '../cluster/session.js';
+import { clearHead, daemons, forgetDaemon } from '../session/session-dir.js';
 import { numberFlag, parseFlags, usage, type VerbSpec } from './args.js';
 
 /** The flags of `sunray stop`. */

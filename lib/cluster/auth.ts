@@ -2,7 +2,7 @@
 // proves it holds the token with an HMAC over both nonces, labelled by role so
 // a proof cannot be reflected back. The token itself never crosses the wire.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 export const NONCE_BYTES = 32;
 

@@ -10,7 +10,7 @@
 // starts with its node's id). Copies pulled elsewhere are secondary: evictable.
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { Reader, Writer } from '../core/codec.js';
+import { Reader, Writer } from '../base/codec.js';
 import {
   ActorDiedError,
   ClusterConnectionError,
@@ -18,16 +18,16 @@ import {
   ObjectLostError,
   TaskUnschedulableError,
   WorkerCrashedError,
-} from '../core/errors.js';
-import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf } from '../core/ids.js';
+} from '../base/errors.js';
+import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf } from '../base/ids.js';
 import {
   type ClusterHooks,
   type FetchOutcome,
   type NamedActor,
   REMOTE_OWNER,
-} from '../runtime/cluster-hooks.js';
-import { type NodeManager, OWNER_NODE_PREFIX } from '../runtime/node-manager.js';
-import { REF_OP_SIZE, RefOp } from '../runtime/ownership/ref-ops.js';
+} from '../node/cluster-hooks.js';
+import { type NodeManager, OWNER_NODE_PREFIX } from '../node/node-manager.js';
+import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
 import {
   ArgKind,
   DoneStatus,
@@ -42,7 +42,7 @@ import {
   withSpec,
   writeDef,
   writeSpec,
-} from '../runtime/protocol.js';
+} from '../protocol/spec.js';
 import { ObjectId } from '../store/index.js';
 import { Conn } from './connection.js';
 import { Directory } from './directory.js';

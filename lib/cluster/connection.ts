@@ -8,8 +8,8 @@
 // handshake messages are parsed, and frames are limited to a few KiB. The
 // connecting side proves first (see handshake()).
 import net, { type Socket } from 'node:net';
-import { ClusterConnectionError, SunrayError } from '../core/errors.js';
-import { native } from '../native.js';
+import { native } from '../base/addon.js';
+import { ClusterConnectionError, SunrayError } from '../base/errors.js';
 import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
 import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
 import { causeOf, LogLimiter } from './log-limiter.js';

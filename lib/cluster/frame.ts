@@ -2,7 +2,7 @@
 // (schema/wire.fbs). Decoding checks bounds before trusting any offset, so a
 // malformed frame is an error, never a crash.
 import * as flatbuffers from 'flatbuffers';
-import { SunrayError } from '../core/errors.js';
+import { SunrayError } from '../base/errors.js';
 import { Body, Frame, Hello, ProtocolVersion } from './generated/wire_generated.js';
 
 export { Body, ProtocolVersion };

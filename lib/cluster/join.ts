@@ -1,11 +1,11 @@
 // A driver joining a cluster: its embedded node manager becomes one more node
 // (with 0 CPUs unless told otherwise, so its tasks run on the cluster's nodes,
 // while its store still holds what the driver puts and gets).
-import { ClusterConnectionError } from '../core/errors.js';
-import type { NodeManager } from '../runtime/node-manager.js';
+import { ClusterConnectionError } from '../base/errors.js';
+import type { NodeManager } from '../node/node-manager.js';
+import { loadHead } from '../session/session-dir.js';
 import { checkToken } from './auth.js';
 import { ClusterNode } from './cluster-node.js';
-import { loadHead } from './session.js';
 
 export interface JoinOptions {
   address: string;

@@ -1,7 +1,7 @@
 // Asking the head for the node table (`sunray status`, the testing Cluster).
 
 import { randomBytes } from 'node:crypto';
-import { ClusterConnectionError } from '../core/errors.js';
+import { ClusterConnectionError } from '../base/errors.js';
 import { splitAddress } from './cluster-node.js';
 import { Conn } from './connection.js';
 import type { NodeInfoMsg } from './messages.js';

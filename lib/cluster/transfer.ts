@@ -5,7 +5,7 @@
 // chunk straight into place (else it copies each piece from the socket's
 // buffers), so the object is never assembled anywhere else. Bytes in flight are bounded by
 // MAX_INFLIGHT_CHUNKS requests outstanding per transfer.
-import { ObjectLostError } from '../core/errors.js';
+import { ObjectLostError } from '../base/errors.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Conn } from './connection.js';
 import { ErrorCode, type Message, type Parsed } from './messages.js';

@@ -1,6 +1,6 @@
 // The store's errors. The native core throws errors with a `.code`; `translate`
 // turns them into these classes so callers can catch them by type.
-import { SunrayError } from '../core/errors.js';
+import { SunrayError } from '../base/errors.js';
 
 export class StoreError extends SunrayError {
   static override readonly code: string = 'STORE_ERROR';

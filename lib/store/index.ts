@@ -1,6 +1,6 @@
 // sunray/store: the node's shared-memory object store, for embedders and benchmarks.
 
-export { UnsafeDirectoryError } from '../core/errors.js';
+export { UnsafeDirectoryError } from '../base/errors.js';
 export {
   ArenaMismatchError,
   InvalidObjectIdError,

@@ -1,5 +1,5 @@
 // The typed view of the addon's StoreHandle (native/addon/store_binding.cc).
-import { native } from '../native.js';
+import { native } from '../base/addon.js';
 import type { StoreStats } from './object-store.js';
 
 /** get() statuses. */

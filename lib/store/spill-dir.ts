@@ -5,7 +5,7 @@
 // its files there with O_EXCL | O_NOFOLLOW; the creator removes the directory on close.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureTrustedDir, makeFreshDir, privateSessionDir } from '../core/private-dir.js';
+import { ensureTrustedDir, makeFreshDir, privateSessionDir } from '../base/private-dir.js';
 
 const PREFIX = 'spill';
 const NAME = /^spill-(\d+)-[0-9a-f]{16}$/;

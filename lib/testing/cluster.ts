@@ -4,14 +4,14 @@
 // already runs sunray: then its embedded node is the head, and added nodes join it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SunrayError } from '../base/errors.js';
 import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
-import { SunrayError } from '../core/errors.js';
-import { currentRuntime } from '../runtime/context.js';
+import { currentRuntime } from '../worker/context.js';
 
-const DAEMON = fileURLToPath(new URL('../cluster/daemon.js', import.meta.url));
+const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
 
 export interface NodeOptions {
   numCpus?: number;

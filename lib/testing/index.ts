@@ -1,8 +1,8 @@
 // Helpers for tests of code that uses sunray (`sunray/testing`).
 
 import * as sunray from '../index.js';
-import { currentRuntime } from '../runtime/context.js';
-import type { NodeStats } from '../runtime/node-manager.js';
+import type { NodeStats } from '../node/node-manager.js';
+import { currentRuntime } from '../worker/context.js';
 
 export type { NodeStats };
 

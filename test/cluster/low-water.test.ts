@@ -2,7 +2,7 @@
 // what object pulls use to wake once per chunk rather than once per few hundred KiB.
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { native } from '../../lib/native.js';
+import { native } from '../../lib/base/addon.js';
 
 const open: net.Socket[] = [];
 let server: net.Server | undefined;

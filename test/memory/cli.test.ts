@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { sessionSocketPath } from '../../lib/runtime/ownership/session-socket.js';
+import { sessionSocketPath } from '../../lib/session/session-socket.js';
 import { fixtures, repoRoot, runNode } from '../helpers.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');

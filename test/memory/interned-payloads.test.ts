@@ -1,7 +1,7 @@
 // Small results that repeat share one Buffer in their owner; none aliases the ring's bytes.
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { keepPayload } from '../../lib/runtime/interned-payloads.js';
+import { keepPayload } from '../../lib/protocol/interned-payloads.js';
 
 describe('kept result payloads', () => {
   test('equal small payloads share one copy; the copy never aliases the view it came from', () => {

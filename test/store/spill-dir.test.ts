@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as sunray from 'sunray';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UnsafeDirectoryError } from '../../lib/core/errors.js';
+import { UnsafeDirectoryError } from '../../lib/base/errors.js';
 import { ObjectId, ObjectStore } from '../../lib/store/index.js';
 
 const MIB = 1024 * 1024;

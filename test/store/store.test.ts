@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SunrayError } from '../../lib/core/errors.js';
+import { SunrayError } from '../../lib/base/errors.js';
 import {
   InvalidObjectIdError,
   InvalidSizeError,

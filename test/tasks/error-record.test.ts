@@ -2,11 +2,11 @@
 // it, without processes: fields that serialize are kept, others skipped without failing,
 // causes chain, loops are cut, and odd throws (non-errors, throwing getters) still make a record.
 import { describe, expect, it } from 'vitest';
-import { remoteErrorInfo } from '../../lib/core/error-record.js';
-import { RemoteError } from '../../lib/core/errors.js';
-import { OBJECT_ID_SIZE } from '../../lib/core/ids.js';
-import { newUntrackedRef } from '../../lib/core/object-ref.js';
-import { deserialize, serialize } from '../../lib/core/serialization.js';
+import { RemoteError } from '../../lib/base/errors.js';
+import { OBJECT_ID_SIZE } from '../../lib/base/ids.js';
+import { newUntrackedRef } from '../../lib/base/object-ref.js';
+import { deserialize, serialize } from '../../lib/base/serialization.js';
+import { remoteErrorInfo } from '../../lib/protocol/error-record.js';
 
 /** Through the wire and back, as a driver sees a task's error. */
 const roundTrip = (thrown: unknown) =>

@@ -2,8 +2,8 @@
 // an expression that evaluates to an equivalent function, whatever form the function had.
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, SerializationError } from '../../lib/core/errors.js';
-import { shippableSource } from '../../lib/core/function-source.js';
+import { shippableSource } from '../../lib/api/function-source.js';
+import { InvalidArgumentError, SerializationError } from '../../lib/base/errors.js';
 
 const evaluate = (source: string) => vm.runInThisContext(`(${source}\n)`) as (...a: unknown[]) => unknown;
 

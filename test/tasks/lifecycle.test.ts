@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { describe, expect, test } from 'vitest';
-import { liveSessionPids, sessionSocketPath } from '../../lib/runtime/ownership/session-socket.js';
+import { liveSessionPids, sessionSocketPath } from '../../lib/session/session-socket.js';
 import { childPids, fixtures, isRunning, repoRoot, runNode, until } from '../helpers.js';
 
 describe('processes and output', () => {

@@ -2,8 +2,8 @@
 // is what the node manager reads, and an actor call it only routes goes on to the
 // actor byte for byte, without being decoded or encoded again.
 import { describe, expect, it } from 'vitest';
-import { Reader, Writer } from '../../lib/core/codec.js';
-import { IdGenerator } from '../../lib/core/ids.js';
+import { Reader, Writer } from '../../lib/base/codec.js';
+import { IdGenerator } from '../../lib/base/ids.js';
 import {
   ArgKind,
   CallSpec,
@@ -14,7 +14,7 @@ import {
   specKey,
   TaskKind,
   writeSpec,
-} from '../../lib/runtime/protocol.js';
+} from '../../lib/protocol/spec.js';
 
 const base: SpecBase = {
   kind: TaskKind.ActorCall,

@@ -3,9 +3,9 @@
 // where it can); task arguments keep large payloads aligned so that workers read their
 // typed arrays in place; strings keep every UTF-16 code unit, in values and in messages.
 import { describe, expect, it } from 'vitest';
-import { Reader, Writer } from '../../lib/core/codec.js';
-import { IdGenerator, OBJECT_ID_SIZE } from '../../lib/core/ids.js';
-import { deserialize, OUT_OF_BAND_THRESHOLD, serialize } from '../../lib/core/serialization.js';
+import { Reader, Writer } from '../../lib/base/codec.js';
+import { IdGenerator, OBJECT_ID_SIZE } from '../../lib/base/ids.js';
+import { deserialize, OUT_OF_BAND_THRESHOLD, serialize } from '../../lib/base/serialization.js';
 import {
   ArgKind,
   CallSpec,
@@ -16,7 +16,7 @@ import {
   TaskKind,
   type WireArg,
   writeSpec,
-} from '../../lib/runtime/protocol.js';
+} from '../../lib/protocol/spec.js';
 
 /** A copy of payload at byte `at` of a fresh buffer: where a message would put it. */
 function placedAt(payload: Buffer, at: number): Buffer {

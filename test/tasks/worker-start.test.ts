@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { workerExecArgv } from '../../lib/runtime/worker-process.js';
+import { workerExecArgv } from '../../lib/node/worker-process.js';
 import {
   START_ATTEMPTS,
   START_BACKOFF_MAX_MS,
   START_BACKOFF_MS,
   StartGuard,
-} from '../../lib/runtime/worker-starts.js';
+} from '../../lib/node/worker-starts.js';
 import { fixtures, repoRoot, runNode } from '../helpers.js';
 
 const DRIVER = `

@@ -1,0 +1,200 @@
+// `sunray.remote(fn)`: a function that runs as a task on a worker. Its
+// source (or its module and export name) is shipped once to each worker that
+// runs it; calls send only the function's id and the arguments.
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from '../base/errors.js';
+import type { ObjectRef } from '../base/object-ref.js';
+import { validateDemand } from '../protocol/resources.js';
+import type { FunctionDef } from '../protocol/spec.js';
+import { TaskKind, ZERO_ACTOR } from '../protocol/spec.js';
+import { shippableSource } from './function-source.js';
+import { currentRuntimeOrStart } from './runtime.js';
+
+/** An argument may be the value itself or a ref to it (resolved before the task runs). */
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
+
+/** The refs a multi-return call gives: one per element of the returned tuple. */
+export type ObjectRefs<R> = R extends readonly unknown[]
+  ? { -readonly [K in keyof R]: ObjectRef<R[K]> }
+  : ObjectRef<unknown>[];
+
+export interface ResourceOptions {
+  /** CPUs the task holds while it runs (default 1; may be fractional, e.g. 0.5). */
+  numCpus?: number;
+  /** GPUs the task holds; it gets device ids (getRuntimeContext().gpuIds, CUDA_VISIBLE_DEVICES). */
+  numGpus?: number;
+  /** Custom resources, e.g. { disk: 1 }. */
+  resources?: Record<string, number>;
+}
+
+export interface TaskOptions extends ResourceOptions {
+  /** Times a task is re-run after its worker dies (default 3). */
+  maxRetries?: number;
+  /** Also retry when the task throws (default false). */
+  retryExceptions?: boolean;
+  /** Name used in logs and errors (default: the function's name). */
+  name?: string;
+  /** Number of results: with n > 1 the function returns an array of n values and the call gives n refs. */
+  numReturns?: number;
+  /**
+   * Where in a cluster it runs: 'DEFAULT' (local until half busy, then the least loaded node),
+   * 'SPREAD' (round-robin over nodes), or { nodeId, soft } (that node; soft: elsewhere if it can't).
+   */
+  schedulingStrategy?: SchedulingStrategy;
+}
+
+export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
+
+export function strategyOf(s: SchedulingStrategy | undefined): string {
+  if (s === undefined || s === 'DEFAULT') return '';
+  if (s === 'SPREAD') return 'SPREAD';
+  if (typeof s === 'object' && s !== null && typeof s.nodeId === 'string' && s.nodeId !== '') {
+    return JSON.stringify({ nodeId: s.nodeId, soft: s.soft ?? false });
+  }
+  throw new InvalidArgumentError(
+    `schedulingStrategy must be 'DEFAULT', 'SPREAD' or { nodeId, soft }, got ${JSON.stringify(s)}`,
+  );
+}
+
+export interface RemoteOptions extends TaskOptions {
+  /**
+   * The URL of the module that exports this function (usually `import.meta.url`). The worker imports
+   * the module and takes the export with the function's name, so the function may use the module's
+   * imports and variables. Without it, the function is shipped by source and must be self-contained.
+   */
+  module?: string;
+}
+
+export interface RemoteFunction<A extends unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  options(opts: TaskOptions & { numReturns?: 1 }): RemoteFunction<A, R>;
+  options(opts: TaskOptions & { numReturns: number }): MultiReturnRemoteFunction<A, R>;
+  /** The function itself, to call locally. */
+  readonly fn: (...args: A) => R;
+}
+
+export interface MultiReturnRemoteFunction<A extends unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
+  options(opts: TaskOptions): MultiReturnRemoteFunction<A, R>;
+}
+
+const SOURCE_OF = Function.prototype.toString;
+
+export function isClass(fn: Function): boolean {
+  return /^class[\s{]/.test(SOURCE_OF.call(fn));
+}
+
+/** Where `require`/`import()` in shipped source resolve from: the driver's main script directory. */
+export function driverDir(): string {
+  const main = process.argv[1];
+  if (main && !main.includes('node_modules')) return dirname(main);
+  return process.cwd();
+}
+
+export function makeDef(fn: Function, isCls: boolean, opts: { module?: string; name?: string }): FunctionDef {
+  const name = fn.name || 'anonymous';
+  if (opts.module !== undefined) {
+    if (!fn.name) {
+      throw new InvalidArgumentError(
+        'remote(fn, { module }): the function must have a name, exported under that name',
+      );
+    }
+    let url = opts.module;
+    if (!/^[a-z]+:/.test(url)) url = `file://${url}`;
+    const fnId = createHash('sha1').update(`${url}#${fn.name}`).digest('hex').slice(0, 24);
+    const baseDir = url.startsWith('file:') ? dirname(fileURLToPath(url)) : driverDir();
+    return { fnId, name, isClass: isCls, source: '', moduleUrl: url, exportName: fn.name, baseDir };
+  }
+  const source = SOURCE_OF.call(fn);
+  if (source.includes('[native code]')) {
+    throw new InvalidArgumentError(
+      `remote(): ${name} is a native or bound function and has no source to ship; wrap it in a plain function`,
+    );
+  }
+  const shipped = shippableSource(source, `remote ${isCls ? 'class' : 'function'} ${name}`, fn.name);
+  const fnId = createHash('sha1').update(shipped).digest('hex').slice(0, 24);
+  return { fnId, name, isClass: isCls, source: shipped, moduleUrl: '', exportName: '', baseDir: driverDir() };
+}
+
+/** 'generator' or 'async generator' when fn is one (their calls give iterators, not values). */
+export function generatorKind(fn: Function): string | undefined {
+  const tag = Object.prototype.toString.call(fn);
+  if (tag === '[object GeneratorFunction]') return 'generator';
+  if (tag === '[object AsyncGeneratorFunction]') return 'async generator';
+  return undefined;
+}
+
+/** The error for a generator given as a remote function or actor method. */
+export function generatorsNotSupported(what: string, kind: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `remote(): ${what} is ${kind === 'generator' ? 'a generator' : 'an async generator'} function, and generators are not supported yet as remote functions ` +
+      'or actor methods (their results would be iterators, which cannot cross processes). Return an array ' +
+      'of the items instead, or put() them and return their refs.',
+  );
+}
+
+export function demandOf(o: ResourceOptions, defaultCpus: number): Record<string, number> {
+  const demand: Record<string, number> = { ...(o.resources ?? {}) };
+  const cpus = o.numCpus ?? defaultCpus;
+  validateDemand({ ...demand, CPU: cpus, GPU: o.numGpus ?? 0 }, 'remote options');
+  if (cpus > 0) demand.CPU = cpus;
+  if (o.numGpus) demand.GPU = o.numGpus;
+  return demand;
+}
+
+function checkTaskOptions(o: TaskOptions): void {
+  if (o.maxRetries !== undefined && (!Number.isInteger(o.maxRetries) || o.maxRetries < -1)) {
+    throw new InvalidArgumentError(
+      `maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`,
+    );
+  }
+  if (o.numReturns !== undefined && (!Number.isInteger(o.numReturns) || o.numReturns < 1)) {
+    throw new InvalidArgumentError(`numReturns must be a whole number >= 1, got ${o.numReturns}`);
+  }
+}
+
+export function makeRemoteFunction<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  opts: RemoteOptions = {},
+): RemoteFunction<A, R> {
+  checkTaskOptions(opts);
+  const generator = generatorKind(fn);
+  if (generator) throw generatorsNotSupported(`${fn.name || 'the function'}`, generator);
+  const def = makeDef(fn, false, opts);
+  const build = (o: TaskOptions): any => {
+    checkTaskOptions(o);
+    const demand = demandOf(o, 1);
+    const numReturns = o.numReturns ?? 1;
+    const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
+    const name = o.name ?? def.name;
+    const strategy = strategyOf(o.schedulingStrategy);
+    // Shared by every call's spec (protocol.ts CallSpec), so never changed.
+    const base = Object.freeze({
+      kind: TaskKind.Task,
+      fnId: def.fnId,
+      name,
+      numReturns,
+      demand,
+      maxRetries,
+      retryExceptions: o.retryExceptions ?? false,
+      actorId: ZERO_ACTOR,
+      method: '',
+      maxConcurrency: 1,
+      strategy,
+    });
+    return {
+      fn,
+      remote(...args: unknown[]) {
+        const rt = currentRuntimeOrStart();
+        const refs = rt.core.submit(def, base, args);
+        return numReturns === 1 ? refs[0] : refs;
+      },
+      options(next: TaskOptions) {
+        return build({ ...o, ...next });
+      },
+    };
+  };
+  return build(opts);
+}

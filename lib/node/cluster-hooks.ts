@@ -1,0 +1,63 @@
+// What the node manager asks of the cluster layer when its node is part of a
+// cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
+// node manager runs everything itself and never calls these.
+import type { DoneStatus, FunctionDef, ReturnKind, TaskSpec } from '../protocol/spec.js';
+
+/** Owner of tasks forwarded here by another node: results go back over TCP. */
+export const REMOTE_OWNER = -3;
+
+/** 'ownerDied': the node of the object's owner is gone, and the owner with it. */
+export type FetchOutcome = 'ok' | 'lost' | 'timeout' | 'ownerDied';
+
+export interface NamedActor {
+  name: string;
+  namespace: string;
+  actorId: Buffer;
+  methods: string[];
+  className: string;
+}
+
+export interface ClusterHooks {
+  /** The node a new task or actor should run on: undefined for here, an Error if none can. */
+  place(spec: TaskSpec): string | undefined | Error;
+  /** Sends a task to another node; its results come back to owner on this node. */
+  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: number): void;
+  /** An actor call for an actor this node does not host. false: no node knows the actor. */
+  routeActorCall(spec: TaskSpec, owner: number): boolean;
+  /** A result of a task that another node forwarded here. */
+  sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
+  /**
+   * Makes the object readable in this node's store (pulls it from the node that has it).
+   * 'lost': its owner's node is dead, so no copy is known; lineage reconstruction (re-running
+   * the task that made it) would plug in here and in ClusterNode.onResult.
+   */
+  fetch(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome>;
+  /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
+  cancel(taskId: Buffer, force: boolean): boolean;
+  /** Kills an actor hosted elsewhere; false if unknown. */
+  killActor(actorId: Buffer, noRestart: boolean): boolean;
+  /** An actor now lives on this node (recorded in the head's directory for other nodes). */
+  actorHere(actorHex: string, named?: NamedActor): void;
+  /**
+   * Claims an actor's name cluster-wide before it is created: undefined if it is ours; the
+   * live actor holding it if getIfExists; else rejects with InvalidArgumentError.
+   */
+  claimName(named: NamedActor, getIfExists: boolean): Promise<NamedActor | undefined>;
+  /** A named actor hosted here died for good: frees its name. */
+  nameGone(named: NamedActor): void;
+  /** The owner here dropped its last handle to an actor hosted elsewhere; false if unknown. */
+  releaseActor(actorId: Buffer): boolean;
+  /** A named actor created on any node of the cluster. */
+  lookupNamed(name: string, namespace: string): Promise<NamedActor | null>;
+  /**
+   * Ownership ops whose owners live on other nodes (sender: the process of this node that
+   * made them). They reach each owner before anything this node sends afterwards that could
+   * let another holder of those refs let go (the results of tasks).
+   */
+  sendRefOps(ops: Buffer, sender: number): void;
+  /** A process of this node that may own or borrow objects exited: other nodes are told. */
+  ownerExited(ownerHex: string): void;
+  /** Resources of the whole cluster (alive nodes). */
+  clusterResources(kind: 'total' | 'available'): Record<string, number>;
+  close(): Promise<void>;
+}

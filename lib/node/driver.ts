@@ -1,0 +1,175 @@
+// Starting sunray in a driver: an embedded node manager (store, scheduler,
+// worker pool) in this process, and the driver's own CoreWorker as the owner
+// of what the program creates.
+
+import { statfsSync } from 'node:fs';
+import { cpus, freemem, totalmem } from 'node:os';
+import { InvalidArgumentError } from '../base/errors.js';
+import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { validateDemand } from '../protocol/resources.js';
+import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import { SessionSocket } from '../session/session-socket.js';
+import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
+import type { Backend, NodeRequests } from '../worker/backend.js';
+import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
+import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
+import { DRIVER, NodeManager } from './node-manager.js';
+
+export interface InitOptions {
+  /** CPUs this node offers (default: the machine's logical cores). */
+  numCpus?: number;
+  /** GPUs this node offers (default 0); tasks asking for GPUs get device ids. */
+  numGpus?: number;
+  /** Custom resources, e.g. { disk: 2 }. */
+  resources?: Record<string, number>;
+  /** Bytes of shared memory for the object store (default: 30% of RAM, capped by free /dev/shm). */
+  objectStoreMemory?: number;
+  /**
+   * Directory in which the store makes its private spill directory (mode 0700, removed at shutdown)
+   * for objects spilled from a full store. It must belong to you and not be writable by group or
+   * others (UnsafeDirectoryError otherwise). Default: the sunray session directory
+   * ($SUNRAY_SESSION_DIR or <tmp>/sunray-<uid>).
+   */
+  objectSpillingDir?: string;
+  /**
+   * A cluster to join: 'HOST:PORT' of its head, or 'auto' for the cluster started on this machine
+   * with `sunray start`. The driver's embedded node then joins as one more node, with 0 CPUs unless
+   * numCpus says otherwise, so tasks run on the cluster's nodes. Omitted or 'local': a local node only.
+   */
+  address?: string;
+  /** The cluster token (printed by `sunray start --head`; default: $SUNRAY_CLUSTER_TOKEN or this machine's session). */
+  token?: string;
+  /** Milliseconds without heartbeat before a node is declared dead (the head's setting counts). */
+  heartbeatTimeout?: number;
+  /** Namespace for named actors (default 'default'). */
+  namespace?: string;
+  /** Forward workers' stdout/stderr to this process, prefixed (default true). */
+  logToDriver?: boolean;
+  /** Idle workers above the per-CPU pool are stopped after this long (default 60 s). */
+  idleWorkerTimeout?: number;
+  /** Record the call site of every object for memorySummary() (costs a stack trace each). */
+  recordCallSites?: boolean;
+  /**
+   * Bytes of lineage (specs of finished tasks whose results are in the store, and their
+   * arguments) the driver keeps to rebuild lost results (default 64 MiB; oldest dropped first).
+   */
+  lineageMemory?: number;
+  /** Answer `sunray memory` on a per-user Unix socket (default true). */
+  sessionSocket?: boolean;
+  /**
+   * Worker processes this node runs at most, actors included (default and most: 120, what one
+   * node's completion ring has room for). Past it, new actors wait until an actor exits (an idle
+   * task worker is stopped to make room), and tasks wait for a worker to free up.
+   */
+  maxWorkerProcesses?: number;
+}
+
+export function defaultObjectStoreMemory(): number {
+  const wanted = Math.floor(totalmem() * 0.3);
+  let shmFree = Number.POSITIVE_INFINITY;
+  try {
+    const s = statfsSync('/dev/shm');
+    shmFree = s.bavail * s.bsize;
+  } catch {
+    // no /dev/shm: memfd needs none
+  }
+  // Capped by what the store can map as one buffer (MAX_ARENA_CAPACITY: ~4 GiB on Node 20).
+  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem(), MAX_ARENA_CAPACITY));
+}
+
+class DriverBackend implements Backend {
+  readonly isDriver = true;
+  readonly workerId = 'driver';
+  constructor(private readonly manager: NodeManager) {}
+
+  get nodeId(): string {
+    return this.manager.nodeId;
+  }
+
+  submit(spec: TaskSpec, def: FunctionDef): void {
+    this.manager.submit(spec, def, DRIVER);
+  }
+
+  refOp(op: Buffer): void {
+    this.manager.routeRefOps(DRIVER, op);
+  }
+
+  blocked(): void {}
+  unblocked(): void {}
+
+  request<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): Promise<ReturnType<NodeRequests[K]>> {
+    try {
+      return Promise.resolve(this.manager.handleRequest(kind, args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  requestSync<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): ReturnType<NodeRequests[K]> {
+    return this.manager.handleRequest(kind, args);
+  }
+}
+
+export function startDriver(opts: InitOptions = {}): Runtime {
+  const inCluster = opts.address !== undefined && opts.address !== 'local';
+  const numCpus = opts.numCpus ?? (inCluster ? 0 : cpus().length);
+  const numGpus = opts.numGpus ?? 0;
+  validateDemand({ CPU: numCpus, GPU: numGpus, ...(opts.resources ?? {}) }, 'init()');
+  if (opts.resources && ('CPU' in opts.resources || 'GPU' in opts.resources)) {
+    throw new InvalidArgumentError('init(): give CPUs and GPUs as numCpus and numGpus, not inside resources');
+  }
+  setRecordCallSites(opts.recordCallSites ?? false);
+  const manager = new NodeManager({
+    numCpus,
+    numGpus,
+    resources: opts.resources ?? {},
+    objectStoreMemory: opts.objectStoreMemory ?? defaultObjectStoreMemory(),
+    ...(opts.objectSpillingDir ? { spillDir: opts.objectSpillingDir } : {}),
+    namespace: opts.namespace ?? 'default',
+    logToDriver: opts.logToDriver ?? true,
+    idleWorkerTimeoutMs: opts.idleWorkerTimeout ?? 60_000,
+    driverDir: process.cwd(),
+    maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),
+  });
+  const backend = new DriverBackend(manager);
+  if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {
+    throw new InvalidArgumentError(
+      `init(): lineageMemory is a number of bytes >= 0, got ${String(opts.lineageMemory)}`,
+    );
+  }
+  const core = new CoreWorker(backend, manager.store, manager.newOwnerId(), opts.lineageMemory);
+  manager.driver = core;
+  manager.prestart();
+  const session = opts.sessionSocket === false ? undefined : openSession(manager);
+  const runtime: Runtime = {
+    core,
+    backend,
+    manager,
+    namespace: opts.namespace ?? 'default',
+    async shutdown() {
+      // From now on its refs fail at once (lib/index.ts checkReadable).
+      sessionEnded(manager.nodePrefix);
+      session?.close();
+      core.close();
+      await manager.shutdown();
+    },
+  };
+  setRuntime(runtime);
+  return runtime;
+}
+
+/** The `sunray memory` endpoint; a failure to open it must not stop init(). */
+function openSession(manager: NodeManager): SessionSocket | undefined {
+  try {
+    return new SessionSocket({ memory: () => manager.memoryReport() });
+  } catch (err) {
+    console.error(`sunray: \`sunray memory\` will not see this process: ${(err as Error).message}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,62 @@
+// What a worker's death says: how it ended (out of V8's heap, a signal, an exit code),
+// what to do about it, and the error a task it was running fails with. A worker killed
+// by V8's heap limit dies of SIGABRT, which alone says nothing: V8's report on its stderr
+// (kept by WorkerProcess) tells it apart, and the limit comes from its Ready message.
+import { OutOfMemoryError, WorkerCrashedError } from '../base/errors.js';
+import { maxOldSpaceFlag, type WorkerProcess } from './worker-process.js';
+
+/** What an out-of-memory death says to do. */
+export const RAISE_HEAP =
+  "Raise workers' heap limit with --max-old-space-size=<MiB> in NODE_OPTIONS or in the driver's node " +
+  'flags (workers inherit them), or make the task hold less at once (stream it, or put() large parts).';
+
+export interface WorkerDeath {
+  /** "was killed by SIGKILL", "exited with code 1", "ran out of memory: ...". */
+  how: string;
+  /** What to do about it ('' when there is nothing to say). */
+  hint: string;
+  outOfMemory: boolean;
+}
+
+export function describeDeath(
+  w: WorkerProcess,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): WorkerDeath {
+  if (signal === 'SIGABRT' && w.outOfMemory()) {
+    return {
+      how:
+        `ran out of memory: its JavaScript heap reached V8's limit${heapLimitText(w.heapLimit)}, ` +
+        'and it was killed by SIGABRT',
+      hint: RAISE_HEAP,
+      outOfMemory: true,
+    };
+  }
+  return {
+    how: signal ? `was killed by ${signal}` : `exited with code ${code}`,
+    hint: '',
+    outOfMemory: false,
+  };
+}
+
+/** The error of a task whose worker died while it ran, once its retries are used up. */
+export function taskCrashError(
+  death: WorkerDeath,
+  w: WorkerProcess,
+  taskName: string,
+  maxRetries: number,
+): WorkerCrashedError {
+  const what = `the worker (pid ${w.pid}) running task ${taskName} ${death.how}; it was tried ${maxRetries + 1} time(s) in all.`;
+  if (death.outOfMemory) return new OutOfMemoryError(`${what} ${death.hint}`, w.heapLimit);
+  return new WorkerCrashedError(`${what} Raise maxRetries in remote()/options() to retry more.`);
+}
+
+/** " (N MiB in all; --max-old-space-size=M)" for a heap limit in bytes, as far as it is known. */
+function heapLimitText(bytes: number | undefined): string {
+  const flag = maxOldSpaceFlag();
+  const parts = [
+    ...(bytes ? [`${Math.round(bytes / (1024 * 1024))} MiB in all`] : []),
+    ...(flag ? [`--max-old-space-size=${flag}`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}

@@ -1,0 +1,95 @@
+// Local scheduling, Ray style: tasks wait in a queue per resource shape
+// ("scheduling class"); a worker is leased for a class with that class's
+// resources held, and runs its tasks back to back. Tasks are pipelined to a
+// leased worker (several in flight) only when no more leases can be made, so
+// short tasks batch for throughput while long ones still spread out.
+import { InvalidArgumentError } from '../base/errors.js';
+
+export const PIPELINE_DEPTH = 64;
+
+/** Fixed-point demand as the native ResourcePool takes it (plain numbers; the pool converts). */
+export type Demand = Record<string, number>;
+
+// One demand object serves every task of a function (and every spec read with
+// that demand text), so its key is computed once per object.
+const keys = new WeakMap<Demand, string>();
+
+export function classKey(demand: Demand): string {
+  let key = keys.get(demand);
+  if (key === undefined) {
+    key = Object.keys(demand)
+      .filter((k) => demand[k] !== 0)
+      .sort()
+      .map((k) => `${k}=${demand[k]}`)
+      .join(',');
+    keys.set(demand, key);
+  }
+  return key;
+}
+
+export function validateDemand(demand: Demand, what: string): void {
+  for (const [k, v] of Object.entries(demand)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new InvalidArgumentError(
+        `${what}: resource '${k}' must be a finite number >= 0, got ${String(v)}`,
+      );
+    }
+    if (Math.round(v * 10000) !== v * 10000 && Math.abs(Math.round(v * 10000) - v * 10000) > 1e-6) {
+      throw new InvalidArgumentError(`${what}: resource '${k}' = ${v} has more precision than 1/10000`);
+    }
+    if (v > 1 && !Number.isInteger(v)) {
+      throw new InvalidArgumentError(
+        `${what}: resource '${k}' = ${v}: amounts above 1 must be whole numbers (as in Ray)`,
+      );
+    }
+  }
+}
+
+/** A FIFO that pops from the front in O(1) without shifting (queues can hold a million tasks). */
+export class Deque<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  push(x: T): void {
+    this.items.push(x);
+  }
+
+  unshift(x: T): void {
+    if (this.head > 0) this.items[--this.head] = x;
+    else this.items.unshift(x);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  remove(pred: (x: T) => boolean): T | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const x = this.items[i];
+      if (x !== undefined && pred(x)) {
+        this.items.splice(i, 1);
+        return x;
+      }
+    }
+    return undefined;
+  }
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
+}

@@ -1,0 +1,77 @@
+// The per-user session directory of the nodes started on this machine by
+// `sunray start`: the cluster token (mode 0600, for init({ address: 'auto' })
+// and `sunray status`), the head's address, and one file per daemon with its
+// pid, so `sunray stop` can stop them.
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateSessionDir } from '../base/private-dir.js';
+
+export interface DaemonRecord {
+  pid: number;
+  nodeId: string;
+  address: string;
+  head: boolean;
+  log: string;
+}
+
+/**
+ * /tmp/sunray-<uid> (or $SUNRAY_SESSION_DIR), private to this user: created 0700, or checked
+ * level by level (lib/core/private-dir.ts); an UnsafeDirectoryError if another user could change it.
+ */
+export function sessionDir(): string {
+  const dir = privateSessionDir();
+  mkdirSync(join(dir, 'nodes'), { mode: 0o700, recursive: true });
+  return dir;
+}
+
+export function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600); // an existing file keeps its mode on write
+}
+
+export function saveHead(address: string, token: string): void {
+  const dir = sessionDir();
+  writeSecret(join(dir, 'token'), `${token}\n`);
+  writeFileSync(join(dir, 'head_address'), `${address}\n`);
+}
+
+/** The head address and token recorded by `sunray start` on this machine, if any. */
+export function loadHead(): { address: string; token: string } | undefined {
+  const dir = sessionDir();
+  try {
+    return {
+      address: readFileSync(join(dir, 'head_address'), 'utf8').trim(),
+      token: readFileSync(join(dir, 'token'), 'utf8').trim(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordDaemon(rec: DaemonRecord): void {
+  writeFileSync(join(sessionDir(), 'nodes', `${rec.pid}.json`), JSON.stringify(rec));
+}
+
+export function daemons(): DaemonRecord[] {
+  const dir = join(sessionDir(), 'nodes');
+  const out: DaemonRecord[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as DaemonRecord);
+    } catch {
+      // half-written: skip
+    }
+  }
+  return out;
+}
+
+export function forgetDaemon(pid: number): void {
+  rmSync(join(sessionDir(), 'nodes', `${pid}.json`), { force: true });
+}
+
+export function clearHead(): void {
+  const dir = sessionDir();
+  rmSync(join(dir, 'head_address'), { force: true });
+  rmSync(join(dir, 'token'), { force: true });
+}

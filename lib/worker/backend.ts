@@ -1,0 +1,62 @@
+// What a process's CoreWorker needs from the node it runs on. The driver's
+// backend calls the embedded node manager directly; a worker's sends frames
+// over its rings (worker-backend.ts).
+import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+
+export interface ActorCreateReply {
+  /** The actor the handle should address (differs from the requested id with getIfExists). */
+  actorId: Buffer;
+  methods: string[];
+  className: string;
+}
+
+export interface NodeRequests {
+  getActor(
+    name: string,
+    namespace: string,
+  ):
+    | { actorId: Buffer; methods: string[]; className: string }
+    | null
+    | Promise<{ actorId: Buffer; methods: string[]; className: string } | null>;
+  killActor(actorId: Buffer, noRestart: boolean): void;
+  cancelTask(taskId: Buffer, force: boolean): void;
+  availableResources(): Record<string, number>;
+  clusterResources(): Record<string, number>;
+  registerActor(
+    actorId: Buffer,
+    opts: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },
+    methods: string[],
+    className: string,
+  ): ActorCreateReply | Promise<ActorCreateReply>; // a promise when a named actor's name is claimed cluster-wide
+  actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
+  memorySummary(): unknown;
+  releaseActor(actorId: Buffer): void;
+  /** Makes an object readable in this node's store, pulling it from another node if needed. */
+  pullObject(
+    objectId: Buffer,
+    timeoutMs: number | undefined,
+  ): Promise<'ok' | 'lost' | 'timeout' | 'ownerDied'>;
+}
+
+export interface Backend {
+  readonly nodeId: string;
+  readonly workerId: string;
+  readonly isDriver: boolean;
+  submit(spec: TaskSpec, def: FunctionDef): void;
+  /** Ownership ops (ownership/ref-ops.ts), in order with everything else this process sends. */
+  refOp(op: Buffer): void;
+  /** Cancels an actor call this process sent straight to its actor; false if it did not. */
+  cancelDirect?(taskKey: string): boolean;
+  /** The current task waits in get/wait: its CPU may be lent to others. */
+  blocked(): void;
+  unblocked(): void;
+  request<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): Promise<ReturnType<NodeRequests[K]>>;
+  /** Synchronous requests are only possible where the node manager is in-process (the driver). */
+  requestSync?<K extends keyof NodeRequests>(
+    kind: K,
+    ...args: Parameters<NodeRequests[K]>
+  ): ReturnType<NodeRequests[K]>;
+}

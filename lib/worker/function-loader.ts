@@ -1,0 +1,67 @@
+// Turns a shipped FunctionDef back into a function or class in a worker.
+// Source functions are compiled with the driver's directory as their home,
+// so `require` and `import()` in their bodies resolve as they would have in
+// the driver; module functions are imported by URL and picked by export name.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import vm from 'node:vm';
+import { SerializationError } from '../base/errors.js';
+import type { FunctionDef } from '../protocol/spec.js';
+
+// esbuild (tsx, vitest) may wrap nested functions in __name(); give workers the helper.
+(globalThis as any).__name ??= (f: unknown, name: string) => {
+  try {
+    Object.defineProperty(f, 'name', { value: name, configurable: true });
+  } catch {
+    // frozen functions keep their name
+  }
+  return f;
+};
+
+const defaultLoader = (vm.constants as Record<string, unknown> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+
+export async function loadFunction(def: FunctionDef): Promise<unknown> {
+  if (def.moduleUrl) {
+    const mod = (await import(def.moduleUrl)) as Record<string, unknown>;
+    const fn =
+      mod[def.exportName] ??
+      (def.exportName === 'default' ? undefined : (mod.default as any)?.[def.exportName]);
+    if (typeof fn !== 'function') {
+      throw new SerializationError(
+        `module ${def.moduleUrl} has no exported function or class '${def.exportName}': export it under that name ` +
+          '(remote(fn, { module }) looks the function up by its name)',
+      );
+    }
+    return fn;
+  }
+  const filename = join(
+    def.baseDir,
+    `[sunray ${def.isClass ? 'class' : 'function'} ${def.name || 'anonymous'}]`,
+  );
+  // Code transformed by Vite/Vitest calls __vite_ssr_dynamic_import__ for import(): give it one that
+  // resolves from the same place a plain import() in this script does.
+  const wrapped =
+    '(function (require, __viteId) { const __vite_ssr_dynamic_import__ = (s) => import(__viteId(s)); ' +
+    `return (${def.source}\n); })`;
+  const script = new vm.Script(wrapped, {
+    filename,
+    ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
+  });
+  const factory = script.runInThisContext() as (req: NodeRequire, viteId: (s: string) => string) => unknown;
+  return factory(createRequire(join(def.baseDir, 'noop.js')), viteIdToSpecifier);
+}
+
+/**
+ * Vite rewrites `import('pkg')` to an id relative to its root ('/dist/x.js')
+ * or to '/@fs/abs/path'; map those back to files (the root is the working
+ * directory the driver ran Vite in, which workers share).
+ */
+function viteIdToSpecifier(id: string): string {
+  if (id.startsWith('/@fs/')) return id.slice(4);
+  if (id.startsWith('/') && !existsSync(id)) {
+    const underRoot = join(process.cwd(), id);
+    if (existsSync(underRoot)) return underRoot;
+  }
+  return id;
+}
