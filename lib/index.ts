@@ -18,7 +18,7 @@ import { currentRuntimeOrStart } from './api/runtime.js';
 import { InvalidArgumentError, NotInitializedError, SunrayError } from './base/errors.js';
 import { ObjectRef } from './base/object-ref.js';
 import { checkToken } from './cluster/auth.js';
-import { type InitOptions, startDriver } from './node/driver.js';
+import type { InitOptions } from './node/driver.js';
 import { currentRuntime, inWorker, unreadableRef } from './worker/context.js';
 
 export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './api/actor.js';
@@ -72,11 +72,17 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   }
   // A bad token is refused before a node starts (joinCluster checks again, for its other callers).
   if (opts.token !== undefined) checkToken(opts.token, 'init({ token })');
-  const rt = startDriver(opts);
-  if (opts.address !== undefined && opts.address !== 'local') {
+  // The node layer is loaded here, in drivers only: workers import this module too.
+  const { startDriver, embeddedNode } = await import('./node/driver.js');
+  if (currentRuntime()) {
+    throw new SunrayError('sunray was started while init() was loading (the API was used meanwhile)');
+  }
+  startDriver(opts);
+  const node = embeddedNode();
+  if (node && opts.address !== undefined && opts.address !== 'local') {
     try {
       const { joinCluster } = await import('./cluster/join.js');
-      await whileAlive(joinCluster(rt.manager!, opts as { address: string }));
+      await whileAlive(joinCluster(node, opts as { address: string }));
     } catch (err) {
       await shutdown();
       throw err;

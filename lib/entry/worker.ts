@@ -8,7 +8,6 @@ import '../api/actor.js'; // registers actor handles with the serializer
 import { native } from '../base/addon.js';
 import { type Reader, Writer } from '../base/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../base/ids.js';
-import type { WorkerConfig } from '../node/worker-process.js';
 import {
   ChannelReader,
   ChannelWriter,
@@ -18,6 +17,7 @@ import {
   openRing,
 } from '../protocol/channel.js';
 import { Msg, readDef, readResult, readSpec } from '../protocol/spec.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
 import { setRuntime } from '../worker/context.js';
@@ -69,7 +69,6 @@ core.onHeldByOthers = (held) =>
 setRuntime({
   core,
   backend,
-  manager: undefined,
   namespace: config.namespace,
   async shutdown() {
     // Inside a worker, shutdown() is a no-op: the node manager owns the worker's life.

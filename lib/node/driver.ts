@@ -150,18 +150,27 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   const runtime: Runtime = {
     core,
     backend,
-    manager,
     namespace: opts.namespace ?? 'default',
     async shutdown() {
       // From now on its refs fail at once (lib/index.ts checkReadable).
       sessionEnded(manager.nodePrefix);
       session?.close();
       core.close();
+      if (embedded === manager) embedded = undefined;
       await manager.shutdown();
     },
   };
+  embedded = manager;
   setRuntime(runtime);
   return runtime;
+}
+
+/** The node manager this driver process embeds, while sunray runs here (none in workers). */
+let embedded: NodeManager | undefined;
+
+/** The embedded node manager of this driver process, if sunray runs here (for joining a cluster, tests). */
+export function embeddedNode(): NodeManager | undefined {
+  return embedded;
 }
 
 /** The `sunray memory` endpoint; a failure to open it must not stop init(). */

@@ -21,32 +21,11 @@ import {
   openRing,
 } from '../protocol/channel.js';
 import { type FunctionDef, Msg, writeDef } from '../protocol/spec.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 import type { ObjectStore } from '../store/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WORKER_MAIN = join(here, '..', 'entry', 'worker.js');
-
-/** What a worker reads from SUNRAY_WORKER_CONFIG at start. */
-export interface WorkerConfig {
-  index: number;
-  nodeId: string;
-  ownerId: string; // hex: the worker's own ownership id
-  /** The node manager's pid: the worker exits when its parent is no longer this process. */
-  parentPid: number;
-  driverDir: string;
-  namespace: string;
-  logToDriver: boolean;
-  // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
-  // and the control socket on which other workers' ring fds arrive
-  fds: {
-    store: number;
-    completion: number;
-    completionBell: number;
-    inbox: number;
-    inboxBell: number;
-    control: number;
-  };
-}
 
 export interface SharedFds {
   store: number;

@@ -9,7 +9,7 @@ import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
-import { currentRuntime } from '../worker/context.js';
+import { embeddedNode } from '../node/driver.js';
 
 const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
 
@@ -53,11 +53,11 @@ export class Cluster {
   /** Starts a node process; the first one is the head (see the class comment). */
   async addNode(opts: NodeOptions = {}): Promise<NodeHandle> {
     if (!this.address) {
-      const rt = currentRuntime();
-      if (rt?.manager && !rt.manager.cluster) {
+      const manager = embeddedNode();
+      if (manager && !manager.cluster) {
         const { ClusterNode } = await import('../cluster/cluster-node.js');
         this.embeddedHead = await ClusterNode.start({
-          manager: rt.manager,
+          manager,
           token: this.token,
           head: true,
           isDriver: true,
@@ -151,8 +151,8 @@ export class Cluster {
     await Promise.all(nodes.filter((n) => !n.head).map((n) => stopProcess(n.process, 'SIGTERM')));
     await Promise.all(nodes.filter((n) => n.head).map((n) => stopProcess(n.process, 'SIGTERM')));
     if (this.embeddedHead) {
-      const rt = currentRuntime();
-      if (rt?.manager?.cluster === this.embeddedHead) rt.manager.cluster = undefined;
+      const manager = embeddedNode();
+      if (manager?.cluster === this.embeddedHead && manager) manager.cluster = undefined;
       await this.embeddedHead.close();
       this.embeddedHead = undefined;
     }

@@ -1,12 +1,19 @@
 // Helpers for tests of code that uses sunray (`sunray/testing`).
 
 import * as sunray from '../index.js';
-import type { NodeStats } from '../node/node-manager.js';
-import { currentRuntime } from '../worker/context.js';
+import { embeddedNode } from '../node/driver.js';
+import type { NodeManager, NodeStats } from '../node/node-manager.js';
 
 export type { NodeStats };
 
 import { ObjectId } from '../store/index.js';
+
+/** The driver's embedded node manager, or a NotInitializedError naming the helper that needed it. */
+function node(what: string): NodeManager {
+  const n = embeddedNode();
+  if (!n) throw new sunray.NotInitializedError(`${what}: no embedded node in this process`);
+  return n;
+}
 
 /** Runs fn with sunray started with opts, and always shuts it down after. */
 export async function withSunray<T>(opts: sunray.InitOptions, fn: () => Promise<T>): Promise<T> {
@@ -20,24 +27,21 @@ export async function withSunray<T>(opts: sunray.InitOptions, fn: () => Promise<
 
 /** Pids of this node's live worker processes (driver only): to check nothing leaks. */
 export function workerPids(): number[] {
-  const rt = currentRuntime();
-  if (!rt?.manager) throw new sunray.NotInitializedError('workerPids(): no embedded node in this process');
-  return rt.manager.workerPids();
+  const manager = node('workerPids()');
+  return manager.workerPids();
 }
 
 /** Counts of the node's workers, tasks, actors and direct actor channels (driver only). */
 export function nodeStats(): NodeStats {
-  const rt = currentRuntime();
-  if (!rt?.manager) throw new sunray.NotInitializedError('nodeStats(): no embedded node in this process');
-  return rt.manager.stats();
+  const manager = node('nodeStats()');
+  return manager.stats();
 }
 export { Cluster, type ClusterOptions, type NodeHandle, type NodeOptions } from './cluster.js';
 
 /** The node's object store statistics (driver only): bytes used, objects, pins, spills. */
 export function storeStats(): import('../store/index.js').StoreStats {
-  const rt = currentRuntime();
-  if (!rt?.manager) throw new sunray.NotInitializedError('storeStats(): no embedded node in this process');
-  return rt.manager.store.stats();
+  const manager = node('storeStats()');
+  return manager.store.stats();
 }
 
 /**
@@ -46,17 +50,16 @@ export function storeStats(): import('../store/index.js').StoreStats {
  * reconstruction and ObjectLostError.
  */
 export function loseObject(ref: sunray.ObjectRef<unknown>): boolean {
-  const rt = currentRuntime();
-  if (!rt?.manager) throw new sunray.NotInitializedError('loseObject(): no embedded node in this process');
+  const manager = node('loseObject()');
   const id = ObjectId.fromBytes(ref);
-  if (!rt.manager.store.contains(id)) return false;
-  const info = rt.manager.store.list().find((o) => o.id.equals(id));
+  if (!manager.store.contains(id)) return false;
+  const info = manager.store.list().find((o) => o.id.equals(id));
   if (info && info.pins > 0) {
     throw new sunray.InvalidArgumentError(
       `loseObject(): ${ref} is pinned by ${info.pins} live view(s) (values read by get); a lost node ` +
         'would take them along, but here they keep the memory: drop them (and collect) first',
     );
   }
-  rt.manager.store.delete(id);
+  manager.store.delete(id);
   return true;
 }

@@ -1,15 +1,15 @@
-// The process's one runtime: the driver's (with its embedded node manager) or
-// a worker's. The public API (lib/index.ts) talks to whichever is current.
+// The process's one runtime: the driver's or a worker's core worker and its link
+// to the node. The public API (lib/index.ts) talks to whichever is current; the
+// driver's embedded node manager is node/driver.ts's own (embeddedNode()), so
+// nothing of this layer needs the node's code.
 import { ObjectRefReleasedError, SessionEndedError, type SunrayError } from '../base/errors.js';
 import type { ObjectRef } from '../base/object-ref.js';
-import type { NodeManager } from '../node/node-manager.js';
 import type { Backend } from './backend.js';
 import type { CoreWorker } from './core-worker.js';
 
 export interface Runtime {
   readonly core: CoreWorker;
   readonly backend: Backend;
-  readonly manager: NodeManager | undefined; // the driver's embedded node
   readonly namespace: string;
   shutdown(): Promise<void>;
 }

@@ -1,0 +1,24 @@
+// What a node manager hands a worker process at start (as SUNRAY_WORKER_CONFIG in
+// its environment; nothing secret): who it is, where its node's fds are.
+
+/** What a worker reads from SUNRAY_WORKER_CONFIG at start. */
+export interface WorkerConfig {
+  index: number;
+  nodeId: string;
+  ownerId: string; // hex: the worker's own ownership id
+  /** The node manager's pid: the worker exits when its parent is no longer this process. */
+  parentPid: number;
+  driverDir: string;
+  namespace: string;
+  logToDriver: boolean;
+  // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
+  // and the control socket on which other workers' ring fds arrive
+  fds: {
+    store: number;
+    completion: number;
+    completionBell: number;
+    inbox: number;
+    inboxBell: number;
+    control: number;
+  };
+}

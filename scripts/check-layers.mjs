@@ -1,0 +1,114 @@
+// Fails when a file of lib/ imports from a layer above its own (docs/architecture.md):
+//   base < session < store < protocol < worker < node < cluster < api < entries
+// A worker process loads worker/ and below only; the node manager never reaches
+// the API; the libraries sit above everything (tune/, data/, serve/ use the
+// public API). Static imports, `import type` and `import()` all count.
+// It also fails when a worker process would load the node manager's or the
+// cluster's code (the static import closure of entry/worker.ts and index.ts).
+// Usage: node scripts/check-layers.mjs [--list]   (--list prints each file's layer)
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const lib = join(root, 'lib');
+
+/** Each top-level folder (or file) of lib/ and its rank: a file may import its rank or below. */
+const LAYERS = {
+  base: 0,
+  session: 1,
+  store: 2,
+  protocol: 3,
+  worker: 4,
+  node: 5,
+  cluster: 6,
+  api: 7,
+  // Entries and the libraries: the processes' mains, the public surface, the CLI.
+  entry: 8,
+  'index.ts': 8,
+  cli: 8,
+  testing: 8,
+  tune: 9,
+  data: 9,
+  serve: 9,
+  metrics: 9,
+  job: 9,
+};
+
+function files(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...files(p));
+    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+function layerOf(file) {
+  const top = relative(lib, file).split('/')[0];
+  return top in LAYERS ? { top, rank: LAYERS[top] } : undefined;
+}
+
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+const problems = [];
+const list = process.argv.includes('--list');
+for (const file of files(lib)) {
+  const own = layerOf(file);
+  const rel = relative(root, file);
+  if (!own) {
+    problems.push(`${rel}: not in any layer (top-level folders of lib/: ${Object.keys(LAYERS).join(', ')})`);
+    continue;
+  }
+  if (list) console.log(`${own.rank} ${own.top.padEnd(9)} ${rel}`);
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(IMPORT)) {
+    const spec = m[1] ?? m[2];
+    if (!spec.startsWith('.')) continue;
+    const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
+    const theirs = layerOf(target);
+    if (!theirs) continue;
+    if (theirs.rank > own.rank) {
+      problems.push(
+        `${rel} (${own.top}) imports ${relative(root, target)} (${theirs.top}), a layer above it`,
+      );
+    } else if (theirs.rank === own.rank && theirs.top !== own.top && own.rank < 8) {
+      problems.push(`${rel} (${own.top}) imports ${relative(root, target)} (${theirs.top}), a sibling layer`);
+    }
+  }
+}
+// What a worker process loads: the static (not type-only) imports reachable from its entry and
+// from the API module user code imports inside tasks. The node manager and the cluster layer
+// are the driver's and the daemon's, loaded there by import() or require() only.
+const STATIC =
+  /(?:^|\n)\s*(import|export)\s+(?!type\b)[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
+function closure(entries) {
+  const seen = new Set();
+  const stack = entries.map((e) => join(lib, e));
+  while (stack.length > 0) {
+    const f = stack.pop();
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const m of readFileSync(f, 'utf8').matchAll(STATIC)) {
+      const spec = m[2] ?? m[3];
+      if (!spec.startsWith('.')) continue;
+      stack.push(resolve(dirname(f), spec).replace(/\.js$/, '.ts'));
+    }
+  }
+  return seen;
+}
+for (const f of closure(['entry/worker.ts', 'index.ts'])) {
+  const top = relative(lib, f).split('/')[0];
+  if (top === 'node' || (top === 'cluster' && !f.endsWith('/auth.ts'))) {
+    problems.push(
+      `a worker process would load ${relative(root, f)}: reach it by import() where a driver needs it`,
+    );
+  }
+}
+if (problems.length > 0) {
+  console.error(`layers: ${problems.length} import(s) against the layering:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+if (!list) console.log('layers: every import of lib/ points down');
