@@ -2,38 +2,72 @@
 // turns them into these classes so callers can catch them by type.
 import { SunrayError } from '../base/errors.js';
 
+/**
+ * Any error of the object store. Each subclass has the native core's code for what happened
+ * (OBJECT_STORE_FULL, ...) as its static `code`; an instance made from a native error keeps
+ * the exact native code (INVALID_CLIENT is a StoreClosedError, say).
+ */
 export class StoreError extends SunrayError {
   static override readonly code: string = 'STORE_ERROR';
-  constructor(message: string, code = 'STORE_ERROR', options?: ErrorOptions) {
+  constructor(message: string, code?: string, options?: ErrorOptions) {
     super(message, options);
-    // The native core's code for what happened (OBJECT_STORE_FULL, ...), kept as it was.
-    (this as { code: string }).code = code;
+    if (code !== undefined) (this as { code: string }).code = code;
   }
 }
 
 /** Not enough space, even after evicting and spilling everything unpinned. */
-export class ObjectStoreFullError extends StoreError {}
+export class ObjectStoreFullError extends StoreError {
+  static override readonly code: string = 'OBJECT_STORE_FULL';
+}
 /** The object table holds `maxObjects` objects already. */
-export class TooManyObjectsError extends ObjectStoreFullError {}
-export class ObjectExistsError extends StoreError {}
-export class ObjectNotFoundError extends StoreError {}
-export class ObjectAlreadySealedError extends StoreError {}
-export class ObjectNotSealedError extends StoreError {}
+export class TooManyObjectsError extends ObjectStoreFullError {
+  static override readonly code: string = 'TOO_MANY_OBJECTS';
+}
+export class ObjectExistsError extends StoreError {
+  static override readonly code: string = 'OBJECT_EXISTS';
+}
+export class ObjectNotFoundError extends StoreError {
+  static override readonly code: string = 'OBJECT_NOT_FOUND';
+}
+export class ObjectAlreadySealedError extends StoreError {
+  static override readonly code: string = 'OBJECT_ALREADY_SEALED';
+}
+export class ObjectNotSealedError extends StoreError {
+  static override readonly code: string = 'OBJECT_NOT_SEALED';
+}
 /** Only the process that created an unsealed object may seal or abort it. */
-export class NotCreatorError extends StoreError {}
-export class NotPinnedError extends StoreError {}
-export class InvalidObjectIdError extends StoreError {}
-export class InvalidSizeError extends StoreError {}
+export class NotCreatorError extends StoreError {
+  static override readonly code: string = 'NOT_CREATOR';
+}
+export class NotPinnedError extends StoreError {
+  static override readonly code: string = 'NOT_PINNED';
+}
+export class InvalidObjectIdError extends StoreError {
+  static override readonly code: string = 'INVALID_OBJECT_ID';
+}
+export class InvalidSizeError extends StoreError {
+  static override readonly code: string = 'INVALID_SIZE';
+}
 /** The segment is not a sunray arena, or was made by an incompatible build. */
-export class ArenaMismatchError extends StoreError {}
+export class ArenaMismatchError extends StoreError {
+  static override readonly code: string = 'ARENA_MISMATCH';
+}
 /** A get of an object this process created and has not sealed: waiting would never end. */
-export class OwnUnsealedGetError extends StoreError {}
+export class OwnUnsealedGetError extends StoreError {
+  static override readonly code: string = 'OWN_UNSEALED';
+}
 /** Options that cannot work (e.g. objectStoreMemory too small). */
-export class InvalidStoreOptionError extends StoreError {}
+export class InvalidStoreOptionError extends StoreError {
+  static override readonly code: string = 'INVALID_OPTION';
+}
 /** A spilled object could not be read back from its spill file. */
-export class SpillError extends StoreError {}
+export class SpillError extends StoreError {
+  static override readonly code: string = 'SPILL_FAILED';
+}
 /** The store handle was closed (or its client slot reaped). */
-export class StoreClosedError extends StoreError {}
+export class StoreClosedError extends StoreError {
+  static override readonly code: string = 'STORE_CLOSED';
+}
 
 const byCode: Record<string, new (message: string, code: string) => StoreError> = {
   OBJECT_STORE_FULL: ObjectStoreFullError,
