@@ -11,10 +11,21 @@ import type { DeploymentHandle } from './handle.js';
 
 type Ctor = abstract new (...args: any[]) => any;
 
-/** An argument of `.bind()`: the value, or for a DeploymentHandle parameter, a bound deployment. */
-export type BindArgs<A extends readonly unknown[]> = {
-  [K in keyof A]: A[K] | (A[K] extends DeploymentHandle<infer T> ? Application<T> : never);
-};
+/**
+ * A constructor argument as `.bind()` takes it: the value, where a DeploymentHandle is expected
+ * (at any depth of arrays and plain objects) a bound deployment of that class.
+ */
+export type Bindable<T> =
+  T extends DeploymentHandle<infer U>
+    ? T | Application<U>
+    : T extends (...args: any[]) => any
+      ? T
+      : T extends object
+        ? { [K in keyof T]: Bindable<T[K]> }
+        : T;
+
+/** The arguments of `.bind()`: the constructor's, each Bindable. */
+export type BindArgs<A extends readonly unknown[]> = { [K in keyof A]: Bindable<A[K]> };
 
 const APPLICATION = Symbol.for('sunray.serve.Application');
 const DEPLOYMENT = Symbol.for('sunray.serve.Deployment');

@@ -7,7 +7,7 @@
 import * as sunray from '../index.js';
 import type { HandleMarker } from './deployment.js';
 import { BackPressureError, fromRemote, RequestCancelledError } from './errors.js';
-import { fromRequest, type WireResponse } from './http-wire.js';
+import { fromRequest, splitHeaders, type WireResponse } from './http-wire.js';
 import type { StreamHead } from './replica.js';
 import { QUEUE_FULL, type Waiting } from './router.js';
 import { type ReplicaInfo, type RouterEntry, requestKey, routerFor } from './routing.js';
@@ -242,7 +242,8 @@ function fetchCall(entry: RouterEntry, call: Call, req: Request): DeploymentResp
   const p = fromRequest(req, call.key).then((wire) =>
     callOnce<WireResponse>(entry, call, (r) => r.actor.handleRequest.remote(wire)),
   );
-  const res = p.then(([status, headers, body, stream, statusText]) => {
+  const res = p.then(([status, joined, body, stream, statusText]) => {
+    const headers = splitHeaders(joined);
     const h = new Headers();
     for (let i = 0; i + 1 < headers.length; i += 2) h.append(headers[i]!, headers[i + 1]!);
     const nullBody = status === 204 || status === 205 || status === 304;

@@ -15,7 +15,7 @@ export type {
   ReplicaStatus,
   ServeStatus,
 } from './controller.js';
-export type { BindArgs } from './deployment.js';
+export type { Bindable, BindArgs } from './deployment.js';
 export { Application, Deployment } from './deployment.js';
 export type {
   DeploymentHandle,

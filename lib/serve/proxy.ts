@@ -7,7 +7,7 @@
 // once on another replica, other methods get 502. Streamed bodies are written as they come.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as sunray from '../index.js';
-import { isIdempotent, type WireRequest, type WireResponse } from './http-wire.js';
+import { isIdempotent, splitHeaders, type WireRequest, type WireResponse } from './http-wire.js';
 import { type Route, ROUTES_KEY } from './names.js';
 import { QUEUE_FULL } from './router.js';
 import { controllerHandle, dropRouter, type ReplicaInfo, type RouterEntry, requestKey, routerFor } from './routing.js';
@@ -30,6 +30,9 @@ export class ServeProxy {
   private inflight = 0;
   private stopped = false;
   private readonly origin: { host: string; port: number };
+  /** Calls to make in the next check phase: see send(). */
+  private sends: Array<() => void> = [];
+  private sendScheduled = false;
 
   constructor(opts: { host: string; port: number }) {
     this.origin = { ...opts };
@@ -145,17 +148,45 @@ export class ServeProxy {
     });
   }
 
+  /**
+   * Makes a replica call in the check phase of this loop turn, with every other call of the turn:
+   * requests arrive one socket event at a time, and calls made in one turn go to the replicas in
+   * one batch (one wake-up per replica, not one per request).
+   */
+  private send<T>(make: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.sends.push(() => {
+        try {
+          resolve(make());
+        } catch (err) {
+          reject(err);
+        }
+      });
+      if (!this.sendScheduled) {
+        this.sendScheduled = true;
+        setImmediate(this.flushSends);
+      }
+    });
+  }
+
+  private readonly flushSends = (): void => {
+    this.sendScheduled = false;
+    const sends = this.sends;
+    this.sends = [];
+    for (const f of sends) f();
+  };
+
   private wire(req: IncomingMessage, body: Buffer | null, key: string): WireRequest {
     const raw = req.rawHeaders;
-    const flat: string[] = [];
+    let joined = '';
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i]!;
       if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-      flat.push(name, raw[i + 1]!);
+      joined += joined === '' ? `${name}\n${raw[i + 1]}` : `\n${name}\n${raw[i + 1]}`;
     }
     const host = req.headers.host;
     const authority = host && HOST_OK.test(host) ? host : `${this.origin.host}:${this.origin.port}`;
-    return [key, req.method ?? 'GET', `http://${authority}${req.url ?? '/'}`, flat, body];
+    return [key, req.method ?? 'GET', `http://${authority}${req.url ?? '/'}`, joined, body];
   }
 
   private async forward(
@@ -211,7 +242,9 @@ export class ServeProxy {
     res.once('close', onClose);
     let out: WireResponse;
     try {
-      out = (await sunray.get(replica.actor.handleRequest.remote(this.wire(req, body, key)))) as WireResponse;
+      const wire = this.wire(req, body, key);
+      const ref = await this.send(() => replica.actor.handleRequest.remote(wire));
+      out = (await sunray.get(ref)) as WireResponse;
     } catch (err) {
       res.off('close', onClose);
       release();
@@ -229,7 +262,8 @@ export class ServeProxy {
       return;
     }
     if (res.destroyed) return;
-    const [status, headers, chunk, stream, statusText] = out;
+    const [status, joined, chunk, stream, statusText] = out;
+    const headers = splitHeaders(joined);
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
     if (stream === 0) {
       done = true;

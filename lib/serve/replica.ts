@@ -7,7 +7,14 @@
 import * as sunray from '../index.js';
 import { type ClassSource, loadClass } from './class-source.js';
 import { findDeploymentClass, HANDLE_MARKER, type HandleMarker } from './deployment.js';
-import { flatHeaders, toRequest, type WireRequest, type WireResponse } from './http-wire.js';
+import {
+  abortRequest,
+  joinHeaders,
+  type LazyAbort,
+  toRequest,
+  type WireRequest,
+  type WireResponse,
+} from './http-wire.js';
 import { bodySource, type Chunk, iteratorSource, StreamRegistry } from './stream.js';
 
 /** What the controller gives a replica to start. */
@@ -39,7 +46,7 @@ export class ServeReplica {
   private running = 0;
   private ongoing = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly active = new Map<string, { abort?: AbortController; stream: number }>();
+  private readonly active = new Map<string, { abort?: LazyAbort; stream: number }>();
   private readonly streams = new StreamRegistry();
   private readonly init: ReplicaInit;
 
@@ -82,7 +89,7 @@ export class ServeReplica {
     else await this.slot();
     this.ongoing++;
     const key = w[0];
-    const abort = new AbortController();
+    const abort: LazyAbort = { controller: undefined, aborted: undefined };
     const entry = { abort, stream: 0 };
     this.active.set(key, entry);
     const end = once(() => this.leave(key));
@@ -93,20 +100,20 @@ export class ServeReplica {
           `deployment ${this.init.deployment} has no fetch(request) method, so it cannot take HTTP requests: add one, or route to another deployment`,
         );
       }
-      const res: unknown = await fetch.call(this.instance, toRequest(w, abort.signal));
+      const res: unknown = await fetch.call(this.instance, toRequest(w, abort));
       if (!(res instanceof Response)) {
         throw new TypeError(
           `${this.init.deployment}.fetch() must return a Response (or a promise of one), got ${res === null ? 'null' : typeof res}`,
         );
       }
-      const headers = flatHeaders(res.headers);
+      const headers = joinHeaders(res.headers);
       if (res.body === null) return [res.status, headers, null, 0, res.statusText];
       const [chunk, stream] = await this.streams.start(bodySource(res.body), true, end);
       entry.stream = stream;
       return [res.status, headers, chunk as Uint8Array | null, stream, res.statusText];
     } catch (err) {
-      if (!abort.signal.aborted) console.error(`serve: ${this.init.deployment}.fetch failed:`, err);
-      return [500, ['content-type', 'text/plain; charset=utf-8'], INTERNAL_ERROR, 0, 'Internal Server Error'];
+      if (abort.aborted === undefined) console.error(`serve: ${this.init.deployment}.fetch failed:`, err);
+      return [500, 'content-type\ntext/plain; charset=utf-8', INTERNAL_ERROR, 0, 'Internal Server Error'];
     } finally {
       if (entry.stream === 0) end();
     }
@@ -152,7 +159,7 @@ export class ServeReplica {
   cancel(key: string): void {
     const e = this.active.get(key);
     if (!e) return;
-    (e as { abort?: AbortController }).abort?.abort(new Error('the client cancelled the request'));
+    if (e.abort) abortRequest(e.abort, new Error('the client cancelled the request'));
     if (e.stream) this.streams.cancel(e.stream, new Error('the client cancelled the request'));
   }
 
