@@ -27,7 +27,9 @@ export interface RunOptions {
 
 type Ctor = abstract new (...args: any[]) => any;
 
-const ControllerClass = sunray.remote(ServeController, { module: new URL('./controller.js', import.meta.url).href });
+const ControllerClass = sunray.remote(ServeController, {
+  module: new URL('./controller.js', import.meta.url).href,
+});
 
 async function ensureInit(): Promise<void> {
   if (!sunray.isInitialized()) await sunray.init();
@@ -68,7 +70,9 @@ function checkRunOptions(o: RunOptions): void {
     bad(`name must be 1-100 letters, digits, '_', '-' or '.', got ${JSON.stringify(o.name)}`);
   if (o.routePrefix !== undefined && o.routePrefix !== null) {
     if (typeof o.routePrefix !== 'string' || !o.routePrefix.startsWith('/') || /[?#\s]/.test(o.routePrefix))
-      bad(`routePrefix must be a path starting with '/' (or null for no HTTP), got ${JSON.stringify(o.routePrefix)}`);
+      bad(
+        `routePrefix must be a path starting with '/' (or null for no HTTP), got ${JSON.stringify(o.routePrefix)}`,
+      );
   }
   if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535))
     bad(`port must be a whole number from 0 to 65535, got ${o.port}`);
@@ -102,14 +106,18 @@ export async function runApp<T>(
   await call(c.deploy.remote(spec, http));
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const st = await call(c.waitForApp.remote(name, timeoutMs));
-  if (!st) throw new DeploymentUnavailableError(`application '${name}' was deleted while it was being deployed`);
+  if (!st)
+    throw new DeploymentUnavailableError(`application '${name}' was deleted while it was being deployed`);
   if (st.status === 'DEPLOY_FAILED') {
     throw new DeploymentFailedError(`application '${name}' failed to deploy: ${st.message}`);
   }
   if (st.status === 'DEPLOYING') {
     const waiting = Object.entries(st.deployments)
       .filter(([, d]) => d.status !== 'HEALTHY')
-      .map(([n, d]) => `${n}: ${d.replicaStates.RUNNING ?? 0}/${d.targetReplicas} running${d.message ? ` (${d.message})` : ''}`);
+      .map(
+        ([n, d]) =>
+          `${n}: ${d.replicaStates.RUNNING ?? 0}/${d.targetReplicas} running${d.message ? ` (${d.message})` : ''}`,
+      );
     throw new DeploymentFailedError(
       `application '${name}' is not running after ${timeoutMs} ms (${waiting.join('; ')}); it keeps trying: ` +
         'check serve.status(), the resources its replicas ask for, or give a longer timeoutMs',
@@ -121,8 +129,8 @@ export async function runApp<T>(
   return handle;
 }
 
-/** Waits until the application is gone; SIGINT/SIGTERM shut serve down first. */
-async function blockUntilGone(name: string): Promise<void> {
+/** @internal Waits until the application is gone; SIGINT/SIGTERM shut serve down first. */
+export async function blockUntilGone(name: string): Promise<void> {
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   const onSignal = () => {
@@ -173,7 +181,10 @@ export async function shutdown(): Promise<void> {
 export async function getAppHandle<T = any>(name: string): Promise<DeploymentHandle<T>> {
   const c = await controller(false);
   const info = c ? await call(c.appInfo.remote(name), 30_000) : null;
-  if (!info) throw new DeploymentUnavailableError(`no application named '${name}' is running: deploy it with serve.run()`);
+  if (!info)
+    throw new DeploymentUnavailableError(
+      `no application named '${name}' is running: deploy it with serve.run()`,
+    );
   return makeHandle<T>(name, info.ingress, info.methods);
 }
 
@@ -182,13 +193,21 @@ export async function getDeploymentHandle<C extends Ctor>(
   deployment: Deployment<C>,
   app?: string,
 ): Promise<DeploymentHandle<InstanceType<C>>>;
-export async function getDeploymentHandle<T = any>(deployment: string, app?: string): Promise<DeploymentHandle<T>>;
-export async function getDeploymentHandle(deployment: string | Deployment<any>, app = 'default'): Promise<unknown> {
+export async function getDeploymentHandle<T = any>(
+  deployment: string,
+  app?: string,
+): Promise<DeploymentHandle<T>>;
+export async function getDeploymentHandle(
+  deployment: string | Deployment<any>,
+  app = 'default',
+): Promise<unknown> {
   const name = typeof deployment === 'string' ? deployment : deployment.name;
   const c = await controller(false);
   const info = c ? await call(c.deploymentInfo.remote(app, name), 30_000) : null;
   if (!info) {
-    throw new DeploymentUnavailableError(`application '${app}' has no deployment '${name}': check serve.status()`);
+    throw new DeploymentUnavailableError(
+      `application '${app}' has no deployment '${name}': check serve.status()`,
+    );
   }
   return makeHandle(app, name, info.methods);
 }

@@ -38,7 +38,9 @@ export function batch<T, R, This = unknown>(
   const waitMs = opts.batchWaitTimeoutMs ?? 10;
   const maxConcurrent = opts.maxConcurrentBatches ?? 1;
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
-    throw new InvalidArgumentError(`serve.batch(): maxBatchSize must be a whole number >= 1, got ${maxBatchSize}`);
+    throw new InvalidArgumentError(
+      `serve.batch(): maxBatchSize must be a whole number >= 1, got ${maxBatchSize}`,
+    );
   if (typeof waitMs !== 'number' || !(waitMs >= 0))
     throw new InvalidArgumentError(`serve.batch(): batchWaitTimeoutMs must be a number >= 0, got ${waitMs}`);
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)
@@ -74,7 +76,10 @@ export function batch<T, R, This = unknown>(
 
   const runBatch = async (group: Pending<T, R>[]): Promise<void> => {
     try {
-      const out = await fn.call(self as This, group.map((p) => p.item));
+      const out = await fn.call(
+        self as This,
+        group.map((p) => p.item),
+      );
       if (!Array.isArray(out) || out.length !== group.length) {
         throw new InvalidArgumentError(
           `serve.batch(): the batch function was given ${group.length} item(s) and must return an array of ` +

@@ -36,7 +36,9 @@ export function sourceOf(cls: Function): ClassSource {
   const source = SOURCE_OF.call(cls);
   // sunray.remote() refuses a function that reads outside variables, naming the first: give it
   // one whose body is the class, with `serve` as a parameter since replicas provide it.
-  const check = new Function(`return function ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'Deployment'}(serve) { return (${source}\n); }`)();
+  const check = new Function(
+    `return function ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'Deployment'}(serve) { return (${source}\n); }`,
+  )();
   try {
     sunray.remote(check);
   } catch (err) {
@@ -98,7 +100,11 @@ export async function loadClass(
       filename,
       ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
     });
-    const factory = script.runInThisContext() as (r: NodeRequire, v: (s: string) => string, s: unknown) => Ctor;
+    const factory = script.runInThisContext() as (
+      r: NodeRequire,
+      v: (s: string) => string,
+      s: unknown,
+    ) => Ctor;
     return factory(createRequire(join(src.baseDir, 'noop.js')), viteIdToSpecifier, serveModule);
   }
   const mod = (await import(src.url)) as Record<string, unknown>;

@@ -22,7 +22,10 @@ export interface AutoscalingConfig {
 }
 
 /** Options of a replica's actor: resources and placement (not name, lifetime or concurrency, which serve sets). */
-export type ReplicaActorOptions = Pick<ActorOptions, 'numCpus' | 'numGpus' | 'resources' | 'schedulingStrategy'>;
+export type ReplicaActorOptions = Pick<
+  ActorOptions,
+  'numCpus' | 'numGpus' | 'resources' | 'schedulingStrategy'
+>;
 
 /** The options of `serve.deployment(cls, opts)` and `.options(opts)`. */
 export interface DeploymentOptions {
@@ -127,7 +130,8 @@ export function checkOptions(o: DeploymentOptions): void {
   if (o.module !== undefined && typeof o.module !== 'string') bad('module', 'must be a module URL string');
   if (o.version !== undefined && typeof o.version !== 'string') bad('version', 'must be a string');
   if (o.actorOptions !== undefined) {
-    if (o.actorOptions === null || typeof o.actorOptions !== 'object') bad('actorOptions', 'must be an object');
+    if (o.actorOptions === null || typeof o.actorOptions !== 'object')
+      bad('actorOptions', 'must be an object');
     unknownKeys(o.actorOptions, KNOWN_ACTOR, 'actorOptions.');
   }
   const a = o.autoscalingConfig;
@@ -150,7 +154,10 @@ export function checkOptions(o: DeploymentOptions): void {
     if (a.maxReplicas !== undefined && a.maxReplicas < min)
       bad('autoscalingConfig.maxReplicas', `(${a.maxReplicas}) is below minReplicas (${min})`);
     if (a.initialReplicas !== undefined && a.maxReplicas !== undefined && a.initialReplicas > a.maxReplicas)
-      bad('autoscalingConfig.initialReplicas', `(${a.initialReplicas}) is above maxReplicas (${a.maxReplicas})`);
+      bad(
+        'autoscalingConfig.initialReplicas',
+        `(${a.initialReplicas}) is above maxReplicas (${a.maxReplicas})`,
+      );
   }
 }
 
@@ -172,7 +179,7 @@ export function resolveConfig(o: DeploymentOptions): ResolvedConfig {
     };
   }
   return {
-    numReplicas: autoscaling ? autoscaling.initialReplicas : (o.numReplicas as number | undefined) ?? 1,
+    numReplicas: autoscaling ? autoscaling.initialReplicas : ((o.numReplicas as number | undefined) ?? 1),
     maxOngoingRequests: o.maxOngoingRequests ?? 5,
     maxQueuedRequests: o.maxQueuedRequests ?? -1,
     autoscaling,

@@ -5,15 +5,10 @@
 // handles) long-poll it for the replica sets and routes they use.
 import { serialize } from 'node:v8';
 import * as sunray from '../index.js';
-import {
-  type AutoscalingState,
-  decideReplicas,
-  newAutoscalingState,
-  recordLoad,
-} from './autoscaling.js';
+import { type AutoscalingState, decideReplicas, newAutoscalingState, recordLoad } from './autoscaling.js';
 import type { AppSpec, DeploymentSpec } from './deployment.js';
 import { DeploymentUnavailableError } from './errors.js';
-import { type Route, replicasKey, ROUTES_KEY } from './names.js';
+import { ROUTES_KEY, type Route, replicasKey } from './names.js';
 import { ServeProxy } from './proxy.js';
 import { ServeReplica } from './replica.js';
 import { type PlanReplica, planRollout } from './rollout.js';
@@ -28,7 +23,13 @@ export interface HttpOptions {
 /** The state of an application (Ray's names). */
 export type ApplicationStatus = 'DEPLOYING' | 'RUNNING' | 'DEPLOY_FAILED' | 'UNHEALTHY' | 'DELETING';
 /** The state of a deployment (Ray's names). */
-export type DeploymentStatus = 'UPDATING' | 'HEALTHY' | 'UNHEALTHY' | 'DEPLOY_FAILED' | 'UPSCALING' | 'DOWNSCALING';
+export type DeploymentStatus =
+  | 'UPDATING'
+  | 'HEALTHY'
+  | 'UNHEALTHY'
+  | 'DEPLOY_FAILED'
+  | 'UPSCALING'
+  | 'DOWNSCALING';
 
 /** One replica in `serve.status()`. */
 export interface ReplicaStatus {
@@ -146,7 +147,9 @@ export class ServeController {
   private ticking = false;
   private tickAgain = false;
   private shuttingDown = false;
-  private readonly Replica = sunray.remote(ServeReplica, { module: new URL('./replica.js', import.meta.url).href });
+  private readonly Replica = sunray.remote(ServeReplica, {
+    module: new URL('./replica.js', import.meta.url).href,
+  });
   private readonly Proxy = sunray.remote(ServeProxy, { module: new URL('./proxy.js', import.meta.url).href });
 
   constructor() {
@@ -158,7 +161,8 @@ export class ServeController {
 
   /** Deploys (or updates) an application. Resolves once its HTTP proxy listens (if it has a route). */
   async deploy(spec: AppSpec, http: Partial<HttpOptions>): Promise<void> {
-    if (this.shuttingDown) throw new DeploymentUnavailableError('serve is shutting down: deploy again once it is down');
+    if (this.shuttingDown)
+      throw new DeploymentUnavailableError('serve is shutting down: deploy again once it is down');
     if (spec.routePrefix !== null) {
       for (const a of this.apps.values()) {
         if (a.name !== spec.name && !a.deleting && a.routePrefix === spec.routePrefix) {
@@ -516,7 +520,9 @@ export class ServeController {
     this.publishReplicas(d.app, d.spec.name);
     const timeout = d.spec.config.gracefulShutdownTimeoutMs;
     const drained = wasRunning
-      ? sunray.get(r.actor.drain.remote(DRAIN_GRACE_MS, timeout), { timeout: timeout + DRAIN_GRACE_MS + 5000 })
+      ? sunray.get(r.actor.drain.remote(DRAIN_GRACE_MS, timeout), {
+          timeout: timeout + DRAIN_GRACE_MS + 5000,
+        })
       : Promise.resolve();
     drained
       .catch(() => {})
@@ -613,7 +619,11 @@ export class ServeController {
       host: http.host ?? this.http?.host ?? '127.0.0.1',
       port: http.port ?? this.http?.port ?? 8000,
     };
-    if (this.http && this.proxies.size > 0 && (want.host !== this.http.host || want.port !== this.http.port)) {
+    if (
+      this.http &&
+      this.proxies.size > 0 &&
+      (want.host !== this.http.host || want.port !== this.http.port)
+    ) {
       throw new sunray.InvalidArgumentError(
         `serve's proxies already listen on ${this.http.host}:${this.http.port}; host and port cannot change while serve runs: ` +
           'leave them out, or serve.shutdown() first',
@@ -721,7 +731,8 @@ export class ServeController {
   private publishRoutes(): void {
     const routes: Route[] = [];
     for (const a of this.apps.values()) {
-      if (a.routePrefix !== null && !a.deleting) routes.push({ prefix: a.routePrefix, app: a.name, deployment: a.ingress });
+      if (a.routePrefix !== null && !a.deleting)
+        routes.push({ prefix: a.routePrefix, app: a.name, deployment: a.ingress });
     }
     this.publish(ROUTES_KEY, routes);
   }
@@ -738,7 +749,13 @@ export class ServeController {
         message: d.message,
         targetReplicas: d.target,
         replicaStates,
-        replicas: d.replicas.map((r) => ({ id: r.id, state: r.state, nodeId: r.nodeId, pid: r.pid, version: r.version })),
+        replicas: d.replicas.map((r) => ({
+          id: r.id,
+          state: r.state,
+          nodeId: r.nodeId,
+          pid: r.pid,
+          version: r.version,
+        })),
       };
       if (app.deleting || d.dropped) continue;
       if (d.status === 'DEPLOY_FAILED') {
@@ -747,7 +764,13 @@ export class ServeController {
       } else if (d.status === 'UPDATING' && status !== 'DEPLOY_FAILED') status = 'DEPLOYING';
       else if (d.status === 'UNHEALTHY' && status === 'RUNNING') status = 'UNHEALTHY';
     }
-    return { status, message: messages.join('; '), routePrefix: app.routePrefix, ingress: app.ingress, deployments };
+    return {
+      status,
+      message: messages.join('; '),
+      routePrefix: app.routePrefix,
+      ingress: app.ingress,
+      deployments,
+    };
   }
 }
 

@@ -15,14 +15,13 @@ type Ctor = abstract new (...args: any[]) => any;
  * A constructor argument as `.bind()` takes it: the value, where a DeploymentHandle is expected
  * (at any depth of arrays and plain objects) a bound deployment of that class.
  */
-export type Bindable<T> =
-  T extends DeploymentHandle<infer U>
-    ? T | Application<U>
-    : T extends (...args: any[]) => any
-      ? T
-      : T extends object
-        ? { [K in keyof T]: Bindable<T[K]> }
-        : T;
+export type Bindable<T> = T extends DeploymentHandle<infer U>
+  ? T | Application<U>
+  : T extends (...args: any[]) => any
+    ? T
+    : T extends object
+      ? { [K in keyof T]: Bindable<T[K]> }
+      : T;
 
 /** The arguments of `.bind()`: the constructor's, each Bindable. */
 export type BindArgs<A extends readonly unknown[]> = { [K in keyof A]: Bindable<A[K]> };
@@ -58,7 +57,9 @@ export class Deployment<C extends Ctor> {
   /** @internal */
   constructor(cls: C, opts: DeploymentOptions) {
     if (typeof cls !== 'function' || !/^class[\s{]/.test(Function.prototype.toString.call(cls))) {
-      throw new InvalidArgumentError(`serve.deployment() takes a class, got ${cls === null ? 'null' : typeof cls}`);
+      throw new InvalidArgumentError(
+        `serve.deployment() takes a class, got ${cls === null ? 'null' : typeof cls}`,
+      );
     }
     checkOptions(opts);
     this.cls = cls;
@@ -134,7 +135,12 @@ export interface ImportPath {
 }
 
 /** The specs of every deployment in an application's bind graph, the ingress last. */
-export function buildApp(app: Application, name: string, routePrefix: string | null, importPath?: ImportPath): AppSpec {
+export function buildApp(
+  app: Application,
+  name: string,
+  routePrefix: string | null,
+  importPath?: ImportPath,
+): AppSpec {
   if (!isApplication(app)) {
     throw new InvalidArgumentError(
       'serve.run() takes an application: a deployment bound to its arguments, e.g. MyDeployment.bind(args)',
@@ -155,7 +161,13 @@ export function buildApp(app: Application, name: string, routePrefix: string | n
     names.set(d.name, a);
     const initArgs = a.args.map((x) => replaceBound(x, visit));
     const source: ClassSource = importPath
-      ? { kind: 'app', url: importPath.url, exportName: importPath.exportName, args: importPath.args, deployment: d.name }
+      ? {
+          kind: 'app',
+          url: importPath.url,
+          exportName: importPath.exportName,
+          args: importPath.args,
+          deployment: d.name,
+        }
       : d.opts.module !== undefined
         ? moduleOf(d.cls, d.opts.module)
         : sourceOf(d.cls);

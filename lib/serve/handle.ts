@@ -21,8 +21,11 @@ export type MethodName<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[k
 export type HandleArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | DeploymentResponse<A[K]> };
 
 /** What a generator method yields. */
-export type Yielded<R> =
-  Awaited<R> extends AsyncIterable<infer Y> ? Y : Awaited<R> extends Iterable<infer Y> ? Y : unknown;
+export type Yielded<R> = Awaited<R> extends AsyncIterable<infer Y>
+  ? Y
+  : Awaited<R> extends Iterable<infer Y>
+    ? Y
+    : unknown;
 
 /** One method of a handle. */
 export interface DeploymentMethod<A extends unknown[], R> {
@@ -65,7 +68,9 @@ export type DeploymentHandle<T> = {
 
 /** A handle whose method calls stream (options({ stream: true })). */
 export type StreamingDeploymentHandle<T> = {
-  readonly [K in MethodName<T>]: T[K] extends (...args: infer A) => infer R ? StreamingDeploymentMethod<A, R> : never;
+  readonly [K in MethodName<T>]: T[K] extends (...args: infer A) => infer R
+    ? StreamingDeploymentMethod<A, R>
+    : never;
 } & Omit<DeploymentHandleBase<T>, 'remote'> & {
     /** Calls the method named by `options({ methodName })`, streaming. */
     remote(...args: unknown[]): DeploymentResponseGenerator<any>;
@@ -284,7 +289,8 @@ export function makeHandle<T>(
     deploymentName: { value: deployment, enumerable: true },
     appName: { value: app, enumerable: true },
     options: {
-      value: (o: { methodName?: string; stream?: boolean }) => makeHandle(app, deployment, methods, { ...opts, ...o }),
+      value: (o: { methodName?: string; stream?: boolean }) =>
+        makeHandle(app, deployment, methods, { ...opts, ...o }),
     },
     remote: {
       value: (...args: unknown[]) => {
@@ -304,6 +310,9 @@ export function makeHandle<T>(
 }
 
 /** A handle from a marker in a replica's constructor arguments (model composition). */
-export function handleFromMarker(app: string, m: HandleMarker['__sunray_serve_handle__']): DeploymentHandle<any> {
+export function handleFromMarker(
+  app: string,
+  m: HandleMarker['__sunray_serve_handle__'],
+): DeploymentHandle<any> {
   return makeHandle(app, m.deployment, m.methods);
 }

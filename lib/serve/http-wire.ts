@@ -7,7 +7,13 @@
 // the rest from (stream.ts).
 
 /** A request: [key, method, url, headers as 'name\nvalue\nname\nvalue', body or null]. */
-export type WireRequest = [key: string, method: string, url: string, headers: string, body: Uint8Array | null];
+export type WireRequest = [
+  key: string,
+  method: string,
+  url: string,
+  headers: string,
+  body: Uint8Array | null,
+];
 
 /**
  * A response: [status, headers as 'name\nvalue\n...', body bytes so far (or null), stream id
@@ -82,7 +88,8 @@ export function joinHeaders(h: Headers): string {
     if (k === 'set-cookie') cookies = true;
     else joined += joined === '' ? `${k}\n${v}` : `\n${k}\n${v}`;
   });
-  if (cookies) for (const c of h.getSetCookie()) joined += joined === '' ? `set-cookie\n${c}` : `\nset-cookie\n${c}`;
+  if (cookies)
+    for (const c of h.getSetCookie()) joined += joined === '' ? `set-cookie\n${c}` : `\nset-cookie\n${c}`;
   return joined;
 }
 

@@ -5,6 +5,9 @@
 import type { DeploymentOptions } from './config.js';
 import { Deployment } from './deployment.js';
 
+export type { RunOptions } from './api.js';
+export { deleteApp as delete, getAppHandle, getDeploymentHandle, run, shutdown, status } from './api.js';
+export { type BatchedFunction, type BatchOptions, batch } from './batch.js';
 export type { AutoscalingConfig, DeploymentOptions, ReplicaActorOptions } from './config.js';
 export type {
   ApplicationStatus,
@@ -15,8 +18,15 @@ export type {
   ReplicaStatus,
   ServeStatus,
 } from './controller.js';
-export type { Bindable, BindArgs } from './deployment.js';
+export type { BindArgs, Bindable } from './deployment.js';
 export { Application, Deployment } from './deployment.js';
+export {
+  BackPressureError,
+  DeploymentFailedError,
+  DeploymentUnavailableError,
+  RequestCancelledError,
+  ServeConfigError,
+} from './errors.js';
 export type {
   DeploymentHandle,
   DeploymentHandleBase,
@@ -30,16 +40,6 @@ export type {
   Yielded,
 } from './handle.js';
 export { DeploymentResponse, DeploymentResponseGenerator } from './handle.js';
-export type { RunOptions } from './api.js';
-export { run, status, shutdown, getAppHandle, getDeploymentHandle, deleteApp as delete } from './api.js';
-export { type BatchedFunction, type BatchOptions, batch } from './batch.js';
-export {
-  BackPressureError,
-  DeploymentFailedError,
-  DeploymentUnavailableError,
-  RequestCancelledError,
-  ServeConfigError,
-} from './errors.js';
 
 type Ctor = abstract new (...args: any[]) => any;
 

@@ -8,14 +8,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as sunray from '../index.js';
 import { isIdempotent, splitHeaders, type WireRequest, type WireResponse } from './http-wire.js';
-import { type Route, ROUTES_KEY } from './names.js';
+import { ROUTES_KEY, type Route } from './names.js';
 import { QUEUE_FULL } from './router.js';
-import { controllerHandle, dropRouter, type ReplicaInfo, type RouterEntry, requestKey, routerFor } from './routing.js';
+import {
+  controllerHandle,
+  dropRouter,
+  type ReplicaInfo,
+  type RouterEntry,
+  requestKey,
+  routerFor,
+} from './routing.js';
 import { pullStream } from './stream.js';
 
 /** Request bodies larger than this are refused with 413. */
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+]);
 const HOST_OK = /^[\w.\-:[\]]{1,255}$/;
 
 interface LiveRoute extends Route {
@@ -144,7 +158,13 @@ export class ServeProxy {
     });
     req.on('end', () => {
       if (size > MAX_BODY_BYTES) return;
-      void this.forward(req, res, route.entry, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), undefined);
+      void this.forward(
+        req,
+        res,
+        route.entry,
+        chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+        undefined,
+      );
     });
   }
 
@@ -319,7 +339,10 @@ function hasHeader(flat: string[], name: string): boolean {
 
 function plain(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -59,7 +59,12 @@ export function planRollout(
       return plan;
     }
     const excess = serving - target;
-    if (excess > 0) plan.stop.push(...newestFirst(oldRunning).slice(0, excess).map((r) => r.id));
+    if (excess > 0)
+      plan.stop.push(
+        ...newestFirst(oldRunning)
+          .slice(0, excess)
+          .map((r) => r.id),
+      );
     return plan;
   }
   if (current.length < target) plan.start = target - current.length;

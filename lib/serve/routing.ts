@@ -33,13 +33,15 @@ let controller: Promise<sunray.ActorHandle<ServeController>> | undefined;
 
 /** The controller's handle (looked up once per process). */
 export function controllerHandle(): Promise<sunray.ActorHandle<ServeController>> {
-  controller ??= sunray.getActor<ServeController>(CONTROLLER_NAME, { namespace: SERVE_NAMESPACE }).catch((err) => {
-    controller = undefined;
-    throw new DeploymentUnavailableError(
-      'serve is not running in this cluster (no controller): start it with serve.run() or `sunray serve deploy`',
-      { cause: err },
-    );
-  });
+  controller ??= sunray
+    .getActor<ServeController>(CONTROLLER_NAME, { namespace: SERVE_NAMESPACE })
+    .catch((err) => {
+      controller = undefined;
+      throw new DeploymentUnavailableError(
+        'serve is not running in this cluster (no controller): start it with serve.run() or `sunray serve deploy`',
+        { cause: err },
+      );
+    });
   return controller;
 }
 
@@ -96,9 +98,12 @@ export class RouterEntry {
       } catch (err) {
         if (this.stopped || !sunray.isInitialized()) break;
         // The controller is gone (serve shut down) or unreachable: fail waiting calls, try again later.
-        this.gone = err instanceof DeploymentUnavailableError ? err : new DeploymentUnavailableError(
-          `deployment '${this.deployment}' of application '${this.app}' cannot be reached: the serve controller is gone (${(err as Error)?.message})`,
-        );
+        this.gone =
+          err instanceof DeploymentUnavailableError
+            ? err
+            : new DeploymentUnavailableError(
+                `deployment '${this.deployment}' of application '${this.app}' cannot be reached: the serve controller is gone (${(err as Error)?.message})`,
+              );
         this.router.failAll(this.gone);
         controller = undefined;
         await new Promise((r) => setTimeout(r, 500));

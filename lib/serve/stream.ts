@@ -105,7 +105,8 @@ export class StreamRegistry {
   private reap(): void {
     const now = Date.now();
     for (const [id, e] of this.streams) {
-      if (!e.pulling && now - e.lastPull > this.idleMs) this.cancel(id, new Error('no caller pulled this stream'));
+      if (!e.pulling && now - e.lastPull > this.idleMs)
+        this.cancel(id, new Error('no caller pulled this stream'));
     }
   }
 
@@ -176,7 +177,10 @@ export function iteratorSource(it: AsyncIterator<unknown> | Iterator<unknown>): 
  * says it is done. `pull` makes the call (replica.pull.remote(id), awaited). Breaking out of the
  * loop does not cancel: the caller cancels on the replica itself.
  */
-export async function* pullStream(pull: (id: number) => Promise<[Chunk, boolean]>, id: number): AsyncGenerator<Chunk> {
+export async function* pullStream(
+  pull: (id: number) => Promise<[Chunk, boolean]>,
+  id: number,
+): AsyncGenerator<Chunk> {
   for (;;) {
     const [chunk, done] = await pull(id);
     if (chunk !== null && !(Array.isArray(chunk) && chunk.length === 0)) yield chunk;

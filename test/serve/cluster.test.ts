@@ -42,10 +42,14 @@ describe('serve across two nodes', () => {
     for (const n of nodeOf.values()) expect(nodeIds.has(n)).toBe(true);
 
     // A proxy on each node that hosts a replica (port 0: each picks its own).
-    await until(async () => {
-      const p = (await serve.status()).proxies;
-      return Object.values(p).filter((x) => x.status === 'HEALTHY').length === 2;
-    }, 15_000, 'a proxy on each node');
+    await until(
+      async () => {
+        const p = (await serve.status()).proxies;
+        return Object.values(p).filter((x) => x.status === 'HEALTHY').length === 2;
+      },
+      15_000,
+      'a proxy on each node',
+    );
     const proxies = Object.entries((await serve.status()).proxies);
     expect(new Set(proxies.map(([n]) => n))).toEqual(new Set(nodeOf.values()));
     for (const [, p] of proxies) {

@@ -86,7 +86,9 @@ describe('sunray/serve over HTTP', () => {
         }
       },
     );
-    type DH = serve.DeploymentHandle<InstanceType<typeof Doubler extends serve.Deployment<infer C> ? C : never>>;
+    type DH = serve.DeploymentHandle<
+      InstanceType<typeof Doubler extends serve.Deployment<infer C> ? C : never>
+    >;
     const Ingress = serve.deployment(
       class Ingress {
         constructor(
@@ -101,7 +103,10 @@ describe('sunray/serve over HTTP', () => {
         }
       },
     );
-    await serve.run(Ingress.bind(Doubler.bind(), { one: Adder.bind(1) }), { name: 'composed', routePrefix: '/calc' });
+    await serve.run(Ingress.bind(Doubler.bind(), { one: Adder.bind(1) }), {
+      name: 'composed',
+      routePrefix: '/calc',
+    });
     const r = JSON.parse((await get('/calc?x=20')).text);
     expect(r.y).toBe(41);
     expect(r.pids[0]).not.toBe(r.pids[1]); // two replicas, two processes
@@ -128,7 +133,10 @@ describe('sunray/serve over HTTP', () => {
   });
 
   test('a Hono app is a deployment', async () => {
-    await serve.run(serve.deployment(HonoApi, { module: FIXTURE }).bind(), { name: 'hono', routePrefix: '/hono' });
+    await serve.run(serve.deployment(HonoApi, { module: FIXTURE }).bind(), {
+      name: 'hono',
+      routePrefix: '/hono',
+    });
     const r = await get('/hono/hello/world');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/application\/json/);
@@ -235,9 +243,7 @@ describe('sunray/serve over HTTP', () => {
     const h = await serve.run(Slow.bind(), { name: 'slow', routePrefix: '/slow' });
     const t0 = Date.now();
     const rs = await Promise.all(
-      Array.from({ length: 5 }, () =>
-        get('/slow').then((r) => ({ ...r, ms: Date.now() - t0 })),
-      ),
+      Array.from({ length: 5 }, () => get('/slow').then((r) => ({ ...r, ms: Date.now() - t0 }))),
     );
     const codes = rs.map((r) => r.status).sort();
     expect(codes).toEqual([200, 200, 503, 503, 503]);
@@ -271,7 +277,10 @@ describe('sunray/serve over HTTP', () => {
     const h = await serve.run(Cfg.bind(), { name: 'cfg', routePrefix: null });
     const [t1, pid1] = await h.get.remote();
     expect(t1).toBe(1);
-    const h2 = await serve.run(Cfg.options({ userConfig: { threshold: 2 } }).bind(), { name: 'cfg', routePrefix: null });
+    const h2 = await serve.run(Cfg.options({ userConfig: { threshold: 2 } }).bind(), {
+      name: 'cfg',
+      routePrefix: null,
+    });
     const [t2, pid2] = await h2.get.remote();
     expect(t2).toBe(2);
     expect(pid2).toBe(pid1); // same replica: no restart for a userConfig change

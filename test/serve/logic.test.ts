@@ -181,7 +181,10 @@ describe('rolling update plan', () => {
   test('a new replica is started before any old one stops; none stop while a new one starts', () => {
     const first = planRollout(2, 'v2', 0, old(2));
     expect(first).toEqual({ start: 1, stop: [], reconfigure: [] });
-    const starting = [...old(2), { id: 'n', version: 'v2', configVersion: 0, state: 'STARTING' as const, startedAt: 9 }];
+    const starting = [
+      ...old(2),
+      { id: 'n', version: 'v2', configVersion: 0, state: 'STARTING' as const, startedAt: 9 },
+    ];
     expect(planRollout(2, 'v2', 0, starting)).toEqual({ start: 0, stop: [], reconfigure: [] });
     starting[2]!.state = 'RUNNING';
     expect(planRollout(2, 'v2', 0, starting).stop).toHaveLength(1);
@@ -194,7 +197,10 @@ describe('rolling update plan', () => {
 
   test('scaling: up starts the difference; down stops starting ones first, then the newest', () => {
     expect(planRollout(5, 'v1', 0, old(2)).start).toBe(3);
-    const rs = [...old(3), { id: 's', version: 'v1', configVersion: 0, state: 'STARTING' as const, startedAt: 1 }];
+    const rs = [
+      ...old(3),
+      { id: 's', version: 'v1', configVersion: 0, state: 'STARTING' as const, startedAt: 1 },
+    ];
     expect(planRollout(2, 'v1', 0, rs).stop).toEqual(['s', 'old2']);
   });
 });
@@ -218,7 +224,16 @@ describe('serve.batch', () => {
     vi.useFakeTimers();
     try {
       const seen: number[][] = [];
-      const f = batch(async (xs: number[]) => (seen.push(xs), xs), { maxBatchSize: 8, batchWaitTimeoutMs: 50 });
+      const f = batch(
+        async (xs: number[]) => {
+          seen.push(xs);
+          return xs;
+        },
+        {
+          maxBatchSize: 8,
+          batchWaitTimeoutMs: 50,
+        },
+      );
       const p = f(1);
       await vi.advanceTimersByTimeAsync(49);
       expect(seen).toEqual([]);
@@ -236,7 +251,9 @@ describe('serve.batch', () => {
     });
     await expect(Promise.all([boom(1), boom(2)])).rejects.toThrow('model broke');
     const short = batch(async (xs: number[]) => xs.slice(1), { batchWaitTimeoutMs: 1 });
-    await expect(Promise.all([short(1), short(2)])).rejects.toMatchObject({ code: 'SUNRAY_INVALID_ARGUMENT' });
+    await expect(Promise.all([short(1), short(2)])).rejects.toMatchObject({
+      code: 'SUNRAY_INVALID_ARGUMENT',
+    });
     expect(() => batch(async (xs: number[]) => xs, { maxBatchSize: 0 })).toThrow(/maxBatchSize/);
   });
 
@@ -253,9 +270,14 @@ describe('serve.batch', () => {
 });
 
 describe('deployment options', () => {
-  test('defaults are Ray Serve\'s', () => {
+  test("defaults are Ray Serve's", () => {
     const c = resolveConfig({});
-    expect(c).toMatchObject({ numReplicas: 1, maxOngoingRequests: 5, maxQueuedRequests: -1, autoscaling: undefined });
+    expect(c).toMatchObject({
+      numReplicas: 1,
+      maxOngoingRequests: 5,
+      maxQueuedRequests: -1,
+      autoscaling: undefined,
+    });
     const a = resolveConfig({ numReplicas: 'auto' });
     expect(a.autoscaling).toMatchObject({ minReplicas: 1, maxReplicas: 100, targetOngoingRequests: 2 });
   });
@@ -264,7 +286,9 @@ describe('deployment options', () => {
     expect(() => checkOptions({ numReplicas: -1 })).toThrow(/numReplicas must be a whole number >= 0/);
     expect(() => checkOptions({ maxOngoingRequests: 0 })).toThrow(/maxOngoingRequests/);
     expect(() => checkOptions({ numReplicas: 2, autoscalingConfig: {} })).toThrow(/exclude each other/);
-    expect(() => checkOptions({ autoscalingConfig: { minReplicas: 3, maxReplicas: 2 } })).toThrow(/below minReplicas/);
+    expect(() => checkOptions({ autoscalingConfig: { minReplicas: 3, maxReplicas: 2 } })).toThrow(
+      /below minReplicas/,
+    );
     expect(() => checkOptions({ numReplica: 2 } as never)).toThrow(/numReplica is not an option/);
     expect(() => checkOptions({ actorOptions: { name: 'x' } } as never)).toThrow(/actorOptions.name/);
   });

@@ -73,14 +73,22 @@ describe('serve under load', () => {
     expect(running(await serve.status(), 'auto', 'Busy')).toHaveLength(1);
     const { result } = load(`${base}/`, 6, 8);
     let peak = 0;
-    await until(async () => {
-      peak = Math.max(peak, running(await serve.status(), 'auto', 'Busy').length);
-      return peak === 3;
-    }, 6000, 'three replicas under load');
+    await until(
+      async () => {
+        peak = Math.max(peak, running(await serve.status(), 'auto', 'Busy').length);
+        return peak === 3;
+      },
+      6000,
+      'three replicas under load',
+    );
     const r = await result;
     expect(r.non2xx).toBe(0);
     expect(r.errors).toBe(0);
-    await until(async () => running(await serve.status(), 'auto', 'Busy').length === 1, 10_000, 'back to one replica');
+    await until(
+      async () => running(await serve.status(), 'auto', 'Busy').length === 1,
+      10_000,
+      'back to one replica',
+    );
     const st = (await serve.status()).applications.auto!.deployments.Busy!;
     expect(st.targetReplicas).toBe(1);
     await serve.delete('auto');
@@ -145,10 +153,14 @@ describe('serve under load', () => {
     const failed = out.filter((p) => p.status === 502);
     expect(failed.length).toBeGreaterThan(0); // the ones that were on the killed replica
     for (const p of out.filter((x) => x.status === 200)) expect(p.text).toBe(`pid ${pids[1]}`);
-    await until(async () => {
-      const now = running(await serve.status(), 'victim', 'Victim').map((x) => x.pid);
-      return now.length === 2 && !now.includes(pids[0]!);
-    }, 15_000, 'the killed replica replaced');
+    await until(
+      async () => {
+        const now = running(await serve.status(), 'victim', 'Victim').map((x) => x.pid);
+        return now.length === 2 && !now.includes(pids[0]!);
+      },
+      15_000,
+      'the killed replica replaced',
+    );
     await serve.delete('victim');
   });
 });
