@@ -497,9 +497,10 @@ export class ServeController {
         this.tick();
       },
       (err) => {
+        const stopped = r.state === 'STOPPING'; // we stopped it while it started: not a failure
         this.removeReplica(d, r);
         sunray.kill(actor);
-        if (r.version !== d.spec.version) return;
+        if (stopped || r.version !== d.spec.version) return;
         d.startFailures++;
         d.message = `a replica of ${s.name} failed to start: ${describe(err)}`;
         console.error(`serve: ${d.message}`);
