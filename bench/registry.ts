@@ -8,10 +8,16 @@ import { actorBenchmarks } from './suites/actors.js';
 import { clusterBenchmarks } from './suites/cluster.js';
 import { latencyBenchmarks } from './suites/latency.js';
 import { scaleBenchmarks } from './suites/scale.js';
+import { serveBaselines, serveBenchmarks } from './suites/serve.js';
 import { storeBenchmarks } from './suites/store.js';
 import { taskBenchmarks } from './suites/tasks.js';
 
-export const baselines: Benchmark[] = [...poolBaselines, ...memcpyBaselines, ...tcpBaselines];
+export const baselines: Benchmark[] = [
+  ...poolBaselines,
+  ...memcpyBaselines,
+  ...tcpBaselines,
+  ...serveBaselines,
+];
 
 /** Ray's microbenchmarks (ray_perf.py names) plus get latency and the two-node rows. */
 export const microbenchmarks: Benchmark[] = [
@@ -20,6 +26,7 @@ export const microbenchmarks: Benchmark[] = [
   ...taskBenchmarks,
   ...actorBenchmarks,
   ...clusterBenchmarks,
+  ...serveBenchmarks,
 ];
 
 /** --scale only. */

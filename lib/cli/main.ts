@@ -31,6 +31,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'objects of the running drivers on this machine, by owner, and why each is alive',
     load: () => import('./memory.js').then((m) => ({ SPEC: m.SPEC, run: m.memoryCommand })),
   },
+  serve: {
+    summary: 'HTTP serving: serve run|deploy|status|shutdown (sunray/serve)',
+    load: () => import('./serve.js'),
+  },
 };
 
 function mainUsage(): string {
