@@ -1,8 +1,10 @@
 // Fails when a file of lib/ imports from a layer above its own (docs/architecture.md):
 //   base < session < store < protocol < worker < node < cluster < api < entries
+//   < libraries < cli
 // A worker process loads worker/ and below only; the node manager never reaches
 // the API; the libraries sit above everything (tune/, data/, serve/ use the
 // public API). Static imports, `import type` and `import()` all count.
+// Libraries (tune/, data/, serve/...) import only lib/index.ts, the public API.
 // It also fails when a worker process would load the node manager's or the
 // cluster's code (the static import closure of entry/worker.ts and index.ts).
 // Usage: node scripts/check-layers.mjs [--list]   (--list prints each file's layer)
@@ -23,16 +25,18 @@ const LAYERS = {
   node: 5,
   cluster: 6,
   api: 7,
-  // Entries and the libraries: the processes' mains, the public surface, the CLI.
+  // Entries: the processes' mains, the public surface, the test helpers.
   entry: 8,
   'index.ts': 8,
-  cli: 8,
   testing: 8,
+  // The libraries, written on the public API.
   tune: 9,
   data: 9,
   serve: 9,
   metrics: 9,
   job: 9,
+  // The `sunray` command: its verbs reach every part (`sunray serve ...` included).
+  cli: 10,
 };
 
 function files(dir) {
@@ -70,7 +74,12 @@ for (const file of files(lib)) {
     const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
     const theirs = layerOf(target);
     if (!theirs) continue;
-    if (theirs.rank > own.rank) {
+    if (own.rank === LAYERS.serve && theirs.top !== own.top && relative(lib, target) !== 'index.ts') {
+      // A library is written as a user would write it: on the public API alone.
+      problems.push(
+        `${rel} (${own.top}) imports ${relative(root, target)}: a library uses only lib/index.ts`,
+      );
+    } else if (theirs.rank > own.rank) {
       problems.push(
         `${rel} (${own.top}) imports ${relative(root, target)} (${theirs.top}), a layer above it`,
       );

@@ -38,7 +38,7 @@ describe('error codes', () => {
       if (other !== undefined && other !== name) throw new Error(`${name} and ${other} share ${cls.code}`);
       byCode.set(cls.code!, name);
       const err = (
-        cls === sunray.TaskError
+        (cls as unknown) === sunray.TaskError
           ? new sunray.TaskError('t', { name: 'Error', message: 'x', stack: '' })
           : new cls('x')
       ) as Error & { code: string };
