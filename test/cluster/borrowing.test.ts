@@ -57,7 +57,7 @@ describe('borrowing across nodes', () => {
   beforeAll(async () => {
     // The driver's node is the head and runs nothing: every task and actor is on b or c.
     await sunray.init({ numCpus: 0, objectStoreMemory: 1024 * MiB });
-    cluster = new Cluster({ heartbeatTimeout: 2000 });
+    cluster = new Cluster();
     b = await cluster.addNode({ numCpus: 2, objectStoreMemory: 1024 * MiB });
     c = await cluster.addNode({ numCpus: 2, objectStoreMemory: 512 * MiB });
   });

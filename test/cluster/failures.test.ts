@@ -21,7 +21,7 @@ describe('a node killed with SIGKILL', () => {
   let survivor: NodeHandle;
   let victim: NodeHandle;
   beforeAll(async () => {
-    cluster = new Cluster({ heartbeatTimeout: 2000 });
+    cluster = new Cluster();
     survivor = await cluster.addNode({ numCpus: 3 });
     victim = await cluster.addNode({ numCpus: 4 });
     await sunray.init({ address: cluster.address, token: cluster.token });

@@ -11,7 +11,7 @@ let cluster: Cluster;
 let node: NodeHandle;
 
 beforeAll(async () => {
-  cluster = new Cluster({ heartbeatTimeout: 2000 });
+  cluster = new Cluster();
   await cluster.addNode({ numCpus: 1 });
   node = await cluster.addNode({ numCpus: 2 });
 });

@@ -2,10 +2,7 @@ import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 beforeAll(async () => {
-  const t0 = performance.now();
   await sunray.init({ numCpus: 2, objectStoreMemory: 256 * 1024 * 1024 });
-  // init() is synchronous work: no daemon to start, workers warm up in the background.
-  expect(performance.now() - t0).toBeLessThan(1000);
 });
 afterAll(() => sunray.shutdown());
 

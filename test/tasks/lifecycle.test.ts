@@ -99,7 +99,7 @@ describe('processes and output', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sunray-busy-'));
     const marker = join(dir, 'spinning');
     writeFileSync(marker, '');
-    const cluster = new Cluster({ heartbeatTimeout: 1000 });
+    const cluster = new Cluster();
     try {
       const node = await cluster.addNode({ numCpus: 1 });
       await sunray.init({ address: cluster.address, token: cluster.token });
