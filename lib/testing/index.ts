@@ -45,6 +45,14 @@ export function storeStats(): import('../store/index.js').StoreStats {
 }
 
 /**
+ * Whether this node's store holds the object's copy now (driver only): to check that an
+ * object is kept, or freed, without counting bytes that other objects may also move.
+ */
+export function inStore(ref: sunray.ObjectRef<unknown>): boolean {
+  return node('inStore()').store.contains(ObjectId.fromBytes(ref));
+}
+
+/**
  * Deletes an object's copy from the node's store behind its owner's back, as
  * losing the node that held it would (driver only). For tests of lineage
  * reconstruction and ObjectLostError.
