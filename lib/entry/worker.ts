@@ -160,7 +160,7 @@ function dieWithParent(): void {
   const orphaned = () => process.ppid !== config.parentPid;
   let armed: boolean;
   try {
-    armed = native.dieWithParent(constants.signals.SIGKILL, config.parentPid) as boolean;
+    armed = native.dieWithParent(constants.signals.SIGKILL, config.parentPid);
   } catch (err) {
     // Should prctl ever refuse, fall back to looking (not during a synchronous task).
     console.error(`sunray worker: cannot ask to die with the node: ${(err as Error).message}`);

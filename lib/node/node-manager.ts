@@ -5,7 +5,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import { native } from '../base/addon.js';
+import {
+  type NativeGrant as Grant,
+  type NativeDoorbell,
+  type NativeResourcePool as NativePool,
+  type NativeRing,
+  native,
+} from '../base/addon.js';
 import { Reader, Writer } from '../base/codec.js';
 import {
   ActorDiedError,
@@ -24,8 +30,6 @@ import {
   createEventFd,
   createRingSegment,
   MAX_WORKERS,
-  type NativeDoorbell,
-  type NativeRing,
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
@@ -65,18 +69,6 @@ export const DRIVER = -1;
 export const OWNER_NODE_PREFIX = 6;
 
 const RESOLVED = Promise.resolve();
-
-interface Grant {
-  gpuIds?: number[];
-}
-
-interface NativePool {
-  tryAcquire(d: Demand): Grant | null;
-  release(g: Grant): void;
-  available(): Record<string, number>;
-  total(): Record<string, number>;
-  feasible(d: Demand): boolean;
-}
 
 /** A task on this node, from submission to its end (a million may be queued: kept small). */
 interface TaskEntry {

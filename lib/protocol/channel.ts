@@ -4,7 +4,7 @@
 // the object store and the ring carries their id (Msg.Blob).
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { native } from '../base/addon.js';
+import { type NativeDoorbell, type NativeRing, native } from '../base/addon.js';
 import { Reader, Writer } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import type { ObjectStore } from '../store/index.js';
@@ -24,43 +24,6 @@ export const RING_SLOT_SIZE = 512;
 /** Slots of a ring by its kind: the completion ring is the one with many participants. */
 function ringSlots(participants: number): number {
   return participants > INBOX_PARTICIPANTS ? COMPLETION_RING_SLOTS : RING_SLOTS;
-}
-
-export interface RecoverStats {
-  records: number;
-  completed: number;
-  tombstoned: number;
-  requeued: number;
-  pending: number;
-  lost: number;
-  skippedAlive: number;
-}
-
-export interface NativeRing {
-  push(buf: Uint8Array): boolean;
-  pushFrames(buf: Uint8Array): number;
-  drain(maxBytes?: number): Buffer | null;
-  size(): number;
-  recover(pid: number): RecoverStats;
-  close(): void;
-  readonly maxPayload: number;
-}
-
-export interface NativeDoorbell {
-  notify(): boolean;
-  watch(cb: () => void): void;
-  /** True when the ring is empty and sleep is announced: safe to wait for the watch callback. */
-  prepareSleep(): boolean;
-  /** Frames, or null once the ring is empty and sleep is announced. */
-  drainOrSleep(maxBytes?: number): Buffer | null;
-  unwatch(): void;
-  /** Before the loop blocks, spin up to spinUs for a message if one came in the last hotWindowUs (0: off). */
-  setSpin(spinUs: number, hotWindowUs: number): void;
-  /** Wake-ups by eventfd, spins before sleeping, and spins that found a message. */
-  stats(): { wakeups: number; spins: number; spinHits: number };
-  close(): void;
-  ref(): void;
-  unref(): void;
 }
 
 /**
@@ -97,7 +60,7 @@ export const MAX_DIRECT_PEERS = INBOX_PARTICIPANTS - 4;
 export function createRingSegment(participants: number): number {
   return native.createSegment(
     native.Ring.bytesNeeded(ringSlots(participants), RING_SLOT_SIZE, participants, 0),
-  ).fd as number;
+  ).fd;
 }
 
 // Consumers do not keep copies of claimed messages (track: false): the node
@@ -110,15 +73,15 @@ export function openRing(fd: number, init: boolean, participants: number): Nativ
     maxParticipants: participants,
     holdBytes: 0,
     track: false,
-  }) as NativeRing;
+  });
 }
 
 export function createEventFd(): number {
-  return native.createEventFd() as number;
+  return native.createEventFd();
 }
 
 export function openDoorbell(ring: NativeRing, eventFd: number): NativeDoorbell {
-  return new native.Doorbell(ring, eventFd) as NativeDoorbell;
+  return new native.Doorbell(ring, eventFd);
 }
 
 const RESOLVED = Promise.resolve();

@@ -7,19 +7,19 @@ import { constants as bufferConstants } from 'node:buffer';
 import { statfsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import {
+  GetStatus,
+  type NativeObjectInfo,
+  type NativeStoreHandle,
+  type NativeStoreStats,
+  native,
+} from '../base/addon.js';
+import {
   InvalidSizeError,
   InvalidStoreOptionError,
   OwnUnsealedGetError,
   StoreClosedError,
   translate,
 } from './errors.js';
-import {
-  adjustExternalMemory,
-  GetStatus,
-  type NativeObjectInfo,
-  type NativeStoreHandle,
-  StoreHandle,
-} from './native.js';
 import { ObjectId } from './object-id.js';
 import { makeSpillDir, removeSpillDir } from './spill-dir.js';
 
@@ -73,29 +73,8 @@ export interface ObjectInfo {
   creatorPid: number;
 }
 
-export interface StoreStats {
-  /** Bytes of the data area. */
-  capacity: number;
-  /** Bytes in allocated blocks (64-byte headers included). */
-  used: number;
-  /** Bytes of the data area backed by real memory so far. */
-  committed: number;
-  objects: number;
-  sealed: number;
-  unsealed: number;
-  spilledObjects: number;
-  pinned: number;
-  maxObjects: number;
-  clients: number;
-  evicted: number;
-  evictedBytes: number;
-  spilled: number;
-  spilledBytes: number;
-  restored: number;
-  restoredBytes: number;
-  repairs: number;
-  reapedClients: number;
-}
+/** A store's counters (see NativeStoreStats for each field). */
+export type StoreStats = NativeStoreStats;
 
 const MIB = 1024 * 1024;
 
@@ -206,7 +185,7 @@ export class ObjectStore {
       );
     const spillDir = opts.spillDir === '' ? '' : makeSpillDir(opts.spillDir);
     try {
-      return new ObjectStore(StoreHandle.create(capacity, maxObjects, spillDir));
+      return new ObjectStore(native.StoreHandle.create(capacity, maxObjects, spillDir));
     } catch (err) {
       if (spillDir) removeSpillDir(spillDir);
       throw translate(err);
@@ -216,7 +195,7 @@ export class ObjectStore {
   /** Attaches to the arena another process created: an inherited fd, or its /proc/<pid>/fd/<fd> path. */
   static attach(pathOrFd: string | number): ObjectStore {
     try {
-      return new ObjectStore(StoreHandle.attach(pathOrFd));
+      return new ObjectStore(native.StoreHandle.attach(pathOrFd));
     } catch (err) {
       throw translate(err);
     }
@@ -290,7 +269,7 @@ export class ObjectStore {
         : Buffer.alloc(0);
     const external = reportViews && dataSize >= EXTERNAL_VIEW_BYTES ? dataSize : 0;
     const pin: PinState = { released: false, id, external };
-    if (external > 0) adjustExternalMemory(external);
+    if (external > 0) native.adjustExternalMemory(external);
     this.registry.register(data, pin, pin);
     return {
       id,
@@ -307,7 +286,7 @@ export class ObjectStore {
   private unpin(pin: PinState): void {
     if (pin.released) return;
     pin.released = true;
-    if (pin.external > 0) adjustExternalMemory(-pin.external);
+    if (pin.external > 0) native.adjustExternalMemory(-pin.external);
     if (!this.handle) return; // closed: the pins went with the client slot
     try {
       this.handle.release(pin.id.bytes);

@@ -59,7 +59,7 @@ describe('setRecvLowWater', () => {
   });
 
   test('bad arguments are refused with a named error', () => {
-    expect(() => native.setRecvLowWater('x', 1)).toThrow(TypeError);
+    expect(() => (native.setRecvLowWater as (fd: unknown, bytes: number) => void)('x', 1)).toThrow(TypeError);
     expect(() => native.setRecvLowWater(3, 0)).toThrow(RangeError);
     expect(() => native.setRecvLowWater(1_000_000, 10)).toThrow(/SO_RCVLOWAT/);
   });

@@ -16,7 +16,7 @@ export class PeerWriter {
    * that announces them, so they are there when that frame is read.
    */
   static receive(controlFd: number, store: ObjectStore): PeerWriter {
-    const fds = native.recvFds(controlFd) as number[] | null;
+    const fds = native.recvFds(controlFd);
     if (!fds || fds.length !== 2) {
       for (const fd of fds ?? []) closeQuietly(fd);
       throw new Error(
