@@ -19,7 +19,7 @@ import {
   TaskUnschedulableError,
   WorkerCrashedError,
 } from '../base/errors.js';
-import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf } from '../base/ids.js';
+import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../base/ids.js';
 import {
   type ClusterHooks,
   type FetchOutcome,
@@ -27,6 +27,7 @@ import {
   REMOTE_OWNER,
 } from '../node/cluster-hooks.js';
 import { type NodeManager, OWNER_NODE_PREFIX } from '../node/node-manager.js';
+import { namespacedKey } from '../protocol/namespaced-key.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
 import {
   ArgKind,
@@ -92,7 +93,7 @@ const ACTOR_NS = 'sunray/actors';
 const NAMED_NS = 'sunray/named';
 
 function namedKey(n: { namespace: string; name: string }): string {
-  return `${n.namespace}\u0000${n.name}`;
+  return namespacedKey(n.namespace, n.name);
 }
 
 /** The directory's record of a named actor: the same bytes wherever it is made (deletes compare them). */
@@ -583,7 +584,7 @@ export class ClusterNode implements ClusterHooks {
   async lookupNamed(name: string, namespace: string): Promise<NamedActor | null> {
     // Its creation may be on its way to the node that hosts it: look for a short while.
     for (let i = 0; i < 10; i++) {
-      const v = await this.kvGet(NAMED_NS, `${namespace}\u0000${name}`);
+      const v = await this.kvGet(NAMED_NS, namespacedKey(namespace, name));
       if (v) return parseNamed(v);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -817,7 +818,7 @@ export class ClusterNode implements ClusterHooks {
 
   /** A result of a task forwarded here: back to the node it came from. */
   sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void {
-    const taskHex = objectId.subarray(0, 24).toString('hex');
+    const taskHex = objectId.subarray(0, TASK_ID_SIZE).toString('hex');
     const origin = this.origins.get(taskHex);
     if (!origin) return;
     if (--origin.remaining <= 0) {
@@ -862,7 +863,7 @@ export class ClusterNode implements ClusterHooks {
 
   private onResult(m: Extract<Message, { t: 'result' }>, from: Conn): void {
     if (m.objectId.length !== OBJECT_ID_SIZE) return;
-    const taskHex = m.objectId.subarray(0, 24).toString('hex');
+    const taskHex = m.objectId.subarray(0, TASK_ID_SIZE).toString('hex');
     const f = this.forwarded.get(taskHex);
     if (!f) {
       if (m.kind === ReturnKind.InStore) this.sendFree(undefined, m.objectId);

@@ -1,6 +1,7 @@
 // The head's directory: the nodes of the cluster with their resources (live,
 // from heartbeats), and a small KV (actor locations, named actors, libraries).
 // Object locations are not here: they live with their owners.
+import { namespacedKey } from '../protocol/namespaced-key.js';
 import type { NodeInfoMsg } from './messages.js';
 
 interface NodeRec {
@@ -96,19 +97,19 @@ export class Directory {
   }
 
   kvPut(ns: string, key: string, value: Buffer, overwrite: boolean): boolean {
-    const k = `${ns}\u0000${key}`;
+    const k = namespacedKey(ns, key);
     if (!overwrite && this.kv.has(k)) return false;
     this.kv.set(k, value);
     return true;
   }
 
   kvGet(ns: string, key: string): Buffer | undefined {
-    return this.kv.get(`${ns}\u0000${key}`);
+    return this.kv.get(namespacedKey(ns, key));
   }
 
   /** Deletes a key; with ifValue, only while it still holds exactly that. */
   kvDelete(ns: string, key: string, ifValue?: Buffer): boolean {
-    const k = `${ns}\u0000${key}`;
+    const k = namespacedKey(ns, key);
     const cur = this.kv.get(k);
     if (cur === undefined || (ifValue && ifValue.length > 0 && !cur.equals(ifValue))) return false;
     return this.kv.delete(k);

@@ -13,6 +13,7 @@ import {
   native,
 } from '../base/addon.js';
 import { Reader, Writer } from '../base/codec.js';
+import { Deque } from '../base/deque.js';
 import {
   ActorDiedError,
   InvalidArgumentError,
@@ -34,8 +35,9 @@ import {
   openRing,
 } from '../protocol/channel.js';
 import { keepPayload } from '../protocol/interned-payloads.js';
+import { namespacedKey } from '../protocol/namespaced-key.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
-import { classKey, type Demand, Deque, PIPELINE_DEPTH } from '../protocol/resources.js';
+import { classKey, type Demand, PIPELINE_DEPTH } from '../protocol/resources.js';
 import {
   type DoneMessage,
   DoneStatus,
@@ -1134,7 +1136,7 @@ export class NodeManager {
     className: string,
   ): ActorCreateReply | Promise<ActorCreateReply> {
     if (o.name) {
-      const key = `${o.namespace}\u0000${o.name}`;
+      const key = namespacedKey(o.namespace, o.name);
       const existing = this.namedActors.get(key);
       const rec = existing ? this.actors.get(existing) : undefined;
       if (rec && rec.state !== 'dead') {
@@ -1215,7 +1217,7 @@ export class NodeManager {
         ? { name: a.name, namespace: a.namespace, actorId: a.id, methods: a.methods, className: a.className }
         : undefined,
     );
-    if (a.name) this.namedActors.set(`${a.namespace}\u0000${a.name}`, hex);
+    if (a.name) this.namedActors.set(namespacedKey(a.namespace, a.name), hex);
     this.tasks.set(t.hex, t);
     this.pendingActors.push(a);
     if (!this.pool.feasible(a.placeDemand)) {
@@ -1488,7 +1490,7 @@ export class NodeManager {
     name: string,
     namespace: string,
   ): { actorId: Buffer; methods: string[]; className: string } | null {
-    const hex = this.namedActors.get(`${namespace}\u0000${name}`);
+    const hex = this.namedActors.get(namespacedKey(namespace, name));
     const a = hex ? this.actors.get(hex) : undefined;
     if (!a || a.state === 'dead') return null;
     return { actorId: a.id, methods: a.methods, className: a.className };

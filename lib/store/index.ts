@@ -1,6 +1,7 @@
 // sunray/store: the node's shared-memory object store, for embedders and benchmarks.
 
 export { UnsafeDirectoryError } from '../base/errors.js';
+export { OBJECT_ID_SIZE } from '../base/ids.js';
 export {
   ArenaMismatchError,
   InvalidObjectIdError,
@@ -19,7 +20,7 @@ export {
   StoreError,
   TooManyObjectsError,
 } from './errors.js';
-export { OBJECT_ID_SIZE, ObjectId } from './object-id.js';
+export { ObjectId } from './object-id.js';
 export {
   type CreateOptions,
   defaultCapacity,

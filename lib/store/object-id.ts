@@ -1,8 +1,7 @@
 // Object ids: 28 bytes (Ray's size), compared and hashed by value.
 import { randomBytes } from 'node:crypto';
+import { OBJECT_ID_SIZE } from '../base/ids.js';
 import { InvalidObjectIdError } from './errors.js';
-
-export const OBJECT_ID_SIZE = 28;
 
 export class ObjectId {
   /** The 28 id bytes. Do not modify. */

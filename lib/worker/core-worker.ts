@@ -754,7 +754,7 @@ export class CoreWorker {
 
   private releaseTemps(objectId: Buffer): void {
     if (this.pendingArgs.size === 0) return;
-    const key = objectId.subarray(0, 24).toString('hex');
+    const key = objectId.subarray(0, TASK_ID_SIZE).toString('hex');
     const held = this.pendingArgs.get(key);
     if (!held) return;
     this.pendingArgs.delete(key);

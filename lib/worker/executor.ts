@@ -4,12 +4,12 @@
 // maxConcurrency calls at once (1 by default: calls run in arrival order).
 // Calls that came straight from a caller (direct/) are answered straight back.
 
+import { Deque } from '../base/deque.js';
 import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../base/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../base/ids.js';
 import { deserialize, encode, encodeToBuffer, serialize, writeEncoded } from '../base/serialization.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { remoteErrorInfo } from '../protocol/error-record.js';
-import { Deque } from '../protocol/resources.js';
 import {
   ArgKind,
   DoneStatus,
