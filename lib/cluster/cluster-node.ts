@@ -31,11 +31,9 @@ import { namespacedKey } from '../protocol/namespaced-key.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
 import {
   ArgKind,
-  DoneStatus,
   decodeArgs,
   type FunctionDef,
   NO_DEF,
-  ReturnKind,
   readDef,
   readSpec,
   TaskKind,
@@ -44,6 +42,7 @@ import {
   writeDef,
   writeSpec,
 } from '../protocol/spec.js';
+import { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { ObjectId } from '../store/index.js';
 import { Conn } from './connection.js';
 import { Directory } from './directory.js';

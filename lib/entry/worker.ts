@@ -16,8 +16,9 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
-import { Msg, readDef, readResult, readSpec } from '../protocol/spec.js';
+import { readDef, readSpec } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
+import { Msg, readResult } from '../protocol/worker-messages.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
 import { setRuntime } from '../worker/context.js';

@@ -9,7 +9,7 @@
 // made while it asks (actor-links.ts).
 import { native } from '../base/addon.js';
 import { MAX_DIRECT_PEERS } from '../protocol/channel.js';
-import { Msg } from '../protocol/spec.js';
+import { Msg } from '../protocol/worker-messages.js';
 import type { WorkerProcess } from './worker-process.js';
 
 /** What the broker reads of an actor (node-manager.ts ActorRec). */

@@ -1,7 +1,8 @@
 // What the node manager asks of the cluster layer when its node is part of a
 // cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
 // node manager runs everything itself and never calls these.
-import type { DoneStatus, FunctionDef, ReturnKind, TaskSpec } from '../protocol/spec.js';
+import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 
 /** Owner of tasks forwarded here by another node: results go back over TCP. */
 export const REMOTE_OWNER = -3;

@@ -34,32 +34,34 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
+import { errorRecord } from '../protocol/error-record.js';
 import { keepPayload } from '../protocol/interned-payloads.js';
 import { namespacedKey } from '../protocol/namespaced-key.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
 import { classKey, type Demand, PIPELINE_DEPTH } from '../protocol/resources.js';
 import {
-  type DoneMessage,
-  DoneStatus,
   type FunctionDef,
-  Msg,
   NO_DEF,
-  ReturnKind,
   readDef,
-  readDone,
-  readResult,
-  returnOf,
   SpecView,
   specKey,
   TaskKind,
   type TaskSpec,
   withSpec,
-  writeResult,
   writeSpec,
 } from '../protocol/spec.js';
+import {
+  type DoneMessage,
+  DoneStatus,
+  Msg,
+  ReturnKind,
+  readDone,
+  readResult,
+  returnOf,
+  writeResult,
+} from '../protocol/worker-messages.js';
 import { ObjectId, ObjectStore } from '../store/index.js';
 import type { ActorCreateReply, NodeRequests } from '../worker/backend.js';
-import { errorRecord } from '../worker/core-worker.js';
 import { type ActorExit, ChannelBroker } from './channel-broker.js';
 import { type ClusterHooks, type FetchOutcome, REMOTE_OWNER } from './cluster-hooks.js';
 import { describeDeath, taskCrashError } from './worker-deaths.js';

@@ -20,8 +20,9 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
-import { type FunctionDef, Msg, writeDef } from '../protocol/spec.js';
+import { type FunctionDef, writeDef } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
+import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

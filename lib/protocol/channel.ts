@@ -9,7 +9,7 @@ import { Reader, Writer } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import type { ObjectStore } from '../store/index.js';
 import { ObjectId } from '../store/index.js';
-import { Msg } from './spec.js';
+import { Msg } from './worker-messages.js';
 
 export const RING_SLOTS = 4096;
 /**

@@ -6,8 +6,106 @@
 //
 // A field that cannot cross (a function, a socket, an ObjectRef whose ownership
 // an error cannot carry) is left out: the error still arrives, without it.
-import type { RemoteErrorCause, RemoteErrorInfo } from '../base/errors.js';
-import { encode } from '../base/serialization.js';
+//
+// A failed task's error travels as an ErrorRecord: that record, how the task
+// failed, and its name. This file is its one encoder (errorRecord,
+// thrownErrorRecord, encodeErrorRecord) and its one decoder (failureToError),
+// for results in messages and for errors kept in the object store (ERROR_META).
+import {
+  ActorDiedError,
+  errorClasses,
+  OutOfMemoryError,
+  type RemoteErrorCause,
+  type RemoteErrorInfo,
+  TaskCancelledError,
+  TaskError,
+  WorkerCrashedError,
+} from '../base/errors.js';
+import { encode, encodeToBuffer } from '../base/serialization.js';
+
+/** Metadata that marks a store object as a failed task's error rather than a value. */
+export const ERROR_META = Buffer.from('sunray:error');
+
+/**
+ * How a task failed: its own code threw ('error'), its worker died ('crashed'), it was
+ * cancelled, its actor died, or the node gave one of sunray's errors for it ('other').
+ */
+export type FailureKind = 'error' | 'crashed' | 'cancelled' | 'actorDied' | 'other';
+
+/** A failed task's error on the wire. */
+export interface ErrorRecord extends RemoteErrorInfo {
+  failure: FailureKind;
+  /** The task's name, for 'error' (TaskError says which task failed). */
+  taskName?: string;
+}
+
+/** An ErrorRecord as it is read back: a record from an older or foreign sender may lack fields. */
+export type ReceivedErrorRecord = RemoteErrorInfo & { failure?: string; taskName?: string };
+
+/** The record of an error the runtime holds for a task (the owner's TaskError, a crash, a cancel, ...). */
+export function errorRecord(err: Error): ErrorRecord {
+  const failure: FailureKind =
+    err instanceof TaskError
+      ? 'error'
+      : err instanceof WorkerCrashedError
+        ? 'crashed'
+        : err instanceof TaskCancelledError
+          ? 'cancelled'
+          : err instanceof ActorDiedError
+            ? 'actorDied'
+            : 'other';
+  // A TaskError is the owner's wrapper: what crosses is the remote error it wraps (its cause).
+  const info = remoteErrorInfo(err instanceof TaskError && err.cause instanceof Error ? err.cause : err);
+  return {
+    ...info,
+    failure,
+    ...(err instanceof TaskError ? { taskName: err.taskName } : {}),
+  };
+}
+
+/** The record of what a task's own code threw (anything: `throw 'x'` too). */
+export function thrownErrorRecord(thrown: unknown, taskName: string): ErrorRecord {
+  return { ...remoteErrorInfo(thrown), failure: 'error', taskName };
+}
+
+/** A record as the bytes of a result's payload or of a store object marked ERROR_META. */
+export function encodeErrorRecord(rec: ErrorRecord): Buffer {
+  try {
+    return encodeToBuffer(encode(rec));
+  } catch {
+    // Each field was checked alone; should the whole still fail, the bare error goes.
+    const { name, message, stack, failure, taskName } = rec;
+    return encodeToBuffer(
+      encode(
+        taskName === undefined
+          ? { name, message, stack, failure }
+          : { name, message, stack, failure, taskName },
+      ),
+    );
+  }
+}
+
+/** Rebuilds the error a task ended with, from its record. */
+export function failureToError(info: ReceivedErrorRecord): Error {
+  switch (info.failure) {
+    case 'crashed':
+      return info.name === 'OutOfMemoryError'
+        ? new OutOfMemoryError(info.message)
+        : new WorkerCrashedError(info.message);
+    case 'cancelled':
+      return new TaskCancelledError(info.message);
+    case 'actorDied':
+      return new ActorDiedError(info.message);
+    case 'other': {
+      // One of ours the node gave for the task (WorkerStartError, ...): the same class again.
+      const Cls = errorClasses[info.name];
+      if (Cls) return new Cls(info.message);
+      return new TaskError(info.taskName ?? 'task', info);
+    }
+    default:
+      return new TaskError(info.taskName ?? 'task', info);
+  }
+}
 
 /** Causes deeper than this are cut (a chain that long is a loop or a mistake). */
 const MAX_CAUSE_DEPTH = 16;

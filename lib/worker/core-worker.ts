@@ -6,17 +6,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import { native } from '../base/addon.js';
 import {
-  ActorDiedError,
-  errorClasses,
   GetTimeoutError,
   InvalidArgumentError,
   ObjectLostError,
-  OutOfMemoryError,
   type RemoteErrorInfo,
   SunrayError,
-  TaskCancelledError,
-  TaskError,
-  WorkerCrashedError,
 } from '../base/errors.js';
 import {
   IdGenerator,
@@ -30,21 +24,26 @@ import {
 } from '../base/ids.js';
 import { newUntrackedRef, ObjectRef, setRefTracker } from '../base/object-ref.js';
 import { deserialize, type Encoded, encode, encodeToBuffer, writeEncoded } from '../base/serialization.js';
-import { remoteErrorInfo } from '../protocol/error-record.js';
+import {
+  ERROR_META,
+  encodeErrorRecord,
+  errorRecord,
+  failureToError,
+  type ReceivedErrorRecord,
+} from '../protocol/error-record.js';
 import { borrowerHex, decodeRefOps, encodeRefOp, RefOp } from '../protocol/ref-ops.js';
 import {
   ArgKind,
   CallSpec,
-  DoneStatus,
   decodeArgs,
   encodeArgs,
   type FunctionDef,
-  ReturnKind,
   type SpecBase,
   TaskKind,
   type TaskSpec,
   type WireArg,
 } from '../protocol/spec.js';
+import { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
 import { unreadableRef } from './context.js';
@@ -362,7 +361,7 @@ export class CoreWorker {
     // Borrowers read errors from the store too: metadata marks the payload as an error.
     const id = ObjectId.fromHex(hex);
     if (this.store.contains(id)) return;
-    const payload = encodeToBuffer(encode(errorRecord(e.error!)));
+    const payload = encodeErrorRecord(errorRecord(e.error!));
     const view = this.store.create(id, payload.length, { metadata: ERROR_META });
     view.set(payload);
     this.store.seal(id);
@@ -615,7 +614,7 @@ export class CoreWorker {
       return;
     }
     if (status !== DoneStatus.Ok) {
-      const info = deserialize(payload) as RemoteErrorInfo & { taskName?: string; failure?: string };
+      const info = deserialize(payload) as ReceivedErrorRecord;
       this.settleFailed(objectId, failureToError(info));
       return;
     }
@@ -892,7 +891,7 @@ export class CoreWorker {
     const value = deserialize(obj.data);
     // Values with zero-copy views keep the pin until those views are collected.
     if (outOfBand === 0) obj.release();
-    if (isError) throw failureToError(value as RemoteErrorInfo & { failure?: string; taskName?: string });
+    if (isError) throw failureToError(value as ReceivedErrorRecord);
     return value;
   }
 
@@ -1034,51 +1033,6 @@ export class CoreWorker {
     }
     if (external > 0) native.adjustExternalMemory(-external);
     this.owned.clear();
-  }
-}
-
-/** Metadata that marks a store object as a failed task's error rather than a value. */
-export const ERROR_META = Buffer.from('sunray:error');
-
-export function errorRecord(err: Error): RemoteErrorInfo & { failure: string; taskName?: string } {
-  const failure =
-    err instanceof TaskError
-      ? 'error'
-      : err instanceof WorkerCrashedError
-        ? 'crashed'
-        : err instanceof TaskCancelledError
-          ? 'cancelled'
-          : err instanceof ActorDiedError
-            ? 'actorDied'
-            : 'other';
-  // A TaskError is the owner's wrapper: what crosses is the remote error it wraps (its cause).
-  const info = remoteErrorInfo(err instanceof TaskError && err.cause instanceof Error ? err.cause : err);
-  return {
-    ...info,
-    failure,
-    ...(err instanceof TaskError ? { taskName: err.taskName } : {}),
-  };
-}
-
-/** Rebuilds the error a task ended with, from its wire form. */
-export function failureToError(info: RemoteErrorInfo & { failure?: string; taskName?: string }): Error {
-  switch (info.failure) {
-    case 'crashed':
-      return info.name === 'OutOfMemoryError'
-        ? new OutOfMemoryError(info.message)
-        : new WorkerCrashedError(info.message);
-    case 'cancelled':
-      return new TaskCancelledError(info.message);
-    case 'actorDied':
-      return new ActorDiedError(info.message);
-    case 'other': {
-      // One of ours the node gave for the task (WorkerStartError, ...): the same class again.
-      const Cls = errorClasses[info.name];
-      if (Cls) return new Cls(info.message);
-      return new TaskError(info.taskName ?? 'task', info);
-    }
-    default:
-      return new TaskError(info.taskName ?? 'task', info);
   }
 }
 

@@ -7,26 +7,21 @@
 import { Deque } from '../base/deque.js';
 import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../base/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../base/ids.js';
-import { deserialize, encode, encodeToBuffer, serialize, writeEncoded } from '../base/serialization.js';
+import { deserialize, encode, encodeToBuffer, writeEncoded } from '../base/serialization.js';
 import type { ChannelWriter } from '../protocol/channel.js';
-import { remoteErrorInfo } from '../protocol/error-record.js';
+import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
+import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
 import {
-  ArgKind,
   DoneStatus,
-  decodeArgs,
-  type FunctionDef,
   Msg,
   ReturnKind,
   returnOf,
-  specKey,
-  TaskKind,
   type TaskReturn,
-  type TaskSpec,
   writeDirectResult,
   writeDone,
-} from '../protocol/spec.js';
+} from '../protocol/worker-messages.js';
 import { ObjectId } from '../store/index.js';
-import { type CoreWorker, errorRecord, INLINE_LIMIT, type TaskContext } from './core-worker.js';
+import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
 
@@ -119,7 +114,7 @@ export class Executor {
         ? `task ${name} was cancelled before it ran`
         : `task ${name} was cancelled while running; its result will be discarded`,
     );
-    const payload = serialize(errorRecord(err));
+    const payload = encodeErrorRecord(errorRecord(err));
     this.replyDirect(caller, taskKey, numReturns, DoneStatus.Cancelled, [
       { kind: ReturnKind.Inline, payload },
     ]);
@@ -260,7 +255,9 @@ export class Executor {
     const spec = job.spec;
     if (spec.kind === TaskKind.ActorCreate)
       this.actorDead = new ActorDiedError('the actor constructor threw');
-    this.reply(job, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: errorPayload(err, spec.name) }]);
+    this.reply(job, DoneStatus.Error, [
+      { kind: ReturnKind.Inline, payload: encodeErrorRecord(thrownErrorRecord(err, spec.name)) },
+    ]);
     this.finish();
   }
 
@@ -362,16 +359,4 @@ class CallContext implements TaskContext {
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
-}
-
-/** What a task threw, for its owner: its record (error-record.ts) with the task's name. */
-function errorPayload(err: unknown, taskName: string): Buffer {
-  const info = remoteErrorInfo(err);
-  try {
-    return encodeToBuffer(encode({ ...info, failure: 'error', taskName }));
-  } catch {
-    // Each field was checked alone; should the whole still fail, the bare error goes.
-    const { name, message, stack } = info;
-    return encodeToBuffer(encode({ name, message, stack, failure: 'error', taskName }));
-  }
 }

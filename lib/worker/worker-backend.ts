@@ -6,7 +6,8 @@ import { Writer } from '../base/codec.js';
 import { errorClasses, SunrayError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import type { ChannelWriter } from '../protocol/channel.js';
-import { type FunctionDef, Msg, TaskKind, type TaskSpec, writeDef, writeSpec } from '../protocol/spec.js';
+import { type FunctionDef, TaskKind, type TaskSpec, writeDef, writeSpec } from '../protocol/spec.js';
+import { Msg } from '../protocol/worker-messages.js';
 import type { Backend, NodeRequests } from './backend.js';
 import type { ActorLinks } from './direct/actor-links.js';
 

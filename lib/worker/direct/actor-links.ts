@@ -18,20 +18,11 @@
 import type { Reader } from '../../base/codec.js';
 import { ActorDiedError, TaskCancelledError } from '../../base/errors.js';
 import { IdGenerator, TASK_ID_SIZE, taskKeyOf } from '../../base/ids.js';
-import { serialize } from '../../base/serialization.js';
 import type { ChannelWriter } from '../../protocol/channel.js';
-import {
-  DoneStatus,
-  Msg,
-  ReturnKind,
-  readResult,
-  specKey,
-  type TaskSpec,
-  withSpec,
-  writeSpec,
-} from '../../protocol/spec.js';
+import { encodeErrorRecord, errorRecord } from '../../protocol/error-record.js';
+import { specKey, type TaskSpec, withSpec, writeSpec } from '../../protocol/spec.js';
+import { DoneStatus, Msg, ReturnKind, readResult } from '../../protocol/worker-messages.js';
 import type { ObjectStore } from '../../store/index.js';
-import { errorRecord } from '../core-worker.js';
 import { PeerWriter } from './peer-writer.js';
 
 /** What direct calls hand back to the process's CoreWorker. */
@@ -224,7 +215,7 @@ export class ActorLinks {
 
   /** Fails every return of a call, as a failure the actor or the node manager reported would. */
   private failLocally(spec: TaskSpec, err: Error): void {
-    const payload = serialize(errorRecord(err));
+    const payload = encodeErrorRecord(errorRecord(err));
     const key = specKey(spec);
     for (let i = 0; i < spec.numReturns; i++) {
       this.sink.onTaskReturn(IdGenerator.returnIdOfKey(key, i), DoneStatus.Error, ReturnKind.Inline, payload);
