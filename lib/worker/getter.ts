@@ -1,0 +1,229 @@
+// Reading objects (Ray's get and wait): an owned object's value comes from
+// its record (inline) or the node's store, rebuilt first if its copies were
+// lost (object-recovery.ts); a borrowed one is pulled into this node's store
+// (from another node if need be) and read there. While a call waits, the
+// process tells its node it is blocked, so its CPU can be lent out.
+import { GetTimeoutError, InvalidArgumentError } from '../base/errors.js';
+import { ownerHexOf } from '../base/ids.js';
+import { ObjectRef } from '../base/object-ref.js';
+import { deserialize } from '../base/serialization.js';
+import { ERROR_META, failureToError, type ReceivedErrorRecord } from '../protocol/error-record.js';
+import { ObjectId } from '../store/index.js';
+import type { Backend } from './backend.js';
+import type { ObjectRecovery } from './object-recovery.js';
+import { ownerDied } from './ownership/borrows.js';
+import { lostError, type Owned, type OwnerStore, type ReferenceTable, State } from './reference-table.js';
+
+export class Getter {
+  private readonly owned: Map<string, Owned>;
+
+  constructor(
+    private readonly refs: ReferenceTable,
+    private readonly recovery: ObjectRecovery,
+    private readonly backend: Pick<Backend, 'blocked' | 'unblocked' | 'request'>,
+    private readonly store: OwnerStore,
+  ) {
+    this.owned = refs.owned;
+  }
+
+  /**
+   * get() of one owned ref with no timeout, the common case of a sync loop:
+   * one promise, settled by the owner's waiter itself, rather than a chain of
+   * async functions. Everything else takes the general path.
+   */
+  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    const e = ref instanceof ObjectRef && !this.refs.closed ? this.owned.get(ref.hex) : undefined;
+    if (!e || timeoutMs !== undefined) return this.get([ref], timeoutMs).then((v) => v[0]);
+    if (e.state !== State.Pending) {
+      if (e.inStore && this.refs.isLost(ref, e))
+        return this.recovery.recover(ref.hex, e).then(() => this.readOwned(ref, e));
+      try {
+        return Promise.resolve(this.readOwned(ref, e));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    this.backend.blocked();
+    return new Promise((resolve, reject) => {
+      (e.waiters ??= []).push(() => {
+        this.backend.unblocked();
+        try {
+          resolve(this.readOwned(ref, e));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  async get(refs: readonly ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<unknown[]> {
+    this.refs.assertOpen();
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    let blocked = false;
+    try {
+      const out: unknown[] = new Array(refs.length);
+      for (let i = 0; i < refs.length; i++) {
+        const ref = refs[i];
+        if (!(ref instanceof ObjectRef))
+          throw new InvalidArgumentError(`get() expects ObjectRefs; item ${i} is not`);
+        const e = this.owned.get(ref.hex);
+        if (e && e.state !== State.Pending) {
+          if (e.inStore && this.refs.isLost(ref, e)) await this.recovery.recover(ref.hex, e);
+          out[i] = this.readOwned(ref, e);
+          continue;
+        }
+        if (!blocked) {
+          blocked = true;
+          this.backend.blocked();
+        }
+        const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+        if (e) {
+          await this.refs.waitOwned(e, left, ref);
+          out[i] = this.readOwned(ref, e);
+        } else {
+          out[i] = await this.readBorrowed(ref, left);
+        }
+      }
+      return out;
+    } finally {
+      if (blocked) this.backend.unblocked();
+    }
+  }
+
+  private readOwned(ref: ObjectRef<unknown>, e: Owned): unknown {
+    if (e.state === State.Failed) throw e.error;
+    if (!e.inStore && e.payload) return deserialize(e.payload);
+    const obj = this.store.tryGet(ObjectId.fromBytes(ref));
+    if (!obj) throw lostError(ref);
+    return this.readStoreObject(obj);
+  }
+
+  private readStoreObject(obj: { data: Buffer; metadata: Buffer; release(): void }): unknown {
+    const outOfBand = obj.data.length >= 8 ? obj.data.readUInt32LE(4) : 0;
+    const isError = obj.metadata.length > 0 && obj.metadata.equals(ERROR_META);
+    const value = deserialize(obj.data);
+    // Values with zero-copy views keep the pin until those views are collected.
+    if (outOfBand === 0) obj.release();
+    if (isError) throw failureToError(value as ReceivedErrorRecord);
+    return value;
+  }
+
+  /** A top-level argument the submitter left in the store (large, or not inlined). */
+  async readArg(id: Buffer): Promise<unknown> {
+    const oid = ObjectId.fromBytes(id);
+    const obj =
+      this.store.tryGet(oid) ??
+      (
+        await this.refs.borrows.waitFor(id, 'a task argument', async (signal) => {
+          await this.fetchLocal(id, undefined);
+          return this.store.get([oid], { signal });
+        })
+      )[0];
+    if (!obj) throw lostError(id);
+    return this.readStoreObject(obj);
+  }
+
+  private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    const [obj] = await this.refs.borrows.waitFor(ref, 'get() of', async (signal) => {
+      // The owner may be on another node: its object is pulled here first (fetchLocal).
+      const started = Date.now();
+      await this.fetchLocal(ref, timeoutMs);
+      const left = timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started));
+      return this.store.get(
+        [ObjectId.fromBytes(ref)],
+        left === undefined ? { signal } : { timeout: left, signal },
+      );
+    });
+    if (!obj) {
+      if (timeoutMs !== undefined) {
+        throw new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref}`);
+      }
+      throw lostError(ref);
+    }
+    return this.readStoreObject(obj);
+  }
+
+  /**
+   * Waits until a borrowed object is readable in this node's store: its owner may be
+   * on another node, whose node manager then pulls it here. Local objects skip the ask.
+   */
+  async fetchLocal(id: Uint8Array, timeoutMs: number | undefined): Promise<void> {
+    const buf = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
+    if (this.store.contains(ObjectId.fromBytes(buf))) return;
+    const outcome = await this.backend.request('pullObject', Buffer.from(buf), timeoutMs);
+    if (outcome === 'lost') throw lostError(buf);
+    if (outcome === 'ownerDied') {
+      // Its owner's node is gone: every ref of that owner is dead here from now on.
+      this.refs.borrows.ownerDied(ownerHexOf(buf));
+      throw ownerDied(buf, 'get() of');
+    }
+    if (outcome === 'timeout') {
+      throw new GetTimeoutError(
+        `get() timed out after ${timeoutMs} ms waiting for object ${buf.toString('hex')}`,
+      );
+    }
+  }
+
+  async wait(
+    refs: readonly ObjectRef<unknown>[],
+    numReturns: number,
+    timeoutMs: number | undefined,
+  ): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
+    this.refs.assertOpen();
+    if (numReturns > refs.length) {
+      throw new InvalidArgumentError(
+        `wait(): numReturns (${numReturns}) is more than the ${refs.length} refs given`,
+      );
+    }
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    // A ref whose owner died counts as ready: it is settled (get throws OwnerDiedError).
+    const isReady = (r: ObjectRef<unknown>) => {
+      const e = this.owned.get(r.hex);
+      return e
+        ? e.state !== State.Pending
+        : this.refs.borrows.isDead(r) || this.store.contains(ObjectId.fromBytes(r));
+    };
+    let blocked = false;
+    try {
+      for (;;) {
+        const ready: ObjectRef<unknown>[] = [];
+        const notReady: ObjectRef<unknown>[] = [];
+        for (const r of refs) {
+          if (ready.length < numReturns && isReady(r)) ready.push(r);
+          else notReady.push(r);
+        }
+        const left = deadline === undefined ? undefined : deadline - Date.now();
+        if (ready.length >= numReturns || (left !== undefined && left <= 0)) return [ready, notReady];
+        if (!blocked) {
+          blocked = true;
+          this.backend.blocked();
+        }
+        await this.anyChange(notReady, left);
+      }
+    } finally {
+      if (blocked) this.backend.unblocked();
+    }
+  }
+
+  /** Resolves when one of refs may have become ready (or after timeoutMs). */
+  private anyChange(refs: ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      let borrowed = false;
+      for (const r of refs) {
+        const e = this.owned.get(r.hex);
+        if (e) (e.waiters ??= []).push(finish);
+        else borrowed = true;
+      }
+      // Borrowed refs have no local waiter list: poll the store briefly.
+      const wait = borrowed ? Math.min(timeoutMs ?? 10, 10) : timeoutMs;
+      const timer = setTimeout(finish, wait ?? 2 ** 31 - 1);
+    });
+  }
+}
