@@ -16,13 +16,12 @@ import { ObjectRef } from '../base/object-ref.js';
 import { encode } from '../base/serialization.js';
 import type { FunctionDef, SpecBase } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
-import type { ObjectStore } from '../store/index.js';
 import type { Backend } from './backend.js';
 import { Getter } from './getter.js';
 import { ObjectRecovery } from './object-recovery.js';
 import { DEFAULT_LINEAGE_MEMORY, LineageTable } from './ownership/lineage.js';
 import { type MemoryRow, summarize } from './ownership/summary.js';
-import { ReferenceTable, State } from './reference-table.js';
+import { type OwnerStore, ReferenceTable, State } from './reference-table.js';
 import { TaskSubmitter } from './task-submitter.js';
 
 export { setRecordCallSites } from './reference-table.js';
@@ -47,7 +46,7 @@ export class CoreWorker {
 
   constructor(
     readonly backend: Backend,
-    readonly store: ObjectStore,
+    readonly store: OwnerStore,
     ownerId?: Buffer,
     lineageMemory: number = DEFAULT_LINEAGE_MEMORY,
   ) {

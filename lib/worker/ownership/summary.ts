@@ -47,7 +47,7 @@ export function summarize(
   owned: ReadonlyMap<string, OwnedView>,
   borrowed: ReadonlyArray<[string, number]>,
   submittedArgs: ReadonlyMap<string, number>,
-  store: ObjectStore,
+  store: Pick<ObjectStore, 'list' | 'tryGet'>,
 ): MemoryRow[] {
   let spilled: Set<string> | undefined;
   const isSpilled = (hex: string) => {
