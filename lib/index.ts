@@ -5,8 +5,10 @@ import {
   type ActorHandle,
   ActorHandleBase,
   type ActorOptions,
+  type AnyClass,
   makeActorClass,
   makeHandle,
+  type UntypedActor,
 } from './api/actor.js';
 import {
   isClass,
@@ -21,7 +23,14 @@ import { checkToken } from './cluster/auth.js';
 import type { InitOptions } from './node/driver.js';
 import { currentRuntime, inWorker, unreadableRef } from './worker/context.js';
 
-export type { ActorClass, ActorHandle, ActorMethod, ActorOptions, MethodNames } from './api/actor.js';
+export type {
+  ActorClass,
+  ActorHandle,
+  ActorMethod,
+  ActorOptions,
+  MethodNames,
+  UntypedActor,
+} from './api/actor.js';
 export type {
   MultiReturnRemoteFunction,
   ObjectRefs,
@@ -118,21 +127,20 @@ export async function shutdown(): Promise<void> {
 }
 
 /** Makes a remote function (a task) or, given a class, an actor class. */
-export function remote<C extends abstract new (...args: any[]) => any>(
-  cls: C,
-  opts?: ActorOptions & { module?: string },
-): ActorClass<C>;
+export function remote<C extends AnyClass>(cls: C, opts?: ActorOptions & { module?: string }): ActorClass<C>;
 export function remote<A extends unknown[], R>(
   fn: (...args: A) => R,
   opts?: RemoteOptions,
 ): RemoteFunction<A, R>;
-export function remote(fn: any, opts?: any): any {
+export function remote(fn: unknown, opts?: RemoteOptions & ActorOptions & { module?: string }): unknown {
   if (typeof fn !== 'function') {
     throw new InvalidArgumentError(
       `remote() takes a function or a class, got ${fn === null ? 'null' : typeof fn}`,
     );
   }
-  return isClass(fn) ? makeActorClass(fn, opts) : makeRemoteFunction(fn, opts);
+  return isClass(fn)
+    ? makeActorClass(fn as AnyClass, opts)
+    : makeRemoteFunction(fn as (...args: unknown[]) => unknown, opts);
 }
 
 export interface GetOptions {
@@ -219,7 +227,7 @@ export function kill(handle: ActorHandleBase, opts: { noRestart?: boolean } = {}
 }
 
 /** A handle to a named actor; rejects with InvalidArgumentError if there is none. */
-export async function getActor<T = any>(
+export async function getActor<T = UntypedActor>(
   name: string,
   opts: { namespace?: string } = {},
 ): Promise<ActorHandle<T>> {

@@ -44,7 +44,13 @@ export interface ActorOptions extends ResourceOptions {
   schedulingStrategy?: SchedulingStrategy;
 }
 
-type AnyFn = (...args: any[]) => any;
+/** Any function (every function type is assignable to it). */
+type AnyFn = (...args: never[]) => unknown;
+/** Any class (its parameters and instances are read from the class itself). */
+export type AnyClass = abstract new (...args: never[]) => unknown;
+/** An actor found by name with no class given (getActor): any method, arguments and results unknown. */
+export type UntypedActor = Record<string, (...args: unknown[]) => unknown>;
+
 /** Names of T's methods. */
 export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[keyof T] & string;
 
@@ -61,7 +67,7 @@ export type ActorHandle<T> = {
   readonly [K in MethodNames<T>]: T[K] extends (...args: infer A) => infer R ? ActorMethod<A, R> : never;
 } & ActorHandleBase;
 
-export interface ActorClass<C extends abstract new (...args: any[]) => any> {
+export interface ActorClass<C extends AnyClass> {
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
   options(opts: ActorOptions): ActorClass<C>;
 }
@@ -111,7 +117,7 @@ export class ActorHandleBase extends Uint8Array {
 
   /** Calls a method by name (for methods whose names collide with Uint8Array's, such as `set`). */
   method(name: string): ActorMethod<unknown[], unknown> {
-    return actorMethod(this, name, {});
+    return actorMethod(this, name, {}) as unknown as ActorMethod<unknown[], unknown>;
   }
 
   override toString(): string {
@@ -126,7 +132,17 @@ export class ActorHandleBase extends Uint8Array {
 /** Actor calls hold no resources of their own (the actor holds them). */
 const NO_DEMAND: Record<string, number> = Object.freeze({});
 
-function actorMethod(h: ActorHandleBase, method: string, o: { numReturns?: number; name?: string }): any {
+/** A handle's method as it is at run time (ActorMethod types it per method). */
+interface UntypedActorMethod {
+  remote(...args: unknown[]): ObjectRef<unknown> | ObjectRef<unknown>[] | undefined;
+  options(next: { numReturns?: number; name?: string }): UntypedActorMethod;
+}
+
+function actorMethod(
+  h: ActorHandleBase,
+  method: string,
+  o: { numReturns?: number; name?: string },
+): UntypedActorMethod {
   // Computed once per method, not per call: calls are the hot path.
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
@@ -202,14 +218,15 @@ function methodOf(cls: Function, name: string): Function | undefined {
   return undefined;
 }
 
-export function makeActorClass<C extends abstract new (...args: any[]) => any>(
+export function makeActorClass<C extends AnyClass>(
   cls: C,
   opts: ActorOptions & { module?: string } = {},
 ): ActorClass<C> {
   const def = makeDef(cls, true, opts);
   const methods = methodNamesOf(cls);
   for (const m of methods) {
-    const generator = generatorKind(methodOf(cls, m)!);
+    const method = methodOf(cls, m);
+    const generator = method ? generatorKind(method) : undefined;
     if (generator) throw generatorsNotSupported(`${cls.name}.${m}`, generator);
   }
   const build = (o: ActorOptions): ActorClass<C> => ({

@@ -5,10 +5,8 @@
 // It also turns the source into an expression a worker can evaluate: a method
 // (`{ m(x) {} }.m`, or a class's static `A.f`) prints as `m(x) {}`, which is
 // no expression on its own.
-import { parse } from 'acorn';
+import { type AnyNode, type Pattern, type Program, type Property, parse } from 'acorn';
 import { InvalidArgumentError, SerializationError } from '../base/errors.js';
-
-type Node = { type: string; [key: string]: any };
 
 // Free names that are fine: what every worker has.
 const ALWAYS_AVAILABLE = new Set([
@@ -22,7 +20,7 @@ const ALWAYS_AVAILABLE = new Set([
 ]);
 
 interface Parsed {
-  ast: Node;
+  ast: Program;
   /** 'method': the source is a method (`m() {}`, `async m() {}`), parsed inside an object literal. */
   form: 'expression' | 'method';
 }
@@ -36,7 +34,7 @@ function parseSource(source: string): Parsed {
   let lastError: unknown;
   for (const [text, form] of attempts) {
     try {
-      return { ast: parse(text, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node, form };
+      return { ast: parse(text, { ecmaVersion: 'latest', sourceType: 'script' }), form };
     } catch (err) {
       lastError = err;
     }
@@ -56,11 +54,11 @@ export function freeVariables(source: string): string[] {
   return freeVariablesOf(parseSource(source).ast);
 }
 
-function freeVariablesOf(ast: Node): string[] {
+function freeVariablesOf(ast: Program): string[] {
   const declared = new Set<string>();
   const referenced = new Set<string>();
 
-  const declarePattern = (p: Node | null): void => {
+  const declarePattern = (p: Pattern | null | undefined): void => {
     if (!p) return;
     switch (p.type) {
       case 'Identifier':
@@ -90,7 +88,7 @@ function freeVariablesOf(ast: Node): string[] {
     }
   };
 
-  const visit = (n: Node | null | undefined): void => {
+  const visit = (n: AnyNode | null | undefined): void => {
     if (!n || typeof n.type !== 'string') return;
     switch (n.type) {
       case 'Identifier':
@@ -138,9 +136,10 @@ function freeVariablesOf(ast: Node): string[] {
       default:
         for (const key of Object.keys(n)) {
           if (key === 'type' || key === 'start' || key === 'end') continue;
-          const child = n[key];
-          if (Array.isArray(child)) for (const c of child) visit(c);
-          else if (child && typeof child === 'object') visit(child);
+          // Any other node: its children, whatever fields hold them.
+          const child = (n as unknown as Record<string, unknown>)[key];
+          if (Array.isArray(child)) for (const c of child) visit(c as AnyNode | null);
+          else if (child && typeof child === 'object') visit(child as AnyNode);
         }
     }
   };
@@ -163,7 +162,10 @@ function freeVariablesOf(ast: Node): string[] {
 export function shippableSource(source: string, what: string, name?: string): string {
   let { ast, form } = parseSource(source);
   if (form === 'method') {
-    const member = ast.body?.[0]?.expression?.properties?.[0] as Node | undefined;
+    const stmt = ast.body[0];
+    const expr = stmt?.type === 'ExpressionStatement' ? stmt.expression : undefined;
+    const first = expr?.type === 'ObjectExpression' ? expr.properties[0] : undefined;
+    const member = first?.type === 'Property' ? first : undefined;
     if (member?.kind === 'get' || member?.kind === 'set') {
       throw new InvalidArgumentError(
         `${what} is a ${member.kind === 'get' ? 'getter' : 'setter'}, not a function that can run as a task: ` +
@@ -187,12 +189,12 @@ export function shippableSource(source: string, what: string, name?: string): st
  * position, so all the key still gives is the method's name. Undefined when the brackets
  * are not where expected (a comment inside them): the key is then shipped as written.
  */
-function withLiteralKey(source: string, member: Node, name: string): string | undefined {
+function withLiteralKey(source: string, member: Property, name: string): string | undefined {
   // Positions are in the parsed text `({${source}})`: two characters ahead of source.
   let open = member.key.start - 3;
-  while (open >= 0 && /\s/.test(source[open]!)) open--;
+  while (open >= 0 && /\s/.test(source.charAt(open))) open--;
   let close = member.key.end - 2;
-  while (close < source.length && /\s/.test(source[close]!)) close++;
+  while (close < source.length && /\s/.test(source.charAt(close))) close++;
   if (source[open] !== '[' || source[close] !== ']') return undefined;
   return `${source.slice(0, open)}${JSON.stringify(name)}${source.slice(close + 1)}`;
 }

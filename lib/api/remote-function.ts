@@ -80,6 +80,13 @@ export interface MultiReturnRemoteFunction<A extends unknown[], R> {
   options(opts: TaskOptions): MultiReturnRemoteFunction<A, R>;
 }
 
+/** A remote function as it is at run time: RemoteFunction and MultiReturnRemoteFunction type it. */
+interface UntypedRemoteFunction {
+  readonly fn: Function;
+  remote(...args: unknown[]): ObjectRef<unknown> | ObjectRef<unknown>[] | undefined;
+  options(next: TaskOptions): UntypedRemoteFunction;
+}
+
 const SOURCE_OF = Function.prototype.toString;
 
 export function isClass(fn: Function): boolean {
@@ -163,7 +170,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
   const generator = generatorKind(fn);
   if (generator) throw generatorsNotSupported(`${fn.name || 'the function'}`, generator);
   const def = makeDef(fn, false, opts);
-  const build = (o: TaskOptions): any => {
+  const build = (o: TaskOptions): UntypedRemoteFunction => {
     checkTaskOptions(o);
     const demand = demandOf(o, 1);
     const numReturns = o.numReturns ?? 1;
@@ -196,5 +203,6 @@ export function makeRemoteFunction<A extends unknown[], R>(
       },
     };
   };
-  return build(opts);
+  // One object serves both typed views (RemoteFunction and, with numReturns > 1, MultiReturnRemoteFunction).
+  return build(opts) as unknown as RemoteFunction<A, R>;
 }

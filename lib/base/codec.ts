@@ -180,7 +180,7 @@ export class Reader {
 
   u8(): number {
     this.need(1);
-    return this.buf[this.pos++]!;
+    return this.buf[this.pos++] as number; // in bounds: need() checked
   }
 
   u32(): number {

@@ -53,8 +53,8 @@ export function ensureTrustedDir(path: string, opts: TrustedDirOptions): string 
   let cur = parse(abs).root;
   checkChain(cur, fail);
   let created = false;
-  for (let i = 0; i < parts.length; i++) {
-    const next = join(cur, parts[i]!);
+  for (const [i, part] of parts.entries()) {
+    const next = join(cur, part);
     const last = i === parts.length - 1;
     if (!created) {
       let st = tryLstat(next);

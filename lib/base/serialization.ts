@@ -83,7 +83,10 @@ const viewAlign: readonly number[] = viewTypes.map(
 );
 
 function viewTypeIndex(view: ArrayBufferView): number {
-  for (let i = 0; i < viewTypes.length; i++) if (view instanceof viewTypes[i]!) return i;
+  for (let i = 0; i < viewTypes.length; i++) {
+    const C = viewTypes[i];
+    if (C && view instanceof C) return i;
+  }
   throw new SerializationError(`unsupported ArrayBufferView type ${view.constructor.name}`);
 }
 
@@ -92,7 +95,7 @@ function makeView(type: number, buf: ArrayBufferLike, offset: number, byteLength
   if (!Ctor) throw new SerializationError(`corrupt payload: unknown view type ${type}`);
   if (Ctor === Buffer) return Buffer.from(buf as ArrayBuffer, offset, byteLength);
   if (Ctor === DataView) return new DataView(buf as ArrayBuffer, offset, byteLength);
-  const bytesPer = viewAlign[type]!;
+  const bytesPer = viewAlign[type] ?? 1;
   if (byteLength % bytesPer !== 0) {
     throw new SerializationError(
       `corrupt payload: ${byteLength} bytes are not a whole number of ${Ctor.name} elements`,
@@ -108,7 +111,7 @@ export interface HostType<T> {
   write(x: T): Buffer;
   read(bytes: Buffer): T;
 }
-const hostTypes: HostType<any>[] = [];
+const hostTypes: HostType<unknown>[] = [];
 export function registerHostType<T>(t: HostType<T>): void {
   if (!hostTypes.some((h) => h.name === t.name)) hostTypes.push(t);
 }
@@ -124,8 +127,7 @@ class Serializer extends v8.DefaultSerializer {
       this.refs.push(obj);
       return;
     }
-    for (let i = 0; i < hostTypes.length; i++) {
-      const h = hostTypes[i]!;
+    for (const h of hostTypes) {
       if (h.test(obj)) {
         const bytes = h.write(obj);
         const name = Buffer.from(h.name);
@@ -418,7 +420,10 @@ function findUnserializable(
         ])
       : v instanceof Set
         ? [...v].map((val, i) => [`${path}[set item ${i}]`, val])
-        : Object.keys(v).map((k) => [Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, (v as any)[k]]);
+        : Object.keys(v).map((k) => [
+            Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`,
+            (v as Record<string, unknown>)[k],
+          ]);
   for (const [p, child] of entries) {
     const found = findUnserializable(child, p, seen, depth + 1);
     if (found) return found;

@@ -43,7 +43,7 @@ export function usage(verb: VerbSpec): string {
   const width = Math.max(...shown.map((s) => s.length)) + 2;
   const lines = [`usage: sunray ${verb.name} [flags]`, '', verb.summary, '', 'flags:'];
   flags.forEach(([, f], i) => {
-    lines.push(`  ${shown[i]!.padEnd(width)}${f.help}`);
+    lines.push(`  ${(shown[i] ?? '').padEnd(width)}${f.help}`);
   });
   if (verb.details) lines.push('', verb.details);
   return `${lines.join('\n')}\n`;
@@ -73,7 +73,7 @@ function explain(verb: VerbSpec, err: NodeJS.ErrnoException): string {
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument '${quoted}' (flags are --name VALUE)`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      const flag = quoted.split(' ')[0]!;
+      const flag = quoted.split(' ')[0] ?? quoted;
       if (/does not take an argument/.test(err.message)) return `${flag} is a switch and takes no value`;
       if (/ambiguous/.test(err.message))
         return `${flag} needs a value, not another flag (for a value that starts with '-', write ${flag}=VALUE)`;
@@ -98,16 +98,18 @@ function closest(name: string, names: string[]): string | undefined {
   return best;
 }
 
+/** Levenshtein distance (rows of the table, indexed by positions that always exist). */
 function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const subst = (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, subst);
     }
     prev = cur;
   }
-  return prev[b.length]!;
+  return prev[b.length] ?? 0;
 }
 
 /** A flag that must be a number >= 0 (undefined when not given). */

@@ -176,9 +176,12 @@ export async function run(argv: string[]): Promise<number> {
     env: daemonEnv(),
   });
   closeSync(out);
-  writeDaemonConfig(child.stdin!, cfg);
+  const { stdin, pid } = child;
+  // No pid: the spawn itself failed (node missing, too many processes); stdin is piped above.
+  if (!stdin || pid === undefined) throw new SunrayError(`could not start the node daemon; see ${log}`);
+  writeDaemonConfig(stdin, cfg);
   child.unref();
-  const rec = await waitReady(child.pid!, log);
+  const rec = await waitReady(pid, log);
   if (head) {
     process.stdout.write(
       [

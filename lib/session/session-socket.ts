@@ -146,7 +146,7 @@ function listeningSocketPaths(): Set<string> | undefined {
   // Num RefCount Protocol Flags Type St Inode Path; Flags has __SO_ACCEPTCON (0x10000) when listening.
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 8 || (Number.parseInt(f[3]!, 16) & 0x10000) === 0) continue;
+    if (f.length < 8 || (Number.parseInt(f[3] ?? '0', 16) & 0x10000) === 0) continue;
     out.add(f.slice(7).join(' '));
   }
   return out;

@@ -308,7 +308,8 @@ export class ObjectStore {
       // Read the epoch before looking: a seal after this point wakes the wait below.
       const epoch = h.sealEpoch();
       for (let i = 0; i < ids.length; i++) {
-        const r = this.tryGet(ids[i]!);
+        const id = ids[i];
+        const r = id && this.tryGet(id);
         if (r) results[i] = r;
         else pending++;
       }
@@ -339,7 +340,7 @@ export class ObjectStore {
 
   private arm(epoch: number): void {
     this.armed = true;
-    this.handle!.armWait(epoch, this.onSeal);
+    this.live().armWait(epoch, this.onSeal);
   }
 
   private finishWaiter(w: Waiter, err?: unknown): void {
@@ -364,11 +365,11 @@ export class ObjectStore {
     for (const w of [...this.waiters]) {
       try {
         for (let i = 0; i < w.ids.length && w.pending > 0; i++) {
-          if (w.results[i]) continue;
-          const h = this.handle;
-          const status = h.get(w.ids[i]!.bytes, this.out);
+          const id = w.ids[i];
+          if (!id || w.results[i]) continue;
+          const status = this.handle.get(id.bytes, this.out);
           if (status === GetStatus.Ready) {
-            w.results[i] = this.wrap(w.ids[i]!);
+            w.results[i] = this.wrap(id);
             w.pending--;
           }
         }

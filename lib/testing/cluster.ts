@@ -84,7 +84,7 @@ export class Cluster {
     const env = { ...process.env };
     delete env.SUNRAY_CLUSTER_TOKEN;
     const child = spawn(process.execPath, [DAEMON], { stdio: ['pipe', 'pipe', 'inherit'], env });
-    writeDaemonConfig(child.stdin!, cfg);
+    writeDaemonConfig(child.stdin, cfg);
     const info = await new Promise<{ nodeId: string; address: string }>((resolve, reject) => {
       let buf = '';
       const onData = (d: Buffer) => {
@@ -102,11 +102,14 @@ export class Cluster {
       };
       const onExit = (code: number | null) =>
         reject(new SunrayError(`a cluster node exited at start (code ${code})`));
-      child.stdout!.on('data', onData);
+      child.stdout.on('data', onData);
       child.once('exit', onExit);
     });
+    // It printed its address, so it runs and has a pid; undefined would mean the spawn failed.
+    const pid = child.pid;
+    if (pid === undefined) throw new SunrayError('a cluster node started without a pid');
     if (head) this.address = info.address;
-    const node: NodeHandle = { ...info, pid: child.pid!, head, process: child };
+    const node: NodeHandle = { ...info, pid, head, process: child };
     this.nodes.push(node);
     // A node killed by the test (kill -9) leaves the list on its own.
     child.once('exit', () => {

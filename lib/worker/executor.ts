@@ -38,6 +38,9 @@ export interface RefOpCounter {
   readonly refOpsSent: number;
 }
 
+/** An actor's instance: its methods by name. */
+type ActorInstance = Record<string, unknown>;
+
 const NO_GPUS: number[] = [];
 const RESULT_ID = Buffer.alloc(OBJECT_ID_SIZE); // scratch: copied into each frame at once
 
@@ -49,7 +52,7 @@ export class Executor {
   private running = 0;
   private blocked = 0;
   private limit = 1;
-  private actor: { id: string; instance: any } | undefined;
+  private actor: { id: string; instance: ActorInstance } | undefined;
   private actorDead: Error | undefined;
   private lastTaskName: string | undefined;
   /** Set by returns() when a value held refs: its result then goes by the node manager (relay). */
@@ -134,8 +137,10 @@ export class Executor {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.queue.length > 0 && this.running - this.blocked < this.limit) {
-        this.run(this.queue.shift()!);
+      while (this.running - this.blocked < this.limit) {
+        const job = this.queue.shift();
+        if (job === undefined) break;
+        this.run(job);
       }
     } finally {
       this.pumping = false;
@@ -164,7 +169,8 @@ export class Executor {
     const out: unknown[] = new Array(wire.length);
     let pending: Promise<void>[] | undefined;
     for (let i = 0; i < wire.length; i++) {
-      const a = wire[i]!;
+      const a = wire[i];
+      if (a === undefined) continue;
       if (a.kind === ArgKind.Value) out[i] = deserialize(a.payload);
       else {
         pending ??= [];
@@ -218,7 +224,7 @@ export class Executor {
       case TaskKind.Task:
         return (target as (...a: unknown[]) => unknown)(...args);
       case TaskKind.ActorCreate: {
-        const instance = new (target as new (...a: unknown[]) => unknown)(...args);
+        const instance = new (target as new (...a: unknown[]) => ActorInstance)(...args);
         this.actor = { id: spec.actorId.toString('hex'), instance };
         return undefined;
       }
@@ -228,7 +234,7 @@ export class Executor {
         const method = inst?.[spec.method];
         if (typeof method !== 'function') {
           throw new InvalidArgumentError(
-            `actor ${inst?.constructor?.name ?? ''} has no method '${spec.method}'`,
+            `actor ${(inst?.constructor as Function | undefined)?.name ?? ''} has no method '${spec.method}'`,
           );
         }
         return method.apply(inst, args);

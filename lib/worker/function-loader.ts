@@ -10,7 +10,7 @@ import { SerializationError } from '../base/errors.js';
 import type { FunctionDef } from '../protocol/spec.js';
 
 // esbuild (tsx, vitest) may wrap nested functions in __name(); give workers the helper.
-(globalThis as any).__name ??= (f: unknown, name: string) => {
+(globalThis as { __name?: unknown }).__name ??= (f: unknown, name: string) => {
   try {
     Object.defineProperty(f, 'name', { value: name, configurable: true });
   } catch {
@@ -19,14 +19,18 @@ import type { FunctionDef } from '../protocol/spec.js';
   return f;
 };
 
-const defaultLoader = (vm.constants as Record<string, unknown> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+// Older Nodes lack the constant (and vm.constants).
+const defaultLoader = (vm.constants as Partial<typeof vm.constants> | undefined)
+  ?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 
 export async function loadFunction(def: FunctionDef): Promise<unknown> {
   if (def.moduleUrl) {
     const mod = (await import(def.moduleUrl)) as Record<string, unknown>;
     const fn =
       mod[def.exportName] ??
-      (def.exportName === 'default' ? undefined : (mod.default as any)?.[def.exportName]);
+      (def.exportName === 'default'
+        ? undefined
+        : (mod.default as Record<string, unknown> | undefined)?.[def.exportName]);
     if (typeof fn !== 'function') {
       throw new SerializationError(
         `module ${def.moduleUrl} has no exported function or class '${def.exportName}': export it under that name ` +
@@ -46,7 +50,7 @@ export async function loadFunction(def: FunctionDef): Promise<unknown> {
     `return (${def.source}\n); })`;
   const script = new vm.Script(wrapped, {
     filename,
-    ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
+    ...(defaultLoader ? { importModuleDynamically: defaultLoader } : {}),
   });
   const factory = script.runInThisContext() as (req: NodeRequire, viteId: (s: string) => string) => unknown;
   return factory(createRequire(join(def.baseDir, 'noop.js')), viteIdToSpecifier);

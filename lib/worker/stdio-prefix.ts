@@ -3,9 +3,9 @@
 // does, so interleaved output from many workers stays readable.
 export function prefixOutput(label: () => string): void {
   for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream) as (chunk: any, ...rest: any[]) => boolean;
+    const write = stream.write.bind(stream) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
     let atLineStart = true;
-    (stream as any).write = (chunk: any, ...rest: any[]): boolean => {
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       if (text.length === 0) return write(chunk, ...rest);
       const prefix = `(${label()}) `;
@@ -15,6 +15,6 @@ export function prefixOutput(label: () => string): void {
       if (text.endsWith('\n')) out += '\n';
       atLineStart = text.endsWith('\n');
       return write(out, ...rest);
-    };
+    }) as typeof stream.write;
   }
 }

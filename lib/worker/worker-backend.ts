@@ -84,7 +84,12 @@ export class WorkerBackend implements Backend {
     const p = this.requests.get(id);
     if (!p) return;
     this.requests.delete(id);
-    const reply = deserialize(payload) as { ok: boolean; value?: unknown; error?: any; message?: string };
+    const reply = deserialize(payload) as {
+      ok: boolean;
+      value?: unknown;
+      error?: { name?: string };
+      message?: string;
+    };
     if (reply.ok) p.resolve(reply.value);
     else {
       const Cls = errorClasses[reply.error?.name ?? ''] ?? SunrayError;

@@ -83,8 +83,9 @@ export class ActorLinks {
   /** Takes an actor call: sent (or held) here, or false for the caller to route it as before. */
   trySend(spec: TaskSpec): boolean {
     const link = this.byIdBuffer.get(spec.actorId) ?? this.linkOf(spec.actorId);
-    if (link.state === LinkState.Direct) {
-      this.sendDirect(link, spec);
+    const peer = link.peer; // set whenever the link is Direct
+    if (link.state === LinkState.Direct && peer) {
+      this.sendDirect(link, peer, spec);
       return true;
     }
     if (link.state === LinkState.Opening) {
@@ -120,10 +121,10 @@ export class ActorLinks {
     return link;
   }
 
-  private sendDirect(link: ActorLink, spec: TaskSpec): void {
+  private sendDirect(link: ActorLink, peer: PeerWriter, spec: TaskSpec): void {
     link.inflight.set(specKey(spec), spec);
     const s = link.realId ? withSpec(spec, { actorId: link.realId }) : spec;
-    link.peer!.writer.sendWith((w) => {
+    peer.writer.sendWith((w) => {
       w.u8(Msg.CallDirect);
       writeSpec(w, s);
       w.i32(this.index);
@@ -147,8 +148,10 @@ export class ActorLinks {
       link.realId = realId.equals(link.asked) ? undefined : realId;
       link.maxTaskRetries = r.f64();
       link.className = r.str();
+      let peer: PeerWriter;
       try {
-        link.peer = PeerWriter.receive(this.controlFd, this.store);
+        peer = PeerWriter.receive(this.controlFd, this.store);
+        link.peer = peer;
       } catch (err) {
         console.error(
           `sunray worker: could not open a direct channel to an actor: ${(err as Error).message}`,
@@ -160,7 +163,7 @@ export class ActorLinks {
       }
       link.state = LinkState.Direct;
       this.byActorIndex.set(link.actorIndex, link);
-      for (const spec of held) this.sendDirect(link, spec);
+      for (const spec of held) this.sendDirect(link, peer, spec);
       return;
     }
     link.state = LinkState.Routed;
@@ -232,14 +235,16 @@ export class ActorLinks {
       const i = link.held.findIndex((spec) => specKey(spec) === taskKey);
       if (i < 0) continue;
       const [spec] = link.held.splice(i, 1);
-      this.failLocally(spec!, new TaskCancelledError(`task ${spec!.name} was cancelled before it ran`));
+      if (spec)
+        this.failLocally(spec, new TaskCancelledError(`task ${spec.name} was cancelled before it ran`));
       return true;
     }
     for (const link of this.byActorIndex.values()) {
       const spec = link.inflight.get(taskKey);
-      if (!spec) continue;
+      const peer = link.peer;
+      if (!spec || !peer) continue;
       // What the actor needs to answer without looking the call up: who, how many returns, its name.
-      link.peer!.writer.sendWith((w) =>
+      peer.writer.sendWith((w) =>
         w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name),
       );
       return true;
