@@ -83,7 +83,7 @@ function subUsage(s: Sub): string {
   );
   const w = Math.max(...cols.map((c) => c.length)) + 2;
   shown.forEach(([, f], i) => {
-    lines.push(`  ${cols[i]!.padEnd(w)}${f.help}`);
+    lines.push(`  ${(cols[i] ?? '').padEnd(w)}${f.help}`);
   });
   return `${lines.join('\n')}\n`;
 }
@@ -147,6 +147,12 @@ async function proxyAddress(): Promise<{ host: string; port: number }> {
   const st = await status();
   const p = Object.values(st.proxies).find((x) => x.status === 'HEALTHY') ?? Object.values(st.proxies)[0];
   return p ? { host: p.host, port: p.port } : { host: '127.0.0.1', port: 8000 };
+}
+
+/** The positional parse() checked is there (run and deploy declare one). */
+function positional(arg: string | undefined): string {
+  if (arg === undefined) throw new UsageError('an argument is missing');
+  return arg;
 }
 
 async function runCmd(values: Record<string, string | boolean | undefined>, target: string): Promise<number> {
@@ -265,9 +271,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'run':
-      return runCmd(parsed.values, parsed.arg!);
+      return runCmd(parsed.values, positional(parsed.arg));
     case 'deploy':
-      return deployCmd(parsed.values, parsed.arg!);
+      return deployCmd(parsed.values, positional(parsed.arg));
     case 'status':
       return statusCmd(parsed.values);
     default:

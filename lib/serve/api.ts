@@ -5,7 +5,7 @@ import * as sunray from '../index.js';
 import { ServeController, type ServeStatus } from './controller.js';
 import { type Application, buildApp, type Deployment, type ImportPath } from './deployment.js';
 import { DeploymentFailedError, DeploymentUnavailableError, fromRemote } from './errors.js';
-import { type DeploymentHandle, makeHandle } from './handle.js';
+import { type DeploymentHandle, makeHandle, type Untyped } from './handle.js';
 import { CONTROLLER_NAME, SERVE_NAMESPACE } from './names.js';
 import { forgetController } from './routing.js';
 
@@ -25,7 +25,7 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-type Ctor = abstract new (...args: any[]) => any;
+type Ctor = abstract new (...args: never[]) => unknown;
 
 const ControllerClass = sunray.remote(ServeController, {
   module: new URL('./controller.js', import.meta.url).href,
@@ -99,7 +99,8 @@ export async function runApp<T>(
   const name = opts.name ?? 'default';
   const routePrefix = opts.routePrefix === undefined ? '/' : opts.routePrefix;
   const spec = buildApp(app, name, routePrefix, importPath);
-  const c = (await controller(true))!;
+  const c = await controller(true);
+  if (!c) throw new DeploymentUnavailableError('the serve controller could not be made: is sunray running?');
   const http: { host?: string; port?: number } = {};
   if (opts.host !== undefined) http.host = opts.host;
   if (opts.port !== undefined) http.port = opts.port;
@@ -123,7 +124,9 @@ export async function runApp<T>(
         'check serve.status(), the resources its replicas ask for, or give a longer timeoutMs',
     );
   }
-  const ingress = spec.deployments.find((d) => d.name === spec.ingress)!;
+  const ingress = spec.deployments.find((d) => d.name === spec.ingress);
+  if (!ingress)
+    throw new DeploymentFailedError(`application '${name}' has no ingress deployment '${spec.ingress}'`);
   const handle = makeHandle<T>(name, ingress.name, ingress.methods);
   if (opts.blocking) await blockUntilGone(name);
   return handle;
@@ -178,7 +181,7 @@ export async function shutdown(): Promise<void> {
 }
 
 /** A handle to an application's ingress deployment. */
-export async function getAppHandle<T = any>(name: string): Promise<DeploymentHandle<T>> {
+export async function getAppHandle<T = Untyped>(name: string): Promise<DeploymentHandle<T>> {
   const c = await controller(false);
   const info = c ? await call(c.appInfo.remote(name), 30_000) : null;
   if (!info)
@@ -193,12 +196,12 @@ export async function getDeploymentHandle<C extends Ctor>(
   deployment: Deployment<C>,
   app?: string,
 ): Promise<DeploymentHandle<InstanceType<C>>>;
-export async function getDeploymentHandle<T = any>(
+export async function getDeploymentHandle<T = Untyped>(
   deployment: string,
   app?: string,
 ): Promise<DeploymentHandle<T>>;
 export async function getDeploymentHandle(
-  deployment: string | Deployment<any>,
+  deployment: string | Deployment<Ctor>,
   app = 'default',
 ): Promise<unknown> {
   const name = typeof deployment === 'string' ? deployment : deployment.name;

@@ -24,7 +24,7 @@ export function newAutoscalingState(): AutoscalingState {
 /** Records the total load (ongoing + queued requests over all replicas) at time now. */
 export function recordLoad(s: AutoscalingState, now: number, total: number, lookBackMs: number): void {
   s.samples.push([now, total]);
-  while (s.samples.length > 1 && s.samples[0]![0] < now - lookBackMs) s.samples.shift();
+  while (s.samples.length > 1 && (s.samples[0]?.[0] ?? now) < now - lookBackMs) s.samples.shift();
 }
 
 /** The mean load over the window (0 with no samples). */

@@ -72,7 +72,7 @@ export function identityOf(src: ClassSource): string {
 }
 
 // esbuild (tsx, vitest) may wrap nested functions in __name(); replicas have the helper.
-(globalThis as any).__name ??= (f: unknown, name: string) => {
+(globalThis as { __name?: unknown }).__name ??= (f: unknown, name: string) => {
   try {
     Object.defineProperty(f, 'name', { value: name, configurable: true });
   } catch {
@@ -83,7 +83,8 @@ export function identityOf(src: ClassSource): string {
 
 const defaultLoader = (vm.constants as Record<string, unknown> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 
-type Ctor = new (...args: unknown[]) => any;
+/** A deployment class as a replica constructs it: its instance's methods are looked up by name. */
+export type Ctor = new (...args: unknown[]) => Record<string, unknown>;
 
 /** In a replica: the class a ClassSource names. `findDeployment` looks a deployment up in an application. */
 export async function loadClass(
@@ -98,7 +99,9 @@ export async function loadClass(
       `return (${src.source}\n); })`;
     const script = new vm.Script(wrapped, {
       filename,
-      ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
+      ...(defaultLoader
+        ? { importModuleDynamically: defaultLoader as vm.ScriptOptions['importModuleDynamically'] }
+        : {}),
     });
     const factory = script.runInThisContext() as (
       r: NodeRequire,

@@ -9,7 +9,7 @@ import { type ClassSource, identityOf, moduleOf, sourceOf } from './class-source
 import { checkOptions, type DeploymentOptions, type ResolvedConfig, resolveConfig } from './config.js';
 import type { DeploymentHandle } from './handle.js';
 
-type Ctor = abstract new (...args: any[]) => any;
+type Ctor = abstract new (...args: never[]) => unknown;
 
 /**
  * A constructor argument as `.bind()` takes it: the value, where a DeploymentHandle is expected
@@ -17,7 +17,7 @@ type Ctor = abstract new (...args: any[]) => any;
  */
 export type Bindable<T> = T extends DeploymentHandle<infer U>
   ? T | Application<U>
-  : T extends (...args: any[]) => any
+  : T extends (...args: never[]) => unknown
     ? T
     : T extends object
       ? { [K in keyof T]: Bindable<T[K]> }
@@ -36,7 +36,7 @@ export class Application<T = unknown> {
   readonly [APPLICATION] = true;
   /** @internal */
   constructor(
-    readonly deployment: Deployment<any>,
+    readonly deployment: Deployment<Ctor>,
     readonly args: readonly unknown[],
   ) {}
 }
@@ -81,7 +81,7 @@ export class Deployment<C extends Ctor> {
 
 /** True for an Application (across copies of this module). */
 export function isApplication(x: unknown): x is Application {
-  return typeof x === 'object' && x !== null && (x as any)[APPLICATION] === true;
+  return typeof x === 'object' && x !== null && (x as { [APPLICATION]?: unknown })[APPLICATION] === true;
 }
 
 /** Method names of a class's instances, inherited ones too (not the constructor). */

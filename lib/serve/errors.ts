@@ -56,9 +56,10 @@ const byName: Record<string, new (message: string) => SunrayError> = {
 export function fromRemote(err: unknown): unknown {
   if (!(err instanceof TaskError)) return err;
   const cause = err.cause as { name?: string; message?: string } | undefined;
-  const cls = cause?.name ? byName[cause.name] : undefined;
+  if (!cause?.name) return err;
+  const cls = byName[cause.name];
   if (!cls) return err;
-  const out = new cls(cause!.message ?? err.message);
+  const out = new cls(cause.message ?? err.message);
   Object.defineProperty(out, 'cause', { value: err.cause, configurable: true, writable: true });
   return out;
 }

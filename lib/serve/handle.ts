@@ -7,13 +7,19 @@
 import * as sunray from '../index.js';
 import type { HandleMarker } from './deployment.js';
 import { BackPressureError, fromRemote, RequestCancelledError } from './errors.js';
-import { fromRequest, splitHeaders, type WireResponse } from './http-wire.js';
+import { forEachHeader, fromRequest, splitHeaders, type WireResponse } from './http-wire.js';
 import type { StreamHead } from './replica.js';
 import { QUEUE_FULL, type Waiting } from './router.js';
 import { type ReplicaInfo, type RouterEntry, requestKey, routerFor } from './routing.js';
-import { pullStream } from './stream.js';
+import { type Chunk, pullStream } from './stream.js';
 
-type AnyFn = (...args: any[]) => any;
+type AnyFn = (...args: never[]) => unknown;
+/**
+ * The class of a handle fetched by name without a type (`getAppHandle('app')`): every method
+ * takes and returns unknown, so the caller narrows what comes back.
+ */
+export type Untyped = Record<string, (...args: unknown[]) => unknown>;
+
 /** Names of T's methods. */
 export type MethodName<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[keyof T] & string;
 
@@ -58,7 +64,7 @@ export interface DeploymentHandleBase<T> {
   /** A handle with other options (`methodName` for `remote()`). */
   options(opts: HandleOptions<T>): DeploymentHandle<T>;
   /** Calls the method named by `options({ methodName })`. */
-  remote(...args: unknown[]): DeploymentResponse<any>;
+  remote(...args: unknown[]): DeploymentResponse<unknown>;
 }
 
 /** A typed handle to a deployment of class T: one `.remote()` per method. */
@@ -73,7 +79,7 @@ export type StreamingDeploymentHandle<T> = {
     : never;
 } & Omit<DeploymentHandleBase<T>, 'remote'> & {
     /** Calls the method named by `options({ methodName })`, streaming. */
-    remote(...args: unknown[]): DeploymentResponseGenerator<any>;
+    remote(...args: unknown[]): DeploymentResponseGenerator<unknown>;
   };
 
 /** Options of `DeploymentResponse.result()`. */
@@ -155,6 +161,12 @@ class Call {
   waiting: Waiting<ReplicaInfo> | undefined;
   replica: ReplicaInfo | undefined;
 
+  /** The replica the call went to (set before its first answer arrives). */
+  routed(): ReplicaInfo {
+    if (!this.replica) throw new Error('serve handle: a call answered before it was routed');
+    return this.replica;
+  }
+
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
@@ -224,11 +236,11 @@ function callMethod(entry: RouterEntry, method: string, args: unknown[], stream:
   return new DeploymentResponseGenerator(call, streamValues(start as Promise<StreamHead>, call));
 }
 
-async function* streamValues(head: Promise<StreamHead>, call: Call): AsyncGenerator<any> {
+async function* streamValues(head: Promise<StreamHead>, call: Call): AsyncGenerator<unknown> {
   const first = await head;
   yield* first.items;
   if (first.stream === 0) return;
-  const replica = call.replica!;
+  const replica = call.routed();
   try {
     for await (const chunk of pullStream(
       (id) => sunray.get(replica.actor.pull.remote(id)) as Promise<[unknown[], boolean]>,
@@ -250,11 +262,14 @@ function fetchCall(entry: RouterEntry, call: Call, req: Request): DeploymentResp
   const res = p.then(([status, joined, body, stream, statusText]) => {
     const headers = splitHeaders(joined);
     const h = new Headers();
-    for (let i = 0; i + 1 < headers.length; i += 2) h.append(headers[i]!, headers[i + 1]!);
+    forEachHeader(headers, (name, value) => h.append(name, value));
     const nullBody = status === 204 || status === 205 || status === 304;
     if (stream === 0) return new Response(nullBody ? null : body, { status, statusText, headers: h });
-    const replica = call.replica!;
-    const chunks = pullStream((id) => sunray.get(replica.actor.pull.remote(id)) as any, stream);
+    const replica = call.routed();
+    const chunks = pullStream(
+      (id) => sunray.get(replica.actor.pull.remote(id)) as Promise<[Chunk, boolean]>,
+      stream,
+    );
     const rs = new ReadableStream<Uint8Array>({
       start(c) {
         if (body) c.enqueue(body);
@@ -313,6 +328,6 @@ export function makeHandle<T>(
 export function handleFromMarker(
   app: string,
   m: HandleMarker['__sunray_serve_handle__'],
-): DeploymentHandle<any> {
+): DeploymentHandle<Untyped> {
   return makeHandle(app, m.deployment, m.methods);
 }

@@ -47,7 +47,7 @@ export function toRequest(w: WireRequest, abort: LazyAbort): Request {
   const [, method, url, joined, body] = w;
   const flat = splitHeaders(joined);
   const headers: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+  forEachHeader(flat, (name, value) => headers.push([name, value]));
   const init: RequestInit = { method, headers };
   if (body !== null && method !== 'GET' && method !== 'HEAD') init.body = body;
   const req = new Request(url, init);
@@ -98,9 +98,19 @@ export function splitHeaders(joined: string): string[] {
   return joined === '' ? [] : joined.split('\n');
 }
 
+/** Calls `each` with every name and value of a flat header list (name, value, name, ...). */
+export function forEachHeader(flat: readonly string[], each: (name: string, value: string) => void): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    const value = flat[i + 1];
+    if (name !== undefined && value !== undefined) each(name, value);
+  }
+}
+
 /** One buffer of chunks (no copy for one). */
 export function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
+  const [only] = chunks;
+  if (chunks.length === 1 && only) return only;
   let n = 0;
   for (const c of chunks) n += c.byteLength;
   const out = new Uint8Array(n);

@@ -37,11 +37,12 @@ export type {
   ResultOptions,
   StreamingDeploymentHandle,
   StreamingDeploymentMethod,
+  Untyped,
   Yielded,
 } from './handle.js';
 export { DeploymentResponse, DeploymentResponseGenerator } from './handle.js';
 
-type Ctor = abstract new (...args: any[]) => any;
+type Ctor = abstract new (...args: never[]) => unknown;
 
 /**
  * Makes a class a deployment: `.bind(...args)` gives an application for `serve.run`. The class

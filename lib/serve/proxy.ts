@@ -18,7 +18,7 @@ import {
   requestKey,
   routerFor,
 } from './routing.js';
-import { pullStream } from './stream.js';
+import { type Chunk, pullStream } from './stream.js';
 
 /** Request bodies larger than this are refused with 413. */
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -162,7 +162,7 @@ export class ServeProxy {
         req,
         res,
         route.entry,
-        chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+        chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks),
         undefined,
       );
     });
@@ -200,7 +200,7 @@ export class ServeProxy {
     const raw = req.rawHeaders;
     let joined = '';
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!;
+      const name = raw[i] ?? '';
       if (HOP_BY_HOP.has(name.toLowerCase())) continue;
       joined += joined === '' ? `${name}\n${raw[i + 1]}` : `\n${name}\n${raw[i + 1]}`;
     }
@@ -300,7 +300,10 @@ export class ServeProxy {
     res.flushHeaders();
     try {
       if (chunk && !noBody) await write(res, chunk);
-      for await (const c of pullStream((id) => sunray.get(replica.actor.pull.remote(id)) as any, stream)) {
+      for await (const c of pullStream(
+        (id) => sunray.get(replica.actor.pull.remote(id)) as Promise<[Chunk, boolean]>,
+        stream,
+      )) {
         if (res.destroyed) break;
         if (!noBody) await write(res, c as Uint8Array);
       }
@@ -333,7 +336,7 @@ function write(res: ServerResponse, chunk: Uint8Array): Promise<void> {
 }
 
 function hasHeader(flat: string[], name: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === name) return true;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]?.toLowerCase() === name) return true;
   return false;
 }
 

@@ -40,7 +40,7 @@ const INTERNAL_ERROR = new TextEncoder().encode('Internal Server Error');
 
 /** The replica actor (made remote by module by the controller). */
 export class ServeReplica {
-  private instance: any;
+  private instance: Record<string, unknown> | undefined;
   private readonly started: Promise<void>;
   private maxOngoing: number;
   private running = 0;
@@ -76,6 +76,13 @@ export class ServeReplica {
     await this.instance.reconfigure(userConfig);
   }
 
+  /** The instance, once `started` has resolved (every caller awaits it first). */
+  private constructed(): Record<string, unknown> {
+    if (this.instance === undefined)
+      throw new Error('serve replica: instance used before it was constructed');
+    return this.instance;
+  }
+
   /** Resolves once the instance is constructed (and reconfigured): where the replica runs. Throws its constructor's error. */
   async ready(): Promise<{ nodeId: string; pid: number }> {
     await this.started;
@@ -94,13 +101,14 @@ export class ServeReplica {
     this.active.set(key, entry);
     const end = once(() => this.leave(key));
     try {
-      const fetch = this.instance.fetch;
+      const instance = this.constructed();
+      const fetch = instance.fetch;
       if (typeof fetch !== 'function') {
         throw new sunray.InvalidArgumentError(
           `deployment ${this.init.deployment} has no fetch(request) method, so it cannot take HTTP requests: add one, or route to another deployment`,
         );
       }
-      const res: unknown = await fetch.call(this.instance, toRequest(w, abort));
+      const res: unknown = await fetch.call(instance, toRequest(w, abort));
       if (!(res instanceof Response)) {
         throw new TypeError(
           `${this.init.deployment}.fetch() must return a Response (or a promise of one), got ${res === null ? 'null' : typeof res}`,
@@ -129,11 +137,12 @@ export class ServeReplica {
     this.active.set(key, entry);
     const end = once(() => this.leave(key));
     try {
-      const fn = this.instance[method];
+      const instance = this.constructed();
+      const fn = instance[method];
       if (typeof fn !== 'function') {
         throw new sunray.InvalidArgumentError(`deployment ${this.init.deployment} has no method '${method}'`);
       }
-      let result = fn.apply(this.instance, args);
+      let result = fn.apply(instance, args);
       if (!stream) return await result;
       if (result && typeof result.then === 'function') result = await result;
       const it = result?.[Symbol.asyncIterator]?.() ?? result?.[Symbol.iterator]?.();
@@ -172,16 +181,19 @@ export class ServeReplica {
   /** A new maxOngoingRequests. */
   setMaxOngoing(n: number): void {
     this.maxOngoing = n;
-    while (this.running < this.maxOngoing && this.waiting.length > 0) {
+    while (this.running < this.maxOngoing) {
+      const next = this.waiting.shift();
+      if (!next) break;
       this.running++;
-      this.waiting.shift()!();
+      next();
     }
   }
 
   /** Throws when the replica is not healthy: its constructor failed, or the class's checkHealth() throws. */
   async checkHealth(): Promise<void> {
     await this.started;
-    if (typeof this.instance.checkHealth === 'function') await this.instance.checkHealth();
+    const instance = this.constructed();
+    if (typeof instance.checkHealth === 'function') await instance.checkHealth();
   }
 
   /** Requests running or waiting here, and open streams. */

@@ -99,8 +99,9 @@ export class ReplicaRouter<R extends RoutedReplica> {
     const i = Math.floor(this.random() * free.length);
     let j = Math.floor(this.random() * (free.length - 1));
     if (j >= i) j++;
-    const a = free[i]!;
-    const b = free[j]!;
+    const a = free[i];
+    const b = free[j];
+    if (!a || !b) return a ?? b;
     return this.ongoing(b.id) < this.ongoing(a.id) ? b : a;
   }
 
@@ -157,8 +158,10 @@ export class ReplicaRouter<R extends RoutedReplica> {
     while (this.waiters.length > 0) {
       const r = this.choose();
       if (!r) return;
+      const waiter = this.waiters.shift();
+      if (!waiter) return;
       this.take(r);
-      this.waiters.shift()!.resolve(r);
+      waiter.resolve(r);
     }
   }
 }
