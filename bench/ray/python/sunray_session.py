@@ -1,0 +1,154 @@
+"""The Python side of `npm run bench -- --vs-ray`: one Ray session, driven row by row.
+
+The bench (bench/ray/session.ts) starts a script of this directory, then for each row sends
+`run <test name>` on stdin once sunray's figure for that row is taken; the script measures
+Ray's figure and prints it as Ray's timeit does (`<name> per second <mean> +- <sd>`), then
+`@@sunray-ray done <name>`. `stop` (or end of input) ends the session: Ray is shut down.
+Ray stays started between rows, idle while sunray runs, so each row's two figures are
+taken next to each other.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+MARK = "@@sunray-ray"
+
+
+def _die_with_parent():
+    """If the bench dies, so does this session, and with it Ray (Ray's processes share the
+    fate of the process that started them)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if os.getppid() == 1:  # the bench was gone before prctl took effect
+        sys.exit(1)
+
+
+_die_with_parent()
+
+
+class Stop(Exception):
+    """The bench has no more rows for this session."""
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", required=True, help="JSON list of the test names to measure")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds timeit sleeps before a test (Ray's warmup_time_sec, 10 by default)",
+    )
+    a = p.parse_args()
+    a.rows = json.loads(a.rows)
+    return a
+
+
+def say(*parts):
+    print(MARK, *parts, flush=True)
+
+
+def done(name):
+    say("done", name)
+
+
+def error(name, err):
+    text = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else str(err)
+    say("error", f"{name}: {' '.join(text.split())[:300]}")
+
+
+def read_command():
+    """The next command: the test name to run, or None for stop / end of input."""
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        line = line.strip()
+        if line == "stop":
+            return None
+        if line.startswith("run "):
+            return line[4:]
+        if line:
+            say("error", f"{line}: unknown command (expected 'run <name>' or 'stop')")
+
+
+def patch_init():
+    """ray.init as the bench starts Ray: a new local instance of this machine's cores.
+
+    address='local' so that it never joins a Ray cluster someone else started on this
+    machine; no dashboard (it is not part of what is measured, and the plain `ray` wheel
+    lacks its dependencies). Arguments a script passes itself win.
+    """
+    import ray
+
+    original = ray.init
+
+    def init(*args, **kwargs):
+        if not args:
+            kwargs.setdefault("address", "local")
+        kwargs.setdefault("num_cpus", os.cpu_count())
+        kwargs.setdefault("include_dashboard", False)
+        return original(*args, **kwargs)
+
+    ray.init = init
+
+
+def serve(rows):
+    """Runs the rows the bench asks for, in its order: rows maps a test name to a function
+    that measures it and prints its line."""
+    while True:
+        name = read_command()
+        if name is None:
+            return
+        fn = rows.get(name)
+        if fn is None:
+            error(name, "this script has no such row (has: " + ", ".join(sorted(rows)) + ")")
+            continue
+        try:
+            fn(name)
+        except Exception as e:  # a failed row must not end the session
+            error(name, e)
+            continue
+        done(name)
+
+
+def report(name, stats):
+    """Prints a figure exactly as Ray's timeit does (ray_microbenchmark_helpers.py)."""
+    import numpy as np
+
+    print(name, "per second", round(float(np.mean(stats)), 2), "+-", round(float(np.std(stats)), 2), flush=True)
+
+
+def timeit_prepared(name, prepare, multiplier=1, settle=10.0, run_sec=2.0, runs=4):
+    """Ray's timeit shape (sleep, 1 s warm-up, 4 runs of at least 2 s, mean +- sd) for an
+    operation whose input must be made fresh each time: prepare() runs off the clock and
+    returns the operation, which is timed alone."""
+    time.sleep(settle)
+    start = time.perf_counter()
+    while True:
+        prepare()()
+        if time.perf_counter() - start >= 1:
+            break
+    stats = []
+    for _ in range(runs):
+        spent = 0.0
+        count = 0
+        while spent < run_sec:
+            op = prepare()
+            t0 = time.perf_counter()
+            op()
+            spent += time.perf_counter() - t0
+            del op  # its input goes before the next one is made
+            count += 1
+        stats.append(multiplier * count / spent)
+    report(name, stats)
