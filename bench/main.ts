@@ -105,7 +105,7 @@ async function main(): Promise<number> {
     : { quick: false, runs: 5, runMs: 1000, warmupMs: 1000, budgetMs: 60_000, minRuns: 5 };
   const defaultTimeout = args.quick ? 30_000 : 120_000;
   const machine = machineInfo();
-  const mode = `${args.scale ? 'scale' : 'microbenchmarks'}${args.quick ? ', quick' : ''}${args.filter ? `, filter ${JSON.stringify(args.filter)}` : ''}`;
+  const mode = `${args.scale ? 'scale' : 'microbenchmarks'}${args.quick ? ', quick' : ''}${args.filter ? `, filter ${JSON.stringify(args.filter)}` : ''}${args.vsRay ? ', --vs-ray' : ''}`;
   console.log(header(machine, mode));
   console.log(
     `timing: warm-up ${cfg.warmupMs} ms, then ${cfg.runs} runs of at least ${cfg.runMs} ms each` +
