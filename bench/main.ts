@@ -28,7 +28,7 @@ import { vsRayOrder } from './ray/order.js';
 import { RayRunner } from './ray/runner.js';
 import { ensureRayVenv, type RayEnv } from './ray/venv.js';
 import { all, baselines, microbenchmarks, scale } from './registry.js';
-import { killTracked, resetDefs } from './suites/defs.js';
+import { killTracked, resetDefs, STORE_BYTES } from './suites/defs.js';
 
 interface Args {
   quick: boolean;
@@ -86,6 +86,7 @@ function makeRayRunner(env: RayEnv, plan: Benchmark[], settleSec: number, output
     env,
     plan,
     settleSec,
+    objectStoreBytes: STORE_BYTES, // sunray's store in this run
     // Ray's timeit alone is ~10 s (+ the pause); a heavy test (multi client put gigabytes) a minute here.
     testTimeoutMs: 6 * 60_000,
     quietMs: settleSec >= 10 ? 20_000 : 5000,

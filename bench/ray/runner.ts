@@ -19,6 +19,8 @@ export interface RunnerOptions {
   plan: readonly Benchmark[];
   /** Ray timeit's sleep before each test (its warmup_time_sec: 10 s; less with --quick). */
   settleSec: number;
+  /** Bytes of Ray's object store: as many as sunray's in the same run. */
+  objectStoreBytes?: number;
   /** Time one test may take on Ray's side, start of its session not counted. */
   testTimeoutMs: number;
   /** Time a session may take to start (Ray's start: 10-30 s here), added to its first test's. */
@@ -58,6 +60,8 @@ export class RayRunner {
   private readonly measured = new Map<string, { fig: RayFigure; row: string }>();
   /** Per source, the tests still to be asked, in plan order. */
   private readonly pending = new Map<string, string[]>();
+  /** Sessions started again after one died, by source: once each. */
+  private readonly restarted = new Set<string>();
   /** CPU of Ray's processes when its last test ended (and the session went quiet). */
   private idleFrom?: { cpu: CpuSnapshot; at: number; session: RaySession };
 
@@ -80,6 +84,7 @@ export class RayRunner {
       script: scriptOf(source),
       rows: this.pending.get(source) ?? [],
       settleSec: this.opts.settleSec,
+      objectStoreBytes: this.opts.objectStoreBytes,
       onLine: this.opts.onLine,
     });
     this.active = { source, session };
@@ -145,11 +150,15 @@ export class RayRunner {
       if (list.length > 1) await this.quiet(s);
     } catch (e) {
       result = { ...base, status: 'failed', reason: reasonOf(e), seconds: seconds() };
-      // A session that died or hung is not asked again: every later row would wait as long.
+      // A session that hung is not asked again: every later row would wait as long. One that
+      // died (a crash, the kernel's OOM killer) starts again once for the rest of its rows.
       const a = this.active;
       if (a && a.source === c.source && (!a.session.alive || /no figure after/.test(result.reason!))) {
-        this.broken.set(c.source, `Ray session failed earlier: ${result.reason}`);
+        const hung = a.session.alive;
         await this.endActive(2000); // a hung test does not end on `stop`
+        if (hung || this.restarted.has(c.source))
+          this.broken.set(c.source, `Ray session failed earlier: ${result.reason}`);
+        else this.restarted.add(c.source);
       }
     }
     list.splice(list.indexOf(c.test), 1);

@@ -19,6 +19,8 @@ export interface SessionOptions {
   rows: readonly string[];
   /** Seconds Ray's timeit sleeps before each test (its warmup_time_sec). */
   settleSec: number;
+  /** Bytes of Ray's object store (ray.init's object_store_memory), or Ray's default. */
+  objectStoreBytes?: number;
   /** Each line the session prints on stdout (Ray's output and the markers). */
   onLine?: (line: string) => void;
 }
@@ -107,6 +109,8 @@ export class RaySession {
   private readonly stderrTail: string[] = [];
   private current?: { name: string; lines: string[]; settle(err?: Error): void };
   private exitCode: number | null | undefined;
+  private exitSignal: NodeJS.Signals | null = null;
+  private killedByUs = false;
   private readonly exited: Promise<void>;
 
   constructor(opts: SessionOptions) {
@@ -123,12 +127,20 @@ export class RaySession {
     delete env.RAY_ADDRESS; // never join a cluster named by the environment
     this.child = spawn(
       opts.python,
-      [opts.script, '--rows', JSON.stringify(opts.rows), '--settle', String(opts.settleSec)],
+      [
+        opts.script,
+        '--rows',
+        JSON.stringify(opts.rows),
+        '--settle',
+        String(opts.settleSec),
+        ...(opts.objectStoreBytes ? ['--object-store-memory', String(opts.objectStoreBytes)] : []),
+      ],
       { env, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code) => {
+      this.child.once('exit', (code, signal) => {
         this.exitCode = code;
+        this.exitSignal = signal;
         this.current?.settle(this.endedError());
         resolve();
       });
@@ -164,15 +176,23 @@ export class RaySession {
     return this.exitCode === undefined;
   }
 
-  /** The last error-looking line Python wrote, for a one-line reason. */
+  /** The last error-looking line Python wrote, for a one-line reason ('' if none). */
   private lastError(): string {
-    const lines = this.stderrTail.filter((l) => /error|exception|failed|killed|cannot|no module/i.test(l));
-    return (lines.at(-1) ?? this.stderrTail.at(-1) ?? '').trim().slice(0, 300);
+    const lines = this.stderrTail.filter(
+      (l) => !/\bINFO\b/.test(l) && /error|exception|failed|killed|cannot|no module/i.test(l),
+    );
+    return (lines.at(-1) ?? '').trim().slice(0, 300);
   }
 
   private endedError(): RayTestError {
     const why = this.lastError();
-    return new RayTestError(`Ray session ended (exit ${this.exitCode ?? 'signal'})${why ? `: ${why}` : ''}`);
+    const how =
+      this.exitSignal === null
+        ? `exit ${this.exitCode}`
+        : this.exitSignal === 'SIGKILL' && !this.killedByUs
+          ? 'killed by SIGKILL, not from the bench: the kernel, if memory ran out'
+          : `killed by ${this.exitSignal}`;
+    return new RayTestError(`Ray session ended (${how})${why ? `: ${why}` : ''}`);
   }
 
   private remember(): void {
@@ -227,6 +247,7 @@ export class RaySession {
       await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
       if (this.alive) {
+        this.killedByUs = true;
         this.child.kill('SIGKILL');
         await this.exited;
       }

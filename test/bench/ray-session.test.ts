@@ -82,19 +82,37 @@ describe.skipIf(!python)('Ray runner on a fake session', () => {
     }
   });
 
-  it('fails the rows of a session that died, each with the reason, without waiting', async () => {
-    const plan = [row('x', 'crash'), row('y', 'figure')];
+  it('starts a session that died once more for its other rows, then gives up on it', async () => {
+    const plan = [row('x', 'crash'), row('y', 'figure'), row('z', 'crash again'), row('w', 'figure again')];
     const runner = new RayRunner({ env, plan, settleSec: 0, testTimeoutMs: 20_000 });
     try {
       const x = await runner.measure(plan[0]!, 'calls/s');
       expect(x!.status).toBe('failed');
       expect(x!.reason).toMatch(/Ray session ended \(exit 3\): Fatal Python error: something broke/);
+      // The rest of its rows get a new session...
+      expect(await runner.measure(plan[1]!, 'calls/s')).toMatchObject({ status: 'ok', mean: 1234.5 });
+      const z = await runner.measure(plan[2]!, 'calls/s');
+      expect(z!.reason).toMatch(/Ray session ended \(exit 3\)/);
+      // ...once: a second death fails the rest at once, each saying why.
       const t0 = Date.now();
-      const y = await runner.measure(plan[1]!, 'calls/s');
-      expect(y!.status).toBe('failed');
-      expect(y!.reason).toMatch(/Ray session failed earlier/);
+      const w = await runner.measure(plan[3]!, 'calls/s');
+      expect(w!.status).toBe('failed');
+      expect(w!.reason).toMatch(/Ray session failed earlier: .*exit 3/);
       expect(Date.now() - t0).toBeLessThan(1000);
       expect(sessions()).toEqual([]);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('says when the session was killed by a signal the bench did not send', async () => {
+    const plan = [row('o', 'oom')];
+    const runner = new RayRunner({ env, plan, settleSec: 0, testTimeoutMs: 20_000 });
+    try {
+      const o = await runner.measure(plan[0]!, 'calls/s');
+      expect(o!.reason).toBe(
+        'Ray session ended (killed by SIGKILL, not from the bench: the kernel, if memory ran out)',
+      );
     } finally {
       await runner.close();
     }

@@ -15,6 +15,7 @@ import sys
 import time
 
 MARK = "@@sunray-ray"
+_object_store_memory = None
 
 
 def _die_with_parent():
@@ -49,7 +50,15 @@ def parse_args():
         default=10.0,
         help="seconds timeit sleeps before a test (Ray's warmup_time_sec, 10 by default)",
     )
+    p.add_argument(
+        "--object-store-memory",
+        type=int,
+        default=None,
+        help="bytes of Ray's object store (sunray's store in the same run has as many)",
+    )
     a = p.parse_args()
+    global _object_store_memory
+    _object_store_memory = a.object_store_memory
     a.rows = json.loads(a.rows)
     return a
 
@@ -87,7 +96,8 @@ def patch_init():
 
     address='local' so that it never joins a Ray cluster someone else started on this
     machine; no dashboard (it is not part of what is measured, and the plain `ray` wheel
-    lacks its dependencies). Arguments a script passes itself win.
+    lacks its dependencies); an object store as large as sunray's (--object-store-memory),
+    not Ray's default of 30% of the machine's memory. Arguments a script passes itself win.
     """
     import ray
 
@@ -98,6 +108,8 @@ def patch_init():
             kwargs.setdefault("address", "local")
         kwargs.setdefault("num_cpus", os.cpu_count())
         kwargs.setdefault("include_dashboard", False)
+        if _object_store_memory:
+            kwargs.setdefault("object_store_memory", _object_store_memory)
         return original(*args, **kwargs)
 
     ray.init = init
