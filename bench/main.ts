@@ -239,7 +239,7 @@ async function main(): Promise<number> {
       console.log(`${m.median.toPrecision(4)} ${m.unit} (${row.seconds} s)${notes}`);
     } else console.log(`${row.status}: ${row.reason}`);
     if (ray && b.vsRay) {
-      row.rayHere = await ray.measure(b, row.measurement?.unit);
+      row.rayHere = await ray.measure(b, row.measurement?.unit, ctx);
       const h = row.rayHere;
       if (h?.status === 'ok' && row.status === 'ok')
         row.rayRatio = betterRatio(row.measurement!.median, h.mean!, row.measurement!.higherIsBetter);

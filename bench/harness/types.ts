@@ -62,6 +62,22 @@ export interface RayCounterpart {
    * row): installed into the venv the first time a run selects the row.
    */
   pip?: string[];
+  /**
+   * For a row whose load runs on Node's side with the same code as sunray's row (autocannon
+   * against Ray Serve's proxy, say): the script sets its test up and says so (`session.drive`
+   * in bench/ray/python/sunray_session.py, with e.g. the URL in `setup`), then this runs the
+   * load and returns each run's figure, per second, which the script prints as Ray's timeit
+   * does (so Ray's output keeps every figure line).
+   */
+  drive?: (setup: Record<string, unknown>, ctx: BenchContext) => Promise<RayDriven>;
+}
+
+/** What a `drive` load measured on Ray's side. */
+export interface RayDriven {
+  /** Each run's figure, operations per second (a latency row gives 1e6 / µs). */
+  perSecond: number[];
+  /** Facts for the Ray cell's note (p50 under load, the interleaved baseline...). */
+  notes?: string[];
 }
 
 /** A row with no Ray counterpart, and why: shown instead of a figure in the Ray column. */

@@ -71,13 +71,32 @@ export function requireFigures(text: string, expected: readonly string[]): Map<s
 }
 
 /** A session's marker line, or undefined for any other line. */
-export type Marker = { kind: 'done' | 'error'; name: string; message?: string } | { kind: 'stopped' };
+export type Marker =
+  | { kind: 'done' | 'error'; name: string; message?: string }
+  | { kind: 'ready'; name: string; setup: Record<string, unknown> }
+  | { kind: 'stopped' };
 
 export function parseMarker(line: string): Marker | undefined {
   if (!line.startsWith(`${MARK} `)) return undefined;
   const rest = line.slice(MARK.length + 1).trimEnd();
   if (rest === 'stopped') return { kind: 'stopped' };
   if (rest.startsWith('done ')) return { kind: 'done', name: rest.slice(5) };
+  if (rest.startsWith('ready ')) {
+    // `ready {"name": <test>, ...setup}`: a test set up, waiting for its load (session.drive).
+    try {
+      const o: unknown = JSON.parse(rest.slice(6));
+      if (
+        o &&
+        typeof o === 'object' &&
+        !Array.isArray(o) &&
+        typeof (o as { name?: unknown }).name === 'string'
+      )
+        return { kind: 'ready', name: (o as { name: string }).name, setup: o as Record<string, unknown> };
+    } catch {
+      // not ours: ignored as any other line
+    }
+    return undefined;
+  }
   if (rest.startsWith('error ')) {
     // `error <name>: <message>`; names contain no ': ' (Ray's test names don't).
     const body = rest.slice(6);

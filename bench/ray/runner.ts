@@ -5,7 +5,7 @@
 
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Benchmark, RayCounterpart, RayHere } from '../harness/types.js';
+import type { BenchContext, Benchmark, RayCounterpart, RayHere } from '../harness/types.js';
 import { isCounterpart, RAY_PERF } from './counterparts.js';
 import type { RayFigure } from './parse.js';
 import { type CpuSnapshot, cpuBetween, cpuSnapshot, RaySession, TICKS_PER_SECOND } from './session.js';
@@ -100,9 +100,9 @@ export class RayRunner {
 
   /**
    * Ray's figure for row b, in `unit` (sunray's unit for the row), or undefined when the row
-   * has no vsRay at all (baselines).
+   * has no vsRay at all (baselines). `ctx` is the row's (a `drive` load runs with it).
    */
-  async measure(b: Benchmark, unit: string | undefined): Promise<RayHere | undefined> {
+  async measure(b: Benchmark, unit: string | undefined, ctx?: BenchContext): Promise<RayHere | undefined> {
     const c = b.vsRay;
     if (!c) return undefined;
     if (!isCounterpart(c)) return { status: 'skipped', source: '', test: '', reason: c.none };
@@ -131,10 +131,22 @@ export class RayRunner {
       const fresh = this.active?.source !== c.source || !this.active.session.alive;
       const s = await this.session(c.source);
       const sunray0 = { cpu: cpuSnapshot(process.pid, s.pid), at: performance.now() };
+      // A row whose load runs here (c.drive): its notes join the cell's.
+      const driven: string[] = [];
+      const drive = c.drive;
+      const load = drive
+        ? async (setup: Record<string, unknown>) => {
+            if (!ctx) throw new Error(`the bench gave no context to run the load of "${b.name}"`);
+            const r = await drive(setup, ctx);
+            driven.push(...(r.notes ?? []));
+            return r.perSecond;
+          }
+        : undefined;
       // The first test of a session also waits for Ray to start (ray.init: 10-30 s here).
       const fig = await s.run(
         c.test,
         this.opts.testTimeoutMs + (fresh ? (this.opts.startTimeoutMs ?? 180_000) : 0),
+        load,
       );
       const sunrayIdleCores = coresSince(sunray0, cpuSnapshot(process.pid, s.pid));
       this.measured.set(key, { fig, row: b.name });
@@ -142,7 +154,7 @@ export class RayRunner {
         ...base,
         status: 'ok',
         ...inRowUnit(fig, c),
-        note: c.note,
+        note: [c.note, ...driven].filter(Boolean).join('; ') || undefined,
         seconds: seconds(),
         rayIdleCores,
         sunrayIdleCores,

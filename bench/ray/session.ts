@@ -1,5 +1,6 @@
 // One Ray session: a Python process of bench/ray/python/ with Ray started in it, asked for one
-// test at a time (`run <name>`) and stopped when its last row is done. Ray's processes are
+// test at a time (`run <name>`; a test whose load runs on Node's side says `ready` and is
+// answered `runs <json>`) and stopped when its last row is done. Ray's processes are
 // ours alone: a private RAY_TMPDIR, a new local instance (never one already running here),
 // and when the session ends every process it started is gone: Ray's shutdown first, then
 // SIGKILL for the Python process and, by pid, any Ray process still alive.
@@ -107,7 +108,12 @@ export class RaySession {
   private readonly tmp: string;
   private readonly seen = new Map<number, Proc>();
   private readonly stderrTail: string[] = [];
-  private current?: { name: string; lines: string[]; settle(err?: Error): void };
+  private current?: {
+    name: string;
+    lines: string[];
+    settle(err?: Error): void;
+    ready(setup: Record<string, unknown>): void;
+  };
   private exitCode: number | null | undefined;
   private exitSignal: NodeJS.Signals | null = null;
   private killedByUs = false;
@@ -159,6 +165,7 @@ export class RaySession {
       cur.lines.push(line);
       const m = parseMarker(line);
       if ((m?.kind === 'done' || m?.kind === 'error') && m.name === cur.name) cur.settle();
+      else if (m?.kind === 'ready' && m.name === cur.name) cur.ready(m.setup);
     });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
       if (!line.trim()) return;
@@ -200,8 +207,16 @@ export class RaySession {
     for (const p of descendants(this.child.pid)) this.seen.set(p.pid, p);
   }
 
-  /** Measures one test: Ray's figure as printed, or RayTestError / RayOutputError. */
-  run(name: string, timeoutMs: number): Promise<RayFigure> {
+  /**
+   * Measures one test: Ray's figure as printed, or RayTestError / RayOutputError. A test
+   * that says it is set up and waits for its load (`ready`) gets `drive`'s figures (`runs
+   * <json>`), or `fail <why>` when there is no drive or it failed; the timeout covers it all.
+   */
+  run(
+    name: string,
+    timeoutMs: number,
+    drive?: (setup: Record<string, unknown>) => Promise<number[]>,
+  ): Promise<RayFigure> {
     if (!this.alive) return Promise.reject(this.endedError());
     if (this.current) return Promise.reject(new Error(`Ray session busy with ${this.current.name}`));
     return new Promise<RayFigure>((resolve, reject) => {
@@ -212,9 +227,20 @@ export class RaySession {
         () => cur.settle(new RayTestError(`Ray: ${name}: no figure after ${Math.round(timeoutMs / 1000)} s`)),
         timeoutMs,
       );
+      const answer = (line: string) => {
+        if (this.current === cur && this.alive) this.child.stdin!.write(`${line}\n`);
+      };
       const cur = {
         name,
         lines,
+        ready: (setup: Record<string, unknown>) => {
+          if (!drive) return answer(`fail the bench has no load for "${name}"`);
+          drive(setup).then(
+            (runs) => answer(`runs ${JSON.stringify(runs)}`),
+            (e: unknown) =>
+              answer(`fail ${(e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300)}`),
+          );
+        },
         settle: (err?: Error) => {
           if (this.current !== cur) return;
           this.current = undefined;

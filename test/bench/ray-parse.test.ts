@@ -113,6 +113,20 @@ describe('parsing Ray output', () => {
     expect(parseMarker('@@sunray-ray stopped')).toEqual({ kind: 'stopped' });
     expect(parseMarker('x per second 1 +- 1')).toBeUndefined();
   });
+
+  it("reads a test's ready marker with its setup, and ignores one that is not JSON or names no test", () => {
+    const url = 'http://127.0.0.1:41234/';
+    expect(
+      parseMarker(`@@sunray-ray ready {"url": "${url}", "name": "serve no-op deployment (2 replicas)"}`),
+    ).toEqual({
+      kind: 'ready',
+      name: 'serve no-op deployment (2 replicas)',
+      setup: { url, name: 'serve no-op deployment (2 replicas)' },
+    });
+    expect(parseMarker('@@sunray-ray ready {"url": "x"')).toBeUndefined();
+    expect(parseMarker('@@sunray-ray ready {"url": "x"}')).toBeUndefined();
+    expect(parseMarker('@@sunray-ray ready ["x"]')).toBeUndefined();
+  });
 });
 
 describe("Ray's figure in the row's unit", () => {

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Benchmark } from '../../bench/harness/types.js';
+import type { BenchContext, Benchmark } from '../../bench/harness/types.js';
 import { rayScript } from '../../bench/ray/counterparts.js';
 import { RayRunner } from '../../bench/ray/runner.js';
 import { ensureRayVenv } from '../../bench/ray/venv.js';
@@ -76,6 +76,58 @@ describe.skipIf(!python)('Ray runner on a fake session', () => {
       expect(d!.status).toBe('ok');
       expect(d!.mean).toBeCloseTo(1e6 / 1234.5, 6);
       // That was the session's last row: it is gone before the next sunray row runs.
+      expect(sessions()).toEqual([]);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it("runs a driven row's load here with the row's context, and its figures come back as Ray's", async () => {
+    const ctx: BenchContext = {
+      quick: true,
+      runs: 2,
+      runMs: 1,
+      warmupMs: 0,
+      budgetMs: 1,
+      minRuns: 1,
+      log: () => undefined,
+      resultOf: () => undefined,
+    };
+    const seen: unknown[] = [];
+    const plan = [
+      row('h', 'driven', {
+        note: 'what differs',
+        drive: async (setup, c) => {
+          seen.push(setup, c);
+          return { perSecond: [100, 300], notes: ['p50 1 ms under load'] };
+        },
+      }),
+      row('i', 'driven again', {
+        drive: async () => {
+          throw new Error('connect ECONNREFUSED 127.0.0.1:9');
+        },
+      }),
+      row('j', 'driven without load'),
+    ];
+    const runner = new RayRunner({ env, plan, settleSec: 0, testTimeoutMs: 20_000 });
+    try {
+      const h = await runner.measure(plan[0]!, 'requests/s', ctx);
+      expect(seen).toEqual([{ url: 'http://127.0.0.1:9/', name: 'driven' }, ctx]);
+      // Printed by the session as Ray's timeit prints: mean and population sd of the runs.
+      expect(h).toMatchObject({
+        status: 'ok',
+        mean: 200,
+        sd: 100,
+        note: 'what differs; p50 1 ms under load',
+      });
+      // A load that fails is the row's Ray cell, and the session goes on.
+      const i = await runner.measure(plan[1]!, 'requests/s', ctx);
+      expect(i!.status).toBe('failed');
+      expect(i!.reason).toBe('Ray: driven again: RuntimeError: connect ECONNREFUSED 127.0.0.1:9');
+      const j = await runner.measure(plan[2]!, 'requests/s', ctx);
+      expect(j!.reason).toBe(
+        'Ray: driven without load: RuntimeError: the bench has no load for "driven without load"',
+      );
       expect(sessions()).toEqual([]);
     } finally {
       await runner.close();

@@ -128,6 +128,8 @@ def serve(rows):
             continue
         try:
             fn(name)
+        except Stop:
+            return
         except Exception as e:  # a failed row must not end the session
             error(name, e)
             continue
@@ -135,10 +137,34 @@ def serve(rows):
 
 
 def report(name, stats):
-    """Prints a figure exactly as Ray's timeit does (ray_microbenchmark_helpers.py)."""
-    import numpy as np
+    """Prints a figure exactly as Ray's timeit does (ray_microbenchmark_helpers.py: the mean
+    and population sd, np.mean and np.std, of its runs, rounded to 2 decimals)."""
+    import statistics
 
-    print(name, "per second", round(float(np.mean(stats)), 2), "+-", round(float(np.std(stats)), 2), flush=True)
+    mean = statistics.fmean(stats)
+    print(name, "per second", round(mean, 2), "+-", round(statistics.pstdev(stats, mean), 2), flush=True)
+
+
+def drive(name, setup):
+    """For a row whose load the bench runs on Node's side, with the same code as sunray's row
+    (autocannon against Ray Serve's proxy): says the test is set up (`ready`, with setup, a
+    dict that can be JSON, e.g. the URL), then waits for the bench's answer: `runs <json list>`,
+    each run's figure per second, returned here (print them with report()), or `fail <why>`,
+    raised as RuntimeError. `stop` or the end of input raises Stop (the bench is ending)."""
+    say("ready", json.dumps({**setup, "name": name}))
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            raise Stop()
+        line = line.strip()
+        if line == "stop":
+            raise Stop()
+        if line.startswith("runs "):
+            return [float(x) for x in json.loads(line[5:])]
+        if line.startswith("fail "):
+            raise RuntimeError(line[5:])
+        if line:
+            say("error", f"{line}: unexpected while {name} waits for its load ('runs <json>' or 'fail <why>')")
 
 
 def timeit_prepared(name, prepare, multiplier=1, settle=10.0, run_sec=2.0, runs=4):
