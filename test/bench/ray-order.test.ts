@@ -7,7 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Benchmark, RayCounterpart } from '../../bench/harness/types.js';
-import { isCounterpart, RAY_PERF, RAY_PERF_TESTS, rayPerf, rayScript } from '../../bench/ray/counterparts.js';
+import {
+  isCounterpart,
+  RAY_PERF,
+  RAY_PERF_TESTS,
+  RAY_SERVE_PACKAGES,
+  rayPerf,
+  rayScript,
+} from '../../bench/ray/counterparts.js';
 import { vsRayOrder } from '../../bench/ray/order.js';
 import { scriptOf } from '../../bench/ray/runner.js';
 import { baselines, microbenchmarks } from '../../bench/registry.js';
@@ -43,6 +50,29 @@ describe('Ray counterparts of the bench rows', () => {
         `"${c.test}"`,
       );
     }
+  });
+});
+
+describe('the serve rows on Ray Serve', () => {
+  it('run in one Ray Serve script with its packages pinned, the HTTP rows under the load sunray runs', () => {
+    const serve = microbenchmarks.filter((b) => b.group === 'serve');
+    expect(serve.map((b) => b.name)).toEqual([
+      'serve no-op deployment (2 replicas)',
+      'serve p50 latency added (one request at a time)',
+      'serve handle calls between two deployments',
+    ]);
+    for (const b of serve) {
+      const c = b.vsRay as RayCounterpart;
+      expect(c.source, b.name).toBe('serve_rows.py');
+      expect(c.pip, b.name).toEqual(RAY_SERVE_PACKAGES);
+    }
+    for (const p of RAY_SERVE_PACKAGES) expect(p).toMatch(/^[a-z0-9-]+==\d+(\.\d+)*$/);
+    // The HTTP rows' load is Node's (the functions sunray's row runs): the script hands it over.
+    const driven = serve.filter((b) => (b.vsRay as RayCounterpart).drive).map((b) => b.name);
+    expect(driven).toEqual(serve.slice(0, 2).map((b) => b.name));
+    expect(readFileSync(scriptOf('serve_rows.py'), 'utf8')).toContain('session.drive(name');
+    // The latency row's Ray figure is per second like every Ray line: turned into µs.
+    expect((serve[1]!.vsRay as RayCounterpart).convert).toBe('µs');
   });
 });
 
