@@ -42,6 +42,9 @@ describe("Ray's recorded output", () => {
     expect(figs.get('multi client put gigabytes')).toMatchObject({ perSecond: 1.99, sd: 0.32 });
     expect(figs.get('1:1 async-actor calls async')).toMatchObject({ perSecond: 1397.56, sd: 70.91 });
     expect(figs.get('ray.get latency 1 GiB')).toMatchObject({ perSecond: 6379.17, sd: 339.15 });
+    // Ray Serve's rows (serve_rows.py), the HTTP ones after their `ready` marker.
+    expect(figs.get('serve no-op deployment (2 replicas)')).toMatchObject({ perSecond: 149.3, sd: 9.86 });
+    expect(figs.get('serve handle calls between two deployments')).toMatchObject({ perSecond: 253.76 });
     for (const f of figs.values()) expect(f.perSecond).toBeGreaterThan(0);
   });
 
