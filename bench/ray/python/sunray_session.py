@@ -3,7 +3,9 @@
 The bench (bench/ray/session.ts) starts a script of this directory, then for each row sends
 `run <test name>` on stdin once sunray's figure for that row is taken; the script measures
 Ray's figure and prints it as Ray's timeit does (`<name> per second <mean> +- <sd>`), then
-`@@sunray-ray done <name>`. `stop` (or end of input) ends the session: Ray is shut down.
+`@@sunray-ray done <name>`. A test whose load is the bench's own (Ray Serve's HTTP rows) sets
+up, says `ready` and gets the load's figures back (drive()). `stop` (or end of input) ends the
+session: Ray is shut down.
 Ray stays started between rows, idle while sunray runs, so each row's two figures are
 taken next to each other.
 """
