@@ -1,33 +1,50 @@
-// The benchmark runner: `node scripts/bench.mjs [--quick] [--filter <substring|regex>] [--scale]`
-// (which runs this file under tsx). Runs each selected benchmark with its baselines, prints
-// a table, writes bench/results/latest.json (scale: scale.json) and ratios.svg, and always
-// exits: sunray shut down, pools and child processes closed.
+// The benchmark runner: `node scripts/bench.mjs [--quick] [--filter <substring|regex>] [--scale]
+// [--vs-ray]` (which runs this file under tsx). Runs each selected benchmark with its
+// baselines (and with --vs-ray, Ray's counterpart right after it: bench/ray/), prints a
+// table, writes bench/results/latest.json (scale: scale.json) and ratios.svg, and always
+// exits: sunray shut down, pools, Ray and child processes closed.
 
 import { fileURLToPath } from 'node:url';
 import { onCleanup, runCleanups } from './harness/cleanup.js';
 import { machineInfo } from './harness/machine.js';
-import { header, RAY_COLUMN, ratiosSvg, table, writeJson, writeText } from './harness/report.js';
+import {
+  header,
+  RAY_COLUMN,
+  RAY_HERE_COLUMN,
+  type RayHereInfo,
+  ratiosSvg,
+  rayHereCell,
+  table,
+  writeJson,
+  writeText,
+} from './harness/report.js';
 import { betterRatio } from './harness/stats.js';
 import { closeStores, shutdownSunray } from './harness/sunray.js';
 import { withTimeout } from './harness/timing.js';
 import type { BenchContext, Benchmark, Measurement, RowResult, TimingConfig } from './harness/types.js';
 import { SkipError } from './harness/types.js';
+import { isCounterpart, RAY_VERSION } from './ray/counterparts.js';
+import { vsRayOrder } from './ray/order.js';
+import { RayRunner } from './ray/runner.js';
+import { ensureRayVenv, type RayEnv } from './ray/venv.js';
 import { all, baselines, microbenchmarks, scale } from './registry.js';
-import { killTracked, resetDefs } from './suites/defs.js';
+import { killTracked, resetDefs, STORE_BYTES } from './suites/defs.js';
 
 interface Args {
   quick: boolean;
   scale: boolean;
   filter?: string;
+  vsRay: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, scale: false, help: false };
+  const a: Args = { quick: false, scale: false, vsRay: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--scale') a.scale = true;
+    else if (x === '--vs-ray') a.vsRay = true;
     else if (x === '--help' || x === '-h') a.help = true;
     else if (x === '--filter') a.filter = argv[++i];
     else if (x.startsWith('--filter=')) a.filter = x.slice('--filter='.length);
@@ -36,11 +53,13 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--filter <substring|regex>] [--scale]
+const USAGE = `usage: npm run bench -- [--quick] [--filter <substring|regex>] [--scale] [--vs-ray]
   --quick    fewer and shorter runs (whole suite in under 2 minutes)
   --filter   only benchmarks whose name contains the text (case-insensitive) or matches it as a regex;
              the baselines they compare against run too
   --scale    Ray's single-node envelope instead of the microbenchmarks (time and peak RSS)
+  --vs-ray   also measure Ray ${RAY_VERSION} here, right after each row (its own ray_perf tests), in a venv
+             made on first use (SUNRAY_RAY_VENV, default ~/.cache/sunray/ray-venv-${RAY_VERSION})
 benchmarks:
 ${all.map((b) => `  ${b.name}`).join('\n')}`;
 
@@ -61,6 +80,21 @@ function reasonOf(e: unknown): string {
   return msg.split('\n')[0]!.slice(0, 240);
 }
 
+/** The Ray side of a --vs-ray run; Ray's stdout is kept (bench/results/<base>-ray.txt). */
+function makeRayRunner(env: RayEnv, plan: Benchmark[], settleSec: number, output: string[]): RayRunner {
+  return new RayRunner({
+    env,
+    plan,
+    settleSec,
+    objectStoreBytes: STORE_BYTES, // sunray's store in this run
+    // Ray's timeit alone is ~10 s (+ the pause); a heavy test (multi client put gigabytes) a minute here.
+    testTimeoutMs: 6 * 60_000,
+    quietMs: settleSec >= 10 ? 20_000 : 5000,
+    onLine: (line) => output.push(line),
+    log: (line) => console.log(`    ${line}`),
+  });
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
@@ -72,7 +106,7 @@ async function main(): Promise<number> {
     : { quick: false, runs: 5, runMs: 1000, warmupMs: 1000, budgetMs: 60_000, minRuns: 5 };
   const defaultTimeout = args.quick ? 30_000 : 120_000;
   const machine = machineInfo();
-  const mode = `${args.scale ? 'scale' : 'microbenchmarks'}${args.quick ? ', quick' : ''}${args.filter ? `, filter ${JSON.stringify(args.filter)}` : ''}`;
+  const mode = `${args.scale ? 'scale' : 'microbenchmarks'}${args.quick ? ', quick' : ''}${args.filter ? `, filter ${JSON.stringify(args.filter)}` : ''}${args.vsRay ? ', --vs-ray' : ''}`;
   console.log(header(machine, mode));
   console.log(
     `timing: warm-up ${cfg.warmupMs} ms, then ${cfg.runs} runs of at least ${cfg.runMs} ms each` +
@@ -101,6 +135,34 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  // --vs-ray: Ray's side of each row, right after it. Ray missing is one line, never a failure.
+  let rayInfo: RayHereInfo | undefined;
+  let ray: RayRunner | undefined;
+  const rayOutput: string[] = [];
+  const runOrder = args.vsRay && !args.scale ? vsRayOrder(order) : order;
+  if (args.vsRay && args.scale) {
+    rayInfo = { unavailable: 'the --scale rows have no Ray counterpart yet' };
+    console.log(`Ray: not measured: ${rayInfo.unavailable}\n`);
+  } else if (args.vsRay) {
+    const extra = runOrder.flatMap((b) => (isCounterpart(b.vsRay) ? (b.vsRay.pip ?? []) : []));
+    const env = await ensureRayVenv({ log: (line) => console.log(line), extra }).catch(
+      (e: unknown) => ({ ok: false, reason: reasonOf(e) }) as const,
+    );
+    if (env.ok) {
+      const settleSec = args.quick ? 1 : 10;
+      rayInfo = { version: env.env.version, settleSec };
+      ray = makeRayRunner(env.env, runOrder, settleSec, rayOutput);
+      onCleanup('Ray', () => ray?.close());
+      console.log(
+        `Ray: ${env.env.version} from ${env.env.venv}; each row's Ray figure is taken right after sunray's` +
+          ` (Ray's timeit: ${settleSec} s pause, 1 s warm-up, 4 runs of 2 s)\n`,
+      );
+    } else {
+      rayInfo = { unavailable: env.reason };
+      console.log(`Ray: not measured: ${env.reason}; running without the Ray column\n`);
+    }
+  }
+
   const results = new Map<string, RowResult>();
   /** A row's baseline figure: the one measured interleaved with it if any, else the baseline's own row. */
   const baselineOf = (name: string, m: Measurement): Measurement | undefined =>
@@ -112,7 +174,7 @@ async function main(): Promise<number> {
   };
   const gc = (globalThis as { gc?: () => void }).gc;
 
-  for (const b of order) {
+  for (const b of runOrder) {
     process.stdout.write(`  ${b.name} ... `);
     const t0 = performance.now();
     const row: RowResult = {
@@ -176,15 +238,34 @@ async function main(): Promise<number> {
       const notes = m.notes?.length ? `  [${m.notes.join('; ')}]` : '';
       console.log(`${m.median.toPrecision(4)} ${m.unit} (${row.seconds} s)${notes}`);
     } else console.log(`${row.status}: ${row.reason}`);
+    if (ray && b.vsRay) {
+      row.rayHere = await ray.measure(b, row.measurement?.unit, ctx);
+      const h = row.rayHere;
+      if (h?.status === 'ok' && row.status === 'ok')
+        row.rayRatio = betterRatio(row.measurement!.median, h.mean!, row.measurement!.higherIsBetter);
+      const idle = [
+        h?.rayIdleCores !== undefined ? `Ray's processes ${h.rayIdleCores} cores during sunray's row` : '',
+        h?.sunrayIdleCores !== undefined ? `sunray's ${h.sunrayIdleCores} during Ray's` : '',
+      ].filter(Boolean);
+      console.log(
+        `    Ray: ${rayHereCell(row)}${row.rayRatio !== undefined ? `; sunray ${row.rayRatio.toPrecision(3)}×` : ''}` +
+          `${h?.seconds ? ` (${h.seconds} s${idle.length ? `; ${idle.join(', ')}` : ''})` : idle.length ? ` (${idle.join(', ')})` : ''}`,
+      );
+    }
     gc?.();
   }
+  await ray?.close();
 
   const rows = order.map((b) => results.get(b.name)!);
-  console.log(`\n${table(rows)}\n`);
+  const vsRay = rayInfo !== undefined && 'version' in rayInfo;
+  console.log(`\n${table(rows, false, vsRay)}\n`);
   const skipped = rows.filter((r) => r.status !== 'ok');
   if (skipped.length) console.log(`${skipped.length} of ${rows.length} not measured (see status above).`);
 
-  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+  // SUNRAY_BENCH_RESULTS: another directory for the results (tests use it to leave bench/results alone).
+  const resultsDir = process.env.SUNRAY_BENCH_RESULTS
+    ? `${process.env.SUNRAY_BENCH_RESULTS.replace(/\/$/, '')}/`
+    : fileURLToPath(new URL('./results/', import.meta.url));
   // A filtered run must not replace the whole suite's results (the README shows ratios.svg).
   const base = args.filter ? 'filtered' : args.scale ? 'scale' : 'latest';
   writeJson(`${resultsDir}${base}.json`, {
@@ -192,17 +273,34 @@ async function main(): Promise<number> {
     mode,
     timing: cfg,
     rayColumn: `${RAY_COLUMN}: release/perf_metrics/microbenchmark.json, one m5.16xlarge`,
+    ...(rayInfo
+      ? {
+          rayHere:
+            'version' in rayInfo
+              ? {
+                  ...rayInfo,
+                  column: `${RAY_HERE_COLUMN}: Ray measured on this machine right after each row (rayHere of each row; rayRatio: >1 = sunray better)`,
+                }
+              : rayInfo,
+        }
+      : {}),
     ratioMeaning:
       'sunray median vs the first baseline median; >1 = sunray better (faster, or more per second)',
     results: rows,
   });
   writeText(
     `${resultsDir}${base}.md`,
-    `${header(machine, mode).replace(/\n/g, '  \n')}\n\n${table(rows, true)}\n`,
+    `${header(machine, mode, rayInfo).replace(/\n/g, '  \n')}\n\n${table(rows, true, vsRay)}\n`,
   );
-  if (!args.scale && !args.filter) writeText(`${resultsDir}ratios.svg`, ratiosSvg(rows, machine));
+  if (rayOutput.length) writeText(`${resultsDir}${base}-ray.txt`, `${rayOutput.join('\n')}\n`);
+  if (!args.scale && !args.filter)
+    writeText(
+      `${resultsDir}ratios.svg`,
+      ratiosSvg(rows, machine, vsRay ? (rayInfo as { version: string }).version : undefined),
+    );
   console.log(
-    `wrote bench/results/${base}.json, bench/results/${base}.md${args.scale || args.filter ? '' : ', bench/results/ratios.svg'}`,
+    `wrote bench/results/${base}.json, bench/results/${base}.md${rayOutput.length ? `, bench/results/${base}-ray.txt` : ''}` +
+      `${args.scale || args.filter ? '' : ', bench/results/ratios.svg'}`,
   );
   return 0;
 }

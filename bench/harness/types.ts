@@ -41,6 +41,50 @@ export interface Goal {
   met(m: Measurement, baseline: number | undefined): boolean;
 }
 
+/**
+ * How a row is measured on Ray itself, on this machine, in the same run (`--vs-ray`):
+ * a session (Ray's own ray_perf, or a script of ours in bench/ray/python/) and the name of
+ * the test it prints. Made with rayPerf() / rayScript() / noRay() (bench/ray/counterparts.ts).
+ */
+export interface RayCounterpart {
+  /** 'ray_perf' (ray._private.ray_perf.main), or a script file name in bench/ray/python/. */
+  source: string;
+  /** The name the session prints its figure under (for ray_perf: Ray's test name). */
+  test: string;
+  /** Ray's figure is multiplied by this to be in this row's unit (e.g. GB counted as 10⁹ B). */
+  scale?: number;
+  /** Ray prints operations per second; 'µs' turns that into µs per operation (latency rows). */
+  convert?: 'µs';
+  /** What differs between what the two sides measure (JSON, docs). */
+  note?: string;
+  /**
+   * More pip requirements the script needs, pinned (e.g. `ray[serve]==2.58.0` for a Serve
+   * row): installed into the venv the first time a run selects the row.
+   */
+  pip?: string[];
+  /**
+   * For a row whose load runs on Node's side with the same code as sunray's row (autocannon
+   * against Ray Serve's proxy, say): the script sets its test up and says so (`session.drive`
+   * in bench/ray/python/sunray_session.py, with e.g. the URL in `setup`), then this runs the
+   * load and returns each run's figure, per second, which the script prints as Ray's timeit
+   * does (so Ray's output keeps every figure line).
+   */
+  drive?: (setup: Record<string, unknown>, ctx: BenchContext) => Promise<RayDriven>;
+}
+
+/** What a `drive` load measured on Ray's side. */
+export interface RayDriven {
+  /** Each run's figure, operations per second (a latency row gives 1e6 / µs). */
+  perSecond: number[];
+  /** Facts for the Ray cell's note (p50 under load, the interleaved baseline...). */
+  notes?: string[];
+}
+
+/** A row with no Ray counterpart, and why: shown instead of a figure in the Ray column. */
+export interface NoRayCounterpart {
+  none: string;
+}
+
 export type Group = 'store' | 'tasks' | 'actors' | 'latency' | 'cluster' | 'serve' | 'baseline' | 'scale';
 
 export interface Benchmark {
@@ -52,6 +96,8 @@ export interface Benchmark {
   shape: string;
   /** Ray 2.48's published figure (64 vCPU m5.16xlarge), in this row's unit. */
   ray?: number;
+  /** Ray measured here, next to this row, with --vs-ray (sunray rows; see bench/ray/). */
+  vsRay?: RayCounterpart | NoRayCounterpart;
   goal?: Goal;
   /** Baselines, the first is the primary (ratio column); others are shown alongside. */
   baselines?: BaselineRef[];
@@ -103,7 +149,35 @@ export interface RowResult {
   /** This row's median against its primary baseline's: >1 means sunray is better (faster or more per second). */
   ratio?: number;
   ray?: number;
+  /** Ray measured on this machine right after this row (--vs-ray). */
+  rayHere?: RayHere;
+  /** This row's median against Ray's figure here: >1 means sunray is better. */
+  rayRatio?: number;
   goal?: string;
   goalMet?: boolean;
   seconds: number;
+}
+
+/** Ray's figure for a row, measured in the same run (--vs-ray), in the row's unit. */
+export interface RayHere {
+  status: Status;
+  /** Where it came from: 'ray_perf' or our script's file name, and the test's name there. */
+  source: string;
+  test: string;
+  /** Ray's timeit: the mean of its runs and their standard deviation (this row's unit). */
+  mean?: number;
+  sd?: number;
+  unit?: string;
+  /** Why there is no figure (status not ok). */
+  reason?: string;
+  /** What differs from sunray's side, or that the figure is shared with another row. */
+  note?: string;
+  /** Seconds the Ray side took, start-up of its session included. */
+  seconds?: number;
+  /**
+   * CPU (in cores) Ray's idle processes used while sunray measured this row, and sunray's
+   * idle processes while Ray measured it: what each side's figure shared the machine with.
+   */
+  rayIdleCores?: number;
+  sunrayIdleCores?: number;
 }

@@ -6,6 +6,7 @@ import { PISCINA_ASYNC, PISCINA_SYNC } from '../baselines/pools.js';
 import { callsUnderUs, RAY_248, timesRay } from '../harness/goals.js';
 import { rate } from '../harness/timing.js';
 import type { Benchmark } from '../harness/types.js';
+import { rayPerf } from '../ray/counterparts.js';
 import { batch, sunrayDefs, track } from './defs.js';
 
 const nCpu = Math.max(1, Math.floor(cpus().length / 2));
@@ -17,6 +18,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'await get(a.smallValue.remote()), one call at a time',
     ray: RAY_248['1:1 actor calls sync'],
+    vsRay: rayPerf('1:1 actor calls sync'),
     baselines: [{ name: PISCINA_SYNC }],
     goal: callsUnderUs(50),
     async run(ctx) {
@@ -31,6 +33,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '1000 a.smallValue calls submitted, then one get of all',
     ray: RAY_248['1:1 actor calls async'],
+    vsRay: rayPerf('1:1 actor calls async'),
     baselines: [{ name: PISCINA_ASYNC }],
     goal: timesRay(5, RAY_248['1:1 actor calls async']!),
     async run(ctx) {
@@ -45,6 +48,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'actor with maxConcurrency 16; 1000 calls submitted, then one get',
     ray: RAY_248['1:1 actor calls concurrent'],
+    vsRay: rayPerf('1:1 actor calls concurrent'),
     baselines: [{ name: PISCINA_ASYNC }],
     async run(ctx) {
       const { api, Actor } = await sunrayDefs();
@@ -58,6 +62,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: `one Client actor calls ${nCpu} actor(s) 5000 times each, then gets all`,
     ray: RAY_248['1:n actor calls async'],
+    vsRay: rayPerf('1:n actor calls async'),
     baselines: [{ name: PISCINA_ASYNC }],
     async run(ctx) {
       const { api, Actor, Client } = await sunrayDefs();
@@ -76,6 +81,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: `4 tasks, each makes 5000 calls spread over ${nCpu} actor(s), then gets them`,
     ray: RAY_248['n:n actor calls async'],
+    vsRay: rayPerf('n:n actor calls async'),
     baselines: [{ name: PISCINA_ASYNC }],
     goal: timesRay(5, RAY_248['n:n actor calls async']!),
     timeoutMs: 180_000,
@@ -94,6 +100,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: `${nCpu} Client actor(s), one per actor; each makes 1000 calls with a put(0) ref argument`,
     ray: RAY_248['n:n actor calls with arg async'],
+    vsRay: rayPerf('n:n actor calls with arg async'),
     baselines: [{ name: PISCINA_ASYNC }],
     async run(ctx) {
       const { api, Actor, Client } = await sunrayDefs();
@@ -110,6 +117,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'async method: await get(a.smallValue.remote()), one call at a time',
     ray: RAY_248['1:1 async-actor calls sync'],
+    vsRay: rayPerf('1:1 async-actor calls sync'),
     baselines: [{ name: PISCINA_SYNC }],
     goal: callsUnderUs(50),
     async run(ctx) {
@@ -124,6 +132,7 @@ export const actorBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'async method: 1000 calls submitted, then one get of all',
     ray: RAY_248['1:1 async-actor calls async'],
+    vsRay: rayPerf('1:1 async-actor calls async'),
     baselines: [{ name: PISCINA_ASYNC }],
     goal: timesRay(5, RAY_248['1:1 actor calls async']!),
     async run(ctx) {

@@ -10,7 +10,12 @@ import { testing } from '../harness/sunray.js';
 import { rate, ratePaired } from '../harness/timing.js';
 import type { Benchmark } from '../harness/types.js';
 import { SkipError } from '../harness/types.js';
+import { rayScript } from '../ray/counterparts.js';
 import { sunrayDefs } from './defs.js';
+
+/** What differs on the Ray side (--vs-ray, bench/ray/python/two_nodes.py). */
+const TWO_NODES_NOTE =
+  "Ray: two nodes of ray.cluster_utils.Cluster on this machine (a 1-CPU second node), its arenas not prefaulted but warmed by two untimed transfers, as sunray's";
 
 let nodes: Promise<{ api: any; secondNode: Record<string, number> }> | undefined;
 
@@ -63,6 +68,10 @@ export const clusterBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape:
       'put 1 GiB on the driver node (off the clock), then a task pinned to the other node reads its length; GB/s',
+    vsRay: rayScript('two_nodes.py', '1 GiB object between two nodes', {
+      scale: 1 / 1000, // the script counts MB/s
+      note: TWO_NODES_NOTE,
+    }),
     baselines: [{ name: TCP }],
     heavy: true,
     goal: timesBaseline(0.6, 'TCP stream'),
@@ -100,6 +109,7 @@ export const clusterBenchmarks: Benchmark[] = [
     group: 'cluster',
     kind: 'sunray',
     shape: '1000 small tasks pinned to the second node, submitted then got; tasks/s',
+    vsRay: rayScript('two_nodes.py', 'tasks across 2 nodes', { note: TWO_NODES_NOTE }),
     baselines: [{ name: PISCINA_ASYNC }],
     async run(ctx) {
       const { api, secondNode } = await twoNodes();

@@ -4,10 +4,9 @@
 // same noisy machine); the latency a request gains through serve, one at a time; and handle
 // calls between two deployments per second.
 //
-// Ray here (branch vsray adds a "Ray here" column): the counterpart rows are Ray Serve's
-// no-op deployment with 2 replicas under `autocannon -c 50` (Ray Serve 2.58 on this machine,
-// from issue #24: 202 requests/s, p50 223 ms) and Ray Serve handle calls between two
-// deployments; RAY_SERVE_HERE below carries the figures until that column can show them.
+// With --vs-ray, each row's Ray side is Ray Serve (bench/ray/python/serve_rows.py): the same
+// no-op deployment behind Ray Serve's proxy, under the same load, run by the same functions
+// here (noopLoad, addedLatency) against Ray's URL; and a DeploymentHandle composition.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +17,10 @@ import { onCleanup } from '../harness/cleanup.js';
 import { latencyUnder, timesBaseline } from '../harness/goals.js';
 import { median, summarize } from '../harness/stats.js';
 import { rate } from '../harness/timing.js';
-import type { BenchContext, Benchmark, Measurement } from '../harness/types.js';
+import type { BenchContext, Benchmark, Measurement, RayDriven } from '../harness/types.js';
 import { SkipError } from '../harness/types.js';
+import { RAY_SERVE_PACKAGES, rayScript } from '../ray/counterparts.js';
 import { sunrayDefs } from './defs.js';
-
-/** Ray Serve 2.58 measured on this machine under the same load (issue #24). */
-export const RAY_SERVE_HERE = { requestsPerSecond: 202, p50Ms: 223, version: '2.58' };
 
 export const HTTP_CLUSTER = 'node:cluster HTTP server (2 workers)';
 const CONNECTIONS = 50;
@@ -110,6 +107,90 @@ function loadRuns(ctx: BenchContext): { runs: number; seconds: number } {
   return ctx.quick ? { runs: 2, seconds: 2 } : { runs: 5, seconds: 4 };
 }
 
+/**
+ * The no-op rows' load on the server at url (sunray's proxy, or Ray Serve's): autocannon,
+ * 1 s of warm-up each, then runs of it interleaved with the node:cluster server's, which
+ * starts and stops here.
+ */
+async function noopLoad(url: string, ctx: BenchContext): Promise<{ s: Load[]; b: Load[] }> {
+  const { runs, seconds } = loadRuns(ctx);
+  const server = await startCluster();
+  try {
+    await cannon(url, 1);
+    await cannon(server.url, 1);
+    const s: Load[] = [];
+    const b: Load[] = [];
+    for (let i = 0; i < runs; i++) {
+      b.push(await cannon(server.url, seconds));
+      s.push(await cannon(url, seconds));
+    }
+    return { s, b };
+  } finally {
+    server.stop();
+  }
+}
+
+/**
+ * The latency row's load: per run, the p50 of one request at a time against the
+ * node:cluster server, then through url; `added` is the difference, µs.
+ */
+async function addedLatency(
+  url: string,
+  ctx: BenchContext,
+): Promise<{ added: number[]; through: number[]; base: number[] }> {
+  const server = await startCluster();
+  const n = ctx.quick ? 300 : 1000;
+  try {
+    const out = { added: [] as number[], through: [] as number[], base: [] as number[] };
+    for (let i = 0; i < (ctx.quick ? 2 : 5); i++) {
+      const base = await p50OneAtATime(server.url, n);
+      const through = await p50OneAtATime(url, n);
+      out.added.push(through - base);
+      out.through.push(through);
+      out.base.push(base);
+    }
+    return out;
+  } finally {
+    server.stop();
+  }
+}
+
+const urlOf = (setup: Record<string, unknown>): string => {
+  if (typeof setup.url !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+\/$/.test(setup.url))
+    throw new Error(`Ray's session gave no local URL to load (${JSON.stringify(setup.url)})`);
+  return setup.url;
+};
+
+/** Ray Serve's side of the no-op row: the same load against Ray's proxy. */
+async function rayNoop(setup: Record<string, unknown>, ctx: BenchContext): Promise<RayDriven> {
+  const { s, b } = await noopLoad(urlOf(setup), ctx);
+  const failed = s.reduce((n, x) => n + x.non2xx + x.errors, 0);
+  const rps = (l: Load[]) => Math.round(median(l.map((x) => x.rps)));
+  return {
+    perSecond: s.map((x) => x.rps),
+    notes: [
+      `Ray Serve p50 ${median(s.map((x) => x.p50))} ms, p99 ${median(s.map((x) => x.p99))} ms under load`,
+      `node:cluster interleaved ${rps(b)}/s, p50 ${median(b.map((x) => x.p50))} ms`,
+      `${failed} failed`,
+    ],
+  };
+}
+
+/** Ray Serve's side of the latency row: the same interleaved GETs against Ray's proxy. */
+async function rayLatency(setup: Record<string, unknown>, ctx: BenchContext): Promise<RayDriven> {
+  const { added, through, base } = await addedLatency(urlOf(setup), ctx);
+  if (added.some((a) => !(a > 0)))
+    throw new Error(`Ray Serve's added latency is not positive (${added.map(Math.round).join(', ')} µs)`);
+  return {
+    perSecond: added.map((a) => 1e6 / a),
+    notes: [
+      `p50 ${Math.round(median(through))} µs through Ray Serve, ${Math.round(median(base))} µs node:cluster`,
+    ],
+  };
+}
+
+const SERVE_SCRIPT = 'serve_rows.py';
+
 export const serveBaselines: Benchmark[] = [
   {
     name: HTTP_CLUSTER,
@@ -140,46 +221,37 @@ export const serveBenchmarks: Benchmark[] = [
     baselines: [{ name: HTTP_CLUSTER }],
     goal: timesBaseline(0.5, 'node:cluster'),
     timeoutMs: 180_000,
+    vsRay: rayScript(SERVE_SCRIPT, 'serve no-op deployment (2 replicas)', {
+      pip: RAY_SERVE_PACKAGES,
+      drive: rayNoop,
+      note: "Ray Serve's proxy and 2 replicas (async __call__ returning 'ok'), the same autocannon load and node:cluster runs between",
+    }),
     async run(ctx): Promise<Measurement> {
-      const { runs, seconds } = loadRuns(ctx);
       const { url } = await noopApp();
-      const server = await startCluster();
-      try {
-        await cannon(url, 1);
-        await cannon(server.url, 1);
-        const s: Load[] = [];
-        const b: Load[] = [];
-        for (let i = 0; i < runs; i++) {
-          b.push(await cannon(server.url, seconds));
-          s.push(await cannon(url, seconds));
-        }
-        const failed = s.reduce((n, x) => n + x.non2xx + x.errors, 0);
-        const p50 = median(s.map((x) => x.p50));
-        const bp50 = median(b.map((x) => x.p50));
-        return {
-          ...summarize(
-            s.map((x) => x.rps),
+      const { s, b } = await noopLoad(url, ctx);
+      const failed = s.reduce((n, x) => n + x.non2xx + x.errors, 0);
+      const p50 = median(s.map((x) => x.p50));
+      const bp50 = median(b.map((x) => x.p50));
+      return {
+        ...summarize(
+          s.map((x) => x.rps),
+          'requests/s',
+          true,
+        ),
+        notes: [
+          `p50 ${p50} ms (node:cluster ${bp50} ms) under load`,
+          `p99 ${median(s.map((x) => x.p99))} ms`,
+          `${failed} failed`,
+        ],
+        extra: { p50Ms: p50, clusterP50Ms: bp50, failed },
+        paired: {
+          [HTTP_CLUSTER]: summarize(
+            b.map((x) => x.rps),
             'requests/s',
             true,
           ),
-          notes: [
-            `p50 ${p50} ms (node:cluster ${bp50} ms) under load`,
-            `p99 ${median(s.map((x) => x.p99))} ms`,
-            `${failed} failed`,
-            `Ray Serve ${RAY_SERVE_HERE.version} here: ${RAY_SERVE_HERE.requestsPerSecond}/s, p50 ${RAY_SERVE_HERE.p50Ms} ms`,
-          ],
-          extra: { p50Ms: p50, clusterP50Ms: bp50, failed },
-          paired: {
-            [HTTP_CLUSTER]: summarize(
-              b.map((x) => x.rps),
-              'requests/s',
-              true,
-            ),
-          },
-        };
-      } finally {
-        server.stop();
-      }
+        },
+      };
     },
   },
   {
@@ -188,24 +260,19 @@ export const serveBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: `p50 of sequential GETs through serve minus the same against ${HTTP_CLUSTER}, interleaved`,
     goal: latencyUnder(1000, ' added'),
+    vsRay: rayScript(SERVE_SCRIPT, 'serve p50 latency added (one request at a time)', {
+      pip: RAY_SERVE_PACKAGES,
+      drive: rayLatency,
+      convert: 'µs',
+      note: "the same GETs through Ray Serve's proxy; Ray's figure is 1e6 / the mean of 1e6 / each run's added µs",
+    }),
     async run(ctx): Promise<Measurement> {
       const { url } = await noopApp();
-      const server = await startCluster();
-      const n = ctx.quick ? 300 : 1000;
-      try {
-        const added: number[] = [];
-        const notes: string[] = [];
-        for (let i = 0; i < (ctx.quick ? 2 : 5); i++) {
-          const base = await p50OneAtATime(server.url, n);
-          const through = await p50OneAtATime(url, n);
-          added.push(through - base);
-          if (i === 0)
-            notes.push(`p50 ${Math.round(through)} µs through serve, ${Math.round(base)} µs node:cluster`);
-        }
-        return { ...summarize(added, 'µs', false), notes };
-      } finally {
-        server.stop();
-      }
+      const { added, through, base } = await addedLatency(url, ctx);
+      const notes = [
+        `p50 ${Math.round(median(through))} µs through serve, ${Math.round(median(base))} µs node:cluster`,
+      ];
+      return { ...summarize(added, 'µs', false), notes };
     },
   },
   {
@@ -214,6 +281,10 @@ export const serveBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'a deployment calls another through its handle, 1000 calls in flight, then awaits them',
     baselines: [{ name: PISCINA_ASYNC }],
+    vsRay: rayScript(SERVE_SCRIPT, 'serve handle calls between two deployments', {
+      pip: RAY_SERVE_PACKAGES,
+      note: "a Ray Serve DeploymentHandle composition, asyncio.gather of 1000 calls; timed by Ray's timeit",
+    }),
     async run(ctx) {
       const { serve } = await noopApp();
       const Downstream = serve.deployment(

@@ -6,11 +6,16 @@ import { atLeast, RAY_248, timesBaseline } from '../harness/goals.js';
 import { sharedStore } from '../harness/sunray.js';
 import { rate } from '../harness/timing.js';
 import type { Benchmark } from '../harness/types.js';
+import { RAY_GIGABYTES_TO_GB, rayPerf } from '../ray/counterparts.js';
 import { sunrayDefs } from './defs.js';
 
 /** Arena for the store-API rows: one 800 MiB put, or a 1 GiB object for the latency rows, at a time. */
 export const STORE_API_CAPACITY = 1.5 * 1024 ** 3;
 const SMALL_BATCH = 1000;
+
+/** What differs on the Ray side (--vs-ray) of the [store API] rows. */
+const STORE_API_NOTE = 'sunray: its store API directly; Ray: ray.put/ray.get, its public API';
+const PUT_GB_NOTE = 'Ray puts a 100 Mi-element int64 NumPy array (838,860,800 B), sunray an 800 MiB Buffer';
 
 /** Deletes an object one way or the other: the creator may hold a reference after seal. */
 function dropper(store: any): (id: unknown) => void {
@@ -31,6 +36,7 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'await sunray.get(ref) of one small put(0) object, one call at a time',
     ray: RAY_248['single client get calls (Plasma Store)'],
+    vsRay: rayPerf('single client get calls (Plasma Store)'),
     goal: atLeast(200_000),
     async run(ctx) {
       const { api } = await sunrayDefs();
@@ -44,6 +50,7 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'sunray.put(0), the ref dropped at once (release), one call at a time',
     ray: RAY_248['single client put calls (Plasma Store)'],
+    vsRay: rayPerf('single client put calls (Plasma Store)'),
     goal: atLeast(100_000),
     async run(ctx) {
       const { api } = await sunrayDefs();
@@ -56,6 +63,7 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '10 tasks, each 100 x sunray.put(0); counted per put',
     ray: RAY_248['multi client put calls (Plasma Store)'],
+    vsRay: rayPerf('multi client put calls (Plasma Store)'),
     goal: atLeast(100_000),
     async run(ctx) {
       const { api, doPutSmall } = await sunrayDefs();
@@ -69,6 +77,10 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'sunray.put(800 MiB Buffer), ref released; GB/s (1e9 bytes)',
     ray: RAY_248['single client put gigabytes'],
+    vsRay: rayPerf('single client put gigabytes', {
+      scale: RAY_GIGABYTES_TO_GB,
+      note: PUT_GB_NOTE,
+    }),
     baselines: [{ name: MEMCPY }],
     goal: timesBaseline(0.8, 'memcpy'),
     async run(ctx) {
@@ -83,6 +95,10 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '10 tasks, each puts 10 fresh 80 MiB Buffers (8.4 GB per round); GB/s',
     ray: RAY_248['multi client put gigabytes'],
+    vsRay: rayPerf('multi client put gigabytes', {
+      scale: RAY_GIGABYTES_TO_GB,
+      note: 'Ray: 10 tasks x 10 puts of a fresh np.zeros(10 Mi int64), 80 MiB each, as sunray',
+    }),
     baselines: [{ name: MEMCPY }],
     goal: timesBaseline(0.8, 'memcpy'),
     heavy: true,
@@ -99,6 +115,7 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'sunray/store: tryGet(id) of a sealed 8-byte object, then release()',
     ray: RAY_248['single client get calls (Plasma Store)'],
+    vsRay: rayPerf('single client get calls (Plasma Store)', { note: STORE_API_NOTE }),
     goal: atLeast(200_000),
     async run(ctx) {
       const store = await sharedStore(STORE_API_CAPACITY);
@@ -127,6 +144,7 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: `sunray/store: create(random id, 8 B) + write + seal, ${SMALL_BATCH} per batch, then each deleted (delete counted)`,
     ray: RAY_248['single client put calls (Plasma Store)'],
+    vsRay: rayPerf('single client put calls (Plasma Store)', { note: STORE_API_NOTE }),
     goal: atLeast(100_000),
     async run(ctx) {
       const store = await sharedStore(STORE_API_CAPACITY);
@@ -152,6 +170,10 @@ export const storeBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'sunray/store: create(800 MiB) + Buffer.copy into it + seal, then delete; GB/s',
     ray: RAY_248['single client put gigabytes'],
+    vsRay: rayPerf('single client put gigabytes', {
+      scale: RAY_GIGABYTES_TO_GB,
+      note: `${STORE_API_NOTE}; ${PUT_GB_NOTE}`,
+    }),
     baselines: [{ name: MEMCPY }],
     goal: timesBaseline(0.8, 'memcpy'),
     async run(ctx) {

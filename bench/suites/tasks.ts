@@ -5,6 +5,7 @@ import { BATCH, PISCINA_ASYNC, PISCINA_SYNC, TINYPOOL_ASYNC, TINYPOOL_SYNC } fro
 import { atLeast, beatsRay, RAY_248, timesBaseline } from '../harness/goals.js';
 import { rate } from '../harness/timing.js';
 import type { Benchmark } from '../harness/types.js';
+import { rayPerf } from '../ray/counterparts.js';
 import { batch, sunrayDefs, track } from './defs.js';
 
 export const taskBenchmarks: Benchmark[] = [
@@ -14,6 +15,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '1000 small_value tasks submitted, then one get of all; figure = batches/s',
     ray: RAY_248['single client tasks and get batch'],
+    vsRay: rayPerf('single client tasks and get batch'),
     baselines: [
       { name: PISCINA_ASYNC, scale: 1 / BATCH },
       { name: TINYPOOL_ASYNC, scale: 1 / BATCH },
@@ -29,6 +31,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'one task returns a list of 10,000 refs (put(1) each); get of that object, repeated',
     ray: RAY_248['single client get object containing 10k refs'],
+    vsRay: rayPerf('single client get object containing 10k refs'),
     goal: beatsRay(13.37),
     async run(ctx) {
       const { api, createObjectContainingRef } = await sunrayDefs();
@@ -43,6 +46,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '1000 small_value tasks, then 1000 x wait(notReady, numReturns 1); figure = rounds/s',
     ray: RAY_248['single client wait 1k refs'],
+    vsRay: rayPerf('single client wait 1k refs'),
     async run(ctx) {
       const { api, smallValue } = await sunrayDefs();
       const fn = async () => {
@@ -60,6 +64,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: 'await get(small_value.remote()), one task at a time',
     ray: RAY_248['single client tasks sync'],
+    vsRay: rayPerf('single client tasks sync'),
     baselines: [{ name: PISCINA_SYNC }, { name: TINYPOOL_SYNC }],
     goal: atLeast(20_000),
     async run(ctx) {
@@ -73,6 +78,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '1000 small_value tasks submitted, then one get of all; figure = tasks/s',
     ray: RAY_248['single client tasks async'],
+    vsRay: rayPerf('single client tasks async'),
     baselines: [{ name: PISCINA_ASYNC }, { name: TINYPOOL_ASYNC }],
     goal: timesBaseline(3, 'piscina'),
     async run(ctx) {
@@ -86,6 +92,7 @@ export const taskBenchmarks: Benchmark[] = [
     kind: 'sunray',
     shape: '4 actors, each submits 10,000 small_value tasks and gets them; figure = tasks/s',
     ray: RAY_248['multi client tasks async'],
+    vsRay: rayPerf('multi client tasks async'),
     baselines: [{ name: PISCINA_ASYNC }, { name: TINYPOOL_ASYNC }],
     goal: timesBaseline(3, 'piscina'),
     timeoutMs: 180_000,
