@@ -13,7 +13,7 @@ import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
-import { DRIVER, NodeManager } from './node-manager.js';
+import { NodeManager } from './node-manager.js';
 
 export interface InitOptions {
   /** CPUs this node offers (default: the machine's logical cores). */
@@ -87,11 +87,11 @@ class DriverBackend implements Backend {
   }
 
   submit(spec: TaskSpec, def: FunctionDef): void {
-    this.manager.submit(spec, def, DRIVER);
+    this.manager.submit(spec, def, this.manager.driverOwner);
   }
 
   refOp(op: Buffer): void {
-    this.manager.routeRefOps(DRIVER, op);
+    this.manager.routeRefOps(this.manager.driverOwner, op);
   }
 
   blocked(): void {}

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { native } from '../base/addon.js';
-import { Writer } from '../base/codec.js';
+import type { Writer } from '../base/codec.js';
 import {
   ChannelWriter,
   createEventFd,
@@ -20,13 +20,15 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
-import { type FunctionDef, writeDef } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
+import { WorkerSlot } from './worker-slot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WORKER_MAIN = join(here, '..', 'entry', 'worker.js');
+
+export type { WorkerState } from './worker-slot.js';
 
 export interface SharedFds {
   store: number;
@@ -34,45 +36,23 @@ export interface SharedFds {
   completionBell: number;
 }
 
-export type WorkerState = 'starting' | 'idle' | 'leased' | 'actor' | 'dead';
-
-export class WorkerProcess {
+export class WorkerProcess extends WorkerSlot {
   readonly proc: ChildProcess;
   readonly writer: ChannelWriter;
-  state: WorkerState = 'starting';
-  ready = false;
-  idleSince = 0;
-  readonly defined = new Set<string>();
-  /** Tasks sent and not yet done, by task id hex. */
-  readonly inflight = new Set<string>();
-  blockedDepth = 0;
-  exited = false;
-  /** The node asked it to exit, or killed it: an exit before Ready is then no failure to start. */
-  stopRequested = false;
-  /** Its V8 heap limit in bytes, as it said when ready (an out-of-memory death names it). */
-  heapLimit: number | undefined;
   /** The end of what it wrote to stderr (STDERR_TAIL bytes): why it failed to start, or ran out of memory. */
   private stderrChunks: Buffer[] = [];
   private stderrBytes = 0;
   private readonly logToDriver: boolean;
   /** Settles once the process has exited and its stderr was read to the end (or STDERR_WAIT_MS after). */
   private readonly gone: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** It owns objects that other processes or objects hold (Msg.HeldByOthers): not reaped when idle. */
-  heldByOthers = false;
-  /** The actor it hosts (hex id), once it was given one. */
-  actorHex: string | undefined;
-  /** Actors this worker calls directly (it writes into their inboxes). */
-  readonly channelsTo = new Set<WorkerProcess>();
-  /** Workers that call the actor hosted here directly (they write into this inbox). */
-  readonly callers = new Set<WorkerProcess>();
   private readonly inboxFd: number;
   private readonly inboxBellFd: number;
   /** This side of the control socket: fds sent here arrive in the worker (direct/). */
   readonly controlFd: number;
 
   constructor(
-    readonly index: number,
-    readonly ownerId: string,
+    index: number,
+    ownerId: string,
     shared: SharedFds,
     store: ObjectStore,
     opts: {
@@ -83,6 +63,7 @@ export class WorkerProcess {
       env?: Record<string, string>;
     },
   ) {
+    super(index, ownerId);
     this.inboxFd = createRingSegment(INBOX_PARTICIPANTS);
     this.inboxBellFd = createEventFd();
     const ring = openRing(this.inboxFd, true, INBOX_PARTICIPANTS);
@@ -135,7 +116,7 @@ export class WorkerProcess {
     );
     this.gone = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
-        this.exited = true;
+        this.hasExited = true;
         if (stderrDone) {
           resolve({ code, signal });
           return;
@@ -231,15 +212,6 @@ export class WorkerProcess {
     return this.proc.pid ?? -1;
   }
 
-  /** Sends a function definition the first time this worker needs it. */
-  ensureDefined(def: FunctionDef): void {
-    if (this.defined.has(def.fnId)) return;
-    this.defined.add(def.fnId);
-    const w = new Writer(256).u8(Msg.Define);
-    writeDef(w, def);
-    this.writer.send(Buffer.from(w.finish()));
-  }
-
   send(frame: Buffer): void {
     this.writer.send(frame);
   }
@@ -254,7 +226,7 @@ export class WorkerProcess {
    * whenIdle: an actor first finishes the calls it has (some may have come straight from callers).
    */
   stop(graceMs = 2000, whenIdle = false): Promise<void> {
-    this.stopRequested = true;
+    this.stopWasRequested = true;
     if (this.exited) return this.gone.then(() => {});
     this.writer.send(Buffer.from([whenIdle ? Msg.ExitWhenIdle : Msg.Exit]));
     this.writer.flush();
@@ -278,7 +250,7 @@ export class WorkerProcess {
   }
 
   kill(): void {
-    this.stopRequested = true;
+    this.stopWasRequested = true;
     if (!this.exited) this.proc.kill('SIGKILL');
   }
 
