@@ -9,12 +9,12 @@
 import { Reader } from '../base/codec.js';
 import { IdGenerator, OBJECT_ID_SIZE, ownerHexOf } from '../base/ids.js';
 import { serialize } from '../base/serialization.js';
+import { errorRecord } from '../protocol/error-record.js';
 import { keepPayload } from '../protocol/interned-payloads.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
-import { type TaskSpec } from '../protocol/spec.js';
+import type { TaskSpec } from '../protocol/spec.js';
 import { DoneStatus, Msg, ReturnKind, readResult, writeResult } from '../protocol/worker-messages.js';
-import { ObjectId, type ObjectStore } from '../store/index.js';
-import { errorRecord } from '../protocol/error-record.js';
+import { ObjectId } from '../store/index.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -37,6 +37,12 @@ export interface ResultSink {
   failed(spec: TaskSpec, err: Error): void;
   /** Tells the owner (a process of this node) that the owner(s) `ownerHex` (an id or a node's prefix) are gone. */
   ownerDied(ownerHex: string): void;
+}
+
+/** The store as the router uses it: deleting copies of objects nobody can read any more. */
+export interface OwnedObjects {
+  list(): Array<{ id: ObjectId }>;
+  delete(id: ObjectId): void;
 }
 
 /** What the node needs of the driver's CoreWorker, the owner of what the driver's program creates. */
@@ -183,7 +189,7 @@ export class OwnerRouter {
 
   /** nodePrefix: the hex start of every owner id of this node's processes. */
   constructor(
-    private readonly store: ObjectStore,
+    private readonly store: OwnedObjects,
     private readonly nodePrefix: string,
   ) {}
 
