@@ -4,7 +4,8 @@
 // array, so nothing is named in /dev/shm and nothing outlives the processes.
 // A unix socket (the control socket) carries the fds of other workers' rings
 // later, when the node manager opens a direct channel between a caller and an
-// actor (direct/).
+// actor (direct/). What the scheduler knows of the worker (its state, its tasks)
+// is WorkerSlot's (worker-slot.ts); this class adds the process behind it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,8 +28,6 @@ import { WorkerSlot } from './worker-slot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WORKER_MAIN = join(here, '..', 'entry', 'worker.js');
-
-export type { WorkerState } from './worker-slot.js';
 
 export interface SharedFds {
   store: number;
