@@ -4,8 +4,8 @@
 // its placement resources), routing calls to them, restarting them within their budget,
 // and their end: killed, released by their owner (once idle), or their owner gone.
 
-import { ActorDiedError, InvalidArgumentError, type RemoteErrorInfo } from '../base/errors.js';
 import { Deque } from '../base/deque.js';
+import { ActorDiedError, InvalidArgumentError, type RemoteErrorInfo } from '../base/errors.js';
 import { deserialize } from '../base/serialization.js';
 import {
   type ActorRegistration,
@@ -26,6 +26,7 @@ import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
 import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
 
+/** Where an actor is in its life: placed and constructing, serving calls, restarting, or gone. */
 export type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
 
 /** An actor hosted on this node, from creation to death (kept after, for its error). */
@@ -83,6 +84,11 @@ const MAX_WIRE_RETRIES = 2 ** 31 - 1;
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * The node's actors (Ray's GCS actor manager and the raylet's part of it): their records,
+ * names and aliases, placement in processes of their own, calls, restarts within their
+ * budget, kill and release.
+ */
 export class ActorManager<W extends WorkerSlot> {
   private readonly actors = new Map<string, ActorRec<W>>();
   /** Handles getIfExists gave out (their id) -> the actor they stand for (hex). */
@@ -243,9 +249,9 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** Places the waiting actors that can be: each in a process of its own, with its resources. */
   placeWaiting(): void {
-    let n = this.waiting.length;
-    while (n-- > 0) {
-      const a = this.waiting.shift()!;
+    for (let n = this.waiting.length; n > 0; n--) {
+      const a = this.waiting.shift();
+      if (!a) break;
       if (a.state === 'dead') continue;
       if (!this.workers.mayStart()) {
         // Each actor is a process: at the cap it waits, in order, for one to exit (as Ray's
@@ -297,7 +303,9 @@ export class ActorManager<W extends WorkerSlot> {
       this.resources.release(a.grant);
       a.grant = null;
     }
-    while (a.pending.length > 0) this.send(a, a.pending.shift()!);
+    const w = a.worker;
+    // Its worker ran the constructor, so it is there; the calls go to it in order.
+    if (w) for (let c = a.pending.shift(); c; c = a.pending.shift()) this.send(a, w, c);
     this.hooks.scheduleDispatch();
   }
 
@@ -335,12 +343,11 @@ export class ActorManager<W extends WorkerSlot> {
       this.tasks.fail(t, this.diedError(a));
       return;
     }
-    if (a.state === 'alive' && a.worker?.ready) this.send(a, t);
+    if (a.state === 'alive' && a.worker?.ready) this.send(a, a.worker, t);
     else a.pending.push(t);
   }
 
-  private send(a: ActorRec<W>, t: TaskEntry<W>): void {
-    const w = a.worker!;
+  private send(a: ActorRec<W>, w: W, t: TaskEntry<W>): void {
     t.worker = w;
     t.actor = a;
     a.running++;
@@ -397,7 +404,7 @@ export class ActorManager<W extends WorkerSlot> {
       a.grant = null;
     }
     const err = failWith ?? this.diedError(a);
-    while (a.pending.length > 0) this.tasks.fail(a.pending.shift()!, err);
+    for (let t = a.pending.shift(); t; t = a.pending.shift()) this.tasks.fail(t, err);
     for (const t of this.takeRunningCalls(a)) this.tasks.fail(t, err);
     this.hooks.busyChanged();
   }
@@ -449,7 +456,7 @@ export class ActorManager<W extends WorkerSlot> {
         );
       }
     }
-    for (let i = retry.length - 1; i >= 0; i--) a.pending.unshift(retry[i]!);
+    for (const t of retry.reverse()) a.pending.unshift(t);
     // Re-run the constructor in a fresh process.
     this.tasks.set(newTask(a.createSpec, specKey(a.createSpec), a.owner, 0));
     this.waiting.push(a);
@@ -525,9 +532,9 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** Worker starts keep failing: actors not placed yet are dead, with err. */
   failWaiting(err: Error): void {
-    let n = this.waiting.length;
-    while (n-- > 0) {
-      const a = this.waiting.shift()!;
+    for (let n = this.waiting.length; n > 0; n--) {
+      const a = this.waiting.shift();
+      if (!a) break;
       if (a.state === 'dead') continue;
       this.tasks.delete(specKey(a.createSpec));
       this.markDead(a, `its process could not start: ${err.message}`, err);

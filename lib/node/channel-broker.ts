@@ -34,6 +34,7 @@ export interface ActorExit {
 /** A caller refused while the actor starts or restarts asks again after this long. */
 const ASK_AGAIN_MS = 50;
 
+/** Opens direct channels between callers and the actors they call, and closes them when either ends. */
 export class ChannelBroker {
   /** Msg.ChannelOpen from `caller` for the actor its handles call `asked` (resolved to `a`, if on this node). */
   open(caller: WorkerProcess, asked: Buffer, a: BrokeredActor | undefined): void {

@@ -8,6 +8,7 @@ import type { ResultSink } from './owner-router.js';
 /** 'ownerDied': the node of the object's owner is gone, and the owner with it. */
 export type FetchOutcome = 'ok' | 'lost' | 'timeout' | 'ownerDied';
 
+/** A named actor as the cluster's directory records it. */
 export interface NamedActor {
   name: string;
   namespace: string;
@@ -16,6 +17,7 @@ export interface NamedActor {
   className: string;
 }
 
+/** The cluster layer as the node manager sees it (implemented by cluster/cluster-node.ts). */
 export interface ClusterHooks {
   /** The node a new task or actor should run on: undefined for here, an Error if none can. */
   place(spec: TaskSpec): string | undefined | Error;

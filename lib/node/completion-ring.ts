@@ -19,6 +19,7 @@ import type { ObjectStore } from '../store/index.js';
 /** Tries to repair the ring after a worker died, while messages wait for room (10 ms apart). */
 const RECOVER_ATTEMPTS = 100;
 
+/** The node's completion ring and its doorbell: made once, inherited by every worker, read by the node. */
 export class CompletionRing {
   /** The ring's memory (memfd), inherited by workers. */
   readonly fd: number;

@@ -65,6 +65,10 @@ export interface QueueLoad {
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * Ray's local task manager: queues by scheduling class, leases of workers with their
+ * resources, dispatch and pipelining, cancel, infeasible demand and retries.
+ */
 export class LocalTaskManager<W extends WorkerSlot> {
   private readonly classes = new Map<string, ClassQueue<W>>();
   private dispatchScheduled = false;
@@ -131,8 +135,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
   }
 
   private dispatchClass(q: ClassQueue<W>): void {
-    while (q.tasks.length > 0) {
-      const t = q.tasks.peek()!;
+    for (let t = q.tasks.peek(); t !== undefined; t = q.tasks.peek()) {
       if (t.cancelled) {
         q.tasks.shift();
         continue;
@@ -233,8 +236,8 @@ export class LocalTaskManager<W extends WorkerSlot> {
     for (const q of this.classes.values()) {
       if (q.tasks.length > 0) continue;
       for (let i = q.leases.length - 1; i >= 0; i--) {
-        const l = q.leases[i]!;
-        if (l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
+        const l = q.leases[i];
+        if (l && l.inflight === 0 && l.worker.blockedDepth === 0 && l.worker.ready) {
           q.leases.splice(i, 1);
           if (l.grant && !l.suspended) this.resources.release(l.grant);
           this.workers.giveBack(l.worker);
@@ -344,8 +347,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
   failWaiting(err: Error): void {
     for (const q of this.classes.values()) {
       if (q.leases.some((l) => l.worker.ready)) continue; // a worker runs them
-      while (q.tasks.length > 0) {
-        const t = q.tasks.shift()!;
+      for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
         if (!t.cancelled) this.tasks.fail(t, err);
       }
     }
@@ -383,8 +385,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
     const out: HandedOver[] = [];
     for (const q of this.classes.values()) {
       if (q.tasks.length === 0 || this.resources.feasible(q.demand)) continue;
-      while (q.tasks.length > 0) {
-        const t = q.tasks.shift()!;
+      for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
         if (t.owner.kind === 'remote') {
           q.tasks.push(t); // forwarded here: stays (its origin placed it)
           break;

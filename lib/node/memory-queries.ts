@@ -9,6 +9,7 @@ import type { WorkerSlot } from './worker-slot.js';
 /** How long a worker has to answer. */
 const ANSWER_MS = 1000;
 
+/** Gathers the rows of `sunray memory` from the node's live workers, each within ANSWER_MS. */
 export class MemoryQueries {
   private readonly waiting = new Map<number, (rows: unknown[]) => void>();
   private nextId = 1;

@@ -54,6 +54,7 @@ import { WorkerProcess, workerArgv } from './worker-process.js';
 /** Bytes of the node id at the start of every owner id of this node's processes. */
 export const OWNER_NODE_PREFIX = 6;
 
+/** What a node is started with: its resources, store, session and limits. */
 export interface NodeManagerOptions {
   numCpus: number;
   numGpus: number;
@@ -84,6 +85,7 @@ export interface NodeStats {
 
 type W = WorkerProcess;
 
+/** The node (Ray's raylet): builds its parts, hands each worker frame to the part it concerns. */
 export class NodeManager {
   readonly nodeId = randomBytes(16).toString('hex');
   /** The start of every owner id of this node's processes (hex): see newOwnerId. */

@@ -168,6 +168,7 @@ class RemoteOwner implements ResultSink {
   }
 }
 
+/** Routes results, failures and ownership ops to the owners they concern, here or on another node. */
 export class OwnerRouter {
   /** The driver's CoreWorker, when this node is embedded in a driver. */
   driver: DriverCore | undefined;
@@ -267,7 +268,10 @@ export class OwnerRouter {
       // The owner is gone: a process that just started borrowing learns it now.
       if (op[0] === RefOp.AddBorrower && this.deadOwners.has(owner)) sender.ownerDied(owner);
     }
-    if (remote) this.cluster?.sendRefOps(remote.length === 1 ? remote[0]! : Buffer.concat(remote), sender);
+    if (remote) {
+      const only = remote.length === 1 ? remote[0] : undefined; // one op: no copy
+      this.cluster?.sendRefOps(only ?? Buffer.concat(remote), sender);
+    }
   }
 
   /** Hands one op to its owner if that is a live process of this node. */

@@ -7,10 +7,10 @@
 import { type Reader, Writer } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
+import { errorRecord } from '../protocol/error-record.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeRequests } from '../worker/backend.js';
-import { errorRecord } from '../protocol/error-record.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -81,6 +81,7 @@ function pullObject(
   });
 }
 
+/** Answers requests from the node's processes (Msg.Request) and the driver, one typed handler each. */
 export class RequestServer {
   constructor(
     private readonly handlers: RequestHandlers,

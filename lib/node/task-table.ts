@@ -45,6 +45,7 @@ export function newTask<W extends WorkerSlot>(
   };
 }
 
+/** Every task on this node from submission to its end, by task key; failing one tells its owner. */
 export class TaskTable<W extends WorkerSlot = WorkerSlot> {
   private readonly byKey = new Map<string, TaskEntry<W>>();
 

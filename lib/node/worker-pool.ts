@@ -18,6 +18,7 @@ export interface WorkerSpawner<W extends WorkerSlot> {
   command(): readonly string[];
 }
 
+/** The limits of the worker pool: idle workers kept, idle timeout, process cap. */
 export interface WorkerPoolOptions {
   /** CPUs of the node: this many idle workers (at least 1) are kept however long they idle. */
   numCpus: number;
@@ -41,6 +42,7 @@ export interface WorkerPoolHooks<W extends WorkerSlot> {
   hasWork(): boolean;
 }
 
+/** Ray's worker pool: starts workers, reuses idle ones, reaps those idle too long, keeps under the cap. */
 export class WorkerPool<W extends WorkerSlot> {
   private readonly workers = new Map<number, W>();
   /** Starting workers a lease or an actor took: not handed out again. */

@@ -27,14 +27,17 @@ import type { ObjectStore } from '../store/index.js';
 import { WorkerSlot } from './worker-slot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The script a worker process runs (entry/worker.js). */
 export const WORKER_MAIN = join(here, '..', 'entry', 'worker.js');
 
+/** The node's fds every worker inherits: the store, the completion ring and its doorbell. */
 export interface SharedFds {
   store: number;
   completion: number;
   completionBell: number;
 }
 
+/** A worker as the node runs it: its process, its inbox ring and its control socket. */
 export class WorkerProcess extends WorkerSlot {
   readonly proc: ChildProcess;
   readonly writer: ChannelWriter;
@@ -100,19 +103,21 @@ export class WorkerProcess extends WorkerSlot {
     });
     closeSync(childControlFd); // the child has its own copy now
     this.logToDriver = opts.logToDriver;
-    const stderr = this.proc.stderr!;
-    let stderrDone = false;
-    stderr.on('data', (chunk: Buffer) => {
-      this.keepStderr(chunk);
-      if (opts.logToDriver) process.stderr.write(chunk);
-    });
-    stderr.on('error', () => {});
-    const stderrClosed = new Promise<void>((resolve) =>
+    // Piped above: null only when the spawn itself failed, and then there is nothing to read.
+    const stderr = this.proc.stderr;
+    let stderrDone = stderr === null;
+    const stderrClosed = new Promise<void>((resolve) => {
+      if (!stderr) return resolve();
+      stderr.on('data', (chunk: Buffer) => {
+        this.keepStderr(chunk);
+        if (opts.logToDriver) process.stderr.write(chunk);
+      });
+      stderr.on('error', () => {});
       stderr.once('close', () => {
         stderrDone = true;
         resolve();
-      }),
-    );
+      });
+    });
     this.gone = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
         this.hasExited = true;
@@ -133,8 +138,12 @@ export class WorkerProcess extends WorkerSlot {
   private keepStderr(chunk: Buffer): void {
     this.stderrChunks.push(chunk);
     this.stderrBytes += chunk.length;
-    while (this.stderrChunks.length > 1 && this.stderrBytes - this.stderrChunks[0]!.length >= STDERR_TAIL) {
-      this.stderrBytes -= this.stderrChunks.shift()!.length;
+    // Drop the oldest chunks while what is left still covers the tail.
+    while (this.stderrChunks.length > 1) {
+      const first = this.stderrChunks[0];
+      if (!first || this.stderrBytes - first.length < STDERR_TAIL) break;
+      this.stderrChunks.shift();
+      this.stderrBytes -= first.length;
     }
   }
 
@@ -280,8 +289,8 @@ export function workerArgv(): string[] {
 export function maxOldSpaceFlag(): string | undefined {
   const all = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...workerExecArgv(process.execArgv)];
   let found: string | undefined;
-  for (let i = 0; i < all.length; i++) {
-    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(all[i]!);
+  for (const [i, arg] of all.entries()) {
+    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(arg);
     if (m) found = m[1] ?? all[i + 1]; // the command line's comes after NODE_OPTIONS', and wins
   }
   return found;
@@ -341,11 +350,6 @@ const PREFIXED_WITH_VALUE = new Set([
 ]);
 
 /**
- * The driver's node options, for its workers: loaders and flags (tsx through --import,
- * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
- * point (ENTRY_ONLY) do not.
- */
-/**
  * A worker's environment: the driver's, less the cluster token a user may have put there
  * (workers never need it, and a secret should live in as few processes as it can).
  */
@@ -358,10 +362,19 @@ export function workerEnv(
   return env;
 }
 
+/**
+ * The driver's node options, for its workers: loaders and flags (tsx through --import,
+ * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
+ * point (ENTRY_ONLY) do not.
+ */
 export function workerExecArgv(execArgv: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
+  let skipValue = false;
+  for (const a of execArgv) {
+    if (skipValue) {
+      skipValue = false; // the value of an entry-only flag just dropped
+      continue;
+    }
     const eq = a.indexOf('=');
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     const takesValue =
@@ -371,7 +384,7 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
       out.push(a);
       continue;
     }
-    if (takesValue && name === a) i++; // and its value, given as the next argument
+    if (takesValue && name === a) skipValue = true; // and its value, given as the next argument
   }
   return out;
 }

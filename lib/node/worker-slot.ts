@@ -16,6 +16,7 @@ export type WorkerState = 'starting' | 'idle' | 'leased' | 'actor' | 'dead';
 /** A GPU-less task's device ids (the common case: no array made). */
 export const NO_GPUS: readonly number[] = [];
 
+/** A worker as the scheduler sees it: its state, lease, actor and tasks; every change is a method. */
 export abstract class WorkerSlot {
   private _state: WorkerState = 'starting';
   private _ready = false;
