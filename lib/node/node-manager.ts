@@ -90,6 +90,7 @@ export class NodeManager {
   readonly nodeId = randomBytes(16).toString('hex');
   /** The start of every owner id of this node's processes (hex): see newOwnerId. */
   readonly nodePrefix = this.nodeId.slice(0, OWNER_NODE_PREFIX * 2);
+  /** The node's object store (shared memory every process of the node maps). */
   readonly store: ObjectStore;
   /** The node's resources (native/sched). */
   readonly pool: ResourcePool;
@@ -230,6 +231,7 @@ export class NodeManager {
 
   // ------------------------------------------------------------ submission
 
+  /** Keeps a function's definition, so tasks that name it can be sent to workers that lack it. */
   define(def: FunctionDef): void {
     if (def.fnId !== '' && !this.defs.has(def.fnId)) this.defs.set(def.fnId, def);
   }
@@ -465,6 +467,7 @@ export class NodeManager {
     this.router.tellOwnerDied(to, ownerHex);
   }
 
+  /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
   cancelTask(taskId: Buffer, force: boolean): void {
     const t = this.tasks.get(taskKeyOf(taskId));
     if (!t) {
@@ -475,6 +478,7 @@ export class NodeManager {
     this.taskManager.cancel(t, force);
   }
 
+  /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */
   killActor(actorId: Buffer, noRestart: boolean): void {
     this.actors.kill(actorId, noRestart);
   }
@@ -545,6 +549,7 @@ export class NodeManager {
     return [...this.workers.values()].filter((w) => !w.exited).map((w) => w.pid);
   }
 
+  /** Counts of the node's workers, tasks, actors and channels, for status and tests. */
   stats(): NodeStats {
     let idle = 0;
     let directChannels = 0;
@@ -567,6 +572,10 @@ export class NodeManager {
 
   // ------------------------------------------------------------ shutdown
 
+  /**
+   * Stops the node: the driver's tasks still here fail, workers get 1 s to stop before they
+   * are killed, and the store closes.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -13,8 +13,11 @@ export interface Grant {
 export interface ResourcePool {
   /** The resources, if all of `d` is free now; null otherwise (nothing taken). */
   tryAcquire(d: Demand): Grant | null;
+  /** Gives a grant back. */
   release(g: Grant): void;
+  /** What is free now. */
   available(): Record<string, number>;
+  /** The node's resources. */
   total(): Record<string, number>;
   /** Whether the node has `d` at all (free or not). */
   feasible(d: Demand): boolean;
@@ -32,23 +35,28 @@ export class NodeResources {
     return this.releaseCount;
   }
 
+  /** The resources, if all of `d` is free now; null otherwise. */
   tryAcquire(d: Demand): Grant | null {
     return this.pool.tryAcquire(d);
   }
 
+  /** Gives a grant back (and counts it: see epoch). */
   release(g: Grant): void {
     this.pool.release(g);
     this.releaseCount++;
   }
 
+  /** Whether the node has `d` at all (free or not). */
   feasible(d: Demand): boolean {
     return this.pool.feasible(d);
   }
 
+  /** The node's resources. */
   total(): Record<string, number> {
     return this.pool.total();
   }
 
+  /** What is free now. */
   available(): Record<string, number> {
     return this.pool.available();
   }

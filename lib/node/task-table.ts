@@ -52,26 +52,32 @@ export class TaskTable<W extends WorkerSlot = WorkerSlot> {
   /** idle: called when a failure took the last task (the process may exit when idle). */
   constructor(private readonly idle: () => void) {}
 
+  /** Tasks on the node. */
   get size(): number {
     return this.byKey.size;
   }
 
+  /** The task of a task key (taskKeyOf), if it is on the node. */
   get(key: string): TaskEntry<W> | undefined {
     return this.byKey.get(key);
   }
 
+  /** Adds a task (or replaces the entry of its key). */
   set(t: TaskEntry<W>): void {
     this.byKey.set(t.hex, t);
   }
 
+  /** Forgets a task that ended (its owner was told elsewhere). */
   delete(key: string): void {
     this.byKey.delete(key);
   }
 
+  /** Every task on the node. */
   values(): IterableIterator<TaskEntry<W>> {
     return this.byKey.values();
   }
 
+  /** Forgets every task (at shutdown, once their owners were told). */
   clear(): void {
     this.byKey.clear();
   }

@@ -80,6 +80,7 @@ export class WorkerPool<W extends WorkerSlot> {
     return this.workers.get(index);
   }
 
+  /** Every worker of the node, whatever its state. */
   values(): IterableIterator<W> {
     return this.workers.values();
   }

@@ -39,7 +39,9 @@ export interface SharedFds {
 
 /** A worker as the node runs it: its process, its inbox ring and its control socket. */
 export class WorkerProcess extends WorkerSlot {
+  /** The worker's process. */
   readonly proc: ChildProcess;
+  /** Writes frames into the worker's inbox ring. */
   readonly writer: ChannelWriter;
   /** The end of what it wrote to stderr (STDERR_TAIL bytes): why it failed to start, or ran out of memory. */
   private stderrChunks: Buffer[] = [];
@@ -216,10 +218,12 @@ export class WorkerProcess extends WorkerSlot {
     this.writer.recover(pid);
   }
 
+  /** The process id (-1 if the spawn failed). */
   get pid(): number {
     return this.proc.pid ?? -1;
   }
 
+  /** Sends one frame to the worker's inbox. */
   send(frame: Buffer): void {
     this.writer.send(frame);
   }
@@ -257,6 +261,7 @@ export class WorkerProcess extends WorkerSlot {
     });
   }
 
+  /** Kills the process now (SIGKILL), as a requested stop (not a failed start). */
   kill(): void {
     this.stopWasRequested = true;
     if (!this.exited) this.proc.kill('SIGKILL');
