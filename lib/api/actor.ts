@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { OWNER_ID_SIZE } from '../base/ids.js';
 import type { ObjectRef } from '../base/object-ref.js';
 import { registerHostType } from '../base/serialization.js';
+import { type ActorRegistration, encodeActorOptions } from '../protocol/actor-options.js';
 import { NO_DEF, TaskKind } from '../protocol/spec.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import type { Runtime } from '../worker/context.js';
@@ -240,7 +241,7 @@ export function makeActorClass<C extends AnyClass>(
       if (o.getIfExists && !o.name) throw new InvalidArgumentError('getIfExists needs a name');
       const namespace = o.namespace ?? rt.namespace;
       const requested = randomBytes(OWNER_ID_SIZE);
-      const reg = {
+      const reg: ActorRegistration = {
         ...(o.name !== undefined ? { name: o.name } : {}),
         namespace,
         getIfExists: o.getIfExists ?? false,
@@ -262,7 +263,7 @@ export function makeActorClass<C extends AnyClass>(
             maxRetries: 0,
             retryExceptions: false,
             actorId,
-            method: JSON.stringify({
+            method: encodeActorOptions({
               ...reg,
               maxRestarts: o.maxRestarts ?? 0,
               maxTaskRetries: o.maxTaskRetries ?? 0,

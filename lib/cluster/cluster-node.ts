@@ -20,13 +20,10 @@ import {
   WorkerCrashedError,
 } from '../base/errors.js';
 import { OBJECT_ID_SIZE, OWNER_ID_SIZE, ownerHexOf, TASK_ID_SIZE } from '../base/ids.js';
-import {
-  type ClusterHooks,
-  type FetchOutcome,
-  type NamedActor,
-  REMOTE_OWNER,
-} from '../node/cluster-hooks.js';
+import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import { type NodeManager, OWNER_NODE_PREFIX } from '../node/node-manager.js';
+import type { ResultSink } from '../node/owner-router.js';
+import { actorPlaceDemand, decodeActorOptions, restartBudget } from '../protocol/actor-options.js';
 import { namespacedKey } from '../protocol/namespaced-key.js';
 import { REF_OP_SIZE, RefOp } from '../protocol/ref-ops.js';
 import {
@@ -73,7 +70,7 @@ interface Forwarded {
   nodeId: string;
   spec: TaskSpec;
   def: FunctionDef;
-  owner: number;
+  owner: ResultSink;
   retriesLeft: number;
   remaining: number;
 }
@@ -82,7 +79,7 @@ interface RemoteActor {
   nodeId: string;
   spec: TaskSpec;
   def: FunctionDef;
-  owner: number;
+  owner: ResultSink;
   restartsLeft: number;
   dead: string | undefined;
   className: string;
@@ -395,7 +392,10 @@ export class ClusterNode implements ClusterHooks {
   // ---------------------------------------------------------------- placement
 
   place(spec: TaskSpec): string | undefined | Error {
-    const demand = spec.kind === TaskKind.ActorCreate ? actorPlaceDemand(spec) : spec.demand;
+    const demand =
+      spec.kind === TaskKind.ActorCreate
+        ? actorPlaceDemand(decodeActorOptions(spec.method), spec.demand)
+        : spec.demand;
     let strategy: SchedulingStrategy = 'DEFAULT';
     if (spec.strategy === 'SPREAD') strategy = 'SPREAD';
     else if (spec.strategy) strategy = JSON.parse(spec.strategy) as SchedulingStrategy;
@@ -420,23 +420,21 @@ export class ClusterNode implements ClusterHooks {
     return p.node === this.nodeId ? undefined : p.node;
   }
 
-  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: number): void {
+  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
     const hex = spec.taskId.toString('hex');
     if (spec.kind === TaskKind.ActorCreate) {
       const prev = this.remoteActors.get(spec.actorId.toString('hex'));
-      const opts = JSON.parse(spec.method || '{}') as { maxRestarts?: number; className?: string };
+      const opts = decodeActorOptions(spec.method);
       this.remoteActors.set(spec.actorId.toString('hex'), {
         nodeId,
         spec,
         def,
         owner,
-        restartsLeft:
-          prev?.restartsLeft ??
-          ((opts.maxRestarts ?? 0) < 0 ? Number.POSITIVE_INFINITY : (opts.maxRestarts ?? 0)),
+        restartsLeft: prev?.restartsLeft ?? restartBudget(opts.maxRestarts),
         dead: undefined,
-        className: opts.className ?? 'actor',
+        className: opts.className,
       });
-      this.addExtraLoad(nodeId, actorPlaceDemand(spec));
+      this.addExtraLoad(nodeId, actorPlaceDemand(opts, spec.demand));
     } else {
       const prev = this.forwarded.get(hex);
       this.forwarded.set(hex, {
@@ -474,7 +472,7 @@ export class ClusterNode implements ClusterHooks {
     this.extraLoad.set(nodeId, e);
   }
 
-  routeActorCall(spec: TaskSpec, owner: number): boolean {
+  routeActorCall(spec: TaskSpec, owner: ResultSink): boolean {
     const hex = spec.actorId.toString('hex');
     const ra = this.remoteActors.get(hex);
     if (ra) {
@@ -491,10 +489,10 @@ export class ClusterNode implements ClusterHooks {
     return true;
   }
 
-  private readonly lookups = new Map<string, Array<{ spec: TaskSpec; owner: number }>>();
+  private readonly lookups = new Map<string, Array<{ spec: TaskSpec; owner: ResultSink }>>();
 
   /** Asks the head where an actor lives; calls wait in order meanwhile. */
-  private lookupActor(hex: string, spec: TaskSpec, owner: number, attempt: number): void {
+  private lookupActor(hex: string, spec: TaskSpec, owner: ResultSink, attempt: number): void {
     const waiting = this.lookups.get(hex);
     if (waiting && attempt === 0) {
       waiting.push({ spec, owner });
@@ -766,14 +764,14 @@ export class ClusterNode implements ClusterHooks {
         const rec = this.origins.get(spec.taskId.toString('hex'));
         if (rec) rec.pulled = needs;
       } catch (err) {
-        this.manager.notifyFailed(spec, REMOTE_OWNER, err as Error);
+        this.manager.notifyFailed(spec, this.manager.remoteOwner, err as Error);
         return;
       }
-      this.manager.submit(spec, def, REMOTE_OWNER);
+      this.manager.submit(spec, def, this.manager.remoteOwner);
     };
     // Submissions keep their order (actor calls must): once one waits for its args, later ones queue.
     if (needs.length === 0 && this.chained === 0) {
-      this.manager.submit(spec, def, REMOTE_OWNER);
+      this.manager.submit(spec, def, this.manager.remoteOwner);
       return;
     }
     this.chained++;
@@ -992,7 +990,7 @@ export class ClusterNode implements ClusterHooks {
    * owner before such a release, or the owner could free what is still borrowed. Results
    * to the owner's own node need not wait: they follow the ops on the same connection.
    */
-  sendRefOps(ops: Buffer, sender: number): void {
+  sendRefOps(ops: Buffer, sender: ResultSink): void {
     const byNode = new Map<string, Buffer[]>();
     for (let pos = 0; pos + REF_OP_SIZE <= ops.length; pos += REF_OP_SIZE) {
       const op = ops.subarray(pos, pos + REF_OP_SIZE);
@@ -1021,7 +1019,8 @@ export class ClusterNode implements ClusterHooks {
   }
 
   /** Ops for owners on nodes that were unknown when they were made: sent once the table names their node. */
-  private readonly refOpsForUnknown: Array<{ op: Buffer; sender: number; seq: number; since: number }> = [];
+  private readonly refOpsForUnknown: Array<{ op: Buffer; sender: ResultSink; seq: number; since: number }> =
+    [];
 
   private retryRefOpsForUnknown(): void {
     if (this.refOpsForUnknown.length === 0) return;
@@ -1042,7 +1041,7 @@ export class ClusterNode implements ClusterHooks {
   }
 
   /** An op whose owner's node is gone, and the owner with it: a new borrower learns it now. */
-  private ownerGone(op: Buffer, sender: number): void {
+  private ownerGone(op: Buffer, sender: ResultSink): void {
     if (op[0] === RefOp.AddBorrower) this.manager.tellOwnerDied(sender, ownerHexOf(op.subarray(1)));
   }
 
@@ -1231,12 +1230,6 @@ function encodeSubmit(origin: string, spec: TaskSpec, def: FunctionDef): Message
     d = Buffer.from(w.finish());
   }
   return { t: 'submit', origin, spec: Buffer.from(s.finish()), def: d };
-}
-
-/** Actors take 1 CPU to place unless they asked for resources (Ray's default). */
-function actorPlaceDemand(spec: TaskSpec): Resources {
-  const o = JSON.parse(spec.method || '{}') as { explicitResources?: boolean };
-  return o.explicitResources ? spec.demand : { CPU: 1 };
 }
 
 export function splitAddress(address: string): [string, number] {

@@ -11,6 +11,7 @@ import { native } from '../base/addon.js';
 import { MAX_DIRECT_PEERS } from '../protocol/channel.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { WorkerProcess } from './worker-process.js';
+import type { WorkerSlot } from './worker-slot.js';
 
 /** What the broker reads of an actor (node-manager.ts ActorRec). */
 export interface BrokeredActor {
@@ -33,6 +34,7 @@ export interface ActorExit {
 /** A caller refused while the actor starts or restarts asks again after this long. */
 const ASK_AGAIN_MS = 50;
 
+/** Opens direct channels between callers and the actors they call, and closes them when either ends. */
 export class ChannelBroker {
   /** Msg.ChannelOpen from `caller` for the actor its handles call `asked` (resolved to `a`, if on this node). */
   open(caller: WorkerProcess, asked: Buffer, a: BrokeredActor | undefined): void {
@@ -57,8 +59,7 @@ export class ChannelBroker {
       native.sendFds(aw.controlFd, caller.inboxFds());
       aw.sendWith((w) => w.u8(Msg.PeerOpen).u32(caller.index));
       aw.writer.flush(); // before the caller can write its first call
-      aw.callers.add(caller);
-      caller.channelsTo.add(aw);
+      aw.addCaller(caller);
       if (!aw.writer.drained) return ASK_AGAIN_MS;
       native.sendFds(caller.controlFd, aw.inboxFds());
     } catch {
@@ -75,10 +76,10 @@ export class ChannelBroker {
    * actor sent it, which are ahead in its inbox); each actor it called forgets it. The rings
    * it wrote into are repaired in case it died mid-write.
    */
-  onExit(w: WorkerProcess, actorExit: ActorExit | undefined): void {
+  onExit(w: WorkerSlot, actorExit: ActorExit | undefined): void {
     const exit = actorExit ?? { restarting: false, how: 'exited', death: "the actor's process exited" };
-    for (const c of w.callers) {
-      c.channelsTo.delete(w);
+    const { callers, callees } = w.dropChannels();
+    for (const c of callers) {
       c.recoverInbox(w.pid);
       c.sendWith((f) =>
         f
@@ -90,12 +91,9 @@ export class ChannelBroker {
           .str(exit.death),
       );
     }
-    w.callers.clear();
-    for (const x of w.channelsTo) {
-      x.callers.delete(w);
+    for (const x of callees) {
       x.recoverInbox(w.pid);
       x.sendWith((f) => f.u8(Msg.PeerGone).u32(w.index));
     }
-    w.channelsTo.clear();
   }
 }

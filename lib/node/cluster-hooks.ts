@@ -3,13 +3,12 @@
 // node manager runs everything itself and never calls these.
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
-
-/** Owner of tasks forwarded here by another node: results go back over TCP. */
-export const REMOTE_OWNER = -3;
+import type { ResultSink } from './owner-router.js';
 
 /** 'ownerDied': the node of the object's owner is gone, and the owner with it. */
 export type FetchOutcome = 'ok' | 'lost' | 'timeout' | 'ownerDied';
 
+/** A named actor as the cluster's directory records it. */
 export interface NamedActor {
   name: string;
   namespace: string;
@@ -18,13 +17,14 @@ export interface NamedActor {
   className: string;
 }
 
+/** The cluster layer as the node manager sees it (implemented by cluster/cluster-node.ts). */
 export interface ClusterHooks {
   /** The node a new task or actor should run on: undefined for here, an Error if none can. */
   place(spec: TaskSpec): string | undefined | Error;
   /** Sends a task to another node; its results come back to owner on this node. */
-  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: number): void;
+  forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void;
   /** An actor call for an actor this node does not host. false: no node knows the actor. */
-  routeActorCall(spec: TaskSpec, owner: number): boolean;
+  routeActorCall(spec: TaskSpec, owner: ResultSink): boolean;
   /** A result of a task that another node forwarded here. */
   sendResult(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void;
   /**
@@ -55,7 +55,7 @@ export interface ClusterHooks {
    * made them). They reach each owner before anything this node sends afterwards that could
    * let another holder of those refs let go (the results of tasks).
    */
-  sendRefOps(ops: Buffer, sender: number): void;
+  sendRefOps(ops: Buffer, sender: ResultSink): void;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** Resources of the whole cluster (alive nodes). */

@@ -13,8 +13,9 @@ import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
-import { DRIVER, NodeManager } from './node-manager.js';
+import { NodeManager } from './node-manager.js';
 
+/** Options of init(): the node the driver starts (or the cluster it joins) and its limits. */
 export interface InitOptions {
   /** CPUs this node offers (default: the machine's logical cores). */
   numCpus?: number;
@@ -64,6 +65,10 @@ export interface InitOptions {
   maxWorkerProcesses?: number;
 }
 
+/**
+ * The object store's size when none is given: 30% of the machine's memory, no more than
+ * /dev/shm and free memory hold or one buffer maps, and at least 64 MiB.
+ */
 export function defaultObjectStoreMemory(): number {
   const wanted = Math.floor(totalmem() * 0.3);
   let shmFree = Number.POSITIVE_INFINITY;
@@ -87,11 +92,11 @@ class DriverBackend implements Backend {
   }
 
   submit(spec: TaskSpec, def: FunctionDef): void {
-    this.manager.submit(spec, def, DRIVER);
+    this.manager.submit(spec, def, this.manager.driverOwner);
   }
 
   refOp(op: Buffer): void {
-    this.manager.routeRefOps(DRIVER, op);
+    this.manager.routeRefOps(this.manager.driverOwner, op);
   }
 
   blocked(): void {}
@@ -116,6 +121,7 @@ class DriverBackend implements Backend {
   }
 }
 
+/** Starts the driver's runtime: a node manager in this process and the driver's CoreWorker on it. */
 export function startDriver(opts: InitOptions = {}): Runtime {
   const inCluster = opts.address !== undefined && opts.address !== 'local';
   const numCpus = opts.numCpus ?? (inCluster ? 0 : cpus().length);

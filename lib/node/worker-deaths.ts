@@ -10,6 +10,7 @@ export const RAISE_HEAP =
   "Raise workers' heap limit with --max-old-space-size=<MiB> in NODE_OPTIONS or in the driver's node " +
   'flags (workers inherit them), or make the task hold less at once (stream it, or put() large parts).';
 
+/** Why a worker died, in words for an error message, and what to do about it. */
 export interface WorkerDeath {
   /** "was killed by SIGKILL", "exited with code 1", "ran out of memory: ...". */
   how: string;
@@ -18,6 +19,7 @@ export interface WorkerDeath {
   outOfMemory: boolean;
 }
 
+/** Says how a worker died (signal, exit code, out of memory from its stderr) and what to try. */
 export function describeDeath(
   w: WorkerProcess,
   code: number | null,

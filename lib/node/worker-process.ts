@@ -4,14 +4,15 @@
 // array, so nothing is named in /dev/shm and nothing outlives the processes.
 // A unix socket (the control socket) carries the fds of other workers' rings
 // later, when the node manager opens a direct channel between a caller and an
-// actor (direct/).
+// actor (direct/). What the scheduler knows of the worker (its state, its tasks)
+// is WorkerSlot's (worker-slot.ts); this class adds the process behind it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { native } from '../base/addon.js';
-import { Writer } from '../base/codec.js';
+import type { Writer } from '../base/codec.js';
 import {
   ChannelWriter,
   createEventFd,
@@ -20,59 +21,42 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
-import { type FunctionDef, writeDef } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
+import { WorkerSlot } from './worker-slot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The script a worker process runs (entry/worker.js). */
 export const WORKER_MAIN = join(here, '..', 'entry', 'worker.js');
 
+/** The node's fds every worker inherits: the store, the completion ring and its doorbell. */
 export interface SharedFds {
   store: number;
   completion: number;
   completionBell: number;
 }
 
-export type WorkerState = 'starting' | 'idle' | 'leased' | 'actor' | 'dead';
-
-export class WorkerProcess {
+/** A worker as the node runs it: its process, its inbox ring and its control socket. */
+export class WorkerProcess extends WorkerSlot {
+  /** The worker's process. */
   readonly proc: ChildProcess;
+  /** Writes frames into the worker's inbox ring. */
   readonly writer: ChannelWriter;
-  state: WorkerState = 'starting';
-  ready = false;
-  idleSince = 0;
-  readonly defined = new Set<string>();
-  /** Tasks sent and not yet done, by task id hex. */
-  readonly inflight = new Set<string>();
-  blockedDepth = 0;
-  exited = false;
-  /** The node asked it to exit, or killed it: an exit before Ready is then no failure to start. */
-  stopRequested = false;
-  /** Its V8 heap limit in bytes, as it said when ready (an out-of-memory death names it). */
-  heapLimit: number | undefined;
   /** The end of what it wrote to stderr (STDERR_TAIL bytes): why it failed to start, or ran out of memory. */
   private stderrChunks: Buffer[] = [];
   private stderrBytes = 0;
   private readonly logToDriver: boolean;
   /** Settles once the process has exited and its stderr was read to the end (or STDERR_WAIT_MS after). */
   private readonly gone: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** It owns objects that other processes or objects hold (Msg.HeldByOthers): not reaped when idle. */
-  heldByOthers = false;
-  /** The actor it hosts (hex id), once it was given one. */
-  actorHex: string | undefined;
-  /** Actors this worker calls directly (it writes into their inboxes). */
-  readonly channelsTo = new Set<WorkerProcess>();
-  /** Workers that call the actor hosted here directly (they write into this inbox). */
-  readonly callers = new Set<WorkerProcess>();
   private readonly inboxFd: number;
   private readonly inboxBellFd: number;
   /** This side of the control socket: fds sent here arrive in the worker (direct/). */
   readonly controlFd: number;
 
   constructor(
-    readonly index: number,
-    readonly ownerId: string,
+    index: number,
+    ownerId: string,
     shared: SharedFds,
     store: ObjectStore,
     opts: {
@@ -83,6 +67,7 @@ export class WorkerProcess {
       env?: Record<string, string>;
     },
   ) {
+    super(index, ownerId);
     this.inboxFd = createRingSegment(INBOX_PARTICIPANTS);
     this.inboxBellFd = createEventFd();
     const ring = openRing(this.inboxFd, true, INBOX_PARTICIPANTS);
@@ -120,22 +105,24 @@ export class WorkerProcess {
     });
     closeSync(childControlFd); // the child has its own copy now
     this.logToDriver = opts.logToDriver;
-    const stderr = this.proc.stderr!;
-    let stderrDone = false;
-    stderr.on('data', (chunk: Buffer) => {
-      this.keepStderr(chunk);
-      if (opts.logToDriver) process.stderr.write(chunk);
-    });
-    stderr.on('error', () => {});
-    const stderrClosed = new Promise<void>((resolve) =>
+    // Piped above: null only when the spawn itself failed, and then there is nothing to read.
+    const stderr = this.proc.stderr;
+    let stderrDone = stderr === null;
+    const stderrClosed = new Promise<void>((resolve) => {
+      if (!stderr) return resolve();
+      stderr.on('data', (chunk: Buffer) => {
+        this.keepStderr(chunk);
+        if (opts.logToDriver) process.stderr.write(chunk);
+      });
+      stderr.on('error', () => {});
       stderr.once('close', () => {
         stderrDone = true;
         resolve();
-      }),
-    );
+      });
+    });
     this.gone = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
-        this.exited = true;
+        this.hasExited = true;
         if (stderrDone) {
           resolve({ code, signal });
           return;
@@ -153,8 +140,12 @@ export class WorkerProcess {
   private keepStderr(chunk: Buffer): void {
     this.stderrChunks.push(chunk);
     this.stderrBytes += chunk.length;
-    while (this.stderrChunks.length > 1 && this.stderrBytes - this.stderrChunks[0]!.length >= STDERR_TAIL) {
-      this.stderrBytes -= this.stderrChunks.shift()!.length;
+    // Drop the oldest chunks while what is left still covers the tail.
+    while (this.stderrChunks.length > 1) {
+      const first = this.stderrChunks[0];
+      if (!first || this.stderrBytes - first.length < STDERR_TAIL) break;
+      this.stderrChunks.shift();
+      this.stderrBytes -= first.length;
     }
   }
 
@@ -227,19 +218,12 @@ export class WorkerProcess {
     this.writer.recover(pid);
   }
 
+  /** The process id (-1 if the spawn failed). */
   get pid(): number {
     return this.proc.pid ?? -1;
   }
 
-  /** Sends a function definition the first time this worker needs it. */
-  ensureDefined(def: FunctionDef): void {
-    if (this.defined.has(def.fnId)) return;
-    this.defined.add(def.fnId);
-    const w = new Writer(256).u8(Msg.Define);
-    writeDef(w, def);
-    this.writer.send(Buffer.from(w.finish()));
-  }
-
+  /** Sends one frame to the worker's inbox. */
   send(frame: Buffer): void {
     this.writer.send(frame);
   }
@@ -254,7 +238,7 @@ export class WorkerProcess {
    * whenIdle: an actor first finishes the calls it has (some may have come straight from callers).
    */
   stop(graceMs = 2000, whenIdle = false): Promise<void> {
-    this.stopRequested = true;
+    this.stopWasRequested = true;
     if (this.exited) return this.gone.then(() => {});
     this.writer.send(Buffer.from([whenIdle ? Msg.ExitWhenIdle : Msg.Exit]));
     this.writer.flush();
@@ -277,8 +261,9 @@ export class WorkerProcess {
     });
   }
 
+  /** Kills the process now (SIGKILL), as a requested stop (not a failed start). */
   kill(): void {
-    this.stopRequested = true;
+    this.stopWasRequested = true;
     if (!this.exited) this.proc.kill('SIGKILL');
   }
 
@@ -309,8 +294,8 @@ export function workerArgv(): string[] {
 export function maxOldSpaceFlag(): string | undefined {
   const all = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...workerExecArgv(process.execArgv)];
   let found: string | undefined;
-  for (let i = 0; i < all.length; i++) {
-    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(all[i]!);
+  for (const [i, arg] of all.entries()) {
+    const m = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/.exec(arg);
     if (m) found = m[1] ?? all[i + 1]; // the command line's comes after NODE_OPTIONS', and wins
   }
   return found;
@@ -370,11 +355,6 @@ const PREFIXED_WITH_VALUE = new Set([
 ]);
 
 /**
- * The driver's node options, for its workers: loaders and flags (tsx through --import,
- * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
- * point (ENTRY_ONLY) do not.
- */
-/**
  * A worker's environment: the driver's, less the cluster token a user may have put there
  * (workers never need it, and a secret should live in as few processes as it can).
  */
@@ -387,10 +367,19 @@ export function workerEnv(
   return env;
 }
 
+/**
+ * The driver's node options, for its workers: loaders and flags (tsx through --import,
+ * --require, --expose-gc, --max-old-space-size) carry over; flags of the driver's entry
+ * point (ENTRY_ONLY) do not.
+ */
 export function workerExecArgv(execArgv: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
+  let skipValue = false;
+  for (const a of execArgv) {
+    if (skipValue) {
+      skipValue = false; // the value of an entry-only flag just dropped
+      continue;
+    }
     const eq = a.indexOf('=');
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     const takesValue =
@@ -400,7 +389,7 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
       out.push(a);
       continue;
     }
-    if (takesValue && name === a) i++; // and its value, given as the next argument
+    if (takesValue && name === a) skipValue = true; // and its value, given as the next argument
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { WorkerStartError } from '../base/errors.js';
 export const START_ATTEMPTS = 3;
 /** The pause after the first failed start; it doubles with each next failure, up to START_BACKOFF_MAX_MS. */
 export const START_BACKOFF_MS = 100;
+/** The longest pause between two tries to start a worker. */
 export const START_BACKOFF_MAX_MS = 5000;
 
 /** How a worker that never became ready ended. */
@@ -25,6 +26,7 @@ export interface FailedStart {
   nodeOptions?: string | undefined;
 }
 
+/** Counts failed worker starts in a row and paces the next try; fails the waiting work after START_ATTEMPTS. */
 export class StartGuard {
   private failures = 0;
   private notBefore = 0;

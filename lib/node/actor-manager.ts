@@ -1,0 +1,585 @@
+// The actors hosted on this node (Ray's actor management in the raylet and GCS, for one
+// node): their records, names and the aliases getIfExists hands out, placing them (each
+// actor is a worker process of its own; it waits for room under the process cap and for
+// its placement resources), routing calls to them, restarting them within their budget,
+// and their end: killed, released by their owner (once idle), or their owner gone.
+
+import { Deque } from '../base/deque.js';
+import { ActorDiedError, InvalidArgumentError, type RemoteErrorInfo } from '../base/errors.js';
+import { deserialize } from '../base/serialization.js';
+import {
+  type ActorRegistration,
+  actorHoldDemand,
+  actorPlaceDemand,
+  decodeActorOptions,
+  restartBudget,
+} from '../protocol/actor-options.js';
+import { namespacedKey } from '../protocol/namespaced-key.js';
+import { classKey, type Demand } from '../protocol/resources.js';
+import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
+import { DoneStatus } from '../protocol/worker-messages.js';
+import type { ActorCreateReply } from '../worker/backend.js';
+import type { ClusterHooks, NamedActor } from './cluster-hooks.js';
+import type { ResultSink } from './owner-router.js';
+import type { Grant, NodeResources } from './resource-pool.js';
+import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
+import type { WorkerPool } from './worker-pool.js';
+import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
+
+/** Where an actor is in its life: placed and constructing, serving calls, restarting, or gone. */
+export type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
+
+/** An actor hosted on this node, from creation to death (kept after, for its error). */
+export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
+  id: Buffer;
+  hex: string;
+  def: FunctionDef;
+  createSpec: TaskSpec;
+  owner: ResultSink;
+  worker: W | undefined;
+  state: ActorState;
+  restartsLeft: number;
+  restarts: number;
+  name: string | undefined;
+  namespace: string;
+  detached: boolean;
+  /** What it holds while alive (what it asked for; nothing by default). */
+  holdDemand: Demand;
+  /** What it takes to be placed (what it asked for, else one CPU). */
+  placeDemand: Demand;
+  grant: Grant | null;
+  /** Calls waiting for it to be alive (placed, constructed, restarted). */
+  pending: Deque<TaskEntry<W>>;
+  /**
+   * Calls sent to its process and not done. Counted, not listed (two map operations a call
+   * saved): the rare death of an actor finds them in the node's task table (takeRunningCalls).
+   */
+  running: number;
+  cause: RemoteErrorInfo | undefined;
+  deathMessage: string;
+  methods: string[];
+  className: string;
+  maxTaskRetries: number;
+  terminateWhenIdle: boolean;
+}
+
+/** What the actor manager needs of the worker pool (worker-pool.ts). */
+export type ActorWorkers<W extends WorkerSlot> = Pick<
+  WorkerPool<W>,
+  'mayStart' | 'atCap' | 'makeRoom' | 'warnAtCap' | 'spawn' | 'hostActor'
+>;
+
+/** What the actor manager asks of the rest of the node. */
+export interface ActorManagerHooks {
+  /** The function (class) of a spec submitted here. */
+  defOf(spec: TaskSpec): FunctionDef;
+  /** A dispatch pass soon (local-task-manager.ts): placing actors is part of it. */
+  scheduleDispatch(): void;
+  /** Whether the node has outstanding work may have changed (an actor died). */
+  busyChanged(): void;
+}
+
+/** Calls a restarted actor's calls may be retried at most when its budget is without end. */
+const MAX_WIRE_RETRIES = 2 ** 31 - 1;
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * The node's actors (Ray's GCS actor manager and the raylet's part of it): their records,
+ * names and aliases, placement in processes of their own, calls, restarts within their
+ * budget, kill and release.
+ */
+export class ActorManager<W extends WorkerSlot> {
+  private readonly actors = new Map<string, ActorRec<W>>();
+  /** Handles getIfExists gave out (their id) -> the actor they stand for (hex). */
+  private readonly aliases = new Map<string, string>();
+  /** `namespace\0name` -> actor (hex). */
+  private readonly named = new Map<string, string>();
+  /** Actors whose name the cluster refused: their calls fail with the reason. */
+  private readonly refused = new Map<string, Error>();
+  /** Actors waiting for a process and their placement resources, in order. */
+  private readonly waiting = new Deque<ActorRec<W>>();
+  /** Set when this node is part of a cluster. */
+  cluster: ClusterHooks | undefined;
+
+  constructor(
+    private readonly tasks: TaskTable<W>,
+    private readonly workers: ActorWorkers<W>,
+    private readonly resources: NodeResources,
+    private readonly hooks: ActorManagerHooks,
+  ) {}
+
+  // ------------------------------------------------------------ names and ids
+
+  /** The actor an id stands for (hex): itself, or the actor a getIfExists handle names. */
+  private resolve(hex: string): string {
+    return this.aliases.get(hex) ?? hex;
+  }
+
+  /** The actor a handle's id names, if it lives on this node (aliases resolved). */
+  localActor(id: Buffer): ActorRec<W> | undefined {
+    return this.actors.get(this.resolve(id.toString('hex')));
+  }
+
+  /**
+   * An actor call for an actor this node does not host: its spec addressed to the actor
+   * itself (a getIfExists handle names an actor elsewhere). undefined if it lives here.
+   */
+  elsewhere(spec: TaskSpec): TaskSpec | undefined {
+    const hex = spec.actorId.toString('hex');
+    const real = this.resolve(hex);
+    if (this.actors.has(real)) return undefined;
+    return real === hex ? spec : withSpec(spec, { actorId: Buffer.from(real, 'hex') });
+  }
+
+  /** Why calls to the actor of `spec` fail at once: the cluster refused its name. */
+  refusal(spec: TaskSpec): Error | undefined {
+    if (this.refused.size === 0) return undefined;
+    const why = this.refused.get(spec.actorId.toString('hex'));
+    return why && new ActorDiedError(`the actor was never created: ${why.message}`, { cause: why });
+  }
+
+  /**
+   * Registers a new actor's name before it is created. A live actor of that name is
+   * returned (getIfExists; its handle then aliases it) or refused; in a cluster the head
+   * decides (a promise).
+   */
+  register(
+    actorId: Buffer,
+    o: ActorRegistration,
+    methods: string[],
+    className: string,
+  ): ActorCreateReply | Promise<ActorCreateReply> {
+    if (!o.name) return { actorId, methods, className };
+    const existing = this.named.get(namespacedKey(o.namespace, o.name));
+    const rec = existing ? this.actors.get(existing) : undefined;
+    if (rec && rec.state !== 'dead') {
+      if (!o.getIfExists) {
+        throw new InvalidArgumentError(
+          `an actor named '${o.name}' already exists in namespace '${o.namespace}': pick another name, ` +
+            'use getIfExists: true to get a handle to it, or sunray.getActor() to look it up',
+        );
+      }
+      this.aliases.set(actorId.toString('hex'), rec.hex);
+      return { actorId: rec.id, methods: rec.methods, className: rec.className };
+    }
+    // In a cluster the name is unique cluster-wide: the head's directory decides (async).
+    if (!this.cluster) return { actorId, methods, className };
+    const named = { name: o.name, namespace: o.namespace, actorId, methods, className };
+    return this.cluster.claimName(named, o.getIfExists).then(
+      (found) => {
+        if (!found) return { actorId, methods, className };
+        this.aliases.set(actorId.toString('hex'), found.actorId.toString('hex'));
+        return { actorId: found.actorId, methods: found.methods, className: found.className };
+      },
+      (err: Error) => {
+        this.refused.set(actorId.toString('hex'), err);
+        throw err;
+      },
+    );
+  }
+
+  /** The live actor of that name on this node, if any. */
+  getActor(
+    name: string,
+    namespace: string,
+  ): { actorId: Buffer; methods: string[]; className: string } | null {
+    const hex = this.named.get(namespacedKey(namespace, name));
+    const a = hex ? this.actors.get(hex) : undefined;
+    if (!a || a.state === 'dead') return null;
+    return { actorId: a.id, methods: a.methods, className: a.className };
+  }
+
+  /** An actor's state, restarts and pid (for tests and `sunray status`); null if not hosted here. */
+  actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null {
+    const a = this.localActor(actorId);
+    if (!a) return null;
+    return { state: a.state, restarts: a.restarts, pid: a.worker?.pid ?? -1 };
+  }
+
+  // ------------------------------------------------------------ creation and placement
+
+  /** An ActorCreate submitted here (its entry is in the task table): the actor waits to be placed. */
+  create(t: TaskEntry<W>): void {
+    const hex = t.spec.actorId.toString('hex');
+    if (this.aliases.has(hex) || this.actors.has(hex)) {
+      // getIfExists found one: nothing to create.
+      this.tasks.delete(t.hex);
+      return;
+    }
+    const opts = decodeActorOptions(t.spec.method);
+    const a: ActorRec<W> = {
+      id: t.spec.actorId,
+      hex,
+      def: this.hooks.defOf(t.spec),
+      createSpec: t.spec,
+      owner: t.owner,
+      worker: undefined,
+      state: 'pending',
+      restartsLeft: restartBudget(opts.maxRestarts),
+      restarts: 0,
+      name: opts.name,
+      namespace: opts.namespace,
+      detached: opts.detached,
+      holdDemand: actorHoldDemand(opts, t.spec.demand),
+      placeDemand: actorPlaceDemand(opts, t.spec.demand),
+      grant: null,
+      pending: new Deque(),
+      running: 0,
+      cause: undefined,
+      deathMessage: '',
+      methods: opts.methods,
+      className: opts.className,
+      maxTaskRetries: restartBudget(opts.maxTaskRetries),
+      terminateWhenIdle: false,
+    };
+    this.actors.set(hex, a);
+    this.cluster?.actorHere(hex, a.name ? namedOf(a) : undefined);
+    if (a.name) this.named.set(namespacedKey(a.namespace, a.name), hex);
+    this.tasks.set(t);
+    this.waiting.push(a);
+    if (!this.resources.feasible(a.placeDemand)) {
+      console.warn(
+        `sunray: actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
+          `${JSON.stringify(this.resources.total())} in all: it is infeasible and waits.`,
+      );
+    }
+    this.hooks.scheduleDispatch();
+  }
+
+  /** Places the waiting actors that can be: each in a process of its own, with its resources. */
+  placeWaiting(): void {
+    for (let n = this.waiting.length; n > 0; n--) {
+      const a = this.waiting.shift();
+      if (!a) break;
+      if (a.state === 'dead') continue;
+      if (!this.workers.mayStart()) {
+        // Each actor is a process: at the cap it waits, in order, for one to exit (as Ray's
+        // pending actors do), and an idle task worker makes room.
+        this.waiting.unshift(a);
+        if (this.workers.atCap()) {
+          this.workers.makeRoom();
+          this.workers.warnAtCap(`actor ${a.className}`);
+        }
+        return;
+      }
+      const grant = this.resources.tryAcquire(a.placeDemand);
+      if (!grant) {
+        this.waiting.push(a);
+        continue;
+      }
+      a.grant = grant;
+      const w = this.workers.spawn();
+      this.workers.hostActor(w, a.hex);
+      a.worker = w;
+      const t = this.tasks.get(specKey(a.createSpec));
+      w.ensureDefined(a.def);
+      w.execute(a.createSpec, a.owner.workerIndex, grant.gpuIds ?? NO_GPUS);
+      if (t) {
+        t.worker = w;
+        w.taskSent(t.hex);
+      }
+    }
+  }
+
+  /** Its constructor finished (Done of its ActorCreate): alive, or dead if it threw. */
+  created(t: TaskEntry<W>, status: DoneStatus, payload: Buffer | undefined): void {
+    const a = this.actors.get(t.spec.actorId.toString('hex'));
+    this.tasks.delete(t.hex);
+    if (!a) return;
+    if (status !== DoneStatus.Ok) {
+      const info = payload ? (deserialize(payload) as RemoteErrorInfo) : undefined;
+      a.cause = info;
+      this.markDead(
+        a,
+        `the actor ${a.className}'s constructor threw ${info ? `${info.name}: ${info.message}` : 'an error'}`,
+      );
+      void a.worker?.stop();
+      return;
+    }
+    a.state = 'alive';
+    // Placement resources (1 CPU by default) are only for placing; keep what was asked for explicitly.
+    if (a.grant && Object.keys(a.holdDemand).length === 0) {
+      this.resources.release(a.grant);
+      a.grant = null;
+    }
+    const w = a.worker;
+    // Its worker ran the constructor, so it is there; the calls go to it in order.
+    if (w) for (let c = a.pending.shift(); c; c = a.pending.shift()) this.send(a, w, c);
+    this.hooks.scheduleDispatch();
+  }
+
+  /** Its process exited before it was ready: placed again (not a restart: it never ran). */
+  placeAgain(a: ActorRec<W>): void {
+    a.worker = undefined;
+    if (a.grant) {
+      this.resources.release(a.grant);
+      a.grant = null;
+    }
+    this.waiting.unshift(a);
+  }
+
+  // ------------------------------------------------------------ calls
+
+  /** An actor call (or one to retry) for an actor of this node: sent, queued, or failed. */
+  route(t: TaskEntry<W>): void {
+    const hex = this.resolve(t.spec.actorId.toString('hex'));
+    const a = this.actors.get(hex);
+    if (a && a.maxTaskRetries !== 0 && t.retriesLeft === 0 && t.spec.maxRetries === 0 && !t.cancelled) {
+      // Calls take their retry budget from the actor's maxTaskRetries, once.
+      t.retriesLeft = a.maxTaskRetries;
+      t.spec = withSpec(t.spec, {
+        maxRetries: Number.isFinite(a.maxTaskRetries) ? a.maxTaskRetries : MAX_WIRE_RETRIES,
+      });
+    }
+    if (!a) {
+      this.tasks.fail(
+        t,
+        new ActorDiedError(`the actor ${hex.slice(0, 12)}… is unknown to this node (never created, or gone)`),
+      );
+      return;
+    }
+    if (a.state === 'dead') {
+      this.tasks.fail(t, this.diedError(a));
+      return;
+    }
+    if (a.state === 'alive' && a.worker?.ready) this.send(a, a.worker, t);
+    else a.pending.push(t);
+  }
+
+  private send(a: ActorRec<W>, w: W, t: TaskEntry<W>): void {
+    t.worker = w;
+    t.actor = a;
+    a.running++;
+    // Calls to an alias carry the real actor id, so the worker finds its instance.
+    if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
+    w.execute(t.spec, t.owner.workerIndex, NO_GPUS);
+  }
+
+  /** A call sent to an actor is done: it no longer runs there (its actor may end now if released). */
+  callDone(t: TaskEntry<W>): void {
+    const a = t.actor;
+    t.actor = undefined;
+    if (!a) return;
+    a.running--;
+    if (a.terminateWhenIdle) RESOLVED.then(() => this.maybeTerminate(a));
+  }
+
+  /** Takes a call that waits for its actor out of the queue (it was cancelled). */
+  removePending(t: TaskEntry<W>): void {
+    this.localActor(t.spec.actorId)?.pending.remove((x) => x === t);
+  }
+
+  /** The calls sent to a's process and not done, in the order they were submitted; no longer counted as running. */
+  private takeRunningCalls(a: ActorRec<W>): TaskEntry<W>[] {
+    const out: TaskEntry<W>[] = [];
+    if (a.running === 0) return out;
+    for (const t of this.tasks.values()) {
+      if (t.actor !== a) continue;
+      t.actor = undefined;
+      t.worker = undefined;
+      out.push(t);
+    }
+    a.running = 0;
+    return out;
+  }
+
+  // ------------------------------------------------------------ death and restarts
+
+  /** The error calls to a dead actor fail with. */
+  diedError(a: ActorRec<W>): ActorDiedError {
+    const cause = a.cause ? `\n  cause: ${a.cause.name}: ${a.cause.message}\n${a.cause.stack}` : '';
+    return new ActorDiedError(
+      `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: ${a.deathMessage}${cause}`,
+    );
+  }
+
+  /** `failWith`: what its waiting calls fail with (default: ActorDiedError with the message). */
+  private markDead(a: ActorRec<W>, message: string, failWith?: Error): void {
+    a.state = 'dead';
+    a.deathMessage = message;
+    if (a.name) this.cluster?.nameGone(namedOf(a));
+    if (a.grant) {
+      this.resources.release(a.grant);
+      a.grant = null;
+    }
+    const err = failWith ?? this.diedError(a);
+    for (let t = a.pending.shift(); t; t = a.pending.shift()) this.tasks.fail(t, err);
+    for (const t of this.takeRunningCalls(a)) this.tasks.fail(t, err);
+    this.hooks.busyChanged();
+  }
+
+  /**
+   * a's process died (after it started): restarted in a fresh process if its budget allows,
+   * with the calls it was running retried if theirs does; else dead. hint: what to do about
+   * the death, said after how it died (out of memory: how to raise the limit).
+   */
+  processDied(a: ActorRec<W>, pid: number, how: string, hint = ''): void {
+    a.worker = undefined;
+    if (a.state === 'dead') return;
+    // A death while constructing counts as a restart like any other.
+    if (a.grant) {
+      this.resources.release(a.grant);
+      a.grant = null;
+    }
+    if (a.restartsLeft <= 0) {
+      const usedUp = `maxRestarts (${a.restarts}) is used up${hint ? `. ${hint}` : ''}`;
+      // The calls it was running are named: one of them may be why it died.
+      for (const t of this.takeRunningCalls(a)) {
+        this.tasks.fail(
+          t,
+          new ActorDiedError(
+            `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: its process (pid ${pid}) ${how} ` +
+              `while running ${t.spec.name}, and ${usedUp}`,
+          ),
+        );
+      }
+      this.markDead(a, `its process (pid ${pid}) ${how} and ${usedUp}`);
+      return;
+    }
+    a.restartsLeft--;
+    a.restarts++;
+    a.state = 'restarting';
+    // Calls that were running: retry those that may be retried, in order, ahead of queued ones.
+    const retry: TaskEntry<W>[] = [];
+    for (const t of this.takeRunningCalls(a)) {
+      if (t.retriesLeft > 0) {
+        t.retriesLeft--;
+        retry.push(t);
+      } else {
+        this.tasks.fail(
+          t,
+          new ActorDiedError(
+            `the actor ${a.className}'s process (pid ${pid}) ${how} while running ${t.spec.name}; ` +
+              `it is restarting. Set maxTaskRetries to retry calls that were running.${hint ? ` ${hint}` : ''}`,
+          ),
+        );
+      }
+    }
+    for (const t of retry.reverse()) a.pending.unshift(t);
+    // Re-run the constructor in a fresh process.
+    this.tasks.set(newTask(a.createSpec, specKey(a.createSpec), a.owner, 0));
+    this.waiting.push(a);
+    this.hooks.scheduleDispatch();
+  }
+
+  /**
+   * w exited: the actor it hosted is placed again (startFailed) or restarted or dead; the
+   * actors `owner` (w's own sink) owned end, unless detached.
+   */
+  workerExited(w: W, owner: ResultSink, startFailed: boolean, how: string, hint: string): void {
+    for (const a of this.actors.values()) {
+      if (a.worker === w && startFailed) this.placeAgain(a);
+      else if (a.worker === w) this.processDied(a, w.pid, how, hint);
+      else if (a.owner === owner && !a.detached && a.state !== 'dead') this.end(a, 'its owner exited', true);
+    }
+  }
+
+  /** The actor w hosts (or hosted), if any. */
+  hostedBy(w: W): ActorRec<W> | undefined {
+    return w.actorHex !== undefined ? this.actors.get(w.actorHex) : undefined;
+  }
+
+  /** Kills an actor (sunray.kill()); one on another node through the cluster. */
+  kill(actorId: Buffer, noRestart: boolean): void {
+    const hex = this.resolve(actorId.toString('hex'));
+    const a = this.actors.get(hex);
+    if (!a) {
+      this.cluster?.killActor(Buffer.from(hex, 'hex'), noRestart);
+      return;
+    }
+    this.end(a, 'it was killed with sunray.kill()', noRestart);
+  }
+
+  /** Kills a's process: it restarts unless noRestart (then it is dead at once, for `why`). */
+  private end(a: ActorRec<W>, why: string, noRestart: boolean): void {
+    if (a.state === 'dead') return;
+    if (noRestart) {
+      const w = a.worker;
+      a.worker = undefined;
+      this.markDead(a, why);
+      w?.kill();
+      this.waiting.remove((x) => x === a);
+      return;
+    }
+    a.worker?.kill();
+  }
+
+  /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
+  release(actorId: Buffer): void {
+    const hex = actorId.toString('hex');
+    // A handle from getIfExists is not the owner's: dropping it ends nothing.
+    if (this.aliases.has(hex)) return;
+    const a = this.actors.get(hex);
+    if (!a) {
+      this.cluster?.releaseActor(actorId);
+      return;
+    }
+    if (a.detached || a.state === 'dead') return;
+    a.terminateWhenIdle = true;
+    this.maybeTerminate(a);
+  }
+
+  private maybeTerminate(a: ActorRec<W>): void {
+    if (!a.terminateWhenIdle || a.state !== 'alive' || a.running > 0 || a.pending.length > 0) return;
+    const w = a.worker;
+    a.worker = undefined;
+    this.markDead(a, 'all handles to it were dropped');
+    // Calls may have come straight from callers (direct/): the actor finishes those first.
+    if (w && w.callers.size > 0) void w.stop(Number.POSITIVE_INFINITY, true);
+    else void w?.stop();
+  }
+
+  /** Worker starts keep failing: actors not placed yet are dead, with err. */
+  failWaiting(err: Error): void {
+    for (let n = this.waiting.length; n > 0; n--) {
+      const a = this.waiting.shift();
+      if (!a) break;
+      if (a.state === 'dead') continue;
+      this.tasks.delete(specKey(a.createSpec));
+      this.markDead(a, `its process could not start: ${err.message}`, err);
+    }
+  }
+
+  // ------------------------------------------------------------ figures
+
+  /** Whether an actor lives (or will): the process stays alive for it. */
+  anyAlive(): boolean {
+    for (const a of this.actors.values()) if (a.state !== 'dead') return true;
+    return false;
+  }
+
+  /** Actors alive (or starting) and those waiting to be placed. */
+  counts(): { actors: number; waiting: number } {
+    let actors = 0;
+    for (const a of this.actors.values()) if (a.state !== 'dead') actors++;
+    let waiting = 0;
+    for (const a of this.waiting) if (a.state !== 'dead') waiting++;
+    return { actors, waiting };
+  }
+
+  /** Waiting actors' placement demand this node can never meet, by `actor <class>`. */
+  waitingLoad(): { pending: number; infeasible: Record<string, number> } {
+    let pending = 0;
+    const infeasible: Record<string, number> = {};
+    for (const a of this.waiting) {
+      if (a.state === 'dead') continue;
+      pending++;
+      if (!this.resources.feasible(a.placeDemand)) {
+        const k = `actor ${classKey(a.placeDemand)}`;
+        infeasible[k] = (infeasible[k] ?? 0) + 1;
+      }
+    }
+    return { pending, infeasible };
+  }
+}
+
+function namedOf(a: ActorRec<WorkerSlot>): NamedActor {
+  return {
+    name: a.name ?? '',
+    namespace: a.namespace,
+    actorId: a.id,
+    methods: a.methods,
+    className: a.className,
+  };
+}

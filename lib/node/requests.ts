@@ -1,0 +1,137 @@
+// The node's answers to its processes' requests (NodeRequests in worker/backend.ts):
+// getActor, registerActor, kill, cancel, resources, pulls. A worker asks with Msg.Request
+// on the completion ring and is answered with Msg.Reply in its inbox; the driver calls
+// handle() directly. One handler per request kind, typed from NodeRequests, so what each
+// takes and returns is checked where it is written.
+
+import { type Reader, Writer } from '../base/codec.js';
+import { InvalidArgumentError } from '../base/errors.js';
+import { deserialize, serialize } from '../base/serialization.js';
+import { errorRecord } from '../protocol/error-record.js';
+import { Msg } from '../protocol/worker-messages.js';
+import { ObjectId, type ObjectStore } from '../store/index.js';
+import type { NodeRequests } from '../worker/backend.js';
+import type { ActorManager } from './actor-manager.js';
+import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+/** One handler per request kind, taking its arguments and giving its answer (a promise for those answered later). */
+export type RequestHandlers = {
+  [K in keyof NodeRequests]: (...args: Parameters<NodeRequests[K]>) => ReturnType<NodeRequests[K]>;
+};
+
+/** What the answers come from. */
+export interface RequestTargets {
+  readonly actors: Pick<
+    ActorManager<WorkerSlot>,
+    'getActor' | 'register' | 'actorState' | 'kill' | 'release'
+  >;
+  readonly store: ObjectStore;
+  /** The cluster this node is part of, if any. */
+  cluster(): ClusterHooks | undefined;
+  cancelTask(taskId: Buffer, force: boolean): void;
+  /** This node's free resources (LocalTaskManager.available). */
+  available(): Record<string, number>;
+  /** This node's resources in all. */
+  total(): Record<string, number>;
+}
+
+/**
+ * The node's handlers. Each takes its own copy of the ids it is given (from a worker they
+ * arrive as Uint8Array views of the request). Resources are the whole cluster's in one.
+ */
+export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
+  return {
+    getActor: (name, namespace) => {
+      const local = node.actors.getActor(name, namespace);
+      const cluster = node.cluster();
+      // Not here: it may live on another node of the cluster (async for drivers and workers alike).
+      if (!local && cluster) return cluster.lookupNamed(name, namespace);
+      return local;
+    },
+    killActor: (actorId, noRestart) => node.actors.kill(Buffer.from(actorId), noRestart),
+    cancelTask: (taskId, force) => node.cancelTask(Buffer.from(taskId), force),
+    availableResources: () => node.cluster()?.clusterResources('available') ?? node.available(),
+    clusterResources: () => node.cluster()?.clusterResources('total') ?? node.total(),
+    registerActor: (actorId, o, methods, className) =>
+      node.actors.register(Buffer.from(actorId), o, methods, className),
+    actorState: (actorId) => node.actors.actorState(Buffer.from(actorId)),
+    memorySummary: () => node.store.stats(),
+    releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
+    pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
+  };
+}
+
+/**
+ * Makes an object readable in this node's store: waits for it here, or (in a
+ * cluster) pulls it from its owner's node. Resolves 'lost' when no copy can be had.
+ */
+function pullObject(
+  node: RequestTargets,
+  objectId: Buffer,
+  timeoutMs: number | undefined,
+): Promise<FetchOutcome> {
+  const oid = ObjectId.fromBytes(objectId);
+  if (node.store.contains(oid)) return Promise.resolve('ok');
+  const cluster = node.cluster();
+  if (cluster) return cluster.fetch(objectId, timeoutMs);
+  return node.store.get([oid], timeoutMs === undefined ? {} : { timeout: timeoutMs }).then(([o]) => {
+    o?.release();
+    return o ? 'ok' : 'timeout';
+  });
+}
+
+/** Answers requests from the node's processes (Msg.Request) and the driver, one typed handler each. */
+export class RequestServer {
+  constructor(
+    private readonly handlers: RequestHandlers,
+    /** The worker of an index, while it runs (answers to a worker that exited are dropped). */
+    private readonly workerOf: (index: number) => WorkerSlot | undefined,
+  ) {}
+
+  /** Answers one request (the driver's, in this process). */
+  handle<K extends keyof NodeRequests>(
+    kind: K,
+    args: Parameters<NodeRequests[K]>,
+  ): ReturnType<NodeRequests[K]> {
+    const handler: RequestHandlers[K] | undefined = Object.hasOwn(this.handlers, kind)
+      ? this.handlers[kind]
+      : undefined;
+    if (!handler) throw new InvalidArgumentError(`unknown node request '${String(kind)}'`);
+    return handler(...args);
+  }
+
+  /**
+   * Msg.Request from a worker: u32 its index, u32 request id, str kind, bytes the serialized
+   * arguments. Answered with Msg.Reply (some requests, such as pullObject, answer later).
+   */
+  onFrame(r: Reader): void {
+    const index = r.u32();
+    const reqId = r.u32();
+    const kind = r.str();
+    const args = deserialize(r.bytes());
+    const send = (reply: Buffer) => {
+      const w = this.workerOf(index);
+      if (!w) return;
+      const f = new Writer(32 + reply.length).u8(Msg.Reply).u32(reqId).bytes(reply);
+      w.send(Buffer.from(f.finish()));
+    };
+    const fail = (err: Error) =>
+      send(serialize({ ok: false, error: errorRecord(err), message: err.message }));
+    try {
+      if (!isRequestKind(kind, this.handlers) || !Array.isArray(args)) {
+        throw new InvalidArgumentError(`unknown node request '${kind}'`);
+      }
+      // What a worker sent is checked by its handler's own use of it, as the driver's is.
+      const value: unknown = this.handle(kind, args as Parameters<NodeRequests[typeof kind]>);
+      if (value instanceof Promise) value.then((v) => send(serialize({ ok: true, value: v })), fail);
+      else send(serialize({ ok: true, value }));
+    } catch (err) {
+      fail(err as Error);
+    }
+  }
+}
+
+function isRequestKind(kind: string, handlers: RequestHandlers): kind is keyof NodeRequests {
+  return Object.hasOwn(handlers, kind);
+}

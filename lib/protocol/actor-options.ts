@@ -1,0 +1,87 @@
+// The options an actor is created with. They travel as JSON in the `method` field of its
+// ActorCreate spec (a creation calls no method), written by the API (api/actor.ts) and read
+// by the node that places it (cluster/) and the node that hosts it (node/actor-manager.ts):
+// one type and one encoder/decoder for all of them, and Ray's defaults stated once here.
+
+import type { Demand } from './resources.js';
+
+/** How an actor is registered before it is created (its name, and whether to reuse a live one). */
+export interface ActorRegistration {
+  /** Register the actor under this name (unique in its namespace; cluster-wide in a cluster). */
+  name?: string;
+  namespace: string;
+  /** With a name: return the live actor of that name rather than fail. */
+  getIfExists: boolean;
+  /** Outlives its owner until killed or the node stops. */
+  detached: boolean;
+}
+
+/** Everything an ActorCreate spec says of its actor beyond the spec's own fields. */
+export interface ActorCreateOptions extends ActorRegistration {
+  /** Restarts after its process dies; negative: without end (see restartBudget). */
+  maxRestarts: number;
+  /** Retries of a call that was running when its process died; negative: without end. */
+  maxTaskRetries: number;
+  /** Its class's method names (handles are built from them). */
+  methods: string[];
+  className: string;
+  /**
+   * It asked for resources (numCpus, numGpus or resources): the spec's demand is held for
+   * its whole life. Otherwise it takes ACTOR_PLACE_DEMAND only to be placed, and holds none.
+   */
+  explicitResources: boolean;
+}
+
+/** What an actor that asked for no resources takes to be placed (Ray's default: one CPU). */
+export const ACTOR_PLACE_DEMAND: Readonly<Demand> = Object.freeze({ CPU: 1 });
+
+/** The options as they travel in the spec's `method` field. */
+export function encodeActorOptions(o: ActorCreateOptions): string {
+  return JSON.stringify({
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    namespace: o.namespace,
+    getIfExists: o.getIfExists,
+    detached: o.detached,
+    maxRestarts: wireBudget(o.maxRestarts),
+    maxTaskRetries: wireBudget(o.maxTaskRetries),
+    methods: o.methods,
+    className: o.className,
+    explicitResources: o.explicitResources,
+  });
+}
+
+/** The options of an ActorCreate spec's `method` field (defaults for what it leaves out). */
+export function decodeActorOptions(method: string): ActorCreateOptions {
+  const o = (method ? JSON.parse(method) : {}) as Partial<ActorCreateOptions>;
+  return {
+    ...(typeof o.name === 'string' ? { name: o.name } : {}),
+    namespace: o.namespace ?? 'default',
+    getIfExists: o.getIfExists ?? false,
+    detached: o.detached ?? false,
+    maxRestarts: o.maxRestarts ?? 0,
+    maxTaskRetries: o.maxTaskRetries ?? 0,
+    methods: o.methods ?? [],
+    className: o.className ?? 'actor',
+    explicitResources: o.explicitResources ?? false,
+  };
+}
+
+/** How many restarts (or call retries) a budget allows: a negative one is without end. */
+export function restartBudget(n: number): number {
+  return n < 0 ? Number.POSITIVE_INFINITY : n;
+}
+
+/** What an actor takes to be placed: what it asked for, else ACTOR_PLACE_DEMAND. */
+export function actorPlaceDemand(o: ActorCreateOptions, specDemand: Demand): Demand {
+  return o.explicitResources ? specDemand : ACTOR_PLACE_DEMAND;
+}
+
+/** What an actor holds while it lives: what it asked for, else nothing. */
+export function actorHoldDemand(o: ActorCreateOptions, specDemand: Demand): Demand {
+  return o.explicitResources ? specDemand : {};
+}
+
+/** A budget as JSON carries it: Infinity (which JSON cannot hold) as -1. */
+function wireBudget(n: number): number {
+  return n === Number.POSITIVE_INFINITY ? -1 : n;
+}

@@ -1,0 +1,282 @@
+// The actor manager on fake workers and a fake resource pool: restart budgets (infinite
+// too), placement that waits for resources and for room under the process cap, names and
+// the aliases getIfExists hands out, and the end of actors whose owner let go or exited.
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { ActorDiedError, InvalidArgumentError } from '../../../lib/base/errors.js';
+import { ActorManager } from '../../../lib/node/actor-manager.js';
+import { NodeResources } from '../../../lib/node/resource-pool.js';
+import { type TaskEntry, TaskTable } from '../../../lib/node/task-table.js';
+import { WorkerPool } from '../../../lib/node/worker-pool.js';
+import type { ActorCreateOptions } from '../../../lib/protocol/actor-options.js';
+import { NO_DEF, specKey } from '../../../lib/protocol/spec.js';
+import { DoneStatus } from '../../../lib/protocol/worker-messages.js';
+import {
+  actorCallSpec,
+  actorCreateSpec,
+  entry,
+  FakeOwner,
+  FakeResources,
+  FakeSpawner,
+  type FakeWorker,
+} from './fakes.js';
+
+type T = TaskEntry<FakeWorker>;
+
+let closers: Array<() => void> = [];
+afterEach(() => {
+  for (const c of closers) c();
+  closers = [];
+  vi.restoreAllMocks();
+});
+
+const reg = { namespace: 'n', getIfExists: false, detached: false };
+
+function setup(totals: Record<string, number> = { CPU: 4 }, maxWorkers = 10) {
+  const spawner = new FakeSpawner();
+  const owner = new FakeOwner();
+  const fake = new FakeResources(totals);
+  const tasks = new TaskTable<FakeWorker>(() => {});
+  const pool: WorkerPool<FakeWorker> = new WorkerPool(
+    spawner,
+    { numCpus: 1, idleWorkerTimeoutMs: 60_000, maxWorkers },
+    {
+      started: () => {},
+      exited: (w) => {
+        pool.forget(w);
+        am.workerExited(w, ownerOf(w), false, 'was killed by SIGKILL', '');
+        am.placeWaiting(); // the node's dispatch pass after an exit
+      },
+      mayStartAgain: () => {},
+      hasWork: () => true,
+    },
+  );
+  const am: ActorManager<FakeWorker> = new ActorManager(tasks, pool, new NodeResources(fake), {
+    defOf: () => ({ ...NO_DEF, fnId: 'Counter', name: 'Counter', isClass: true }),
+    scheduleDispatch: () => {},
+    busyChanged: () => {},
+  });
+  closers.push(() => pool.close());
+  /** The sinks of workers that own actors (the router's, in the node). */
+  const sinks = new Map<FakeWorker, FakeOwner>();
+  const ownerOf = (w: FakeWorker) => sinks.get(w) ?? new FakeOwner('worker', w.index);
+  const create = (id: Buffer, o: Partial<ActorCreateOptions> = {}, demand = {}, by: FakeOwner = owner): T => {
+    const t = entry<FakeWorker>(actorCreateSpec(id, o, demand), by);
+    tasks.set(t);
+    am.create(t);
+    am.placeWaiting();
+    return t;
+  };
+  /** The constructor on the actor's current process finished (Msg.Done of its creation), or threw. */
+  const constructed = (id: Buffer, status = DoneStatus.Ok) => {
+    const t = [...tasks.values()].find(
+      (x) => x.spec.actorId.equals(id) && x.spec.name.endsWith('constructor'),
+    );
+    if (!t) throw new Error('no creation in flight');
+    // Its process said Ready before it ran the constructor.
+    if (t.worker) pool.ready(t.worker.index, undefined);
+    t.worker?.taskDone(t.hex);
+    t.worker = undefined;
+    am.created(t, status, undefined);
+    am.placeWaiting();
+  };
+  const call = (id: Buffer, name: string): T => {
+    const t = entry<FakeWorker>(actorCallSpec(id, name), owner);
+    tasks.set(t);
+    am.route(t);
+    return t;
+  };
+  /** A call's Done. */
+  const done = (t: T) => {
+    t.worker = undefined;
+    am.callDone(t);
+    tasks.delete(t.hex);
+  };
+  const workerOf = (id: Buffer) =>
+    spawner.spawned.find((w) => w.actorHex === id.toString('hex') && !w.exited);
+  return { spawner, owner, fake, tasks, pool, am, sinks, create, constructed, call, done, workerOf };
+}
+
+const idOf = (n: number) => Buffer.alloc(16, n);
+
+describe('actor manager', () => {
+  test('restarts within maxRestarts, then dead: calls fail with ActorDiedError saying why', () => {
+    const { am, create, constructed, call, done, workerOf, owner, spawner } = setup();
+    const id = idOf(1);
+    create(id, { maxRestarts: 2 });
+    constructed(id);
+    const m1 = call(id, 'Counter.m1');
+    expect(workerOf(id)!.names()).toEqual(['Counter.constructor', 'Counter.m1']);
+    workerOf(id)!.exit(null, 'SIGKILL');
+    // It restarts; the call it was running is not retried (maxTaskRetries 0).
+    expect(am.actorState(id)).toMatchObject({ state: 'restarting', restarts: 1 });
+    expect(owner.failureOf('Counter.m1')?.message).toMatch(/is restarting\. Set maxTaskRetries/);
+    expect(m1.worker).toBeUndefined();
+    const queued = call(id, 'Counter.m2'); // waits for the restart
+    expect(workerOf(id)!.names()).toEqual(['Counter.constructor']);
+    constructed(id);
+    expect(workerOf(id)!.names()).toEqual(['Counter.constructor', 'Counter.m2']);
+    done(queued);
+    workerOf(id)!.exit(null, 'SIGKILL');
+    constructed(id);
+    workerOf(id)!.exit(null, 'SIGKILL');
+    expect(am.actorState(id)).toMatchObject({ state: 'dead', restarts: 2 });
+    call(id, 'Counter.late');
+    const err = owner.failureOf('Counter.late');
+    expect(err).toBeInstanceOf(ActorDiedError);
+    expect(err?.message).toMatch(
+      /Counter \(010101010101…\) is dead: its process \(pid \d+\) was killed by SIGKILL and maxRestarts \(2\) is used up/,
+    );
+    expect(spawner.spawned).toHaveLength(3);
+  });
+
+  test('maxRestarts -1 restarts without end; maxTaskRetries -1 retries the running call each time', () => {
+    const { am, create, constructed, call, workerOf, owner } = setup();
+    const id = idOf(2);
+    create(id, { maxRestarts: -1, maxTaskRetries: -1 });
+    constructed(id);
+    const m = call(id, 'Counter.m');
+    for (let i = 1; i <= 20; i++) {
+      workerOf(id)!.exit(null, 'SIGKILL');
+      expect(am.actorState(id)).toMatchObject({ state: 'restarting', restarts: i });
+      constructed(id);
+      expect(workerOf(id)!.names()).toEqual(['Counter.constructor', 'Counter.m']);
+    }
+    expect(owner.failures).toHaveLength(0);
+    expect(m.retriesLeft).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test('an actor waits for its placement CPU, which it gives back once constructed', () => {
+    const { am, create, constructed, workerOf, fake } = setup({ CPU: 1 });
+    const [a, b] = [idOf(3), idOf(4)];
+    create(a);
+    create(b);
+    expect([workerOf(a) !== undefined, workerOf(b)]).toEqual([true, undefined]);
+    expect(am.counts()).toEqual({ actors: 2, waiting: 1 });
+    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {} });
+    constructed(a); // placement CPU is only for placing: b gets it
+    expect(workerOf(b)?.names()).toEqual(['Counter.constructor']);
+    constructed(b);
+    expect(fake.available().CPU).toBe(1);
+    // One that asked for a CPU holds it while it lives.
+    const c = idOf(5);
+    create(c, {}, { CPU: 1 });
+    constructed(c);
+    expect(fake.available().CPU).toBe(0);
+    am.kill(c, true);
+    expect(fake.available().CPU).toBe(1);
+  });
+
+  test('at the process cap an actor waits, in order; an idle task worker is stopped to make room', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { am, pool, create, workerOf } = setup({ CPU: 8 }, 2);
+    const taskWorker = pool.spawn();
+    pool.ready(taskWorker.index, undefined);
+    const [a, b, c] = [idOf(6), idOf(7), idOf(8)];
+    create(a);
+    create(b);
+    create(c);
+    expect(am.counts()).toEqual({ actors: 3, waiting: 2 });
+    expect(taskWorker.stopCalls).toBe(1); // making room
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Counter waits for a worker process/);
+    taskWorker.exit(0);
+    expect([workerOf(b) !== undefined, workerOf(c)]).toEqual([true, undefined]);
+    am.kill(a, true);
+    workerOf(a)?.exit(null, 'SIGKILL');
+    expect(workerOf(c)?.names()).toEqual(['Counter.constructor']);
+  });
+
+  test('an actor the node cannot place is warned about and reported as infeasible', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { am, create } = setup({ CPU: 4 });
+    create(idOf(9), { className: 'Gpu' }, { GPU: 1 });
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Gpu needs \{"GPU":1\} to be placed.*infeasible/);
+    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: { 'actor GPU=1': 1 } });
+  });
+
+  test('names: one live actor per name; getIfExists gives an alias that calls, state and kill resolve', () => {
+    const { am, create, constructed, call, workerOf } = setup();
+    const [real, alias, other] = [idOf(10), idOf(11), idOf(12)];
+    expect(am.register(real, { ...reg, name: 'c' }, ['m'], 'Counter')).toEqual({
+      actorId: real,
+      methods: ['m'],
+      className: 'Counter',
+    });
+    create(real, { name: 'c', namespace: 'n' });
+    constructed(real);
+    expect(() => am.register(other, { ...reg, name: 'c' }, ['m'], 'Counter')).toThrow(InvalidArgumentError);
+    expect(am.register(alias, { ...reg, name: 'c', getIfExists: true }, ['m'], 'Counter')).toMatchObject({
+      actorId: real,
+    });
+    expect(am.register(other, { ...reg, name: 'c', namespace: 'elsewhere' }, ['m'], 'Counter')).toMatchObject(
+      {
+        actorId: other,
+      },
+    );
+    expect(am.getActor('c', 'n')?.actorId).toEqual(real);
+    expect(am.getActor('c', 'elsewhere')).toBeNull();
+    // A creation for the alias creates nothing; calls to it reach the real actor, with its id.
+    create(alias, { name: 'c', namespace: 'n' });
+    call(alias, 'Counter.viaAlias');
+    const sent = workerOf(real)!.executed.at(-1)!;
+    expect([sent.name, sent.actorId.equals(real)]).toEqual(['Counter.viaAlias', true]);
+    expect(am.localActor(alias)?.id).toEqual(real);
+    expect(am.actorState(alias)).toMatchObject({ state: 'alive' });
+    am.release(alias); // not the owner's handle: ends nothing
+    expect(am.actorState(real)).toMatchObject({ state: 'alive' });
+    am.kill(alias, true);
+    expect(am.actorState(real)).toMatchObject({ state: 'dead' });
+    expect(workerOf(real)?.killed ?? true).toBe(true);
+    // Its name is free again.
+    expect(am.register(idOf(13), { ...reg, name: 'c' }, ['m'], 'Counter')).toMatchObject({
+      actorId: idOf(13),
+    });
+  });
+
+  test('released by its owner, an actor ends once its calls are done; a detached one lives on', async () => {
+    const { am, create, constructed, call, done, workerOf } = setup();
+    const [a, d] = [idOf(14), idOf(15)];
+    create(a);
+    create(d, { detached: true });
+    constructed(a);
+    constructed(d);
+    const w = workerOf(a)!;
+    const m = call(a, 'Counter.m');
+    am.release(a);
+    am.release(d);
+    expect(am.actorState(a)).toMatchObject({ state: 'alive' });
+    done(m);
+    await Promise.resolve();
+    expect(am.actorState(a)).toMatchObject({ state: 'dead' });
+    expect(w.stopCalls).toBe(1);
+    expect(am.actorState(d)).toMatchObject({ state: 'alive' });
+    expect(am.anyAlive()).toBe(true);
+  });
+
+  test('when its owner exits, an actor ends unless detached', () => {
+    const { am, create, constructed, sinks, pool } = setup();
+    const ownerWorker = pool.spawn();
+    const ownerSink = new FakeOwner('worker', ownerWorker.index);
+    sinks.set(ownerWorker, ownerSink);
+    const [a, d] = [idOf(16), idOf(17)];
+    create(a, {}, {}, ownerSink);
+    create(d, { detached: true }, {}, ownerSink);
+    constructed(a);
+    constructed(d);
+    ownerWorker.exit(0);
+    expect(am.actorState(a)).toMatchObject({ state: 'dead' });
+    expect(am.actorState(d)).toMatchObject({ state: 'alive' });
+  });
+
+  test('a constructor that throws: the actor is dead and its calls fail; its creation leaves the table', () => {
+    const { am, create, constructed, call, owner, tasks, workerOf } = setup();
+    const id = idOf(18);
+    const t = create(id, { maxRestarts: 5 });
+    call(id, 'Counter.early'); // waits for the constructor
+    const w = workerOf(id)!;
+    constructed(id, DoneStatus.Error);
+    expect(am.actorState(id)).toMatchObject({ state: 'dead', restarts: 0 });
+    expect(owner.failureOf('Counter.early')?.message).toMatch(/constructor threw an error/);
+    expect(tasks.get(specKey(t.spec))).toBeUndefined();
+    expect(w.stopCalls).toBe(1);
+  });
+});

@@ -1,0 +1,119 @@
+// The node's request server (requests.ts): one typed handler per request kind; a worker's
+// request is answered in its inbox, later for requests that answer later, and a request
+// the node does not know gets an error back rather than an exception in the node.
+import { describe, expect, test } from 'vitest';
+import { Reader, Writer } from '../../../lib/base/codec.js';
+import { deserialize, serialize } from '../../../lib/base/serialization.js';
+import { nodeRequestHandlers, type RequestHandlers, RequestServer } from '../../../lib/node/requests.js';
+import { Msg } from '../../../lib/protocol/worker-messages.js';
+import { FakeCluster, FakeWorker } from './fakes.js';
+
+/** Handlers that answer from fixed values. */
+function handlers(seen: unknown[]): RequestHandlers {
+  return {
+    getActor: () => null,
+    killActor: (actorId, noRestart) => {
+      seen.push(['kill', Buffer.isBuffer(actorId), noRestart]);
+    },
+    cancelTask: () => {},
+    availableResources: () => ({ CPU: 3 }),
+    clusterResources: () => ({ CPU: 4 }),
+    registerActor: (actorId, _o, methods, className) => ({ actorId, methods, className }),
+    actorState: () => ({ state: 'alive', restarts: 0, pid: 7 }),
+    memorySummary: () => ({ used: 0 }),
+    releaseActor: () => {},
+    pullObject: () => new Promise((resolve) => setTimeout(() => resolve('ok'), 5)),
+  };
+}
+
+/** Msg.Request as a worker writes it, after its type byte. */
+function request(index: number, id: number, kind: string, args: unknown[]): Reader {
+  const w = new Writer(256).u32(index).u32(id).str(kind).bytes(serialize(args));
+  return new Reader(Buffer.from(w.finish()));
+}
+
+/** The Msg.Reply frames a worker got: request id and the decoded reply. */
+function replies(w: FakeWorker): Array<[number, { ok: boolean; value?: unknown; message?: string }]> {
+  return w.frames
+    .filter((f) => f[0] === Msg.Reply)
+    .map((f) => {
+      const r = new Reader(f);
+      r.u8();
+      return [r.u32(), deserialize(r.bytes()) as { ok: boolean; value?: unknown; message?: string }];
+    });
+}
+
+describe('request server', () => {
+  test("a worker's requests are answered in its inbox, now or when their answer is ready", async () => {
+    const w = new FakeWorker(4, 'ab'.repeat(16));
+    const seen: unknown[] = [];
+    const server = new RequestServer(handlers(seen), (i) => (i === 4 ? w : undefined));
+    server.onFrame(request(4, 1, 'availableResources', []));
+    server.onFrame(request(4, 2, 'killActor', [new Uint8Array(16), true]));
+    server.onFrame(request(4, 3, 'pullObject', [new Uint8Array(28), 100]));
+    server.onFrame(request(4, 4, 'noSuchRequest', []));
+    server.onFrame(request(9, 5, 'clusterResources', [])); // from a worker that is gone: dropped
+    expect(replies(w).map(([id]) => id)).toEqual([1, 2, 4]);
+    expect(replies(w)[0]).toEqual([1, { ok: true, value: { CPU: 3 } }]);
+    expect(replies(w)[2]?.[1]).toMatchObject({ ok: false, message: "unknown node request 'noSuchRequest'" });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(replies(w).at(-1)).toEqual([3, { ok: true, value: 'ok' }]);
+    expect(seen).toEqual([['kill', false, true]]);
+  });
+
+  test("the driver's requests are answered directly, typed, with the same handlers", () => {
+    const server = new RequestServer(handlers([]), () => undefined);
+    const id = Buffer.alloc(16, 1);
+    expect(
+      server.handle('registerActor', [
+        id,
+        { namespace: 'n', getIfExists: false, detached: false },
+        ['m'],
+        'C',
+      ]),
+    ).toEqual({
+      actorId: id,
+      methods: ['m'],
+      className: 'C',
+    });
+    expect(server.handle('actorState', [id])).toEqual({ state: 'alive', restarts: 0, pid: 7 });
+    expect(() => server.handle('nope' as 'actorState', [id])).toThrow(/unknown node request 'nope'/);
+  });
+
+  test("the node's handlers copy the ids they are given, and ask the cluster for what is not here", async () => {
+    const calls: unknown[] = [];
+    const cluster = new FakeCluster();
+    cluster.named.set('n/far', {
+      name: 'far',
+      namespace: 'n',
+      actorId: Buffer.alloc(16, 2),
+      methods: [],
+      className: 'Far',
+    });
+    const h = nodeRequestHandlers({
+      actors: {
+        getActor: () => null,
+        register: () => ({ actorId: Buffer.alloc(16), methods: [], className: '' }),
+        actorState: (actorId) => {
+          calls.push(actorId);
+          return null;
+        },
+        kill: () => {},
+        release: () => {},
+      },
+      store: {} as never, // not asked here
+      cluster: () => cluster,
+      cancelTask: () => {},
+      available: () => ({ CPU: 1 }),
+      total: () => ({ CPU: 2 }),
+    });
+    const view = new Uint8Array([1, 2, 3]);
+    h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer
+    expect(Buffer.isBuffer(calls[0])).toBe(true);
+    view[0] = 9;
+    expect((calls[0] as Buffer)[0]).toBe(1);
+    await expect(h.getActor('far', 'n')).resolves.toMatchObject({ className: 'Far' });
+    // In a cluster, resources are the cluster's (FakeCluster knows none).
+    expect([h.availableResources(), h.clusterResources()]).toEqual([{}, {}]);
+  });
+});
