@@ -184,7 +184,10 @@ export class NodeManager {
   }
 
   /** Workers' stderr comes through pipes: what is in them still reaches ours when the process exits. */
-  private readonly drainOnExit = () => this.workers.drainStderrSync();
+  private readonly drainOnExit = () => {
+    this.workers.drainStderrSync();
+    this.workers.killAllSync();
+  };
 
   /** Starts one worker per CPU in the background so the first tasks find them warm. */
   prestart(): void {

@@ -249,6 +249,16 @@ export class WorkerPool<W extends WorkerSlot> {
     for (const w of this.workers.values()) w.drainStderrSync();
   }
 
+  /**
+   * Kills every worker now (the process is exiting without shutdown()). A worker that has
+   * booted would die with its parent anyway (PR_SET_PDEATHSIG); one still booting has not
+   * set that yet and would only notice once its runtime is loaded, which takes seconds on
+   * a loaded machine.
+   */
+  killAllSync(): void {
+    for (const w of this.workers.values()) w.kill();
+  }
+
   /** Stops every worker (killed after graceMs) and forgets them. */
   async shutdown(graceMs: number): Promise<void> {
     clearInterval(this.reaper);
