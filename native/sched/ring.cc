@@ -2,15 +2,12 @@
 // the layout and the full protocol.
 #include "sched/ring.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/proc.h"
 
 namespace sunray::sched {
 namespace {
@@ -40,42 +37,7 @@ inline uint32_t load_u32(const uint8_t* p) {
 }
 inline void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 
-uint64_t self_start_time() {
-  static std::atomic<uint64_t> cached_pid{0};
-  static std::atomic<uint64_t> cached_start{0};
-  const uint64_t me = static_cast<uint64_t>(getpid());
-  if (cached_pid.load(std::memory_order_acquire) == me) return cached_start.load(std::memory_order_relaxed);
-  uint64_t st = process_start_time(static_cast<pid_t>(me));
-  cached_start.store(st, std::memory_order_relaxed);
-  cached_pid.store(me, std::memory_order_release);
-  return st;
-}
-
 }  // namespace
-
-uint64_t process_start_time(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');
-  if (!p) return 0;
-  p += 2;                                             // ") S ..."
-  if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;  // zombie: already dead
-  // starttime is field 22; p is at field 3.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return 0;
-    ++p;
-  }
-  uint64_t v = std::strtoull(p, nullptr, 10);
-  return v == 0 ? 1 : v;  // never 0 for a live process
-}
 
 Ring::~Ring() {
   if (self_ >= 0) leave();
@@ -174,8 +136,9 @@ void Ring::join(bool track) {
   if (self_ >= 0) throw RingError("ring handle already joined");
   if (track && hdr_->hold_bytes < kHeldFrameHeader + max_payload())
     throw RingError("tracking consumer needs hold bytes >= one message; ring has " + std::to_string(hdr_->hold_bytes));
-  const uint32_t pid = static_cast<uint32_t>(getpid());
-  const uint64_t start = self_start_time();
+  const proc::Identity me = proc::self_identity();
+  const uint32_t pid = static_cast<uint32_t>(me.pid);
+  const uint64_t start = me.start_time;
   for (uint32_t i = 0; i < hdr_->max_participants; ++i) {
     RecordHeader* r = record(i);
     uint32_t expected = 0;
@@ -414,7 +377,7 @@ RecoverStats Ring::recover(pid_t pid) {
     if (state == kRecRecovering) continue;  // someone else is on it
     if (state != kRecPending) {
       uint64_t start = rec->start_time.load(std::memory_order_acquire);
-      uint64_t now = process_start_time(pid);
+      uint64_t now = proc::process_start_time(pid);
       if (now != 0 && (start == 0 || now == start)) {
         ++st.skipped_alive;
         continue;

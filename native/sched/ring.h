@@ -153,9 +153,6 @@ struct RecoverStats {
   uint32_t lost = 0;           // did not fit anywhere (ring full and no hold area): dropped
 };
 
-// /proc/<pid>/stat starttime; 0 when the process does not exist or is a zombie.
-uint64_t process_start_time(pid_t pid);
-
 class Ring {
  public:
   Ring() = default;

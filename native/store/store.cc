@@ -1,13 +1,12 @@
 #include "store/store.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 
 #include "common/futex.h"
+#include "common/proc.h"
 #include "store/spill.h"
 #include "store/store_lock.h"
 
@@ -26,18 +25,6 @@ constexpr int kSpillList = 1;  // primary copies: written to the spill directory
 
 std::string size_text(uint64_t n) { return std::to_string(n) + " bytes"; }
 
-// This process's (pid, start time), recomputed after fork().
-std::pair<pid_t, uint64_t> self_identity() {
-  static thread_local pid_t cached_pid = 0;
-  static thread_local uint64_t cached_start = 0;
-  pid_t pid = getpid();
-  if (pid != cached_pid) {
-    cached_start = process_start_time(pid);
-    cached_pid = pid;
-  }
-  return {pid, cached_start};
-}
-
 }  // namespace
 
 std::unique_ptr<Store> Store::create(const ArenaOptions& opts) {
@@ -52,7 +39,7 @@ std::unique_ptr<Store> Store::attach_path(const std::string& path) {
 // Clients
 
 uint32_t Store::register_client() {
-  auto [pid, start] = self_identity();
+  auto [pid, start] = proc::self_identity();
   Lock lock(*this);
   ClientSlot* c = arena_.clients();
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -66,7 +53,7 @@ uint32_t Store::register_client() {
     }
     // Full: make room by reaping clients whose processes are gone.
     for (uint32_t i = 0; i < hdr()->max_clients; ++i)
-      if (c[i].active && !process_alive(c[i].pid, c[i].start_time)) reap_locked(i);
+      if (c[i].active && !proc::process_alive(c[i].pid, c[i].start_time)) reap_locked(i);
   }
   throw StoreError(StoreErrorCode::kTooManyClients,
                    "all " + std::to_string(hdr()->max_clients) +
@@ -119,7 +106,7 @@ int Store::reap_dead_clients() {
   int reaped = 0;
   ClientSlot* c = arena_.clients();
   for (uint32_t i = 0; i < hdr()->max_clients; ++i) {
-    if (c[i].active && !process_alive(c[i].pid, c[i].start_time)) {
+    if (c[i].active && !proc::process_alive(c[i].pid, c[i].start_time)) {
       reap_locked(i);
       ++reaped;
     }
