@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "addon/bindings.h"
-#include "net/fd_passing.h"
+#include "ipc/fd_passing.h"
 
 namespace sunray::addon {
 namespace {
@@ -35,12 +35,12 @@ Napi::Value SetRecvLowWater(const Napi::CallbackInfo& info) {
 Napi::Value CreateSocketPair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    auto [a, b] = net::make_socket_pair();
+    auto [a, b] = ipc::make_socket_pair();
     Napi::Array out = Napi::Array::New(env, 2);
     out.Set(0u, Napi::Number::New(env, a));
     out.Set(1u, Napi::Number::New(env, b));
     return out;
-  } catch (const net::FdPassingError& e) {
+  } catch (const ipc::FdPassingError& e) {
     throw Napi::Error::New(env, e.what());
   }
 }
@@ -57,8 +57,8 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     fds.push_back(v.As<Napi::Number>().Int32Value());
   }
   try {
-    net::send_fds(info[0].As<Napi::Number>().Int32Value(), fds);
-  } catch (const net::FdPassingError& e) {
+    ipc::send_fds(info[0].As<Napi::Number>().Int32Value(), fds);
+  } catch (const ipc::FdPassingError& e) {
     throw Napi::Error::New(env, e.what());
   }
   return env.Undefined();
@@ -69,8 +69,8 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "recvFds(sock): a socket fd is expected");
   std::vector<int> fds;
   try {
-    if (!net::recv_fds(info[0].As<Napi::Number>().Int32Value(), &fds)) return env.Null();
-  } catch (const net::FdPassingError& e) {
+    if (!ipc::recv_fds(info[0].As<Napi::Number>().Int32Value(), &fds)) return env.Null();
+  } catch (const ipc::FdPassingError& e) {
     throw Napi::Error::New(env, e.what());
   }
   Napi::Array out = Napi::Array::New(env, fds.size());

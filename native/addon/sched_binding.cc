@@ -37,17 +37,17 @@
 #include <vector>
 
 #include "addon/bindings.h"
-#include "sched/doorbell.h"
+#include "ipc/doorbell.h"
 #include "sched/resources.h"
-#include "sched/ring.h"
+#include "ipc/ring.h"
 
 namespace sunray::addon {
 namespace {
 
-using sched::Doorbell;
-using sched::PopStatus;
-using sched::PushStatus;
-using sched::Ring;
+using ipc::Doorbell;
+using ipc::PopStatus;
+using ipc::PushStatus;
+using ipc::Ring;
 
 // ---------------------------------------------------------------- segments
 
@@ -110,7 +110,7 @@ Napi::Value CreateSegment(const Napi::CallbackInfo& info) {
 Napi::Value CreateEventFd(const Napi::CallbackInfo& info) {
   try {
     return Napi::Number::New(info.Env(), Doorbell::create_eventfd());
-  } catch (const sched::RingError& e) {
+  } catch (const ipc::RingError& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
 }
@@ -193,13 +193,13 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     try {
       if (init) {
         ring_ = Ring::init(region, avail, u32_opt(env, opts, "slots", 1024), u32_opt(env, opts, "slotSize", 512),
-                           u32_opt(env, opts, "maxParticipants", sched::kDefaultParticipants),
-                           u32_opt(env, opts, "holdBytes", sched::kDefaultHoldBytes));
+                           u32_opt(env, opts, "maxParticipants", ipc::kDefaultParticipants),
+                           u32_opt(env, opts, "holdBytes", ipc::kDefaultHoldBytes));
       } else {
         ring_ = Ring::attach(region, avail);
       }
       if (join) ring_.join(track);
-    } catch (const sched::RingError& e) {
+    } catch (const ipc::RingError& e) {
       throw Napi::Error::New(env, e.what());
     }
     open_ = true;
@@ -222,7 +222,7 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     PushStatus st;
     try {
       st = r.push(b.data, b.len);
-    } catch (const sched::RingError& e) {
+    } catch (const ipc::RingError& e) {
       throw Napi::Error::New(env, e.what());
     }
     if (st == PushStatus::kTooBig) {
@@ -242,7 +242,7 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
   size_t push_frames(Napi::Env env, Bytes b) {
     try {
       return ring(env).push_frames(b.data, b.len);
-    } catch (const sched::RingError& e) {
+    } catch (const ipc::RingError& e) {
       throw Napi::RangeError::New(env, e.what());
     }
   }
@@ -266,7 +266,7 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     size_t used = 0;
     try {
       r.pop_frames(buf.data(), cap, SIZE_MAX, &used);
-    } catch (const sched::RingError& e) {
+    } catch (const ipc::RingError& e) {
       throw Napi::Error::New(env, e.what());
     }
     if (used == 0) return env.Null();
@@ -298,7 +298,7 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "ring.recover(pid): pid must be a number");
     int pid = info[0].As<Napi::Number>().Int32Value();
     if (pid <= 0) throw Napi::RangeError::New(env, "ring.recover(pid): pid must be > 0");
-    sched::RecoverStats s = ring(env).recover(pid);
+    ipc::RecoverStats s = ring(env).recover(pid);
     Napi::Object o = Napi::Object::New(env);
     o.Set("records", s.records);
     o.Set("completed", s.completed);
@@ -329,9 +329,9 @@ class RingWrap : public Napi::ObjectWrap<RingWrap> {
     };
     try {
       return Napi::Number::New(
-          env, static_cast<double>(Ring::bytes_needed(arg(0, 1024), arg(1, 512), arg(2, sched::kDefaultParticipants),
-                                                      arg(3, sched::kDefaultHoldBytes))));
-    } catch (const sched::RingError& e) {
+          env, static_cast<double>(Ring::bytes_needed(arg(0, 1024), arg(1, 512), arg(2, ipc::kDefaultParticipants),
+                                                      arg(3, ipc::kDefaultHoldBytes))));
+    } catch (const ipc::RingError& e) {
       throw Napi::RangeError::New(env, e.what());
     }
   }
@@ -403,7 +403,7 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
 
   bool prepare_sleep(Napi::Env env) {
     Ring& r = ring_->ring(env);
-    r.sleeping_word()->fetch_or(sched::kSleepEventfd, std::memory_order_seq_cst);
+    r.sleeping_word()->fetch_or(ipc::kSleepEventfd, std::memory_order_seq_cst);
     return r.empty();
   }
 
@@ -516,7 +516,7 @@ class DoorbellWrap : public Napi::ObjectWrap<DoorbellWrap> {
     if (!spun || !Doorbell(*r, self->efd_).spin_until_ready(self->spin_ns_)) {
       if (spun) self->fail_streak_ = std::min(self->fail_streak_ + 1, 6);
       if (spun) self->skip_spins_ = (1 << self->fail_streak_) - 1;
-      r->sleeping_word()->fetch_or(sched::kSleepEventfd, std::memory_order_seq_cst);
+      r->sleeping_word()->fetch_or(ipc::kSleepEventfd, std::memory_order_seq_cst);
       if (r->empty()) return;
     } else {
       ++self->spin_hits_;
