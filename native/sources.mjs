@@ -2,7 +2,7 @@
 // CMakeLists.txt (cmake-js, ctest, sanitizers) both ask this script, so the
 // two builds compile exactly the same files and cannot drift.
 //
-//   node native/sources.mjs core    -> the Node-free cores (common, store, sched, net)
+//   node native/sources.mjs core    -> the Node-free cores (common, ipc, sched, store)
 //   node native/sources.mjs addon   -> the Node-API bindings
 //   node native/sources.mjs tests   -> the C++ test programs (one executable each)
 // Add --cmake to print ';'-separated absolute paths instead of relative ones.
@@ -14,7 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 
 const groups = {
-  core: ['common', 'store', 'sched', 'net'],
+  core: ['common', 'ipc', 'sched', 'store'],
   addon: ['addon'],
   tests: ['tests'],
 };

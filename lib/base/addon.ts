@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 /** The package root: dist/base/addon.js and lib/base/addon.ts both sit two levels below it. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-// ---------------------------------------------------------------- store (store_binding.cc)
+// ---------------------------------------------------------------- store (store_handle.cc)
 
 /** StoreHandle.get() statuses. */
 export const GetStatus = { Ready: 0, Absent: 1, Unsealed: 2, OwnUnsealed: 3 } as const;
@@ -92,7 +92,7 @@ export interface NativeStoreHandleClass {
   attach(fdOrPath: number | string): NativeStoreHandle;
 }
 
-// ---------------------------------------------------------------- rings (sched_binding.cc)
+// ---------------------------------------------------------------- rings (ring_wrap.cc, doorbell_wrap.cc)
 
 /** Options of `new Ring(fd, offset, options)`. */
 export interface RingOptions {
@@ -166,7 +166,7 @@ export interface NativeDoorbell {
 /** The Doorbell class. */
 export type NativeDoorbellClass = new (ring: NativeRing, eventFd: number) => NativeDoorbell;
 
-// ---------------------------------------------------------------- resources (sched_binding.cc)
+// ---------------------------------------------------------------- resources (resource_pool_wrap.cc)
 
 /** Resources held for one lease; release() takes it (or its id) back. */
 export interface NativeGrant {

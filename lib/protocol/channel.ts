@@ -1,4 +1,4 @@
-// A one-way message channel over a shared-memory ring (native/sched): frames
+// A one-way message channel over a shared-memory ring (native/ipc): frames
 // sent in one JS turn are pushed in one batch and the reader is woken at most
 // once, and only if it sleeps. Frames larger than a ring slot are parked in
 // the object store and the ring carries their id (Msg.Blob).

@@ -1,4 +1,5 @@
-// The Node-API module entry point: thin glue over the Node-free cores.
+// The Node-API module entry point: registers every binding file's exports
+// (bindings.h) and adjustExternalMemory. Thin glue over the Node-free cores.
 #include <napi.h>
 
 #include "addon/bindings.h"
@@ -23,10 +24,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", Napi::String::New(env, kAddonVersion));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("adjustExternalMemory", Napi::Function::New(env, AdjustExternalMemory, "adjustExternalMemory"));
-  sunray::addon::InitStore(env, exports);
-  sunray::addon::InitSched(env, exports);
-  sunray::addon::InitNet(env, exports);
-  sunray::addon::InitProc(env, exports);
+  sunray::addon::InitStoreHandle(env, exports);
+  sunray::addon::InitRing(env, exports);
+  sunray::addon::InitDoorbell(env, exports);
+  sunray::addon::InitResourcePool(env, exports);
+  sunray::addon::InitIpcFunctions(env, exports);
+  sunray::addon::InitProcFunctions(env, exports);
   return exports;
 }
 

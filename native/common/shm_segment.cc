@@ -1,3 +1,4 @@
+// Creating, mapping and backing memfd segments: see shm_segment.h.
 #include "common/shm_segment.h"
 
 #include <fcntl.h>
@@ -7,8 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -20,7 +24,7 @@ namespace {
 std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 }  // namespace
 
-ShmSegment ShmSegment::create(const char* name, uint64_t size) {
+int ShmSegment::create_fd(const char* name, uint64_t size) {
   int fd = memfd_create(name, MFD_CLOEXEC);
   if (fd < 0) throw sys_error("memfd_create");
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
@@ -29,42 +33,57 @@ ShmSegment ShmSegment::create(const char* name, uint64_t size) {
     errno = saved;
     throw sys_error("ftruncate of the shared-memory segment to " + std::to_string(size) + " bytes");
   }
-  return map_fd(fd);
+  return fd;
 }
+
+ShmSegment ShmSegment::create(const char* name, uint64_t size) { return map_fd(create_fd(name, size), true, false); }
 
 ShmSegment ShmSegment::attach_fd(int fd) {
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (own < 0) throw sys_error("cannot use fd " + std::to_string(fd) + " as a shared-memory segment");
-  return map_fd(own);
+  return map_fd(own, true, false);
 }
 
 ShmSegment ShmSegment::attach_path(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) throw sys_error("cannot open shared-memory segment " + path);
-  return map_fd(fd);
+  return map_fd(fd, true, false);
 }
 
-ShmSegment ShmSegment::map_fd(int owned_fd) {
+std::shared_ptr<ShmSegment> ShmSegment::shared_mapping(int fd) {
+  // Per thread: each JS thread (worker_threads) has its own, so no lock.
+  thread_local std::map<std::pair<dev_t, ino_t>, std::weak_ptr<ShmSegment>> cache;
   struct stat st {};
-  if (fstat(owned_fd, &st) != 0) {
-    int saved = errno;
-    close(owned_fd);
-    errno = saved;
-    throw sys_error("fstat of the shared-memory segment");
+  if (fstat(fd, &st) != 0) throw sys_error("fstat of the shared-memory segment");
+  auto key = std::make_pair(st.st_dev, st.st_ino);
+  auto it = cache.find(key);
+  if (it != cache.end()) {
+    if (auto m = it->second.lock(); m && m->size() == static_cast<uint64_t>(st.st_size)) return m;
   }
+  auto m = std::make_shared<ShmSegment>(map_fd(fd, false, true));
+  cache[key] = m;
+  for (auto i = cache.begin(); i != cache.end();) i = i->second.expired() ? cache.erase(i) : std::next(i);
+  return m;
+}
+
+ShmSegment ShmSegment::map_fd(int fd, bool owned, bool populate) {
+  auto fail = [&](const std::string& what) {
+    int saved = errno;
+    if (owned) close(fd);
+    errno = saved;
+    return sys_error(what);
+  };
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw fail("fstat of the shared-memory segment");
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size == 0) {
-    close(owned_fd);
-    throw std::runtime_error("the shared-memory segment is empty: not a sunray arena");
+    if (owned) close(fd);
+    throw std::runtime_error("the shared-memory segment is empty (0 bytes)");
   }
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, owned_fd, 0);
-  if (p == MAP_FAILED) {
-    int saved = errno;
-    close(owned_fd);
-    errno = saved;
-    throw sys_error("mmap of the shared-memory segment");
-  }
-  return ShmSegment(owned_fd, static_cast<uint8_t*>(p), size);
+  int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+  if (p == MAP_FAILED) throw fail("mmap of the shared-memory segment");
+  return ShmSegment(owned ? fd : -1, static_cast<uint8_t*>(p), size);
 }
 
 ShmSegment::ShmSegment(ShmSegment&& other) noexcept : fd_(other.fd_), base_(other.base_), size_(other.size_) {

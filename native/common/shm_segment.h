@@ -1,10 +1,13 @@
 // A shared-memory segment backed by a memfd: nothing is left in /dev/shm when
 // the processes using it die, and other processes attach through an inherited
-// fd or the creator's /proc/<pid>/fd/<fd> path. No Node dependency.
+// fd or the creator's /proc/<pid>/fd/<fd> path. The one place that creates,
+// sizes and maps segments, for the object store's arena and the rings'
+// segments alike. No Node dependency.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace sunray {
@@ -17,6 +20,15 @@ class ShmSegment {
   static ShmSegment attach_fd(int fd);
   // Opens and maps a path such as /proc/<pid>/fd/<fd>.
   static ShmSegment attach_path(const std::string& path);
+  // A new memfd of `size` bytes, not mapped: the fd is the caller's, to hand
+  // to other processes and map with shared_mapping().
+  static int create_fd(const char* name, uint64_t size);
+  // The calling thread's one mapping of the file behind `fd` (keyed by device
+  // and inode, not by fd number: fds are reused after close), shared by all
+  // its users and unmapped when the last one lets go. The fd stays the
+  // caller's and may be closed: the mapping alone keeps the memory. Its
+  // pages are faulted in when first mapped (MAP_POPULATE), and fd() is -1.
+  static std::shared_ptr<ShmSegment> shared_mapping(int fd);
 
   ShmSegment() = default;
   ShmSegment(ShmSegment&& other) noexcept;
@@ -39,7 +51,9 @@ class ShmSegment {
 
  private:
   ShmSegment(int fd, uint8_t* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}
-  static ShmSegment map_fd(int owned_fd);
+  // Maps the file behind fd. owned: the segment keeps fd (and closes it on
+  // failure); otherwise it keeps none.
+  static ShmSegment map_fd(int fd, bool owned, bool populate);
   void reset();
 
   int fd_ = -1;

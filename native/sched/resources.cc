@@ -1,3 +1,5 @@
+// The resource pool's arithmetic: validating amounts, fitting demands (unit
+// resources instance by instance), acquiring and releasing. See resources.h.
 #include "sched/resources.h"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// The TLSF allocator's operations on its shared-memory blocks: see allocator.h.
 #include "store/allocator.h"
 
 #include <bit>

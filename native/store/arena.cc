@@ -1,3 +1,4 @@
+// Creating, attaching and validating the arena segment: see arena.h.
 #include "store/arena.h"
 
 #include <sys/random.h>

@@ -1,3 +1,5 @@
+// The object table's probing, insertion and erase with tombstones: see
+// object_table.h.
 #include "store/object_table.h"
 
 #include <bit>

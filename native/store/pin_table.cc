@@ -1,3 +1,4 @@
+// The pin table's probing, counting and erase: see pin_table.h.
 #include "store/pin_table.h"
 
 #include <bit>

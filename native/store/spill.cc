@@ -1,3 +1,5 @@
+// Naming, writing, reading and removing spill files (created O_EXCL,
+// opened O_NOFOLLOW): see spill.h.
 #include "store/spill.h"
 
 #include <fcntl.h>

@@ -1,6 +1,9 @@
+// The object store's operations: create, seal, abort, get (pins), release,
+// contains, remove, list, stats and the seal epoch waiters, with the LRU lists
+// and erasing that they use on every call. Making room (allocation, eviction,
+// spilling) is store_space.cc, clients are store_clients.cc, crash repair is
+// store_repair.cc.
 #include "store/store.h"
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,36 +12,12 @@
 
 #include "common/futex.h"
 #include "store/spill.h"
+#include "store/store_internal.h"
 #include "store/store_lock.h"
 
 namespace sunray::store {
 
 void (*g_store_crash_point)(const char* point) = nullptr;
-
-namespace {
-
-inline void crash_point(const char* point) {
-  if (g_store_crash_point) g_store_crash_point(point);
-}
-
-constexpr int kEvictList = 0;  // non-primary copies: dropped when space is needed
-constexpr int kSpillList = 1;  // primary copies: written to the spill directory
-
-std::string size_text(uint64_t n) { return std::to_string(n) + " bytes"; }
-
-// This process's (pid, start time), recomputed after fork().
-std::pair<pid_t, uint64_t> self_identity() {
-  static thread_local pid_t cached_pid = 0;
-  static thread_local uint64_t cached_start = 0;
-  pid_t pid = getpid();
-  if (pid != cached_pid) {
-    cached_start = process_start_time(pid);
-    cached_pid = pid;
-  }
-  return {pid, cached_start};
-}
-
-}  // namespace
 
 std::unique_ptr<Store> Store::create(const ArenaOptions& opts) {
   return std::unique_ptr<Store>(new Store(Arena::create(opts)));
@@ -46,85 +25,6 @@ std::unique_ptr<Store> Store::create(const ArenaOptions& opts) {
 std::unique_ptr<Store> Store::attach_fd(int fd) { return std::unique_ptr<Store>(new Store(Arena::attach_fd(fd))); }
 std::unique_ptr<Store> Store::attach_path(const std::string& path) {
   return std::unique_ptr<Store>(new Store(Arena::attach_path(path)));
-}
-
-// ---------------------------------------------------------------------------
-// Clients
-
-uint32_t Store::register_client() {
-  auto [pid, start] = self_identity();
-  Lock lock(*this);
-  ClientSlot* c = arena_.clients();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    for (uint32_t i = 0; i < hdr()->max_clients; ++i) {
-      if (c[i].active) continue;
-      c[i].pid = pid;
-      c[i].start_time = start;
-      c[i].unsealed = c[i].pin_records = 0;
-      publish_state(&c[i].active, 1);
-      return i;
-    }
-    // Full: make room by reaping clients whose processes are gone.
-    for (uint32_t i = 0; i < hdr()->max_clients; ++i)
-      if (c[i].active && !process_alive(c[i].pid, c[i].start_time)) reap_locked(i);
-  }
-  throw StoreError(StoreErrorCode::kTooManyClients,
-                   "all " + std::to_string(hdr()->max_clients) +
-                       " client slots of the object store are taken by live processes; close stores you no longer use");
-}
-
-void Store::check_client(uint32_t client) const {
-  if (client >= hdr()->max_clients || !arena_.clients()[client].active)
-    throw StoreError(StoreErrorCode::kInvalidClient,
-                     "client " + std::to_string(client) + " is not registered with this store (closed or reaped?)");
-}
-
-void Store::reap_client(uint32_t client) {
-  Lock lock(*this);
-  check_client(client);
-  reap_locked(client);
-}
-
-void Store::erase_pin_record(uint32_t client, PinRecord* r) {
-  pins().erase(r);
-  uint32_t& n = arena_.clients()[client].pin_records;
-  if (n > 0) --n;
-}
-
-void Store::reap_locked(uint32_t client) {
-  ObjectTable t = table();
-  ClientSlot& c = arena_.clients()[client];
-  for (uint32_t i = 0; c.unsealed > 0 && i < t.slots(); ++i) {
-    ObjectEntry& e = t.at(i);
-    if (e.state == kObjectCreated && e.creator == client) erase_locked(i);
-  }
-  PinTable p = pins();
-  for (uint32_t i = 0; c.pin_records > 0 && i < p.slots(); ++i) {
-    PinRecord& r = p.at(i);
-    if (r.client_plus1 != client + 1) continue;
-    uint32_t slot = r.object, count = r.count;
-    erase_pin_record(client, &r);
-    ObjectEntry& e = t.at(slot);
-    if (!ObjectTable::is_live(e.state)) continue;
-    e.pins = e.pins > count ? e.pins - count : 0;
-    if (e.pins == 0) unpinned_locked(slot);
-  }
-  c.unsealed = c.pin_records = 0;
-  publish_state(&c.active, 0);
-  ++hdr()->state.reaped_clients;
-}
-
-int Store::reap_dead_clients() {
-  Lock lock(*this);
-  int reaped = 0;
-  ClientSlot* c = arena_.clients();
-  for (uint32_t i = 0; i < hdr()->max_clients; ++i) {
-    if (c[i].active && !process_alive(c[i].pid, c[i].start_time)) {
-      reap_locked(i);
-      ++reaped;
-    }
-  }
-  return reaped;
 }
 
 // ---------------------------------------------------------------------------
@@ -167,76 +67,6 @@ void Store::lru_remove(uint32_t slot) {
   e.in_lru = 0;
 }
 
-// ---------------------------------------------------------------------------
-// Space
-
-bool Store::ensure_committed(uint64_t end) {
-  StoreState& s = hdr()->state;
-  if (end <= s.committed) return true;
-  const ShmSegment& seg = arena_.segment();
-  uint64_t target = std::min<uint64_t>(hdr()->data_end, (end + kCommitChunk - 1) & ~(kCommitChunk - 1));
-  if (seg.allocate_backing(s.committed, target - s.committed) != 0) {
-    // Not a whole chunk: maybe just what this allocation needs.
-    target = std::min<uint64_t>(hdr()->data_end, (end + (2ull << 20) - 1) & ~((2ull << 20) - 1));
-    if (seg.allocate_backing(s.committed, target - s.committed) != 0) return false;
-  }
-  // Map the fresh pages here: the process that allocates is the one about to write them.
-  seg.prefault(s.committed, target - s.committed);
-  s.committed = target;  // only after the pages are really backed
-  return true;
-}
-
-uint64_t Store::allocate_locked(uint64_t payload, const ObjectId& for_id) {
-  Allocator a = alloc();
-  StoreState& s = hdr()->state;
-  const bool can_spill = hdr()->spill_dir[0] != 0;
-  uint64_t need = Allocator::block_size_for(payload);
-  auto full = [&](const std::string& why) {
-    uint64_t pinned_or_unsealed = a.capacity() - a.free_bytes() - s.lru_bytes[kEvictList] - s.lru_bytes[kSpillList];
-    return StoreError(StoreErrorCode::kObjectStoreFull,
-                      "the object store is full: asked for " + size_text(payload) + " (object " + for_id.hex() + "), " +
-                          size_text(a.free_bytes()) + " free (largest free block " + size_text(a.largest_free_block()) +
-                          ") of capacity " + size_text(a.capacity()) + ", " + size_text(pinned_or_unsealed) +
-                          " held by pinned or unsealed objects" + why +
-                          "; raise objectStoreMemory (init option) or release/delete objects");
-  };
-  bool checked = false;
-  for (;;) {
-    uint64_t off = a.allocate(payload);
-    if (off) {
-      if (ensure_committed(off + payload)) return off;
-      int err = errno;
-      a.free(off);
-      throw full(std::string(" (the system could not back more shared memory: ") + std::strerror(err) + ")");
-    }
-    // Refuse before evicting anything when even evicting everything could not make room.
-    if (!checked) {
-      uint64_t reachable = a.free_bytes() + s.lru_bytes[kEvictList] + (can_spill ? s.lru_bytes[kSpillList] : 0);
-      if (reachable < need) throw full(can_spill ? "" : " (spilling is disabled: no spillDir)");
-      checked = true;
-    }
-    if (s.lru_head[kEvictList] != kNoSlot)
-      evict_locked(s.lru_head[kEvictList]);
-    else if (can_spill && s.lru_head[kSpillList] != kNoSlot)
-      spill_locked(s.lru_head[kSpillList]);
-    else
-      throw full(" (fragmented: no free block is large enough)");
-  }
-}
-
-void Store::make_table_room(const ObjectId& for_id) {
-  ObjectTable t = table();
-  StoreState& s = hdr()->state;
-  while (t.full()) {
-    if (s.lru_head[kEvictList] == kNoSlot)
-      throw StoreError(StoreErrorCode::kTooManyObjects,
-                       "the object table is full: " + std::to_string(t.max_objects()) +
-                           " objects are stored, so object " + for_id.hex() +
-                           " cannot be added; raise maxObjects (init option) or release/delete objects");
-    evict_locked(s.lru_head[kEvictList]);
-  }
-}
-
 void Store::erase_locked(uint32_t slot) {
   ObjectTable t = table();
   ObjectEntry& e = t.at(slot);
@@ -258,68 +88,6 @@ void Store::erase_locked(uint32_t slot) {
   t.erase(slot);  // the table first: a crash here leaves a block the repair frees
   crash_point("erase:unlinked");
   if (off) alloc().free(off);
-}
-
-void Store::evict_locked(uint32_t slot) {
-  ObjectEntry& e = table().at(slot);
-  StoreState& s = hdr()->state;
-  ++s.evicted;
-  s.evicted_bytes += e.data_size + e.metadata_size;
-  erase_locked(slot);
-}
-
-std::string Store::spill_file(uint32_t slot) const {
-  const ObjectEntry& e = table().at(slot);
-  return spill_path(hdr()->spill_dir, hdr()->spill_salt, kSpillSaltBytes, ObjectId::from(e.id).hex(), e.spill_seq);
-}
-
-void Store::spill_locked(uint32_t slot) {
-  ObjectTable t = table();
-  ObjectEntry& e = t.at(slot);
-  StoreState& s = hdr()->state;
-  uint64_t bytes = e.data_size + e.metadata_size;
-  uint64_t seq = ++s.spill_seq;
-  std::string path = spill_path(hdr()->spill_dir, hdr()->spill_salt, kSpillSaltBytes, ObjectId::from(e.id).hex(), seq);
-  std::string err = spill_write(path, base() + e.data_offset, bytes);
-  if (!err.empty())
-    throw StoreError(StoreErrorCode::kObjectStoreFull,
-                     "the object store is full and spilling failed: " + err +
-                         "; raise objectStoreMemory (init option), free space in spillDir, or release/delete objects");
-  lru_remove(slot);
-  uint64_t off = e.data_offset;
-  e.spill_seq = seq;
-  publish_state(&e.state, kObjectSpilled);  // from here the entry no longer owns the block
-  e.data_offset = 0;
-  alloc().free(off);
-  --s.objects_sealed;
-  ++s.objects_spilled;
-  s.bytes_spilled_now += bytes;
-  ++s.spilled;
-  s.spilled_bytes += bytes;
-}
-
-void Store::restore_locked(uint32_t slot) {
-  ObjectTable t = table();
-  StoreState& s = hdr()->state;
-  uint64_t bytes = t.at(slot).data_size + t.at(slot).metadata_size;
-  uint64_t off = allocate_locked(bytes, ObjectId::from(t.at(slot).id));
-  ObjectEntry& e = t.at(slot);
-  std::string path = spill_file(slot);
-  std::string err = spill_read(path, base() + off, bytes);
-  if (!err.empty()) {
-    alloc().free(off);
-    throw StoreError(StoreErrorCode::kSpillFailed, "cannot restore spilled object " + ObjectId::from(e.id).hex() +
-                                                       ": " + err + " (was the spill directory cleaned?)");
-  }
-  e.data_offset = off;
-  publish_state(&e.state, kObjectSealed);
-  // Restored objects are back in memory: the file is no longer needed (a later spill writes a new one).
-  spill_remove(path);
-  --s.objects_spilled;
-  s.bytes_spilled_now -= bytes;
-  ++s.objects_sealed;
-  ++s.restored;
-  s.restored_bytes += bytes;
 }
 
 // ---------------------------------------------------------------------------

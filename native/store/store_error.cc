@@ -1,3 +1,4 @@
+// The store error codes' names, as JS sees them in err.code: see store_error.h.
 #include "store/store_error.h"
 
 namespace sunray::store {

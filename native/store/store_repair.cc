@@ -8,14 +8,10 @@
 #include <tuple>
 
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "store/store_lock.h"
 
 namespace sunray::store {
-
-namespace {
-constexpr int kEvictList = 0;
-constexpr int kSpillList = 1;
-}  // namespace
 
 void Store::repair_now() {
   // Take the lock the ordinary way (it may itself trigger a repair), then repair again.

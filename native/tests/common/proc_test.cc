@@ -1,6 +1,9 @@
-// Parent-death signal: a grandchild that asked for SIGKILL on its parent's death
-// is killed when that parent exits, even while it sleeps in a system call; a
-// process whose parent already changed is told so instead of waiting forever.
+// Process identity: a live process has one start time, a zombie or a reaped
+// one has none, a pid with another start time is another process, and a
+// forked child gets its own identity. Parent-death signal: a grandchild that
+// asked for SIGKILL on its parent's death is killed when that parent exits,
+// even while it sleeps in a system call; a process whose parent already
+// changed is told so instead of waiting forever.
 #include "common/proc.h"
 
 #include <sys/prctl.h>
@@ -10,6 +13,8 @@
 #include <cerrno>
 #include <csignal>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "tests/check.h"
 
@@ -29,6 +34,71 @@ bool wait_for(pid_t pid, int* status, int timeout_ms) {
 }
 
 }  // namespace
+
+TEST(a_live_process_has_one_start_time) {
+  const pid_t me = getpid();
+  const uint64_t start = process_start_time(me);
+  CHECK(start != 0);
+  CHECK_EQ(process_start_time(me), start);
+  CHECK(process_alive(me, start));
+  CHECK(!process_alive(me, start + 1));  // the same pid with another start time: another process
+  const Identity id = self_identity();
+  CHECK_EQ(id.pid, me);
+  CHECK_EQ(id.start_time, start);
+}
+
+TEST(a_zombie_and_a_reaped_process_are_gone) {
+  int go[2];
+  CHECK(pipe(go) == 0);
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    char c;
+    _exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+  }
+  close(go[0]);
+  const uint64_t start = process_start_time(child);
+  CHECK(start != 0);
+  CHECK(process_alive(child, start));
+  CHECK(write(go[1], "x", 1) == 1);
+  close(go[1]);
+  // Exited, not reaped: a zombie keeps its /proc entry but is dead.
+  siginfo_t info{};
+  CHECK(waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0);
+  CHECK_EQ(process_start_time(child), uint64_t(0));
+  CHECK(!process_alive(child, start));
+  int status = 0;
+  CHECK(wait_for(child, &status, 5000));
+  CHECK_EQ(process_start_time(child), uint64_t(0));
+  CHECK(!process_alive(child, start));
+}
+
+TEST(a_forked_child_has_its_own_identity) {
+  const Identity parent = self_identity();  // cached in the parent before the fork
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    const Identity mine = self_identity();
+    if (mine.pid != getpid() || mine.pid == parent.pid) _exit(40);
+    if (mine.start_time != process_start_time(getpid())) _exit(41);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(wait_for(child, &status, 5000));
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(threads_share_the_identity) {
+  const Identity main_id = self_identity();
+  std::vector<Identity> seen(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < seen.size(); ++i) threads.emplace_back([&seen, i] { seen[i] = self_identity(); });
+  for (auto& t : threads) t.join();
+  for (const Identity& id : seen) {
+    CHECK_EQ(id.pid, main_id.pid);
+    CHECK_EQ(id.start_time, main_id.start_time);
+  }
+}
 
 TEST(a_grandchild_dies_with_its_parent) {
   // Orphans are handed to us rather than to init, so we can reap the grandchild and see its end.

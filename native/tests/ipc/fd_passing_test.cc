@@ -1,7 +1,7 @@
 // fd passing: a memfd and an eventfd sent to a forked child arrive as working
 // descriptors of the same objects; an empty socket reports "nothing" instead
 // of blocking; a closed peer is an error, not a hang.
-#include "net/fd_passing.h"
+#include "ipc/fd_passing.h"
 
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -13,7 +13,7 @@
 
 #include "tests/check.h"
 
-using namespace sunray::net;
+using namespace sunray::ipc;
 
 TEST(sends_memfd_and_eventfd_to_another_process) {
   auto [a, b] = make_socket_pair();

@@ -21,9 +21,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "sched/ring.h"
+#include "ipc/ring.h"
 
-namespace sunray::sched {
+namespace sunray::ipc {
 
 class Doorbell {
  public:
@@ -63,4 +63,4 @@ class Doorbell {
   int efd_;
 };
 
-}  // namespace sunray::sched
+}  // namespace sunray::ipc

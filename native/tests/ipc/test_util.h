@@ -1,5 +1,5 @@
-// Helpers shared by the scheduler tests: shared anonymous memory that
-// survives fork, and child process management.
+// Helpers shared by the ipc tests: shared anonymous memory that survives
+// fork, a ring-sized region of it, string push/pop, and child processes.
 #pragma once
 
 #include <signal.h>
@@ -12,7 +12,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
+#include "ipc/ring.h"
 #include "tests/check.h"
 
 namespace sunray::testing {
@@ -54,5 +57,30 @@ inline double now_us() {
   using namespace std::chrono;
   return duration<double, std::micro>(steady_clock::now().time_since_epoch()).count();
 }
+
+// A shared anonymous region sized for a ring of that geometry.
+struct Region {
+  void* p;
+  size_t n;
+  Region(uint32_t slots, uint32_t slot_size, uint32_t parts = ipc::kDefaultParticipants,
+         uint32_t hold = ipc::kDefaultHoldBytes)
+      : n(ipc::Ring::bytes_needed(slots, slot_size, parts, hold)) {
+    p = shared_region(n);
+  }
+  ~Region() { munmap(p, n); }
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+};
+
+inline std::string pop_str(ipc::Ring& r, ipc::PopStatus* st = nullptr) {
+  std::vector<char> buf(r.max_payload());
+  size_t n = 0;
+  ipc::PopStatus s = r.try_pop(buf.data(), buf.size(), &n);
+  if (st) *st = s;
+  if (s != ipc::PopStatus::kOk) return "<none>";
+  return std::string(buf.data(), n);
+}
+
+inline bool push_str(ipc::Ring& r, const std::string& s) { return r.try_push(s.data(), s.size()); }
 
 }  // namespace sunray::testing

@@ -1,81 +1,19 @@
-// Vyukov bounded MPMC ring with claim tags and crash recovery: see ring.h for
-// the layout and the full protocol.
-#include "sched/ring.h"
+// The ring's normal operation: formatting and attaching a region, joining,
+// push and pop with claim tags, the tracking consumer's held area, and the
+// fault-injection hooks the tests use. See ring.h for the protocol and
+// ring_layout.h for the bytes; recovery after a crash is ring_recovery.cc.
+#include "ipc/ring.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace sunray::sched {
-namespace {
+#include "common/proc.h"
 
-constexpr uint64_t kTagMask = 0xff;
-constexpr uint64_t kConsumerBit = 0x80;
-constexpr uint64_t kIndexMask = 0x7f;
+namespace sunray::ipc {
 
-inline uint64_t turn_of(uint64_t w) { return w >> 8; }
-inline uint64_t tag_of(uint64_t w) { return w & kTagMask; }
-inline uint64_t ptag(uint32_t idx) { return uint64_t(idx) + 1; }
-inline uint64_t ctag(uint32_t idx) { return kConsumerBit | (uint64_t(idx) + 1); }
-inline size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
-inline int64_t diff(uint64_t a, uint64_t b) { return static_cast<int64_t>(a - b); }
-
-// Advances a position from pos to pos+1 if nobody did yet. Only called once
-// slot(pos) is known to be claimed, so it never skips an unclaimed position.
-inline void help_advance(std::atomic<uint64_t>& a, uint64_t pos) {
-  uint64_t expected = pos;
-  a.compare_exchange_strong(expected, pos + 1, std::memory_order_acq_rel, std::memory_order_relaxed);
-}
-
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-
-uint64_t self_start_time() {
-  static std::atomic<uint64_t> cached_pid{0};
-  static std::atomic<uint64_t> cached_start{0};
-  const uint64_t me = static_cast<uint64_t>(getpid());
-  if (cached_pid.load(std::memory_order_acquire) == me) return cached_start.load(std::memory_order_relaxed);
-  uint64_t st = process_start_time(static_cast<pid_t>(me));
-  cached_start.store(st, std::memory_order_relaxed);
-  cached_pid.store(me, std::memory_order_release);
-  return st;
-}
-
-}  // namespace
-
-uint64_t process_start_time(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');
-  if (!p) return 0;
-  p += 2;                                             // ") S ..."
-  if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;  // zombie: already dead
-  // starttime is field 22; p is at field 3.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return 0;
-    ++p;
-  }
-  uint64_t v = std::strtoull(p, nullptr, 10);
-  return v == 0 ? 1 : v;  // never 0 for a live process
-}
+using namespace ring_detail;
 
 Ring::~Ring() {
   if (self_ >= 0) leave();
@@ -174,8 +112,9 @@ void Ring::join(bool track) {
   if (self_ >= 0) throw RingError("ring handle already joined");
   if (track && hdr_->hold_bytes < kHeldFrameHeader + max_payload())
     throw RingError("tracking consumer needs hold bytes >= one message; ring has " + std::to_string(hdr_->hold_bytes));
-  const uint32_t pid = static_cast<uint32_t>(getpid());
-  const uint64_t start = self_start_time();
+  const proc::Identity me = proc::self_identity();
+  const uint32_t pid = static_cast<uint32_t>(me.pid);
+  const uint64_t start = me.start_time;
   for (uint32_t i = 0; i < hdr_->max_participants; ++i) {
     RecordHeader* r = record(i);
     uint32_t expected = 0;
@@ -401,118 +340,6 @@ bool Ring::empty() const {
   }
 }
 
-RecoverStats Ring::recover(pid_t pid) {
-  RecoverStats st;
-  const uint32_t upid = static_cast<uint32_t>(pid);
-  if (upid == 0) return st;
-  const uint64_t cap = mask_ + 1;
-  const size_t hold = hdr_->hold_bytes;
-  for (uint32_t i = 0; i < hdr_->max_participants; ++i) {
-    RecordHeader* rec = record(i);
-    if (rec->owner_pid.load(std::memory_order_acquire) != upid) continue;
-    uint32_t state = rec->state.load(std::memory_order_acquire);
-    if (state == kRecRecovering) continue;  // someone else is on it
-    if (state != kRecPending) {
-      uint64_t start = rec->start_time.load(std::memory_order_acquire);
-      uint64_t now = process_start_time(pid);
-      if (now != 0 && (start == 0 || now == start)) {
-        ++st.skipped_alive;
-        continue;
-      }
-    }
-    if (!rec->state.compare_exchange_strong(state, kRecRecovering, std::memory_order_acq_rel)) continue;
-    ++st.records;
-
-    // Messages to push again: (pos or ~0, bytes). Allocation is fine here: rare path.
-    std::vector<std::string> again;
-    auto held_has = [&](uint64_t pos) {
-      const uint8_t* h = held_area(i);
-      uint32_t hb = rec->held_bytes.load(std::memory_order_acquire);
-      for (uint32_t off = 0; off + kHeldFrameHeader <= hb;) {
-        uint64_t p;
-        std::memcpy(&p, h + off, 8);
-        if (p == pos) return true;
-        off += static_cast<uint32_t>(kHeldFrameHeader + round_up(load_u32(h + off + 8), 8));
-      }
-      return false;
-    };
-    // 1. Slots the dead participant claimed.
-    for (uint64_t k = 0; k < cap; ++k) {
-      auto* s = reinterpret_cast<SlotHeader*>(base_ + hdr_->slots_offset + k * hdr_->slot_size);
-      uint64_t w = s->word.load(std::memory_order_acquire);
-      uint64_t tag = tag_of(w);
-      if ((tag & kIndexMask) != uint64_t(i) + 1) continue;
-      uint64_t turn = turn_of(w);
-      if (!(tag & kConsumerBit)) {
-        uint64_t pos = turn;
-        help_advance(hdr_->enqueue_pos, pos);
-        if (s->commit.load(std::memory_order_acquire) == pos + 1) {
-          ++st.completed;
-        } else {
-          s->meta.store(uint64_t(kFlagTombstone) << 32, std::memory_order_relaxed);
-          s->commit.store(pos + 1, std::memory_order_release);
-          ++st.tombstoned;
-        }
-        s->word.store((pos + 1) << 8, std::memory_order_seq_cst);
-      } else {
-        uint64_t pos = turn - 1;
-        help_advance(hdr_->dequeue_pos, pos);
-        uint64_t meta = s->meta.load(std::memory_order_relaxed);
-        if (!((meta >> 32) & kFlagTombstone) && !held_has(pos)) {
-          again.emplace_back(reinterpret_cast<const char*>(payload(s)), static_cast<uint32_t>(meta));
-        }
-        s->word.store((pos + cap) << 8, std::memory_order_release);
-      }
-    }
-    // 2. Messages it held (taken, not done()).
-    {
-      const uint8_t* h = held_area(i);
-      uint32_t hb = rec->held_bytes.load(std::memory_order_acquire);
-      for (uint32_t off = 0; off + kHeldFrameHeader <= hb;) {
-        uint32_t n = load_u32(h + off + 8);
-        again.emplace_back(reinterpret_cast<const char*>(h + off + kHeldFrameHeader), n);
-        off += static_cast<uint32_t>(kHeldFrameHeader + round_up(n, 8));
-      }
-    }
-    // 3. Push them again as participant i (its tag is ours now).
-    size_t k = 0;
-    for (; k < again.size(); ++k) {
-      if (!push_tagged(i, again[k].data(), again[k].size())) break;
-      ++st.requeued;
-    }
-    if (k < again.size()) {
-      // Keep the rest in the held area for the next recover(pid) call.
-      uint8_t* h = held_area(i);
-      uint32_t off = 0, count = 0;
-      for (; k < again.size(); ++k) {
-        size_t n = again[k].size();
-        if (off + kHeldFrameHeader + round_up(n, 8) > hold) {
-          st.lost += static_cast<uint32_t>(again.size() - k);
-          break;
-        }
-        uint64_t none = ~uint64_t(0);
-        std::memcpy(h + off, &none, 8);
-        store_u32(h + off + 8, static_cast<uint32_t>(n));
-        store_u32(h + off + 12, 0);
-        std::memcpy(h + off + kHeldFrameHeader, again[k].data(), n);
-        off += static_cast<uint32_t>(kHeldFrameHeader + round_up(n, 8));
-        ++count;
-      }
-      rec->held_count.store(count, std::memory_order_relaxed);
-      rec->held_bytes.store(off, std::memory_order_release);
-      st.pending += count;
-      rec->state.store(count ? kRecPending : kRecFree, std::memory_order_release);
-      if (count) continue;
-    }
-    rec->held_count.store(0, std::memory_order_relaxed);
-    rec->held_bytes.store(0, std::memory_order_relaxed);
-    rec->start_time.store(0, std::memory_order_relaxed);
-    rec->state.store(kRecFree, std::memory_order_relaxed);
-    rec->owner_pid.store(0, std::memory_order_release);
-  }
-  return st;
-}
-
 bool Ring::debug_push_stop(const void* data, size_t len, int stage) {
   if (self_ < 0 || len > max_payload()) return false;
   uint64_t pos;
@@ -530,4 +357,4 @@ bool Ring::debug_pop_stop(int stage) {
   return pop_one(scratch.data(), &n, stage) == PopStatus::kOk;
 }
 
-}  // namespace sunray::sched
+}  // namespace sunray::ipc

@@ -1,24 +1,13 @@
 // A bounded multi-producer multi-consumer ring in a caller-provided
 // (shared-memory) region: Dmitry Vyukov's bounded MPMC queue, extended so a
-// process killed mid-operation cannot wedge it. No Node dependency.
+// process killed mid-operation cannot wedge it. This file owns the Ring
+// handle and the protocol; ring_layout.h the bytes in shared memory;
+// ring_recovery.cc what happens after a participant died. No Node dependency.
 //
 // ---------------------------------------------------------------------------
-// Layout (everything is an offset from the region base; no pointers):
-//
-//   RingHeader            magic, version, geometry; enqueue_pos, dequeue_pos
-//                         and the doorbell word each on their own 64-byte line
-//   Record[max_participants]
-//                         one claim record per participant (a Ring handle that
-//                         joined): owner pid + process start time, and a "held"
-//                         area where a tracking consumer keeps the messages it
-//                         has taken but not finished (until done())
-//   Slot[slots]           slot_size bytes each: 24-byte SlotHeader + payload
-//
-// ---------------------------------------------------------------------------
-// The protocol. Each slot has one 64-bit atomic word = (turn << 8) | tag.
-// turn is Vyukov's sequence number (56 bits: at 10^8 operations/s it wraps
-// after 22 years); tag is 0 or identifies the participant that owns the slot
-// right now: bit 7 = consumer claim, bits 0..6 = record index + 1.
+// The protocol. Each slot has one 64-bit atomic word = (turn << 8) | tag
+// (ring_layout.h): turn is Vyukov's sequence number, tag 0 or the participant
+// that owns the slot right now.
 //
 // For the slot of position p (index p & mask):
 //   word == p<<8               free for the producer of position p
@@ -48,31 +37,6 @@
 // stale position can never claim a slot twice (no ABA with 56-bit turns).
 //
 // ---------------------------------------------------------------------------
-// Crash recovery: recover(pid), called by the node manager when a process
-// died (it verifies through /proc that the pid + start time really is gone;
-// a reused pid with a new start time is another participant).
-//   For each record of that pid: state ALIVE -> RECOVERING by CAS (so one
-//   recoverer at a time). Only the dead participant ever set its tag on a
-//   slot, and it cannot run any more, so the recoverer may act as that
-//   participant. It scans every slot for the dead tag:
-//   * producer claim at pos: help-advance enqueue_pos; if commit == pos+1 the
-//     payload and meta were completely written -> publish as is ("completed");
-//     otherwise mark meta TOMBSTONE and publish ("tombstoned"): consumers
-//     release and skip it. Either way the position is no longer a hole.
-//   * consumer claim at pos: help-advance dequeue_pos; if the message is in
-//     the committed held area already (held frames carry their position) it
-//     is not copied again; otherwise it is copied out of the slot. The slot
-//     is released (word = (pos+cap)<<8).
-//   Then every held message (not finished with done()) and every message
-//   copied out of a claimed slot is pushed again, using the dead record's
-//   index as the producer tag. Messages that do not fit (ring full) stay in
-//   the record's held area and the record stays RECOVERING: calling
-//   recover(pid) again retries them. Finally the record is freed.
-//   Re-enqueued messages go to the tail (not their old place in FIFO order).
-//   Delivery is at-least-once for a tracking consumer (a message handled but
-//   not yet done() is delivered again), at-most-once for a non-tracking one
-//   after the message left the slot.
-// ---------------------------------------------------------------------------
 #pragma once
 
 #include <sys/types.h>
@@ -82,63 +46,13 @@
 #include <cstdint>
 #include <stdexcept>
 
-namespace sunray::sched {
+#include "ipc/ring_layout.h"
 
-static_assert(std::atomic<uint64_t>::is_always_lock_free, "ring words must be lock-free");
-static_assert(std::atomic<uint32_t>::is_always_lock_free, "ring words must be lock-free");
-static_assert(sizeof(std::atomic<uint64_t>) == 8, "shared layout");
-
-inline constexpr uint64_t kRingMagic = 0x474e5259524e5553ULL;  // "SUNRYRNG" in memory
-inline constexpr uint32_t kRingVersion = 1;
-inline constexpr uint32_t kSlotHeaderBytes = 24;
-inline constexpr uint32_t kMaxParticipants = 126;  // 7-bit tags
-inline constexpr uint32_t kDefaultParticipants = 16;
-inline constexpr uint32_t kDefaultHoldBytes = 32 * 1024;
-inline constexpr uint32_t kHeldFrameHeader = 16;  // u64 pos, u32 len, u32 pad
-
-// Doorbell word values (bits): who sleeps and how to wake them.
-inline constexpr uint32_t kSleepFutex = 1;
-inline constexpr uint32_t kSleepEventfd = 2;
+namespace sunray::ipc {
 
 struct RingError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-struct alignas(64) RingHeader {
-  uint64_t magic;
-  uint32_t version;
-  uint32_t slots;
-  uint32_t slot_size;
-  uint32_t max_participants;
-  uint32_t hold_bytes;   // held area per record
-  uint32_t record_size;  // 64 + hold_bytes rounded up to 64
-  uint64_t total_bytes;
-  uint64_t records_offset;
-  uint64_t slots_offset;
-  alignas(64) std::atomic<uint64_t> enqueue_pos;
-  alignas(64) std::atomic<uint64_t> dequeue_pos;
-  alignas(64) std::atomic<uint32_t> sleeping;  // kSleep* bits of sleeping consumers
-  alignas(64) uint8_t end_pad[1];
-};
-
-struct alignas(64) RecordHeader {
-  std::atomic<uint32_t> owner_pid;   // 0: free
-  std::atomic<uint32_t> state;       // RecordState
-  std::atomic<uint64_t> start_time;  // /proc/<pid>/stat starttime of the owner
-  std::atomic<uint32_t> held_bytes;  // committed bytes in the held area
-  std::atomic<uint32_t> held_count;
-};
-
-struct SlotHeader {
-  std::atomic<uint64_t> word;    // (turn << 8) | tag
-  std::atomic<uint64_t> commit;  // pos+1 once payload + meta of position pos are written
-  std::atomic<uint64_t> meta;    // (flags << 32) | length
-};
-static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
-
-// kRecPending: recovered, but some messages still wait for room in the ring.
-enum RecordState : uint32_t { kRecFree = 0, kRecJoining = 1, kRecAlive = 2, kRecRecovering = 3, kRecPending = 4 };
-inline constexpr uint32_t kFlagTombstone = 1;
 
 enum class PopStatus { kOk, kEmpty, kHoldFull };
 enum class PushStatus { kOk, kFull, kTooBig };
@@ -152,9 +66,6 @@ struct RecoverStats {
   uint32_t skipped_alive = 0;  // records whose process is still alive
   uint32_t lost = 0;           // did not fit anywhere (ring full and no hold area): dropped
 };
-
-// /proc/<pid>/stat starttime; 0 when the process does not exist or is a zombie.
-uint64_t process_start_time(pid_t pid);
 
 class Ring {
  public:
@@ -206,6 +117,9 @@ class Ring {
   RingHeader* header() const { return hdr_; }
   std::atomic<uint32_t>* sleeping_word() const { return &hdr_->sleeping; }
 
+  // After a participant's process died: finishes or tombstones what it had
+  // claimed and pushes again what it held. Checks through /proc that the pid
+  // (with the start time it joined with) is really gone; see ring_recovery.cc.
   RecoverStats recover(pid_t pid);
 
   // Fault injection for tests: stop a push / pop half way as a crash would.
@@ -240,4 +154,4 @@ class Ring {
   bool track_ = false;
 };
 
-}  // namespace sunray::sched
+}  // namespace sunray::ipc

@@ -1,4 +1,5 @@
-#include "net/fd_passing.h"
+// Sending and receiving fds over SOCK_SEQPACKET unix sockets: see fd_passing.h.
+#include "ipc/fd_passing.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-namespace sunray::net {
+namespace sunray::ipc {
 namespace {
 
 [[noreturn]] void fail(const char* what) { throw FdPassingError(std::string(what) + ": " + std::strerror(errno)); }
@@ -84,4 +85,4 @@ bool recv_fds(int sock, std::vector<int>* fds) {
   return true;
 }
 
-}  // namespace sunray::net
+}  // namespace sunray::ipc

@@ -1,12 +1,13 @@
-// Process lifetime for workers (common/proc.h):
+// The addon's functions for process lifetime (common/proc.h):
 //
 //   dieWithParent(signal, parentPid)  the kernel sends `signal` to this process when its
 //                                     parent dies; false if the parent is not parentPid
 //                                     any more (it died first: the caller exits itself)
 //   parentDeathSignal()               the signal set that way (0: none)
-#include <system_error>
+#include <napi.h>
 
 #include "addon/bindings.h"
+#include "addon/napi_util.h"
 #include "common/proc.h"
 
 namespace sunray::addon {
@@ -20,25 +21,18 @@ Napi::Value DieWithParent(const Napi::CallbackInfo& info) {
   const int parent = info[1].As<Napi::Number>().Int32Value();
   if (sig < 1 || parent < 1)
     throw Napi::RangeError::New(env, "dieWithParent: a signal number >= 1 and a pid >= 1 are expected");
-  try {
-    return Napi::Boolean::New(env, proc::die_with_parent(sig, static_cast<pid_t>(parent)));
-  } catch (const std::system_error& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  return Napi::Boolean::New(env,
+                            translated(env, [&] { return proc::die_with_parent(sig, static_cast<pid_t>(parent)); }));
 }
 
 Napi::Value ParentDeathSignal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    return Napi::Number::New(env, proc::parent_death_signal());
-  } catch (const std::system_error& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  return Napi::Number::New(env, translated(env, [] { return proc::parent_death_signal(); }));
 }
 
 }  // namespace
 
-void InitProc(Napi::Env env, Napi::Object exports) {
+void InitProcFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("dieWithParent", Napi::Function::New(env, DieWithParent, "dieWithParent"));
   exports.Set("parentDeathSignal", Napi::Function::New(env, ParentDeathSignal, "parentDeathSignal"));
 }

@@ -1,7 +1,7 @@
 // Doorbell: no lost wake-ups under ping-pong stress, with the futex (threads
 // and processes) and with eventfds (processes, poll()). A wait that times out
 // while a message is there is a lost wake-up and fails the test.
-#include "sched/doorbell.h"
+#include "ipc/doorbell.h"
 
 #include <poll.h>
 
@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "tests/check.h"
-#include "tests/sched/test_util.h"
+#include "tests/ipc/test_util.h"
 
-using namespace sunray::sched;
+using namespace sunray::ipc;
 using namespace sunray::testing;
 
 namespace {

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace sunray::net {
+namespace sunray::ipc {
 
 struct FdPassingError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -33,4 +33,4 @@ void send_fds(int sock, const std::vector<int>& fds);
 // or when the message carried more fds than kMaxFdsPerMessage (those are closed).
 bool recv_fds(int sock, std::vector<int>* fds);
 
-}  // namespace sunray::net
+}  // namespace sunray::ipc

@@ -1,4 +1,6 @@
-#include "sched/doorbell.h"
+// The doorbell's wake-ups (futex and eventfd), the consumer's sleep protocol
+// and its bounded spin: see doorbell.h.
+#include "ipc/doorbell.h"
 
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -7,12 +9,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <ctime>
 #include <string>
 
+#include "common/clock.h"
 #include "common/futex.h"
 
-namespace sunray::sched {
+namespace sunray::ipc {
 
 bool Doorbell::notify_word(std::atomic<uint32_t>* word, int eventfd) {
   if (word->load(std::memory_order_seq_cst) == 0) return false;
@@ -35,24 +37,18 @@ inline void cpu_relax() {
   asm volatile("yield" ::: "memory");
 #endif
 }
-
-inline int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 }  // namespace
 
 bool Doorbell::spin_until_ready(int64_t budget_ns) const {
   if (budget_ns <= 0) return !ring_->empty();
-  const int64_t deadline = now_ns() + budget_ns;
+  const int64_t deadline = monotonic_ns() + budget_ns;
   for (;;) {
     // The clock is read once per 32 checks: an empty check is one shared load.
     for (int i = 0; i < 32; ++i) {
       if (!ring_->empty()) return true;
       cpu_relax();
     }
-    if (now_ns() >= deadline) return !ring_->empty();
+    if (monotonic_ns() >= deadline) return !ring_->empty();
     // Polite spinning: when more processes are runnable than there are cores
     // (a busy 2-core machine), the one we wait for may need this CPU.
     sched_yield();
@@ -101,4 +97,4 @@ void Doorbell::signal_eventfd(int fd) {
   }
 }
 
-}  // namespace sunray::sched
+}  // namespace sunray::ipc
