@@ -54,7 +54,10 @@ export class ConcurrencyLimiter extends Searcher {
     }
     if (this.batch && !this.batchOpen) return undefined;
     const s = this.searcher.suggest(trialId);
-    if (s !== undefined && s !== FINISHED) this.live.add(trialId);
+    if (s !== undefined && s !== FINISHED) {
+      this.live.add(trialId);
+      if (this.live.size >= this.maxConcurrent) this.batchOpen = false;
+    }
     return s;
   }
 
