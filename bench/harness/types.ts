@@ -41,7 +41,16 @@ export interface Goal {
   met(m: Measurement, baseline: number | undefined): boolean;
 }
 
-export type Group = 'store' | 'tasks' | 'actors' | 'latency' | 'cluster' | 'serve' | 'baseline' | 'scale';
+export type Group =
+  | 'store'
+  | 'tasks'
+  | 'actors'
+  | 'latency'
+  | 'cluster'
+  | 'serve'
+  | 'tune'
+  | 'baseline'
+  | 'scale';
 
 export interface Benchmark {
   /** Ray's name (ray_perf.py) for sunray rows; a descriptive name for baselines. */
