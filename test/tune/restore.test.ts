@@ -2,7 +2,7 @@
 // completes, trials that had finished are not run again, trials that were running resume from
 // their latest checkpoint, and the killed driver's workers are gone.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -12,7 +12,7 @@ const driver = join(repoRoot, 'test', 'tune', 'fixtures', 'tune-driver.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sunray-tune-restore-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function journal(path: string): { e: string; id?: string; status?: string }[] {
+function journal(path: string): { e: string; id?: string; status?: string; iteration?: number }[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
@@ -29,11 +29,18 @@ test('an experiment whose driver was killed is restored and completes without re
     stdio: 'ignore',
   });
   try {
-    // Kill it once a few trials have ended and others are running.
+    // Kill it once three trials have ended and trial x=4 (index 3), which holds after its
+    // second iteration, has saved that checkpoint.
     await until(
-      () => journal(state).filter((e) => e.status === 'TERMINATED').length >= 3,
+      () => {
+        const j = journal(state);
+        return (
+          j.filter((e) => e.status === 'TERMINATED').length >= 3 &&
+          j.some((e) => e.e === 'ckpt' && e.id?.endsWith('_00003') && e.iteration === 2)
+        );
+      },
       60_000,
-      'three trials done',
+      'three trials done and trial x=4 checkpointed',
     );
   } finally {
     child.kill('SIGKILL');
@@ -56,6 +63,7 @@ test('an experiment whose driver was killed is restored and completes without re
   expect(workers.size).toBeGreaterThan(0);
   await until(() => [...workers].every((p) => !isAlive(p)), 20_000, "the killed driver's workers to exit");
 
+  writeFileSync(join(logs, 'release'), '');
   const out = await runNode(driver, ['restore', storage, 'killed', logs], { timeoutMs: 90_000 });
   expect(out.code, out.stderr).toBe(0);
   const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
@@ -74,13 +82,16 @@ test('an experiment whose driver was killed is restored and completes without re
     expect(new Set(t.iters)).toEqual(new Set([1, 2, 3, 4]));
     if (finished.has(t.id)) expect(startsOf(t.id)).toHaveLength(1);
   }
-  // Trials that were running at the kill resumed from their checkpoint, not from the start.
-  const resumed = starts.slice(startsBefore.length).filter((l) => !l.endsWith(' 0'));
-  const wasRunning = summary.trials.filter(
-    (t) => !finished.has(t.id) && startsBefore.some((l) => l.startsWith(`${t.id} `)),
+  // Trials that were running at the kill resumed from their latest checkpoint, not from the start.
+  const latest = new Map<string, number>();
+  for (const e of before) if (e.e === 'ckpt') latest.set(e.id!, e.iteration!);
+  const restarts = starts.slice(startsBefore.length).map((l) => l.split(' '));
+  const held = summary.trials.find((t) => t.id.endsWith('_00003'))!;
+  expect(restarts, JSON.stringify({ before: before.filter((e) => e.id === held.id), starts })).toContainEqual(
+    [held.id, '2'],
   );
-  expect(wasRunning.length).toBeGreaterThan(0);
-  expect(resumed.length).toBeGreaterThan(0);
+  for (const [id, from] of restarts)
+    expect(Number(from)).toBe(finished.has(id!) ? -1 : (latest.get(id!) ?? 0));
   // Trials the killed driver never created were created by the restored searcher, once each.
   expect(created).toBeLessThan(8);
   for (const t of summary.trials) expect(startsOf(t.id).length).toBeLessThanOrEqual(2);

@@ -126,6 +126,26 @@ describe('function trainables', () => {
     expect(tuned.bestResult.loss).toBeLessThan(5);
   });
 
+  test('maxConcurrentTrials 1: one actor, one trial at a time; resume: AUTO does not rerun a finished experiment', async () => {
+    const f = (c: { a: number }) => ({ a: c.a, pid: process.pid, at: Date.now() });
+    const opts = {
+      config: { a: tune.gridSearch([1, 2, 3]) },
+      maxConcurrentTrials: 1,
+      storagePath: dir,
+      name: 'resumable',
+      ...quiet,
+    };
+    const first = await tune.run(f, opts);
+    expect(first.stats!.actorsStarted).toBe(1);
+    expect(new Set(first.trials.map((t) => t.lastResult!.pid)).size).toBe(1);
+    const again = await tune.run(f, { ...opts, resume: 'AUTO' });
+    expect(again.trials.map((t) => t.status)).toEqual(['TERMINATED', 'TERMINATED', 'TERMINATED']);
+    expect(again.trials.map((t) => t.lastResult!.at)).toEqual(first.trials.map((t) => t.lastResult!.at));
+    expect(again.stats!.trialsStarted).toBe(0);
+    await expect(tune.run(f, opts)).rejects.toThrow(/exists: pass resume/);
+    await expect(tune.run(f, { ...opts, name: 'never-ran', resume: true })).rejects.toThrow(tune.TuneError);
+  });
+
   test('a trainable reading a variable from outside itself is refused before anything runs', async () => {
     const factor = 3;
     const config = { a: tune.gridSearch([1, 2]) };
