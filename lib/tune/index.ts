@@ -12,10 +12,11 @@ export { Checkpoint } from './checkpoint.js';
 export { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency-limiter.js';
 export type { CheckpointConfig, ControllerStats as ExperimentStats } from './controller.js';
 export { TrialFailedError, TuneError } from './errors.js';
-export { type ResourcesPerTrial, type RestoreOptions, withResources } from './experiment.js';
 export { MedianStoppingRule, type MedianStoppingRuleOptions } from './median-stopping.js';
 export { type Mutation, PopulationBasedTraining, type PopulationBasedTrainingOptions } from './pbt.js';
 export type { ProgressReporterOptions } from './progress.js';
+export { type ResourcesPerTrial, withResources } from './resources.js';
+export type { RestoreOptions } from './restore.js';
 export type {
   AutoMetricName,
   AutoResultFields,

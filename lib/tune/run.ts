@@ -4,8 +4,9 @@
 import { ExperimentAnalysis } from './analysis.js';
 import type { CheckpointConfig } from './controller.js';
 import { TuneError } from './errors.js';
-import { type ResourcesPerTrial, runExperiment } from './experiment.js';
+import { runExperiment } from './experiment.js';
 import type { ProgressReporterOptions } from './progress.js';
+import type { ResourcesPerTrial } from './resources.js';
 import type { MetricName, Metrics, Mode } from './result.js';
 import type { TrialScheduler } from './scheduler.js';
 import type { Resolved, SearchSpace } from './search-space.js';

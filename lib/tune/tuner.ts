@@ -2,8 +2,9 @@
 // fit() runs the experiment and returns a ResultGrid; Tuner.restore() continues an experiment
 // that was interrupted (a killed driver included), without rerunning finished trials.
 import type { CheckpointConfig } from './controller.js';
-import { type RestoreOptions, restoreExperiment, runExperiment } from './experiment.js';
+import { runExperiment } from './experiment.js';
 import type { ProgressReporterOptions } from './progress.js';
+import { type RestoreOptions, restoreExperiment } from './restore.js';
 import type { MetricName, Metrics, Mode } from './result.js';
 import { ResultGrid } from './result-grid.js';
 import type { TrainableLike } from './run.js';
