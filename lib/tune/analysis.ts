@@ -10,7 +10,7 @@ import type { Scope, Trial } from './trial.js';
 import { flatten } from './variants.js';
 
 /** Picks the best trial by metric and mode; trials without the metric are skipped. */
-export function bestTrialOf<T extends Trial<any, any>>(
+export function bestTrialOf<T extends Trial<unknown, unknown>>(
   trials: readonly T[],
   metric: string,
   mode: Mode,
@@ -46,7 +46,7 @@ export function metricAndMode(
 }
 
 /** One row per trial: its id, status, flattened last result (config/... included) and directory. */
-export function trialRows(trials: readonly Trial<any, any>[]): Record<string, unknown>[] {
+export function trialRows(trials: readonly Trial<unknown, unknown>[]): Record<string, unknown>[] {
   return trials.map((t) => ({
     trial_id: t.trialId,
     status: t.status,
@@ -97,7 +97,11 @@ export class ExperimentAnalysis<C = Config, M = Metrics> {
 
   /** The best trial's last result. */
   get bestResult(): TrialResult<M, C> {
-    return this.bestTrial.lastResult!;
+    const t = this.bestTrial;
+    // The best trial was picked by a value of its results, so it has a last result.
+    if (!t.lastResult)
+      throw new InvalidArgumentError(`trial ${t.trialId} has no result: there is no best result`);
+    return t.lastResult;
   }
 
   /** The best trial's latest checkpoint, if it saved one. */

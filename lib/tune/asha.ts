@@ -33,7 +33,9 @@ export function percentile(xs: readonly number[], p: number): number {
   const rank = (p / 100) * (s.length - 1);
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
-  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
+  const a = s[lo] ?? Number.NaN;
+  const b = s[hi] ?? Number.NaN;
+  return a + (b - a) * (rank - lo);
 }
 
 /** One bracket: its rungs (milestones, highest first) and the values recorded at each. */
@@ -114,11 +116,11 @@ export class ASHAScheduler extends TrialScheduler {
   }
 
   private bracketOf(trialId: string): Bracket {
-    let b = this.trialBracket.get(trialId);
-    if (!b) {
-      b = this.brackets[this.dealt++ % this.brackets.length]!;
-      this.trialBracket.set(trialId, b);
-    }
+    const known = this.trialBracket.get(trialId);
+    if (known) return known;
+    // Trials are dealt to the brackets in turn; there is always at least one bracket.
+    const b = this.brackets[this.dealt++ % this.brackets.length] as Bracket;
+    this.trialBracket.set(trialId, b);
     return b;
   }
 

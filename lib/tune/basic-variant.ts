@@ -69,8 +69,8 @@ export class BasicVariantGenerator extends Searcher {
   configAt(n: number): Config {
     if (!this.space) throw new InvalidArgumentError('BasicVariantGenerator: no search space set');
     const rng = new Rng(deriveSeed(this.randomState, n));
-    if (n < this.points.length) {
-      const point = this.points[n]!;
+    const point = this.points[n];
+    if (point !== undefined) {
       const fixed = new Map<Leaf, unknown>();
       for (const l of this.leaves) {
         const v = getIn(point, l.path);
@@ -117,10 +117,10 @@ export class BasicVariantGenerator extends Searcher {
 }
 
 function getIn(obj: unknown, path: readonly (string | number)[]): { found: boolean; value?: unknown } {
-  let cur = obj as any;
+  let cur = obj;
   for (const p of path) {
     if (cur === null || typeof cur !== 'object' || !(p in cur)) return { found: false };
-    cur = cur[p];
+    cur = (cur as Record<string | number, unknown>)[p];
   }
   return { found: true, value: cur };
 }

@@ -53,9 +53,10 @@ export class Checkpoint {
   }
 
   /** The value of a checkpoint made by fromDict (also after it was written to a directory and read back). */
-  toDict<T = any>(): T {
-    if (this.data) return this.data.value as T;
-    const file = join(this.path!, DICT_FILE);
+  toDict<T = unknown>(): T {
+    // Either data or path is set (the constructors give one): no path means a value.
+    if (this.data || this.path === undefined) return this.data?.value as T;
+    const file = join(this.path, DICT_FILE);
     let bytes: Buffer;
     try {
       bytes = readFileSync(file);
@@ -92,8 +93,8 @@ export function isCheckpoint(x: unknown): x is Checkpoint {
 /** The files of a checkpoint, read now. */
 export function checkpointPayload(c: Checkpoint): CheckpointPayload {
   const data = (c as unknown as { data: { value: unknown } | undefined }).data;
-  if (data) return { files: [[DICT_FILE, serialize(data.value)]] };
-  return { files: readTree(c.path!) };
+  if (data || c.path === undefined) return { files: [[DICT_FILE, serialize(data?.value)]] };
+  return { files: readTree(c.path) };
 }
 
 /** The regular files under dir (recursively), as relative paths and bytes. Symbolic links are refused. */

@@ -70,12 +70,11 @@ interface RunState {
   saving?: 'PAUSE' | 'TERMINATED';
 }
 
-interface Event {
-  trial: Trial;
-  epoch: number;
-  reply?: StepReply;
-  error?: unknown;
-}
+/** A step's outcome: its reply, or what it failed with (which may be any value, undefined too). */
+type Event = { trial: Trial; epoch: number } & (
+  | { ok: true; reply: StepReply }
+  | { ok: false; error: unknown }
+);
 
 /** Counters of what the experiment cost, for the overhead figures (bench/suites/tune.ts). */
 export interface ControllerStats {
@@ -211,7 +210,8 @@ export class TuneController implements TrialRunnerView {
     const e = this.events.shift();
     if (e) return Promise.resolve(e);
     return new Promise<Event>((resolve) => {
-      this.wake = () => resolve(this.events.shift()!);
+      // wake is called by push, right after it queued an event.
+      this.wake = () => resolve(this.events.shift() as Event);
     });
   }
 
@@ -225,8 +225,8 @@ export class TuneController implements TrialRunnerView {
   private watch(trial: Trial, epoch: number, ref: sunray.ObjectRef<StepReply>): void {
     this.stats.actorCalls++;
     sunray.get(ref).then(
-      (reply) => this.push({ trial, epoch, reply }),
-      (error) => this.push({ trial, epoch, error }),
+      (reply) => this.push({ trial, epoch, ok: true, reply }),
+      (error) => this.push({ trial, epoch, ok: false, error }),
     );
   }
 
@@ -313,11 +313,11 @@ export class TuneController implements TrialRunnerView {
     const t = ev.trial;
     const st = this.running.get(t);
     if (!st || st.epoch !== ev.epoch) return; // a run that was stopped or replaced
-    if (ev.error !== undefined) {
+    if (!ev.ok) {
       this.fail(t, st, ev.error, true);
       return;
     }
-    const [results, done, extra] = ev.reply!;
+    const [results, done, extra] = ev.reply;
     if (extra?.where) st.actor.where = extra.where;
     if (st.saving) {
       if (extra?.saved) this.persist(t, extra.saved, t.lastResult as Record<string, unknown> | undefined);
@@ -337,9 +337,9 @@ export class TuneController implements TrialRunnerView {
     }
     const error = extra?.error;
     const n = results.length;
-    for (let i = 0; i < n; i++) {
+    for (const [i, result] of results.entries()) {
       const final = done && !error && i === n - 1;
-      const decision = this.onResult(t, st, results[i]!, final);
+      const decision = this.onResult(t, st, result, final);
       if (final) break; // the trial ends by itself: no decision to act on
       if (decision !== 'CONTINUE') {
         this.act(t, st, decision);
@@ -420,14 +420,14 @@ export class TuneController implements TrialRunnerView {
     if (keep === undefined || t.checkpoints.length <= keep) return;
     const attr = this.o.checkpointConfig.checkpointScoreAttribute;
     const sign = this.o.checkpointConfig.checkpointScoreOrder === 'min' ? -1 : 1;
-    const latest = t.checkpoints[t.checkpoints.length - 1]!;
+    const latest = t.checkpoints[t.checkpoints.length - 1];
     const ranked = t.checkpoints.slice(0, -1).map((c, i) => {
       const v = attr ? c.result?.[attr] : i;
       return { c, score: typeof v === 'number' ? sign * v : -Infinity };
     });
     ranked.sort((a, b) => b.score - a.score);
     const kept = new Set(ranked.slice(0, Math.max(keep - 1, 0)).map((x) => x.c));
-    kept.add(latest);
+    if (latest) kept.add(latest);
     for (const c of [...t.checkpoints]) {
       if (kept.has(c)) continue;
       t.checkpoints.splice(t.checkpoints.indexOf(c), 1);

@@ -84,7 +84,7 @@ export async function execute(
     const view = { getTrials: () => restored, getWaitingTrials: () => [] };
     for (const t of restored) {
       scheduler.onTrialAdd(view, t);
-      for (const r of readResults(t.path)) scheduler.onTrialResult(view, t, r as any);
+      for (const r of readResults(t.path)) scheduler.onTrialResult(view, t, r);
       if (t.status === 'TERMINATED') scheduler.onTrialComplete(view, t, t.lastResult);
       else if (t.status === 'ERROR') scheduler.onTrialError(view, t);
     }

@@ -56,7 +56,7 @@ export class MedianStoppingRule extends TrialScheduler {
     if (t < this.gracePeriod) return TrialScheduler.CONTINUE;
     const others: number[] = [];
     for (const [id, rs] of this.history) {
-      if (id === trial.trialId || rs[rs.length - 1]!.t < t) continue;
+      if (id === trial.trialId || (rs[rs.length - 1]?.t ?? -Infinity) < t) continue;
       const scoped = rs.filter((r) => r.t >= this.gracePeriod && r.t <= t);
       if (scoped.length > 0) others.push(scoped.reduce((a, r) => a + r.s, 0) / scoped.length);
     }
@@ -87,5 +87,6 @@ export class MedianStoppingRule extends TrialScheduler {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const hi = s[m] ?? Number.NaN;
+  return s.length % 2 ? hi : ((s[m - 1] ?? Number.NaN) + hi) / 2;
 }

@@ -46,12 +46,18 @@ export function defaultWeights(n: number): number[] {
   return w;
 }
 
+/** One Gaussian kernel of a NumericParzen: centre, bandwidth, normalized weight, log of its mass in range. */
+interface Kernel {
+  mu: number;
+  sigma: number;
+  weight: number;
+  logNorm: number;
+}
+
 /** A mixture of Gaussians truncated to [low, high]. */
 export class NumericParzen {
-  private readonly mus: number[];
-  private readonly sigmas: number[];
-  private readonly weights: number[];
-  private readonly logNorm: number[];
+  /** The observations' kernels, then the prior's (last, so it takes what rounding leaves in sample()). */
+  private readonly kernels: Kernel[];
 
   /** obs: observed values (in [low, high]) with their weights; the prior kernel is added here. */
   constructor(
@@ -62,40 +68,45 @@ export class NumericParzen {
     priorWeight: number,
   ) {
     const range = high - low;
-    const mus = [...obs, (low + high) / 2];
-    const weights = [...obsWeights, priorWeight];
-    const n = mus.length;
-    const order = mus.map((_, i) => i).sort((a, b) => mus[a]! - mus[b]!);
-    const sigmas = new Array<number>(n);
-    for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      const prev = k === 0 ? low : mus[order[k - 1]!]!;
-      const next = k === n - 1 ? high : mus[order[k + 1]!]!;
-      sigmas[i] = Math.max(mus[i]! - prev, next - mus[i]!);
-    }
-    sigmas[n - 1] = range; // the prior is as wide as the range
-    const minSigma = range / Math.min(100, 1 + n);
-    for (let i = 0; i < n; i++) sigmas[i] = Math.min(Math.max(sigmas[i]!, minSigma), range);
-    const total = weights.reduce((a, b) => a + b, 0);
-    this.mus = mus;
-    this.sigmas = sigmas;
-    this.weights = weights.map((w) => w / total);
-    this.logNorm = mus.map((mu, i) => {
-      const s = sigmas[i]!;
-      const mass = normalCdf((high - mu) / s) - normalCdf((low - mu) / s);
-      return Math.log(Math.max(mass, 1e-12));
+    const points = obs.map((mu, i) => ({ mu, w: obsWeights[i] ?? 0 }));
+    // Each observation's bandwidth: the larger gap to its neighbours (the range's ends at the ends),
+    // with the prior (at the centre, i = -1) among the neighbours, as Optuna sorts it in.
+    const centre = (low + high) / 2;
+    const withPrior = [...points.map((p, i) => ({ mu: p.mu, i })), { mu: centre, i: -1 }].sort(
+      (a, b) => a.mu - b.mu,
+    );
+    const gaps = new Map<number, number>();
+    withPrior.forEach(({ mu, i }, k) => {
+      const prev = withPrior[k - 1]?.mu ?? low;
+      const next = withPrior[k + 1]?.mu ?? high;
+      gaps.set(i, Math.max(mu - prev, next - mu));
     });
+    const n = obs.length + 1;
+    const minSigma = range / Math.min(100, 1 + n);
+    const clip = (g: number): number => Math.min(Math.max(g, minSigma), range);
+    const total = points.reduce((a, p) => a + p.w, 0) + priorWeight;
+    const kernel = (mu: number, sigma: number, w: number): Kernel => {
+      const mass = normalCdf((high - mu) / sigma) - normalCdf((low - mu) / sigma);
+      return { mu, sigma, weight: w / total, logNorm: Math.log(Math.max(mass, 1e-12)) };
+    };
+    this.kernels = points.map((p, i) => kernel(p.mu, clip(gaps.get(i) ?? range), p.w));
+    // The prior is as wide as the range.
+    this.kernels.push(kernel(centre, clip(range), priorWeight));
   }
 
   /** A draw: a kernel chosen by weight, then a value from its Gaussian within [low, high]. */
   sample(rng: Rng): number {
     let u = rng.next();
-    let i = 0;
-    while (i < this.weights.length - 1 && u >= this.weights[i]!) u -= this.weights[i++]!;
-    const mu = this.mus[i]!;
-    const s = this.sigmas[i]!;
+    let chosen: Kernel | undefined;
+    for (const k of this.kernels) {
+      chosen = k;
+      if (u < k.weight) break;
+      u -= k.weight;
+    }
+    // There is always the prior's kernel.
+    const { mu, sigma } = chosen as Kernel;
     for (let tries = 0; tries < 100; tries++) {
-      const x = mu + s * rng.normal();
+      const x = mu + sigma * rng.normal();
       if (x >= this.low && x <= this.high) return x;
     }
     return Math.min(Math.max(mu, this.low), this.high);
@@ -104,10 +115,9 @@ export class NumericParzen {
   /** The log density at x. */
   logPdf(x: number): number {
     let max = -Infinity;
-    const terms = this.mus.map((mu, i) => {
-      const s = this.sigmas[i]!;
-      const z = (x - mu) / s;
-      const t = Math.log(this.weights[i]!) - 0.5 * z * z - Math.log(s) - LOG_SQRT_2PI - this.logNorm[i]!;
+    const terms = this.kernels.map((k) => {
+      const z = (x - k.mu) / k.sigma;
+      const t = Math.log(k.weight) - 0.5 * z * z - Math.log(k.sigma) - LOG_SQRT_2PI - k.logNorm;
       if (t > max) max = t;
       return t;
     });
@@ -123,29 +133,29 @@ export class CategoricalParzen {
   private readonly probs: number[];
 
   constructor(obs: readonly number[], obsWeights: readonly number[], k: number, priorWeight: number) {
-    const probs = new Array<number>(k).fill(0);
     const total = obsWeights.reduce((a, b) => a + b, 0) + priorWeight;
     // The prior: uniform.
-    for (let c = 0; c < k; c++) probs[c]! += priorWeight / total / k;
+    const probs = new Array<number>(k).fill(priorWeight / total / k);
     // Each observation: priorWeight/k on every category and 1 on its own, normalized.
     const rowSum = priorWeight + 1;
     obs.forEach((c, j) => {
-      const w = obsWeights[j]! / total;
-      for (let d = 0; d < k; d++) probs[d]! += (w * (priorWeight / k + (d === c ? 1 : 0))) / rowSum;
+      const w = (obsWeights[j] ?? 0) / total;
+      for (let d = 0; d < k; d++)
+        probs[d] = (probs[d] ?? 0) + (w * (priorWeight / k + (d === c ? 1 : 0))) / rowSum;
     });
     this.probs = probs;
   }
 
   sample(rng: Rng): number {
     let u = rng.next();
-    for (let c = 0; c < this.probs.length - 1; c++) {
-      if (u < this.probs[c]!) return c;
-      u -= this.probs[c]!;
+    for (const [c, p] of this.probs.entries()) {
+      if (c === this.probs.length - 1 || u < p) return c;
+      u -= p;
     }
     return this.probs.length - 1;
   }
 
   logPdf(c: number): number {
-    return Math.log(this.probs[c]!);
+    return Math.log(this.probs[c] ?? 0);
   }
 }

@@ -119,10 +119,15 @@ export class PopulationBasedTraining extends TrialScheduler {
 
   /** The bottom and top quantiles of the trials that have a score (each at most half of them). */
   quantiles(runner: TrialRunnerView): { lower: TrialView[]; upper: TrialView[] } {
+    const scoreOf = (t: TrialView): number | undefined => this.state.get(t.trialId)?.lastScore;
     const scored = runner
       .getTrials()
-      .filter((t) => this.state.get(t.trialId)?.lastScore !== undefined && t.status !== 'ERROR')
-      .sort((a, b) => this.state.get(a.trialId)!.lastScore! - this.state.get(b.trialId)!.lastScore!);
+      .flatMap((t) => {
+        const score = scoreOf(t);
+        return score === undefined || t.status === 'ERROR' ? [] : [{ t, score }];
+      })
+      .sort((a, b) => a.score - b.score)
+      .map((s) => s.t);
     if (scored.length <= 1) return { lower: [], upper: [] };
     let n = Math.ceil(scored.length * this.quantileFraction);
     if (n > scored.length / 2) n = Math.floor(scored.length / 2);
@@ -140,8 +145,9 @@ export class PopulationBasedTraining extends TrialScheduler {
     for (const [key, m] of Object.entries(mutations)) {
       const cur = config[key];
       if (isPlainObject(m) && !isDomain(m)) {
-        if (!isPlainObject(out[key])) out[key] = {};
-        this.exploreInto(out[key], isPlainObject(cur) ? (cur as Config) : {}, m as Record<string, Mutation>);
+        const sub = isPlainObject(out[key]) ? (out[key] as Config) : {};
+        out[key] = sub;
+        this.exploreInto(sub, isPlainObject(cur) ? (cur as Config) : {}, m as Record<string, Mutation>);
       } else if (Array.isArray(m)) {
         const i = m.findIndex((x) => x === cur || JSON.stringify(x) === JSON.stringify(cur));
         if (i < 0 || this.rng.next() < this.resampleProbability) out[key] = this.rng.pick(m);

@@ -158,10 +158,10 @@ export class ProgressReporter {
       row.push(fmt(r?.training_iteration), r ? (r.time_total_s as number).toFixed(2) : '');
       return row;
     });
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
     const line = (cells: string[]) =>
       cells
-        .map((c, i) => pad(c, widths[i]!))
+        .map((c, i) => pad(c, widths[i] ?? 0))
         .join('  ')
         .trimEnd();
     const out = [this.statusLine(src), line(head), ...rows.map(line)];

@@ -3,20 +3,20 @@
 // journal gives the trials (created, checkpointed, ended), result.json their results. Trials
 // that ended stay as they are; the others are PENDING, to resume from their latest checkpoint.
 import * as sunray from '../index.js';
-import { ASHAScheduler } from './asha.js';
-import { BasicVariantGenerator } from './basic-variant.js';
-import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { ASHAScheduler, type ASHASchedulerOptions } from './asha.js';
+import { BasicVariantGenerator, type BasicVariantGeneratorOptions } from './basic-variant.js';
+import { ConcurrencyLimiter, type ConcurrencyLimiterOptions } from './concurrency-limiter.js';
 import { TrialFailedError, TuneError } from './errors.js';
 import { type ExperimentOutcome, execute, type Settings } from './execute.js';
-import { MedianStoppingRule } from './median-stopping.js';
-import { PopulationBasedTraining } from './pbt.js';
+import { MedianStoppingRule, type MedianStoppingRuleOptions } from './median-stopping.js';
+import { PopulationBasedTraining, type PopulationBasedTrainingOptions } from './pbt.js';
 import { slots } from './resources.js';
 import { FIFOScheduler, type TrialScheduler } from './scheduler.js';
 import { spaceFromJSON } from './search-space.js';
 import type { Described, Searcher } from './searcher.js';
 import { type StopCriteria, toStopper } from './stoppers.js';
 import { ExperimentStorage, readResults } from './storage.js';
-import { TPESearch } from './tpe.js';
+import { TPESearch, type TPESearchOptions } from './tpe.js';
 import { makeTrainableDef } from './trainable-def.js';
 import { Trial } from './trial.js';
 
@@ -38,18 +38,21 @@ export interface RestoreOptions {
   verbose?: 0 | 1 | 2 | 3;
 }
 
+// Each built-in's describe() saved its constructor's options (spaces as JSON): they are read back as those.
 function rebuildSearcher(d: Described | null | undefined): Searcher | undefined {
   if (!d) return undefined;
-  const o = d.options as any;
   switch (d.kind) {
     case 'BasicVariantGenerator':
-      return new BasicVariantGenerator(o);
-    case 'TPESearch':
+      return new BasicVariantGenerator(d.options as BasicVariantGeneratorOptions);
+    case 'TPESearch': {
+      const o = d.options as TPESearchOptions;
       return new TPESearch({
         ...o,
         space: o.space === undefined ? undefined : (spaceFromJSON(o.space) as Record<string, unknown>),
       });
+    }
     case 'ConcurrencyLimiter': {
+      const o = d.options as ConcurrencyLimiterOptions & { searcher?: Described };
       const inner = rebuildSearcher(o.searcher);
       return inner && new ConcurrencyLimiter(inner, { maxConcurrent: o.maxConcurrent, batch: o.batch });
     }
@@ -60,19 +63,22 @@ function rebuildSearcher(d: Described | null | undefined): Searcher | undefined 
 
 function rebuildScheduler(d: Described | null | undefined): TrialScheduler | undefined {
   if (!d) return undefined;
-  const o = d.options as any;
   switch (d.kind) {
     case 'FIFOScheduler':
       return new FIFOScheduler();
     case 'ASHAScheduler':
-      return new ASHAScheduler(o);
+      return new ASHAScheduler(d.options as ASHASchedulerOptions);
     case 'MedianStoppingRule':
-      return new MedianStoppingRule(o);
-    case 'PopulationBasedTraining':
+      return new MedianStoppingRule(d.options as MedianStoppingRuleOptions);
+    case 'PopulationBasedTraining': {
+      const o = d.options as PopulationBasedTrainingOptions;
       return new PopulationBasedTraining({
         ...o,
-        hyperparamMutations: spaceFromJSON(o.hyperparamMutations) as any,
+        hyperparamMutations: spaceFromJSON(
+          o.hyperparamMutations,
+        ) as PopulationBasedTrainingOptions['hyperparamMutations'],
       });
+    }
     default:
       return undefined;
   }
@@ -87,7 +93,7 @@ export async function restoreExperiment(
   const storage = ExperimentStorage.open(path);
   let settings: Settings;
   try {
-    settings = storage.readSettings();
+    settings = storage.readSettings() as Settings; // checked by its format below
   } catch (err) {
     storage.close();
     throw new TuneError(`cannot read ${storage.path}/tuner.json: ${(err as Error).message}`, { cause: err });
@@ -189,7 +195,7 @@ function trialsFromJournal(storage: ExperimentStorage, trainableName: string, op
   for (const t of trials.values()) {
     const byCheckpoint = new Map(t.checkpoints.map((c) => [c.name, c]));
     for (const r of readResults(t.path)) {
-      t.recordResult(r as any);
+      t.recordResult(r);
       const ck =
         typeof r.checkpoint_dir_name === 'string' ? byCheckpoint.get(r.checkpoint_dir_name) : undefined;
       if (ck) ck.result = r;

@@ -104,7 +104,7 @@ export class ResultGrid<C = Config, M = Metrics> implements Iterable<Result<C, M
     const m = metricAndMode(metric ?? this.metric, mode ?? this.mode, 'getBestResult()');
     const t = bestTrialOf(this.trials, m.metric, m.mode, scope);
     if (!t) throw new InvalidArgumentError(`no trial reported '${m.metric}': there is no best result`);
-    return this.results[this.trials.indexOf(t)]!;
+    return this.results[this.trials.indexOf(t)] as Result<C, M>; // results[i] is trials[i]'s
   }
 
   /** One row per trial: id, status, flattened last result and config, directory (Ray's get_dataframe). */

@@ -2,7 +2,7 @@
 // (Ray's names, so result.json and progress.csv read the same as Ray's for other tools).
 
 /** A trial's config: the search space with every domain resolved. */
-export type Config = Record<string, any>;
+export type Config = Record<string, unknown>;
 
 /** Metrics a trainable reports: names to values (numbers for anything a scheduler or searcher reads). */
 export type Metrics = Record<string, unknown>;

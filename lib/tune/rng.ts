@@ -47,7 +47,7 @@ export class Rng {
 
   /** One element of a non-empty array. */
   pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
+    return xs[this.int(xs.length)] as T; // int(n) is in [0, n)
   }
 
   /** The generator's state, to continue the same sequence later with Rng.fromState. */

@@ -13,13 +13,14 @@ import type { Resolved, SearchSpace } from './search-space.js';
 import type { Searcher } from './searcher.js';
 import type { StopCriteria } from './stoppers.js';
 import type { Trainable } from './trainable.js';
+import type { Trial } from './trial.js';
 
 /** A function trainable for configs of type C: returns its metrics, or reports them with tune.report(). */
 // biome-ignore lint/suspicious/noConfusingVoidType: a trainable that only reports returns void (Promise<void>).
 export type TrainableFunction<C, M> = (config: C) => M | void | Promise<M | void>;
 
 /** A trainable: a function of the config, or a class extending Trainable. */
-export type TrainableLike<C, M> = TrainableFunction<C, M> | (new () => Trainable<any, any>);
+export type TrainableLike<C, M> = TrainableFunction<C, M> | (new () => Trainable<unknown, Metrics>);
 
 /** Options of tune.run (Ray's names, in camelCase). */
 export interface RunOptions<S, M> {
@@ -95,7 +96,8 @@ export async function run<const S extends SearchSpace = {}, M extends Metrics = 
     resume: opts.resume,
   });
   const analysis = new ExperimentAnalysis<Resolved<S>, M>(
-    out.trials as any,
+    // The trials ran this trainable on this space: their configs and results are of these types.
+    out.trials as Trial<Resolved<S>, M>[],
     out.path,
     out.metric,
     out.mode,
@@ -109,7 +111,7 @@ export async function run<const S extends SearchSpace = {}, M extends Metrics = 
         .map((t) => t.trialId)
         .join(', ')}${failed.length > 3 ? ', ...' : ''}. Their errors are in trial.error and error.txt; ` +
         'pass raiseOnFailedTrial: false to get the analysis without this error (it is in err.analysis).',
-      { cause: failed[0]!.error },
+      { cause: failed[0]?.error },
     );
     err.analysis = analysis;
     throw err;

@@ -182,10 +182,13 @@ export class GridSearch<T> extends Domain<T> {
   }
 }
 
-/** What a sampleFrom function receives: the trial's config, its other values already resolved. */
-export interface SampleSpec {
+/**
+ * What a sampleFrom function receives: the trial's config, its other values already resolved.
+ * C is the config's type as the function reads it (`(spec: SampleSpec<{ w: number }>) => ...`).
+ */
+export interface SampleSpec<C = Record<string, unknown>> {
   /** The config being resolved (grid values and sampled values are in place). */
-  config: Record<string, any>;
+  config: C;
 }
 
 /** A value computed by a function of the rest of the config (resolved after every other domain). */
@@ -298,11 +301,14 @@ export function qrandn(mean: number, sd: number, q: number): Normal {
 
 /**
  * A value computed per trial by fn from the rest of the config (`spec.config`), after every other
- * value is resolved: `sampleFrom((spec) => spec.config.width * 2)`. It runs in the driver.
+ * value is resolved: `sampleFrom((spec: SampleSpec<{ width: number }>) => spec.config.width * 2)`
+ * (the annotation states the config's type; without it `spec.config`'s values are `unknown`).
+ * It runs in the driver.
  */
-export function sampleFrom<T>(fn: (spec: SampleSpec) => T): SampleFrom<T> {
+export function sampleFrom<T, C = Record<string, unknown>>(fn: (spec: SampleSpec<C>) => T): SampleFrom<T> {
   if (typeof fn !== 'function') throw new InvalidArgumentError('sampleFrom() takes a function');
-  return new SampleFrom(fn);
+  // The config it gets is the one this space resolves to; C is the caller's statement of its type.
+  return new SampleFrom(fn as (spec: SampleSpec) => T);
 }
 
 /**
@@ -311,7 +317,7 @@ export function sampleFrom<T>(fn: (spec: SampleSpec) => T): SampleFrom<T> {
  */
 export type Resolved<S> = S extends Domain<infer T>
   ? T
-  : S extends (...args: any[]) => any
+  : S extends (...args: never[]) => unknown
     ? S
     : S extends readonly unknown[]
       ? { -readonly [K in keyof S]: Resolved<S[K]> }
@@ -337,6 +343,20 @@ export function spaceToJSON(space: unknown): { json: unknown; hasFunctions: bool
   return { json: walk(space), hasFunctions };
 }
 
+/** The fields of a domain's JSON form (each kind uses some of them). */
+interface SavedDomain {
+  lower: number;
+  upper: number;
+  log: boolean;
+  q?: number | null;
+  base?: number;
+  inclusive?: boolean;
+  mean: number;
+  sd: number;
+  categories: unknown[];
+  values: unknown[];
+}
+
 /** A search space back from its JSON form; undefined if it held sampleFrom functions (not revived). */
 export function spaceFromJSON(json: unknown): unknown {
   const walk = (v: unknown): unknown => {
@@ -344,7 +364,8 @@ export function spaceFromJSON(json: unknown): unknown {
     if (!isPlainObject(v)) return v;
     const tag = v.$tune;
     if (typeof tag !== 'string') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    const o = v as any;
+    // Written by a domain's toJSON() (the fields its constructor takes).
+    const o = v as unknown as SavedDomain;
     switch (tag) {
       case 'float':
         return new Float(o.lower, o.upper, o.log, o.q ?? undefined, o.base ?? 10);

@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { UnsafeDirectoryError } from '../index.js';
 import { type CheckpointPayload, readTree, writePayload } from './checkpoint.js';
 import { TuneError } from './errors.js';
+import type { TrialResult } from './result.js';
 import { flatten } from './variants.js';
 
 /** Where experiments go by default: ~/sunray_results (Ray: ~/ray_results). */
@@ -160,7 +161,7 @@ export class ExperimentStorage {
     writeNewFile(join(this.path, 'tuner.json'), `${JSON.stringify(settings, null, 2)}\n`);
   }
 
-  readSettings(): any {
+  readSettings(): unknown {
     return JSON.parse(readFileSync(join(this.path, 'tuner.json'), 'utf8'));
   }
 
@@ -253,8 +254,8 @@ function csvField(v: unknown): string {
 
 /** A trial's result files: params.json, result.json (JSON lines) and progress.csv (header from the first result). */
 export class TrialLogger {
-  private jsonFd: number | undefined;
-  private csvFd: number | undefined;
+  /** result.json's and progress.csv's descriptors, once the first result opened them. */
+  private fds: { json: number; csv: number } | undefined;
   private header: string[] | undefined;
 
   /** fresh: a new trial's directory, where no result file exists yet (saves the checks). */
@@ -268,26 +269,28 @@ export class TrialLogger {
     writeNewFile(join(this.dir, 'params.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  private open(): void {
+  private open(): { json: number; csv: number } {
     const json = join(this.dir, 'result.json');
     const csv = join(this.dir, 'progress.csv');
     if (this.fresh) {
-      this.jsonFd = openSync(json, CREATE, 0o600);
-      this.csvFd = openSync(csv, CREATE, 0o600);
-      return;
+      this.fds = { json: openSync(json, CREATE, 0o600), csv: openSync(csv, CREATE, 0o600) };
+      return this.fds;
     }
-    this.jsonFd = existsSync(json) ? openAppend(json) : openSync(json, CREATE, 0o600);
+    const jsonFd = existsSync(json) ? openAppend(json) : openSync(json, CREATE, 0o600);
+    let csvFd: number;
     if (existsSync(csv)) {
       const first = readFileSync(csv, 'utf8').split('\n', 1)[0] ?? '';
       this.header = first ? first.split(',') : undefined;
-      this.csvFd = openAppend(csv);
-    } else this.csvFd = openSync(csv, CREATE, 0o600);
+      csvFd = openAppend(csv);
+    } else csvFd = openSync(csv, CREATE, 0o600);
+    this.fds = { json: jsonFd, csv: csvFd };
+    return this.fds;
   }
 
   /** Appends a result to result.json and progress.csv. */
   write(result: Record<string, unknown>): void {
-    if (this.jsonFd === undefined) this.open();
-    writeAll(this.jsonFd!, `${JSON.stringify(result)}\n`);
+    const fds = this.fds ?? this.open();
+    writeAll(fds.json, `${JSON.stringify(result)}\n`);
     const flat = flatten(result);
     let text = '';
     if (!this.header) {
@@ -295,7 +298,7 @@ export class TrialLogger {
       text = `${this.header.map(csvField).join(',')}\n`;
     }
     text += `${this.header.map((k) => csvField(flat[k])).join(',')}\n`;
-    writeAll(this.csvFd!, text);
+    writeAll(fds.csv, text);
   }
 
   /** Writes error.txt (the last error, with its stack). */
@@ -306,21 +309,23 @@ export class TrialLogger {
   }
 
   close(): void {
-    if (this.jsonFd !== undefined) closeSync(this.jsonFd);
-    if (this.csvFd !== undefined) closeSync(this.csvFd);
-    this.jsonFd = this.csvFd = undefined;
+    if (this.fds) {
+      closeSync(this.fds.json);
+      closeSync(this.fds.csv);
+    }
+    this.fds = undefined;
   }
 }
 
 /** Every result a trial wrote to result.json (a torn last line left out). */
-export function readResults(trialDir: string): Record<string, unknown>[] {
+export function readResults(trialDir: string): TrialResult[] {
   let text: string;
   try {
     text = readFileSync(join(trialDir, 'result.json'), 'utf8');
   } catch {
     return [];
   }
-  const out: Record<string, unknown>[] = [];
+  const out: TrialResult[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {

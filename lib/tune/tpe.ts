@@ -184,8 +184,9 @@ export class TPESearch extends Searcher {
       const wBelow = defaultWeights(below.length);
       const wAbove = defaultWeights(above.length);
       for (const p of this.params) {
-        const xb = below.map((o) => o.internal.get(p.leaf)!);
-        const xa = above.map((o) => o.internal.get(p.leaf)!);
+        // Every observation has a value for every parameter: observe() keeps no other.
+        const xb = below.map((o) => o.internal.get(p.leaf) as number);
+        const xa = above.map((o) => o.internal.get(p.leaf) as number);
         let l: NumericParzen | CategoricalParzen;
         let g: NumericParzen | CategoricalParzen;
         if (p.kind === 'numeric') {
@@ -246,7 +247,7 @@ export class TPESearch extends Searcher {
   }
 
   private observe(trialId: string, internal: Map<Leaf, number>, result: TrialResult): void {
-    const v = (result as Record<string, unknown>)[this.metric!];
+    const v = this.metric === undefined ? undefined : (result as Record<string, unknown>)[this.metric];
     if (typeof v !== 'number' || Number.isNaN(v)) return;
     if (internal.size < this.params.length) return; // a config from outside the space
     this.observations.push({ trialId, internal, loss: this.mode === 'max' ? -v : v });

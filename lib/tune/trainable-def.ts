@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'acorn';
+import { type AnyNode, type Pattern, type Program, parse } from 'acorn';
 import { InvalidArgumentError, SerializationError } from '../index.js';
 import { isTrainableClass } from './trainable.js';
 
@@ -145,7 +145,6 @@ function exportNames(): Promise<[Set<string>, Set<string>]> {
   return names;
 }
 
-type Node = { type: string; [k: string]: any };
 interface Use {
   bare: boolean;
   members: Set<string>;
@@ -157,14 +156,14 @@ interface Use {
  * whether it is also used on its own. A name declared anywhere inside counts as declared.
  */
 function analyze(source: string, name: string): { expression: string; free: Map<string, Use> } {
-  let ast: Node | undefined;
+  let ast: Program | undefined;
   let expression = source;
   for (const [text, expr] of [
     [`(${source})`, source],
     [`({${source}})`, `((o) => o[Reflect.ownKeys(o)[0]])({${source}\n})`],
   ] as const) {
     try {
-      ast = parse(text, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node;
+      ast = parse(text, { ecmaVersion: 'latest', sourceType: 'script' });
       expression = expr;
       break;
     } catch {
@@ -179,7 +178,7 @@ function analyze(source: string, name: string): { expression: string; free: Map<
     if (!u) uses.set(n, (u = { bare: false, members: new Set() }));
     return u;
   };
-  const pattern = (p: Node | null): void => {
+  const pattern = (p: Pattern | null | undefined): void => {
     if (!p) return;
     if (p.type === 'Identifier') declared.add(p.name);
     else if (p.type === 'ObjectPattern')
@@ -195,9 +194,9 @@ function analyze(source: string, name: string): { expression: string; free: Map<
       pattern(p.left);
       visit(p.right);
     } else if (p.type === 'RestElement') pattern(p.argument);
-    else visit(p);
+    else visit(p); // member expressions as assignment targets
   };
-  const visit = (n: Node | null | undefined): void => {
+  const visit = (n: AnyNode | null | undefined): void => {
     if (!n || typeof n.type !== 'string') return;
     switch (n.type) {
       case 'Identifier':
@@ -249,9 +248,10 @@ function analyze(source: string, name: string): { expression: string; free: Map<
       default:
         for (const k of Object.keys(n)) {
           if (k === 'type' || k === 'start' || k === 'end') continue;
-          const c = n[k];
-          if (Array.isArray(c)) for (const x of c) visit(x);
-          else if (c && typeof c === 'object') visit(c);
+          // Any other node: its children, whatever fields hold them.
+          const c = (n as unknown as Record<string, unknown>)[k];
+          if (Array.isArray(c)) for (const x of c) visit(x as AnyNode | null);
+          else if (c && typeof c === 'object') visit(c as AnyNode);
         }
     }
   };

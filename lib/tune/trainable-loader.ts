@@ -11,7 +11,7 @@ import { SerializationError } from '../index.js';
 import type { TrainableDef } from './trainable-def.js';
 
 // esbuild (tsx, vitest) may wrap nested functions in __name(); give workers the helper.
-(globalThis as any).__name ??= (f: unknown, name: string) => {
+(globalThis as { __name?: unknown }).__name ??= (f: unknown, name: string) => {
   try {
     Object.defineProperty(f, 'name', { value: name, configurable: true });
   } catch {
@@ -20,7 +20,8 @@ import type { TrainableDef } from './trainable-def.js';
   return f;
 };
 
-const defaultLoader = (vm.constants as Record<string, unknown> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+const defaultLoader = (vm.constants as Partial<typeof vm.constants> | undefined)
+  ?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 const cache = new Map<string, Promise<Function>>();
 
 /** The trainable a def describes (cached by def.id). */
@@ -51,10 +52,9 @@ async function load(def: TrainableDef): Promise<Function> {
   if (names.length > 0) {
     const [tune, sunray] = await Promise.all([import('./index.js'), import('../index.js')]);
     const modules: Record<string, Record<string, unknown>> = { tune, sunray };
-    for (const n of names) {
-      const b = def.bindings[n]!;
+    for (const [n, b] of Object.entries(def.bindings)) {
       const dot = b.indexOf('.');
-      values[n] = dot < 0 ? modules[b] : modules[b.slice(0, dot)]![b.slice(dot + 1)];
+      values[n] = dot < 0 ? modules[b] : modules[b.slice(0, dot)]?.[b.slice(dot + 1)];
     }
   }
   const decl = names.map((n) => `const ${n} = __tuneBindings[${JSON.stringify(n)}];`).join(' ');
@@ -63,7 +63,7 @@ async function load(def: TrainableDef): Promise<Function> {
     `${decl} return (${def.source}\n); })`;
   const script = new vm.Script(wrapped, {
     filename: join(def.baseDir, `[sunray/tune ${def.kind} ${def.name}]`),
-    ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
+    ...(defaultLoader ? { importModuleDynamically: defaultLoader } : {}),
   });
   const factory = script.runInThisContext() as (
     req: NodeRequire,

@@ -62,8 +62,9 @@ function isPlainMetrics(m: unknown): m is Metrics {
 
 /** A restored checkpoint as the trainable sees it: a value, or files in a private temporary directory. */
 function materialize(p: CheckpointPayload): { checkpoint: Checkpoint; dir: string | undefined } {
-  if (p.files.length === 1 && p.files[0]![0] === DICT_FILE) {
-    return { checkpoint: Checkpoint.fromDict(deserialize(p.files[0]![1])), dir: undefined };
+  const [only, ...rest] = p.files;
+  if (only && rest.length === 0 && only[0] === DICT_FILE) {
+    return { checkpoint: Checkpoint.fromDict(deserialize(only[1])), dir: undefined };
   }
   const dir = mkdtempSync(join(tmpdir(), 'sunray-tune-restore-'));
   writePayload(dir, p);

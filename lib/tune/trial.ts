@@ -94,13 +94,13 @@ export class Trial<C = Config, M = Metrics> {
     this.numResults++;
     for (const [k, v] of Object.entries(result as Record<string, unknown>)) {
       if (typeof v !== 'number' || Number.isNaN(v)) continue;
-      let w = this.windows.get(k);
-      if (!w) this.windows.set(k, (w = []));
+      const w = this.windows.get(k) ?? [];
+      if (w.length === 0) this.windows.set(k, w);
       w.push(v);
       if (w.length > 10) w.shift();
       const s = this.metricAnalysis.get(k);
       const mean = (n: number) => {
-        const xs = w!.slice(-n);
+        const xs = w.slice(-n);
         return xs.reduce((a, b) => a + b, 0) / xs.length;
       };
       if (!s) {

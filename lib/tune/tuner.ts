@@ -13,6 +13,7 @@ import type { Resolved, SearchSpace } from './search-space.js';
 import type { Searcher } from './searcher.js';
 import type { StopCriteria } from './stoppers.js';
 import { ExperimentStorage } from './storage.js';
+import type { Trial } from './trial.js';
 
 /** How to search (Ray's TuneConfig). */
 export interface TuneConfig<M = Metrics> {
@@ -81,10 +82,11 @@ export class Tuner<const S extends SearchSpace = {}, M extends Metrics = Metrics
    */
   static restore<M extends Metrics = Metrics>(
     path: string,
-    trainable: TrainableLike<any, M>,
+    trainable: TrainableLike<never, M>,
     opts: RestoreOptions = {},
   ): Tuner<SearchSpace, M> {
-    const t = new Tuner<SearchSpace, M>(trainable as any, {});
+    // Its configs are whatever the experiment's space made: the trainable takes them as they come.
+    const t = new Tuner<SearchSpace, M>(trainable as TrainableLike<Resolved<SearchSpace>, M>, {});
     (t as unknown as { restorePath: string }).restorePath = path;
     (t as unknown as { restoreOpts: RestoreOptions }).restoreOpts = opts;
     return t;
@@ -121,6 +123,8 @@ export class Tuner<const S extends SearchSpace = {}, M extends Metrics = Metrics
           progressReporter: this.opts.runConfig?.progressReporter,
           resume: undefined,
         });
-    return new ResultGrid<Resolved<S>, M>(out.trials as any, out.path, out.metric, out.mode, out.stats);
+    // The trials ran this trainable on this space: their configs and results are of these types.
+    const trials = out.trials as Trial<Resolved<S>, M>[];
+    return new ResultGrid<Resolved<S>, M>(trials, out.path, out.metric, out.mode, out.stats);
   }
 }

@@ -46,17 +46,19 @@ export function cloneSpace<T>(v: T): T {
 
 /** Sets the value at path inside obj (the containers exist: obj is a clone of the space). */
 export function setPath(obj: unknown, path: Path, value: unknown): void {
+  const last = path[path.length - 1];
+  if (last === undefined) return;
   let cur = obj as Record<string | number, unknown>;
-  for (let i = 0; i < path.length - 1; i++) cur = cur[path[i]!] as Record<string | number, unknown>;
-  cur[path[path.length - 1]!] = value;
+  for (const p of path.slice(0, -1)) cur = cur[p] as Record<string | number, unknown>;
+  cur[last] = value;
 }
 
 /** The value at path inside obj, or undefined. */
 export function getPath(obj: unknown, path: Path): unknown {
-  let cur = obj as any;
+  let cur = obj;
   for (const p of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = cur[p];
+    cur = (cur as Record<string | number, unknown>)[p];
   }
   return cur;
 }

@@ -327,7 +327,7 @@ describe('class trainables', () => {
         return { total: this.total };
       }
       override loadCheckpoint(c: tune.Checkpoint) {
-        this.total = c.toDict().total;
+        this.total = c.toDict<{ total: number }>().total;
       }
     }
     const tuner = new tune.Tuner(Counter, {

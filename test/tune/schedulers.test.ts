@@ -200,7 +200,7 @@ describe('PopulationBasedTraining', () => {
     expect(d).toMatchObject({ action: 'EXPLOIT', donorTrialId: 't3' }); // the top quantile of 4: one trial
     const cfg = (d as tune.ExploitDecision).config;
     // lr perturbed from the donor's 0.4 by 1.2 or 0.8; opt moved to a neighbour of 'sgd'; layers kept.
-    expect([0.4 * 1.2, 0.4 * 0.8].some((v) => Math.abs(v - cfg.lr) < 1e-12)).toBe(true);
+    expect([0.4 * 1.2, 0.4 * 0.8].some((v) => Math.abs(v - (cfg.lr as number)) < 1e-12)).toBe(true);
     expect(['adam', 'rmsprop']).toContain(cfg.opt);
     expect(cfg.layers).toBe(4);
     // A top trial at its interval goes on.

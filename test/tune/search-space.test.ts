@@ -115,7 +115,10 @@ describe('random search', () => {
 
   test('sampleFrom sees the rest of the config, resolved', () => {
     const { out } = expand(
-      { w: tune.gridSearch([2, 3]), h: tune.sampleFrom((spec) => spec.config.w * 10) },
+      {
+        w: tune.gridSearch([2, 3]),
+        h: tune.sampleFrom((spec: tune.SampleSpec<{ w: number }>) => spec.config.w * 10),
+      },
       1,
     );
     expect(out).toEqual([
