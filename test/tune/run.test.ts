@@ -40,6 +40,8 @@ describe('function trainables', () => {
     const best = Math.max(...analysis.trials.map((t) => t.config.a * t.config.b));
     expect(analysis.bestResult.score).toBe(best);
     expect(analysis.bestConfig.a * analysis.bestConfig.b).toBe(best);
+    expect(analysis.bestTrial.config).toEqual(analysis.bestConfig);
+    expect(analysis.bestTrial.lastResult).toBe(analysis.bestResult);
     expect(Object.keys(analysis.results)).toHaveLength(6);
     // Two slots, two actors: trials after the first two ran in the same processes.
     expect(analysis.stats!.actorsStarted).toBe(2);
@@ -144,6 +146,34 @@ describe('function trainables', () => {
     expect(again.stats!.trialsStarted).toBe(0);
     await expect(tune.run(f, opts)).rejects.toThrow(/exists: pass resume/);
     await expect(tune.run(f, { ...opts, name: 'never-ran', resume: true })).rejects.toThrow(tune.TuneError);
+  });
+
+  test('reuseActors false: a new actor per trial; the ResultGrid iterates, ranks and tabulates its trials', async () => {
+    const f = (c: { a: number }) => ({ a: c.a, pid: process.pid });
+    const tuner = new tune.Tuner(f, {
+      paramSpace: { a: tune.gridSearch([1, 2, 3, 4]) },
+      tuneConfig: {
+        metric: 'a',
+        mode: 'max',
+        reuseActors: false,
+        scheduler: new tune.FIFOScheduler(),
+        searchAlg: new tune.BasicVariantGenerator(),
+      },
+      runConfig: { storagePath: dir, name: 'fresh-actors', verbose: 0 },
+    });
+    const grid = await tuner.fit();
+    expect(grid.stats!.actorsStarted).toBe(4);
+    expect(new Set([...grid].map((r) => r.metrics!.pid)).size).toBe(4);
+    expect([...grid].map((r) => r.config.a)).toEqual([1, 2, 3, 4]);
+    expect(grid.getBestResult().config.a).toBe(4);
+    expect(grid.getBestResult('a', 'min').config.a).toBe(1);
+    expect(grid.rows().map((r) => [r['config/a'], r.status])).toEqual([
+      [1, 'TERMINATED'],
+      [2, 'TERMINATED'],
+      [3, 'TERMINATED'],
+      [4, 'TERMINATED'],
+    ]);
+    expect(grid.errors).toEqual([]);
   });
 
   test('a trainable reading a variable from outside itself is refused before anything runs', async () => {
