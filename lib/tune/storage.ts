@@ -185,10 +185,21 @@ export class ExperimentStorage {
     return out;
   }
 
-  /** A new trial directory (0700). */
+  /**
+   * A new trial directory (0700). One that is there already was left by a driver killed after
+   * making it and before journaling its trial (the journal line comes first for anything that
+   * runs in it), so nothing it holds counts: it is replaced. It is inside our own checked
+   * directory, so it is ours.
+   */
   makeTrialDir(dirName: string): string {
     const dir = join(this.path, dirName);
-    mkdirSync(dir, { mode: 0o700 });
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { mode: 0o700 });
+    }
     return dir;
   }
 

@@ -1,12 +1,13 @@
 // tune.run and the Tuner on a real sunray (2 CPUs): trials on reused actors, results on disk in
 // Ray's layout, report() per iteration and stop criteria, random and TPE search, failures and
 // retries, class trainables with checkpoints, progress output.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import * as tune from 'sunray/tune';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { isAlive } from '../helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -176,6 +177,38 @@ describe('function trainables', () => {
     expect(grid.errors).toEqual([]);
   });
 
+  test('restore replaces a trial directory that a killed driver made but never journaled', async () => {
+    const f = (c: { a: number }) => ({ a: c.a, at: Date.now() });
+    const first = await tune.run(f, {
+      config: { a: tune.gridSearch([1, 2, 3]) },
+      maxConcurrentTrials: 1,
+      storagePath: dir,
+      name: 'leftover-dir',
+      ...quiet,
+    });
+    // As if the driver was killed right after making trial 3's directory: the journal has
+    // neither that trial nor the experiment's end, the directory is there with its files.
+    const last = first.trials[2]!;
+    const journal = join(first.experimentPath, 'experiment_state.jsonl');
+    const kept = readFileSync(journal, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.includes(`"id":"${last.trialId}"`) && !l.includes('"e":"done"'));
+    writeFileSync(journal, kept.map((l) => `${l}\n`).join(''));
+    expect(existsSync(join(last.path, 'result.json'))).toBe(true);
+    const tuner = tune.Tuner.restore(first.experimentPath, f);
+    const grid = await tuner.fit();
+    expect([...grid].map((r) => [r.config.a, r.metrics?.a, r.error])).toEqual([
+      [1, 1, undefined],
+      [2, 2, undefined],
+      [3, 3, undefined],
+    ]);
+    // Trial 3 ran again in a fresh directory: one result, not the old run's as well.
+    expect(grid.get(2).path).toBe(last.path);
+    expect(readFileSync(join(last.path, 'result.json'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(grid.get(2).metrics?.at).toBeGreaterThan(Number(last.lastResult!.at));
+    expect(grid.get(0).metrics?.at).toBe(first.trials[0]!.lastResult!.at);
+  });
+
   test('a trainable reading a variable from outside itself is refused before anything runs', async () => {
     const factor = 3;
     const config = { a: tune.gridSearch([1, 2]) };
@@ -203,6 +236,7 @@ describe('failures', () => {
       const mark = path.join(config.marks, tune.getContext().trialId);
       const attempt = fs.existsSync(mark) ? Number(fs.readFileSync(mark, 'utf8')) + 1 : 1;
       fs.writeFileSync(mark, String(attempt));
+      fs.writeFileSync(`${mark}.pid${attempt}`, String(process.pid));
       if (config.mode === 'always') throw new Error(`broken config (attempt ${attempt})`);
       if (config.mode === 'once' && attempt === 1) throw new Error('transient');
       if (config.mode === 'crash' && attempt === 1) process.exit(3);
@@ -212,8 +246,9 @@ describe('failures', () => {
     await expect(
       tune.run(flaky, { config: space, maxFailures: 1, storagePath: dir, ...quiet }),
     ).rejects.toThrow(/1 of 4 trials ended in ERROR/);
+    const analysisMarks = mkdtempSync(join(dir, 'marks-'));
     const analysis = await tune.run(flaky, {
-      config: { ...space, marks: mkdtempSync(join(dir, 'marks-')) },
+      config: { ...space, marks: analysisMarks },
       maxFailures: 1,
       raiseOnFailedTrial: false,
       storagePath: dir,
@@ -232,7 +267,14 @@ describe('failures', () => {
     expect(byMode.crash!.status).toBe('TERMINATED');
     expect(byMode.crash!.lastResult!.attempt).toBe(2);
     expect(byMode.fine!.lastResult!.attempt).toBe(1);
-    expect(analysis.stats!.actorsStarted).toBe(3);
+    // The crashed attempt's worker is gone; the retry ran in another process. (A replacement
+    // actor is started only if no other is idle by then: 2 or 3 actors in all.)
+    const pidOf = (t: tune.Trial, attempt: number) =>
+      Number(readFileSync(join(analysisMarks, `${t.trialId}.pid${attempt}`), 'utf8'));
+    expect(isAlive(pidOf(byMode.crash!, 1))).toBe(false);
+    expect(pidOf(byMode.crash!, 2)).not.toBe(pidOf(byMode.crash!, 1));
+    expect(analysis.stats!.actorsStarted).toBeGreaterThanOrEqual(2);
+    expect(analysis.stats!.actorsStarted).toBeLessThanOrEqual(3);
     const tuner = new tune.Tuner(flaky, {
       paramSpace: { mode: tune.gridSearch(['always', 'fine']), marks: mkdtempSync(join(dir, 'marks-')) },
       runConfig: { storagePath: dir, verbose: 0 },
