@@ -11,15 +11,17 @@ import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
 import { storeBenchmarks } from './suites/store.js';
 import { taskBenchmarks } from './suites/tasks.js';
+import { tuneBaselines, tuneBenchmarks } from './suites/tune.js';
 
 export const baselines: Benchmark[] = [
   ...poolBaselines,
   ...memcpyBaselines,
   ...tcpBaselines,
   ...serveBaselines,
+  ...tuneBaselines,
 ];
 
-/** Ray's microbenchmarks (ray_perf.py names) plus get latency and the two-node rows. */
+/** Ray's microbenchmarks (ray_perf.py names) plus get latency, the two-node rows and sunray/tune's. */
 export const microbenchmarks: Benchmark[] = [
   ...storeBenchmarks,
   ...latencyBenchmarks,
@@ -27,6 +29,7 @@ export const microbenchmarks: Benchmark[] = [
   ...actorBenchmarks,
   ...clusterBenchmarks,
   ...serveBenchmarks,
+  ...tuneBenchmarks,
 ];
 
 /** --scale only. */

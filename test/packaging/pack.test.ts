@@ -38,13 +38,19 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   });
 }
 
-// What a user would run first: a task through the scheduler, and the store API.
+// What a user would run first: a task through the scheduler, a small search with sunray/tune,
+// and the store API.
 const USER_SCRIPT = `
 import * as sunray from 'sunray';
 import { ObjectStore, ObjectId } from 'sunray/store';
+import * as tune from 'sunray/tune';
 await sunray.init({ numCpus: 1, objectStoreMemory: 64 * 1024 * 1024 });
 const add = sunray.remote((a, b) => a + b);
 const sum = await sunray.get(add.remote(5, 10));
+const analysis = await tune.run((c) => ({ v: c.a * 2 }), {
+  config: { a: tune.gridSearch([1, 2, 3]) }, metric: 'v', mode: 'max', verbose: 0, storagePath: 'results',
+});
+const best = analysis.bestResult.v;
 await sunray.shutdown();
 const store = ObjectStore.create({ capacity: 16 * 1024 * 1024 });
 const id = ObjectId.random();
@@ -54,7 +60,7 @@ const got = store.tryGet(id);
 const text = got.data.toString();
 got.release();
 store.close();
-console.log(JSON.stringify({ sum, text }));
+console.log(JSON.stringify({ sum, best, text }));
 `;
 
 function makeApp(name: string, allowScripts = false): string {
@@ -135,7 +141,7 @@ describe('the packed tarball', () => {
       ),
     ).toBe(true);
     const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
-    expect(result).toEqual({ sum: 15, text: 'hello' });
+    expect(result).toEqual({ sum: 15, best: 6, text: 'hello' });
   });
 
   test('without a prebuild, installing with scripts compiles the addon from source', () => {
@@ -152,6 +158,6 @@ describe('the packed tarball', () => {
     expect(existsSync(join(pkg, 'prebuilds'))).toBe(false);
     expect(existsSync(join(pkg, 'build', 'Release', 'sunray.node'))).toBe(true);
     const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
-    expect(result).toEqual({ sum: 15, text: 'hello' });
+    expect(result).toEqual({ sum: 15, best: 6, text: 'hello' });
   });
 });
