@@ -3,7 +3,7 @@
 // blocked, so the prebuild is what they load). Builds what is missing and
 // checks that it is there; fails the pack otherwise.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,8 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // Build output goes to stderr: `npm pack --json` prints its result on stdout.
 const run = (script) => execFileSync(npm, ['run', script], { cwd: root, stdio: ['ignore', 2, 2] });
 
+// dist/ afresh: files of modules since moved or deleted would otherwise ship (and load).
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 run('compile:ts');
 const target = `${process.platform}-${process.arch}`;
 const dir = join(root, 'prebuilds', target);
