@@ -106,6 +106,8 @@ export function partialOf(table: arrow.Table, keys: readonly string[], aggs: rea
       if (table.numRows === 0) return [];
       throw new SchemaMismatchError(`${a.kind}('${a.on}'): no column '${a.on}' to aggregate`);
     }
+    // A block where every value is null has a Null column: nothing to fold.
+    if (arrow.DataType.isNull(v.type)) return new Array<null>(table.numRows).fill(null);
     if (
       !arrow.DataType.isInt(v.type) &&
       !arrow.DataType.isFloat(v.type) &&
@@ -130,7 +132,7 @@ export function partialOf(table: arrow.Table, keys: readonly string[], aggs: rea
     }
     const st = out.states[g]!;
     for (let j = 0; j < aggs.length; j++)
-      fold(st[j]!, aggs[j]!.kind, vcols[j] ? (vcols[j]![i] as number) : 0);
+      fold(st[j]!, aggs[j]!.kind, vcols[j] ? ((vcols[j]![i] ?? null) as number) : 0);
   }
   if (keys.length === 0 && out.keys.length === 0) {
     out.keys.push([]);
