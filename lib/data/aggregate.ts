@@ -1,9 +1,11 @@
 // Aggregations of groupby (count, sum, min, max, mean, std) as mergeable partial states: each
 // map task folds its block into one state per group, the reduce task of a key range merges the
 // states of every map task and finishes them. Nulls are skipped, as Ray's ignore_nulls=True.
+
 import * as arrow from 'apache-arrow';
 import { tableFromColumns } from './batch.js';
 import { columnValues } from './block.js';
+import { at } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 import { compareKeys, keyColumns } from './table-ops.js';
 
@@ -130,9 +132,11 @@ export function partialOf(table: arrow.Table, keys: readonly string[], aggs: rea
       out.keys.push(k);
       out.states.push(aggs.map(() => [0, 0, 0] as State));
     }
-    const st = out.states[g]!;
-    for (let j = 0; j < aggs.length; j++)
-      fold(st[j]!, aggs[j]!.kind, vcols[j] ? ((vcols[j]![i] ?? null) as number) : 0);
+    const st = at(out.states, g);
+    for (let j = 0; j < aggs.length; j++) {
+      const vc = vcols[j];
+      fold(at(st, j), at(aggs, j).kind, vc ? ((vc[i] ?? null) as number) : 0);
+    }
   }
   if (keys.length === 0 && out.keys.length === 0) {
     out.keys.push([]);
@@ -152,27 +156,28 @@ export function finishPartials(
   for (const p of parts) {
     for (let g = 0; g < p.keys.length; g++) {
       const id = JSON.stringify(p.keys[g]);
-      const at = groups.get(id);
-      if (at === undefined) {
+      const slot = groups.get(id);
+      if (slot === undefined) {
         groups.set(id, merged.keys.length);
-        merged.keys.push(p.keys[g]!);
-        merged.states.push(p.states[g]!.map((s) => [...s] as State));
+        merged.keys.push(at(p.keys, g));
+        merged.states.push(at(p.states, g).map((s) => [...s] as State));
       } else {
-        const st = merged.states[at]!;
-        for (let j = 0; j < aggs.length; j++) merge(st[j]!, p.states[g]![j]!, aggs[j]!.kind);
+        const st = at(merged.states, slot);
+        const ps = at(p.states, g);
+        for (let j = 0; j < aggs.length; j++) merge(at(st, j), at(ps, j), at(aggs, j).kind);
       }
     }
   }
   const asc = keys.map(() => false);
   const order = merged.keys
     .map((_, i) => i)
-    .sort((a, b) => compareKeys(merged.keys[a]!, merged.keys[b]!, asc));
+    .sort((a, b) => compareKeys(at(merged.keys, a), at(merged.keys, b), asc));
   const cols: Record<string, unknown[]> = {};
   keys.forEach((k, j) => {
-    cols[k] = order.map((g) => merged.keys[g]![j]);
+    cols[k] = order.map((g) => at(merged.keys, g)[j]);
   });
   aggs.forEach((a, j) => {
-    cols[aggName(a)] = order.map((g) => finish(merged.states[g]![j]!, a));
+    cols[aggName(a)] = order.map((g) => finish(at(at(merged.states, g), j), a));
   });
   return tableFromColumns(cols);
 }

@@ -1,10 +1,25 @@
 // Building Arrow columns from JavaScript values: the type each column takes (inferred from its
 // values, as pyarrow infers a type from Python objects) and fast builders for the common flat
 // types (float64, int64, utf8, bool), with Arrow's own builders for nested ones.
+
 import * as arrow from 'apache-arrow';
+import { at } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 
-const TYPED_LIST: Array<[Function, () => arrow.DataType]> = [
+/** The typed arrays an Arrow numeric column is made from, and gives back from toArray(). */
+export type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+const TYPED_LIST: Array<[abstract new (...args: never[]) => object, () => arrow.DataType]> = [
   [Float64Array, () => new arrow.Float64()],
   [Float32Array, () => new arrow.Float32()],
   [Int32Array, () => new arrow.Int32()],
@@ -30,14 +45,14 @@ function typeOfValue(v: unknown, column: string): arrow.DataType | undefined {
       if (v instanceof Date) return new arrow.TimestampMillisecond();
       if (v instanceof Uint8Array) return new arrow.Binary();
       for (const [ctor, make] of TYPED_LIST) {
-        if (v instanceof (ctor as any)) return new arrow.List(new arrow.Field('item', make(), true));
+        if (v instanceof ctor) return new arrow.List(new arrow.Field('item', make(), true));
       }
       if (Array.isArray(v)) {
         const item = inferType(v, `${column}[]`);
         return new arrow.List(new arrow.Field('item', item, true));
       }
       const fields = Object.keys(v as object).map(
-        (k) => new arrow.Field(k, inferType([(v as any)[k]], `${column}.${k}`), true),
+        (k) => new arrow.Field(k, inferType([(v as Record<string, unknown>)[k]], `${column}.${k}`), true),
       );
       return new arrow.Struct(fields);
     }
@@ -63,7 +78,7 @@ function widen(a: arrow.DataType, b: arrow.DataType, column: string): arrow.Data
     return new arrow.Struct([...byName].map(([n, t]) => new arrow.Field(n, t, true)));
   }
   if (arrow.DataType.isList(a) && arrow.DataType.isList(b)) {
-    const item = widen(a.children[0]!.type, b.children[0]!.type, `${column}[]`);
+    const item = widen(at(a.children, 0).type, at(b.children, 0).type, `${column}[]`);
     return new arrow.List(new arrow.Field('item', item, true));
   }
   const numeric = (t: arrow.DataType) => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);
@@ -102,7 +117,7 @@ function validity(values: ArrayLike<unknown>): { bitmap: Uint8Array; nulls: numb
       if (!bitmap) {
         bitmap = new Uint8Array((n + 7) >> 3).fill(0xff);
       }
-      bitmap[i >> 3]! &= ~(1 << (i & 7));
+      bitmap[i >> 3] = at(bitmap, i >> 3) & ~(1 << (i & 7));
       nulls++;
     }
   }
@@ -189,11 +204,15 @@ export function vectorOf(values: ArrayLike<unknown>, type: arrow.DataType): arro
   }
   const arr = Array.isArray(values) ? values : Array.from(values);
   const normalized = arr.map((v) => (v === undefined ? null : v));
-  return arrow.vectorFromArray(normalized, type as any);
+  return arrow.vectorFromArray(
+    normalized,
+    type as arrow.DataType<arrow.Type, Record<string | number, arrow.DataType>>,
+  );
 }
 
 /** A column from JS values or a typed array (typed arrays are wrapped without a copy). */
 export function columnVector(values: ArrayLike<unknown>, column: string): arrow.Vector {
-  if (ArrayBuffer.isView(values) && !(values instanceof DataView)) return arrow.makeVector(values as any);
+  if (ArrayBuffer.isView(values) && !(values instanceof DataView))
+    return arrow.makeVector(values as NumericArray);
   return vectorOf(values, inferType(values, column));
 }

@@ -1,9 +1,11 @@
 // Batch formats: what a function given to mapBatches receives and may return, and what
 // iterBatches yields. A block is an Arrow table; 'rows' and 'columns' are built from it on
 // demand, and whatever a function returns (rows, columns or a table) becomes a table again.
+
 import * as arrow from 'apache-arrow';
 import { columnVector, inferType, vectorOf } from './arrow-build.js';
 import { columnsOf, type Row, rowsOf } from './block.js';
+import { at } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 
 /** 'rows': an array of objects; 'columns': column name to array; 'arrow': an apache-arrow Table. */
@@ -39,16 +41,18 @@ export function toBatch(table: arrow.Table, format: BatchFormat): unknown {
   return columnsOf(table);
 }
 
-function isArrowTable(v: any): v is arrow.Table {
+function isArrowTable(v: unknown): v is arrow.Table {
+  const o = v as { batches?: unknown; schema?: { fields?: unknown } } | null;
   return (
     v instanceof arrow.Table ||
-    (v !== null && typeof v === 'object' && Array.isArray(v.batches) && v.schema?.fields !== undefined)
+    (o !== null && typeof o === 'object' && Array.isArray(o.batches) && o.schema?.fields !== undefined)
   );
 }
 
-function isRecordBatch(v: any): v is arrow.RecordBatch {
+function isRecordBatch(v: unknown): v is arrow.RecordBatch {
+  const o = v as { schema?: { fields?: unknown }; data?: { children?: unknown } } | null | undefined;
   return (
-    v instanceof arrow.RecordBatch || (v?.schema?.fields !== undefined && v?.data?.children !== undefined)
+    v instanceof arrow.RecordBatch || (o?.schema?.fields !== undefined && o?.data?.children !== undefined)
   );
 }
 
@@ -73,7 +77,7 @@ export function tableFromRows(rows: readonly Row[]): arrow.Table {
   const n = rows.length;
   for (const name of names) {
     const values = new Array(n);
-    for (let i = 0; i < n; i++) values[i] = rows[i]![name];
+    for (let i = 0; i < n; i++) values[i] = at(rows, i)[name];
     cols[name] = vectorOf(values, inferType(values, name));
   }
   return new arrow.Table(cols);
@@ -102,8 +106,9 @@ export function tableFromColumns(cols: Record<string, ArrayLike<unknown>>): arro
   return new arrow.Table(vectors);
 }
 
-function isVector(v: any): v is arrow.Vector {
-  return v instanceof arrow.Vector || (v?.data !== undefined && v?.type?.typeId !== undefined);
+function isVector(v: unknown): v is arrow.Vector {
+  const o = v as { data?: unknown; type?: { typeId?: unknown } } | null | undefined;
+  return v instanceof arrow.Vector || (o?.data !== undefined && o?.type?.typeId !== undefined);
 }
 
 /** Whatever a batch function returned, as a table. */

@@ -3,8 +3,10 @@
 // the shared-memory store; whoever gets it back receives a view of that memory, and decoding
 // the IPC stream makes Arrow vectors over the same bytes (no copy). Also here: turning blocks
 // into JS rows and columns, and joining blocks whose inferred types differ.
+
 import * as arrow from 'apache-arrow';
 import { vectorOf } from './arrow-build.js';
+import { at, must } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 
 /** What the driver knows of a block without reading it. */
@@ -16,7 +18,7 @@ export interface BlockMeta {
 }
 
 /** A row: column name to value. */
-export type Row = Record<string, any>;
+export type Row = Record<string, unknown>;
 
 /** The IPC stream of a table (the bytes a task returns as a block). */
 export function encodeBlock(table: arrow.Table): Uint8Array {
@@ -45,22 +47,23 @@ function isInt64(t: arrow.DataType): boolean {
 }
 
 /** A nested Arrow value (vector, struct row, bigint, timestamp) as plain JS. */
-function plain(v: any, type: arrow.DataType): unknown {
+function plain(v: unknown, type: arrow.DataType): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (arrow.DataType.isTimestamp(type) || arrow.DataType.isDate(type)) return new Date(Number(v));
   if (arrow.DataType.isList(type) || arrow.DataType.isFixedSizeList(type)) {
-    const item = type.children[0]!.type;
+    const item = at(type.children, 0).type;
     const out: unknown[] = [];
-    for (let i = 0; i < v.length; i++) out.push(plain(v.get(i), item));
+    const list = v as { length: number; get(i: number): unknown };
+    for (let i = 0; i < list.length; i++) out.push(plain(list.get(i), item));
     return out;
   }
   if (arrow.DataType.isStruct(type)) {
     const o: Record<string, unknown> = {};
-    for (const f of type.children) o[f.name] = plain(v[f.name], f.type);
+    for (const f of type.children) o[f.name] = plain((v as Record<string, unknown>)[f.name], f.type);
     return o;
   }
-  if (arrow.DataType.isMap(type)) return v.toJSON();
+  if (arrow.DataType.isMap(type)) return (v as { toJSON(): unknown }).toJSON();
   return v;
 }
 
@@ -92,22 +95,22 @@ export function columnValues(vec: arrow.Vector): ArrayLike<unknown> {
 /** A table's rows as plain JS objects. */
 export function rowsOf(table: arrow.Table): Row[] {
   const names = table.schema.fields.map((f) => f.name);
-  const cols = names.map((_, j) => columnValues(table.getChildAt(j)!));
+  const cols = names.map((_, j) => columnValues(must(table.getChildAt(j))));
   const n = table.numRows;
   const rows: Row[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const r: Row = {};
-    for (let j = 0; j < names.length; j++) r[names[j]!] = cols[j]![i];
+    for (let j = 0; j < names.length; j++) r[at(names, j)] = at(cols, j)[i];
     rows[i] = r;
   }
   return rows;
 }
 
 /** A table's columns as JS: name to typed array or array (see columnValues). */
-export function columnsOf(table: arrow.Table): Record<string, ArrayLike<any>> {
-  const out: Record<string, ArrayLike<any>> = {};
+export function columnsOf(table: arrow.Table): Record<string, ArrayLike<unknown>> {
+  const out: Record<string, ArrayLike<unknown>> = {};
   table.schema.fields.forEach((f, j) => {
-    out[f.name] = columnValues(table.getChildAt(j)!);
+    out[f.name] = columnValues(must(table.getChildAt(j)));
   });
   return out;
 }
@@ -146,7 +149,7 @@ export function unifySchemas(schemas: arrow.Schema[]): arrow.Schema {
       types.set(f.name, t);
     }
   }
-  return new arrow.Schema(order.map((n) => new arrow.Field(n, types.get(n)!, true)));
+  return new arrow.Schema(order.map((n) => new arrow.Field(n, must(types.get(n)), true)));
 }
 
 /** The table recast to a schema (missing columns become nulls); itself if it already fits. */
@@ -168,15 +171,15 @@ export function castTable(table: arrow.Table, schema: arrow.Schema): arrow.Table
 
 function sameColumns(a: arrow.Schema, b: arrow.Schema): boolean {
   if (a.fields.length !== b.fields.length) return false;
-  return a.fields.every((f, i) => f.name === b.fields[i]!.name && sameType(f.type, b.fields[i]!.type));
+  return a.fields.every((f, i) => f.name === at(b.fields, i).name && sameType(f.type, at(b.fields, i).type));
 }
 
 /** Tables joined in order into one (their record batches, recast to one schema if they differ). */
 export function concatTables(tables: arrow.Table[]): arrow.Table {
   const nonEmpty = tables.filter((t) => t.numRows > 0 || t.schema.fields.length > 0);
   if (nonEmpty.length === 0) return new arrow.Table();
-  if (nonEmpty.length === 1) return nonEmpty[0]!;
-  const first = nonEmpty[0]!.schema;
+  if (nonEmpty.length === 1) return at(nonEmpty, 0);
+  const first = at(nonEmpty, 0).schema;
   const same = nonEmpty.every((t) => sameColumns(t.schema, first));
   const schema = same ? first : unifySchemas(nonEmpty.map((t) => t.schema));
   const batches: arrow.RecordBatch[] = [];

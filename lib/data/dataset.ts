@@ -10,6 +10,7 @@ import * as sunray from '../index.js';
 import type { AggSpec } from './aggregate.js';
 import { type Batch, type BatchFormat, type Columns, checkFormat } from './batch.js';
 import type { Row } from './block.js';
+import { at } from './checked.js';
 import { DataSinkError } from './errors.js';
 import type { ExecutionStats } from './exec/executor.js';
 import { collectBlocks, execute, splitBlocksAt } from './exec/run.js';
@@ -57,7 +58,7 @@ export type BatchResult<U> = U[] | Columns<U> | Partial<Record<keyof U, ArrayLik
 
 /** A class for mapBatches: made once per actor, then `call(batch)` for each batch. */
 export type BatchClass<In, U> = new (
-  ...args: any[]
+  ...args: never[]
 ) => { call(batch: In): BatchResult<U> | Promise<BatchResult<U>> };
 
 /** Rows with columns renamed by a mapping. */
@@ -292,7 +293,7 @@ export class Dataset<R extends object = Row> {
   /** The distinct values of a column, in order. */
   async unique<K extends keyof R & string>(col: K): Promise<R[K][]> {
     const rows = await this.groupby(col).count().takeAll();
-    return rows.map((r) => (r as any)[col]);
+    return rows.map((r) => (r as Record<string, unknown>)[col] as R[K]);
   }
 
   /** The number of rows (executes the plan). */
@@ -442,7 +443,7 @@ export class Dataset<R extends object = Row> {
     };
     const plan: LogicalOp = {
       kind: 'write',
-      name: `Write${format[0]!.toUpperCase()}${format.slice(1)}`,
+      name: `Write${at(format, 0).toUpperCase()}${format.slice(1)}`,
       input: this.plan,
       spec,
     };

@@ -54,7 +54,7 @@ const BY_NAME: Record<string, (message: string, path: string) => SunrayError> = 
  */
 export function dataErrorFrom(err: unknown): unknown {
   if (!(err instanceof TaskError)) return err;
-  let cause: any = err.cause;
+  let cause = err.cause as { name?: unknown; message?: unknown; path?: unknown; cause?: unknown } | undefined;
   // A task that rethrew another task's error nests the chain: find the innermost data error.
   while (cause) {
     const cls = typeof cause.name === 'string' ? BY_NAME[cause.name] : undefined;
@@ -63,7 +63,7 @@ export function dataErrorFrom(err: unknown): unknown {
       (out as { cause?: unknown }).cause = err;
       return out;
     }
-    cause = cause.cause;
+    cause = cause.cause as typeof cause;
   }
   return err;
 }

@@ -85,7 +85,7 @@ function isExpression(source: string): boolean {
 }
 
 // esbuild (tsx, vitest) may wrap nested functions in __name(); workers need the helper.
-(globalThis as any).__name ??= (f: unknown, name: string) => {
+(globalThis as { __name?: unknown }).__name ??= (f: unknown, name: string) => {
   try {
     Object.defineProperty(f, 'name', { value: name, configurable: true });
   } catch {
@@ -126,7 +126,9 @@ async function load(spec: FnSpec): Promise<Function> {
     `return (${spec.source}\n); })`;
   const script = new vm.Script(wrapped, {
     filename: join(spec.baseDir, `[sunray data ${spec.name}]`),
-    ...(defaultLoader ? { importModuleDynamically: defaultLoader as any } : {}),
+    ...(defaultLoader
+      ? { importModuleDynamically: defaultLoader as vm.ScriptOptions['importModuleDynamically'] }
+      : {}),
   });
   const factory = script.runInThisContext() as (r: NodeRequire, v: (s: string) => string) => Function;
   return factory(createRequire(join(spec.baseDir, 'noop.js')), viteIdToSpecifier);

@@ -2,9 +2,11 @@
 // with the key columns and one column per aggregation ('count()', 'sum(x)'...), sorted by key
 // as Ray's are; and mapGroups, a function over each group's rows. Both run as all-to-all
 // operations over key ranges.
+
 import * as sunray from '../index.js';
 import { type AggSpec, aggName } from './aggregate.js';
 import { type Batch, type BatchFormat, checkFormat } from './batch.js';
+import { at } from './checked.js';
 import { Dataset } from './dataset.js';
 import { execute } from './exec/run.js';
 import { specOf } from './fn-spec.js';
@@ -100,7 +102,7 @@ export async function aggregateDataset(plan: LogicalOp, agg: AggSpec): Promise<n
   };
   for await (const b of batchesOf(tablesOf(bundleSource(execute(op).blocks), 0), null, 'rows', false)) {
     const rows = b as Array<Record<string, number | null>>;
-    if (rows.length > 0) return rows[0]![aggName(agg)] ?? null;
+    if (rows.length > 0) return at(rows, 0)[aggName(agg)] ?? null;
   }
   return null;
 }

@@ -2,6 +2,7 @@
 // operator (rows, blocks, bytes, elapsed), redrawn in place on stderr; elsewhere, a plain line
 // per operator every progressIntervalMs (nothing for executions shorter than that). stats()
 // formats the per-operator figures afterwards.
+import { at } from './checked.js';
 import type { DataContext } from './context.js';
 import type { OpStats } from './exec/op-state.js';
 
@@ -63,12 +64,13 @@ export class Progress {
     const elapsed = now - this.t0;
     if (this.mode === 'lines') {
       for (let i = 0; i < stats.length; i++)
-        this.out.write(`sunray.data ${line(stats[i]!, elapsed, expected[i])}\n`);
+        this.out.write(`sunray.data ${line(at(stats, i), elapsed, expected[i])}\n`);
       return;
     }
     const width = this.out.columns ?? 100;
     let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    for (let i = 0; i < stats.length; i++) text += `\x1b[2K${bar(stats[i]!, elapsed, expected[i], width)}\n`;
+    for (let i = 0; i < stats.length; i++)
+      text += `\x1b[2K${bar(at(stats, i), elapsed, expected[i], width)}\n`;
     this.out.write(text);
     this.drawn = stats.length;
   }

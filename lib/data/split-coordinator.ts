@@ -4,7 +4,9 @@
 // and the coordinator keeps a reserve of blocks (n times the largest block seen); when the
 // execution ends, the reserve is cut so that every consumer ends with the same row count.
 // Blocks stay held (counted in the budget) until their consumer asks for the next ones.
+
 import type * as sunray from '../index.js';
+import { at, must } from './checked.js';
 import type { Bundle } from './exec/bundle.js';
 import { planSlices } from './exec/partitioning.js';
 import { execute, sliceBlock } from './exec/run.js';
@@ -77,8 +79,8 @@ export class DataSplitCoordinator {
     );
     for (let i = 0; i < this.n; i++) {
       this.tails[i] = await Promise.all(
-        slices[i]!.map((s) =>
-          sliceBlock({ ref: blocks[s.block]!.ref, meta: blocks[s.block]!.meta }, s.start, s.end),
+        at(slices, i).map((s) =>
+          sliceBlock({ ref: at(blocks, s.block).ref, meta: at(blocks, s.block).meta }, s.start, s.end),
         ),
       );
     }
@@ -90,11 +92,11 @@ export class DataSplitCoordinator {
    * how many of the blocks it was given before it has finished with (they are let go).
    */
   async next(split: number, done: number): Promise<SplitItem> {
-    const held = this.held[split]!;
+    const held = at(this.held, split);
     for (const b of held.splice(0, done)) b.release();
     for (;;) {
       if (!this.equal) {
-        if (this.reserve.length > 0) return this.give(split, this.reserve.shift()!);
+        if (this.reserve.length > 0) return this.give(split, must(this.reserve.shift()));
         if (this.exhausted) return null;
         await this.pull();
         continue;
@@ -103,7 +105,7 @@ export class DataSplitCoordinator {
       if (tail) {
         const b = tail.shift();
         if (!b) return null;
-        this.rows[split]! += b.meta.rows;
+        this.rows[split] = at(this.rows, split) + b.meta.rows;
         return { ref: b.ref, rows: b.meta.rows };
       }
       if (this.exhausted) {
@@ -116,20 +118,20 @@ export class DataSplitCoordinator {
         await this.pull();
         continue;
       }
-      if (this.rows[split]! > this.minRows()) {
+      if (at(this.rows, split) > this.minRows()) {
         // Ahead of another consumer: wait until it catches up (or the execution moves on).
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
-      const b = this.reserve.shift()!;
+      const b = must(this.reserve.shift());
       this.reserveRows -= b.rows;
       return this.give(split, b);
     }
   }
 
   private give(split: number, b: Bundle): SplitItem {
-    this.rows[split]! += b.rows;
-    this.held[split]!.push(b);
+    this.rows[split] = at(this.rows, split) + b.rows;
+    at(this.held, split).push(b);
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();

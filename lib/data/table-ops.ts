@@ -1,9 +1,12 @@
 // Row-level operations on Arrow tables that apache-arrow's JS library lacks: gathering rows by
 // index (take), ordering rows by key columns, and comparing key values. Used by the map and
 // reduce tasks of shuffle, sort, groupby and repartition.
+
 import * as arrow from 'apache-arrow';
+import type { NumericArray } from './arrow-build.js';
 import { vectorOf } from './arrow-build.js';
 import { columnValues } from './block.js';
+import { at, must } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 
 /** A key value: a JS value of a column (number, string, boolean, Date, null...). */
@@ -73,7 +76,7 @@ export function keyColumns(table: arrow.Table, keys: readonly string[], op: stri
 /** The key tuple of row i. */
 export function keyAt(cols: ArrayLike<unknown>[], i: number): unknown[] {
   const out = new Array(cols.length);
-  for (let j = 0; j < cols.length; j++) out[j] = cols[j]![i];
+  for (let j = 0; j < cols.length; j++) out[j] = at(cols, j)[i];
   return out;
 }
 
@@ -89,12 +92,12 @@ export function sortIndices(
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   if (cols.length === 1 && !descending[0]) {
-    const c = cols[0]!;
+    const c = at(cols, 0);
     return idx.sort((a, b) => compareValues(c[a], c[b]) || a - b);
   }
   return idx.sort((a, b) => {
     for (let j = 0; j < cols.length; j++) {
-      const c = compareValues(cols[j]![a], cols[j]![b]);
+      const c = compareValues(at(cols, j)[a], at(cols, j)[b]);
       if (c !== 0) return descending[j] ? -c : c;
     }
     return a - b;
@@ -106,29 +109,29 @@ function takeVector(vec: arrow.Vector, indices: ArrayLike<number>): arrow.Vector
   const type = vec.type as arrow.DataType;
   const n = indices.length;
   if ((arrow.DataType.isFloat(type) || arrow.DataType.isInt(type)) && vec.nullCount === 0) {
-    const src = vec.toArray() as any;
-    const out = new src.constructor(n);
-    for (let i = 0; i < n; i++) out[i] = src[indices[i]!];
+    const src = vec.toArray() as NumericArray;
+    const out = new (src.constructor as new (n: number) => typeof src)(n);
+    for (let i = 0; i < n; i++) out[i] = src[at(indices, i)] as number | bigint;
     return arrow.makeVector(out);
   }
   if (arrow.DataType.isUtf8(type) && vec.data.length === 1 && vec.nullCount === 0) {
-    const d = vec.data[0]!;
+    const d = at(vec.data, 0);
     const offs = d.valueOffsets as Int32Array;
     const bytes = d.values as Uint8Array;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const r = indices[i]!;
-      total += offs[r + 1]! - offs[r]!;
+      const r = at(indices, i);
+      total += at(offs, r + 1) - at(offs, r);
     }
     const outOffs = new Int32Array(n + 1);
     const out = new Uint8Array(total);
     let pos = 0;
     for (let i = 0; i < n; i++) {
-      const r = indices[i]!;
-      const a = offs[r]!;
-      const len = offs[r + 1]! - a;
+      const r = at(indices, i);
+      const a = at(offs, r);
+      const len = at(offs, r + 1) - a;
       outOffs[i] = pos;
-      if (len < 32) for (let k = 0; k < len; k++) out[pos + k] = bytes[a + k]!;
+      if (len < 32) for (let k = 0; k < len; k++) out[pos + k] = at(bytes, a + k);
       else out.set(bytes.subarray(a, a + len), pos);
       pos += len;
     }
@@ -138,10 +141,10 @@ function takeVector(vec: arrow.Vector, indices: ArrayLike<number>): arrow.Vector
     );
   }
   const values = new Array(n);
-  for (let i = 0; i < n; i++) values[i] = vec.get(indices[i]!);
+  for (let i = 0; i < n; i++) values[i] = vec.get(at(indices, i));
   if (arrow.DataType.isStruct(type) || arrow.DataType.isList(type) || arrow.DataType.isMap(type)) {
     const plain = columnValues(vec);
-    for (let i = 0; i < n; i++) values[i] = plain[indices[i]!];
+    for (let i = 0; i < n; i++) values[i] = plain[at(indices, i)];
   }
   return vectorOf(values, type);
 }
@@ -153,7 +156,7 @@ export function take(table: arrow.Table, indices: ArrayLike<number>): arrow.Tabl
   // One chunk per column makes every gather a plain index.
   const flat = table.batches.length > 1 ? new arrow.Table([mergeBatches(table)]) : table;
   table.schema.fields.forEach((f, j) => {
-    cols[f.name] = takeVector(flat.getChildAt(j)!, indices);
+    cols[f.name] = takeVector(must(flat.getChildAt(j)), indices);
   });
   return new arrow.Table(cols);
 }
@@ -162,17 +165,17 @@ export function take(table: arrow.Table, indices: ArrayLike<number>): arrow.Tabl
 function mergeBatches(table: arrow.Table): arrow.RecordBatch {
   const cols: Record<string, arrow.Vector> = {};
   table.schema.fields.forEach((f, j) => {
-    const v = table.getChildAt(j)!;
+    const v = must(table.getChildAt(j));
     if (v.data.length <= 1) cols[f.name] = v;
     else if ((arrow.DataType.isFloat(v.type) || arrow.DataType.isInt(v.type)) && v.nullCount === 0) {
-      cols[f.name] = arrow.makeVector(v.toArray() as any);
+      cols[f.name] = arrow.makeVector(v.toArray() as NumericArray);
     } else {
       const values = arrow.DataType.isUtf8(v.type) ? Array.from(v) : Array.from(columnValues(v));
       cols[f.name] = vectorOf(values, v.type);
     }
   });
   const t = new arrow.Table(cols);
-  return t.batches[0]!;
+  return at(t.batches, 0);
 }
 
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same shuffle. */
@@ -193,8 +196,8 @@ export function permutation(n: number, random: () => number): Uint32Array {
   for (let i = 0; i < n; i++) idx[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
+    const t = at(idx, i);
+    idx[i] = at(idx, j);
     idx[j] = t;
   }
   return idx;

@@ -3,10 +3,12 @@
 // A map task runs a fused stage (a read or input blocks, the transforms, maybe a write) and
 // returns [metadata, block]: two results, so that the driver reads the small metadata without
 // touching the block, which stays in the store until a later task or the consumer reads it.
+
 import * as arrow from 'apache-arrow';
 import { type AggSpec, finishPartials, type Partial, partialOf } from './aggregate.js';
 import { type BatchFormat, tableFromBatch, toBatch } from './batch.js';
 import { type BlockMeta, concatTables, decodeBlock, encodeBlock } from './block.js';
+import { at, must } from './checked.js';
 import { type FnSpec, loadFn } from './fn-spec.js';
 import { releaseViews } from './pins.js';
 import { type WriteSpec, writeBlock } from './sinks.js';
@@ -136,7 +138,7 @@ export function rangeOf(
   let hi = boundaries.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    const c = compareKeys(key, boundaries[mid]!, descending);
+    const c = compareKeys(key, at(boundaries, mid), descending);
     if (c < 0) hi = mid;
     else lo = mid + 1;
   }
@@ -156,9 +158,9 @@ export function dataPartitionTask(spec: PartitionSpec, input: Uint8Array): unkno
     const parts: Partial[] = Array.from({ length: P }, () => ({ keys: [], states: [] }));
     const asc = spec.keys.map(() => false);
     partial.keys.forEach((k, g) => {
-      const p = parts[spec.keys.length === 0 ? 0 : rangeOf(k, spec.boundaries, asc)]!;
+      const p = at(parts, spec.keys.length === 0 ? 0 : rangeOf(k, spec.boundaries, asc));
       p.keys.push(k);
-      p.states.push(partial.states[g]!);
+      p.states.push(at(partial.states, g));
     });
     out = [parts.map((p) => ({ rows: p.keys.length, bytes: 0 })), ...parts];
   } else {
@@ -172,15 +174,16 @@ export function dataPartitionTask(spec: PartitionSpec, input: Uint8Array): unkno
         which[i] = rangeOf(keyAt(cols, i), spec.boundaries, spec.descending);
     }
     const counts = new Uint32Array(P);
-    for (const p of which) counts[p]!++;
-    const idx = Array.from({ length: P }, (_, p) => new Uint32Array(counts[p]!));
+    for (const p of which) counts[p] = at(counts, p) + 1;
+    const idx = Array.from({ length: P }, (_, p) => new Uint32Array(at(counts, p)));
     const fill = new Uint32Array(P);
     for (let i = 0; i < which.length; i++) {
-      const p = which[i]!;
-      idx[p]![fill[p]!++] = i;
+      const p = at(which, i);
+      at(idx, p)[at(fill, p)] = i;
+      fill[p] = at(fill, p) + 1;
     }
     const blocks = idx.map((ix) => encodeBlock(take(table, ix)));
-    out = [blocks.map((b, p) => ({ rows: counts[p]!, bytes: b.byteLength })), ...blocks];
+    out = [blocks.map((b, p) => ({ rows: at(counts, p), bytes: b.byteLength })), ...blocks];
   }
   releaseViews(input.byteLength);
   return out;
@@ -216,11 +219,11 @@ function sameValue(a: unknown, b: unknown): boolean {
 
 function zipTables(left: arrow.Table, right: arrow.Table): arrow.Table {
   const cols: Record<string, arrow.Vector> = {};
-  for (const f of left.schema.fields) cols[f.name] = left.getChild(f.name)!;
+  for (const f of left.schema.fields) cols[f.name] = must(left.getChild(f.name));
   for (const f of right.schema.fields) {
     let name = f.name;
     for (let k = 1; name in cols; k++) name = `${f.name}_${k}`;
-    cols[name] = right.getChild(f.name)!;
+    cols[name] = must(right.getChild(f.name));
   }
   return new arrow.Table(cols);
 }
@@ -239,7 +242,7 @@ export async function dataReduceTask(spec: ReduceSpec, ...parts: unknown[]): Pro
     const tables = (parts as Uint8Array[]).map((b) => decodeBlock(b));
     const sliced = tables.map((t, i) => {
       if (spec.kind === 'zip' && i < spec.leftCount) return t;
-      const [a, b] = spec.slices[spec.kind === 'zip' ? i - spec.leftCount : i]!;
+      const [a, b] = at(spec.slices, spec.kind === 'zip' ? i - spec.leftCount : i);
       return t.slice(a, b);
     });
     if (spec.kind === 'zip') {

@@ -2,9 +2,11 @@
 // worker applies a chain of them (a fused stage) to one block. Rows stay JS objects between
 // adjacent row transforms (map, filter, flatMap) and become a table again only at the end of
 // the chain or before a batch transform.
+
 import * as arrow from 'apache-arrow';
 import { type BatchFormat, tableFromBatch, tableFromRows, toBatch } from './batch.js';
 import { concatTables, type Row, rowsOf } from './block.js';
+import { at, must } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 import { type FnSpec, loadFn } from './fn-spec.js';
 
@@ -28,7 +30,7 @@ export type Transform =
   | { op: 'slice'; start: number; end: number };
 
 /** Instances of mapBatches classes, made once per actor (keyed by transform position). */
-export type Instances = Map<number, any>;
+export type Instances = Map<number, { call(batch: unknown): unknown }>;
 
 /** The data between transforms: a table, or rows after a row transform. */
 type Current = { table: arrow.Table } | { rows: Row[] };
@@ -77,16 +79,16 @@ function rename(table: arrow.Table, mapping: Record<string, string>): arrow.Tabl
 export async function makeInstances(transforms: Transform[]): Promise<Instances> {
   const out: Instances = new Map();
   for (let i = 0; i < transforms.length; i++) {
-    const t = transforms[i]!;
+    const t = at(transforms, i);
     if (t.op === 'mapBatches' && t.fn.isClass) {
-      const Cls = (await loadFn(t.fn)) as new (...a: unknown[]) => any;
+      const Cls = (await loadFn(t.fn)) as new (...a: unknown[]) => { call?: unknown };
       const inst = new Cls(...t.ctorArgs);
       if (typeof inst.call !== 'function') {
         throw new TypeError(
           `mapBatches(${t.fn.kind === 'source' ? t.fn.name : t.fn.exportName}): a class given to mapBatches needs a method call(batch) that returns the new batch`,
         );
       }
-      out.set(i, inst);
+      out.set(i, inst as { call(batch: unknown): unknown });
     }
   }
   return out;
@@ -121,14 +123,14 @@ export async function applyTransforms(
 ): Promise<arrow.Table> {
   let cur: Current = { table: input };
   for (let i = 0; i < transforms.length; i++) {
-    const t = transforms[i]!;
+    const t = at(transforms, i);
     switch (t.op) {
       case 'map': {
         const fn = (await loadFn(t.fn)) as (r: Row) => Row | Promise<Row>;
         const rows = asRows(cur);
         const out = new Array(rows.length);
         for (let j = 0; j < rows.length; j++) {
-          const r = fn(rows[j]!);
+          const r = fn(at(rows, j));
           out[j] = r instanceof Promise ? await r : r;
         }
         cur = { rows: out };
@@ -182,8 +184,8 @@ export async function applyTransforms(
         }
         const kept = table.schema.fields.map((f) => f.name).filter((n) => n !== t.name);
         const cols: Record<string, arrow.Vector> = {};
-        for (const n of kept) cols[n] = table.getChild(n)!;
-        cols[t.name] = added.getChild(t.name)!;
+        for (const n of kept) cols[n] = must(table.getChild(n));
+        cols[t.name] = must(added.getChild(t.name));
         cur = { table: new arrow.Table(cols) };
         break;
       }

@@ -18,7 +18,11 @@ import { rangeOf } from '../../dist/data/tasks.js';
 
 const fn = { kind: 'source' as const, name: 'f', source: '(r) => r', baseDir: '/', isClass: false };
 const tasks: Compute = { kind: 'tasks', size: 0 };
-const read: LogicalOp = { kind: 'read', name: 'Read', reads: [{ task: { kind: 'range', start: 0, end: 10 }, estBytes: 80 }] };
+const read: LogicalOp = {
+  kind: 'read',
+  name: 'Read',
+  reads: [{ task: { kind: 'range', start: 0, end: 10 }, estBytes: 80 }],
+};
 const map = (input: LogicalOp, compute: Compute = tasks, name = 'Map'): LogicalOp => ({
   kind: 'map',
   name,
@@ -43,10 +47,19 @@ describe('fusion', () => {
     expect(gpu.kind === 'map' && gpu.input?.kind).toBe('map');
     const pool: Compute = { kind: 'actors', size: 2 };
     const afterRead = fuse(map(read, pool));
-    expect(afterRead.kind === 'map' && afterRead.compute.kind === 'actors' && afterRead.input?.kind).toBe('map');
+    expect(afterRead.kind === 'map' && afterRead.compute.kind === 'actors' && afterRead.input?.kind).toBe(
+      'map',
+    );
     const limit = fuse(map({ kind: 'limit', name: 'Limit', input: read, n: 3 }));
     expect(limit.kind === 'map' && limit.input?.kind).toBe('limit');
-    const sorted = fuse(map({ kind: 'allToAll', name: 'Sort', input: read, spec: { kind: 'sort', keys: ['id'], descending: [false] } }));
+    const sorted = fuse(
+      map({
+        kind: 'allToAll',
+        name: 'Sort',
+        input: read,
+        spec: { kind: 'sort', keys: ['id'], descending: [false] },
+      }),
+    );
     expect(sorted.kind === 'map' && sorted.input?.kind).toBe('allToAll');
   });
 
@@ -56,7 +69,12 @@ describe('fusion', () => {
     expect(p.kind === 'map' && p.compute.kind).toBe('actors');
     expect(p.kind === 'map' && p.transforms.length).toBe(2);
     expect(canFuse(p, tasks)).toBe(false);
-    const w = fuse({ kind: 'write', name: 'Write', input: map(read), spec: { format: 'csv', dir: '/x', prefix: 'p' } });
+    const w = fuse({
+      kind: 'write',
+      name: 'Write',
+      input: map(read),
+      spec: { format: 'csv', dir: '/x', prefix: 'p' },
+    });
     expect(w.kind === 'map' && w.write?.format).toBe('csv');
     expect(canFuse(w, tasks)).toBe(false);
   });
@@ -120,7 +138,8 @@ describe('partitioning', () => {
     const slices = planSlices([5, 0, 7, 3], 4);
     expect(slices.map((s) => s.reduce((a, x) => a + x.end - x.start, 0))).toEqual([3, 4, 4, 4]);
     const seen: string[] = [];
-    for (const s of slices) for (const x of s) for (let r = x.start; r < x.end; r++) seen.push(`${x.block}:${r}`);
+    for (const s of slices)
+      for (const x of s) for (let r = x.start; r < x.end; r++) seen.push(`${x.block}:${r}`);
     expect(seen).toHaveLength(15);
     expect(new Set(seen).size).toBe(15);
     expect(seen[0]).toBe('0:0');
@@ -129,7 +148,14 @@ describe('partitioning', () => {
 
   test('zip: slices of the right side match the left side block sizes', () => {
     const s = planSlices([4, 4], 3, [2, 5, 1]);
-    expect(s).toEqual([[{ block: 0, start: 0, end: 2 }], [{ block: 0, start: 2, end: 4 }, { block: 1, start: 0, end: 3 }], [{ block: 1, start: 3, end: 4 }]]);
+    expect(s).toEqual([
+      [{ block: 0, start: 0, end: 2 }],
+      [
+        { block: 0, start: 2, end: 4 },
+        { block: 1, start: 0, end: 3 },
+      ],
+      [{ block: 1, start: 3, end: 4 }],
+    ]);
   });
 
   test('key ranges: boundaries at quantiles of the samples; every key lands in its range', () => {
@@ -181,7 +207,9 @@ describe('blocks and batches', () => {
       { x: 1, y: null },
       { x: 1.5, y: 's' },
     ]);
-    expect(() => concatTables([tableFromRows([{ x: 's' }]), tableFromRows([{ x: 1 }])])).toThrow(/column 'x'/);
+    expect(() => concatTables([tableFromRows([{ x: 's' }]), tableFromRows([{ x: 1 }])])).toThrow(
+      /column 'x'/,
+    );
   });
 
   test('CSV: types over all values (int64, float64, bool, utf8), empty fields are null, quotes', () => {
@@ -202,7 +230,11 @@ describe('blocks and batches', () => {
   });
 
   test('aggregations merged from partial states equal the same sums over all rows', () => {
-    const data = Array.from({ length: 200 }, (_, i) => ({ g: i % 3, x: (i * 7) % 13, y: i % 5 === 0 ? null : i }));
+    const data = Array.from({ length: 200 }, (_, i) => ({
+      g: i % 3,
+      x: (i * 7) % 13,
+      y: i % 5 === 0 ? null : i,
+    }));
     const aggs = [
       { kind: 'count' as const },
       { kind: 'sum' as const, on: 'x' },
@@ -212,7 +244,9 @@ describe('blocks and batches', () => {
       { kind: 'std' as const, on: 'x', ddof: 1 },
     ];
     // Three "blocks", folded separately, merged in the reduce.
-    const parts = [data.slice(0, 50), data.slice(50, 51), data.slice(51)].map((d) => partialOf(tableFromRows(d), ['g'], aggs));
+    const parts = [data.slice(0, 50), data.slice(50, 51), data.slice(51)].map((d) =>
+      partialOf(tableFromRows(d), ['g'], aggs),
+    );
     const out = rowsOf(finishPartials(parts, ['g'], aggs));
     expect(out.map((r) => r.g)).toEqual([0, 1, 2]);
     for (const r of out) {
@@ -225,14 +259,19 @@ describe('blocks and batches', () => {
       expect(r['min(x)']).toBe(Math.min(...xs));
       expect(r['max(y)']).toBe(Math.max(...ys));
       expect(r['mean(y)']).toBeCloseTo(ys.reduce((a, b) => a + b, 0) / ys.length, 9);
-      expect(r['std(x)']).toBeCloseTo(Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)), 9);
+      expect(r['std(x)']).toBeCloseTo(
+        Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)),
+        9,
+      );
     }
   });
 
   test('batch results: rows, columns and Arrow tables all become tables', () => {
     expect(tableFromBatch([{ a: 1 }], 'f').numRows).toBe(1);
     expect(tableFromBatch({ a: [1, 2], b: new Int32Array([3, 4]) }, 'f').numRows).toBe(2);
-    expect(tableFromBatch(new arrow.Table({ a: arrow.makeVector(new Float64Array([1])) }), 'f').numRows).toBe(1);
+    expect(tableFromBatch(new arrow.Table({ a: arrow.makeVector(new Float64Array([1])) }), 'f').numRows).toBe(
+      1,
+    );
     expect(() => tableFromBatch(42, 'mapBatches function')).toThrow(/returned number/);
     expect(() => tableFromBatch({ a: [1], b: [1, 2] }, 'f')).toThrow(/differ in length/);
   });

@@ -3,7 +3,9 @@
 // (shuffle, sort, groupby), or reduce tasks over slices of the inputs (repartition, zip).
 // Their inputs do not count against the budget of the operators before them (a barrier must
 // see everything); when the blocks outgrow the store, the store spills them to disk.
+
 import * as sunray from '../../index.js';
+import { at } from '../checked.js';
 import { SchemaMismatchError } from '../errors.js';
 import type { PhysicalOp } from '../fusion.js';
 import { compareKeys } from '../table-ops.js';
@@ -32,7 +34,7 @@ export class AllToAllOp extends OpState {
   }
 
   protected accept(b: Bundle, input: number): void {
-    this.inputs[input]!.push(b.detach());
+    at(this.inputs, input).push(b.detach());
   }
 
   canStart(): boolean {
@@ -88,7 +90,7 @@ export class AllToAllOp extends OpState {
     const runs = specs.map((spec, i) => {
       const [metaRef, blockRef] = remoteFns()
         .reduce.options({ numReturns: 2, name: `data:${this.name}:reduce` })
-        .remote(spec, ...(args[i]!.map((b) => b.ref) as any[])) as unknown as [
+        .remote(spec, ...at(args, i).map((b) => b.ref)) as unknown as [
         sunray.ObjectRef<TaskMeta>,
         sunray.ObjectRef<Uint8Array>,
       ];
@@ -96,17 +98,17 @@ export class AllToAllOp extends OpState {
     });
     let failed: unknown;
     for (let i = 0; i < runs.length; i++) {
-      const r = runs[i]!;
+      const r = at(runs, i);
       try {
         const meta = await r.meta;
         this.stats.taskMs += meta.ms;
         this.stats.tasks++;
         // The reduce result keeps its arguments alive (lineage): it holds them.
-        this.emit(this.produce(r.blockRef, meta, args[i]!));
+        this.emit(this.produce(r.blockRef, meta, at(args, i)));
       } catch (err) {
         failed ??= err;
         r.blockRef.release();
-        for (const b of args[i]!) b.release();
+        for (const b of at(args, i)) b.release();
       } finally {
         r.metaRef.release();
       }
@@ -117,7 +119,7 @@ export class AllToAllOp extends OpState {
   private async run(): Promise<void> {
     if (this.phys.kind === 'zip') return this.runZip();
     const spec = this.phys.spec;
-    const blocks = this.inputs[0]!.splice(0);
+    const blocks = at(this.inputs, 0).splice(0);
     if (spec.kind === 'repartition') {
       const slices = planSlices(
         blocks.map((b) => b.rows),
@@ -125,7 +127,7 @@ export class AllToAllOp extends OpState {
       );
       return this.reduce(
         slices.map((s) => ({ kind: 'slices', slices: s.map((x) => [x.start, x.end]) })),
-        slices.map((s) => s.map((x) => blocks[x.block]!.retain())),
+        slices.map((s) => s.map((x) => at(blocks, x.block).retain())),
       ).finally(() => releaseAll(blocks));
     }
     // A global aggregation has one group: one reduce task.
@@ -158,10 +160,13 @@ export class AllToAllOp extends OpState {
     await this.reduce(
       Array.from({ length: P }, (_, j) =>
         spec.kind === 'randomShuffle'
-          ? { ...reduceSpec, shuffleSeed: (reduceSpec as any).shuffleSeed * 31 + j }
+          ? {
+              ...reduceSpec,
+              shuffleSeed: (reduceSpec.kind === 'concat' ? (reduceSpec.shuffleSeed ?? 0) : 0) * 31 + j,
+            }
           : reduceSpec,
       ),
-      Array.from({ length: P }, (_, j) => parts.map((p) => p[j]!)),
+      Array.from({ length: P }, (_, j) => parts.map((p) => at(p, j))),
     );
   }
 
@@ -192,13 +197,13 @@ export class AllToAllOp extends OpState {
       const refs = remoteFns()
         .partition.options({ numReturns: P + 1, name: `data:${this.name}:map` })
         .remote(spec(i), b.ref) as unknown as sunray.ObjectRef<unknown>[];
-      return { refs, metas: this.track(refs[0]!) as Promise<Array<{ rows: number; bytes: number }>> };
+      return { refs, metas: this.track(at(refs, 0)) as Promise<Array<{ rows: number; bytes: number }>> };
     });
     const out: Bundle[][] = [];
     let failed: unknown;
     for (let i = 0; i < calls.length; i++) {
-      const c = calls[i]!;
-      const input = blocks[i]!;
+      const c = at(calls, i);
+      const input = at(blocks, i);
       try {
         const metas = await c.metas;
         this.stats.tasks++;
@@ -206,13 +211,13 @@ export class AllToAllOp extends OpState {
         out.push(
           c.refs
             .slice(1)
-            .map((r, j) => this.produce(r as sunray.ObjectRef<Uint8Array>, metas[j]!, [input.retain()])),
+            .map((r, j) => this.produce(r as sunray.ObjectRef<Uint8Array>, at(metas, j), [input.retain()])),
         );
       } catch (err) {
         failed ??= err;
         for (const r of c.refs.slice(1)) r.release();
       } finally {
-        c.refs[0]!.release();
+        at(c.refs, 0).release();
         input.release();
       }
     }
@@ -224,7 +229,7 @@ export class AllToAllOp extends OpState {
   }
 
   private async runZip(): Promise<void> {
-    const [left, right] = [this.inputs[0]!.splice(0), this.inputs[1]!.splice(0)];
+    const [left, right] = [at(this.inputs, 0).splice(0), at(this.inputs, 1).splice(0)];
     const lrows = left.reduce((a, b) => a + b.rows, 0);
     const rrows = right.reduce((a, b) => a + b.rows, 0);
     if (lrows !== rrows) {
@@ -240,8 +245,8 @@ export class AllToAllOp extends OpState {
       left.map((b) => b.rows),
     );
     await this.reduce(
-      left.map((_, i) => ({ kind: 'zip', leftCount: 1, slices: slices[i]!.map((s) => [s.start, s.end]) })),
-      left.map((l, i) => [l.retain(), ...slices[i]!.map((s) => right[s.block]!.retain())]),
+      left.map((_, i) => ({ kind: 'zip', leftCount: 1, slices: at(slices, i).map((s) => [s.start, s.end]) })),
+      left.map((l, i) => [l.retain(), ...at(slices, i).map((s) => at(right, s.block).retain())]),
     ).finally(() => {
       releaseAll(left);
       releaseAll(right);

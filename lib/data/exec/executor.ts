@@ -4,8 +4,10 @@
 // output first, so that data drains before more is read), hands ready blocks to the consumer,
 // and then sleeps until a task finishes. The consumer pulls: while it works on a block, no new
 // work starts beyond what the budget holds, so a slow consumer slows the reads (backpressure).
+
 import * as sunray from '../../index.js';
 import { mayStart, shareOf } from '../budget.js';
+import { at, must } from '../checked.js';
 import type { DataContext } from '../context.js';
 import { dataErrorFrom } from '../errors.js';
 import { type PhysicalOp, topoOrder } from '../fusion.js';
@@ -78,7 +80,7 @@ export class StreamingExecutor {
           s = new InputOp(p.name, p.blocks, ctx);
           break;
         case 'limit': {
-          const upstream = made.get(p.input)!;
+          const upstream = must(made.get(p.input));
           s = new LimitOp(
             p.name,
             p.n,
@@ -107,7 +109,7 @@ export class StreamingExecutor {
               ? p.inputs
               : [p.input];
       ins.forEach((inp, i) => {
-        const up = made.get(inp)!;
+        const up = must(made.get(inp));
         const list = this.consumers.get(up) ?? [];
         list.push([s, i]);
         this.consumers.set(up, list);
@@ -116,14 +118,17 @@ export class StreamingExecutor {
       this.states.push(s);
     }
     this.stats.ops = this.states.map((s) => s.stats);
-    return made.get(this.root)!;
+    return must(made.get(this.root));
   }
 
   /** The first `rows` rows of a bundle, as a new bundle (a task). */
   private async slice(b: Bundle, rows: number): Promise<Bundle> {
     const [metaRef, blockRef] = remoteFns()
       .map.options({ numReturns: 2, name: 'data:limit' })
-      .remote({ transforms: [{ op: 'slice', start: 0, end: rows }] }, 0, null, b.ref) as any;
+      .remote({ transforms: [{ op: 'slice', start: 0, end: rows }] }, 0, null, b.ref) as unknown as [
+      sunray.ObjectRef<{ rows: number; bytes: number }>,
+      sunray.ObjectRef<Uint8Array>,
+    ];
     try {
       const meta = await sunray.get(metaRef as sunray.ObjectRef<{ rows: number; bytes: number }>);
       return new Bundle(blockRef, meta, undefined, [b], true);
@@ -176,7 +181,7 @@ export class StreamingExecutor {
     try {
       for (;;) {
         if (this.ready.length > 0) {
-          yield this.ready.shift()!;
+          yield must(this.ready.shift());
           continue;
         }
         if (this.failure !== undefined) throw this.failure;
@@ -236,7 +241,7 @@ export class StreamingExecutor {
       for (const s of this.states) {
         const cons = this.consumers.get(s) ?? [];
         while (s.outputs.length > 0) {
-          const b = s.outputs.shift()!;
+          const b = must(s.outputs.shift());
           moved = true;
           if (s === final) out.push(b);
           else {
@@ -264,7 +269,7 @@ export class StreamingExecutor {
     while (started) {
       started = false;
       for (let i = this.states.length - 1; i >= 0; i--) {
-        const s = this.states[i]!;
+        const s = at(this.states, i);
         if (s.canStart() && mayStart(s.usage(), share)) {
           s.start();
           started = any = true;

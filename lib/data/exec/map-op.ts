@@ -3,7 +3,9 @@
 // operator's resources; with a class, calls go to a pool of actors (least busy first). Outputs
 // leave in input order when DataContext.preserveOrder is set. Concurrency: at most
 // tasksInFlightPerCpu tasks per CPU of the cluster, or maxTasksInFlightPerActor calls per actor.
+
 import * as sunray from '../../index.js';
+import { at, must } from '../checked.js';
 import type { PhysicalOp } from '../fusion.js';
 import type { PlannedRead, ReadTask } from '../sources/read-plan.js';
 import type { StageSpec, TaskMeta } from '../tasks.js';
@@ -108,18 +110,18 @@ export class MapOp extends OpState {
   }
 
   nextTaskBytes(): number {
-    if (this.readsLeft()) return this.estimator.estimate(this.phys.reads![this.nextRead]!.estBytes);
+    if (this.readsLeft()) return this.estimator.estimate(at(this.phys.reads ?? [], this.nextRead).estBytes);
     const head = this.queue[0];
     return this.estimator.estimate(head ? head.bytes : 0);
   }
 
   /** Takes the next unit of input: a read task, or bundles up to minRows rows. */
   private takeInput(): { read: PlannedRead | null; inputs: Bundle[] } {
-    if (this.readsLeft()) return { read: this.phys.reads![this.nextRead++]!, inputs: [] };
+    if (this.readsLeft()) return { read: at(this.phys.reads ?? [], this.nextRead++), inputs: [] };
     const inputs: Bundle[] = [];
     let rows = 0;
     do {
-      const b = this.queue.shift()!;
+      const b = must(this.queue.shift());
       inputs.push(b);
       rows += b.rows;
       this.queuedRows -= b.rows;
@@ -142,10 +144,16 @@ export class MapOp extends OpState {
     const c = this.phys.compute;
     if (c.kind === 'actors') {
       let best = 0;
-      for (let i = 1; i < this.actors.length; i++) if (this.actorLoad[i]! < this.actorLoad[best]!) best = i;
-      this.actorLoad[best]!++;
+      for (let i = 1; i < this.actors.length; i++)
+        if (at(this.actorLoad, i) < at(this.actorLoad, best)) best = i;
+      this.actorLoad[best] = at(this.actorLoad, best) + 1;
       run.actor = best;
-      pair = (this.actors[best] as any).process.options({ numReturns: 2 }).remote(seq, readTask, ...refs);
+      pair = at(this.actors, best)
+        .process.options({ numReturns: 2 })
+        .remote(seq, readTask, ...refs) as unknown as [
+        sunray.ObjectRef<TaskMeta>,
+        sunray.ObjectRef<Uint8Array>,
+      ];
     } else {
       pair = remoteFns()
         .map.options({
@@ -154,7 +162,10 @@ export class MapOp extends OpState {
           ...(c.numCpus !== undefined ? { numCpus: c.numCpus } : {}),
           ...(c.numGpus !== undefined ? { numGpus: c.numGpus } : {}),
         })
-        .remote(this.stage, seq, readTask, ...refs) as any;
+        .remote(this.stage, seq, readTask, ...refs) as unknown as [
+        sunray.ObjectRef<TaskMeta>,
+        sunray.ObjectRef<Uint8Array>,
+      ];
     }
     run.ref = pair[1];
     sunray.get(pair[0]).then(
@@ -167,7 +178,7 @@ export class MapOp extends OpState {
         pair[1].release();
         this.inFlight.delete(seq);
         this.running--;
-        if (run.actor !== undefined) this.actorLoad[run.actor]!--;
+        if (run.actor !== undefined) this.actorLoad[run.actor] = at(this.actorLoad, run.actor) - 1;
         for (const b of run.inputs) b.release();
         if (!this.stopped) this.error = err;
         this.ctx.notify();
@@ -178,7 +189,7 @@ export class MapOp extends OpState {
   private finishTask(seq: number, run: Running, meta: TaskMeta, block: sunray.ObjectRef<Uint8Array>): void {
     this.inFlight.delete(seq);
     this.running--;
-    if (run.actor !== undefined) this.actorLoad[run.actor]!--;
+    if (run.actor !== undefined) this.actorLoad[run.actor] = at(this.actorLoad, run.actor) - 1;
     this.estimator.observe(run.inBytes, meta.bytes);
     this.stats.taskMs += meta.ms;
     // Task results keep their arguments (lineage); actor results do not.
@@ -190,7 +201,7 @@ export class MapOp extends OpState {
     else {
       this.done.set(seq, out);
       while (this.done.has(this.nextEmit)) {
-        const b = this.done.get(this.nextEmit)!;
+        const b = must(this.done.get(this.nextEmit));
         this.done.delete(this.nextEmit++);
         if (b) this.emit(b);
       }

@@ -3,6 +3,7 @@
 // its statistics. The base class and the simple operators: input blocks, limit and union.
 
 import { type OpUsage, OutputEstimator } from '../budget.js';
+import { at, must } from '../checked.js';
 import type { DataContext } from '../context.js';
 import { Bundle, type BundleOwner } from './bundle.js';
 
@@ -157,7 +158,7 @@ export class InputOp extends OpState {
   }
 
   start(): void {
-    const b = this.blocks[this.next++]!;
+    const b = at(this.blocks, this.next++);
     this.noteStart();
     // Not owned: the dataset keeps its blocks for later executions.
     this.emit(new Bundle(b.ref, b.meta, undefined, [], false));
@@ -204,7 +205,7 @@ export class LimitOp extends OpState {
   }
 
   start(): void {
-    const b = this.queue.shift()!;
+    const b = must(this.queue.shift());
     if (this.seen >= this.n) {
       b.release();
       return;
@@ -267,13 +268,13 @@ export class UnionOp extends OpState {
   }
 
   protected accept(b: Bundle, input: number): void {
-    this.queues[input]!.push(b);
+    at(this.queues, input).push(b);
   }
 
   canStart(): boolean {
     while (
       this.current < this.queues.length &&
-      this.queues[this.current]!.length === 0 &&
+      at(this.queues, this.current).length === 0 &&
       this.inputsDone[this.current]
     ) {
       this.current++;
@@ -284,9 +285,9 @@ export class UnionOp extends OpState {
 
   start(): void {
     const q = this.ctx.context.preserveOrder
-      ? this.queues[this.current]!
-      : this.queues.find((x) => x.length > 0)!;
-    this.emit(q.shift()!);
+      ? at(this.queues, this.current)
+      : must(this.queues.find((x) => x.length > 0));
+    this.emit(must(q.shift()));
   }
 
   finished(): boolean {

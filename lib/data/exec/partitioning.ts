@@ -2,6 +2,8 @@
 // which rows of which input blocks make each output block of repartition and zip, and the key
 // boundaries that cut sampled keys into ranges of about equal size for sort and groupby.
 
+import { at } from '../checked.js';
+
 /** Rows [start, end) of input block `block`. */
 export interface Slice {
   block: number;
@@ -25,7 +27,7 @@ export function planSlices(rows: readonly number[], n: number, counts?: readonly
     const slices: Slice[] = [];
     let need = size;
     while (need > 0 && block < rows.length) {
-      const left = rows[block]! - offset;
+      const left = at(rows, block) - offset;
       if (left <= 0) {
         block++;
         offset = 0;
@@ -35,7 +37,7 @@ export function planSlices(rows: readonly number[], n: number, counts?: readonly
       slices.push({ block, start: offset, end: offset + take });
       offset += take;
       need -= take;
-      if (offset >= rows[block]!) {
+      if (offset >= at(rows, block)) {
         block++;
         offset = 0;
       }
@@ -51,6 +53,6 @@ export function planPartitions<K>(samples: readonly K[], P: number, compare: (a:
   const sorted = [...samples].sort(compare);
   const out: K[] = [];
   for (let k = 1; k < P; k++)
-    out.push(sorted[Math.min(sorted.length - 1, Math.floor((k * sorted.length) / P))]!);
+    out.push(at(sorted, Math.min(sorted.length - 1, Math.floor((k * sorted.length) / P))));
   return out;
 }

@@ -2,9 +2,11 @@
 // we measured, docs/data.md); each column then gets one type over all its values, as pyarrow
 // infers it: int64 when every value is an integer, float64 when every value is a number,
 // bool for true/false, else utf8. Empty fields are nulls.
+
 import * as arrow from 'apache-arrow';
 import { inferSchema, initParser } from 'udsv';
 import { utf8Vector } from '../arrow-build.js';
+import { at } from '../checked.js';
 
 /** Options of readCsv. */
 export interface CsvOptions {
@@ -27,7 +29,7 @@ function column(rows: string[][], j: number): arrow.Vector {
   let bools = true;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const s = rows[i]![j];
+    const s = at(rows, i)[j];
     if (s === undefined || s === '') {
       nulls++;
       continue;
@@ -45,15 +47,15 @@ function column(rows: string[][], j: number): arrow.Vector {
   if (nulls > 0) {
     bitmap = new Uint8Array((n + 7) >> 3).fill(0xff);
     for (let i = 0; i < n; i++) {
-      const s = rows[i]![j];
-      if (s === undefined || s === '') bitmap[i >> 3]! &= ~(1 << (i & 7));
+      const s = at(rows, i)[j];
+      if (s === undefined || s === '') bitmap[i >> 3] = at(bitmap, i >> 3) & ~(1 << (i & 7));
     }
   }
   const nullInfo = bitmap ? { nullBitmap: bitmap, nullCount: nulls } : {};
   if (ints) {
     const out = new BigInt64Array(n);
     for (let i = 0; i < n; i++) {
-      const s = rows[i]![j];
+      const s = at(rows, i)[j];
       if (s) out[i] = BigInt(+s);
     }
     return arrow.makeVector(arrow.makeData({ type: new arrow.Int64(), length: n, data: out, ...nullInfo }));
@@ -61,7 +63,7 @@ function column(rows: string[][], j: number): arrow.Vector {
   if (nums) {
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const s = rows[i]![j];
+      const s = at(rows, i)[j];
       if (s) out[i] = +s;
     }
     return arrow.makeVector(arrow.makeData({ type: new arrow.Float64(), length: n, data: out, ...nullInfo }));
@@ -69,14 +71,14 @@ function column(rows: string[][], j: number): arrow.Vector {
   if (bools) {
     const values = new Array(n);
     for (let i = 0; i < n; i++) {
-      const s = rows[i]![j];
+      const s = at(rows, i)[j];
       values[i] = s ? s.length === 4 : null;
     }
     return arrow.vectorFromArray(values, new arrow.Bool());
   }
   const values = new Array(n);
   for (let i = 0; i < n; i++) {
-    const s = rows[i]![j];
+    const s = at(rows, i)[j];
     values[i] = s === '' || s === undefined ? null : s;
   }
   return utf8Vector(values);

@@ -2,8 +2,10 @@
 // under it (hidden ones and those starting with '_' left out, as Arrow's dataset discovery
 // does), and a pattern with *, ?, ** or [...] is matched against the files under its fixed
 // prefix. Node 20 has no fs.glob, so the matching is here.
+
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
+import { at } from '../checked.js';
 import { DataSourceError } from '../errors.js';
 
 /** A file to read and its size. */
@@ -37,7 +39,7 @@ function walk(dir: string, out: string[]): void {
 export function globToRegExp(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+    const c = at(pattern, i);
     if (c === '*') {
       if (pattern[i + 1] === '*') {
         // '**/' matches any number of directories, '**' at the end anything.

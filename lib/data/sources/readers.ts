@@ -2,10 +2,12 @@
 // table. CSV is parsed in pieces of at most 16 MiB of text (the strings of a whole 128 MiB
 // block at once would take gigabytes of heap); Parquet is decoded by parquet-wasm (Rust's
 // arrow-rs), which hands back an Arrow IPC stream that apache-arrow reads in place.
+
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import * as arrow from 'apache-arrow';
 import { tableFromRows } from '../batch.js';
 import { concatTables } from '../block.js';
+import { must } from '../checked.js';
 import { DataSourceError } from '../errors.js';
 import { parseCsv } from './csv.js';
 import type { FilePiece, ReadTask } from './read-plan.js';
@@ -51,7 +53,7 @@ function* lineParts(buf: Buffer, size: number): Generator<Buffer> {
 function withPath(table: arrow.Table, path: string): arrow.Table {
   const values = new Array(table.numRows).fill(path);
   const cols: Record<string, arrow.Vector> = {};
-  for (const f of table.schema.fields) cols[f.name] = table.getChild(f.name)!;
+  for (const f of table.schema.fields) cols[f.name] = must(table.getChild(f.name));
   cols.path = arrow.vectorFromArray(values, new arrow.Utf8());
   return new arrow.Table(cols);
 }
