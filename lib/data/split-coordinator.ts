@@ -25,6 +25,7 @@ export class DataSplitCoordinator {
   private readonly held: Bundle[][];
   private readonly tails: Array<InputBlock[] | undefined>;
   private pulling: Promise<void> | undefined;
+  private cutting: Promise<void> | undefined;
   private waiters: Array<() => void> = [];
 
   constructor(
@@ -65,13 +66,22 @@ export class DataSplitCoordinator {
     return Math.min(...this.rows);
   }
 
-  /** The final cut (equal): the reserve into slices that bring every split to the same total. */
-  private async cutTails(): Promise<void> {
-    if (this.tails.some((t) => t !== undefined)) return;
+  /**
+   * The final cut (equal), made once: consumers that reach the end together all wait for the
+   * same cut (a second cut would find the reserve already taken and give its consumer nothing).
+   */
+  private cutTails(): Promise<void> {
+    this.cutting ??= this.cut();
+    return this.cutting;
+  }
+
+  /** The reserve into slices that bring every split to the same total. */
+  private async cut(): Promise<void> {
     const total = this.rows.reduce((a, b) => a + b, 0) + this.reserveRows;
     const target = Math.floor(total / this.n);
     const need = this.rows.map((r) => Math.max(0, target - r));
     const blocks = this.reserve.splice(0);
+    this.reserveRows = 0;
     const slices = planSlices(
       blocks.map((b) => b.rows),
       this.n,
