@@ -120,8 +120,19 @@ async function readParquetPiece(p: FilePiece, columns: string[] | undefined): Pr
   const pw = await parquet();
   const bytes = readPiece(p);
   try {
-    const table = pw.readParquet(bytes, columns ? { columns } : undefined);
-    return arrow.tableFromIPC(table.intoIPCStream());
+    const table = arrow.tableFromIPC(
+      pw.readParquet(bytes, columns ? { columns } : undefined).intoIPCStream(),
+    );
+    if (!columns) return table;
+    // parquet-wasm may return every column (it does for files written by hyparquet): select here.
+    const missing = columns.filter((c) => !table.schema.fields.some((f) => f.name === c));
+    if (missing.length > 0) {
+      throw new DataSourceError(
+        `${p.path} has no column ${missing.join(', ')} (readParquet columns)`,
+        p.path,
+      );
+    }
+    return table.select(columns);
   } catch (err) {
     throw new DataSourceError(
       `cannot read ${p.path} as Parquet: ${(err as Error).message ?? String(err)}`,
