@@ -14,6 +14,12 @@ export interface OpUsage {
   running: number;
   /** Expected bytes of one task's output. */
   estTaskBytes: number;
+  /**
+   * Whether a task of this operator has finished, so estTaskBytes is measured. Until then the
+   * estimate is a guess (output = input), and a task that widens its rows would overshoot the
+   * share many times over if a whole wave started on it: one task runs alone first.
+   */
+  measured?: boolean;
 }
 
 /** Each operator's share of a budget (equal shares, at least 1 byte). */
@@ -24,6 +30,7 @@ export function shareOf(budgetBytes: number, ops: number): number {
 /** Whether the operator may start one more task under its share. */
 export function mayStart(u: OpUsage, share: number): boolean {
   if (u.aliveBytes === 0 && u.running === 0) return true;
+  if (u.measured === false && u.running > 0) return false;
   return u.aliveBytes + (u.running + 1) * u.estTaskBytes <= share;
 }
 
@@ -35,6 +42,11 @@ export class OutputEstimator {
   private outBytes = 0;
   private inBytes = 0;
   private tasks = 0;
+
+  /** Whether any task has finished (the estimate is measured, not guessed). */
+  get measured(): boolean {
+    return this.tasks > 0;
+  }
 
   /** Records a finished task. */
   observe(inputBytes: number, outputBytes: number): void {

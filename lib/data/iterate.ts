@@ -7,6 +7,7 @@ import * as sunray from '../index.js';
 import { type BatchFormat, toBatch } from './batch.js';
 import { concatTables, decodeBlock, type Row, rowsOf } from './block.js';
 import type { Bundle } from './exec/bundle.js';
+import { releaseViews } from './pins.js';
 
 /** Options of iterBatches. */
 export interface IterBatchesOptions<F extends BatchFormat = 'columns'> {
@@ -47,7 +48,7 @@ export function bundleSource(gen: AsyncGenerator<Bundle>): BlockSource {
 
 /** The tables of the blocks, in order, `prefetch` blocks fetched ahead. */
 export async function* tablesOf(src: BlockSource, prefetch: number): AsyncGenerator<arrow.Table> {
-  const ahead: Array<Promise<arrow.Table | undefined>> = [];
+  const ahead: Array<Promise<{ table: arrow.Table; bytes: number; release: () => void } | undefined>> = [];
   let exhausted = false;
   const pull = () => {
     const p = src.next().then(async (blk) => {
@@ -57,10 +58,12 @@ export async function* tablesOf(src: BlockSource, prefetch: number): AsyncGenera
       }
       try {
         const bytes = await sunray.get(blk.ref);
-        return decodeBlock(bytes);
-      } finally {
-        // The view pins the block while the table lives; the executor's hold can go.
+        // The executor's hold stays until the consumer has moved past the block: its view pins
+        // the block, so the budget must keep counting it.
+        return { table: decodeBlock(bytes), bytes: bytes.byteLength, release: () => blk.release() };
+      } catch (err) {
         blk.release();
+        throw err;
       }
     });
     ahead.push(p);
@@ -74,10 +77,21 @@ export async function* tablesOf(src: BlockSource, prefetch: number): AsyncGenera
       if (!next) return;
       const t = await next;
       if (!t) return;
-      yield t;
+      try {
+        yield t.table;
+      } finally {
+        // The consumer has moved on: its view of the block is garbage, but pins the block until
+        // collected; a collection every few MiB lets the store free it.
+        t.release();
+        releaseViews(t.bytes);
+      }
     }
   } finally {
-    for (const p of ahead) p.catch(() => undefined);
+    for (const p of ahead)
+      p.then(
+        (t) => t?.release(),
+        () => undefined,
+      );
     await src.close();
   }
 }

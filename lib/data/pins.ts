@@ -2,13 +2,13 @@
 // memory, pinned until the view is garbage-collected (sunray's API has no explicit release of a
 // view; docs/data.md lists the gap). A worker that streams many blocks makes little garbage of
 // its own, so collections come late and deleted blocks stay pinned, holding store memory the
-// executor's budget believes free. After every few MiB of blocks read, a young-generation
+// executor's budget believes free. After every MiB of blocks read, a young-generation
 // collection (cheap: the views are young) lets their finalizers unpin them.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** Bytes of views read since the last collection before the next one. */
-const EVERY_BYTES = 16 * 1024 * 1024;
+const EVERY_BYTES = 1024 * 1024;
 
 let gc: ((opts?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void) | undefined | null;
 let pending = 0;

@@ -99,6 +99,17 @@ describe('the memory rule', () => {
     expect(mayStart({ aliveBytes: 50, running: 1, estTaskBytes: 30 }, 100)).toBe(false); // 50 + 2*30
   });
 
+  test('until a task has finished, an operator runs one task alone (its output size is a guess)', () => {
+    expect(mayStart({ aliveBytes: 0, running: 0, estTaskBytes: 1, measured: false }, 100)).toBe(true);
+    expect(mayStart({ aliveBytes: 0, running: 1, estTaskBytes: 1, measured: false }, 100)).toBe(false);
+    expect(mayStart({ aliveBytes: 0, running: 1, estTaskBytes: 1, measured: true }, 100)).toBe(true);
+    const e = new OutputEstimator();
+    expect(e.measured).toBe(false);
+    e.observe(10, 80);
+    expect(e.measured).toBe(true);
+    expect(e.estimate(10)).toBe(80);
+  });
+
   test('a producer whose outputs are not consumed stops at its share, and goes on when they are', () => {
     // A fake operator: tasks of 10 bytes each that finish at once; the consumer takes none.
     const share = 100;

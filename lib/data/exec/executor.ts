@@ -202,7 +202,9 @@ export class StreamingExecutor {
   private async loop(): Promise<void> {
     const res = await sunray.clusterResourcesAsync();
     const final = this.build(Math.max(1, res.CPU ?? 1));
-    const share = shareOf(this.context.budgetBytes(), this.states.length);
+    // Operators share 60% of the budget: the rest covers what the store still holds after the
+    // executor counts it free (deletes on their way to the owner, views awaiting collection).
+    const share = shareOf(Math.floor(this.context.budgetBytes() * 0.6), this.states.length);
     const progress = new Progress(
       this.context,
       () => this.states.map((s) => s.stats),

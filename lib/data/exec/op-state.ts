@@ -96,7 +96,12 @@ export abstract class OpState implements BundleOwner {
   async teardown(): Promise<void> {}
 
   usage(): OpUsage {
-    return { aliveBytes: this.aliveBytes, running: this.running, estTaskBytes: this.nextTaskBytes() };
+    return {
+      aliveBytes: this.aliveBytes,
+      running: this.running,
+      estTaskBytes: this.nextTaskBytes(),
+      measured: this.estimator.measured,
+    };
   }
 
   bundleFreed(bytes: number): void {
