@@ -25,10 +25,34 @@ export function encodeBlock(table: arrow.Table): Uint8Array {
   return arrow.tableToIPC(table, 'stream');
 }
 
+/**
+ * What keeps a block's bytes alive. A get's view pins the object in the store until the view
+ * is collected, but Arrow's vectors are new typed arrays over the same memory that do not
+ * reference the view: once the view was collected the store could reuse the memory under a
+ * table still in use (seen as garbage sums in the bench). Every object a user may keep of a
+ * decoded table (the table, its batches, their Data and buffers) keeps the view here.
+ */
+const owners = new WeakMap<object, Uint8Array>();
+
+function keepData(d: arrow.Data, bytes: Uint8Array): void {
+  owners.set(d, bytes);
+  for (const buf of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as unknown[]) {
+    if (ArrayBuffer.isView(buf)) owners.set(buf, bytes);
+  }
+  for (const c of d.children) keepData(c, bytes);
+  if (d.dictionary) for (const dd of d.dictionary.data) keepData(dd, bytes);
+}
+
 /** The table in a block's bytes: vectors are views of those bytes (zero-copy from the store). */
 export function decodeBlock(bytes: Uint8Array): arrow.Table {
   if (bytes.byteLength === 0) return new arrow.Table();
-  return arrow.tableFromIPC(bytes);
+  const table = arrow.tableFromIPC(bytes);
+  owners.set(table, bytes);
+  for (const b of table.batches) {
+    owners.set(b, bytes);
+    keepData(b.data, bytes);
+  }
+  return table;
 }
 
 /** The metadata of an encoded block. */

@@ -1,6 +1,8 @@
 // The memory rule on a real store: a dataset four times the store's size streams through
 // mapBatches with a class in a pool of two actors, every row arrives, and the store never holds
 // more than the execution's budget (half the store) nor spills.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import * as sunray from 'sunray';
 import * as data from 'sunray/data';
 import { storeStats } from 'sunray/testing';
@@ -57,5 +59,34 @@ describe('the memory budget', () => {
     expect(storeStats().spilledObjects).toBe(0);
     expect(peak).toBeLessThanOrEqual(budget);
     console.log(`peak store use ${(peak / 2 ** 20).toFixed(1)} MiB of a ${budget / 2 ** 20} MiB budget`);
+  }, 240_000);
+
+  test('batches kept by the consumer stay intact after their blocks are let go and the store reused', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const kept: Array<{ numRows: number; getChild(n: string): { toArray(): Float64Array } | null }> = [];
+    const ds = data.range(2_000_000, { parallelism: 16 }).map((r) => ({ v: r.id * 0.5 }));
+    for await (const b of ds.iterBatches({ batchFormat: 'arrow', batchSize: null })) {
+      const rb = b.batches[0];
+      if (rb) kept.push(rb);
+    }
+    // The pipeline's blocks are released; collect, then fill the store with other blocks.
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+    gc();
+    expect(
+      await data
+        .range(4_000_000, { parallelism: 32 })
+        .map((r) => ({ w: -r.id }))
+        .count(),
+    ).toBe(4_000_000);
+    let sum = 0;
+    let n = 0;
+    for (const b of kept) {
+      for (const x of b.getChild('v')?.toArray() ?? []) sum += x;
+      n += b.numRows;
+    }
+    expect(n).toBe(2_000_000);
+    expect(sum).toBe((0.5 * (2_000_000 * (2_000_000 - 1))) / 2);
   }, 240_000);
 });
