@@ -6,6 +6,7 @@ import { tcpBaselines } from './baselines/tcp.js';
 import type { Benchmark } from './harness/types.js';
 import { actorBenchmarks } from './suites/actors.js';
 import { clusterBenchmarks } from './suites/cluster.js';
+import { dataBaselines, dataBenchmarks } from './suites/data.js';
 import { latencyBenchmarks } from './suites/latency.js';
 import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
@@ -17,6 +18,7 @@ export const baselines: Benchmark[] = [
   ...memcpyBaselines,
   ...tcpBaselines,
   ...serveBaselines,
+  ...dataBaselines,
 ];
 
 /** Ray's microbenchmarks (ray_perf.py names) plus get latency and the two-node rows. */
@@ -27,6 +29,7 @@ export const microbenchmarks: Benchmark[] = [
   ...actorBenchmarks,
   ...clusterBenchmarks,
   ...serveBenchmarks,
+  ...dataBenchmarks,
 ];
 
 /** --scale only. */

@@ -85,7 +85,16 @@ export interface NoRayCounterpart {
   none: string;
 }
 
-export type Group = 'store' | 'tasks' | 'actors' | 'latency' | 'cluster' | 'serve' | 'baseline' | 'scale';
+export type Group =
+  | 'store'
+  | 'tasks'
+  | 'actors'
+  | 'latency'
+  | 'cluster'
+  | 'serve'
+  | 'data'
+  | 'baseline'
+  | 'scale';
 
 export interface Benchmark {
   /** Ray's name (ray_perf.py) for sunray rows; a descriptive name for baselines. */
