@@ -6,6 +6,7 @@ import { tcpBaselines } from './baselines/tcp.js';
 import type { Benchmark } from './harness/types.js';
 import { actorBenchmarks } from './suites/actors.js';
 import { clusterBenchmarks } from './suites/cluster.js';
+import { dataBaselines, dataBenchmarks } from './suites/data.js';
 import { latencyBenchmarks } from './suites/latency.js';
 import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
@@ -19,6 +20,7 @@ export const baselines: Benchmark[] = [
   ...tcpBaselines,
   ...serveBaselines,
   ...tuneBaselines,
+  ...dataBaselines,
 ];
 
 /** Ray's microbenchmarks (ray_perf.py names) plus get latency, the two-node rows and sunray/tune's. */
@@ -30,6 +32,7 @@ export const microbenchmarks: Benchmark[] = [
   ...clusterBenchmarks,
   ...serveBenchmarks,
   ...tuneBenchmarks,
+  ...dataBenchmarks,
 ];
 
 /** --scale only. */

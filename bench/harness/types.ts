@@ -93,6 +93,7 @@ export type Group =
   | 'cluster'
   | 'serve'
   | 'tune'
+  | 'data'
   | 'baseline'
   | 'scale';
 

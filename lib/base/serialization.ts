@@ -90,6 +90,9 @@ function viewTypeIndex(view: ArrayBufferView): number {
   throw new SerializationError(`unsupported ArrayBufferView type ${view.constructor.name}`);
 }
 
+/** Each zero-copy view read from a payload, to the payload it was read from (see OutOfBandView). */
+const viewOwners = new WeakMap<ArrayBufferView, Uint8Array>();
+
 function makeView(type: number, buf: ArrayBufferLike, offset: number, byteLength: number): ArrayBufferView {
   const Ctor = viewTypes[type];
   if (!Ctor) throw new SerializationError(`corrupt payload: unknown view type ${type}`);
@@ -193,7 +196,13 @@ class Deserializer extends v8.DefaultDeserializer {
         if (!section) throw new SerializationError('corrupt payload: bad section index');
         const [off, len] = section;
         const at = this.payload.byteOffset + off;
-        if (at % (viewAlign[type] ?? 1) === 0) return makeView(type, this.payload.buffer, at, len);
+        if (at % (viewAlign[type] ?? 1) === 0) {
+          const view = makeView(type, this.payload.buffer, at, len);
+          // The store pins an object until its payload Buffer is collected; the view is a new
+          // object over the same memory, so it keeps the payload (and with it the pin) alive.
+          viewOwners.set(view, this.payload);
+          return view;
+        }
         // The payload sits at an offset this view type cannot start at (an inline payload
         // inside a message): the view gets its own copy rather than a view of the payload.
         const copy = new ArrayBuffer(len);
