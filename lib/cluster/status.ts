@@ -2,9 +2,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
-import { splitAddress } from './cluster-node.js';
 import { Conn } from './connection.js';
 import type { NodeInfoMsg } from './messages.js';
+import { splitAddress } from './peers.js';
 
 export async function queryStatus(
   address: string,
