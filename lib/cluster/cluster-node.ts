@@ -27,10 +27,10 @@ import { Peers } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 
-export { splitAddress } from './peers.js';
-
+/** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 
+/** How a node joins (or founds) a cluster. */
 export interface ClusterNodeOptions {
   /** This node's node manager (a NodeManager). */
   manager: LocalNode;
@@ -49,6 +49,7 @@ export interface ClusterNodeOptions {
   log?: (line: string) => void;
 }
 
+/** A node manager's membership in a cluster: start() it, close() it with the node. */
 export class ClusterNode implements ClusterHooks {
   readonly nodeId: string;
   private readonly manager: LocalNode;

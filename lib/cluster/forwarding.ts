@@ -51,6 +51,7 @@ interface Origin {
   pulled: Buffer[];
 }
 
+/** What forwarding needs: the node manager, connections, object movement and the ref-op gate. */
 export interface ForwardingOptions {
   local: LocalNode;
   table: Pick<NodeTable, 'selfId' | 'addExtraLoad'>;
@@ -66,6 +67,7 @@ export interface ForwardingOptions {
   changed: () => void;
 }
 
+/** Tasks crossing nodes, both ways (see the file comment). */
 export class Forwarding {
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly origins = new Map<string, Origin>();

@@ -6,6 +6,7 @@ import type { Conn } from './connection.js';
 import type { Directory } from './directory.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
 
+/** What the head service needs: the directory, and the head's own record and heartbeat. */
 export interface HeadServiceOptions {
   /** The head's directory; undefined on other nodes. */
   directory: Directory | undefined;
@@ -16,6 +17,7 @@ export interface HeadServiceOptions {
   log: (line: string) => void;
 }
 
+/** Answers what other nodes ask the head; other nodes refuse (see the file comment). */
 export class HeadService {
   /** Each registered node's connection to the head. */
   private readonly headLinks = new Map<Conn, string>();

@@ -11,6 +11,7 @@ export interface KvHeadConn {
   requestCb(m: Message, cb: (p: Parsed | Error) => void): void;
 }
 
+/** The directory's KV: the head's own, or the head's over the connection to it. */
 export class KvClient {
   constructor(
     private readonly directory: Directory | undefined,

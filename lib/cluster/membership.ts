@@ -22,6 +22,7 @@ export interface HeadConn {
 /** A part's cleanup when a node died: `where` names the node for messages. */
 export type NodeDeathHandler = (nodeId: string, where: string) => void;
 
+/** What Membership needs: this node, its table, the head (or its directory) and the parts to tell of deaths. */
 export interface MembershipOptions {
   local: LocalNode;
   table: NodeTable;
@@ -42,6 +43,7 @@ export interface MembershipOptions {
   closed: () => boolean;
 }
 
+/** This node's membership in the cluster (see the file comment). */
 export class Membership {
   /** The connection to the head (non-head nodes): undefined while there is none. */
   headConn: HeadConn | undefined;

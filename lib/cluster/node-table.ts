@@ -12,6 +12,7 @@ export interface TableChange {
   joined: boolean;
 }
 
+/** The node table as this node last heard it, with the load it sent each node since. */
 export class NodeTable {
   private readonly nodes = new Map<string, NodeInfoMsg>();
   /** Demand this node sent to each node since that node's last report (placement counts it). */

@@ -27,6 +27,7 @@ export interface ObjectMover {
   sendFree(nodeId: string | undefined, objectId: Buffer): void;
 }
 
+/** What object movement needs: the store, the table, connections. */
 export interface ObjectsOptions {
   store: ObjectStore;
   table: NodeTable;
@@ -37,6 +38,7 @@ export interface ObjectsOptions {
   changed: () => void;
 }
 
+/** Objects moving between this node and the others (see the file comment). */
 export class Objects implements ObjectMover {
   private readonly fetching = new Map<string, Promise<FetchOutcome>>();
   private readonly argPulls = new Map<string, Promise<PullOutcome>>();

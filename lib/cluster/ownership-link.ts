@@ -62,6 +62,7 @@ export class RefOpGate {
   }
 }
 
+/** What the ownership link needs: the node manager, the table, connections. */
 export interface OwnershipLinkOptions {
   local: LocalNode;
   /** ownerNode() and the alive nodes. */
@@ -70,6 +71,7 @@ export interface OwnershipLinkOptions {
   heartbeatTimeoutMs: number;
 }
 
+/** Ownership ops between this node and the others (see the file comment). */
 export class OwnershipLink {
   readonly gate = new RefOpGate();
   /** Ops for owners on nodes that were unknown when they were made: sent once the table names their node. */

@@ -19,6 +19,7 @@ export interface PeerLinks {
   connected(nodeId: string): PeerConn | undefined;
 }
 
+/** What Peers needs from the node it serves. */
 export interface PeersOptions {
   token: string;
   nodeId: string;
@@ -34,6 +35,7 @@ export interface PeersOptions {
   closed: () => boolean;
 }
 
+/** This node's listener and its connections to the other nodes. */
 export class Peers implements PeerLinks {
   /** host:port other nodes reach this one at (set by listen). */
   address = '';
@@ -165,6 +167,7 @@ export class Peers implements PeerLinks {
   }
 }
 
+/** host:port as [host, port]; ClusterConnectionError if it is not that. */
 export function splitAddress(address: string): [string, number] {
   const i = address.lastIndexOf(':');
   const port = Number(address.slice(i + 1));

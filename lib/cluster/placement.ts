@@ -8,6 +8,7 @@ import type { LocalNode } from './local-node.js';
 import type { NodeTable } from './node-table.js';
 import { type NodeView, place, type SchedulingStrategy } from './policy.js';
 
+/** Places this node's new tasks and actors (SPREAD takes turns across calls). */
 export class Placer {
   private spreadTurn = 0;
 

@@ -46,6 +46,7 @@ function parseNamed(v: Buffer): NamedActor {
   return { ...o, actorId: Buffer.from(o.actorId, 'hex') };
 }
 
+/** What remote actors need: the node manager, the table, the directory's KV, connections. */
 export interface RemoteActorsOptions {
   local: Pick<LocalNode, 'submit' | 'notifyFailed'>;
   table: Pick<NodeTable, 'selfId' | 'alive' | 'addExtraLoad'>;
@@ -56,6 +57,7 @@ export interface RemoteActorsOptions {
   log: (line: string) => void;
 }
 
+/** Actors on other nodes as this node knows them (see the file comment). */
 export class RemoteActors {
   private readonly actors = new Map<string, RemoteActor>();
   /** Where actors created by other nodes live, as the directory said. */
