@@ -314,8 +314,16 @@ export class Conn {
     }
   }
 
+  /** The oldest buffered chunk; callers have checked that enough bytes are buffered. */
+  private head(): Buffer {
+    const c = this.chunks[0];
+    // Unreachable while `buffered` counts the chunks right; if not, the connection closes.
+    if (c === undefined) throw new FrameError('read past the bytes received (internal error)');
+    return c;
+  }
+
   private take(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = this.head();
     let out: Buffer;
     if (first.length >= n) {
       out = first.subarray(0, n);
@@ -325,7 +333,7 @@ export class Conn {
       out = Buffer.allocUnsafe(n);
       let at = 0;
       while (at < n) {
-        const c = this.chunks[0]!;
+        const c = this.head();
         const k = Math.min(c.length, n - at);
         c.copy(out, at, 0, k);
         at += k;
@@ -341,7 +349,7 @@ export class Conn {
     while (!this.closed) {
       if (this.raw) {
         if (this.buffered === 0) return;
-        const c = this.chunks[0]!;
+        const c = this.head();
         const k = Math.min(c.length, this.raw.left);
         const piece = this.take(k);
         this.raw.left -= k;
@@ -364,7 +372,7 @@ export class Conn {
   }
 
   private peekLength(): number {
-    const first = this.chunks[0]!;
+    const first = this.head();
     if (first.length >= 4) return first.readUInt32LE(0);
     const four = Buffer.alloc(4);
     let at = 0;

@@ -75,7 +75,11 @@ export class HeadService {
         const before = d.kvGet(m.namespace, m.key);
         const stored = d.kvPut(m.namespace, m.key, m.value, m.overwrite);
         // found: the key was there and kept (a claim that lost), with what it holds.
-        c.reply(p.requestId, { t: 'kvReply', found: !stored, value: stored ? Buffer.alloc(0) : before! });
+        c.reply(p.requestId, {
+          t: 'kvReply',
+          found: !stored,
+          value: stored || before === undefined ? Buffer.alloc(0) : before,
+        });
         return;
       }
       case 'kvDelete': {

@@ -131,7 +131,7 @@ function resources(b: flatbuffers.Builder, r: Resources): number {
 
 function vectorOfOffsets(b: flatbuffers.Builder, offs: number[]): number {
   b.startVector(4, offs.length, 4);
-  for (let i = offs.length - 1; i >= 0; i--) b.addOffset(offs[i]!);
+  for (let i = offs.length - 1; i >= 0; i--) b.addOffset(offs[i] as number); // i is in bounds
   return b.endVector();
 }
 

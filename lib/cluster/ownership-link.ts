@@ -48,8 +48,7 @@ export class RefOpGate {
   /** The batch seq was acknowledged (or given up on): held sends it no longer blocks go, in order. */
   acked(seq: number): void {
     if (!this.unacked.delete(seq)) return;
-    while (this.held.length > 0) {
-      const h = this.held[0]!;
+    for (let h = this.held[0]; h !== undefined; h = this.held[0]) {
       if (this.mustWait(h.to, h.after)) break;
       this.held.shift();
       h.send();
@@ -110,7 +109,8 @@ export class OwnershipLink {
     }
     for (const [nodeId, list] of byNode) {
       const seq = this.gate.opened(nodeId);
-      this.sendBatch(nodeId, list.length === 1 ? list[0]! : Buffer.concat(list), seq);
+      const only = list.length === 1 ? list[0] : undefined; // one op: sent without a copy
+      this.sendBatch(nodeId, only ?? Buffer.concat(list), seq);
     }
   }
 

@@ -66,11 +66,12 @@ export function place(
     return place(demand, 'DEFAULT', local, others, spreadTurn);
   }
   const candidates = all.filter((n) => feasible(n, demand));
-  if (candidates.length === 0) return { node: local.nodeId }; // infeasible: waits locally for a node to join
+  const [first] = candidates;
+  if (first === undefined) return { node: local.nodeId }; // infeasible: waits locally for a node to join
   if (strategy === 'SPREAD') {
     const roomy = candidates.filter((n) => hasRoom(n, demand));
     const pool = roomy.length > 0 ? roomy : candidates;
-    return { node: pool[spreadTurn % pool.length]!.nodeId };
+    return { node: (pool[spreadTurn % pool.length] ?? first).nodeId };
   }
   if (feasible(local, demand) && hasRoom(local, demand) && utilization(local, demand) < HYBRID_THRESHOLD) {
     return { node: local.nodeId };
@@ -88,7 +89,7 @@ export function place(
   if (best) return { node: best.nodeId };
   if (feasible(local, demand)) return { node: local.nodeId };
   // Queue on the feasible node with the least load relative to its size.
-  let q = candidates[0]!;
+  let q = first;
   for (const n of candidates) if (utilization(n, demand) < utilization(q, demand)) q = n;
   return { node: q.nodeId };
 }

@@ -142,12 +142,13 @@ export function pullObject(
       }
       let pos = index * CHUNK_BYTES;
       let left = m.dataSize;
-      if (left === 0) {
+      const target = view;
+      // No view yet means an expected size of 0, so left is 0 too.
+      if (left === 0 || target === undefined) {
         chunkDone();
         if (index === 0) pump();
         return;
       }
-      const target = view!;
       conn.takeRaw(
         (piece, inPlace) => {
           if (!done && !inPlace) target.set(piece, pos);
