@@ -24,12 +24,17 @@ const EMPTY = Buffer.alloc(0);
 /** Replies carry the request's id with this bit set, so both sides may number requests freely. */
 const REPLY_BIT = 1n << 63n;
 
+/** How a connection authenticates, whom it says it is, and where its messages go. */
 export interface ConnOptions {
+  /** The cluster token both sides must prove they hold. */
   token: string;
+  /** This node's id, sent in its hello. */
   nodeId: Buffer;
   /** Logs refusals and protocol errors (bad peers must not be silent). */
   log: (line: string) => void;
+  /** Each message after the handshake that is not a reply to one of our requests. */
   onMessage: (conn: Conn, p: Parsed) => void;
+  /** Once, when the connection closes for any reason. */
   onClose?: (conn: Conn, reason: string) => void;
 }
 
@@ -68,10 +73,19 @@ class DirectReader {
   };
 }
 
+/**
+ * One authenticated connection to a peer (see the file comment): one-way messages, requests
+ * with their replies, and raw chunk bytes. Made by Conn.dial or Conn.accept; usable once
+ * `ready` resolves.
+ */
 export class Conn {
+  /** The peer's node id (hex), from its hello; '' until then. */
   peerId = '';
+  /** The handshake is done: both sides proved they hold the token. */
   open = false;
+  /** Closed, for good (close() was called or the socket ended). */
   closed = false;
+  /** Why it closed (errors of later requests quote it). */
   closeReason = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -193,6 +207,10 @@ export class Conn {
     return true;
   }
 
+  /**
+   * Answers request requestId with m, followed by raw bytes if given (a chunk's); written runs
+   * once the kernel has them all (or at once if the connection is closed), so they may be unpinned.
+   */
   reply(requestId: bigint, m: Message, raw?: Buffer[], written?: () => void): void {
     if (this.closed) {
       written?.();
@@ -218,6 +236,7 @@ export class Conn {
     this.write(encodeMessage(m, id));
   }
 
+  /** Sends a request; resolves with the reply, rejects if the connection closes first. */
   request(m: Message): Promise<Parsed> {
     return new Promise((res, rej) => this.requestCb(m, (p) => (p instanceof Error ? rej(p) : res(p))));
   }
@@ -287,6 +306,7 @@ export class Conn {
     else this.socket.unref();
   }
 
+  /** Closes the connection (once): pending requests fail with reason, which is logged unless log is false. */
   close(reason: string, log = true): void {
     if (this.closed) return;
     this.closed = true;

@@ -16,6 +16,7 @@ interface Cause {
 /** Causes tracked at once; lines of any further cause share one entry. */
 const MAX_CAUSES = 64;
 
+/** Writes lines at most once per interval per cause, counting the ones it holds back (see above). */
 export class LogLimiter {
   private readonly causes = new Map<string, Cause>();
 

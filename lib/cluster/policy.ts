@@ -7,19 +7,24 @@
 //   task, fail (hard) or fall back to DEFAULT (soft).
 import type { Resources } from './messages.js';
 
+/** Where a task or actor may go (see the file comment). */
 export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
 
+/** A node as placement sees it. */
 export interface NodeView {
+  /** The node's id (hex). */
   nodeId: string;
   total: Resources;
   /** Resources held plus demand queued, including what we sent since its last report. */
   load: Resources;
 }
 
+/** The node chosen, or why no node can ever run the task. */
 export type Placement = { node: string } | { unschedulable: string };
 
 const HYBRID_THRESHOLD = 0.5;
 
+/** Whether node n could run the demand at all, were it idle. */
 export function feasible(n: NodeView, demand: Resources): boolean {
   for (const [k, v] of Object.entries(demand)) if (v > 0 && (n.total[k] ?? 0) < v) return false;
   return true;
@@ -45,6 +50,7 @@ export function utilization(n: NodeView, demand: Resources): number {
   return u;
 }
 
+/** Chooses the node for a demand under a strategy; spreadTurn rotates SPREAD's choice. */
 export function place(
   demand: Resources,
   strategy: SchedulingStrategy,
