@@ -6,8 +6,10 @@
 // sent them, in order), the node each came from, and their results sent back there.
 import { Reader, Writer } from '../base/codec.js';
 import { ActorDiedError, ObjectLostError, WorkerCrashedError } from '../base/errors.js';
-import { OBJECT_ID_SIZE, TASK_ID_SIZE } from '../base/ids.js';
+import { IdGenerator, OBJECT_ID_SIZE, TASK_ID_SIZE } from '../base/ids.js';
+import { serialize } from '../base/serialization.js';
 import type { ResultSink } from '../node/owner-router.js';
+import { errorRecord } from '../protocol/error-record.js';
 import {
   ArgKind,
   decodeArgs,
@@ -169,7 +171,7 @@ export class Forwarding {
       // Lineage: a result lost before it reached home is made again by running its
       // task again, under the same id, while its retries last.
       this.opts.log(`re-running ${f.spec.name}: its result was lost in transit (${err.message})`);
-      this.opts.local.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
+      this.resubmit(f);
     } else {
       this.opts.local.notifyFailed(
         f.spec,
@@ -182,6 +184,19 @@ export class Forwarding {
       );
     }
     this.opts.changed();
+  }
+
+  /**
+   * Runs a forwarded task again (placed anew: elsewhere or here) with what is left of its
+   * retries. A node manager that is shut down refuses it: its owner hears why instead (this
+   * runs in promise callbacks, where a throw would be an unhandled rejection).
+   */
+  private resubmit(f: Forwarded): void {
+    try {
+      this.opts.local.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
+    } catch (err) {
+      this.opts.local.notifyFailed(f.spec, f.owner, err as Error);
+    }
   }
 
   /** nodeId died: what was forwarded there is retried (tasks, while retries last) or fails. */
@@ -198,7 +213,7 @@ export class Forwarding {
         );
       } else if (f.retriesLeft > 0) {
         // Retried elsewhere (or here) with what is left of its budget.
-        local.submit(withSpec(f.spec, { maxRetries: f.retriesLeft - 1 }), f.def, f.owner);
+        this.resubmit(f);
       } else {
         local.notifyFailed(
           f.spec,
@@ -249,15 +264,59 @@ export class Forwarding {
         local.notifyFailed(spec, local.remoteOwner, err as Error);
         return;
       }
-      local.submit(spec, def, local.remoteOwner);
+      this.runHere(spec, def);
     };
     // Submissions keep their order (actor calls must): once one waits for its args, later ones queue.
     if (needs.length === 0 && this.chained === 0) {
-      local.submit(spec, def, local.remoteOwner);
+      this.runHere(spec, def);
       return;
     }
     this.chained++;
-    this.submitChain = this.submitChain.then(run).finally(() => this.chained--);
+    // run handles its own failures; a throw here still must not stop the tasks queued after it.
+    this.submitChain = this.submitChain
+      .then(run)
+      .catch((err: unknown) => this.opts.log(`a task forwarded here was lost: ${String(err)}`))
+      .finally(() => this.chained--);
+  }
+
+  /**
+   * Hands a task forwarded here to the node manager. One it cannot take (it is shut down:
+   * submit throws) must not throw into the connection's reader or the submit chain.
+   */
+  private runHere(spec: TaskSpec, def: FunctionDef): void {
+    const local = this.opts.local;
+    try {
+      local.submit(spec, def, local.remoteOwner);
+    } catch (err) {
+      this.refused(spec, err as Error);
+    }
+  }
+
+  /**
+   * A task forwarded here that this node could not take. While this node closes it is
+   * dropped: its origin hears that this node left and retries it elsewhere (nodeDied).
+   * Otherwise each of its returns fails home with the reason, sent from here: the node
+   * manager that refused it is not asked again.
+   */
+  private refused(spec: TaskSpec, err: Error): void {
+    const taskHex = spec.taskId.toString('hex');
+    if (this.opts.closed()) {
+      const origin = this.origins.get(taskHex);
+      this.origins.delete(taskHex);
+      for (const id of origin?.pulled ?? []) this.opts.objects.freeLocal(id);
+      return;
+    }
+    const where = `node ${this.opts.table.selfId.slice(0, 8)}`;
+    const reason =
+      spec.kind === TaskKind.Task
+        ? new WorkerCrashedError(`${where} could not run task ${spec.name}: ${err.message}`, { cause: err })
+        : new ActorDiedError(`the actor's ${where} could not run ${spec.name}: ${err.message}`, {
+            cause: err,
+          });
+    const payload = serialize(errorRecord(reason));
+    for (let i = 0; i < spec.numReturns; i++) {
+      this.sendResult(IdGenerator.returnId(spec.taskId, i), DoneStatus.Error, ReturnKind.Inline, payload);
+    }
   }
 
   /** A result of a task forwarded here: back to the node it came from. */

@@ -1,17 +1,26 @@
 // Forwarding with fakes: what happens to tasks sent to a node that dies (retried while
 // retries are left, actor calls failed), results lost on their way home (the task runs
 // again once, or fails), a result whose task was sent again meanwhile (superseded:
-// ignored), and results of tasks forwarded here going back through the ref-op gate.
+// ignored), results of tasks forwarded here going back through the ref-op gate, and
+// tasks the node manager refuses (it is shut down: submit throws) failing home or
+// dropped while this node closes, never thrown into the connection or left unhandled.
 import { describe, expect, test } from 'vitest';
 import { Writer } from '../../../lib/base/codec.js';
-import { ActorDiedError, ObjectLostError, WorkerCrashedError } from '../../../lib/base/errors.js';
+import {
+  ActorDiedError,
+  ObjectLostError,
+  SunrayError,
+  WorkerCrashedError,
+} from '../../../lib/base/errors.js';
+import { deserialize } from '../../../lib/base/serialization.js';
 import type { Conn } from '../../../lib/cluster/connection.js';
 import { Forwarding } from '../../../lib/cluster/forwarding.js';
 import type { Message } from '../../../lib/cluster/messages.js';
 import { NodeTable } from '../../../lib/cluster/node-table.js';
 import type { ObjectMover } from '../../../lib/cluster/objects.js';
 import type { PullOutcome } from '../../../lib/cluster/transfer.js';
-import { type TaskSpec, writeSpec } from '../../../lib/protocol/spec.js';
+import type { ErrorRecord } from '../../../lib/protocol/error-record.js';
+import { ArgKind, encodeArgs, type TaskSpec, writeSpec } from '../../../lib/protocol/spec.js';
 import { DoneStatus, ReturnKind } from '../../../lib/protocol/worker-messages.js';
 import {
   FakeLocal,
@@ -51,7 +60,7 @@ class FakeObjects implements ObjectMover {
   }
 }
 
-function forwarding() {
+function forwarding(state = { closed: false }) {
   const local = new FakeLocal(SELF);
   const peers = new FakePeers();
   const objects = new FakeObjects();
@@ -70,7 +79,7 @@ function forwarding() {
       },
     },
     log: (l) => logs.push(l),
-    closed: () => false,
+    closed: () => state.closed,
     nodeUnreachable: (id) => unreachable.push(id),
     changed: () => {},
   });
@@ -206,5 +215,108 @@ describe('forwarding', () => {
     fw.sendResult(returnOf(t), DoneStatus.Ok, ReturnKind.Inline, Buffer.from('v'));
     await settle();
     expect(peers.conn(B).sent).toHaveLength(1);
+  });
+});
+
+/** A task as it arrives from node `origin`. */
+function submitted(spec: TaskSpec, origin = B): Extract<Message, { t: 'submit' }> {
+  const w = new Writer(256);
+  writeSpec(w, spec);
+  return { t: 'submit', origin, spec: Buffer.from(w.finish()), def: Buffer.alloc(0) };
+}
+
+/** A result sent home, with its error record read back as the owner's node reads it. */
+function failure(m: Message | undefined): { objectId: Buffer; status: DoneStatus; record: ErrorRecord } {
+  if (m?.t !== 'result') throw new Error(`expected a result, got ${m?.t}`);
+  return { objectId: m.objectId, status: m.status, record: deserialize(m.payload) as ErrorRecord };
+}
+
+/** What NodeManager.submit does once the node manager is shut down. */
+function shutDown(): never {
+  throw new SunrayError('the node manager is shut down');
+}
+
+// Before these were handled, a refused submit threw into the connection's reader (which
+// closed the connection) or, for a task waiting for its arguments, became an unhandled
+// rejection (vitest fails the run on one) and stopped every task queued after it.
+describe('tasks the node manager refuses (it is shut down)', () => {
+  test('a task forwarded here fails home: each return, with WorkerCrashedError saying why', async () => {
+    const { fw, local, peers } = forwarding();
+    local.onSubmit = shutDown;
+    const t = specOf(TaskKind.Task, { numReturns: 2 });
+    expect(() => fw.onSubmit(submitted(t))).not.toThrow();
+    await settle();
+    const sent = peers.conn(B).sent.map(failure);
+    expect(sent.map((f) => [f.objectId, f.status])).toEqual([
+      [returnOf(t, 0), DoneStatus.Error],
+      [returnOf(t, 1), DoneStatus.Error],
+    ]);
+    expect(sent[0]?.record.name).toBe('WorkerCrashedError');
+    expect(sent[0]?.record.message).toMatch(
+      new RegExp(`^node a0a0a0a0 could not run task ${t.name}: the node manager is shut down$`),
+    );
+  });
+
+  test('an actor call forwarded here fails home with ActorDiedError', async () => {
+    const { fw, local, peers } = forwarding();
+    local.onSubmit = shutDown;
+    const call = specOf(TaskKind.ActorCall);
+    fw.onSubmit(submitted(call));
+    await settle();
+    const [f] = peers.conn(B).sent.map(failure);
+    expect(f?.record.name).toBe('ActorDiedError');
+    expect(f?.record.failure).toBe('actorDied');
+  });
+
+  test('one that waited for its arguments fails home, and the tasks queued after it still run', async () => {
+    const { fw, local, peers } = forwarding();
+    const arg = returnOf(specOf(TaskKind.Task));
+    const first = specOf(TaskKind.ActorCall, { args: encodeArgs([{ kind: ArgKind.StoreRef, id: arg }]) });
+    const second = specOf(TaskKind.ActorCall);
+    local.onSubmit = (spec) => {
+      if (spec.taskId.equals(first.taskId)) shutDown();
+    };
+    fw.onSubmit(submitted(first));
+    fw.onSubmit(submitted(second)); // queued behind the first (calls keep their order)
+    await settle();
+    expect(local.submitted.map((s) => s.spec.taskId)).toEqual([first.taskId, second.taskId]);
+    expect(peers.conn(B).sent.map((m) => failure(m).objectId)).toEqual([returnOf(first)]);
+  });
+
+  test('while this node closes, one is dropped: nothing goes home, its pulled arguments are freed', async () => {
+    const state = { closed: false };
+    const { fw, local, peers, objects } = forwarding(state);
+    local.onSubmit = shutDown;
+    const arg = returnOf(specOf(TaskKind.Task));
+    state.closed = true;
+    fw.onSubmit(submitted(specOf(TaskKind.Task)));
+    fw.onSubmit(
+      submitted(specOf(TaskKind.Task, { args: encodeArgs([{ kind: ArgKind.StoreRef, id: arg }]) })),
+    );
+    await settle();
+    expect(local.submitted).toHaveLength(2);
+    expect(peers.conn(B).sent).toEqual([]);
+    expect(objects.freedHere).toEqual([arg]);
+  });
+
+  test('a retry the node manager refuses fails to its owner instead', async () => {
+    const { fw, local, peers, objects, forward } = forwarding();
+    const lost = specOf(TaskKind.Task, { maxRetries: 1 });
+    const onDeadNode = specOf(TaskKind.Task, { maxRetries: 1 });
+    forward(B, lost);
+    forward(C, onDeadNode);
+    local.onSubmit = shutDown;
+    // Its result was lost on the way home: re-run, in a promise callback.
+    fw.onResult(result(lost, ReturnKind.InStore), peers.conn(B) as unknown as Conn);
+    objects.copies[0]?.settle('missing');
+    await settle();
+    // Its node died: re-run, from the node table's heartbeat.
+    expect(() => fw.nodeDied(C, 'node c0c0c0c0')).not.toThrow();
+    expect(local.submitted.map((s) => s.spec.taskId)).toEqual([lost.taskId, onDeadNode.taskId]);
+    expect(local.failed.map((f) => [f.spec.taskId, f.owner, f.err.message])).toEqual([
+      [lost.taskId, OWNER, 'the node manager is shut down'],
+      [onDeadNode.taskId, OWNER, 'the node manager is shut down'],
+    ]);
+    expect(fw.busy).toBe(false);
   });
 });
