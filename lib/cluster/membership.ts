@@ -176,10 +176,11 @@ export class Membership {
    * A node died (the table says so, or it could not be reached for what we sent it): each
    * part cleans up what it had there. Its connections are left alone: a node that died
    * closed them itself, and one that only stalled past the timeout keeps serving what is in
-   * flight (it rejoins as a new member).
+   * flight (it rejoins as a new member). Once this node closes, nothing is retried here:
+   * its node manager is shutting down and would refuse what the parts resubmit.
    */
   nodeDead(nodeId: string): void {
-    if (nodeId === this.opts.local.nodeId) return;
+    if (nodeId === this.opts.local.nodeId || this.opts.closed()) return;
     const info = this.opts.table.get(nodeId);
     const where = `node ${nodeId.slice(0, 8)} (${info?.address ?? '?'})`;
     for (const h of this.opts.onNodeDead) h(nodeId, where);

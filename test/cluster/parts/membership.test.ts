@@ -47,7 +47,7 @@ class FakeHead implements HeadConn {
   }
 }
 
-function nonHead(initial: NodeInfoMsg[]) {
+function nonHead(initial: NodeInfoMsg[], state = { closed: false }) {
   const local = new FakeLocal(SELF);
   const head = new FakeHead(initial);
   const deaths: string[] = [];
@@ -67,7 +67,7 @@ function nonHead(initial: NodeInfoMsg[]) {
       (id) => deaths.push(`then ${id.slice(0, 2)}`),
     ],
     onTable: () => tables++,
-    closed: () => false,
+    closed: () => state.closed,
   });
   return { m, local, head, deaths, tables: () => tables };
 }
@@ -112,6 +112,15 @@ describe('membership', () => {
     m.tick();
     head.reply([nodeInfo(SELF), nodeInfo(B, false), nodeInfo(C, false)]);
     expect(seen).toEqual(['b0: other alive false', 'c0: other alive false']);
+  });
+
+  test('once this node closes, a death sets nothing off: its node manager would refuse retries', async () => {
+    const state = { closed: false };
+    const { m, deaths } = nonHead([nodeInfo(SELF), nodeInfo(B)], state);
+    await m.start();
+    state.closed = true;
+    m.nodeDead(B); // as a send to B that failed after close() would
+    expect(deaths).toEqual([]);
   });
 
   test('a node that leaves the table alive died; one first seen dead never lived here', async () => {
