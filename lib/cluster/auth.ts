@@ -4,8 +4,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InvalidArgumentError } from '../base/errors.js';
 
+/** Bytes of each side's handshake nonce. */
 export const NONCE_BYTES = 32;
 
+/** A fresh random nonce for one handshake (never reused: a proof is bound to both nonces). */
 export function newNonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
@@ -35,6 +37,11 @@ export function checkToken(token: string, where: string): string {
   return token;
 }
 
+/**
+ * The proof that one side holds the token: HMAC-SHA256 keyed by the token over its role, the
+ * other side's nonce, then its own. The role label keeps a listener's proof from being replayed
+ * as a client's (and back).
+ */
 export function proof(
   token: string,
   role: 'listener' | 'client',
@@ -44,6 +51,7 @@ export function proof(
   return createHmac('sha256', token).update(role).update(theirNonce).update(ourNonce).digest();
 }
 
+/** Whether a received proof is the expected one, compared in constant time. */
 export function proofMatches(expected: Buffer, got: Uint8Array): boolean {
   return got.length === expected.length && timingSafeEqual(expected, got);
 }

@@ -24,12 +24,17 @@ const EMPTY = Buffer.alloc(0);
 /** Replies carry the request's id with this bit set, so both sides may number requests freely. */
 const REPLY_BIT = 1n << 63n;
 
+/** How a connection authenticates, whom it says it is, and where its messages go. */
 export interface ConnOptions {
+  /** The cluster token both sides must prove they hold. */
   token: string;
+  /** This node's id, sent in its hello. */
   nodeId: Buffer;
   /** Logs refusals and protocol errors (bad peers must not be silent). */
   log: (line: string) => void;
+  /** Each message after the handshake that is not a reply to one of our requests. */
   onMessage: (conn: Conn, p: Parsed) => void;
+  /** Once, when the connection closes for any reason. */
   onClose?: (conn: Conn, reason: string) => void;
 }
 
@@ -68,10 +73,19 @@ class DirectReader {
   };
 }
 
+/**
+ * One authenticated connection to a peer (see the file comment): one-way messages, requests
+ * with their replies, and raw chunk bytes. Made by Conn.dial or Conn.accept; usable once
+ * `ready` resolves.
+ */
 export class Conn {
+  /** The peer's node id (hex), from its hello; '' until then. */
   peerId = '';
+  /** The handshake is done: both sides proved they hold the token. */
   open = false;
+  /** Closed, for good (close() was called or the socket ended). */
   closed = false;
+  /** Why it closed (errors of later requests quote it). */
   closeReason = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -193,6 +207,10 @@ export class Conn {
     return true;
   }
 
+  /**
+   * Answers request requestId with m, followed by raw bytes if given (a chunk's); written runs
+   * once the kernel has them all (or at once if the connection is closed), so they may be unpinned.
+   */
   reply(requestId: bigint, m: Message, raw?: Buffer[], written?: () => void): void {
     if (this.closed) {
       written?.();
@@ -218,6 +236,7 @@ export class Conn {
     this.write(encodeMessage(m, id));
   }
 
+  /** Sends a request; resolves with the reply, rejects if the connection closes first. */
   request(m: Message): Promise<Parsed> {
     return new Promise((res, rej) => this.requestCb(m, (p) => (p instanceof Error ? rej(p) : res(p))));
   }
@@ -287,6 +306,7 @@ export class Conn {
     else this.socket.unref();
   }
 
+  /** Closes the connection (once): pending requests fail with reason, which is logged unless log is false. */
   close(reason: string, log = true): void {
     if (this.closed) return;
     this.closed = true;
@@ -314,8 +334,16 @@ export class Conn {
     }
   }
 
+  /** The oldest buffered chunk; callers have checked that enough bytes are buffered. */
+  private head(): Buffer {
+    const c = this.chunks[0];
+    // Unreachable while `buffered` counts the chunks right; if not, the connection closes.
+    if (c === undefined) throw new FrameError('read past the bytes received (internal error)');
+    return c;
+  }
+
   private take(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = this.head();
     let out: Buffer;
     if (first.length >= n) {
       out = first.subarray(0, n);
@@ -325,7 +353,7 @@ export class Conn {
       out = Buffer.allocUnsafe(n);
       let at = 0;
       while (at < n) {
-        const c = this.chunks[0]!;
+        const c = this.head();
         const k = Math.min(c.length, n - at);
         c.copy(out, at, 0, k);
         at += k;
@@ -341,7 +369,7 @@ export class Conn {
     while (!this.closed) {
       if (this.raw) {
         if (this.buffered === 0) return;
-        const c = this.chunks[0]!;
+        const c = this.head();
         const k = Math.min(c.length, this.raw.left);
         const piece = this.take(k);
         this.raw.left -= k;
@@ -364,7 +392,7 @@ export class Conn {
   }
 
   private peekLength(): number {
-    const first = this.chunks[0]!;
+    const first = this.head();
     if (first.length >= 4) return first.readUInt32LE(0);
     const four = Buffer.alloc(4);
     let at = 0;

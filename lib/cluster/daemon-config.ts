@@ -3,15 +3,25 @@
 // to its stdin (writeDaemonConfig), never in argv or the environment.
 import type { Writable } from 'node:stream';
 
+/** A node daemon's configuration (the CLI's `sunray start` flags, or the testing Cluster's). */
 export interface DaemonConfig {
+  /** Whether this node is the head (keeps the Directory). */
   head: boolean;
+  /** host:port of the head, for a node that is not the head. */
   headAddress?: string;
+  /** The cluster token (see auth.ts). */
   token: string;
+  /** Address to listen on (default 127.0.0.1). */
   bind?: string;
+  /** Port to listen on (0 or absent: any free port). */
   port?: number;
+  /** CPUs this node offers (default: the machine's). */
   numCpus?: number;
+  /** GPUs this node offers. */
   numGpus?: number;
+  /** Custom resources this node offers. */
   resources?: Record<string, number>;
+  /** Bytes of the node's object store. */
   objectStoreMemory?: number;
   /** Where the store makes its private spill directory (default: the session directory). */
   objectSpillingDir?: string;
@@ -24,9 +34,11 @@ export interface DaemonConfig {
   prefaultStore?: boolean;
   /** Exit when the process that started us is gone (the testing Cluster's nodes). */
   exitWithParent?: boolean;
+  /** The file the daemon's output goes to (its starter opens it), named in its ready line and the session. */
   log?: string;
 }
 
+/** Starts the line a daemon prints on stdout once it is up; JSON follows (pid, node id, address, head, log). */
 export const READY_PREFIX = 'SUNRAY_NODE_READY ';
 
 /** The most configuration bytes a daemon reads from its stdin. */

@@ -15,6 +15,10 @@ const FORGET_DEAD_MS = 60_000;
 /** Drivers get this many heartbeat timeouts before they are declared dead. */
 const DRIVER_GRACE = 3;
 
+/**
+ * The head's table of nodes (liveness from heartbeats: a node silent past the timeout is
+ * marked dead, and dead ones are forgotten after a while) and its small KV store.
+ */
 export class Directory {
   private readonly nodes = new Map<string, NodeRec>();
   private readonly kv = new Map<string, Buffer>();
@@ -26,6 +30,7 @@ export class Directory {
     private readonly onDeath: (nodeId: string) => void,
   ) {}
 
+  /** A node registered (joined, or rejoined after it was declared dead): alive from now. */
   upsert(info: NodeInfoMsg): void {
     const rec = this.nodes.get(info.nodeId);
     const now = Date.now();
@@ -41,6 +46,7 @@ export class Directory {
     rec.lastSeen = now;
   }
 
+  /** A node's heartbeat: its load now. False if the node is unknown or dead (it must register again). */
   heartbeat(
     nodeId: string,
     h: Pick<NodeInfoMsg, 'available' | 'load' | 'pendingTasks' | 'infeasible' | 'pendingActors'>,
@@ -56,6 +62,7 @@ export class Directory {
     return true;
   }
 
+  /** Declares a live node dead (logged with why) and tells onDeath. */
   markDead(nodeId: string, why: string): void {
     const rec = this.nodes.get(nodeId);
     if (!rec || !rec.info.alive) return;
@@ -96,6 +103,7 @@ export class Directory {
     return [...this.nodes.values()].map((r) => ({ ...r.info }));
   }
 
+  /** Stores value under ns/key; without overwrite, only if the key is free. True if stored. */
   kvPut(ns: string, key: string, value: Buffer, overwrite: boolean): boolean {
     const k = namespacedKey(ns, key);
     if (!overwrite && this.kv.has(k)) return false;
@@ -103,6 +111,7 @@ export class Directory {
     return true;
   }
 
+  /** The value under ns/key, if any. */
   kvGet(ns: string, key: string): Buffer | undefined {
     return this.kv.get(namespacedKey(ns, key));
   }

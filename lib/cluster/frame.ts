@@ -5,6 +5,7 @@ import * as flatbuffers from 'flatbuffers';
 import { SunrayError } from '../base/errors.js';
 import { Body, Frame, Hello, ProtocolVersion } from './generated/wire_generated.js';
 
+/** Body: the union tag of a Frame; ProtocolVersion: the version a hello carries. */
 export { Body, ProtocolVersion };
 
 /** Frames above this size are refused before any of them is read. */
@@ -24,6 +25,7 @@ export function encodeHello(nodeId: Uint8Array, nonce: Uint8Array, requestId = 0
   return withLength(b.asUint8Array());
 }
 
+/** The frame as it goes on the wire: its body after a u32 little-endian length. */
 export function withLength(body: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32LE(body.length, 0);

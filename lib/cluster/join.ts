@@ -7,12 +7,21 @@ import { loadHead } from '../session/session-dir.js';
 import { checkToken } from './auth.js';
 import { ClusterNode } from './cluster-node.js';
 
+/** What init() was given to join a cluster. */
 export interface JoinOptions {
+  /** The head's host:port, or 'auto' for the cluster started on this machine. */
   address: string;
+  /** The cluster token; else SUNRAY_CLUSTER_TOKEN, else the session's when the head is ours. */
   token?: string | undefined;
+  /** Milliseconds of silence after which a node is declared dead. */
   heartbeatTimeout?: number | undefined;
 }
 
+/**
+ * The head address and token to use: 'auto' becomes the head recorded in this machine's
+ * session, and a missing token comes from the environment or that session. Throws
+ * InvalidArgumentError for a short token, ClusterConnectionError when there is no head or token.
+ */
 export function resolveAddress(o: JoinOptions): { address: string; token: string } {
   let address = o.address;
   // Given tokens are checked for length (auth.ts checkToken); the session's was, when the head started.
@@ -46,6 +55,7 @@ export function resolveAddress(o: JoinOptions): { address: string; token: string
   return { address, token };
 }
 
+/** Joins the driver's node manager to the cluster at o.address, as a driver node. */
 export async function joinCluster(manager: NodeManager, o: JoinOptions): Promise<ClusterNode> {
   const { address, token } = resolveAddress(o);
   return ClusterNode.start({

@@ -16,6 +16,7 @@ interface Cause {
 /** Causes tracked at once; lines of any further cause share one entry. */
 const MAX_CAUSES = 64;
 
+/** Writes lines at most once per interval per cause, counting the ones it holds back (see above). */
 export class LogLimiter {
   private readonly causes = new Map<string, Cause>();
 
@@ -57,6 +58,13 @@ export class LogLimiter {
     const c = this.causes.get(key);
     if (!c) return;
     c.timer = undefined;
+    // A timer can run late, after a line of this cause was logged on time (which moved `last`):
+    // then wait out that line's interval, or its count would follow it at once.
+    const wait = c.last + this.intervalMs - this.now();
+    if (wait > 0) {
+      c.timer = setTimeout(() => this.flush(key), wait).unref();
+      return;
+    }
     if (c.suppressed === 0) {
       this.causes.delete(key); // quiet for a whole interval: forget it
       return;

@@ -35,8 +35,10 @@ import {
   TaskResult,
 } from './generated/wire_generated.js';
 
+/** Resource amounts by name (CPU, GPU, memory, custom ones). */
 export type Resources = Record<string, number>;
 
+/** One node as the node table and heartbeats describe it. */
 export interface NodeInfoMsg {
   nodeId: string; // hex
   address: string;
@@ -53,6 +55,7 @@ export interface NodeInfoMsg {
   pendingActors: number;
 }
 
+/** Every message of the node-to-node protocol, decoded; `t` names its kind. */
 export type Message =
   | { t: 'hello'; version: number; nodeId: Buffer; nonce: Buffer }
   | { t: 'challenge'; version: number; nonce: Buffer }
@@ -102,8 +105,11 @@ export type Message =
   | { t: 'refOpsAck'; deadOwners: Buffer }
   | { t: 'ownersDied'; ownerIds: Buffer };
 
+/** A decoded frame. */
 export interface Parsed {
+  /** 0 for a one-way message; a reply carries its request's id with the reply bit set. */
   requestId: bigint;
+  /** The message the frame carries. */
   msg: Message;
 }
 
@@ -131,7 +137,7 @@ function resources(b: flatbuffers.Builder, r: Resources): number {
 
 function vectorOfOffsets(b: flatbuffers.Builder, offs: number[]): number {
   b.startVector(4, offs.length, 4);
-  for (let i = offs.length - 1; i >= 0; i--) b.addOffset(offs[i]!);
+  for (let i = offs.length - 1; i >= 0; i--) b.addOffset(offs[i] as number); // i is in bounds
   return b.endVector();
 }
 

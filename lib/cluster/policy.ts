@@ -7,19 +7,24 @@
 //   task, fail (hard) or fall back to DEFAULT (soft).
 import type { Resources } from './messages.js';
 
+/** Where a task or actor may go (see the file comment). */
 export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
 
+/** A node as placement sees it. */
 export interface NodeView {
+  /** The node's id (hex). */
   nodeId: string;
   total: Resources;
   /** Resources held plus demand queued, including what we sent since its last report. */
   load: Resources;
 }
 
+/** The node chosen, or why no node can ever run the task. */
 export type Placement = { node: string } | { unschedulable: string };
 
 const HYBRID_THRESHOLD = 0.5;
 
+/** Whether node n could run the demand at all, were it idle. */
 export function feasible(n: NodeView, demand: Resources): boolean {
   for (const [k, v] of Object.entries(demand)) if (v > 0 && (n.total[k] ?? 0) < v) return false;
   return true;
@@ -45,6 +50,7 @@ export function utilization(n: NodeView, demand: Resources): number {
   return u;
 }
 
+/** Chooses the node for a demand under a strategy; spreadTurn rotates SPREAD's choice. */
 export function place(
   demand: Resources,
   strategy: SchedulingStrategy,
@@ -66,11 +72,12 @@ export function place(
     return place(demand, 'DEFAULT', local, others, spreadTurn);
   }
   const candidates = all.filter((n) => feasible(n, demand));
-  if (candidates.length === 0) return { node: local.nodeId }; // infeasible: waits locally for a node to join
+  const [first] = candidates;
+  if (first === undefined) return { node: local.nodeId }; // infeasible: waits locally for a node to join
   if (strategy === 'SPREAD') {
     const roomy = candidates.filter((n) => hasRoom(n, demand));
     const pool = roomy.length > 0 ? roomy : candidates;
-    return { node: pool[spreadTurn % pool.length]!.nodeId };
+    return { node: (pool[spreadTurn % pool.length] ?? first).nodeId };
   }
   if (feasible(local, demand) && hasRoom(local, demand) && utilization(local, demand) < HYBRID_THRESHOLD) {
     return { node: local.nodeId };
@@ -88,7 +95,7 @@ export function place(
   if (best) return { node: best.nodeId };
   if (feasible(local, demand)) return { node: local.nodeId };
   // Queue on the feasible node with the least load relative to its size.
-  let q = candidates[0]!;
+  let q = first;
   for (const n of candidates) if (utilization(n, demand) < utilization(q, demand)) q = n;
   return { node: q.nodeId };
 }

@@ -2,10 +2,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
-import { splitAddress } from './cluster-node.js';
 import { Conn } from './connection.js';
 import type { NodeInfoMsg } from './messages.js';
+import { splitAddress } from './peers.js';
 
+/** The head's node table and heartbeat timeout, over a connection opened for it and closed after. */
 export async function queryStatus(
   address: string,
   token: string,

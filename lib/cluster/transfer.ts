@@ -15,6 +15,7 @@ import { ErrorCode, type Message, type Parsed } from './messages.js';
  * per object), with 32 MiB in flight per transfer.
  */
 export const CHUNK_BYTES = 8 * 1024 * 1024;
+/** Chunk requests outstanding per transfer at most. */
 export const MAX_INFLIGHT_CHUNKS = 4;
 
 /** Answers one PullObject: the chunk's frame, then its bytes from the arena. */
@@ -57,6 +58,7 @@ export async function servePull(
   );
 }
 
+/** 'ok': the object is in the store now (pulled, or already there); 'missing': the peer does not have it. */
 export type PullOutcome = 'ok' | 'missing';
 
 /**
@@ -142,12 +144,13 @@ export function pullObject(
       }
       let pos = index * CHUNK_BYTES;
       let left = m.dataSize;
-      if (left === 0) {
+      const target = view;
+      // No view yet means an expected size of 0, so left is 0 too.
+      if (left === 0 || target === undefined) {
         chunkDone();
         if (index === 0) pump();
         return;
       }
-      const target = view!;
       conn.takeRaw(
         (piece, inPlace) => {
           if (!done && !inPlace) target.set(piece, pos);

@@ -67,6 +67,67 @@ describe('LogLimiter', () => {
     );
     expect(causeOf('handshake refused: bad nonce')).not.toBe(causeOf('the peer left during the handshake'));
   });
+  test('a timer that fires late never lets two lines of a cause out within a second', () => {
+    // A loaded machine runs timers late: a line logged on time must not be followed at once by
+    // the late timer's summary, nor by a line logged as new because that timer forgot the cause.
+    vi.useFakeTimers();
+    let now = 0;
+    const at: number[] = [];
+    const lines: string[] = [];
+    const l = new LogLimiter(
+      (x) => {
+        at.push(now);
+        lines.push(x);
+      },
+      1000,
+      () => now,
+    );
+    l.line('c', 'a'); // logged at 0
+    l.line('c', 'b'); // held; its summary is due at 1000
+    now = 1000;
+    vi.advanceTimersByTime(1000); // the summary (b), at 1000; the next check is due at 2000
+    now = 2000;
+    l.line('c', 'c'); // logged on time, before the late timer runs
+    now = 2001;
+    vi.advanceTimersByTime(1000); // the late timer: nothing was held since c
+    now = 2002;
+    l.line('c', 'd'); // within a second of c: held
+    now = 2003;
+    vi.advanceTimersByTime(1); // (no timer of the old schedule may flush d now)
+    expect(lines).toEqual(['a', 'b', 'c']);
+    now = 3000;
+    vi.advanceTimersByTime(1000); // d's summary, a second after c
+    expect(lines).toEqual(['a', 'b', 'c', 'd']);
+    const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(1000);
+    l.close();
+  });
+
+  test('a late timer does not flush a count early', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const at: number[] = [];
+    const l = new LogLimiter(
+      () => at.push(now),
+      1000,
+      () => now,
+    );
+    l.line('c', 'a');
+    l.line('c', 'b');
+    now = 1000;
+    vi.advanceTimersByTime(1000); // b's summary; next check due at 2000
+    now = 2000;
+    l.line('c', 'c'); // logged on time
+    now = 2001;
+    l.line('c', 'd'); // held
+    now = 2002;
+    vi.advanceTimersByTime(1000); // the old timer, late: d must wait until 3000
+    expect(at).toEqual([0, 1000, 2000]);
+    now = 3000;
+    vi.advanceTimersByTime(1000);
+    expect(at).toEqual([0, 1000, 2000, 3000]);
+    l.close();
+  });
 });
 
 describe('a listener flooded with bad hellos', () => {

@@ -1,0 +1,60 @@
+// The view of this node's node manager that the cluster layer works with: what it
+// reads (resources, load, the store) and what it asks of it (run a task, hand a
+// result to its owner, fail a task, route ownership ops). NodeManager has all of it;
+// the unit tests of the cluster's parts give a fake instead, so no process is needed.
+import type { ClusterHooks } from '../node/cluster-hooks.js';
+import type { HandedOver } from '../node/local-task-manager.js';
+import type { ResultSink } from '../node/owner-router.js';
+import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
+import type { ObjectStore } from '../store/index.js';
+import type { Resources } from './messages.js';
+
+/** What this node holds and has queued (NodeManager.loadSnapshot): heartbeats and placement. */
+export interface LoadSnapshot {
+  available: Resources;
+  load: Resources;
+  pending: number;
+  infeasible: Record<string, number>;
+  pendingActors: number;
+}
+
+/**
+ * The node manager as the cluster sees it. Owners are the node manager's ResultSinks
+ * (node/owner-router.ts): a worker of this node, the driver, or `remoteOwner` for tasks
+ * other nodes forwarded here.
+ */
+export interface LocalNode {
+  readonly nodeId: string;
+  readonly store: ObjectStore;
+  readonly pool: { total(): Resources; available(): Resources };
+  readonly opts: { readonly objectStoreMemory: number };
+  /** The owner of tasks other nodes forwarded here: their results go back over the cluster. */
+  readonly remoteOwner: ResultSink;
+  /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */
+  cluster: ClusterHooks | undefined;
+  loadSnapshot(): LoadSnapshot;
+  /** Takes the queued tasks this node can never run (a node that joined may). */
+  takeInfeasible(): HandedOver[];
+  /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */
+  submit(spec: TaskSpec, def: FunctionDef, owner: ResultSink): void;
+  /** Fails every return of a task for its owner. */
+  notifyFailed(spec: TaskSpec, owner: ResultSink, err: Error): void;
+  /** Hands a result to its owner on this node. */
+  deliver(
+    owner: ResultSink,
+    objectId: Buffer,
+    status: DoneStatus,
+    kind: ReturnKind,
+    payload: Buffer | undefined,
+  ): void;
+  cancelTask(taskId: Buffer, force: boolean): void;
+  killActor(actorId: Buffer, noRestart: boolean): void;
+  releaseActor(actorId: Buffer): void;
+  /** Ownership ops another node sent for owners here: the owners (hex) among them that are gone. */
+  routeRemoteRefOps(ops: Buffer): string[];
+  /** Every owner whose id starts with prefix (hex) is dead. */
+  ownersDied(prefix: string): void;
+  /** Tells the process `to` of this node that the owner ownerHex is dead. */
+  tellOwnerDied(to: ResultSink, ownerHex: string): void;
+}

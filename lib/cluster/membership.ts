@@ -1,0 +1,201 @@
+// This node's membership: joining (registering with the head), heartbeats and the
+// node table that comes back with them (on the head: straight from its directory),
+// rejoining when the head declared us dead, leaving, and what a node's death sets
+// off here (the handlers given, in order: each part cleans up what it sent there).
+import { ClusterConnectionError } from '../base/errors.js';
+import type { Directory } from './directory.js';
+import type { LocalNode } from './local-node.js';
+import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
+import type { NodeTable } from './node-table.js';
+
+/** What membership uses of the connection to the head (the unit tests give a fake). */
+export interface HeadConn {
+  readonly open: boolean;
+  readonly closed: boolean;
+  send(m: Message): boolean;
+  request(m: Message): Promise<Parsed>;
+  requestCb(m: Message, cb: (p: Parsed | Error) => void): void;
+  setRef(ref: boolean): void;
+  close(reason: string, log?: boolean): void;
+}
+
+/** A part's cleanup when a node died: `where` names the node for messages. */
+export type NodeDeathHandler = (nodeId: string, where: string) => void;
+
+/** What Membership needs: this node, its table, the head (or its directory) and the parts to tell of deaths. */
+export interface MembershipOptions {
+  local: LocalNode;
+  table: NodeTable;
+  /** The head's directory (on the head only). */
+  directory: Directory | undefined;
+  head: boolean;
+  isDriver: boolean;
+  /** host:port of the head (not for the head itself). */
+  headAddress: string | undefined;
+  /** host:port this node listens at. */
+  address: () => string;
+  heartbeatTimeoutMs: number;
+  dial: (address: string) => Promise<HeadConn>;
+  /** What follows a node's death, in order. */
+  onNodeDead: NodeDeathHandler[];
+  /** After every node table taken (ownership ops for nodes unknown until now). */
+  onTable: () => void;
+  closed: () => boolean;
+}
+
+/** This node's membership in the cluster (see the file comment). */
+export class Membership {
+  /** The connection to the head (non-head nodes): undefined while there is none. */
+  headConn: HeadConn | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private headTimeoutMs = 0;
+
+  constructor(private readonly opts: MembershipOptions) {}
+
+  /** Founds the cluster's table (the head) or joins the head's. */
+  async start(): Promise<void> {
+    if (this.opts.head) this.tick();
+    else await this.join();
+  }
+
+  /** Heartbeats from now on (after start: the node is attached to its node manager). */
+  startHeartbeats(): void {
+    this.timer = setInterval(() => this.tick(), this.heartbeatInterval()).unref();
+  }
+
+  heartbeatInterval(): number {
+    const timeout = Math.min(this.opts.heartbeatTimeoutMs, this.headTimeoutMs || Number.POSITIVE_INFINITY);
+    return Math.max(100, Math.min(1000, Math.floor(timeout / 5)));
+  }
+
+  /** Heartbeats follow the head's timeout, whatever this node was started with. */
+  private adoptTimeout(ms: number): void {
+    if (!ms || ms === this.headTimeoutMs || this.opts.closed()) return;
+    this.headTimeoutMs = ms;
+    if (!this.timer) return; // startHeartbeats() sets it up next
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), this.heartbeatInterval()).unref();
+  }
+
+  /** This node as the directory lists it. */
+  selfInfo(): NodeInfoMsg {
+    const local = this.opts.local;
+    const snap = local.loadSnapshot();
+    return {
+      nodeId: local.nodeId,
+      address: this.opts.address(),
+      total: local.pool.total(),
+      available: snap.available,
+      load: snap.load,
+      alive: true,
+      isHead: this.opts.head,
+      isDriver: this.opts.isDriver,
+      pendingTasks: snap.pending,
+      infeasible: snap.infeasible,
+      pendingActors: snap.pendingActors,
+      storeCapacity: local.opts.objectStoreMemory,
+    };
+  }
+
+  private async join(): Promise<void> {
+    const addr = this.opts.headAddress;
+    if (!addr) throw new ClusterConnectionError('a non-head node needs the head address');
+    if (!this.headConn || this.headConn.closed) this.headConn = await this.opts.dial(addr);
+    const info = this.selfInfo();
+    const reply = await this.headConn.request({
+      t: 'register',
+      nodeId: info.nodeId,
+      address: info.address,
+      resources: info.total,
+      storeCapacity: info.storeCapacity,
+      isDriver: info.isDriver,
+    });
+    if (reply.msg.t !== 'nodeTable') throw new ClusterConnectionError(`the head refused to register us`);
+    this.adoptTimeout(reply.msg.heartbeatTimeoutMs);
+    this.applyTable(reply.msg.nodes);
+  }
+
+  /** One heartbeat: on the head, a sweep of its directory; elsewhere, a heartbeat to the head. */
+  tick(): void {
+    if (this.opts.closed()) return;
+    const d = this.opts.directory;
+    if (d) {
+      d.upsert(this.selfInfo());
+      d.sweep(this.opts.local.nodeId, this.heartbeatInterval());
+      this.applyTable(d.table());
+      return;
+    }
+    if (!this.headConn || this.headConn.closed) {
+      // Lost the head: keep trying to (re)join; our work goes on meanwhile.
+      this.join().catch(() => {});
+      return;
+    }
+    const info = this.selfInfo();
+    this.headConn.requestCb(
+      {
+        t: 'heartbeat',
+        nodeId: info.nodeId,
+        available: info.available,
+        load: info.load,
+        pendingTasks: info.pendingTasks,
+        infeasible: info.infeasible,
+        pendingActors: info.pendingActors,
+      },
+      (p) => {
+        if (p instanceof Error) return;
+        if (p.msg.t === 'nodeTable') {
+          this.adoptTimeout(p.msg.heartbeatTimeoutMs);
+          this.applyTable(p.msg.nodes);
+        } else if (p.msg.t === 'error' && p.msg.code === ErrorCode.NotFound) {
+          // The head declared us dead (we stalled, or it restarted): register again on the same
+          // connection, which may carry transfers in flight.
+          this.join().catch(() => {});
+        }
+      },
+    );
+  }
+
+  /**
+   * Takes a node table. The deaths it shows are handled once the whole table is in, so
+   * that what they send elsewhere (retried tasks, restarted actors) sees every death.
+   */
+  private applyTable(nodes: NodeInfoMsg[]): void {
+    const change = this.opts.table.apply(nodes);
+    for (const id of change.died) this.nodeDead(id);
+    if (change.joined) this.replaceInfeasible();
+    this.opts.onTable();
+  }
+
+  /** Tasks queued here that this node can never run: a new node may. */
+  private replaceInfeasible(): void {
+    const local = this.opts.local;
+    for (const t of local.takeInfeasible()) local.submit(t.spec, t.def, t.owner);
+  }
+
+  /**
+   * A node died (the table says so, or it could not be reached for what we sent it): each
+   * part cleans up what it had there. Its connections are left alone: a node that died
+   * closed them itself, and one that only stalled past the timeout keeps serving what is in
+   * flight (it rejoins as a new member). Once this node closes, nothing is retried here:
+   * its node manager is shutting down and would refuse what the parts resubmit.
+   */
+  nodeDead(nodeId: string): void {
+    if (nodeId === this.opts.local.nodeId || this.opts.closed()) return;
+    const info = this.opts.table.get(nodeId);
+    const where = `node ${nodeId.slice(0, 8)} (${info?.address ?? '?'})`;
+    for (const h of this.opts.onNodeDead) h(nodeId, where);
+  }
+
+  /** A connection closed: the head's, if it was that one. */
+  connClosed(c: unknown): void {
+    if (c === this.headConn) this.headConn = undefined;
+  }
+
+  /** Stops heartbeats and tells the head this node leaves. */
+  leave(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.headConn?.open && !this.headConn.closed) {
+      this.headConn.send({ t: 'leave', nodeId: this.opts.local.nodeId });
+    }
+  }
+}

@@ -1,0 +1,236 @@
+// Actors that live on other nodes: the ones this node placed elsewhere (their
+// creation spec and restart budget: restarted elsewhere when their node dies),
+// calls routed to them, where other actors live (the directory's KV, asked once
+// per actor while calls wait in order), names claimed cluster-wide, and kill/release.
+import { ActorDiedError, ClusterConnectionError, InvalidArgumentError } from '../base/errors.js';
+import type { NamedActor } from '../node/cluster-hooks.js';
+import type { ResultSink } from '../node/owner-router.js';
+import { actorPlaceDemand, decodeActorOptions, restartBudget } from '../protocol/actor-options.js';
+import { namespacedKey } from '../protocol/namespaced-key.js';
+import { type FunctionDef, NO_DEF, type TaskSpec } from '../protocol/spec.js';
+import type { KvClient } from './kv-client.js';
+import type { LocalNode } from './local-node.js';
+import type { NodeTable } from './node-table.js';
+import type { PeerLinks } from './peers.js';
+
+/** An actor this node created on another node. */
+interface RemoteActor {
+  nodeId: string;
+  spec: TaskSpec;
+  def: FunctionDef;
+  owner: ResultSink;
+  restartsLeft: number;
+  /** Why it is dead for good (its calls fail with this); undefined while it lives. */
+  dead: string | undefined;
+  className: string;
+}
+
+/** Directory KV namespaces: actor id (hex) -> its node; namespace\0name -> the named actor. */
+const ACTOR_NS = 'sunray/actors';
+const NAMED_NS = 'sunray/named';
+
+function namedKey(n: { namespace: string; name: string }): string {
+  return namespacedKey(n.namespace, n.name);
+}
+
+/** The directory's record of a named actor: the same bytes wherever it is made (deletes compare them). */
+function namedRecord(n: NamedActor): Buffer {
+  const { name, namespace, methods, className } = n;
+  return Buffer.from(
+    JSON.stringify({ name, namespace, actorId: n.actorId.toString('hex'), methods, className }),
+  );
+}
+
+function parseNamed(v: Buffer): NamedActor {
+  const o = JSON.parse(v.toString()) as Omit<NamedActor, 'actorId'> & { actorId: string };
+  return { ...o, actorId: Buffer.from(o.actorId, 'hex') };
+}
+
+/** What remote actors need: the node manager, the table, the directory's KV, connections. */
+export interface RemoteActorsOptions {
+  local: Pick<LocalNode, 'submit' | 'notifyFailed'>;
+  table: Pick<NodeTable, 'selfId' | 'alive' | 'addExtraLoad'>;
+  kv: Pick<KvClient, 'get' | 'put' | 'putIfAbsent' | 'delete'>;
+  peers: Pick<PeerLinks, 'peer'>;
+  /** Forwards an actor call to the node of its actor (ClusterNode.forward). */
+  forward: (nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink) => void;
+  log: (line: string) => void;
+}
+
+/** Actors on other nodes as this node knows them (see the file comment). */
+export class RemoteActors {
+  private readonly actors = new Map<string, RemoteActor>();
+  /** Where actors created by other nodes live, as the directory said. */
+  private readonly locations = new Map<string, string>();
+  /** Calls waiting for the directory to say where their actor lives. */
+  private readonly lookups = new Map<string, Array<{ spec: TaskSpec; owner: ResultSink }>>();
+
+  constructor(private readonly opts: RemoteActorsOptions) {}
+
+  /** An actor this node creates on nodeId (again, after a restart: its restart budget is kept). */
+  placed(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
+    const hex = spec.actorId.toString('hex');
+    const prev = this.actors.get(hex);
+    const opts = decodeActorOptions(spec.method);
+    this.actors.set(hex, {
+      nodeId,
+      spec,
+      def,
+      owner,
+      restartsLeft: prev?.restartsLeft ?? restartBudget(opts.maxRestarts),
+      dead: undefined,
+      className: opts.className,
+    });
+    this.opts.table.addExtraLoad(nodeId, actorPlaceDemand(opts, spec.demand));
+  }
+
+  /** A call to an actor this node does not host: to its node, once known. */
+  routeActorCall(spec: TaskSpec, owner: ResultSink): boolean {
+    const hex = spec.actorId.toString('hex');
+    const ra = this.actors.get(hex);
+    if (ra) {
+      if (ra.dead) this.opts.local.notifyFailed(spec, owner, new ActorDiedError(ra.dead));
+      else this.opts.forward(ra.nodeId, spec, NO_DEF, owner);
+      return true;
+    }
+    const at = this.locations.get(hex);
+    if (at && this.opts.table.alive(at)) {
+      this.opts.forward(at, spec, NO_DEF, owner);
+      return true;
+    }
+    this.lookupActor(hex, spec, owner, 0);
+    return true;
+  }
+
+  /** Asks the head where an actor lives; calls wait in order meanwhile. */
+  private lookupActor(hex: string, spec: TaskSpec, owner: ResultSink, attempt: number): void {
+    const waiting = this.lookups.get(hex);
+    if (waiting && attempt === 0) {
+      waiting.push({ spec, owner });
+      return;
+    }
+    if (!waiting) this.lookups.set(hex, [{ spec, owner }]);
+    this.opts.kv.get(ACTOR_NS, hex).then(
+      (v) => {
+        const nodeId = v?.toString();
+        const calls = this.lookups.get(hex) ?? [];
+        if (nodeId && nodeId !== this.opts.table.selfId && this.opts.table.alive(nodeId)) {
+          this.lookups.delete(hex);
+          this.locations.set(hex, nodeId);
+          for (const c of calls) this.opts.forward(nodeId, c.spec, NO_DEF, c.owner);
+          return;
+        }
+        if (attempt < 20) {
+          // Its creation may still be on the way to the directory.
+          setTimeout(() => this.lookupActor(hex, spec, owner, attempt + 1), 100).unref();
+          return;
+        }
+        this.lookups.delete(hex);
+        const err = new ActorDiedError(
+          `the actor ${hex.slice(0, 12)}… is unknown to the cluster (never created, or its node is gone)`,
+        );
+        for (const c of calls) this.opts.local.notifyFailed(c.spec, c.owner, err);
+      },
+      () => {},
+    );
+  }
+
+  /** An actor now lives on this node: recorded in the directory for other nodes. */
+  actorHere(actorHex: string, named?: NamedActor): void {
+    this.opts.kv.put(ACTOR_NS, actorHex, Buffer.from(this.opts.table.selfId));
+    if (named) this.opts.kv.put(NAMED_NS, namedKey(named), namedRecord(named));
+  }
+
+  /**
+   * Claims a name for an actor about to be created, cluster-wide (the head's directory
+   * decides). undefined: the name is ours. A live actor of that name: returned when
+   * getIfExists, else InvalidArgumentError. A record whose actor's node is dead is stale
+   * and replaced. (A record with no location yet is an actor still being created: live.)
+   */
+  async claimName(named: NamedActor, getIfExists: boolean): Promise<NamedActor | undefined> {
+    const { kv, table } = this.opts;
+    const key = namedKey(named);
+    const mine = namedRecord(named);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const held = await kv.putIfAbsent(NAMED_NS, key, mine);
+      if (!held) return undefined;
+      const other = parseNamed(held);
+      const at = (await kv.get(ACTOR_NS, other.actorId.toString('hex')))?.toString();
+      if (at === undefined || table.alive(at)) {
+        if (getIfExists) return other;
+        throw new InvalidArgumentError(
+          `an actor named '${named.name}' already exists in namespace '${named.namespace}' (on node ` +
+            `${at?.slice(0, 8) ?? 'being placed'}): pick another name, use getIfExists: true to get a handle ` +
+            'to it, or sunray.getActor() to look it up',
+        );
+      }
+      await kv.delete(NAMED_NS, key, held);
+    }
+    throw new ClusterConnectionError(
+      `could not claim the actor name '${named.name}': the directory keeps changing`,
+    );
+  }
+
+  /** A named actor hosted here died for good: its name is free again (unless claimed anew). */
+  nameGone(named: NamedActor): void {
+    void this.opts.kv.delete(NAMED_NS, namedKey(named), namedRecord(named)).catch(() => {});
+  }
+
+  /** A named actor created on any node of the cluster. */
+  async lookupNamed(name: string, namespace: string): Promise<NamedActor | null> {
+    // Its creation may be on its way to the node that hosts it: look for a short while.
+    for (let i = 0; i < 10; i++) {
+      const v = await this.opts.kv.get(NAMED_NS, namedKey({ namespace, name }));
+      if (v) return parseNamed(v);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+  }
+
+  /** The owner here dropped its last handle to an actor hosted elsewhere. */
+  releaseActor(actorId: Buffer): boolean {
+    const hex = actorId.toString('hex');
+    const ra = this.actors.get(hex);
+    const nodeId = ra?.nodeId ?? this.locations.get(hex);
+    if (!nodeId) return false;
+    // Nobody can call it any more: if its node dies, it is not restarted elsewhere.
+    this.actors.delete(hex);
+    this.opts.peers.peer(nodeId).then(
+      (c) => c.send({ t: 'releaseActor', actorId }),
+      () => {},
+    );
+    return true;
+  }
+
+  /** Kills an actor hosted elsewhere; false if unknown. noRestart: it is not restarted either. */
+  killActor(actorId: Buffer, noRestart: boolean): boolean {
+    const hex = actorId.toString('hex');
+    const ra = this.actors.get(hex);
+    const nodeId = ra?.nodeId ?? this.locations.get(hex);
+    if (!nodeId) return false;
+    if (ra && noRestart) ra.restartsLeft = 0;
+    this.opts.peers.peer(nodeId).then(
+      (c) => c.send({ t: 'killActor', actorId, noRestart }),
+      () => {},
+    );
+    return true;
+  }
+
+  /** nodeId died: its actors that this node created restart elsewhere while their budget lasts. */
+  nodeDied(nodeId: string, where: string): void {
+    for (const [hex, at] of this.locations) if (at === nodeId) this.locations.delete(hex);
+    for (const [hex, ra] of this.actors) {
+      if (ra.nodeId !== nodeId || ra.dead) continue;
+      if (ra.restartsLeft > 0) {
+        ra.restartsLeft--;
+        this.opts.log(`restarting actor ${ra.className} (${hex.slice(0, 8)}) elsewhere: ${where} died`);
+        this.actors.delete(hex);
+        this.opts.local.submit(ra.spec, ra.def, ra.owner);
+        const again = this.actors.get(hex);
+        if (again) again.restartsLeft = ra.restartsLeft;
+      } else {
+        ra.dead = `the actor ${ra.className} (${hex.slice(0, 12)}…) is dead: ${where} died and maxRestarts is used up`;
+      }
+    }
+  }
+}
