@@ -7,6 +7,8 @@
 // Libraries (tune/, data/, serve/...) import only lib/index.ts, the public API.
 // It also fails when a worker process would load the node manager's or the
 // cluster's code (the static import closure of entry/worker.ts and index.ts).
+// And it fails on a file of lib/ over 600 lines, or one that does not open with a
+// comment saying what it owns (after a #! line), generated code excepted.
 // Usage: node scripts/check-layers.mjs [--list]   (--list prints each file's layer)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -57,6 +59,8 @@ function layerOf(file) {
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
+/** The most lines a TypeScript file of lib/ may have: past that it owns more than one thing. */
+const MAX_LINES = 600;
 const problems = [];
 const list = process.argv.includes('--list');
 for (const file of files(lib)) {
@@ -68,6 +72,12 @@ for (const file of files(lib)) {
   }
   if (list) console.log(`${own.rank} ${own.top.padEnd(9)} ${rel}`);
   const text = readFileSync(file, 'utf8');
+  if (!rel.includes('/generated/')) {
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    if (lines > MAX_LINES) problems.push(`${rel}: ${lines} lines; split it (at most ${MAX_LINES} a file)`);
+    if (!/^(#![^\n]*\n)?\/\/ /.test(text))
+      problems.push(`${rel}: open with a comment saying what the file owns`);
+  }
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2];
     if (!spec.startsWith('.')) continue;
@@ -117,7 +127,10 @@ for (const f of closure(['entry/worker.ts', 'index.ts'])) {
   }
 }
 if (problems.length > 0) {
-  console.error(`layers: ${problems.length} import(s) against the layering:\n  ${problems.join('\n  ')}`);
+  console.error(`layers: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-if (!list) console.log('layers: every import of lib/ points down');
+if (!list)
+  console.log(
+    `layers: every import of lib/ points down; every file opens with a comment and has at most ${MAX_LINES} lines`,
+  );

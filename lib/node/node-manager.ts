@@ -183,11 +183,8 @@ export class NodeManager {
     this.actors.cluster = hooks;
   }
 
-  /** Workers' stderr comes through pipes: what is in them still reaches ours when the process exits. */
-  private readonly drainOnExit = () => {
-    this.workers.drainStderrSync();
-    this.workers.killAllSync();
-  };
+  /** The process exits without shutdown(): workers' stderr is passed on, and they are killed. */
+  private readonly drainOnExit = () => this.workers.processExiting();
 
   /** Starts one worker per CPU in the background so the first tasks find them warm. */
   prestart(): void {

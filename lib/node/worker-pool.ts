@@ -244,18 +244,14 @@ export class WorkerPool<W extends WorkerSlot> {
     for (const w of this.workers.values()) w.setRef(busy);
   }
 
-  /** Passes on what waits in the workers' stderr pipes (the driver is exiting). */
-  drainStderrSync(): void {
-    for (const w of this.workers.values()) w.drainStderrSync();
-  }
-
   /**
-   * Kills every worker now (the process is exiting without shutdown()). A worker that has
-   * booted would die with its parent anyway (PR_SET_PDEATHSIG); one still booting has not
-   * set that yet and would only notice once its runtime is loaded, which takes seconds on
-   * a loaded machine.
+   * The process is exiting without shutdown(): what waits in the workers' stderr pipes is
+   * passed on, then every worker is killed. A worker that has booted would die with its
+   * parent anyway (PR_SET_PDEATHSIG); one still booting has not set that yet and would only
+   * notice once its runtime is loaded, which takes seconds on a loaded machine.
    */
-  killAllSync(): void {
+  processExiting(): void {
+    for (const w of this.workers.values()) w.drainStderrSync();
     for (const w of this.workers.values()) w.kill();
   }
 

@@ -2,7 +2,8 @@
 // controller actor, starting it (detached, named SERVE_CONTROLLER in namespace 'serve') on
 // the first run; sunray itself is started if it is not yet.
 import * as sunray from '../index.js';
-import { ServeController, type ServeStatus } from './controller.js';
+import { ServeController } from './controller.js';
+import type { ServeStatus } from './controller-state.js';
 import { type Application, buildApp, type Deployment, type ImportPath } from './deployment.js';
 import { DeploymentFailedError, DeploymentUnavailableError, fromRemote } from './errors.js';
 import { type DeploymentHandle, makeHandle, type Untyped } from './handle.js';

@@ -3,74 +3,27 @@
 // 100 ms reads each replica's load, runs health checks, asks the autoscaler for a replica
 // count and applies the rollout plan (start, drain and stop, reconfigure). Callers (proxies,
 // handles) long-poll it for the replica sets and routes they use.
-import { serialize } from 'node:v8';
 import * as sunray from '../index.js';
-import { type AutoscalingState, decideReplicas, newAutoscalingState, recordLoad } from './autoscaling.js';
+import { decideReplicas, newAutoscalingState, recordLoad } from './autoscaling.js';
+import {
+  type ApplicationStatusInfo,
+  type AppState,
+  appStatus,
+  type DeploymentState,
+  describe,
+  type HttpOptions,
+  type ReplicaRecord,
+  type ServeStatus,
+  sameValue,
+  sleep,
+} from './controller-state.js';
 import type { AppSpec, DeploymentSpec } from './deployment.js';
 import { DeploymentUnavailableError } from './errors.js';
 import { ROUTES_KEY, type Route, replicasKey } from './names.js';
-import { ServeProxy } from './proxy.js';
+import { ProxyFleet } from './proxy-fleet.js';
 import { ServeReplica } from './replica.js';
-import { type PlanReplica, planRollout } from './rollout.js';
+import { planRollout } from './rollout.js';
 import type { ReplicaSetInfo } from './routing.js';
-
-/** Where proxies listen. */
-export interface HttpOptions {
-  host: string;
-  port: number;
-}
-
-/** The state of an application (Ray's names). */
-export type ApplicationStatus = 'DEPLOYING' | 'RUNNING' | 'DEPLOY_FAILED' | 'UNHEALTHY' | 'DELETING';
-/** The state of a deployment (Ray's names). */
-export type DeploymentStatus =
-  | 'UPDATING'
-  | 'HEALTHY'
-  | 'UNHEALTHY'
-  | 'DEPLOY_FAILED'
-  | 'UPSCALING'
-  | 'DOWNSCALING';
-
-/** One replica in `serve.status()`. */
-export interface ReplicaStatus {
-  id: string;
-  state: 'STARTING' | 'RUNNING' | 'STOPPING';
-  nodeId: string;
-  pid: number;
-  version: string;
-}
-
-/** One deployment in `serve.status()`. */
-export interface DeploymentStatusInfo {
-  status: DeploymentStatus;
-  message: string;
-  targetReplicas: number;
-  replicaStates: Record<string, number>;
-  replicas: ReplicaStatus[];
-}
-
-/** One application in `serve.status()`. */
-export interface ApplicationStatusInfo {
-  status: ApplicationStatus;
-  message: string;
-  routePrefix: string | null;
-  ingress: string;
-  deployments: Record<string, DeploymentStatusInfo>;
-}
-
-/** One proxy in `serve.status()`. */
-export interface ProxyStatus {
-  status: 'STARTING' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING';
-  host: string;
-  port: number;
-  message: string;
-}
-
-/** What `serve.status()` gives. */
-export interface ServeStatus {
-  proxies: Record<string, ProxyStatus>;
-  applications: Record<string, ApplicationStatusInfo>;
-}
 
 const TICK_MS = 100;
 const METRICS_MS = 200;
@@ -81,63 +34,12 @@ const MAX_START_FAILURES = 3;
 /** A caller's queue report older than this is stale. */
 const QUEUE_REPORT_TTL_MS = 2000;
 
-interface ReplicaRecord extends PlanReplica {
-  actor: sunray.ActorHandle<ServeReplica>;
-  nodeId: string;
-  pid: number;
-  ongoing: number;
-  metricsPending: boolean;
-  lastHealth: number;
-  healthPending: boolean;
-}
-
-interface DeploymentState {
-  app: string;
-  spec: DeploymentSpec;
-  target: number;
-  configVersion: number;
-  replicas: ReplicaRecord[];
-  autoscaling: AutoscalingState;
-  status: DeploymentStatus;
-  message: string;
-  startFailures: number;
-  failedVersion?: string;
-  queued: Map<string, { n: number; at: number }>;
-  lastMetrics: number;
-  /** Left out of the application by a redeploy: removed once its replicas are gone. */
-  dropped: boolean;
-  /** Whether this version has had its target running once (before: UPDATING; after, a shortfall is UNHEALTHY). */
-  settled: boolean;
-}
-
-interface AppState {
-  name: string;
-  routePrefix: string | null;
-  ingress: string;
-  deployments: Map<string, DeploymentState>;
-  deleting: boolean;
-  gone: Array<() => void>;
-}
-
-interface ProxyRecord {
-  nodeId: string;
-  actor: sunray.ActorHandle<ServeProxy>;
-  status: ProxyStatus['status'];
-  host: string;
-  port: number;
-  message: string;
-  ready: Promise<void>;
-  healthPending: boolean;
-  lastHealth: number;
-}
-
 let replicaCounter = 0;
 
 /** The controller actor (made remote by module by the driver). */
 export class ServeController {
   private readonly apps = new Map<string, AppState>();
-  private readonly proxies = new Map<string, ProxyRecord>();
-  private http: HttpOptions | undefined;
+  private readonly fleet = new ProxyFleet();
   private readonly versions = new Map<string, number>();
   private readonly values = new Map<string, unknown>();
   private clock = 0;
@@ -150,7 +52,6 @@ export class ServeController {
   private readonly Replica = sunray.remote(ServeReplica, {
     module: new URL('./replica.js', import.meta.url).href,
   });
-  private readonly Proxy = sunray.remote(ServeProxy, { module: new URL('./proxy.js', import.meta.url).href });
 
   constructor() {
     this.resetChanged();
@@ -171,7 +72,7 @@ export class ServeController {
           );
         }
       }
-      await this.ensureHttp(http);
+      await this.fleet.ensureHttp(http);
     }
     const prev = this.apps.get(spec.name);
     if (prev?.deleting) {
@@ -248,7 +149,7 @@ export class ServeController {
     for (;;) {
       const app = this.apps.get(name);
       if (!app) return null;
-      const st = this.appStatus(app);
+      const st = appStatus(app);
       if (st.status !== 'DEPLOYING' || Date.now() >= end) return st;
       await sleep(50);
     }
@@ -275,7 +176,7 @@ export class ServeController {
     this.shuttingDown = true;
     await Promise.all([...this.apps.keys()].map((n) => this.deleteApp(n)));
     await Promise.all(
-      [...this.proxies.values()].map(async (p) => {
+      [...this.fleet.proxies.values()].map(async (p) => {
         p.status = 'DRAINING';
         try {
           await sunray.get(p.actor.drain.remote(5000), { timeout: 10_000 });
@@ -285,17 +186,17 @@ export class ServeController {
         sunray.kill(p.actor);
       }),
     );
-    this.proxies.clear();
+    this.fleet.proxies.clear();
     clearInterval(this.timer);
   }
 
   /** The state of every application and proxy. */
   status(): ServeStatus {
     const out: ServeStatus = { proxies: {}, applications: {} };
-    for (const p of this.proxies.values()) {
+    for (const p of this.fleet.proxies.values()) {
       out.proxies[p.nodeId] = { status: p.status, host: p.host, port: p.port, message: p.message };
     }
-    for (const app of this.apps.values()) out.applications[app.name] = this.appStatus(app);
+    for (const app of this.apps.values()) out.applications[app.name] = appStatus(app);
     return out;
   }
 
@@ -397,7 +298,7 @@ export class ServeController {
         }
       }
     }
-    this.checkProxies(now);
+    this.fleet.checkProxies(now);
   }
 
   private step(app: AppState, d: DeploymentState, now: number): void {
@@ -493,7 +394,7 @@ export class ServeController {
         r.lastHealth = Date.now();
         if (r.version === d.spec.version) d.startFailures = 0;
         this.publishReplicas(app.name, s.name);
-        if (app.routePrefix !== null && !app.deleting) this.ensureProxy(nodeId);
+        if (app.routePrefix !== null && !app.deleting) this.fleet.ensureProxy(nodeId);
         this.tick();
       },
       (err) => {
@@ -613,91 +514,6 @@ export class ServeController {
     r.state = 'STOPPING';
   }
 
-  // ---- proxies ----
-
-  private async ensureHttp(http: Partial<HttpOptions>): Promise<void> {
-    const want: HttpOptions = {
-      host: http.host ?? this.http?.host ?? '127.0.0.1',
-      port: http.port ?? this.http?.port ?? 8000,
-    };
-    if (
-      this.http &&
-      this.proxies.size > 0 &&
-      (want.host !== this.http.host || want.port !== this.http.port)
-    ) {
-      throw new sunray.InvalidArgumentError(
-        `serve's proxies already listen on ${this.http.host}:${this.http.port}; host and port cannot change while serve runs: ` +
-          'leave them out, or serve.shutdown() first',
-      );
-    }
-    this.http = want;
-    const own = this.ensureProxy(sunray.getRuntimeContext().nodeId);
-    await own.ready;
-    if (own.status === 'UNHEALTHY') {
-      this.proxies.delete(own.nodeId);
-      sunray.kill(own.actor);
-      throw new sunray.InvalidArgumentError(`serve's HTTP proxy could not start: ${own.message}`);
-    }
-  }
-
-  private ensureProxy(nodeId: string): ProxyRecord {
-    const have = this.proxies.get(nodeId);
-    if (have) return have;
-    const http = this.http ?? { host: '127.0.0.1', port: 8000 };
-    const actor = this.Proxy.options({
-      numCpus: 0,
-      maxConcurrency: 1000,
-      schedulingStrategy: { nodeId, soft: false },
-    }).remote({ host: http.host, port: http.port });
-    const p: ProxyRecord = {
-      nodeId,
-      actor,
-      status: 'STARTING',
-      host: http.host,
-      port: http.port,
-      message: '',
-      ready: Promise.resolve(),
-      healthPending: false,
-      lastHealth: Date.now(),
-    };
-    p.ready = sunray.get(actor.ready.remote(), { timeout: 60_000 }).then(
-      (addr) => {
-        p.status = 'HEALTHY';
-        p.port = addr.port;
-        p.host = addr.host;
-      },
-      (err) => {
-        p.status = 'UNHEALTHY';
-        p.message = describe(err);
-        console.error(`serve: the proxy on node ${nodeId.slice(0, 8)} failed: ${p.message}`);
-      },
-    );
-    this.proxies.set(nodeId, p);
-    return p;
-  }
-
-  private checkProxies(now: number): void {
-    for (const p of this.proxies.values()) {
-      if (p.status !== 'HEALTHY' || p.healthPending || now - p.lastHealth < 5000) continue;
-      p.healthPending = true;
-      p.lastHealth = now;
-      sunray
-        .get(p.actor.checkHealth.remote(), { timeout: 10_000 })
-        .then(
-          () => {},
-          (err) => {
-            if (!(err instanceof sunray.ActorDiedError)) return;
-            // A dead proxy is started again on its node.
-            this.proxies.delete(p.nodeId);
-            this.ensureProxy(p.nodeId);
-          },
-        )
-        .finally(() => {
-          p.healthPending = false;
-        });
-    }
-  }
-
   // ---- long-poll values ----
 
   private resetChanged(): void {
@@ -737,59 +553,4 @@ export class ServeController {
     }
     this.publish(ROUTES_KEY, routes);
   }
-
-  private appStatus(app: AppState): ApplicationStatusInfo {
-    const deployments: Record<string, DeploymentStatusInfo> = {};
-    let status: ApplicationStatus = app.deleting ? 'DELETING' : 'RUNNING';
-    const messages: string[] = [];
-    for (const [name, d] of app.deployments) {
-      const replicaStates: Record<string, number> = {};
-      for (const r of d.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
-      deployments[name] = {
-        status: d.status,
-        message: d.message,
-        targetReplicas: d.target,
-        replicaStates,
-        replicas: d.replicas.map((r) => ({
-          id: r.id,
-          state: r.state,
-          nodeId: r.nodeId,
-          pid: r.pid,
-          version: r.version,
-        })),
-      };
-      if (app.deleting || d.dropped) continue;
-      if (d.status === 'DEPLOY_FAILED') {
-        status = 'DEPLOY_FAILED';
-        messages.push(`${name}: ${d.message}`);
-      } else if (d.status === 'UPDATING' && status !== 'DEPLOY_FAILED') status = 'DEPLOYING';
-      else if (d.status === 'UNHEALTHY' && status === 'RUNNING') status = 'UNHEALTHY';
-    }
-    return {
-      status,
-      message: messages.join('; '),
-      routePrefix: app.routePrefix,
-      ingress: app.ingress,
-      deployments,
-    };
-  }
-}
-
-function describe(err: unknown): string {
-  const cause = (err as { cause?: { message?: string } })?.cause?.message;
-  const msg = (err as Error)?.message ?? String(err);
-  return cause && !msg.includes(cause) ? `${msg}: ${cause}` : msg;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  try {
-    return serialize(a).equals(serialize(b));
-  } catch {
-    return false;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -17,7 +17,7 @@ export type {
   ProxyStatus,
   ReplicaStatus,
   ServeStatus,
-} from './controller.js';
+} from './controller-state.js';
 export type { BindArgs, Bindable } from './deployment.js';
 export { Application, Deployment } from './deployment.js';
 export {
