@@ -45,6 +45,11 @@ describe("Ray's recorded output", () => {
     // Ray Serve's rows (serve_rows.py), the HTTP ones after their `ready` marker.
     expect(figs.get('serve no-op deployment (2 replicas)')).toMatchObject({ perSecond: 149.3, sd: 9.86 });
     expect(figs.get('serve handle calls between two deployments')).toMatchObject({ perSecond: 253.76 });
+    // Ray Tune's rows (tune_rf.py, recorded by hand at the session's protocol): rates.
+    expect(figs.get('tune: random forest grid (108 configs x numSamples 10)')).toMatchObject({
+      perSecond: 2.87,
+    });
+    expect(figs.get('tune: 10,000 trivial trials')).toMatchObject({ perSecond: 9.04, sd: 0 });
     for (const f of figs.values()) expect(f.perSecond).toBeGreaterThan(0);
   });
 
@@ -146,5 +151,15 @@ describe("Ray's figure in the row's unit", () => {
     const r = inRowUnit({ name: 't', perSecond: 5000, sd: 500 }, cp({ convert: 'µs' }));
     expect(r.mean).toBe(200);
     expect(r.sd).toBe(20);
+  });
+
+  it('turns a rate into the time of `scale` operations (trials/s into seconds for 10,000)', () => {
+    const r = inRowUnit({ name: 't', perSecond: 4, sd: 0.4 }, cp({ convert: 'per', scale: 10_000 }));
+    expect(r.mean).toBe(2500);
+    expect(r.sd).toBe(250);
+    // 1 / overhead seconds into ms of overhead.
+    expect(inRowUnit({ name: 't', perSecond: 2.5, sd: 0 }, cp({ convert: 'per', scale: 1000 })).mean).toBe(
+      400,
+    );
   });
 });
