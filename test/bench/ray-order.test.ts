@@ -113,6 +113,32 @@ describe('the tune rows on Ray Tune', () => {
   });
 });
 
+describe('the data rows on Ray Data', () => {
+  it('run in one Ray Data script over the same CSV files, its MiB/s shown as GiB/s', () => {
+    const data = microbenchmarks.filter((b) => b.group === 'data');
+    expect(data.map((b) => b.name)).toEqual([
+      'data: CSV -> parse -> add column -> Parquet',
+      'data: randomShuffle',
+      'data: iterBatches',
+    ]);
+    for (const b of data) {
+      const c = b.vsRay as RayCounterpart;
+      expect(c.source, b.name).toBe('data_rows.py');
+      expect(c.test, b.name).toBe(b.name);
+      expect(c.pip, b.name).toEqual(RAY_DATA_PACKAGES);
+      expect(c.scale, b.name).toBe(1 / 1024);
+    }
+    const script = readFileSync(scriptOf('data_rows.py'), 'utf8');
+    // The files the sunray rows wrote in this run, named by the data suite.
+    expect(script).toContain('SUNRAY_BENCH_DATA_CSV');
+    expect(readFileSync(join(import.meta.dirname, '../../bench/suites/data.ts'), 'utf8')).toContain(
+      'process.env.SUNRAY_BENCH_DATA_CSV = csv',
+    );
+    for (const api of ['read_csv', 'map_batches', 'write_parquet', 'random_shuffle', 'iter_batches'])
+      expect(script).toContain(api);
+  });
+});
+
 describe('vsRayOrder', () => {
   it('runs the registry rows in ray_perf order, scripts after, baselines first, each row once', () => {
     const order = [...baselines, ...microbenchmarks];

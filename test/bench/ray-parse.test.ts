@@ -50,6 +50,8 @@ describe("Ray's recorded output", () => {
       perSecond: 2.87,
     });
     expect(figs.get('tune: 10,000 trivial trials')).toMatchObject({ perSecond: 9.04, sd: 0 });
+    // Ray Data's rows (data_rows.py, by hand on 64 MiB of the suite's CSV): MiB per second.
+    expect(figs.get('data: randomShuffle')).toMatchObject({ perSecond: 8.59, sd: 0 });
     for (const f of figs.values()) expect(f.perSecond).toBeGreaterThan(0);
   });
 
