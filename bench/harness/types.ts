@@ -60,6 +60,8 @@ export interface RayCounterpart {
    * scale 1000: ms of overhead).
    */
   convert?: 'µs' | 'per';
+  /** The row's unit, for Ray's figure when sunray's row gave none (needed with convert 'per'). */
+  unit?: string;
   /** What differs between what the two sides measure (JSON, docs). */
   note?: string;
   /**

@@ -107,7 +107,11 @@ export class RayRunner {
     const c = b.vsRay;
     if (!c) return undefined;
     if (!isCounterpart(c)) return { status: 'skipped', source: '', test: '', reason: c.none };
-    const base = { source: c.source, test: c.test, unit: unit ?? (c.convert === 'µs' ? 'µs' : '/s') };
+    const base = {
+      source: c.source,
+      test: c.test,
+      unit: unit ?? c.unit ?? (c.convert === 'µs' ? 'µs' : '/s'),
+    };
     const key = `${c.source}\0${c.test}`;
     const t0 = performance.now();
     // What Ray's processes used while sunray measured this row (if Ray was up then).

@@ -22,7 +22,7 @@ import { sunrayDefs } from './defs.js';
 
 /** Ray Data over the same rows: bench/ray/python/data_rows.py prints MiB/s, shown as GiB/s. */
 const onRayData = (test: string, note: string) =>
-  rayScript('data_rows.py', test, { pip: RAY_DATA_PACKAGES, scale: 1 / 1024, note });
+  rayScript('data_rows.py', test, { pip: RAY_DATA_PACKAGES, scale: 1 / 1024, unit: 'GiB/s', note });
 
 const specifier = (name: string) => name; // keeps tsc from resolving the module at compile time
 const MB = Number(process.env.SUNRAY_BENCH_DATA_MB) || 1024;

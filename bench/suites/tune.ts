@@ -81,7 +81,7 @@ function once(
 }
 
 /** Ray Tune on the same trainable: bench/ray/python/tune_rf.py (its docstring says how). */
-const onRayTune = (test: string, opts: { convert?: 'per'; scale?: number; note: string }) =>
+const onRayTune = (test: string, opts: { convert?: 'per'; scale?: number; unit: string; note: string }) =>
   rayScript('tune_rf.py', test, { pip: RAY_TUNE_PACKAGES, ...opts });
 
 const underSeconds = (s: number): Goal => ({ text: `< ${s} s`, met: (m) => m.median < s });
@@ -167,6 +167,7 @@ export const tuneBenchmarks: Benchmark[] = [
       "tune.run(trainRf, { config: the seed's grid, numSamples: 10, resourcesPerTrial: { cpu: 1 } }) on this machine's cores (--quick: numSamples 1)",
     baselines: [{ name: RF_SERIAL }],
     vsRay: onRayTune(RF_ROW, {
+      unit: 'trials/s',
       note: "scikit-learn's RandomForestClassifier in Ray Tune 2.58 (reuse_actors=True), num_samples=1: 108 trials",
     }),
     goal: timesBaseline(1.7, 'one process'),
@@ -208,6 +209,7 @@ export const tuneBenchmarks: Benchmark[] = [
     "(wall time x slots - the trials' own time) / trials, from the grid row",
     onRayTune(RF_OVERHEAD, {
       convert: 'per',
+      unit: 'ms/trial',
       scale: 1000,
       note: "the same formula on Ray Tune's grid experiment (time_total_s as the trials' own time)",
     }),
@@ -220,6 +222,7 @@ export const tuneBenchmarks: Benchmark[] = [
       'tune.run of a trainable returning { x } for 10,000 random configs (one result each), 1 CPU per trial',
     vsRay: onRayTune(TRIVIAL_ROW, {
       convert: 'per',
+      unit: 's',
       scale: 10_000,
       note: '200 trials on Ray Tune (reuse_actors=True): its trials/s, as seconds for 10,000',
     }),
@@ -256,6 +259,7 @@ export const tuneBenchmarks: Benchmark[] = [
     'wall time x slots / trials, from the 10,000 trivial trials row',
     onRayTune(TRIVIAL_OVERHEAD, {
       convert: 'per',
+      unit: 'ms/trial',
       scale: 1000,
       note: "the same formula on Ray Tune's 200 trivial trials",
     }),
