@@ -53,8 +53,15 @@ export interface RayCounterpart {
   test: string;
   /** Ray's figure is multiplied by this to be in this row's unit (e.g. GB counted as 10⁹ B). */
   scale?: number;
-  /** Ray prints operations per second; 'µs' turns that into µs per operation (latency rows). */
-  convert?: 'µs';
+  /**
+   * Ray prints operations per second; 'µs' turns that into µs per operation (latency rows),
+   * 'per' into `scale` / the rate: the time of `scale` operations in seconds (e.g. a rate of
+   * trials and scale 10,000: seconds for 10,000 trials; a rate of 1 / overhead seconds and
+   * scale 1000: ms of overhead).
+   */
+  convert?: 'µs' | 'per';
+  /** The row's unit, for Ray's figure when sunray's row gave none (needed with convert 'per'). */
+  unit?: string;
   /** What differs between what the two sides measure (JSON, docs). */
   note?: string;
   /**

@@ -29,6 +29,24 @@ export const RAY_SERVE_PACKAGES = [
 ];
 
 /**
+ * What Ray Tune needs beyond the `ray` wheel (the tune rows' `pip`): the `ray[tune]` extra's
+ * packages (pandas, pyarrow, fsspec, tensorboardX; requests and pydantic are Serve's too) and
+ * scikit-learn for the random-forest trainable, pinned to what pip chose here for Ray 2.58.0.
+ */
+export const RAY_TUNE_PACKAGES = [
+  'pandas==3.0.6',
+  'pyarrow==25.0.1',
+  'fsspec==2026.9.0',
+  'tensorboardX==2.6.5',
+  'requests==2.34.2',
+  'pydantic==2.13.5',
+  'scikit-learn==1.9.1',
+];
+
+/** What Ray Data needs beyond the `ray` wheel (the `ray[data]` extra's packages), pinned. */
+export const RAY_DATA_PACKAGES = ['pandas==3.0.6', 'pyarrow==25.0.1', 'fsspec==2026.9.0'];
+
+/**
  * The tests of `ray._private.ray_perf.main()` in Ray 2.58.0, in the order it runs them (it
  * can only run them in that order: bench/ray/order.ts orders the rows to match).
  */

@@ -46,10 +46,11 @@ export const scriptOf = (source: string): string =>
 const reasonOf = (e: unknown): string =>
   (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 
-/** Ray's figure in the row's unit: scaled, or turned into µs per operation. */
+/** Ray's figure in the row's unit: scaled, turned into µs per operation, or into the time of `scale` operations. */
 export function inRowUnit(fig: RayFigure, c: RayCounterpart): { mean: number; sd: number } {
   if (c.convert === 'µs') return { mean: 1e6 / fig.perSecond, sd: (1e6 * fig.sd) / fig.perSecond ** 2 };
   const k = c.scale ?? 1;
+  if (c.convert === 'per') return { mean: k / fig.perSecond, sd: (k * fig.sd) / fig.perSecond ** 2 };
   return { mean: fig.perSecond * k, sd: fig.sd * k };
 }
 
@@ -106,7 +107,11 @@ export class RayRunner {
     const c = b.vsRay;
     if (!c) return undefined;
     if (!isCounterpart(c)) return { status: 'skipped', source: '', test: '', reason: c.none };
-    const base = { source: c.source, test: c.test, unit: unit ?? (c.convert === 'µs' ? 'µs' : '/s') };
+    const base = {
+      source: c.source,
+      test: c.test,
+      unit: unit ?? c.unit ?? (c.convert === 'µs' ? 'µs' : '/s'),
+    };
     const key = `${c.source}\0${c.test}`;
     const t0 = performance.now();
     // What Ray's processes used while sunray measured this row (if Ray was up then).

@@ -5,8 +5,10 @@
 // a random shuffle of the same rows; iterBatches throughput against iterating the same Arrow
 // table's record batches in the driver directly.
 //
-// Ray here: Ray Data 2.58 on this machine turned 0.81 GiB of CSV (16 files) into Parquet with
-// one added column in 18.8 s, where pyarrow alone in one process took 4.1 s (0.22x; issue #23).
+// Ray here (--vs-ray): bench/ray/python/data_rows.py runs each row on Ray Data 2.58 over the
+// same CSV files (their directory goes to the Ray session in SUNRAY_BENCH_DATA_CSV): read_csv,
+// map_batches, write_parquet / random_shuffle / iter_batches. By hand before that (issue #23):
+// 0.81 GiB of CSV into Parquet with one added column in 18.8 s, pyarrow alone 4.1 s.
 
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +17,12 @@ import { onCleanup } from '../harness/cleanup.js';
 import { timesBaseline } from '../harness/goals.js';
 import type { Benchmark, Measurement } from '../harness/types.js';
 import { SkipError } from '../harness/types.js';
-import { noRay } from '../ray/counterparts.js';
+import { RAY_DATA_PACKAGES, rayScript } from '../ray/counterparts.js';
 import { sunrayDefs } from './defs.js';
 
-const NO_RAY = noRay('Ray Data session not written yet (issue #23 quotes Ray Data 2.58 here: 0.22x pyarrow)');
+/** Ray Data over the same rows: bench/ray/python/data_rows.py prints MiB/s, shown as GiB/s. */
+const onRayData = (test: string, note: string) =>
+  rayScript('data_rows.py', test, { pip: RAY_DATA_PACKAGES, scale: 1 / 1024, unit: 'GiB/s', note });
 
 const specifier = (name: string) => name; // keeps tsc from resolving the module at compile time
 const MB = Number(process.env.SUNRAY_BENCH_DATA_MB) || 1024;
@@ -52,6 +56,8 @@ function csvFiles(): { dir: string; csv: string; bytes: number; rows: number } {
     bytes += text.length;
   }
   dataset = { dir, csv, bytes, rows };
+  // For --vs-ray: Ray Data's session (started after this row) reads the very same files.
+  process.env.SUNRAY_BENCH_DATA_CSV = csv;
   return dataset;
 }
 
@@ -154,7 +160,10 @@ export const dataBenchmarks: Benchmark[] = [
     name: 'data: CSV -> parse -> add column -> Parquet',
     group: 'data',
     kind: 'sunray',
-    vsRay: NO_RAY,
+    vsRay: onRayData(
+      'data: CSV -> parse -> add column -> Parquet',
+      'read_csv, map_batches (pyarrow batches, pyarrow.compute) adding total, write_parquet (snappy)',
+    ),
     shape: `${MB} MiB of CSV in ${FILES} files: readCsv, addColumn, writeParquet (snappy)`,
     heavy: true,
     timeoutMs: 900_000,
@@ -184,7 +193,7 @@ export const dataBenchmarks: Benchmark[] = [
     name: 'data: randomShuffle',
     group: 'data',
     kind: 'sunray',
-    vsRay: NO_RAY,
+    vsRay: onRayData('data: randomShuffle', 'read_csv, random_shuffle(seed=1), count; CSV bytes'),
     shape: `the ${MB} MiB of CSV rows read, randomShuffle({ seed }), rows counted`,
     heavy: true,
     timeoutMs: 900_000,
@@ -202,7 +211,10 @@ export const dataBenchmarks: Benchmark[] = [
     name: 'data: iterBatches',
     group: 'data',
     kind: 'sunray',
-    vsRay: NO_RAY,
+    vsRay: onRayData(
+      'data: iterBatches',
+      "read_csv, repartition(16), materialize off the clock; iter_batches (pyarrow, prefetch 2), qty summed by pyarrow.compute; Arrow's in-memory bytes (sunray: IPC bytes)",
+    ),
     shape: 'the same Arrow table from the store through iterBatches (arrow format), a column summed',
     heavy: true,
     timeoutMs: 900_000,

@@ -9,9 +9,11 @@ import { describe, expect, it } from 'vitest';
 import type { Benchmark, RayCounterpart } from '../../bench/harness/types.js';
 import {
   isCounterpart,
+  RAY_DATA_PACKAGES,
   RAY_PERF,
   RAY_PERF_TESTS,
   RAY_SERVE_PACKAGES,
+  RAY_TUNE_PACKAGES,
   rayPerf,
   rayScript,
 } from '../../bench/ray/counterparts.js';
@@ -73,6 +75,67 @@ describe('the serve rows on Ray Serve', () => {
     expect(readFileSync(scriptOf('serve_rows.py'), 'utf8')).toContain('session.drive(name');
     // The latency row's Ray figure is per second like every Ray line: turned into µs.
     expect((serve[1]!.vsRay as RayCounterpart).convert).toBe('µs');
+  });
+});
+
+describe('the tune rows on Ray Tune', () => {
+  it("run the same trainables in one Ray Tune script, each in the row's unit", () => {
+    const tune = microbenchmarks.filter((b) => b.group === 'tune');
+    expect(tune.map((b) => b.name)).toEqual([
+      'tune: random forest grid (108 configs x numSamples 10)',
+      'tune: per-trial overhead, random forest grid',
+      'tune: 10,000 trivial trials',
+      'tune: per-trial overhead, 10,000 trivial trials',
+    ]);
+    const script = readFileSync(scriptOf('tune_rf.py'), 'utf8');
+    for (const b of tune) {
+      const c = b.vsRay as RayCounterpart;
+      expect(c.source, b.name).toBe('tune_rf.py');
+      expect(c.test, b.name).toBe(b.name);
+      expect(c.pip, b.name).toEqual(RAY_TUNE_PACKAGES);
+      expect(c.note, b.name).toBeTruthy();
+    }
+    // Ray prints rates: trials/s stays trials/s, 200 trivial trials' rate becomes seconds for
+    // 10,000, 1 / overhead seconds becomes ms of overhead.
+    expect(tune.map((b) => [(b.vsRay as RayCounterpart).convert, (b.vsRay as RayCounterpart).scale])).toEqual(
+      [
+        [undefined, undefined],
+        ['per', 1000],
+        ['per', 10_000],
+        ['per', 1000],
+      ],
+    );
+    // The same trainable as the seed's example, with sunray/tune's reuse of trial actors.
+    expect(script).toContain('RandomForestClassifier');
+    expect(script).toContain('reuse_actors=True');
+    for (const p of [...RAY_TUNE_PACKAGES, ...RAY_DATA_PACKAGES])
+      expect(p).toMatch(/^[a-zA-Z0-9-]+==\d+(\.\d+)*$/);
+  });
+});
+
+describe('the data rows on Ray Data', () => {
+  it('run in one Ray Data script over the same CSV files, its MiB/s shown as GiB/s', () => {
+    const data = microbenchmarks.filter((b) => b.group === 'data');
+    expect(data.map((b) => b.name)).toEqual([
+      'data: CSV -> parse -> add column -> Parquet',
+      'data: randomShuffle',
+      'data: iterBatches',
+    ]);
+    for (const b of data) {
+      const c = b.vsRay as RayCounterpart;
+      expect(c.source, b.name).toBe('data_rows.py');
+      expect(c.test, b.name).toBe(b.name);
+      expect(c.pip, b.name).toEqual(RAY_DATA_PACKAGES);
+      expect(c.scale, b.name).toBe(1 / 1024);
+    }
+    const script = readFileSync(scriptOf('data_rows.py'), 'utf8');
+    // The files the sunray rows wrote in this run, named by the data suite.
+    expect(script).toContain('SUNRAY_BENCH_DATA_CSV');
+    expect(readFileSync(join(import.meta.dirname, '../../bench/suites/data.ts'), 'utf8')).toContain(
+      'process.env.SUNRAY_BENCH_DATA_CSV = csv',
+    );
+    for (const api of ['read_csv', 'map_batches', 'write_parquet', 'random_shuffle', 'iter_batches'])
+      expect(script).toContain(api);
   });
 });
 

@@ -1,7 +1,8 @@
 // The Ray runner's reading of Ray's output (bench/ray/parse.ts), on what Ray 2.58.0 printed
 // on this machine in a `npm run bench -- --vs-ray` run (fixtures/ray-2.58.0-output.txt, the
-// run's bench/results/*-ray.txt): every row the bench asks Ray for has its figure, and a row
-// without one is an error that names it, never a silently empty cell.
+// run's bench/results/*-ray.txt; the tune and data rows' from `--filter tune` / `data` runs):
+// every row the bench asks Ray for has its figure, and a row without one is an error that
+// names it, never a silently empty cell.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +46,13 @@ describe("Ray's recorded output", () => {
     // Ray Serve's rows (serve_rows.py), the HTTP ones after their `ready` marker.
     expect(figs.get('serve no-op deployment (2 replicas)')).toMatchObject({ perSecond: 149.3, sd: 9.86 });
     expect(figs.get('serve handle calls between two deployments')).toMatchObject({ perSecond: 253.76 });
+    // Ray Tune's rows (tune_rf.py; `--vs-ray --quick --filter tune`): rates.
+    expect(figs.get('tune: random forest grid (108 configs x numSamples 10)')).toMatchObject({
+      perSecond: 6.13,
+    });
+    expect(figs.get('tune: 10,000 trivial trials')).toMatchObject({ perSecond: 9.38, sd: 0 });
+    // Ray Data's rows (data_rows.py; `--vs-ray --quick --filter data`, 1 GiB): MiB per second.
+    expect(figs.get('data: randomShuffle')).toMatchObject({ perSecond: 15.25, sd: 0 });
     for (const f of figs.values()) expect(f.perSecond).toBeGreaterThan(0);
   });
 
@@ -146,5 +154,15 @@ describe("Ray's figure in the row's unit", () => {
     const r = inRowUnit({ name: 't', perSecond: 5000, sd: 500 }, cp({ convert: 'µs' }));
     expect(r.mean).toBe(200);
     expect(r.sd).toBe(20);
+  });
+
+  it('turns a rate into the time of `scale` operations (trials/s into seconds for 10,000)', () => {
+    const r = inRowUnit({ name: 't', perSecond: 4, sd: 0.4 }, cp({ convert: 'per', scale: 10_000 }));
+    expect(r.mean).toBe(2500);
+    expect(r.sd).toBe(250);
+    // 1 / overhead seconds into ms of overhead.
+    expect(inRowUnit({ name: 't', perSecond: 2.5, sd: 0 }, cp({ convert: 'per', scale: 1000 })).mean).toBe(
+      400,
+    );
   });
 });

@@ -57,6 +57,7 @@ describe.skipIf(!python)('Ray runner on a fake session', () => {
       row('b', 'silent'),
       row('c', 'failing'),
       row('d', 'figure again', { convert: 'µs' }),
+      row('e', 'figure again', { convert: 'per', scale: 10_000, unit: 's' }),
     ];
     const runner = new RayRunner({ env, plan, settleSec: 0, testTimeoutMs: 20_000 });
     try {
@@ -75,6 +76,11 @@ describe.skipIf(!python)('Ray runner on a fake session', () => {
       const d = await runner.measure(plan[4]!, 'µs');
       expect(d!.status).toBe('ok');
       expect(d!.mean).toBeCloseTo(1e6 / 1234.5, 6);
+      // A rate shown as the time of `scale` operations, in the counterpart's unit when the
+      // sunray row gave none (it failed): not "/s".
+      const e = await runner.measure(plan[5]!, undefined);
+      expect(e).toMatchObject({ status: 'ok', unit: 's' });
+      expect(e!.mean).toBeCloseTo(10_000 / 1234.5, 6);
       // That was the session's last row: it is gone before the next sunray row runs.
       expect(sessions()).toEqual([]);
     } finally {
