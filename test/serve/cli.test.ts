@@ -38,7 +38,9 @@ describe('sunray serve', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('deploy a config file, status, requests, shutdown', async () => {
+  // Each test's own bound is the sum of its steps' (a loaded machine starts processes slowly):
+  // the suite's 60 s default would cut a run short that is still within them.
+  test('deploy a config file, status, requests, shutdown', { timeout: 240_000 }, async () => {
     const dep = await runNode(CLI, ['serve', 'deploy', join(FIXTURES, 'serve.yaml')], { timeoutMs: 90_000 });
     expect(dep.stderr).toBe('');
     expect(dep.code).toBe(0);
@@ -65,39 +67,43 @@ describe('sunray serve', () => {
     expect(after).toEqual({ proxies: {}, applications: {} });
   });
 
-  test('run MODULE:EXPORT blocks until its app is shut down from another shell', async () => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        CLI,
-        'serve',
-        'run',
-        `${join(FIXTURES, 'apps.mjs')}:app`,
-        '--address',
-        'auto',
-        '--port',
-        '0',
-        '--route-prefix',
-        '/r',
-      ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    try {
-      await until(() => /running at (\S+)/.test(out), 60_000, `serve run to start (output: ${out})`);
-      const url = /running at (\S+)/.exec(out)![1]!;
-      expect(await (await request(`${url}/a`)).body.text()).toBe('hello from v1 /r/a\n');
-      const down = await runNode(CLI, ['serve', 'shutdown'], { timeoutMs: 60_000 });
-      expect(down.code).toBe(0);
-      expect(await exited).toBe(0);
-      expect(out).toMatch(/is gone; stopping/);
-    } finally {
-      child.kill('SIGKILL');
-    }
-  });
+  test(
+    'run MODULE:EXPORT blocks until its app is shut down from another shell',
+    { timeout: 180_000 },
+    async () => {
+      const child: ChildProcess = spawn(
+        process.execPath,
+        [
+          CLI,
+          'serve',
+          'run',
+          `${join(FIXTURES, 'apps.mjs')}:app`,
+          '--address',
+          'auto',
+          '--port',
+          '0',
+          '--route-prefix',
+          '/r',
+        ],
+        { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      try {
+        await until(() => /running at (\S+)/.test(out), 60_000, `serve run to start (output: ${out})`);
+        const url = /running at (\S+)/.exec(out)![1]!;
+        expect(await (await request(`${url}/a`)).body.text()).toBe('hello from v1 /r/a\n');
+        const down = await runNode(CLI, ['serve', 'shutdown'], { timeoutMs: 60_000 });
+        expect(down.code).toBe(0);
+        expect(await exited).toBe(0);
+        expect(out).toMatch(/is gone; stopping/);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 
   test('bad command lines exit 2 naming the problem; bad config files exit 1 naming the key', async () => {
     const help = await runNode(CLI, ['serve', 'run', '--help']);
