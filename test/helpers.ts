@@ -1,7 +1,7 @@
 // Helpers for tests that drive real processes.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 export const fixtures = resolve(import.meta.dirname, 'fixtures');
@@ -112,4 +112,35 @@ export async function childPids(pid: number): Promise<number[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * Runs tsc on a fixture project (`dir`, its tsconfig) and reads what a type test checks: the
+ * errors tsc gives in `file` as "line:TSxxxx", the ones the file marks with `// error TSxxxx`,
+ * and tsc's output (to show when they differ).
+ */
+export function typeErrors(
+  dir: string,
+  file: string,
+): { errors: string[]; expected: string[]; output: string } {
+  let output = '';
+  try {
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], {
+      encoding: 'utf8',
+      cwd: repoRoot,
+    });
+  } catch (err) {
+    output = String((err as { stdout?: string }).stdout ?? '');
+  }
+  const name = file.replace(/[.]/g, '\\.');
+  const errors = [...output.matchAll(new RegExp(`${name}\\((\\d+),\\d+\\): error (TS\\d+)`, 'g'))].map(
+    (m) => `${m[1]}:${m[2]}`,
+  );
+  const expected = readFileSync(join(dir, file), 'utf8')
+    .split('\n')
+    .flatMap((line, i) => {
+      const m = /\/\/ error (TS\d+)/.exec(line);
+      return m ? [`${i + 1}:${m[1]}`] : [];
+    });
+  return { errors, expected, output };
 }

@@ -1,33 +1,13 @@
 // The handle types make mistakes compile errors: a misspelled method, a wrong
 // argument type, a result used as the wrong type. tsc runs on a fixture and
 // its errors must be exactly the marked lines.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { repoRoot } from '../helpers.js';
+import { repoRoot, typeErrors } from '../helpers.js';
 
 test('wrong calls to remote functions and actor methods fail to compile; results are typed', () => {
   const dir = join(repoRoot, 'test', 'types', 'fixtures');
-  const file = join(dir, 'typed-handles.ts');
-  let output = '';
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], {
-      encoding: 'utf8',
-      cwd: repoRoot,
-    });
-  } catch (err) {
-    output = String((err as { stdout?: string }).stdout ?? '');
-  }
-  const errors = [...output.matchAll(/typed-handles\.ts\((\d+),\d+\): error (TS\d+)/g)].map(
-    (m) => `${m[1]}:${m[2]}`,
-  );
-  const expected = readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((line, i) => {
-      const m = /\/\/ error (TS\d+)/.exec(line);
-      return m ? [`${i + 1}:${m[1]}`] : [];
-    });
+  const { errors, expected } = typeErrors(dir, 'typed-handles.ts');
   expect(expected.length).toBeGreaterThan(5);
   expect(errors.sort()).toEqual(expected.sort());
 });
