@@ -16,6 +16,7 @@ import { ObjectRef } from '../base/object-ref.js';
 import { encode } from '../base/serialization.js';
 import type { FunctionDef, SpecBase } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
+import { CompletionIterator, type CompletionOptions } from './as-completed.js';
 import type { Backend } from './backend.js';
 import { Getter } from './getter.js';
 import { ObjectRecovery } from './object-recovery.js';
@@ -148,20 +149,30 @@ export class CoreWorker {
   // ---------------------------------------------------------------- get / wait
 
   /** get() of one ref (the fast path when it is ours and there is no timeout). */
-  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    return this.getter.getOne(ref, timeoutMs);
+  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined, signal?: AbortSignal): Promise<unknown> {
+    return this.getter.getOne(ref, timeoutMs, signal);
   }
 
-  get(refs: readonly ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<unknown[]> {
-    return this.getter.get(refs, timeoutMs);
+  get(
+    refs: readonly ObjectRef<unknown>[],
+    timeoutMs: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown[]> {
+    return this.getter.get(refs, timeoutMs, signal);
   }
 
   wait(
     refs: readonly ObjectRef<unknown>[],
     numReturns: number,
     timeoutMs: number | undefined,
+    signal?: AbortSignal,
   ): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
-    return this.getter.wait(refs, numReturns, timeoutMs);
+    return this.getter.wait(refs, numReturns, timeoutMs, signal);
+  }
+
+  /** refs in the order they become ready (asCompleted()); see as-completed.ts. */
+  asCompleted<T>(refs: readonly ObjectRef<T>[], opts: CompletionOptions): CompletionIterator<T> {
+    return new CompletionIterator(refs, this.refs, this.store, this.backend, opts);
   }
 
   /** A top-level argument the submitter left in the store (large, or not inlined). */
