@@ -32,12 +32,14 @@ export type {
   UntypedActor,
 } from './api/actor.js';
 export type {
+  ErrorClass,
   MultiReturnRemoteFunction,
   ObjectRefs,
   RemoteArgs,
   RemoteFunction,
   RemoteOptions,
   ResourceOptions,
+  RetryExceptions,
   SchedulingStrategy,
   TaskOptions,
 } from './api/remote-function.js';

@@ -18,6 +18,7 @@ import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
 import { taskKeyOf } from '../base/ids.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { retryableError } from '../protocol/error-record.js';
 import {
   type FunctionDef,
   NO_DEF,
@@ -367,7 +368,8 @@ export class NodeManager {
       return;
     }
     if (t.spec.kind === TaskKind.ActorCall) this.actors.callDone(t);
-    if (done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0 && !t.cancelled) {
+    const retry = done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0;
+    if (retry && !t.cancelled && retryableError(t.spec.retryOn, done.returns[0]?.payload ?? EMPTY)) {
       t.retriesLeft--;
       if (t.spec.kind === TaskKind.ActorCall) this.actors.route(t);
       else this.taskManager.enqueue(t, true);
