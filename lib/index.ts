@@ -289,14 +289,26 @@ export function asCompleted<T>(
   return currentRuntimeOrStart().core.asCompleted(refs, { timeoutMs: opts.timeout, signal: opts.signal });
 }
 
+/** Options of cancel(). */
+export interface CancelOptions {
+  /** Kill the worker running the task (a running task cannot be interrupted in JS otherwise). */
+  force?: boolean;
+  /**
+   * Also cancel the tasks it submitted while it ran, and theirs, as Ray does (default true).
+   * false cancels only this task.
+   */
+  recursive?: boolean;
+}
+
 /**
  * Cancels the task behind a ref. A queued task is dropped; a running one's caller stops waiting
- * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed.
+ * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed. With
+ * `recursive` (the default) the tasks it submitted while running are cancelled too, and theirs.
  */
-export function cancel(ref: ObjectRef<unknown>, opts: { force?: boolean } = {}): void {
+export function cancel(ref: ObjectRef<unknown>, opts: CancelOptions = {}): void {
   if (!(ref instanceof ObjectRef))
     throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
-  currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false);
+  currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false, opts.recursive ?? true);
 }
 
 /** Kills an actor. With noRestart: false it is restarted if its maxRestarts allows. */
