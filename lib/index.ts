@@ -142,6 +142,7 @@ async function whileAlive<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** Whether sunray runs in this process: init() was called (or the API started it), and no shutdown() since. */
 export function isInitialized(): boolean {
   return currentRuntime() !== undefined;
 }

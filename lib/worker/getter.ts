@@ -278,7 +278,7 @@ function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dis
 }
 
 /** p, or an AbortError as soon as signal aborts; the listener goes when either settles. */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
   if (signal.aborted) {
     p.catch(() => {}); // it settles later, unread
     return Promise.reject(abortedError(signal, what));
