@@ -32,12 +32,14 @@ export type {
   UntypedActor,
 } from './api/actor.js';
 export type {
+  ErrorClass,
   MultiReturnRemoteFunction,
   ObjectRefs,
   RemoteArgs,
   RemoteFunction,
   RemoteOptions,
   ResourceOptions,
+  RetryExceptions,
   SchedulingStrategy,
   TaskOptions,
 } from './api/remote-function.js';
@@ -45,6 +47,7 @@ export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
 export { ObjectRef, ActorHandleBase };
 export {
+  AbortError,
   ActorDiedError,
   ActorUnavailableError,
   ClusterConnectionError,
@@ -69,12 +72,37 @@ export {
 } from './base/errors.js';
 
 /**
- * Starts sunray: an embedded local node (object store, scheduler, worker pool) in this process.
- * Inside a worker it does nothing: the worker is already connected to its node.
+ * What init() returns: a handle on the session it started. `await using ray = await
+ * sunray.init()` shuts sunray down at the end of the block (Symbol.asyncDispose); callers
+ * that ignore it use shutdown() as before.
  */
-export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<void> {
+export interface SunrayContext {
+  /** Whether this init() started sunray (false inside a worker, or with ignoreReinitError). */
+  readonly started: boolean;
+  /** shutdown() of the session this init() started; nothing when it started none. */
+  shutdown(): Promise<void>;
+  /** The same as shutdown(): called at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function contextOf(started: boolean): SunrayContext {
+  const rt = currentRuntime();
+  // Only the session this call started: a later session (after shutdown() and another
+  // init()) is not this handle's to end.
+  const end = async () => {
+    if (started && currentRuntime() === rt) await shutdown();
+  };
+  return { started, shutdown: end, [Symbol.asyncDispose]: end };
+}
+
+/**
+ * Starts sunray: an embedded local node (object store, scheduler, worker pool) in this process,
+ * or with `address` one that joins a cluster. Inside a worker it does nothing: the worker is
+ * already connected to its node. Resolves to a SunrayContext, for `await using`.
+ */
+export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<SunrayContext> {
   if (currentRuntime()) {
-    if (inWorker() || opts.ignoreReinitError) return;
+    if (inWorker() || opts.ignoreReinitError) return contextOf(false);
     throw new SunrayError(
       'sunray is already initialized: call shutdown() first, or pass ignoreReinitError: true',
     );
@@ -97,6 +125,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
       throw err;
     }
   }
+  return contextOf(true);
 }
 
 /**
@@ -113,6 +142,7 @@ async function whileAlive<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** Whether sunray runs in this process: init() was called (or the API started it), and no shutdown() since. */
 export function isInitialized(): boolean {
   return currentRuntime() !== undefined;
 }
@@ -143,9 +173,15 @@ export function remote(fn: unknown, opts?: RemoteOptions & ActorOptions & { modu
     : makeRemoteFunction(fn as (...args: unknown[]) => unknown, opts);
 }
 
+/** Options of get(). */
 export interface GetOptions {
   /** Milliseconds to wait before GetTimeoutError (default: forever). */
   timeout?: number;
+  /**
+   * Stops the wait when it aborts (already aborted: at once): get() rejects with AbortError,
+   * its `cause` the signal's reason. The tasks keep running; cancel() them to stop them.
+   */
+  signal?: AbortSignal;
 }
 
 /** The value of a ref, or the values of an array of refs, once they are ready. */
@@ -162,14 +198,16 @@ export function get(
   // every async layer adds promise hops. Errors still reject, never throw.
   try {
     checkTimeout(opts.timeout, 'get');
+    const signal = opts.signal;
+    if (signal !== undefined) checkSignal(signal, 'get');
     if (x instanceof ObjectRef) {
       checkReadable(x, 'get');
-      return currentRuntimeOrStart().core.getOne(x, opts.timeout);
+      return currentRuntimeOrStart().core.getOne(x, opts.timeout, signal);
     }
     if (!Array.isArray(x))
       throw new InvalidArgumentError('get() takes an ObjectRef or an array of ObjectRefs');
     for (const ref of x) if (ref instanceof ObjectRef) checkReadable(ref, 'get');
-    return currentRuntimeOrStart().core.get(x, opts.timeout);
+    return currentRuntimeOrStart().core.get(x, opts.timeout, signal);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -180,7 +218,7 @@ export function get(
  * a ref of a session that was shut down (without this, get() would start a new session with
  * default settings and wait in it for an object that session never had).
  */
-function checkReadable(ref: ObjectRef<unknown>, op: 'get' | 'wait'): void {
+function checkReadable(ref: ObjectRef<unknown>, op: 'get' | 'wait' | 'asCompleted'): void {
   const err = unreadableRef(ref, `${op}()`);
   if (err) throw err;
 }
@@ -190,11 +228,17 @@ export function put<T>(value: T): ObjectRef<T> {
   return currentRuntimeOrStart().core.put(value);
 }
 
+/** Options of wait(). */
 export interface WaitOptions {
   /** How many refs must be ready (default 1). */
   numReturns?: number;
   /** Milliseconds to wait at most (default: forever). */
   timeout?: number;
+  /**
+   * Stops the wait when it aborts (already aborted: at once): wait() rejects with AbortError,
+   * its `cause` the signal's reason. The tasks keep running; cancel() them to stop them.
+   */
+  signal?: AbortSignal;
 }
 
 /** Waits until numReturns of refs are ready (or the timeout): [ready, notReady], in the order given. */
@@ -203,20 +247,69 @@ export async function wait<T>(
   opts: WaitOptions = {},
 ): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
   checkTimeout(opts.timeout, 'wait');
+  if (opts.signal !== undefined) checkSignal(opts.signal, 'wait');
   if (!Array.isArray(refs)) throw new InvalidArgumentError('wait() takes an array of ObjectRefs');
   for (const ref of refs) if (ref instanceof ObjectRef) checkReadable(ref, 'wait');
   const rt = currentRuntimeOrStart();
-  return (await rt.core.wait(refs, opts.numReturns ?? 1, opts.timeout)) as [ObjectRef<T>[], ObjectRef<T>[]];
+  return (await rt.core.wait(refs, opts.numReturns ?? 1, opts.timeout, opts.signal)) as [
+    ObjectRef<T>[],
+    ObjectRef<T>[],
+  ];
+}
+
+/** Options of asCompleted(). */
+export interface AsCompletedOptions {
+  /**
+   * Milliseconds for the whole iteration (default: forever): a step still waiting then rejects
+   * with GetTimeoutError.
+   */
+  timeout?: number;
+  /** Stops the iteration when it aborts: the waiting step rejects with AbortError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The refs in the order their tasks finish (for progress bars and pipelines), each once, as an
+ * async iterable: `for await (const ref of asCompleted(refs)) bar.tick(await get(ref))`. A
+ * failed task's ref comes when it fails (get() of it throws its error). Already finished refs
+ * come first, in the order given. Leaving the loop early stops the watching; the tasks keep
+ * running. Costs O(n) for n refs in all.
+ */
+export function asCompleted<T>(
+  refs: readonly ObjectRef<T>[],
+  opts: AsCompletedOptions = {},
+): AsyncIterable<ObjectRef<T>> {
+  checkTimeout(opts.timeout, 'asCompleted');
+  if (opts.signal !== undefined) checkSignal(opts.signal, 'asCompleted');
+  if (!Array.isArray(refs)) throw new InvalidArgumentError('asCompleted() takes an array of ObjectRefs');
+  refs.forEach((ref, i) => {
+    if (!(ref instanceof ObjectRef))
+      throw new InvalidArgumentError(`asCompleted() expects ObjectRefs; item ${i} is not`);
+    checkReadable(ref, 'asCompleted');
+  });
+  return currentRuntimeOrStart().core.asCompleted(refs, { timeoutMs: opts.timeout, signal: opts.signal });
+}
+
+/** Options of cancel(). */
+export interface CancelOptions {
+  /** Kill the worker running the task (a running task cannot be interrupted in JS otherwise). */
+  force?: boolean;
+  /**
+   * Also cancel the tasks it submitted while it ran, and theirs, as Ray does (default true).
+   * false cancels only this task.
+   */
+  recursive?: boolean;
 }
 
 /**
  * Cancels the task behind a ref. A queued task is dropped; a running one's caller stops waiting
- * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed.
+ * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed. With
+ * `recursive` (the default) the tasks it submitted while running are cancelled too, and theirs.
  */
-export function cancel(ref: ObjectRef<unknown>, opts: { force?: boolean } = {}): void {
+export function cancel(ref: ObjectRef<unknown>, opts: CancelOptions = {}): void {
   if (!(ref instanceof ObjectRef))
     throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
-  currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false);
+  currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false, opts.recursive ?? true);
 }
 
 /** Kills an actor. With noRestart: false it is restarted if its maxRestarts allows. */
@@ -314,6 +407,21 @@ export function memorySummary(): import('./worker/ownership/summary.js').MemoryR
   const rt = currentRuntime();
   if (!rt) throw new NotInitializedError('memorySummary(): sunray is not initialized');
   return rt.core.memorySummary();
+}
+
+function checkSignal(signal: unknown, fn: string): void {
+  // Duck-typed, as other libraries' signals (e.g. a polyfill's) work the same.
+  const s = signal as Partial<AbortSignal> | null;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      `${fn}(): signal must be an AbortSignal (from an AbortController), got ${typeof signal}`,
+    );
+  }
 }
 
 function checkTimeout(t: number | undefined, fn: string): void {

@@ -161,6 +161,7 @@ function actorMethod(
     method,
     maxConcurrency: 1,
     strategy: '',
+    retryOn: '',
   });
   return {
     remote(...args: unknown[]) {
@@ -273,6 +274,7 @@ export function makeActorClass<C extends AnyClass>(
             }),
             maxConcurrency: o.maxConcurrency ?? 1,
             strategy: strategyOf(o.schedulingStrategy),
+            retryOn: '',
           },
           args,
         );

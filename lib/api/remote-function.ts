@@ -32,8 +32,14 @@ export interface ResourceOptions {
 export interface TaskOptions extends ResourceOptions {
   /** Times a task is re-run after its worker dies (default 3). */
   maxRetries?: number;
-  /** Also retry when the task throws (default false). */
-  retryExceptions?: boolean;
+  /**
+   * Also retry (up to maxRetries) when the task throws (default false): true for any error,
+   * or a list of error classes or names, as Ray's list form: an error is retried when its
+   * class or one it extends is listed (matched by class name, since classes do not cross
+   * processes), or its `name` is; a rethrown TaskError of a nested task matches by its
+   * cause's name too. Other errors fail at once.
+   */
+  retryExceptions?: RetryExceptions;
   /** Name used in logs and errors (default: the function's name). */
   name?: string;
   /** Number of results: with n > 1 the function returns an array of n values and the call gives n refs. */
@@ -43,6 +49,37 @@ export interface TaskOptions extends ResourceOptions {
    * 'SPREAD' (round-robin over nodes), or { nodeId, soft } (that node; soft: elsewhere if it can't).
    */
   schedulingStrategy?: SchedulingStrategy;
+}
+
+/** An error class, for retryExceptions: any constructor of errors, abstract ones too. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** What retryExceptions takes: all errors (true), none (false), or these classes or names. */
+export type RetryExceptions = boolean | ReadonlyArray<ErrorClass | string>;
+
+/**
+ * retryExceptions as a spec carries it: whether any thrown error may be retried, and the
+ * names that qualify ('' = every error; else a JSON array of class and error names).
+ */
+export function retryOf(r: RetryExceptions | undefined): { retryExceptions: boolean; retryOn: string } {
+  if (r === undefined || r === false) return { retryExceptions: false, retryOn: '' };
+  if (r === true) return { retryExceptions: true, retryOn: '' };
+  if (!Array.isArray(r)) {
+    throw new InvalidArgumentError(
+      `retryExceptions must be true, false or an array of error classes or names, got ${typeof r}`,
+    );
+  }
+  const names = r.map((x: unknown, i) => {
+    const name = typeof x === 'function' ? (x as { name?: unknown }).name : x;
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidArgumentError(
+        `retryExceptions[${i}] must be an error class with a name or a non-empty error name, got ${typeof x === 'function' ? 'an anonymous class' : JSON.stringify(x)}`,
+      );
+    }
+    return name;
+  });
+  if (names.length === 0) return { retryExceptions: false, retryOn: '' };
+  return { retryExceptions: true, retryOn: JSON.stringify([...new Set(names)]) };
 }
 
 export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
@@ -177,6 +214,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
     const strategy = strategyOf(o.schedulingStrategy);
+    const { retryExceptions, retryOn } = retryOf(o.retryExceptions);
     // Shared by every call's spec (protocol.ts CallSpec), so never changed.
     const base = Object.freeze({
       kind: TaskKind.Task,
@@ -185,11 +223,12 @@ export function makeRemoteFunction<A extends unknown[], R>(
       numReturns,
       demand,
       maxRetries,
-      retryExceptions: o.retryExceptions ?? false,
+      retryExceptions,
       actorId: ZERO_ACTOR,
       method: '',
       maxConcurrency: 1,
       strategy,
+      retryOn,
     });
     return {
       fn,

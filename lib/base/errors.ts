@@ -123,6 +123,31 @@ export class TaskCancelledError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_CANCELLED';
 }
 
+/**
+ * A get(), wait() or asCompleted() was stopped by the AbortSignal passed in its options (as
+ * piscina's `run({ signal })` is): its `cause` is the signal's reason. The tasks it waited for
+ * keep running; cancel them with `cancel(ref)` if their results are no longer wanted.
+ */
+export class AbortError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_ABORTED';
+}
+
+/** The AbortError for an aborted signal: what was stopped, and the signal's reason as `cause`. */
+export function abortedError(signal: AbortSignal, what: string): AbortError {
+  const reason: unknown = signal.reason;
+  let why = '';
+  try {
+    why = reason instanceof Error ? `: ${reason.message}` : reason === undefined ? '' : `: ${String(reason)}`;
+  } catch {
+    // A reason whose toString throws: the message goes without it (it is still the cause).
+  }
+  return new AbortError(
+    `${what} was aborted by its signal${why}. The tasks it waited for keep running: ` +
+      'cancel them with sunray.cancel(ref) if their results are no longer wanted',
+    { cause: reason },
+  );
+}
+
 /** A value could not cross processes: `path` says where in the value the bad part is. */
 export class SerializationError extends SunrayError {
   static override readonly code: string = 'SUNRAY_SERIALIZATION';
@@ -211,6 +236,7 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   OutOfMemoryError,
   WorkerStartError,
   TaskCancelledError,
+  AbortError,
   ActorDiedError,
   ActorUnavailableError,
   OwnerDiedError,

@@ -143,6 +143,15 @@ const inbox = new ChannelReader(
         else executor.cancelDirect(taskKeyOf(taskId), r.i32(), r.u32(), r.str());
         return;
       }
+      case Msg.CancelChildren: {
+        // A recursive cancel of a call running here: its children first; a forced one kills
+        // this process once the node has their cancels (requests go out in order).
+        const taskId = Buffer.from(r.raw(TASK_ID_SIZE));
+        const force = r.bool();
+        core.cancelChildren(taskKeyOf(taskId), force);
+        if (force) backend.request('childrenCancelled', taskId).catch(() => {});
+        return;
+      }
       case Msg.Exit:
         exit(0);
         return;

@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { native } from '../base/addon.js';
 import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
-import { taskKeyOf } from '../base/ids.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { retryableError } from '../protocol/error-record.js';
 import {
   type FunctionDef,
   NO_DEF,
@@ -46,6 +46,7 @@ import { MemoryQueries } from './memory-queries.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
+import { TaskCancels } from './task-cancel.js';
 import { newTask, TaskTable } from './task-table.js';
 import { describeDeath, taskCrashError } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
@@ -104,6 +105,7 @@ export class NodeManager {
   private readonly actors: ActorManager<W>;
   private readonly router: OwnerRouter;
   private readonly requests: RequestServer;
+  private readonly cancels: TaskCancels<W>;
   /** Direct channels between calling workers and actors (direct/). */
   private readonly broker = new ChannelBroker();
   private readonly memory = new MemoryQueries();
@@ -156,11 +158,13 @@ export class NodeManager {
       actors: this.actors,
       store: this.store,
       cluster: () => this.clusterHooks,
-      cancelTask: (taskId, force) => this.cancelTask(taskId, force),
+      cancelTask: (taskId, force, recursive) => this.cancelTask(taskId, force, recursive),
+      childrenCancelled: (taskId) => this.cancels.childrenCancelled(taskId),
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
+    this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
     this.completion.start();
     process.on('exit', this.drainOnExit);
   }
@@ -367,7 +371,8 @@ export class NodeManager {
       return;
     }
     if (t.spec.kind === TaskKind.ActorCall) this.actors.callDone(t);
-    if (done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0 && !t.cancelled) {
+    const retry = done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0;
+    if (retry && !t.cancelled && retryableError(t.spec.retryOn, done.returns[0]?.payload ?? EMPTY)) {
       t.retriesLeft--;
       if (t.spec.kind === TaskKind.ActorCall) this.actors.route(t);
       else this.taskManager.enqueue(t, true);
@@ -468,14 +473,8 @@ export class NodeManager {
   }
 
   /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
-  cancelTask(taskId: Buffer, force: boolean): void {
-    const t = this.tasks.get(taskKeyOf(taskId));
-    if (!t) {
-      this.clusterHooks?.cancel(taskId, force);
-      return;
-    }
-    if (!t.cancelled && !t.worker && t.spec.kind !== TaskKind.Task) this.actors.removePending(t);
-    this.taskManager.cancel(t, force);
+  cancelTask(taskId: Buffer, force: boolean, recursive = true): void {
+    this.cancels.cancel(taskId, force, recursive);
   }
 
   /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */

@@ -29,7 +29,8 @@ export interface RequestTargets {
   readonly store: ObjectStore;
   /** The cluster this node is part of, if any. */
   cluster(): ClusterHooks | undefined;
-  cancelTask(taskId: Buffer, force: boolean): void;
+  cancelTask(taskId: Buffer, force: boolean, recursive: boolean): void;
+  childrenCancelled(taskId: Buffer): void;
   /** This node's free resources (LocalTaskManager.available). */
   available(): Record<string, number>;
   /** This node's resources in all. */
@@ -50,7 +51,8 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       return local;
     },
     killActor: (actorId, noRestart) => node.actors.kill(Buffer.from(actorId), noRestart),
-    cancelTask: (taskId, force) => node.cancelTask(Buffer.from(taskId), force),
+    cancelTask: (taskId, force, recursive) => node.cancelTask(Buffer.from(taskId), force, recursive ?? true),
+    childrenCancelled: (taskId) => node.childrenCancelled(Buffer.from(taskId)),
     availableResources: () => node.cluster()?.clusterResources('available') ?? node.available(),
     clusterResources: () => node.cluster()?.clusterResources('total') ?? node.total(),
     registerActor: (actorId, o, methods, className) =>

@@ -11,6 +11,8 @@
 // failed, and its name. This file is its one encoder (errorRecord,
 // thrownErrorRecord, encodeErrorRecord) and its one decoder (failureToError),
 // for results in messages and for errors kept in the object store (ERROR_META).
+// The record of a thrown error also names its classes, so that the node can tell
+// whether a retryExceptions list retries it (retryableError).
 import {
   ActorDiedError,
   errorClasses,
@@ -21,7 +23,7 @@ import {
   TaskError,
   WorkerCrashedError,
 } from '../base/errors.js';
-import { encode, encodeToBuffer } from '../base/serialization.js';
+import { deserialize, encode, encodeToBuffer } from '../base/serialization.js';
 
 /** Metadata that marks a store object as a failed task's error rather than a value. */
 export const ERROR_META = Buffer.from('sunray:error');
@@ -37,6 +39,11 @@ export interface ErrorRecord extends RemoteErrorInfo {
   failure: FailureKind;
   /** The task's name, for 'error' (TaskError says which task failed). */
   taskName?: string;
+  /**
+   * For 'error': the names of the classes the thrown value is an instance of (its prototype
+   * chain), which a retryExceptions list is matched against (retryableError).
+   */
+  classes?: string[];
 }
 
 /** An ErrorRecord as it is read back: a record from an older or foreign sender may lack fields. */
@@ -65,7 +72,48 @@ export function errorRecord(err: Error): ErrorRecord {
 
 /** The record of what a task's own code threw (anything: `throw 'x'` too). */
 export function thrownErrorRecord(thrown: unknown, taskName: string): ErrorRecord {
-  return { ...remoteErrorInfo(thrown), failure: 'error', taskName };
+  return { ...remoteErrorInfo(thrown), failure: 'error', taskName, classes: classNames(thrown) };
+}
+
+/**
+ * The classes a thrown value is an instance of, by name, nearest first (Object left out).
+ * A nested task's TaskError rethrown counts as its cause's class too, as Ray's RayTaskError
+ * is an instance of the class its task raised.
+ */
+function classNames(thrown: unknown): string[] {
+  const out: string[] = [];
+  if (typeof thrown !== 'object' || thrown === null) return out;
+  try {
+    let p: unknown = Object.getPrototypeOf(thrown);
+    for (let depth = 0; p !== null && p !== Object.prototype && depth < 64; depth++) {
+      const name: unknown = (p as { constructor?: { name?: unknown } }).constructor?.name;
+      if (typeof name === 'string' && name !== '') out.push(name);
+      p = Object.getPrototypeOf(p);
+    }
+    if (thrown instanceof TaskError && thrown.cause instanceof Error) out.push(thrown.cause.name);
+  } catch {
+    // A hostile prototype (a Proxy that throws): what was read so far.
+  }
+  return out;
+}
+
+/**
+ * Whether a task's thrown error is one its retryExceptions list retries: retryOn is the
+ * spec's ('' = every error; else a JSON array of names, matched against the error's
+ * classes and its name). Read by the node only when a task threw.
+ */
+export function retryableError(retryOn: string, payload: Buffer): boolean {
+  if (retryOn === '') return true;
+  try {
+    const names = JSON.parse(retryOn) as unknown;
+    const rec = deserialize(payload) as { name?: unknown; classes?: unknown };
+    if (!Array.isArray(names)) return false;
+    const classes = Array.isArray(rec.classes) ? rec.classes : [];
+    // A thrown non-error (`throw 'x'`) has no classes, and its record's name 'Error' is made up.
+    return classes.length > 0 && names.some((n) => n === rec.name || classes.includes(n));
+  } catch {
+    return false; // a record we cannot read is not retried
+  }
 }
 
 /** A record as the bytes of a result's payload or of a store object marked ERROR_META. */
@@ -74,14 +122,11 @@ export function encodeErrorRecord(rec: ErrorRecord): Buffer {
     return encodeToBuffer(encode(rec));
   } catch {
     // Each field was checked alone; should the whole still fail, the bare error goes.
-    const { name, message, stack, failure, taskName } = rec;
-    return encodeToBuffer(
-      encode(
-        taskName === undefined
-          ? { name, message, stack, failure }
-          : { name, message, stack, failure, taskName },
-      ),
-    );
+    const { name, message, stack, failure, taskName, classes } = rec;
+    const bare: ErrorRecord = { name, message, stack, failure };
+    if (taskName !== undefined) bare.taskName = taskName;
+    if (classes !== undefined) bare.classes = classes;
+    return encodeToBuffer(encode(bare));
   }
 }
 

@@ -58,6 +58,11 @@ export interface TaskSpec {
   maxConcurrency: number;
   /** Scheduling strategy across nodes, JSON ('' = DEFAULT). */
   strategy: string;
+  /**
+   * With retryExceptions: the error class and error names that are retried, a JSON array
+   * ('' = every error). Read by the node only when a task threw (node-manager.ts).
+   */
+  retryOn: string;
 }
 
 /** The fields of a spec that every call of one function (with one set of options) shares. */
@@ -113,6 +118,9 @@ export class CallSpec implements TaskSpec {
   get strategy(): string {
     return this.base.strategy;
   }
+  get retryOn(): string {
+    return this.base.retryOn;
+  }
 }
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
@@ -137,6 +145,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     method: s.method,
     maxConcurrency: s.maxConcurrency,
     strategy: s.strategy,
+    retryOn: s.retryOn,
     ...change,
   };
 }
@@ -199,6 +208,7 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.method)
     .u32(s.maxConcurrency)
     .str(s.strategy)
+    .str(s.retryOn)
     .bytes(s.args);
 }
 
@@ -230,6 +240,7 @@ function readSpecBase(r: Reader): SpecBase {
     method: d.str(),
     maxConcurrency: d.u32(),
     strategy: d.str(),
+    retryOn: d.str(),
   };
   if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
   else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
@@ -239,7 +250,7 @@ function readSpecBase(r: Reader): SpecBase {
 /** Steps r (at a spec's base) over the base, to its arguments. */
 function skipSpecBase(r: Reader): void {
   r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
-  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes();
+  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes().skipBytes();
 }
 
 /** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
@@ -345,6 +356,9 @@ export class SpecView implements TaskSpec {
   }
   get strategy(): string {
     return this.rest.strategy;
+  }
+  get retryOn(): string {
+    return this.rest.retryOn;
   }
 }
 

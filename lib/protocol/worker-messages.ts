@@ -43,6 +43,7 @@ export enum Msg {
   RelayResult = 34, // actor -> manager: u32 owner index, then a whole DirectResult frame (kept in order with RefOps)
   SubmitRetry = 35, // worker -> manager: u32 index, u32 retries left, spec (a direct call whose actor died)
   ExitWhenIdle = 36, // manager -> actor: exit once the calls it has are done
+  CancelChildren = 37, // manager -> worker: u8[24] task id, u8 force; cancel what that call submitted
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,

@@ -132,6 +132,10 @@ interface Waiter {
   unlisten?: () => void;
 }
 
+/**
+ * One process's handle to a node's shared-memory arena: create, seal, get (zero copy) and
+ * delete objects. close() detaches (also `using store = ObjectStore.create()`).
+ */
 export class ObjectStore {
   private handle: NativeStoreHandle | null;
   private readonly arena: ArrayBuffer;
@@ -465,5 +469,10 @@ export class ObjectStore {
     this.handle = null;
     h.close();
     if (this.isCreator && this.spillDir) removeSpillDir(this.spillDir);
+  }
+
+  /** close(), so that `using store = ObjectStore.create()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

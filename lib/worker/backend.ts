@@ -19,7 +19,10 @@ export interface NodeRequests {
     | null
     | Promise<{ actorId: Buffer; methods: string[]; className: string } | null>;
   killActor(actorId: Buffer, noRestart: boolean): void;
-  cancelTask(taskId: Buffer, force: boolean): void;
+  /** Cancels a task: queued, running, or on another node; recursive (default): its children too. */
+  cancelTask(taskId: Buffer, force: boolean, recursive?: boolean): void;
+  /** A worker cancelled the children of a task a forced recursive cancel kills next (node/task-cancel.ts). */
+  childrenCancelled(taskId: Buffer): void;
   availableResources(): Record<string, number>;
   clusterResources(): Record<string, number>;
   registerActor(

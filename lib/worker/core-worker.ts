@@ -16,6 +16,7 @@ import { ObjectRef } from '../base/object-ref.js';
 import { encode } from '../base/serialization.js';
 import type { FunctionDef, SpecBase } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
+import { CompletionIterator, type CompletionOptions } from './as-completed.js';
 import type { Backend } from './backend.js';
 import { Getter } from './getter.js';
 import { ObjectRecovery } from './object-recovery.js';
@@ -33,6 +34,15 @@ export interface TaskContext {
   taskName: string;
   gpuIds: number[];
   actorId: Buffer | undefined;
+  /** The running task's id as a latin1 key (ids.ts taskKeyOf). */
+  readonly taskKey: string;
+  /**
+   * The first return refs (hex) of the tasks this call submitted, for a recursive cancel
+   * (Ray's): made on its first submit. Those that finished are pruned now and then.
+   */
+  children?: string[];
+  /** Set by a recursive cancel: tasks it submits from then on are cancelled at once. */
+  cancelled?: { force: boolean };
 }
 
 export class CoreWorker {
@@ -43,6 +53,8 @@ export class CoreWorker {
   readonly recovery: ObjectRecovery;
   readonly getter: Getter;
   readonly submitter: TaskSubmitter;
+  /** Running calls that submitted tasks, by task key: whose children a recursive cancel reaches. */
+  private readonly parents = new Map<string, TaskContext>();
 
   constructor(
     readonly backend: Backend,
@@ -122,7 +134,52 @@ export class CoreWorker {
 
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
-    return this.submitter.submit(def, base, args);
+    const refs = this.submitter.submit(def, base, args);
+    // In a worker, inside a call: a child of that call (the driver runs no calls).
+    if (!this.backend.isDriver && refs.length > 0) {
+      const ctx = this.taskContext.getStore();
+      if (ctx !== undefined) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
+    }
+    return refs;
+  }
+
+  private noteChild(ctx: TaskContext, ref: ObjectRef<unknown>): void {
+    if (ctx.cancelled) {
+      this.submitter.cancelPending(ref, ctx.cancelled.force, true);
+      return;
+    }
+    let c = ctx.children;
+    if (c === undefined) {
+      c = ctx.children = [];
+      this.parents.set(ctx.taskKey, ctx);
+    }
+    c.push(ref.hex);
+    // A long call that submits many tasks keeps only those still pending (amortized O(1)).
+    if (c.length >= 1024 && (c.length & (c.length - 1)) === 0) {
+      const owned = this.refs.owned;
+      ctx.children = c.filter((hex) => owned.get(hex)?.state === State.Pending);
+    }
+  }
+
+  /** A call ended: its children are no longer a cancel's to reach (Ray: cancel of a finished task). */
+  callEnded(ctx: TaskContext): void {
+    if (ctx.children !== undefined) this.parents.delete(ctx.taskKey);
+  }
+
+  /**
+   * A recursive cancel of a call running here (the node asks): cancels the tasks it
+   * submitted that are still pending, each recursively, and any it submits from now on.
+   */
+  cancelChildren(taskKey: string, force: boolean): void {
+    const ctx = this.parents.get(taskKey);
+    if (!ctx) return;
+    ctx.cancelled = { force };
+    const owned = this.refs.owned;
+    for (const hex of ctx.children ?? []) {
+      if (owned.get(hex)?.state === State.Pending)
+        this.submitter.cancelOwned(Buffer.from(hex, 'hex'), force, true);
+    }
+    ctx.children = [];
   }
 
   /** Makes later calls to an actor wait for p (e.g. its registration, from a worker). */
@@ -140,28 +197,38 @@ export class CoreWorker {
     this.submitter.settleFailed(objectId, err);
   }
 
-  /** Cancels a task this process submitted, if it has not finished. */
-  cancelPending(ref: ObjectRef<unknown>, force: boolean): void {
-    this.submitter.cancelPending(ref, force);
+  /** Cancels a task this process submitted, if it has not finished (recursive: its children too). */
+  cancelPending(ref: ObjectRef<unknown>, force: boolean, recursive = true): void {
+    this.submitter.cancelPending(ref, force, recursive);
   }
 
   // ---------------------------------------------------------------- get / wait
 
   /** get() of one ref (the fast path when it is ours and there is no timeout). */
-  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    return this.getter.getOne(ref, timeoutMs);
+  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined, signal?: AbortSignal): Promise<unknown> {
+    return this.getter.getOne(ref, timeoutMs, signal);
   }
 
-  get(refs: readonly ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<unknown[]> {
-    return this.getter.get(refs, timeoutMs);
+  get(
+    refs: readonly ObjectRef<unknown>[],
+    timeoutMs: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown[]> {
+    return this.getter.get(refs, timeoutMs, signal);
   }
 
   wait(
     refs: readonly ObjectRef<unknown>[],
     numReturns: number,
     timeoutMs: number | undefined,
+    signal?: AbortSignal,
   ): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
-    return this.getter.wait(refs, numReturns, timeoutMs);
+    return this.getter.wait(refs, numReturns, timeoutMs, signal);
+  }
+
+  /** refs in the order they become ready (asCompleted()); see as-completed.ts. */
+  asCompleted<T>(refs: readonly ObjectRef<T>[], opts: CompletionOptions): CompletionIterator<T> {
+    return new CompletionIterator(refs, this.refs, this.store, this.backend, opts);
   }
 
   /** A top-level argument the submitter left in the store (large, or not inlined). */

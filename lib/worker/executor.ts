@@ -27,6 +27,8 @@ import { loadFunction } from './function-loader.js';
 
 interface Job {
   spec: TaskSpec;
+  /** Its context while it runs (the tasks it submitted, for a recursive cancel). */
+  ctx: CallContext | undefined;
   owner: number;
   gpuIds: number[];
   /** It came straight from its caller (Msg.CallDirect), not from the node manager. */
@@ -94,10 +96,10 @@ export class Executor {
   execute(spec: TaskSpec, owner: number, gpuIds: number[], direct = false): void {
     if (spec.kind === TaskKind.ActorCreate) {
       this.limit = Math.max(1, spec.maxConcurrency);
-      this.run({ spec, owner, gpuIds, direct: false });
+      this.run({ spec, owner, gpuIds, direct: false, ctx: undefined });
       return;
     }
-    this.queue.push({ spec, owner, gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds, direct });
+    this.queue.push({ spec, owner, gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds, direct, ctx: undefined });
     this.pump();
   }
 
@@ -192,6 +194,7 @@ export class Executor {
     this.running++;
     this.lastTaskName = spec.name;
     const ctx = new CallContext(spec, job.gpuIds);
+    job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
     let result: unknown;
     try {
@@ -254,7 +257,7 @@ export class Executor {
       return;
     }
     this.reply(job, DoneStatus.Ok, returns);
-    this.finish();
+    this.finish(job);
   }
 
   private fail(job: Job, err: unknown): void {
@@ -264,10 +267,12 @@ export class Executor {
     this.reply(job, DoneStatus.Error, [
       { kind: ReturnKind.Inline, payload: encodeErrorRecord(thrownErrorRecord(err, spec.name)) },
     ]);
-    this.finish();
+    this.finish(job);
   }
 
-  private finish(): void {
+  private finish(job: Job): void {
+    const ctx = job.ctx;
+    if (ctx?.children !== undefined) this.core.callEnded(ctx);
     this.running--;
     this.pump();
     if (this.whenIdle && this.queue.length === 0 && this.running === 0) this.whenIdle();
@@ -348,6 +353,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** What getRuntimeContext() and log prefixes read while a call runs; its task id only if asked. */
 class CallContext implements TaskContext {
+  children: string[] | undefined = undefined;
+  cancelled: { force: boolean } | undefined = undefined;
   constructor(
     private readonly spec: TaskSpec,
     readonly gpuIds: number[],
@@ -357,6 +364,9 @@ class CallContext implements TaskContext {
   }
   get taskName(): string {
     return this.spec.name;
+  }
+  get taskKey(): string {
+    return specKey(this.spec);
   }
   get actorId(): Buffer | undefined {
     return this.spec.kind === TaskKind.Task ? undefined : this.spec.actorId;

@@ -3,7 +3,7 @@
 // lost (object-recovery.ts); a borrowed one is pulled into this node's store
 // (from another node if need be) and read there. While a call waits, the
 // process tells its node it is blocked, so its CPU can be lent out.
-import { GetTimeoutError, InvalidArgumentError } from '../base/errors.js';
+import { abortedError, GetTimeoutError, InvalidArgumentError } from '../base/errors.js';
 import { ownerHexOf } from '../base/ids.js';
 import { ObjectRef } from '../base/object-ref.js';
 import { deserialize } from '../base/serialization.js';
@@ -31,9 +31,10 @@ export class Getter {
    * one promise, settled by the owner's waiter itself, rather than a chain of
    * async functions. Everything else takes the general path.
    */
-  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+  getOne(ref: ObjectRef<unknown>, timeoutMs: number | undefined, signal?: AbortSignal): Promise<unknown> {
     const e = ref instanceof ObjectRef && !this.refs.closed ? this.owned.get(ref.hex) : undefined;
-    if (!e || timeoutMs !== undefined) return this.get([ref], timeoutMs).then((v) => v[0]);
+    if (!e || timeoutMs !== undefined || signal !== undefined)
+      return this.get([ref], timeoutMs, signal).then((v) => v[0]);
     if (e.state !== State.Pending) {
       if (e.inStore && this.refs.isLost(ref, e))
         return this.recovery.recover(ref.hex, e).then(() => this.readOwned(ref, e));
@@ -56,8 +57,14 @@ export class Getter {
     });
   }
 
-  async get(refs: readonly ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<unknown[]> {
+  async get(
+    refs: readonly ObjectRef<unknown>[],
+    timeoutMs: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown[]> {
     this.refs.assertOpen();
+    // An aborted signal fails the call at once, ready or not (as piscina's run does).
+    if (signal?.aborted) throw abortedError(signal, 'get()');
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     let blocked = false;
     try {
@@ -78,10 +85,10 @@ export class Getter {
         }
         const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
         if (e) {
-          await this.refs.waitOwned(e, left, ref);
+          await this.refs.waitOwned(e, left, ref, signal);
           out[i] = this.readOwned(ref, e);
         } else {
-          out[i] = await this.readBorrowed(ref, left);
+          out[i] = await this.readBorrowed(ref, left, signal);
         }
       }
       return out;
@@ -123,16 +130,31 @@ export class Getter {
     return this.readStoreObject(obj);
   }
 
-  private async readBorrowed(ref: ObjectRef<unknown>, timeoutMs: number | undefined): Promise<unknown> {
-    const [obj] = await this.refs.borrows.waitFor(ref, 'get() of', async (signal) => {
-      // The owner may be on another node: its object is pulled here first (fetchLocal).
-      const started = Date.now();
-      await this.fetchLocal(ref, timeoutMs);
-      const left = timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started));
-      return this.store.get(
-        [ObjectId.fromBytes(ref)],
-        left === undefined ? { signal } : { timeout: left, signal },
-      );
+  private async readBorrowed(
+    ref: ObjectRef<unknown>,
+    timeoutMs: number | undefined,
+    userSignal?: AbortSignal,
+  ): Promise<unknown> {
+    const [obj] = await this.refs.borrows.waitFor(ref, 'get() of', async (ownerGone) => {
+      // The wait in the store stops when the owner dies or the caller's signal aborts.
+      const link = userSignal ? linkSignals(ownerGone, userSignal) : undefined;
+      const signal = link?.signal ?? ownerGone;
+      try {
+        // The owner may be on another node: its object is pulled here first (fetchLocal).
+        const started = Date.now();
+        const pulled = this.fetchLocal(ref, timeoutMs);
+        await (userSignal ? untilAborted(pulled, userSignal, 'get()') : pulled);
+        const left = timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started));
+        return await this.store.get(
+          [ObjectId.fromBytes(ref)],
+          left === undefined ? { signal } : { timeout: left, signal },
+        );
+      } catch (err) {
+        if (userSignal?.aborted && !ownerGone.aborted) throw abortedError(userSignal, 'get()');
+        throw err;
+      } finally {
+        link?.dispose();
+      }
     });
     if (!obj) {
       if (timeoutMs !== undefined) {
@@ -168,8 +190,10 @@ export class Getter {
     refs: readonly ObjectRef<unknown>[],
     numReturns: number,
     timeoutMs: number | undefined,
+    signal?: AbortSignal,
   ): Promise<[ObjectRef<unknown>[], ObjectRef<unknown>[]]> {
     this.refs.assertOpen();
+    if (signal?.aborted) throw abortedError(signal, 'wait()');
     if (numReturns > refs.length) {
       throw new InvalidArgumentError(
         `wait(): numReturns (${numReturns}) is more than the ${refs.length} refs given`,
@@ -198,23 +222,30 @@ export class Getter {
           blocked = true;
           this.backend.blocked();
         }
-        await this.anyChange(notReady, left);
+        await this.anyChange(notReady, left, signal);
+        if (signal?.aborted) throw abortedError(signal, 'wait()');
       }
     } finally {
       if (blocked) this.backend.unblocked();
     }
   }
 
-  /** Resolves when one of refs may have become ready (or after timeoutMs). */
-  private anyChange(refs: ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<void> {
+  /** Resolves when one of refs may have become ready (or after timeoutMs, or on abort). */
+  private anyChange(
+    refs: ObjectRef<unknown>[],
+    timeoutMs: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     return new Promise<void>((resolve) => {
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
         resolve();
       };
+      signal?.addEventListener('abort', finish, { once: true });
       let borrowed = false;
       for (const r of refs) {
         const e = this.owned.get(r.hex);
@@ -226,4 +257,44 @@ export class Getter {
       const timer = setTimeout(finish, wait ?? 2 ** 31 - 1);
     });
   }
+}
+
+/** A signal that aborts when either does; dispose() unhooks it from the caller's (long-lived) one. */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const abort = () => ac.abort();
+  if (a.aborted || b.aborted) ac.abort();
+  else {
+    a.addEventListener('abort', abort, { once: true });
+    b.addEventListener('abort', abort, { once: true });
+  }
+  return {
+    signal: ac.signal,
+    dispose() {
+      a.removeEventListener('abort', abort);
+      b.removeEventListener('abort', abort);
+    },
+  };
+}
+
+/** p, or an AbortError as soon as signal aborts; the listener goes when either settles. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {}); // it settles later, unread
+    return Promise.reject(abortedError(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(signal, what));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

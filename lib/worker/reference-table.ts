@@ -8,7 +8,7 @@
 // their readiness waiters (wake, waitOwned).
 import { fileURLToPath } from 'node:url';
 import { native } from '../base/addon.js';
-import { GetTimeoutError, ObjectLostError, SunrayError } from '../base/errors.js';
+import { abortedError, GetTimeoutError, ObjectLostError, SunrayError } from '../base/errors.js';
 import { isPutHex, isPutId, ownerHexOf } from '../base/ids.js';
 import { type ObjectRef, setRefTracker } from '../base/object-ref.js';
 import { type Encoded, writeEncoded } from '../base/serialization.js';
@@ -360,26 +360,47 @@ export class ReferenceTable {
     if (ws) for (const w of ws) w();
   }
 
-  /** Resolves once e is no longer pending; rejects with GetTimeoutError after timeoutMs. */
-  waitOwned(e: Owned, timeoutMs: number | undefined, ref?: ObjectRef<unknown>): Promise<void> {
+  /**
+   * Resolves once e is no longer pending; rejects with GetTimeoutError after timeoutMs, or with
+   * AbortError when signal aborts.
+   */
+  waitOwned(
+    e: Owned,
+    timeoutMs: number | undefined,
+    ref?: ObjectRef<unknown>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (e.state !== State.Pending) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      // A waiter that gave up (timeout, abort) leaves the list: a long-pending object
+      // waited for again and again does not collect dead waiters.
+      const drop = () => {
+        const ws = e.waiters;
+        const idx = ws ? ws.indexOf(waiter) : -1;
+        if (ws && idx >= 0) ws.splice(idx, 1);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const waiter = () => {
         if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         resolve();
+      };
+      const onAbort = () => {
+        drop();
+        if (signal) reject(abortedError(signal, 'get()'));
       };
       (e.waiters ??= []).push(waiter);
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          const ws = e.waiters;
-          const idx = ws ? ws.indexOf(waiter) : -1;
-          if (ws && idx >= 0) ws.splice(idx, 1);
+          drop();
           reject(
             new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${ref ?? 'an object'}`),
           );
         }, timeoutMs);
       }
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -270,8 +270,8 @@ export class TaskSubmitter {
     for (const t of held.temps) this.refs.deleteQuietly(t);
   }
 
-  /** Cancels a task this process submitted, if it has not finished. */
-  cancelPending(ref: ObjectRef<unknown>, force: boolean): void {
+  /** Cancels a task this process submitted, if it has not finished (recursive: its children too). */
+  cancelPending(ref: ObjectRef<unknown>, force: boolean, recursive: boolean): void {
     const e = this.owned.get(ref.hex);
     if (!e) {
       if (!this.refs.owns(ref)) {
@@ -281,9 +281,15 @@ export class TaskSubmitter {
       }
       return;
     }
-    if (isPutId(ref) || e.state !== State.Pending) return;
-    if (this.backend.cancelDirect?.(taskKeyOf(taskIdOf(ref)))) return;
-    this.backend.request('cancelTask', Buffer.from(taskIdOf(ref)), force).catch(() => {});
+    if (e.state !== State.Pending) return;
+    this.cancelOwned(ref, force, recursive);
+  }
+
+  /** cancelPending of a pending object of ours, by its id. */
+  cancelOwned(id: Uint8Array, force: boolean, recursive: boolean): void {
+    if (isPutId(id)) return;
+    if (this.backend.cancelDirect?.(taskKeyOf(taskIdOf(id)))) return;
+    this.backend.request('cancelTask', Buffer.from(taskIdOf(id)), force, recursive).catch(() => {});
   }
 
   /** Per ref (hex): how many unfinished tasks submitted here take it as an argument (memorySummary). */

@@ -47,6 +47,62 @@ describe('task failures', () => {
     }
   });
 
+  test('retryExceptions lists: errors of a listed class (or a subclass), or a listed name, are retried; others not', async () => {
+    // Classes do not cross processes: the driver's FlakyError is matched by name with the one
+    // the task defines, and so is a subclass of it (its prototype chain), as Ray's isinstance.
+    class FlakyError extends Error {}
+    const attempt = sunray.remote(async (file: string, failUntil: number, kind: string) => {
+      const fs = await import('node:fs');
+      const n = (fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8')) : 0) + 1;
+      fs.writeFileSync(file, String(n));
+      class FlakyError extends Error {}
+      class FlakierError extends FlakyError {}
+      if (n <= failUntil) {
+        if (kind === 'flaky') throw new FlakyError(`attempt ${n}`);
+        if (kind === 'flakier') throw new FlakierError(`attempt ${n}`);
+        if (kind === 'range') throw new RangeError(`attempt ${n}`);
+        if (kind === 'named') throw Object.assign(new Error(`attempt ${n}`), { name: 'QuotaError' });
+        throw new TypeError(`attempt ${n}`);
+      }
+      return n;
+    });
+    const { readFileSync, rmSync } = await import('node:fs');
+    const file = (k: string) => join(tmpDir, `retry-${k}`);
+    const tmpDir = (await import('node:fs')).mkdtempSync('/tmp/sunray-test-retry-list-');
+    try {
+      const classes = attempt.options({ retryExceptions: [FlakyError], maxRetries: 3 });
+      expect(await sunray.get(classes.remote(file('flaky'), 2, 'flaky'))).toBe(3);
+      expect(await sunray.get(classes.remote(file('flakier'), 2, 'flakier'))).toBe(3);
+      // Not listed: it fails at its first attempt.
+      const err = await sunray.get(classes.remote(file('type'), 2, 'type')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(sunray.TaskError);
+      expect(((err as Error).cause as Error).name).toBe('TypeError');
+      expect(readFileSync(file('type'), 'utf8')).toBe('1');
+      // Names: a built-in class, or an error's `name`.
+      const names = attempt.options({ retryExceptions: ['RangeError', 'QuotaError'], maxRetries: 3 });
+      expect(await sunray.get(names.remote(file('range'), 1, 'range'))).toBe(2);
+      expect(await sunray.get(names.remote(file('named'), 1, 'named'))).toBe(2);
+      // Listed, but maxRetries is the bound.
+      const few = attempt.options({ retryExceptions: [FlakyError], maxRetries: 1 });
+      await expect(sunray.get(few.remote(file('few'), 5, 'flaky'))).rejects.toThrow(/attempt 2/);
+      // An empty list retries nothing.
+      await expect(
+        sunray.get(attempt.options({ retryExceptions: [], maxRetries: 3 }).remote(file('none'), 1, 'flaky')),
+      ).rejects.toThrow(/attempt 1/);
+    } finally {
+      rmSync(tmpDir, { recursive: true, force: true });
+    }
+  });
+
+  test('retryExceptions entries that name no class are refused', () => {
+    const f = sunray.remote(() => 1);
+    expect(() => f.options({ retryExceptions: [class extends Error {}] })).toThrow(
+      sunray.InvalidArgumentError,
+    );
+    expect(() => f.options({ retryExceptions: [''] })).toThrow(sunray.InvalidArgumentError);
+    expect(() => f.options({ retryExceptions: [42 as unknown as string] })).toThrow(/retryExceptions\[0\]/);
+  });
+
   test('a worker killed mid-task is replaced and the task retried', async () => {
     const dieOnce = sunray.remote(async (marker: string) => {
       const fs = await import('node:fs');

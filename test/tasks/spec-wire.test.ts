@@ -28,6 +28,7 @@ const base: SpecBase = {
   method: 'incr',
   maxConcurrency: 4,
   strategy: '{"type":"SPREAD"}',
+  retryOn: '["RangeError","FlakyError"]',
 };
 
 function call(): CallSpec {
@@ -58,6 +59,7 @@ describe('task spec wire format', () => {
       expect(back[k]).toEqual(spec[k]);
     expect(back.maxConcurrency).toBe(4);
     expect(back.strategy).toBe(base.strategy);
+    expect(back.retryOn).toBe(base.retryOn);
     expect(back.demand).toEqual({ CPU: 0 });
     expect(back.taskId.equals(spec.taskId)).toBe(true);
     expect(back.actorId.equals(base.actorId)).toBe(true);
@@ -77,6 +79,7 @@ describe('task spec wire format', () => {
     expect(encoded(view).equals(bytes)).toBe(true);
     expect(view.name).toBe('Counter.incr');
     expect(view.method).toBe('incr');
+    expect(view.retryOn).toBe(base.retryOn);
     expect(view.args.equals(spec.args)).toBe(true);
     expect(view.strategy).toBe(base.strategy);
   });

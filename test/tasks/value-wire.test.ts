@@ -66,6 +66,7 @@ const base: SpecBase = {
   method: '',
   maxConcurrency: 1,
   strategy: '',
+  retryOn: '',
 };
 
 describe('task arguments', () => {

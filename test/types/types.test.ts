@@ -11,3 +11,10 @@ test('wrong calls to remote functions and actor methods fail to compile; results
   expect(expected.length).toBeGreaterThan(5);
   expect(errors.sort()).toEqual(expected.sort());
 });
+
+test('`await using` takes what init() returns, `using` an ObjectStore; asCompleted yields typed refs', () => {
+  const dir = join(repoRoot, 'test', 'types', 'fixtures');
+  const { errors, expected, output } = typeErrors(dir, 'disposable.ts');
+  expect(expected.length).toBe(2);
+  expect(errors.sort(), output).toEqual(expected.sort());
+});

@@ -18,6 +18,7 @@ import {
   errorRecord,
   failureToError,
   type ReceivedErrorRecord,
+  retryableError,
   thrownErrorRecord,
 } from '../../lib/protocol/error-record.js';
 
@@ -70,5 +71,41 @@ describe('a task error crosses the wire as one record', () => {
     const err = back(encodeErrorRecord(rec));
     expect(err).toBeInstanceOf(TaskError);
     expect(err.message).toBe('task t failed: Error: x');
+  });
+});
+
+describe('which thrown errors a retryExceptions list retries (retryableError, as the node decides)', () => {
+  class FlakyError extends Error {}
+  class FlakierError extends FlakyError {}
+  const payload = (thrown: unknown) => encodeErrorRecord(thrownErrorRecord(thrown, 't'));
+  const list = (...names: string[]) => JSON.stringify(names);
+
+  test("'' (retryExceptions: true) retries anything, a thrown string too", () => {
+    expect(retryableError('', payload(new TypeError('x')))).toBe(true);
+    expect(retryableError('', payload('boom'))).toBe(true);
+  });
+
+  test('a listed class, a subclass of one, or a listed name', () => {
+    expect(retryableError(list('FlakyError'), payload(new FlakyError('x')))).toBe(true);
+    expect(retryableError(list('FlakyError'), payload(new FlakierError('x')))).toBe(true);
+    expect(retryableError(list('Error'), payload(new RangeError('x')))).toBe(true);
+    expect(
+      retryableError(list('QuotaError'), payload(Object.assign(new Error('x'), { name: 'QuotaError' }))),
+    ).toBe(true);
+    expect(retryableError(list('FlakierError'), payload(new FlakyError('x')))).toBe(false);
+    expect(retryableError(list('FlakyError'), payload(new TypeError('x')))).toBe(false);
+    expect(retryableError(list('Error'), payload('a string'))).toBe(false);
+  });
+
+  test("a nested task's rethrown TaskError counts as its cause's class (Ray's RayTaskError)", () => {
+    const nested = new TaskError('inner', { name: 'FlakyError', message: 'x', stack: '' });
+    expect(retryableError(list('FlakyError'), payload(nested))).toBe(true);
+    expect(retryableError(list('TaskError'), payload(nested))).toBe(true);
+    expect(retryableError(list('RangeError'), payload(nested))).toBe(false);
+  });
+
+  test('an unreadable list or record retries nothing', () => {
+    expect(retryableError('not json', payload(new FlakyError('x')))).toBe(false);
+    expect(retryableError(list('FlakyError'), Buffer.from('junk'))).toBe(false);
   });
 });

@@ -164,6 +164,7 @@ export function taskOf(
     method: '',
     maxConcurrency: 1,
     strategy: '',
+    retryOn: '',
   };
   return { def, base };
 }

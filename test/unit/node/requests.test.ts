@@ -16,6 +16,7 @@ function handlers(seen: unknown[]): RequestHandlers {
       seen.push(['kill', Buffer.isBuffer(actorId), noRestart]);
     },
     cancelTask: () => {},
+    childrenCancelled: () => {},
     availableResources: () => ({ CPU: 3 }),
     clusterResources: () => ({ CPU: 4 }),
     registerActor: (actorId, _o, methods, className) => ({ actorId, methods, className }),
@@ -104,6 +105,7 @@ describe('request server', () => {
       store: {} as never, // not asked here
       cluster: () => cluster,
       cancelTask: () => {},
+      childrenCancelled: () => {},
       available: () => ({ CPU: 1 }),
       total: () => ({ CPU: 2 }),
     });
