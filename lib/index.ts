@@ -43,6 +43,7 @@ export type {
 } from './api/remote-function.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
+export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { ObjectRef, ActorHandleBase };
 export {
   ActorDiedError,
