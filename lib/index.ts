@@ -44,6 +44,7 @@ export type {
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
+export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };
 export {
   ActorDiedError,
@@ -56,6 +57,8 @@ export {
   ObjectRefReleasedError,
   OutOfMemoryError,
   OwnerDiedError,
+  QueueEmptyError,
+  QueueFullError,
   RemoteError,
   SerializationError,
   SessionEndedError,

@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import '../api/actor.js'; // registers actor handles with the serializer
+import '../util/queue.js'; // and queues (a task's arguments may hold one)
 import { native } from '../base/addon.js';
 import { type Reader, Writer } from '../base/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../base/ids.js';

@@ -1,7 +1,7 @@
 // ray.util's counterparts across two nodes: an ActorPool whose actors live on different
 // nodes, and a Queue used by tasks and actors on both nodes.
 import * as sunray from 'sunray';
-import { ActorPool } from 'sunray';
+import { ActorPool, Queue } from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -41,5 +41,39 @@ describe('ray.util across two nodes', () => {
     expect(unordered.sort()).toEqual([1, 4, 9]);
     sunray.kill(near);
     sunray.kill(far);
+  });
+
+  test('a Queue on one node is shared by a task on the other node and the driver', async () => {
+    // The queue's actor on the far node; the producer on the near one; the driver takes.
+    const q = new Queue<{ i: number; node: string }>({ maxsize: 3, actorOptions: { resources: { far: 1 } } });
+    const produce = sunray.remote(
+      async (q: Queue<{ i: number; node: string }>, n: number) => {
+        const s = await import('sunray');
+        if (!(q instanceof s.Queue)) throw new Error('the queue did not arrive as a Queue');
+        const node = s.getRuntimeContext().nodeId;
+        for (let i = 0; i < n; i++) await q.put({ i, node }, { timeout: 20_000 });
+        return node;
+      },
+      { resources: { near: 1 } },
+    );
+    const consume = sunray.remote(
+      async (q: Queue<{ i: number; node: string }>, n: number) => {
+        const out: number[] = [];
+        for (let k = 0; k < n; k++) out.push((await q.get({ timeout: 20_000 })).i);
+        return out;
+      },
+      { resources: { far: 1 } },
+    );
+    const producer = produce.remote(q, 20);
+    const got: Array<{ i: number; node: string }> = [];
+    for (let k = 0; k < 10; k++) got.push(await q.get({ timeout: 20_000 }));
+    const rest = await sunray.get(consume.remote(q, 10));
+    const node = await sunray.get(producer);
+    expect(node).toBe(cluster.nodes[0]!.nodeId);
+    expect(got.map((x) => x.i)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(got.every((x) => x.node === node)).toBe(true);
+    expect(rest).toEqual(Array.from({ length: 10 }, (_, i) => i + 10));
+    await expect(q.get({ timeout: 50 })).rejects.toBeInstanceOf(sunray.QueueEmptyError);
+    q.shutdown();
   });
 });
