@@ -273,6 +273,19 @@ function nodeRequestSync<K extends 'availableResources' | 'clusterResources'>(ki
   return rt.backend.requestSync(kind as 'availableResources');
 }
 
+/** One node of the cluster (see nodes()). */
+export type { NodeInfo } from './worker/backend.js';
+
+/**
+ * The cluster's nodes, as Ray's `ray.nodes()`: each with its id, address, whether it is alive,
+ * its resources and labels. An embedded node in no cluster lists itself alone; in a cluster
+ * every node the head knows of, dead ones included (`alive: false`), and the drivers' nodes
+ * (`isDriver: true`). Works in the driver and inside tasks and actors.
+ */
+export function nodes(): Promise<import('./worker/backend.js').NodeInfo[]> {
+  return currentRuntimeOrStart().backend.request('nodes');
+}
+
 /** clusterResources() from anywhere, including inside tasks and actors. */
 export function clusterResourcesAsync(): Promise<Resources> {
   return currentRuntimeOrStart().backend.request('clusterResources');

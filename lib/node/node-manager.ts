@@ -159,6 +159,7 @@ export class NodeManager {
       cancelTask: (taskId, force) => this.cancelTask(taskId, force),
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
+      nodeId: this.nodeId,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.completion.start();

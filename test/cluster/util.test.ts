@@ -76,4 +76,31 @@ describe('ray.util across two nodes', () => {
     await expect(q.get({ timeout: 50 })).rejects.toBeInstanceOf(sunray.QueueEmptyError);
     q.shutdown();
   });
+
+  test('nodes() lists every node with its address and resources, from the driver and a task', async () => {
+    const nodes = await sunray.nodes();
+    const [head, second] = cluster.nodes;
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    expect(byId.get(head!.nodeId)).toMatchObject({
+      address: head!.address,
+      alive: true,
+      isHead: true,
+      isDriver: false,
+      resources: expect.objectContaining({ CPU: 2, near: 4 }),
+      labels: { 'sunray.io/node-id': head!.nodeId },
+    });
+    expect(byId.get(second!.nodeId)).toMatchObject({
+      address: second!.address,
+      alive: true,
+      isHead: false,
+      resources: expect.objectContaining({ CPU: 2, far: 4 }),
+    });
+    // The driver's own node is listed too, marked as a driver's.
+    const driver = byId.get(sunray.getRuntimeContext().nodeId);
+    expect(driver).toMatchObject({ alive: true, isDriver: true });
+    expect(nodes).toHaveLength(3);
+    const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
+    const seen = await sunray.get(inTask.remote());
+    expect(new Set(seen.filter((n) => n.alive).map((n) => n.nodeId))).toEqual(new Set(byId.keys()));
+  });
 });
