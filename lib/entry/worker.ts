@@ -72,6 +72,7 @@ setRuntime({
   core,
   backend,
   namespace: config.namespace,
+  jobId: config.jobId,
   async shutdown() {
     // Inside a worker, shutdown() is a no-op: the node manager owns the worker's life.
   },

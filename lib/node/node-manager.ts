@@ -62,6 +62,8 @@ export interface NodeManagerOptions {
   objectStoreMemory: number;
   spillDir?: string;
   namespace: string;
+  /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
+  jobId?: string;
   logToDriver: boolean;
   idleWorkerTimeoutMs: number;
   driverDir: string;
@@ -204,6 +206,7 @@ export class NodeManager {
         nodeId: this.nodeId,
         driverDir: this.opts.driverDir,
         namespace: this.opts.namespace,
+        jobId: this.opts.jobId,
         logToDriver: this.opts.logToDriver,
       },
     );

@@ -33,6 +33,8 @@ export interface TaskContext {
   taskName: string;
   gpuIds: number[];
   actorId: Buffer | undefined;
+  /** What the running task holds: its demand, or for an actor's calls the actor's own resources. */
+  assignedResources: Readonly<Record<string, number>>;
 }
 
 export class CoreWorker {

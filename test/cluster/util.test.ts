@@ -102,5 +102,12 @@ describe('ray.util across two nodes', () => {
     const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
     const seen = await sunray.get(inTask.remote());
     expect(new Set(seen.filter((n) => n.alive).map((n) => n.nodeId))).toEqual(new Set(byId.keys()));
+    // A worker of a `sunray start` node serves every driver: it names no job.
+    const ctx = sunray.remote(async () => (await import('sunray')).getRuntimeContext(), {
+      resources: { far: 1 },
+    });
+    const got = await sunray.get(ctx.remote());
+    expect(got.jobId).toBeUndefined();
+    expect(got.assignedResources).toEqual({ CPU: 1, far: 1 });
   });
 });
