@@ -202,13 +202,8 @@ export class NodeManager {
       this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
-      {
-        nodeId: this.nodeId,
-        driverDir: this.opts.driverDir,
-        namespace: this.opts.namespace,
-        jobId: this.opts.jobId,
-        logToDriver: this.opts.logToDriver,
-      },
+      // driverDir, namespace, jobId, logToDriver: the worker's config.
+      { ...this.opts, nodeId: this.nodeId },
     );
   }
 

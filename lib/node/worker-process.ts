@@ -63,7 +63,7 @@ export class WorkerProcess extends WorkerSlot {
       nodeId: string;
       driverDir: string;
       namespace: string;
-      jobId: string | undefined;
+      jobId?: string;
       logToDriver: boolean;
       env?: Record<string, string>;
     },
