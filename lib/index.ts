@@ -43,6 +43,17 @@ export type {
 } from './api/remote-function.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
+export {
+  type ActorDiedEvent,
+  type ActorRestartedEvent,
+  events,
+  type InfeasibleEvent,
+  type NodeAddedEvent,
+  type NodeDeadEvent,
+  type SunrayEventMap,
+  SunrayEvents,
+  type WorkerExitEvent,
+} from './protocol/events.js';
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };

@@ -47,7 +47,7 @@ import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-ro
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { newTask, TaskTable } from './task-table.js';
-import { describeDeath, taskCrashError } from './worker-deaths.js';
+import { describeDeath, reportWorkerExit, taskCrashError } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerProcess, workerArgv } from './worker-process.js';
 
@@ -126,7 +126,7 @@ export class NodeManager {
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
     if (opts.numGpus > 0) totals.GPU = opts.numGpus;
     this.pool = new native.ResourcePool(totals) as ResourcePool;
-    this.resources = new NodeResources(this.pool);
+    this.resources = new NodeResources(this.pool, this.nodeId);
     this.completion = new CompletionRing(this.store, (r, t) => this.onFrame(r, t));
     this.router = new OwnerRouter(this.store, this.nodePrefix);
     this.driverOwner = this.router.driverOwner;
@@ -414,6 +414,7 @@ export class NodeManager {
         death: hosted.state === 'dead' ? this.actors.diedError(hosted).message : '',
       },
     );
+    reportWorkerExit(this.nodeId, w, code, signal, death, hosted?.hex);
     if (start.error) this.failWaitingForWorkers(start.error);
     this.scheduleDispatch();
     this.updateRef();
