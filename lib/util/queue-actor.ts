@@ -25,14 +25,17 @@ export class SunrayQueueActor {
   /** maxsize 0: no bound. */
   constructor(private readonly maxsize: number) {}
 
+  /** Items held now. */
   size(): number {
     return this.items.length;
   }
 
+  /** No item held now. */
   empty(): boolean {
     return this.items.length === 0;
   }
 
+  /** maxsize items held now (never with no bound). */
   full(): boolean {
     return this.maxsize > 0 && this.items.length >= this.maxsize;
   }
