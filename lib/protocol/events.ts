@@ -86,7 +86,11 @@ export interface SunrayEventMap {
 /** sunray.events: an EventEmitter typed with its events (SunrayEventMap). */
 export class SunrayEvents extends EventEmitter<SunrayEventMap> {}
 
-/** This process's emitter (sunray.events). */
+/**
+ * sunray.events: what happens to the driver's work (workerExit, nodeAdded, nodeDead,
+ * actorRestarted, actorDied, infeasible), for logs and alerts. One per process, kept across
+ * init() and shutdown(); listeners run on a later tick.
+ */
 export const events = new SunrayEvents();
 
 /** Reports an event: its listeners run on the next tick (none: nothing is done). */
