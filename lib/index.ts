@@ -45,6 +45,19 @@ export type {
 } from './api/remote-function.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
+export {
+  type ActorDiedEvent,
+  type ActorRestartedEvent,
+  events,
+  type InfeasibleEvent,
+  type NodeAddedEvent,
+  type NodeDeadEvent,
+  type SunrayEventMap,
+  SunrayEvents,
+  type WorkerExitEvent,
+} from './protocol/events.js';
+export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
+export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };
 export {
   AbortError,
@@ -58,6 +71,8 @@ export {
   ObjectRefReleasedError,
   OutOfMemoryError,
   OwnerDiedError,
+  QueueEmptyError,
+  QueueFullError,
   RemoteError,
   SerializationError,
   SessionEndedError,
@@ -362,36 +377,70 @@ function nodeRequestSync<K extends 'availableResources' | 'clusterResources'>(ki
   return rt.backend.requestSync(kind as 'availableResources');
 }
 
+/** One node of the cluster (see nodes()). */
+export type { NodeInfo } from './worker/backend.js';
+
+/**
+ * The cluster's nodes, as Ray's `ray.nodes()`: each with its id, address, whether it is alive,
+ * its resources and labels. An embedded node in no cluster lists itself alone; in a cluster
+ * every node the head knows of, dead ones included (`alive: false`), and the drivers' nodes
+ * (`isDriver: true`). Works in the driver and inside tasks and actors.
+ */
+export function nodes(): Promise<import('./worker/backend.js').NodeInfo[]> {
+  return currentRuntimeOrStart().backend.request('nodes');
+}
+
 /** clusterResources() from anywhere, including inside tasks and actors. */
 export function clusterResourcesAsync(): Promise<Resources> {
   return currentRuntimeOrStart().backend.request('clusterResources');
 }
 
+/** Where the calling code runs: getRuntimeContext(). */
 export interface RuntimeContext {
+  /** This process's node (hex). */
   nodeId: string;
   /** This process's id as an owner of objects ('driver' in the driver). */
   workerId: string;
+  /**
+   * The job (the driver program) this process works for, 8 hex digits as Ray's JobID: the
+   * driver's own, shared by its embedded node's workers. undefined in a worker of a
+   * `sunray start` node, which serves every driver of its cluster.
+   */
+  jobId: string | undefined;
   /** The running task's id (hex), inside a task or actor call. */
   taskId: string | undefined;
+  /** The running task's name (`fn.name`, or `Class.method` for an actor call). */
   taskName: string | undefined;
   /** The actor's id (hex), inside an actor. */
   actorId: string | undefined;
+  /**
+   * The resources the running task holds ({ CPU: 1 } by default); inside an actor, what the
+   * actor holds for its life ({} unless it was given numCpus, numGpus or resources); {} outside
+   * a task.
+   */
+  assignedResources: Record<string, number>;
   /** GPU device ids assigned to the running task. */
   gpuIds: number[];
+  /** The namespace of named actors (init's `namespace`, default 'default'). */
   namespace: string;
+  /** Inside a task or an actor (a worker process), not the driver. */
   isWorker: boolean;
+  /** This process's pid. */
   pid: number;
 }
 
+/** Where the calling code runs: its node, process, job, task or actor, resources and namespace. */
 export function getRuntimeContext(): RuntimeContext {
   const rt = currentRuntimeOrStart();
   const ctx = rt.core.taskContext.getStore();
   return {
     nodeId: rt.backend.nodeId,
     workerId: rt.backend.workerId,
+    jobId: rt.jobId,
     taskId: ctx?.taskId?.toString('hex'),
     taskName: ctx?.taskName,
     actorId: ctx?.actorId ? Buffer.from(ctx.actorId).toString('hex') : undefined,
+    assignedResources: ctx ? { ...ctx.assignedResources } : {},
     gpuIds: ctx?.gpuIds ?? [],
     namespace: rt.namespace,
     isWorker: !rt.backend.isDriver,

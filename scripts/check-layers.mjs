@@ -31,6 +31,8 @@ const LAYERS = {
   entry: 8,
   'index.ts': 8,
   testing: 8,
+  // ray.util's counterparts (ActorPool, Queue): on the public API, exported by index.ts.
+  util: 8,
   // The libraries, written on the public API.
   tune: 9,
   data: 9,

@@ -52,8 +52,20 @@ async function async_(pool: Promise<Pool>, ctx: BenchContext): Promise<Measureme
   return rate(batch, ctx, { units: BATCH, unit: 'tasks/s' });
 }
 
+/** piscina's counterpart of ActorPool.map: run(v) for each value, results read in order. */
+async function map(pool: Promise<Pool>, ctx: BenchContext): Promise<Measurement> {
+  const p = await pool;
+  const values = Array.from({ length: BATCH }, (_, i) => i);
+  const once = async () => {
+    const ps = values.map((v) => p.run(v));
+    for (const r of ps) await r;
+  };
+  return rate(once, ctx, { units: BATCH, unit: 'items/s' });
+}
+
 export const PISCINA_SYNC = 'piscina tasks sync (2 threads)';
 export const PISCINA_ASYNC = 'piscina tasks async (2 threads)';
+export const PISCINA_MAP = 'piscina map (2 threads)';
 export const TINYPOOL_SYNC = 'tinypool tasks sync (2 threads)';
 export const TINYPOOL_ASYNC = 'tinypool tasks async (2 threads)';
 
@@ -71,6 +83,13 @@ export const poolBaselines: Benchmark[] = [
     kind: 'baseline',
     shape: `piscina 5, 2 worker threads: ${BATCH} run(trivial) submitted, then all awaited`,
     run: (ctx) => async_(getPiscina(), ctx),
+  },
+  {
+    name: PISCINA_MAP,
+    group: 'baseline',
+    kind: 'baseline',
+    shape: `piscina 5, 2 worker threads: run(v) for ${BATCH} values, results read in order`,
+    run: (ctx) => map(getPiscina(), ctx),
   },
   {
     name: TINYPOOL_SYNC,

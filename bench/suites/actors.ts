@@ -2,11 +2,11 @@
 // actors. "n" is cores/2 as in ray_perf.py (1 on a 2-core machine, at least 1).
 
 import { cpus } from 'node:os';
-import { PISCINA_ASYNC, PISCINA_SYNC } from '../baselines/pools.js';
+import { BATCH, PISCINA_ASYNC, PISCINA_MAP, PISCINA_SYNC } from '../baselines/pools.js';
 import { callsUnderUs, RAY_248, timesRay } from '../harness/goals.js';
 import { rate } from '../harness/timing.js';
-import type { Benchmark } from '../harness/types.js';
-import { rayPerf } from '../ray/counterparts.js';
+import { type Benchmark, SkipError } from '../harness/types.js';
+import { noRay, rayPerf } from '../ray/counterparts.js';
 import { batch, sunrayDefs, track } from './defs.js';
 
 const nCpu = Math.max(1, Math.floor(cpus().length / 2));
@@ -139,6 +139,26 @@ export const actorBenchmarks: Benchmark[] = [
       const { api, AsyncActor } = await sunrayDefs();
       const a = track(AsyncActor.remote());
       return rate(() => batch(api, 1000, () => a.smallValue.remote()), ctx, { units: 1000, unit: 'calls/s' });
+    },
+  },
+  {
+    name: 'ActorPool map',
+    group: 'actors',
+    kind: 'sunray',
+    shape: `ActorPool of 2 actors: map((a, v) => a.smallValueArg.remote(v)) over ${BATCH} values, read in order`,
+    vsRay: noRay("ray_perf has no ActorPool row; Ray's ActorPool is the same Python loop over actor calls"),
+    baselines: [{ name: PISCINA_MAP }],
+    async run(ctx) {
+      const { api, Actor } = await sunrayDefs();
+      const Pool = api.ActorPool as (new (actors: unknown[]) => any) | undefined;
+      if (typeof Pool !== 'function') throw new SkipError('sunray.ActorPool is not exported');
+      const pool = new Pool([track(Actor.remote()), track(Actor.remote())]);
+      const values = Array.from({ length: BATCH }, (_, i) => i);
+      const fn = (a: any, v: number) => a.smallValueArg.remote(v);
+      const once = async () => {
+        for await (const _ of pool.map(fn, values));
+      };
+      return rate(once, ctx, { units: BATCH, unit: 'items/s' });
     },
   },
 ];

@@ -175,17 +175,32 @@ function actorMethod(
   };
 }
 
+/** A handle as it crosses processes: its actor's id, class and method names. */
+export interface HandleWire {
+  id: string;
+  c: string;
+  m: readonly string[];
+}
+
+/**
+ * A handle on its way to another process. The actor then outlives this process's last handle
+ * object (others hold it now), so this is also what wrappers of a handle (Queue) must call.
+ */
+export function handleToWire(h: ActorHandleBase): HandleWire {
+  escapedActors.add(h.actorId);
+  return { id: h.actorId, c: h.className, m: h.methodNames };
+}
+
+/** A handle again, in the process a HandleWire arrived in (not its owner's). */
+export function handleFromWire(o: HandleWire): ActorHandleBase {
+  return new ActorHandleBase(Buffer.from(o.id, 'hex'), o.c, o.m, false, currentRuntimeOrStart());
+}
+
 registerHostType<ActorHandleBase>({
   name: 'ActorHandle',
   test: (x): x is ActorHandleBase => x instanceof ActorHandleBase,
-  write(h) {
-    escapedActors.add(h.actorId);
-    return Buffer.from(JSON.stringify({ id: h.actorId, c: h.className, m: h.methodNames }));
-  },
-  read(bytes) {
-    const o = JSON.parse(bytes.toString()) as { id: string; c: string; m: string[] };
-    return new ActorHandleBase(Buffer.from(o.id, 'hex'), o.c, o.m, false, currentRuntimeOrStart());
-  },
+  write: (h) => Buffer.from(JSON.stringify(handleToWire(h))),
+  read: (bytes) => handleFromWire(JSON.parse(bytes.toString()) as HandleWire),
 });
 
 export function makeHandle<T>(

@@ -214,6 +214,16 @@ export class TaskUnschedulableError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_UNSCHEDULABLE';
 }
 
+/** Queue.put or putNowait found the queue full: no room came within the timeout, or none at once. */
+export class QueueFullError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_QUEUE_FULL';
+}
+
+/** Queue.get or getNowait found the queue empty: no item came within the timeout, or none at once. */
+export class QueueEmptyError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_QUEUE_EMPTY';
+}
+
 /**
  * A directory sunray would keep private files in (the session directory, a spill directory) could be
  * changed by another user: it or a level above it is a symbolic link, belongs to another user, or is
@@ -248,4 +258,6 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   ClusterConnectionError,
   TaskUnschedulableError,
   UnsafeDirectoryError,
+  QueueFullError,
+  QueueEmptyError,
 };

@@ -3,6 +3,7 @@
 // rejoining when the head declared us dead, leaving, and what a node's death sets
 // off here (the handlers given, in order: each part cleans up what it sent there).
 import { ClusterConnectionError } from '../base/errors.js';
+import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
@@ -155,12 +156,22 @@ export class Membership {
     );
   }
 
+  /** Nodes whose death was reported to the program (sunray.events' nodeDead), until they rejoin. */
+  private readonly reportedDead = new Set<string>();
+
   /**
    * Takes a node table. The deaths it shows are handled once the whole table is in, so
    * that what they send elsewhere (retried tasks, restarted actors) sees every death.
    */
   private applyTable(nodes: NodeInfoMsg[]): void {
     const change = this.opts.table.apply(nodes);
+    for (const id of change.added) {
+      this.reportedDead.delete(id);
+      const n = this.opts.table.get(id);
+      if (!n) continue;
+      const { address, isHead, isDriver } = n;
+      reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
+    }
     for (const id of change.died) this.nodeDead(id);
     if (change.joined) this.replaceInfeasible();
     this.opts.onTable();
@@ -183,6 +194,9 @@ export class Membership {
     if (nodeId === this.opts.local.nodeId || this.opts.closed()) return;
     const info = this.opts.table.get(nodeId);
     const where = `node ${nodeId.slice(0, 8)} (${info?.address ?? '?'})`;
+    // Once per death: the table may confirm a death found by an unreachable node first.
+    if (!this.reportedDead.has(nodeId)) reportEvent('nodeDead', { nodeId, address: info?.address ?? '' });
+    this.reportedDead.add(nodeId);
     for (const h of this.opts.onNodeDead) h(nodeId, where);
   }
 

@@ -6,10 +6,12 @@ import { OWNER_NODE_PREFIX } from '../node/node-manager.js';
 import type { NodeInfoMsg, Resources } from './messages.js';
 import type { NodeView } from './policy.js';
 
-/** What a new table changed: nodes found dead (or gone) since the last one, and whether one (re)joined. */
+/** What a new table changed: nodes found dead (or gone) since the last one, and those that (re)joined. */
 export interface TableChange {
   died: string[];
   joined: boolean;
+  /** The nodes alive now that were not before (new, or back after being declared dead). */
+  added: string[];
 }
 
 /** The node table as this node last heard it, with the load it sent each node since. */
@@ -40,14 +42,14 @@ export class NodeTable {
   apply(nodes: NodeInfoMsg[]): TableChange {
     const seen = new Set<string>();
     const died: string[] = [];
-    let joined = false;
+    const added: string[] = [];
     for (const n of nodes) {
       seen.add(n.nodeId);
       const before = this.nodes.get(n.nodeId);
       this.nodes.set(n.nodeId, n);
       this.extraLoad.delete(n.nodeId);
       if (n.nodeId === this.selfId) continue;
-      if (n.alive && (!before || !before.alive)) joined = true;
+      if (n.alive && (!before || !before.alive)) added.push(n.nodeId);
       if (!n.alive && before?.alive) died.push(n.nodeId);
     }
     for (const [id, n] of this.nodes) {
@@ -56,7 +58,7 @@ export class NodeTable {
         if (n.alive && id !== this.selfId) died.push(id);
       }
     }
-    return { died, joined };
+    return { died, joined: added.length > 0, added };
   }
 
   /** The node whose processes own objectId (undefined: none this table knows of). */

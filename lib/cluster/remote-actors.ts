@@ -6,6 +6,7 @@ import { ActorDiedError, ClusterConnectionError, InvalidArgumentError } from '..
 import type { NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
 import { actorPlaceDemand, decodeActorOptions, restartBudget } from '../protocol/actor-options.js';
+import { reportEvent } from '../protocol/events.js';
 import { namespacedKey } from '../protocol/namespaced-key.js';
 import { type FunctionDef, NO_DEF, type TaskSpec } from '../protocol/spec.js';
 import type { KvClient } from './kv-client.js';
@@ -20,6 +21,8 @@ interface RemoteActor {
   def: FunctionDef;
   owner: ResultSink;
   restartsLeft: number;
+  /** Restarts so far (for sunray.events' actorRestarted). */
+  restarts: number;
   /** Why it is dead for good (its calls fail with this); undefined while it lives. */
   dead: string | undefined;
   className: string;
@@ -78,6 +81,7 @@ export class RemoteActors {
       def,
       owner,
       restartsLeft: prev?.restartsLeft ?? restartBudget(opts.maxRestarts),
+      restarts: prev?.restarts ?? 0,
       dead: undefined,
       className: opts.className,
     });
@@ -221,15 +225,19 @@ export class RemoteActors {
     for (const [hex, at] of this.locations) if (at === nodeId) this.locations.delete(hex);
     for (const [hex, ra] of this.actors) {
       if (ra.nodeId !== nodeId || ra.dead) continue;
+      const ev = { actorId: hex, className: ra.className, name: decodeActorOptions(ra.spec.method).name };
       if (ra.restartsLeft > 0) {
         ra.restartsLeft--;
+        ra.restarts++;
         this.opts.log(`restarting actor ${ra.className} (${hex.slice(0, 8)}) elsewhere: ${where} died`);
+        reportEvent('actorRestarted', { ...ev, restarts: ra.restarts, reason: `${where} died` });
         this.actors.delete(hex);
         this.opts.local.submit(ra.spec, ra.def, ra.owner);
         const again = this.actors.get(hex);
-        if (again) again.restartsLeft = ra.restartsLeft;
+        if (again) Object.assign(again, { restartsLeft: ra.restartsLeft, restarts: ra.restarts });
       } else {
         ra.dead = `the actor ${ra.className} (${hex.slice(0, 12)}…) is dead: ${where} died and maxRestarts is used up`;
+        reportEvent('actorDied', { ...ev, reason: ra.dead });
       }
     }
   }

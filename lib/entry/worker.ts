@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import '../api/actor.js'; // registers actor handles with the serializer
+import '../util/queue.js'; // and queues (a task's arguments may hold one)
 import { native } from '../base/addon.js';
 import { type Reader, Writer } from '../base/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../base/ids.js';
@@ -71,6 +72,7 @@ setRuntime({
   core,
   backend,
   namespace: config.namespace,
+  jobId: config.jobId,
   async shutdown() {
     // Inside a worker, shutdown() is a no-op: the node manager owns the worker's life.
   },

@@ -14,6 +14,7 @@ import {
   decodeActorOptions,
   restartBudget,
 } from '../protocol/actor-options.js';
+import { reportEvent } from '../protocol/events.js';
 import { namespacedKey } from '../protocol/namespaced-key.js';
 import { classKey, type Demand } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
@@ -243,6 +244,9 @@ export class ActorManager<W extends WorkerSlot> {
         `sunray: actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
           `${JSON.stringify(this.resources.total())} in all: it is infeasible and waits.`,
       );
+      const { nodeId } = this.resources;
+      const ev = { kind: 'actor', name: a.className, demand: { ...a.placeDemand }, nodeId } as const;
+      reportEvent('infeasible', { ...ev, nodeResources: this.resources.total() });
     }
     this.hooks.scheduleDispatch();
   }
@@ -398,6 +402,7 @@ export class ActorManager<W extends WorkerSlot> {
   private markDead(a: ActorRec<W>, message: string, failWith?: Error): void {
     a.state = 'dead';
     a.deathMessage = message;
+    reportEvent('actorDied', { actorId: a.hex, className: a.className, name: a.name, reason: message });
     if (a.name) this.cluster?.nameGone(namedOf(a));
     if (a.grant) {
       this.resources.release(a.grant);
@@ -440,6 +445,14 @@ export class ActorManager<W extends WorkerSlot> {
     a.restartsLeft--;
     a.restarts++;
     a.state = 'restarting';
+    const reason = `its process (pid ${pid}) ${how}`;
+    reportEvent('actorRestarted', {
+      actorId: a.hex,
+      className: a.className,
+      name: a.name,
+      restarts: a.restarts,
+      reason,
+    });
     // Calls that were running: retry those that may be retried, in order, ahead of queued ones.
     const retry: TaskEntry<W>[] = [];
     for (const t of this.takeRunningCalls(a)) {

@@ -58,6 +58,15 @@ export interface ClusterHooks {
   sendRefOps(ops: Buffer, sender: ResultSink): void;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
+  /** The node table as this node last heard it (dead nodes included). */
+  nodes(): ReadonlyArray<{
+    nodeId: string;
+    address: string;
+    alive: boolean;
+    isHead: boolean;
+    isDriver: boolean;
+    total: Record<string, number>;
+  }>;
   /** Resources of the whole cluster (alive nodes). */
   clusterResources(kind: 'total' | 'available'): Record<string, number>;
   close(): Promise<void>;

@@ -2,6 +2,7 @@
 // worker pool) in this process, and the driver's own CoreWorker as the owner
 // of what the program creates.
 
+import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../base/errors.js';
@@ -131,7 +132,10 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     throw new InvalidArgumentError('init(): give CPUs and GPUs as numCpus and numGpus, not inside resources');
   }
   setRecordCallSites(opts.recordCallSites ?? false);
+  // A job id per driver program, 4 bytes as Ray's JobID: getRuntimeContext().jobId.
+  const jobId = randomBytes(4).toString('hex');
   const manager = new NodeManager({
+    jobId,
     numCpus,
     numGpus,
     resources: opts.resources ?? {},
@@ -157,6 +161,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     core,
     backend,
     namespace: opts.namespace ?? 'default',
+    jobId,
     async shutdown() {
       // From now on its refs fail at once (lib/index.ts checkReadable).
       sessionEnded(manager.nodePrefix);

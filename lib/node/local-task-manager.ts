@@ -11,6 +11,7 @@
 
 import { Deque } from '../base/deque.js';
 import { TaskCancelledError } from '../base/errors.js';
+import { reportEvent } from '../protocol/events.js';
 import { classKey, type Demand, PIPELINE_DEPTH } from '../protocol/resources.js';
 import { type FunctionDef, TaskKind, type TaskSpec } from '../protocol/spec.js';
 import type { ResultSink } from './owner-router.js';
@@ -108,6 +109,9 @@ export class LocalTaskManager<W extends WorkerSlot> {
           `${JSON.stringify(this.resources.total())} in all: it is infeasible and waits until a node that can run it ` +
           'joins. Lower its resource demand, or start sunray with those resources (init({ numCpus, numGpus, resources })).',
       );
+      const { nodeId } = this.resources;
+      const ev = { kind: 'task', name: t.spec.name, demand: { ...t.spec.demand }, nodeId } as const;
+      reportEvent('infeasible', { ...ev, nodeResources: this.resources.total() });
     }
     q.checkedFeasible = true;
     if (front) q.tasks.unshift(t);

@@ -48,7 +48,7 @@ import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { TaskCancels } from './task-cancel.js';
 import { newTask, TaskTable } from './task-table.js';
-import { describeDeath, taskCrashError } from './worker-deaths.js';
+import { describeDeath, reportWorkerExit, taskCrashError } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerProcess, workerArgv } from './worker-process.js';
 
@@ -63,6 +63,8 @@ export interface NodeManagerOptions {
   objectStoreMemory: number;
   spillDir?: string;
   namespace: string;
+  /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
+  jobId?: string;
   logToDriver: boolean;
   idleWorkerTimeoutMs: number;
   driverDir: string;
@@ -126,7 +128,7 @@ export class NodeManager {
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
     if (opts.numGpus > 0) totals.GPU = opts.numGpus;
     this.pool = new native.ResourcePool(totals) as ResourcePool;
-    this.resources = new NodeResources(this.pool);
+    this.resources = new NodeResources(this.pool, this.nodeId);
     this.completion = new CompletionRing(this.store, (r, t) => this.onFrame(r, t));
     this.router = new OwnerRouter(this.store, this.nodePrefix);
     this.driverOwner = this.router.driverOwner;
@@ -162,6 +164,7 @@ export class NodeManager {
       childrenCancelled: (taskId) => this.cancels.childrenCancelled(taskId),
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
+      nodeId: this.nodeId,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
@@ -203,12 +206,8 @@ export class NodeManager {
       this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
-      {
-        nodeId: this.nodeId,
-        driverDir: this.opts.driverDir,
-        namespace: this.opts.namespace,
-        logToDriver: this.opts.logToDriver,
-      },
+      // driverDir, namespace, jobId, logToDriver: the worker's config.
+      { ...this.opts, nodeId: this.nodeId },
     );
   }
 
@@ -420,6 +419,7 @@ export class NodeManager {
         death: hosted.state === 'dead' ? this.actors.diedError(hosted).message : '',
       },
     );
+    reportWorkerExit(this.nodeId, w, code, signal, death, hosted?.hex);
     if (start.error) this.failWaitingForWorkers(start.error);
     this.scheduleDispatch();
     this.updateRef();

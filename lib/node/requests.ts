@@ -10,7 +10,7 @@ import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
-import type { NodeRequests } from '../worker/backend.js';
+import type { NodeInfo, NodeRequests } from '../worker/backend.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -35,6 +35,7 @@ export interface RequestTargets {
   available(): Record<string, number>;
   /** This node's resources in all. */
   total(): Record<string, number>;
+  readonly nodeId: string;
 }
 
 /**
@@ -55,12 +56,33 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     childrenCancelled: (taskId) => node.childrenCancelled(Buffer.from(taskId)),
     availableResources: () => node.cluster()?.clusterResources('available') ?? node.available(),
     clusterResources: () => node.cluster()?.clusterResources('total') ?? node.total(),
+    nodes: () => {
+      const cluster = node.cluster();
+      if (!cluster) {
+        const self = { nodeId: node.nodeId, address: '', alive: true, isHead: true, isDriver: false };
+        return [nodeInfo({ ...self, total: node.total() })];
+      }
+      return cluster.nodes().map(nodeInfo);
+    },
     registerActor: (actorId, o, methods, className) =>
       node.actors.register(Buffer.from(actorId), o, methods, className),
     actorState: (actorId) => node.actors.actorState(Buffer.from(actorId)),
     memorySummary: () => node.store.stats(),
     releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
+  };
+}
+
+/** A node table entry as the public API gives it (copies: the caller may keep and change it). */
+function nodeInfo(n: ReturnType<ClusterHooks['nodes']>[number]): NodeInfo {
+  return {
+    nodeId: n.nodeId,
+    address: n.address,
+    alive: n.alive,
+    isHead: n.isHead,
+    isDriver: n.isDriver,
+    resources: { ...n.total },
+    labels: { 'sunray.io/node-id': n.nodeId },
   };
 }
 

@@ -28,7 +28,11 @@ export class NodeResources {
   /** Releases so far. */
   private releaseCount = 0;
 
-  constructor(readonly pool: ResourcePool) {}
+  /** nodeId: the node's, for what it reports (sunray.events' infeasible). */
+  constructor(
+    readonly pool: ResourcePool,
+    readonly nodeId = '',
+  ) {}
 
   /** Counts releases: a class that found the pool exhausted at epoch N waits for N+1. */
   get epoch(): number {

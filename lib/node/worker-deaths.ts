@@ -1,8 +1,10 @@
 // What a worker's death says: how it ended (out of V8's heap, a signal, an exit code),
 // what to do about it, and the error a task it was running fails with. A worker killed
 // by V8's heap limit dies of SIGABRT, which alone says nothing: V8's report on its stderr
-// (kept by WorkerProcess) tells it apart, and the limit comes from its Ready message.
+// (kept by WorkerProcess) tells it apart, and the limit comes from its Ready message. Each
+// death is reported to the program too (sunray.events' workerExit).
 import { OutOfMemoryError, WorkerCrashedError } from '../base/errors.js';
+import { reportEvent } from '../protocol/events.js';
 import { maxOldSpaceFlag, type WorkerProcess } from './worker-process.js';
 
 /** What an out-of-memory death says to do. */
@@ -61,4 +63,27 @@ function heapLimitText(bytes: number | undefined): string {
     ...(flag ? [`--max-old-space-size=${flag}`] : []),
   ];
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+/** Reports w's exit to the program (sunray.events' workerExit); actorHex: the actor it hosted. */
+export function reportWorkerExit(
+  nodeId: string,
+  w: WorkerProcess,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  death: WorkerDeath,
+  actorHex: string | undefined,
+): void {
+  reportEvent('workerExit', {
+    nodeId,
+    pid: w.pid,
+    workerId: w.ownerId,
+    exitCode: code,
+    signal,
+    how: death.how,
+    outOfMemory: death.outOfMemory,
+    actorId: actorHex,
+    // Retired by the pool (idle too long, or to make room) before it exited.
+    expected: w.state === 'dead' && actorHex === undefined,
+  });
 }

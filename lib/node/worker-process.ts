@@ -63,6 +63,7 @@ export class WorkerProcess extends WorkerSlot {
       nodeId: string;
       driverDir: string;
       namespace: string;
+      jobId?: string;
       logToDriver: boolean;
       env?: Record<string, string>;
     },
@@ -82,6 +83,7 @@ export class WorkerProcess extends WorkerSlot {
       parentPid: process.pid,
       driverDir: opts.driverDir,
       namespace: opts.namespace,
+      ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}),
       logToDriver: opts.logToDriver,
       fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };

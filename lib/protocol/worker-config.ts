@@ -10,6 +10,8 @@ export interface WorkerConfig {
   parentPid: number;
   driverDir: string;
   namespace: string;
+  /** The job of the driver whose embedded node started the worker (none on a `sunray start` node). */
+  jobId?: string;
   logToDriver: boolean;
   // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
   // and the control socket on which other workers' ring fds arrive

@@ -10,6 +10,24 @@ export interface ActorCreateReply {
   className: string;
 }
 
+/** One node of the cluster, as `sunray.nodes()` gives it. */
+export interface NodeInfo {
+  /** The node's id (hex), as getRuntimeContext().nodeId gives it inside its tasks. */
+  nodeId: string;
+  /** host:port of its cluster listener; '' for an embedded node that is in no cluster. */
+  address: string;
+  /** false once the head has declared it dead (or it left); dead nodes stay listed. */
+  alive: boolean;
+  /** The head node (it keeps the cluster's directory). */
+  isHead: boolean;
+  /** A driver's embedded node (it joined with init({ address }) and runs no tasks of its own by default). */
+  isDriver: boolean;
+  /** All of its resources: CPU, GPU, memory-less custom ones ({ CPU: 8, GPU: 1, disk: 2 }). */
+  resources: Record<string, number>;
+  /** Its labels: `sunray.io/node-id` (its id) for now; custom labels are not supported yet. */
+  labels: Record<string, string>;
+}
+
 export interface NodeRequests {
   getActor(
     name: string,
@@ -25,6 +43,8 @@ export interface NodeRequests {
   childrenCancelled(taskId: Buffer): void;
   availableResources(): Record<string, number>;
   clusterResources(): Record<string, number>;
+  /** The cluster's nodes (this one alone without a cluster). */
+  nodes(): NodeInfo[];
   registerActor(
     actorId: Buffer,
     opts: { name?: string; namespace: string; getIfExists: boolean; detached: boolean },

@@ -11,6 +11,12 @@ export interface Runtime {
   readonly core: CoreWorker;
   readonly backend: Backend;
   readonly namespace: string;
+  /**
+   * The job (the driver program) this process works for: the driver's own, which its
+   * embedded node's workers share; undefined in a worker of a `sunray start` node, which
+   * serves every driver of its cluster.
+   */
+  readonly jobId: string | undefined;
   shutdown(): Promise<void>;
 }
 

@@ -43,6 +43,8 @@ export interface TaskContext {
   children?: string[];
   /** Set by a recursive cancel: tasks it submits from then on are cancelled at once. */
   cancelled?: { force: boolean };
+  /** What the running task holds: its demand, or for an actor's calls the actor's own resources. */
+  assignedResources: Readonly<Record<string, number>>;
 }
 
 export class CoreWorker {

@@ -85,6 +85,9 @@ export class Executor {
     };
   }
 
+  /** The resources the actor this process hosts holds (its calls' assignedResources). */
+  private actorResources: Readonly<Record<string, number>> = {};
+
   currentTaskName(): string | undefined {
     return this.core.taskContext.getStore()?.taskName ?? this.lastTaskName;
   }
@@ -96,6 +99,7 @@ export class Executor {
   execute(spec: TaskSpec, owner: number, gpuIds: number[], direct = false): void {
     if (spec.kind === TaskKind.ActorCreate) {
       this.limit = Math.max(1, spec.maxConcurrency);
+      this.actorResources = spec.demand;
       this.run({ spec, owner, gpuIds, direct: false, ctx: undefined });
       return;
     }
@@ -193,7 +197,11 @@ export class Executor {
     const spec = job.spec;
     this.running++;
     this.lastTaskName = spec.name;
-    const ctx = new CallContext(spec, job.gpuIds);
+    const ctx = new CallContext(
+      spec,
+      job.gpuIds,
+      spec.kind === TaskKind.ActorCall ? this.actorResources : spec.demand,
+    );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
     let result: unknown;
@@ -358,6 +366,7 @@ class CallContext implements TaskContext {
   constructor(
     private readonly spec: TaskSpec,
     readonly gpuIds: number[],
+    readonly assignedResources: Readonly<Record<string, number>>,
   ) {}
   get taskId(): Buffer {
     return this.spec.taskId;

@@ -6,6 +6,7 @@ import { Directory } from '../../../lib/cluster/directory.js';
 import { type HeadConn, Membership } from '../../../lib/cluster/membership.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from '../../../lib/cluster/messages.js';
 import { NodeTable } from '../../../lib/cluster/node-table.js';
+import { events as sunrayEvents } from '../../../lib/protocol/events.js';
 import { FakeLocal, NO_DEF, nodeIdOf, nodeInfo, settle, sinkOf, specOf, TaskKind } from './fakes.js';
 
 const SELF = nodeIdOf(0xa0);
@@ -155,17 +156,31 @@ describe('membership', () => {
   });
 
   test('a node that died and rejoined counts as joined, and its next death is handled again', async () => {
-    const { m, local, head, deaths } = nonHead([nodeInfo(SELF), nodeInfo(B)]);
-    await m.start();
-    m.tick();
-    head.reply([nodeInfo(SELF), nodeInfo(B, false)]);
-    local.infeasible = [{ spec: specOf(TaskKind.Task), def: NO_DEF, owner: OWNER }];
-    m.tick();
-    head.reply([nodeInfo(SELF), nodeInfo(B)]);
-    expect(local.submitted).toHaveLength(1);
-    m.tick();
-    head.reply([nodeInfo(SELF), nodeInfo(B, false)]);
-    expect(deaths.filter((d) => d.startsWith('then'))).toEqual(['then b0', 'then b0']);
+    const events: string[] = [];
+    const onAdded = (e: { nodeId: string }) => events.push(`added ${e.nodeId}`);
+    const onDead = (e: { nodeId: string }) => events.push(`dead ${e.nodeId}`);
+    sunrayEvents.on('nodeAdded', onAdded);
+    sunrayEvents.on('nodeDead', onDead);
+    try {
+      const { m, local, head, deaths } = nonHead([nodeInfo(SELF), nodeInfo(B)]);
+      await m.start();
+      m.tick();
+      head.reply([nodeInfo(SELF), nodeInfo(B, false)]);
+      m.nodeDead(B); // found unreachable too: reported once all the same
+      local.infeasible = [{ spec: specOf(TaskKind.Task), def: NO_DEF, owner: OWNER }];
+      m.tick();
+      head.reply([nodeInfo(SELF), nodeInfo(B)]);
+      expect(local.submitted).toHaveLength(1);
+      m.tick();
+      head.reply([nodeInfo(SELF), nodeInfo(B, false)]);
+      expect(deaths.filter((d) => d.startsWith('then'))).toEqual(['then b0', 'then b0', 'then b0']);
+      // sunray.events: added at registration, dead once per death, added again on the rejoin.
+      await new Promise((r) => process.nextTick(r));
+      expect(events).toEqual([`added ${B}`, `dead ${B}`, `added ${B}`, `dead ${B}`]);
+    } finally {
+      sunrayEvents.off('nodeAdded', onAdded);
+      sunrayEvents.off('nodeDead', onDead);
+    }
   });
 
   test('declared dead by the head, this node registers again on the same connection', async () => {

@@ -281,6 +281,11 @@ export class FakeCluster implements ClusterHooks {
   clusterResources(): Record<string, number> {
     return {};
   }
+  /** The node table this fake reports (tests fill it). */
+  readonly table: ReturnType<ClusterHooks['nodes']>[number][] = [];
+  nodes(): ReturnType<ClusterHooks['nodes']> {
+    return this.table;
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

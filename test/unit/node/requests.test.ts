@@ -19,6 +19,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     childrenCancelled: () => {},
     availableResources: () => ({ CPU: 3 }),
     clusterResources: () => ({ CPU: 4 }),
+    nodes: () => [],
     registerActor: (actorId, _o, methods, className) => ({ actorId, methods, className }),
     actorState: () => ({ state: 'alive', restarts: 0, pid: 7 }),
     memorySummary: () => ({ used: 0 }),
@@ -108,6 +109,7 @@ describe('request server', () => {
       childrenCancelled: () => {},
       available: () => ({ CPU: 1 }),
       total: () => ({ CPU: 2 }),
+      nodeId: 'ab',
     });
     const view = new Uint8Array([1, 2, 3]);
     h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer
@@ -117,5 +119,37 @@ describe('request server', () => {
     await expect(h.getActor('far', 'n')).resolves.toMatchObject({ className: 'Far' });
     // In a cluster, resources are the cluster's (FakeCluster knows none).
     expect([h.availableResources(), h.clusterResources()]).toEqual([{}, {}]);
+    // nodes() is the cluster's table, dead nodes included, as the public NodeInfo.
+    cluster.table.push(
+      { nodeId: 'ab', address: '127.0.0.1:1', alive: true, isHead: true, isDriver: false, total: { CPU: 2 } },
+      {
+        nodeId: 'cd',
+        address: '127.0.0.1:2',
+        alive: false,
+        isHead: false,
+        isDriver: false,
+        total: { GPU: 1 },
+      },
+    );
+    expect(h.nodes()).toEqual([
+      {
+        nodeId: 'ab',
+        address: '127.0.0.1:1',
+        alive: true,
+        isHead: true,
+        isDriver: false,
+        resources: { CPU: 2 },
+        labels: { 'sunray.io/node-id': 'ab' },
+      },
+      {
+        nodeId: 'cd',
+        address: '127.0.0.1:2',
+        alive: false,
+        isHead: false,
+        isDriver: false,
+        resources: { GPU: 1 },
+        labels: { 'sunray.io/node-id': 'cd' },
+      },
+    ]);
   });
 });

@@ -1,0 +1,89 @@
+// sunray.events in a driver joined to a cluster: nodeAdded for the nodes there at init and
+// for one that joins later; nodeDead when a node is killed, with nodes() showing it dead;
+// actorRestarted (elsewhere) and actorDied for the driver's actors that lived on it.
+import * as sunray from 'sunray';
+import { Cluster } from 'sunray/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { until } from '../helpers.js';
+
+class Tally {
+  n = 0;
+  bump() {
+    return ++this.n;
+  }
+}
+
+describe('cluster events', () => {
+  let cluster: Cluster;
+  const seen: Array<[string, any]> = [];
+  beforeAll(async () => {
+    for (const name of ['nodeAdded', 'nodeDead', 'actorRestarted', 'actorDied'] as const) {
+      sunray.events.on(name, (e: unknown) => seen.push([name, e]));
+    }
+    cluster = new Cluster({ heartbeatTimeout: 2000 });
+    await cluster.addNode({ numCpus: 2 });
+    await cluster.addNode({ numCpus: 2 });
+    await sunray.init({ address: cluster.address, token: cluster.token });
+  });
+  afterAll(async () => {
+    sunray.events.removeAllListeners();
+    await sunray.shutdown();
+    await cluster.shutdown();
+  });
+
+  test('nodeAdded for each node there at init and for one that joins later', async () => {
+    const [head, second] = cluster.nodes;
+    await until(() => seen.filter(([n]) => n === 'nodeAdded').length >= 2, 10_000, 'nodeAdded x2');
+    const added = () => new Map(seen.filter(([n]) => n === 'nodeAdded').map(([, e]) => [e.nodeId, e]));
+    expect(added().get(head!.nodeId)).toMatchObject({
+      address: head!.address,
+      isHead: true,
+      isDriver: false,
+      resources: expect.objectContaining({ CPU: 2 }),
+    });
+    expect(added().get(second!.nodeId)).toMatchObject({ address: second!.address, isHead: false });
+    const third = await cluster.addNode({ numCpus: 1 });
+    await until(() => added().has(third.nodeId), 15_000, 'nodeAdded of the new node');
+    expect(added().get(third.nodeId)).toMatchObject({ address: third.address, resources: { CPU: 1 } });
+  });
+
+  test('a node killed: nodeDead once, nodes() shows it dead, its actors restart or die', async () => {
+    const victim = cluster.nodes[1]!;
+    const onVictim = { schedulingStrategy: { nodeId: victim.nodeId, soft: true } } as const;
+    const restartable = sunray.remote(Tally, { ...onVictim, maxRestarts: 1, name: 'restartable' }).remote();
+    const mortal = sunray.remote(Tally, { ...onVictim, maxRestarts: 0 }).remote();
+    expect(await sunray.get([restartable.bump.remote(), mortal.bump.remote()])).toEqual([1, 1]);
+    victim.process.kill('SIGKILL');
+    await until(
+      () => seen.some(([n, e]) => n === 'nodeDead' && e.nodeId === victim.nodeId),
+      20_000,
+      'nodeDead',
+    );
+    expect(seen.find(([n]) => n === 'nodeDead')![1]).toEqual({
+      nodeId: victim.nodeId,
+      address: victim.address,
+    });
+    const dead = (await sunray.nodes()).find((n) => n.nodeId === victim.nodeId);
+    expect(dead?.alive).toBe(false);
+    await until(
+      () => seen.some(([n]) => n === 'actorRestarted') && seen.some(([n]) => n === 'actorDied'),
+      10_000,
+      'actor events',
+    );
+    const restarted = seen.find(([n]) => n === 'actorRestarted')![1];
+    expect(restarted).toMatchObject({
+      actorId: restartable.actorId,
+      className: 'Tally',
+      name: 'restartable',
+    });
+    expect(restarted.restarts).toBe(1);
+    expect(restarted.reason).toContain(victim.nodeId.slice(0, 8));
+    const died = seen.find(([n]) => n === 'actorDied')![1];
+    expect(died).toMatchObject({ actorId: mortal.actorId, className: 'Tally' });
+    expect(died.reason).toMatch(/maxRestarts is used up/);
+    // The restarted actor answers from its new node (state rebuilt by its constructor).
+    expect(await sunray.get(restartable.bump.remote())).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen.filter(([n, e]) => n === 'nodeDead' && e.nodeId === victim.nodeId)).toHaveLength(1);
+  });
+});

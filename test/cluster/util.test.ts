@@ -1,0 +1,113 @@
+// ray.util's counterparts across two nodes: an ActorPool whose actors live on different
+// nodes, and a Queue used by tasks and actors on both nodes.
+import * as sunray from 'sunray';
+import { ActorPool, Queue } from 'sunray';
+import { Cluster } from 'sunray/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const Where = sunray.remote(
+  class Where {
+    async square(x: number) {
+      const s = await import('sunray');
+      return { y: x * x, node: s.getRuntimeContext().nodeId };
+    }
+  },
+);
+
+describe('ray.util across two nodes', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = new Cluster();
+    await cluster.addNode({ numCpus: 2, resources: { near: 4 } });
+    await cluster.addNode({ numCpus: 2, resources: { far: 4 } });
+    await sunray.init({ address: cluster.address, token: cluster.token });
+  });
+  afterAll(async () => {
+    await sunray.shutdown();
+    await cluster.shutdown();
+  });
+
+  test('an ActorPool spreads map over actors on both nodes and keeps the order', async () => {
+    const near = Where.options({ resources: { near: 1 } }).remote();
+    const far = Where.options({ resources: { far: 1 } }).remote();
+    const pool = new ActorPool([near, far]);
+    const values = Array.from({ length: 20 }, (_, i) => i);
+    const got: Array<{ y: number; node: string }> = [];
+    for await (const r of pool.map((a, v) => a.square.remote(v), values)) got.push(r);
+    expect(got.map((r) => r.y)).toEqual(values.map((v) => v * v));
+    expect(new Set(got.map((r) => r.node))).toEqual(new Set(cluster.nodes.map((n) => n.nodeId)));
+    const unordered: number[] = [];
+    for await (const r of pool.mapUnordered((a, v) => a.square.remote(v), [1, 2, 3])) unordered.push(r.y);
+    expect(unordered.sort()).toEqual([1, 4, 9]);
+    sunray.kill(near);
+    sunray.kill(far);
+  });
+
+  test('a Queue on one node is shared by a task on the other node and the driver', async () => {
+    // The queue's actor on the far node; the producer on the near one; the driver takes.
+    const q = new Queue<{ i: number; node: string }>({ maxsize: 3, actorOptions: { resources: { far: 1 } } });
+    const produce = sunray.remote(
+      async (q: Queue<{ i: number; node: string }>, n: number) => {
+        const s = await import('sunray');
+        if (!(q instanceof s.Queue)) throw new Error('the queue did not arrive as a Queue');
+        const node = s.getRuntimeContext().nodeId;
+        for (let i = 0; i < n; i++) await q.put({ i, node }, { timeout: 20_000 });
+        return node;
+      },
+      { resources: { near: 1 } },
+    );
+    const consume = sunray.remote(
+      async (q: Queue<{ i: number; node: string }>, n: number) => {
+        const out: number[] = [];
+        for (let k = 0; k < n; k++) out.push((await q.get({ timeout: 20_000 })).i);
+        return out;
+      },
+      { resources: { far: 1 } },
+    );
+    const producer = produce.remote(q, 20);
+    const got: Array<{ i: number; node: string }> = [];
+    for (let k = 0; k < 10; k++) got.push(await q.get({ timeout: 20_000 }));
+    const rest = await sunray.get(consume.remote(q, 10));
+    const node = await sunray.get(producer);
+    expect(node).toBe(cluster.nodes[0]!.nodeId);
+    expect(got.map((x) => x.i)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(got.every((x) => x.node === node)).toBe(true);
+    expect(rest).toEqual(Array.from({ length: 10 }, (_, i) => i + 10));
+    await expect(q.get({ timeout: 50 })).rejects.toBeInstanceOf(sunray.QueueEmptyError);
+    q.shutdown();
+  });
+
+  test('nodes() lists every node with its address and resources, from the driver and a task', async () => {
+    const nodes = await sunray.nodes();
+    const [head, second] = cluster.nodes;
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    expect(byId.get(head!.nodeId)).toMatchObject({
+      address: head!.address,
+      alive: true,
+      isHead: true,
+      isDriver: false,
+      resources: expect.objectContaining({ CPU: 2, near: 4 }),
+      labels: { 'sunray.io/node-id': head!.nodeId },
+    });
+    expect(byId.get(second!.nodeId)).toMatchObject({
+      address: second!.address,
+      alive: true,
+      isHead: false,
+      resources: expect.objectContaining({ CPU: 2, far: 4 }),
+    });
+    // The driver's own node is listed too, marked as a driver's.
+    const driver = byId.get(sunray.getRuntimeContext().nodeId);
+    expect(driver).toMatchObject({ alive: true, isDriver: true });
+    expect(nodes).toHaveLength(3);
+    const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
+    const seen = await sunray.get(inTask.remote());
+    expect(new Set(seen.filter((n) => n.alive).map((n) => n.nodeId))).toEqual(new Set(byId.keys()));
+    // A worker of a `sunray start` node serves every driver: it names no job.
+    const ctx = sunray.remote(async () => (await import('sunray')).getRuntimeContext(), {
+      resources: { far: 1 },
+    });
+    const got = await sunray.get(ctx.remote());
+    expect(got.jobId).toBeUndefined();
+    expect(got.assignedResources).toEqual({ CPU: 1, far: 1 });
+  });
+});
