@@ -190,6 +190,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
       method: '',
       maxConcurrency: 1,
       strategy,
+      concurrencyGroup: '',
     });
     return {
       fn,

@@ -58,6 +58,8 @@ export interface TaskSpec {
   maxConcurrency: number;
   /** Scheduling strategy across nodes, JSON ('' = DEFAULT). */
   strategy: string;
+  /** An actor call's concurrency group ('' = the default group, limited by maxConcurrency). */
+  concurrencyGroup: string;
 }
 
 /** The fields of a spec that every call of one function (with one set of options) shares. */
@@ -113,6 +115,9 @@ export class CallSpec implements TaskSpec {
   get strategy(): string {
     return this.base.strategy;
   }
+  get concurrencyGroup(): string {
+    return this.base.concurrencyGroup;
+  }
 }
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
@@ -137,6 +142,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     method: s.method,
     maxConcurrency: s.maxConcurrency,
     strategy: s.strategy,
+    concurrencyGroup: s.concurrencyGroup,
     ...change,
   };
 }
@@ -196,10 +202,19 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.fnId)
     .str(s.name)
     .str(demandText(s.demand))
-    .str(s.method)
+    .str(s.concurrencyGroup === '' ? s.method : methodWithGroup(s.method, s.concurrencyGroup))
     .u32(s.maxConcurrency)
     .str(s.strategy)
     .bytes(s.args);
+}
+
+// An actor call's concurrency group travels inside its method field, after a NUL (which no
+// method name has): a call in the default group costs no byte more, and the worker splits
+// the field once per distinct base (readSpecBase caches it), not once per call.
+const GROUP_SEP = '\0';
+
+function methodWithGroup(method: string, group: string): string {
+  return `${method}${GROUP_SEP}${group}`;
 }
 
 const BASE_CACHE_MAX = 16;
@@ -218,8 +233,9 @@ function readSpecBase(r: Reader): SpecBase {
   for (const c of baseCache) if (r.spanEquals(c.bytes, from)) return c.base;
   const bytes = r.copySpan(from);
   const d = new Reader(bytes);
+  const kind = d.u8() as TaskKind;
   const base: SpecBase = {
-    kind: d.u8() as TaskKind,
+    kind,
     actorId: actorIdOf(d.raw(OWNER_ID_SIZE)),
     numReturns: d.u32(),
     maxRetries: d.u32(),
@@ -230,7 +246,14 @@ function readSpecBase(r: Reader): SpecBase {
     method: d.str(),
     maxConcurrency: d.u32(),
     strategy: d.str(),
+    concurrencyGroup: '',
   };
+  // (An ActorCreate's method field is its options' JSON, which never holds a raw NUL.)
+  const sep = kind === TaskKind.ActorCall ? base.method.indexOf(GROUP_SEP) : -1;
+  if (sep >= 0) {
+    base.concurrencyGroup = base.method.slice(sep + 1);
+    base.method = base.method.slice(0, sep);
+  }
   if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
   else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
   return base;
@@ -345,6 +368,9 @@ export class SpecView implements TaskSpec {
   }
   get strategy(): string {
     return this.rest.strategy;
+  }
+  get concurrencyGroup(): string {
+    return this.rest.concurrencyGroup;
   }
 }
 

@@ -12,6 +12,8 @@ export interface Runtime {
   readonly backend: Backend;
   readonly namespace: string;
   shutdown(): Promise<void>;
+  /** Ends the actor this process hosts once its running calls end (sunray.exitActor()); absent in the driver. */
+  exitActor?(): void;
 }
 
 let current: Runtime | undefined;

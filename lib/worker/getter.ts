@@ -43,10 +43,10 @@ export class Getter {
         return Promise.reject(err);
       }
     }
-    this.backend.blocked();
+    const wait = this.backend.blocked();
     return new Promise((resolve, reject) => {
       (e.waiters ??= []).push(() => {
-        this.backend.unblocked();
+        this.backend.unblocked(wait);
         try {
           resolve(this.readOwned(ref, e));
         } catch (err) {
@@ -60,6 +60,7 @@ export class Getter {
     this.refs.assertOpen();
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     let blocked = false;
+    let wait: unknown;
     try {
       const out: unknown[] = new Array(refs.length);
       for (let i = 0; i < refs.length; i++) {
@@ -74,7 +75,7 @@ export class Getter {
         }
         if (!blocked) {
           blocked = true;
-          this.backend.blocked();
+          wait = this.backend.blocked();
         }
         const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
         if (e) {
@@ -86,7 +87,7 @@ export class Getter {
       }
       return out;
     } finally {
-      if (blocked) this.backend.unblocked();
+      if (blocked) this.backend.unblocked(wait);
     }
   }
 
@@ -184,6 +185,7 @@ export class Getter {
         : this.refs.borrows.isDead(r) || this.store.contains(ObjectId.fromBytes(r));
     };
     let blocked = false;
+    let wait: unknown;
     try {
       for (;;) {
         const ready: ObjectRef<unknown>[] = [];
@@ -196,12 +198,12 @@ export class Getter {
         if (ready.length >= numReturns || (left !== undefined && left <= 0)) return [ready, notReady];
         if (!blocked) {
           blocked = true;
-          this.backend.blocked();
+          wait = this.backend.blocked();
         }
         await this.anyChange(notReady, left);
       }
     } finally {
-      if (blocked) this.backend.unblocked();
+      if (blocked) this.backend.unblocked(wait);
     }
   }
 

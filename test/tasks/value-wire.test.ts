@@ -66,6 +66,7 @@ const base: SpecBase = {
   method: '',
   maxConcurrency: 1,
   strategy: '',
+  concurrencyGroup: '',
 };
 
 describe('task arguments', () => {

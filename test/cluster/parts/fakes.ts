@@ -44,6 +44,7 @@ export function specOf(kind: TaskKind, o: Partial<TaskSpec> = {}): TaskSpec {
     method: '',
     maxConcurrency: 1,
     strategy: '',
+    concurrencyGroup: '',
     ...o,
   };
 }

@@ -192,6 +192,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     method: '',
     maxConcurrency: 1,
     strategy: '',
+    concurrencyGroup: '',
     ...more,
   };
 }
