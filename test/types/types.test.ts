@@ -11,3 +11,10 @@ test('wrong calls to remote functions and actor methods fail to compile; results
   expect(expected.length).toBeGreaterThan(5);
   expect(errors.sort()).toEqual(expected.sort());
 });
+
+test("a call's concurrencyGroup must be one its actor class declared, or it fails to compile", () => {
+  const dir = join(repoRoot, 'test', 'types', 'fixtures');
+  const { errors, expected, output } = typeErrors(dir, 'concurrency-groups.ts');
+  expect(expected.length).toBe(3);
+  expect(errors.sort(), output).toEqual(expected.sort());
+});
