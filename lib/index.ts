@@ -27,6 +27,7 @@ export type {
   ActorClass,
   ActorHandle,
   ActorMethod,
+  ActorMethodOptions,
   ActorOptions,
   MethodNames,
   UntypedActor,
