@@ -129,6 +129,13 @@ export interface HandleInfo {
 /** A handle that knows nothing more: no limit, groups unknown (checked by the actor). */
 const UNKNOWN_INFO: HandleInfo = Object.freeze({ maxPendingCalls: -1, groups: undefined });
 
+/** What each handle knows of its actor beyond its id (read when a method is bound or the handle sent). */
+const handleInfo = new WeakMap<ActorHandleBase, HandleInfo>();
+
+function infoOf(h: ActorHandleBase): HandleInfo {
+  return handleInfo.get(h) ?? UNKNOWN_INFO;
+}
+
 /** This process's unanswered calls per actor, for actors with maxPendingCalls. */
 const pendingCalls = new PendingCalls();
 
@@ -154,8 +161,6 @@ export class ActorHandleBase extends Uint8Array {
   declare readonly actorId: string;
   declare readonly className: string;
   declare readonly methodNames: readonly string[];
-  /** @internal What else the handle knows of its actor (maxPendingCalls, group names). */
-  declare readonly info: HandleInfo;
 
   /** @internal */
   constructor(
@@ -173,8 +178,9 @@ export class ActorHandleBase extends Uint8Array {
       actorId: { value: hex },
       className: { value: className },
       methodNames: { value: Object.freeze([...methods]) },
-      info: { value: info },
     });
+    // Kept beside the handle, not on it: a method may be named anything (`info` too).
+    handleInfo.set(this, info);
     for (const m of methods) {
       if (m in this) continue; // never shadow Uint8Array's own members
       Object.defineProperty(this, m, { value: actorMethod(this, m, {}), enumerable: false });
@@ -213,8 +219,9 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
   const numReturns = o.numReturns ?? 1;
-  const concurrencyGroup = checkCallGroup(o.concurrencyGroup, h.info.groups, name);
-  const limit = h.info.maxPendingCalls;
+  const info = infoOf(h);
+  const concurrencyGroup = checkCallGroup(o.concurrencyGroup, info.groups, name);
+  const limit = info.maxPendingCalls;
   // Shared by every call's spec (protocol.ts CallSpec), so never changed.
   const base: SpecBase = Object.freeze({
     kind: TaskKind.ActorCall,
@@ -259,7 +266,7 @@ registerHostType<ActorHandleBase>({
   test: (x): x is ActorHandleBase => x instanceof ActorHandleBase,
   write(h) {
     escapedActors.add(h.actorId);
-    const { maxPendingCalls: p, groups: g } = h.info;
+    const { maxPendingCalls: p, groups: g } = infoOf(h);
     return Buffer.from(
       JSON.stringify({
         id: h.actorId,

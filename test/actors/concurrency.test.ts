@@ -147,6 +147,20 @@ describe('maxPendingCalls', () => {
     expect(await sunray.get(caller.remote(g))).toEqual(['t', 'PendingCallsLimitError', 't']);
   });
 
+  test('what a handle knows of its actor hides no method: one named info still works', async () => {
+    const Info = sunray.remote(
+      class Info {
+        info() {
+          return 'mine';
+        }
+      },
+      { maxPendingCalls: 4, concurrencyGroups: { io: 1 } },
+    );
+    const h = Info.remote();
+    expect(await sunray.get(h.info.remote())).toBe('mine');
+    expect(await sunray.get(h.info.options({ concurrencyGroup: 'io' }).remote())).toBe('mine');
+  });
+
   test('without the option calls queue without limit', async () => {
     const g = Gauge.options({ maxConcurrency: 1 }).remote();
     const refs = Array.from({ length: 500 }, () => g.work.remote('q', 0));
