@@ -17,7 +17,7 @@ import {
   type RemoteOptions,
 } from './api/remote-function.js';
 import { currentRuntimeOrStart } from './api/runtime.js';
-import { InvalidArgumentError, NotInitializedError, SunrayError } from './base/errors.js';
+import { InvalidArgumentError, NotInActorError, NotInitializedError, SunrayError } from './base/errors.js';
 import { ObjectRef } from './base/object-ref.js';
 import { checkToken } from './cluster/auth.js';
 import type { InitOptions } from './node/driver.js';
@@ -27,6 +27,7 @@ export type {
   ActorClass,
   ActorHandle,
   ActorMethod,
+  ActorMethodOptions,
   ActorOptions,
   MethodNames,
   UntypedActor,
@@ -66,11 +67,13 @@ export {
   ClusterConnectionError,
   GetTimeoutError,
   InvalidArgumentError,
+  NotInActorError,
   NotInitializedError,
   ObjectLostError,
   ObjectRefReleasedError,
   OutOfMemoryError,
   OwnerDiedError,
+  PendingCallsLimitError,
   QueueEmptyError,
   QueueFullError,
   RemoteError,
@@ -172,7 +175,10 @@ export async function shutdown(): Promise<void> {
 }
 
 /** Makes a remote function (a task) or, given a class, an actor class. */
-export function remote<C extends AnyClass>(cls: C, opts?: ActorOptions & { module?: string }): ActorClass<C>;
+export function remote<C extends AnyClass, const G extends string = never>(
+  cls: C,
+  opts?: ActorOptions<G> & { module?: string },
+): ActorClass<C, G>;
 export function remote<A extends unknown[], R>(
   fn: (...args: A) => R,
   opts?: RemoteOptions,
@@ -332,6 +338,25 @@ export function kill(handle: ActorHandleBase, opts: { noRestart?: boolean } = {}
   if (!(handle instanceof ActorHandleBase)) throw new InvalidArgumentError('kill() takes an actor handle');
   const rt = currentRuntimeOrStart();
   rt.backend.request('killActor', Buffer.from(handle), opts.noRestart ?? true).catch(() => {});
+}
+
+/**
+ * Inside an actor method: ends this actor, as Ray's `exit_actor()`. The calls running now
+ * (this one included) finish and their results are delivered; then the actor's process
+ * exits and the actor is dead for good (not restarted, whatever its maxRestarts). Calls not
+ * started yet, and every later call on its handles, fail with ActorDiedError saying it
+ * exited intentionally. Unlike Ray's, it returns: code after it in the method still runs.
+ * Outside an actor (the driver, a task) it throws NotInActorError.
+ */
+export function exitActor(): void {
+  const rt = currentRuntime();
+  if (!rt?.exitActor) {
+    throw new NotInActorError(
+      'exitActor() was called outside an actor: call it inside an actor method to end that actor; ' +
+        'to end an actor from outside, use sunray.kill(handle)',
+    );
+  }
+  rt.exitActor();
 }
 
 /** A handle to a named actor; rejects with InvalidArgumentError if there is none. */

@@ -2,7 +2,9 @@
 // worker process that constructs the instance and then runs its method calls.
 // Handles are typed from the class, so a misspelled method or a wrong
 // argument fails to compile. A handle is a Uint8Array of the actor's id,
-// which lets it travel inside values to tasks and other actors.
+// which lets it travel inside values to tasks and other actors. How its
+// concurrency is decided is actor-concurrency.ts's; maxPendingCalls is counted
+// by pending-calls.ts.
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { InvalidArgumentError } from '../base/errors.js';
@@ -10,9 +12,17 @@ import { OWNER_ID_SIZE } from '../base/ids.js';
 import type { ObjectRef } from '../base/object-ref.js';
 import { registerHostType } from '../base/serialization.js';
 import { type ActorRegistration, encodeActorOptions } from '../protocol/actor-options.js';
-import { NO_DEF, TaskKind } from '../protocol/spec.js';
+import { NO_DEF, type SpecBase, TaskKind } from '../protocol/spec.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import type { Runtime } from '../worker/context.js';
+import {
+  actorMaxConcurrency,
+  checkCallGroup,
+  checkConcurrencyGroups,
+  checkMaxPendingCalls,
+  hasAsyncMethods,
+} from './actor-concurrency.js';
+import { PendingCalls } from './pending-calls.js';
 import {
   demandOf,
   generatorKind,
@@ -26,7 +36,11 @@ import {
 } from './remote-function.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
-export interface ActorOptions extends ResourceOptions {
+/**
+ * Options of an actor class (`remote(Class, opts)`, `Cls.options(opts)`). G: the names of its
+ * concurrency groups (inferred from `concurrencyGroups`).
+ */
+export interface ActorOptions<G extends string = string> extends ResourceOptions {
   /** Register the actor under this name (see getActor). */
   name?: string;
   /** Namespace of the name (default: the one given to init). */
@@ -37,8 +51,23 @@ export interface ActorOptions extends ResourceOptions {
   maxRestarts?: number;
   /** Retries of a call that was running when the process died (default 0; -1: unlimited). */
   maxTaskRetries?: number;
-  /** Calls that may run at once (async methods interleave); default 1, calls run in order. */
+  /**
+   * Calls of the default concurrency group that may run at once (async methods interleave at
+   * their awaits). Default, as in Ray: 1000 for a class with any async method, else 1 (calls
+   * run one at a time in arrival order). An explicit value always wins.
+   */
   maxConcurrency?: number;
+  /**
+   * Named concurrency groups and their limits, e.g. `{ io: 10, compute: 1 }` (Ray's
+   * concurrency_groups). A call made with `.options({ concurrencyGroup: 'io' })` runs in that
+   * group, under that group's limit; other calls run in the default group (maxConcurrency).
+   */
+  concurrencyGroups?: Record<G, number>;
+  /**
+   * Calls a caller may have unanswered on its handles to this actor; the next one throws
+   * PendingCallsLimitError from `.remote()` at once (Ray's max_pending_calls). Default -1: no limit.
+   */
+  maxPendingCalls?: number;
   /** With a name: return the existing actor of that name rather than failing. */
   getIfExists?: boolean;
   /** Where in a cluster the actor is placed (see TaskOptions.schedulingStrategy). */
@@ -55,23 +84,60 @@ export type UntypedActor = Record<string, (...args: unknown[]) => unknown>;
 /** Names of T's methods. */
 export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[keyof T] & string;
 
-export interface ActorMethod<A extends unknown[], R> {
+/** Options of one actor method call (`handle.method.options(...)`); G: the actor's group names. */
+export interface ActorMethodOptions<G extends string = string> {
+  /** Results the method returns (an array of that length); default 1. */
+  numReturns?: number;
+  /** The call's name in errors and logs (default `Class.method`). */
+  name?: string;
+  /** The concurrency group the call runs in: one the actor declared (default: the default group). */
+  concurrencyGroup?: G;
+}
+
+/** One method of an actor handle: `.remote(...args)` calls it; G: the actor's concurrency group names. */
+export interface ActorMethod<A extends unknown[], R, G extends string = string> {
+  /** Calls the method: its result ref at once. */
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
-  options(opts: { numReturns?: 1; name?: string }): ActorMethod<A, R>;
-  options(opts: { numReturns: number; name?: string }): {
+  /** The method with per-call options (numReturns, name, concurrencyGroup). */
+  options(opts: ActorMethodOptions<G> & { numReturns?: 1 }): ActorMethod<A, R, G>;
+  options(opts: ActorMethodOptions<G> & { numReturns: number }): {
     remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
   };
 }
 
-/** A handle to an actor of class T: one `.remote()` per method. */
-export type ActorHandle<T> = {
-  readonly [K in MethodNames<T>]: T[K] extends (...args: infer A) => infer R ? ActorMethod<A, R> : never;
+/** A handle to an actor of class T: one `.remote()` per method. G: its concurrency group names. */
+export type ActorHandle<T, G extends string = string> = {
+  readonly [K in MethodNames<T>]: T[K] extends (...args: infer A) => infer R ? ActorMethod<A, R, G> : never;
 } & ActorHandleBase;
 
-export interface ActorClass<C extends AnyClass> {
-  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
-  options(opts: ActorOptions): ActorClass<C>;
+/** An actor class (`remote(Class)`): `.remote(...args)` starts an actor. G: its concurrency group names. */
+export interface ActorClass<C extends AnyClass, G extends string = never> {
+  /** Starts an actor of the class: a typed handle at once. */
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>, G>;
+  /** The class with more options (those given replace the class's own). */
+  options<const G2 extends string = G>(opts: ActorOptions<G2>): ActorClass<C, G2>;
 }
+
+/** What a handle knows of its actor beyond its id, class and methods (travels with it). */
+export interface HandleInfo {
+  /** maxPendingCalls (-1: no limit). */
+  maxPendingCalls: number;
+  /** Its concurrency group names; undefined when not known (a handle from getActor). */
+  groups: readonly string[] | undefined;
+}
+
+/** A handle that knows nothing more: no limit, groups unknown (checked by the actor). */
+const UNKNOWN_INFO: HandleInfo = Object.freeze({ maxPendingCalls: -1, groups: undefined });
+
+/** What each handle knows of its actor beyond its id (read when a method is bound or the handle sent). */
+const handleInfo = new WeakMap<ActorHandleBase, HandleInfo>();
+
+function infoOf(h: ActorHandleBase): HandleInfo {
+  return handleInfo.get(h) ?? UNKNOWN_INFO;
+}
+
+/** This process's unanswered calls per actor, for actors with maxPendingCalls. */
+const pendingCalls = new PendingCalls();
 
 const handles = new FinalizationRegistry<{ hex: string; rt: Runtime }>(({ hex, rt }) => {
   const n = (ownedHandleCounts.get(hex) ?? 1) - 1;
@@ -97,7 +163,14 @@ export class ActorHandleBase extends Uint8Array {
   declare readonly methodNames: readonly string[];
 
   /** @internal */
-  constructor(id: Uint8Array, className: string, methods: readonly string[], owned: boolean, rt: Runtime) {
+  constructor(
+    id: Uint8Array,
+    className: string,
+    methods: readonly string[],
+    owned: boolean,
+    rt: Runtime,
+    info: HandleInfo = UNKNOWN_INFO,
+  ) {
     super(OWNER_ID_SIZE);
     this.set(id);
     const hex = Buffer.from(id).toString('hex');
@@ -106,6 +179,8 @@ export class ActorHandleBase extends Uint8Array {
       className: { value: className },
       methodNames: { value: Object.freeze([...methods]) },
     });
+    // Kept beside the handle, not on it: a method may be named anything (`info` too).
+    handleInfo.set(this, info);
     for (const m of methods) {
       if (m in this) continue; // never shadow Uint8Array's own members
       Object.defineProperty(this, m, { value: actorMethod(this, m, {}), enumerable: false });
@@ -136,20 +211,19 @@ const NO_DEMAND: Record<string, number> = Object.freeze({});
 /** A handle's method as it is at run time (ActorMethod types it per method). */
 interface UntypedActorMethod {
   remote(...args: unknown[]): ObjectRef<unknown> | ObjectRef<unknown>[] | undefined;
-  options(next: { numReturns?: number; name?: string }): UntypedActorMethod;
+  options(next: ActorMethodOptions): UntypedActorMethod;
 }
 
-function actorMethod(
-  h: ActorHandleBase,
-  method: string,
-  o: { numReturns?: number; name?: string },
-): UntypedActorMethod {
+function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions): UntypedActorMethod {
   // Computed once per method, not per call: calls are the hot path.
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
   const numReturns = o.numReturns ?? 1;
+  const info = infoOf(h);
+  const concurrencyGroup = checkCallGroup(o.concurrencyGroup, info.groups, name);
+  const limit = info.maxPendingCalls;
   // Shared by every call's spec (protocol.ts CallSpec), so never changed.
-  const base = Object.freeze({
+  const base: SpecBase = Object.freeze({
     kind: TaskKind.ActorCall,
     fnId: '',
     name,
@@ -162,24 +236,42 @@ function actorMethod(
     maxConcurrency: 1,
     strategy: '',
     retryOn: '',
+    concurrencyGroup,
   });
   return {
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
+      if (limit > 0) return limitedCall(rt, h.actorId, limit, base, args);
       const refs = rt.core.submit(NO_DEF, base, args);
       return numReturns === 1 ? refs[0] : refs;
     },
-    options(next: { numReturns?: number; name?: string }) {
+    options(next: ActorMethodOptions) {
       return actorMethod(h, method, { ...o, ...next });
     },
   };
 }
 
-/** A handle as it crosses processes: its actor's id, class and method names. */
+/** A call to an actor with maxPendingCalls: refused past the limit, counted until answered. */
+function limitedCall(rt: Runtime, actorHex: string, limit: number, base: SpecBase, args: unknown[]) {
+  pendingCalls.admit(actorHex, limit, base.name);
+  const refs = rt.core.submit(NO_DEF, base, args);
+  const last = refs[refs.length - 1];
+  // Every return settles at once (one answer per call): the last one stands for the call.
+  if (last) rt.core.whenSettled(last, () => pendingCalls.done(actorHex));
+  else pendingCalls.done(actorHex);
+  return base.numReturns === 1 ? refs[0] : refs;
+}
+
+/**
+ * A handle as it crosses processes: its actor's id, class and method names, and the limits
+ * its creator knew (maxPendingCalls as p, the concurrency group names as g), when set.
+ */
 export interface HandleWire {
   id: string;
   c: string;
   m: readonly string[];
+  p?: number;
+  g?: readonly string[];
 }
 
 /**
@@ -188,12 +280,21 @@ export interface HandleWire {
  */
 export function handleToWire(h: ActorHandleBase): HandleWire {
   escapedActors.add(h.actorId);
-  return { id: h.actorId, c: h.className, m: h.methodNames };
+  const { maxPendingCalls: p, groups: g } = infoOf(h);
+  return {
+    id: h.actorId,
+    c: h.className,
+    m: h.methodNames,
+    ...(p > 0 ? { p } : {}),
+    ...(g ? { g } : {}),
+  };
 }
 
 /** A handle again, in the process a HandleWire arrived in (not its owner's). */
 export function handleFromWire(o: HandleWire): ActorHandleBase {
-  return new ActorHandleBase(Buffer.from(o.id, 'hex'), o.c, o.m, false, currentRuntimeOrStart());
+  const info: HandleInfo =
+    o.p === undefined && o.g === undefined ? UNKNOWN_INFO : { maxPendingCalls: o.p ?? -1, groups: o.g };
+  return new ActorHandleBase(Buffer.from(o.id, 'hex'), o.c, o.m, false, currentRuntimeOrStart(), info);
 }
 
 registerHostType<ActorHandleBase>({
@@ -203,14 +304,16 @@ registerHostType<ActorHandleBase>({
   read: (bytes) => handleFromWire(JSON.parse(bytes.toString()) as HandleWire),
 });
 
-export function makeHandle<T>(
+/** A typed handle to the actor of that id (the API's and getActor's way to make one). */
+export function makeHandle<T, G extends string = string>(
   id: Uint8Array,
   className: string,
   methods: readonly string[],
   owned: boolean,
   rt: Runtime,
+  info?: HandleInfo,
 ) {
-  return new ActorHandleBase(id, className, methods, owned, rt) as ActorHandle<T>;
+  return new ActorHandleBase(id, className, methods, owned, rt, info) as ActorHandle<T, G>;
 }
 
 /** Method names of a class, including inherited ones (not the constructor). */
@@ -235,10 +338,11 @@ function methodOf(cls: Function, name: string): Function | undefined {
   return undefined;
 }
 
-export function makeActorClass<C extends AnyClass>(
+/** An actor class for cls (sunray.remote(Class)); G: its concurrency group names. */
+export function makeActorClass<C extends AnyClass, G extends string = never>(
   cls: C,
-  opts: ActorOptions & { module?: string } = {},
-): ActorClass<C> {
+  opts: ActorOptions<G> & { module?: string } = {},
+): ActorClass<C, G> {
   const def = makeDef(cls, true, opts);
   const methods = methodNamesOf(cls);
   for (const m of methods) {
@@ -246,14 +350,19 @@ export function makeActorClass<C extends AnyClass>(
     const generator = method ? generatorKind(method) : undefined;
     if (generator) throw generatorsNotSupported(`${cls.name}.${m}`, generator);
   }
-  const build = (o: ActorOptions): ActorClass<C> => ({
+  // Ray's rule: an actor is async if any method is an async function (decided once, here).
+  const isAsync = hasAsyncMethods(methods.map((m) => methodOf(cls, m)));
+  const build = <G2 extends string>(o: ActorOptions<G2>): ActorClass<C, G2> => ({
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
       const explicit = o.numCpus !== undefined || o.numGpus !== undefined || o.resources !== undefined;
       const demand = demandOf(o, 0);
-      if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
-        throw new InvalidArgumentError(`maxConcurrency must be a whole number >= 1, got ${o.maxConcurrency}`);
-      }
+      const maxConcurrency = actorMaxConcurrency(o.maxConcurrency, isAsync);
+      const groups = checkConcurrencyGroups(o.concurrencyGroups as Record<string, number> | undefined);
+      const info: HandleInfo = {
+        maxPendingCalls: checkMaxPendingCalls(o.maxPendingCalls),
+        groups: groups ? Object.keys(groups) : [],
+      };
       if (o.getIfExists && !o.name) throw new InvalidArgumentError('getIfExists needs a name');
       const namespace = o.namespace ?? rt.namespace;
       const requested = randomBytes(OWNER_ID_SIZE);
@@ -286,10 +395,12 @@ export function makeActorClass<C extends AnyClass>(
               methods,
               className: cls.name,
               explicitResources: explicit,
+              ...(groups ? { concurrencyGroups: groups } : {}),
             }),
-            maxConcurrency: o.maxConcurrency ?? 1,
+            maxConcurrency,
             strategy: strategyOf(o.schedulingStrategy),
             retryOn: '',
+            concurrencyGroup: '',
           },
           args,
         );
@@ -297,7 +408,16 @@ export function makeActorClass<C extends AnyClass>(
       if (reply && !(reply instanceof Promise)) {
         create(Buffer.from(reply.actorId));
         // A handle to an existing actor (getIfExists) is not its owner's.
-        return makeHandle(reply.actorId, cls.name, methods, Buffer.from(reply.actorId).equals(requested), rt);
+        const owned = Buffer.from(reply.actorId).equals(requested);
+        // A handle to an existing actor (getIfExists) does not know that actor's options.
+        return makeHandle<InstanceType<C>, G2>(
+          reply.actorId,
+          cls.name,
+          methods,
+          owned,
+          rt,
+          owned ? info : undefined,
+        );
       }
       // In a worker the node manager is a message away, and in a cluster a name is claimed at
       // the head: calls queue behind the registration.
@@ -308,11 +428,19 @@ export function makeActorClass<C extends AnyClass>(
         create(Buffer.from(r.actorId));
       });
       rt.core.chainActor(requested.toString('hex'), registered);
-      return makeHandle(requested, cls.name, methods, true, rt);
+      // (With getIfExists the name may turn out to be another actor's: its groups are then unknown here.)
+      return makeHandle<InstanceType<C>, G2>(
+        requested,
+        cls.name,
+        methods,
+        true,
+        rt,
+        o.getIfExists ? undefined : info,
+      );
     },
-    options(next: ActorOptions) {
-      return build({ ...o, ...next });
+    options<G3 extends string>(next: ActorOptions<G3>) {
+      return build<G3>({ ...o, ...next } as ActorOptions<G3>);
     },
   });
-  return build(opts);
+  return build<G>(opts);
 }

@@ -229,6 +229,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
       maxConcurrency: 1,
       strategy,
       retryOn,
+      concurrencyGroup: '',
     });
     return {
       fn,

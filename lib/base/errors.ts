@@ -163,6 +163,20 @@ export class ActorDiedError extends SunrayError {
   static override readonly code: string = 'SUNRAY_ACTOR_DIED';
 }
 
+/**
+ * A caller already has `maxPendingCalls` calls to this actor unanswered (the actor option, as
+ * Ray's `max_pending_calls`): thrown by `.remote()` at once rather than queueing without bound.
+ * Wait for some of the calls' results (or give the actor a larger `maxPendingCalls`) and call again.
+ */
+export class PendingCallsLimitError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_PENDING_CALLS_LIMIT';
+}
+
+/** `exitActor()` was called where there is no actor to end: in the driver or in a task. */
+export class NotInActorError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_NOT_IN_ACTOR';
+}
+
 /** The actor is restarting or unreachable for now; the call may succeed later. */
 export class ActorUnavailableError extends SunrayError {
   static override readonly code: string = 'SUNRAY_ACTOR_UNAVAILABLE';
@@ -249,6 +263,8 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   AbortError,
   ActorDiedError,
   ActorUnavailableError,
+  PendingCallsLimitError,
+  NotInActorError,
   OwnerDiedError,
   ObjectLostError,
   ObjectRefReleasedError,

@@ -76,6 +76,13 @@ setRuntime({
   async shutdown() {
     // Inside a worker, shutdown() is a no-op: the node manager owns the worker's life.
   },
+  exitActor() {
+    // The node marks the actor dead (no restart) and stops this process: asked after the
+    // results of the calls that were running, on the same ring, so it sees those first.
+    executor.exitActor((actorId) => {
+      backend.request('actorExited', actorId).catch(() => {});
+    });
+  },
 });
 
 if (config.logToDriver) prefixOutput(() => `${executor.currentTaskName() ?? 'worker'} pid=${process.pid}`);

@@ -518,6 +518,21 @@ export class ActorManager<W extends WorkerSlot> {
     a.worker?.kill();
   }
 
+  /**
+   * The actor's own process ends it (sunray.exitActor() in one of its methods, once the calls it
+   * was running ended): dead for good whatever maxRestarts says, its waiting calls fail with
+   * ActorDiedError saying so, and its process is stopped.
+   */
+  exited(actorId: Buffer): void {
+    const a = this.localActor(actorId);
+    if (!a || a.state === 'dead') return;
+    const w = a.worker;
+    a.worker = undefined;
+    this.markDead(a, 'it exited intentionally (sunray.exitActor() was called in one of its methods)');
+    this.waiting.remove((x) => x === a);
+    void w?.stop();
+  }
+
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
   release(actorId: Buffer): void {
     const hex = actorId.toString('hex');

@@ -24,7 +24,7 @@ export type RequestHandlers = {
 export interface RequestTargets {
   readonly actors: Pick<
     ActorManager<WorkerSlot>,
-    'getActor' | 'register' | 'actorState' | 'kill' | 'release'
+    'getActor' | 'register' | 'actorState' | 'kill' | 'release' | 'exited'
   >;
   readonly store: ObjectStore;
   /** The cluster this node is part of, if any. */
@@ -69,6 +69,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     actorState: (actorId) => node.actors.actorState(Buffer.from(actorId)),
     memorySummary: () => node.store.stats(),
     releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
+    actorExited: (actorId) => node.actors.exited(Buffer.from(actorId)),
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
   };
 }

@@ -30,6 +30,8 @@ export interface ActorCreateOptions extends ActorRegistration {
    * its whole life. Otherwise it takes ACTOR_PLACE_DEMAND only to be placed, and holds none.
    */
   explicitResources: boolean;
+  /** Its named concurrency groups and their limits (Ray's concurrency_groups); none if undefined. */
+  concurrencyGroups?: Record<string, number>;
 }
 
 /** What an actor that asked for no resources takes to be placed (Ray's default: one CPU). */
@@ -47,6 +49,7 @@ export function encodeActorOptions(o: ActorCreateOptions): string {
     methods: o.methods,
     className: o.className,
     explicitResources: o.explicitResources,
+    ...(o.concurrencyGroups ? { concurrencyGroups: o.concurrencyGroups } : {}),
   });
 }
 
@@ -63,6 +66,9 @@ export function decodeActorOptions(method: string): ActorCreateOptions {
     methods: o.methods ?? [],
     className: o.className ?? 'actor',
     explicitResources: o.explicitResources ?? false,
+    ...(o.concurrencyGroups && typeof o.concurrencyGroups === 'object'
+      ? { concurrencyGroups: o.concurrencyGroups }
+      : {}),
   };
 }
 

@@ -63,6 +63,8 @@ export interface TaskSpec {
    * ('' = every error). Read by the node only when a task threw (node-manager.ts).
    */
   retryOn: string;
+  /** An actor call's concurrency group ('' = the default group, limited by maxConcurrency). */
+  concurrencyGroup: string;
 }
 
 /** The fields of a spec that every call of one function (with one set of options) shares. */
@@ -121,6 +123,9 @@ export class CallSpec implements TaskSpec {
   get retryOn(): string {
     return this.base.retryOn;
   }
+  get concurrencyGroup(): string {
+    return this.base.concurrencyGroup;
+  }
 }
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
@@ -146,6 +151,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     maxConcurrency: s.maxConcurrency,
     strategy: s.strategy,
     retryOn: s.retryOn,
+    concurrencyGroup: s.concurrencyGroup,
     ...change,
   };
 }
@@ -205,11 +211,20 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.fnId)
     .str(s.name)
     .str(demandText(s.demand))
-    .str(s.method)
+    .str(s.concurrencyGroup === '' ? s.method : methodWithGroup(s.method, s.concurrencyGroup))
     .u32(s.maxConcurrency)
     .str(s.strategy)
     .str(s.retryOn)
     .bytes(s.args);
+}
+
+// An actor call's concurrency group travels inside its method field, after a NUL (which no
+// method name has): a call in the default group costs no byte more, and the worker splits
+// the field once per distinct base (readSpecBase caches it), not once per call.
+const GROUP_SEP = '\0';
+
+function methodWithGroup(method: string, group: string): string {
+  return `${method}${GROUP_SEP}${group}`;
 }
 
 const BASE_CACHE_MAX = 16;
@@ -228,8 +243,9 @@ function readSpecBase(r: Reader): SpecBase {
   for (const c of baseCache) if (r.spanEquals(c.bytes, from)) return c.base;
   const bytes = r.copySpan(from);
   const d = new Reader(bytes);
+  const kind = d.u8() as TaskKind;
   const base: SpecBase = {
-    kind: d.u8() as TaskKind,
+    kind,
     actorId: actorIdOf(d.raw(OWNER_ID_SIZE)),
     numReturns: d.u32(),
     maxRetries: d.u32(),
@@ -241,7 +257,14 @@ function readSpecBase(r: Reader): SpecBase {
     maxConcurrency: d.u32(),
     strategy: d.str(),
     retryOn: d.str(),
+    concurrencyGroup: '',
   };
+  // (An ActorCreate's method field is its options' JSON, which never holds a raw NUL.)
+  const sep = kind === TaskKind.ActorCall ? base.method.indexOf(GROUP_SEP) : -1;
+  if (sep >= 0) {
+    base.concurrencyGroup = base.method.slice(sep + 1);
+    base.method = base.method.slice(0, sep);
+  }
   if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
   else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
   return base;
@@ -359,6 +382,9 @@ export class SpecView implements TaskSpec {
   }
   get retryOn(): string {
     return this.rest.retryOn;
+  }
+  get concurrencyGroup(): string {
+    return this.rest.concurrencyGroup;
   }
 }
 

@@ -42,6 +42,9 @@ export class ActorPool {
       numCpus: resources.cpu,
       numGpus: resources.gpu,
       resources: resources.custom,
+      // One trial step at a time, as before async actors defaulted to 1000 concurrent calls:
+      // a trial's state is not made for steps that interleave.
+      maxConcurrency: 1,
     });
   }
 

@@ -54,6 +54,8 @@ export interface NodeRequests {
   actorState(actorId: Buffer): { state: string; restarts: number; pid: number } | null;
   memorySummary(): unknown;
   releaseActor(actorId: Buffer): void;
+  /** The actor's process ends it (sunray.exitActor()): dead for good, not restarted. */
+  actorExited(actorId: Buffer): void;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,
@@ -71,8 +73,13 @@ export interface Backend {
   /** Cancels an actor call this process sent straight to its actor; false if it did not. */
   cancelDirect?(taskKey: string): boolean;
   /** The current task waits in get/wait: its CPU may be lent to others. */
-  blocked(): void;
-  unblocked(): void;
+  /**
+   * The current task waits in get/wait: its CPU may be lent to others. Returns a token to
+   * hand to unblocked() (the executor's: which concurrency group waits; the wait may end in
+   * another async context).
+   */
+  blocked(): unknown;
+  unblocked(token?: unknown): void;
   request<K extends keyof NodeRequests>(
     kind: K,
     ...args: Parameters<NodeRequests[K]>

@@ -18,6 +18,8 @@ export interface Runtime {
    */
   readonly jobId: string | undefined;
   shutdown(): Promise<void>;
+  /** Ends the actor this process hosts once its running calls end (sunray.exitActor()); absent in the driver. */
+  exitActor?(): void;
 }
 
 let current: Runtime | undefined;

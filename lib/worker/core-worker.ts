@@ -199,6 +199,17 @@ export class CoreWorker {
     this.submitter.settleFailed(objectId, err);
   }
 
+  /**
+   * Calls fn once a task's return ref (owned here) is no longer pending: its result came, or
+   * it failed or was cancelled. At once if it is settled already or not owned here.
+   * (maxPendingCalls counts calls with it: no promise made per call.)
+   */
+  whenSettled(ref: ObjectRef<unknown>, fn: () => void): void {
+    const e = this.refs.owned.get(ref.hex);
+    if (!e || e.state !== State.Pending) fn();
+    else (e.waiters ??= []).push(fn);
+  }
+
   /** Cancels a task this process submitted, if it has not finished (recursive: its children too). */
   cancelPending(ref: ObjectRef<unknown>, force: boolean, recursive = true): void {
     this.submitter.cancelPending(ref, force, recursive);

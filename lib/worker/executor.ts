@@ -1,13 +1,16 @@
 // Runs tasks and actor calls in a worker. A task worker runs one task at a
 // time; when that task waits in get()/wait() (its CPU lent back), the next
 // one may start, so nested tasks never deadlock. An actor runs up to
-// maxConcurrency calls at once (1 by default: calls run in arrival order).
-// Calls that came straight from a caller (direct/) are answered straight back.
+// maxConcurrency calls at once (1 by default for a class without async methods:
+// calls run in arrival order), and up to each named concurrency group's limit in
+// that group (concurrency-groups.ts). Calls that came straight from a caller
+// (direct/) are answered straight back. An actor that called exitActor() starts
+// nothing more: once its running calls end it tells its node, which stops it.
 
-import { Deque } from '../base/deque.js';
-import { ActorDiedError, InvalidArgumentError, TaskCancelledError } from '../base/errors.js';
+import { ActorDiedError, InvalidArgumentError, NotInActorError, TaskCancelledError } from '../base/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../base/ids.js';
 import { deserialize, encode, encodeToBuffer, writeEncoded } from '../base/serialization.js';
+import { decodeActorOptions } from '../protocol/actor-options.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
 import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
@@ -21,6 +24,7 @@ import {
   writeDone,
 } from '../protocol/worker-messages.js';
 import { ObjectId } from '../store/index.js';
+import { ConcurrencyGroup, ConcurrencyGroups } from './concurrency-groups.js';
 import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
@@ -33,6 +37,8 @@ interface Job {
   gpuIds: number[];
   /** It came straight from its caller (Msg.CallDirect), not from the node manager. */
   direct: boolean;
+  /** The concurrency group it runs in (the default one for tasks). */
+  group: ConcurrencyGroup<Job>;
 }
 
 /** How many ownership ops this process has sent so far (WorkerBackend counts them). */
@@ -50,10 +56,10 @@ export class Executor {
   private readonly defs = new Map<string, FunctionDef>();
   private readonly loaded = new Map<string, Promise<unknown>>();
   private readonly ready = new Map<string, unknown>();
-  private readonly queue = new Deque<Job>();
-  private running = 0;
-  private blocked = 0;
-  private limit = 1;
+  private readonly groups = new ConcurrencyGroups<Job>(1);
+  /** exitActor() was called: nothing more starts; `exited` is called once the running calls end. */
+  private exiting = false;
+  private exited: (() => void) | undefined;
   private actor: { id: string; instance: ActorInstance } | undefined;
   private actorDead: Error | undefined;
   private lastTaskName: string | undefined;
@@ -73,20 +79,28 @@ export class Executor {
     const backend = core.backend;
     const blocked = backend.blocked.bind(backend);
     const unblocked = backend.unblocked.bind(backend);
-    // Count waits so a blocked task lets the next one start.
+    // Count waits so a blocked task lets the next one of its group start. The group is
+    // handed back to unblocked(), which may run in another call's async context.
     backend.blocked = () => {
-      this.blocked++;
+      const g = this.currentGroup();
+      g.blocked++;
       blocked();
-      this.pump();
+      this.pump(g);
+      return g;
     };
-    backend.unblocked = () => {
-      this.blocked--;
+    backend.unblocked = (token?: unknown) => {
+      (token instanceof ConcurrencyGroup ? token : this.groups.default).blocked--;
       unblocked();
     };
   }
 
   /** The resources the actor this process hosts holds (its calls' assignedResources). */
   private actorResources: Readonly<Record<string, number>> = {};
+
+  /** The group of the call running in this async context (the default one outside any call). */
+  private currentGroup(): ConcurrencyGroup<Job> {
+    return (this.core.taskContext.getStore() as CallContext | undefined)?.group ?? this.groups.default;
+  }
 
   currentTaskName(): string | undefined {
     return this.core.taskContext.getStore()?.taskName ?? this.lastTaskName;
@@ -98,17 +112,38 @@ export class Executor {
 
   execute(spec: TaskSpec, owner: number, gpuIds: number[], direct = false): void {
     if (spec.kind === TaskKind.ActorCreate) {
-      this.limit = Math.max(1, spec.maxConcurrency);
+      this.groups.configure(spec.maxConcurrency, decodeActorOptions(spec.method).concurrencyGroups);
       this.actorResources = spec.demand;
-      this.run({ spec, owner, gpuIds, direct: false, ctx: undefined });
+      const g = this.groups.default;
+      g.running++;
+      this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined });
       return;
     }
-    this.queue.push({ spec, owner, gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds, direct, ctx: undefined });
-    this.pump();
+    const name = spec.concurrencyGroup;
+    const g = name === '' ? this.groups.default : this.groups.get(name);
+    const job: Job = {
+      spec,
+      owner,
+      gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds,
+      direct,
+      group: g ?? this.groups.default,
+      ctx: undefined,
+    };
+    if (g === undefined) {
+      // A handle that did not know the actor's groups (getActor) named one it lacks: the
+      // caller gets the InvalidArgumentError itself (not a TaskError: no method ran).
+      const err = unknownGroup(name, this.groups.names(), spec.name);
+      this.reply(job, DoneStatus.Error, [
+        { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
+      ]);
+      return;
+    }
+    g.queue.push(job);
+    this.pump(g);
   }
 
   cancelQueued(taskId: Buffer): void {
-    const job = this.queue.remove((j) => j.spec.taskId.equals(taskId));
+    const job = this.groups.remove((j) => j.spec.taskId.equals(taskId));
     if (job) this.reply(job, DoneStatus.Cancelled, []);
   }
 
@@ -117,7 +152,7 @@ export class Executor {
    * answered either way, since only this process knows whether it had.
    */
   cancelDirect(taskKey: string, caller: number, numReturns: number, name: string): void {
-    const job = this.queue.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
+    const job = this.groups.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
     const err = new TaskCancelledError(
       job
         ? `task ${name} was cancelled before it ran`
@@ -131,26 +166,45 @@ export class Executor {
 
   /** Calls fn once nothing is queued or running (an actor asked to exit when idle). */
   onIdle(fn: () => void): void {
-    if (this.queue.length === 0 && this.running === 0) fn();
+    if (this.groups.queued() === 0 && this.groups.running() === 0) fn();
     else this.whenIdle = fn;
   }
 
-  private pumping = false;
-
-  private pump(): void {
-    // Jobs that finish synchronously call pump() again from inside run(): the
-    // outer loop picks up their successors instead, so the stack stays flat.
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.running - this.blocked < this.limit) {
-        const job = this.queue.shift();
-        if (job === undefined) break;
-        this.run(job);
-      }
-    } finally {
-      this.pumping = false;
+  /**
+   * exitActor() inside this actor: nothing more starts, and once the calls running now have
+   * ended (and their results are sent), `exited` is called (it tells the node, which stops
+   * this process; calls still queued then fail with ActorDiedError there and at their callers).
+   */
+  exitActor(exited: (actorId: Buffer) => void): void {
+    if (!this.actor && this.core.taskContext.getStore()?.actorId === undefined) {
+      throw new NotInActorError(
+        'exitActor() was called outside an actor: call it inside an actor method (or constructor) ' +
+          'to end that actor; a task or the driver has no actor to end',
+      );
     }
+    if (this.exiting) return;
+    const id = this.actor
+      ? Buffer.from(this.actor.id, 'hex')
+      : (this.core.taskContext.getStore()?.actorId as Buffer);
+    this.exiting = true;
+    this.exited = () => exited(id);
+    // Inside a running call, that call ends first (finish() checks again); called from a
+    // timer or callback between calls, nothing runs: exit now (after this turn).
+    if (this.groups.running() === 0) queueMicrotask(() => this.exitIfIdle());
+  }
+
+  private exitIfIdle(): void {
+    if (!this.exited || this.groups.running() !== 0) return;
+    const exited = this.exited;
+    this.exited = undefined;
+    exited();
+  }
+
+  private readonly startJob = (job: Job): void => this.run(job);
+
+  private pump(g: ConcurrencyGroup<Job>): void {
+    if (this.exiting) return;
+    this.groups.pump(g, this.startJob);
   }
 
   /** The function or class, or a promise while it loads the first time. */
@@ -195,12 +249,12 @@ export class Executor {
   // arrived, with no promise in between (the short-task hot path).
   private run(job: Job): void {
     const spec = job.spec;
-    this.running++;
     this.lastTaskName = spec.name;
     const ctx = new CallContext(
       spec,
       job.gpuIds,
       spec.kind === TaskKind.ActorCall ? this.actorResources : spec.demand,
+      job.group,
     );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
@@ -281,9 +335,13 @@ export class Executor {
   private finish(job: Job): void {
     const ctx = job.ctx;
     if (ctx?.children !== undefined) this.core.callEnded(ctx);
-    this.running--;
-    this.pump();
-    if (this.whenIdle && this.queue.length === 0 && this.running === 0) this.whenIdle();
+    job.group.running--;
+    if (this.exiting) {
+      this.exitIfIdle();
+      return;
+    }
+    this.pump(job.group);
+    if (this.whenIdle && this.groups.queued() === 0 && this.groups.running() === 0) this.whenIdle();
   }
 
   private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
@@ -367,6 +425,8 @@ class CallContext implements TaskContext {
     private readonly spec: TaskSpec,
     readonly gpuIds: number[],
     readonly assignedResources: Readonly<Record<string, number>>,
+    /** The concurrency group the call runs in (its waits in get() free a place in it). */
+    readonly group: ConcurrencyGroup<Job>,
   ) {}
   get taskId(): Buffer {
     return this.spec.taskId;
@@ -380,6 +440,14 @@ class CallContext implements TaskContext {
   get actorId(): Buffer | undefined {
     return this.spec.kind === TaskKind.Task ? undefined : this.spec.actorId;
   }
+}
+
+function unknownGroup(name: string, declared: string[], call: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `${call} was called in concurrency group '${name}', which its actor does not declare ` +
+      `(${declared.length > 0 ? `it has ${declared.map((n) => `'${n}'`).join(', ')}` : 'it declares none'}): ` +
+      "use one of the names given in the actor's concurrencyGroups option, or none for the default group",
+  );
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {

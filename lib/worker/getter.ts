@@ -44,10 +44,10 @@ export class Getter {
         return Promise.reject(err);
       }
     }
-    this.backend.blocked();
+    const wait = this.backend.blocked();
     return new Promise((resolve, reject) => {
       (e.waiters ??= []).push(() => {
-        this.backend.unblocked();
+        this.backend.unblocked(wait);
         try {
           resolve(this.readOwned(ref, e));
         } catch (err) {
@@ -67,6 +67,7 @@ export class Getter {
     if (signal?.aborted) throw abortedError(signal, 'get()');
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     let blocked = false;
+    let wait: unknown;
     try {
       const out: unknown[] = new Array(refs.length);
       for (let i = 0; i < refs.length; i++) {
@@ -81,7 +82,7 @@ export class Getter {
         }
         if (!blocked) {
           blocked = true;
-          this.backend.blocked();
+          wait = this.backend.blocked();
         }
         const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
         if (e) {
@@ -93,7 +94,7 @@ export class Getter {
       }
       return out;
     } finally {
-      if (blocked) this.backend.unblocked();
+      if (blocked) this.backend.unblocked(wait);
     }
   }
 
@@ -208,6 +209,7 @@ export class Getter {
         : this.refs.borrows.isDead(r) || this.store.contains(ObjectId.fromBytes(r));
     };
     let blocked = false;
+    let wait: unknown;
     try {
       for (;;) {
         const ready: ObjectRef<unknown>[] = [];
@@ -220,13 +222,13 @@ export class Getter {
         if (ready.length >= numReturns || (left !== undefined && left <= 0)) return [ready, notReady];
         if (!blocked) {
           blocked = true;
-          this.backend.blocked();
+          wait = this.backend.blocked();
         }
         await this.anyChange(notReady, left, signal);
         if (signal?.aborted) throw abortedError(signal, 'wait()');
       }
     } finally {
-      if (blocked) this.backend.unblocked();
+      if (blocked) this.backend.unblocked(wait);
     }
   }
 

@@ -160,7 +160,7 @@ describe('direct actor calls', () => {
   });
 
   test('cancel(): a queued direct call is dropped, a running one stops being waited for', async () => {
-    const c = Counter.remote();
+    const c = Counter.options({ maxConcurrency: 1 }).remote(); // so that the second call queues
     const caller = sunray.remote(async (h: CounterHandle) => {
       const s = await import('sunray');
       await s.get(h.incr.remote()); // opens the channel

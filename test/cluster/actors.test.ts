@@ -117,4 +117,38 @@ describe('actors across nodes', () => {
       })(),
     ).rejects.toThrow(sunray.ActorDiedError);
   });
+
+  test('concurrency groups and exitActor() reach an actor on another node', async () => {
+    const Gate = sunray.remote(
+      class Gate {
+        release: (() => void) | undefined;
+        async hold() {
+          await new Promise<void>((r) => {
+            this.release = r;
+          });
+          return 'held';
+        }
+        free() {
+          if (!this.release) return 'nothing held';
+          this.release();
+          return 'freed';
+        }
+        async quit() {
+          (await import('sunray')).exitActor();
+          return 'bye';
+        }
+        ping() {
+          return 'pong';
+        }
+      },
+      { resources: { gpuish: 1 }, maxConcurrency: 1, maxRestarts: 2, concurrencyGroups: { io: 1 } },
+    );
+    const g = Gate.remote(); // on node 1, the only one with gpuish
+    // hold() fills the default group (limit 1): free() runs only because the group travelled.
+    const held = g.hold.remote();
+    expect(await sunray.get(g.free.options({ concurrencyGroup: 'io' }).remote())).toBe('freed');
+    expect(await sunray.get(held)).toBe('held');
+    expect(await sunray.get(g.quit.remote())).toBe('bye');
+    await expect(sunray.get(g.ping.remote())).rejects.toThrow(/exited intentionally/);
+  });
 });

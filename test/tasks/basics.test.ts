@@ -37,7 +37,7 @@ describe('remote functions', () => {
         }
       },
     );
-    const a = Slow.remote();
+    const a = Slow.options({ maxConcurrency: 1 }).remote(); // the calls wait in its queue
     let x: sunray.ObjectRef<number> | null = sunray.put(42);
     const refs = Array.from({ length: 200 }, () => a.echo.remote(x!));
     x = null;

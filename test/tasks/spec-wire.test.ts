@@ -29,6 +29,7 @@ const base: SpecBase = {
   maxConcurrency: 4,
   strategy: '{"type":"SPREAD"}',
   retryOn: '["RangeError","FlakyError"]',
+  concurrencyGroup: '',
 };
 
 function call(): CallSpec {
@@ -111,6 +112,29 @@ describe('task spec wire format', () => {
     // Equal bases decode to one shared (frozen) demand; different ones do not mix.
     expect(back[0]!.demand).toBe(back[2]!.demand);
     expect(back[0]!.demand).not.toBe(back[1]!.demand);
+  });
+
+  it("an actor call's concurrency group travels with it, and the default group costs no byte", () => {
+    const ids = new IdGenerator(Buffer.alloc(16, 3));
+    const args = encodeArgs([]);
+    const inIo = new CallSpec({ ...base, concurrencyGroup: 'io' }, ids.nextTaskKey(), args);
+    const plain = new CallSpec(base, ids.nextTaskKey(), args);
+    const back = readSpec(new Reader(encoded(inIo)));
+    expect(back.method).toBe('incr');
+    expect(back.concurrencyGroup).toBe('io');
+    const view = SpecView.read(new Reader(encoded(inIo)));
+    expect(view.method).toBe('incr');
+    expect(view.concurrencyGroup).toBe('io');
+    expect(readSpec(new Reader(encoded(plain))).concurrencyGroup).toBe('');
+    // The group adds its name and one separator; a call without one is as long as before.
+    expect(encoded(inIo).length - encoded(plain).length).toBe(3);
+    // An ActorCreate's method field (its options' JSON) is never split.
+    const create = new CallSpec(
+      { ...base, kind: TaskKind.ActorCreate, method: '{"a":"x"}' },
+      ids.nextTaskKey(),
+      args,
+    );
+    expect(readSpec(new Reader(encoded(create))).method).toBe('{"a":"x"}');
   });
 
   it('a truncated spec is refused with a RangeError, not read past its end', () => {

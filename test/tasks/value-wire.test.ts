@@ -67,6 +67,7 @@ const base: SpecBase = {
   maxConcurrency: 1,
   strategy: '',
   retryOn: '',
+  concurrencyGroup: '',
 };
 
 describe('task arguments', () => {

@@ -18,3 +18,10 @@ test('`await using` takes what init() returns, `using` an ObjectStore; asComplet
   expect(expected.length).toBe(2);
   expect(errors.sort(), output).toEqual(expected.sort());
 });
+
+test("a call's concurrencyGroup must be one its actor class declared, or it fails to compile", () => {
+  const dir = join(repoRoot, 'test', 'types', 'fixtures');
+  const { errors, expected, output } = typeErrors(dir, 'concurrency-groups.ts');
+  expect(expected.length).toBe(3);
+  expect(errors.sort(), output).toEqual(expected.sort());
+});

@@ -28,6 +28,8 @@ describe('actor create options', () => {
     expect(decodeActorOptions(encodeActorOptions(opts))).toEqual(opts);
     const { name: _, ...unnamed } = opts;
     expect(decodeActorOptions(encodeActorOptions(unnamed))).toEqual(unnamed);
+    const grouped = { ...opts, concurrencyGroups: { io: 10, compute: 1 } };
+    expect(decodeActorOptions(encodeActorOptions(grouped))).toEqual(grouped);
   });
 
   test('a budget without end: negative or Infinity, which JSON cannot carry, reads back as Infinity', () => {

@@ -161,6 +161,7 @@ export function taskOf(
     maxRetries: opts.maxRetries ?? 3,
     retryExceptions: false,
     actorId: ZERO_ACTOR,
+    concurrencyGroup: '',
     method: '',
     maxConcurrency: 1,
     strategy: '',

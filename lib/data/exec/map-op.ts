@@ -61,6 +61,9 @@ export class MapOp extends OpState {
       // A pool actor that dies is made again and its calls re-run there (stages are pure).
       maxRestarts: -1,
       maxTaskRetries: 3,
+      // The user's class instance sees one block at a time (calls queue at the actor), as
+      // before async actors defaulted to 1000 concurrent calls: its methods need not be re-entrant.
+      maxConcurrency: 1,
     });
     this.actors = Array.from({ length: c.size }, () => Actor.remote(this.stage));
     this.actorLoad = this.actors.map(() => 0);

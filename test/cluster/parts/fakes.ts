@@ -45,6 +45,7 @@ export function specOf(kind: TaskKind, o: Partial<TaskSpec> = {}): TaskSpec {
     maxConcurrency: 1,
     strategy: '',
     retryOn: '',
+    concurrencyGroup: '',
     ...o,
   };
 }

@@ -193,6 +193,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     maxConcurrency: 1,
     strategy: '',
     retryOn: '',
+    concurrencyGroup: '',
     ...more,
   };
 }

@@ -24,6 +24,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     actorState: () => ({ state: 'alive', restarts: 0, pid: 7 }),
     memorySummary: () => ({ used: 0 }),
     releaseActor: () => {},
+    actorExited: () => {},
     pullObject: () => new Promise((resolve) => setTimeout(() => resolve('ok'), 5)),
   };
 }
@@ -102,6 +103,7 @@ describe('request server', () => {
         },
         kill: () => {},
         release: () => {},
+        exited: () => {},
       },
       store: {} as never, // not asked here
       cluster: () => cluster,
