@@ -1,11 +1,11 @@
 // The actors hosted on this node (Ray's actor management in the raylet and GCS, for one
-// node): their records, names and the aliases getIfExists hands out, placing them (each
+// node): their records (names and aliases: actor-names.ts), placing them (each
 // actor is a worker process of its own; it waits for room under the process cap and for
 // its placement resources), routing calls to them, restarting them within their budget,
 // and their end: killed, released by their owner (once idle), or their owner gone.
 
 import { Deque } from '../base/deque.js';
-import { ActorDiedError, InvalidArgumentError, type RemoteErrorInfo } from '../base/errors.js';
+import { ActorDiedError, type RemoteErrorInfo } from '../base/errors.js';
 import { deserialize } from '../base/serialization.js';
 import {
   type ActorRegistration,
@@ -15,11 +15,11 @@ import {
   restartBudget,
 } from '../protocol/actor-options.js';
 import { reportEvent } from '../protocol/events.js';
-import { namespacedKey } from '../protocol/namespaced-key.js';
 import { classKey, type Demand } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
+import { ActorNames } from './actor-names.js';
 import type { ClusterHooks, NamedActor } from './cluster-hooks.js';
 import type { ResultSink } from './owner-router.js';
 import type { Grant, NodeResources } from './resource-pool.js';
@@ -92,12 +92,11 @@ const RESOLVED = Promise.resolve();
  */
 export class ActorManager<W extends WorkerSlot> {
   private readonly actors = new Map<string, ActorRec<W>>();
-  /** Handles getIfExists gave out (their id) -> the actor they stand for (hex). */
-  private readonly aliases = new Map<string, string>();
-  /** `namespace\0name` -> actor (hex). */
-  private readonly named = new Map<string, string>();
-  /** Actors whose name the cluster refused: their calls fail with the reason. */
-  private readonly refused = new Map<string, Error>();
+  /** Their names, and the aliases getIfExists handed out. */
+  private readonly names = new ActorNames(
+    (hex) => this.actors.get(hex),
+    () => this.cluster,
+  );
   /** Actors waiting for a process and their placement resources, in order. */
   private readonly waiting = new Deque<ActorRec<W>>();
   /** Set when this node is part of a cluster. */
@@ -114,7 +113,7 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** The actor an id stands for (hex): itself, or the actor a getIfExists handle names. */
   private resolve(hex: string): string {
-    return this.aliases.get(hex) ?? hex;
+    return this.names.resolve(hex);
   }
 
   /** The actor a handle's id names, if it lives on this node (aliases resolved). */
@@ -135,60 +134,22 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** Why calls to the actor of `spec` fail at once: the cluster refused its name. */
   refusal(spec: TaskSpec): Error | undefined {
-    if (this.refused.size === 0) return undefined;
-    const why = this.refused.get(spec.actorId.toString('hex'));
-    return why && new ActorDiedError(`the actor was never created: ${why.message}`, { cause: why });
+    return this.names.refusal(spec);
   }
 
-  /**
-   * Registers a new actor's name before it is created. A live actor of that name is
-   * returned (getIfExists; its handle then aliases it) or refused; in a cluster the head
-   * decides (a promise).
-   */
+  /** Registers a new actor's name before it is created (actor-names.ts). */
   register(
     actorId: Buffer,
     o: ActorRegistration,
     methods: string[],
     className: string,
   ): ActorCreateReply | Promise<ActorCreateReply> {
-    if (!o.name) return { actorId, methods, className };
-    const existing = this.named.get(namespacedKey(o.namespace, o.name));
-    const rec = existing ? this.actors.get(existing) : undefined;
-    if (rec && rec.state !== 'dead') {
-      if (!o.getIfExists) {
-        throw new InvalidArgumentError(
-          `an actor named '${o.name}' already exists in namespace '${o.namespace}': pick another name, ` +
-            'use getIfExists: true to get a handle to it, or sunray.getActor() to look it up',
-        );
-      }
-      this.aliases.set(actorId.toString('hex'), rec.hex);
-      return { actorId: rec.id, methods: rec.methods, className: rec.className };
-    }
-    // In a cluster the name is unique cluster-wide: the head's directory decides (async).
-    if (!this.cluster) return { actorId, methods, className };
-    const named = { name: o.name, namespace: o.namespace, actorId, methods, className };
-    return this.cluster.claimName(named, o.getIfExists).then(
-      (found) => {
-        if (!found) return { actorId, methods, className };
-        this.aliases.set(actorId.toString('hex'), found.actorId.toString('hex'));
-        return { actorId: found.actorId, methods: found.methods, className: found.className };
-      },
-      (err: Error) => {
-        this.refused.set(actorId.toString('hex'), err);
-        throw err;
-      },
-    );
+    return this.names.register(actorId, o, methods, className);
   }
 
   /** The live actor of that name on this node, if any. */
-  getActor(
-    name: string,
-    namespace: string,
-  ): { actorId: Buffer; methods: string[]; className: string } | null {
-    const hex = this.named.get(namespacedKey(namespace, name));
-    const a = hex ? this.actors.get(hex) : undefined;
-    if (!a || a.state === 'dead') return null;
-    return { actorId: a.id, methods: a.methods, className: a.className };
+  getActor(name: string, namespace: string): ActorCreateReply | null {
+    return this.names.getActor(name, namespace);
   }
 
   /** An actor's state, restarts and pid (for tests and `sunray status`); null if not hosted here. */
@@ -203,7 +164,7 @@ export class ActorManager<W extends WorkerSlot> {
   /** An ActorCreate submitted here (its entry is in the task table): the actor waits to be placed. */
   create(t: TaskEntry<W>): void {
     const hex = t.spec.actorId.toString('hex');
-    if (this.aliases.has(hex) || this.actors.has(hex)) {
+    if (this.names.isAlias(hex) || this.actors.has(hex)) {
       // getIfExists found one: nothing to create.
       this.tasks.delete(t.hex);
       return;
@@ -236,7 +197,7 @@ export class ActorManager<W extends WorkerSlot> {
     };
     this.actors.set(hex, a);
     this.cluster?.actorHere(hex, a.name ? namedOf(a) : undefined);
-    if (a.name) this.named.set(namespacedKey(a.namespace, a.name), hex);
+    if (a.name) this.names.add(a.namespace, a.name, hex);
     this.tasks.set(t);
     this.waiting.push(a);
     if (!this.resources.feasible(a.placeDemand)) {
@@ -537,7 +498,7 @@ export class ActorManager<W extends WorkerSlot> {
   release(actorId: Buffer): void {
     const hex = actorId.toString('hex');
     // A handle from getIfExists is not the owner's: dropping it ends nothing.
-    if (this.aliases.has(hex)) return;
+    if (this.names.isAlias(hex)) return;
     const a = this.actors.get(hex);
     if (!a) {
       this.cluster?.releaseActor(actorId);
