@@ -1,5 +1,11 @@
 // The public API of sunray: Ray's core for Node.js. Nothing else lives here.
 
+/**
+ * Tasks, actors and objects across processes and machines: `init`, `remote`, `get`, `put`, `wait`, and the utilities (ActorPool, Queue, events).
+ *
+ * @module sunray
+ */
+
 import {
   type ActorClass,
   type ActorHandle,
@@ -375,6 +381,7 @@ export async function getActor<T = UntypedActor>(
   return makeHandle<T>(found.actorId, found.className, found.methods, false, rt);
 }
 
+/** Resources by name and amount: { CPU: 4, GPU: 1, memory: ..., custom ones }. */
 export type Resources = Record<string, number>;
 
 /** Resources free right now on this node (in the driver; in a worker use the async form). */

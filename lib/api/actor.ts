@@ -100,7 +100,9 @@ export interface ActorMethod<A extends unknown[], R, G extends string = string> 
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
   /** The method with per-call options (numReturns, name, concurrencyGroup). */
   options(opts: ActorMethodOptions<G> & { numReturns?: 1 }): ActorMethod<A, R, G>;
+  /** With `numReturns: n`: each call gives n refs, one per element of the returned array. */
   options(opts: ActorMethodOptions<G> & { numReturns: number }): {
+    /** Calls the method: one ref per returned element, at once. */
     remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
   };
 }
@@ -154,12 +156,16 @@ const escapedActors = new Set<string>();
 
 /** The runtime part of every handle. */
 export class ActorHandleBase extends Uint8Array {
+  /** @internal Uint8Array methods that make new arrays (subarray, map, slice) must not make handles. */
   static get [Symbol.species]() {
     return Uint8Array;
   }
 
+  /** The actor's id (hex). */
   declare readonly actorId: string;
+  /** The name of the actor's class. */
   declare readonly className: string;
+  /** The names of the methods the handle can call. */
   declare readonly methodNames: readonly string[];
 
   /** @internal */
@@ -200,6 +206,7 @@ export class ActorHandleBase extends Uint8Array {
     return `ActorHandle(${this.className}, ${this.actorId})`;
   }
 
+  /** What console.log and util.inspect show: 'ActorHandle(<class>, <id>)'. */
   [inspect.custom](): string {
     return this.toString();
   }

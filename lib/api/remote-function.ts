@@ -20,6 +20,7 @@ export type ObjectRefs<R> = R extends readonly unknown[]
   ? { -readonly [K in keyof R]: ObjectRef<R[K]> }
   : ObjectRef<unknown>[];
 
+/** What a task or actor needs from its node to run there. */
 export interface ResourceOptions {
   /** CPUs the task holds while it runs (default 1; may be fractional, e.g. 0.5). */
   numCpus?: number;
@@ -29,6 +30,7 @@ export interface ResourceOptions {
   resources?: Record<string, number>;
 }
 
+/** Options of a task: given to remote(fn, opts) or per call with fn.options(opts). */
 export interface TaskOptions extends ResourceOptions {
   /** Times a task is re-run after its worker dies (default 3). */
   maxRetries?: number;
@@ -82,7 +84,20 @@ export function retryOf(r: RetryExceptions | undefined): { retryExceptions: bool
   return { retryExceptions: true, retryOn: JSON.stringify([...new Set(names)]) };
 }
 
-export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { nodeId: string; soft?: boolean };
+/**
+ * Where a task or actor runs, as Ray's: 'DEFAULT' (the submitting node while it is below half
+ * its capacity, else the least loaded node with room), 'SPREAD' (round-robin over the nodes), or
+ * a given node (docs/cluster.md).
+ */
+export type SchedulingStrategy =
+  | 'DEFAULT'
+  | 'SPREAD'
+  | {
+      /** The node to run on (hex id: getRuntimeContext().nodeId, nodes(), sunray status). */
+      nodeId: string;
+      /** If that node is gone or cannot run it: fall back to the default policy (default false: TaskUnschedulableError). */
+      soft?: boolean;
+    };
 
 export function strategyOf(s: SchedulingStrategy | undefined): string {
   if (s === undefined || s === 'DEFAULT') return '';
@@ -95,6 +110,7 @@ export function strategyOf(s: SchedulingStrategy | undefined): string {
   );
 }
 
+/** Options of remote(fn, opts): the task options, and where the function's code comes from. */
 export interface RemoteOptions extends TaskOptions {
   /**
    * The URL of the module that exports this function (usually `import.meta.url`). The worker imports
@@ -104,16 +120,23 @@ export interface RemoteOptions extends TaskOptions {
   module?: string;
 }
 
+/** A remote function (remote(fn)): `.remote(...args)` runs it as a task. A: its arguments, R: its result. */
 export interface RemoteFunction<A extends unknown[], R> {
+  /** Submits a task: its result ref at once; arguments may be refs (resolved before it runs). */
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  /** The function with other options for the calls made through it (those given replace its own). */
   options(opts: TaskOptions & { numReturns?: 1 }): RemoteFunction<A, R>;
+  /** With `numReturns: n`: each call gives n refs, one per element of the returned array. */
   options(opts: TaskOptions & { numReturns: number }): MultiReturnRemoteFunction<A, R>;
   /** The function itself, to call locally. */
   readonly fn: (...args: A) => R;
 }
 
+/** A remote function with `numReturns: n`: a call gives n refs, one per element of the returned array. */
 export interface MultiReturnRemoteFunction<A extends unknown[], R> {
+  /** Submits a task: one ref per returned element, at once. */
   remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
+  /** The function with other options (those given replace its own). */
   options(opts: TaskOptions): MultiReturnRemoteFunction<A, R>;
 }
 

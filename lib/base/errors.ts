@@ -2,6 +2,7 @@
 // their own with one instanceof; each subclass names what happened and, where
 // there is one, what to do about it.
 
+/** The base class of every error sunray throws: `instanceof SunrayError` tells ours from others, `code` says which. */
 export class SunrayError extends Error {
   /** The stable code of this class: what programs compare, whatever the message says. */
   static readonly code: string = 'SUNRAY_ERROR';
@@ -16,8 +17,11 @@ export class SunrayError extends Error {
 
 /** The error a remote task or actor method threw, as seen by the process that called it (error-record.ts). */
 export interface RemoteErrorInfo {
+  /** The error's name ('TypeError', a custom class's name, ...). */
   name: string;
+  /** Its message. */
   message: string;
+  /** Its stack, as the remote process printed it. */
   stack: string;
   /** Its own fields that could be serialized: `code`, `errno`, `syscall`, `path`, custom ones. */
   props?: Record<string, unknown>;
@@ -26,7 +30,15 @@ export interface RemoteErrorInfo {
 }
 
 /** An error's `cause` on the wire: an error (rebuilt as a RemoteError) or a plain value. */
-export type RemoteErrorCause = { error: RemoteErrorInfo } | { value: unknown };
+export type RemoteErrorCause =
+  | {
+      /** The cause was an error: its record. */
+      error: RemoteErrorInfo;
+    }
+  | {
+      /** The cause was some other value: the value itself. */
+      value: unknown;
+    };
 
 /**
  * A rebuilt copy of the remote error: its name, message and remote stack, its own fields
@@ -59,6 +71,7 @@ export class RemoteError extends Error {
 /** A task (or actor method) threw; `cause` is the remote error with its stack. */
 export class TaskError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_ERROR';
+  /** The name of the function or actor method that threw. */
   readonly taskName: string;
   constructor(taskName: string, cause: RemoteErrorInfo) {
     super(`task ${taskName} failed: ${cause.name}: ${cause.message}`, { cause: new RemoteError(cause) });
@@ -66,6 +79,7 @@ export class TaskError extends SunrayError {
   }
 }
 
+/** A get(), wait() or ActorPool getNext* did not finish within its `timeout`; the work goes on. */
 export class GetTimeoutError extends SunrayError {
   static override readonly code: string = 'SUNRAY_GET_TIMEOUT';
 }
@@ -81,6 +95,7 @@ export class WorkerCrashedError extends SunrayError {
  */
 export class OutOfMemoryError extends WorkerCrashedError {
   static override readonly code: string = 'SUNRAY_OUT_OF_MEMORY';
+  /** The heap limit the worker had, in bytes, when known. */
   readonly heapLimitBytes: number | undefined;
   constructor(message: string, heapLimitBytes?: number) {
     super(message);
@@ -92,6 +107,7 @@ export class OutOfMemoryError extends WorkerCrashedError {
 export interface WorkerStartDetails {
   /** Its exit code, or null when a signal ended it. */
   exitCode: number | null;
+  /** The signal that ended it, or null when it exited. */
   signal: string | null;
   /** The end of what it wrote to stderr (the last few KiB). */
   stderr: string;
@@ -106,9 +122,13 @@ export interface WorkerStartDetails {
  */
 export class WorkerStartError extends SunrayError {
   static override readonly code: string = 'SUNRAY_WORKER_START';
+  /** The last failed worker's exit code, or null when a signal ended it. */
   readonly exitCode: number | null;
+  /** The signal that ended the last failed worker, or null. */
   readonly signal: string | null;
+  /** The end of what the last failed worker wrote to stderr. */
   readonly stderr: string;
+  /** Starts that failed in a row before this error was given. */
   readonly attempts: number;
   constructor(message: string, details?: WorkerStartDetails) {
     super(message);
@@ -119,6 +139,7 @@ export class WorkerStartError extends SunrayError {
   }
 }
 
+/** The task was cancelled with cancel(ref) (or its parent was, recursively) before it finished. */
 export class TaskCancelledError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_CANCELLED';
 }
@@ -151,6 +172,7 @@ export function abortedError(signal: AbortSignal, what: string): AbortError {
 /** A value could not cross processes: `path` says where in the value the bad part is. */
 export class SerializationError extends SunrayError {
   static override readonly code: string = 'SUNRAY_SERIALIZATION';
+  /** Where in the value the part that could not cross is ('args[0].conn', ...), when known. */
   readonly path: string | undefined;
   constructor(message: string, path?: string, options?: ErrorOptions) {
     super(message, options);
@@ -245,6 +267,7 @@ export class QueueEmptyError extends SunrayError {
  */
 export class UnsafeDirectoryError extends SunrayError {
   static override readonly code: string = 'SUNRAY_UNSAFE_DIRECTORY';
+  /** The directory that failed the check. */
   readonly path: string;
   constructor(message: string, path = '') {
     super(message);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 
 export const OWNER_ID_SIZE = 16;
 export const TASK_ID_SIZE = 24;
+/** Bytes in an object id: its task's id (24) and a 4-byte index. */
 export const OBJECT_ID_SIZE = 28;
 /** Index bit that marks objects created by `put` rather than returned by a task. */
 export const PUT_INDEX_FLAG = 0x80000000;

@@ -74,12 +74,17 @@ const finalizer = new FinalizationRegistry<number>((cell) => {
   if (--s.live === 0 && s !== slab) slabs.delete(no);
 });
 
+/**
+ * A reference to an object in the cluster: a task's result, an actor call's, or a `put` value.
+ * `get(ref)` reads the value; passed to a task, it is resolved there. The object lives while a
+ * ref to it does (docs/memory.md).
+ */
 export class ObjectRef<T = unknown> extends Uint8Array {
   /** Phantom: makes ObjectRef<number> and ObjectRef<string> different types. */
   declare readonly [valueType]?: T;
   #hex: string | undefined;
 
-  // Uint8Array methods that make new arrays (subarray, map, slice) must not make refs.
+  /** @internal Uint8Array methods that make new arrays (subarray, map, slice) must not make refs. */
   static get [Symbol.species]() {
     return Uint8Array;
   }
@@ -130,6 +135,7 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     return slabOfBuffer.get(this.buffer as ArrayBuffer)?.released?.[this.byteOffset / OBJECT_ID_SIZE] === 1;
   }
 
+  /** As release(): `using ref = sunray.put(x)` drops the handle at the end of the block. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -138,10 +144,12 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     return `ObjectRef(${this.hex})`;
   }
 
+  /** 'ObjectRef(<hex>)', so a ref in logged JSON says what it is. */
   toJSON(): string {
     return this.toString();
   }
 
+  /** What console.log and util.inspect show: 'ObjectRef(<hex>)'. */
   [inspect.custom](): string {
     return this.toString();
   }

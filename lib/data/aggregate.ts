@@ -11,9 +11,24 @@ import { compareKeys, keyColumns } from './table-ops.js';
 
 /** One aggregation. */
 export type AggSpec =
-  | { kind: 'count' }
-  | { kind: 'sum' | 'min' | 'max' | 'mean'; on: string }
-  | { kind: 'std'; on: string; ddof: number };
+  | {
+      /** Rows per group. */
+      kind: 'count';
+    }
+  | {
+      /** Which aggregation. */
+      kind: 'sum' | 'min' | 'max' | 'mean';
+      /** The column aggregated. */
+      on: string;
+    }
+  | {
+      /** Standard deviation. */
+      kind: 'std';
+      /** The column aggregated. */
+      on: string;
+      /** Delta degrees of freedom: the divisor is count - ddof (Ray's default 1). */
+      ddof: number;
+    };
 
 /** The output column of an aggregation, as Ray names it: 'count()', 'sum(x)', 'std(x)'. */
 export function aggName(a: AggSpec): string {

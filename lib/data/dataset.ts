@@ -59,7 +59,10 @@ export type BatchResult<U> = U[] | Columns<U> | Partial<Record<keyof U, ArrayLik
 /** A class for mapBatches: made once per actor, then `call(batch)` for each batch. */
 export type BatchClass<In, U> = new (
   ...args: never[]
-) => { call(batch: In): BatchResult<U> | Promise<BatchResult<U>> };
+) => {
+  /** Transforms one batch. */
+  call(batch: In): BatchResult<U> | Promise<BatchResult<U>>;
+};
 
 /** Rows with columns renamed by a mapping. */
 export type Renamed<R, M extends Record<string, string>> = {
@@ -92,7 +95,10 @@ export class Dataset<R extends object = Row> {
   private lastStats: ExecutionStats | undefined;
 
   /** @internal Datasets are made by the sources (range, readCsv...) and by transforms. */
-  constructor(readonly plan: LogicalOp) {}
+  constructor(
+    /** @internal */
+    readonly plan: LogicalOp,
+  ) {}
 
   private with<U extends object>(op: LogicalOp): Dataset<U> {
     return new Dataset<U>(op);

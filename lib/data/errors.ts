@@ -26,6 +26,7 @@ export class SchemaMismatchError extends SunrayError {
 /** A sink could not write its output (`path` names the file or directory). */
 export class DataSinkError extends SunrayError {
   static override readonly code: string = 'SUNRAY_DATA_SINK';
+  /** The file or directory that could not be written. */
   readonly path: string;
   constructor(message: string, path = '') {
     super(message);

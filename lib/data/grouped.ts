@@ -42,7 +42,12 @@ export class GroupedData<R extends object, K extends keyof R & string> {
   }
 
   /** Rows per group: a column 'count()'. */
-  count(): Dataset<Pick<R, K> & { 'count()': number }> {
+  count(): Dataset<
+    Pick<R, K> & {
+      /** The group's row count. */
+      'count()': number;
+    }
+  > {
     return this.agg([{ kind: 'count' }]);
   }
 

@@ -3,6 +3,12 @@
 // runs a streaming executor of tasks and actor pools under a memory budget (docs/data.md).
 // Written on sunray's public API alone.
 
+/**
+ * Streaming datasets on Apache Arrow blocks (Ray Data): sources, transforms, aggregations, sinks.
+ *
+ * @module sunray/data
+ */
+
 export type { AggSpec } from './aggregate.js';
 export type { Batch, BatchFormat, Columns } from './batch.js';
 export type { BlockMeta, Row } from './block.js';

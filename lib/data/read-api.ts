@@ -27,7 +27,13 @@ function putTable(t: arrow.Table): InputBlock {
 }
 
 /** Rows { id } for id from 0 to n - 1, read by tasks (`parallelism`: how many). */
-export function range(n: number, opts: { parallelism?: number } = {}): Dataset<{ id: number }> {
+export function range(
+  n: number,
+  opts: { parallelism?: number } = {},
+): Dataset<{
+  /** The row's number, from 0 to n - 1. */
+  id: number;
+}> {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new sunray.InvalidArgumentError(`range(n): n must be a whole number >= 0, got ${n}`);
   blocksCount(n, opts.parallelism, 'range');
@@ -36,7 +42,17 @@ export function range(n: number, opts: { parallelism?: number } = {}): Dataset<{
 }
 
 /** The item type of fromItems: objects as they are, other values as { item }. */
-export type ItemRow<T> = T extends object ? (T extends readonly unknown[] ? { item: T } : T) : { item: T };
+export type ItemRow<T> = T extends object
+  ? T extends readonly unknown[]
+    ? {
+        /** The item (an array). */
+        item: T;
+      }
+    : T
+  : {
+      /** The item. */
+      item: T;
+    };
 
 /** A dataset of these items (objects are rows; other values become { item: value }). */
 export function fromItems<T>(
@@ -113,7 +129,13 @@ export function readParquet(paths: Paths, opts: ReadOptions & { columns?: string
 }
 
 /** Text files: a row { text } per line. */
-export function readText(paths: Paths, opts: ReadOptions = {}): Dataset<{ text: string }> {
+export function readText(
+  paths: Paths,
+  opts: ReadOptions = {},
+): Dataset<{
+  /** One line of a file. */
+  text: string;
+}> {
   return new Dataset({
     kind: 'read',
     name: 'ReadText',
@@ -125,7 +147,12 @@ export function readText(paths: Paths, opts: ReadOptions = {}): Dataset<{ text: 
 export function readBinaryFiles(
   paths: Paths,
   opts: ReadOptions = {},
-): Dataset<{ bytes: Uint8Array; path?: string }> {
+): Dataset<{
+  /** The file's contents. */
+  bytes: Uint8Array;
+  /** The file's path (with includePaths). */
+  path?: string;
+}> {
   return new Dataset({
     kind: 'read',
     name: 'ReadBinary',

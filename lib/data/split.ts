@@ -23,7 +23,9 @@ const MODULE = new URL('./split-coordinator.js', import.meta.url).href;
 export class DataIterator<R extends object = Row> {
   /** @internal */
   constructor(
+    /** @internal */
     readonly coordinator: sunray.ActorHandle<DataSplitCoordinator>,
+    /** @internal */
     readonly split: number,
   ) {}
 

@@ -43,6 +43,7 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
 import { MemoryQueries } from './memory-queries.js';
+import type { NodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
@@ -72,19 +73,7 @@ export interface NodeManagerOptions {
   maxWorkerProcesses?: number;
 }
 
-/** Counts of a node's workers and work (sunray/testing's nodeStats()). */
-export interface NodeStats {
-  workers: number;
-  idle: number;
-  queued: number;
-  /** Tasks and routed actor calls; direct actor calls are known only to their callers. */
-  running: number;
-  actors: number;
-  /** Actors waiting to be placed: for a worker process (see maxWorkerProcesses) or for resources. */
-  pendingActors: number;
-  /** Open channels from calling workers straight to actors on this node. */
-  directChannels: number;
-}
+export type { NodeStats };
 
 type W = WorkerProcess;
 

@@ -10,13 +10,17 @@ import { EventEmitter } from 'node:events';
 export interface WorkerExitEvent {
   /** The node it ran on (hex). */
   nodeId: string;
+  /** Its process id. */
   pid: number;
   /** Its owner id (hex), as getRuntimeContext().workerId gives it inside it. */
   workerId: string;
+  /** Its exit code, or null if a signal ended it. */
   exitCode: number | null;
+  /** The signal that ended it ('SIGKILL', ...), or null if it exited. */
   signal: string | null;
   /** How it ended, in words: "was killed by SIGKILL", "exited with code 1", "ran out of memory: ...". */
   how: string;
+  /** It ran out of memory (its heap limit, or the kernel's OOM killer). */
   outOfMemory: boolean;
   /** The actor it hosted (hex), if it hosted one. */
   actorId: string | undefined;
@@ -26,22 +30,31 @@ export interface WorkerExitEvent {
 
 /** A node joined the cluster (at init with an address: one for each node already there). */
 export interface NodeAddedEvent {
+  /** The node's id (hex). */
   nodeId: string;
+  /** Its address, host:port. */
   address: string;
+  /** Its resources in all ({ CPU: 4, GPU: 1, ... }). */
   resources: Record<string, number>;
+  /** It is the cluster's head node. */
   isHead: boolean;
+  /** It is a driver's embedded node (a program that joined with init({ address })). */
   isDriver: boolean;
 }
 
 /** A node of the cluster died: declared dead by the head, left, or could not be reached. */
 export interface NodeDeadEvent {
+  /** The node's id (hex). */
   nodeId: string;
+  /** Its address, host:port. */
   address: string;
 }
 
 /** An actor's process died and the actor is being restarted (within its maxRestarts). */
 export interface ActorRestartedEvent {
+  /** The actor's id (hex). */
   actorId: string;
+  /** Its class's name. */
   className: string;
   /** Its name, if it was given one. */
   name: string | undefined;
@@ -53,8 +66,11 @@ export interface ActorRestartedEvent {
 
 /** An actor died for good: killed, its constructor threw, its owner exited, its restarts used up. */
 export interface ActorDiedEvent {
+  /** The actor's id (hex). */
   actorId: string;
+  /** Its class's name. */
   className: string;
+  /** Its name, if it was given one. */
   name: string | undefined;
   /** Why, as calls to it will say. */
   reason: string;
@@ -70,16 +86,23 @@ export interface InfeasibleEvent {
   demand: Record<string, number>;
   /** The node it waits on, and that node's resources in all. */
   nodeId: string;
+  /** That node's resources in all. */
   nodeResources: Record<string, number>;
 }
 
 /** Each event of sunray.events and what its listeners get. */
 export interface SunrayEventMap {
+  /** A worker process of the node exited. */
   workerExit: [WorkerExitEvent];
+  /** A node joined the cluster. */
   nodeAdded: [NodeAddedEvent];
+  /** A node of the cluster died. */
   nodeDead: [NodeDeadEvent];
+  /** An actor's process died and the actor is being restarted. */
   actorRestarted: [ActorRestartedEvent];
+  /** An actor died for good. */
   actorDied: [ActorDiedEvent];
+  /** Work asks for more resources than its node has: it waits. */
   infeasible: [InfeasibleEvent];
 }
 

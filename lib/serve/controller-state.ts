@@ -28,42 +28,63 @@ export type DeploymentStatus =
 
 /** One replica in `serve.status()`. */
 export interface ReplicaStatus {
+  /** The replica's id. */
   id: string;
+  /** Starting (its constructor runs), running (takes requests), or stopping. */
   state: 'STARTING' | 'RUNNING' | 'STOPPING';
+  /** The node it runs on (hex). */
   nodeId: string;
+  /** Its process id. */
   pid: number;
+  /** The deployment version it runs (the config's `version`, else a hash of the code and arguments). */
   version: string;
 }
 
 /** One deployment in `serve.status()`. */
 export interface DeploymentStatusInfo {
+  /** The deployment's state. */
   status: DeploymentStatus;
+  /** Why it is in that state ('' when all is well). */
   message: string;
+  /** Replicas it should have now. */
   targetReplicas: number;
+  /** How many replicas are in each state ({ RUNNING: 2, STARTING: 1 }). */
   replicaStates: Record<string, number>;
+  /** Each replica. */
   replicas: ReplicaStatus[];
 }
 
 /** One application in `serve.status()`. */
 export interface ApplicationStatusInfo {
+  /** The application's state. */
   status: ApplicationStatus;
+  /** Why it is in that state ('' when all is well). */
   message: string;
+  /** The HTTP path it serves under, or null when it has no route. */
   routePrefix: string | null;
+  /** The name of its ingress deployment (the one requests reach). */
   ingress: string;
+  /** Its deployments, by name. */
   deployments: Record<string, DeploymentStatusInfo>;
 }
 
 /** One proxy in `serve.status()`. */
 export interface ProxyStatus {
+  /** The HTTP proxy's state. */
   status: 'STARTING' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING';
+  /** The host it listens on. */
   host: string;
+  /** The port it listens on. */
   port: number;
+  /** Why it is in that state ('' when all is well). */
   message: string;
 }
 
 /** What `serve.status()` gives. */
 export interface ServeStatus {
+  /** The HTTP proxies, by node id. */
   proxies: Record<string, ProxyStatus>;
+  /** The applications, by name. */
   applications: Record<string, ApplicationStatusInfo>;
 }
 

@@ -31,12 +31,15 @@ const DEPLOYMENT = Symbol.for('sunray.serve.Deployment');
 
 /** A deployment bound to its constructor arguments: what `serve.run` deploys (Ray's Application). */
 export class Application<T = unknown> {
+  /** @internal Phantom: carries the deployment's instance type to handles. */
   declare readonly __instance?: T;
   /** @internal */
   readonly [APPLICATION] = true;
   /** @internal */
   constructor(
+    /** @internal */
     readonly deployment: Deployment<Ctor>,
+    /** @internal */
     readonly args: readonly unknown[],
   ) {}
 }

@@ -34,6 +34,7 @@ export class RequestCancelledError extends SunrayError {
 /** A `serve deploy` config file that cannot be right; `path` names the key (e.g. `applications[0].routePrefix`). */
 export class ServeConfigError extends InvalidArgumentError {
   static override readonly code: string = 'SUNRAY_SERVE_CONFIG';
+  /** The config key at fault ('' when none applies). */
   readonly path: string;
   constructor(message: string, path = '') {
     super(message);

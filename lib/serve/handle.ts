@@ -144,6 +144,7 @@ export class DeploymentResponseGenerator<T> implements AsyncIterable<T> {
     private readonly source: AsyncGenerator<T>,
   ) {}
 
+  /** The values, in order, as the deployment yields them. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.source;
   }

@@ -2,6 +2,13 @@
 // `fetch(request)` answers WHATWG Requests, so a Hono app or any fetch handler serves as it
 // is; replicas are actors behind a proxy per node, autoscaled on load, composed through
 // typed handles. See docs/serve.md.
+
+/**
+ * HTTP serving on actors (Ray Serve): deployments, applications, handles, batching.
+ *
+ * @module sunray/serve
+ */
+
 import type { DeploymentOptions } from './config.js';
 import { Deployment } from './deployment.js';
 

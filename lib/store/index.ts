@@ -1,5 +1,11 @@
 // sunray/store: the node's shared-memory object store, for embedders and benchmarks.
 
+/**
+ * The node's shared-memory object store, for embedders and benchmarks.
+ *
+ * @module sunray/store
+ */
+
 export { UnsafeDirectoryError } from '../base/errors.js';
 export { OBJECT_ID_SIZE } from '../base/ids.js';
 export {

@@ -23,6 +23,7 @@ import {
 import { ObjectId } from './object-id.js';
 import { makeSpillDir, removeSpillDir } from './spill-dir.js';
 
+/** Options of ObjectStore.create(): the arena's size, where to spill, how many objects. */
 export interface ObjectStoreOptions {
   /** Total bytes of the arena (header + tables + data). Default: 30% of RAM, at most the free space of /dev/shm. */
   capacity?: number;
@@ -38,6 +39,7 @@ export interface ObjectStoreOptions {
   maxObjects?: number;
 }
 
+/** Options of ObjectStore.create(id, size, opts): metadata, and whether the copy is primary. */
 export interface CreateOptions {
   /** Small bytes stored after the data (e.g. a format tag); returned by get as `metadata`. */
   metadata?: Uint8Array;
@@ -45,6 +47,7 @@ export interface CreateOptions {
   primary?: boolean;
 }
 
+/** Options of ObjectStore.get(): how long to wait for objects not yet sealed. */
 export interface GetOptions {
   /** Milliseconds to wait for objects not yet sealed; missing ones come back as null. Default: wait forever. */
   timeout?: number;
@@ -54,7 +57,9 @@ export interface GetOptions {
 
 /** A pinned, sealed object: `data` is a view over shared memory. Do not write to it. */
 export interface ObjectBuffer {
+  /** The object's id. */
   readonly id: ObjectId;
+  /** The object's bytes: a view over the shared memory, valid until release(). */
   readonly data: Buffer;
   /** A copy of the object's metadata bytes. */
   readonly metadata: Buffer;
@@ -62,14 +67,23 @@ export interface ObjectBuffer {
   release(): void;
 }
 
+/** One object of the store, as list() gives it. */
 export interface ObjectInfo {
+  /** The object's id. */
   id: ObjectId;
+  /** Being written (unsealed), readable (sealed), or on disk (spilled, restored on get). */
   state: 'unsealed' | 'sealed' | 'spilled';
+  /** Bytes of data. */
   dataSize: number;
+  /** Bytes of metadata. */
   metadataSize: number;
+  /** Pins held on it (gets not yet released); a pinned object is neither evicted nor spilled. */
   pins: number;
+  /** A primary copy (spilled when space is needed) rather than a secondary (evicted). */
   primary: boolean;
+  /** delete() was called while it was pinned: it goes when the last pin does. */
   deletePending: boolean;
+  /** The process that created it. */
   creatorPid: number;
 }
 
@@ -412,6 +426,7 @@ export class ObjectStore {
     }
   }
 
+  /** Every object in the store now, with its state and pins (for tools and tests). */
   list(): ObjectInfo[] {
     try {
       return this.live()
@@ -422,6 +437,7 @@ export class ObjectStore {
     }
   }
 
+  /** The store's counters now: sizes, object counts, evictions, spills, restores (docs/store.md). */
   stats(): StoreStats {
     try {
       return this.live().stats();
@@ -444,6 +460,7 @@ export class ObjectStore {
     return this.live().viewOffset(view);
   }
 
+  /** Whether close() was called. */
   get closed(): boolean {
     return this.handle === null;
   }

@@ -13,9 +13,13 @@ import { embeddedNode } from '../node/driver.js';
 
 const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
 
+/** Options of Cluster.addNode(): the node's resources, store and worker limit. */
 export interface NodeOptions {
+  /** CPUs the node offers (default 1 here). */
   numCpus?: number;
+  /** GPUs the node offers (default 0). */
   numGpus?: number;
+  /** Custom resources the node offers, e.g. { disk: 1 }. */
   resources?: Record<string, number>;
   /** Bytes of the node's store arena (default 256 MiB here: tests run many nodes). */
   objectStoreMemory?: number;
@@ -25,6 +29,7 @@ export interface NodeOptions {
   maxWorkerProcesses?: number;
 }
 
+/** Options of new Cluster(). */
 export interface ClusterOptions {
   /** Milliseconds without heartbeat before the head declares a node dead (default 10 s, as sunray start). */
   heartbeatTimeout?: number;
@@ -32,16 +37,25 @@ export interface ClusterOptions {
 
 /** A node process of a Cluster. */
 export interface NodeHandle {
+  /** The node's id (hex). */
   readonly nodeId: string;
+  /** Its address, host:port. */
   readonly address: string;
+  /** Its process id. */
   readonly pid: number;
+  /** It is the head node. */
   readonly head: boolean;
+  /** Its process, to kill it in a test. */
   readonly process: ChildProcess;
 }
 
+/** Node processes on this machine forming one cluster, for tests and benchmarks (Ray's cluster_utils.Cluster); the first node added is the head unless this process runs sunray. */
 export class Cluster {
+  /** The cluster's shared secret, which nodes present to join (do not log it). */
   readonly token = newToken();
+  /** The head's address, host:port ('' until the first node is added). */
   address = '';
+  /** The node processes started, in order. */
   readonly nodes: NodeHandle[] = [];
   private embeddedHead: ClusterNode | undefined;
   private readonly heartbeatTimeout: number;

@@ -1,5 +1,12 @@
 // Helpers for tests of code that uses sunray (`sunray/testing`).
 
+/**
+ * Helpers for tests of code that uses sunray: withSunray, node and store counters, and clusters
+ * of node processes on one machine.
+ *
+ * @module sunray/testing
+ */
+
 import * as sunray from '../index.js';
 import { embeddedNode } from '../node/driver.js';
 import type { NodeManager, NodeStats } from '../node/node-manager.js';

@@ -64,6 +64,7 @@ export class ExperimentAnalysis<C = Config, M = Metrics> {
   readonly experimentPath: string;
   /** The metric and mode given to run(): the defaults of the best-of queries. */
   readonly defaultMetric: string | undefined;
+  /** The mode given to run() ('min' or 'max'), the default of the best-of queries. */
   readonly defaultMode: Mode | undefined;
   /** What running the experiment cost: trials started, actor calls and actors, driver time, wall time. */
   readonly stats: ControllerStats | undefined;

@@ -75,8 +75,11 @@ class Bracket {
 export class ASHAScheduler extends TrialScheduler {
   /** The result field measuring progress. */
   readonly timeAttr: string;
+  /** Trials stop at this much timeAttr. */
   readonly maxT: number;
+  /** The first rung: no trial is stopped before this much timeAttr. */
   readonly gracePeriod: number;
+  /** Each rung keeps the best 1/reductionFactor of the trials that reach it. */
   readonly reductionFactor: number;
   private readonly stopLastTrials: boolean;
   private readonly brackets: Bracket[];
@@ -136,7 +139,12 @@ export class ASHAScheduler extends TrialScheduler {
   }
 
   /** The rungs of each bracket: milestone and the trials' values recorded there (signed: higher is better). */
-  rungs(): { milestone: number; recorded: ReadonlyMap<string, number> }[][] {
+  rungs(): {
+    /** The timeAttr at which this rung's cut is made. */
+    milestone: number;
+    /** Each trial's value at this rung, by trial id. */
+    recorded: ReadonlyMap<string, number>;
+  }[][] {
     return this.brackets.map((b) => b.rungs);
   }
 

@@ -80,6 +80,7 @@ export class Checkpoint {
     return target;
   }
 
+  /** 'Checkpoint(<path>)', or 'Checkpoint(dict)' for one held in memory. */
   toString(): string {
     return this.path ? `Checkpoint(${this.path})` : 'Checkpoint(dict)';
   }

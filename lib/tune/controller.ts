@@ -78,11 +78,15 @@ type Event = { trial: Trial; epoch: number } & (
 
 /** Counters of what the experiment cost, for the overhead figures (bench/suites/tune.ts). */
 export interface ControllerStats {
+  /** Trials started (restarts of paused or exploited trials included). */
   trialsStarted: number;
+  /** Calls made to trial actors. */
   actorCalls: number;
+  /** Trial actors started. */
   actorsStarted: number;
   /** Milliseconds the driver spent handling replies and starting trials (its bookkeeping). */
   driverMs: number;
+  /** Milliseconds from the experiment's start to its end. */
   wallMs: number;
 }
 

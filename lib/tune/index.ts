@@ -2,6 +2,12 @@
 // trials as reused actors, grid/random/TPE search, FIFO/ASHA/median-stopping/PBT schedulers,
 // results and checkpoints on disk in Ray's layout, and restore of interrupted experiments.
 
+/**
+ * Hyperparameter search (Ray Tune): search spaces, searchers, schedulers, results and checkpoints.
+ *
+ * @module sunray/tune
+ */
+
 export { ExperimentAnalysis } from './analysis.js';
 export {
   ASHAScheduler,

@@ -10,7 +10,9 @@ import type { Described } from './searcher.js';
 export interface MedianStoppingRuleOptions {
   /** The result field that measures time (default 'time_total_s'). */
   timeAttr?: string;
+  /** The metric compared (default: the experiment's). */
   metric?: string;
+  /** 'min' or 'max' (default: the experiment's). */
   mode?: Mode;
   /** No trial is stopped before this much timeAttr (default 60). */
   gracePeriod?: number;
@@ -22,9 +24,13 @@ export interface MedianStoppingRuleOptions {
 
 /** Stops trials doing worse than the median of the others at the same point. */
 export class MedianStoppingRule extends TrialScheduler {
+  /** The result field that measures time. */
   readonly timeAttr: string;
+  /** No trial is stopped before this much timeAttr. */
   readonly gracePeriod: number;
+  /** Other trials needed to compare with. */
   readonly minSamplesRequired: number;
+  /** Stop a trial that lags (true), else pause it. */
   readonly hardStop: boolean;
   /** Per trial: (time, signed score) of each result. */
   private readonly history = new Map<string, { t: number; s: number }[]>();

@@ -17,7 +17,9 @@ export type Mutation = readonly unknown[] | Domain | (() => unknown) | { [key: s
 export interface PopulationBasedTrainingOptions {
   /** The result field that measures time (default 'time_total_s'). */
   timeAttr?: string;
+  /** The metric compared (default: the experiment's). */
   metric?: string;
+  /** 'min' or 'max' (default: the experiment's). */
   mode?: Mode;
   /** timeAttr between perturbations of a trial (default 60). */
   perturbationInterval?: number;
@@ -44,10 +46,15 @@ interface State {
 
 /** Population based training: the bottom of the population copies the top, then perturbs. */
 export class PopulationBasedTraining extends TrialScheduler {
+  /** The result field that measures time. */
   readonly timeAttr: string;
+  /** timeAttr between perturbations of a trial. */
   readonly perturbationInterval: number;
+  /** No perturbation before this much timeAttr. */
   readonly burnInPeriod: number;
+  /** Fraction of the population in the top and in the bottom quantile. */
   readonly quantileFraction: number;
+  /** Chance to resample a value rather than perturb it. */
   readonly resampleProbability: number;
   private readonly factors: readonly [number, number];
   private readonly mutations: Record<string, Mutation>;
@@ -118,7 +125,12 @@ export class PopulationBasedTraining extends TrialScheduler {
   }
 
   /** The bottom and top quantiles of the trials that have a score (each at most half of them). */
-  quantiles(runner: TrialRunnerView): { lower: TrialView[]; upper: TrialView[] } {
+  quantiles(runner: TrialRunnerView): {
+    /** The worst trials: they copy from the upper ones. */
+    lower: TrialView[];
+    /** The best trials. */
+    upper: TrialView[];
+  } {
     const scoreOf = (t: TrialView): number | undefined => this.state.get(t.trialId)?.lastScore;
     const scored = runner
       .getTrials()

@@ -18,7 +18,10 @@ export interface ProgressReporterOptions {
   /** 0: silent, 1: status line, 2: table, 3: table and every result (default 1). */
   verbose?: 0 | 1 | 2 | 3;
   /** Where to write (default process.stdout). */
-  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  out?: NodeJS.WritableStream & {
+    /** A terminal: the status line is redrawn in place. */
+    isTTY?: boolean;
+  };
   /** Milliseconds between reports at most (default 1000 on a TTY, where it redraws, else 5000). */
   intervalMs?: number;
   /** Rows of the table at most (default 20). */

@@ -5,7 +5,12 @@ import type { TrialResources } from './actor-pool.js';
 import { isPlainObject } from './search-space.js';
 
 /** Resources each trial's actor holds (Ray's resources_per_trial): cpu (default 1), gpu, and custom ones by name. */
-export type ResourcesPerTrial = { cpu?: number; gpu?: number } & Record<string, number | undefined>;
+export type ResourcesPerTrial = {
+  /** CPUs (default 1). */
+  cpu?: number;
+  /** GPUs (default 0). */
+  gpu?: number;
+} & Record<string, number | undefined>;
 
 const RESOURCES = Symbol.for('sunray.tune.resources');
 

@@ -82,6 +82,7 @@ export class ResultGrid<C = Config, M = Metrics> implements Iterable<Result<C, M
     return r;
   }
 
+  /** The results, in trial creation order. */
   [Symbol.iterator](): Iterator<Result<C, M>> {
     return this.results[Symbol.iterator]();
   }
@@ -91,10 +92,12 @@ export class ResultGrid<C = Config, M = Metrics> implements Iterable<Result<C, M
     return this.results.flatMap((r) => (r.error ? [r.error] : []));
   }
 
+  /** How many trials ended in ERROR. */
   get numErrors(): number {
     return this.errors.length;
   }
 
+  /** How many trials ended TERMINATED (finished or stopped, without error). */
   get numTerminated(): number {
     return this.trials.filter((t) => t.status === 'TERMINATED').length;
   }

@@ -23,13 +23,17 @@ export interface AutoResultFields<C = Config> {
   timestamp: number;
   /** The trial's last result (the trainable returned or finished). */
   done: boolean;
+  /** The trial's id. */
   trial_id: string;
+  /** The experiment's id. */
   experiment_id: string;
   /** Local date and time of the report, as Ray writes it (YYYY-MM-DD_HH-MM-SS). */
   date: string;
   /** The worker process that ran the trial. */
   pid: number;
+  /** The host the trial ran on. */
   hostname: string;
+  /** The IP address of the node the trial ran on. */
   node_ip: string;
   /** The sunray node that ran the trial. */
   node_id: string;

@@ -9,8 +9,11 @@ export type TrialStatus = 'PENDING' | 'RUNNING' | 'PAUSED' | 'TERMINATED' | 'ERR
 
 /** What schedulers see of a trial. */
 export interface TrialView {
+  /** The trial's id. */
   readonly trialId: string;
+  /** Its config. */
   readonly config: Config;
+  /** Where it is: PENDING, RUNNING, PAUSED, TERMINATED or ERROR. */
   readonly status: TrialStatus;
   /** Its latest result, if it reported. */
   readonly lastResult: TrialResult | undefined;
@@ -28,6 +31,7 @@ export interface TrialRunnerView {
 
 /** Restart the trial from donor's latest checkpoint with config (PBT's exploit and explore). */
 export interface ExploitDecision {
+  /** What to do: copy the donor and restart (the only action). */
   readonly action: 'EXPLOIT';
   /** The trial whose checkpoint is copied. */
   readonly donorTrialId: string;

@@ -66,10 +66,15 @@ function quantize(x: number, q: number): number {
 export class Float extends Domain<number> {
   readonly kind = 'float' as const;
   constructor(
+    /** The lowest value. */
     readonly lower: number,
+    /** The highest value (excluded). */
     readonly upper: number,
+    /** Sampled log-uniformly (in `base`) rather than uniformly. */
     readonly log: boolean,
+    /** Values are rounded to a multiple of q (undefined: not rounded). */
     readonly q: number | undefined,
+    /** The logarithm's base, when `log`. */
     readonly base: number,
   ) {
     super();
@@ -98,11 +103,17 @@ export class Float extends Domain<number> {
 export class Integer extends Domain<number> {
   readonly kind = 'integer' as const;
   constructor(
+    /** The lowest value. */
     readonly lower: number,
+    /** The highest value (excluded unless `inclusive`). */
     readonly upper: number,
+    /** Sampled log-uniformly (in `base`) rather than uniformly. */
     readonly log: boolean,
+    /** Values are multiples of q (1: any integer). */
     readonly q: number,
+    /** upper may be drawn too. */
     readonly inclusive: boolean,
+    /** The logarithm's base, when `log`. */
     readonly base: number,
   ) {
     super();
@@ -139,8 +150,11 @@ export class Integer extends Domain<number> {
 export class Normal extends Domain<number> {
   readonly kind = 'normal' as const;
   constructor(
+    /** The distribution's mean. */
     readonly mean: number,
+    /** Its standard deviation. */
     readonly sd: number,
+    /** Values are rounded to a multiple of q (undefined: not rounded). */
     readonly q: number | undefined,
   ) {
     super();
@@ -157,7 +171,10 @@ export class Normal extends Domain<number> {
 /** One of a list of values, drawn uniformly. */
 export class Categorical<T> extends Domain<T> {
   readonly kind = 'choice' as const;
-  constructor(readonly categories: readonly T[]) {
+  constructor(
+    /** The values to choose from, each equally likely. */
+    readonly categories: readonly T[],
+  ) {
     super();
   }
   sample(rng: Rng): T {
@@ -171,7 +188,10 @@ export class Categorical<T> extends Domain<T> {
 /** Every one of a list of values: the experiment runs one trial per value (times the other grids). */
 export class GridSearch<T> extends Domain<T> {
   readonly kind = 'grid' as const;
-  constructor(readonly values: readonly T[]) {
+  constructor(
+    /** The values, one trial each. */
+    readonly values: readonly T[],
+  ) {
     super();
   }
   sample(rng: Rng): T {
@@ -194,7 +214,10 @@ export interface SampleSpec<C = Record<string, unknown>> {
 /** A value computed by a function of the rest of the config (resolved after every other domain). */
 export class SampleFrom<T> extends Domain<T> {
   readonly kind = 'function' as const;
-  constructor(readonly fn: (spec: SampleSpec) => T) {
+  constructor(
+    /** The function: given the rest of the config, the value. */
+    readonly fn: (spec: SampleSpec) => T,
+  ) {
     super();
   }
   sample(): T {

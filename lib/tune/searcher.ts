@@ -8,7 +8,9 @@ export const FINISHED: unique symbol = Symbol('sunray.tune.Searcher.FINISHED');
 
 /** What the controller tells a searcher before the first suggestion. */
 export interface SearchProperties {
+  /** The metric to optimize, if the experiment has one. */
   metric: string | undefined;
+  /** 'min' or 'max', if the experiment has one. */
   mode: Mode | undefined;
   /** The search space given to run() / the Tuner (paramSpace). */
   config: Record<string, unknown>;
@@ -18,15 +20,21 @@ export interface SearchProperties {
 
 /** A trial as a restored experiment recorded it: what a searcher rebuilds its state from. */
 export interface RecordedTrial {
+  /** The trial's id. */
   trialId: string;
+  /** Its config. */
   config: Config;
+  /** Where it was when the experiment stopped. */
   status: 'PENDING' | 'RUNNING' | 'PAUSED' | 'TERMINATED' | 'ERROR';
+  /** Its latest result, if it reported. */
   lastResult: TrialResult | undefined;
 }
 
 /** How to rebuild a built-in searcher or scheduler from tuner.json: its kind and JSON options. */
 export interface Described {
+  /** Which built-in it is (its class name). */
   kind: string;
+  /** The options to build it with, as JSON. */
   options: unknown;
 }
 

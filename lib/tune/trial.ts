@@ -10,12 +10,19 @@ export type Scope = 'last' | 'avg' | 'last-5-avg' | 'last-10-avg' | 'all';
 
 /** Statistics of one numeric metric over a trial's results (Ray's metric_analysis). */
 export interface MetricStats {
+  /** The highest value reported. */
   max: number;
+  /** The lowest value reported. */
   min: number;
+  /** The mean of the values reported. */
   avg: number;
+  /** The latest value. */
   last: number;
+  /** The mean of the latest 5 values. */
   'last-5-avg': number;
+  /** The mean of the latest 10 values. */
   'last-10-avg': number;
+  /** Values reported. */
   count: number;
 }
 
@@ -25,8 +32,9 @@ export interface TrialCheckpoint {
   name: string;
   /** Its directory. */
   path: string;
-  /** training_iteration and time_total_s when it was saved. */
+  /** training_iteration when it was saved. */
   iteration: number;
+  /** time_total_s when it was saved. */
   timeTotal: number;
   /** The result it was saved with, when known (for checkpointScoreAttribute). */
   result: Record<string, unknown> | undefined;
@@ -40,6 +48,7 @@ export class Trial<C = Config, M = Metrics> {
   readonly index: number;
   /** Its config (PBT may change it). */
   config: C;
+  /** Where it is: PENDING, RUNNING, PAUSED, TERMINATED or ERROR. */
   status: TrialStatus = 'PENDING';
   /** Its latest result. */
   lastResult: TrialResult<M, C> | undefined;
@@ -133,6 +142,7 @@ export class Trial<C = Config, M = Metrics> {
     return s[scope];
   }
 
+  /** The trial's name (the trainable's name and its id). */
   toString(): string {
     return this.name;
   }

@@ -17,11 +17,15 @@ import type { Trial } from './trial.js';
 
 /** How to search (Ray's TuneConfig). */
 export interface TuneConfig<M = Metrics> {
+  /** The metric to optimize (a key of the trainable's results): the default of best-of queries and schedulers. */
   metric?: NoInfer<MetricName<M>>;
+  /** 'min' or 'max': whether lower or higher values of metric are better. */
   mode?: Mode;
   /** Times to repeat the grid (grid search), or trials to run (other searchers). Default 1. */
   numSamples?: number;
+  /** Decides after each result whether a trial goes on, pauses or stops (default FIFOScheduler: every trial runs to its end). */
   scheduler?: TrialScheduler;
+  /** Suggests the trials' configs (default BasicVariantGenerator: grid and random search over paramSpace). */
   searchAlg?: Searcher;
   /** Trials running at once at most (default: as many as the cluster's resources fit). */
   maxConcurrentTrials?: number;
@@ -45,18 +49,25 @@ export interface RunConfig {
   name?: string;
   /** Where experiments are kept (default ~/sunray_results). */
   storagePath?: string;
+  /** When trials stop: result fields' values to reach, a function of the result, or a Stopper. */
   stop?: StopCriteria;
+  /** How many checkpoints each trial keeps, and which. */
   checkpointConfig?: CheckpointConfig;
+  /** What to do when trials fail. */
   failureConfig?: FailureConfig;
   /** 0 silent, 1 a status line (default), 2 a table of trials, 3 also every result. */
   verbose?: 0 | 1 | 2 | 3;
+  /** Where and how progress is printed. */
   progressReporter?: ProgressReporterOptions;
 }
 
 /** Options of new Tuner(). Resources per trial: tune.withResources(trainable, { cpu, gpu }). */
 export interface TunerOptions<S, M> {
+  /** The search space: a config whose values may be domains (tune.uniform, tune.gridSearch, ...). */
   paramSpace?: S;
+  /** What to optimize and how to search. */
   tuneConfig?: TuneConfig<M>;
+  /** Where and how the experiment runs. */
   runConfig?: RunConfig;
 }
 

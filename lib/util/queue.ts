@@ -48,6 +48,7 @@ let actorClass: sunray.ActorClass<typeof SunrayQueueActor> | undefined;
  * ```
  */
 export class Queue<T = unknown> extends Uint8Array {
+  /** @internal Uint8Array methods that make new arrays (subarray, map, slice) must not make queues. */
   static get [Symbol.species]() {
     return Uint8Array;
   }

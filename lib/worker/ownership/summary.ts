@@ -15,7 +15,9 @@ export interface MemoryRow {
   kind: RefKind;
   /** pending, ready or failed (owned objects); 'borrowed' for others' objects. */
   state: string;
+  /** Its size in bytes, as far as this process knows (0 when it does not). */
   size: number;
+  /** Whether it is in the node's shared-memory store. */
   inStore: boolean;
   /** Handles (ObjectRefs) alive in this process, task-argument holds included. */
   localRefs: number;
@@ -27,6 +29,7 @@ export interface MemoryRow {
   holders: string[];
   /** Whether its task's lineage is kept, so a lost copy can be rebuilt. */
   rebuildable: boolean;
+  /** Where the object was made, with init({ recordCallSites: true }); '' otherwise. */
   callSite: string;
 }
 
