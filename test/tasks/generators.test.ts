@@ -179,4 +179,45 @@ describe('streaming generators', () => {
     const double = sunray.remote((x: number) => x * 2);
     expect(await sunray.get(refs.map((r) => double.remote(r)))).toEqual([0, 2, 4, 6, 8]);
   });
+
+  test('a worker dying mid-stream: retried from the start, consumed values not given twice', async () => {
+    const crashing = sunray.remote(async function* crashing(gate: string, marker: string) {
+      const fs = await import('node:fs');
+      for (let i = 0; i < 8; i++) {
+        if (i === 3) {
+          while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 5));
+          // The first run dies here (a while after its last yield); the retry goes on.
+          if (!fs.existsSync(marker)) {
+            fs.writeFileSync(marker, String(process.pid));
+            await new Promise((r) => setTimeout(r, 50));
+            process.exit(1);
+          }
+        }
+        yield i;
+      }
+    });
+    const gate = path('gate');
+    const marker = path('marker');
+    const it = crashing.options({ maxRetries: 1 }).remote(gate, marker);
+    const got: number[] = [];
+    for (let i = 0; i < 2; i++) got.push(await sunray.get((await it.next()).value as sunray.ObjectRef<number>));
+    writeFileSync(gate, '');
+    for await (const ref of it) got.push(await sunray.get(ref));
+    expect(existsSync(marker)).toBe(true);
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await sunray.get(it.completed)).toBe(8);
+    // Without retries left, the consumer gets the values before the crash, then WorkerCrashedError.
+    const gate2 = path('gate');
+    const once = crashing.options({ maxRetries: 0 }).remote(gate2, path('marker'));
+    writeFileSync(gate2, '');
+    const before: number[] = [];
+    let caught: unknown;
+    try {
+      for await (const ref of once) before.push(await sunray.get(ref));
+    } catch (err) {
+      caught = err;
+    }
+    expect(before).toEqual([0, 1, 2]);
+    expect(caught).toBeInstanceOf(sunray.WorkerCrashedError);
+  });
 });
