@@ -5,10 +5,15 @@
 // or moved on to another worker (a retry) are dropped.
 import type { Reader } from '../base/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../base/ids.js';
-import { readGeneratorItem, writeStreamControl } from '../protocol/streaming.js';
+import { readGeneratorItem, STREAM_STOP, writeStreamControl } from '../protocol/streaming.js';
 import { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { TaskTable } from './task-table.js';
 import type { WorkerSlot } from './worker-slot.js';
+
+/** The stored return index of a stream's first item (item k is return k + 1, stored k + 2: ids.ts). */
+const FIRST_ITEM = 2;
+/** A consumed count no generator reaches: no backpressure. */
+const NO_LIMIT = STREAM_STOP - 1;
 
 /** Routes streaming tasks' items to their owners and the owners' counts to their workers. */
 export class TaskStreams<W extends WorkerSlot = WorkerSlot> {
@@ -25,6 +30,11 @@ export class TaskStreams<W extends WorkerSlot = WorkerSlot> {
     if (t === undefined || t.cancelled || t.worker?.index !== m.worker) {
       if (m.kind === ReturnKind.InStore) this.store.deleteQuietly(m.objectId);
       return;
+    }
+    // An owner on another node cannot tell this worker what it consumed (no such message
+    // crosses nodes yet): its generator is not held back (generatorBackpressure is local only).
+    if (t.owner.kind === 'remote' && m.objectId.readUInt32LE(TASK_ID_SIZE) === FIRST_ITEM) {
+      t.worker.sendWith((f) => writeStreamControl(f, t.spec.taskId, NO_LIMIT));
     }
     t.owner.deliver(m.objectId, DoneStatus.Ok, m.kind, m.payload);
   }

@@ -35,6 +35,15 @@ export class GeneratorStream<R> {
     return this.items.size;
   }
 
+  /** Nothing more will be taken from outside: the end is known and every item before it has come. */
+  get complete(): boolean {
+    const end = this.end;
+    return (
+      this.over ||
+      (end !== undefined && (end.error !== undefined || this.taken + this.items.size >= end.count))
+    );
+  }
+
   /** Whether item `index` is new (not taken, not held, the stream not closed). */
   wants(index: number): boolean {
     return !this.over && index >= this.taken && !this.items.has(index);

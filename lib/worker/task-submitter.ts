@@ -169,11 +169,12 @@ export class TaskSubmitter {
     const stream = new GeneratorStream<ObjectRef<unknown>>(acked);
     const e = this.owned.get(completed.hex);
     const settle = () => {
-      this.streams.delete(key);
       if (e?.state === State.Ready) {
         const count = e.payload ? deserialize(e.payload) : undefined;
         stream.ended(typeof count === 'number' ? count : stream.consumed + stream.buffered);
       } else stream.failed(e?.error ?? new InvalidArgumentError(`the generator task ${base.name} failed`));
+      // Items copied home from another node may come after the end: the stream waits for them.
+      if (stream.complete) this.streams.delete(key);
     };
     if (e && e.state === State.Pending) {
       this.streams.set(key, stream);
@@ -208,6 +209,7 @@ export class TaskSubmitter {
     this.owned.set(ref.hex, e);
     e.localRefs++;
     stream.offer(index, ref);
+    if (stream.complete) this.streams.delete(objectId.toString('latin1', 0, TASK_ID_SIZE));
     return true;
   }
 

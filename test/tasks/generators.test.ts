@@ -200,7 +200,8 @@ describe('streaming generators', () => {
     const marker = path('marker');
     const it = crashing.options({ maxRetries: 1 }).remote(gate, marker);
     const got: number[] = [];
-    for (let i = 0; i < 2; i++) got.push(await sunray.get((await it.next()).value as sunray.ObjectRef<number>));
+    for (let i = 0; i < 2; i++)
+      got.push(await sunray.get((await it.next()).value as sunray.ObjectRef<number>));
     writeFileSync(gate, '');
     for await (const ref of it) got.push(await sunray.get(ref));
     expect(existsSync(marker)).toBe(true);
