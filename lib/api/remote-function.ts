@@ -268,8 +268,13 @@ export function makeRemoteFunction<A extends unknown[], R>(
   const build = (o: TaskOptions): UntypedRemoteFunction => {
     checkTaskOptions(o);
     const demand = demandOf(o, 1);
-    // A generator streams unless told numReturns: 1 (then its generator object is its result).
-    const streaming = o.numReturns === 'streaming' || (generator && o.numReturns === undefined);
+    if (generator && typeof o.numReturns === 'number') {
+      throw new InvalidArgumentError(
+        `${def.name} is a generator function: its calls stream what it yields (numReturns 'streaming'), ` +
+          `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
+      );
+    }
+    const streaming = generator || o.numReturns === 'streaming';
     const backpressure = o.generatorBackpressure ?? 0;
     const numReturns = streaming ? 1 : ((o.numReturns as number | undefined) ?? 1);
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);

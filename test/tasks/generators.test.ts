@@ -84,6 +84,11 @@ describe('streaming generators', () => {
     expect(await values(sunray.remote(obj.items).remote(2))).toEqual(['item 0', 'item 1']);
     const listed = sunray.remote((k: number) => Array.from({ length: k }, (_, i) => i * 10));
     expect(await values(listed.options({ numReturns: 'streaming' }).remote(3))).toEqual([0, 10, 20]);
+    // A generator always streams; a non-iterable result of a streaming task fails it.
+    expect(() => big.options({ numReturns: 2 } as never)).toThrow(sunray.InvalidArgumentError);
+    expect(() => big.options({ generatorBackpressure: 0 })).toThrow(/generatorBackpressure must be/);
+    const notIterable = sunray.remote(() => 42).options({ numReturns: 'streaming' });
+    await expect(values(notIterable.remote())).rejects.toThrow(/not a generator or iterable/);
   });
 
   test('a task can consume a generator it started (the owner is a worker)', async () => {
