@@ -146,10 +146,12 @@ export class ObjectRefGenerator<T> implements AsyncIterableIterator<ObjectRef<T>
     return Promise.resolve({ done: true, value: undefined });
   }
 
+  /** The generator is its own iterator (`for await` takes it as it is). */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** `ObjectRefGenerator(<its task's id>)`. */
   toString(): string {
     return `ObjectRefGenerator(${this.completed.hex.slice(0, 48)})`;
   }

@@ -38,6 +38,9 @@ const RETURN_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
 const NO_WIRE: Array<WireArg | ObjectRef<unknown>> = [];
 const NO_WIRE_ARGS: WireArg[] = [];
 
+/** Closes the stream of an ObjectRefGenerator nobody holds any more. */
+const abandoned = new FinalizationRegistry<GeneratorStream<ObjectRef<unknown>>>((stream) => stream.close());
+
 export class TaskSubmitter {
   private readonly owned: Map<string, Owned>;
   /** Per task still running (by task id, hex): what its arguments hold (see PendingArgs). */
@@ -180,7 +183,10 @@ export class TaskSubmitter {
       this.streams.set(key, stream);
       (e.waiters ??= []).push(settle);
     } else settle();
-    return new ObjectRefGenerator(completed, stream);
+    const gen = new ObjectRefGenerator(completed, stream);
+    // A generator its consumer dropped keeps nothing more: later items are freed as they come.
+    abandoned.register(gen, stream);
+    return gen;
   }
 
   /**

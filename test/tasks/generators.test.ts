@@ -226,4 +226,40 @@ describe('streaming generators', () => {
     expect(before).toEqual([0, 1, 2]);
     expect(caught).toBeInstanceOf(sunray.WorkerCrashedError);
   });
+
+  test('a generator its consumer dropped frees the values it holds, while it runs on', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) throw new Error('this test needs node --expose-gc');
+    const gate = path('gate');
+    const gated = sunray.remote(async function* gated(gate: string) {
+      const fs = await import('node:fs');
+      for (let i = 0; i < 5; i++) yield i;
+      while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 5));
+      yield 5;
+    });
+    // Not consumed: its values wait in the stream until the generator object is dropped.
+    let taskId = '';
+    let completed = '';
+    await (async () => {
+      const it = gated.remote(gate);
+      taskId = it.completed.hex.slice(0, 48);
+      completed = it.completed.hex;
+      await it.next(); // (taken and dropped at once)
+    })();
+    const held = () =>
+      sunray.memorySummary().filter((r) => r.id.startsWith(taskId) && r.id !== completed).length;
+    await until(() => held() >= 4, 10_000, 'the values to arrive');
+    await until(
+      async () => {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+        return held() === 0;
+      },
+      10_000,
+      "the dropped generator's values to be freed",
+    );
+    writeFileSync(gate, ''); // its last value is freed as it comes
+    await new Promise((r) => setTimeout(r, 200));
+    expect(held()).toBe(0);
+  });
 });
