@@ -28,6 +28,7 @@ import { ObjectRef } from './base/object-ref.js';
 import { checkToken } from './cluster/auth.js';
 import type { InitOptions } from './node/driver.js';
 import { currentRuntime, inWorker, unreadableRef } from './worker/context.js';
+import { ObjectRefGenerator } from './worker/generator-stream.js';
 
 export type {
   ActorClass,
@@ -45,10 +46,13 @@ export type {
   RemoteArgs,
   RemoteFunction,
   RemoteOptions,
+  RemoteResult,
   ResourceOptions,
   RetryExceptions,
   SchedulingStrategy,
+  StreamingRemoteFunction,
   TaskOptions,
+  YieldOf,
 } from './api/remote-function.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
@@ -66,6 +70,7 @@ export {
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };
+export { ObjectRefGenerator };
 export {
   AbortError,
   ActorDiedError,
@@ -332,10 +337,18 @@ export interface CancelOptions {
  * Cancels the task behind a ref. A queued task is dropped; a running one's caller stops waiting
  * (TaskCancelledError) and its result is discarded, or with `force` its worker is killed. With
  * `recursive` (the default) the tasks it submitted while running are cancelled too, and theirs.
+ * Given an ObjectRefGenerator, its generator stops at its next step: the refs it yielded stay
+ * valid, and the consumer's next step after them rejects with TaskCancelledError.
  */
-export function cancel(ref: ObjectRef<unknown>, opts: CancelOptions = {}): void {
+export function cancel(
+  ref: ObjectRef<unknown> | ObjectRefGenerator<unknown>,
+  opts: CancelOptions = {},
+): void {
+  if (ref instanceof ObjectRefGenerator) ref = ref.completed;
   if (!(ref instanceof ObjectRef))
-    throw new InvalidArgumentError('cancel() takes an ObjectRef returned by a task');
+    throw new InvalidArgumentError(
+      'cancel() takes an ObjectRef returned by a task, or an ObjectRefGenerator',
+    );
   currentRuntimeOrStart().core.cancelPending(ref, opts.force ?? false, opts.recursive ?? true);
 }
 

@@ -15,6 +15,8 @@ export interface Defs {
   Actor: any;
   AsyncActor: any;
   Client: any;
+  /** A generator task yielding 0..n-1 (streaming: one object per value). */
+  streamItems: any;
 }
 
 let defs: Promise<Defs> | undefined;
@@ -26,6 +28,9 @@ export function sunrayDefs(): Promise<Defs> {
   defs ??= (async () => {
     const api = await sunray({ objectStoreMemory: STORE_BYTES });
     const smallValue = api.remote(() => 'ok');
+    const streamItems = api.remote(function* streamItems(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
     const smallValueBatch = api.remote(async (n: number) => {
       const s: any = await import('sunray');
       const g: any = globalThis;
@@ -121,6 +126,7 @@ export function sunrayDefs(): Promise<Defs> {
       Actor,
       AsyncActor,
       Client,
+      streamItems,
     };
   })();
   return defs;

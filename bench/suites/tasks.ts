@@ -5,7 +5,7 @@ import { BATCH, PISCINA_ASYNC, PISCINA_SYNC, TINYPOOL_ASYNC, TINYPOOL_SYNC } fro
 import { atLeast, beatsRay, RAY_248, timesBaseline } from '../harness/goals.js';
 import { rate } from '../harness/timing.js';
 import type { Benchmark } from '../harness/types.js';
-import { rayPerf } from '../ray/counterparts.js';
+import { noRay, rayPerf } from '../ray/counterparts.js';
 import { batch, sunrayDefs, track } from './defs.js';
 
 export const taskBenchmarks: Benchmark[] = [
@@ -84,6 +84,26 @@ export const taskBenchmarks: Benchmark[] = [
     async run(ctx) {
       const { api, smallValue } = await sunrayDefs();
       return rate(() => batch(api, 1000, () => smallValue.remote()), ctx, { units: 1000, unit: 'tasks/s' });
+    },
+  },
+  {
+    name: 'streaming generator items',
+    group: 'tasks',
+    kind: 'sunray',
+    shape:
+      'one generator task yields 10,000 small values; the driver takes each ref as it comes; figure = items/s',
+    vsRay: noRay("ray_perf has no streaming generator row (Ray's num_returns='streaming')"),
+    baselines: [{ name: 'single client tasks async' }],
+    goal: timesBaseline(1, 'single client tasks async'),
+    async run(ctx) {
+      const { api, streamItems } = await sunrayDefs();
+      const n = 10_000;
+      const fn = async () => {
+        let last: unknown;
+        for await (const ref of streamItems.remote(n)) last = ref;
+        if ((await api.get(last)) !== n - 1) throw new Error('the generator lost items');
+      };
+      return rate(fn, ctx, { units: n, unit: 'items/s' });
     },
   },
   {

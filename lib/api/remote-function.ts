@@ -9,6 +9,8 @@ import type { ObjectRef } from '../base/object-ref.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef } from '../protocol/spec.js';
 import { TaskKind, ZERO_ACTOR } from '../protocol/spec.js';
+import { streamingMethod } from '../protocol/streaming.js';
+import type { ObjectRefGenerator } from '../worker/generator-stream.js';
 import { shippableSource } from './function-source.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
@@ -44,8 +46,18 @@ export interface TaskOptions extends ResourceOptions {
   retryExceptions?: RetryExceptions;
   /** Name used in logs and errors (default: the function's name). */
   name?: string;
-  /** Number of results: with n > 1 the function returns an array of n values and the call gives n refs. */
-  numReturns?: number;
+  /**
+   * Number of results: with n > 1 the function returns an array of n values and the call gives
+   * n refs. 'streaming' (Ray's num_returns="streaming", the default for a generator or async
+   * generator function): the call gives an ObjectRefGenerator, one ref per value yielded.
+   */
+  numReturns?: number | 'streaming';
+  /**
+   * For a streaming (generator) task: the generator pauses while this many of its values are
+   * unconsumed by the caller's ObjectRefGenerator, and goes on as they are taken (default: no
+   * limit). Ray's `_generator_backpressure_num_objects`.
+   */
+  generatorBackpressure?: number;
   /**
    * Where in a cluster it runs: 'DEFAULT' (local until half busy, then the least loaded node),
    * 'SPREAD' (round-robin over nodes), or { nodeId, soft } (that node; soft: elsewhere if it can't).
@@ -120,16 +132,45 @@ export interface RemoteOptions extends TaskOptions {
   module?: string;
 }
 
-/** A remote function (remote(fn)): `.remote(...args)` runs it as a task. A: its arguments, R: its result. */
+/**
+ * What `.remote()` of a function returning R gives: an ObjectRefGenerator of the yielded
+ * type for a generator or async generator function, else a ref to the (awaited) result.
+ */
+export type RemoteResult<R> = 0 extends 1 & R
+  ? ObjectRef<Awaited<R>> // R is any: a plain ref, as before
+  : R extends AsyncGenerator<infer T, unknown, never>
+    ? ObjectRefGenerator<Awaited<T>>
+    : R extends Generator<infer T, unknown, never>
+      ? ObjectRefGenerator<Awaited<T>>
+      : ObjectRef<Awaited<R>>;
+
+/** A function made remote: `.remote(...)` runs it as a task (see remote()). */
 export interface RemoteFunction<A extends unknown[], R> {
-  /** Submits a task: its result ref at once; arguments may be refs (resolved before it runs). */
-  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
-  /** The function with other options for the calls made through it (those given replace its own). */
+  /** Submits a call; gives its result's ref at once (an ObjectRefGenerator for a generator). */
+  remote(...args: RemoteArgs<A>): RemoteResult<R>;
+  /** The same function, its calls streaming what its result iterates (ObjectRefGenerator). */
+  options(opts: TaskOptions & { numReturns: 'streaming' }): StreamingRemoteFunction<A, R>;
+  /** The same function with other options for its calls. */
   options(opts: TaskOptions & { numReturns?: 1 }): RemoteFunction<A, R>;
   /** With `numReturns: n`: each call gives n refs, one per element of the returned array. */
   options(opts: TaskOptions & { numReturns: number }): MultiReturnRemoteFunction<A, R>;
   /** The function itself, to call locally. */
   readonly fn: (...args: A) => R;
+}
+
+/** What a streaming task's result iterates: a generator's (or any iterable's) values. */
+export type YieldOf<R> = Awaited<R> extends AsyncIterable<infer T>
+  ? Awaited<T>
+  : Awaited<R> extends Iterable<infer T>
+    ? Awaited<T>
+    : unknown;
+
+/** A remote function with numReturns: 'streaming': its calls give ObjectRefGenerators. */
+export interface StreamingRemoteFunction<A extends unknown[], R> {
+  /** Submits a call; gives the refs of the values it yields, as they are yielded. */
+  remote(...args: RemoteArgs<A>): ObjectRefGenerator<YieldOf<R>>;
+  /** The same function with other options for its calls (still streaming). */
+  options(opts: TaskOptions): StreamingRemoteFunction<A, R>;
 }
 
 /** A remote function with `numReturns: n`: a call gives n refs, one per element of the returned array. */
@@ -143,7 +184,9 @@ export interface MultiReturnRemoteFunction<A extends unknown[], R> {
 /** A remote function as it is at run time: RemoteFunction and MultiReturnRemoteFunction type it. */
 interface UntypedRemoteFunction {
   readonly fn: Function;
-  remote(...args: unknown[]): ObjectRef<unknown> | ObjectRef<unknown>[] | undefined;
+  remote(
+    ...args: unknown[]
+  ): ObjectRef<unknown> | ObjectRef<unknown>[] | ObjectRefGenerator<unknown> | undefined;
   options(next: TaskOptions): UntypedRemoteFunction;
 }
 
@@ -193,12 +236,12 @@ export function generatorKind(fn: Function): string | undefined {
   return undefined;
 }
 
-/** The error for a generator given as a remote function or actor method. */
+/** The error for a generator given as an actor method (remote functions may be generators). */
 export function generatorsNotSupported(what: string, kind: string): InvalidArgumentError {
   return new InvalidArgumentError(
-    `remote(): ${what} is ${kind === 'generator' ? 'a generator' : 'an async generator'} function, and generators are not supported yet as remote functions ` +
-      'or actor methods (their results would be iterators, which cannot cross processes). Return an array ' +
-      'of the items instead, or put() them and return their refs.',
+    `remote(): ${what} is ${kind === 'generator' ? 'a generator' : 'an async generator'} function, and generators are not supported yet as ` +
+      'actor methods (their results would be iterators, which cannot cross processes). Make it a remote function ' +
+      '(generator functions stream their values), return an array of the items, or put() them and return their refs.',
   );
 }
 
@@ -217,8 +260,20 @@ function checkTaskOptions(o: TaskOptions): void {
       `maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`,
     );
   }
-  if (o.numReturns !== undefined && (!Number.isInteger(o.numReturns) || o.numReturns < 1)) {
-    throw new InvalidArgumentError(`numReturns must be a whole number >= 1, got ${o.numReturns}`);
+  if (
+    o.numReturns !== undefined &&
+    o.numReturns !== 'streaming' &&
+    (!Number.isInteger(o.numReturns) || o.numReturns < 1)
+  ) {
+    throw new InvalidArgumentError(
+      `numReturns must be a whole number >= 1 or 'streaming', got ${JSON.stringify(o.numReturns)}`,
+    );
+  }
+  const bp = o.generatorBackpressure;
+  if (bp !== undefined && (!Number.isInteger(bp) || bp < 1 || bp > 0xfffffffe)) {
+    throw new InvalidArgumentError(
+      `generatorBackpressure must be a whole number >= 1 (values unconsumed before the generator pauses), got ${bp}`,
+    );
   }
 }
 
@@ -227,13 +282,20 @@ export function makeRemoteFunction<A extends unknown[], R>(
   opts: RemoteOptions = {},
 ): RemoteFunction<A, R> {
   checkTaskOptions(opts);
-  const generator = generatorKind(fn);
-  if (generator) throw generatorsNotSupported(`${fn.name || 'the function'}`, generator);
+  const generator = generatorKind(fn) !== undefined;
   const def = makeDef(fn, false, opts);
   const build = (o: TaskOptions): UntypedRemoteFunction => {
     checkTaskOptions(o);
     const demand = demandOf(o, 1);
-    const numReturns = o.numReturns ?? 1;
+    if (generator && typeof o.numReturns === 'number') {
+      throw new InvalidArgumentError(
+        `${def.name} is a generator function: its calls stream what it yields (numReturns 'streaming'), ` +
+          `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
+      );
+    }
+    const streaming = generator || o.numReturns === 'streaming';
+    const backpressure = o.generatorBackpressure ?? 0;
+    const numReturns = streaming ? 1 : ((o.numReturns as number | undefined) ?? 1);
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
     const strategy = strategyOf(o.schedulingStrategy);
@@ -248,7 +310,8 @@ export function makeRemoteFunction<A extends unknown[], R>(
       maxRetries,
       retryExceptions,
       actorId: ZERO_ACTOR,
-      method: '',
+      // A plain task's method is empty; a streaming one's marks it (protocol/streaming.ts).
+      method: streaming ? streamingMethod(backpressure) : '',
       maxConcurrency: 1,
       strategy,
       retryOn,
@@ -258,6 +321,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
       fn,
       remote(...args: unknown[]) {
         const rt = currentRuntimeOrStart();
+        if (streaming) return rt.core.submitStreaming(def, base, args, backpressure);
         const refs = rt.core.submit(def, base, args);
         return numReturns === 1 ? refs[0] : refs;
       },

@@ -48,7 +48,10 @@ interface Forwarded {
 /** A task forwarded here: the node its results go back to, and how many are still due. */
 interface Origin {
   nodeId: string;
+  /** Its returns not sent home yet (a streaming task's items are not counted: numReturns is 1). */
   remaining: number;
+  /** Its own returns: ids past them are a streaming task's items. */
+  numReturns: number;
   /** Copies of arguments this task pulled: freed when it ends. */
   pulled: Buffer[];
 }
@@ -137,7 +140,10 @@ export class Forwarding {
       if (m.kind === ReturnKind.InStore) objects.sendFree(undefined, m.objectId);
       return;
     }
+    // A streaming task's items (return ids past its own returns) come before its end, which settles it.
+    const item = m.objectId.readUInt32LE(TASK_ID_SIZE) > f.spec.numReturns;
     const settle = () => {
+      if (item) return;
       f.remaining--;
       if (f.remaining <= 0 && this.forwarded.get(taskHex) === f) this.forwarded.delete(taskHex);
       this.opts.changed();
@@ -244,6 +250,7 @@ export class Forwarding {
     this.origins.set(spec.taskId.toString('hex'), {
       nodeId: m.origin,
       remaining: spec.numReturns,
+      numReturns: spec.numReturns,
       pulled: [],
     });
     const needs = decodeArgs(spec.args)
@@ -324,7 +331,9 @@ export class Forwarding {
     const taskHex = objectId.subarray(0, TASK_ID_SIZE).toString('hex');
     const origin = this.origins.get(taskHex);
     if (!origin) return;
-    if (--origin.remaining <= 0) {
+    // A streaming task's items (past its own returns) go home too, without settling it.
+    const item = objectId.readUInt32LE(TASK_ID_SIZE) > origin.numReturns;
+    if (!item && --origin.remaining <= 0) {
       this.origins.delete(taskHex);
       for (const id of origin.pulled) this.opts.objects.freeLocal(id);
     }

@@ -161,6 +161,11 @@ const inbox = new ChannelReader(
         if (force) backend.request('childrenCancelled', taskId).catch(() => {});
         return;
       }
+      case Msg.StreamControl: {
+        const taskKey = taskKeyOf(r.raw(TASK_ID_SIZE));
+        executor.streamControl(taskKey, r.u32());
+        return;
+      }
       case Msg.Exit:
         exit(0);
         return;

@@ -10,6 +10,17 @@ import type { WorkerSlot } from './worker-slot.js';
 const ANSWER_MS = 1000;
 
 /** Gathers the rows of `sunray memory` from the node's live workers, each within ANSWER_MS. */
+/** `sunray memory` for one node (NodeManager.memoryReport). */
+export interface MemoryReport {
+  /** The driver's and workers' rows (ownership/summary.ts). */
+  rows: unknown[];
+  /** The store's stats (null once it is closed). */
+  store: unknown;
+  /** Live workers asked, and how many answered in time. */
+  workers: number;
+  workersAnswered: number;
+}
+
 export class MemoryQueries {
   private readonly waiting = new Map<number, (rows: unknown[]) => void>();
   private nextId = 1;

@@ -42,12 +42,13 @@ import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
-import { MemoryQueries } from './memory-queries.js';
+import { MemoryQueries, type MemoryReport } from './memory-queries.js';
 import type { NodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { TaskCancels } from './task-cancel.js';
+import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
 import { describeDeath, reportWorkerExit, taskCrashError } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
@@ -97,6 +98,7 @@ export class NodeManager {
   private readonly router: OwnerRouter;
   private readonly requests: RequestServer;
   private readonly cancels: TaskCancels<W>;
+  private readonly streams: TaskStreams<W>;
   /** Direct channels between calling workers and actors (direct/). */
   private readonly broker = new ChannelBroker();
   private readonly memory = new MemoryQueries();
@@ -151,12 +153,14 @@ export class NodeManager {
       cluster: () => this.clusterHooks,
       cancelTask: (taskId, force, recursive) => this.cancelTask(taskId, force, recursive),
       childrenCancelled: (taskId) => this.cancels.childrenCancelled(taskId),
+      streamConsumed: (taskId, taken) => this.streams.consumed(taskId, taken),
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
       nodeId: this.nodeId,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
+    this.streams = new TaskStreams(this.tasks, this.router);
     this.completion.start();
     process.on('exit', this.drainOnExit);
   }
@@ -309,6 +313,9 @@ export class NodeManager {
       }
       case Msg.RelayResult:
         this.router.relayResult(r.u32(), r.raw(r.remaining));
+        return;
+      case Msg.GeneratorItem:
+        this.streams.onItem(r);
         return;
       case Msg.DefineUp: {
         r.u32();
@@ -485,12 +492,7 @@ export class NodeManager {
   }
 
   /** `sunray memory` for this node: the driver's rows and every live worker's (1 s to answer). */
-  async memoryReport(): Promise<{
-    rows: unknown[];
-    store: unknown;
-    workers: number;
-    workersAnswered: number;
-  }> {
+  async memoryReport(): Promise<MemoryReport> {
     const live = [...this.workers.values()].filter((w) => !w.exited && w.ready);
     const { rows, answered } = await this.memory.ask(live, this.driver?.memorySummary() ?? []);
     let store: unknown = null;

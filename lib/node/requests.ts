@@ -31,6 +31,8 @@ export interface RequestTargets {
   cluster(): ClusterHooks | undefined;
   cancelTask(taskId: Buffer, force: boolean, recursive: boolean): void;
   childrenCancelled(taskId: Buffer): void;
+  /** The owner of a streaming task consumed `taken` of its items (task-streams.ts). */
+  streamConsumed(taskId: Buffer, taken: number): void;
   /** This node's free resources (LocalTaskManager.available). */
   available(): Record<string, number>;
   /** This node's resources in all. */
@@ -54,6 +56,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     killActor: (actorId, noRestart) => node.actors.kill(Buffer.from(actorId), noRestart),
     cancelTask: (taskId, force, recursive) => node.cancelTask(Buffer.from(taskId), force, recursive ?? true),
     childrenCancelled: (taskId) => node.childrenCancelled(Buffer.from(taskId)),
+    streamConsumed: (taskId, taken) => node.streamConsumed(Buffer.from(taskId), taken),
     availableResources: () => node.cluster()?.clusterResources('available') ?? node.available(),
     clusterResources: () => node.cluster()?.clusterResources('total') ?? node.total(),
     nodes: () => {

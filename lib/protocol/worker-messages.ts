@@ -44,6 +44,9 @@ export enum Msg {
   SubmitRetry = 35, // worker -> manager: u32 index, u32 retries left, spec (a direct call whose actor died)
   ExitWhenIdle = 36, // manager -> actor: exit once the calls it has are done
   CancelChildren = 37, // manager -> worker: u8[24] task id, u8 force; cancel what that call submitted
+  // streaming generators (streaming.ts)
+  GeneratorItem = 38, // worker -> manager: u32 index, object id, u8 kind, bytes payload: one yielded item
+  StreamControl = 39, // manager -> worker: u8[24] task id, u32 items its owner consumed (or STREAM_STOP)
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,

@@ -39,6 +39,8 @@ export interface NodeRequests {
   killActor(actorId: Buffer, noRestart: boolean): void;
   /** Cancels a task: queued, running, or on another node; recursive (default): its children too. */
   cancelTask(taskId: Buffer, force: boolean, recursive?: boolean): void;
+  /** The owner of a streaming task has consumed `taken` of its items (protocol/streaming.ts). */
+  streamConsumed(taskId: Buffer, taken: number): void;
   /** A worker cancelled the children of a task a forced recursive cancel kills next (node/task-cancel.ts). */
   childrenCancelled(taskId: Buffer): void;
   availableResources(): Record<string, number>;

@@ -18,6 +18,7 @@ import type { FunctionDef, SpecBase } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { CompletionIterator, type CompletionOptions } from './as-completed.js';
 import type { Backend } from './backend.js';
+import type { ObjectRefGenerator } from './generator-stream.js';
 import { Getter } from './getter.js';
 import { ObjectRecovery } from './object-recovery.js';
 import { DEFAULT_LINEAGE_MEMORY, LineageTable } from './ownership/lineage.js';
@@ -143,6 +144,21 @@ export class CoreWorker {
       if (ctx !== undefined) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
     }
     return refs;
+  }
+
+  /** Submits a streaming generator task (task-submitter.ts submitStreaming). */
+  submitStreaming(
+    def: FunctionDef,
+    base: SpecBase,
+    args: unknown[],
+    backpressure: number,
+  ): ObjectRefGenerator<unknown> {
+    const gen = this.submitter.submitStreaming(def, base, args, backpressure);
+    if (!this.backend.isDriver) {
+      const ctx = this.taskContext.getStore();
+      if (ctx !== undefined) this.noteChild(ctx, gen.completed);
+    }
+    return gen;
   }
 
   private noteChild(ctx: TaskContext, ref: ObjectRef<unknown>): void {

@@ -14,6 +14,7 @@ import { decodeActorOptions } from '../protocol/actor-options.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
 import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
+import { backpressureOf, writeGeneratorItem } from '../protocol/streaming.js';
 import {
   DoneStatus,
   Msg,
@@ -28,6 +29,7 @@ import { ConcurrencyGroup, ConcurrencyGroups } from './concurrency-groups.js';
 import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
+import { driveGenerator, GeneratorRun } from './generator-runner.js';
 
 interface Job {
   spec: TaskSpec;
@@ -68,6 +70,8 @@ export class Executor {
   /** refOpsSent when a direct result last went out. */
   private refOpsSeen = 0;
   private whenIdle: (() => void) | undefined;
+  /** Streaming generator tasks running here, by task key (generator-runner.ts). */
+  private readonly generators = new Map<string, GeneratorRun>();
 
   constructor(
     private readonly core: CoreWorker,
@@ -258,6 +262,11 @@ export class Executor {
     );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
+    // A plain task's method field is empty; a streaming one's says so (protocol/streaming.ts).
+    if (spec.kind === TaskKind.Task && spec.method !== '') {
+      this.runGenerator(job, ctx);
+      return;
+    }
     let result: unknown;
     try {
       result = this.core.taskContext.run(ctx, () => this.start(spec));
@@ -273,6 +282,47 @@ export class Executor {
     } else {
       this.succeed(job, result);
     }
+  }
+
+  /**
+   * A streaming task: each value its generator yields is reported to the owner at once
+   * (Msg.GeneratorItem, by the node manager, ahead of the Done that ends it); its own
+   * return is the number of values.
+   */
+  private runGenerator(job: Job, ctx: CallContext): void {
+    const spec = job.spec;
+    const key = specKey(spec);
+    const run = new GeneratorRun(backpressureOf(spec.method));
+    this.generators.set(key, run);
+    const emit = (index: number, value: unknown) => {
+      const ret = this.encodeReturns(spec, [value], index + 1)[0] as TaskReturn;
+      const id = IdGenerator.returnId(spec.taskId, index + 1, RESULT_ID);
+      this.out.sendWith((w) => writeGeneratorItem(w, this.index, id, ret.kind, ret.payload));
+    };
+    const done = this.core.taskContext.run(ctx, () => {
+      let returned: unknown;
+      try {
+        returned = this.start(spec);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return driveGenerator(returned, run, spec.name, emit);
+    });
+    done.then(
+      (count) => {
+        this.generators.delete(key);
+        this.succeed(job, count);
+      },
+      (err) => {
+        this.generators.delete(key);
+        this.fail(job, err);
+      },
+    );
+  }
+
+  /** The owner's StreamControl for a generator running here (consumed count, or stop). */
+  streamControl(taskKey: string, consumed: number): void {
+    this.generators.get(taskKey)?.control(consumed);
   }
 
   private start(spec: TaskSpec): unknown {
@@ -356,7 +406,13 @@ export class Executor {
                   `${Array.isArray(result) ? `an array of ${result.length}` : 'a non-array'}; return an array of that length`,
               );
             })();
-    return values.map((v, i) => {
+    return this.encodeReturns(spec, values, 0);
+  }
+
+  /** Encodes values as returns first, first + 1, ... of spec's task (inline, or into the store). */
+  private encodeReturns(spec: TaskSpec, values: unknown[], first: number): TaskReturn[] {
+    return values.map((v, j) => {
+      const i = first + j;
       const enc = encode(v);
       if (enc.refs.length > 0) this.returnedRefs = true;
       this.core.markEscaped(enc.refs);

@@ -25,6 +25,7 @@ import { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { ObjectId } from '../store/index.js';
 import type { Backend } from './backend.js';
 import { unreadableRef } from './context.js';
+import { GeneratorStream, ObjectRefGenerator } from './generator-stream.js';
 import type { Getter } from './getter.js';
 import type { ObjectRecovery, PendingArgs } from './object-recovery.js';
 import { lostError, type Owned, type OwnerStore, type ReferenceTable, State } from './reference-table.js';
@@ -37,12 +38,17 @@ const RETURN_ID_SCRATCH = Buffer.allocUnsafeSlow(OBJECT_ID_SIZE);
 const NO_WIRE: Array<WireArg | ObjectRef<unknown>> = [];
 const NO_WIRE_ARGS: WireArg[] = [];
 
+/** Closes the stream of an ObjectRefGenerator nobody holds any more. */
+const abandoned = new FinalizationRegistry<GeneratorStream<ObjectRef<unknown>>>((stream) => stream.close());
+
 export class TaskSubmitter {
   private readonly owned: Map<string, Owned>;
   /** Per task still running (by task id, hex): what its arguments hold (see PendingArgs). */
   readonly pendingArgs = new Map<string, PendingArgs>();
   /** Per actor, calls still resolving their arguments: later calls queue behind them to keep order. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Streaming generator tasks not ended yet, by task key: where their items go. */
+  private readonly streams = new Map<string, GeneratorStream<ObjectRef<unknown>>>();
 
   constructor(
     private readonly ids: IdGenerator,
@@ -143,6 +149,76 @@ export class TaskSubmitter {
     return refs;
   }
 
+  /**
+   * Submits a streaming generator task (base.method is streaming.ts's): its items come as
+   * they are yielded (streamItem), its own return is the item count at its end.
+   * backpressure > 0: the worker is told how many items were consumed (it waits on that).
+   */
+  submitStreaming(
+    def: FunctionDef,
+    base: SpecBase,
+    args: unknown[],
+    backpressure: number,
+  ): ObjectRefGenerator<unknown> {
+    const completed = this.submit(def, base, args)[0] as ObjectRef<number>;
+    const key = Buffer.from(completed).toString('latin1', 0, TASK_ID_SIZE);
+    const taskId = Buffer.from(completed.subarray(0, TASK_ID_SIZE));
+    const acked =
+      backpressure > 0
+        ? (taken: number) => {
+            this.backend.request('streamConsumed', taskId, taken).catch(() => {});
+          }
+        : undefined;
+    const stream = new GeneratorStream<ObjectRef<unknown>>(acked);
+    const e = this.owned.get(completed.hex);
+    const settle = () => {
+      if (e?.state === State.Ready) {
+        const count = e.payload ? deserialize(e.payload) : undefined;
+        stream.ended(typeof count === 'number' ? count : stream.consumed + stream.buffered);
+      } else stream.failed(e?.error ?? new InvalidArgumentError(`the generator task ${base.name} failed`));
+      // Items copied home from another node may come after the end: the stream waits for them.
+      if (stream.complete) this.streams.delete(key);
+    };
+    if (e && e.state === State.Pending) {
+      this.streams.set(key, stream);
+      (e.waiters ??= []).push(settle);
+    } else settle();
+    const gen = new ObjectRefGenerator(completed, stream);
+    // A generator its consumer dropped keeps nothing more: later items are freed as they come.
+    abandoned.register(gen, stream);
+    return gen;
+  }
+
+  /**
+   * An item of a streaming task (an id with no entry here): made an owned object and handed
+   * to its stream, unless a retried run yields it again. False if no stream wants it.
+   */
+  private streamItem(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): boolean {
+    const stream = this.streams.get(objectId.toString('latin1', 0, TASK_ID_SIZE));
+    if (stream === undefined || status !== DoneStatus.Ok) return false;
+    // Return index k+1 (stored as k+2: ids.ts returnId) is item k.
+    const index = objectId.readUInt32LE(TASK_ID_SIZE) - 2;
+    if (!stream.wants(index)) {
+      // A retried run yields from the start: what was consumed is not given twice, and the
+      // worker hears again how far the consumer is.
+      if (kind === ReturnKind.InStore && !this.owned.has(objectId.toString('hex')))
+        this.refs.deleteQuietly(objectId);
+      if (stream.consumed > 0) stream.reack();
+      return true;
+    }
+    const e = this.refs.newEntry();
+    e.state = State.Ready;
+    e.size = payload.length;
+    if (kind === ReturnKind.InStore) e.inStore = true;
+    else e.payload = payload;
+    const ref = newUntrackedRef<unknown>(objectId);
+    this.owned.set(ref.hex, e);
+    e.localRefs++;
+    stream.offer(index, ref);
+    if (stream.complete) this.streams.delete(objectId.toString('latin1', 0, TASK_ID_SIZE));
+    return true;
+  }
+
   private resolvedNow(w: WireArg | ObjectRef<unknown>): WireArg {
     return w instanceof ObjectRef ? this.resolvedArg(w) : w;
   }
@@ -224,6 +300,8 @@ export class TaskSubmitter {
   onTaskReturn(objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload: Buffer): void {
     const hex = objectId.toString('hex');
     const e = this.owned.get(hex);
+    // An id with no entry may be a streaming task's item (never a plain task's: no cost there).
+    if (e === undefined && this.streams.size > 0 && this.streamItem(objectId, status, kind, payload)) return;
     if (e?.spec && e.state === State.Pending && status === DoneStatus.Ok && kind === ReturnKind.InStore) {
       this.recovery.keepLineage(hex, e, e.spec, this.pendingArgs);
     } else {

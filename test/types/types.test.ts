@@ -25,3 +25,10 @@ test("a call's concurrencyGroup must be one its actor class declared, or it fail
   expect(expected.length).toBe(3);
   expect(errors.sort(), output).toEqual(expected.sort());
 });
+
+test('remote() of a generator gives a typed ObjectRefGenerator of what it yields', () => {
+  const dir = join(repoRoot, 'test', 'types', 'fixtures');
+  const { errors, expected, output } = typeErrors(dir, 'generators.ts');
+  expect(expected.length).toBe(3);
+  expect(errors.sort(), output).toEqual(expected.sort());
+});
