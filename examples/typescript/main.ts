@@ -1,5 +1,5 @@
 // A TypeScript program on sunray, as a user writes one: remote functions (tasks), an actor
-// with state, and an ActorPool spreading work over two actors. It imports `sunray` as an
+// with state, a streaming generator, and an ActorPool spreading work over two actors. It imports `sunray` as an
 // installed package; the types come from the package's .d.ts files, so a wrong argument or
 // method name fails to compile.
 // Run: `npm run compile:ts`, then `npx tsc -p examples/typescript` and
@@ -11,6 +11,12 @@ import { ActorPool } from 'sunray';
 // over module variables). The target is ES2022, so the compiled source stays close to this.
 const square = sunray.remote((x: number): number => x * x);
 const sum = sunray.remote((...xs: number[]): number => xs.reduce((a, b) => a + b, 0));
+
+// A streaming generator: each yielded value is an object the caller reads as soon as it is
+// yielded, before the generator ends (`.remote()` gives an ObjectRefGenerator<string>).
+const words = sunray.remote(async function* (text: string) {
+  for (const w of text.split(' ')) yield w.toUpperCase();
+});
 
 // An actor: a class instance in its own worker process, called many times.
 const Counter = sunray.remote(
@@ -50,8 +56,10 @@ try {
   for await (const y of pool.map((a, x: number) => a.scale.remote(x), [1, 2, 3, 4, 5])) scaled.push(y);
   console.log('pool map:', scaled.join(' '));
 
-  // Streaming generator: to come (issue #18). A remote `async function*` will return an
-  // ObjectRefGenerator whose refs are iterated with `for await` as the values are yielded.
+  // A streaming generator: its refs arrive in the order the values were yielded.
+  const streamed: string[] = [];
+  for await (const ref of words.remote('values as they come')) streamed.push(await sunray.get(ref));
+  console.log('streamed:', streamed.join(' '));
 } finally {
   await sunray.shutdown();
 }

@@ -1,6 +1,6 @@
 // examples/typescript as a user builds and runs it: its own tsconfig type-checks it against the
 // package's published types (`import * as sunray from 'sunray'`), tsc emits it, and node runs
-// the output, whose printed lines are the results of its tasks, actor and ActorPool.
+// the output, whose printed lines are the results of its tasks, actor, ActorPool and streaming generator.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,5 +22,6 @@ test('the TypeScript example compiles with its tsconfig and prints its results',
     'sum of squares: 30',
     'counter: 7',
     'pool map: 10 20 30 40 50',
+    'streamed: VALUES AS THEY COME',
   ]);
 }, 150_000);
