@@ -138,11 +138,7 @@ export class CoreWorker {
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
     const refs = this.submitter.submit(def, base, args);
-    // In a worker, inside a call: a child of that call (the driver runs no calls).
-    if (!this.backend.isDriver && refs.length > 0) {
-      const ctx = this.taskContext.getStore();
-      if (ctx !== undefined) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
-    }
+    if (refs.length > 0) this.noteChild(refs[0] as ObjectRef<unknown>);
     return refs;
   }
 
@@ -154,14 +150,18 @@ export class CoreWorker {
     backpressure: number,
   ): ObjectRefGenerator<unknown> {
     const gen = this.submitter.submitStreaming(def, base, args, backpressure);
-    if (!this.backend.isDriver) {
-      const ctx = this.taskContext.getStore();
-      if (ctx !== undefined) this.noteChild(ctx, gen.completed);
-    }
+    this.noteChild(gen.completed);
     return gen;
   }
 
-  private noteChild(ctx: TaskContext, ref: ObjectRef<unknown>): void {
+  /**
+   * In a worker, inside a call, a task just submitted is a child of that call (for a
+   * recursive cancel); the driver runs no calls.
+   */
+  private noteChild(ref: ObjectRef<unknown>): void {
+    if (this.backend.isDriver) return;
+    const ctx = this.taskContext.getStore();
+    if (ctx === undefined) return;
     if (ctx.cancelled) {
       this.submitter.cancelPending(ref, ctx.cancelled.force, true);
       return;
