@@ -159,12 +159,7 @@ export class CompletionIterator<T> implements AsyncIterableIterator<ObjectRef<T>
     if (this.closed) return;
     this.closed = true;
     // Unhook from records still pending: an abandoned iteration holds nothing of theirs.
-    for (const [e, hook] of this.hooks) {
-      const ws = e.waiters;
-      if (e.state !== State.Pending || !ws) continue;
-      const i = ws.indexOf(hook);
-      if (i >= 0) ws.splice(i, 1);
-    }
+    for (const [e, hook] of this.hooks) this.table.unwait(e, hook);
     this.hooks = [];
     this.borrowed = [];
     this.wakeUp?.();

@@ -222,8 +222,8 @@ export class CoreWorker {
    */
   whenSettled(ref: ObjectRef<unknown>, fn: () => void): void {
     const e = this.refs.owned.get(ref.hex);
-    if (!e || e.state !== State.Pending) fn();
-    else (e.waiters ??= []).push(fn);
+    if (e) this.refs.whenSettled(e, fn);
+    else fn();
   }
 
   /** Cancels a task this process submitted, if it has not finished (recursive: its children too). */

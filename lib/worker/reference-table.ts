@@ -353,6 +353,19 @@ export class ReferenceTable {
     }
   }
 
+  /** Calls fn once e is no longer pending: at once if it is settled already. */
+  whenSettled(e: Owned, fn: () => void): void {
+    if (e.state !== State.Pending) fn();
+    else (e.waiters ??= []).push(fn);
+  }
+
+  /** Takes back a waiter that gave up (a timeout, an abort, an iteration left early). */
+  unwait(e: Owned, fn: () => void): void {
+    const ws = e.waiters;
+    const i = ws ? ws.indexOf(fn) : -1;
+    if (ws && i >= 0) ws.splice(i, 1);
+  }
+
   /** Runs (and forgets) whoever waits for e to settle. */
   wake(e: Owned): void {
     const ws = e.waiters;
@@ -376,9 +389,7 @@ export class ReferenceTable {
       // A waiter that gave up (timeout, abort) leaves the list: a long-pending object
       // waited for again and again does not collect dead waiters.
       const drop = () => {
-        const ws = e.waiters;
-        const idx = ws ? ws.indexOf(waiter) : -1;
-        if (ws && idx >= 0) ws.splice(idx, 1);
+        this.unwait(e, waiter);
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };

@@ -179,10 +179,9 @@ export class TaskSubmitter {
       // Items copied home from another node may come after the end: the stream waits for them.
       if (stream.complete) this.streams.delete(key);
     };
-    if (e && e.state === State.Pending) {
-      this.streams.set(key, stream);
-      (e.waiters ??= []).push(settle);
-    } else settle();
+    if (e && e.state === State.Pending) this.streams.set(key, stream);
+    if (e) this.refs.whenSettled(e, settle);
+    else settle();
     const gen = new ObjectRefGenerator(completed, stream);
     // A generator its consumer dropped keeps nothing more: later items are freed as they come.
     abandoned.register(gen, stream);
