@@ -229,8 +229,8 @@ export class ClusterNode implements ClusterHooks {
     return this.forwarding.cancel(taskId, force);
   }
 
-  killActor(actorId: Buffer, noRestart: boolean): boolean {
-    return this.actors.killActor(actorId, noRestart);
+  killActor(actorId: Buffer, noRestart: boolean): void {
+    this.actors.killActor(actorId, noRestart);
   }
 
   actorHere(actorHex: string, named?: NamedActor): void {
@@ -287,9 +287,12 @@ export class ClusterNode implements ClusterHooks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // What this node sent to the others (a kill, results) reaches them before it tells the
+    // head it leaves; a connection reset instead of ended may lose what the peer had not read.
+    // A kill may still be asking the directory where its actor lives (at most a few seconds).
+    await Promise.race([this.actors.killsSent(), new Promise((r) => setTimeout(r, 3000).unref())]);
+    await this.peers.close();
     this.membership.leave();
-    const stopped = this.peers.close();
-    this.membership.headConn?.close('this node is shutting down', false);
-    await stopped;
+    await this.membership.headConn?.finish('this node is shutting down');
   }
 }

@@ -85,6 +85,8 @@ export class Conn {
   open = false;
   /** Closed, for good (close() was called or the socket ended). */
   closed = false;
+  /** finish() was called: nothing more is sent, what was is on its way. */
+  private ending = false;
   /** Why it closed (errors of later requests quote it). */
   closeReason = '';
   private chunks: Buffer[] = [];
@@ -197,12 +199,12 @@ export class Conn {
   // ---------------------------------------------------------------- sending
 
   private write(b: Buffer): void {
-    if (!this.closed) this.socket.write(b);
+    if (!this.closed && !this.ending) this.socket.write(b);
   }
 
   /** Sends a one-way message; false if the connection is not open (any more). */
   send(m: Message, requestId = 0n): boolean {
-    if (!this.open || this.closed) return false;
+    if (!this.open || this.closed || this.ending) return false;
     this.write(encodeMessage(m, requestId));
     return true;
   }
@@ -304,6 +306,28 @@ export class Conn {
   private applyRef(): void {
     if (this.wantRef || this.pending.size > 0) this.socket.ref();
     else this.socket.unref();
+  }
+
+  /**
+   * Closes the connection once what was sent is with the peer: a FIN after the bytes queued,
+   * where close()'s destroy() may reset it and the peer lose what it had not read yet (a
+   * sunray.kill() sent just before shutdown()). The peer's own end closes it; past timeoutMs
+   * it is destroyed all the same.
+   */
+  finish(reason: string, timeoutMs = 1000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.ending = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.close(reason, false);
+        resolve();
+      }, timeoutMs).unref();
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.end();
+    });
   }
 
   /** Closes the connection (once): pending requests fail with reason, which is logged unless log is false. */

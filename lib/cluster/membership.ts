@@ -18,6 +18,8 @@ export interface HeadConn {
   requestCb(m: Message, cb: (p: Parsed | Error) => void): void;
   setRef(ref: boolean): void;
   close(reason: string, log?: boolean): void;
+  /** Closes once what was sent is with the head (Conn.finish). */
+  finish(reason: string, timeoutMs?: number): Promise<void>;
 }
 
 /** A part's cleanup when a node died: `where` names the node for messages. */

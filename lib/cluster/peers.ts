@@ -158,12 +158,15 @@ export class Peers implements PeerLinks {
     for (const c of this.allConns) c.setRef(busy);
   }
 
-  /** Stops accepting and closes every connection; resolves once the listener has closed. */
+  /**
+   * Stops accepting and ends every connection once what it carries is sent (Conn.finish);
+   * resolves once the listener and the connections have closed.
+   */
   close(): Promise<void> {
-    // The server's callback waits for the connections it accepted: close them after it stops accepting.
+    // The server's callback waits for the connections it accepted: end them after it stops accepting.
     const stopped = new Promise<void>((r) => this.server.close(() => r()));
-    for (const c of [...this.allConns]) c.close('this node is shutting down', false);
-    return stopped;
+    const ended = [...this.allConns].map((c) => c.finish('this node is shutting down'));
+    return Promise.all([stopped, ...ended]).then(() => {});
   }
 }
 

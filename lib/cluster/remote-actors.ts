@@ -65,6 +65,8 @@ export class RemoteActors {
   private readonly actors = new Map<string, RemoteActor>();
   /** Where actors created by other nodes live, as the directory said. */
   private readonly locations = new Map<string, string>();
+  /** kill()s on their way: to the directory (where is it?) or the actor's node. */
+  private readonly killsInFlight = new Set<Promise<void>>();
   /** Calls waiting for the directory to say where their actor lives. */
   private readonly lookups = new Map<string, Array<{ spec: TaskSpec; owner: ResultSink }>>();
 
@@ -206,18 +208,31 @@ export class RemoteActors {
     return true;
   }
 
-  /** Kills an actor hosted elsewhere; false if unknown. noRestart: it is not restarted either. */
-  killActor(actorId: Buffer, noRestart: boolean): boolean {
+  /**
+   * Kills an actor hosted elsewhere. noRestart: it is not restarted either. Where it lives is
+   * asked of the directory if this node has not called it yet (a handle from getActor()).
+   */
+  killActor(actorId: Buffer, noRestart: boolean): void {
     const hex = actorId.toString('hex');
     const ra = this.actors.get(hex);
-    const nodeId = ra?.nodeId ?? this.locations.get(hex);
-    if (!nodeId) return false;
     if (ra && noRestart) ra.restartsLeft = 0;
-    this.opts.peers.peer(nodeId).then(
-      (c) => c.send({ t: 'killActor', actorId, noRestart }),
-      () => {},
-    );
-    return true;
+    const known = ra?.nodeId ?? this.locations.get(hex);
+    const where = known ? Promise.resolve(known) : this.opts.kv.get(ACTOR_NS, hex).then((v) => v?.toString());
+    const sent = where
+      .then((nodeId) => {
+        if (!nodeId || nodeId === this.opts.table.selfId || !this.opts.table.alive(nodeId)) return;
+        return this.opts.peers.peer(nodeId).then((c) => {
+          c.send({ t: 'killActor', actorId, noRestart });
+        });
+      })
+      .catch(() => {});
+    this.killsInFlight.add(sent);
+    void sent.finally(() => this.killsInFlight.delete(sent));
+  }
+
+  /** Resolves once the kills asked for so far are sent (shutdown waits for them). */
+  killsSent(): Promise<void> {
+    return Promise.all(this.killsInFlight).then(() => {});
   }
 
   /** nodeId died: its actors that this node created restart elsewhere while their budget lasts. */

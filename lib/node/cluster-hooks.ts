@@ -35,8 +35,8 @@ export interface ClusterHooks {
   fetch(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome>;
   /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
   cancel(taskId: Buffer, force: boolean): boolean;
-  /** Kills an actor hosted elsewhere; false if unknown. */
-  killActor(actorId: Buffer, noRestart: boolean): boolean;
+  /** Kills an actor hosted elsewhere (the directory says where, if this node does not know). */
+  killActor(actorId: Buffer, noRestart: boolean): void;
   /** An actor now lives on this node (recorded in the head's directory for other nodes). */
   actorHere(actorHex: string, named?: NamedActor): void;
   /**

@@ -1,8 +1,10 @@
 // Actors placed on other nodes: calls, order, handles passed to tasks, names.
+
+import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive, until, untilGoneAfterGc } from '../helpers.js';
+import { isAlive, runNode, until, untilGoneAfterGc } from '../helpers.js';
 
 class Counter {
   n = 0;
@@ -116,6 +118,26 @@ describe('actors across nodes', () => {
         }
       })(),
     ).rejects.toThrow(sunray.ActorDiedError);
+  });
+
+  test('kills sent just before another driver shuts down still end the actors', async () => {
+    // Detached, named actors on the other nodes; a second driver kills them and shuts down in
+    // the same turn. Its connections end after what they carry is sent, not reset.
+    const C = sunray.remote(Counter);
+    const n = 8;
+    const kept = Array.from({ length: n }, (_, i) =>
+      C.options({ name: `kept-${i}`, namespace: 'kept', lifetime: 'detached' }).remote(),
+    );
+    const pids = await sunray.get(kept.map((c) => c.where.remote()));
+    const r = await runNode(join(import.meta.dirname, 'fixtures', 'kill-then-exit.mjs'), [
+      cluster.address,
+      cluster.token,
+      String(n),
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('killed and shut down');
+    await until(() => pids.every((p) => !isAlive(p)), 20_000, 'every killed actor to exit');
+    for (const c of kept) await expect(sunray.get(c.add.remote(1))).rejects.toThrow(sunray.ActorDiedError);
   });
 
   test('concurrency groups and exitActor() reach an actor on another node', async () => {

@@ -46,6 +46,9 @@ class FakeHead implements HeadConn {
   close(): void {
     this.closed = true;
   }
+  async finish(): Promise<void> {
+    this.close();
+  }
 }
 
 function nonHead(initial: NodeInfoMsg[], state = { closed: false }) {

@@ -1,6 +1,7 @@
 // Remote actors with fakes: an actor whose node dies restarts elsewhere while its
 // maxRestarts lasts (the budget carried across restarts, -1 for no end), then its calls
-// fail with ActorDiedError; a kill with noRestart or a release ends its restarts.
+// fail with ActorDiedError; a kill with noRestart or a release ends its restarts; a kill of an
+// actor this node never called finds it through the directory.
 import { describe, expect, test } from 'vitest';
 import { ActorDiedError } from '../../../lib/base/errors.js';
 import type { KvClient } from '../../../lib/cluster/kv-client.js';
@@ -13,14 +14,17 @@ const SELF = nodeIdOf(0xa0);
 const NODES = [nodeIdOf(0xb0), nodeIdOf(0xc0), nodeIdOf(0xd0), nodeIdOf(0xe0)];
 const OWNER = sinkOf('owner');
 
-function actors() {
+function actors(directory = new Map<string, string>()) {
   const local = new FakeLocal(SELF);
   const table = new NodeTable(SELF);
   table.apply([nodeInfo(SELF), ...NODES.map((n) => nodeInfo(n))]);
   const peers = new FakePeers();
   const forwarded: Array<{ nodeId: string; spec: TaskSpec }> = [];
   const kv = {
-    get: async () => undefined,
+    get: async (_ns: string, key: string) => {
+      const v = directory.get(key);
+      return v === undefined ? undefined : Buffer.from(v);
+    },
     put: () => {},
     putIfAbsent: async () => undefined,
     delete: async () => {},
@@ -84,11 +88,21 @@ describe('remote actors', () => {
     const { ra, local, peers } = actors();
     const create = creation(5);
     ra.placed(NODES[0]!, create, NO_DEF, OWNER);
-    expect(ra.killActor(create.actorId, true)).toBe(true);
-    await Promise.resolve();
+    ra.killActor(create.actorId, true);
+    await ra.killsSent();
     expect(peers.conn(NODES[0]!).sent.map((m) => m.t)).toEqual(['killActor']);
     ra.nodeDied(NODES[0]!, 'node b0');
     expect(local.submitted).toEqual([]);
+  });
+
+  test('a kill through a handle this node never called asks the directory where the actor is', async () => {
+    const known = Buffer.alloc(16, 7);
+    const { ra, peers } = actors(new Map([[known.toString('hex'), NODES[2]!]]));
+    ra.killActor(known, true);
+    ra.killActor(Buffer.alloc(16, 8), true); // unknown to the directory too: nothing to send
+    await ra.killsSent();
+    expect(peers.conn(NODES[2]!).sent).toEqual([{ t: 'killActor', actorId: known, noRestart: true }]);
+    for (const n of [NODES[0]!, NODES[1]!, NODES[3]!]) expect(peers.conn(n).sent).toEqual([]);
   });
 
   test('released by its owner, it is not restarted, and unknown actors are not ours to release', () => {
