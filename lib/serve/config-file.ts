@@ -13,7 +13,7 @@
 //           userConfig: { threshold: 0.5 }
 //
 // Every key is checked: a misspelled one fails with ServeConfigError naming where it is.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
@@ -142,7 +142,18 @@ export function splitImportPath(importPath: string, baseDir: string): { url: str
   let url: string;
   if (/^[a-z]+:\/\//.test(mod)) url = mod;
   else if (mod.startsWith('.') || isAbsolute(mod)) url = pathToFileURL(resolve(baseDir, mod)).href;
-  else url = import.meta.resolve(mod); // a package
+  // `apps/greet.mjs:app`, as a shell user types a file, is one when the file is there.
+  else if (existsSync(resolve(baseDir, mod))) url = pathToFileURL(resolve(baseDir, mod)).href;
+  else {
+    try {
+      url = import.meta.resolve(mod); // a package
+    } catch {
+      throw new ServeConfigError(
+        `cannot find '${mod}': it is neither a file under ${baseDir} nor a package sunray can import`,
+        'importPath',
+      );
+    }
+  }
   return { url, exportName };
 }
 

@@ -77,7 +77,7 @@ describe('sunray serve', () => {
           CLI,
           'serve',
           'run',
-          `${join(FIXTURES, 'apps.mjs')}:app`,
+          'test/serve/fixtures/apps.mjs:app', // a file relative to the shell's directory, without ./
           '--address',
           'auto',
           '--port',
@@ -115,6 +115,9 @@ describe('sunray serve', () => {
     const unknown = await runNode(CLI, ['serve', 'status', '--jsn']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--jsn/);
+    const nowhere = await runNode(CLI, ['serve', 'run', 'no/such/app.mjs:app']);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/cannot find 'no\/such\/app\.mjs': it is neither a file/);
     const verb = await runNode(CLI, ['serve', 'frobnicate']);
     expect(verb.code).toBe(2);
     const cfg = join(dir, 'bad.yaml');
