@@ -28,18 +28,23 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** Polls until cond() holds, or fails after timeoutMs. */
+/**
+ * Polls until cond() holds, or fails after timeoutMs. `what` names it in the failure: a
+ * function is called then, so it can show what was seen by the end (output collected meanwhile).
+ */
 export async function until(
   cond: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`,
+  );
 }
 
 /**

@@ -90,9 +90,21 @@ describe('sunray serve', () => {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      let early: number | null | undefined;
+      const exited = new Promise<number | null>((r) =>
+        child.on('exit', (code) => {
+          early = code;
+          r(code);
+        }),
+      );
       try {
-        await until(() => /running at (\S+)/.test(out), 60_000, `serve run to start (output: ${out})`);
+        await until(
+          () => /running at (\S+)/.test(out) || early !== undefined,
+          60_000,
+          () => `serve run to start (output: ${out})`,
+        );
+        // A run that ended before it started says so, rather than a timeout.
+        expect(early, `serve run exited before it ran (output: ${out})`).toBeUndefined();
         const url = /running at (\S+)/.exec(out)![1]!;
         expect(await (await request(`${url}/a`)).body.text()).toBe('hello from v1 /r/a\n');
         const down = await runNode(CLI, ['serve', 'shutdown'], { timeoutMs: 60_000 });
