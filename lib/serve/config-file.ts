@@ -139,11 +139,11 @@ export function splitImportPath(importPath: string, baseDir: string): { url: str
   const i = importPath.lastIndexOf(':');
   const mod = importPath.slice(0, i);
   const exportName = importPath.slice(i + 1);
+  const file = resolve(baseDir, mod);
   let url: string;
   if (/^[a-z]+:\/\//.test(mod)) url = mod;
-  else if (mod.startsWith('.') || isAbsolute(mod)) url = pathToFileURL(resolve(baseDir, mod)).href;
-  // `apps/greet.mjs:app`, as a shell user types a file, is one when the file is there.
-  else if (existsSync(resolve(baseDir, mod))) url = pathToFileURL(resolve(baseDir, mod)).href;
+  // A path; `apps/greet.mjs:app` too, as a shell user types a file, when the file is there.
+  else if (mod.startsWith('.') || isAbsolute(mod) || existsSync(file)) url = pathToFileURL(file).href;
   else {
     try {
       url = import.meta.resolve(mod); // a package
