@@ -23,34 +23,50 @@ afterAll(async () => {
  * Three levels: this task submits a middle one, which submits a leaf that writes its pid
  * to `<out>-leaf-pid` and waits for `gate`. Each of the two upper levels writes what its
  * get() of the level below gave ('value 1', or the error's name) to `<out>-0` / `<out>-1`.
+ * Each file appears whole (written beside it, then renamed): a poll never reads half of one.
  */
 const top = sunray.remote(async (out: string, gate: string) => {
   const s = await import('sunray');
   const fs = await import('node:fs');
+  // Written whole or not at all (then renamed): the test polls these files.
+  const put = (f: string, v: string) => {
+    fs.writeFileSync(`${f}.part`, v);
+    fs.renameSync(`${f}.part`, f);
+  };
   const middle = s.remote(async (out: string, gate: string) => {
     const s = await import('sunray');
     const fs = await import('node:fs');
+    // Written whole or not at all (then renamed): the test polls these files.
+    const put = (f: string, v: string) => {
+      fs.writeFileSync(`${f}.part`, v);
+      fs.renameSync(`${f}.part`, f);
+    };
     const leaf = s.remote(async (out: string, gate: string) => {
       const fs = await import('node:fs');
-      fs.writeFileSync(`${out}-leaf-pid`, String(process.pid));
+      // Written whole or not at all (then renamed): the test polls these files.
+      const put = (f: string, v: string) => {
+        fs.writeFileSync(`${f}.part`, v);
+        fs.renameSync(`${f}.part`, f);
+      };
+      put(`${out}-leaf-pid`, String(process.pid));
       while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
       return 1;
     });
     try {
       const v = await s.get(leaf.remote(out, gate));
-      fs.writeFileSync(`${out}-1`, `value ${v}`);
+      put(`${out}-1`, `value ${v}`);
       return v;
     } catch (e) {
-      fs.writeFileSync(`${out}-1`, (e as Error).name);
+      put(`${out}-1`, (e as Error).name);
       throw e;
     }
   });
   try {
     const v = await s.get(middle.remote(out, gate));
-    fs.writeFileSync(`${out}-0`, `value ${v}`);
+    put(`${out}-0`, `value ${v}`);
     return v;
   } catch (e) {
-    fs.writeFileSync(`${out}-0`, (e as Error).name);
+    put(`${out}-0`, (e as Error).name);
     throw e;
   }
 });
