@@ -2,9 +2,10 @@
 // worker process that constructs the instance and then runs its method calls.
 // Handles are typed from the class, so a misspelled method or a wrong
 // argument fails to compile. A handle is a Uint8Array of the actor's id,
-// which lets it travel inside values to tasks and other actors. How its
-// concurrency is decided is actor-concurrency.ts's; maxPendingCalls is counted
-// by pending-calls.ts.
+// which lets it travel inside values to tasks and other actors. A generator
+// method streams what it yields (an ObjectRefGenerator, as a generator task
+// does). How its concurrency is decided is actor-concurrency.ts's;
+// maxPendingCalls is counted by pending-calls.ts.
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { InvalidArgumentError } from '../base/errors.js';
@@ -13,8 +14,10 @@ import type { ObjectRef } from '../base/object-ref.js';
 import { registerHostType } from '../base/serialization.js';
 import { type ActorRegistration, encodeActorOptions } from '../protocol/actor-options.js';
 import { NO_DEF, type SpecBase, TaskKind } from '../protocol/spec.js';
+import { streamMarker } from '../protocol/streaming.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import type { Runtime } from '../worker/context.js';
+import type { ObjectRefGenerator } from '../worker/generator-stream.js';
 import {
   actorMaxConcurrency,
   checkCallGroup,
@@ -24,15 +27,17 @@ import {
 } from './actor-concurrency.js';
 import { PendingCalls } from './pending-calls.js';
 import {
+  checkGeneratorBackpressure,
   demandOf,
   generatorKind,
-  generatorsNotSupported,
   makeDef,
   type ObjectRefs,
   type RemoteArgs,
+  type RemoteResult,
   type ResourceOptions,
   type SchedulingStrategy,
   strategyOf,
+  type YieldOf,
 } from './remote-function.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
@@ -86,18 +91,32 @@ export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFn ? K : never }[
 
 /** Options of one actor method call (`handle.method.options(...)`); G: the actor's group names. */
 export interface ActorMethodOptions<G extends string = string> {
-  /** Results the method returns (an array of that length); default 1. */
-  numReturns?: number;
+  /**
+   * Results the method returns (an array of that length); default 1. 'streaming': the call
+   * gives an ObjectRefGenerator of what the method's result iterates (the default for a
+   * generator method of a class the handle knows; a handle from getActor needs it said).
+   */
+  numReturns?: number | 'streaming';
+  /**
+   * For a streaming call: the generator pauses while this many of its values are unconsumed
+   * by the caller (default: no limit), as TaskOptions.generatorBackpressure.
+   */
+  generatorBackpressure?: number;
   /** The call's name in errors and logs (default `Class.method`). */
   name?: string;
   /** The concurrency group the call runs in: one the actor declared (default: the default group). */
   concurrencyGroup?: G;
 }
 
-/** One method of an actor handle: `.remote(...args)` calls it; G: the actor's concurrency group names. */
+/**
+ * One method of an actor handle: `.remote(...args)` calls it; G: the actor's concurrency
+ * group names. A generator method's calls give an ObjectRefGenerator of what it yields.
+ */
 export interface ActorMethod<A extends unknown[], R, G extends string = string> {
-  /** Calls the method: its result ref at once. */
-  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  /** Calls the method: its result ref at once (for a generator method, an ObjectRefGenerator). */
+  remote(...args: RemoteArgs<A>): RemoteResult<R>;
+  /** The method streaming what its result iterates: each call gives an ObjectRefGenerator. */
+  options(opts: ActorMethodOptions<G> & { numReturns: 'streaming' }): StreamingActorMethod<A, R, G>;
   /** The method with per-call options (numReturns, name, concurrencyGroup). */
   options(opts: ActorMethodOptions<G> & { numReturns?: 1 }): ActorMethod<A, R, G>;
   /** With `numReturns: n`: each call gives n refs, one per element of the returned array. */
@@ -105,6 +124,14 @@ export interface ActorMethod<A extends unknown[], R, G extends string = string> 
     /** Calls the method: one ref per returned element, at once. */
     remote(...args: RemoteArgs<A>): ObjectRefs<Awaited<R>>;
   };
+}
+
+/** An actor method called with `numReturns: 'streaming'`: its calls give ObjectRefGenerators. */
+export interface StreamingActorMethod<A extends unknown[], R, G extends string = string> {
+  /** Calls the method: the refs of the values its result yields, as they are yielded. */
+  remote(...args: RemoteArgs<A>): ObjectRefGenerator<YieldOf<R>>;
+  /** The method with other options for its calls (still streaming). */
+  options(opts: ActorMethodOptions<G>): StreamingActorMethod<A, R, G>;
 }
 
 /** A handle to an actor of class T: one `.remote()` per method. G: its concurrency group names. */
@@ -126,10 +153,12 @@ export interface HandleInfo {
   maxPendingCalls: number;
   /** Its concurrency group names; undefined when not known (a handle from getActor). */
   groups: readonly string[] | undefined;
+  /** Its generator methods (their calls stream); empty when not known (a handle from getActor). */
+  generators: readonly string[];
 }
 
 /** A handle that knows nothing more: no limit, groups unknown (checked by the actor). */
-const UNKNOWN_INFO: HandleInfo = Object.freeze({ maxPendingCalls: -1, groups: undefined });
+const UNKNOWN_INFO: HandleInfo = Object.freeze({ maxPendingCalls: -1, groups: undefined, generators: [] });
 
 /** What each handle knows of its actor beyond its id (read when a method is bound or the handle sent). */
 const handleInfo = new WeakMap<ActorHandleBase, HandleInfo>();
@@ -217,7 +246,9 @@ const NO_DEMAND: Record<string, number> = Object.freeze({});
 
 /** A handle's method as it is at run time (ActorMethod types it per method). */
 interface UntypedActorMethod {
-  remote(...args: unknown[]): ObjectRef<unknown> | ObjectRef<unknown>[] | undefined;
+  remote(
+    ...args: unknown[]
+  ): ObjectRef<unknown> | ObjectRef<unknown>[] | ObjectRefGenerator<unknown> | undefined;
   options(next: ActorMethodOptions): UntypedActorMethod;
 }
 
@@ -225,8 +256,27 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
   // Computed once per method, not per call: calls are the hot path.
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
-  const numReturns = o.numReturns ?? 1;
   const info = infoOf(h);
+  const generator = info.generators.includes(method);
+  if (generator && typeof o.numReturns === 'number') {
+    throw new InvalidArgumentError(
+      `${name} is a generator method: its calls stream what it yields (numReturns 'streaming'), ` +
+        `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
+    );
+  }
+  if (
+    o.numReturns !== undefined &&
+    o.numReturns !== 'streaming' &&
+    !(Number.isInteger(o.numReturns) && o.numReturns >= 1)
+  ) {
+    throw new InvalidArgumentError(
+      `numReturns must be a whole number >= 1 or 'streaming', got ${JSON.stringify(o.numReturns)}`,
+    );
+  }
+  checkGeneratorBackpressure(o.generatorBackpressure);
+  const streaming = generator || o.numReturns === 'streaming';
+  const backpressure = o.generatorBackpressure ?? 0;
+  const numReturns = streaming ? 1 : ((o.numReturns as number | undefined) ?? 1);
   const concurrencyGroup = checkCallGroup(o.concurrencyGroup, info.groups, name);
   const limit = info.maxPendingCalls;
   // Shared by every call's spec (protocol.ts CallSpec), so never changed.
@@ -244,11 +294,13 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
     strategy: '',
     retryOn: '',
     concurrencyGroup,
+    stream: streaming ? streamMarker(backpressure) : '',
   });
   return {
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
-      if (limit > 0) return limitedCall(rt, h.actorId, limit, base, args);
+      if (limit > 0) return limitedCall(rt, h.actorId, limit, base, args, backpressure);
+      if (streaming) return rt.core.submitStreaming(NO_DEF, base, args, backpressure);
       const refs = rt.core.submit(NO_DEF, base, args);
       return numReturns === 1 ? refs[0] : refs;
     },
@@ -259,8 +311,21 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
 }
 
 /** A call to an actor with maxPendingCalls: refused past the limit, counted until answered. */
-function limitedCall(rt: Runtime, actorHex: string, limit: number, base: SpecBase, args: unknown[]) {
+function limitedCall(
+  rt: Runtime,
+  actorHex: string,
+  limit: number,
+  base: SpecBase,
+  args: unknown[],
+  backpressure: number,
+) {
   pendingCalls.admit(actorHex, limit, base.name);
+  if (base.stream !== '') {
+    // A streaming call is answered when its generator has ended.
+    const gen = rt.core.submitStreaming(NO_DEF, base, args, backpressure);
+    rt.core.whenSettled(gen.completed, () => pendingCalls.done(actorHex));
+    return gen;
+  }
   const refs = rt.core.submit(NO_DEF, base, args);
   const last = refs[refs.length - 1];
   // Every return settles at once (one answer per call): the last one stands for the call.
@@ -270,8 +335,9 @@ function limitedCall(rt: Runtime, actorHex: string, limit: number, base: SpecBas
 }
 
 /**
- * A handle as it crosses processes: its actor's id, class and method names, and the limits
- * its creator knew (maxPendingCalls as p, the concurrency group names as g), when set.
+ * A handle as it crosses processes: its actor's id, class and method names, and what its
+ * creator knew (maxPendingCalls as p, the concurrency group names as g, the generator
+ * methods as s), when set.
  */
 export interface HandleWire {
   id: string;
@@ -279,6 +345,7 @@ export interface HandleWire {
   m: readonly string[];
   p?: number;
   g?: readonly string[];
+  s?: readonly string[];
 }
 
 /**
@@ -287,20 +354,23 @@ export interface HandleWire {
  */
 export function handleToWire(h: ActorHandleBase): HandleWire {
   escapedActors.add(h.actorId);
-  const { maxPendingCalls: p, groups: g } = infoOf(h);
+  const { maxPendingCalls: p, groups: g, generators: s } = infoOf(h);
   return {
     id: h.actorId,
     c: h.className,
     m: h.methodNames,
     ...(p > 0 ? { p } : {}),
     ...(g ? { g } : {}),
+    ...(s.length > 0 ? { s } : {}),
   };
 }
 
 /** A handle again, in the process a HandleWire arrived in (not its owner's). */
 export function handleFromWire(o: HandleWire): ActorHandleBase {
   const info: HandleInfo =
-    o.p === undefined && o.g === undefined ? UNKNOWN_INFO : { maxPendingCalls: o.p ?? -1, groups: o.g };
+    o.p === undefined && o.g === undefined && o.s === undefined
+      ? UNKNOWN_INFO
+      : { maxPendingCalls: o.p ?? -1, groups: o.g, generators: o.s ?? [] };
   return new ActorHandleBase(Buffer.from(o.id, 'hex'), o.c, o.m, false, currentRuntimeOrStart(), info);
 }
 
@@ -352,11 +422,11 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
 ): ActorClass<C, G> {
   const def = makeDef(cls, true, opts);
   const methods = methodNamesOf(cls);
-  for (const m of methods) {
+  // Generator methods stream what they yield (their handles' calls give ObjectRefGenerators).
+  const generators = methods.filter((m) => {
     const method = methodOf(cls, m);
-    const generator = method ? generatorKind(method) : undefined;
-    if (generator) throw generatorsNotSupported(`${cls.name}.${m}`, generator);
-  }
+    return method !== undefined && generatorKind(method) !== undefined;
+  });
   // Ray's rule: an actor is async if any method is an async function (decided once, here).
   const isAsync = hasAsyncMethods(methods.map((m) => methodOf(cls, m)));
   const build = <G2 extends string>(o: ActorOptions<G2>): ActorClass<C, G2> => ({
@@ -369,6 +439,7 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
       const info: HandleInfo = {
         maxPendingCalls: checkMaxPendingCalls(o.maxPendingCalls),
         groups: groups ? Object.keys(groups) : [],
+        generators,
       };
       if (o.getIfExists && !o.name) throw new InvalidArgumentError('getIfExists needs a name');
       const namespace = o.namespace ?? rt.namespace;
@@ -408,6 +479,7 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
             strategy: strategyOf(o.schedulingStrategy),
             retryOn: '',
             concurrencyGroup: '',
+            stream: '',
           },
           args,
         );

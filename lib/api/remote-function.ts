@@ -9,7 +9,7 @@ import type { ObjectRef } from '../base/object-ref.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef } from '../protocol/spec.js';
 import { TaskKind, ZERO_ACTOR } from '../protocol/spec.js';
-import { streamingMethod } from '../protocol/streaming.js';
+import { streamMarker } from '../protocol/streaming.js';
 import type { ObjectRefGenerator } from '../worker/generator-stream.js';
 import { shippableSource } from './function-source.js';
 import { currentRuntimeOrStart } from './runtime.js';
@@ -236,15 +236,6 @@ export function generatorKind(fn: Function): string | undefined {
   return undefined;
 }
 
-/** The error for a generator given as an actor method (remote functions may be generators). */
-export function generatorsNotSupported(what: string, kind: string): InvalidArgumentError {
-  return new InvalidArgumentError(
-    `remote(): ${what} is ${kind === 'generator' ? 'a generator' : 'an async generator'} function, and generators are not supported yet as ` +
-      'actor methods (their results would be iterators, which cannot cross processes). Make it a remote function ' +
-      '(generator functions stream their values), return an array of the items, or put() them and return their refs.',
-  );
-}
-
 export function demandOf(o: ResourceOptions, defaultCpus: number): Record<string, number> {
   const demand: Record<string, number> = { ...(o.resources ?? {}) };
   const cpus = o.numCpus ?? defaultCpus;
@@ -269,7 +260,11 @@ function checkTaskOptions(o: TaskOptions): void {
       `numReturns must be a whole number >= 1 or 'streaming', got ${JSON.stringify(o.numReturns)}`,
     );
   }
-  const bp = o.generatorBackpressure;
+  checkGeneratorBackpressure(o.generatorBackpressure);
+}
+
+/** generatorBackpressure (of a remote function or an actor method call), checked. */
+export function checkGeneratorBackpressure(bp: number | undefined): void {
   if (bp !== undefined && (!Number.isInteger(bp) || bp < 1 || bp > 0xfffffffe)) {
     throw new InvalidArgumentError(
       `generatorBackpressure must be a whole number >= 1 (values unconsumed before the generator pauses), got ${bp}`,
@@ -310,12 +305,13 @@ export function makeRemoteFunction<A extends unknown[], R>(
       maxRetries,
       retryExceptions,
       actorId: ZERO_ACTOR,
-      // A plain task's method is empty; a streaming one's marks it (protocol/streaming.ts).
-      method: streaming ? streamingMethod(backpressure) : '',
+      method: '',
       maxConcurrency: 1,
       strategy,
       retryOn,
       concurrencyGroup: '',
+      // A plain task's is empty; a streaming one's marks it (protocol/streaming.ts).
+      stream: streaming ? streamMarker(backpressure) : '',
     });
     return {
       fn,

@@ -7,7 +7,7 @@
 // on without their owner, as before).
 import { taskKeyOf } from '../base/ids.js';
 import { TaskKind } from '../protocol/spec.js';
-import { isStreamingMethod, STREAM_STOP, writeStreamControl } from '../protocol/streaming.js';
+import { isStreaming, STREAM_STOP, writeStreamControl } from '../protocol/streaming.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks } from './cluster-hooks.js';
@@ -42,7 +42,7 @@ export class TaskCancels<W extends WorkerSlot> {
     if (!t.worker && t.spec.kind !== TaskKind.Task) this.actors.removePending(t);
     const w = t.worker;
     // A running generator stops at its next step (its refs so far stay valid).
-    if (w !== undefined && t.spec.kind === TaskKind.Task && isStreamingMethod(t.spec.method))
+    if (w !== undefined && isStreaming(t.spec.stream))
       w.sendWith((f) => writeStreamControl(f, taskId, STREAM_STOP));
     if (recursive && w !== undefined && t.spec.kind === TaskKind.Task) {
       w.sendWith((f) => f.u8(Msg.CancelChildren).raw(taskId).bool(force));

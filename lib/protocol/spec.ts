@@ -65,6 +65,11 @@ export interface TaskSpec {
   retryOn: string;
   /** An actor call's concurrency group ('' = the default group, limited by maxConcurrency). */
   concurrencyGroup: string;
+  /**
+   * '' for a call that returns values; for a streaming generator task or actor call, its
+   * marker (protocol/streaming.ts: 'streaming', or 'streaming:n' with backpressure n).
+   */
+  stream: string;
 }
 
 /** The fields of a spec that every call of one function (with one set of options) shares. */
@@ -126,6 +131,9 @@ export class CallSpec implements TaskSpec {
   get concurrencyGroup(): string {
     return this.base.concurrencyGroup;
   }
+  get stream(): string {
+    return this.base.stream;
+  }
 }
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
@@ -152,6 +160,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     strategy: s.strategy,
     retryOn: s.retryOn,
     concurrencyGroup: s.concurrencyGroup,
+    stream: s.stream,
     ...change,
   };
 }
@@ -211,20 +220,24 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.fnId)
     .str(s.name)
     .str(demandText(s.demand))
-    .str(s.concurrencyGroup === '' ? s.method : methodWithGroup(s.method, s.concurrencyGroup))
+    .str(methodField(s))
     .u32(s.maxConcurrency)
     .str(s.strategy)
     .str(s.retryOn)
     .bytes(s.args);
 }
 
-// An actor call's concurrency group travels inside its method field, after a NUL (which no
-// method name has): a call in the default group costs no byte more, and the worker splits
-// the field once per distinct base (readSpecBase caches it), not once per call.
-const GROUP_SEP = '\0';
+// A task's method field is its stream marker ('' for a plain task: protocol/streaming.ts).
+// An actor call's concurrency group and stream marker travel inside its method field, each
+// after a NUL (which no method name has): a plain call in the default group costs no byte
+// more, and the worker splits the field once per distinct base (readSpecBase caches it),
+// not once per call.
+const FIELD_SEP = '\0';
 
-function methodWithGroup(method: string, group: string): string {
-  return `${method}${GROUP_SEP}${group}`;
+function methodField(s: TaskSpec): string {
+  if (s.kind !== TaskKind.ActorCall) return s.kind === TaskKind.Task ? s.stream : s.method;
+  if (s.stream !== '') return `${s.method}${FIELD_SEP}${s.concurrencyGroup}${FIELD_SEP}${s.stream}`;
+  return s.concurrencyGroup === '' ? s.method : `${s.method}${FIELD_SEP}${s.concurrencyGroup}`;
 }
 
 const BASE_CACHE_MAX = 16;
@@ -258,12 +271,19 @@ function readSpecBase(r: Reader): SpecBase {
     strategy: d.str(),
     retryOn: d.str(),
     concurrencyGroup: '',
+    stream: '',
   };
+  if (kind === TaskKind.Task) {
+    base.stream = base.method;
+    base.method = '';
+  }
   // (An ActorCreate's method field is its options' JSON, which never holds a raw NUL.)
-  const sep = kind === TaskKind.ActorCall ? base.method.indexOf(GROUP_SEP) : -1;
+  const sep = kind === TaskKind.ActorCall ? base.method.indexOf(FIELD_SEP) : -1;
   if (sep >= 0) {
-    base.concurrencyGroup = base.method.slice(sep + 1);
-    base.method = base.method.slice(0, sep);
+    const parts = base.method.split(FIELD_SEP);
+    base.method = parts[0] as string;
+    base.concurrencyGroup = parts[1] ?? '';
+    base.stream = parts[2] ?? '';
   }
   if (baseCache.length < BASE_CACHE_MAX) baseCache.push({ bytes, base });
   else baseCache[baseCacheNext++ % BASE_CACHE_MAX] = { bytes, base };
@@ -385,6 +405,9 @@ export class SpecView implements TaskSpec {
   }
   get concurrencyGroup(): string {
     return this.rest.concurrencyGroup;
+  }
+  get stream(): string {
+    return this.rest.stream;
   }
 }
 

@@ -1,6 +1,7 @@
-// Streaming generator tasks on the wire (Ray's num_returns="streaming"). A streaming task is
-// marked in its spec's method field, which plain tasks leave empty: 'streaming', or
-// 'streaming:n' with generatorBackpressure n. Its items are objects with the task's return
+// Streaming generator tasks and actor calls on the wire (Ray's num_returns="streaming"). A
+// streaming call is marked in its spec's stream field (which spec.ts packs into the method
+// field), empty for plain calls: 'streaming', or 'streaming:n' with generatorBackpressure n.
+// Its items are objects with the task's return
 // ids 1, 2, ... (return 0 is the task's own result: the number of items, sent at its end).
 // The worker reports each item as it is yielded (Msg.GeneratorItem, through its node to the
 // owner's sink like any result); the owner tells the running worker how many it has consumed
@@ -9,26 +10,26 @@ import type { Reader, Writer } from '../base/codec.js';
 import { OBJECT_ID_SIZE, TASK_ID_SIZE } from '../base/ids.js';
 import { Msg, type ReturnKind } from './worker-messages.js';
 
-/** The method field of a streaming task, without backpressure. */
+/** The stream marker of a streaming call, without backpressure. */
 export const STREAMING = 'streaming';
 
 /** StreamControl's count that means: stop the generator (it was cancelled). */
 export const STREAM_STOP = 0xffffffff;
 
-/** The method field of a streaming task with this backpressure (0: none). */
-export function streamingMethod(backpressure: number): string {
+/** The stream marker of a streaming call with this backpressure (0: none). */
+export function streamMarker(backpressure: number): string {
   return backpressure > 0 ? `${STREAMING}:${backpressure}` : STREAMING;
 }
 
-/** A task spec's method field is a streaming task's. */
-export function isStreamingMethod(method: string): boolean {
-  return method.startsWith(STREAMING);
+/** A spec's stream field marks a streaming call. */
+export function isStreaming(stream: string): boolean {
+  return stream.startsWith(STREAMING);
 }
 
-/** The backpressure of a streaming task's method field (0: none). */
-export function backpressureOf(method: string): number {
-  const at = method.indexOf(':');
-  return at < 0 ? 0 : Number(method.slice(at + 1)) || 0;
+/** The backpressure of a streaming call's marker (0: none). */
+export function backpressureOf(stream: string): number {
+  const at = stream.indexOf(':');
+  return at < 0 ? 0 : Number(stream.slice(at + 1)) || 0;
 }
 
 /** Msg.GeneratorItem (worker -> node): u32 worker index, item object id, u8 kind, payload. */

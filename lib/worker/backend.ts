@@ -74,6 +74,8 @@ export interface Backend {
   refOp(op: Buffer): void;
   /** Cancels an actor call this process sent straight to its actor; false if it did not. */
   cancelDirect?(taskKey: string): boolean;
+  /** Tells the actor of a direct streaming call what its caller consumed; false if not a direct call. */
+  streamConsumedDirect?(taskKey: string, taken: number): boolean;
   /** The current task waits in get/wait: its CPU may be lent to others. */
   /**
    * The current task waits in get/wait: its CPU may be lent to others. Returns a token to

@@ -14,7 +14,7 @@ import { decodeActorOptions } from '../protocol/actor-options.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
 import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
-import { backpressureOf, writeGeneratorItem } from '../protocol/streaming.js';
+import { backpressureOf, STREAM_STOP, writeGeneratorItem } from '../protocol/streaming.js';
 import {
   DoneStatus,
   Msg,
@@ -157,6 +157,8 @@ export class Executor {
    */
   cancelDirect(taskKey: string, caller: number, numReturns: number, name: string): void {
     const job = this.groups.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
+    // A running generator stops at its next step (its items so far stay valid).
+    if (!job) this.generators.get(taskKey)?.control(STREAM_STOP);
     const err = new TaskCancelledError(
       job
         ? `task ${name} was cancelled before it ran`
@@ -262,8 +264,8 @@ export class Executor {
     );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
-    // A plain task's method field is empty; a streaming one's says so (protocol/streaming.ts).
-    if (spec.kind === TaskKind.Task && spec.method !== '') {
+    // A plain call's stream field is empty; a streaming one's says so (protocol/streaming.ts).
+    if (spec.stream !== '') {
       this.runGenerator(job, ctx);
       return;
     }
@@ -285,19 +287,21 @@ export class Executor {
   }
 
   /**
-   * A streaming task: each value its generator yields is reported to the owner at once
-   * (Msg.GeneratorItem, by the node manager, ahead of the Done that ends it); its own
-   * return is the number of values.
+   * A streaming task or actor call: each value its generator yields is reported to the
+   * owner at once (Msg.GeneratorItem by the node manager, or for a direct actor call
+   * straight to its caller, ahead of the answer that ends it); its own return is the
+   * number of values.
    */
   private runGenerator(job: Job, ctx: CallContext): void {
     const spec = job.spec;
     const key = specKey(spec);
-    const run = new GeneratorRun(backpressureOf(spec.method));
+    const run = new GeneratorRun(backpressureOf(spec.stream));
     this.generators.set(key, run);
     const emit = (index: number, value: unknown) => {
       const ret = this.encodeReturns(spec, [value], index + 1)[0] as TaskReturn;
       const id = IdGenerator.returnId(spec.taskId, index + 1, RESULT_ID);
-      this.out.sendWith((w) => writeGeneratorItem(w, this.index, id, ret.kind, ret.payload));
+      if (job.direct) this.sendDirectItem(job.owner, id, ret.kind, ret.payload);
+      else this.out.sendWith((w) => writeGeneratorItem(w, this.index, id, ret.kind, ret.payload));
     };
     const done = this.core.taskContext.run(ctx, () => {
       let returned: unknown;
@@ -365,7 +369,7 @@ export class Executor {
     try {
       returns = spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, value);
     } catch (err) {
-      this.fail(job, err);
+      this.fail(job, generatorReturned(spec, value) ?? err);
       return;
     }
     this.reply(job, DoneStatus.Ok, returns);
@@ -452,22 +456,42 @@ export class Executor {
     status: DoneStatus,
     returns: TaskReturn[],
   ): void {
+    const peer = this.directPeer(caller);
+    for (let i = 0; i < numReturns; i++) {
+      const ret = returnOf(status, returns, i);
+      const id = IdGenerator.returnIdOfKey(taskKey, i, RESULT_ID);
+      this.writeDirect(peer, caller, id, status, ret?.kind ?? ReturnKind.Inline, ret?.payload ?? EMPTY);
+    }
+  }
+
+  /** One item a direct call's generator yielded, to its caller (one answer of its own: see replyDirect). */
+  private sendDirectItem(caller: number, id: Buffer, kind: ReturnKind, payload: Buffer): void {
+    this.writeDirect(this.directPeer(caller), caller, id, DoneStatus.Ok, kind, payload);
+  }
+
+  /** The caller's inbox for the next answer, or undefined when it must go by the node manager. */
+  private directPeer(caller: number): ChannelWriter | undefined {
     const ops = this.refOps?.refOpsSent ?? 0;
     const peer = ops === this.refOpsSeen && !this.returnedRefs ? this.peers?.writerOf(caller) : undefined;
     this.refOpsSeen = ops;
     this.returnedRefs = false;
-    for (let i = 0; i < numReturns; i++) {
-      const ret = returnOf(status, returns, i);
-      const kind = ret?.kind ?? ReturnKind.Inline;
-      const payload = ret?.payload ?? EMPTY;
-      const id = IdGenerator.returnIdOfKey(taskKey, i, RESULT_ID);
-      if (peer) peer.sendWith((w) => writeDirectResult(w, this.index, id, status, kind, payload));
-      else
-        this.out.sendWith((w) => {
-          w.u8(Msg.RelayResult).u32(caller);
-          writeDirectResult(w, this.index, id, status, kind, payload);
-        });
-    }
+    return peer;
+  }
+
+  private writeDirect(
+    peer: ChannelWriter | undefined,
+    caller: number,
+    id: Buffer,
+    status: DoneStatus,
+    kind: ReturnKind,
+    payload: Buffer,
+  ): void {
+    if (peer) peer.sendWith((w) => writeDirectResult(w, this.index, id, status, kind, payload));
+    else
+      this.out.sendWith((w) => {
+        w.u8(Msg.RelayResult).u32(caller);
+        writeDirectResult(w, this.index, id, status, kind, payload);
+      });
   }
 }
 
@@ -503,6 +527,21 @@ function unknownGroup(name: string, declared: string[], call: string): InvalidAr
     `${call} was called in concurrency group '${name}', which its actor does not declare ` +
       `(${declared.length > 0 ? `it has ${declared.map((n) => `'${n}'`).join(', ')}` : 'it declares none'}): ` +
       "use one of the names given in the actor's concurrencyGroups option, or none for the default group",
+  );
+}
+
+/**
+ * The error for a generator returned as a value (it cannot cross processes): a generator
+ * method called from a handle that did not know it was one (getActor), or a function that
+ * returns a generator object without being a generator function.
+ */
+function generatorReturned(spec: TaskSpec, value: unknown): Error | undefined {
+  const tag = Object.prototype.toString.call(value);
+  if (tag !== '[object Generator]' && tag !== '[object AsyncGenerator]') return undefined;
+  return new InvalidArgumentError(
+    `${spec.name} returned a generator, which cannot be sent back as a value: call it with ` +
+      ".options({ numReturns: 'streaming' }) to stream what it yields (a handle from getActor " +
+      'does not know which methods are generators)',
   );
 }
 

@@ -55,7 +55,7 @@ export class TaskSubmitter {
     private readonly refs: ReferenceTable,
     private readonly recovery: ObjectRecovery,
     private readonly getter: Getter,
-    private readonly backend: Pick<Backend, 'submit' | 'cancelDirect' | 'request'>,
+    private readonly backend: Pick<Backend, 'submit' | 'cancelDirect' | 'streamConsumedDirect' | 'request'>,
     private readonly store: OwnerStore,
   ) {
     this.owned = refs.owned;
@@ -150,7 +150,7 @@ export class TaskSubmitter {
   }
 
   /**
-   * Submits a streaming generator task (base.method is streaming.ts's): its items come as
+   * Submits a streaming generator task or actor call (base.stream is streaming.ts's): its items come as
    * they are yielded (streamItem), its own return is the item count at its end.
    * backpressure > 0: the worker is told how many items were consumed (it waits on that).
    */
@@ -166,6 +166,8 @@ export class TaskSubmitter {
     const acked =
       backpressure > 0
         ? (taken: number) => {
+            // A direct actor call's actor hears it straight; others through the node.
+            if (this.backend.streamConsumedDirect?.(key, taken)) return;
             this.backend.request('streamConsumed', taskId, taken).catch(() => {});
           }
         : undefined;

@@ -52,6 +52,10 @@ export class WorkerBackend implements Backend {
     return this.direct?.cancel(taskKey) ?? false;
   }
 
+  streamConsumedDirect(taskKey: string, taken: number): boolean {
+    return this.direct?.streamConsumed(taskKey, taken) ?? false;
+  }
+
   refOp(op: Buffer): void {
     this.refOpsSent++;
     this.out.sendWith((w) => w.u8(Msg.RefOps).u32(this.index).raw(op));

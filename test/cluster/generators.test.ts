@@ -73,6 +73,40 @@ describe('streaming generators across two nodes', () => {
     expect(await sunray.get(consume.remote(40))).toBe(820);
   });
 
+  test("an actor's generator method on the other node streams to the driver and to a task", async () => {
+    const Source = sunray.remote(
+      class Source {
+        sent = 0;
+        async *take(k: number) {
+          const s = await import('sunray');
+          for (let i = 0; i < k; i++) yield { i: this.sent++, node: s.getRuntimeContext().nodeId };
+        }
+        total() {
+          return this.sent;
+        }
+      },
+      { resources: { far: 1 } },
+    );
+    const src = Source.remote();
+    const far = cluster.nodes[1]!.nodeId;
+    const got: Array<{ i: number; node: string }> = [];
+    for await (const ref of src.take.remote(30)) got.push(await sunray.get(ref));
+    expect(got.map((v) => v.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(got.every((v) => v.node === far)).toBe(true);
+    const consume = sunray.remote(
+      async (src: ReturnType<typeof Source.remote>) => {
+        const s = await import('sunray');
+        const seen: number[] = [];
+        for await (const ref of src.take.remote(5)) seen.push((await s.get(ref)).i);
+        return seen;
+      },
+      { resources: { near: 1 } },
+    );
+    expect(await sunray.get(consume.remote(src))).toEqual([30, 31, 32, 33, 34]);
+    expect(await sunray.get(src.total.remote())).toBe(35);
+    sunray.kill(src);
+  });
+
   test('cancel(gen) stops a generator running on the other node', async () => {
     const log = join(dir, 'log');
     const endless = sunray.remote(

@@ -335,26 +335,6 @@ describe('shipping functions', () => {
     expect(await sunray.get(sunray.remote(async (x: number) => [x]).remote(1))).toEqual([1]);
   });
 
-  test('generator actor methods are refused at remote(), saying they are not supported yet', () => {
-    const refused = (make: () => unknown) => {
-      try {
-        make();
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    };
-    class Streamer {
-      async *lines() {
-        yield 'a';
-      }
-    }
-    const err = refused(() => sunray.remote(Streamer));
-    expect(err).toBeInstanceOf(sunray.InvalidArgumentError);
-    expect(String(err)).toMatch(/Streamer\.lines is an async generator function/);
-    expect(String(err)).toMatch(/not supported yet as actor methods/);
-  });
-
   test('getters are not functions: refused at remote()', () => {
     const obj = {
       get answer() {

@@ -30,6 +30,7 @@ const base: SpecBase = {
   strategy: '{"type":"SPREAD"}',
   retryOn: '["RangeError","FlakyError"]',
   concurrencyGroup: '',
+  stream: '',
 };
 
 function call(): CallSpec {
@@ -135,6 +136,25 @@ describe('task spec wire format', () => {
       args,
     );
     expect(readSpec(new Reader(encoded(create))).method).toBe('{"a":"x"}');
+  });
+
+  it('a streaming call says so, with its backpressure, for tasks and actor calls in any group', () => {
+    const ids = new IdGenerator(Buffer.alloc(16, 4));
+    const args = encodeArgs([]);
+    const cases: SpecBase[] = [
+      { ...base, stream: 'streaming:5' },
+      { ...base, concurrencyGroup: 'io', stream: 'streaming' },
+      { ...base, kind: TaskKind.Task, actorId: Buffer.alloc(16), method: '', stream: 'streaming:2' },
+      { ...base, kind: TaskKind.Task, actorId: Buffer.alloc(16), method: '', stream: '' },
+    ];
+    for (const b of cases) {
+      const spec = new CallSpec(b, ids.nextTaskKey(), args);
+      for (const back of [readSpec(new Reader(encoded(spec))), SpecView.read(new Reader(encoded(spec)))]) {
+        expect(back.stream).toBe(b.stream);
+        expect(back.method).toBe(b.method);
+        expect(back.concurrencyGroup).toBe(b.concurrencyGroup);
+      }
+    }
   });
 
   it('a truncated spec is refused with a RangeError, not read past its end', () => {

@@ -68,6 +68,7 @@ const base: SpecBase = {
   strategy: '',
   retryOn: '',
   concurrencyGroup: '',
+  stream: '',
 };
 
 describe('task arguments', () => {

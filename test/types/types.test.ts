@@ -29,6 +29,6 @@ test("a call's concurrencyGroup must be one its actor class declared, or it fail
 test('remote() of a generator gives a typed ObjectRefGenerator of what it yields', () => {
   const dir = join(repoRoot, 'test', 'types', 'fixtures');
   const { errors, expected, output } = typeErrors(dir, 'generators.ts');
-  expect(expected.length).toBe(3);
+  expect(expected.length).toBe(5);
   expect(errors.sort(), output).toEqual(expected.sort());
 });

@@ -166,6 +166,7 @@ export function taskOf(
     maxConcurrency: 1,
     strategy: '',
     retryOn: '',
+    stream: '',
   };
   return { def, base };
 }

@@ -21,6 +21,7 @@ import { IdGenerator, TASK_ID_SIZE, taskKeyOf } from '../../base/ids.js';
 import type { ChannelWriter } from '../../protocol/channel.js';
 import { encodeErrorRecord, errorRecord } from '../../protocol/error-record.js';
 import { specKey, type TaskSpec, withSpec, writeSpec } from '../../protocol/spec.js';
+import { writeStreamControl } from '../../protocol/streaming.js';
 import { DoneStatus, Msg, ReturnKind, readResult } from '../../protocol/worker-messages.js';
 import type { ObjectStore } from '../../store/index.js';
 import { PeerWriter } from './peer-writer.js';
@@ -178,8 +179,11 @@ export class ActorLinks {
     if (link && link.inflight.size > 0) {
       const key = taskKeyOf(m.objectId);
       const spec = link.inflight.get(key);
-      // Return ids count from 1 (ids.ts): the last return ends the call.
-      if (spec && m.objectId.readUInt32LE(TASK_ID_SIZE) >= spec.numReturns) link.inflight.delete(key);
+      // Return ids count from 1 (ids.ts): the last return ends the call. A streaming call's
+      // items come after its one return (protocol/streaming.ts): only that return ends it.
+      const at = m.objectId.readUInt32LE(TASK_ID_SIZE);
+      if (spec && (spec.stream === '' ? at >= spec.numReturns : at === spec.numReturns))
+        link.inflight.delete(key);
     }
     this.sink.onTaskReturn(m.objectId, m.status, m.kind, m.payload);
   }
@@ -247,6 +251,20 @@ export class ActorLinks {
       peer.writer.sendWith((w) =>
         w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name),
       );
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Tells the actor running a direct streaming call how many of its items the caller has
+   * consumed (its generatorBackpressure waits on that). False when it is not a direct call here.
+   */
+  streamConsumed(taskKey: string, taken: number): boolean {
+    for (const link of this.byActorIndex.values()) {
+      const peer = link.peer;
+      if (!peer || !link.inflight.has(taskKey)) continue;
+      peer.writer.sendWith((w) => writeStreamControl(w, Buffer.from(taskKey, 'latin1'), taken));
       return true;
     }
     return false;

@@ -46,6 +46,7 @@ export function specOf(kind: TaskKind, o: Partial<TaskSpec> = {}): TaskSpec {
     strategy: '',
     retryOn: '',
     concurrencyGroup: '',
+    stream: '',
     ...o,
   };
 }

@@ -194,6 +194,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     strategy: '',
     retryOn: '',
     concurrencyGroup: '',
+    stream: '',
     ...more,
   };
 }
