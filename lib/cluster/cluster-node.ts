@@ -177,7 +177,10 @@ export class ClusterNode implements ClusterHooks {
         this.objects.freeLocal(m.objectId);
         return;
       case 'cancel':
-        this.manager.cancelTask(m.taskId, m.force);
+        this.manager.cancelTask(m.taskId, m.force, m.recursive);
+        return;
+      case 'streamConsumed':
+        this.manager.streamConsumed(m.taskId, m.consumed);
         return;
       case 'killActor':
         this.manager.killActor(m.actorId, m.noRestart);
@@ -225,8 +228,12 @@ export class ClusterNode implements ClusterHooks {
     return this.objects.fetch(objectId, timeoutMs);
   }
 
-  cancel(taskId: Buffer, force: boolean): boolean {
-    return this.forwarding.cancel(taskId, force);
+  cancel(taskId: Buffer, force: boolean, recursive: boolean): boolean {
+    return this.forwarding.cancel(taskId, force, recursive);
+  }
+
+  streamConsumed(taskId: Buffer, consumed: number): boolean {
+    return this.forwarding.streamConsumed(taskId, consumed);
   }
 
   killActor(actorId: Buffer, noRestart: boolean): void {

@@ -123,10 +123,18 @@ export class Forwarding {
   }
 
   /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
-  cancel(taskId: Buffer, force: boolean): boolean {
+  cancel(taskId: Buffer, force: boolean, recursive: boolean): boolean {
     const f = this.forwarded.get(taskId.toString('hex'));
     if (!f) return false;
-    this.opts.peers.connected(f.nodeId)?.send({ t: 'cancel', taskId, force });
+    this.opts.peers.connected(f.nodeId)?.send({ t: 'cancel', taskId, force, recursive });
+    return true;
+  }
+
+  /** A streaming task forwarded elsewhere: its owner took `consumed` items. False if not forwarded. */
+  streamConsumed(taskId: Buffer, consumed: number): boolean {
+    const f = this.forwarded.get(taskId.toString('hex'));
+    if (!f) return false;
+    this.opts.peers.connected(f.nodeId)?.send({ t: 'streamConsumed', taskId, consumed });
     return true;
   }
 

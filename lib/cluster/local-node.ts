@@ -48,7 +48,9 @@ export interface LocalNode {
     kind: ReturnKind,
     payload: Buffer | undefined,
   ): void;
-  cancelTask(taskId: Buffer, force: boolean): void;
+  cancelTask(taskId: Buffer, force: boolean, recursive: boolean): void;
+  /** The owner (on another node) of a streaming task running here took `consumed` of its items. */
+  streamConsumed(taskId: Buffer, consumed: number): void;
   killActor(actorId: Buffer, noRestart: boolean): void;
   releaseActor(actorId: Buffer): void;
   /** Ownership ops another node sent for owners here: the owners (hex) among them that are gone. */

@@ -31,6 +31,7 @@ import {
   ReleaseActor,
   Resource,
   StatusRequest,
+  StreamConsumed,
   SubmitTask,
   TaskResult,
 } from './generated/wire_generated.js';
@@ -87,7 +88,8 @@ export type Message =
   | { t: 'releaseActor'; actorId: Buffer }
   | { t: 'submit'; origin: string; spec: Buffer; def: Buffer }
   | { t: 'result'; objectId: Buffer; status: number; kind: number; payload: Buffer }
-  | { t: 'cancel'; taskId: Buffer; force: boolean }
+  | { t: 'cancel'; taskId: Buffer; force: boolean; recursive: boolean }
+  | { t: 'streamConsumed'; taskId: Buffer; consumed: number }
   | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
   | { t: 'free'; objectId: Buffer }
   | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
@@ -228,7 +230,9 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
         TaskResult.createTaskResult(b, bytes(b, m.objectId), m.status, m.kind, bytes(b, m.payload)),
       ];
     case 'cancel':
-      return [Body.CancelTask, CancelTask.createCancelTask(b, bytes(b, m.taskId), m.force)];
+      return [Body.CancelTask, CancelTask.createCancelTask(b, bytes(b, m.taskId), m.force, m.recursive)];
+    case 'streamConsumed':
+      return [Body.StreamConsumed, StreamConsumed.createStreamConsumed(b, bytes(b, m.taskId), m.consumed)];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
     case 'releaseActor':
@@ -430,7 +434,11 @@ function readBody(f: Frame, limit: number): Message {
     }
     case Body.CancelTask: {
       const m = f.body(new CancelTask()) as CancelTask;
-      return { t: 'cancel', taskId: buf(m.taskIdArray()), force: m.force() };
+      return { t: 'cancel', taskId: buf(m.taskIdArray()), force: m.force(), recursive: m.recursive() };
+    }
+    case Body.StreamConsumed: {
+      const m = f.body(new StreamConsumed()) as StreamConsumed;
+      return { t: 'streamConsumed', taskId: buf(m.taskIdArray()), consumed: m.consumed() };
     }
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;

@@ -34,7 +34,9 @@ export interface ClusterHooks {
    */
   fetch(objectId: Buffer, timeoutMs: number | undefined): Promise<FetchOutcome>;
   /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
-  cancel(taskId: Buffer, force: boolean): boolean;
+  cancel(taskId: Buffer, force: boolean, recursive: boolean): boolean;
+  /** Passes an owner's consumed count to the node running its streaming task; false if not forwarded. */
+  streamConsumed(taskId: Buffer, consumed: number): boolean;
   /** Kills an actor hosted elsewhere (the directory says where, if this node does not know). */
   killActor(actorId: Buffer, noRestart: boolean): void;
   /** An actor now lives on this node (recorded in the head's directory for other nodes). */

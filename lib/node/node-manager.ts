@@ -153,14 +153,14 @@ export class NodeManager {
       cluster: () => this.clusterHooks,
       cancelTask: (taskId, force, recursive) => this.cancelTask(taskId, force, recursive),
       childrenCancelled: (taskId) => this.cancels.childrenCancelled(taskId),
-      streamConsumed: (taskId, taken) => this.streams.consumed(taskId, taken),
+      streamConsumed: (taskId, taken) => this.streamConsumed(taskId, taken),
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
       nodeId: this.nodeId,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
-    this.streams = new TaskStreams(this.tasks, this.router);
+    this.streams = new TaskStreams(this.tasks, this.router, () => this.clusterHooks);
     this.completion.start();
     process.on('exit', this.drainOnExit);
   }
@@ -471,6 +471,11 @@ export class NodeManager {
   /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
   cancelTask(taskId: Buffer, force: boolean, recursive = true): void {
     this.cancels.cancel(taskId, force, recursive);
+  }
+
+  /** The owner of a streaming task took `consumed` of its items (from a worker here, or another node). */
+  streamConsumed(taskId: Buffer, consumed: number): void {
+    this.streams.consumed(taskId, consumed);
   }
 
   /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */

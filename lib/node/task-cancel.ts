@@ -34,8 +34,8 @@ export class TaskCancels<W extends WorkerSlot> {
     const key = taskKeyOf(taskId);
     const t = this.tasks.get(key);
     if (!t) {
-      // On the node it was forwarded to, where a cancel is recursive.
-      this.cluster()?.cancel(taskId, force);
+      // On the node it was forwarded to.
+      this.cluster()?.cancel(taskId, force, recursive);
       return;
     }
     if (t.cancelled || this.killing.has(key)) return;

@@ -1,19 +1,16 @@
-// The node's part in streaming generator tasks (protocol/streaming.ts): each item a worker
-// yields goes on to the task's owner, like a result (through the owner's sink: a worker's
-// inbox, the driver, or another node); the owner's consumed count (streamConsumed) goes to
-// the worker running the task (a cancel's stop goes the same way: task-cancel.ts). Items of a task that was cancelled, ended,
-// or moved on to another worker (a retry) are dropped.
+// The node's part in streaming generator tasks and actor calls (protocol/streaming.ts): each
+// item a worker yields goes on to the task's owner, like a result (through the owner's sink:
+// a worker's inbox, the driver, or another node); the owner's consumed count
+// (streamConsumed) goes to the worker running the task, or to the node it was forwarded to
+// (a cancel's stop goes the same way: task-cancel.ts). Items of a task that was cancelled,
+// ended, or moved on to another worker (a retry) are dropped.
 import type { Reader } from '../base/codec.js';
 import { TASK_ID_SIZE, taskKeyOf } from '../base/ids.js';
-import { readGeneratorItem, STREAM_STOP, writeStreamControl } from '../protocol/streaming.js';
+import { readGeneratorItem, writeStreamControl } from '../protocol/streaming.js';
 import { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
+import type { ClusterHooks } from './cluster-hooks.js';
 import type { TaskTable } from './task-table.js';
 import type { WorkerSlot } from './worker-slot.js';
-
-/** The stored return index of a stream's first item (item k is return k + 1, stored k + 2: ids.ts). */
-const FIRST_ITEM = 2;
-/** A consumed count no generator reaches: no backpressure. */
-const NO_LIMIT = STREAM_STOP - 1;
 
 /** Routes streaming tasks' items to their owners and the owners' counts to their workers. */
 export class TaskStreams<W extends WorkerSlot = WorkerSlot> {
@@ -21,6 +18,7 @@ export class TaskStreams<W extends WorkerSlot = WorkerSlot> {
     private readonly tasks: TaskTable<W>,
     /** Deletes this node's copy of an object nobody will read. */
     private readonly store: { deleteQuietly(id: Uint8Array): void },
+    private readonly cluster: () => Pick<ClusterHooks, 'streamConsumed'> | undefined,
   ) {}
 
   /** Msg.GeneratorItem from a worker. */
@@ -31,18 +29,17 @@ export class TaskStreams<W extends WorkerSlot = WorkerSlot> {
       if (m.kind === ReturnKind.InStore) this.store.deleteQuietly(m.objectId);
       return;
     }
-    // An owner on another node cannot tell this worker what it consumed (no such message
-    // crosses nodes yet): its generator is not held back (generatorBackpressure is local only).
-    if (t.owner.kind === 'remote' && m.objectId.readUInt32LE(TASK_ID_SIZE) === FIRST_ITEM) {
-      t.worker.sendWith((f) => writeStreamControl(f, t.spec.taskId, NO_LIMIT));
-    }
     t.owner.deliver(m.objectId, DoneStatus.Ok, m.kind, m.payload);
   }
 
-  /** The owner consumed `taken` items of the task (a no-op once it ended or if it runs elsewhere). */
+  /** The owner consumed `taken` items of the task (a no-op once it has ended). */
   consumed(taskId: Buffer, taken: number): void {
     const t = this.tasks.get(taskKeyOf(taskId));
-    if (t?.worker === undefined || t.cancelled) return;
+    if (t === undefined) {
+      this.cluster()?.streamConsumed(taskId, taken);
+      return;
+    }
+    if (t.worker === undefined || t.cancelled) return;
     t.worker.sendWith((f) => writeStreamControl(f, taskId, taken));
   }
 }

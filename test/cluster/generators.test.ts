@@ -1,13 +1,15 @@
 // Streaming generators across two nodes: a generator task that runs on the other node
 // streams its values back in order (small ones inline, large ones copied home through the
-// store), a task on one node consumes a generator running on the other, and cancel(gen)
-// reaches the node that runs it.
+// store), generatorBackpressure holds it back by what the driver took, a task on one node
+// consumes a generator running on the other, an actor's generator method streams across,
+// and cancel(gen) reaches the node that runs it.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { until } from '../helpers.js';
 
 const numbers = sunray.remote(async function* numbers(k: number) {
   const s = await import('sunray');
@@ -46,12 +48,31 @@ describe('streaming generators across two nodes', () => {
     const arrays: Float64Array[] = [];
     for await (const ref of big.remote(4)) arrays.push(await sunray.get(ref));
     expect(arrays.map((a) => a[39_999])).toEqual([0, 1, 2, 3]);
-    // Backpressure is not applied across nodes, but such a generator still runs to its end.
-    const held = numbers.options({ resources: { far: 1 }, generatorBackpressure: 2 }).remote(10);
-    expect(await sunray.get(held.completed)).toBe(10);
+  });
+
+  test('generatorBackpressure holds a generator on the other node until its values are taken', async () => {
+    const log = join(dir, 'bp-log');
+    const counted = sunray.remote(
+      async function* counted(k: number, log: string) {
+        const fs = await import('node:fs');
+        for (let i = 0; i < k; i++) {
+          fs.writeFileSync(log, String(i + 1));
+          yield i;
+        }
+      },
+      { resources: { far: 1 }, generatorBackpressure: 2 },
+    );
+    const progress = () => (existsSync(log) ? Number(readFileSync(log, 'utf8')) : 0);
+    const held = counted.remote(10, log);
+    await until(() => progress() === 2, 10_000, 'the first 2 values');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(progress()).toBe(2); // paused: 2 values unconsumed
+    expect(await sunray.get((await held.next()).value as sunray.ObjectRef<number>)).toBe(0);
+    await until(() => progress() === 3, 10_000, 'one more value after one was taken');
     const rest: number[] = [];
-    for await (const ref of held) rest.push((await sunray.get(ref)).i);
-    expect(rest).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    for await (const ref of held) rest.push(await sunray.get(ref));
+    expect(rest).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await sunray.get(held.completed)).toBe(10);
   });
 
   test('a task on one node consumes a generator running on the other', async () => {

@@ -1,11 +1,13 @@
 // A real cluster on this machine: a head process and worker-node processes,
 // the test process as a driver joined with 0 CPUs.
 
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runNode } from '../helpers.js';
+import { runNode, until } from '../helpers.js';
 
 describe('tasks and objects across nodes', () => {
   let cluster: Cluster;
@@ -88,6 +90,61 @@ describe('tasks and objects across nodes', () => {
     await new Promise((r) => setTimeout(r, 500));
     sunray.cancel(ref, { force: true });
     await expect(sunray.get(ref)).rejects.toThrow(sunray.TaskCancelledError);
+  });
+
+  test('cancel of a task on another node reaches its children, unless recursive: false', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sunray-cluster-cancel-'));
+    try {
+      // A parent on the 'special' node waits for its child there; each writes a file whole.
+      const parent = sunray.remote(
+        async (out: string, gate: string) => {
+          const s = await import('sunray');
+          const fs = await import('node:fs');
+          const put = (f: string, v: string) => {
+            fs.writeFileSync(`${f}.part`, v);
+            fs.renameSync(`${f}.part`, f);
+          };
+          const child = s.remote(
+            async (out: string, gate: string) => {
+              const fs = await import('node:fs');
+              fs.writeFileSync(`${out}-child.part`, 'started');
+              fs.renameSync(`${out}-child.part`, `${out}-child`);
+              while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
+              return 1;
+            },
+            { numCpus: 0.5, resources: { special: 0.5 } },
+          );
+          try {
+            put(`${out}-parent`, `value ${await s.get(child.remote(out, gate))}`);
+          } catch (e) {
+            put(`${out}-parent`, (e as Error).name);
+          }
+        },
+        { numCpus: 0.5, resources: { special: 0.5 }, maxRetries: 0 },
+      );
+      const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
+      for (const recursive of [false, true]) {
+        const out = join(dir, String(recursive));
+        const gate = join(dir, `${recursive}-gate`);
+        const ref = parent.remote(out, gate);
+        await until(() => existsSync(`${out}-child`), 20_000, 'the child task to start');
+        sunray.cancel(ref, { recursive });
+        await expect(sunray.get(ref)).rejects.toBeInstanceOf(sunray.TaskCancelledError);
+        if (recursive) {
+          // The parent's get() of its child was cancelled with it.
+          await until(() => read(`${out}-parent`) !== undefined, 10_000, 'the parent to see its child end');
+          expect(read(`${out}-parent`)).toBe('TaskCancelledError');
+        } else {
+          await new Promise((r) => setTimeout(r, 300));
+          expect(read(`${out}-parent`)).toBeUndefined(); // the child runs on
+        }
+        writeFileSync(gate, '');
+        await until(() => read(`${out}-parent`) !== undefined, 10_000, 'the parent to end');
+        if (!recursive) expect(read(`${out}-parent`)).toBe('value 1');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a driver that joined a cluster exits by itself when its work is done', async () => {

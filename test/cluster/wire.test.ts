@@ -77,6 +77,9 @@ const samples: Message[] = [
   { t: 'refOps', ops: randomBytes(57 * 3) },
   { t: 'refOpsAck', deadOwners: randomBytes(32) },
   { t: 'ownersDied', ownerIds: randomBytes(16) },
+  { t: 'cancel', taskId: randomBytes(24), force: false, recursive: false },
+  { t: 'cancel', taskId: randomBytes(24), force: true, recursive: true },
+  { t: 'streamConsumed', taskId: randomBytes(24), consumed: 0xfffffffe },
 ];
 
 function body(m: Message): Buffer {

@@ -37,13 +37,14 @@ export enum Body {
   ReleaseActor = 22,
   RefOps = 23,
   RefOpsAck = 24,
-  OwnersDied = 25
+  OwnersDied = 25,
+  StreamConsumed = 26
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -71,15 +72,16 @@ export function unionToBody(
     case 'RefOps': return accessor(new RefOps())! as RefOps;
     case 'RefOpsAck': return accessor(new RefOpsAck())! as RefOpsAck;
     case 'OwnersDied': return accessor(new OwnersDied())! as OwnersDied;
+    case 'StreamConsumed': return accessor(new StreamConsumed())! as StreamConsumed;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -107,6 +109,7 @@ export function unionListToBody(
     case 'RefOps': return accessor(index, new RefOps())! as RefOps;
     case 'RefOpsAck': return accessor(index, new RefOpsAck())! as RefOpsAck;
     case 'OwnersDied': return accessor(index, new OwnersDied())! as OwnersDied;
+    case 'StreamConsumed': return accessor(index, new StreamConsumed())! as StreamConsumed;
     default: return null;
   }
 }
@@ -1719,6 +1722,9 @@ static createTaskResult(builder:flatbuffers.Builder, objectIdOffset:flatbuffers.
 }
 }
 
+/**
+ * recursive: the tasks the cancelled one submitted are cancelled too (Ray's default).
+ */
 export class CancelTask {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -1757,8 +1763,13 @@ force():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+recursive():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : true;
+}
+
 static startCancelTask(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addTaskId(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset) {
@@ -1781,16 +1792,100 @@ static addForce(builder:flatbuffers.Builder, force:boolean) {
   builder.addFieldInt8(1, +force, +false);
 }
 
+static addRecursive(builder:flatbuffers.Builder, recursive:boolean) {
+  builder.addFieldInt8(2, +recursive, +true);
+}
+
 static endCancelTask(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createCancelTask(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset, force:boolean):flatbuffers.Offset {
+static createCancelTask(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset, force:boolean, recursive:boolean):flatbuffers.Offset {
   CancelTask.startCancelTask(builder);
   CancelTask.addTaskId(builder, taskIdOffset);
   CancelTask.addForce(builder, force);
+  CancelTask.addRecursive(builder, recursive);
   return CancelTask.endCancelTask(builder);
+}
+}
+
+/**
+ * A streaming task's owner took this many of its items: the node running it passes the
+ * count to its worker (generatorBackpressure waits on it).
+ */
+export class StreamConsumed {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):StreamConsumed {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsStreamConsumed(bb:flatbuffers.ByteBuffer, obj?:StreamConsumed):StreamConsumed {
+  return (obj || new StreamConsumed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsStreamConsumed(bb:flatbuffers.ByteBuffer, obj?:StreamConsumed):StreamConsumed {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new StreamConsumed()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+taskId(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+taskIdLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+taskIdArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+consumed():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startStreamConsumed(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addTaskId(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, taskIdOffset, 0);
+}
+
+static createTaskIdVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startTaskIdVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addConsumed(builder:flatbuffers.Builder, consumed:number) {
+  builder.addFieldInt32(1, consumed, 0);
+}
+
+static endStreamConsumed(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createStreamConsumed(builder:flatbuffers.Builder, taskIdOffset:flatbuffers.Offset, consumed:number):flatbuffers.Offset {
+  StreamConsumed.startStreamConsumed(builder);
+  StreamConsumed.addTaskId(builder, taskIdOffset);
+  StreamConsumed.addConsumed(builder, consumed);
+  return StreamConsumed.endStreamConsumed(builder);
 }
 }
 

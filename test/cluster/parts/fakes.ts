@@ -134,7 +134,14 @@ export class FakeLocal implements LocalNode {
   deliver(owner: ResultSink, objectId: Buffer, _s: unknown, _k: unknown, payload: Buffer | undefined): void {
     this.delivered.push({ owner, objectId, payload });
   }
-  cancelTask(): void {}
+  readonly cancelled: Array<{ taskId: Buffer; force: boolean; recursive: boolean }> = [];
+  readonly consumed: Array<{ taskId: Buffer; consumed: number }> = [];
+  cancelTask(taskId: Buffer, force: boolean, recursive: boolean): void {
+    this.cancelled.push({ taskId, force, recursive });
+  }
+  streamConsumed(taskId: Buffer, consumed: number): void {
+    this.consumed.push({ taskId, consumed });
+  }
   killActor(): void {}
   releaseActor(): void {}
   routeRemoteRefOps(): string[] {

@@ -319,4 +319,20 @@ describe('tasks the node manager refuses (it is shut down)', () => {
     ]);
     expect(fw.busy).toBe(false);
   });
+
+  test('a cancel and a consumed count reach the node a task went to; others are not ours', async () => {
+    const { fw, peers, forward } = forwarding();
+    const t = specOf(TaskKind.Task, { stream: 'streaming:2' });
+    forward(B, t);
+    await settle();
+    expect(fw.streamConsumed(t.taskId, 3)).toBe(true);
+    expect(fw.cancel(t.taskId, false, false)).toBe(true);
+    expect(peers.conn(B).sent.slice(1)).toEqual([
+      { t: 'streamConsumed', taskId: t.taskId, consumed: 3 },
+      { t: 'cancel', taskId: t.taskId, force: false, recursive: false },
+    ]);
+    const never = specOf(TaskKind.Task);
+    expect(fw.streamConsumed(never.taskId, 1)).toBe(false);
+    expect(fw.cancel(never.taskId, true, true)).toBe(false);
+  });
 });

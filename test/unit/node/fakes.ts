@@ -258,6 +258,9 @@ export class FakeCluster implements ClusterHooks {
   cancel(): boolean {
     return false;
   }
+  streamConsumed(): boolean {
+    return false;
+  }
   killActor(): boolean {
     return false;
   }
