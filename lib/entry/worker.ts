@@ -149,7 +149,7 @@ const inbox = new ChannelReader(
       case Msg.Cancel: {
         const taskId = r.raw(TASK_ID_SIZE);
         if (r.remaining === 0) executor.cancelQueued(taskId);
-        else executor.cancelDirect(taskKeyOf(taskId), r.i32(), r.u32(), r.str());
+        else executor.cancelDirect(taskKeyOf(taskId), r.i32(), r.u32(), r.str(), r.bool());
         return;
       }
       case Msg.CancelChildren: {

@@ -44,9 +44,11 @@ export class TaskCancels<W extends WorkerSlot> {
     // A running generator stops at its next step (its refs so far stay valid).
     if (w !== undefined && isStreaming(t.spec.stream))
       w.sendWith((f) => writeStreamControl(f, taskId, STREAM_STOP));
-    if (recursive && w !== undefined && t.spec.kind === TaskKind.Task) {
-      w.sendWith((f) => f.u8(Msg.CancelChildren).raw(taskId).bool(force));
-      if (force) {
+    if (recursive && w !== undefined && t.spec.kind !== TaskKind.ActorCreate) {
+      // (An actor call is never forced: its process hosts the actor, as in Ray.)
+      const forced = force && t.spec.kind === TaskKind.Task;
+      w.sendWith((f) => f.u8(Msg.CancelChildren).raw(taskId).bool(forced));
+      if (forced) {
         const timer = setTimeout(() => this.childrenCancelled(taskId), FORCE_GRACE_MS);
         timer.unref();
         this.killing.set(key, timer);

@@ -73,7 +73,7 @@ export interface Backend {
   /** Ownership ops (ownership/ref-ops.ts), in order with everything else this process sends. */
   refOp(op: Buffer): void;
   /** Cancels an actor call this process sent straight to its actor; false if it did not. */
-  cancelDirect?(taskKey: string): boolean;
+  cancelDirect?(taskKey: string, recursive: boolean): boolean;
   /** Tells the actor of a direct streaming call what its caller consumed; false if not a direct call. */
   streamConsumedDirect?(taskKey: string, taken: number): boolean;
   /** The current task waits in get/wait: its CPU may be lent to others. */

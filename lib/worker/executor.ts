@@ -155,10 +155,14 @@ export class Executor {
    * A caller cancels a direct call (direct/actor-links.ts): dropped if it has not started;
    * answered either way, since only this process knows whether it had.
    */
-  cancelDirect(taskKey: string, caller: number, numReturns: number, name: string): void {
+  cancelDirect(taskKey: string, caller: number, numReturns: number, name: string, recursive: boolean): void {
     const job = this.groups.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
-    // A running generator stops at its next step (its items so far stay valid).
-    if (!job) this.generators.get(taskKey)?.control(STREAM_STOP);
+    if (!job) {
+      // Running: a generator stops at its next step (its items so far stay valid), and a
+      // recursive cancel reaches the tasks the call submitted.
+      this.generators.get(taskKey)?.control(STREAM_STOP);
+      if (recursive) this.core.cancelChildren(taskKey, false);
+    }
     const err = new TaskCancelledError(
       job
         ? `task ${name} was cancelled before it ran`

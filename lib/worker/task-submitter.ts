@@ -367,7 +367,7 @@ export class TaskSubmitter {
   /** cancelPending of a pending object of ours, by its id. */
   cancelOwned(id: Uint8Array, force: boolean, recursive: boolean): void {
     if (isPutId(id)) return;
-    if (this.backend.cancelDirect?.(taskKeyOf(taskIdOf(id)))) return;
+    if (this.backend.cancelDirect?.(taskKeyOf(taskIdOf(id)), recursive)) return;
     this.backend.request('cancelTask', Buffer.from(taskIdOf(id)), force, recursive).catch(() => {});
   }
 

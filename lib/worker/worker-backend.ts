@@ -48,8 +48,8 @@ export class WorkerBackend implements Backend {
     });
   }
 
-  cancelDirect(taskKey: string): boolean {
-    return this.direct?.cancel(taskKey) ?? false;
+  cancelDirect(taskKey: string, recursive: boolean): boolean {
+    return this.direct?.cancel(taskKey, recursive) ?? false;
   }
 
   streamConsumedDirect(taskKey: string, taken: number): boolean {

@@ -127,4 +127,78 @@ describe('recursive cancel', () => {
     // The node carries on.
     expect(typeof (await sunray.get(pidOf.remote()))).toBe('number');
   });
+
+  test('cancel of an actor call reaches the tasks it submitted, routed or direct', async () => {
+    // The method starts a child that waits for `gate`, and writes what its get() gave.
+    const Parent = sunray.remote(
+      class Parent {
+        async spawn(out: string, gate: string) {
+          const s = await import('sunray');
+          const fs = await import('node:fs');
+          const put = (f: string, v: string) => {
+            fs.writeFileSync(`${f}.part`, v);
+            fs.renameSync(`${f}.part`, f);
+          };
+          const child = s.remote(async (out: string, gate: string) => {
+            const fs = await import('node:fs');
+            fs.writeFileSync(`${out}-child.part`, '');
+            fs.renameSync(`${out}-child.part`, `${out}-child`);
+            while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
+            return 1;
+          });
+          try {
+            put(`${out}-call`, `value ${await s.get(child.remote(out, gate))}`);
+          } catch (e) {
+            put(`${out}-call`, (e as Error).name);
+          }
+          return 'done';
+        }
+        ping() {
+          return 'pong';
+        }
+      },
+    );
+    type ParentHandle = ReturnType<typeof Parent.remote>;
+    const p = Parent.remote();
+    // From the driver (the node routes the call and the cancel), recursive and not.
+    for (const recursive of [true, false]) {
+      const out = join(dir, `actor-${recursive}`);
+      const gate = join(dir, `actor-${recursive}-gate`);
+      const ref = p.spawn.remote(out, gate);
+      await until(() => existsSync(`${out}-child`), 20_000, 'the child task to start');
+      sunray.cancel(ref, { recursive });
+      await expect(sunray.get(ref)).rejects.toBeInstanceOf(sunray.TaskCancelledError);
+      if (recursive) {
+        await until(() => read(`${out}-call`) !== undefined, 10_000, 'the call to see its child cancelled');
+        expect(read(`${out}-call`)).toBe('TaskCancelledError');
+      } else {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(read(`${out}-call`)).toBeUndefined(); // the child runs on
+      }
+      writeFileSync(gate, '');
+      await until(() => read(`${out}-call`) !== undefined, 10_000, 'the call to end');
+      if (!recursive) expect(read(`${out}-call`)).toBe('value 1');
+    }
+    // From a task, whose calls (and cancels) go straight to the actor.
+    const out = join(dir, 'actor-direct');
+    const gate = join(dir, 'actor-direct-gate');
+    const caller = sunray.remote(async (p: ParentHandle, out: string, gate: string) => {
+      const s = await import('sunray');
+      const fs = await import('node:fs');
+      await s.get(p.ping.remote()); // the direct channel is open by now
+      const ref = p.spawn.remote(out, gate);
+      while (!fs.existsSync(`${out}-child`)) await new Promise((r) => setTimeout(r, 10));
+      s.cancel(ref);
+      return s.get(ref).catch((e: Error) => e.name);
+    });
+    expect(await sunray.get(caller.remote(p, out, gate))).toBe('TaskCancelledError');
+    await until(
+      () => read(`${out}-call`) !== undefined,
+      10_000,
+      'the direct call to see its child cancelled',
+    );
+    expect(read(`${out}-call`)).toBe('TaskCancelledError');
+    writeFileSync(gate, '');
+    sunray.kill(p);
+  });
 });

@@ -231,9 +231,10 @@ export class ActorLinks {
 
   /**
    * Cancels a direct call that is not answered yet: the actor drops it if it has not started
-   * it, and answers either way (TaskCancelledError). False when it is not a direct call here.
+   * it, and answers either way (TaskCancelledError); recursive: the tasks a running call
+   * submitted are cancelled too. False when it is not a direct call here.
    */
-  cancel(taskKey: string): boolean {
+  cancel(taskKey: string, recursive: boolean): boolean {
     for (const link of this.byKey.values()) {
       // Held while its channel opens: it never left this process.
       const i = link.held.findIndex((spec) => specKey(spec) === taskKey);
@@ -249,7 +250,13 @@ export class ActorLinks {
       if (!spec || !peer) continue;
       // What the actor needs to answer without looking the call up: who, how many returns, its name.
       peer.writer.sendWith((w) =>
-        w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name),
+        w
+          .u8(Msg.Cancel)
+          .latin1(taskKey)
+          .i32(this.index)
+          .u32(spec.numReturns)
+          .str(spec.name)
+          .bool(recursive),
       );
       return true;
     }
