@@ -12,6 +12,7 @@ import {
   ActorHandleBase,
   type ActorOptions,
   type AnyClass,
+  infoFromHints,
   makeActorClass,
   makeHandle,
   type UntypedActor,
@@ -391,7 +392,8 @@ export async function getActor<T = UntypedActor>(
         'Cls.options({ name }).remote(), or pass the namespace it was created in',
     );
   }
-  return makeHandle<T>(found.actorId, found.className, found.methods, false, rt);
+  // It knows what the actor registered: its maxPendingCalls, groups and generator methods.
+  return makeHandle<T>(found.actorId, found.className, found.methods, false, rt, infoFromHints(found.handle));
 }
 
 /** Resources by name and amount: { CPU: 4, GPU: 1, memory: ..., custom ones }. */

@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { OWNER_ID_SIZE } from '../base/ids.js';
 import type { ObjectRef } from '../base/object-ref.js';
 import { registerHostType } from '../base/serialization.js';
-import { type ActorRegistration, encodeActorOptions } from '../protocol/actor-options.js';
+import { type ActorRegistration, encodeActorOptions, type HandleHints } from '../protocol/actor-options.js';
 import { NO_DEF, type SpecBase, TaskKind } from '../protocol/spec.js';
 import { streamMarker } from '../protocol/streaming.js';
 import type { ActorCreateReply } from '../worker/backend.js';
@@ -165,6 +165,25 @@ const handleInfo = new WeakMap<ActorHandleBase, HandleInfo>();
 
 function infoOf(h: ActorHandleBase): HandleInfo {
   return handleInfo.get(h) ?? UNKNOWN_INFO;
+}
+
+/** What an actor's registration tells later handles (getActor's): undefined when all are defaults. */
+function hintsOf(info: HandleInfo): HandleHints | undefined {
+  const hints: HandleHints = {
+    ...(info.maxPendingCalls > 0 ? { maxPendingCalls: info.maxPendingCalls } : {}),
+    ...(info.groups && info.groups.length > 0 ? { groups: [...info.groups] } : {}),
+    ...(info.generators.length > 0 ? { generators: [...info.generators] } : {}),
+  };
+  return Object.keys(hints).length > 0 ? hints : undefined;
+}
+
+/** What a handle found by name knows of its actor (from its registration's hints). */
+export function infoFromHints(hints: HandleHints | undefined): HandleInfo {
+  return {
+    maxPendingCalls: hints?.maxPendingCalls ?? -1,
+    groups: hints?.groups ?? [],
+    generators: hints?.generators ?? [],
+  };
 }
 
 /** This process's unanswered calls per actor, for actors with maxPendingCalls. */
@@ -444,11 +463,13 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
       if (o.getIfExists && !o.name) throw new InvalidArgumentError('getIfExists needs a name');
       const namespace = o.namespace ?? rt.namespace;
       const requested = randomBytes(OWNER_ID_SIZE);
+      const hints = hintsOf(info);
       const reg: ActorRegistration = {
         ...(o.name !== undefined ? { name: o.name } : {}),
         namespace,
         getIfExists: o.getIfExists ?? false,
         detached: o.lifetime === 'detached',
+        ...(hints ? { handle: hints } : {}),
       };
       let reply: ActorCreateReply | Promise<ActorCreateReply> | undefined;
       if (rt.backend.requestSync)
@@ -488,14 +509,14 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
         create(Buffer.from(reply.actorId));
         // A handle to an existing actor (getIfExists) is not its owner's.
         const owned = Buffer.from(reply.actorId).equals(requested);
-        // A handle to an existing actor (getIfExists) does not know that actor's options.
+        // A handle to an existing actor (getIfExists) knows what that actor registered.
         return makeHandle<InstanceType<C>, G2>(
           reply.actorId,
           cls.name,
           methods,
           owned,
           rt,
-          owned ? info : undefined,
+          owned ? info : infoFromHints(reply.handle),
         );
       }
       // In a worker the node manager is a message away, and in a cluster a name is claimed at

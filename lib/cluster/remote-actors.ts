@@ -38,9 +38,16 @@ function namedKey(n: { namespace: string; name: string }): string {
 
 /** The directory's record of a named actor: the same bytes wherever it is made (deletes compare them). */
 function namedRecord(n: NamedActor): Buffer {
-  const { name, namespace, methods, className } = n;
+  const { name, namespace, methods, className, handle } = n;
   return Buffer.from(
-    JSON.stringify({ name, namespace, actorId: n.actorId.toString('hex'), methods, className }),
+    JSON.stringify({
+      name,
+      namespace,
+      actorId: n.actorId.toString('hex'),
+      methods,
+      className,
+      ...(handle ? { handle } : {}),
+    }),
   );
 }
 

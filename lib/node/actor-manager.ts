@@ -12,6 +12,7 @@ import {
   actorHoldDemand,
   actorPlaceDemand,
   decodeActorOptions,
+  type HandleHints,
   restartBudget,
 } from '../protocol/actor-options.js';
 import { reportEvent } from '../protocol/events.js';
@@ -60,6 +61,8 @@ export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
   deathMessage: string;
   methods: string[];
   className: string;
+  /** What its handles know beyond its methods (getActor hands it on). */
+  handle: HandleHints | undefined;
   maxTaskRetries: number;
   terminateWhenIdle: boolean;
 }
@@ -192,6 +195,7 @@ export class ActorManager<W extends WorkerSlot> {
       deathMessage: '',
       methods: opts.methods,
       className: opts.className,
+      handle: opts.handle,
       maxTaskRetries: restartBudget(opts.maxTaskRetries),
       terminateWhenIdle: false,
     };
@@ -570,5 +574,6 @@ function namedOf(a: ActorRec<WorkerSlot>): NamedActor {
     actorId: a.id,
     methods: a.methods,
     className: a.className,
+    ...(a.handle ? { handle: a.handle } : {}),
   };
 }

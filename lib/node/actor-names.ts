@@ -3,7 +3,7 @@
 // actor of that name made earlier), and the names the cluster refused, whose calls fail.
 
 import { ActorDiedError, InvalidArgumentError } from '../base/errors.js';
-import type { ActorRegistration } from '../protocol/actor-options.js';
+import type { ActorRegistration, HandleHints } from '../protocol/actor-options.js';
 import { namespacedKey } from '../protocol/namespaced-key.js';
 import type { TaskSpec } from '../protocol/spec.js';
 import type { ActorCreateReply } from '../worker/backend.js';
@@ -15,6 +15,7 @@ export interface NamedRecord {
   hex: string;
   methods: string[];
   className: string;
+  handle?: HandleHints;
   state: string;
 }
 
@@ -66,7 +67,9 @@ export class ActorNames {
     methods: string[],
     className: string,
   ): ActorCreateReply | Promise<ActorCreateReply> {
-    if (!o.name) return { actorId, methods, className };
+    const handle = o.handle;
+    const reply = (): ActorCreateReply => ({ actorId, methods, className, ...(handle ? { handle } : {}) });
+    if (!o.name) return reply();
     const existing = this.named.get(namespacedKey(o.namespace, o.name));
     const rec = existing ? this.live(existing) : undefined;
     if (rec && rec.state !== 'dead') {
@@ -77,17 +80,24 @@ export class ActorNames {
         );
       }
       this.aliases.set(actorId.toString('hex'), rec.hex);
-      return { actorId: rec.id, methods: rec.methods, className: rec.className };
+      return replyOf(rec.id, rec);
     }
     // In a cluster the name is unique cluster-wide: the head's directory decides (async).
     const cluster = this.cluster();
-    if (!cluster) return { actorId, methods, className };
-    const named = { name: o.name, namespace: o.namespace, actorId, methods, className };
+    if (!cluster) return reply();
+    const named = {
+      name: o.name,
+      namespace: o.namespace,
+      actorId,
+      methods,
+      className,
+      ...(handle ? { handle } : {}),
+    };
     return cluster.claimName(named, o.getIfExists).then(
       (found) => {
-        if (!found) return { actorId, methods, className };
+        if (!found) return reply();
         this.aliases.set(actorId.toString('hex'), found.actorId.toString('hex'));
-        return { actorId: found.actorId, methods: found.methods, className: found.className };
+        return replyOf(found.actorId, found);
       },
       (err: Error) => {
         this.refused.set(actorId.toString('hex'), err);
@@ -97,13 +107,18 @@ export class ActorNames {
   }
 
   /** The live actor of that name on this node, if any. */
-  getActor(
-    name: string,
-    namespace: string,
-  ): { actorId: Buffer; methods: string[]; className: string } | null {
+  getActor(name: string, namespace: string): ActorCreateReply | null {
     const hex = this.named.get(namespacedKey(namespace, name));
     const a = hex ? this.live(hex) : undefined;
     if (!a || a.state === 'dead') return null;
-    return { actorId: a.id, methods: a.methods, className: a.className };
+    return replyOf(a.id, a);
   }
+}
+
+/** The reply that makes a handle to an existing actor (its id, methods, class and hints). */
+function replyOf(
+  actorId: Buffer,
+  a: { methods: string[]; className: string; handle?: HandleHints | undefined },
+): ActorCreateReply {
+  return { actorId, methods: a.methods, className: a.className, ...(a.handle ? { handle: a.handle } : {}) };
 }

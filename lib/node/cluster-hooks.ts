@@ -1,6 +1,7 @@
 // What the node manager asks of the cluster layer when its node is part of a
 // cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
 // node manager runs everything itself and never calls these.
+import type { HandleHints } from '../protocol/actor-options.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
@@ -15,6 +16,8 @@ export interface NamedActor {
   actorId: Buffer;
   methods: string[];
   className: string;
+  /** What its handles know beyond its methods; none: the defaults. */
+  handle?: HandleHints;
 }
 
 /** The cluster layer as the node manager sees it (implemented by cluster/cluster-node.ts). */

@@ -5,6 +5,18 @@
 
 import type { Demand } from './resources.js';
 
+/**
+ * What every handle to an actor knows beyond its class and method names, so that one found
+ * by name (getActor, getIfExists) acts as its creator's does: its maxPendingCalls, its
+ * concurrency group names, its generator methods (whose calls stream). Each is left out
+ * when it is the default (no limit, no groups, no generators).
+ */
+export interface HandleHints {
+  maxPendingCalls?: number;
+  groups?: string[];
+  generators?: string[];
+}
+
 /** How an actor is registered before it is created (its name, and whether to reuse a live one). */
 export interface ActorRegistration {
   /** Register the actor under this name (unique in its namespace; cluster-wide in a cluster). */
@@ -14,6 +26,8 @@ export interface ActorRegistration {
   getIfExists: boolean;
   /** Outlives its owner until killed or the node stops. */
   detached: boolean;
+  /** What its handles know beyond its methods (none: the defaults). */
+  handle?: HandleHints;
 }
 
 /** Everything an ActorCreate spec says of its actor beyond the spec's own fields. */
@@ -50,6 +64,7 @@ export function encodeActorOptions(o: ActorCreateOptions): string {
     className: o.className,
     explicitResources: o.explicitResources,
     ...(o.concurrencyGroups ? { concurrencyGroups: o.concurrencyGroups } : {}),
+    ...(o.handle ? { handle: o.handle } : {}),
   });
 }
 
@@ -69,6 +84,7 @@ export function decodeActorOptions(method: string): ActorCreateOptions {
     ...(o.concurrencyGroups && typeof o.concurrencyGroups === 'object'
       ? { concurrencyGroups: o.concurrencyGroups }
       : {}),
+    ...(o.handle && typeof o.handle === 'object' ? { handle: o.handle } : {}),
   };
 }
 

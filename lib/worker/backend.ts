@@ -1,6 +1,7 @@
 // What a process's CoreWorker needs from the node it runs on. The driver's
 // backend calls the embedded node manager directly; a worker's sends frames
 // over its rings (worker-backend.ts).
+import type { HandleHints } from '../protocol/actor-options.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 
 export interface ActorCreateReply {
@@ -8,6 +9,8 @@ export interface ActorCreateReply {
   actorId: Buffer;
   methods: string[];
   className: string;
+  /** What its handles know beyond its methods (HandleHints); none: the defaults. */
+  handle?: HandleHints;
 }
 
 /** One node of the cluster, as `sunray.nodes()` gives it. */
@@ -29,13 +32,7 @@ export interface NodeInfo {
 }
 
 export interface NodeRequests {
-  getActor(
-    name: string,
-    namespace: string,
-  ):
-    | { actorId: Buffer; methods: string[]; className: string }
-    | null
-    | Promise<{ actorId: Buffer; methods: string[]; className: string } | null>;
+  getActor(name: string, namespace: string): ActorCreateReply | null | Promise<ActorCreateReply | null>;
   killActor(actorId: Buffer, noRestart: boolean): void;
   /** Cancels a task: queued, running, or on another node; recursive (default): its children too. */
   cancelTask(taskId: Buffer, force: boolean, recursive?: boolean): void;

@@ -147,6 +147,20 @@ describe('maxPendingCalls', () => {
     expect(await sunray.get(caller.remote(g))).toEqual(['t', 'PendingCallsLimitError', 't']);
   });
 
+  test('a handle found by name keeps the limit its actor was created with', async () => {
+    const g = Gauge.options({ name: 'limited', maxPendingCalls: 1 }).remote();
+    const found = await sunray.getActor<GaugeClass>('limited');
+    const first = found.work.remote('n', 200);
+    expect(() => found.work.remote('n', 1)).toThrow(sunray.PendingCallsLimitError);
+    expect(await sunray.get(first)).toBe('n');
+    // getIfExists hands out a handle to the same actor, with the same limit.
+    const again = Gauge.options({ name: 'limited', getIfExists: true }).remote();
+    const held = again.work.remote('m', 200);
+    expect(() => again.work.remote('m', 1)).toThrow(sunray.PendingCallsLimitError);
+    expect(await sunray.get(held)).toBe('m');
+    sunray.kill(g);
+  });
+
   test('what a handle knows of its actor hides no method: one named info still works', async () => {
     const Info = sunray.remote(
       class Info {
@@ -261,7 +275,7 @@ describe('concurrency groups', () => {
     expect((await sunray.get(g.peaks.remote())).after).toBe(1);
   });
 
-  test('an unknown group is refused when the call is made; a handle from getActor hears it from the actor', async () => {
+  test('an unknown group is refused when the call is made, by handles found by name too', async () => {
     const g = Gauge.options({ name: 'grouped', concurrencyGroups: { io: 2 } }).remote();
     expect(() => g.work.options({ concurrencyGroup: 'gpu' as never })).toThrow(sunray.InvalidArgumentError);
     expect(() => g.work.options({ concurrencyGroup: 'gpu' as never })).toThrow(
@@ -269,11 +283,25 @@ describe('concurrency groups', () => {
     );
     const plain = Gauge.remote();
     expect(() => plain.work.options({ concurrencyGroup: 'io' as never })).toThrow(/it declares none/);
+    // A handle from getActor knows the groups its actor was created with.
     const found = await sunray.getActor<GaugeClass>('grouped');
     expect(await sunray.get(found.work.options({ concurrencyGroup: 'io' }).remote('ok', 1))).toBe('ok');
-    const bad = found.work.options({ concurrencyGroup: 'gpu' }).remote('x', 1);
-    await expect(sunray.get(bad)).rejects.toThrow(sunray.InvalidArgumentError);
-    await expect(sunray.get(bad)).rejects.toThrow(
+    expect(() => found.work.options({ concurrencyGroup: 'gpu' })).toThrow(/no concurrency group 'gpu'.*'io'/);
+    // One that cannot know them (getIfExists from a worker, whose registration is answered
+    // later) hears it from the actor.
+    const viaTask = sunray.remote(async () => {
+      const s = await import('sunray');
+      const Other = s.remote(
+        class Gauge {
+          work(label: string) {
+            return label;
+          }
+        },
+      );
+      const h = Other.options({ name: 'grouped', getIfExists: true }).remote();
+      return s.get(h.work.options({ concurrencyGroup: 'gpu' as never }).remote('x')).catch((e: Error) => e.message);
+    });
+    expect(await sunray.get(viaTask.remote())).toMatch(
       /concurrency group 'gpu', which its actor does not declare/,
     );
     // The actor lives on.

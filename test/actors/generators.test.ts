@@ -228,21 +228,35 @@ describe('generator actor methods', () => {
     sunray.kill(w);
   });
 
-  test("a handle from getActor streams with numReturns 'streaming'; without it the call says so", async () => {
+  test('a handle found by name knows the generator methods; numReturns streaming says so where none can', async () => {
     const w = Words.options({ name: 'words-by-name' }).remote();
     await sunray.get(w.add.remote('named'));
     const found = await sunray.getActor<WordList>('words-by-name');
     const gate = path('gate');
     writeFileSync(gate, '');
-    expect(await values(found.stream.options({ numReturns: 'streaming' }).remote(gate))).toEqual([
-      'named',
-      'end',
-    ]);
-    await expect(sunray.get(found.size.remote())).resolves.toBe(1);
-    const untyped = await sunray.getActor('words-by-name');
-    const err = await sunray.get(untyped.stream!.remote(gate) as sunray.ObjectRef<unknown>).catch((e) => e);
-    expect(err).toBeInstanceOf(sunray.TaskError);
-    expect(String(err)).toMatch(/WordList\.stream returned a generator.*numReturns: 'streaming'/);
+    expect(await values(found.stream.remote(gate))).toEqual(['named', 'end']);
+    expect(await sunray.get(found.size.remote())).toBe(1);
+    // A handle that cannot know (getIfExists in a worker, with a class of its own that has
+    // no generator) gets an error saying what to do, and streams once told to.
+    const viaTask = sunray.remote(async (gate: string) => {
+      const s = await import('sunray');
+      const Other = s.remote(
+        class WordList {
+          stream(_gate: string): unknown {
+            return undefined;
+          }
+        },
+      );
+      const h = Other.options({ name: 'words-by-name', getIfExists: true }).remote();
+      const error = await s.get(h.stream.remote(gate)).catch((e: Error) => `${e.name}: ${e.message}`);
+      const streamed: unknown[] = [];
+      for await (const ref of h.stream.options({ numReturns: 'streaming' }).remote(gate))
+        streamed.push(await s.get(ref));
+      return { error, streamed };
+    });
+    const { error, streamed } = await sunray.get(viaTask.remote(gate));
+    expect(error).toMatch(/^TaskError: .*WordList\.stream returned a generator.*numReturns: 'streaming'/);
+    expect(streamed).toEqual(['named', 'end']);
     sunray.kill(w);
   });
 

@@ -74,6 +74,32 @@ describe('actors across nodes', () => {
     expect(await sunray.get((again as any).add.remote(1))).toBe(4);
   });
 
+  test('a handle found by name on another node knows its limit, groups and generator methods', async () => {
+    const Feed = sunray.remote(
+      class Feed {
+        async *items(k: number) {
+          for (let i = 0; i < k; i++) yield i;
+        }
+        async slow(ms: number) {
+          await new Promise((r) => setTimeout(r, ms));
+          return ms;
+        }
+      },
+      { resources: { gpuish: 1 }, maxPendingCalls: 1, concurrencyGroups: { io: 2 } },
+    );
+    const f = Feed.options({ name: 'feed' }).remote();
+    type FeedClass = typeof Feed extends sunray.ActorClass<infer C, string> ? InstanceType<C> : never;
+    const found = await sunray.getActor<FeedClass>('feed');
+    const got: number[] = [];
+    for await (const ref of found.items.remote(3)) got.push(await sunray.get(ref));
+    expect(got).toEqual([0, 1, 2]);
+    const first = found.slow.options({ concurrencyGroup: 'io' }).remote(200);
+    expect(() => found.slow.remote(1)).toThrow(sunray.PendingCallsLimitError);
+    expect(await sunray.get(first)).toBe(200);
+    expect(() => found.slow.options({ concurrencyGroup: 'gpu' })).toThrow(/no concurrency group 'gpu'/);
+    sunray.kill(f);
+  });
+
   test('an actor name is unique across the cluster; getIfExists finds it on its node', async () => {
     const C = sunray.remote(Counter);
     const a = C.options({ name: 'only-one', resources: { gpuish: 1 } }).remote();

@@ -250,13 +250,7 @@ export class ActorLinks {
       if (!spec || !peer) continue;
       // What the actor needs to answer without looking the call up: who, how many returns, its name.
       peer.writer.sendWith((w) =>
-        w
-          .u8(Msg.Cancel)
-          .latin1(taskKey)
-          .i32(this.index)
-          .u32(spec.numReturns)
-          .str(spec.name)
-          .bool(recursive),
+        w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name).bool(recursive),
       );
       return true;
     }
