@@ -65,6 +65,11 @@ export interface RemoteActorsOptions {
   /** Forwards an actor call to the node of its actor (ClusterNode.forward). */
   forward: (nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink) => void;
   log: (line: string) => void;
+  /**
+   * How long the directory is asked where an actor lives before it is taken as unknown:
+   * its creation may still be on its way there (default 20 times, 100 ms apart).
+   */
+  lookup?: { attempts: number; delayMs: number };
 }
 
 /** Actors on other nodes as this node knows them (see the file comment). */
@@ -111,41 +116,47 @@ export class RemoteActors {
       this.opts.forward(at, spec, NO_DEF, owner);
       return true;
     }
-    this.lookupActor(hex, spec, owner, 0);
+    this.lookupActor(hex, spec, owner);
     return true;
   }
 
   /** Asks the head where an actor lives; calls wait in order meanwhile. */
-  private lookupActor(hex: string, spec: TaskSpec, owner: ResultSink, attempt: number): void {
+  private lookupActor(hex: string, spec: TaskSpec, owner: ResultSink): void {
     const waiting = this.lookups.get(hex);
-    if (waiting && attempt === 0) {
+    if (waiting) {
       waiting.push({ spec, owner });
       return;
     }
-    if (!waiting) this.lookups.set(hex, [{ spec, owner }]);
-    this.opts.kv.get(ACTOR_NS, hex).then(
-      (v) => {
-        const nodeId = v?.toString();
-        const calls = this.lookups.get(hex) ?? [];
-        if (nodeId && nodeId !== this.opts.table.selfId && this.opts.table.alive(nodeId)) {
-          this.lookups.delete(hex);
-          this.locations.set(hex, nodeId);
-          for (const c of calls) this.opts.forward(nodeId, c.spec, NO_DEF, c.owner);
-          return;
-        }
-        if (attempt < 20) {
-          // Its creation may still be on the way to the directory.
-          setTimeout(() => this.lookupActor(hex, spec, owner, attempt + 1), 100).unref();
-          return;
-        }
-        this.lookups.delete(hex);
-        const err = new ActorDiedError(
-          `the actor ${hex.slice(0, 12)}… is unknown to the cluster (never created, or its node is gone)`,
-        );
-        for (const c of calls) this.opts.local.notifyFailed(c.spec, c.owner, err);
-      },
-      () => {},
-    );
+    this.lookups.set(hex, [{ spec, owner }]);
+    void this.whereIs(hex).then((nodeId) => {
+      const calls = this.lookups.get(hex) ?? [];
+      this.lookups.delete(hex);
+      if (nodeId) {
+        this.locations.set(hex, nodeId);
+        for (const c of calls) this.opts.forward(nodeId, c.spec, NO_DEF, c.owner);
+        return;
+      }
+      const err = new ActorDiedError(
+        `the actor ${hex.slice(0, 12)}… is unknown to the cluster (never created, or its node is gone)`,
+      );
+      for (const c of calls) this.opts.local.notifyFailed(c.spec, c.owner, err);
+    });
+  }
+
+  /**
+   * The live node (not this one) that the directory says an actor lives on, asked again for
+   * a while: its creation may still be on its way to the directory, or the head briefly out
+   * of reach. undefined when it never says.
+   */
+  private async whereIs(hex: string): Promise<string | undefined> {
+    const { attempts, delayMs } = this.opts.lookup ?? { attempts: 20, delayMs: 100 };
+    const { kv, table } = this.opts;
+    for (let attempt = 0; ; attempt++) {
+      const nodeId = (await kv.get(ACTOR_NS, hex).catch(() => undefined))?.toString();
+      if (nodeId && nodeId !== table.selfId && table.alive(nodeId)) return nodeId;
+      if (attempt >= attempts) return undefined;
+      await new Promise((r) => setTimeout(r, delayMs).unref());
+    }
   }
 
   /** An actor now lives on this node: recorded in the directory for other nodes. */
@@ -224,8 +235,7 @@ export class RemoteActors {
     const ra = this.actors.get(hex);
     if (ra && noRestart) ra.restartsLeft = 0;
     const known = ra?.nodeId ?? this.locations.get(hex);
-    const where = known ? Promise.resolve(known) : this.opts.kv.get(ACTOR_NS, hex).then((v) => v?.toString());
-    const sent = where
+    const sent = (known ? Promise.resolve(known) : this.whereIs(hex))
       .then((nodeId) => {
         if (!nodeId || nodeId === this.opts.table.selfId || !this.opts.table.alive(nodeId)) return;
         return this.opts.peers.peer(nodeId).then((c) => {

@@ -299,7 +299,9 @@ describe('concurrency groups', () => {
         },
       );
       const h = Other.options({ name: 'grouped', getIfExists: true }).remote();
-      return s.get(h.work.options({ concurrencyGroup: 'gpu' as never }).remote('x')).catch((e: Error) => e.message);
+      return s
+        .get(h.work.options({ concurrencyGroup: 'gpu' as never }).remote('x'))
+        .catch((e: Error) => e.message);
     });
     expect(await sunray.get(viaTask.remote())).toMatch(
       /concurrency group 'gpu', which its actor does not declare/,

@@ -1,7 +1,8 @@
 // Remote actors with fakes: an actor whose node dies restarts elsewhere while its
 // maxRestarts lasts (the budget carried across restarts, -1 for no end), then its calls
-// fail with ActorDiedError; a kill with noRestart or a release ends its restarts; a kill of an
-// actor this node never called finds it through the directory.
+// fail with ActorDiedError; a kill with noRestart or a release ends its restarts; a kill or a
+// call of an actor this node never called finds it through the directory, waiting a while
+// for one still on its way there.
 import { describe, expect, test } from 'vitest';
 import { ActorDiedError } from '../../../lib/base/errors.js';
 import type { KvClient } from '../../../lib/cluster/kv-client.js';
@@ -36,6 +37,7 @@ function actors(directory = new Map<string, string>()) {
     peers,
     forward: (nodeId, spec) => forwarded.push({ nodeId, spec }),
     log: () => {},
+    lookup: { attempts: 5, delayMs: 10 },
   });
   // The node manager places each restart on the next node, through the cluster again.
   let next = 1;
@@ -103,6 +105,30 @@ describe('remote actors', () => {
     await ra.killsSent();
     expect(peers.conn(NODES[2]!).sent).toEqual([{ t: 'killActor', actorId: known, noRestart: true }]);
     for (const n of [NODES[0]!, NODES[1]!, NODES[3]!]) expect(peers.conn(n).sent).toEqual([]);
+  });
+
+  test('a kill or a call of an actor still on its way to the directory waits for it there', async () => {
+    const directory = new Map<string, string>();
+    const { ra, peers, forwarded } = actors(directory);
+    const late = Buffer.alloc(16, 9);
+    const call = specOf(TaskKind.ActorCall, { actorId: late });
+    expect(ra.routeActorCall(call, OWNER)).toBe(true);
+    ra.killActor(late, false);
+    await new Promise((r) => setTimeout(r, 25));
+    directory.set(late.toString('hex'), NODES[1]!);
+    await ra.killsSent();
+    expect(peers.conn(NODES[1]!).sent).toEqual([{ t: 'killActor', actorId: late, noRestart: false }]);
+    expect(forwarded).toEqual([{ nodeId: NODES[1]!, spec: call }]);
+  });
+
+  test('a call of an actor the directory never knows fails with ActorDiedError', async () => {
+    const { ra, local } = actors();
+    const call = specOf(TaskKind.ActorCall, { actorId: Buffer.alloc(16, 10) });
+    ra.routeActorCall(call, OWNER);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(
+      local.failed.map((f) => [f.spec, f.err.constructor, /unknown to the cluster/.test(f.err.message)]),
+    ).toEqual([[call, ActorDiedError, true]]);
   });
 
   test('released by its owner, it is not restarted, and unknown actors are not ours to release', () => {
