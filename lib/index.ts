@@ -449,9 +449,10 @@ export interface RuntimeContext {
   /** This process's id as an owner of objects ('driver' in the driver). */
   workerId: string;
   /**
-   * The job (the driver program) this process works for, 8 hex digits as Ray's JobID: the
-   * driver's own, shared by its embedded node's workers. undefined in a worker of a
-   * `sunray start` node, which serves every driver of its cluster.
+   * The job (the driver program) of the calling code, 8 hex digits as Ray's JobID: the
+   * driver's own, and inside a task or actor the job of the driver whose work it is (every
+   * call carries its job, on any node; an actor's calls run in its creator's job).
+   * undefined only outside any call in a worker of a `sunray start` node.
    */
   jobId: string | undefined;
   /** The running task's id (hex), inside a task or actor call. */
@@ -468,7 +469,7 @@ export interface RuntimeContext {
   assignedResources: Record<string, number>;
   /** GPU device ids assigned to the running task. */
   gpuIds: number[];
-  /** The namespace of named actors (init's `namespace`, default 'default'). */
+  /** The namespace of named actors: the job's (init's `namespace`, default 'default'). */
   namespace: string;
   /** Inside a task or an actor (a worker process), not the driver. */
   isWorker: boolean;

@@ -17,6 +17,7 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
+import { jobIdOf, jobOf, namespaceOf } from '../protocol/job.js';
 import { readDef, readSpec } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg, readResult } from '../protocol/worker-messages.js';
@@ -68,11 +69,18 @@ core.onHeldByOthers = (held) =>
       .u8(held ? 1 : 0),
   );
 
+// What this worker submits outside any call is its node's job (none on a `sunray start` node).
+core.defaultJob = config.jobId !== undefined ? jobOf(config.jobId, config.namespace) : '';
 setRuntime({
   core,
   backend,
-  namespace: config.namespace,
-  jobId: config.jobId,
+  // The job of the call running now (a `sunray start` node's workers serve every driver).
+  get namespace() {
+    return namespaceOf(core.currentJob()) ?? config.namespace;
+  },
+  get jobId() {
+    return jobIdOf(core.currentJob()) ?? config.jobId;
+  },
   async shutdown() {
     // Inside a worker, shutdown() is a no-op: the node manager owns the worker's life.
   },

@@ -7,6 +7,7 @@ import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../base/errors.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { jobOf } from '../protocol/job.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { SessionSocket } from '../session/session-socket.js';
@@ -154,6 +155,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     );
   }
   const core = new CoreWorker(backend, manager.store, manager.newOwnerId(), opts.lineageMemory);
+  // Every call the driver makes carries its job, and every call those make in turn.
+  core.defaultJob = jobOf(jobId, opts.namespace ?? 'default');
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);

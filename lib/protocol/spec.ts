@@ -70,10 +70,20 @@ export interface TaskSpec {
    * marker (protocol/streaming.ts: 'streaming', or 'streaming:n' with backpressure n).
    */
   stream: string;
+  /**
+   * The job the call belongs to (job.ts: its id and namespace): its submitter's, or for a
+   * call submitted inside an actor or task, that one's. '' when unknown.
+   */
+  job: string;
 }
 
-/** The fields of a spec that every call of one function (with one set of options) shares. */
-export type SpecBase = Omit<TaskSpec, 'taskId' | 'args'>;
+/**
+ * The fields of a spec that every call of one function (with one set of options) shares.
+ * Its job is the submitting call's (CallSpec's own); a base read off the wire has it.
+ */
+export interface SpecBase extends Omit<TaskSpec, 'taskId' | 'args' | 'job'> {
+  job?: string;
+}
 
 /**
  * A spec as its submitter makes it: its own task id and arguments, the rest read
@@ -87,6 +97,8 @@ export class CallSpec implements TaskSpec {
     /** The task id as a latin1 string (IdGenerator.nextTaskKey): smaller than a Buffer. */
     readonly key: string,
     readonly args: Buffer,
+    /** The job it belongs to (one string shared by every call of a job). */
+    readonly job = '',
   ) {}
   /** A new Buffer each time: hot paths use `key` (writeSpec, the node manager). */
   get taskId(): Buffer {
@@ -161,6 +173,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     retryOn: s.retryOn,
     concurrencyGroup: s.concurrencyGroup,
     stream: s.stream,
+    job: s.job,
     ...change,
   };
 }
@@ -224,6 +237,7 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .u32(s.maxConcurrency)
     .str(s.strategy)
     .str(s.retryOn)
+    .str(s.job)
     .bytes(s.args);
 }
 
@@ -270,6 +284,7 @@ function readSpecBase(r: Reader): SpecBase {
     maxConcurrency: d.u32(),
     strategy: d.str(),
     retryOn: d.str(),
+    job: d.str(),
     concurrencyGroup: '',
     stream: '',
   };
@@ -293,7 +308,7 @@ function readSpecBase(r: Reader): SpecBase {
 /** Steps r (at a spec's base) over the base, to its arguments. */
 function skipSpecBase(r: Reader): void {
   r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
-  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes().skipBytes();
+  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes().skipBytes().skipBytes();
 }
 
 /** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
@@ -309,7 +324,7 @@ export function readSpec(r: Reader): TaskSpec {
   // The frame's buffer is reused: a queued call keeps its own copy, which starts aligned so
   // that the payloads encodeArgs aligned within it are aligned in memory too.
   const args = copyArgs(r.bytes());
-  return new CallSpec(base, key, args);
+  return new CallSpec(base, key, args, base.job);
 }
 
 /**
@@ -408,6 +423,9 @@ export class SpecView implements TaskSpec {
   }
   get stream(): string {
     return this.rest.stream;
+  }
+  get job(): string {
+    return this.rest.job ?? '';
   }
 }
 

@@ -10,11 +10,12 @@ import type { CoreWorker } from './core-worker.js';
 export interface Runtime {
   readonly core: CoreWorker;
   readonly backend: Backend;
+  /** The namespace of named actors: the job's (in a worker, the running call's job's). */
   readonly namespace: string;
   /**
-   * The job (the driver program) this process works for: the driver's own, which its
-   * embedded node's workers share; undefined in a worker of a `sunray start` node, which
-   * serves every driver of its cluster.
+   * The job (the driver program) of the code running now: the driver's own; in a worker,
+   * the running call's (every call carries its job), else its node's driver's (undefined on
+   * a `sunray start` node, which serves every driver of its cluster).
    */
   readonly jobId: string | undefined;
   shutdown(): Promise<void>;

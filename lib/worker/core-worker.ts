@@ -46,6 +46,8 @@ export interface TaskContext {
   cancelled?: { force: boolean };
   /** What the running task holds: its demand, or for an actor's calls the actor's own resources. */
   assignedResources: Readonly<Record<string, number>>;
+  /** The job it belongs to (protocol/job.ts): a task's own, an actor's calls their actor's. */
+  readonly job: string;
 }
 
 export class CoreWorker {
@@ -58,6 +60,11 @@ export class CoreWorker {
   readonly submitter: TaskSubmitter;
   /** Running calls that submitted tasks, by task key: whose children a recursive cancel reaches. */
   private readonly parents = new Map<string, TaskContext>();
+  /**
+   * The job (protocol/job.ts) of what this process submits outside any call: the driver's
+   * own; in a worker, the job its node was started for ('' for a `sunray start` node's).
+   */
+  defaultJob = '';
 
   constructor(
     readonly backend: Backend,
@@ -137,9 +144,16 @@ export class CoreWorker {
 
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
-    const refs = this.submitter.submit(def, base, args);
-    if (refs.length > 0) this.noteChild(refs[0] as ObjectRef<unknown>);
+    // The driver runs no calls: everything it submits is its own job's.
+    const ctx = this.backend.isDriver ? undefined : this.taskContext.getStore();
+    const refs = this.submitter.submit(def, base, args, ctx?.job ?? this.defaultJob);
+    if (ctx !== undefined && refs.length > 0) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
     return refs;
+  }
+
+  /** The job of the code running now: the running call's, else this process's default. */
+  currentJob(): string {
+    return this.taskContext.getStore()?.job ?? this.defaultJob;
   }
 
   /** Submits a streaming generator task (task-submitter.ts submitStreaming). */
@@ -149,8 +163,9 @@ export class CoreWorker {
     args: unknown[],
     backpressure: number,
   ): ObjectRefGenerator<unknown> {
-    const gen = this.submitter.submitStreaming(def, base, args, backpressure);
-    this.noteChild(gen.completed);
+    const ctx = this.backend.isDriver ? undefined : this.taskContext.getStore();
+    const gen = this.submitter.submitStreaming(def, base, args, backpressure, ctx?.job ?? this.defaultJob);
+    if (ctx !== undefined) this.noteChild(ctx, gen.completed);
     return gen;
   }
 
@@ -158,10 +173,7 @@ export class CoreWorker {
    * In a worker, inside a call, a task just submitted is a child of that call (for a
    * recursive cancel); the driver runs no calls.
    */
-  private noteChild(ref: ObjectRef<unknown>): void {
-    if (this.backend.isDriver) return;
-    const ctx = this.taskContext.getStore();
-    if (ctx === undefined) return;
+  private noteChild(ctx: TaskContext, ref: ObjectRef<unknown>): void {
     if (ctx.cancelled) {
       this.submitter.cancelPending(ref, ctx.cancelled.force, true);
       return;

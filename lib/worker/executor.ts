@@ -100,6 +100,8 @@ export class Executor {
 
   /** The resources the actor this process hosts holds (its calls' assignedResources). */
   private actorResources: Readonly<Record<string, number>> = {};
+  /** The job of the actor this process hosts (its creator's): its calls run in it, as in Ray. */
+  private actorJob = '';
 
   /** The group of the call running in this async context (the default one outside any call). */
   private currentGroup(): ConcurrencyGroup<Job> {
@@ -118,6 +120,7 @@ export class Executor {
     if (spec.kind === TaskKind.ActorCreate) {
       this.groups.configure(spec.maxConcurrency, decodeActorOptions(spec.method).concurrencyGroups);
       this.actorResources = spec.demand;
+      this.actorJob = spec.job;
       const g = this.groups.default;
       g.running++;
       this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined });
@@ -260,11 +263,13 @@ export class Executor {
   private run(job: Job): void {
     const spec = job.spec;
     this.lastTaskName = spec.name;
+    const actorCall = spec.kind === TaskKind.ActorCall;
     const ctx = new CallContext(
       spec,
       job.gpuIds,
-      spec.kind === TaskKind.ActorCall ? this.actorResources : spec.demand,
+      actorCall ? this.actorResources : spec.demand,
       job.group,
+      actorCall ? this.actorJob : spec.job,
     );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
@@ -511,6 +516,7 @@ class CallContext implements TaskContext {
     readonly assignedResources: Readonly<Record<string, number>>,
     /** The concurrency group the call runs in (its waits in get() free a place in it). */
     readonly group: ConcurrencyGroup<Job>,
+    readonly job: string,
   ) {}
   get taskId(): Buffer {
     return this.spec.taskId;

@@ -62,7 +62,7 @@ export class TaskSubmitter {
   }
 
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
-  submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
+  submit(def: FunctionDef, base: SpecBase, args: unknown[], job = ''): ObjectRef<unknown>[] {
     this.refs.assertOpen();
     // The task id as a latin1 string: what its spec keeps while it is queued (protocol.ts CallSpec).
     const taskKey = this.ids.nextTaskKey();
@@ -120,7 +120,7 @@ export class TaskSubmitter {
     if (!pendingDeps && !chained) {
       try {
         const resolved = wire === NO_WIRE ? NO_WIRE_ARGS : wire.map((w) => this.resolvedNow(w));
-        this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs);
+        this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs, job);
       } catch (err) {
         this.failSubmit(taskKey, base.numReturns, temps, err as Error);
       }
@@ -137,7 +137,7 @@ export class TaskSubmitter {
         await this.whenReady(w);
         resolved.push(this.resolvedArg(w));
       }
-      this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs);
+      this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs, job);
     };
     const p = run().catch((err: Error) => this.failSubmit(taskKey, base.numReturns, temps, err));
     if (actorKey) {
@@ -159,8 +159,9 @@ export class TaskSubmitter {
     base: SpecBase,
     args: unknown[],
     backpressure: number,
+    job = '',
   ): ObjectRefGenerator<unknown> {
-    const completed = this.submit(def, base, args)[0] as ObjectRef<number>;
+    const completed = this.submit(def, base, args, job)[0] as ObjectRef<number>;
     const key = Buffer.from(completed).toString('latin1', 0, TASK_ID_SIZE);
     const taskId = Buffer.from(completed.subarray(0, TASK_ID_SIZE));
     const acked =
@@ -233,9 +234,10 @@ export class TaskSubmitter {
     resolved: WireArg[],
     temps: Buffer[] | undefined,
     argRefs: ObjectRef<unknown>[] | undefined,
+    job: string,
   ): void {
-    // Its own id and arguments, the rest read from base (shared by every call of the function).
-    const spec = new CallSpec(base, taskKey, encodeArgs(resolved));
+    // Its own id, arguments and job, the rest read from base (shared by every call of the function).
+    const spec = new CallSpec(base, taskKey, encodeArgs(resolved), job);
     // Until the task ends, its store arguments must outlive the caller's handles: keep the
     // temporaries, and the refs themselves (holding them keeps their count above zero).
     if (temps || argRefs) {

@@ -20,7 +20,7 @@ describe('ray.util across two nodes', () => {
     cluster = new Cluster();
     await cluster.addNode({ numCpus: 2, resources: { near: 4 } });
     await cluster.addNode({ numCpus: 2, resources: { far: 4 } });
-    await sunray.init({ address: cluster.address, token: cluster.token });
+    await sunray.init({ address: cluster.address, token: cluster.token, namespace: 'team' });
   });
   afterAll(async () => {
     await sunray.shutdown();
@@ -102,12 +102,59 @@ describe('ray.util across two nodes', () => {
     const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
     const seen = await sunray.get(inTask.remote());
     expect(new Set(seen.filter((n) => n.alive).map((n) => n.nodeId))).toEqual(new Set(byId.keys()));
-    // A worker of a `sunray start` node serves every driver: it names no job.
-    const ctx = sunray.remote(async () => (await import('sunray')).getRuntimeContext(), {
-      resources: { far: 1 },
-    });
+    // A worker of a `sunray start` node serves every driver: it names the job (and the
+    // namespace) of the call it runs, a nested call's too, and an actor's calls its creator's.
+    const mine = sunray.getRuntimeContext();
+    expect(mine.jobId).toMatch(/^[0-9a-f]{8}$/);
+    expect(mine.namespace).toBe('team');
+    const ctx = sunray.remote(
+      async () => {
+        const s = await import('sunray');
+        const inner = s.remote(async () => (await import('sunray')).getRuntimeContext(), {
+          resources: { near: 1 },
+        });
+        return { outer: s.getRuntimeContext(), inner: await s.get(inner.remote()) };
+      },
+      { resources: { far: 1 } },
+    );
     const got = await sunray.get(ctx.remote());
-    expect(got.jobId).toBeUndefined();
-    expect(got.assignedResources).toEqual({ CPU: 1, far: 1 });
+    expect(got.outer).toMatchObject({ jobId: mine.jobId, namespace: mine.namespace });
+    expect(got.inner).toMatchObject({ jobId: mine.jobId, namespace: mine.namespace });
+    expect(got.outer.assignedResources).toEqual({ CPU: 1, far: 1 });
+    const Where = sunray.remote(
+      class Where {
+        context() {
+          return import('sunray').then((s) => s.getRuntimeContext());
+        }
+      },
+      { resources: { far: 1 } },
+    );
+    const w = Where.remote();
+    expect(await sunray.get(w.context.remote())).toMatchObject({
+      jobId: mine.jobId,
+      namespace: mine.namespace,
+    });
+    sunray.kill(w);
+    // A named actor made by a task there is in the driver's namespace: the driver finds it.
+    const makeNamed = sunray.remote(
+      async () => {
+        const s = await import('sunray');
+        const Named = s.remote(
+          class Named {
+            hi() {
+              return 'hi';
+            }
+          },
+          { resources: { far: 1 } },
+        );
+        const h = Named.options({ name: 'made-in-task', lifetime: 'detached' }).remote();
+        return s.get(h.hi.remote());
+      },
+      { resources: { far: 1 } },
+    );
+    expect(await sunray.get(makeNamed.remote())).toBe('hi');
+    const found = await sunray.getActor<{ hi(): string }>('made-in-task');
+    expect(await sunray.get(found.hi.remote())).toBe('hi');
+    sunray.kill(found);
   });
 });

@@ -36,7 +36,7 @@ const base: SpecBase = {
 function call(): CallSpec {
   const ids = new IdGenerator(Buffer.alloc(16, 1));
   const args = encodeArgs([{ kind: ArgKind.Value, payload: Buffer.from('héllo') }]);
-  return new CallSpec(base, ids.nextTaskKey(), args);
+  return new CallSpec(base, ids.nextTaskKey(), args, '0a1b2c3dteam-é');
 }
 
 function encoded(spec: Parameters<typeof writeSpec>[1]): Buffer {
@@ -57,8 +57,10 @@ describe('task spec wire format', () => {
       'maxRetries',
       'retryExceptions',
       'method',
+      'job',
     ] as const)
       expect(back[k]).toEqual(spec[k]);
+    expect(SpecView.read(new Reader(encoded(spec))).job).toBe('0a1b2c3dteam-é');
     expect(back.maxConcurrency).toBe(4);
     expect(back.strategy).toBe(base.strategy);
     expect(back.retryOn).toBe(base.retryOn);

@@ -47,6 +47,7 @@ export function specOf(kind: TaskKind, o: Partial<TaskSpec> = {}): TaskSpec {
     retryOn: '',
     concurrencyGroup: '',
     stream: '',
+    job: '',
     ...o,
   };
 }

@@ -195,6 +195,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     retryOn: '',
     concurrencyGroup: '',
     stream: '',
+    job: '',
     ...more,
   };
 }
