@@ -9,11 +9,13 @@
 
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
+import type { SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { Conn } from './connection.js';
 import { Directory } from './directory.js';
+import { EventRelay, type RelayedEvent } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
 import { HeadService } from './head-service.js';
 import { KvClient } from './kv-client.js';
@@ -60,6 +62,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly placer: Placer;
   private readonly objects: Objects;
   private readonly refOps: OwnershipLink;
+  private readonly events: EventRelay;
   private readonly forwarding: Forwarding;
   private readonly actors: RemoteActors;
   private closed = false;
@@ -94,6 +97,7 @@ export class ClusterNode implements ClusterHooks {
     this.placer = new Placer(manager, table);
     this.objects = new Objects({ store: manager.store, table, peers, heartbeatTimeoutMs, closed, changed });
     this.refOps = new OwnershipLink({ local: manager, table, peers, heartbeatTimeoutMs });
+    this.events = new EventRelay(table, peers);
     this.forwarding = new Forwarding({
       local: manager,
       table,
@@ -194,6 +198,9 @@ export class ClusterNode implements ClusterHooks {
       case 'ownersDied':
         this.refOps.onOwnersDied(m);
         return;
+      case 'event':
+        this.events.onEvent(m);
+        return;
       default:
         this.head.onMessage(c, p);
     }
@@ -262,6 +269,14 @@ export class ClusterNode implements ClusterHooks {
 
   sendRefOps(ops: Buffer, sender: ResultSink): void {
     this.refOps.send(ops, sender);
+  }
+
+  sendEvent<K extends RelayedEvent>(
+    ownerTaskIds: readonly Uint8Array[],
+    name: K,
+    ...args: SunrayEventMap[K]
+  ): void {
+    this.events.send(ownerTaskIds, name, ...args);
   }
 
   ownerExited(ownerHex: string): void {

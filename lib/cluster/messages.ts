@@ -9,6 +9,7 @@ import {
   CancelTask,
   Challenge,
   ErrorReply,
+  Event,
   Frame,
   FreeObject,
   Heartbeat,
@@ -90,6 +91,7 @@ export type Message =
   | { t: 'result'; objectId: Buffer; status: number; kind: number; payload: Buffer }
   | { t: 'cancel'; taskId: Buffer; force: boolean; recursive: boolean }
   | { t: 'streamConsumed'; taskId: Buffer; consumed: number }
+  | { t: 'event'; name: string; payloadJson: string }
   | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
   | { t: 'free'; objectId: Buffer }
   | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
@@ -233,6 +235,8 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       return [Body.CancelTask, CancelTask.createCancelTask(b, bytes(b, m.taskId), m.force, m.recursive)];
     case 'streamConsumed':
       return [Body.StreamConsumed, StreamConsumed.createStreamConsumed(b, bytes(b, m.taskId), m.consumed)];
+    case 'event':
+      return [Body.Event, Event.createEvent(b, b.createString(m.name), b.createString(m.payloadJson))];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
     case 'releaseActor':
@@ -439,6 +443,10 @@ function readBody(f: Frame, limit: number): Message {
     case Body.StreamConsumed: {
       const m = f.body(new StreamConsumed()) as StreamConsumed;
       return { t: 'streamConsumed', taskId: buf(m.taskIdArray()), consumed: m.consumed() };
+    }
+    case Body.Event: {
+      const m = f.body(new Event()) as Event;
+      return { t: 'event', name: m.name() ?? '', payloadJson: m.payloadJson() ?? '' };
     }
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;

@@ -15,7 +15,7 @@ import {
   type HandleHints,
   restartBudget,
 } from '../protocol/actor-options.js';
-import { reportEvent } from '../protocol/events.js';
+import { reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { classKey, type Demand } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
@@ -367,7 +367,7 @@ export class ActorManager<W extends WorkerSlot> {
   private markDead(a: ActorRec<W>, message: string, failWith?: Error): void {
     a.state = 'dead';
     a.deathMessage = message;
-    reportEvent('actorDied', { actorId: a.hex, className: a.className, name: a.name, reason: message });
+    this.report(a, 'actorDied', { actorId: a.hex, className: a.className, name: a.name, reason: message });
     if (a.name) this.cluster?.nameGone(namedOf(a));
     if (a.grant) {
       this.resources.release(a.grant);
@@ -411,7 +411,7 @@ export class ActorManager<W extends WorkerSlot> {
     a.restarts++;
     a.state = 'restarting';
     const reason = `its process (pid ${pid}) ${how}`;
-    reportEvent('actorRestarted', {
+    this.report(a, 'actorRestarted', {
       actorId: a.hex,
       className: a.className,
       name: a.name,
@@ -454,6 +454,16 @@ export class ActorManager<W extends WorkerSlot> {
   }
 
   /** The actor w hosts (or hosted), if any. */
+  /** Reports an event about actor a: here, and on its owner's node when that is another. */
+  private report<K extends 'actorRestarted' | 'actorDied'>(
+    a: ActorRec<W>,
+    name: K,
+    ...args: SunrayEventMap[K]
+  ): void {
+    reportEvent(name, ...args);
+    if (a.owner.kind === 'remote') this.cluster?.sendEvent([a.createSpec.taskId], name, ...args);
+  }
+
   hostedBy(w: W): ActorRec<W> | undefined {
     return w.actorHex !== undefined ? this.actors.get(w.actorHex) : undefined;
   }

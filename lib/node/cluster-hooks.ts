@@ -2,6 +2,7 @@
 // cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
 // node manager runs everything itself and never calls these.
 import type { HandleHints } from '../protocol/actor-options.js';
+import type { SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
@@ -61,6 +62,15 @@ export interface ClusterHooks {
    * let another holder of those refs let go (the results of tasks).
    */
   sendRefOps(ops: Buffer, sender: ResultSink): void;
+  /**
+   * Reports a sunray.events event on the nodes of the owners of these task ids (work owned
+   * elsewhere that this node ran: a worker exited, an actor restarted or died).
+   */
+  sendEvent<K extends 'workerExit' | 'actorRestarted' | 'actorDied'>(
+    ownerTaskIds: readonly Uint8Array[],
+    name: K,
+    ...args: SunrayEventMap[K]
+  ): void;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

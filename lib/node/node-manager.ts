@@ -18,6 +18,7 @@ import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { retryableError } from '../protocol/error-record.js';
+import { reportEvent } from '../protocol/events.js';
 import {
   type FunctionDef,
   NO_DEF,
@@ -50,7 +51,7 @@ import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { TaskCancels } from './task-cancel.js';
 import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
-import { describeDeath, reportWorkerExit, taskCrashError } from './worker-deaths.js';
+import { describeDeath, ownedElsewhere, taskCrashError, workerExitEvent } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerProcess, workerArgv } from './worker-process.js';
 
@@ -402,6 +403,7 @@ export class NodeManager {
       // store closed
     }
     const death = describeDeath(w, code, signal);
+    const remoteOwned = ownedElsewhere(w.inflight, (key) => this.tasks.get(key)?.owner);
     const start = this.workers.startFailed(w, code, signal);
     this.taskManager.workerExited(w, (t) => taskCrashError(death, w, t.spec.name, t.spec.maxRetries));
     this.actors.workerExited(w, owner, start.failed, death.how, death.hint);
@@ -415,7 +417,10 @@ export class NodeManager {
         death: hosted.state === 'dead' ? this.actors.diedError(hosted).message : '',
       },
     );
-    reportWorkerExit(this.nodeId, w, code, signal, death, hosted?.hex);
+    if (hosted?.owner.kind === 'remote') remoteOwned.push(hosted.createSpec.taskId);
+    const exit = workerExitEvent(this.nodeId, w, code, signal, death, hosted?.hex);
+    reportEvent('workerExit', exit);
+    if (remoteOwned.length > 0) this.clusterHooks?.sendEvent(remoteOwned, 'workerExit', exit);
     if (start.error) this.failWaitingForWorkers(start.error);
     this.scheduleDispatch();
     this.updateRef();

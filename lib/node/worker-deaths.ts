@@ -2,9 +2,10 @@
 // what to do about it, and the error a task it was running fails with. A worker killed
 // by V8's heap limit dies of SIGABRT, which alone says nothing: V8's report on its stderr
 // (kept by WorkerProcess) tells it apart, and the limit comes from its Ready message. Each
-// death is reported to the program too (sunray.events' workerExit).
+// death is reported to the program too (sunray.events' workerExit: workerExitEvent).
 import { OutOfMemoryError, WorkerCrashedError } from '../base/errors.js';
-import { reportEvent } from '../protocol/events.js';
+import type { WorkerExitEvent } from '../protocol/events.js';
+import type { ResultSink } from './owner-router.js';
 import { maxOldSpaceFlag, type WorkerProcess } from './worker-process.js';
 
 /** What an out-of-memory death says to do. */
@@ -65,16 +66,29 @@ function heapLimitText(bytes: number | undefined): string {
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
-/** Reports w's exit to the program (sunray.events' workerExit); actorHex: the actor it hosted. */
-export function reportWorkerExit(
+/**
+ * The ids of the tasks a worker was running for owners on other nodes: those hear of its
+ * exit too (sunray.events there).
+ */
+export function ownedElsewhere(
+  inflight: Iterable<string>,
+  ownerOf: (taskKey: string) => Pick<ResultSink, 'kind'> | undefined,
+): Buffer[] {
+  const ids: Buffer[] = [];
+  for (const key of inflight) if (ownerOf(key)?.kind === 'remote') ids.push(Buffer.from(key, 'latin1'));
+  return ids;
+}
+
+/** w's exit as sunray.events' workerExit tells it; actorHex: the actor it hosted. */
+export function workerExitEvent(
   nodeId: string,
   w: WorkerProcess,
   code: number | null,
   signal: NodeJS.Signals | null,
   death: WorkerDeath,
   actorHex: string | undefined,
-): void {
-  reportEvent('workerExit', {
+): WorkerExitEvent {
+  return {
     nodeId,
     pid: w.pid,
     workerId: w.ownerId,
@@ -85,5 +99,5 @@ export function reportWorkerExit(
     actorId: actorHex,
     // Retired by the pool (idle too long, or to make room) before it exited.
     expected: w.state === 'dead' && actorHex === undefined,
-  });
+  };
 }

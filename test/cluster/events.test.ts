@@ -1,6 +1,8 @@
 // sunray.events in a driver joined to a cluster: nodeAdded for the nodes there at init and
 // for one that joins later; nodeDead when a node is killed, with nodes() showing it dead;
-// actorRestarted (elsewhere) and actorDied for the driver's actors that lived on it.
+// actorRestarted (elsewhere) and actorDied for the driver's actors that lived on it; and what
+// happens on another node to this driver's work (workerExit, actorRestarted, actorDied) is
+// heard here.
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -17,7 +19,7 @@ describe('cluster events', () => {
   let cluster: Cluster;
   const seen: Array<[string, any]> = [];
   beforeAll(async () => {
-    for (const name of ['nodeAdded', 'nodeDead', 'actorRestarted', 'actorDied'] as const) {
+    for (const name of ['nodeAdded', 'nodeDead', 'actorRestarted', 'actorDied', 'workerExit'] as const) {
       sunray.events.on(name, (e: unknown) => seen.push([name, e]));
     }
     cluster = new Cluster({ heartbeatTimeout: 2000 });
@@ -47,6 +49,61 @@ describe('cluster events', () => {
     expect(added().get(third.nodeId)).toMatchObject({ address: third.address, resources: { CPU: 1 } });
   });
 
+  test("another node's workers doing this driver's work: their exits, restarts and deaths are heard here", async () => {
+    const there = cluster.nodes[0]!;
+    const on = { schedulingStrategy: { nodeId: there.nodeId, soft: false } } as const;
+    const Crasher = sunray.remote(
+      class Crasher {
+        pid() {
+          return process.pid;
+        }
+        crash(code: number) {
+          process.exit(code);
+        }
+      },
+      { ...on, maxRestarts: 1 },
+    );
+    const a = Crasher.remote();
+    const heard = (name: string, pred: (e: any) => boolean) =>
+      seen.find(([n, e]) => n === name && pred(e))?.[1];
+    for (const [round, code] of [
+      [1, 3],
+      [2, 5],
+    ] as const) {
+      const pid = await sunray.get(a.pid.remote());
+      await sunray.get(a.crash.remote(code)).catch(() => {});
+      await until(
+        () => heard('workerExit', (e) => e.pid === pid) !== undefined,
+        10_000,
+        `workerExit ${round}`,
+      );
+      expect(heard('workerExit', (e) => e.pid === pid)).toMatchObject({
+        nodeId: there.nodeId,
+        exitCode: code,
+        actorId: a.actorId,
+        expected: false,
+      });
+    }
+    await until(() => heard('actorDied', (e) => e.actorId === a.actorId) !== undefined, 10_000, 'actorDied');
+    expect(heard('actorRestarted', (e) => e.actorId === a.actorId)).toMatchObject({
+      className: 'Crasher',
+      restarts: 1,
+    });
+    expect(heard('actorDied', (e) => e.actorId === a.actorId).reason).toMatch(/exited with code 5/);
+    // A task's worker that dies there.
+    const boom = sunray.remote(() => process.exit(4), { ...on, maxRetries: 0 });
+    await expect(sunray.get(boom.remote())).rejects.toThrow(sunray.WorkerCrashedError);
+    await until(
+      () => heard('workerExit', (e) => e.exitCode === 4) !== undefined,
+      10_000,
+      "the task worker's workerExit",
+    );
+    expect(heard('workerExit', (e) => e.exitCode === 4)).toMatchObject({
+      nodeId: there.nodeId,
+      expected: false,
+    });
+  });
+
   test('a node killed: nodeDead once, nodes() shows it dead, its actors restart or die', async () => {
     const victim = cluster.nodes[1]!;
     const onVictim = { schedulingStrategy: { nodeId: victim.nodeId, soft: true } } as const;
@@ -66,11 +123,13 @@ describe('cluster events', () => {
     const dead = (await sunray.nodes()).find((n) => n.nodeId === victim.nodeId);
     expect(dead?.alive).toBe(false);
     await until(
-      () => seen.some(([n]) => n === 'actorRestarted') && seen.some(([n]) => n === 'actorDied'),
+      () =>
+        seen.some(([n, e]) => n === 'actorRestarted' && e.actorId === restartable.actorId) &&
+        seen.some(([n, e]) => n === 'actorDied' && e.actorId === mortal.actorId),
       10_000,
       'actor events',
     );
-    const restarted = seen.find(([n]) => n === 'actorRestarted')![1];
+    const restarted = seen.find(([n, e]) => n === 'actorRestarted' && e.actorId === restartable.actorId)![1];
     expect(restarted).toMatchObject({
       actorId: restartable.actorId,
       className: 'Tally',
@@ -78,7 +137,7 @@ describe('cluster events', () => {
     });
     expect(restarted.restarts).toBe(1);
     expect(restarted.reason).toContain(victim.nodeId.slice(0, 8));
-    const died = seen.find(([n]) => n === 'actorDied')![1];
+    const died = seen.find(([n, e]) => n === 'actorDied' && e.actorId === mortal.actorId)![1];
     expect(died).toMatchObject({ actorId: mortal.actorId, className: 'Tally' });
     expect(died.reason).toMatch(/maxRestarts is used up/);
     // The restarted actor answers from its new node (state rebuilt by its constructor).

@@ -80,6 +80,7 @@ const samples: Message[] = [
   { t: 'cancel', taskId: randomBytes(24), force: false, recursive: false },
   { t: 'cancel', taskId: randomBytes(24), force: true, recursive: true },
   { t: 'streamConsumed', taskId: randomBytes(24), consumed: 0xfffffffe },
+  { t: 'event', name: 'actorDied', payloadJson: '{"actorId":"ab","reason":"é"}' },
 ];
 
 function body(m: Message): Buffer {

@@ -38,13 +38,14 @@ export enum Body {
   RefOps = 23,
   RefOpsAck = 24,
   OwnersDied = 25,
-  StreamConsumed = 26
+  StreamConsumed = 26,
+  Event = 27
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -73,15 +74,16 @@ export function unionToBody(
     case 'RefOpsAck': return accessor(new RefOpsAck())! as RefOpsAck;
     case 'OwnersDied': return accessor(new OwnersDied())! as OwnersDied;
     case 'StreamConsumed': return accessor(new StreamConsumed())! as StreamConsumed;
+    case 'Event': return accessor(new Event())! as Event;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -110,6 +112,7 @@ export function unionListToBody(
     case 'RefOpsAck': return accessor(index, new RefOpsAck())! as RefOpsAck;
     case 'OwnersDied': return accessor(index, new OwnersDied())! as OwnersDied;
     case 'StreamConsumed': return accessor(index, new StreamConsumed())! as StreamConsumed;
+    case 'Event': return accessor(index, new Event())! as Event;
     default: return null;
   }
 }
@@ -1886,6 +1889,67 @@ static createStreamConsumed(builder:flatbuffers.Builder, taskIdOffset:flatbuffer
   StreamConsumed.addTaskId(builder, taskIdOffset);
   StreamConsumed.addConsumed(builder, consumed);
   return StreamConsumed.endStreamConsumed(builder);
+}
+}
+
+/**
+ * Something that happened to work owned on the receiver's node (sunray.events there): a
+ * worker that ran its tasks exited, one of its actors restarted or died.
+ */
+export class Event {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Event {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsEvent(bb:flatbuffers.ByteBuffer, obj?:Event):Event {
+  return (obj || new Event()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsEvent(bb:flatbuffers.ByteBuffer, obj?:Event):Event {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Event()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+name():string|null
+name(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+name(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+payloadJson():string|null
+payloadJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+payloadJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startEvent(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, nameOffset, 0);
+}
+
+static addPayloadJson(builder:flatbuffers.Builder, payloadJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, payloadJsonOffset, 0);
+}
+
+static endEvent(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createEvent(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, payloadJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Event.startEvent(builder);
+  Event.addName(builder, nameOffset);
+  Event.addPayloadJson(builder, payloadJsonOffset);
+  return Event.endEvent(builder);
 }
 }
 

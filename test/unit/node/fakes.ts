@@ -262,6 +262,10 @@ export class FakeCluster implements ClusterHooks {
   streamConsumed(): boolean {
     return false;
   }
+  readonly events: Array<{ ownerTaskIds: readonly Uint8Array[]; name: string; payload: unknown }> = [];
+  sendEvent(ownerTaskIds: readonly Uint8Array[], name: string, payload: unknown): void {
+    this.events.push({ ownerTaskIds, name, payload });
+  }
   killActor(): boolean {
     return false;
   }
