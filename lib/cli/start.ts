@@ -11,6 +11,7 @@ import { InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
+import { checkLabels } from '../protocol/node-labels.js';
 import { daemons, loadHead, sessionDir } from '../session/session-dir.js';
 import { checkSpillParent } from '../store/spill-dir.js';
 import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
@@ -50,6 +51,11 @@ export const SPEC: VerbSpec = {
     'num-cpus': { type: 'string', value: 'N', help: "CPUs this node offers (default: the machine's cores)" },
     'num-gpus': { type: 'string', value: 'N', help: 'GPUs this node offers (default 0)' },
     resources: { type: 'string', value: 'JSON', help: 'custom resources, e.g. \'{"disk": 2}\'' },
+    labels: {
+      type: 'string',
+      value: 'JSON',
+      help: 'node labels, e.g. \'{"zone": "eu-1"}\' (listed by nodes())',
+    },
     'object-store-memory': {
       type: 'string',
       value: 'BYTES',
@@ -94,6 +100,18 @@ function resourcesFlag(f: Flags): Record<string, number> | undefined {
   return v as Record<string, number>;
 }
 
+function labelsFlag(f: Flags): Record<string, string> | undefined {
+  const raw = stringFlag(f, 'labels');
+  if (raw === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgumentError(`--labels must be JSON like '{"zone": "eu-1"}', got ${raw}`);
+  }
+  return checkLabels(v, '--labels');
+}
+
 /** The given token (flag, then environment), checked for length; undefined if none was given. */
 function givenToken(f: Flags): string | undefined {
   const flag = stringFlag(f, 'token');
@@ -123,6 +141,7 @@ export async function run(argv: string[]): Promise<number> {
   const numCpus = numberFlag(f, 'num-cpus');
   const numGpus = numberFlag(f, 'num-gpus');
   const resources = resourcesFlag(f);
+  const labels = labelsFlag(f);
   const mem = numberFlag(f, 'object-store-memory');
   const spillDir = stringFlag(f, 'object-spilling-dir');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
@@ -132,6 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;
   if (resources) cfg.resources = resources;
+  if (labels) cfg.labels = labels;
   if (mem !== undefined) cfg.objectStoreMemory = mem;
   if (spillDir !== undefined) {
     if (spillDir === '') throw new InvalidArgumentError('--object-spilling-dir needs a directory');

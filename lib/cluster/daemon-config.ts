@@ -21,6 +21,8 @@ export interface DaemonConfig {
   numGpus?: number;
   /** Custom resources this node offers. */
   resources?: Record<string, number>;
+  /** Its labels (`--labels`), checked. */
+  labels?: Record<string, string>;
   /** Bytes of the node's object store. */
   objectStoreMemory?: number;
   /** Where the store makes its private spill directory (default: the session directory). */

@@ -55,6 +55,7 @@ export class HeadService {
           infeasible: {},
           pendingActors: 0,
           storeCapacity: m.storeCapacity,
+          labels: m.labels,
         });
         this.headLinks.set(c, m.nodeId);
         c.reply(p.requestId, table());

@@ -28,7 +28,7 @@ export interface LocalNode {
   readonly nodeId: string;
   readonly store: ObjectStore;
   readonly pool: { total(): Resources; available(): Resources };
-  readonly opts: { readonly objectStoreMemory: number };
+  readonly opts: { readonly objectStoreMemory: number; readonly labels?: Record<string, string> };
   /** The owner of tasks other nodes forwarded here: their results go back over the cluster. */
   readonly remoteOwner: ResultSink;
   /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */

@@ -97,6 +97,7 @@ export class Membership {
       infeasible: snap.infeasible,
       pendingActors: snap.pendingActors,
       storeCapacity: local.opts.objectStoreMemory,
+      labels: local.opts.labels ?? {},
     };
   }
 
@@ -112,6 +113,7 @@ export class Membership {
       resources: info.total,
       storeCapacity: info.storeCapacity,
       isDriver: info.isDriver,
+      labels: info.labels,
     });
     if (reply.msg.t !== 'nodeTable') throw new ClusterConnectionError(`the head refused to register us`);
     this.adoptTimeout(reply.msg.heartbeatTimeoutMs);

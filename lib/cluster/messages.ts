@@ -55,6 +55,8 @@ export interface NodeInfoMsg {
   storeCapacity: number;
   /** Actors waiting to be placed there (for a worker process or for resources). */
   pendingActors: number;
+  /** Its labels (init's or `sunray start --labels`), as it registered them. */
+  labels: Record<string, string>;
 }
 
 /** Every message of the node-to-node protocol, decoded; `t` names its kind. */
@@ -69,6 +71,7 @@ export type Message =
       resources: Resources;
       storeCapacity: number;
       isDriver: boolean;
+      labels: Record<string, string>;
     }
   | {
       t: 'heartbeat';
@@ -167,6 +170,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           resources(b, m.resources),
           BigInt(m.storeCapacity),
           m.isDriver,
+          b.createString(JSON.stringify(m.labels)),
         ),
       ];
     case 'heartbeat':
@@ -200,6 +204,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           b.createString(JSON.stringify(n.infeasible)),
           BigInt(n.storeCapacity),
           n.pendingActors,
+          b.createString(JSON.stringify(n.labels)),
         ),
       );
       return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
@@ -335,6 +340,16 @@ function readJson(s: string | null): Record<string, number> {
   return v as Record<string, number>;
 }
 
+/** A labels object (string values only) from its JSON. */
+function readLabels(s: string | null): Record<string, string> {
+  if (!s) return {};
+  const v = JSON.parse(s) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FrameError('expected a JSON object');
+  for (const x of Object.values(v))
+    if (typeof x !== 'string') throw new FrameError('a label is not a string');
+  return v as Record<string, string>;
+}
+
 function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
   return {
     nodeId: hex(n.nodeIdArray()),
@@ -349,6 +364,7 @@ function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
     infeasible: readJson(n.infeasibleJson()),
     storeCapacity: Number(n.storeCapacity()),
     pendingActors: n.pendingActors(),
+    labels: readLabels(n.labelsJson()),
   };
 }
 
@@ -375,6 +391,7 @@ function readBody(f: Frame, limit: number): Message {
         resources: readResources(m.resourcesLength(), (i, r) => m.resources(i, r), limit),
         storeCapacity: Number(m.storeCapacity()),
         isDriver: m.isDriver(),
+        labels: readLabels(m.labelsJson()),
       };
     }
     case Body.Heartbeat: {

@@ -10,6 +10,7 @@ import { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from '../cluster/daemon-config.js';
 import { defaultObjectStoreMemory } from '../node/driver.js';
 import { NodeManager } from '../node/node-manager.js';
+import { checkLabels } from '../protocol/node-labels.js';
 import { forgetDaemon, recordDaemon, saveHead } from '../session/session-dir.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       idleWorkerTimeoutMs: 60_000,
       driverDir: process.cwd(),
       ...(cfg.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: cfg.maxWorkerProcesses } : {}),
+      labels: checkLabels(cfg.labels, 'sunray start'),
     });
   } catch (err) {
     console.error(`sunray node: could not start: ${(err as Error).message}`);

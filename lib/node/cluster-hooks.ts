@@ -81,6 +81,7 @@ export interface ClusterHooks {
     isHead: boolean;
     isDriver: boolean;
     total: Record<string, number>;
+    labels: Record<string, string>;
   }>;
   /** Resources of the whole cluster (alive nodes). */
   clusterResources(kind: 'total' | 'available'): Record<string, number>;

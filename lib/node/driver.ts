@@ -8,6 +8,7 @@ import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../base/errors.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { jobOf } from '../protocol/job.js';
+import { checkLabels } from '../protocol/node-labels.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { SessionSocket } from '../session/session-socket.js';
@@ -46,6 +47,11 @@ export interface InitOptions {
   heartbeatTimeout?: number;
   /** Namespace for named actors (default 'default'). */
   namespace?: string;
+  /**
+   * Labels of this driver's node, listed by nodes() (Ray's node labels): `{ zone: 'eu-1' }`.
+   * Keys are `[prefix/]name` (`sunray.io/` is sunray's own), values up to 63 characters.
+   */
+  labels?: Record<string, string>;
   /** Forward workers' stdout/stderr to this process, prefixed (default true). */
   logToDriver?: boolean;
   /** Idle workers above the per-CPU pool are stopped after this long (default 60 s). */
@@ -147,6 +153,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     idleWorkerTimeoutMs: opts.idleWorkerTimeout ?? 60_000,
     driverDir: process.cwd(),
     maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),
+    labels: checkLabels(opts.labels, 'init()'),
   });
   const backend = new DriverBackend(manager);
   if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {

@@ -18,7 +18,6 @@ import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { retryableError } from '../protocol/error-record.js';
-import { reportEvent } from '../protocol/events.js';
 import {
   type FunctionDef,
   NO_DEF,
@@ -51,7 +50,7 @@ import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { TaskCancels } from './task-cancel.js';
 import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
-import { describeDeath, ownedElsewhere, taskCrashError, workerExitEvent } from './worker-deaths.js';
+import { describeDeath, ownedElsewhere, reportWorkerExit, taskCrashError } from './worker-deaths.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerProcess, workerArgv } from './worker-process.js';
 
@@ -73,6 +72,8 @@ export interface NodeManagerOptions {
   driverDir: string;
   /** Worker processes this node runs at most, actors included (default and most: MAX_WORKERS). */
   maxWorkerProcesses?: number;
+  /** Its labels (protocol/node-labels.ts, checked): nodes() lists them. */
+  labels?: Record<string, string>;
 }
 
 export type { NodeStats };
@@ -158,6 +159,7 @@ export class NodeManager {
       available: () => this.taskManager.available(),
       total: () => this.pool.total(),
       nodeId: this.nodeId,
+      labels: this.opts.labels ?? {},
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
@@ -403,7 +405,7 @@ export class NodeManager {
       // store closed
     }
     const death = describeDeath(w, code, signal);
-    const remoteOwned = ownedElsewhere(w.inflight, (key) => this.tasks.get(key)?.owner);
+    const elsewhere = ownedElsewhere(w.inflight, (key) => this.tasks.get(key)?.owner);
     const start = this.workers.startFailed(w, code, signal);
     this.taskManager.workerExited(w, (t) => taskCrashError(death, w, t.spec.name, t.spec.maxRetries));
     this.actors.workerExited(w, owner, start.failed, death.how, death.hint);
@@ -417,10 +419,7 @@ export class NodeManager {
         death: hosted.state === 'dead' ? this.actors.diedError(hosted).message : '',
       },
     );
-    if (hosted?.owner.kind === 'remote') remoteOwned.push(hosted.createSpec.taskId);
-    const exit = workerExitEvent(this.nodeId, w, code, signal, death, hosted?.hex);
-    reportEvent('workerExit', exit);
-    if (remoteOwned.length > 0) this.clusterHooks?.sendEvent(remoteOwned, 'workerExit', exit);
+    reportWorkerExit(this.nodeId, w, { code, signal, death, hosted, elsewhere }, this.clusterHooks);
     if (start.error) this.failWaitingForWorkers(start.error);
     this.scheduleDispatch();
     this.updateRef();

@@ -8,6 +8,7 @@ import { type Reader, Writer } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
+import { NODE_ID_LABEL } from '../protocol/node-labels.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeInfo, NodeRequests } from '../worker/backend.js';
@@ -38,6 +39,8 @@ export interface RequestTargets {
   /** This node's resources in all. */
   total(): Record<string, number>;
   readonly nodeId: string;
+  /** This node's labels (as it was started with them). */
+  readonly labels: Record<string, string>;
 }
 
 /**
@@ -63,7 +66,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       const cluster = node.cluster();
       if (!cluster) {
         const self = { nodeId: node.nodeId, address: '', alive: true, isHead: true, isDriver: false };
-        return [nodeInfo({ ...self, total: node.total() })];
+        return [nodeInfo({ ...self, total: node.total(), labels: node.labels })];
       }
       return cluster.nodes().map(nodeInfo);
     },
@@ -86,7 +89,7 @@ function nodeInfo(n: ReturnType<ClusterHooks['nodes']>[number]): NodeInfo {
     isHead: n.isHead,
     isDriver: n.isDriver,
     resources: { ...n.total },
-    labels: { 'sunray.io/node-id': n.nodeId },
+    labels: { ...n.labels, [NODE_ID_LABEL]: n.nodeId },
   };
 }
 

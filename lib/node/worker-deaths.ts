@@ -4,7 +4,8 @@
 // (kept by WorkerProcess) tells it apart, and the limit comes from its Ready message. Each
 // death is reported to the program too (sunray.events' workerExit: workerExitEvent).
 import { OutOfMemoryError, WorkerCrashedError } from '../base/errors.js';
-import type { WorkerExitEvent } from '../protocol/events.js';
+import { reportEvent, type WorkerExitEvent } from '../protocol/events.js';
+import type { ClusterHooks } from './cluster-hooks.js';
 import type { ResultSink } from './owner-router.js';
 import { maxOldSpaceFlag, type WorkerProcess } from './worker-process.js';
 
@@ -79,25 +80,42 @@ export function ownedElsewhere(
   return ids;
 }
 
-/** w's exit as sunray.events' workerExit tells it; actorHex: the actor it hosted. */
-export function workerExitEvent(
+/** What reportWorkerExit is told of a worker's exit. */
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  death: WorkerDeath;
+  /** The actor it hosted, if any. */
+  hosted: { hex: string; owner: Pick<ResultSink, 'kind'>; createSpec: { taskId: Buffer } } | undefined;
+  /** The ids of the tasks it ran for owners on other nodes (ownedElsewhere). */
+  elsewhere: Uint8Array[];
+}
+
+/**
+ * Reports w's exit to the program (sunray.events' workerExit), here and on the nodes of the
+ * owners of the work it did for them: its tasks' and, when owned elsewhere, its actor's.
+ */
+export function reportWorkerExit(
   nodeId: string,
   w: WorkerProcess,
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  death: WorkerDeath,
-  actorHex: string | undefined,
-): WorkerExitEvent {
-  return {
+  exit: WorkerExit,
+  cluster: Pick<ClusterHooks, 'sendEvent'> | undefined,
+): void {
+  const actorHex = exit.hosted?.hex;
+  const event: WorkerExitEvent = {
     nodeId,
     pid: w.pid,
     workerId: w.ownerId,
-    exitCode: code,
-    signal,
-    how: death.how,
-    outOfMemory: death.outOfMemory,
+    exitCode: exit.code,
+    signal: exit.signal,
+    how: exit.death.how,
+    outOfMemory: exit.death.outOfMemory,
     actorId: actorHex,
     // Retired by the pool (idle too long, or to make room) before it exited.
     expected: w.state === 'dead' && actorHex === undefined,
   };
+  reportEvent('workerExit', event);
+  const owners = exit.elsewhere;
+  if (exit.hosted?.owner.kind === 'remote') owners.push(exit.hosted.createSpec.taskId);
+  if (owners.length > 0) cluster?.sendEvent(owners, 'workerExit', event);
 }

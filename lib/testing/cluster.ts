@@ -10,6 +10,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
 import { embeddedNode } from '../node/driver.js';
+import { checkLabels } from '../protocol/node-labels.js';
 
 const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
 
@@ -27,6 +28,8 @@ export interface NodeOptions {
   prefaultStore?: boolean;
   /** Worker processes the node runs at most, actors included (`sunray start --max-worker-processes`). */
   maxWorkerProcesses?: number;
+  /** The node's labels (`sunray start --labels`), listed by nodes(). */
+  labels?: Record<string, string>;
 }
 
 /** Options of new Cluster(). */
@@ -93,6 +96,7 @@ export class Cluster {
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
       ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
+      ...(opts.labels ? { labels: checkLabels(opts.labels, 'Cluster.addNode()') } : {}),
     };
     // The configuration (and its token) on stdin, never in argv: see daemon.ts.
     const env = { ...process.env };

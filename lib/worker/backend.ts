@@ -27,7 +27,7 @@ export interface NodeInfo {
   isDriver: boolean;
   /** All of its resources: CPU, GPU, memory-less custom ones ({ CPU: 8, GPU: 1, disk: 2 }). */
   resources: Record<string, number>;
-  /** Its labels: `sunray.io/node-id` (its id) for now; custom labels are not supported yet. */
+  /** Its labels: those it was started with (init's `labels`, `sunray start --labels`) and `sunray.io/node-id` (its id). */
   labels: Record<string, string>;
 }
 

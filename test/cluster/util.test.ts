@@ -19,8 +19,17 @@ describe('ray.util across two nodes', () => {
   beforeAll(async () => {
     cluster = new Cluster();
     await cluster.addNode({ numCpus: 2, resources: { near: 4 } });
-    await cluster.addNode({ numCpus: 2, resources: { far: 4 } });
-    await sunray.init({ address: cluster.address, token: cluster.token, namespace: 'team' });
+    await cluster.addNode({
+      numCpus: 2,
+      resources: { far: 4 },
+      labels: { zone: 'far-1', 'example.com/tier': 'gold' },
+    });
+    await sunray.init({
+      address: cluster.address,
+      token: cluster.token,
+      namespace: 'team',
+      labels: { role: 'driver' },
+    });
   });
   afterAll(async () => {
     await sunray.shutdown();
@@ -94,10 +103,13 @@ describe('ray.util across two nodes', () => {
       alive: true,
       isHead: false,
       resources: expect.objectContaining({ CPU: 2, far: 4 }),
+      // The labels it was started with (sunray start --labels), and its id.
+      labels: { zone: 'far-1', 'example.com/tier': 'gold', 'sunray.io/node-id': second!.nodeId },
     });
-    // The driver's own node is listed too, marked as a driver's.
+    // The driver's own node is listed too, marked as a driver's, with init's labels.
     const driver = byId.get(sunray.getRuntimeContext().nodeId);
     expect(driver).toMatchObject({ alive: true, isDriver: true });
+    expect(driver?.labels).toEqual({ role: 'driver', 'sunray.io/node-id': driver?.nodeId });
     expect(nodes).toHaveLength(3);
     const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
     const seen = await sunray.get(inTask.remote());

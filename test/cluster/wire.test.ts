@@ -28,6 +28,7 @@ const samples: Message[] = [
     resources: { CPU: 2, x: 0.5 },
     storeCapacity: 1 << 30,
     isDriver: false,
+    labels: { zone: 'eu-1', 'sunray.io/x': 'é' },
   },
   {
     t: 'heartbeat',
@@ -55,6 +56,7 @@ const samples: Message[] = [
         infeasible: {},
         storeCapacity: 5,
         pendingActors: 2,
+        labels: { gpu: 'a100' },
       },
     ],
   },

@@ -525,8 +525,15 @@ isDriver():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+labelsJson():string|null
+labelsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+labelsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startRegisterNode(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -573,18 +580,23 @@ static addIsDriver(builder:flatbuffers.Builder, isDriver:boolean) {
   builder.addFieldInt8(4, +isDriver, +false);
 }
 
+static addLabelsJson(builder:flatbuffers.Builder, labelsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, labelsJsonOffset, 0);
+}
+
 static endRegisterNode(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint, isDriver:boolean):flatbuffers.Offset {
+static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint, isDriver:boolean, labelsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   RegisterNode.startRegisterNode(builder);
   RegisterNode.addNodeId(builder, nodeIdOffset);
   RegisterNode.addAddress(builder, addressOffset);
   RegisterNode.addResources(builder, resourcesOffset);
   RegisterNode.addStoreCapacity(builder, storeCapacity);
   RegisterNode.addIsDriver(builder, isDriver);
+  RegisterNode.addLabelsJson(builder, labelsJsonOffset);
   return RegisterNode.endRegisterNode(builder);
 }
 }
@@ -915,8 +927,15 @@ pendingActors():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+labelsJson():string|null
+labelsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+labelsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startNodeInfo(builder:flatbuffers.Builder) {
-  builder.startObject(12);
+  builder.startObject(13);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -1015,12 +1034,16 @@ static addPendingActors(builder:flatbuffers.Builder, pendingActors:number) {
   builder.addFieldInt32(11, pendingActors, 0);
 }
 
+static addLabelsJson(builder:flatbuffers.Builder, labelsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, labelsJsonOffset, 0);
+}
+
 static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number):flatbuffers.Offset {
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   NodeInfo.startNodeInfo(builder);
   NodeInfo.addNodeId(builder, nodeIdOffset);
   NodeInfo.addAddress(builder, addressOffset);
@@ -1034,6 +1057,7 @@ static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offs
   NodeInfo.addInfeasibleJson(builder, infeasibleJsonOffset);
   NodeInfo.addStoreCapacity(builder, storeCapacity);
   NodeInfo.addPendingActors(builder, pendingActors);
+  NodeInfo.addLabelsJson(builder, labelsJsonOffset);
   return NodeInfo.endNodeInfo(builder);
 }
 }

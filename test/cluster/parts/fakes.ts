@@ -73,6 +73,7 @@ export function nodeInfo(
     load: {},
     alive,
     isHead: false,
+    labels: {},
     isDriver: false,
     pendingTasks: 0,
     infeasible: {},

@@ -114,6 +114,7 @@ describe('request server', () => {
       available: () => ({ CPU: 1 }),
       total: () => ({ CPU: 2 }),
       nodeId: 'ab',
+      labels: {},
     });
     const view = new Uint8Array([1, 2, 3]);
     h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer
@@ -125,7 +126,15 @@ describe('request server', () => {
     expect([h.availableResources(), h.clusterResources()]).toEqual([{}, {}]);
     // nodes() is the cluster's table, dead nodes included, as the public NodeInfo.
     cluster.table.push(
-      { nodeId: 'ab', address: '127.0.0.1:1', alive: true, isHead: true, isDriver: false, total: { CPU: 2 } },
+      {
+        nodeId: 'ab',
+        address: '127.0.0.1:1',
+        alive: true,
+        isHead: true,
+        isDriver: false,
+        total: { CPU: 2 },
+        labels: { zone: 'a' },
+      },
       {
         nodeId: 'cd',
         address: '127.0.0.1:2',
@@ -133,6 +142,7 @@ describe('request server', () => {
         isHead: false,
         isDriver: false,
         total: { GPU: 1 },
+        labels: {},
       },
     );
     expect(h.nodes()).toEqual([
@@ -143,7 +153,7 @@ describe('request server', () => {
         isHead: true,
         isDriver: false,
         resources: { CPU: 2 },
-        labels: { 'sunray.io/node-id': 'ab' },
+        labels: { zone: 'a', 'sunray.io/node-id': 'ab' },
       },
       {
         nodeId: 'cd',
