@@ -82,6 +82,16 @@ describe('sunray from a shell', () => {
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/at least 16 random characters/);
   });
+
+  test('bad --labels are refused before a node starts, naming the label', async () => {
+    const r = await runNode(CLI, ['start', '--head', '--port', '0', '--labels', 'zone=a']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--labels must be JSON like '{"zone": "eu-1"}', got zone=a`);
+    const s = await runNode(CLI, ['start', '--head', '--port', '0', '--labels', '{"sunray.io/x": "y"}']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain("--labels: the label 'sunray.io/x' is sunray's own");
+    expect(existsSync(join(dir, 'token'))).toBe(false); // no head was started
+  });
 });
 
 describe('the flag parser', () => {
