@@ -38,6 +38,7 @@ export type {
   ActorMethodOptions,
   ActorOptions,
   MethodNames,
+  StreamingActorMethod,
   UntypedActor,
 } from './api/actor.js';
 export type {
