@@ -1,10 +1,10 @@
 // Streaming from a replica to its caller (a proxy writing an HTTP body, a handle iterating a
-// generator method). Until sunray has streaming generators (ObjectRefGenerator), a stream is
-// pulled: the replica's first answer carries what was ready at once and a stream id; the
-// caller then calls `pull(id)` on the replica, one call in flight per stream, and each pull
-// returns as soon as at least one chunk is there, with every chunk ready by then. Both ends
-// meet only through `StreamRegistry` (replica) and `pullStream` (caller), so swapping the
-// pulls for a generator changes these two and nothing else.
+// generator method). A stream is pulled: the replica's first answer carries what was ready at
+// once and a stream id; the caller then calls `pull(id)` on the replica, one call in flight
+// per stream, and each pull returns as soon as at least one chunk is there, with every chunk
+// ready by then (a generator actor method would send one object per chunk: not measured
+// yet). Both ends meet only through `StreamRegistry` (replica) and `pullStream` (caller), so
+// swapping the pulls for a generator changes these two and nothing else.
 
 /** What a stream reads from: a body's reader (bytes) or a generator method's iterator (values). */
 export interface StreamSource {
