@@ -110,6 +110,7 @@ describe('tasks and objects across nodes', () => {
               fs.writeFileSync(`${out}-child.part`, 'started');
               fs.renameSync(`${out}-child.part`, `${out}-child`);
               while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
+              fs.writeFileSync(`${out}-child-done`, '');
               return 1;
             },
             { numCpus: 0.5, resources: { special: 0.5 } },
@@ -141,6 +142,8 @@ describe('tasks and objects across nodes', () => {
         writeFileSync(gate, '');
         await until(() => read(`${out}-parent`) !== undefined, 10_000, 'the parent to end');
         if (!recursive) expect(read(`${out}-parent`)).toBe('value 1');
+        // The child (cancelled or not) ends too, and frees what it holds, before the next test.
+        await until(() => existsSync(`${out}-child-done`), 10_000, 'the child to end');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
