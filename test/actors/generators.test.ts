@@ -4,19 +4,18 @@
 // order, backpressure, errors, cancel and restarts as for generator tasks. The generators
 // write their progress to files, so that the tests see the producer while the consumer
 // holds off.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { progressOf, valuesOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
 let dir: string;
 let n = 0;
 /** A fresh path in the test's directory. */
 const path = (what: string) => join(dir, `${what}-${n++}`);
-/** The number a generator last wrote to file p (0 before it wrote). */
-const progress = (p: string) => (existsSync(p) ? Number(readFileSync(p, 'utf8')) : 0);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sunray-actor-gen-'));
@@ -26,13 +25,6 @@ afterAll(async () => {
   await sunray.shutdown();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Every value of a generator's refs, in order. */
-async function values<T>(gen: AsyncIterable<sunray.ObjectRef<T>>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const ref of gen) out.push(await sunray.get(ref));
-  return out;
-}
 
 /** An actor with state, an async generator method, a sync one, and plain methods. */
 class WordList {
@@ -88,12 +80,12 @@ describe('generator actor methods', () => {
     const [ready] = await sunray.wait([it.completed], { timeout: 100 });
     expect(ready).toEqual([]); // still running
     writeFileSync(gate, '');
-    expect(await values(it)).toEqual(['b', 'end']);
+    expect(await valuesOf(it)).toEqual(['b', 'end']);
     expect(await sunray.get(it.completed)).toBe(3);
     // Many values in order, large ones through the store, from a sync generator method too.
     const log = path('log');
-    expect(await values(w.counted.remote(300, log))).toEqual(Array.from({ length: 300 }, (_, i) => i));
-    const arrays = await values(w.big.remote(2));
+    expect(await valuesOf(w.counted.remote(300, log))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const arrays = await valuesOf(w.big.remote(2));
     expect(arrays.map((a) => [a.length, a[0], a[39_999]])).toEqual([
       [40_000, 0, 0],
       [40_000, 1, 1],
@@ -119,7 +111,7 @@ describe('generator actor methods', () => {
     const gen = t.take.remote(3);
     const after = t.next.remote();
     expect(await sunray.get(after)).toBe(3);
-    expect(await values(gen)).toEqual([0, 1, 2]);
+    expect(await valuesOf(gen)).toEqual([0, 1, 2]);
     sunray.kill(t);
   });
 
@@ -127,12 +119,12 @@ describe('generator actor methods', () => {
     const w = Words.remote();
     const log = path('log');
     const it = w.counted.options({ generatorBackpressure: 2 }).remote(10, log);
-    await until(() => progress(log) === 2, 10_000, 'the generator yields its first 2 values');
+    await until(() => progressOf(log) === 2, 10_000, 'the generator yields its first 2 values');
     await new Promise((r) => setTimeout(r, 400));
-    expect(progress(log)).toBe(2); // paused: 2 values unconsumed
+    expect(progressOf(log)).toBe(2); // paused: 2 values unconsumed
     expect(await sunray.get((await it.next()).value as sunray.ObjectRef<number>)).toBe(0);
-    await until(() => progress(log) === 3, 10_000, 'one more value after one was consumed');
-    expect(await values(it)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await until(() => progressOf(log) === 3, 10_000, 'one more value after one was consumed');
+    expect(await valuesOf(it)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     sunray.kill(w);
   });
 
@@ -195,9 +187,9 @@ describe('generator actor methods', () => {
     }
     expect(caught).toBeInstanceOf(sunray.TaskCancelledError);
     await new Promise((r) => setTimeout(r, 100));
-    const stopped = progress(log);
+    const stopped = progressOf(log);
     await new Promise((r) => setTimeout(r, 300));
-    expect(progress(log)).toBe(stopped); // the side effect stopped
+    expect(progressOf(log)).toBe(stopped); // the side effect stopped
     expect(await sunray.get(refs)).toEqual(refs.map((_, i) => i));
     expect(await sunray.get(w.size.remote())).toBe(0); // the actor takes calls again
     // The same from a task, whose calls go straight to the actor.
@@ -222,9 +214,9 @@ describe('generator actor methods', () => {
       error: 'TaskCancelledError',
     });
     await new Promise((r) => setTimeout(r, 100));
-    const stopped2 = progress(log2);
+    const stopped2 = progressOf(log2);
     await new Promise((r) => setTimeout(r, 300));
-    expect(progress(log2)).toBe(stopped2);
+    expect(progressOf(log2)).toBe(stopped2);
     sunray.kill(w);
   });
 
@@ -234,7 +226,7 @@ describe('generator actor methods', () => {
     const found = await sunray.getActor<WordList>('words-by-name');
     const gate = path('gate');
     writeFileSync(gate, '');
-    expect(await values(found.stream.remote(gate))).toEqual(['named', 'end']);
+    expect(await valuesOf(found.stream.remote(gate))).toEqual(['named', 'end']);
     expect(await sunray.get(found.size.remote())).toBe(1);
     // A handle that cannot know (getIfExists in a worker, with a class of its own that has
     // no generator) gets an error saying what to do, and streams once told to.

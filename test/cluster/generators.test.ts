@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { progressOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
 const numbers = sunray.remote(async function* numbers(k: number) {
@@ -62,7 +63,7 @@ describe('streaming generators across two nodes', () => {
       },
       { resources: { far: 1 }, generatorBackpressure: 2 },
     );
-    const progress = () => (existsSync(log) ? Number(readFileSync(log, 'utf8')) : 0);
+    const progress = () => progressOf(log);
     const held = counted.remote(10, log);
     await until(() => progress() === 2, 10_000, 'the first 2 values');
     await new Promise((r) => setTimeout(r, 400));

@@ -2,19 +2,18 @@
 // function gives an ObjectRefGenerator whose refs arrive as values are yielded, in order.
 // What the generator did (how far it got) is read from files it writes, so that the tests
 // see the producer's progress while the consumer holds off.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { progressOf, valuesOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
 let dir: string;
 let n = 0;
 /** A fresh path in the test's directory. */
 const path = (what: string) => join(dir, `${what}-${n++}`);
-/** The number a generator last wrote to file p (0 before it wrote). */
-const progress = (p: string) => (existsSync(p) ? Number(readFileSync(p, 'utf8')) : 0);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sunray-gen-'));
@@ -33,13 +32,6 @@ const counted = sunray.remote(async function* counted(count: number, log: string
     yield i;
   }
 });
-
-/** Every value of a generator's refs, in order. */
-async function values<T>(gen: AsyncIterable<sunray.ObjectRef<T>>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const ref of gen) out.push(await sunray.get(ref));
-  return out;
-}
 
 describe('streaming generators', () => {
   test('the first value is readable before the generator has finished', async () => {
@@ -60,16 +52,18 @@ describe('streaming generators', () => {
     const [ready] = await sunray.wait([it.completed], { timeout: 100 });
     expect(ready).toEqual([]);
     writeFileSync(gate, '');
-    expect(await values(it)).toEqual(['second']);
+    expect(await valuesOf(it)).toEqual(['second']);
     expect(await sunray.get(it.completed)).toBe(2);
   });
 
   test('values arrive in order: many small ones, large ones through the store, sync generators', async () => {
-    expect(await values(counted.remote(300, path('log')))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(await valuesOf(counted.remote(300, path('log')))).toEqual(
+      Array.from({ length: 300 }, (_, i) => i),
+    );
     const big = sunray.remote(function* big(k: number) {
       for (let i = 0; i < k; i++) yield new Float64Array(40_000).fill(i); // 320 kB: in the store
     });
-    const arrays = await values(big.remote(3));
+    const arrays = await valuesOf(big.remote(3));
     expect(arrays.map((a) => [a.length, a[0], a[39_999]])).toEqual([
       [40_000, 0, 0],
       [40_000, 1, 1],
@@ -81,14 +75,14 @@ describe('streaming generators', () => {
         for (let i = 0; i < k; i++) yield `item ${i}`;
       },
     };
-    expect(await values(sunray.remote(obj.items).remote(2))).toEqual(['item 0', 'item 1']);
+    expect(await valuesOf(sunray.remote(obj.items).remote(2))).toEqual(['item 0', 'item 1']);
     const listed = sunray.remote((k: number) => Array.from({ length: k }, (_, i) => i * 10));
-    expect(await values(listed.options({ numReturns: 'streaming' }).remote(3))).toEqual([0, 10, 20]);
+    expect(await valuesOf(listed.options({ numReturns: 'streaming' }).remote(3))).toEqual([0, 10, 20]);
     // A generator always streams; a non-iterable result of a streaming task fails it.
     expect(() => big.options({ numReturns: 2 } as never)).toThrow(sunray.InvalidArgumentError);
     expect(() => big.options({ generatorBackpressure: 0 })).toThrow(/generatorBackpressure must be/);
     const notIterable = sunray.remote(() => 42).options({ numReturns: 'streaming' });
-    await expect(values(notIterable.remote())).rejects.toThrow(/not a generator or iterable/);
+    await expect(valuesOf(notIterable.remote())).rejects.toThrow(/not a generator or iterable/);
   });
 
   test('a task can consume a generator it started (the owner is a worker)', async () => {
@@ -107,19 +101,19 @@ describe('streaming generators', () => {
   test('generatorBackpressure pauses the producer while that many values are unconsumed', async () => {
     const log = path('log');
     const it = counted.options({ generatorBackpressure: 2 }).remote(10, log);
-    await until(() => progress(log) === 2, 10_000, 'the generator yields its first 2 values');
+    await until(() => progressOf(log) === 2, 10_000, 'the generator yields its first 2 values');
     await new Promise((r) => setTimeout(r, 400));
-    expect(progress(log)).toBe(2); // paused: 2 values unconsumed
+    expect(progressOf(log)).toBe(2); // paused: 2 values unconsumed
     const first = await it.next();
     expect(await sunray.get(first.value as sunray.ObjectRef<number>)).toBe(0);
-    await until(() => progress(log) === 3, 10_000, 'one more value after one was consumed');
+    await until(() => progressOf(log) === 3, 10_000, 'one more value after one was consumed');
     await new Promise((r) => setTimeout(r, 200));
-    expect(progress(log)).toBe(3);
-    expect(await values(it)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(progressOf(log)).toBe(3);
+    expect(await valuesOf(it)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     // Without it the same generator runs to the end with nothing consumed.
     const free = path('log');
     const unbounded = counted.remote(10, free);
-    await until(() => progress(free) === 10, 10_000, 'an unbounded generator runs on');
+    await until(() => progressOf(free) === 10, 10_000, 'an unbounded generator runs on');
     expect(await sunray.get(unbounded.completed)).toBe(10);
   });
 
@@ -167,10 +161,10 @@ describe('streaming generators', () => {
     expect(caught).toBeInstanceOf(sunray.TaskCancelledError);
     // The generator stops at its next step (one it is in the middle of may still finish).
     await new Promise((r) => setTimeout(r, 100));
-    const stopped = progress(log);
+    const stopped = progressOf(log);
     expect(stopped).toBeLessThan(refs.length + 3);
     await new Promise((r) => setTimeout(r, 300));
-    expect(progress(log)).toBe(stopped); // the side effect stopped
+    expect(progressOf(log)).toBe(stopped); // the side effect stopped
     expect(await sunray.get(refs)).toEqual(refs.map((_, i) => i));
   });
 
