@@ -94,7 +94,8 @@ export interface ActorMethodOptions<G extends string = string> {
   /**
    * Results the method returns (an array of that length); default 1. 'streaming': the call
    * gives an ObjectRefGenerator of what the method's result iterates (the default for a
-   * generator method of a class the handle knows; a handle from getActor needs it said).
+   * generator method; a handle that cannot know which methods are, such as a worker's
+   * getIfExists handle, needs it said).
    */
   numReturns?: number | 'streaming';
   /**
@@ -151,9 +152,9 @@ export interface ActorClass<C extends AnyClass, G extends string = never> {
 export interface HandleInfo {
   /** maxPendingCalls (-1: no limit). */
   maxPendingCalls: number;
-  /** Its concurrency group names; undefined when not known (a handle from getActor). */
+  /** Its concurrency group names; undefined when not known (a worker's getIfExists handle). */
   groups: readonly string[] | undefined;
-  /** Its generator methods (their calls stream); empty when not known (a handle from getActor). */
+  /** Its generator methods (their calls stream); empty when not known (a worker's getIfExists handle). */
   generators: readonly string[];
 }
 
