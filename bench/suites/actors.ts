@@ -142,6 +142,24 @@ export const actorBenchmarks: Benchmark[] = [
     },
   },
   {
+    name: 'actor launch',
+    group: 'actors',
+    kind: 'sunray',
+    shape:
+      'A.remote() (numCpus 0), one call awaited, then kill, one actor at a time: bounded by process starts ' +
+      '(each killed actor takes its process with it); figure = actors/s',
+    vsRay: noRay('ray_perf has no actor creation row'),
+    async run(ctx) {
+      const { api, Actor } = await sunrayDefs();
+      const launch = async () => {
+        const a = Actor.options({ numCpus: 0 }).remote();
+        await api.get(a.smallValue.remote());
+        (api.kill as (h: unknown) => void)(a);
+      };
+      return rate(launch, ctx, { unit: 'actors/s' });
+    },
+  },
+  {
     name: 'ActorPool map',
     group: 'actors',
     kind: 'sunray',

@@ -70,7 +70,7 @@ export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
 /** What the actor manager needs of the worker pool (worker-pool.ts). */
 export type ActorWorkers<W extends WorkerSlot> = Pick<
   WorkerPool<W>,
-  'mayStart' | 'atCap' | 'makeRoom' | 'warnAtCap' | 'spawn' | 'hostActor'
+  'mayStart' | 'atCap' | 'warnAtCap' | 'spawn' | 'hostActor' | 'hostWarm'
 >;
 
 /** What the actor manager asks of the rest of the node. */
@@ -216,30 +216,34 @@ export class ActorManager<W extends WorkerSlot> {
     this.hooks.scheduleDispatch();
   }
 
-  /** Places the waiting actors that can be: each in a process of its own, with its resources. */
+  /**
+   * Places the waiting actors that can be: each in a process of its own (a warm idle worker
+   * when there is one, else a new one), with its resources.
+   */
   placeWaiting(): void {
     for (let n = this.waiting.length; n > 0; n--) {
       const a = this.waiting.shift();
       if (!a) break;
       if (a.state === 'dead') continue;
-      if (!this.workers.mayStart()) {
-        // Each actor is a process: at the cap it waits, in order, for one to exit (as Ray's
-        // pending actors do), and an idle task worker makes room.
-        this.waiting.unshift(a);
-        if (this.workers.atCap()) {
-          this.workers.makeRoom();
-          this.workers.warnAtCap(`actor ${a.className}`);
-        }
-        return;
-      }
       const grant = this.resources.tryAcquire(a.placeDemand);
       if (!grant) {
         this.waiting.push(a);
         continue;
       }
+      let w = this.workers.hostWarm(a.hex);
+      if (w === undefined) {
+        if (!this.workers.mayStart()) {
+          // Each actor is a process: at the cap, with no idle one to take, it waits, in order,
+          // for one to exit or free up (as Ray's pending actors do).
+          this.resources.release(grant);
+          this.waiting.unshift(a);
+          if (this.workers.atCap()) this.workers.warnAtCap(`actor ${a.className}`);
+          return;
+        }
+        w = this.workers.spawn();
+        this.workers.hostActor(w, a.hex);
+      }
       a.grant = grant;
-      const w = this.workers.spawn();
-      this.workers.hostActor(w, a.hex);
       a.worker = w;
       const t = this.tasks.get(specKey(a.createSpec));
       w.ensureDefined(a.def);

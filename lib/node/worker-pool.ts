@@ -163,6 +163,37 @@ export class WorkerPool<W extends WorkerSlot> {
     w.hostActor(actorHex);
   }
 
+  /**
+   * Hosts an actor in the warmest ready idle worker, its start already paid (Ray's actors
+   * take their workers from the pool tasks use), else in one still starting that nothing
+   * took, or returns undefined. Another is
+   * then started in the background while the pool has fewer unclaimed workers than the
+   * node's CPUs (at least one), so that the next actor or task finds one warm too.
+   */
+  hostWarm(actorHex: string): W | undefined {
+    let best: W | undefined;
+    for (const w of this.workers.values()) {
+      if (w.state === 'idle' && w.ready && (!best || w.idleSince > best.idleSince)) best = w;
+    }
+    // Else one still starting that nothing took: sooner ready than a new one.
+    if (!best)
+      for (const w of this.workers.values()) if (w.state === 'starting' && !this.claimed.has(w)) best ??= w;
+    if (!best) return undefined;
+    this.hostActor(best, actorHex);
+    this.keepWarm();
+    return best;
+  }
+
+  /** Starts a worker while fewer than one per CPU (at least one) are idle or starting unclaimed. */
+  private keepWarm(): void {
+    const target = Math.min(Math.max(1, Math.floor(this.opts.numCpus)), this.maxWorkers);
+    let unclaimed = 0;
+    for (const w of this.workers.values()) {
+      if (w.state === 'idle' || (w.state === 'starting' && !this.claimed.has(w))) unclaimed++;
+    }
+    if (unclaimed < target && this.workers.size < this.maxWorkers && this.starts.waitMs() === 0) this.spawn();
+  }
+
   /** A lease gave w back: idle, the warmest of the pool. */
   giveBack(w: W): void {
     w.release(this.now());
@@ -193,16 +224,6 @@ export class WorkerPool<W extends WorkerSlot> {
         this.retire(w);
       }
     }
-  }
-
-  /** At the process cap with actors waiting: stops one idle task worker (one at a time) to make room. */
-  makeRoom(): void {
-    let idle: W | undefined;
-    for (const w of this.workers.values()) {
-      if (w.stopRequested && !w.exited) return; // one is on its way out already
-      if (w.state === 'idle' && w.ready && !w.heldByOthers) idle ??= w;
-    }
-    if (idle) this.retire(idle);
   }
 
   private retire(w: W): void {

@@ -200,7 +200,10 @@ export class WorkerProcess extends WorkerSlot {
 
   /** Whether the process (and its stderr pipe) keeps this process's event loop alive. */
   setRef(ref: boolean): void {
-    const stderr = this.proc.stderr as (Readable & { ref?(): void; unref?(): void }) | null;
+    const pipe = this.proc.stderr as (Readable & { ref?(): void; unref?(): void }) | null;
+    // A pipe closed already (the process is exiting) has no handle to ref: Node would instead
+    // wait for a 'connect' that never comes, one more listener each time.
+    const stderr = pipe?.destroyed ? null : pipe;
     if (ref) {
       this.proc.ref();
       stderr?.ref?.();

@@ -53,6 +53,30 @@ afterEach(() => {
 });
 
 describe('worker pool', () => {
+  test('an actor takes the warmest idle worker (else one starting), and one more starts while fewer than one per CPU are free', () => {
+    const { pool, spawner } = setup({ numCpus: 2, maxWorkers: 4 });
+    const [w0, w1] = [pool.spawn(), pool.spawn()];
+    for (const w of [w0, w1]) pool.ready(w.index, undefined);
+    pool.lease(w0);
+    vi.advanceTimersByTime(100);
+    pool.giveBack(w0); // the warmest now
+    expect(pool.hostWarm('a1')).toBe(w0);
+    expect(w0.state).toBe('actor');
+    // w1 alone is free: one more is started to keep two.
+    expect(spawner.spawned).toHaveLength(3);
+    const w2 = spawner.spawned[2]!;
+    expect(w2.state).toBe('starting');
+    // A starting worker is not warm: the next actor takes w1, and a fourth starts (the cap).
+    expect(pool.hostWarm('a2')).toBe(w1);
+    expect(spawner.spawned).toHaveLength(4);
+    pool.ready(w2.index, undefined);
+    expect(pool.hostWarm('a3')).toBe(w2);
+    // At the cap nothing more starts; one still starting serves; then there is none.
+    expect(spawner.spawned).toHaveLength(4);
+    expect(pool.hostWarm('a4')).toBe(spawner.spawned[3]);
+    expect(pool.hostWarm('a5')).toBeUndefined();
+  });
+
   test('an idle worker is reused, the most recently used first; a starting one only when none is idle', () => {
     const { pool } = setup();
     const [w0, w1, w2] = [pool.spawn(), pool.spawn(), pool.spawn()];
@@ -111,7 +135,7 @@ describe('worker pool', () => {
     expect(w1.stopCalls).toBe(0);
   });
 
-  test('at the cap no worker starts; an idle task worker is stopped to make room, one at a time; said once', () => {
+  test('at the cap no worker starts, and actors take idle workers instead; said once', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const { pool } = setup({ maxWorkers: 3 });
     const [w0, w1, w2] = [pool.spawn(), pool.spawn(), pool.spawn()];
@@ -122,14 +146,16 @@ describe('worker pool', () => {
     expect(String(warn.mock.calls[0]?.[0])).toMatch(
       /actor Counter waits for a worker process.*maxWorkerProcesses 3/,
     );
-    for (const w of [w0, w1, w2]) pool.ready(w.index, undefined);
-    w0.setHeldByOthers(true); // stopping it would lose objects others hold
+    for (const w of [w0, w1, w2]) {
+      pool.ready(w.index, undefined);
+      vi.advanceTimersByTime(10);
+    }
     pool.hostActor(w1, 'cd'.repeat(16));
-    pool.makeRoom();
-    expect([w0.stopCalls, w1.stopCalls, w2.stopCalls]).toEqual([0, 0, 1]);
-    expect(w2.state).toBe('dead');
-    pool.makeRoom(); // w2 is on its way out: no second one
-    expect(w0.stopCalls).toBe(0);
+    // At the cap an actor still finds a place in an idle worker (the warmest): nothing is stopped.
+    expect(pool.hostWarm('ef'.repeat(16))).toBe(w2);
+    expect(pool.hostWarm('ab'.repeat(16))).toBe(w0);
+    expect([w0.stopCalls, w1.stopCalls, w2.stopCalls]).toEqual([0, 0, 0]);
+    expect(pool.hostWarm('01'.repeat(16))).toBeUndefined();
     w2.exit(0);
     expect([pool.size, pool.mayStart()]).toEqual([2, true]);
   });
