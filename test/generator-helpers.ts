@@ -1,7 +1,29 @@
-// Helpers for tests of streaming generators: how far a generator got (the count it last wrote
-// to a file), and every value of an ObjectRefGenerator, in order.
-import { existsSync, readFileSync } from 'node:fs';
+// Helpers for tests of streaming generators: a session with a directory for the files the
+// generators write, how far a generator got (the count it last wrote to a file), and every
+// value of an ObjectRefGenerator, in order.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as sunray from 'sunray';
+import { afterAll, beforeAll } from 'vitest';
+
+/**
+ * Starts sunray (2 CPUs, a 128 MiB store) and a private directory for the test file, both
+ * ended after its tests. Returns a function naming a fresh file in that directory.
+ */
+export function generatorSession(prefix: string): (what: string) => string {
+  let dir = '';
+  let n = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    await sunray.init({ numCpus: 2, objectStoreMemory: 128 << 20 });
+  });
+  afterAll(async () => {
+    await sunray.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return (what) => join(dir, `${what}-${n++}`);
+}
 
 /** The number a generator last wrote to file p (0 before it wrote). */
 export function progressOf(p: string): number {

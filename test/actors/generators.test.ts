@@ -4,27 +4,14 @@
 // order, backpressure, errors, cancel and restarts as for generator tasks. The generators
 // write their progress to files, so that the tests see the producer while the consumer
 // holds off.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as sunray from 'sunray';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { progressOf, valuesOf } from '../generator-helpers.js';
+import { describe, expect, test } from 'vitest';
+import { generatorSession, progressOf, valuesOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
-let dir: string;
-let n = 0;
 /** A fresh path in the test's directory. */
-const path = (what: string) => join(dir, `${what}-${n++}`);
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sunray-actor-gen-'));
-  await sunray.init({ numCpus: 2, objectStoreMemory: 128 << 20 });
-});
-afterAll(async () => {
-  await sunray.shutdown();
-  rmSync(dir, { recursive: true, force: true });
-});
+const path = generatorSession('sunray-actor-gen-');
 
 /** An actor with state, an async generator method, a sync one, and plain methods. */
 class WordList {

@@ -2,27 +2,14 @@
 // function gives an ObjectRefGenerator whose refs arrive as values are yielded, in order.
 // What the generator did (how far it got) is read from files it writes, so that the tests
 // see the producer's progress while the consumer holds off.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as sunray from 'sunray';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { progressOf, valuesOf } from '../generator-helpers.js';
+import { describe, expect, test } from 'vitest';
+import { generatorSession, progressOf, valuesOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
-let dir: string;
-let n = 0;
 /** A fresh path in the test's directory. */
-const path = (what: string) => join(dir, `${what}-${n++}`);
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sunray-gen-'));
-  await sunray.init({ numCpus: 2, objectStoreMemory: 128 << 20 });
-});
-afterAll(async () => {
-  await sunray.shutdown();
-  rmSync(dir, { recursive: true, force: true });
-});
+const path = generatorSession('sunray-gen-');
 
 /** Yields 0..count-1, writing how many it has yielded to `log` before each. */
 const counted = sunray.remote(async function* counted(count: number, log: string) {
