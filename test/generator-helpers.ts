@@ -30,6 +30,23 @@ export function progressOf(p: string): number {
   return existsSync(p) ? Number(readFileSync(p, 'utf8')) : 0;
 }
 
+/**
+ * Cancels a generator, then takes the refs it still gives into `into`: resolves with what
+ * the consumer caught (a cancelled generator's consumer gets TaskCancelledError).
+ */
+export async function cancelAndDrain<T>(
+  gen: sunray.ObjectRefGenerator<T>,
+  into: sunray.ObjectRef<T>[],
+): Promise<unknown> {
+  sunray.cancel(gen);
+  try {
+    for await (const ref of gen) into.push(ref);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 /** Every value of a generator's refs, in order. */
 export async function valuesOf<T>(gen: AsyncIterable<sunray.ObjectRef<T>>): Promise<T[]> {
   const out: T[] = [];

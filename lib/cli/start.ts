@@ -81,17 +81,22 @@ export const SPEC: VerbSpec = {
     "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory.",
 };
 
-function resourcesFlag(f: Flags): Record<string, number> | undefined {
-  const raw = stringFlag(f, 'resources');
+/** The JSON of flag `--name` (undefined when not given); `example` shows the form in the error. */
+function jsonFlag(f: Flags, name: string, example: string): unknown {
+  const raw = stringFlag(f, name);
   if (raw === undefined) return undefined;
-  let v: unknown;
   try {
-    v = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
-    throw new InvalidArgumentError(`--resources must be JSON like '{"disk": 2}', got ${raw}`);
+    throw new InvalidArgumentError(`--${name} must be JSON like '${example}', got ${raw}`);
   }
+}
+
+function resourcesFlag(f: Flags): Record<string, number> | undefined {
+  const v = jsonFlag(f, 'resources', '{"disk": 2}');
+  if (v === undefined) return undefined;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new InvalidArgumentError(`--resources must be a JSON object, got ${raw}`);
+    throw new InvalidArgumentError(`--resources must be a JSON object, got ${stringFlag(f, 'resources')}`);
   }
   for (const [k, n] of Object.entries(v)) {
     if (typeof n !== 'number' || n < 0)
@@ -101,15 +106,8 @@ function resourcesFlag(f: Flags): Record<string, number> | undefined {
 }
 
 function labelsFlag(f: Flags): Record<string, string> | undefined {
-  const raw = stringFlag(f, 'labels');
-  if (raw === undefined) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new InvalidArgumentError(`--labels must be JSON like '{"zone": "eu-1"}', got ${raw}`);
-  }
-  return checkLabels(v, '--labels');
+  const v = jsonFlag(f, 'labels', '{"zone": "eu-1"}');
+  return v === undefined ? undefined : checkLabels(v, '--labels');
 }
 
 /** The given token (flag, then environment), checked for length; undefined if none was given. */

@@ -9,13 +9,13 @@
 
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
-import type { SunrayEventMap } from '../protocol/events.js';
+import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { Conn } from './connection.js';
 import { Directory } from './directory.js';
-import { EventRelay, type RelayedEvent } from './event-relay.js';
+import { EventRelay } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
 import { HeadService } from './head-service.js';
 import { KvClient } from './kv-client.js';
@@ -271,7 +271,7 @@ export class ClusterNode implements ClusterHooks {
     this.refOps.send(ops, sender);
   }
 
-  sendEvent<K extends RelayedEvent>(
+  sendEvent<K extends OwnedWorkEvent>(
     ownerTaskIds: readonly Uint8Array[],
     name: K,
     ...args: SunrayEventMap[K]

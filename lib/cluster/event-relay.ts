@@ -3,16 +3,18 @@
 // nodes, where the driver's program hears it as if it had happened there. Owners are
 // named by the ids of their tasks (an owner id starts with its node's prefix: ids.ts). A
 // peer's event is checked (a known name, an object) before it is reported.
-import { reportEvent, type SunrayEventMap } from '../protocol/events.js';
+import {
+  OWNED_WORK_EVENTS,
+  type OwnedWorkEvent,
+  reportEvent,
+  type SunrayEventMap,
+} from '../protocol/events.js';
 import type { Message } from './messages.js';
 import type { NodeTable } from './node-table.js';
 import type { PeerLinks } from './peers.js';
 
-/** The events that are about owned work (nodeAdded and nodeDead each node sees for itself). */
-const RELAYED = new Set<keyof SunrayEventMap>(['workerExit', 'actorRestarted', 'actorDied']);
-
-/** The event names another node may send. */
-export type RelayedEvent = 'workerExit' | 'actorRestarted' | 'actorDied';
+/** The event names another node may send (nodeAdded and nodeDead each node sees for itself). */
+const RELAYED = new Set<string>(OWNED_WORK_EVENTS);
 
 /** Sends events to owners' nodes, and reports those other nodes send here. */
 export class EventRelay {
@@ -22,7 +24,7 @@ export class EventRelay {
   ) {}
 
   /** Reports event `name` on the nodes (other than this one) of the owners of these task ids. */
-  send<K extends RelayedEvent>(
+  send<K extends OwnedWorkEvent>(
     ownerTaskIds: readonly Uint8Array[],
     name: K,
     ...args: SunrayEventMap[K]
@@ -44,7 +46,7 @@ export class EventRelay {
 
   /** An event another node sent: reported here if it is one of ours to hear, else dropped. */
   onEvent(m: Extract<Message, { t: 'event' }>): void {
-    if (!RELAYED.has(m.name as keyof SunrayEventMap)) return;
+    if (!RELAYED.has(m.name)) return;
     let payload: unknown;
     try {
       payload = JSON.parse(m.payloadJson);
@@ -52,6 +54,6 @@ export class EventRelay {
       return;
     }
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return;
-    reportEvent(m.name as RelayedEvent, payload as never);
+    reportEvent(m.name as OwnedWorkEvent, payload as never);
   }
 }

@@ -124,17 +124,19 @@ export class Forwarding {
 
   /** Cancels a task forwarded elsewhere; false if this node never forwarded it. */
   cancel(taskId: Buffer, force: boolean, recursive: boolean): boolean {
-    const f = this.forwarded.get(taskId.toString('hex'));
-    if (!f) return false;
-    this.opts.peers.connected(f.nodeId)?.send({ t: 'cancel', taskId, force, recursive });
-    return true;
+    return this.toRunner(taskId, { t: 'cancel', taskId, force, recursive });
   }
 
   /** A streaming task forwarded elsewhere: its owner took `consumed` items. False if not forwarded. */
   streamConsumed(taskId: Buffer, consumed: number): boolean {
+    return this.toRunner(taskId, { t: 'streamConsumed', taskId, consumed });
+  }
+
+  /** Sends m to the node this node forwarded the task to; false if it forwarded none such. */
+  private toRunner(taskId: Buffer, m: Message): boolean {
     const f = this.forwarded.get(taskId.toString('hex'));
     if (!f) return false;
-    this.opts.peers.connected(f.nodeId)?.send({ t: 'streamConsumed', taskId, consumed });
+    this.opts.peers.connected(f.nodeId)?.send(m);
     return true;
   }
 

@@ -15,7 +15,7 @@ import {
   type HandleHints,
   restartBudget,
 } from '../protocol/actor-options.js';
-import { reportEvent, type SunrayEventMap } from '../protocol/events.js';
+import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { classKey, type Demand } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
@@ -457,17 +457,13 @@ export class ActorManager<W extends WorkerSlot> {
     }
   }
 
-  /** The actor w hosts (or hosted), if any. */
   /** Reports an event about actor a: here, and on its owner's node when that is another. */
-  private report<K extends 'actorRestarted' | 'actorDied'>(
-    a: ActorRec<W>,
-    name: K,
-    ...args: SunrayEventMap[K]
-  ): void {
+  private report<K extends OwnedWorkEvent>(a: ActorRec<W>, name: K, ...args: SunrayEventMap[K]): void {
     reportEvent(name, ...args);
     if (a.owner.kind === 'remote') this.cluster?.sendEvent([a.createSpec.taskId], name, ...args);
   }
 
+  /** The actor w hosts (or hosted), if any. */
   hostedBy(w: W): ActorRec<W> | undefined {
     return w.actorHex !== undefined ? this.actors.get(w.actorHex) : undefined;
   }

@@ -2,7 +2,7 @@
 // cluster (lib/cluster/cluster-node.ts implements it). Without a cluster the
 // node manager runs everything itself and never calls these.
 import type { HandleHints } from '../protocol/actor-options.js';
-import type { SunrayEventMap } from '../protocol/events.js';
+import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
@@ -66,7 +66,7 @@ export interface ClusterHooks {
    * Reports a sunray.events event on the nodes of the owners of these task ids (work owned
    * elsewhere that this node ran: a worker exited, an actor restarted or died).
    */
-  sendEvent<K extends 'workerExit' | 'actorRestarted' | 'actorDied'>(
+  sendEvent<K extends OwnedWorkEvent>(
     ownerTaskIds: readonly Uint8Array[],
     name: K,
     ...args: SunrayEventMap[K]

@@ -115,7 +115,8 @@ export function reportWorkerExit(
     expected: w.state === 'dead' && actorHex === undefined,
   };
   reportEvent('workerExit', event);
-  const owners = exit.elsewhere;
-  if (exit.hosted?.owner.kind === 'remote') owners.push(exit.hosted.createSpec.taskId);
+  const hosted = exit.hosted;
+  const owners =
+    hosted?.owner.kind === 'remote' ? [...exit.elsewhere, hosted.createSpec.taskId] : exit.elsewhere;
   if (owners.length > 0) cluster?.sendEvent(owners, 'workerExit', event);
 }

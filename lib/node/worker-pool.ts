@@ -136,8 +136,8 @@ export class WorkerPool<W extends WorkerSlot> {
   }
 
   /**
-   * An idle worker for a new lease: the most recently used ready one (the warmest), else
-   * one still starting that no lease or actor took yet.
+   * An idle worker for a new lease or actor: the most recently used ready one (the
+   * warmest), else one still starting that no lease or actor took yet.
    */
   takeIdle(): W | undefined {
     let best: W | undefined;
@@ -164,24 +164,17 @@ export class WorkerPool<W extends WorkerSlot> {
   }
 
   /**
-   * Hosts an actor in the warmest ready idle worker, its start already paid (Ray's actors
-   * take their workers from the pool tasks use), else in one still starting that nothing
-   * took, or returns undefined. Another is
-   * then started in the background while the pool has fewer unclaimed workers than the
-   * node's CPUs (at least one), so that the next actor or task finds one warm too.
+   * Hosts an actor in the worker takeIdle() gives (its start paid or under way: Ray's actors
+   * take their workers from the pool tasks use), or returns undefined when there is none.
+   * Another is then started in the background while the pool has fewer unclaimed workers
+   * than the node's CPUs (at least one), so that the next actor or task finds one warm too.
    */
   hostWarm(actorHex: string): W | undefined {
-    let best: W | undefined;
-    for (const w of this.workers.values()) {
-      if (w.state === 'idle' && w.ready && (!best || w.idleSince > best.idleSince)) best = w;
-    }
-    // Else one still starting that nothing took: sooner ready than a new one.
-    if (!best)
-      for (const w of this.workers.values()) if (w.state === 'starting' && !this.claimed.has(w)) best ??= w;
-    if (!best) return undefined;
-    this.hostActor(best, actorHex);
+    const w = this.takeIdle();
+    if (!w) return undefined;
+    this.hostActor(w, actorHex);
     this.keepWarm();
-    return best;
+    return w;
   }
 
   /** Starts a worker while fewer than one per CPU (at least one) are idle or starting unclaimed. */

@@ -106,6 +106,15 @@ export interface SunrayEventMap {
   infeasible: [InfeasibleEvent];
 }
 
+/**
+ * The events about a driver's work (a worker that ran its tasks, its actors) that a node
+ * also reports to the node that owns the work, when that is another (cluster/event-relay.ts).
+ */
+export const OWNED_WORK_EVENTS = ['workerExit', 'actorRestarted', 'actorDied'] as const;
+
+/** One of OWNED_WORK_EVENTS. */
+export type OwnedWorkEvent = (typeof OWNED_WORK_EVENTS)[number];
+
 /** sunray.events: an EventEmitter typed with its events (SunrayEventMap). */
 export class SunrayEvents extends EventEmitter<SunrayEventMap> {}
 

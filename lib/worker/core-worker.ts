@@ -144,8 +144,7 @@ export class CoreWorker {
 
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
-    // The driver runs no calls: everything it submits is its own job's.
-    const ctx = this.backend.isDriver ? undefined : this.taskContext.getStore();
+    const ctx = this.runningCall();
     const refs = this.submitter.submit(def, base, args, ctx?.job ?? this.defaultJob);
     if (ctx !== undefined && refs.length > 0) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
     return refs;
@@ -153,7 +152,12 @@ export class CoreWorker {
 
   /** The job of the code running now: the running call's, else this process's default. */
   currentJob(): string {
-    return this.taskContext.getStore()?.job ?? this.defaultJob;
+    return this.runningCall()?.job ?? this.defaultJob;
+  }
+
+  /** The call running in this async context (the driver runs none: no store lookup there). */
+  private runningCall(): TaskContext | undefined {
+    return this.backend.isDriver ? undefined : this.taskContext.getStore();
   }
 
   /** Submits a streaming generator task (task-submitter.ts submitStreaming). */
@@ -163,7 +167,7 @@ export class CoreWorker {
     args: unknown[],
     backpressure: number,
   ): ObjectRefGenerator<unknown> {
-    const ctx = this.backend.isDriver ? undefined : this.taskContext.getStore();
+    const ctx = this.runningCall();
     const gen = this.submitter.submitStreaming(def, base, args, backpressure, ctx?.job ?? this.defaultJob);
     if (ctx !== undefined) this.noteChild(ctx, gen.completed);
     return gen;

@@ -542,16 +542,16 @@ function unknownGroup(name: string, declared: string[], call: string): InvalidAr
 
 /**
  * The error for a generator returned as a value (it cannot cross processes): a generator
- * method called from a handle that did not know it was one (getActor), or a function that
- * returns a generator object without being a generator function.
+ * method called from a handle that did not know it was one (a worker's getIfExists handle),
+ * or a function that returns a generator object without being a generator function.
  */
 function generatorReturned(spec: TaskSpec, value: unknown): Error | undefined {
   const tag = Object.prototype.toString.call(value);
   if (tag !== '[object Generator]' && tag !== '[object AsyncGenerator]') return undefined;
   return new InvalidArgumentError(
     `${spec.name} returned a generator, which cannot be sent back as a value: call it with ` +
-      ".options({ numReturns: 'streaming' }) to stream what it yields (a handle from getActor " +
-      'does not know which methods are generators)',
+      ".options({ numReturns: 'streaming' }) to stream what it yields (a handle a worker got " +
+      'with getIfExists does not know which methods are generators)',
   );
 }
 

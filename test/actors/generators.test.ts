@@ -7,7 +7,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import * as sunray from 'sunray';
 import { describe, expect, test } from 'vitest';
-import { generatorSession, progressOf, valuesOf } from '../generator-helpers.js';
+import { cancelAndDrain, generatorSession, progressOf, valuesOf } from '../generator-helpers.js';
 import { until } from '../helpers.js';
 
 /** A fresh path in the test's directory. */
@@ -165,14 +165,7 @@ describe('generator actor methods', () => {
     const it = w.endless.remote(log);
     const refs: sunray.ObjectRef<number>[] = [];
     for (let i = 0; i < 3; i++) refs.push((await it.next()).value as sunray.ObjectRef<number>);
-    sunray.cancel(it);
-    let caught: unknown;
-    try {
-      for await (const ref of it) refs.push(ref);
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(sunray.TaskCancelledError);
+    expect(await cancelAndDrain(it, refs)).toBeInstanceOf(sunray.TaskCancelledError);
     await new Promise((r) => setTimeout(r, 100));
     const stopped = progressOf(log);
     await new Promise((r) => setTimeout(r, 300));

@@ -244,17 +244,14 @@ export class ActorLinks {
         this.failLocally(spec, new TaskCancelledError(`task ${spec.name} was cancelled before it ran`));
       return true;
     }
-    for (const link of this.byActorIndex.values()) {
-      const spec = link.inflight.get(taskKey);
-      const peer = link.peer;
-      if (!spec || !peer) continue;
-      // What the actor needs to answer without looking the call up: who, how many returns, its name.
-      peer.writer.sendWith((w) =>
-        w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name).bool(recursive),
-      );
-      return true;
-    }
-    return false;
+    const open = this.openCall(taskKey);
+    if (!open) return false;
+    const { spec, peer } = open;
+    // What the actor needs to answer without looking the call up: who, how many returns, its name.
+    peer.writer.sendWith((w) =>
+      w.u8(Msg.Cancel).latin1(taskKey).i32(this.index).u32(spec.numReturns).str(spec.name).bool(recursive),
+    );
+    return true;
   }
 
   /**
@@ -262,13 +259,18 @@ export class ActorLinks {
    * consumed (its generatorBackpressure waits on that). False when it is not a direct call here.
    */
   streamConsumed(taskKey: string, taken: number): boolean {
+    const open = this.openCall(taskKey);
+    open?.peer.writer.sendWith((w) => writeStreamControl(w, Buffer.from(taskKey, 'latin1'), taken));
+    return open !== undefined;
+  }
+
+  /** A direct call sent and not answered yet, and the channel it went by. */
+  private openCall(taskKey: string): { spec: TaskSpec; peer: PeerWriter } | undefined {
     for (const link of this.byActorIndex.values()) {
-      const peer = link.peer;
-      if (!peer || !link.inflight.has(taskKey)) continue;
-      peer.writer.sendWith((w) => writeStreamControl(w, Buffer.from(taskKey, 'latin1'), taken));
-      return true;
+      const spec = link.inflight.get(taskKey);
+      if (spec && link.peer) return { spec, peer: link.peer };
     }
-    return false;
+    return undefined;
   }
 
   closeAll(): void {
