@@ -27,7 +27,8 @@ import {
 } from './actor-concurrency.js';
 import { PendingCalls } from './pending-calls.js';
 import {
-  checkGeneratorBackpressure,
+  callReturns,
+  checkReturnOptions,
   demandOf,
   generatorKind,
   makeDef,
@@ -277,26 +278,11 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
   const name = o.name ?? `${h.className}.${method}`;
   const actorId = Buffer.from(h);
   const info = infoOf(h);
-  const generator = info.generators.includes(method);
-  if (generator && typeof o.numReturns === 'number') {
-    throw new InvalidArgumentError(
-      `${name} is a generator method: its calls stream what it yields (numReturns 'streaming'), ` +
-        `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
-    );
-  }
-  if (
-    o.numReturns !== undefined &&
-    o.numReturns !== 'streaming' &&
-    !(Number.isInteger(o.numReturns) && o.numReturns >= 1)
-  ) {
-    throw new InvalidArgumentError(
-      `numReturns must be a whole number >= 1 or 'streaming', got ${JSON.stringify(o.numReturns)}`,
-    );
-  }
-  checkGeneratorBackpressure(o.generatorBackpressure);
-  const streaming = generator || o.numReturns === 'streaming';
-  const backpressure = o.generatorBackpressure ?? 0;
-  const numReturns = streaming ? 1 : ((o.numReturns as number | undefined) ?? 1);
+  checkReturnOptions(o);
+  const { streaming, numReturns, backpressure } = callReturns(
+    o,
+    info.generators.includes(method) ? `${name} is a generator method` : undefined,
+  );
   const concurrencyGroup = checkCallGroup(o.concurrencyGroup, info.groups, name);
   const limit = info.maxPendingCalls;
   // Shared by every call's spec (protocol.ts CallSpec), so never changed.

@@ -251,6 +251,17 @@ function checkTaskOptions(o: TaskOptions): void {
       `maxRetries must be a whole number >= 0 (or -1 for unlimited), got ${o.maxRetries}`,
     );
   }
+  checkReturnOptions(o);
+}
+
+/** The options that say how a call returns (a remote function's or an actor method's). */
+export interface ReturnOptions {
+  numReturns?: number | 'streaming';
+  generatorBackpressure?: number;
+}
+
+/** numReturns and generatorBackpressure, checked. */
+export function checkReturnOptions(o: ReturnOptions): void {
   if (
     o.numReturns !== undefined &&
     o.numReturns !== 'streaming' &&
@@ -260,16 +271,35 @@ function checkTaskOptions(o: TaskOptions): void {
       `numReturns must be a whole number >= 1 or 'streaming', got ${JSON.stringify(o.numReturns)}`,
     );
   }
-  checkGeneratorBackpressure(o.generatorBackpressure);
-}
-
-/** generatorBackpressure (of a remote function or an actor method call), checked. */
-export function checkGeneratorBackpressure(bp: number | undefined): void {
+  const bp = o.generatorBackpressure;
   if (bp !== undefined && (!Number.isInteger(bp) || bp < 1 || bp > 0xfffffffe)) {
     throw new InvalidArgumentError(
       `generatorBackpressure must be a whole number >= 1 (values unconsumed before the generator pauses), got ${bp}`,
     );
   }
+}
+
+/**
+ * How calls with these (checked) options return: a generator always streams (`generator`
+ * names it, "f is a generator function", for the error when numReturns is a number);
+ * anything else streams with numReturns 'streaming', else returns numReturns values.
+ */
+export function callReturns(
+  o: ReturnOptions,
+  generator: string | undefined,
+): { streaming: boolean; numReturns: number; backpressure: number } {
+  if (generator !== undefined && typeof o.numReturns === 'number') {
+    throw new InvalidArgumentError(
+      `${generator}: its calls stream what it yields (numReturns 'streaming'), ` +
+        `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
+    );
+  }
+  const streaming = generator !== undefined || o.numReturns === 'streaming';
+  return {
+    streaming,
+    numReturns: streaming ? 1 : ((o.numReturns as number | undefined) ?? 1),
+    backpressure: o.generatorBackpressure ?? 0,
+  };
 }
 
 export function makeRemoteFunction<A extends unknown[], R>(
@@ -282,15 +312,10 @@ export function makeRemoteFunction<A extends unknown[], R>(
   const build = (o: TaskOptions): UntypedRemoteFunction => {
     checkTaskOptions(o);
     const demand = demandOf(o, 1);
-    if (generator && typeof o.numReturns === 'number') {
-      throw new InvalidArgumentError(
-        `${def.name} is a generator function: its calls stream what it yields (numReturns 'streaming'), ` +
-          `so numReturns: ${o.numReturns} cannot apply; leave numReturns unset`,
-      );
-    }
-    const streaming = generator || o.numReturns === 'streaming';
-    const backpressure = o.generatorBackpressure ?? 0;
-    const numReturns = streaming ? 1 : ((o.numReturns as number | undefined) ?? 1);
+    const { streaming, numReturns, backpressure } = callReturns(
+      o,
+      generator ? `${def.name} is a generator function` : undefined,
+    );
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
     const strategy = strategyOf(o.schedulingStrategy);
