@@ -12,7 +12,12 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { OWNER_ID_SIZE } from '../base/ids.js';
 import type { ObjectRef } from '../base/object-ref.js';
 import { registerHostType } from '../base/serialization.js';
-import { type ActorRegistration, encodeActorOptions, type HandleHints } from '../protocol/actor-options.js';
+import {
+  type ActorIsolation,
+  type ActorRegistration,
+  encodeActorOptions,
+  type HandleHints,
+} from '../protocol/actor-options.js';
 import { NO_DEF, type SpecBase, TaskKind } from '../protocol/spec.js';
 import { streamMarker } from '../protocol/streaming.js';
 import type { ActorCreateReply } from '../worker/backend.js';
@@ -25,6 +30,7 @@ import {
   checkMaxPendingCalls,
   hasAsyncMethods,
 } from './actor-concurrency.js';
+import { checkIsolation } from './actor-isolation.js';
 import { PendingCalls } from './pending-calls.js';
 import {
   callReturns,
@@ -78,6 +84,19 @@ export interface ActorOptions<G extends string = string> extends ResourceOptions
   getIfExists?: boolean;
   /** Where in a cluster the actor is placed (see TaskOptions.schedulingStrategy). */
   schedulingStrategy?: SchedulingStrategy;
+  /**
+   * 'process' (the default, Ray's semantics): the actor is a worker process of its own.
+   * 'shared': it lives in a host process with other shared actors, so thousands fit on a
+   * node and one starts in well under a millisecond once its host runs. It keeps its own
+   * state, call order, maxConcurrency, restarts, name and lifetime, and needs no CPU unless
+   * it asks; but a crash of its host (or process.exit in any of its actors) restarts or ends
+   * every actor there, under each one's maxRestarts, and a method that blocks the event loop
+   * stalls its neighbours. Calls from other workers go through the node manager (no direct
+   * channel). No GPUs (CUDA_VISIBLE_DEVICES is per process). See docs/actors.md.
+   */
+  isolation?: ActorIsolation;
+  /** For a shared actor: the most shared actors a host process it joins may hold (default 1000). */
+  actorsPerProcess?: number;
 }
 
 /** Any function (every function type is assignable to it). */
@@ -442,6 +461,7 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
       const demand = demandOf(o, 0);
       const maxConcurrency = actorMaxConcurrency(o.maxConcurrency, isAsync);
       const groups = checkConcurrencyGroups(o.concurrencyGroups as Record<string, number> | undefined);
+      const { isolation, actorsPerProcess } = checkIsolation(o);
       const info: HandleInfo = {
         maxPendingCalls: checkMaxPendingCalls(o.maxPendingCalls),
         groups: groups ? Object.keys(groups) : [],
@@ -482,6 +502,8 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
               className: cls.name,
               explicitResources: explicit,
               ...(groups ? { concurrencyGroups: groups } : {}),
+              isolation,
+              actorsPerProcess,
             }),
             maxConcurrency,
             strategy: strategyOf(o.schedulingStrategy),

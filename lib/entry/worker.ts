@@ -174,6 +174,9 @@ const inbox = new ChannelReader(
         executor.streamControl(taskKey, r.u32());
         return;
       }
+      case Msg.DropActor:
+        executor.dropActor(Buffer.from(r.raw(16)));
+        return;
       case Msg.Exit:
         exit(0);
         return;

@@ -1,76 +1,40 @@
 // The actors hosted on this node (Ray's actor management in the raylet and GCS, for one
-// node): their records (names and aliases: actor-names.ts), placing them (each
-// actor is a worker process of its own; it waits for room under the process cap and for
-// its placement resources), routing calls to them, restarting them within their budget,
-// and their end: killed, released by their owner (once idle), or their owner gone.
+// node): their records (names and aliases: actor-names.ts), placing them (an actor is a
+// worker process of its own, or one of many in a shared host: shared-hosts.ts; it waits
+// for room under the process cap and for its placement resources), routing calls to them,
+// restarting them within their budget, and their end: killed, released by their owner
+// (once idle), or their owner gone.
 
 import { Deque } from '../base/deque.js';
 import { ActorDiedError, type RemoteErrorInfo } from '../base/errors.js';
 import { deserialize } from '../base/serialization.js';
-import {
-  type ActorRegistration,
-  actorHoldDemand,
-  actorPlaceDemand,
-  decodeActorOptions,
-  type HandleHints,
-  restartBudget,
-} from '../protocol/actor-options.js';
+import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
-import { classKey, type Demand } from '../protocol/resources.js';
+import { classKey } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import { ActorNames } from './actor-names.js';
-import type { ClusterHooks, NamedActor } from './cluster-hooks.js';
+import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
+import type { ClusterHooks } from './cluster-hooks.js';
 import type { ResultSink } from './owner-router.js';
-import type { Grant, NodeResources } from './resource-pool.js';
+import type { NodeResources } from './resource-pool.js';
+import { SharedHosts } from './shared-hosts.js';
 import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
 import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
 
-/** Where an actor is in its life: placed and constructing, serving calls, restarting, or gone. */
-export type ActorState = 'pending' | 'alive' | 'restarting' | 'dead';
-
-/** An actor hosted on this node, from creation to death (kept after, for its error). */
-export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
-  id: Buffer;
-  hex: string;
-  def: FunctionDef;
-  createSpec: TaskSpec;
-  owner: ResultSink;
-  worker: W | undefined;
-  state: ActorState;
-  restartsLeft: number;
-  restarts: number;
-  name: string | undefined;
-  namespace: string;
-  detached: boolean;
-  /** What it holds while alive (what it asked for; nothing by default). */
-  holdDemand: Demand;
-  /** What it takes to be placed (what it asked for, else one CPU). */
-  placeDemand: Demand;
-  grant: Grant | null;
-  /** Calls waiting for it to be alive (placed, constructed, restarted). */
-  pending: Deque<TaskEntry<W>>;
-  /**
-   * Calls sent to its process and not done. Counted, not listed (two map operations a call
-   * saved): the rare death of an actor finds them in the node's task table (takeRunningCalls).
-   */
-  running: number;
-  cause: RemoteErrorInfo | undefined;
-  deathMessage: string;
-  methods: string[];
-  className: string;
-  /** What its handles know beyond its methods (getActor hands it on). */
-  handle: HandleHints | undefined;
-  maxTaskRetries: number;
-  terminateWhenIdle: boolean;
-}
-
 /** What the actor manager needs of the worker pool (worker-pool.ts). */
 export type ActorWorkers<W extends WorkerSlot> = Pick<
   WorkerPool<W>,
-  'mayStart' | 'atCap' | 'warnAtCap' | 'spawn' | 'hostActor' | 'hostWarm'
+  | 'mayStart'
+  | 'atCap'
+  | 'warnAtCap'
+  | 'spawn'
+  | 'hostActor'
+  | 'hostWarm'
+  | 'hostSharedWarm'
+  | 'spawnSharedHost'
 >;
 
 /** What the actor manager asks of the rest of the node. */
@@ -104,13 +68,17 @@ export class ActorManager<W extends WorkerSlot> {
   private readonly waiting = new Deque<ActorRec<W>>();
   /** Set when this node is part of a cluster. */
   cluster: ClusterHooks | undefined;
+  /** The processes that host shared actors. */
+  private readonly hosts: SharedHosts<W>;
 
   constructor(
     private readonly tasks: TaskTable<W>,
     private readonly workers: ActorWorkers<W>,
     private readonly resources: NodeResources,
     private readonly hooks: ActorManagerHooks,
-  ) {}
+  ) {
+    this.hosts = new SharedHosts(workers, () => Math.max(1, Math.floor(resources.total().CPU ?? 1)));
+  }
 
   // ------------------------------------------------------------ names and ids
 
@@ -172,33 +140,7 @@ export class ActorManager<W extends WorkerSlot> {
       this.tasks.delete(t.hex);
       return;
     }
-    const opts = decodeActorOptions(t.spec.method);
-    const a: ActorRec<W> = {
-      id: t.spec.actorId,
-      hex,
-      def: this.hooks.defOf(t.spec),
-      createSpec: t.spec,
-      owner: t.owner,
-      worker: undefined,
-      state: 'pending',
-      restartsLeft: restartBudget(opts.maxRestarts),
-      restarts: 0,
-      name: opts.name,
-      namespace: opts.namespace,
-      detached: opts.detached,
-      holdDemand: actorHoldDemand(opts, t.spec.demand),
-      placeDemand: actorPlaceDemand(opts, t.spec.demand),
-      grant: null,
-      pending: new Deque(),
-      running: 0,
-      cause: undefined,
-      deathMessage: '',
-      methods: opts.methods,
-      className: opts.className,
-      handle: opts.handle,
-      maxTaskRetries: restartBudget(opts.maxTaskRetries),
-      terminateWhenIdle: false,
-    };
+    const a = newActorRec(t, this.hooks.defOf(t.spec));
     this.actors.set(hex, a);
     this.cluster?.actorHere(hex, a.name ? namedOf(a) : undefined);
     if (a.name) this.names.add(a.namespace, a.name, hex);
@@ -217,8 +159,8 @@ export class ActorManager<W extends WorkerSlot> {
   }
 
   /**
-   * Places the waiting actors that can be: each in a process of its own (a warm idle worker
-   * when there is one, else a new one), with its resources.
+   * Places the waiting actors that can be, with their resources: each in a process of its own
+   * (a warm idle worker when there is one, else a new one), or a shared one in a host.
    */
   placeWaiting(): void {
     for (let n = this.waiting.length; n > 0; n--) {
@@ -230,9 +172,9 @@ export class ActorManager<W extends WorkerSlot> {
         this.waiting.push(a);
         continue;
       }
-      let w = this.workers.hostWarm(a.hex);
+      let w = a.shared ? this.hosts.place(a.perHost) : this.workers.hostWarm(a.hex);
       if (w === undefined) {
-        if (!this.workers.mayStart()) {
+        if (a.shared || !this.workers.mayStart()) {
           // Each actor is a process: at the cap, with no idle one to take, it waits, in order,
           // for one to exit or free up (as Ray's pending actors do).
           this.resources.release(grant);
@@ -267,7 +209,7 @@ export class ActorManager<W extends WorkerSlot> {
         a,
         `the actor ${a.className}'s constructor threw ${info ? `${info.name}: ${info.message}` : 'an error'}`,
       );
-      void a.worker?.stop();
+      this.stopActorProcess(a);
       return;
     }
     a.state = 'alive';
@@ -280,6 +222,14 @@ export class ActorManager<W extends WorkerSlot> {
     // Its worker ran the constructor, so it is there; the calls go to it in order.
     if (w) for (let c = a.pending.shift(); c; c = a.pending.shift()) this.send(a, w, c);
     this.hooks.scheduleDispatch();
+  }
+
+  /** A shared actor leaves its host, which runs on (it was killed, released, or exited). */
+  private leaveHost(a: ActorRec<W>, w: W): void {
+    w.dropActor(a.id);
+    // Its constructor, if still running there, answers no one now.
+    w.taskDone(specKey(a.createSpec));
+    this.hosts.left(w);
   }
 
   /** Its process exited before it was ready: placed again (not a restart: it never ran). */
@@ -388,7 +338,7 @@ export class ActorManager<W extends WorkerSlot> {
    * with the calls it was running retried if theirs does; else dead. hint: what to do about
    * the death, said after how it died (out of memory: how to raise the limit).
    */
-  processDied(a: ActorRec<W>, pid: number, how: string, hint = ''): void {
+  processDied(a: ActorRec<W>, pid: number, how: string, hint = '', who = `its process (pid ${pid})`): void {
     a.worker = undefined;
     if (a.state === 'dead') return;
     // A death while constructing counts as a restart like any other.
@@ -403,18 +353,18 @@ export class ActorManager<W extends WorkerSlot> {
         this.tasks.fail(
           t,
           new ActorDiedError(
-            `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: its process (pid ${pid}) ${how} ` +
+            `the actor ${a.className} (${a.hex.slice(0, 12)}…) is dead: ${who} ${how} ` +
               `while running ${t.spec.name}, and ${usedUp}`,
           ),
         );
       }
-      this.markDead(a, `its process (pid ${pid}) ${how} and ${usedUp}`);
+      this.markDead(a, `${who} ${how} and ${usedUp}`);
       return;
     }
     a.restartsLeft--;
     a.restarts++;
     a.state = 'restarting';
-    const reason = `its process (pid ${pid}) ${how}`;
+    const reason = `${who} ${how}`;
     this.report(a, 'actorRestarted', {
       actorId: a.hex,
       className: a.className,
@@ -432,7 +382,7 @@ export class ActorManager<W extends WorkerSlot> {
         this.tasks.fail(
           t,
           new ActorDiedError(
-            `the actor ${a.className}'s process (pid ${pid}) ${how} while running ${t.spec.name}; ` +
+            `the actor ${a.className}: ${who} ${how} while running ${t.spec.name}; ` +
               `it is restarting. Set maxTaskRetries to retry calls that were running.${hint ? ` ${hint}` : ''}`,
           ),
         );
@@ -479,18 +429,36 @@ export class ActorManager<W extends WorkerSlot> {
     this.end(a, 'it was killed with sunray.kill()', noRestart);
   }
 
-  /** Kills a's process: it restarts unless noRestart (then it is dead at once, for `why`). */
+  /**
+   * Kills a's process (a shared actor: takes it out of its host): it restarts unless
+   * noRestart (then it is dead at once, for `why`).
+   */
   private end(a: ActorRec<W>, why: string, noRestart: boolean): void {
     if (a.state === 'dead') return;
+    const w = a.worker;
     if (noRestart) {
-      const w = a.worker;
       a.worker = undefined;
       this.markDead(a, why);
-      w?.kill();
+      if (a.shared && w) this.leaveHost(a, w);
+      else w?.kill();
       this.waiting.remove((x) => x === a);
       return;
     }
-    a.worker?.kill();
+    if (!a.shared) w?.kill();
+    else if (w) {
+      // Its neighbours run on: it alone restarts, as if its own process had been killed.
+      this.leaveHost(a, w);
+      this.processDied(a, w.pid, 'was killed with sunray.kill()', '', `it (a shared actor in pid ${w.pid})`);
+    }
+  }
+
+  /** Stops the process a dead actor ran in, or for a shared actor takes it out of its host. */
+  private stopActorProcess(a: ActorRec<W>, w = a.worker, finishDirect = false): void {
+    a.worker = undefined;
+    if (!w) return;
+    if (a.shared) this.leaveHost(a, w);
+    else if (finishDirect && w.callers.size > 0) void w.stop(Number.POSITIVE_INFINITY, true);
+    else void w.stop();
   }
 
   /**
@@ -502,10 +470,9 @@ export class ActorManager<W extends WorkerSlot> {
     const a = this.localActor(actorId);
     if (!a || a.state === 'dead') return;
     const w = a.worker;
-    a.worker = undefined;
     this.markDead(a, 'it exited intentionally (sunray.exitActor() was called in one of its methods)');
     this.waiting.remove((x) => x === a);
-    void w?.stop();
+    this.stopActorProcess(a, w);
   }
 
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
@@ -526,11 +493,9 @@ export class ActorManager<W extends WorkerSlot> {
   private maybeTerminate(a: ActorRec<W>): void {
     if (!a.terminateWhenIdle || a.state !== 'alive' || a.running > 0 || a.pending.length > 0) return;
     const w = a.worker;
-    a.worker = undefined;
     this.markDead(a, 'all handles to it were dropped');
     // Calls may have come straight from callers (direct/): the actor finishes those first.
-    if (w && w.callers.size > 0) void w.stop(Number.POSITIVE_INFINITY, true);
-    else void w?.stop();
+    this.stopActorProcess(a, w, true);
   }
 
   /** Worker starts keep failing: actors not placed yet are dead, with err. */
@@ -575,15 +540,4 @@ export class ActorManager<W extends WorkerSlot> {
     }
     return { pending, infeasible };
   }
-}
-
-function namedOf(a: ActorRec<WorkerSlot>): NamedActor {
-  return {
-    name: a.name ?? '',
-    namespace: a.namespace,
-    actorId: a.id,
-    methods: a.methods,
-    className: a.className,
-    ...(a.handle ? { handle: a.handle } : {}),
-  };
 }

@@ -21,6 +21,8 @@ export interface BrokeredActor {
   readonly pending: { readonly length: number };
   readonly className: string;
   readonly maxTaskRetries: number;
+  /** It lives in a shared host: its calls stay routed (a channel joins two processes, not actors). */
+  readonly shared: boolean;
 }
 
 /** How an actor's process ended, for its callers' open calls (actor-links.ts onClosed). */
@@ -47,7 +49,7 @@ export class ChannelBroker {
   private grant(caller: WorkerProcess, asked: Buffer, a: BrokeredActor | undefined): number | undefined {
     const never = Number.POSITIVE_INFINITY;
     // On another node, unknown or gone: its calls stay routed.
-    if (!a || a.state === 'dead') return never;
+    if (!a || a.state === 'dead' || a.shared) return never;
     const aw = a.worker;
     if (aw === caller) return never; // an actor calling itself
     if (a.state !== 'alive' || !aw?.ready || a.pending.length > 0) return ASK_AGAIN_MS;

@@ -357,11 +357,11 @@ export class NodeManager {
     const done = readDone(r, DONE_SCRATCH);
     const hex = done.taskKey;
     const t = this.tasks.get(hex);
-    if (t?.spec.kind === TaskKind.ActorCall) {
-      // Counted by their actor, not by its worker; a Done from a process no longer running
-      // the call (it died and the call went back to wait for the restart) is stale.
-      if (t.worker?.index !== done.worker) return;
-    } else this.workers.get(done.worker)?.taskDone(hex);
+    // Calls are counted by their actor, not by its worker. A Done from a process no longer
+    // running the call (it died: the call waits for the restart), or from a host a shared
+    // actor left while constructing, is stale.
+    if (t?.spec.kind !== TaskKind.ActorCall) this.workers.get(done.worker)?.taskDone(hex);
+    if (t !== undefined && t.spec.kind !== TaskKind.Task && t.worker?.index !== done.worker) return;
     if (!t) return;
     this.taskManager.taskEnded(t);
     if (t.spec.kind === TaskKind.ActorCreate) {
@@ -552,8 +552,10 @@ export class NodeManager {
   stats(): NodeStats {
     let idle = 0;
     let directChannels = 0;
+    let sharedHosts = 0;
     for (const w of this.workers.values()) {
       if (w.state === 'idle') idle++;
+      if (w.sharedHost && !w.stopRequested) sharedHosts++;
       directChannels += w.callers.size;
     }
     const queued = this.taskManager.queued();
@@ -566,6 +568,7 @@ export class NodeManager {
       actors,
       pendingActors: waiting,
       directChannels,
+      sharedHosts,
     };
   }
 

@@ -17,4 +17,6 @@ export interface NodeStats {
   pendingActors: number;
   /** Open channels from calling workers straight to actors on this node. */
   directChannels: number;
+  /** Worker processes that host shared actors (isolation: 'shared'). */
+  sharedHosts: number;
 }

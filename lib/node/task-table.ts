@@ -4,7 +4,7 @@
 // (its worker and lease, or its actor) and whom its results go to (its owner's sink).
 
 import type { TaskSpec } from '../protocol/spec.js';
-import type { ActorRec } from './actor-manager.js';
+import type { ActorRec } from './actor-record.js';
 import type { Lease } from './local-task-manager.js';
 import type { ResultSink } from './owner-router.js';
 import type { WorkerSlot } from './worker-slot.js';

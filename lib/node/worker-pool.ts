@@ -163,6 +163,24 @@ export class WorkerPool<W extends WorkerSlot> {
     w.hostActor(actorHex);
   }
 
+  /** A new worker (only when mayStart() said yes) that hosts shared actors. */
+  spawnSharedHost(): W {
+    const w = this.spawn();
+    this.claimed.add(w);
+    w.hostShared();
+    return w;
+  }
+
+  /** An idle worker (as hostWarm) made a host of shared actors, or undefined when none is idle. */
+  hostSharedWarm(): W | undefined {
+    const w = this.takeIdle();
+    if (!w) return undefined;
+    this.claimed.add(w);
+    w.hostShared();
+    this.keepWarm();
+    return w;
+  }
+
   /**
    * Hosts an actor in the worker takeIdle() gives (its start paid or under way: Ray's actors
    * take their workers from the pool tasks use), or returns undefined when there is none.

@@ -9,7 +9,8 @@ import { Msg } from '../protocol/worker-messages.js';
 
 /**
  * starting: spawned, not ready yet; idle: ready, in the pool; leased: runs the tasks of one
- * lease (local-task-manager.ts); actor: hosts one actor for life; dead: retired (stopping).
+ * lease (local-task-manager.ts); actor: hosts one actor (or shared actors) for life; dead:
+ * retired (stopping).
  */
 export type WorkerState = 'starting' | 'idle' | 'leased' | 'actor' | 'dead';
 
@@ -24,6 +25,8 @@ export abstract class WorkerSlot {
   private _blockedDepth = 0;
   private _heldByOthers = false;
   private _actorHex: string | undefined;
+  private _sharedHost = false;
+  private _guests = 0;
   private _heapLimit: number | undefined;
   /** Tasks sent and not yet done, by task key (ids.ts taskKeyOf). */
   private readonly running = new Set<string>();
@@ -66,6 +69,14 @@ export abstract class WorkerSlot {
   /** The actor it hosts (hex id), once it was given one. */
   get actorHex(): string | undefined {
     return this._actorHex;
+  }
+  /** It hosts shared actors (isolation: 'shared'), any number of them over its life. */
+  get sharedHost(): boolean {
+    return this._sharedHost;
+  }
+  /** The shared actors it holds now. */
+  get guests(): number {
+    return this._guests;
   }
   /** Its V8 heap limit in bytes, as it said when ready (an out-of-memory death names it). */
   get heapLimit(): number | undefined {
@@ -119,6 +130,22 @@ export abstract class WorkerSlot {
   hostActor(actorHex: string): void {
     this._state = 'actor';
     this._actorHex = actorHex;
+  }
+
+  /** Made a host of shared actors, for the rest of its life. */
+  hostShared(): void {
+    this._state = 'actor';
+    this._sharedHost = true;
+  }
+
+  /** A shared actor was placed in it. */
+  guestJoined(): void {
+    this._guests++;
+  }
+
+  /** A shared actor left it (dropped while it runs on). */
+  guestLeft(): void {
+    this._guests--;
   }
 
   /** Taken out of the pool to be stopped (reaped, or to make room): never handed work again. */
@@ -192,6 +219,11 @@ export abstract class WorkerSlot {
       writeSpec(f, spec);
       f.i32(ownerIndex).str(gpuIds.length === 0 ? '' : gpuIds.join(','));
     });
+  }
+
+  /** Msg.DropActor: a shared actor it hosts ends there (its neighbours run on). */
+  dropActor(actorId: Buffer): void {
+    this.sendWith((f) => f.u8(Msg.DropActor).raw(actorId));
   }
 
   /** Sends a whole frame to its inbox. */

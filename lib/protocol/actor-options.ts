@@ -46,7 +46,20 @@ export interface ActorCreateOptions extends ActorRegistration {
   explicitResources: boolean;
   /** Its named concurrency groups and their limits (Ray's concurrency_groups); none if undefined. */
   concurrencyGroups?: Record<string, number>;
+  /**
+   * 'shared': it lives in a host process with other shared actors (at most actorsPerProcess
+   * of them) instead of a process of its own ('process', the default).
+   */
+  isolation: ActorIsolation;
+  /** The most shared actors a host process it joins may hold (DEFAULT_ACTORS_PER_PROCESS). */
+  actorsPerProcess: number;
 }
+
+/** Where an actor runs: a process of its own (Ray's semantics) or a host shared with others. */
+export type ActorIsolation = 'process' | 'shared';
+
+/** How many shared actors a host process holds at most, unless the actor says otherwise. */
+export const DEFAULT_ACTORS_PER_PROCESS = 1000;
 
 /** What an actor that asked for no resources takes to be placed (Ray's default: one CPU). */
 export const ACTOR_PLACE_DEMAND: Readonly<Demand> = Object.freeze({ CPU: 1 });
@@ -65,6 +78,7 @@ export function encodeActorOptions(o: ActorCreateOptions): string {
     explicitResources: o.explicitResources,
     ...(o.concurrencyGroups ? { concurrencyGroups: o.concurrencyGroups } : {}),
     ...(o.handle ? { handle: o.handle } : {}),
+    ...(o.isolation === 'shared' ? { isolation: 'shared', actorsPerProcess: o.actorsPerProcess } : {}),
   });
 }
 
@@ -85,6 +99,11 @@ export function decodeActorOptions(method: string): ActorCreateOptions {
       ? { concurrencyGroups: o.concurrencyGroups }
       : {}),
     ...(o.handle && typeof o.handle === 'object' ? { handle: o.handle } : {}),
+    isolation: o.isolation === 'shared' ? 'shared' : 'process',
+    actorsPerProcess:
+      typeof o.actorsPerProcess === 'number' && o.actorsPerProcess >= 1
+        ? o.actorsPerProcess
+        : DEFAULT_ACTORS_PER_PROCESS,
   };
 }
 
@@ -93,9 +112,13 @@ export function restartBudget(n: number): number {
   return n < 0 ? Number.POSITIVE_INFINITY : n;
 }
 
-/** What an actor takes to be placed: what it asked for, else ACTOR_PLACE_DEMAND. */
+/**
+ * What an actor takes to be placed: what it asked for, else ACTOR_PLACE_DEMAND (nothing for a
+ * shared actor: its host process runs many, so none of them claims a CPU by default).
+ */
 export function actorPlaceDemand(o: ActorCreateOptions, specDemand: Demand): Demand {
-  return o.explicitResources ? specDemand : ACTOR_PLACE_DEMAND;
+  if (o.explicitResources) return specDemand;
+  return o.isolation === 'shared' ? {} : ACTOR_PLACE_DEMAND;
 }
 
 /** What an actor holds while it lives: what it asked for, else nothing. */

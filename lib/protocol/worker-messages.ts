@@ -47,6 +47,8 @@ export enum Msg {
   // streaming generators (streaming.ts)
   GeneratorItem = 38, // worker -> manager: u32 index, object id, u8 kind, bytes payload: one yielded item
   StreamControl = 39, // manager -> worker: u8[24] task id, u32 items its owner consumed (or STREAM_STOP)
+  // shared actors (isolation: 'shared'): many in one host process
+  DropActor = 40, // manager -> host: u8[16] actor id; the host forgets that actor, its neighbours run on
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,

@@ -5,6 +5,7 @@
 // The executor (executor.ts) owns the jobs; this decides which may start.
 
 import { Deque } from '../base/deque.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 /** One group: its limit, its calls running and waiting, and those of its running calls that wait in get(). */
 export class ConcurrencyGroup<J> {
@@ -88,6 +89,12 @@ export class ConcurrencyGroups<J> {
     return n;
   }
 
+  /** Drops every waiting call (their actor is gone; its node answers for them). */
+  clear(): void {
+    while (this.default.queue.shift() !== undefined);
+    if (this.named) for (const g of this.named.values()) while (g.queue.shift() !== undefined);
+  }
+
   /** Takes the first waiting call that matches out of whichever group holds it. */
   remove(match: (job: J) => boolean): J | undefined {
     const found = this.default.queue.remove(match);
@@ -98,4 +105,13 @@ export class ConcurrencyGroups<J> {
     }
     return undefined;
   }
+}
+
+/** The error for a call in a group its actor does not declare. */
+export function unknownGroup(name: string, declared: string[], call: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `${call} was called in concurrency group '${name}', which its actor does not declare ` +
+      `(${declared.length > 0 ? `it has ${declared.map((n) => `'${n}'`).join(', ')}` : 'it declares none'}): ` +
+      "use one of the names given in the actor's concurrencyGroups option, or none for the default group",
+  );
 }

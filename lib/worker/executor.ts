@@ -5,7 +5,9 @@
 // calls run in arrival order), and up to each named concurrency group's limit in
 // that group (concurrency-groups.ts). Calls that came straight from a caller
 // (direct/) are answered straight back. An actor that called exitActor() starts
-// nothing more: once its running calls end it tells its node, which stops it.
+// nothing more: once its running calls end it tells its node, which stops it. A shared
+// host runs many actors (hosted-actor.ts), each with its own groups, and drops one when
+// its node says (Msg.DropActor) while the others run on.
 
 import { ActorDiedError, InvalidArgumentError, NotInActorError, TaskCancelledError } from '../base/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../base/ids.js';
@@ -25,11 +27,12 @@ import {
   writeDone,
 } from '../protocol/worker-messages.js';
 import { ObjectId } from '../store/index.js';
-import { ConcurrencyGroup, ConcurrencyGroups } from './concurrency-groups.js';
+import { ConcurrencyGroup, ConcurrencyGroups, unknownGroup } from './concurrency-groups.js';
 import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
-import { driveGenerator, GeneratorRun } from './generator-runner.js';
+import { driveGenerator, GeneratorRun, generatorReturned } from './generator-runner.js';
+import { type ActorInstance, HostedActor, hostedKey } from './hosted-actor.js';
 
 interface Job {
   spec: TaskSpec;
@@ -41,15 +44,14 @@ interface Job {
   direct: boolean;
   /** The concurrency group it runs in (the default one for tasks). */
   group: ConcurrencyGroup<Job>;
+  /** The actor it is a call (or the constructor) of; undefined for a task. */
+  actor: HostedActor<Job> | undefined;
 }
 
 /** How many ownership ops this process has sent so far (WorkerBackend counts them). */
 export interface RefOpCounter {
   readonly refOpsSent: number;
 }
-
-/** An actor's instance: its methods by name. */
-type ActorInstance = Record<string, unknown>;
 
 const NO_GPUS: number[] = [];
 const RESULT_ID = Buffer.alloc(OBJECT_ID_SIZE); // scratch: copied into each frame at once
@@ -58,20 +60,20 @@ export class Executor {
   private readonly defs = new Map<string, FunctionDef>();
   private readonly loaded = new Map<string, Promise<unknown>>();
   private readonly ready = new Map<string, unknown>();
+  /** The tasks' group (a task worker runs one at a time, more while one waits in get()). */
   private readonly groups = new ConcurrencyGroups<Job>(1);
-  /** exitActor() was called: nothing more starts; `exited` is called once the running calls end. */
-  private exiting = false;
-  private exited: (() => void) | undefined;
-  private actor: { id: string; instance: ActorInstance } | undefined;
-  private actorDead: Error | undefined;
+  /** The actor of a process actor's worker. */
+  private single: HostedActor<Job> | undefined;
+  /** The actors of a shared host, by hostedKey(id). */
+  private shared: Map<string, HostedActor<Job>> | undefined;
   private lastTaskName: string | undefined;
   /** Set by returns() when a value held refs: its result then goes by the node manager (relay). */
   private returnedRefs = false;
   /** refOpsSent when a direct result last went out. */
   private refOpsSeen = 0;
   private whenIdle: (() => void) | undefined;
-  /** Streaming generator tasks running here, by task key (generator-runner.ts). */
-  private readonly generators = new Map<string, GeneratorRun>();
+  /** Streaming generator tasks running here, by task key (generator-runner.ts), and their actor. */
+  private readonly generators = new Map<string, { run: GeneratorRun; actor: HostedActor<Job> | undefined }>();
 
   constructor(
     private readonly core: CoreWorker,
@@ -86,26 +88,17 @@ export class Executor {
     // Count waits so a blocked task lets the next one of its group start. The group is
     // handed back to unblocked(), which may run in another call's async context.
     backend.blocked = () => {
-      const g = this.currentGroup();
+      const ctx = this.core.taskContext.getStore() as CallContext | undefined;
+      const g = ctx?.group ?? this.groups.default;
       g.blocked++;
       blocked();
-      this.pump(g);
+      this.pump(g, ctx?.actor);
       return g;
     };
     backend.unblocked = (token?: unknown) => {
       (token instanceof ConcurrencyGroup ? token : this.groups.default).blocked--;
       unblocked();
     };
-  }
-
-  /** The resources the actor this process hosts holds (its calls' assignedResources). */
-  private actorResources: Readonly<Record<string, number>> = {};
-  /** The job of the actor this process hosts (its creator's): its calls run in it, as in Ray. */
-  private actorJob = '';
-
-  /** The group of the call running in this async context (the default one outside any call). */
-  private currentGroup(): ConcurrencyGroup<Job> {
-    return (this.core.taskContext.getStore() as CallContext | undefined)?.group ?? this.groups.default;
   }
 
   currentTaskName(): string | undefined {
@@ -118,39 +111,92 @@ export class Executor {
 
   execute(spec: TaskSpec, owner: number, gpuIds: number[], direct = false): void {
     if (spec.kind === TaskKind.ActorCreate) {
-      this.groups.configure(spec.maxConcurrency, decodeActorOptions(spec.method).concurrencyGroups);
-      this.actorResources = spec.demand;
-      this.actorJob = spec.job;
-      const g = this.groups.default;
-      g.running++;
-      this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined });
+      this.create(spec, owner, gpuIds);
       return;
     }
+    const actor =
+      spec.kind === TaskKind.ActorCall
+        ? (this.single ?? this.shared?.get(hostedKey(spec.actorId)))
+        : undefined;
+    const groups = actor?.groups ?? this.groups;
     const name = spec.concurrencyGroup;
-    const g = name === '' ? this.groups.default : this.groups.get(name);
+    const g = name === '' ? groups.default : groups.get(name);
     const job: Job = {
       spec,
       owner,
       gpuIds: gpuIds.length === 0 ? NO_GPUS : gpuIds,
       direct,
-      group: g ?? this.groups.default,
+      group: g ?? groups.default,
       ctx: undefined,
+      actor,
     };
+    if (actor === undefined && spec.kind === TaskKind.ActorCall) {
+      // A shared actor dropped here (its node fails or retries its calls; this answers a late one).
+      const err = new ActorDiedError(`the actor of ${spec.name} is no longer hosted in this process`);
+      this.reply(job, DoneStatus.Error, [
+        { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
+      ]);
+      return;
+    }
     if (g === undefined) {
       // A handle that did not know the actor's groups (getActor) named one it lacks: the
       // caller gets the InvalidArgumentError itself (not a TaskError: no method ran).
-      const err = unknownGroup(name, this.groups.names(), spec.name);
+      const err = unknownGroup(name, groups.names(), spec.name);
       this.reply(job, DoneStatus.Error, [
         { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
       ]);
       return;
     }
     g.queue.push(job);
-    this.pump(g);
+    this.pump(g, actor);
+  }
+
+  /** An ActorCreate: the actor is hosted here from now on (the only one, or one of a shared host's). */
+  private create(spec: TaskSpec, owner: number, gpuIds: number[]): void {
+    const o = decodeActorOptions(spec.method);
+    const actor = new HostedActor<Job>(
+      Buffer.from(spec.actorId),
+      o.isolation === 'shared',
+      spec.demand,
+      spec.job,
+    );
+    actor.groups.configure(spec.maxConcurrency, o.concurrencyGroups);
+    if (actor.shared) (this.shared ??= new Map()).set(hostedKey(actor.id), actor);
+    else this.single = actor;
+    const g = actor.groups.default;
+    g.running++;
+    this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined, actor });
+  }
+
+  /**
+   * Msg.DropActor: a shared actor's node ended it (killed, released, exited, or restarting
+   * elsewhere). Its queued calls go, what it runs answers no one, its generators stop; the
+   * other actors of this host run on.
+   */
+  dropActor(actorId: Buffer): void {
+    const key = hostedKey(actorId);
+    const actor = this.shared?.get(key);
+    if (!actor) return;
+    this.shared?.delete(key);
+    actor.dropped = true;
+    actor.instance = undefined;
+    actor.groups.clear();
+    for (const g of this.generators.values()) if (g.actor === actor) g.run.control(STREAM_STOP);
+  }
+
+  /** The first queued job that matches, taken out of whichever actor's (or the tasks') queue holds it. */
+  private removeQueued(match: (j: Job) => boolean): Job | undefined {
+    const job = this.groups.remove(match) ?? this.single?.groups.remove(match);
+    if (job || !this.shared) return job;
+    for (const a of this.shared.values()) {
+      const j = a.groups.remove(match);
+      if (j) return j;
+    }
+    return undefined;
   }
 
   cancelQueued(taskId: Buffer): void {
-    const job = this.groups.remove((j) => j.spec.taskId.equals(taskId));
+    const job = this.removeQueued((j) => j.spec.taskId.equals(taskId));
     if (job) this.reply(job, DoneStatus.Cancelled, []);
   }
 
@@ -159,11 +205,11 @@ export class Executor {
    * answered either way, since only this process knows whether it had.
    */
   cancelDirect(taskKey: string, caller: number, numReturns: number, name: string, recursive: boolean): void {
-    const job = this.groups.remove((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
+    const job = this.removeQueued((j) => j.direct && j.owner === caller && specKey(j.spec) === taskKey);
     if (!job) {
       // Running: a generator stops at its next step (its items so far stay valid), and a
       // recursive cancel reaches the tasks the call submitted.
-      this.generators.get(taskKey)?.control(STREAM_STOP);
+      this.generators.get(taskKey)?.run.control(STREAM_STOP);
       if (recursive) this.core.cancelChildren(taskKey, false);
     }
     const err = new TaskCancelledError(
@@ -179,8 +225,12 @@ export class Executor {
 
   /** Calls fn once nothing is queued or running (an actor asked to exit when idle). */
   onIdle(fn: () => void): void {
-    if (this.groups.queued() === 0 && this.groups.running() === 0) fn();
+    if (this.idle()) fn();
     else this.whenIdle = fn;
+  }
+
+  private idle(): boolean {
+    return this.groups.queued() === 0 && this.groups.running() === 0 && (this.single?.idle() ?? true);
   }
 
   /**
@@ -189,35 +239,34 @@ export class Executor {
    * this process; calls still queued then fail with ActorDiedError there and at their callers).
    */
   exitActor(exited: (actorId: Buffer) => void): void {
-    if (!this.actor && this.core.taskContext.getStore()?.actorId === undefined) {
+    const actor = (this.core.taskContext.getStore() as CallContext | undefined)?.actor ?? this.single;
+    if (!actor) {
       throw new NotInActorError(
         'exitActor() was called outside an actor: call it inside an actor method (or constructor) ' +
-          'to end that actor; a task or the driver has no actor to end',
+          'to end that actor; a task or the driver has no actor to end (in a shared host, only ' +
+          'a call of the actor knows which one it is)',
       );
     }
-    if (this.exiting) return;
-    const id = this.actor
-      ? Buffer.from(this.actor.id, 'hex')
-      : (this.core.taskContext.getStore()?.actorId as Buffer);
-    this.exiting = true;
-    this.exited = () => exited(id);
+    if (actor.exiting) return;
+    actor.exiting = true;
+    actor.exited = () => exited(actor.id);
     // Inside a running call, that call ends first (finish() checks again); called from a
     // timer or callback between calls, nothing runs: exit now (after this turn).
-    if (this.groups.running() === 0) queueMicrotask(() => this.exitIfIdle());
+    if (actor.groups.running() === 0) queueMicrotask(() => this.exitIfIdle(actor));
   }
 
-  private exitIfIdle(): void {
-    if (!this.exited || this.groups.running() !== 0) return;
-    const exited = this.exited;
-    this.exited = undefined;
+  private exitIfIdle(actor: HostedActor<Job>): void {
+    if (!actor.exited || actor.groups.running() !== 0) return;
+    const exited = actor.exited;
+    actor.exited = undefined;
     exited();
   }
 
   private readonly startJob = (job: Job): void => this.run(job);
 
-  private pump(g: ConcurrencyGroup<Job>): void {
-    if (this.exiting) return;
-    this.groups.pump(g, this.startJob);
+  private pump(g: ConcurrencyGroup<Job>, actor: HostedActor<Job> | undefined): void {
+    if (actor?.exiting) return;
+    (actor?.groups ?? this.groups).pump(g, this.startJob);
   }
 
   /** The function or class, or a promise while it loads the first time. */
@@ -263,13 +312,14 @@ export class Executor {
   private run(job: Job): void {
     const spec = job.spec;
     this.lastTaskName = spec.name;
-    const actorCall = spec.kind === TaskKind.ActorCall;
+    const actor = spec.kind === TaskKind.ActorCall ? job.actor : undefined;
     const ctx = new CallContext(
       spec,
       job.gpuIds,
-      actorCall ? this.actorResources : spec.demand,
+      actor ? actor.resources : spec.demand,
       job.group,
-      actorCall ? this.actorJob : spec.job,
+      actor ? actor.job : spec.job,
+      job.actor,
     );
     job.ctx = ctx;
     if (job.gpuIds.length > 0) process.env.CUDA_VISIBLE_DEVICES = job.gpuIds.join(',');
@@ -280,7 +330,7 @@ export class Executor {
     }
     let result: unknown;
     try {
-      result = this.core.taskContext.run(ctx, () => this.start(spec));
+      result = this.core.taskContext.run(ctx, () => this.start(job));
     } catch (err) {
       this.fail(job, err);
       return;
@@ -305,8 +355,9 @@ export class Executor {
     const spec = job.spec;
     const key = specKey(spec);
     const run = new GeneratorRun(backpressureOf(spec.stream));
-    this.generators.set(key, run);
+    this.generators.set(key, { run, actor: job.actor });
     const emit = (index: number, value: unknown) => {
+      if (job.actor?.dropped) return; // stopped: its node dropped the actor
       const ret = this.encodeReturns(spec, [value], index + 1)[0] as TaskReturn;
       const id = IdGenerator.returnId(spec.taskId, index + 1, RESULT_ID);
       if (job.direct) this.sendDirectItem(job.owner, id, ret.kind, ret.payload);
@@ -315,7 +366,7 @@ export class Executor {
     const done = this.core.taskContext.run(ctx, () => {
       let returned: unknown;
       try {
-        returned = this.start(spec);
+        returned = this.start(job);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -335,30 +386,32 @@ export class Executor {
 
   /** The owner's StreamControl for a generator running here (consumed count, or stop). */
   streamControl(taskKey: string, consumed: number): void {
-    this.generators.get(taskKey)?.control(consumed);
+    this.generators.get(taskKey)?.run.control(consumed);
   }
 
-  private start(spec: TaskSpec): unknown {
+  private start(job: Job): unknown {
+    const spec = job.spec;
     const target = spec.kind === TaskKind.ActorCall ? undefined : this.fn(spec.fnId);
     const args = this.args(spec);
     if (isThenable(target) || isThenable(args)) {
-      return Promise.all([target, args]).then(([t, a]) => this.invoke(spec, t, a as unknown[]));
+      return Promise.all([target, args]).then(([t, a]) => this.invoke(job, t, a as unknown[]));
     }
-    return this.invoke(spec, target, args as unknown[]);
+    return this.invoke(job, target, args as unknown[]);
   }
 
-  private invoke(spec: TaskSpec, target: unknown, args: unknown[]): unknown {
+  private invoke(job: Job, target: unknown, args: unknown[]): unknown {
+    const { spec, actor } = job;
     switch (spec.kind) {
       case TaskKind.Task:
         return (target as (...a: unknown[]) => unknown)(...args);
       case TaskKind.ActorCreate: {
         const instance = new (target as new (...a: unknown[]) => ActorInstance)(...args);
-        this.actor = { id: spec.actorId.toString('hex'), instance };
+        if (actor && !actor.dropped) actor.instance = instance;
         return undefined;
       }
       case TaskKind.ActorCall: {
-        if (this.actorDead) throw this.actorDead;
-        const inst = this.actor?.instance;
+        if (actor?.dead) throw actor.dead;
+        const inst = actor?.instance;
         const method = inst?.[spec.method];
         if (typeof method !== 'function') {
           throw new InvalidArgumentError(
@@ -387,8 +440,8 @@ export class Executor {
 
   private fail(job: Job, err: unknown): void {
     const spec = job.spec;
-    if (spec.kind === TaskKind.ActorCreate)
-      this.actorDead = new ActorDiedError('the actor constructor threw');
+    if (spec.kind === TaskKind.ActorCreate && job.actor)
+      job.actor.dead = new ActorDiedError('the actor constructor threw');
     this.reply(job, DoneStatus.Error, [
       { kind: ReturnKind.Inline, payload: encodeErrorRecord(thrownErrorRecord(err, spec.name)) },
     ]);
@@ -399,12 +452,13 @@ export class Executor {
     const ctx = job.ctx;
     if (ctx?.children !== undefined) this.core.callEnded(ctx);
     job.group.running--;
-    if (this.exiting) {
-      this.exitIfIdle();
+    const actor = job.actor;
+    if (actor?.exiting) {
+      this.exitIfIdle(actor);
       return;
     }
-    this.pump(job.group);
-    if (this.whenIdle && this.groups.queued() === 0 && this.groups.running() === 0) this.whenIdle();
+    this.pump(job.group, actor);
+    if (this.whenIdle && this.idle()) this.whenIdle();
   }
 
   private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
@@ -444,6 +498,7 @@ export class Executor {
   }
 
   private reply(job: Job, status: DoneStatus, returns: TaskReturn[]): void {
+    if (job.actor?.dropped) return;
     const spec = job.spec;
     if (job.direct) this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
     else {
@@ -517,6 +572,8 @@ class CallContext implements TaskContext {
     /** The concurrency group the call runs in (its waits in get() free a place in it). */
     readonly group: ConcurrencyGroup<Job>,
     readonly job: string,
+    /** The actor it is a call of (undefined for a task). */
+    readonly actor: HostedActor<Job> | undefined,
   ) {}
   get taskId(): Buffer {
     return this.spec.taskId;
@@ -530,29 +587,6 @@ class CallContext implements TaskContext {
   get actorId(): Buffer | undefined {
     return this.spec.kind === TaskKind.Task ? undefined : this.spec.actorId;
   }
-}
-
-function unknownGroup(name: string, declared: string[], call: string): InvalidArgumentError {
-  return new InvalidArgumentError(
-    `${call} was called in concurrency group '${name}', which its actor does not declare ` +
-      `(${declared.length > 0 ? `it has ${declared.map((n) => `'${n}'`).join(', ')}` : 'it declares none'}): ` +
-      "use one of the names given in the actor's concurrencyGroups option, or none for the default group",
-  );
-}
-
-/**
- * The error for a generator returned as a value (it cannot cross processes): a generator
- * method called from a handle that did not know it was one (a worker's getIfExists handle),
- * or a function that returns a generator object without being a generator function.
- */
-function generatorReturned(spec: TaskSpec, value: unknown): Error | undefined {
-  const tag = Object.prototype.toString.call(value);
-  if (tag !== '[object Generator]' && tag !== '[object AsyncGenerator]') return undefined;
-  return new InvalidArgumentError(
-    `${spec.name} returned a generator, which cannot be sent back as a value: call it with ` +
-      ".options({ numReturns: 'streaming' }) to stream what it yields (a handle a worker got " +
-      'with getIfExists does not know which methods are generators)',
-  );
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {

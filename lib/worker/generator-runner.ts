@@ -5,6 +5,7 @@
 // ends the generator (its finally blocks run) at its next step.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { InvalidArgumentError, TaskCancelledError } from '../base/errors.js';
+import type { TaskSpec } from '../protocol/spec.js';
 import { STREAM_STOP } from '../protocol/streaming.js';
 
 /** One generator running here: what its owner has consumed, and whether it was stopped. */
@@ -82,4 +83,19 @@ export async function driveGenerator(
     if (run.stopped) await Promise.resolve(it.return?.()).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The error for a generator returned as a value (it cannot cross processes): a generator
+ * method called from a handle that did not know it was one (a worker's getIfExists handle),
+ * or a function that returns a generator object without being a generator function.
+ */
+export function generatorReturned(spec: TaskSpec, value: unknown): Error | undefined {
+  const tag = Object.prototype.toString.call(value);
+  if (tag !== '[object Generator]' && tag !== '[object AsyncGenerator]') return undefined;
+  return new InvalidArgumentError(
+    `${spec.name} returned a generator, which cannot be sent back as a value: call it with ` +
+      ".options({ numReturns: 'streaming' }) to stream what it yields (a handle a worker got " +
+      'with getIfExists does not know which methods are generators)',
+  );
 }

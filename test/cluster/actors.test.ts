@@ -131,6 +131,34 @@ describe('actors across nodes', () => {
     await untilGoneAfterGc(pid, 'the actor to end after its last handle is gone');
   });
 
+  test('shared actors on another node: one host for many, each its own state, found by name, killed alone', async () => {
+    const there = cluster.nodes[1]!;
+    const S = sunray
+      .remote(Counter)
+      .options({ isolation: 'shared', schedulingStrategy: { nodeId: there.nodeId, soft: false } });
+    const hs = Array.from({ length: 200 }, () => S.remote());
+    expect(await sunray.get(hs.map((h, i) => h.add.remote(i)))).toEqual(hs.map((_, i) => i));
+    const pids = new Set(await sunray.get(hs.map((h) => h.where.remote())));
+    expect(pids.size).toBe(1); // that node has one CPU: one host
+    expect(pids.has(process.pid)).toBe(false);
+    const named = S.options({ name: 'shared-there' }).remote();
+    await sunray.get(named.add.remote(7));
+    const found = await sunray.getActor<Counter>('shared-there');
+    expect(await sunray.get(found.add.remote(1))).toBe(8);
+    const [gone, ...rest] = hs;
+    sunray.kill(gone!);
+    await expect(
+      (async () => {
+        for (let i = 0; i < 50; i++) {
+          await sunray.get(gone!.add.remote(1));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(),
+    ).rejects.toThrow(sunray.ActorDiedError);
+    expect(await sunray.get(rest.map((h) => h.add.remote(1000)))).toEqual(rest.map((_, i) => i + 1 + 1000));
+    for (const h of [...rest, named]) sunray.kill(h);
+  });
+
   test('kill() ends an actor on another node', async () => {
     const C = sunray.remote(Counter);
     const c = C.remote();

@@ -21,6 +21,8 @@ const opts: ActorCreateOptions = {
   methods: ['inc', 'get'],
   className: 'Counter',
   explicitResources: true,
+  isolation: 'process',
+  actorsPerProcess: 1000,
 };
 
 describe('actor create options', () => {
@@ -30,6 +32,16 @@ describe('actor create options', () => {
     expect(decodeActorOptions(encodeActorOptions(unnamed))).toEqual(unnamed);
     const grouped = { ...opts, concurrencyGroups: { io: 10, compute: 1 } };
     expect(decodeActorOptions(encodeActorOptions(grouped))).toEqual(grouped);
+    const shared = { ...opts, isolation: 'shared' as const, actorsPerProcess: 50 };
+    expect(decodeActorOptions(encodeActorOptions(shared))).toEqual(shared);
+  });
+
+  test('a shared actor needs no CPU to be placed unless it asks; a process actor keeps the default', () => {
+    const shared = decodeActorOptions(JSON.stringify({ isolation: 'shared' }));
+    expect(shared).toMatchObject({ isolation: 'shared', actorsPerProcess: 1000 });
+    expect(actorPlaceDemand(shared, {})).toEqual({});
+    expect(actorPlaceDemand({ ...shared, explicitResources: true }, { CPU: 1 })).toEqual({ CPU: 1 });
+    expect(decodeActorOptions('').isolation).toBe('process');
   });
 
   test('a budget without end: negative or Infinity, which JSON cannot carry, reads back as Infinity', () => {

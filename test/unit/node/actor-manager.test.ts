@@ -9,7 +9,7 @@ import { type TaskEntry, TaskTable } from '../../../lib/node/task-table.js';
 import { WorkerPool } from '../../../lib/node/worker-pool.js';
 import type { ActorCreateOptions } from '../../../lib/protocol/actor-options.js';
 import { NO_DEF, specKey } from '../../../lib/protocol/spec.js';
-import { DoneStatus } from '../../../lib/protocol/worker-messages.js';
+import { DoneStatus, Msg } from '../../../lib/protocol/worker-messages.js';
 import {
   actorCallSpec,
   actorCreateSpec,
@@ -279,5 +279,89 @@ describe('actor manager', () => {
     expect(owner.failureOf('Counter.early')?.message).toMatch(/constructor threw an error/);
     expect(tasks.get(specKey(t.spec))).toBeUndefined();
     expect(w.stopCalls).toBe(1);
+  });
+});
+
+describe('shared actors', () => {
+  const shared = (perHost = 1000): Partial<ActorCreateOptions> => ({
+    isolation: 'shared',
+    actorsPerProcess: perHost,
+  });
+  /** The constructors each host was sent, by host index. */
+  const constructorsByHost = (spawned: FakeWorker[]) =>
+    spawned.filter((w) => w.sharedHost).map((w) => w.names().filter((n) => n.endsWith('constructor')).length);
+
+  test('spread over one host per CPU, then packed into the least full with room; a new one when all are full', () => {
+    const { create, spawner, am } = setup({ CPU: 2 });
+    for (let i = 0; i < 5; i++) create(idOf(40 + i), shared(2));
+    // a0 -> A, a1 -> B (spread), a2 -> A, a3 -> B (least full), a4 -> C (both full).
+    expect(constructorsByHost(spawner.spawned)).toEqual([2, 2, 1]);
+    // None holds a CPU: shared actors need none unless they ask.
+    expect(am.counts()).toEqual({ actors: 5, waiting: 0 });
+    const hostOf = (n: number) => am.actorState(idOf(n))?.pid;
+    expect(hostOf(40)).toBe(hostOf(42));
+    expect(hostOf(41)).toBe(hostOf(43));
+    expect(new Set([hostOf(40), hostOf(41), hostOf(44)]).size).toBe(3);
+  });
+
+  test('kill of one drops it from its host, which runs on for its neighbours; with restarts it is placed again', () => {
+    const { am, create, constructed, call, owner, spawner } = setup({ CPU: 1 });
+    const [a, b, c] = [idOf(50), idOf(51), idOf(52)];
+    create(a, shared());
+    create(b, { ...shared(), maxRestarts: 1 });
+    create(c, shared());
+    for (const id of [a, b, c]) constructed(id);
+    const [host] = spawner.spawned.filter((w) => w.sharedHost);
+    if (!host) throw new Error('no host');
+    am.kill(a, true);
+    expect(host.frameTypes.at(-1)).toBe(Msg.DropActor);
+    expect(host.killed || host.stopCalls > 0).toBe(false);
+    expect(am.actorState(a)).toMatchObject({ state: 'dead' });
+    call(a, 'Counter.late');
+    expect(owner.failureOf('Counter.late')).toBeInstanceOf(ActorDiedError);
+    call(c, 'Counter.next');
+    expect(host.names().at(-1)).toBe('Counter.next');
+    // Killed with restarts allowed: dropped, then constructed again in a host.
+    am.kill(b, false);
+    expect(am.actorState(b)).toMatchObject({ state: 'restarting', restarts: 1 });
+    am.placeWaiting();
+    expect(host.names().filter((n) => n === 'Counter.constructor')).toHaveLength(4);
+    constructed(b);
+    expect(am.actorState(b)).toMatchObject({ state: 'alive' });
+  });
+
+  test("a host's death restarts each of its actors under its own budget; the last to leave stops it", () => {
+    const { am, create, constructed, spawner } = setup({ CPU: 1 });
+    const [a, b] = [idOf(60), idOf(61)];
+    create(a, { ...shared(), maxRestarts: 1 });
+    create(b, shared());
+    constructed(a);
+    constructed(b);
+    const [first] = spawner.spawned.filter((w) => w.sharedHost);
+    first?.exit(null, 'SIGKILL');
+    expect(am.actorState(a)).toMatchObject({ state: 'restarting', restarts: 1 });
+    expect(am.actorState(b)).toMatchObject({ state: 'dead' });
+    constructed(a);
+    const second = spawner.spawned.filter((w) => w.sharedHost && !w.exited);
+    expect(second).toHaveLength(1);
+    am.kill(a, true);
+    expect(second[0]?.stopCalls).toBe(1);
+  });
+
+  test('at the process cap a shared actor waits for room in a host, then takes it', () => {
+    const { am, create, constructed, spawner } = setup({ CPU: 1 }, 1);
+    create(idOf(70), shared(1));
+    constructed(idOf(70));
+    create(idOf(71), shared(1));
+    expect(am.counts()).toEqual({ actors: 2, waiting: 1 });
+    am.kill(idOf(70), true);
+    // Its host stops once empty; its exit makes room (the node's dispatch pass then places).
+    const [host] = spawner.spawned;
+    expect(host?.stopCalls).toBe(1);
+    am.placeWaiting();
+    expect(am.counts().waiting).toBe(1);
+    host?.exit(0);
+    expect(am.counts()).toEqual({ actors: 1, waiting: 0 });
+    expect(spawner.spawned.at(-1)?.names()).toEqual(['Counter.constructor']);
   });
 });

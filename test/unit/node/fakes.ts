@@ -11,7 +11,11 @@ import type { Grant, ResourcePool } from '../../../lib/node/resource-pool.js';
 import { newTask, type TaskEntry } from '../../../lib/node/task-table.js';
 import type { WorkerSpawner } from '../../../lib/node/worker-pool.js';
 import { WorkerSlot } from '../../../lib/node/worker-slot.js';
-import { type ActorCreateOptions, encodeActorOptions } from '../../../lib/protocol/actor-options.js';
+import {
+  type ActorCreateOptions,
+  DEFAULT_ACTORS_PER_PROCESS,
+  encodeActorOptions,
+} from '../../../lib/protocol/actor-options.js';
 import type { Demand } from '../../../lib/protocol/resources.js';
 import { readSpec, specKey, TaskKind, type TaskSpec, ZERO_ACTOR } from '../../../lib/protocol/spec.js';
 import { type DoneStatus, Msg, type ReturnKind } from '../../../lib/protocol/worker-messages.js';
@@ -215,8 +219,10 @@ export function actorCreateSpec(
     methods: ['m'],
     className: 'Counter',
     explicitResources: Object.keys(demand).length > 0,
+    isolation: 'process',
+    actorsPerProcess: DEFAULT_ACTORS_PER_PROCESS,
     ...o,
-  };
+  } as ActorCreateOptions;
   return taskSpec('Counter.constructor', demand, {
     kind: TaskKind.ActorCreate,
     actorId,

@@ -1,0 +1,45 @@
+// One actor this worker hosts: its instance, its concurrency groups, what its calls run
+// with (its resources and job), and its end. A process actor's worker hosts one; a shared
+// host (isolation: 'shared') holds many at once, by id, each with its own state, limits
+// and exit, so one can be dropped (killed, released, exited) while its neighbours run on.
+import { ConcurrencyGroups } from './concurrency-groups.js';
+
+/** An actor's instance: its methods by name. */
+export type ActorInstance = Record<string, unknown>;
+
+/** An actor hosted here, from its constructor's start to its end. */
+export class HostedActor<J> {
+  instance: ActorInstance | undefined = undefined;
+  /** Its constructor threw: its calls fail with this. */
+  dead: Error | undefined = undefined;
+  /**
+   * Its node dropped it (killed, released, exited, or restarting elsewhere): what it still
+   * runs answers no one (the node has already failed or retried those calls).
+   */
+  dropped = false;
+  /** exitActor() was called in it: nothing more of it starts; `exited` once its running calls end. */
+  exiting = false;
+  exited: (() => void) | undefined = undefined;
+  readonly groups = new ConcurrencyGroups<J>(1);
+
+  constructor(
+    /** Its id (16 bytes). */
+    readonly id: Buffer,
+    /** Whether it shares this process with other actors. */
+    readonly shared: boolean,
+    /** The resources it holds (its calls' assignedResources). */
+    readonly resources: Readonly<Record<string, number>>,
+    /** Its creator's job: its calls run in it, as in Ray. */
+    readonly job: string,
+  ) {}
+
+  /** Whether none of its calls wait or run. */
+  idle(): boolean {
+    return this.groups.queued() === 0 && this.groups.running() === 0;
+  }
+}
+
+/** The key of an actor id in a shared host's table (16 bytes as a latin1 string: cheap to make). */
+export function hostedKey(actorId: Buffer): string {
+  return actorId.toString('latin1');
+}
