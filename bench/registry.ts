@@ -10,6 +10,7 @@ import { dataBaselines, dataBenchmarks } from './suites/data.js';
 import { latencyBenchmarks } from './suites/latency.js';
 import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
+import { sharedActorBenchmarks } from './suites/shared-actors.js';
 import { storeBenchmarks } from './suites/store.js';
 import { taskBenchmarks } from './suites/tasks.js';
 import { tuneBaselines, tuneBenchmarks } from './suites/tune.js';
@@ -29,6 +30,7 @@ export const microbenchmarks: Benchmark[] = [
   ...latencyBenchmarks,
   ...taskBenchmarks,
   ...actorBenchmarks,
+  ...sharedActorBenchmarks,
   ...clusterBenchmarks,
   ...serveBenchmarks,
   ...tuneBenchmarks,

@@ -68,6 +68,9 @@ export function sunrayDefs(): Promise<Defs> {
         smallValue() {
           return 'ok';
         }
+        pid() {
+          return process.pid;
+        }
         smallValueArg(_x: unknown) {
           return 'ok';
         }

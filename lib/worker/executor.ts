@@ -32,7 +32,7 @@ import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.j
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
 import { driveGenerator, GeneratorRun, generatorReturned } from './generator-runner.js';
-import { type ActorInstance, HostedActor, hostedKey } from './hosted-actor.js';
+import { type ActorInstance, HostedActor, HostedActors } from './hosted-actor.js';
 
 interface Job {
   spec: TaskSpec;
@@ -62,10 +62,8 @@ export class Executor {
   private readonly ready = new Map<string, unknown>();
   /** The tasks' group (a task worker runs one at a time, more while one waits in get()). */
   private readonly groups = new ConcurrencyGroups<Job>(1);
-  /** The actor of a process actor's worker. */
-  private single: HostedActor<Job> | undefined;
-  /** The actors of a shared host, by hostedKey(id). */
-  private shared: Map<string, HostedActor<Job>> | undefined;
+  /** The actor this process hosts (or the shared actors of a host). */
+  private readonly actors = new HostedActors<Job>();
   private lastTaskName: string | undefined;
   /** Set by returns() when a value held refs: its result then goes by the node manager (relay). */
   private returnedRefs = false;
@@ -115,9 +113,7 @@ export class Executor {
       return;
     }
     const actor =
-      spec.kind === TaskKind.ActorCall
-        ? (this.single ?? this.shared?.get(hostedKey(spec.actorId)))
-        : undefined;
+      spec.kind === TaskKind.ActorCall ? (this.actors.single ?? this.actors.shared(spec.actorId)) : undefined;
     const groups = actor?.groups ?? this.groups;
     const name = spec.concurrencyGroup;
     const g = name === '' ? groups.default : groups.get(name);
@@ -161,8 +157,7 @@ export class Executor {
       spec.job,
     );
     actor.groups.configure(spec.maxConcurrency, o.concurrencyGroups);
-    if (actor.shared) (this.shared ??= new Map()).set(hostedKey(actor.id), actor);
-    else this.single = actor;
+    this.actors.add(actor);
     const g = actor.groups.default;
     g.running++;
     this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined, actor });
@@ -174,25 +169,14 @@ export class Executor {
    * other actors of this host run on.
    */
   dropActor(actorId: Buffer): void {
-    const key = hostedKey(actorId);
-    const actor = this.shared?.get(key);
+    const actor = this.actors.drop(actorId);
     if (!actor) return;
-    this.shared?.delete(key);
-    actor.dropped = true;
-    actor.instance = undefined;
-    actor.groups.clear();
     for (const g of this.generators.values()) if (g.actor === actor) g.run.control(STREAM_STOP);
   }
 
   /** The first queued job that matches, taken out of whichever actor's (or the tasks') queue holds it. */
   private removeQueued(match: (j: Job) => boolean): Job | undefined {
-    const job = this.groups.remove(match) ?? this.single?.groups.remove(match);
-    if (job || !this.shared) return job;
-    for (const a of this.shared.values()) {
-      const j = a.groups.remove(match);
-      if (j) return j;
-    }
-    return undefined;
+    return this.groups.remove(match) ?? this.actors.removeQueued(match);
   }
 
   cancelQueued(taskId: Buffer): void {
@@ -230,7 +214,7 @@ export class Executor {
   }
 
   private idle(): boolean {
-    return this.groups.queued() === 0 && this.groups.running() === 0 && (this.single?.idle() ?? true);
+    return this.groups.queued() === 0 && this.groups.running() === 0 && (this.actors.single?.idle() ?? true);
   }
 
   /**
@@ -239,7 +223,7 @@ export class Executor {
    * this process; calls still queued then fail with ActorDiedError there and at their callers).
    */
   exitActor(exited: (actorId: Buffer) => void): void {
-    const actor = (this.core.taskContext.getStore() as CallContext | undefined)?.actor ?? this.single;
+    const actor = (this.core.taskContext.getStore() as CallContext | undefined)?.actor ?? this.actors.single;
     if (!actor) {
       throw new NotInActorError(
         'exitActor() was called outside an actor: call it inside an actor method (or constructor) ' +

@@ -39,7 +39,57 @@ export class HostedActor<J> {
   }
 }
 
+/** The actors of this process: a process actor's one, or a shared host's, by id. */
+export class HostedActors<J> {
+  /** A process actor's worker: its actor. */
+  single: HostedActor<J> | undefined = undefined;
+  private readonly byKey = new Map<string, HostedActor<J>>();
+  /** The shared actor last found, by its id Buffer (specs share one per actor: no key made). */
+  private lastId: Buffer | undefined;
+  private lastActor: HostedActor<J> | undefined;
+
+  add(actor: HostedActor<J>): void {
+    if (actor.shared) this.byKey.set(hostedKey(actor.id), actor);
+    else this.single = actor;
+  }
+
+  /** The shared actor of that id, if hosted here. */
+  shared(id: Buffer): HostedActor<J> | undefined {
+    if (id === this.lastId) return this.lastActor;
+    const actor = this.byKey.get(hostedKey(id));
+    if (actor) {
+      this.lastId = id;
+      this.lastActor = actor;
+    }
+    return actor;
+  }
+
+  /** Forgets a shared actor (its node dropped it): marked dropped, its queue emptied; returned. */
+  drop(id: Buffer): HostedActor<J> | undefined {
+    const key = hostedKey(id);
+    const actor = this.byKey.get(key);
+    if (!actor) return undefined;
+    this.byKey.delete(key);
+    if (this.lastActor === actor) this.lastId = this.lastActor = undefined;
+    actor.dropped = true;
+    actor.instance = undefined;
+    actor.groups.clear();
+    return actor;
+  }
+
+  /** Takes the first queued call that matches out of whichever actor's queue holds it. */
+  removeQueued(match: (job: J) => boolean): J | undefined {
+    const job = this.single?.groups.remove(match);
+    if (job !== undefined) return job;
+    for (const a of this.byKey.values()) {
+      const j = a.groups.remove(match);
+      if (j !== undefined) return j;
+    }
+    return undefined;
+  }
+}
+
 /** The key of an actor id in a shared host's table (16 bytes as a latin1 string: cheap to make). */
-export function hostedKey(actorId: Buffer): string {
+function hostedKey(actorId: Buffer): string {
   return actorId.toString('latin1');
 }
