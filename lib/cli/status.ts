@@ -76,6 +76,7 @@ export async function run(argv: string[]): Promise<number> {
       resources,
       pendingTasks: queued,
       pendingActors: alive.reduce((s, n) => s + n.pendingActors, 0),
+      actorsAwaitingProcess: alive.reduce((s, n) => s + n.actorsAwaitingProcess, 0),
       infeasible: infeasible.map(([shape, count]) => ({ shape, count })),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -88,8 +89,14 @@ export async function run(argv: string[]): Promise<number> {
   ];
   for (const n of nodes) {
     const role = n.isHead ? 'head' : n.isDriver ? 'driver' : 'node';
+    // Why its actors wait, when it is the process cap: what to do is in the line.
+    const capped =
+      n.alive && n.actorsAwaitingProcess > 0
+        ? `  ${n.actorsAwaitingProcess} actor(s) wait for a worker process: the node runs its maxWorkerProcesses ` +
+          "(kill actors you no longer need, raise --max-worker-processes, or use isolation: 'shared')"
+        : '';
     lines.push(
-      `  ${n.nodeId.slice(0, 8)} ${role.padEnd(6)} ${n.address.padEnd(21)} ${n.alive ? 'alive' : 'DEAD'}`,
+      `  ${n.nodeId.slice(0, 8)} ${role.padEnd(6)} ${n.address.padEnd(21)} ${n.alive ? 'alive' : 'DEAD'}${capped}`,
     );
   }
   lines.push('', 'resources (used/total):');

@@ -49,7 +49,10 @@ export class Directory {
   /** A node's heartbeat: its load now. False if the node is unknown or dead (it must register again). */
   heartbeat(
     nodeId: string,
-    h: Pick<NodeInfoMsg, 'available' | 'load' | 'pendingTasks' | 'infeasible' | 'pendingActors'>,
+    h: Pick<
+      NodeInfoMsg,
+      'available' | 'load' | 'pendingTasks' | 'infeasible' | 'pendingActors' | 'actorsAwaitingProcess'
+    >,
   ): boolean {
     const rec = this.nodes.get(nodeId);
     if (!rec || !rec.info.alive) return false; // unknown or declared dead: it must register again
@@ -58,6 +61,7 @@ export class Directory {
     rec.info.pendingTasks = h.pendingTasks;
     rec.info.infeasible = h.infeasible;
     rec.info.pendingActors = h.pendingActors;
+    rec.info.actorsAwaitingProcess = h.actorsAwaitingProcess;
     rec.lastSeen = Date.now();
     return true;
   }

@@ -54,6 +54,7 @@ export class HeadService {
           pendingTasks: 0,
           infeasible: {},
           pendingActors: 0,
+          actorsAwaitingProcess: 0,
           storeCapacity: m.storeCapacity,
           labels: m.labels,
         });

@@ -4,20 +4,14 @@
 // the unit tests of the cluster's parts give a fake instead, so no process is needed.
 import type { ClusterHooks } from '../node/cluster-hooks.js';
 import type { HandedOver } from '../node/local-task-manager.js';
+import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
 import type { Resources } from './messages.js';
 
-/** What this node holds and has queued (NodeManager.loadSnapshot): heartbeats and placement. */
-export interface LoadSnapshot {
-  available: Resources;
-  load: Resources;
-  pending: number;
-  infeasible: Record<string, number>;
-  pendingActors: number;
-}
+export type { LoadSnapshot } from '../node/node-stats.js';
 
 /**
  * The node manager as the cluster sees it. Owners are the node manager's ResultSinks

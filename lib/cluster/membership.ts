@@ -96,6 +96,7 @@ export class Membership {
       pendingTasks: snap.pending,
       infeasible: snap.infeasible,
       pendingActors: snap.pendingActors,
+      actorsAwaitingProcess: snap.actorsAwaitingProcess,
       storeCapacity: local.opts.objectStoreMemory,
       labels: local.opts.labels ?? {},
     };
@@ -145,6 +146,7 @@ export class Membership {
         pendingTasks: info.pendingTasks,
         infeasible: info.infeasible,
         pendingActors: info.pendingActors,
+        actorsAwaitingProcess: info.actorsAwaitingProcess,
       },
       (p) => {
         if (p instanceof Error) return;

@@ -55,6 +55,8 @@ export interface NodeInfoMsg {
   storeCapacity: number;
   /** Actors waiting to be placed there (for a worker process or for resources). */
   pendingActors: number;
+  /** Of those, the ones that wait because the node runs its maxWorkerProcesses. */
+  actorsAwaitingProcess: number;
   /** Its labels (init's or `sunray start --labels`), as it registered them. */
   labels: Record<string, string>;
 }
@@ -81,6 +83,7 @@ export type Message =
       pendingTasks: number;
       infeasible: Record<string, number>;
       pendingActors: number;
+      actorsAwaitingProcess: number;
     }
   | { t: 'leave'; nodeId: string }
   | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }
@@ -184,6 +187,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           resources(b, m.load),
           b.createString(JSON.stringify(m.infeasible)),
           m.pendingActors,
+          m.actorsAwaitingProcess,
         ),
       ];
     case 'leave':
@@ -205,6 +209,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           BigInt(n.storeCapacity),
           n.pendingActors,
           b.createString(JSON.stringify(n.labels)),
+          n.actorsAwaitingProcess,
         ),
       );
       return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
@@ -364,6 +369,7 @@ function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
     infeasible: readJson(n.infeasibleJson()),
     storeCapacity: Number(n.storeCapacity()),
     pendingActors: n.pendingActors(),
+    actorsAwaitingProcess: n.actorsAwaitingProcess(),
     labels: readLabels(n.labelsJson()),
   };
 }
@@ -404,6 +410,7 @@ function readBody(f: Frame, limit: number): Message {
         pendingTasks: m.pendingTasks(),
         infeasible: readJson(m.infeasibleJson()),
         pendingActors: m.pendingActors(),
+        actorsAwaitingProcess: m.actorsAwaitingProcess(),
       };
     }
     case Body.LeaveNode:

@@ -526,9 +526,14 @@ export class ActorManager<W extends WorkerSlot> {
     return { actors, waiting };
   }
 
-  /** Waiting actors' placement demand this node can never meet, by `actor <class>`. */
-  waitingLoad(): { pending: number; infeasible: Record<string, number> } {
+  /**
+   * Waiting actors: how many, those the node can never place (by `actor <class>`), and those
+   * that wait because the node runs its maxWorkerProcesses (placing stops at the first such).
+   */
+  waitingLoad(): { pending: number; infeasible: Record<string, number>; awaitingProcess: number } {
     let pending = 0;
+    let awaitingProcess = 0;
+    const atCap = this.workers.atCap();
     const infeasible: Record<string, number> = {};
     for (const a of this.waiting) {
       if (a.state === 'dead') continue;
@@ -536,8 +541,8 @@ export class ActorManager<W extends WorkerSlot> {
       if (!this.resources.feasible(a.placeDemand)) {
         const k = `actor ${classKey(a.placeDemand)}`;
         infeasible[k] = (infeasible[k] ?? 0) + 1;
-      }
+      } else if (atCap) awaitingProcess++;
     }
-    return { pending, infeasible };
+    return { pending, infeasible, awaitingProcess };
   }
 }

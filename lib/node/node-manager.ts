@@ -43,7 +43,7 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
 import { MemoryQueries, type MemoryReport } from './memory-queries.js';
-import type { NodeStats } from './node-stats.js';
+import type { LoadSnapshot, NodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
@@ -514,13 +514,7 @@ export class NodeManager {
   }
 
   /** What this node holds and has queued, for heartbeats and the hybrid policy. */
-  loadSnapshot(): {
-    available: Record<string, number>;
-    load: Record<string, number>;
-    pending: number;
-    infeasible: Record<string, number>;
-    pendingActors: number;
-  } {
+  loadSnapshot(): LoadSnapshot {
     const total = this.pool.total();
     const available = this.pool.available();
     const load: Record<string, number> = {};
@@ -533,6 +527,7 @@ export class NodeManager {
       pending: queued.pending + waiting.pending,
       infeasible: { ...queued.infeasible, ...waiting.infeasible },
       pendingActors: waiting.pending,
+      actorsAwaitingProcess: waiting.awaitingProcess,
     };
   }
 

@@ -1,6 +1,18 @@
 // NodeStats: the counts a node manager reports of its workers, tasks, actors and channels
 // (NodeManager.stats(), sunray/testing's nodeStats()).
 
+/** What a node holds and has queued (NodeManager.loadSnapshot): heartbeats and placement. */
+export interface LoadSnapshot {
+  available: Record<string, number>;
+  load: Record<string, number>;
+  pending: number;
+  infeasible: Record<string, number>;
+  /** Actors waiting to be placed (for a worker process or for resources). */
+  pendingActors: number;
+  /** Of those, the ones waiting because the node runs its maxWorkerProcesses. */
+  actorsAwaitingProcess: number;
+}
+
 /** Counts of a node's workers and work (sunray/testing's nodeStats()). */
 export interface NodeStats {
   /** Worker processes of the node, actors' included. */

@@ -102,6 +102,9 @@ describe('maxWorkerProcesses', () => {
         cluster.token,
       ]);
       expect(status.stdout).toMatch(/of which 2 actor\(s\) wait to be placed/);
+      expect(status.stdout).toMatch(
+        /2 actor\(s\) wait for a worker process: the node runs its maxWorkerProcesses/,
+      );
       sunray.kill(actors[0]!);
       expect(await sunray.get(answers[2]!, { timeout: 20_000 })).toBe(2);
     } finally {

@@ -38,6 +38,7 @@ const samples: Message[] = [
     pendingTasks: 3,
     infeasible: { 'GPU=1': 2 },
     pendingActors: 1,
+    actorsAwaitingProcess: 1,
   },
   {
     t: 'nodeTable',
@@ -56,6 +57,7 @@ const samples: Message[] = [
         infeasible: {},
         storeCapacity: 5,
         pendingActors: 2,
+        actorsAwaitingProcess: 0,
         labels: { gpu: 'a100' },
       },
     ],

@@ -674,8 +674,13 @@ pendingActors():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+actorsAwaitingProcess():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startHeartbeat(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -738,12 +743,16 @@ static addPendingActors(builder:flatbuffers.Builder, pendingActors:number) {
   builder.addFieldInt32(5, pendingActors, 0);
 }
 
+static addActorsAwaitingProcess(builder:flatbuffers.Builder, actorsAwaitingProcess:number) {
+  builder.addFieldInt32(6, actorsAwaitingProcess, 0);
+}
+
 static endHeartbeat(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset, pendingActors:number):flatbuffers.Offset {
+static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset, pendingActors:number, actorsAwaitingProcess:number):flatbuffers.Offset {
   Heartbeat.startHeartbeat(builder);
   Heartbeat.addNodeId(builder, nodeIdOffset);
   Heartbeat.addAvailable(builder, availableOffset);
@@ -751,6 +760,7 @@ static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Off
   Heartbeat.addLoad(builder, loadOffset);
   Heartbeat.addInfeasibleJson(builder, infeasibleJsonOffset);
   Heartbeat.addPendingActors(builder, pendingActors);
+  Heartbeat.addActorsAwaitingProcess(builder, actorsAwaitingProcess);
   return Heartbeat.endHeartbeat(builder);
 }
 }
@@ -934,8 +944,13 @@ labelsJson(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+actorsAwaitingProcess():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startNodeInfo(builder:flatbuffers.Builder) {
-  builder.startObject(13);
+  builder.startObject(14);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -1038,12 +1053,16 @@ static addLabelsJson(builder:flatbuffers.Builder, labelsJsonOffset:flatbuffers.O
   builder.addFieldOffset(12, labelsJsonOffset, 0);
 }
 
+static addActorsAwaitingProcess(builder:flatbuffers.Builder, actorsAwaitingProcess:number) {
+  builder.addFieldInt32(13, actorsAwaitingProcess, 0);
+}
+
 static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset, actorsAwaitingProcess:number):flatbuffers.Offset {
   NodeInfo.startNodeInfo(builder);
   NodeInfo.addNodeId(builder, nodeIdOffset);
   NodeInfo.addAddress(builder, addressOffset);
@@ -1058,6 +1077,7 @@ static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offs
   NodeInfo.addStoreCapacity(builder, storeCapacity);
   NodeInfo.addPendingActors(builder, pendingActors);
   NodeInfo.addLabelsJson(builder, labelsJsonOffset);
+  NodeInfo.addActorsAwaitingProcess(builder, actorsAwaitingProcess);
   return NodeInfo.endNodeInfo(builder);
 }
 }

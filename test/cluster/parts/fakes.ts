@@ -79,6 +79,7 @@ export function nodeInfo(
     infeasible: {},
     storeCapacity: 1 << 20,
     pendingActors: 0,
+    actorsAwaitingProcess: 0,
   };
 }
 
@@ -121,7 +122,14 @@ export class FakeLocal implements LocalNode {
   constructor(readonly nodeId: string) {}
 
   loadSnapshot(): LoadSnapshot {
-    return { available: { CPU: 2 }, load: {}, pending: 0, infeasible: {}, pendingActors: 0 };
+    return {
+      available: { CPU: 2 },
+      load: {},
+      pending: 0,
+      infeasible: {},
+      pendingActors: 0,
+      actorsAwaitingProcess: 0,
+    };
   }
   takeInfeasible() {
     return this.infeasible.splice(0);
