@@ -152,7 +152,7 @@ describe('actor manager', () => {
     create(b);
     expect([workerOf(a) !== undefined, workerOf(b)]).toEqual([true, undefined]);
     expect(am.counts()).toEqual({ actors: 2, waiting: 1 });
-    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {} });
+    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {}, awaitingProcess: 0 });
     constructed(a); // placement CPU is only for placing: b gets it
     expect(workerOf(b)?.names()).toEqual(['Counter.constructor']);
     constructed(b);
@@ -179,6 +179,7 @@ describe('actor manager', () => {
     expect(workerOf(a)).toBe(taskWorker);
     expect(workerOf(b)).not.toBe(taskWorker);
     expect(am.counts()).toEqual({ actors: 3, waiting: 1 });
+    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {}, awaitingProcess: 1 });
     expect(taskWorker.stopCalls).toBe(0);
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Counter waits for a worker process/);
     am.kill(a, true);
@@ -191,7 +192,7 @@ describe('actor manager', () => {
     const { am, create } = setup({ CPU: 4 });
     create(idOf(9), { className: 'Gpu' }, { GPU: 1 });
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Gpu needs \{"GPU":1\} to be placed.*infeasible/);
-    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: { 'actor GPU=1': 1 } });
+    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: { 'actor GPU=1': 1 }, awaitingProcess: 0 });
   });
 
   test('names: one live actor per name; getIfExists gives an alias that calls, state and kill resolve', () => {
@@ -346,6 +347,24 @@ describe('shared actors', () => {
     expect(second).toHaveLength(1);
     am.kill(a, true);
     expect(second[0]?.stopCalls).toBe(1);
+  });
+
+  test('released by its owner, a shared actor leaves its host; a constructor that throws does too', () => {
+    const { am, create, constructed, spawner } = setup({ CPU: 1 });
+    const [a, b] = [idOf(80), idOf(81)];
+    create(a, shared());
+    create(b, shared());
+    constructed(a);
+    const [host] = spawner.spawned.filter((w) => w.sharedHost);
+    if (!host) throw new Error('no host');
+    am.release(a);
+    expect(am.actorState(a)).toMatchObject({ state: 'dead' });
+    expect(host.frameTypes.filter((t) => t === Msg.DropActor)).toHaveLength(1);
+    expect(host.stopCalls).toBe(0); // b is still there (constructing)
+    constructed(b, DoneStatus.Error);
+    expect(am.actorState(b)).toMatchObject({ state: 'dead' });
+    expect(host.frameTypes.filter((t) => t === Msg.DropActor)).toHaveLength(2);
+    expect(host.stopCalls).toBe(1);
   });
 
   test('at the process cap a shared actor waits for room in a host, then takes it', () => {
