@@ -75,11 +75,12 @@ export interface RunResult {
 export function runNode(
   script: string,
   args: string[] = [],
-  opts: { execArgv?: string[]; timeoutMs?: number; cwd?: string } = {},
+  opts: { execArgv?: string[]; timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child: ChildProcess = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...args], {
       cwd: opts.cwd ?? repoRoot,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

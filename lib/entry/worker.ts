@@ -2,8 +2,10 @@
 // rings (fds inherited from the node manager), and runs the tasks and actor
 // calls it is sent. Inside, `import('sunray')` is the same API, already
 // connected to this node.
+
 import { constants } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
+import { warn } from '../base/warnings.js';
 import '../api/actor.js'; // registers actor handles with the serializer
 import '../util/queue.js'; // and queues (a task's arguments may hold one)
 import { native } from '../base/addon.js';
@@ -184,7 +186,7 @@ const inbox = new ChannelReader(
         executor.onIdle(() => exit(0));
         return;
       default:
-        console.error(`sunray worker: unknown message type ${type}; ignored`);
+        warn('SUNRAY_UNKNOWN_MESSAGE', `worker got an unknown message type ${type}; ignored`);
     }
   },
 );

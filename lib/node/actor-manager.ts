@@ -8,6 +8,7 @@
 import { Deque } from '../base/deque.js';
 import { ActorDiedError, type RemoteErrorInfo } from '../base/errors.js';
 import { deserialize } from '../base/serialization.js';
+import { debug, warn } from '../base/warnings.js';
 import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { classKey } from '../protocol/resources.js';
@@ -147,8 +148,9 @@ export class ActorManager<W extends WorkerSlot> {
     this.tasks.set(t);
     this.waiting.push(a);
     if (!this.resources.feasible(a.placeDemand)) {
-      console.warn(
-        `sunray: actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
+      warn(
+        'SUNRAY_INFEASIBLE',
+        `actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
           `${JSON.stringify(this.resources.total())} in all: it is infeasible and waits.`,
       );
       const { nodeId } = this.resources;
@@ -187,6 +189,13 @@ export class ActorManager<W extends WorkerSlot> {
       }
       a.grant = grant;
       a.worker = w;
+      debug(
+        'actor %s (%s) placed in pid %d%s',
+        a.className,
+        a.hex.slice(0, 12),
+        w.pid,
+        a.shared ? ' (shared host)' : '',
+      );
       const t = this.tasks.get(specKey(a.createSpec));
       w.ensureDefined(a.def);
       w.execute(a.createSpec, a.owner.workerIndex, grant.gpuIds ?? NO_GPUS);

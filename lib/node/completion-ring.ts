@@ -6,6 +6,7 @@
 import { closeSync } from 'node:fs';
 import type { NativeDoorbell, NativeRing } from '../base/addon.js';
 import type { Reader } from '../base/codec.js';
+import { warn } from '../base/warnings.js';
 import {
   ChannelReader,
   COMPLETION_PARTICIPANTS,
@@ -64,8 +65,9 @@ export class CompletionRing {
       if (stats.pending > 0 && attempt < RECOVER_ATTEMPTS)
         setTimeout(() => this.recover(pid, attempt + 1), 10).unref();
     } catch (err) {
-      console.error(
-        `sunray: could not repair the completion ring after worker ${pid} died: ${(err as Error).message}`,
+      warn(
+        'SUNRAY_RING_REPAIR',
+        `could not repair the completion ring after worker ${pid} died: ${(err as Error).message}`,
       );
     }
   }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { InvalidArgumentError } from '../base/errors.js';
+import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { jobOf } from '../protocol/job.js';
 import { checkLabels } from '../protocol/node-labels.js';
@@ -199,7 +200,10 @@ function openSession(manager: NodeManager): SessionSocket | undefined {
   try {
     return new SessionSocket({ memory: () => manager.memoryReport() });
   } catch (err) {
-    console.error(`sunray: \`sunray memory\` will not see this process: ${(err as Error).message}`);
+    warn(
+      'SUNRAY_NO_MEMORY_ENDPOINT',
+      `\`sunray memory\` will not see this process: ${(err as Error).message}`,
+    );
     return undefined;
   }
 }

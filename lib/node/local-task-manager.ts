@@ -11,6 +11,7 @@
 
 import { Deque } from '../base/deque.js';
 import { TaskCancelledError } from '../base/errors.js';
+import { warn } from '../base/warnings.js';
 import { reportEvent } from '../protocol/events.js';
 import { classKey, type Demand, PIPELINE_DEPTH } from '../protocol/resources.js';
 import { type FunctionDef, TaskKind, type TaskSpec } from '../protocol/spec.js';
@@ -104,8 +105,9 @@ export class LocalTaskManager<W extends WorkerSlot> {
     // Asked once per class (a native call): a node's totals do not change while it runs.
     if (!q.warnedInfeasible && !q.checkedFeasible && !this.resources.feasible(t.spec.demand)) {
       q.warnedInfeasible = true;
-      console.warn(
-        `sunray: task ${t.spec.name} needs ${JSON.stringify(t.spec.demand)} but this node has ` +
+      warn(
+        'SUNRAY_INFEASIBLE',
+        `task ${t.spec.name} needs ${JSON.stringify(t.spec.demand)} but this node has ` +
           `${JSON.stringify(this.resources.total())} in all: it is infeasible and waits until a node that can run it ` +
           'joins. Lower its resource demand, or start sunray with those resources (init({ numCpus, numGpus, resources })).',
       );

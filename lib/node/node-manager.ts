@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { native } from '../base/addon.js';
 import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
+import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { retryableError } from '../protocol/error-record.js';
 import {
@@ -348,7 +349,7 @@ export class NodeManager {
         return;
       }
       default:
-        console.error(`sunray: node manager got an unknown message type ${type}; ignored`);
+        warn('SUNRAY_UNKNOWN_MESSAGE', `node manager got an unknown message type ${type}; ignored`);
     }
   }
 

@@ -6,6 +6,7 @@
 // unit tests run it on fakes.
 
 import type { WorkerStartError } from '../base/errors.js';
+import { debug, warn } from '../base/warnings.js';
 import { MAX_WORKERS } from '../protocol/channel.js';
 import type { WorkerSlot } from './worker-slot.js';
 import { StartGuard } from './worker-starts.js';
@@ -118,10 +119,12 @@ export class WorkerPool<W extends WorkerSlot> {
   warnAtCap(what: string): void {
     if (this.warnedAtCap || this.workers.size < this.maxWorkers) return;
     this.warnedAtCap = true;
-    console.warn(
-      `sunray: ${what} waits for a worker process: this node runs ${this.workers.size}, its most ` +
-        `(maxWorkerProcesses ${this.maxWorkers}; each actor is a process of its own). It starts when an ` +
-        'actor exits or a worker frees up: kill actors you no longer need, or raise init({ maxWorkerProcesses }) ' +
+    warn(
+      'SUNRAY_PROCESS_CAP',
+      `${what} waits for a worker process: this node runs ${this.workers.size}, its most ` +
+        `(maxWorkerProcesses ${this.maxWorkers}; each actor is a process of its own unless isolation: 'shared'). ` +
+        'It starts when an actor exits or a worker frees up: kill actors you no longer need, use ' +
+        "isolation: 'shared' for many small actors, or raise init({ maxWorkerProcesses }) " +
         `or \`sunray start --max-worker-processes\` (at most ${MAX_WORKERS}).`,
     );
   }
@@ -129,6 +132,7 @@ export class WorkerPool<W extends WorkerSlot> {
   /** Starts a worker (only when mayStart() said yes, or to prestart). */
   spawn(): W {
     const w = this.spawner.spawn(this.nextIndex++);
+    debug('worker %d started (pid %d; %d processes)', w.index, w.pid, this.workers.size + 1);
     this.workers.set(w.index, w);
     this.hooks.started(w);
     w.onExit((code, signal) => this.hooks.exited(w, code, signal));

@@ -30,7 +30,7 @@ afterEach(async () => {
 
 describe('maxWorkerProcesses', () => {
   test('8 actors on a node of 4 processes: the last 4 wait, and each answers once an earlier one is killed', async () => {
-    const warn = vi.spyOn(console, 'warn');
+    const warn = vi.spyOn(process, 'emitWarning');
     await sunray.init({ numCpus: 1, maxWorkerProcesses: 4 });
     const Cls = sunray.remote(Member);
     const actors = Array.from({ length: 8 }, (_, i) => Cls.remote(i));

@@ -25,6 +25,17 @@ describe('processes and output', () => {
     expect(r.stderr).not.toContain('err hello');
   });
 
+  test("sunray's warnings are Node warnings with codes; NODE_DEBUG=sunray prints its debug lines", async () => {
+    const plain = await runNode(join(fixtures, 'driver-warnings.mjs'));
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/warning SUNRAY_INFEASIBLE task \w+ needs \{[^}]*"GPU":4\}.*infeasible/);
+    expect(plain.stderr).not.toMatch(/^SUNRAY \d+:/m);
+    const debug = await runNode(join(fixtures, 'driver-warnings.mjs'), [], { env: { NODE_DEBUG: 'sunray' } });
+    expect(debug.code).toBe(0);
+    const pid = /worker-pid (\d+)/.exec(debug.stdout)?.[1];
+    expect(debug.stderr).toMatch(new RegExp(`^SUNRAY \\d+: worker \\d+ started \\(pid ${pid}; `, 'm'));
+  });
+
   test('the API before init() starts an embedded node', async () => {
     const r = await runNode(join(fixtures, 'driver-auto-init.mjs'));
     expect(r.code).toBe(0);

@@ -76,7 +76,7 @@ describe('resources bound concurrency', () => {
   });
 
   test('a task no node can run is reported as infeasible, with its demand', async () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     try {
       const impossible = sleep.options({ numGpus: 8 });
       const ref = impossible.remote(1);

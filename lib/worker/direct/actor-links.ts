@@ -15,9 +15,11 @@
 // calls still open are then retried through the node manager if the actor
 // restarts and their maxTaskRetries allows, or fail with ActorDiedError: the
 // rules routed calls follow.
+
 import type { Reader } from '../../base/codec.js';
 import { ActorDiedError, TaskCancelledError } from '../../base/errors.js';
 import { IdGenerator, TASK_ID_SIZE, taskKeyOf } from '../../base/ids.js';
+import { warn } from '../../base/warnings.js';
 import type { ChannelWriter } from '../../protocol/channel.js';
 import { encodeErrorRecord, errorRecord } from '../../protocol/error-record.js';
 import { specKey, type TaskSpec, withSpec, writeSpec } from '../../protocol/spec.js';
@@ -154,8 +156,9 @@ export class ActorLinks {
         peer = PeerWriter.receive(this.controlFd, this.store);
         link.peer = peer;
       } catch (err) {
-        console.error(
-          `sunray worker: could not open a direct channel to an actor: ${(err as Error).message}`,
+        warn(
+          'SUNRAY_DIRECT_CHANNEL',
+          `could not open a direct channel to an actor (its calls go by the node manager): ${(err as Error).message}`,
         );
         link.state = LinkState.Routed;
         link.askAt = NEVER;

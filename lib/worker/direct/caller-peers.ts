@@ -2,6 +2,7 @@
 // has a direct channel to it, by the caller's worker index. Results of calls
 // that came straight from a caller go straight back (Msg.DirectResult).
 
+import { warn } from '../../base/warnings.js';
 import type { ChannelWriter } from '../../protocol/channel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { PeerWriter } from './peer-writer.js';
@@ -22,7 +23,7 @@ export class CallerPeers {
       this.peers.set(index, PeerWriter.receive(this.controlFd, this.store));
     } catch (err) {
       // Its calls still get answers: without a writer they go by the node manager (relay).
-      console.error(`sunray actor: no direct channel back to worker ${index}: ${(err as Error).message}`);
+      warn('SUNRAY_DIRECT_CHANNEL', `no direct channel back to worker ${index}: ${(err as Error).message}`);
     }
   }
 

@@ -167,7 +167,7 @@ describe('actor manager', () => {
   });
 
   test('at the process cap an actor waits, in order; an idle task worker hosts one (nothing stopped)', () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { am, pool, create, workerOf } = setup({ CPU: 8 }, 2);
     const taskWorker = pool.spawn();
     pool.ready(taskWorker.index, undefined);
@@ -188,7 +188,7 @@ describe('actor manager', () => {
   });
 
   test('an actor the node cannot place is warned about and reported as infeasible', () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { am, create } = setup({ CPU: 4 });
     create(idOf(9), { className: 'Gpu' }, { GPU: 1 });
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Gpu needs \{"GPU":1\} to be placed.*infeasible/);

@@ -117,7 +117,7 @@ describe('local task manager', () => {
   });
 
   test('demand the node can never meet is warned about once, reported, and handed over', async () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { spawner, submit, ltm, owner } = setup({ CPU: 2 });
     submit(taskSpec('g0', { GPU: 1 }));
     submit(taskSpec('g1', { GPU: 1 }));

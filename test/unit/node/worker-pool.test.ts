@@ -136,7 +136,7 @@ describe('worker pool', () => {
   });
 
   test('at the cap no worker starts, and actors take idle workers instead; said once', () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { pool } = setup({ maxWorkers: 3 });
     const [w0, w1, w2] = [pool.spawn(), pool.spawn(), pool.spawn()];
     expect([pool.mayStart(), pool.atCap()]).toEqual([false, true]);
@@ -146,6 +146,8 @@ describe('worker pool', () => {
     expect(String(warn.mock.calls[0]?.[0])).toMatch(
       /actor Counter waits for a worker process.*maxWorkerProcesses 3/,
     );
+    // A Node warning with a stable code (base/warnings.ts).
+    expect(warn.mock.calls[0]?.[1]).toEqual({ type: 'SunrayWarning', code: 'SUNRAY_PROCESS_CAP' });
     for (const w of [w0, w1, w2]) {
       pool.ready(w.index, undefined);
       vi.advanceTimersByTime(10);
