@@ -58,6 +58,7 @@ export type {
 } from './api/remote-function.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
+export type { ActorIsolation } from './protocol/actor-options.js';
 export {
   type ActorDiedEvent,
   type ActorRestartedEvent,
