@@ -189,6 +189,32 @@ describe('shared actors', () => {
     sunray.kill(three);
   });
 
+  test('refs: a shared actor takes refs, puts objects, calls tasks and returns their refs', async () => {
+    class Keeper {
+      kept: unknown;
+      async keep(v: unknown) {
+        this.kept = v;
+        const s = await import('sunray');
+        const double = s.remote((x: number[]) => x.map((n) => n * 2));
+        return { put: s.put(new Uint8Array(1 << 20).fill(7)), doubled: double.remote(v as number[]) };
+      }
+      kept2() {
+        return this.kept;
+      }
+    }
+    const K = sunray.remote(Keeper).options({ isolation: 'shared' });
+    const [a, b] = [K.remote(), K.remote()];
+    const arg = sunray.put([1, 2, 3]);
+    const out = await sunray.get(a.keep.remote(arg));
+    const big = (await sunray.get(out.put)) as Uint8Array;
+    expect([big.length, big[0], big[big.length - 1]]).toEqual([1 << 20, 7, 7]);
+    expect(await sunray.get(out.doubled)).toEqual([2, 4, 6]);
+    expect(await sunray.get(a.kept2.remote())).toEqual([1, 2, 3]);
+    expect(await sunray.get(b.kept2.remote())).toBeUndefined(); // its own state
+    sunray.kill(a);
+    sunray.kill(b);
+  });
+
   test('bad options fail at creation with InvalidArgumentError', () => {
     expect(() => Shared.options({ numGpus: 1 }).remote()).toThrow(/shared actor cannot take GPUs/);
     expect(() => Shared.options({ actorsPerProcess: 0 }).remote()).toThrow(/actorsPerProcess/);
