@@ -207,6 +207,21 @@ export function infoFromHints(hints: HandleHints | undefined): HandleInfo {
   };
 }
 
+/** Defines h's methods (each computes what it needs of h's info once: calls are the hot path). */
+function bindMethods(h: ActorHandleBase, methods: readonly string[]): void {
+  for (const m of methods) {
+    // Never shadow Uint8Array's own members (a method defined here before is redefined).
+    if (m in h && !Object.hasOwn(h, m)) continue;
+    Object.defineProperty(h, m, { value: actorMethod(h, m, {}), enumerable: false, configurable: true });
+  }
+}
+
+/** A handle learned what its actor's registration says (a worker's getIfExists handle): its methods use it from now on. */
+function learnInfo(h: ActorHandleBase, info: HandleInfo): void {
+  handleInfo.set(h, info);
+  bindMethods(h, h.methodNames);
+}
+
 /** This process's unanswered calls per actor, for actors with maxPendingCalls. */
 const pendingCalls = new PendingCalls();
 
@@ -256,10 +271,7 @@ export class ActorHandleBase extends Uint8Array {
     });
     // Kept beside the handle, not on it: a method may be named anything (`info` too).
     handleInfo.set(this, info);
-    for (const m of methods) {
-      if (m in this) continue; // never shadow Uint8Array's own members
-      Object.defineProperty(this, m, { value: actorMethod(this, m, {}), enumerable: false });
-    }
+    bindMethods(this, methods);
     if (owned) {
       ownedHandleCounts.set(hex, (ownedHandleCounts.get(hex) ?? 0) + 1);
       handles.register(this, { hex, rt });
@@ -533,12 +545,10 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
       const registering =
         reply ??
         (rt.backend.request('registerActor', requested, reg, methods, cls.name) as Promise<ActorCreateReply>);
-      const registered = registering.then((r) => {
-        create(Buffer.from(r.actorId));
-      });
-      rt.core.chainActor(requested.toString('hex'), registered);
-      // (With getIfExists the name may turn out to be another actor's: its groups are then unknown here.)
-      return makeHandle<InstanceType<C>, G2>(
+      // With getIfExists the name may turn out to be another actor's: what its handles know
+      // (limit, groups, generators) is learned when the registration answers; calls made
+      // before then are checked by the actor itself.
+      const handle = makeHandle<InstanceType<C>, G2>(
         requested,
         cls.name,
         methods,
@@ -546,6 +556,13 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
         rt,
         o.getIfExists ? undefined : info,
       );
+      const registered = registering.then((r) => {
+        create(Buffer.from(r.actorId));
+        if (o.getIfExists)
+          learnInfo(handle, Buffer.from(r.actorId).equals(requested) ? info : infoFromHints(r.handle));
+      });
+      rt.core.chainActor(requested.toString('hex'), registered);
+      return handle;
     },
     options<G3 extends string>(next: ActorOptions<G3>) {
       return build<G3>({ ...o, ...next } as ActorOptions<G3>);

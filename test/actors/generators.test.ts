@@ -224,11 +224,17 @@ describe('generator actor methods', () => {
       const streamed: unknown[] = [];
       for await (const ref of h.stream.options({ numReturns: 'streaming' }).remote(gate))
         streamed.push(await s.get(ref));
-      return { error, streamed };
+      // Once its registration answered (the calls above queued behind it), the handle knows
+      // what the actor registered: the generator method streams without being told.
+      const learned: unknown[] = [];
+      for await (const ref of h.stream.remote(gate) as unknown as AsyncIterable<unknown>)
+        learned.push(await s.get(ref as never));
+      return { error, streamed, learned };
     });
-    const { error, streamed } = await sunray.get(viaTask.remote(gate));
+    const { error, streamed, learned } = await sunray.get(viaTask.remote(gate));
     expect(error).toMatch(/^TaskError: .*WordList\.stream returned a generator.*numReturns: 'streaming'/);
     expect(streamed).toEqual(['named', 'end']);
+    expect(learned).toEqual(['named', 'end']);
     sunray.kill(w);
   });
 
