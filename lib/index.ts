@@ -56,6 +56,18 @@ export type {
   TaskOptions,
   YieldOf,
 } from './api/remote-function.js';
+export {
+  type ActorSummary,
+  DEFAULT_LIST_LIMIT,
+  type ListOptions,
+  type ListResult,
+  listActors,
+  listNodes,
+  listWorkers,
+  type RowSelection,
+  type StateFilter,
+  summarizeActors,
+} from './api/state.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
 export type { ActorIsolation } from './protocol/actor-options.js';
@@ -70,6 +82,12 @@ export {
   SunrayEvents,
   type WorkerExitEvent,
 } from './protocol/events.js';
+export type {
+  ActorStateName,
+  ActorStateRow,
+  NodeStateRow,
+  WorkerStateRow,
+} from './protocol/state-rows.js';
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };

@@ -12,6 +12,8 @@ export interface FlagSpec {
   /** How the value is shown in --help, e.g. 'HOST:PORT'. */
   value?: string;
   help: string;
+  /** A value flag that may be given more than once (its values come as a string[]). */
+  multiple?: boolean;
 }
 
 /** A verb's command line: what --help prints and what parseFlags accepts. */
@@ -26,7 +28,7 @@ export interface VerbSpec {
 
 /** Parsed flags by name: a string for value flags, true for switches given. */
 export interface Flags {
-  [name: string]: string | boolean | undefined;
+  [name: string]: string | boolean | string[] | undefined;
 }
 
 /** A command line that cannot be right (unknown flag, missing value): the CLI exits 2. */
@@ -51,10 +53,11 @@ export function usage(verb: VerbSpec): string {
 
 /** Parses argv against the verb's flags; `help` is true for --help or -h. Throws UsageError. */
 export function parseFlags(verb: VerbSpec, argv: string[]): Flags {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
     help: { type: 'boolean', short: 'h' },
   };
-  for (const [name, f] of Object.entries(verb.flags)) options[name] = { type: f.type };
+  for (const [name, f] of Object.entries(verb.flags))
+    options[name] = f.multiple ? { type: f.type, multiple: true } : { type: f.type };
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (err) {
@@ -127,5 +130,12 @@ export function numberFlag(f: Flags, name: string): number | undefined {
 export function stringFlag(f: Flags, name: string): string | undefined {
   const v = f[name];
   if (typeof v === 'boolean') throw new UsageError(`--${name} needs a value`);
-  return v;
+  return Array.isArray(v) ? v.at(-1) : v;
+}
+
+/** The values of a flag given any number of times (FlagSpec.multiple). */
+export function stringFlags(f: Flags, name: string): string[] {
+  const v = f[name];
+  if (typeof v === 'boolean') throw new UsageError(`--${name} needs a value`);
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }

@@ -27,6 +27,14 @@ const VERBS: Record<string, Verb> = {
     summary: 'nodes, resources used/total, pending and infeasible demand (--json for scripts)',
     load: () => import('./status.js'),
   },
+  list: {
+    summary: "the cluster's actors, workers or nodes: list actors|workers|nodes [--filter K=V] [--json]",
+    load: () => import('./list.js'),
+  },
+  summary: {
+    summary: 'how many actors of each class are in each state: summary actors',
+    load: () => import('./list.js').then((m) => ({ SPEC: m.SUMMARY_SPEC, run: m.summary })),
+  },
   memory: {
     summary: 'objects of the running drivers on this machine, by owner, and why each is alive',
     load: () => import('./memory.js').then((m) => ({ SPEC: m.SPEC, run: m.memoryCommand })),

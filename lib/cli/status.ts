@@ -1,11 +1,9 @@
 // `sunray status`: the cluster as the head sees it, as text or (--json) as one
 // JSON object for scripts.
 
-import { InvalidArgumentError } from '../base/errors.js';
-import { checkToken } from '../cluster/auth.js';
 import { queryStatus } from '../cluster/status.js';
-import { loadHead } from '../session/session-dir.js';
-import { parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
+import { parseFlags, usage, type VerbSpec } from './args.js';
+import { HEAD_FLAGS, headTarget } from './head-target.js';
 
 /** The flags of `sunray status`. */
 export const SPEC: VerbSpec = {
@@ -13,16 +11,7 @@ export const SPEC: VerbSpec = {
   summary:
     'Shows the cluster as its head sees it: nodes, resources used/total, pending and infeasible demand.',
   flags: {
-    address: {
-      type: 'string',
-      value: 'HOST:PORT',
-      help: 'the head (default: the one started on this machine)',
-    },
-    token: {
-      type: 'string',
-      value: 'TOKEN',
-      help: 'the cluster token (default: $SUNRAY_CLUSTER_TOKEN, then the session directory)',
-    },
+    ...HEAD_FLAGS,
     json: { type: 'boolean', help: 'print one JSON object instead of text' },
   },
 };
@@ -37,19 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage(SPEC));
     return 0;
   }
-  const local = loadHead();
-  const address = stringFlag(f, 'address') ?? local?.address;
-  const flagToken = stringFlag(f, 'token');
-  const envToken = process.env.SUNRAY_CLUSTER_TOKEN || undefined;
-  let token = local?.token;
-  if (flagToken !== undefined) token = checkToken(flagToken, '--token');
-  else if (envToken !== undefined) token = checkToken(envToken, 'SUNRAY_CLUSTER_TOKEN');
-  if (!address || !token) {
-    throw new InvalidArgumentError(
-      'no cluster started on this machine: give --address HOST:PORT (and the token in $SUNRAY_CLUSTER_TOKEN), ' +
-        'or run `sunray start --head`',
-    );
-  }
+  const { address, token } = headTarget(f);
   const { nodes, heartbeatTimeoutMs } = await queryStatus(address, token);
   const alive = nodes.filter((n) => n.alive);
   const used: Record<string, number> = {};

@@ -12,6 +12,7 @@ import type { ResultSink } from '../node/owner-router.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
+import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { Conn } from './connection.js';
 import { Directory } from './directory.js';
@@ -28,6 +29,7 @@ import { OwnershipLink } from './ownership-link.js';
 import { Peers } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
+import { type GatheredRows, StateQueries } from './state-query.js';
 
 /** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
@@ -65,6 +67,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly events: EventRelay;
   private readonly forwarding: Forwarding;
   private readonly actors: RemoteActors;
+  private readonly state: StateQueries;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -98,6 +101,7 @@ export class ClusterNode implements ClusterHooks {
     this.objects = new Objects({ store: manager.store, table, peers, heartbeatTimeoutMs, closed, changed });
     this.refOps = new OwnershipLink({ local: manager, table, peers, heartbeatTimeoutMs });
     this.events = new EventRelay(table, peers);
+    this.state = new StateQueries(table, peers, (kind) => manager.localState.rows(kind));
     this.forwarding = new Forwarding({
       local: manager,
       table,
@@ -201,6 +205,9 @@ export class ClusterNode implements ClusterHooks {
       case 'event':
         this.events.onEvent(m);
         return;
+      case 'stateQuery':
+        void this.state.serve(c, p, m);
+        return;
       default:
         this.head.onMessage(c, p);
     }
@@ -281,6 +288,10 @@ export class ClusterNode implements ClusterHooks {
 
   ownerExited(ownerHex: string): void {
     this.refOps.ownerExited(ownerHex);
+  }
+
+  stateRows(kind: LocalStateKind): Promise<GatheredRows> {
+    return this.state.gather(kind);
   }
 
   clusterResources(kind: 'total' | 'available'): Record<string, number> {

@@ -7,6 +7,7 @@ import type { HandedOver } from '../node/local-task-manager.js';
 import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
 import type { Resources } from './messages.js';
@@ -28,6 +29,8 @@ export interface LocalNode {
   /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */
   cluster: ClusterHooks | undefined;
   loadSnapshot(): LoadSnapshot;
+  /** This node's rows of the state API (node/state-rows.ts). */
+  readonly localState: { rows(kind: LocalStateKind): unknown[] };
   /** Takes the queued tasks this node can never run (a node that joined may). */
   takeInfeasible(): HandedOver[];
   /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */

@@ -31,6 +31,8 @@ import {
   RegisterNode,
   ReleaseActor,
   Resource,
+  StateQuery,
+  StateRows,
   StatusRequest,
   StreamConsumed,
   SubmitTask,
@@ -98,6 +100,8 @@ export type Message =
   | { t: 'cancel'; taskId: Buffer; force: boolean; recursive: boolean }
   | { t: 'streamConsumed'; taskId: Buffer; consumed: number }
   | { t: 'event'; name: string; payloadJson: string }
+  | { t: 'stateQuery'; kind: string; cluster: boolean }
+  | { t: 'stateRows'; rowsJson: string; unreachableJson: string }
   | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
   | { t: 'free'; objectId: Buffer }
   | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
@@ -247,6 +251,13 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       return [Body.StreamConsumed, StreamConsumed.createStreamConsumed(b, bytes(b, m.taskId), m.consumed)];
     case 'event':
       return [Body.Event, Event.createEvent(b, b.createString(m.name), b.createString(m.payloadJson))];
+    case 'stateQuery':
+      return [Body.StateQuery, StateQuery.createStateQuery(b, b.createString(m.kind), m.cluster)];
+    case 'stateRows':
+      return [
+        Body.StateRows,
+        StateRows.createStateRows(b, b.createString(m.rowsJson), b.createString(m.unreachableJson)),
+      ];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
     case 'releaseActor':
@@ -471,6 +482,14 @@ function readBody(f: Frame, limit: number): Message {
     case Body.Event: {
       const m = f.body(new Event()) as Event;
       return { t: 'event', name: m.name() ?? '', payloadJson: m.payloadJson() ?? '' };
+    }
+    case Body.StateQuery: {
+      const m = f.body(new StateQuery()) as StateQuery;
+      return { t: 'stateQuery', kind: m.kind() ?? '', cluster: m.cluster() };
+    }
+    case Body.StateRows: {
+      const m = f.body(new StateRows()) as StateRows;
+      return { t: 'stateRows', rowsJson: m.rowsJson() ?? '[]', unreachableJson: m.unreachableJson() ?? '[]' };
     }
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;

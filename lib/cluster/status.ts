@@ -1,9 +1,11 @@
-// Asking the head for the node table (`sunray status`, the testing Cluster).
+// Asking the head for the node table (`sunray status`, the testing Cluster) and for the
+// state API's rows of the whole cluster (`sunray list`, `sunray summary`).
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
+import { type LocalStateKind, nodeRow, type StateKind } from '../protocol/state-rows.js';
 import { Conn } from './connection.js';
-import type { NodeInfoMsg } from './messages.js';
+import type { Message, NodeInfoMsg } from './messages.js';
 import { splitAddress } from './peers.js';
 
 /** The head's node table and heartbeat timeout, over a connection opened for it and closed after. */
@@ -11,6 +13,35 @@ export async function queryStatus(
   address: string,
   token: string,
 ): Promise<{ nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }> {
+  const r = await askHead(address, token, { t: 'status' });
+  if (r.t !== 'nodeTable') throw new ClusterConnectionError(`the head answered ${r.t} to status`);
+  return { nodes: r.nodes, heartbeatTimeoutMs: r.heartbeatTimeoutMs };
+}
+
+/** The state API's rows of a kind over the whole cluster (nodes: the head's table), and the nodes that did not answer. */
+export async function queryState(
+  address: string,
+  token: string,
+  kind: StateKind,
+): Promise<{ rows: unknown[]; unreachable: string[] }> {
+  if (kind === 'nodes') {
+    const { nodes } = await queryStatus(address, token);
+    return { rows: nodes.map(nodeRow), unreachable: [] };
+  }
+  const r = await askHead(address, token, {
+    t: 'stateQuery',
+    kind: kind satisfies LocalStateKind,
+    cluster: true,
+  });
+  if (r.t !== 'stateRows') throw new ClusterConnectionError(`the head answered ${r.t} to a state query`);
+  return {
+    rows: JSON.parse(r.rowsJson) as unknown[],
+    unreachable: JSON.parse(r.unreachableJson) as string[],
+  };
+}
+
+/** One request to the head, over a connection opened for it and closed after. */
+async function askHead(address: string, token: string, m: Message): Promise<Message> {
   const [host, port] = splitAddress(address);
   const conn = await Conn.dial(
     host,
@@ -19,9 +50,7 @@ export async function queryStatus(
     `the head at ${address}`,
   );
   try {
-    const r = await conn.request({ t: 'status' });
-    if (r.msg.t !== 'nodeTable') throw new ClusterConnectionError(`the head answered ${r.msg.t} to status`);
-    return { nodes: r.msg.nodes, heartbeatTimeoutMs: r.msg.heartbeatTimeoutMs };
+    return (await conn.request(m)).msg;
   } finally {
     conn.close('done', false);
   }

@@ -13,6 +13,7 @@ import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { classKey } from '../protocol/resources.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
+import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import { ActorNames } from './actor-names.js';
@@ -21,6 +22,7 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import type { ResultSink } from './owner-router.js';
 import type { NodeResources } from './resource-pool.js';
 import { SharedHosts } from './shared-hosts.js';
+import { actorRow } from './state-rows.js';
 import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
 import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
@@ -524,6 +526,11 @@ export class ActorManager<W extends WorkerSlot> {
   anyAlive(): boolean {
     for (const a of this.actors.values()) if (a.state !== 'dead') return true;
     return false;
+  }
+
+  /** A state API row per actor of this node, dead ones included (node/state-rows.ts). */
+  stateRows(nodeId: string): ActorStateRow[] {
+    return [...this.actors.values()].map((a) => actorRow(a, nodeId));
   }
 
   /** Actors alive (or starting) and those waiting to be placed. */

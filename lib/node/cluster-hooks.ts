@@ -4,6 +4,7 @@
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
 
@@ -71,6 +72,8 @@ export interface ClusterHooks {
     name: K,
     ...args: SunrayEventMap[K]
   ): void;
+  /** The state API's rows of a kind from every alive node, this one's included, and the nodes that did not answer. */
+  stateRows(kind: LocalStateKind): Promise<{ rows: unknown[]; unreachable: string[] }>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

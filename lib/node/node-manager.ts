@@ -48,6 +48,7 @@ import type { LoadSnapshot, NodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
+import { LocalState } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
 import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
@@ -110,6 +111,8 @@ export class NodeManager {
   private closed = false;
   /** The owner of tasks the driver submits (its CoreWorker: see `driver`). */
   readonly driverOwner: ResultSink;
+  /** This node's rows of the state API (listActors, listWorkers). */
+  readonly localState: LocalState;
   /** The owner of tasks other nodes forwarded here. */
   readonly remoteOwner: ResultSink;
 
@@ -150,6 +153,7 @@ export class NodeManager {
     this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
       this.actors.placeWaiting(),
     );
+    this.localState = new LocalState(this.nodeId, this.actors, this.workers, () => this.driver?.ownerHex);
     const handlers = nodeRequestHandlers({
       actors: this.actors,
       store: this.store,
@@ -161,6 +165,7 @@ export class NodeManager {
       total: () => this.pool.total(),
       nodeId: this.nodeId,
       labels: this.opts.labels ?? {},
+      localState: this.localState,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
@@ -438,13 +443,7 @@ export class NodeManager {
   // ------------------------------------------------------------ what the cluster and the driver call
 
   /** Hands a result to its owner on this node (results that came back from another node). */
-  deliver(
-    owner: ResultSink,
-    objectId: Buffer,
-    status: DoneStatus,
-    kind: ReturnKind,
-    payload: Buffer | undefined,
-  ): void {
+  deliver(owner: ResultSink, objectId: Buffer, status: DoneStatus, kind: ReturnKind, payload?: Buffer): void {
     owner.deliver(objectId, status, kind, payload ?? EMPTY);
   }
 

@@ -9,11 +9,13 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
+import { nodeRow } from '../protocol/state-rows.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeInfo, NodeRequests } from '../worker/backend.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
+import type { LocalState } from './state-rows.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** One handler per request kind, taking its arguments and giving its answer (a promise for those answered later). */
@@ -41,6 +43,8 @@ export interface RequestTargets {
   readonly nodeId: string;
   /** This node's labels (as it was started with them). */
   readonly labels: Record<string, string>;
+  /** This node's rows of the state API. */
+  readonly localState: Pick<LocalState, 'rows'>;
 }
 
 /**
@@ -64,11 +68,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     clusterResources: () => node.cluster()?.clusterResources('total') ?? node.total(),
     nodes: () => {
       const cluster = node.cluster();
-      if (!cluster) {
-        const self = { nodeId: node.nodeId, address: '', alive: true, isHead: true, isDriver: false };
-        return [nodeInfo({ ...self, total: node.total(), labels: node.labels })];
-      }
-      return cluster.nodes().map(nodeInfo);
+      return cluster ? cluster.nodes().map(nodeInfo) : [nodeInfo(selfNode(node))];
     },
     registerActor: (actorId, o, methods, className) =>
       node.actors.register(Buffer.from(actorId), o, methods, className),
@@ -77,11 +77,29 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
     actorExited: (actorId) => node.actors.exited(Buffer.from(actorId)),
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
+    listState: (kind) => {
+      const cluster = node.cluster();
+      if (kind === 'nodes') {
+        return { rows: (cluster ? cluster.nodes() : [selfNode(node)]).map(nodeRow), unreachable: [] };
+      }
+      if (kind !== 'actors' && kind !== 'workers')
+        throw new InvalidArgumentError(`no state kind ${String(kind)}`);
+      return cluster ? cluster.stateRows(kind) : { rows: node.localState.rows(kind), unreachable: [] };
+    },
   };
 }
 
 /** A node table entry as the public API gives it (copies: the caller may keep and change it). */
-function nodeInfo(n: ReturnType<ClusterHooks['nodes']>[number]): NodeInfo {
+/** This node as the cluster's table would list it (a node on its own: no cluster). */
+function selfNode(node: RequestTargets): ClusterNodeEntry {
+  const self = { nodeId: node.nodeId, address: '', alive: true, isHead: true, isDriver: false };
+  return { ...self, total: node.total(), labels: node.labels };
+}
+
+/** A node as the cluster's table lists it. */
+type ClusterNodeEntry = ReturnType<ClusterHooks['nodes']>[number];
+
+function nodeInfo(n: ClusterNodeEntry): NodeInfo {
   return {
     nodeId: n.nodeId,
     address: n.address,

@@ -3,6 +3,7 @@
 // over its rings (worker-backend.ts).
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { StateKind } from '../protocol/state-rows.js';
 
 export interface ActorCreateReply {
   /** The actor the handle should address (differs from the requested id with getIfExists). */
@@ -31,6 +32,12 @@ export interface NodeInfo {
   labels: Record<string, string>;
 }
 
+/** Rows of the state API (protocol/state-rows.ts), and the nodes that did not answer. */
+export interface StateAnswer {
+  rows: unknown[];
+  unreachable: string[];
+}
+
 export interface NodeRequests {
   getActor(name: string, namespace: string): ActorCreateReply | null | Promise<ActorCreateReply | null>;
   killActor(actorId: Buffer, noRestart: boolean): void;
@@ -55,6 +62,8 @@ export interface NodeRequests {
   releaseActor(actorId: Buffer): void;
   /** The actor's process ends it (sunray.exitActor()): dead for good, not restarted. */
   actorExited(actorId: Buffer): void;
+  /** The state API's rows of a kind: this node's, or every node's in a cluster (api/state.ts). */
+  listState(kind: StateKind): StateAnswer | Promise<StateAnswer>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,

@@ -85,6 +85,8 @@ const samples: Message[] = [
   { t: 'cancel', taskId: randomBytes(24), force: true, recursive: true },
   { t: 'streamConsumed', taskId: randomBytes(24), consumed: 0xfffffffe },
   { t: 'event', name: 'actorDied', payloadJson: '{"actorId":"ab","reason":"é"}' },
+  { t: 'stateQuery', kind: 'actors', cluster: true },
+  { t: 'stateRows', rowsJson: '[{"actorId":"ab","state":"ALIVE"}]', unreachableJson: '["cd"]' },
 ];
 
 function body(m: Message): Buffer {

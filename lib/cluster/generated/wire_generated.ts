@@ -39,13 +39,15 @@ export enum Body {
   RefOpsAck = 24,
   OwnersDied = 25,
   StreamConsumed = 26,
-  Event = 27
+  Event = 27,
+  StateQuery = 28,
+  StateRows = 29
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -75,15 +77,17 @@ export function unionToBody(
     case 'OwnersDied': return accessor(new OwnersDied())! as OwnersDied;
     case 'StreamConsumed': return accessor(new StreamConsumed())! as StreamConsumed;
     case 'Event': return accessor(new Event())! as Event;
+    case 'StateQuery': return accessor(new StateQuery())! as StateQuery;
+    case 'StateRows': return accessor(new StateRows())! as StateRows;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -113,6 +117,8 @@ export function unionListToBody(
     case 'OwnersDied': return accessor(index, new OwnersDied())! as OwnersDied;
     case 'StreamConsumed': return accessor(index, new StreamConsumed())! as StreamConsumed;
     case 'Event': return accessor(index, new Event())! as Event;
+    case 'StateQuery': return accessor(index, new StateQuery())! as StateQuery;
+    case 'StateRows': return accessor(index, new StateRows())! as StateRows;
     default: return null;
   }
 }
@@ -1994,6 +2000,124 @@ static createEvent(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, p
   Event.addName(builder, nameOffset);
   Event.addPayloadJson(builder, payloadJsonOffset);
   return Event.endEvent(builder);
+}
+}
+
+/**
+ * The state API: a node's rows of a kind ('actors', 'workers'); cluster: every node's, gathered by the one asked.
+ */
+export class StateQuery {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):StateQuery {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsStateQuery(bb:flatbuffers.ByteBuffer, obj?:StateQuery):StateQuery {
+  return (obj || new StateQuery()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsStateQuery(bb:flatbuffers.ByteBuffer, obj?:StateQuery):StateQuery {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new StateQuery()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+kind():string|null
+kind(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+kind(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+cluster():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startStateQuery(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addKind(builder:flatbuffers.Builder, kindOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, kindOffset, 0);
+}
+
+static addCluster(builder:flatbuffers.Builder, cluster:boolean) {
+  builder.addFieldInt8(1, +cluster, +false);
+}
+
+static endStateQuery(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createStateQuery(builder:flatbuffers.Builder, kindOffset:flatbuffers.Offset, cluster:boolean):flatbuffers.Offset {
+  StateQuery.startStateQuery(builder);
+  StateQuery.addKind(builder, kindOffset);
+  StateQuery.addCluster(builder, cluster);
+  return StateQuery.endStateQuery(builder);
+}
+}
+
+/**
+ * Rows as JSON (protocol/state-rows.ts), and the ids of nodes that did not answer (JSON array).
+ */
+export class StateRows {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):StateRows {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsStateRows(bb:flatbuffers.ByteBuffer, obj?:StateRows):StateRows {
+  return (obj || new StateRows()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsStateRows(bb:flatbuffers.ByteBuffer, obj?:StateRows):StateRows {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new StateRows()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+rowsJson():string|null
+rowsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+rowsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+unreachableJson():string|null
+unreachableJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+unreachableJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startStateRows(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addRowsJson(builder:flatbuffers.Builder, rowsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, rowsJsonOffset, 0);
+}
+
+static addUnreachableJson(builder:flatbuffers.Builder, unreachableJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, unreachableJsonOffset, 0);
+}
+
+static endStateRows(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createStateRows(builder:flatbuffers.Builder, rowsJsonOffset:flatbuffers.Offset, unreachableJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  StateRows.startStateRows(builder);
+  StateRows.addRowsJson(builder, rowsJsonOffset);
+  StateRows.addUnreachableJson(builder, unreachableJsonOffset);
+  return StateRows.endStateRows(builder);
 }
 }
 

@@ -107,6 +107,8 @@ export class FakeLocal implements LocalNode {
   } as unknown as ObjectStore;
   readonly pool = { total: () => ({ CPU: 2 }), available: () => ({ CPU: 2 }) };
   readonly opts = { objectStoreMemory: 1 << 20 };
+  /** One row per kind, naming this node (the state API's gathering is checked with them). */
+  readonly localState = { rows: (kind: string) => [{ kind, nodeId: this.nodeId }] };
   readonly remoteOwner = sinkOf('remote', 'remote');
   cluster = undefined;
   readonly submitted: Array<{ spec: TaskSpec; def: FunctionDef; owner: ResultSink }> = [];

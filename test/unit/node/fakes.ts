@@ -252,6 +252,9 @@ export class FakeCluster implements ClusterHooks {
   place(): undefined {
     return undefined;
   }
+  stateRows(): Promise<{ rows: unknown[]; unreachable: string[] }> {
+    return Promise.resolve({ rows: [], unreachable: [] });
+  }
   forward(): void {}
   routeActorCall(): boolean {
     return false;

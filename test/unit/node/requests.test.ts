@@ -27,6 +27,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     releaseActor: () => {},
     actorExited: () => {},
     pullObject: () => new Promise((resolve) => setTimeout(() => resolve('ok'), 5)),
+    listState: () => ({ rows: [], unreachable: [] }),
   };
 }
 
@@ -115,6 +116,7 @@ describe('request server', () => {
       total: () => ({ CPU: 2 }),
       nodeId: 'ab',
       labels: {},
+      localState: { rows: () => [] },
     });
     const view = new Uint8Array([1, 2, 3]);
     h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer

@@ -1,0 +1,76 @@
+// The state API across the cluster: the node asked (a driver's, or the head for `sunray
+// list`) gathers a kind of rows from every alive node, its own included, and says which
+// nodes did not answer in time; each node answers for itself (node/state-rows.ts).
+import type { LocalStateKind } from '../protocol/state-rows.js';
+import type { Conn } from './connection.js';
+import type { Message, Parsed } from './messages.js';
+import type { NodeTable } from './node-table.js';
+import type { PeerLinks } from './peers.js';
+
+/** How long a node has to answer before it is listed as unreachable. */
+const ANSWER_MS = 5000;
+
+/** Rows gathered from the nodes, and the nodes that did not answer. */
+export interface GatheredRows {
+  rows: unknown[];
+  unreachable: string[];
+}
+
+/** Gathers state rows from the cluster's nodes, and answers other nodes' queries for this one. */
+export class StateQueries {
+  constructor(
+    private readonly table: Pick<NodeTable, 'values' | 'selfId'>,
+    private readonly peers: Pick<PeerLinks, 'peer'>,
+    /** This node's own rows of a kind. */
+    private readonly local: (kind: LocalStateKind) => unknown[],
+  ) {}
+
+  /** Every alive node's rows of `kind`, this node's first. */
+  async gather(kind: LocalStateKind): Promise<GatheredRows> {
+    const others = [...this.table.values()].filter((n) => n.alive && n.nodeId !== this.table.selfId);
+    const answers = await Promise.all(others.map((n) => this.ask(n.nodeId, kind)));
+    const rows = [...this.local(kind)];
+    const unreachable: string[] = [];
+    answers.forEach((a, i) => {
+      if (a) rows.push(...a);
+      else unreachable.push(others[i]?.nodeId ?? '');
+    });
+    return { rows, unreachable };
+  }
+
+  private async ask(nodeId: string, kind: LocalStateKind): Promise<unknown[] | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ANSWER_MS);
+    });
+    const asked = (async () => {
+      const conn = await this.peers.peer(nodeId);
+      const r = await new Promise<Parsed | Error>((resolve) =>
+        conn.requestCb({ t: 'stateQuery', kind, cluster: false }, resolve),
+      );
+      if (r instanceof Error || r.msg.t !== 'stateRows') return undefined;
+      return JSON.parse(r.msg.rowsJson) as unknown[];
+    })().catch(() => undefined);
+    try {
+      return await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
+  async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
+    if (m.kind !== 'actors' && m.kind !== 'workers') {
+      c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
+      return;
+    }
+    const { rows, unreachable } = m.cluster
+      ? await this.gather(m.kind)
+      : { rows: this.local(m.kind), unreachable: [] };
+    c.reply(p.requestId, {
+      t: 'stateRows',
+      rowsJson: JSON.stringify(rows),
+      unreachableJson: JSON.stringify(unreachable),
+    });
+  }
+}

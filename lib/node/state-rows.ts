@@ -1,0 +1,95 @@
+// What this node reports to the state API (protocol/state-rows.ts): a row per actor it
+// hosts (dead ones too, with why: as Ray's GCS keeps them) and per worker process, plus
+// the driver embedded in it. Read from the actor records and worker slots as they are now.
+import { jobIdOf } from '../protocol/job.js';
+import type {
+  ActorStateName,
+  ActorStateRow,
+  LocalStateKind,
+  WorkerStateRow,
+} from '../protocol/state-rows.js';
+import type { ActorRec } from './actor-record.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+const ACTOR_STATES: Record<ActorRec['state'], ActorStateName> = {
+  pending: 'PENDING_CREATION',
+  alive: 'ALIVE',
+  restarting: 'RESTARTING',
+  dead: 'DEAD',
+};
+
+const WORKER_STATES: Record<WorkerSlot['state'], WorkerStateRow['state']> = {
+  starting: 'STARTING',
+  idle: 'IDLE',
+  leased: 'LEASED',
+  actor: 'ACTOR',
+  dead: 'DEAD',
+};
+
+/** The row of actor a, hosted by node `nodeId`. */
+export function actorRow(a: ActorRec, nodeId: string): ActorStateRow {
+  const budget = a.restarts + a.restartsLeft;
+  return {
+    actorId: a.hex,
+    className: a.className,
+    state: ACTOR_STATES[a.state],
+    name: a.name ?? '',
+    namespace: a.namespace,
+    nodeId,
+    pid: a.worker && a.worker.pid > 0 ? a.worker.pid : null,
+    numRestarts: a.restarts,
+    jobId: jobIdOf(a.createSpec.job) ?? '',
+    isolation: a.shared ? 'shared' : 'process',
+    detached: a.detached,
+    maxRestarts: Number.isFinite(budget) ? budget : -1,
+    requiredResources: { ...a.placeDemand },
+    deathCause: a.state === 'dead' ? a.deathMessage : '',
+  };
+}
+
+/** The row of worker w of node `nodeId`. */
+export function workerRow(w: WorkerSlot, nodeId: string): WorkerStateRow {
+  return {
+    workerId: w.ownerId,
+    workerType: 'WORKER',
+    nodeId,
+    pid: w.pid,
+    isAlive: !w.exited && !w.stopRequested,
+    state: WORKER_STATES[w.state],
+    actorId: w.actorHex ?? '',
+    sharedActors: w.guests,
+  };
+}
+
+/** The row of the driver embedded in node `nodeId` (this process). */
+export function driverRow(ownerHex: string, nodeId: string): WorkerStateRow {
+  return {
+    workerId: ownerHex,
+    workerType: 'DRIVER',
+    nodeId,
+    pid: process.pid,
+    isAlive: true,
+    state: 'LEASED',
+    actorId: '',
+    sharedActors: 0,
+  };
+}
+
+/** This node's rows of the state API, read when asked (NodeManager.localState). */
+export class LocalState {
+  constructor(
+    private readonly nodeId: string,
+    private readonly actors: { stateRows(nodeId: string): ActorStateRow[] },
+    private readonly workers: { values(): Iterable<WorkerSlot> },
+    /** The owner id of the driver embedded in this node, if any. */
+    private readonly driver: () => string | undefined,
+  ) {}
+
+  /** Its actors, or its workers (the driver first, when one is embedded). */
+  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] {
+    if (kind === 'actors') return this.actors.stateRows(this.nodeId);
+    const rows = [...this.workers.values()].map((w) => workerRow(w, this.nodeId));
+    const driver = this.driver();
+    return driver === undefined ? rows : [driverRow(driver, this.nodeId), ...rows];
+  }
+}
