@@ -4,7 +4,7 @@
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
-import type { LocalStateKind } from '../protocol/state-rows.js';
+import type { LocalStateKind, TableNode } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
 
@@ -77,15 +77,7 @@ export interface ClusterHooks {
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */
-  nodes(): ReadonlyArray<{
-    nodeId: string;
-    address: string;
-    alive: boolean;
-    isHead: boolean;
-    isDriver: boolean;
-    total: Record<string, number>;
-    labels: Record<string, string>;
-  }>;
+  nodes(): ReadonlyArray<TableNode>;
   /** Resources of the whole cluster (alive nodes). */
   clusterResources(kind: 'total' | 'available'): Record<string, number>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
-import { nodeRow } from '../protocol/state-rows.js';
+import { nodeRow, type TableNode } from '../protocol/state-rows.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeInfo, NodeRequests } from '../worker/backend.js';
@@ -91,15 +91,12 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
 
 /** A node table entry as the public API gives it (copies: the caller may keep and change it). */
 /** This node as the cluster's table would list it (a node on its own: no cluster). */
-function selfNode(node: RequestTargets): ClusterNodeEntry {
+function selfNode(node: RequestTargets): TableNode {
   const self = { nodeId: node.nodeId, address: '', alive: true, isHead: true, isDriver: false };
   return { ...self, total: node.total(), labels: node.labels };
 }
 
-/** A node as the cluster's table lists it. */
-type ClusterNodeEntry = ReturnType<ClusterHooks['nodes']>[number];
-
-function nodeInfo(n: ClusterNodeEntry): NodeInfo {
+function nodeInfo(n: TableNode): NodeInfo {
   return {
     nodeId: n.nodeId,
     address: n.address,
