@@ -69,7 +69,7 @@ export function driverRow(ownerHex: string, nodeId: string): WorkerStateRow {
     nodeId,
     pid: process.pid,
     isAlive: true,
-    state: 'LEASED',
+    state: 'RUNNING',
     actorId: '',
     sharedActors: 0,
   };

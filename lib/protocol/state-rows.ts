@@ -52,8 +52,11 @@ export interface WorkerStateRow {
   pid: number;
   /** Its process runs (not stopping). */
   isAlive: boolean;
-  /** STARTING, IDLE, LEASED (running tasks), ACTOR (hosting an actor or shared actors), DEAD (stopping). */
-  state: 'STARTING' | 'IDLE' | 'LEASED' | 'ACTOR' | 'DEAD';
+  /**
+   * A worker: STARTING, IDLE, LEASED (running tasks), ACTOR (hosting an actor or shared
+   * actors), DEAD (stopping). A driver: RUNNING.
+   */
+  state: 'STARTING' | 'IDLE' | 'LEASED' | 'ACTOR' | 'DEAD' | 'RUNNING';
   /** The process actor it hosts (hex; '' for none). */
   actorId: string;
   /** The shared actors it hosts (a shared host; 0 otherwise). */

@@ -99,7 +99,11 @@ describe('state API', () => {
     const a = sunray.remote(Room).remote();
     const pid = await sunray.get(a.pid.remote());
     const workers = await sunray.listWorkers({ detail: true });
-    expect(workers.find((w) => w.workerType === 'DRIVER')).toMatchObject({ pid: process.pid, isAlive: true });
+    expect(workers.find((w) => w.workerType === 'DRIVER')).toMatchObject({
+      pid: process.pid,
+      isAlive: true,
+      state: 'RUNNING',
+    });
     expect(workers.find((w) => w.pid === pid)).toMatchObject({
       workerType: 'WORKER',
       state: 'ACTOR',
