@@ -59,6 +59,13 @@ describe('state API across nodes', () => {
     expect(workers.find((w) => w.pid === pids[1])).toMatchObject({ nodeId: second.nodeId, sharedActors: 3 });
     expect(workers.filter((w) => w.workerType === 'DRIVER').map((w) => w.pid)).toContain(process.pid);
 
+    // From a task on the other node: its node gathers from every node too.
+    const count = sunray.remote(async () => {
+      const s = await import('sunray');
+      return (await s.listActors({ filters: [['state', '=', 'ALIVE']] })).length;
+    }, on(second.nodeId));
+    expect(await sunray.get(count.remote())).toBeGreaterThanOrEqual(4);
+
     const nodes = await sunray.listNodes();
     expect(nodes.map((n) => n.nodeId)).toEqual(expect.arrayContaining([head.nodeId, second.nodeId]));
     expect(nodes.find((n) => n.nodeId === head.nodeId)).toMatchObject({ state: 'ALIVE', isHead: true });
