@@ -12,7 +12,7 @@ import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { checkLabels } from '../protocol/node-labels.js';
-import { daemons, loadHead, sessionDir } from '../session/session-dir.js';
+import { daemonRunning, daemons, loadHead, sessionDir } from '../session/session-dir.js';
 import { checkSpillParent } from '../store/spill-dir.js';
 import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
@@ -158,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
   if (hb !== undefined) cfg.heartbeatTimeoutMs = hb;
   if (head) {
     if (f.address !== undefined) throw new InvalidArgumentError('--head and --address exclude each other');
-    if (daemons().some((d) => d.head && isAlive(d.pid))) {
+    if (daemons().some((d) => d.head && daemonRunning(d))) {
       throw new SunrayError('a head node already runs on this machine: `sunray stop` it first, or join it');
     }
     cfg.port = port ?? 6380;

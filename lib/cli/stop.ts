@@ -1,6 +1,6 @@
 // `sunray stop`: stops the node daemons started on this machine (SIGTERM, then
 // SIGKILL after a grace period), and forgets the local cluster's token.
-import { clearHead, daemons, forgetDaemon } from '../session/session-dir.js';
+import { clearHead, daemonRunning, daemons, forgetDaemon } from '../session/session-dir.js';
 import { numberFlag, parseFlags, usage, type VerbSpec } from './args.js';
 
 /** The flags of `sunray stop`. */
@@ -16,15 +16,6 @@ export const SPEC: VerbSpec = {
   },
 };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(SPEC, argv);
   if (f.help) {
@@ -37,14 +28,16 @@ export async function run(argv: string[]): Promise<number> {
   nodes.sort((a, b) => Number(a.head) - Number(b.head));
   let stopped = 0;
   for (const d of nodes) {
-    if (!alive(d.pid)) {
+    // A record whose daemon died without saying so may name a pid another process reuses now:
+    // only the process that started then is signalled.
+    if (!daemonRunning(d)) {
       forgetDaemon(d.pid);
       continue;
     }
     process.kill(d.pid, 'SIGTERM');
     const deadline = Date.now() + graceMs;
-    while (alive(d.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (alive(d.pid)) process.kill(d.pid, 'SIGKILL');
+    while (daemonRunning(d) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (daemonRunning(d)) process.kill(d.pid, 'SIGKILL');
     forgetDaemon(d.pid);
     stopped++;
     process.stdout.write(

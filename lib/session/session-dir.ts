@@ -12,6 +12,25 @@ export interface DaemonRecord {
   address: string;
   head: boolean;
   log: string;
+  /** When its process started (/proc/<pid>/stat): a later process that reuses the pid is not it. */
+  started?: string;
+}
+
+/** When process `pid` started (clock ticks since boot, /proc/<pid>/stat), or undefined if it is gone. */
+export function processStarted(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the daemon of a record still runs: its pid is alive and is the same process. */
+export function daemonRunning(d: DaemonRecord): boolean {
+  const started = processStarted(d.pid);
+  return started !== undefined && (d.started === undefined || started === d.started);
 }
 
 /**
@@ -49,7 +68,9 @@ export function loadHead(): { address: string; token: string } | undefined {
 }
 
 export function recordDaemon(rec: DaemonRecord): void {
-  writeFileSync(join(sessionDir(), 'nodes', `${rec.pid}.json`), JSON.stringify(rec));
+  const started = rec.started ?? processStarted(rec.pid);
+  const full = started === undefined ? rec : { ...rec, started };
+  writeFileSync(join(sessionDir(), 'nodes', `${rec.pid}.json`), JSON.stringify(full));
 }
 
 export function daemons(): DaemonRecord[] {

@@ -1,6 +1,7 @@
 // The `sunray` command as a user drives it from a shell: start a head, join a
 // node, status, a driver with address 'auto', stop.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
@@ -101,5 +102,29 @@ describe('sunray start / status / stop', () => {
     await until(() => started.every((p) => !isAlive(p)), 10_000, 'the nodes to exit');
     const after = await runNode(CLI, ['status']);
     expect(after.code).toBe(1);
+  });
+
+  test("stop signals no process that reuses a dead daemon's pid", async () => {
+    // A daemon killed with SIGKILL leaves its record; its pid may belong to anything later.
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pid = stranger.pid!;
+      const record = {
+        pid,
+        nodeId: 'ab'.repeat(16),
+        address: '127.0.0.1:1',
+        head: true,
+        log: '',
+        started: '1',
+      };
+      writeFileSync(join(dir, 'nodes', `${pid}.json`), JSON.stringify(record));
+      const stop = await runNode(CLI, ['stop']);
+      expect(stop.code).toBe(0);
+      expect(stop.stdout).toContain('no nodes were running');
+      expect(isAlive(pid)).toBe(true);
+      expect(existsSync(join(dir, 'nodes', `${pid}.json`))).toBe(false);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
   });
 });
