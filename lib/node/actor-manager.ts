@@ -463,8 +463,12 @@ export class ActorManager<W extends WorkerSlot> {
     }
   }
 
-  /** Stops the process a dead actor ran in, or for a shared actor takes it out of its host. */
-  private stopActorProcess(a: ActorRec<W>, w = a.worker, finishDirect = false): void {
+  /**
+   * Stops the process a dead actor ran in, or for a shared actor takes it out of its host.
+   * finishDirect: calls that came straight from callers (direct/) are finished first.
+   */
+  private stopActorProcess(a: ActorRec<W>, finishDirect = false): void {
+    const w = a.worker;
     a.worker = undefined;
     if (!w) return;
     if (a.shared) this.leaveHost(a, w);
@@ -480,10 +484,9 @@ export class ActorManager<W extends WorkerSlot> {
   exited(actorId: Buffer): void {
     const a = this.localActor(actorId);
     if (!a || a.state === 'dead') return;
-    const w = a.worker;
     this.markDead(a, 'it exited intentionally (sunray.exitActor() was called in one of its methods)');
     this.waiting.remove((x) => x === a);
-    this.stopActorProcess(a, w);
+    this.stopActorProcess(a);
   }
 
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
@@ -503,10 +506,8 @@ export class ActorManager<W extends WorkerSlot> {
 
   private maybeTerminate(a: ActorRec<W>): void {
     if (!a.terminateWhenIdle || a.state !== 'alive' || a.running > 0 || a.pending.length > 0) return;
-    const w = a.worker;
     this.markDead(a, 'all handles to it were dropped');
-    // Calls may have come straight from callers (direct/): the actor finishes those first.
-    this.stopActorProcess(a, w, true);
+    this.stopActorProcess(a, true);
   }
 
   /** Worker starts keep failing: actors not placed yet are dead, with err. */

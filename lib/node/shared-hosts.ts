@@ -59,9 +59,4 @@ export class SharedHosts<W extends WorkerSlot> {
     w.retire(); // an expected exit, never handed work again
     void w.stop();
   }
-
-  /** Hosts running now (for status and tests). */
-  get size(): number {
-    return this.hosts.size;
-  }
 }

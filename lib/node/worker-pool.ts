@@ -177,12 +177,7 @@ export class WorkerPool<W extends WorkerSlot> {
 
   /** An idle worker (as hostWarm) made a host of shared actors, or undefined when none is idle. */
   hostSharedWarm(): W | undefined {
-    const w = this.takeIdle();
-    if (!w) return undefined;
-    this.claimed.add(w);
-    w.hostShared();
-    this.keepWarm();
-    return w;
+    return this.takeWarm((w) => w.hostShared());
   }
 
   /**
@@ -192,9 +187,15 @@ export class WorkerPool<W extends WorkerSlot> {
    * than the node's CPUs (at least one), so that the next actor or task finds one warm too.
    */
   hostWarm(actorHex: string): W | undefined {
+    return this.takeWarm((w) => w.hostActor(actorHex));
+  }
+
+  /** The worker takeIdle() gives, claimed and given its role by `host`; a spare starts (keepWarm). */
+  private takeWarm(host: (w: W) => void): W | undefined {
     const w = this.takeIdle();
     if (!w) return undefined;
-    this.hostActor(w, actorHex);
+    this.claimed.add(w);
+    host(w);
     this.keepWarm();
     return w;
   }

@@ -112,8 +112,7 @@ export class Executor {
       this.create(spec, owner, gpuIds);
       return;
     }
-    const actor =
-      spec.kind === TaskKind.ActorCall ? (this.actors.single ?? this.actors.shared(spec.actorId)) : undefined;
+    const actor = spec.kind === TaskKind.ActorCall ? this.actors.of(spec.actorId) : undefined;
     const groups = actor?.groups ?? this.groups;
     const name = spec.concurrencyGroup;
     const g = name === '' ? groups.default : groups.get(name);
@@ -128,23 +127,24 @@ export class Executor {
     };
     if (actor === undefined && spec.kind === TaskKind.ActorCall) {
       // A shared actor dropped here (its node fails or retries its calls; this answers a late one).
-      const err = new ActorDiedError(`the actor of ${spec.name} is no longer hosted in this process`);
-      this.reply(job, DoneStatus.Error, [
-        { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
-      ]);
+      this.refuse(job, new ActorDiedError(`the actor of ${spec.name} is no longer hosted in this process`));
       return;
     }
     if (g === undefined) {
       // A handle that did not know the actor's groups (getActor) named one it lacks: the
       // caller gets the InvalidArgumentError itself (not a TaskError: no method ran).
-      const err = unknownGroup(name, groups.names(), spec.name);
-      this.reply(job, DoneStatus.Error, [
-        { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
-      ]);
+      this.refuse(job, unknownGroup(name, groups.names(), spec.name));
       return;
     }
     g.queue.push(job);
     this.pump(g, actor);
+  }
+
+  /** Answers a call that cannot run with err itself (not a TaskError: no method ran). */
+  private refuse(job: Job, err: Error): void {
+    this.reply(job, DoneStatus.Error, [
+      { kind: ReturnKind.Inline, payload: encodeErrorRecord(errorRecord(err)) },
+    ]);
   }
 
   /** An ActorCreate: the actor is hosted here from now on (the only one, or one of a shared host's). */

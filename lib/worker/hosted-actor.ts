@@ -53,8 +53,13 @@ export class HostedActors<J> {
     else this.single = actor;
   }
 
+  /** The actor a call of actor `id` runs on: a process actor's own, or that shared actor if hosted here. */
+  of(id: Buffer): HostedActor<J> | undefined {
+    return this.single ?? this.shared(id);
+  }
+
   /** The shared actor of that id, if hosted here. */
-  shared(id: Buffer): HostedActor<J> | undefined {
+  private shared(id: Buffer): HostedActor<J> | undefined {
     if (id === this.lastId) return this.lastActor;
     const actor = this.byKey.get(hostedKey(id));
     if (actor) {
