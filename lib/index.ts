@@ -59,15 +59,20 @@ export type {
 export {
   type ActorSummary,
   DEFAULT_LIST_LIMIT,
+  getTask,
   type ListOptions,
   type ListResult,
   listActors,
   listNodes,
+  listTasks,
   listWorkers,
   type RowSelection,
   type StateFilter,
   summarizeActors,
+  summarizeTasks,
+  type TaskSummary,
 } from './api/state.js';
+export { type TraceEvent, timeline } from './api/timeline.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
 export type { InitOptions } from './node/driver.js';
 export type { ActorIsolation } from './protocol/actor-options.js';
@@ -88,6 +93,13 @@ export type {
   NodeStateRow,
   WorkerStateRow,
 } from './protocol/state-rows.js';
+export type {
+  TaskErrorInfo,
+  TaskStateChange,
+  TaskStateName,
+  TaskStateRow,
+  TaskTypeName,
+} from './protocol/task-events.js';
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };

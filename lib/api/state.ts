@@ -1,7 +1,8 @@
-// The state API (Ray's `ray.util.state`): listActors, listWorkers, listNodes and
-// summarizeActors, over every node of the cluster (a node on its own: itself). Rows come
-// from the nodes (protocol/state-rows.ts, which also filters, limits and picks the columns
-// shown without `detail`, for this API and `sunray list` alike).
+// The state API (Ray's `ray.util.state`): listActors, listWorkers, listNodes, listTasks,
+// summarizeActors, summarizeTasks and getTask, over every node of the cluster (a node on
+// its own: itself). Actor and worker rows come from the nodes, task rows from the head's
+// task table (protocol/task-events.ts); protocol/state-rows.ts filters, limits and picks
+// the columns shown without `detail`, for this API and `sunray list` alike.
 import {
   type ActorStateName,
   type ActorStateRow,
@@ -12,8 +13,11 @@ import {
   type StateRows,
   selectRows,
   summarizeActorRows,
+  summarizeTaskRows,
+  type TaskSummaryRows,
   type WorkerStateRow,
 } from '../protocol/state-rows.js';
+import type { TaskStateName, TaskStateRow } from '../protocol/task-events.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
 export { DEFAULT_LIST_LIMIT, type RowSelection, type StateFilter } from '../protocol/state-rows.js';
@@ -25,6 +29,13 @@ export type ListOptions<Row> = RowSelection<Row>;
 export type ListResult<Row> = Row[] & {
   /** Nodes that did not answer in time (their rows are missing). */
   unreachableNodes: string[];
+  /**
+   * listTasks: tasks the head's table dropped past its taskEventsLimit, and events nodes
+   * dropped before shipping them; 0 for the other lists.
+   */
+  droppedTasks: number;
+  /** listTasks: events nodes dropped before shipping them (0 for the other lists). */
+  droppedEvents: number;
 };
 
 /** Every actor of the cluster, dead ones included (Ray's list_actors). */
@@ -44,6 +55,48 @@ export function listWorkers(
 /** Every node of the cluster, dead ones included (Ray's list_nodes). */
 export function listNodes(opts: ListOptions<NodeStateRow> = {}): Promise<ListResult<Partial<NodeStateRow>>> {
   return list('nodes', opts);
+}
+
+/**
+ * Every task the cluster recorded (Ray's list_tasks): its state, where it ran, its times and,
+ * for a failed one, its error. Events reach the head within a second of happening (this
+ * process's own at once); the head keeps the last taskEventsLimit tasks.
+ */
+export function listTasks(opts: ListOptions<TaskStateRow> = {}): Promise<ListResult<Partial<TaskStateRow>>> {
+  return list('tasks', opts);
+}
+
+/** One task's whole row (every column, its state changes and error), or null if none is kept (Ray's get_task). */
+export async function getTask(taskId: string): Promise<TaskStateRow | null> {
+  const rows = await listTasks({ filters: [['taskId', '=', taskId]], limit: 1, detail: true });
+  return (rows[0] as TaskStateRow | undefined) ?? null;
+}
+
+/** summarizeTasks(): how many tasks of each name are in each state. */
+export interface TaskSummary {
+  /** Tasks in all. */
+  total: number;
+  /** By task name: its type and the count in each state. */
+  byName: Record<
+    string,
+    {
+      /** Its type (NORMAL_TASK, ACTOR_CREATION_TASK, ACTOR_TASK). */
+      type: string;
+      /** How many are in each state. */
+      states: Partial<Record<TaskStateName, number>>;
+    }
+  >;
+  /** Tasks the head's table dropped past its limit (not counted above). */
+  droppedTasks: number;
+}
+
+/** How many tasks of each name are in each state, over the cluster (Ray's summarize_tasks). */
+export async function summarizeTasks(): Promise<TaskSummary> {
+  const rt = currentRuntimeOrStart();
+  rt.core.taskEvents.flush(); // this process's own events first (they go ahead of the question)
+  const answer = await rt.backend.request('listState', 'tasks', { limit: Number.MAX_SAFE_INTEGER });
+  const s: TaskSummaryRows = summarizeTaskRows(answer.rows as TaskStateRow[]);
+  return { ...s, droppedTasks: answer.dropped?.tasks ?? 0 };
 }
 
 /** summarizeActors(): how many actors of each class are in each state. */
@@ -67,9 +120,19 @@ async function list<K extends StateKind>(
   opts: ListOptions<StateRows[K]>,
 ): Promise<ListResult<Partial<StateRows[K]>>> {
   checkSelection(kind, opts); // before anything is asked of the nodes
-  const { rows, unreachable } = await fetchRows(kind);
-  const shown = selectRows(kind, rows, opts) as ListResult<Partial<StateRows[K]>>;
-  shown.unreachableNodes = unreachable;
+  // Tasks are filtered and limited by the head (its table may hold 100,000): only what is shown travels.
+  const where = kind === 'tasks' ? { filters: opts.filters ?? [], limit: opts.limit } : undefined;
+  const rt = currentRuntimeOrStart();
+  if (kind === 'tasks') rt.core.taskEvents.flush(); // this process's own events go ahead of the question
+  const answer = await rt.backend.request(
+    'listState',
+    kind,
+    where as RowSelection<Record<string, unknown>> | undefined,
+  );
+  const shown = selectRows(kind, answer.rows as StateRows[K][], opts) as ListResult<Partial<StateRows[K]>>;
+  shown.unreachableNodes = answer.unreachable;
+  shown.droppedTasks = answer.dropped?.tasks ?? 0;
+  shown.droppedEvents = answer.dropped?.events ?? 0;
   return shown;
 }
 

@@ -1,6 +1,6 @@
-// `sunray list actors|workers|nodes` and `sunray summary actors`: the state API from the
-// command line, over the cluster the head runs (api/state.ts is the same from a program).
-// Rows print as a table, or (--json) as one JSON array for scripts.
+// `sunray list actors|workers|nodes|tasks` and `sunray summary actors|tasks`: the state API
+// from the command line, over the cluster the head runs (api/state.ts is the same from a
+// program). Rows print as a table, or (--json) as one JSON array for scripts.
 import { queryState } from '../cluster/status.js';
 import {
   type ActorStateRow,
@@ -9,14 +9,17 @@ import {
   type StateKind,
   selectRows,
   summarizeActorRows,
+  summarizeTaskRows,
 } from '../protocol/state-rows.js';
+import type { TaskStateRow } from '../protocol/task-events.js';
 import { parseFlags, stringFlag, stringFlags, UsageError, usage, type VerbSpec } from './args.js';
 import { HEAD_FLAGS, headTarget } from './head-target.js';
 
 /** The flags of `sunray list`. */
 export const SPEC: VerbSpec = {
-  name: 'list actors|workers|nodes',
-  summary: "Lists the cluster's actors, worker processes or nodes (dead ones too), as Ray's `ray list`.",
+  name: 'list actors|workers|nodes|tasks',
+  summary:
+    "Lists the cluster's actors, worker processes, nodes (dead ones too) or tasks, as Ray's `ray list`.",
   flags: {
     ...HEAD_FLAGS,
     filter: {
@@ -33,8 +36,8 @@ export const SPEC: VerbSpec = {
 
 /** The flags of `sunray summary`. */
 export const SUMMARY_SPEC: VerbSpec = {
-  name: 'summary actors',
-  summary: 'How many actors of each class are in each state, over the cluster.',
+  name: 'summary actors|tasks',
+  summary: 'How many actors of each class, or tasks of each name, are in each state, over the cluster.',
   flags: { ...HEAD_FLAGS, json: { type: 'boolean', help: 'print one JSON object instead of a table' } },
 };
 
@@ -60,8 +63,13 @@ export async function run(argv: string[]): Promise<number> {
   };
   const { address, token } = headTarget(f);
   const k = kind as StateKind;
-  const { rows, unreachable } = await queryState(address, token, k);
+  const { rows, unreachable, dropped } = await queryState(address, token, k, sel);
   const shown = selectRows(k, rows as never[], sel as never) as Record<string, unknown>[];
+  if (dropped && dropped.tasks + dropped.events > 0) {
+    process.stderr.write(
+      `the head dropped ${dropped.tasks} task(s) past its taskEventsLimit (${dropped.events} event(s) lost)\n`,
+    );
+  }
   if (f.json) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
   else process.stdout.write(table(shown));
   if (unreachable.length > 0) process.stderr.write(`nodes that did not answer: ${unreachable.join(', ')}\n`);
@@ -75,13 +83,25 @@ export async function summary(argv: string[]): Promise<number> {
     process.stdout.write(usage(SUMMARY_SPEC));
     return 0;
   }
-  if (kind !== 'actors') throw new UsageError(`what to summarize: actors (got ${kind ?? 'nothing'})`);
+  if (kind !== 'actors' && kind !== 'tasks') {
+    throw new UsageError(`what to summarize: actors or tasks (got ${kind ?? 'nothing'})`);
+  }
   const f = parseFlags(SUMMARY_SPEC, rest);
   if (f.help) {
     process.stdout.write(usage(SUMMARY_SPEC));
     return 0;
   }
   const { address, token } = headTarget(f);
+  if (kind === 'tasks') {
+    const { rows } = await queryState(address, token, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
+    const s = summarizeTaskRows(rows as TaskStateRow[]);
+    if (f.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    else {
+      const lines = Object.entries(s.byName).map(([name, e]) => ({ name, type: e.type, ...e.states }));
+      process.stdout.write(`${s.total} task(s)\n${table(lines)}`);
+    }
+    return 0;
+  }
   const { rows, unreachable } = await queryState(address, token, 'actors');
   const s = summarizeActorRows(rows as ActorStateRow[]);
   if (f.json) process.stdout.write(`${JSON.stringify({ ...s, unreachableNodes: unreachable }, null, 2)}\n`);
@@ -101,7 +121,7 @@ function parseFilter(text: string): StateFilter<Record<string, unknown>> {
 }
 
 /** Rows as aligned columns (objects as JSON), with a header. */
-function table(rows: Record<string, unknown>[]): string {
+export function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)\n';
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v: unknown) =>

@@ -28,12 +28,20 @@ const VERBS: Record<string, Verb> = {
     load: () => import('./status.js'),
   },
   list: {
-    summary: "the cluster's actors, workers or nodes: list actors|workers|nodes [--filter K=V] [--json]",
+    summary: "the cluster's actors, workers, nodes or tasks: list actors|workers|nodes|tasks [--filter K=V]",
     load: () => import('./list.js'),
   },
   summary: {
-    summary: 'how many actors of each class are in each state: summary actors',
+    summary: 'how many actors or tasks are in each state: summary actors|tasks',
     load: () => import('./list.js').then((m) => ({ SPEC: m.SUMMARY_SPEC, run: m.summary })),
+  },
+  get: {
+    summary: 'one task or actor, every field (a failed task with its error): get task|actor ID',
+    load: () => import('./get.js'),
+  },
+  timeline: {
+    summary: 'the recorded tasks as a Chrome trace for Perfetto: timeline [--output trace.json]',
+    load: () => import('./timeline.js'),
   },
   memory: {
     summary: 'objects of the running drivers on this machine, by owner, and why each is alive',

@@ -9,10 +9,12 @@
 
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
+import type { TaskRowsAnswer } from '../node/task-events.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
-import type { LocalStateKind } from '../protocol/state-rows.js';
+import type { LocalStateKind, RowSelection } from '../protocol/state-rows.js';
+import type { TaskStateRow } from '../protocol/task-events.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { Conn } from './connection.js';
 import { Directory } from './directory.js';
@@ -30,6 +32,7 @@ import { Peers } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 import { type GatheredRows, StateQueries } from './state-query.js';
+import { TaskEventsLink } from './task-events-link.js';
 
 /** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
@@ -68,6 +71,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly forwarding: Forwarding;
   private readonly actors: RemoteActors;
   private readonly state: StateQueries;
+  private readonly taskEvents: TaskEventsLink;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -141,6 +145,12 @@ export class ClusterNode implements ClusterHooks {
       onTable: () => this.refOps.retryForUnknown(),
       closed,
     });
+    this.taskEvents = new TaskEventsLink(
+      manager.taskEvents,
+      opts.head,
+      () => this.membership.headConn,
+      () => this.state.gather('liveTasks'),
+    );
     this.head = new HeadService({
       directory,
       selfInfo: () => this.membership.selfInfo(),
@@ -206,7 +216,11 @@ export class ClusterNode implements ClusterHooks {
         this.events.onEvent(m);
         return;
       case 'stateQuery':
-        void this.state.serve(c, p, m);
+        if (m.kind === 'tasks') void this.taskEvents.serve(c, p, m);
+        else void this.state.serve(c, p, m);
+        return;
+      case 'taskEvents':
+        this.taskEvents.onEvents(m);
         return;
       default:
         this.head.onMessage(c, p);
@@ -292,6 +306,10 @@ export class ClusterNode implements ClusterHooks {
 
   stateRows(kind: LocalStateKind): Promise<GatheredRows> {
     return this.state.gather(kind);
+  }
+
+  taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer> {
+    return this.taskEvents.rows(sel);
   }
 
   clusterResources(kind: 'total' | 'available'): Record<string, number> {

@@ -6,6 +6,7 @@ import type { ClusterHooks } from '../node/cluster-hooks.js';
 import type { HandedOver } from '../node/local-task-manager.js';
 import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
+import type { TaskEventRecorder } from '../node/task-events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
@@ -31,6 +32,8 @@ export interface LocalNode {
   loadSnapshot(): LoadSnapshot;
   /** This node's rows of the state API (node/state-rows.ts). */
   readonly localState: { rows(kind: LocalStateKind): unknown[] };
+  /** Its task records: the cluster's table of tasks when it is the head (task-events-link.ts). */
+  readonly taskEvents: TaskEventRecorder;
   /** Takes the queued tasks this node can never run (a node that joined may). */
   takeInfeasible(): HandedOver[];
   /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */

@@ -36,6 +36,7 @@ import {
   StatusRequest,
   StreamConsumed,
   SubmitTask,
+  TaskEvents,
   TaskResult,
 } from './generated/wire_generated.js';
 
@@ -100,8 +101,9 @@ export type Message =
   | { t: 'cancel'; taskId: Buffer; force: boolean; recursive: boolean }
   | { t: 'streamConsumed'; taskId: Buffer; consumed: number }
   | { t: 'event'; name: string; payloadJson: string }
-  | { t: 'stateQuery'; kind: string; cluster: boolean }
-  | { t: 'stateRows'; rowsJson: string; unreachableJson: string }
+  | { t: 'stateQuery'; kind: string; cluster: boolean; selectionJson?: string }
+  | { t: 'stateRows'; rowsJson: string; unreachableJson: string; extraJson?: string }
+  | { t: 'taskEvents'; eventsJson: string; dropped: number }
   | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
   | { t: 'free'; objectId: Buffer }
   | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
@@ -252,12 +254,27 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
     case 'event':
       return [Body.Event, Event.createEvent(b, b.createString(m.name), b.createString(m.payloadJson))];
     case 'stateQuery':
-      return [Body.StateQuery, StateQuery.createStateQuery(b, b.createString(m.kind), m.cluster)];
+      return [
+        Body.StateQuery,
+        StateQuery.createStateQuery(
+          b,
+          b.createString(m.kind),
+          m.cluster,
+          b.createString(m.selectionJson ?? ''),
+        ),
+      ];
     case 'stateRows':
       return [
         Body.StateRows,
-        StateRows.createStateRows(b, b.createString(m.rowsJson), b.createString(m.unreachableJson)),
+        StateRows.createStateRows(
+          b,
+          b.createString(m.rowsJson),
+          b.createString(m.unreachableJson),
+          b.createString(m.extraJson ?? ''),
+        ),
       ];
+    case 'taskEvents':
+      return [Body.TaskEvents, TaskEvents.createTaskEvents(b, b.createString(m.eventsJson), m.dropped)];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
     case 'releaseActor':
@@ -485,11 +502,27 @@ function readBody(f: Frame, limit: number): Message {
     }
     case Body.StateQuery: {
       const m = f.body(new StateQuery()) as StateQuery;
-      return { t: 'stateQuery', kind: m.kind() ?? '', cluster: m.cluster() };
+      const selectionJson = m.selectionJson();
+      return {
+        t: 'stateQuery',
+        kind: m.kind() ?? '',
+        cluster: m.cluster(),
+        ...(selectionJson ? { selectionJson } : {}),
+      };
     }
     case Body.StateRows: {
       const m = f.body(new StateRows()) as StateRows;
-      return { t: 'stateRows', rowsJson: m.rowsJson() ?? '[]', unreachableJson: m.unreachableJson() ?? '[]' };
+      const extraJson = m.extraJson();
+      return {
+        t: 'stateRows',
+        rowsJson: m.rowsJson() ?? '[]',
+        unreachableJson: m.unreachableJson() ?? '[]',
+        ...(extraJson ? { extraJson } : {}),
+      };
+    }
+    case Body.TaskEvents: {
+      const m = f.body(new TaskEvents()) as TaskEvents;
+      return { t: 'taskEvents', eventsJson: m.eventsJson() ?? '[]', dropped: m.dropped() };
     }
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;

@@ -60,7 +60,7 @@ export class StateQueries {
 
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
   async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
-    if (m.kind !== 'actors' && m.kind !== 'workers') {
+    if (m.kind !== 'actors' && m.kind !== 'workers' && m.kind !== 'liveTasks') {
       c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
       return;
     }

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
-import { type LocalStateKind, nodeRow, type StateKind } from '../protocol/state-rows.js';
+import { type LocalStateKind, nodeRow, type RowSelection, type StateKind } from '../protocol/state-rows.js';
 import { Conn } from './connection.js';
 import type { Message, NodeInfoMsg } from './messages.js';
 import { splitAddress } from './peers.js';
@@ -18,25 +18,32 @@ export async function queryStatus(
   return { nodes: r.nodes, heartbeatTimeoutMs: r.heartbeatTimeoutMs };
 }
 
-/** The state API's rows of a kind over the whole cluster (nodes: the head's table), and the nodes that did not answer. */
+/**
+ * The state API's rows of a kind over the whole cluster (nodes: the head's table; tasks: the
+ * head's task table, filtered and limited there by selection), and the nodes that did not answer.
+ */
 export async function queryState(
   address: string,
   token: string,
   kind: StateKind,
-): Promise<{ rows: unknown[]; unreachable: string[] }> {
+  selection: RowSelection<Record<string, unknown>> = {},
+): Promise<{ rows: unknown[]; unreachable: string[]; dropped?: { tasks: number; events: number } }> {
   if (kind === 'nodes') {
     const { nodes } = await queryStatus(address, token);
     return { rows: nodes.map(nodeRow), unreachable: [] };
   }
   const r = await askHead(address, token, {
     t: 'stateQuery',
-    kind: kind satisfies LocalStateKind,
+    kind: kind satisfies LocalStateKind | 'tasks',
     cluster: true,
+    selectionJson:
+      kind === 'tasks' ? JSON.stringify({ filters: selection.filters ?? [], limit: selection.limit }) : '',
   });
   if (r.t !== 'stateRows') throw new ClusterConnectionError(`the head answered ${r.t} to a state query`);
   return {
     rows: JSON.parse(r.rowsJson) as unknown[],
     unreachable: JSON.parse(r.unreachableJson) as string[],
+    ...(r.extraJson ? { dropped: JSON.parse(r.extraJson) as { tasks: number; events: number } } : {}),
   };
 }
 

@@ -54,6 +54,7 @@ const completionRing = openRing(config.fds.completion, false, COMPLETION_PARTICI
 const out = new ChannelWriter(completionRing, openDoorbell(completionRing, config.fds.completionBell), store);
 const backend = new WorkerBackend(config.nodeId, config.ownerId, config.index, out);
 const core = new CoreWorker(backend, store, Buffer.from(config.ownerId, 'hex'));
+core.taskEvents.enabled = config.taskEvents;
 // Direct actor calls (direct/): this worker as a caller, and as an actor answering its callers.
 const links = new ActorLinks(config.index, config.fds.control, store, out, core, (spec, retriesLeft) =>
   backend.route(spec, retriesLeft),
@@ -210,6 +211,7 @@ function dieWithParent(): void {
 }
 
 function exit(code: number): void {
+  core.taskEvents.flush();
   links.closeAll();
   peers.closeAll();
   out.flush();

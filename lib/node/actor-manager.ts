@@ -90,6 +90,11 @@ export class ActorManager<W extends WorkerSlot> {
     return this.names.resolve(hex);
   }
 
+  /** The job field (protocol/job.ts) of an actor of this node ('' when it has none here). */
+  jobOf(hex: string): string {
+    return this.actors.get(hex)?.createSpec.job ?? '';
+  }
+
   /** The actor a handle's id names, if it lives on this node (aliases resolved). */
   localActor(id: Buffer): ActorRec<W> | undefined {
     return this.actors.get(this.resolve(id.toString('hex')));
@@ -204,6 +209,7 @@ export class ActorManager<W extends WorkerSlot> {
       if (t) {
         t.worker = w;
         w.taskSent(t.hex);
+        this.tasks.events.sent(t, w, true);
       }
     }
   }
@@ -284,6 +290,7 @@ export class ActorManager<W extends WorkerSlot> {
   private send(a: ActorRec<W>, w: W, t: TaskEntry<W>): void {
     t.worker = w;
     t.actor = a;
+    this.tasks.events.sent(t, w, a.running === 0);
     a.running++;
     // Calls to an alias carry the real actor id, so the worker finds its instance.
     if (!t.spec.actorId.equals(a.id)) t.spec = withSpec(t.spec, { actorId: a.id });
@@ -387,7 +394,10 @@ export class ActorManager<W extends WorkerSlot> {
     const retry: TaskEntry<W>[] = [];
     for (const t of this.takeRunningCalls(a)) {
       if (t.retriesLeft > 0) {
-        t.retriesLeft--;
+        this.tasks.retry(
+          t,
+          new ActorDiedError(`the actor ${a.className}: ${who} ${how} while running ${t.spec.name}`),
+        );
         retry.push(t);
       } else {
         this.tasks.fail(

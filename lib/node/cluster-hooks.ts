@@ -4,9 +4,11 @@
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
-import type { LocalStateKind, TableNode } from '../protocol/state-rows.js';
+import type { LocalStateKind, RowSelection, TableNode } from '../protocol/state-rows.js';
+import type { TaskStateRow } from '../protocol/task-events.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
+import type { TaskRowsAnswer } from './task-events.js';
 
 /** 'ownerDied': the node of the object's owner is gone, and the owner with it. */
 export type FetchOutcome = 'ok' | 'lost' | 'timeout' | 'ownerDied';
@@ -74,6 +76,8 @@ export interface ClusterHooks {
   ): void;
   /** The state API's rows of a kind from every alive node, this one's included, and the nodes that did not answer. */
   stateRows(kind: LocalStateKind): Promise<{ rows: unknown[]; unreachable: string[] }>;
+  /** Tasks from the head's table (cluster/task-events-link.ts): this node's events shipped first. */
+  taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

@@ -12,12 +12,14 @@ import { jobOf } from '../protocol/job.js';
 import { checkLabels } from '../protocol/node-labels.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
+import type { TaskRecord } from '../protocol/task-events.js';
 import { SessionSocket } from '../session/session-socket.js';
 import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
 import { NodeManager } from './node-manager.js';
+import { checkTaskEventsLimit } from './task-events.js';
 
 /** Options of init(): the node the driver starts (or the cluster it joins) and its limits. */
 export interface InitOptions {
@@ -72,6 +74,16 @@ export interface InitOptions {
    * task worker is stopped to make room), and tasks wait for a worker to free up.
    */
   maxWorkerProcesses?: number;
+  /**
+   * Record each task's state changes (default true): listTasks(), summarizeTasks(), getTask()
+   * and timeline() read them. Off, those see no tasks; the hot path saves a few percent.
+   */
+  taskEvents?: boolean;
+  /**
+   * Tasks whose events the cluster keeps (default 100,000, as Ray's); past it the oldest are
+   * dropped and counted (listTasks' `droppedTasks`). Set on the node that is the head.
+   */
+  taskEventsLimit?: number;
 }
 
 /**
@@ -106,6 +118,10 @@ class DriverBackend implements Backend {
 
   refOp(op: Buffer): void {
     this.manager.routeRefOps(this.manager.driverOwner, op);
+  }
+
+  taskEvents(events: TaskRecord[]): void {
+    this.manager.taskEvents.fromProcess(events);
   }
 
   blocked(): void {}
@@ -155,6 +171,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     driverDir: process.cwd(),
     maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),
     labels: checkLabels(opts.labels, 'init()'),
+    taskEvents: opts.taskEvents ?? true,
+    taskEventsLimit: checkTaskEventsLimit(opts.taskEventsLimit),
   });
   const backend = new DriverBackend(manager);
   if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {
@@ -165,6 +183,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   const core = new CoreWorker(backend, manager.store, manager.newOwnerId(), opts.lineageMemory);
   // Every call the driver makes carries its job, and every call those make in turn.
   core.defaultJob = jobOf(jobId, opts.namespace ?? 'default');
+  core.taskEvents.enabled = opts.taskEvents ?? true;
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);

@@ -205,6 +205,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
     const w = lease.worker;
     t.worker = w;
     t.lease = lease;
+    this.tasks.events.sent(t, w, lease.inflight === 0);
     lease.inflight++;
     w.taskSent(t.hex);
     w.ensureDefined(this.defOf(t.spec));
@@ -301,7 +302,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
           new TaskCancelledError(`task ${t.spec.name} was cancelled (force: its worker was killed)`),
         );
       } else if (t.retriesLeft > 0) {
-        t.retriesLeft--;
+        this.tasks.retry(t, crashError(t));
         this.enqueue(t, true);
       } else {
         this.tasks.fail(t, crashError(t));

@@ -28,6 +28,7 @@ import {
   TaskKind,
   type TaskSpec,
 } from '../protocol/spec.js';
+import type { TaskRecord } from '../protocol/task-events.js';
 import {
   type DoneMessage,
   DoneStatus,
@@ -44,12 +45,14 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
 import { MemoryQueries, type MemoryReport } from './memory-queries.js';
-import type { LoadSnapshot, NodeStats } from './node-stats.js';
+import type { NodeManagerOptions } from './node-options.js';
+import { type LoadSnapshot, loadSnapshot, type NodeStats, nodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { LocalState } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
+import { checkTaskEventsLimit, TaskEventRecorder, taskRef } from './task-events.js';
 import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
 import { describeDeath, ownedElsewhere, reportWorkerExit, taskCrashError } from './worker-deaths.js';
@@ -59,26 +62,7 @@ import { WorkerProcess, workerArgv } from './worker-process.js';
 /** Bytes of the node id at the start of every owner id of this node's processes. */
 export const OWNER_NODE_PREFIX = 6;
 
-/** What a node is started with: its resources, store, session and limits. */
-export interface NodeManagerOptions {
-  numCpus: number;
-  numGpus: number;
-  resources: Record<string, number>;
-  objectStoreMemory: number;
-  spillDir?: string;
-  namespace: string;
-  /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
-  jobId?: string;
-  logToDriver: boolean;
-  idleWorkerTimeoutMs: number;
-  driverDir: string;
-  /** Worker processes this node runs at most, actors included (default and most: MAX_WORKERS). */
-  maxWorkerProcesses?: number;
-  /** Its labels (protocol/node-labels.ts, checked): nodes() lists them. */
-  labels?: Record<string, string>;
-}
-
-export type { NodeStats };
+export type { NodeManagerOptions, NodeStats };
 
 type W = WorkerProcess;
 
@@ -115,6 +99,8 @@ export class NodeManager {
   readonly localState: LocalState;
   /** The owner of tasks other nodes forwarded here. */
   readonly remoteOwner: ResultSink;
+  /** The records of tasks that pass through this node (task-events.ts): the cluster's when it is the head. */
+  readonly taskEvents: TaskEventRecorder;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -130,7 +116,13 @@ export class NodeManager {
     this.router = new OwnerRouter(this.store, this.nodePrefix);
     this.driverOwner = this.router.driverOwner;
     this.remoteOwner = this.router.remoteOwner;
-    this.tasks = new TaskTable<W>(() => this.updateRef());
+    this.taskEvents = new TaskEventRecorder(
+      this.nodeId,
+      opts.taskEvents !== false,
+      checkTaskEventsLimit(opts.taskEventsLimit),
+      (o) => (o.kind === 'driver' ? process.pid : this.workers.get(o.workerIndex)?.pid),
+    );
+    this.tasks = new TaskTable<W>(() => this.updateRef(), this.taskEvents);
     this.workers = new WorkerPool<W>(
       { spawn: (index) => this.startProcess(index), command: () => [process.execPath, ...workerArgv()] },
       { numCpus: opts.numCpus, idleWorkerTimeoutMs: opts.idleWorkerTimeoutMs, maxWorkers: this.maxWorkers },
@@ -153,7 +145,13 @@ export class NodeManager {
     this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
       this.actors.placeWaiting(),
     );
-    this.localState = new LocalState(this.nodeId, this.actors, this.workers, () => this.driver?.ownerHex);
+    this.localState = new LocalState(
+      this.nodeId,
+      this.actors,
+      this.workers,
+      () => this.driver?.ownerHex,
+      () => this.taskEvents.live(this.tasks.values()),
+    );
     const handlers = nodeRequestHandlers({
       actors: this.actors,
       store: this.store,
@@ -166,6 +164,8 @@ export class NodeManager {
       nodeId: this.nodeId,
       labels: this.opts.labels ?? {},
       localState: this.localState,
+      taskEvents: this.taskEvents,
+      tasks: this.tasks,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
@@ -209,7 +209,7 @@ export class NodeManager {
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
       // driverDir, namespace, jobId, logToDriver: the worker's config.
-      { ...this.opts, nodeId: this.nodeId },
+      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled },
     );
   }
 
@@ -258,10 +258,12 @@ export class NodeManager {
       // Tasks forwarded here run here (no ping-pong); our own may go to another node.
       const where = cluster.place(spec);
       if (where instanceof Error) {
+        this.taskEvents.failed(taskRef(spec, owner), where);
         owner.failed(spec, where);
         return;
       }
       if (where !== undefined) {
+        this.taskEvents.forwarded(taskRef(spec, owner));
         cluster.forward(where, spec, def, owner);
         return;
       }
@@ -269,12 +271,16 @@ export class NodeManager {
     if (spec.kind === TaskKind.ActorCall) {
       const refused = this.actors.refusal(spec);
       if (refused) {
+        this.taskEvents.failed(taskRef(spec, owner), refused);
         owner.failed(spec, refused);
         return;
       }
       const there = cluster && this.actors.elsewhere(spec);
       if (there) {
-        if (cluster.routeActorCall(there, owner)) return;
+        if (cluster.routeActorCall(there, owner)) {
+          this.taskEvents.forwarded(taskRef(spec, owner));
+          return;
+        }
         spec = there;
       }
     }
@@ -348,6 +354,21 @@ export class NodeManager {
       case Msg.MemoryReport:
         this.memory.onReport(r);
         return;
+      case Msg.TaskEvents:
+        r.u32();
+        this.taskEvents.fromProcess(JSON.parse(r.str()) as TaskRecord[]);
+        return;
+      case Msg.DirectCallsRan: {
+        const w = this.workers.get(r.u32());
+        if (w)
+          this.taskEvents.directCalls(
+            r,
+            w,
+            (i) => this.workers.get(i)?.pid,
+            (hex) => this.actors.jobOf(hex),
+          );
+        return;
+      }
       case Msg.RefOps: {
         const sender = this.router.workerOwner(r.u32());
         this.router.routeRefOps(sender, Buffer.from(r.raw(r.remaining)));
@@ -370,6 +391,10 @@ export class NodeManager {
     if (t !== undefined && t.spec.kind !== TaskKind.Task && t.worker?.index !== done.worker) return;
     if (!t) return;
     this.taskManager.taskEnded(t);
+    if (!t.cancelled) {
+      const failed = done.status === DoneStatus.Ok ? undefined : (done.returns[0]?.payload ?? EMPTY);
+      this.taskEvents.ended(t, done.startedAt, done.endedAt, failed);
+    }
     if (t.spec.kind === TaskKind.ActorCreate) {
       this.actors.created(t, done.status, done.returns[0]?.payload);
       return;
@@ -377,7 +402,7 @@ export class NodeManager {
     if (t.spec.kind === TaskKind.ActorCall) this.actors.callDone(t);
     const retry = done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0;
     if (retry && !t.cancelled && retryableError(t.spec.retryOn, done.returns[0]?.payload ?? EMPTY)) {
-      t.retriesLeft--;
+      this.tasks.retry(t);
       if (t.spec.kind === TaskKind.ActorCall) this.actors.route(t);
       else this.taskManager.enqueue(t, true);
       this.scheduleDispatch();
@@ -449,6 +474,7 @@ export class NodeManager {
 
   /** Fails every return of a task for its owner on this node (or its origin node). */
   notifyFailed(spec: TaskSpec, owner: ResultSink, err: Error): void {
+    this.taskEvents.failed(taskRef(spec, owner), err);
     owner.failed(spec, err);
   }
 
@@ -515,20 +541,7 @@ export class NodeManager {
 
   /** What this node holds and has queued, for heartbeats and the hybrid policy. */
   loadSnapshot(): LoadSnapshot {
-    const total = this.pool.total();
-    const available = this.pool.available();
-    const load: Record<string, number> = {};
-    for (const k of Object.keys(total)) load[k] = (total[k] ?? 0) - (available[k] ?? 0);
-    const queued = this.taskManager.addQueueLoad(load);
-    const waiting = this.actors.waitingLoad();
-    return {
-      available,
-      load,
-      pending: queued.pending + waiting.pending,
-      infeasible: { ...queued.infeasible, ...waiting.infeasible },
-      pendingActors: waiting.pending,
-      actorsAwaitingProcess: waiting.awaitingProcess,
-    };
+    return loadSnapshot(this.pool, this.taskManager, this.actors);
   }
 
   /** Queued tasks this node cannot run at all: the cluster may place them elsewhere now. */
@@ -545,26 +558,7 @@ export class NodeManager {
 
   /** Counts of the node's workers, tasks, actors and channels, for status and tests. */
   stats(): NodeStats {
-    let idle = 0;
-    let directChannels = 0;
-    let sharedHosts = 0;
-    for (const w of this.workers.values()) {
-      if (w.state === 'idle') idle++;
-      if (w.sharedHost && !w.stopRequested) sharedHosts++;
-      directChannels += w.callers.size;
-    }
-    const queued = this.taskManager.queued();
-    const { actors, waiting } = this.actors.counts();
-    return {
-      workers: this.workers.size,
-      idle,
-      queued,
-      running: this.tasks.size - queued,
-      actors,
-      pendingActors: waiting,
-      directChannels,
-      sharedHosts,
-    };
+    return nodeStats(this.workers.values(), this.tasks.size, this.taskManager, this.actors);
   }
 
   // ------------------------------------------------------------ shutdown
@@ -577,6 +571,7 @@ export class NodeManager {
     if (this.closed) return;
     this.closed = true;
     this.taskManager.close();
+    this.taskEvents.close();
     this.router.close();
     this.workers.close();
     process.removeListener('exit', this.drainOnExit);
@@ -592,4 +587,11 @@ export class NodeManager {
 }
 
 /** Every Done is read into this (readDone): onDone is done with it before the next. */
-const DONE_SCRATCH: DoneMessage = { worker: 0, taskKey: '', status: DoneStatus.Ok, returns: [] };
+const DONE_SCRATCH: DoneMessage = {
+  worker: 0,
+  taskKey: '',
+  status: DoneStatus.Ok,
+  returns: [],
+  startedAt: 0,
+  endedAt: 0,
+};

@@ -1,5 +1,9 @@
 // NodeStats: the counts a node manager reports of its workers, tasks, actors and channels
-// (NodeManager.stats(), sunray/testing's nodeStats()).
+// (NodeManager.stats(), sunray/testing's nodeStats()), and its load for heartbeats.
+import type { ActorManager } from './actor-manager.js';
+import type { LocalTaskManager } from './local-task-manager.js';
+import type { ResourcePool } from './resource-pool.js';
+import type { WorkerSlot } from './worker-slot.js';
 
 /** What a node holds and has queued (NodeManager.loadSnapshot): heartbeats and placement. */
 export interface LoadSnapshot {
@@ -31,4 +35,57 @@ export interface NodeStats {
   directChannels: number;
   /** Worker processes that host shared actors (isolation: 'shared'). */
   sharedHosts: number;
+}
+
+/** What a node holds (its pool's totals less what is free) and has queued. */
+export function loadSnapshot(
+  pool: Pick<ResourcePool, 'total' | 'available'>,
+  tasks: Pick<LocalTaskManager<WorkerSlot>, 'addQueueLoad'>,
+  actors: Pick<ActorManager<WorkerSlot>, 'waitingLoad'>,
+): LoadSnapshot {
+  const total = pool.total();
+  const available = pool.available();
+  const load: Record<string, number> = {};
+  for (const k of Object.keys(total)) load[k] = (total[k] ?? 0) - (available[k] ?? 0);
+  const queued = tasks.addQueueLoad(load);
+  const waiting = actors.waitingLoad();
+  return {
+    available,
+    load,
+    pending: queued.pending + waiting.pending,
+    infeasible: { ...queued.infeasible, ...waiting.infeasible },
+    pendingActors: waiting.pending,
+    actorsAwaitingProcess: waiting.awaitingProcess,
+  };
+}
+
+/** The counts of a node: its workers (of the pool), its tasks (of the task table), its actors. */
+export function nodeStats(
+  workers: Iterable<WorkerSlot>,
+  tasksOnNode: number,
+  tasks: Pick<LocalTaskManager<WorkerSlot>, 'queued'>,
+  actors: Pick<ActorManager<WorkerSlot>, 'counts'>,
+): NodeStats {
+  let all = 0;
+  let idle = 0;
+  let directChannels = 0;
+  let sharedHosts = 0;
+  for (const w of workers) {
+    all++;
+    if (w.state === 'idle') idle++;
+    if (w.sharedHost && !w.stopRequested) sharedHosts++;
+    directChannels += w.callers.size;
+  }
+  const queued = tasks.queued();
+  const { actors: count, waiting } = actors.counts();
+  return {
+    workers: all,
+    idle,
+    queued,
+    running: tasksOnNode - queued,
+    actors: count,
+    pendingActors: waiting,
+    directChannels,
+    sharedHosts,
+  };
 }

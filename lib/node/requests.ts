@@ -9,13 +9,15 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
-import { nodeRow, type TableNode } from '../protocol/state-rows.js';
+import { nodeRow, type RowSelection, type TableNode } from '../protocol/state-rows.js';
+import type { TaskStateRow } from '../protocol/task-events.js';
 import { Msg } from '../protocol/worker-messages.js';
 import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeInfo, NodeRequests } from '../worker/backend.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
 import type { LocalState } from './state-rows.js';
+import type { TaskEventRecorder, TaskRef } from './task-events.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** One handler per request kind, taking its arguments and giving its answer (a promise for those answered later). */
@@ -45,6 +47,9 @@ export interface RequestTargets {
   readonly labels: Record<string, string>;
   /** This node's rows of the state API. */
   readonly localState: Pick<LocalState, 'rows'>;
+  /** This node's task records (the table of tasks when it is on its own), and its tasks now. */
+  readonly taskEvents: Pick<TaskEventRecorder, 'flush' | 'table' | 'live'>;
+  readonly tasks: { values(): Iterable<TaskRef> };
 }
 
 /**
@@ -77,8 +82,16 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
     actorExited: (actorId) => node.actors.exited(Buffer.from(actorId)),
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
-    listState: (kind) => {
+    listState: (kind, selection) => {
       const cluster = node.cluster();
+      if (kind === 'tasks') {
+        const sel = (selection ?? {}) as unknown as RowSelection<TaskStateRow>;
+        node.taskEvents.flush();
+        const answer = cluster
+          ? cluster.taskRows(sel)
+          : Promise.resolve(node.taskEvents.table(node.taskEvents.live(node.tasks.values()), sel));
+        return answer.then((a) => ({ rows: a.rows, unreachable: a.unreachable ?? [], dropped: a.dropped }));
+      }
       if (kind === 'nodes') {
         return { rows: (cluster ? cluster.nodes() : [selfNode(node)]).map(nodeRow), unreachable: [] };
       }

@@ -8,6 +8,7 @@ import type {
   LocalStateKind,
   WorkerStateRow,
 } from '../protocol/state-rows.js';
+import type { TaskRecord } from '../protocol/task-events.js';
 import type { ActorRec } from './actor-record.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -83,11 +84,14 @@ export class LocalState {
     private readonly workers: { values(): Iterable<WorkerSlot> },
     /** The owner id of the driver embedded in this node, if any. */
     private readonly driver: () => string | undefined,
+    /** Its tasks now (queued, sent, running), as task records. */
+    private readonly liveTasks: () => TaskRecord[],
   ) {}
 
   /** Its actors, or its workers (the driver first, when one is embedded). */
-  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] {
+  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] | TaskRecord[] {
     if (kind === 'actors') return this.actors.stateRows(this.nodeId);
+    if (kind === 'liveTasks') return this.liveTasks();
     const rows = [...this.workers.values()].map((w) => workerRow(w, this.nodeId));
     const driver = this.driver();
     return driver === undefined ? rows : [driverRow(driver, this.nodeId), ...rows];

@@ -4,9 +4,11 @@
 // (its worker and lease, or its actor) and whom its results go to (its owner's sink).
 
 import type { TaskSpec } from '../protocol/spec.js';
+import { eventTime } from '../protocol/task-events.js';
 import type { ActorRec } from './actor-record.js';
 import type { Lease } from './local-task-manager.js';
 import type { ResultSink } from './owner-router.js';
+import type { TaskEventRecorder } from './task-events.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** A task on this node, from submission to its end. */
@@ -17,6 +19,14 @@ export interface TaskEntry<W extends WorkerSlot = WorkerSlot> {
   /** Where its results and failures go. */
   owner: ResultSink;
   retriesLeft: number;
+  /** 0 for its first run, n for its n-th retry (task events number attempts so). */
+  attempt: number;
+  /** When this attempt came to the node, was sent to a worker, and ran (task-events.ts; NaN: not yet). */
+  createdAt: number;
+  sentAt: number;
+  runningAt: number;
+  /** The worker this attempt was sent to (kept after it ends, for its record). */
+  sentTo: W | undefined;
   /** The worker it was sent to (undefined while queued). */
   worker: W | undefined;
   /** The lease it runs under (tasks only). */
@@ -38,6 +48,11 @@ export function newTask<W extends WorkerSlot>(
     hex,
     owner,
     retriesLeft,
+    attempt: spec.maxRetries > retriesLeft ? spec.maxRetries - retriesLeft : 0,
+    createdAt: eventTime(),
+    sentAt: Number.NaN,
+    runningAt: Number.NaN,
+    sentTo: undefined,
     worker: undefined,
     lease: undefined,
     actor: undefined,
@@ -49,8 +64,14 @@ export function newTask<W extends WorkerSlot>(
 export class TaskTable<W extends WorkerSlot = WorkerSlot> {
   private readonly byKey = new Map<string, TaskEntry<W>>();
 
-  /** idle: called when a failure took the last task (the process may exit when idle). */
-  constructor(private readonly idle: () => void) {}
+  /**
+   * idle: called when a failure took the last task (the process may exit when idle).
+   * events: where each task's state changes are noted (task-events.ts).
+   */
+  constructor(
+    private readonly idle: () => void,
+    readonly events: TaskEventRecorder,
+  ) {}
 
   /** Tasks on the node. */
   get size(): number {
@@ -84,8 +105,23 @@ export class TaskTable<W extends WorkerSlot = WorkerSlot> {
 
   /** The task ends with err, which its owner gets for every return. */
   fail(t: TaskEntry<W>, err: Error): void {
+    this.events.failed(t, err);
     this.byKey.delete(t.hex);
     t.owner.failed(t.spec, err);
     if (this.byKey.size === 0) this.idle();
+  }
+
+  /**
+   * The task runs again, on its retry budget: its attempt ended (with err, unless its
+   * worker already said how), and the next one waits to be placed.
+   */
+  retry(t: TaskEntry<W>, err?: Error): void {
+    if (err) this.events.failed(t, err);
+    t.retriesLeft--;
+    t.attempt++;
+    t.createdAt = eventTime();
+    t.sentAt = Number.NaN;
+    t.runningAt = Number.NaN;
+    t.sentTo = undefined;
   }
 }

@@ -65,6 +65,7 @@ export class WorkerProcess extends WorkerSlot {
       namespace: string;
       jobId?: string;
       logToDriver: boolean;
+      taskEvents: boolean;
       env?: Record<string, string>;
     },
   ) {
@@ -85,6 +86,7 @@ export class WorkerProcess extends WorkerSlot {
       namespace: opts.namespace,
       ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}),
       logToDriver: opts.logToDriver,
+      taskEvents: opts.taskEvents,
       fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };
     const out = opts.logToDriver ? 'inherit' : 'ignore';

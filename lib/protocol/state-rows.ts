@@ -4,6 +4,7 @@
 // trimmed for the caller by the API (api/state.ts). States are Ray's names.
 import { InvalidArgumentError } from '../base/errors.js';
 import { NODE_ID_LABEL } from './node-labels.js';
+import type { TaskStateName, TaskStateRow } from './task-events.js';
 
 /** An actor's state, as Ray names it. */
 export type ActorStateName = 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
@@ -110,16 +111,20 @@ export interface StateRows {
   actors: ActorStateRow;
   workers: WorkerStateRow;
   nodes: NodeStateRow;
+  tasks: TaskStateRow;
 }
 
-/** A kind of row a node reports of itself (nodes come from the cluster's table). */
-export type LocalStateKind = 'actors' | 'workers';
+/**
+ * A kind of row a node reports of itself (nodes come from the cluster's table; liveTasks: its
+ * tasks now, as task records, which the head folds into its table of tasks).
+ */
+export type LocalStateKind = 'actors' | 'workers' | 'liveTasks';
 
 /** Every kind the state API lists. */
 export type StateKind = keyof StateRows;
 
 /** The state kinds, for checks and the CLI. */
-export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes'];
+export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks'];
 
 /** Every column of each kind (filters may name any of them). */
 export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])[] } = {
@@ -141,6 +146,29 @@ export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])
   ],
   workers: ['workerId', 'workerType', 'nodeId', 'pid', 'isAlive', 'state', 'actorId', 'sharedActors'],
   nodes: ['nodeId', 'address', 'state', 'isHead', 'isDriver', 'resourcesTotal', 'labels'],
+  tasks: [
+    'taskId',
+    'attemptNumber',
+    'name',
+    'state',
+    'jobId',
+    'actorId',
+    'type',
+    'funcOrClassName',
+    'nodeId',
+    'workerId',
+    'workerPid',
+    'ownerPid',
+    'ownerNodeId',
+    'requiredResources',
+    'errorType',
+    'errorMessage',
+    'errorStack',
+    'creationTimeMs',
+    'startTimeMs',
+    'endTimeMs',
+    'events',
+  ],
 };
 
 /** The columns each kind shows without `detail` (Ray's default columns); the rest need it. */
@@ -148,6 +176,20 @@ export const DEFAULT_COLUMNS: { readonly [K in StateKind]: readonly (keyof State
   actors: ['actorId', 'className', 'state', 'name', 'namespace', 'nodeId', 'pid', 'numRestarts'],
   workers: ['workerId', 'workerType', 'nodeId', 'pid', 'isAlive', 'state'],
   nodes: ['nodeId', 'address', 'state', 'isHead'],
+  tasks: [
+    'taskId',
+    'attemptNumber',
+    'name',
+    'state',
+    'jobId',
+    'actorId',
+    'type',
+    'funcOrClassName',
+    'nodeId',
+    'workerId',
+    'workerPid',
+    'errorType',
+  ],
 };
 
 /** One filter: a column, '=' or '!=', and the value (compared as text, as Ray's CLI does). */
@@ -205,6 +247,22 @@ export function summarizeActorRows(rows: readonly ActorStateRow[]): {
     counts[r.state] = (counts[r.state] ?? 0) + 1;
   }
   return { total: rows.length, byClass };
+}
+
+/** summarizeTasks(): how many tasks of each name are in each state (Ray's summarize_tasks). */
+export interface TaskSummaryRows {
+  total: number;
+  byName: Record<string, { type: string; states: Partial<Record<TaskStateName, number>> }>;
+}
+
+/** How many tasks of each name are in each state. */
+export function summarizeTaskRows(rows: readonly TaskStateRow[]): TaskSummaryRows {
+  const byName: TaskSummaryRows['byName'] = {};
+  for (const r of rows) {
+    const entry = (byName[r.name] ??= { type: r.type, states: {} });
+    entry.states[r.state] = (entry.states[r.state] ?? 0) + 1;
+  }
+  return { total: rows.length, byName };
 }
 
 function checkFilter(f: readonly unknown[], known: readonly string[], kind: StateKind): void {

@@ -49,6 +49,9 @@ export enum Msg {
   StreamControl = 39, // manager -> worker: u8[24] task id, u32 items its owner consumed (or STREAM_STOP)
   // shared actors (isolation: 'shared'): many in one host process
   DropActor = 40, // manager -> host: u8[16] actor id; the host forgets that actor, its neighbours run on
+  // task events (task-events.ts) only a worker sees: tasks waiting for arguments, direct calls
+  TaskEvents = 41, // worker -> manager: u32 index, str JSON array of TaskRecord
+  DirectCallsRan = 42, // worker -> manager: u32 index, then DirectCallsBatch.write's columns
 
   // either way: a message too large for a ring slot, parked in the store
   Blob = 30,
@@ -78,6 +81,9 @@ export interface DoneMessage {
   taskKey: string;
   status: DoneStatus;
   returns: TaskReturn[]; // on error: one Inline entry holding the serialized error
+  /** When the worker started and ended it (ms since the epoch; 0: it never ran, e.g. refused). */
+  startedAt: number;
+  endedAt: number;
 }
 
 export function writeDone(
@@ -86,9 +92,12 @@ export function writeDone(
   taskId: Uint8Array,
   status: DoneStatus,
   returns: TaskReturn[],
+  startedAt: number,
+  endedAt: number,
 ): void {
   w.u8(Msg.Done).u32(worker).raw(taskId).u8(status).u32(returns.length);
   for (const r of returns) w.u8(r.kind).bytes(r.payload);
+  w.f64(startedAt).f64(endedAt);
 }
 
 /**
@@ -112,6 +121,8 @@ export function readDone(r: Reader, into: DoneMessage): DoneMessage {
     } else returns.push({ kind, payload });
   }
   returns.length = n;
+  into.startedAt = r.f64();
+  into.endedAt = r.f64();
   return into;
 }
 
@@ -157,4 +168,130 @@ export function readResult(r: Reader): ResultMessage {
     kind: r.u8() as ReturnKind,
     payload: keepPayload(r.bytes()),
   };
+}
+
+/**
+ * The direct actor calls a worker ran (Msg.DirectCallsRan), kept in columns as they end and
+ * sent as one frame: 100,000 calls a second must cost their worker almost nothing. Names and
+ * actors repeat, so each call keeps their numbers in the batch's tables.
+ */
+export class DirectCallsBatch {
+  /** Calls in the batch. */
+  count = 0;
+  private readonly keys: Uint8Array;
+  private readonly times: Float64Array; // started, ended
+  private readonly callers: Int32Array;
+  private readonly nameIdx: Uint16Array;
+  private readonly actorIdx: Uint16Array;
+  private readonly names: string[] = [];
+  private readonly nameIds = new Map<string, number>();
+  private readonly actors: Buffer[] = [];
+  private readonly errors = new Map<number, Uint8Array>();
+
+  constructor(readonly capacity: number) {
+    this.keys = new Uint8Array(capacity * TASK_ID_SIZE);
+    this.times = new Float64Array(capacity * 2);
+    this.callers = new Int32Array(capacity);
+    this.nameIdx = new Uint16Array(capacity);
+    this.actorIdx = new Uint16Array(capacity);
+  }
+
+  /** Whether it can take no more (then send it). */
+  get full(): boolean {
+    return this.count >= this.capacity || this.names.length >= 0xffff || this.actors.length >= 0xffff;
+  }
+
+  /** One call: its task key (latin1), actor, name, times (started 0: refused), its error's record, its caller's index. */
+  add(
+    taskKey: string,
+    actorId: Uint8Array,
+    name: string,
+    startedAt: number,
+    endedAt: number,
+    error: Uint8Array | undefined,
+    caller: number,
+  ): void {
+    const i = this.count++;
+    const at = i * TASK_ID_SIZE;
+    for (let k = 0; k < TASK_ID_SIZE; k++) this.keys[at + k] = taskKey.charCodeAt(k);
+    this.times[i * 2] = startedAt;
+    this.times[i * 2 + 1] = endedAt;
+    this.callers[i] = caller;
+    let n = this.nameIds.get(name);
+    if (n === undefined) {
+      n = this.names.length;
+      this.names.push(name);
+      this.nameIds.set(name, n);
+    }
+    this.nameIdx[i] = n;
+    const last = this.actors.length - 1;
+    const prev = this.actors[last];
+    if (prev?.equals(actorId)) this.actorIdx[i] = last;
+    else {
+      let a = this.actors.findIndex((x) => x.equals(actorId));
+      if (a < 0) {
+        a = this.actors.length;
+        this.actors.push(Buffer.from(actorId));
+      }
+      this.actorIdx[i] = a;
+    }
+    if (error) this.errors.set(i, Buffer.from(error));
+  }
+
+  /** The batch as Msg.DirectCallsRan's body (after the worker index). */
+  write(w: Writer): void {
+    const n = this.count;
+    w.u32(n).u32(this.names.length);
+    for (const s of this.names) w.str(s);
+    w.u32(this.actors.length);
+    for (const a of this.actors) w.raw(a);
+    w.raw(this.keys.subarray(0, n * TASK_ID_SIZE));
+    w.raw(new Uint8Array(this.times.buffer, 0, n * 16));
+    w.raw(new Uint8Array(this.callers.buffer, 0, n * 4));
+    w.raw(new Uint8Array(this.nameIdx.buffer, 0, n * 2));
+    w.raw(new Uint8Array(this.actorIdx.buffer, 0, n * 2));
+    w.u32(this.errors.size);
+    for (const [i, e] of this.errors) w.u32(i).bytes(e);
+  }
+}
+
+/** A Msg.DirectCallsRan body, read back: the same columns. */
+export interface DirectCallsRead {
+  count: number;
+  names: string[];
+  actors: Buffer[];
+  /** 24 bytes a call. */
+  keys: Buffer;
+  /** started, ended a call. */
+  times: Float64Array;
+  callers: Int32Array;
+  nameIdx: Uint16Array;
+  actorIdx: Uint16Array;
+  errors: Map<number, Buffer>;
+}
+
+/** Reads a Msg.DirectCallsRan body (copies: the frame's buffer is reused). */
+export function readDirectCalls(r: Reader): DirectCallsRead {
+  const count = r.u32();
+  const names: string[] = [];
+  for (let n = r.u32(); n > 0; n--) names.push(r.str());
+  const actors: Buffer[] = [];
+  for (let n = r.u32(); n > 0; n--) actors.push(r.copy(16));
+  const keys = r.copy(count * TASK_ID_SIZE);
+  const column = (bytes: number) => {
+    const b = r.copy(bytes);
+    const out = new ArrayBuffer(bytes);
+    new Uint8Array(out).set(b);
+    return out;
+  };
+  const times = new Float64Array(column(count * 16));
+  const callers = new Int32Array(column(count * 4));
+  const nameIdx = new Uint16Array(column(count * 2));
+  const actorIdx = new Uint16Array(column(count * 2));
+  const errors = new Map<number, Buffer>();
+  for (let n = r.u32(); n > 0; n--) {
+    const i = r.u32();
+    errors.set(i, r.copy(r.u32()));
+  }
+  return { count, names, actors, keys, times, callers, nameIdx, actorIdx, errors };
 }

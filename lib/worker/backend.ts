@@ -3,7 +3,8 @@
 // over its rings (worker-backend.ts).
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
-import type { StateKind } from '../protocol/state-rows.js';
+import type { RowSelection, StateKind } from '../protocol/state-rows.js';
+import type { TaskRecord } from '../protocol/task-events.js';
 
 export interface ActorCreateReply {
   /** The actor the handle should address (differs from the requested id with getIfExists). */
@@ -36,6 +37,8 @@ export interface NodeInfo {
 export interface StateAnswer {
   rows: unknown[];
   unreachable: string[];
+  /** For tasks: what the head's table dropped (its limit; nodes that fell behind). */
+  dropped?: { tasks: number; events: number };
 }
 
 export interface NodeRequests {
@@ -63,7 +66,10 @@ export interface NodeRequests {
   /** The actor's process ends it (sunray.exitActor()): dead for good, not restarted. */
   actorExited(actorId: Buffer): void;
   /** The state API's rows of a kind: this node's, or every node's in a cluster (api/state.ts). */
-  listState(kind: StateKind): StateAnswer | Promise<StateAnswer>;
+  listState(
+    kind: StateKind,
+    selection?: RowSelection<Record<string, unknown>>,
+  ): StateAnswer | Promise<StateAnswer>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,
@@ -78,6 +84,10 @@ export interface Backend {
   submit(spec: TaskSpec, def: FunctionDef): void;
   /** Ownership ops (ownership/ref-ops.ts), in order with everything else this process sends. */
   refOp(op: Buffer): void;
+  /** Task records only this process could make (worker/task-event-buffer.ts), for its node to keep. */
+  taskEvents(events: TaskRecord[]): void;
+  /** A batch of direct actor calls this process ran (Msg.DirectCallsRan's body): a worker's only. */
+  directCallsRan?(body: Buffer): void;
   /** Cancels an actor call this process sent straight to its actor; false if it did not. */
   cancelDirect?(taskKey: string, recursive: boolean): boolean;
   /** Tells the actor of a direct streaming call what its caller consumed; false if not a direct call. */

@@ -24,6 +24,7 @@ import { ObjectRecovery } from './object-recovery.js';
 import { DEFAULT_LINEAGE_MEMORY, LineageTable } from './ownership/lineage.js';
 import { type MemoryRow, summarize } from './ownership/summary.js';
 import { type OwnerStore, ReferenceTable, State } from './reference-table.js';
+import { TaskEventBuffer } from './task-event-buffer.js';
 import { TaskSubmitter } from './task-submitter.js';
 
 export { setRecordCallSites } from './reference-table.js';
@@ -58,6 +59,8 @@ export class CoreWorker {
   readonly recovery: ObjectRecovery;
   readonly getter: Getter;
   readonly submitter: TaskSubmitter;
+  /** Task events only this process sees, sent to its node in batches. */
+  readonly taskEvents: TaskEventBuffer;
   /** Running calls that submitted tasks, by task key: whose children a recursive cancel reaches. */
   private readonly parents = new Map<string, TaskContext>();
   /**
@@ -78,7 +81,19 @@ export class CoreWorker {
     this.refs = new ReferenceTable(this.ids.ownerId, this.ownerHex, backend, store, lineage);
     this.recovery = new ObjectRecovery(this.refs, lineage, backend, store);
     this.getter = new Getter(this.refs, this.recovery, backend, store);
-    this.submitter = new TaskSubmitter(this.ids, this.refs, this.recovery, this.getter, backend, store);
+    this.taskEvents = new TaskEventBuffer(
+      (records) => backend.taskEvents(records),
+      backend.directCallsRan ? (body) => backend.directCallsRan?.(body) : undefined,
+    );
+    this.submitter = new TaskSubmitter(
+      this.ids,
+      this.refs,
+      this.recovery,
+      this.getter,
+      backend,
+      store,
+      this.taskEvents,
+    );
   }
 
   /** Told when objects of ours start or stop being held by other processes or objects (see reapIdle). */

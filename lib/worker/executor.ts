@@ -17,6 +17,7 @@ import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
 import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
 import { backpressureOf, STREAM_STOP, writeGeneratorItem } from '../protocol/streaming.js';
+import { eventTime } from '../protocol/task-events.js';
 import {
   DoneStatus,
   Msg,
@@ -46,6 +47,8 @@ interface Job {
   group: ConcurrencyGroup<Job>;
   /** The actor it is a call (or the constructor) of; undefined for a task. */
   actor: HostedActor<Job> | undefined;
+  /** When it started running (ms since the epoch, task-events.ts); 0 until it does. */
+  startedAt: number;
 }
 
 /** How many ownership ops this process has sent so far (WorkerBackend counts them). */
@@ -124,6 +127,7 @@ export class Executor {
       group: g ?? groups.default,
       ctx: undefined,
       actor,
+      startedAt: 0,
     };
     if (actor === undefined && spec.kind === TaskKind.ActorCall) {
       // A shared actor dropped here (its node fails or retries its calls; this answers a late one).
@@ -160,7 +164,7 @@ export class Executor {
     this.actors.add(actor);
     const g = actor.groups.default;
     g.running++;
-    this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined, actor });
+    this.run({ spec, owner, gpuIds, direct: false, group: g, ctx: undefined, actor, startedAt: 0 });
   }
 
   /**
@@ -295,6 +299,7 @@ export class Executor {
   // arrived, with no promise in between (the short-task hot path).
   private run(job: Job): void {
     const spec = job.spec;
+    job.startedAt = eventTime();
     this.lastTaskName = spec.name;
     const actor = spec.kind === TaskKind.ActorCall ? job.actor : undefined;
     const ctx = new CallContext(
@@ -484,10 +489,14 @@ export class Executor {
   private reply(job: Job, status: DoneStatus, returns: TaskReturn[]): void {
     if (job.actor?.dropped) return;
     const spec = job.spec;
-    if (job.direct) this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
-    else {
+    const ended = job.startedAt > 0 ? eventTime() : 0;
+    if (job.direct) {
+      this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
+      const error = status === DoneStatus.Ok ? undefined : returns[0]?.payload;
+      this.core.taskEvents.ranDirect(specKey(spec), spec.actorId, spec.name, job.startedAt, error, job.owner);
+    } else {
       this.returnedRefs = false; // (the node manager's way keeps the order anyway)
-      this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns));
+      this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns, job.startedAt, ended));
     }
   }
 

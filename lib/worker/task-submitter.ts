@@ -29,6 +29,7 @@ import { GeneratorStream, ObjectRefGenerator } from './generator-stream.js';
 import type { Getter } from './getter.js';
 import type { ObjectRecovery, PendingArgs } from './object-recovery.js';
 import { lostError, type Owned, type OwnerStore, type ReferenceTable, State } from './reference-table.js';
+import type { TaskEventBuffer } from './task-event-buffer.js';
 
 /** Arguments and returns up to this size travel inside messages; larger ones go through the store. */
 export const INLINE_LIMIT = 100 * 1024;
@@ -57,6 +58,7 @@ export class TaskSubmitter {
     private readonly getter: Getter,
     private readonly backend: Pick<Backend, 'submit' | 'cancelDirect' | 'streamConsumedDirect' | 'request'>,
     private readonly store: OwnerStore,
+    private readonly events: TaskEventBuffer,
   ) {
     this.owned = refs.owned;
   }
@@ -125,6 +127,10 @@ export class TaskSubmitter {
         this.failSubmit(taskKey, base.numReturns, temps, err as Error);
       }
       return refs;
+    }
+    if (pendingDeps) {
+      const { name, kind, actorId, demand } = base;
+      this.events.waitingForArgs({ taskKey, name, kind, actorId, demand, job });
     }
     const run = async () => {
       if (chained) await chained;

@@ -7,6 +7,7 @@ import { errorClasses, SunrayError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { type FunctionDef, TaskKind, type TaskSpec, writeDef, writeSpec } from '../protocol/spec.js';
+import type { TaskRecord } from '../protocol/task-events.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { Backend, NodeRequests } from './backend.js';
 import type { ActorLinks } from './direct/actor-links.js';
@@ -59,6 +60,14 @@ export class WorkerBackend implements Backend {
   refOp(op: Buffer): void {
     this.refOpsSent++;
     this.out.sendWith((w) => w.u8(Msg.RefOps).u32(this.index).raw(op));
+  }
+
+  directCallsRan(body: Buffer): void {
+    this.out.sendWith((w) => w.u8(Msg.DirectCallsRan).u32(this.index).raw(body));
+  }
+
+  taskEvents(events: TaskRecord[]): void {
+    this.out.sendWith((w) => w.u8(Msg.TaskEvents).u32(this.index).str(JSON.stringify(events)));
   }
 
   blocked(): void {

@@ -1,11 +1,14 @@
 // The state API over a cluster of two nodes and a driver: listActors gathers every node's
-// actors, listWorkers every node's processes, listNodes the head's table; `sunray list`
-// and `sunray summary` give the same from the command line, asking the head.
+// actors, listWorkers every node's processes, listNodes the head's table, listTasks the
+// head's task table (every node ships its task events there); `sunray list`, `summary`,
+// `get` and `timeline` give the same from the command line, asking the head.
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { repoRoot, runNode } from '../helpers.js';
+import { repoRoot, runNode, until } from '../helpers.js';
 
 const CLI = join(repoRoot, 'dist', 'cli', 'main.js');
 
@@ -86,10 +89,109 @@ describe('state API across nodes', () => {
     const summary = await runNode(CLI, ['summary', 'actors', ...flags, '--json']);
     expect(summary.code, summary.stderr).toBe(0);
     expect(JSON.parse(summary.stdout).byClass.Seat).toMatchObject({ ALIVE: 4 });
-    const bad = await runNode(CLI, ['list', 'tasks', ...flags]);
+    const bad = await runNode(CLI, ['list', 'bananas', ...flags]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/one of actors, workers, nodes/);
+    expect(bad.stderr).toMatch(/one of actors, workers, nodes, tasks/);
+
+    const got = await runNode(CLI, ['get', 'actor', here.actorId, ...flags, '--json']);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ actorId: here.actorId, className: 'Seat', pid: pids[0] });
 
     for (const h of [here, ...there]) sunray.kill(h);
+  });
+
+  test("tasks of every node in the head's table, from the API and from `sunray list|summary|get|timeline`", async () => {
+    const [head, second] = cluster.nodes;
+    if (!head || !second) throw new Error('two nodes expected');
+    const on = (nodeId: string) => ({ schedulingStrategy: { nodeId, soft: false } }) as const;
+    const fails = sunray.remote(function fails() {
+      throw new RangeError('too far');
+    }, on(second.nodeId));
+    // Runs on the second node and submits a task that runs on the head: three nodes record it.
+    const branch = sunray.remote(async function branch(headId: string) {
+      const s = await import('sunray');
+      const strategy = { nodeId: headId, soft: false };
+      const leaf = s.remote(
+        function leaf(x: number) {
+          return x + 1;
+        },
+        { schedulingStrategy: strategy },
+      );
+      const ref = leaf.remote(1);
+      return [ref.hex.slice(0, 48), await s.get(ref), process.pid];
+    }, on(second.nodeId));
+    const [leafId, two, branchPid] = (await sunray.get(branch.remote(head.nodeId))) as [
+      string,
+      number,
+      number,
+    ];
+    expect(two).toBe(2);
+    const failed = fails.remote() as sunray.ObjectRef<unknown>;
+    await expect(sunray.get(failed)).rejects.toMatchObject({ name: 'TaskError' });
+    const failedId = failed.hex.slice(0, 48);
+
+    // The nodes ship within a second; the driver's own events go with its question.
+    await until(async () => (await sunray.getTask(failedId))?.state === 'FAILED', 10_000, 'fails FAILED');
+    await until(async () => (await sunray.getTask(leafId))?.state === 'FINISHED', 10_000, 'leaf FINISHED');
+    const leafRow = await sunray.getTask(leafId);
+    expect(leafRow).toMatchObject({
+      name: 'leaf',
+      nodeId: head.nodeId,
+      ownerPid: branchPid,
+      ownerNodeId: second.nodeId,
+    });
+    const branchRows = await sunray.listTasks({ filters: [['name', '=', 'branch']], detail: true });
+    expect(branchRows).toHaveLength(1);
+    expect(branchRows[0]).toMatchObject({
+      state: 'FINISHED',
+      nodeId: second.nodeId,
+      workerPid: branchPid,
+      ownerPid: process.pid,
+    });
+    // From a task on the other node: it asks the head too.
+    const count = sunray.remote(async () => {
+      const s = await import('sunray');
+      return (await s.listTasks({ filters: [['name', '=', 'leaf']] })).length;
+    }, on(second.nodeId));
+    expect(await sunray.get(count.remote())).toBe(1);
+
+    const flags = ['--address', cluster.address, '--token', cluster.token];
+    const listed = await runNode(CLI, ['list', 'tasks', ...flags, '--filter', 'state=FAILED', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ taskId: failedId, errorType: 'RangeError' }),
+    ]);
+    const summary = await runNode(CLI, ['summary', 'tasks', ...flags, '--json']);
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(JSON.parse(summary.stdout).byName).toMatchObject({
+      leaf: { type: 'NORMAL_TASK', states: { FINISHED: 1 } },
+      fails: { states: { FAILED: 1 } },
+    });
+    const got = await runNode(CLI, ['get', 'task', failedId, ...flags]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toMatch(/^errorType: RangeError$/m);
+    expect(got.stdout).toMatch(/^errorMessage: too far$/m);
+    expect(got.stdout).toMatch(/RangeError: too far\n\s+at fails/);
+    const missing = await runNode(CLI, ['get', 'task', 'ab'.repeat(24), ...flags]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no task/);
+
+    const file = join(tmpdir(), `sunray-cli-timeline-${process.pid}.json`);
+    try {
+      const tl = await runNode(CLI, ['timeline', ...flags, '--output', file]);
+      expect(tl.code, tl.stderr).toBe(0);
+      expect(tl.stdout).toMatch(/wrote \d+ task run\(s\) to /);
+      const trace = JSON.parse(readFileSync(file, 'utf8')) as Array<{
+        ph: string;
+        name: string;
+        tid: number;
+        args?: { taskId?: string };
+      }>;
+      const leafSlice = trace.find((e) => e.ph === 'X' && e.args?.taskId === leafId);
+      expect(leafSlice).toMatchObject({ name: 'leaf', tid: leafRow?.workerPid });
+      expect(trace.filter((e) => e.name === 'process_name').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });

@@ -87,6 +87,14 @@ const samples: Message[] = [
   { t: 'event', name: 'actorDied', payloadJson: '{"actorId":"ab","reason":"é"}' },
   { t: 'stateQuery', kind: 'actors', cluster: true },
   { t: 'stateRows', rowsJson: '[{"actorId":"ab","state":"ALIVE"}]', unreachableJson: '["cd"]' },
+  {
+    t: 'stateQuery',
+    kind: 'tasks',
+    cluster: false,
+    selectionJson: '{"filters":[["state","=","FAILED"]],"limit":5}',
+  },
+  { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]', extraJson: '{"tasks":3,"events":0}' },
+  { t: 'taskEvents', eventsJson: '[{"taskId":"ab","attempt":0,"state":"RUNNING","at":1.5}]', dropped: 7 },
 ];
 
 function body(m: Message): Buffer {

@@ -15,6 +15,7 @@ import {
   type TaskSpec,
   ZERO_ACTOR,
 } from '../../lib/protocol/spec.js';
+import type { TaskRecord } from '../../lib/protocol/task-events.js';
 import { DoneStatus, ReturnKind } from '../../lib/protocol/worker-messages.js';
 import { type ObjectBuffer, ObjectId, type ObjectInfo } from '../../lib/store/index.js';
 import type { Backend, NodeRequests } from '../../lib/worker/backend.js';
@@ -94,6 +95,13 @@ export class FakeBackend implements Backend {
   blockedNow = 0;
 
   constructor(private readonly store: FakeStore) {}
+
+  /** Task events the core sent (task-event-buffer.ts). */
+  readonly events: TaskRecord[] = [];
+
+  taskEvents(events: TaskRecord[]): void {
+    this.events.push(...events);
+  }
 
   submit(spec: TaskSpec, _def: FunctionDef): void {
     this.submitted.push(spec);

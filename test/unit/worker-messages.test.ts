@@ -24,19 +24,27 @@ const ids = new IdGenerator();
 describe('worker messages', () => {
   test('a Done frame reads back into reused objects, its returns trimmed to the new count', () => {
     const taskId = Buffer.from(ids.nextTaskKey(), 'latin1');
-    const into: DoneMessage = { worker: 0, taskKey: '', status: DoneStatus.Ok, returns: [] };
+    const into: DoneMessage = {
+      worker: 0,
+      taskKey: '',
+      status: DoneStatus.Ok,
+      returns: [],
+      startedAt: 0,
+      endedAt: 0,
+    };
     const returns: TaskReturn[] = [
       { kind: ReturnKind.Inline, payload: Buffer.from('one') },
       { kind: ReturnKind.InStore, payload: Buffer.alloc(0) },
     ];
     const w = new Writer();
-    writeDone(w, 7, taskId, DoneStatus.Ok, returns);
+    writeDone(w, 7, taskId, DoneStatus.Ok, returns, 1_700_000_000_000.25, 1_700_000_000_001.5);
     const r = new Reader(w.finish());
     expect(r.u8()).toBe(Msg.Done);
     readDone(r, into);
     expect(into.worker).toBe(7);
     expect(into.taskKey).toBe(taskKeyOf(taskId));
     expect(into.taskKey.length).toBe(TASK_ID_SIZE);
+    expect([into.startedAt, into.endedAt]).toEqual([1_700_000_000_000.25, 1_700_000_000_001.5]);
     expect(into.returns.map((x) => [x.kind, x.payload.toString()])).toEqual([
       [ReturnKind.Inline, 'one'],
       [ReturnKind.InStore, ''],
@@ -44,7 +52,15 @@ describe('worker messages', () => {
     const kept = into.returns[0];
 
     const w2 = new Writer();
-    writeDone(w2, 8, taskId, DoneStatus.Error, [{ kind: ReturnKind.Inline, payload: Buffer.from('err') }]);
+    writeDone(
+      w2,
+      8,
+      taskId,
+      DoneStatus.Error,
+      [{ kind: ReturnKind.Inline, payload: Buffer.from('err') }],
+      0,
+      0,
+    );
     const r2 = new Reader(w2.finish());
     r2.u8();
     readDone(r2, into);

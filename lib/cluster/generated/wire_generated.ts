@@ -41,13 +41,14 @@ export enum Body {
   StreamConsumed = 26,
   Event = 27,
   StateQuery = 28,
-  StateRows = 29
+  StateRows = 29,
+  TaskEvents = 30
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -79,15 +80,16 @@ export function unionToBody(
     case 'Event': return accessor(new Event())! as Event;
     case 'StateQuery': return accessor(new StateQuery())! as StateQuery;
     case 'StateRows': return accessor(new StateRows())! as StateRows;
+    case 'TaskEvents': return accessor(new TaskEvents())! as TaskEvents;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -119,6 +121,7 @@ export function unionListToBody(
     case 'Event': return accessor(index, new Event())! as Event;
     case 'StateQuery': return accessor(index, new StateQuery())! as StateQuery;
     case 'StateRows': return accessor(index, new StateRows())! as StateRows;
+    case 'TaskEvents': return accessor(index, new TaskEvents())! as TaskEvents;
     default: return null;
   }
 }
@@ -2005,6 +2008,7 @@ static createEvent(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, p
 
 /**
  * The state API: a node's rows of a kind ('actors', 'workers'); cluster: every node's, gathered by the one asked.
+ * 'tasks' asks the head's task table; selection_json (filters, limit) is applied there.
  */
 export class StateQuery {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -2036,8 +2040,15 @@ cluster():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+selectionJson():string|null
+selectionJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+selectionJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startStateQuery(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addKind(builder:flatbuffers.Builder, kindOffset:flatbuffers.Offset) {
@@ -2048,21 +2059,27 @@ static addCluster(builder:flatbuffers.Builder, cluster:boolean) {
   builder.addFieldInt8(1, +cluster, +false);
 }
 
+static addSelectionJson(builder:flatbuffers.Builder, selectionJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, selectionJsonOffset, 0);
+}
+
 static endStateQuery(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createStateQuery(builder:flatbuffers.Builder, kindOffset:flatbuffers.Offset, cluster:boolean):flatbuffers.Offset {
+static createStateQuery(builder:flatbuffers.Builder, kindOffset:flatbuffers.Offset, cluster:boolean, selectionJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   StateQuery.startStateQuery(builder);
   StateQuery.addKind(builder, kindOffset);
   StateQuery.addCluster(builder, cluster);
+  StateQuery.addSelectionJson(builder, selectionJsonOffset);
   return StateQuery.endStateQuery(builder);
 }
 }
 
 /**
  * Rows as JSON (protocol/state-rows.ts), and the ids of nodes that did not answer (JSON array).
+ * extra_json: for tasks, what the head's table dropped ({ tasks, events }).
  */
 export class StateRows {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -2096,8 +2113,15 @@ unreachableJson(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+extraJson():string|null
+extraJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+extraJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startStateRows(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addRowsJson(builder:flatbuffers.Builder, rowsJsonOffset:flatbuffers.Offset) {
@@ -2108,16 +2132,79 @@ static addUnreachableJson(builder:flatbuffers.Builder, unreachableJsonOffset:fla
   builder.addFieldOffset(1, unreachableJsonOffset, 0);
 }
 
+static addExtraJson(builder:flatbuffers.Builder, extraJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, extraJsonOffset, 0);
+}
+
 static endStateRows(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createStateRows(builder:flatbuffers.Builder, rowsJsonOffset:flatbuffers.Offset, unreachableJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createStateRows(builder:flatbuffers.Builder, rowsJsonOffset:flatbuffers.Offset, unreachableJsonOffset:flatbuffers.Offset, extraJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   StateRows.startStateRows(builder);
   StateRows.addRowsJson(builder, rowsJsonOffset);
   StateRows.addUnreachableJson(builder, unreachableJsonOffset);
+  StateRows.addExtraJson(builder, extraJsonOffset);
   return StateRows.endStateRows(builder);
+}
+}
+
+/**
+ * A node's batch of task events (protocol/task-events.ts) to the head; dropped: events it could not keep.
+ */
+export class TaskEvents {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):TaskEvents {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsTaskEvents(bb:flatbuffers.ByteBuffer, obj?:TaskEvents):TaskEvents {
+  return (obj || new TaskEvents()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsTaskEvents(bb:flatbuffers.ByteBuffer, obj?:TaskEvents):TaskEvents {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new TaskEvents()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+eventsJson():string|null
+eventsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+eventsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+dropped():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startTaskEvents(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addEventsJson(builder:flatbuffers.Builder, eventsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, eventsJsonOffset, 0);
+}
+
+static addDropped(builder:flatbuffers.Builder, dropped:number) {
+  builder.addFieldInt32(1, dropped, 0);
+}
+
+static endTaskEvents(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createTaskEvents(builder:flatbuffers.Builder, eventsJsonOffset:flatbuffers.Offset, dropped:number):flatbuffers.Offset {
+  TaskEvents.startTaskEvents(builder);
+  TaskEvents.addEventsJson(builder, eventsJsonOffset);
+  TaskEvents.addDropped(builder, dropped);
+  return TaskEvents.endTaskEvents(builder);
 }
 }
 

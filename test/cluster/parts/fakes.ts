@@ -8,6 +8,7 @@ import type { Message, NodeInfoMsg, Parsed } from '../../../lib/cluster/messages
 import type { PeerConn, PeerLinks } from '../../../lib/cluster/peers.js';
 import type { HandedOver } from '../../../lib/node/local-task-manager.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
+import { TaskEventRecorder } from '../../../lib/node/task-events.js';
 import { encodeArgs, type FunctionDef, NO_DEF, TaskKind, type TaskSpec } from '../../../lib/protocol/spec.js';
 import type { ObjectStore } from '../../../lib/store/index.js';
 
@@ -110,6 +111,7 @@ export class FakeLocal implements LocalNode {
   /** One row per kind, naming this node (the state API's gathering is checked with them). */
   readonly localState = { rows: (kind: string) => [{ kind, nodeId: this.nodeId }] };
   readonly remoteOwner = sinkOf('remote', 'remote');
+  readonly taskEvents: TaskEventRecorder;
   cluster = undefined;
   readonly submitted: Array<{ spec: TaskSpec; def: FunctionDef; owner: ResultSink }> = [];
   readonly failed: Array<{ spec: TaskSpec; owner: ResultSink; err: Error }> = [];
@@ -121,7 +123,9 @@ export class FakeLocal implements LocalNode {
   /** What submit does besides recording (the real one may forward again through the cluster). */
   onSubmit: ((spec: TaskSpec, def: FunctionDef, owner: ResultSink) => void) | undefined;
 
-  constructor(readonly nodeId: string) {}
+  constructor(readonly nodeId: string) {
+    this.taskEvents = new TaskEventRecorder(nodeId, true, 100, () => undefined);
+  }
 
   loadSnapshot(): LoadSnapshot {
     return {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ActorDiedError, InvalidArgumentError } from '../../../lib/base/errors.js';
 import { ActorManager } from '../../../lib/node/actor-manager.js';
 import { NodeResources } from '../../../lib/node/resource-pool.js';
-import { type TaskEntry, TaskTable } from '../../../lib/node/task-table.js';
+import type { TaskEntry } from '../../../lib/node/task-table.js';
 import { WorkerPool } from '../../../lib/node/worker-pool.js';
 import type { ActorCreateOptions } from '../../../lib/protocol/actor-options.js';
 import { NO_DEF, specKey } from '../../../lib/protocol/spec.js';
@@ -18,6 +18,7 @@ import {
   FakeResources,
   FakeSpawner,
   type FakeWorker,
+  taskTable,
 } from './fakes.js';
 
 type T = TaskEntry<FakeWorker>;
@@ -35,7 +36,7 @@ function setup(totals: Record<string, number> = { CPU: 4 }, maxWorkers = 10) {
   const spawner = new FakeSpawner();
   const owner = new FakeOwner();
   const fake = new FakeResources(totals);
-  const tasks = new TaskTable<FakeWorker>(() => {});
+  const { tasks } = taskTable<FakeWorker>();
   const pool: WorkerPool<FakeWorker> = new WorkerPool(
     spawner,
     { numCpus: 1, idleWorkerTimeoutMs: 60_000, maxWorkers },

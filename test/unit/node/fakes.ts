@@ -8,7 +8,8 @@ import { IdGenerator } from '../../../lib/base/ids.js';
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../../../lib/node/cluster-hooks.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
 import type { Grant, ResourcePool } from '../../../lib/node/resource-pool.js';
-import { newTask, type TaskEntry } from '../../../lib/node/task-table.js';
+import { TaskEventRecorder, type TaskRowsAnswer } from '../../../lib/node/task-events.js';
+import { newTask, type TaskEntry, TaskTable } from '../../../lib/node/task-table.js';
 import type { WorkerSpawner } from '../../../lib/node/worker-pool.js';
 import { WorkerSlot } from '../../../lib/node/worker-slot.js';
 import {
@@ -255,6 +256,9 @@ export class FakeCluster implements ClusterHooks {
   stateRows(): Promise<{ rows: unknown[]; unreachable: string[] }> {
     return Promise.resolve({ rows: [], unreachable: [] });
   }
+  taskRows(): Promise<TaskRowsAnswer> {
+    return Promise.resolve({ rows: [], dropped: { tasks: 0, events: 0 } });
+  }
   forward(): void {}
   routeActorCall(): boolean {
     return false;
@@ -308,4 +312,13 @@ export class FakeCluster implements ClusterHooks {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** A task table whose recorder (its node 'fake-node', owners' pid 4242) keeps `capacity` records. */
+export function taskTable<W extends WorkerSlot>(
+  idle: () => void = () => {},
+  capacity = 1000,
+): { tasks: TaskTable<W>; events: TaskEventRecorder } {
+  const events = new TaskEventRecorder('fake-node', true, capacity, () => 4242);
+  return { tasks: new TaskTable<W>(idle, events), events };
 }

@@ -5,11 +5,19 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { TaskCancelledError } from '../../../lib/base/errors.js';
 import { LocalTaskManager } from '../../../lib/node/local-task-manager.js';
 import { NodeResources } from '../../../lib/node/resource-pool.js';
-import { type TaskEntry, TaskTable } from '../../../lib/node/task-table.js';
+import type { TaskEntry } from '../../../lib/node/task-table.js';
 import { WorkerPool } from '../../../lib/node/worker-pool.js';
 import { PIPELINE_DEPTH } from '../../../lib/protocol/resources.js';
 import { NO_DEF, type TaskSpec } from '../../../lib/protocol/spec.js';
-import { entry, FakeOwner, FakeResources, FakeSpawner, type FakeWorker, taskSpec } from './fakes.js';
+import {
+  entry,
+  FakeOwner,
+  FakeResources,
+  FakeSpawner,
+  type FakeWorker,
+  taskSpec,
+  taskTable,
+} from './fakes.js';
 
 type T = TaskEntry<FakeWorker>;
 
@@ -24,7 +32,7 @@ function setup(totals: Record<string, number>) {
   const spawner = new FakeSpawner();
   const owner = new FakeOwner();
   const fake = new FakeResources(totals);
-  const tasks = new TaskTable<FakeWorker>(() => {});
+  const { tasks } = taskTable<FakeWorker>();
   const pool: WorkerPool<FakeWorker> = new WorkerPool(
     spawner,
     { numCpus: 1, idleWorkerTimeoutMs: 60_000, maxWorkers: 10 },

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { Reader, Writer } from '../../../lib/base/codec.js';
 import { deserialize, serialize } from '../../../lib/base/serialization.js';
 import { nodeRequestHandlers, type RequestHandlers, RequestServer } from '../../../lib/node/requests.js';
+import { TaskEventRecorder } from '../../../lib/node/task-events.js';
 import { Msg } from '../../../lib/protocol/worker-messages.js';
 import { FakeCluster, FakeWorker } from './fakes.js';
 
@@ -117,6 +118,8 @@ describe('request server', () => {
       nodeId: 'ab',
       labels: {},
       localState: { rows: () => [] },
+      taskEvents: new TaskEventRecorder('n', true, 10, () => undefined),
+      tasks: { values: () => [] },
     });
     const view = new Uint8Array([1, 2, 3]);
     h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer

@@ -6,10 +6,9 @@ import { Reader, Writer } from '../../../lib/base/codec.js';
 import { taskKeyOf } from '../../../lib/base/ids.js';
 import { FORCE_GRACE_MS, TaskCancels } from '../../../lib/node/task-cancel.js';
 import type { TaskEntry } from '../../../lib/node/task-table.js';
-import { TaskTable } from '../../../lib/node/task-table.js';
 import type { WorkerSlot } from '../../../lib/node/worker-slot.js';
 import { Msg } from '../../../lib/protocol/worker-messages.js';
-import { taskSpec } from './fakes.js';
+import { taskSpec, taskTable } from './fakes.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -24,13 +23,18 @@ function setup(running: boolean) {
       frames.push(Buffer.from(w.finish()));
     },
   } as unknown as WorkerSlot;
-  const tasks = new TaskTable<WorkerSlot>(() => {});
+  const { tasks } = taskTable<WorkerSlot>();
   const spec = taskSpec('parent');
   const t = {
     spec,
     hex: taskKeyOf(spec.taskId),
     owner: {} as never,
     retriesLeft: 0,
+    attempt: 0,
+    createdAt: 0,
+    sentAt: Number.NaN,
+    runningAt: Number.NaN,
+    sentTo: undefined,
     worker: running ? worker : undefined,
     lease: undefined,
     actor: undefined,

@@ -1,0 +1,26 @@
+// sunray.timeline(): the tasks the cluster recorded, as a Chrome trace (protocol/timeline.ts)
+// that Perfetto and chrome://tracing open: Ray's `ray.timeline(filename)`.
+import { writeFile } from 'node:fs/promises';
+import { InvalidArgumentError } from '../base/errors.js';
+import type { TaskStateRow } from '../protocol/task-events.js';
+import { chromeTrace, type TraceEvent } from '../protocol/timeline.js';
+import { currentRuntimeOrStart } from './runtime.js';
+
+export type { TraceEvent } from '../protocol/timeline.js';
+
+/**
+ * The recorded tasks and actor calls as Chrome trace events: one row per worker process, one
+ * slice per run, arrows from submitter to executor. With a file name, also writes them there
+ * as JSON (open it at ui.perfetto.dev or chrome://tracing).
+ */
+export async function timeline(file?: string): Promise<TraceEvent[]> {
+  if (file !== undefined && (typeof file !== 'string' || file === '')) {
+    throw new InvalidArgumentError(`timeline(file): a file name, got ${JSON.stringify(file)}`);
+  }
+  const rt = currentRuntimeOrStart();
+  rt.core.taskEvents.flush(); // this process's own events go ahead of the question
+  const answer = await rt.backend.request('listState', 'tasks', { limit: Number.MAX_SAFE_INTEGER });
+  const events = chromeTrace(answer.rows as TaskStateRow[]);
+  if (file !== undefined) await writeFile(file, JSON.stringify(events));
+  return events;
+}

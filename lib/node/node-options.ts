@@ -1,0 +1,24 @@
+// What a node manager is started with (init's options and `sunray start`'s, resolved).
+
+/** What a node is started with: its resources, store, session and limits. */
+export interface NodeManagerOptions {
+  numCpus: number;
+  numGpus: number;
+  resources: Record<string, number>;
+  objectStoreMemory: number;
+  spillDir?: string;
+  namespace: string;
+  /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
+  jobId?: string;
+  logToDriver: boolean;
+  idleWorkerTimeoutMs: number;
+  driverDir: string;
+  /** Worker processes this node runs at most, actors included (default and most: MAX_WORKERS). */
+  maxWorkerProcesses?: number;
+  /** Its labels (protocol/node-labels.ts, checked): nodes() lists them. */
+  labels?: Record<string, string>;
+  /** Record task events (init({ taskEvents })): listTasks, summarizeTasks and the timeline read them. Default true. */
+  taskEvents?: boolean;
+  /** Tasks the head keeps events of, the oldest dropped past it (default TASK_EVENTS_LIMIT). */
+  taskEventsLimit?: number;
+}
