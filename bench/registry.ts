@@ -12,6 +12,7 @@ import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
 import { sharedActorBenchmarks } from './suites/shared-actors.js';
 import { storeBenchmarks } from './suites/store.js';
+import { taskEventBenchmarks } from './suites/task-events.js';
 import { taskBenchmarks } from './suites/tasks.js';
 import { tuneBaselines, tuneBenchmarks } from './suites/tune.js';
 
@@ -31,6 +32,7 @@ export const microbenchmarks: Benchmark[] = [
   ...taskBenchmarks,
   ...actorBenchmarks,
   ...sharedActorBenchmarks,
+  ...taskEventBenchmarks,
   ...clusterBenchmarks,
   ...serveBenchmarks,
   ...tuneBenchmarks,
