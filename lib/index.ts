@@ -64,11 +64,14 @@ export {
   type ListResult,
   listActors,
   listNodes,
+  listObjects,
   listTasks,
   listWorkers,
+  type ObjectSummary,
   type RowSelection,
   type StateFilter,
   summarizeActors,
+  summarizeObjects,
   summarizeTasks,
   type TaskSummary,
 } from './api/state.js';
@@ -91,6 +94,8 @@ export type {
   ActorStateName,
   ActorStateRow,
   NodeStateRow,
+  ObjectReferenceType,
+  ObjectStateRow,
   WorkerStateRow,
 } from './protocol/state-rows.js';
 export type {

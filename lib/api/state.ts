@@ -8,11 +8,14 @@ import {
   type ActorStateRow,
   checkSelection,
   type NodeStateRow,
+  type ObjectStateRow,
+  type ObjectSummaryRows,
   type RowSelection,
   type StateKind,
   type StateRows,
   selectRows,
   summarizeActorRows,
+  summarizeObjectRows,
   summarizeTaskRows,
   type TaskSummaryRows,
   type WorkerStateRow,
@@ -97,6 +100,31 @@ export async function summarizeTasks(): Promise<TaskSummary> {
   const answer = await rt.backend.request('listState', 'tasks', { limit: Number.MAX_SAFE_INTEGER });
   const s: TaskSummaryRows = summarizeTaskRows(answer.rows as TaskStateRow[]);
   return { ...s, droppedTasks: answer.dropped?.tasks ?? 0 };
+}
+
+/**
+ * Every reference to an object in every process of the cluster (Ray's list_objects): one row
+ * per process that holds one, with why it is alive there (`sunray memory`'s view, as rows).
+ */
+export function listObjects(
+  opts: ListOptions<ObjectStateRow> = {},
+): Promise<ListResult<Partial<ObjectStateRow>>> {
+  return list('objects', opts);
+}
+
+/** summarizeObjects(): objects by the call site that made them. */
+export interface ObjectSummary extends ObjectSummaryRows {
+  /** Nodes that did not answer in time. */
+  unreachableNodes: string[];
+}
+
+/**
+ * Objects over the cluster by the call site that made them, with their count, bytes and
+ * references by type (Ray's summarize_objects; call sites with init({ recordCallSites: true })).
+ */
+export async function summarizeObjects(): Promise<ObjectSummary> {
+  const { rows, unreachable } = await fetchRows('objects');
+  return { ...summarizeObjectRows(rows), unreachableNodes: unreachable };
 }
 
 /** summarizeActors(): how many actors of each class are in each state. */

@@ -4,11 +4,13 @@
 import { queryState } from '../cluster/status.js';
 import {
   type ActorStateRow,
+  type ObjectStateRow,
   STATE_KINDS,
   type StateFilter,
   type StateKind,
   selectRows,
   summarizeActorRows,
+  summarizeObjectRows,
   summarizeTaskRows,
 } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -17,9 +19,9 @@ import { HEAD_FLAGS, headTarget } from './head-target.js';
 
 /** The flags of `sunray list`. */
 export const SPEC: VerbSpec = {
-  name: 'list actors|workers|nodes|tasks',
+  name: 'list actors|workers|nodes|tasks|objects',
   summary:
-    "Lists the cluster's actors, worker processes, nodes (dead ones too) or tasks, as Ray's `ray list`.",
+    "Lists the cluster's actors, worker processes, nodes (dead ones too), tasks or object references, as Ray's `ray list`.",
   flags: {
     ...HEAD_FLAGS,
     filter: {
@@ -36,8 +38,8 @@ export const SPEC: VerbSpec = {
 
 /** The flags of `sunray summary`. */
 export const SUMMARY_SPEC: VerbSpec = {
-  name: 'summary actors|tasks',
-  summary: 'How many actors of each class, or tasks of each name, are in each state, over the cluster.',
+  name: 'summary actors|tasks|objects',
+  summary: 'Actors by class and tasks by name in each state, or objects by call site, over the cluster.',
   flags: { ...HEAD_FLAGS, json: { type: 'boolean', help: 'print one JSON object instead of a table' } },
 };
 
@@ -83,8 +85,8 @@ export async function summary(argv: string[]): Promise<number> {
     process.stdout.write(usage(SUMMARY_SPEC));
     return 0;
   }
-  if (kind !== 'actors' && kind !== 'tasks') {
-    throw new UsageError(`what to summarize: actors or tasks (got ${kind ?? 'nothing'})`);
+  if (kind !== 'actors' && kind !== 'tasks' && kind !== 'objects') {
+    throw new UsageError(`what to summarize: actors, tasks or objects (got ${kind ?? 'nothing'})`);
   }
   const f = parseFlags(SUMMARY_SPEC, rest);
   if (f.help) {
@@ -92,6 +94,21 @@ export async function summary(argv: string[]): Promise<number> {
     return 0;
   }
   const { address, token } = headTarget(f);
+  if (kind === 'objects') {
+    const { rows, unreachable } = await queryState(address, token, 'objects');
+    const s = summarizeObjectRows(rows as ObjectStateRow[]);
+    if (f.json) process.stdout.write(`${JSON.stringify({ ...s, unreachableNodes: unreachable }, null, 2)}\n`);
+    else {
+      const lines = Object.entries(s.byCallSite).map(([callSite, e]) => ({
+        callSite,
+        objects: e.objects,
+        bytes: e.sizeBytes,
+        ...e.references,
+      }));
+      process.stdout.write(`${s.totalObjects} object(s), ${s.totalSizeBytes} bytes\n${table(lines)}`);
+    }
+    return 0;
+  }
   if (kind === 'tasks') {
     const { rows } = await queryState(address, token, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
     const s = summarizeTaskRows(rows as TaskStateRow[]);

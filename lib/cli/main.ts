@@ -28,11 +28,11 @@ const VERBS: Record<string, Verb> = {
     load: () => import('./status.js'),
   },
   list: {
-    summary: "the cluster's actors, workers, nodes or tasks: list actors|workers|nodes|tasks [--filter K=V]",
+    summary: "the cluster's actors, workers, nodes, tasks or objects: list KIND [--filter K=V]",
     load: () => import('./list.js'),
   },
   summary: {
-    summary: 'how many actors or tasks are in each state: summary actors|tasks',
+    summary: 'actors or tasks by state, objects by call site: summary actors|tasks|objects',
     load: () => import('./list.js').then((m) => ({ SPEC: m.SUMMARY_SPEC, run: m.summary })),
   },
   get: {

@@ -31,7 +31,7 @@ export interface LocalNode {
   cluster: ClusterHooks | undefined;
   loadSnapshot(): LoadSnapshot;
   /** This node's rows of the state API (node/state-rows.ts). */
-  readonly localState: { rows(kind: LocalStateKind): unknown[] };
+  readonly localState: { rows(kind: LocalStateKind): unknown[] | Promise<unknown[]> };
   /** Its task records: the cluster's table of tasks when it is the head (task-events-link.ts). */
   readonly taskEvents: TaskEventRecorder;
   /** Takes the queued tasks this node can never run (a node that joined may). */

@@ -22,14 +22,17 @@ export class StateQueries {
     private readonly table: Pick<NodeTable, 'values' | 'selfId'>,
     private readonly peers: Pick<PeerLinks, 'peer'>,
     /** This node's own rows of a kind. */
-    private readonly local: (kind: LocalStateKind) => unknown[],
+    private readonly local: (kind: LocalStateKind) => unknown[] | Promise<unknown[]>,
   ) {}
 
   /** Every alive node's rows of `kind`, this node's first. */
   async gather(kind: LocalStateKind): Promise<GatheredRows> {
     const others = [...this.table.values()].filter((n) => n.alive && n.nodeId !== this.table.selfId);
-    const answers = await Promise.all(others.map((n) => this.ask(n.nodeId, kind)));
-    const rows = [...this.local(kind)];
+    const [own, answers] = await Promise.all([
+      this.local(kind),
+      Promise.all(others.map((n) => this.ask(n.nodeId, kind))),
+    ]);
+    const rows = [...own];
     const unreachable: string[] = [];
     answers.forEach((a, i) => {
       if (a) rows.push(...a);
@@ -60,13 +63,13 @@ export class StateQueries {
 
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
   async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
-    if (m.kind !== 'actors' && m.kind !== 'workers' && m.kind !== 'liveTasks') {
+    if (m.kind !== 'actors' && m.kind !== 'workers' && m.kind !== 'liveTasks' && m.kind !== 'objects') {
       c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
       return;
     }
     const { rows, unreachable } = m.cluster
       ? await this.gather(m.kind)
-      : { rows: this.local(m.kind), unreachable: [] };
+      : { rows: await this.local(m.kind), unreachable: [] };
     c.reply(p.requestId, {
       t: 'stateRows',
       rowsJson: JSON.stringify(rows),

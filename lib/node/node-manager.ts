@@ -39,6 +39,7 @@ import {
 } from '../protocol/worker-messages.js';
 import { ObjectStore } from '../store/index.js';
 import type { NodeRequests } from '../worker/backend.js';
+import type { MemoryRow } from '../worker/ownership/summary.js';
 import { ActorManager } from './actor-manager.js';
 import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
@@ -151,6 +152,7 @@ export class NodeManager {
       this.workers,
       () => this.driver?.ownerHex,
       () => this.taskEvents.live(this.tasks.values()),
+      async () => (await this.memoryReport()).rows as MemoryRow[],
     );
     const handlers = nodeRequestHandlers({
       actors: this.actors,

@@ -95,9 +95,13 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       if (kind === 'nodes') {
         return { rows: (cluster ? cluster.nodes() : [selfNode(node)]).map(nodeRow), unreachable: [] };
       }
-      if (kind !== 'actors' && kind !== 'workers')
+      if (kind !== 'actors' && kind !== 'workers' && kind !== 'objects')
         throw new InvalidArgumentError(`no state kind ${String(kind)}`);
-      return cluster ? cluster.stateRows(kind) : { rows: node.localState.rows(kind), unreachable: [] };
+      if (cluster) return cluster.stateRows(kind);
+      const rows = node.localState.rows(kind);
+      return rows instanceof Promise
+        ? rows.then((r) => ({ rows: r, unreachable: [] }))
+        : { rows, unreachable: [] };
     },
   };
 }

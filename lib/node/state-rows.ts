@@ -6,9 +6,11 @@ import type {
   ActorStateName,
   ActorStateRow,
   LocalStateKind,
+  ObjectStateRow,
   WorkerStateRow,
 } from '../protocol/state-rows.js';
 import type { TaskRecord } from '../protocol/task-events.js';
+import type { MemoryRow } from '../worker/ownership/summary.js';
 import type { ActorRec } from './actor-record.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -76,6 +78,32 @@ export function driverRow(ownerHex: string, nodeId: string): WorkerStateRow {
   };
 }
 
+const REFERENCE_TYPES: Record<MemoryRow['kind'], ObjectStateRow['referenceType']> = {
+  local: 'LOCAL_REFERENCE',
+  submitted: 'USED_BY_PENDING_TASK',
+  borrowed: 'BORROWED',
+  pinned: 'PINNED_IN_MEMORY',
+  spilled: 'SPILLED',
+  pending: 'PENDING',
+};
+
+/** The object row of a `sunray memory` row of node `nodeId` (driverPid: the embedded driver's). */
+export function objectRow(m: MemoryRow, nodeId: string, driverPid: number | undefined): ObjectStateRow {
+  return {
+    objectId: m.id,
+    objectSize: m.size,
+    referenceType: REFERENCE_TYPES[m.kind] ?? 'LOCAL_REFERENCE',
+    taskStatus: m.state.toUpperCase(),
+    nodeId,
+    pid: m.pid,
+    type: m.pid === driverPid ? 'DRIVER' : 'WORKER',
+    ownerId: m.owner,
+    localRefs: m.localRefs,
+    inStore: m.inStore,
+    callSite: m.callSite,
+  };
+}
+
 /** This node's rows of the state API, read when asked (NodeManager.localState). */
 export class LocalState {
   constructor(
@@ -86,12 +114,18 @@ export class LocalState {
     private readonly driver: () => string | undefined,
     /** Its tasks now (queued, sent, running), as task records. */
     private readonly liveTasks: () => TaskRecord[],
+    /** Its processes' references to objects (`sunray memory`'s rows: each process asked). */
+    private readonly memoryRows: () => Promise<MemoryRow[]>,
   ) {}
 
   /** Its actors, or its workers (the driver first, when one is embedded). */
-  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] | TaskRecord[] {
+  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] | TaskRecord[] | Promise<ObjectStateRow[]> {
     if (kind === 'actors') return this.actors.stateRows(this.nodeId);
     if (kind === 'liveTasks') return this.liveTasks();
+    if (kind === 'objects') {
+      const driverPid = this.driver() === undefined ? undefined : process.pid;
+      return this.memoryRows().then((rows) => rows.map((m) => objectRow(m, this.nodeId, driverPid)));
+    }
     const rows = [...this.workers.values()].map((w) => workerRow(w, this.nodeId));
     const driver = this.driver();
     return driver === undefined ? rows : [driverRow(driver, this.nodeId), ...rows];

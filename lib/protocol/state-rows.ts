@@ -106,25 +106,61 @@ export function nodeRow(n: TableNode): NodeStateRow {
   };
 }
 
+/** Why an object is alive where a row saw it (`sunray memory`'s kinds, as Ray names them). */
+export type ObjectReferenceType =
+  | 'LOCAL_REFERENCE'
+  | 'USED_BY_PENDING_TASK'
+  | 'BORROWED'
+  | 'PINNED_IN_MEMORY'
+  | 'SPILLED'
+  | 'PENDING';
+
+/** One reference to an object, in one process (an object held in three processes has three rows). */
+export interface ObjectStateRow {
+  /** Its id (hex). */
+  objectId: string;
+  /** Its size in bytes, as far as the process knows (0 when it does not). */
+  objectSize: number;
+  /** Why it is alive in this process. */
+  referenceType: ObjectReferenceType;
+  /** Its task's state as its owner knows it: PENDING, READY, FAILED ('BORROWED': not the owner). */
+  taskStatus: string;
+  /** The node of the process. */
+  nodeId: string;
+  /** The process holding the reference. */
+  pid: number;
+  /** 'DRIVER' or 'WORKER'. */
+  type: 'DRIVER' | 'WORKER';
+  /** The worker id of its owner (hex). */
+  ownerId: string;
+  /** Handles (ObjectRefs) to it alive in the process. */
+  localRefs: number;
+  /** Whether it is in the node's shared-memory store. */
+  inStore: boolean;
+  /** Where it was made (with init({ recordCallSites: true }); '' otherwise). */
+  callSite: string;
+}
+
 /** What the state API lists, and the row each gives. */
 export interface StateRows {
   actors: ActorStateRow;
   workers: WorkerStateRow;
   nodes: NodeStateRow;
   tasks: TaskStateRow;
+  objects: ObjectStateRow;
 }
 
 /**
  * A kind of row a node reports of itself (nodes come from the cluster's table; liveTasks: its
  * tasks now, as task records, which the head folds into its table of tasks).
  */
-export type LocalStateKind = 'actors' | 'workers' | 'liveTasks';
+export type LocalStateKind = 'actors' | 'workers' | 'liveTasks' | 'objects';
 
 /** Every kind the state API lists. */
 export type StateKind = keyof StateRows;
 
 /** The state kinds, for checks and the CLI. */
-export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks'];
+export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks', 'objects'];
 
 /** Every column of each kind (filters may name any of them). */
 export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])[] } = {
@@ -169,6 +205,19 @@ export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])
     'endTimeMs',
     'events',
   ],
+  objects: [
+    'objectId',
+    'objectSize',
+    'referenceType',
+    'taskStatus',
+    'nodeId',
+    'pid',
+    'type',
+    'ownerId',
+    'localRefs',
+    'inStore',
+    'callSite',
+  ],
 };
 
 /** The columns each kind shows without `detail` (Ray's default columns); the rest need it. */
@@ -190,6 +239,7 @@ export const DEFAULT_COLUMNS: { readonly [K in StateKind]: readonly (keyof State
     'workerPid',
     'errorType',
   ],
+  objects: ['objectId', 'objectSize', 'referenceType', 'taskStatus', 'nodeId', 'pid', 'type', 'callSite'],
 };
 
 /** One filter: a column, '=' or '!=', and the value (compared as text, as Ray's CLI does). */
@@ -247,6 +297,38 @@ export function summarizeActorRows(rows: readonly ActorStateRow[]): {
     counts[r.state] = (counts[r.state] ?? 0) + 1;
   }
   return { total: rows.length, byClass };
+}
+
+/** summarizeObjects(): objects by call site (Ray's summarize_objects), with their references. */
+export interface ObjectSummaryRows {
+  /** Distinct objects. */
+  totalObjects: number;
+  /** Their bytes (each object counted once). */
+  totalSizeBytes: number;
+  byCallSite: Record<
+    string,
+    { objects: number; sizeBytes: number; references: Partial<Record<ObjectReferenceType, number>> }
+  >;
+}
+
+/** Objects grouped by where they were made ('' without recordCallSites: 'disabled'). */
+export function summarizeObjectRows(rows: readonly ObjectStateRow[]): ObjectSummaryRows {
+  const byCallSite: ObjectSummaryRows['byCallSite'] = {};
+  const seen = new Map<string, number>();
+  const counted = new Set<string>();
+  for (const r of rows) seen.set(r.objectId, Math.max(seen.get(r.objectId) ?? 0, r.objectSize));
+  for (const r of rows) {
+    const site = r.callSite || 'disabled';
+    const entry = (byCallSite[site] ??= { objects: 0, sizeBytes: 0, references: {} });
+    entry.references[r.referenceType] = (entry.references[r.referenceType] ?? 0) + 1;
+    if (counted.has(`${site}\u0000${r.objectId}`)) continue;
+    counted.add(`${site}\u0000${r.objectId}`);
+    entry.objects++;
+    entry.sizeBytes += seen.get(r.objectId) ?? 0;
+  }
+  let totalSizeBytes = 0;
+  for (const size of seen.values()) totalSizeBytes += size;
+  return { totalObjects: seen.size, totalSizeBytes, byCallSite };
 }
 
 /** summarizeTasks(): how many tasks of each name are in each state (Ray's summarize_tasks). */

@@ -1,6 +1,7 @@
 // The state API on one node: listActors (process and shared actors, dead ones with why),
 // listWorkers (the driver and its node's workers, with the actors they host), listNodes,
-// summarizeActors, and the filters, limit and detail of the list calls.
+// listObjects and summarizeObjects (every process's references), summarizeActors, and the
+// filters, limit and detail of the list calls. Tasks: tasks-state.test.ts.
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { until } from '../helpers.js';
@@ -14,6 +15,13 @@ afterAll(async () => {
 
 class Room {
   pid() {
+    return process.pid;
+  }
+}
+class Keeper {
+  kept: unknown[] = [];
+  keep(box: { ref: unknown }) {
+    this.kept.push(box.ref);
     return process.pid;
   }
 }
@@ -114,6 +122,42 @@ describe('state API', () => {
     expect(node).toMatchObject({ state: 'ALIVE', isHead: true, resourcesTotal: { CPU: 2 } });
     expect((await sunray.listNodes({ filters: [['state', '=', 'DEAD']] })).length).toBe(0);
     sunray.kill(a);
+  });
+
+  test('listObjects: a reference per process that holds one, with why; summarizeObjects', async () => {
+    const ref = sunray.put(Buffer.alloc(200_000, 7));
+    const keeper = sunray.remote(Keeper).remote();
+    const keeperPid = await sunray.get(keeper.keep.remote({ ref }));
+    const rows = await sunray.listObjects({ filters: [['objectId', '=', ref.hex]], detail: true });
+    expect(rows.unreachableNodes).toEqual([]);
+    const [node] = await sunray.nodes();
+    expect(rows.find((r) => r.pid === process.pid)).toMatchObject({
+      referenceType: 'LOCAL_REFERENCE',
+      type: 'DRIVER',
+      taskStatus: 'READY',
+      objectSize: expect.any(Number),
+      inStore: true,
+      nodeId: node?.nodeId,
+      localRefs: 1,
+    });
+    expect(rows.find((r) => r.pid === process.pid)?.objectSize).toBeGreaterThanOrEqual(200_000);
+    expect(rows.find((r) => r.pid === keeperPid)).toMatchObject({
+      referenceType: 'BORROWED',
+      type: 'WORKER',
+    });
+    const borrowed = await sunray.listObjects({ filters: [['referenceType', '=', 'BORROWED']] });
+    expect(borrowed.map((r) => r.objectId)).toContain(ref.hex);
+    expect(Object.keys(borrowed[0] ?? {}).sort()).toEqual(
+      ['callSite', 'nodeId', 'objectId', 'objectSize', 'pid', 'referenceType', 'taskStatus', 'type'].sort(),
+    );
+    const summary = await sunray.summarizeObjects();
+    expect(summary.totalObjects).toBeGreaterThanOrEqual(1);
+    expect(summary.totalSizeBytes).toBeGreaterThanOrEqual(200_000);
+    expect(summary.byCallSite.disabled?.references).toMatchObject({
+      LOCAL_REFERENCE: expect.any(Number),
+      BORROWED: expect.any(Number),
+    });
+    sunray.kill(keeper);
   });
 
   test('bad filters and limits throw InvalidArgumentError before anything is asked', async () => {

@@ -13,7 +13,12 @@ import { repoRoot, runNode, until } from '../helpers.js';
 const CLI = join(repoRoot, 'dist', 'cli', 'main.js');
 
 class Seat {
+  kept: unknown[] = [];
   where() {
+    return process.pid;
+  }
+  keep(box: { ref: unknown }) {
+    this.kept.push(box.ref);
     return process.pid;
   }
 }
@@ -91,7 +96,39 @@ describe('state API across nodes', () => {
     expect(JSON.parse(summary.stdout).byClass.Seat).toMatchObject({ ALIVE: 4 });
     const bad = await runNode(CLI, ['list', 'bananas', ...flags]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/one of actors, workers, nodes, tasks/);
+    expect(bad.stderr).toMatch(/one of actors, workers, nodes, tasks, objects/);
+
+    // Objects: the driver's put, borrowed by an actor on the second node; each node lists its processes'.
+    const ref = sunray.put({ big: 'x'.repeat(1000) });
+    const keeper = there[0];
+    if (!keeper) throw new Error('three shared actors expected');
+    const keeperPid = await sunray.get(keeper.keep.remote({ ref }));
+    const objects = await sunray.listObjects({ filters: [['objectId', '=', ref.hex]], detail: true });
+    expect(objects.find((o) => o.pid === keeperPid)).toMatchObject({
+      nodeId: second.nodeId,
+      referenceType: 'BORROWED',
+    });
+    expect(objects.find((o) => o.pid === process.pid)).toMatchObject({
+      type: 'DRIVER',
+      referenceType: 'LOCAL_REFERENCE',
+    });
+    const listedObjects = await runNode(CLI, [
+      'list',
+      'objects',
+      ...flags,
+      '--filter',
+      `objectId=${ref.hex}`,
+      '--json',
+    ]);
+    expect(listedObjects.code, listedObjects.stderr).toBe(0);
+    expect(
+      JSON.parse(listedObjects.stdout)
+        .map((o: { pid: number }) => o.pid)
+        .sort(),
+    ).toEqual([process.pid, keeperPid].sort());
+    const objectSummary = await runNode(CLI, ['summary', 'objects', ...flags, '--json']);
+    expect(objectSummary.code, objectSummary.stderr).toBe(0);
+    expect(JSON.parse(objectSummary.stdout).totalObjects).toBeGreaterThanOrEqual(1);
 
     const got = await runNode(CLI, ['get', 'actor', here.actorId, ...flags, '--json']);
     expect(got.code, got.stderr).toBe(0);
