@@ -24,8 +24,8 @@ async function arm(row: string, on: boolean, ms: number): Promise<number> {
 }
 
 async function paired(row: string, unit: string, ctx: BenchContext): Promise<Measurement> {
-  const pairs = ctx.quick ? 3 : Math.max(5, ctx.runs);
-  const ms = ctx.quick ? 800 : 1500;
+  const pairs = ctx.quick ? 3 : Math.max(7, ctx.runs);
+  const ms = ctx.quick ? 800 : 2000;
   const on: number[] = [];
   const off: number[] = [];
   const ratios: number[] = [];

@@ -102,6 +102,26 @@ export class TaskEventRecorder {
   private readonly self: number;
   private ship: ShipRecords | undefined;
   private shipped = 0;
+  private lastWorker: WorkerSlot | undefined;
+  private lastWorkerId = -1;
+  private readonly scratch: RecordFields = {
+    taskKey: '',
+    attempt: 0,
+    state: 'FINISHED',
+    desc: -1,
+    actorHex: '',
+    waitingAt: Number.NaN,
+    createdAt: Number.NaN,
+    sentAt: Number.NaN,
+    startedAt: Number.NaN,
+    endedAt: Number.NaN,
+    node: -1,
+    worker: -1,
+    pid: -1,
+    ownerPid: -1,
+    ownerNode: -1,
+    error: undefined,
+  };
   private lastDesc: { kind: TaskKind; name: string; job: string; demand: object; id: number } | undefined;
   /** Records other nodes could not ship (on the head). */
   private lostElsewhere = 0;
@@ -168,11 +188,14 @@ export class TaskEventRecorder {
     const worker = records.stringId(w.ownerId);
     const actorHex = b.actors.map((a) => a.toString('hex'));
     const jobs = actorHex.map((hex) => actorJob(hex));
-    const descs = new Map<string, number>();
-    const descOf = (name: string, job: string) => {
-      const key = `${TaskKind.ActorCall}\u0000${name}\u0000${job}\u0000`;
-      let d = descs.get(key);
+    // Per (name, actor) pair of the batch's tables, made once.
+    const descs = new Map<number, number>();
+    const descOf = (nameIdx: number, actorIdx: number) => {
+      let d = descs.get(nameIdx * 0x10000 + actorIdx);
       if (d === undefined) {
+        const name = b.names[nameIdx] ?? '';
+        const job = jobs[actorIdx] ?? '';
+        const key = `${TaskKind.ActorCall}\u0000${name}\u0000${job}\u0000`;
         d = records.descId(key, () => ({
           name,
           type: 'ACTOR_TASK',
@@ -181,7 +204,7 @@ export class TaskEventRecorder {
           jobId: jobIdOf(job) ?? '',
           requiredResources: {},
         }));
-        descs.set(key, d);
+        descs.set(nameIdx * 0x10000 + actorIdx, d);
       }
       return d;
     };
@@ -216,7 +239,7 @@ export class TaskEventRecorder {
       const error = b.errors.get(i);
       fields.keyAt = i * 24;
       fields.state = error ? 'FAILED' : 'FINISHED';
-      fields.desc = descOf(b.names[b.nameIdx[i] ?? 0] ?? '', jobs[a] ?? '');
+      fields.desc = descOf(b.nameIdx[i] ?? 0, a);
       fields.actorHex = actorHex[a] ?? '';
       fields.sentAt = started > 0 ? started : ended;
       fields.startedAt = started > 0 ? started : Number.NaN;
@@ -269,25 +292,28 @@ export class TaskEventRecorder {
     const spec = t.spec;
     const ownerPid = this.ownerPid(t.owner);
     const w = t.sentTo;
-    const records = this.records;
-    records.append({
-      taskKey: t.hex ?? spec.taskId.toString('latin1'),
-      attempt: t.attempt,
-      state,
-      desc: this.descOf(spec),
-      actorHex: spec.kind === TaskKind.Task ? '' : (t.actor?.hex ?? spec.actorId.toString('hex')),
-      waitingAt: Number.NaN,
-      createdAt: t.createdAt,
-      sentAt: t.sentAt,
-      startedAt,
-      endedAt,
-      node: w ? this.self : -1,
-      worker: w ? records.stringId(w.ownerId) : -1,
-      pid: w ? w.pid : -1,
-      ownerPid: ownerPid ?? -1,
-      ownerNode: ownerPid === undefined ? -1 : this.self,
-      error,
-    });
+    if (w !== this.lastWorker) {
+      this.lastWorker = w;
+      this.lastWorkerId = w ? this.records.stringId(w.ownerId) : -1;
+    }
+    // One object for every append (the ring copies the fields): nothing is allocated per task.
+    const f = this.scratch;
+    f.taskKey = t.hex ?? spec.taskId.toString('latin1');
+    f.attempt = t.attempt;
+    f.state = state;
+    f.desc = this.descOf(spec);
+    f.actorHex = spec.kind === TaskKind.Task ? '' : (t.actor?.hex ?? spec.actorId.toString('hex'));
+    f.createdAt = t.createdAt;
+    f.sentAt = t.sentAt;
+    f.startedAt = startedAt;
+    f.endedAt = endedAt;
+    f.node = w ? this.self : -1;
+    f.worker = this.lastWorkerId;
+    f.pid = w ? w.pid : -1;
+    f.ownerPid = ownerPid ?? -1;
+    f.ownerNode = ownerPid === undefined ? -1 : this.self;
+    f.error = error;
+    this.records.append(f);
     this.arm();
   }
 

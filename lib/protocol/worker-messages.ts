@@ -186,6 +186,9 @@ export class DirectCallsBatch {
   private readonly names: string[] = [];
   private readonly nameIds = new Map<string, number>();
   private readonly actors: Buffer[] = [];
+  /** The last actor id given, as given (a hosted actor gives the same Buffer for every call). */
+  private lastActorRef: Uint8Array | undefined;
+  private lastActorIdx = 0;
   private readonly errors = new Map<number, Uint8Array>();
 
   constructor(readonly capacity: number) {
@@ -224,17 +227,16 @@ export class DirectCallsBatch {
       this.nameIds.set(name, n);
     }
     this.nameIdx[i] = n;
-    const last = this.actors.length - 1;
-    const prev = this.actors[last];
-    if (prev?.equals(actorId)) this.actorIdx[i] = last;
-    else {
+    if (actorId !== this.lastActorRef) {
       let a = this.actors.findIndex((x) => x.equals(actorId));
       if (a < 0) {
         a = this.actors.length;
         this.actors.push(Buffer.from(actorId));
       }
-      this.actorIdx[i] = a;
+      this.lastActorRef = actorId;
+      this.lastActorIdx = a;
     }
+    this.actorIdx[i] = this.lastActorIdx;
     if (error) this.errors.set(i, Buffer.from(error));
   }
 

@@ -493,7 +493,8 @@ export class Executor {
     if (job.direct) {
       this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
       const error = status === DoneStatus.Ok ? undefined : returns[0]?.payload;
-      this.core.taskEvents.ranDirect(specKey(spec), spec.actorId, spec.name, job.startedAt, error, job.owner);
+      const actorId = job.actor?.id ?? spec.actorId; // the hosted actor's: one Buffer for all its calls
+      this.core.taskEvents.ranDirect(specKey(spec), actorId, spec.name, job.startedAt, error, job.owner);
     } else {
       this.returnedRefs = false; // (the node manager's way keeps the order anyway)
       this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns, job.startedAt, ended));

@@ -45,7 +45,7 @@ describe('task events', () => {
     await expect(sunray.get(bad)).rejects.toMatchObject({ name: 'TaskError' });
     const [node] = await sunray.nodes();
 
-    const long = nap.remote(1500);
+    const long = nap.remote(3000);
     const waiting = square.remote(long as unknown as number); // waits for long's result
     await until(async () => (await sunray.getTask(taskOf(long)))?.state === 'RUNNING', 5000, 'nap RUNNING');
     const w = await sunray.getTask(taskOf(waiting));
