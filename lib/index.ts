@@ -183,6 +183,14 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   }
   startDriver(opts);
   const node = embeddedNode();
+  if (node && opts.metricsPort !== undefined) {
+    try {
+      await node.metrics.serve(opts.metricsPort, opts.metricsHost);
+    } catch (err) {
+      await shutdown();
+      throw err;
+    }
+  }
   if (node && opts.address !== undefined && opts.address !== 'local') {
     try {
       const { joinCluster } = await import('./cluster/join.js');
@@ -207,6 +215,16 @@ async function whileAlive<T>(p: Promise<T>): Promise<T> {
   } finally {
     clearInterval(hold);
   }
+}
+
+/**
+ * host:port of this driver's node's /metrics endpoint (init({ metricsPort })), or undefined
+ * when it serves none (or in a worker).
+ */
+export async function metricsAddress(): Promise<string | undefined> {
+  if (inWorker() || !currentRuntime()) return undefined;
+  const { embeddedNode } = await import('./node/driver.js');
+  return embeddedNode()?.metrics.address;
 }
 
 /** Whether sunray runs in this process: init() was called (or the API started it), and no shutdown() since. */

@@ -18,7 +18,9 @@ export type SunrayWarningCode =
   /** The completion ring could not be repaired after a worker died mid-write. */
   | 'SUNRAY_RING_REPAIR'
   /** A message of a type this version does not know arrived, and was ignored. */
-  | 'SUNRAY_UNKNOWN_MESSAGE';
+  | 'SUNRAY_UNKNOWN_MESSAGE'
+  /** A program's metric update was dropped (a name reused with another kind, labels Prometheus refuses). */
+  | 'SUNRAY_BAD_METRIC';
 
 /** Emits a sunray warning (process.emitWarning, type 'SunrayWarning'). */
 export function warn(code: SunrayWarningCode, message: string): void {

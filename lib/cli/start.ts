@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
+import { checkTaskEventsLimit } from '../node/task-events.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { checkLabels } from '../protocol/node-labels.js';
 import { daemonRunning, daemons, loadHead, sessionDir } from '../session/session-dir.js';
@@ -75,6 +76,16 @@ export const SPEC: VerbSpec = {
       type: 'string',
       value: 'N',
       help: 'worker processes at most, actors included (1 to 120, the default); actors beyond it wait',
+    },
+    'metrics-port': {
+      type: 'string',
+      value: 'PORT',
+      help: "serve the node's Prometheus metrics on http://BIND:PORT/metrics (0: any free port)",
+    },
+    'task-events-limit': {
+      type: 'string',
+      value: 'N',
+      help: "task records the node keeps (the head's: the cluster's table of tasks; default 100000)",
     },
   },
   details:
@@ -145,6 +156,10 @@ export async function run(argv: string[]): Promise<number> {
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
   const maxWorkers = numberFlag(f, 'max-worker-processes');
   if (maxWorkers !== undefined) cfg.maxWorkerProcesses = checkMaxWorkerProcesses(maxWorkers);
+  const metricsPort = numberFlag(f, 'metrics-port');
+  if (metricsPort !== undefined) cfg.metricsPort = metricsPort;
+  const taskEventsLimit = numberFlag(f, 'task-events-limit');
+  if (taskEventsLimit !== undefined) cfg.taskEventsLimit = checkTaskEventsLimit(taskEventsLimit);
   if (bind !== undefined) cfg.bind = bind;
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;
@@ -200,6 +215,7 @@ export async function run(argv: string[]): Promise<number> {
   writeDaemonConfig(stdin, cfg);
   child.unref();
   const rec = await waitReady(pid, log);
+  if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
   if (head) {
     process.stdout.write(
       [
@@ -238,7 +254,7 @@ function isAlive(pid: number): boolean {
 async function waitReady(
   pid: number,
   log: string,
-): Promise<{ nodeId: string; address: string; pid: number }> {
+): Promise<{ nodeId: string; address: string; pid: number; metricsAddress?: string }> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const rec = daemons().find((d) => d.pid === pid);

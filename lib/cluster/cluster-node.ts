@@ -33,6 +33,7 @@ import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 import { type GatheredRows, StateQueries } from './state-query.js';
 import { TaskEventsLink } from './task-events-link.js';
+import { transferCounts } from './transfer.js';
 
 /** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
@@ -306,6 +307,10 @@ export class ClusterNode implements ClusterHooks {
 
   stateRows(kind: LocalStateKind): Promise<GatheredRows> {
     return this.state.gather(kind);
+  }
+
+  transfers(): typeof transferCounts {
+    return transferCounts;
   }
 
   taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer> {

@@ -30,6 +30,10 @@ export interface DaemonConfig {
   heartbeatTimeoutMs?: number;
   /** Worker processes at most, actors included (`--max-worker-processes`; default and most 120). */
   maxWorkerProcesses?: number;
+  /** Serve /metrics on this port of the bind address (`--metrics-port`; 0: any free one). */
+  metricsPort?: number;
+  /** Task records the node keeps (`--task-events-limit`; the head's is the cluster's table). */
+  taskEventsLimit?: number;
   /** Record in the session directory (the CLI's daemons; not the testing Cluster's). */
   session?: boolean;
   /** Touch the whole arena at start, so the first large objects do not pay for fresh pages. */

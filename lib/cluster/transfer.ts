@@ -56,7 +56,12 @@ export async function servePull(
     [piece],
     () => held.release(),
   );
+  transferCounts.chunksServed++;
+  transferCounts.bytesServed += piece.length;
 }
+
+/** What this process moved between nodes so far (the node's /metrics reads it). */
+export const transferCounts = { objectsPulled: 0, bytesPulled: 0, chunksServed: 0, bytesServed: 0 };
 
 /** 'ok': the object is in the store now (pulled, or already there); 'missing': the peer does not have it. */
 export type PullOutcome = 'ok' | 'missing';
@@ -91,7 +96,13 @@ export function pullObject(
           }
         }
         reject(err);
-      } else resolve(outcome);
+      } else {
+        if (view && outcome === 'ok') {
+          transferCounts.objectsPulled++;
+          transferCounts.bytesPulled += view.length;
+        }
+        resolve(outcome);
+      }
     };
     const request = (index: number, waitMs: number) => {
       inflight++;

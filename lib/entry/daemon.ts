@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       driverDir: process.cwd(),
       ...(cfg.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: cfg.maxWorkerProcesses } : {}),
       labels: checkLabels(cfg.labels, 'sunray start'),
+      ...(cfg.taskEventsLimit !== undefined ? { taskEventsLimit: cfg.taskEventsLimit } : {}),
     });
   } catch (err) {
     console.error(`sunray node: could not start: ${(err as Error).message}`);
@@ -76,12 +77,23 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   manager.prestart();
+  if (cfg.metricsPort !== undefined) {
+    try {
+      await manager.metrics.serve(cfg.metricsPort, cfg.bind ?? '127.0.0.1');
+    } catch (err) {
+      console.error(`sunray node: could not serve /metrics: ${(err as Error).message}`);
+      await manager.shutdown();
+      process.exit(1);
+    }
+  }
+  const metricsAddress = manager.metrics.address;
   const info = {
     pid: process.pid,
     nodeId: manager.nodeId,
     address: node.address,
     head: cfg.head,
     log: cfg.log ?? '',
+    ...(metricsAddress ? { metricsAddress } : {}),
   };
   if (cfg.session) {
     recordDaemon(info);

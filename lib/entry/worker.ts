@@ -212,6 +212,7 @@ function dieWithParent(): void {
 
 function exit(code: number): void {
   core.taskEvents.flush();
+  core.metrics.flush();
   links.closeAll();
   peers.closeAll();
   out.flush();

@@ -76,6 +76,8 @@ export interface ClusterHooks {
   ): void;
   /** The state API's rows of a kind from every alive node, this one's included, and the nodes that did not answer. */
   stateRows(kind: LocalStateKind): Promise<{ rows: unknown[]; unreachable: string[] }>;
+  /** Objects pulled from and chunks served to other nodes so far (metrics). */
+  transfers(): { objectsPulled: number; bytesPulled: number; chunksServed: number; bytesServed: number };
   /** Tasks from the head's table (cluster/task-events-link.ts): this node's events shipped first. */
   taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */

@@ -13,6 +13,7 @@ import { checkLabels } from '../protocol/node-labels.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { TaskRecord } from '../protocol/task-events.js';
+import type { UserMetricUpdate } from '../protocol/user-metrics.js';
 import { SessionSocket } from '../session/session-socket.js';
 import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
@@ -84,6 +85,14 @@ export interface InitOptions {
    * dropped and counted (listTasks' `droppedTasks`). Set on the node that is the head.
    */
   taskEventsLimit?: number;
+  /**
+   * Serve this node's Prometheus metrics on http://127.0.0.1:PORT/metrics (0: any free port;
+   * metricsAddress() says which). Tasks, actors and workers by state, the store, transfers,
+   * scheduling latency, task durations, the machine, and programs' own (sunray/metrics).
+   */
+  metricsPort?: number;
+  /** The address /metrics listens on (default 127.0.0.1; '0.0.0.0' for every interface). */
+  metricsHost?: string;
 }
 
 /**
@@ -118,6 +127,10 @@ class DriverBackend implements Backend {
 
   refOp(op: Buffer): void {
     this.manager.routeRefOps(this.manager.driverOwner, op);
+  }
+
+  userMetrics(updates: UserMetricUpdate[]): void {
+    this.manager.metrics.applyUser(updates);
   }
 
   taskEvents(events: TaskRecord[]): void {

@@ -28,7 +28,6 @@ import {
   TaskKind,
   type TaskSpec,
 } from '../protocol/spec.js';
-import type { TaskRecord } from '../protocol/task-events.js';
 import {
   type DoneMessage,
   DoneStatus,
@@ -46,6 +45,8 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
 import { MemoryQueries, type MemoryReport } from './memory-queries.js';
+import { NodeMetrics } from './metrics.js';
+import { metricsSources, observedFrames } from './metrics-sources.js';
 import type { NodeManagerOptions } from './node-options.js';
 import { type LoadSnapshot, loadSnapshot, type NodeStats, nodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
@@ -102,6 +103,10 @@ export class NodeManager {
   readonly remoteOwner: ResultSink;
   /** The records of tasks that pass through this node (task-events.ts): the cluster's when it is the head. */
   readonly taskEvents: TaskEventRecorder;
+  /** Its Prometheus metrics (metrics.ts), served by a MetricsServer when asked for. */
+  readonly metrics: NodeMetrics;
+  /** Task records and metrics from its processes (metrics-sources.ts). */
+  private readonly observed: (r: Reader, type: number) => void;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -170,6 +175,10 @@ export class NodeManager {
       tasks: this.tasks,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
+    const { nodeId, tasks, actors, workers, store } = this;
+    const parts = { nodeId, tasks, actors, workers, store, recorder: this.taskEvents };
+    this.metrics = new NodeMetrics(metricsSources({ ...parts, cluster: () => this.clusterHooks }));
+    this.observed = observedFrames({ ...parts, metrics: this.metrics });
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
     this.streams = new TaskStreams(this.tasks, this.router, () => this.clusterHooks);
     this.completion.start();
@@ -356,21 +365,11 @@ export class NodeManager {
       case Msg.MemoryReport:
         this.memory.onReport(r);
         return;
+      case Msg.UserMetrics:
       case Msg.TaskEvents:
-        r.u32();
-        this.taskEvents.fromProcess(JSON.parse(r.str()) as TaskRecord[]);
+      case Msg.DirectCallsRan:
+        this.observed(r, type);
         return;
-      case Msg.DirectCallsRan: {
-        const w = this.workers.get(r.u32());
-        if (w)
-          this.taskEvents.directCalls(
-            r,
-            w,
-            (i) => this.workers.get(i)?.pid,
-            (hex) => this.actors.jobOf(hex),
-          );
-        return;
-      }
       case Msg.RefOps: {
         const sender = this.router.workerOwner(r.u32());
         this.router.routeRefOps(sender, Buffer.from(r.raw(r.remaining)));
@@ -574,6 +573,7 @@ export class NodeManager {
     this.closed = true;
     this.taskManager.close();
     this.taskEvents.close();
+    await this.metrics.close();
     this.router.close();
     this.workers.close();
     process.removeListener('exit', this.drainOnExit);

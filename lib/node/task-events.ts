@@ -102,6 +102,10 @@ export class TaskEventRecorder {
   private readonly self: number;
   private ship: ShipRecords | undefined;
   private shipped = 0;
+  /** Attempts that ended on this node, finished and failed (metrics read them). */
+  readonly totals = { finished: 0, failed: 0 };
+  /** Told how long each ended attempt waited to be sent and ran, in ms (NaN: not known). */
+  onEnded: ((waitedMs: number, ranMs: number) => void) | undefined;
   private lastWorker: WorkerSlot | undefined;
   private lastWorkerId = -1;
   private readonly scratch: RecordFields = {
@@ -248,6 +252,9 @@ export class TaskEventRecorder {
       fields.ownerNode = ownerPid === undefined ? -1 : this.self;
       fields.error = error ? errorInfo(error) : undefined;
       records.append(fields);
+      if (error) this.totals.failed++;
+      else this.totals.finished++;
+      if (started > 0) this.onEnded?.(Number.NaN, ended - started);
     }
     this.arm();
   }
@@ -314,6 +321,9 @@ export class TaskEventRecorder {
     f.ownerNode = ownerPid === undefined ? -1 : this.self;
     f.error = error;
     this.records.append(f);
+    if (state === 'FINISHED') this.totals.finished++;
+    else if (state === 'FAILED') this.totals.failed++;
+    if (state !== 'PENDING_NODE_ASSIGNMENT') this.onEnded?.(t.sentAt - t.createdAt, endedAt - startedAt);
     this.arm();
   }
 

@@ -305,9 +305,17 @@ export interface ObjectSummaryRows {
   totalObjects: number;
   /** Their bytes (each object counted once). */
   totalSizeBytes: number;
+  /** By the call site that made them ('disabled' without init({ recordCallSites: true })). */
   byCallSite: Record<
     string,
-    { objects: number; sizeBytes: number; references: Partial<Record<ObjectReferenceType, number>> }
+    {
+      /** Distinct objects made there. */
+      objects: number;
+      /** Their bytes. */
+      sizeBytes: number;
+      /** References to them, by type. */
+      references: Partial<Record<ObjectReferenceType, number>>;
+    }
   >;
 }
 

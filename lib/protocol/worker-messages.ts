@@ -51,6 +51,7 @@ export enum Msg {
   DropActor = 40, // manager -> host: u8[16] actor id; the host forgets that actor, its neighbours run on
   // task events (task-events.ts) only a worker sees: tasks waiting for arguments, direct calls
   TaskEvents = 41, // worker -> manager: u32 index, str JSON array of TaskRecord
+  UserMetrics = 43, // worker -> manager: u32 index, str JSON array of UserMetricUpdate (user-metrics.ts)
   DirectCallsRan = 42, // worker -> manager: u32 index, then DirectCallsBatch.write's columns
 
   // either way: a message too large for a ring slot, parked in the store

@@ -14,6 +14,8 @@ export interface DaemonRecord {
   log: string;
   /** When its process started (/proc/<pid>/stat): a later process that reuses the pid is not it. */
   started?: string;
+  /** host:port of its /metrics endpoint, when it serves one (`--metrics-port`). */
+  metricsAddress?: string;
 }
 
 /** When process `pid` started (clock ticks since boot, /proc/<pid>/stat), or undefined if it is gone. */

@@ -5,6 +5,7 @@ import type { HandleHints } from '../protocol/actor-options.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { RowSelection, StateKind } from '../protocol/state-rows.js';
 import type { TaskRecord } from '../protocol/task-events.js';
+import type { UserMetricUpdate } from '../protocol/user-metrics.js';
 
 export interface ActorCreateReply {
   /** The actor the handle should address (differs from the requested id with getIfExists). */
@@ -86,6 +87,8 @@ export interface Backend {
   refOp(op: Buffer): void;
   /** Task records only this process could make (worker/task-event-buffer.ts), for its node to keep. */
   taskEvents(events: TaskRecord[]): void;
+  /** Updates of programs' metrics (sunray/metrics) made in this process, for its node to serve. */
+  userMetrics(updates: UserMetricUpdate[]): void;
   /** A batch of direct actor calls this process ran (Msg.DirectCallsRan's body): a worker's only. */
   directCallsRan?(body: Buffer): void;
   /** Cancels an actor call this process sent straight to its actor; false if it did not. */

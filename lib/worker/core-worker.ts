@@ -20,6 +20,7 @@ import { CompletionIterator, type CompletionOptions } from './as-completed.js';
 import type { Backend } from './backend.js';
 import type { ObjectRefGenerator } from './generator-stream.js';
 import { Getter } from './getter.js';
+import { MetricsBuffer } from './metrics-buffer.js';
 import { ObjectRecovery } from './object-recovery.js';
 import { DEFAULT_LINEAGE_MEMORY, LineageTable } from './ownership/lineage.js';
 import { type MemoryRow, summarize } from './ownership/summary.js';
@@ -61,6 +62,8 @@ export class CoreWorker {
   readonly submitter: TaskSubmitter;
   /** Task events only this process sees, sent to its node in batches. */
   readonly taskEvents: TaskEventBuffer;
+  /** Updates of programs' metrics (sunray/metrics), sent to the node in batches. */
+  readonly metrics: MetricsBuffer;
   /** Running calls that submitted tasks, by task key: whose children a recursive cancel reaches. */
   private readonly parents = new Map<string, TaskContext>();
   /**
@@ -81,6 +84,7 @@ export class CoreWorker {
     this.refs = new ReferenceTable(this.ids.ownerId, this.ownerHex, backend, store, lineage);
     this.recovery = new ObjectRecovery(this.refs, lineage, backend, store);
     this.getter = new Getter(this.refs, this.recovery, backend, store);
+    this.metrics = new MetricsBuffer((updates) => backend.userMetrics(updates));
     this.taskEvents = new TaskEventBuffer(
       (records) => backend.taskEvents(records),
       backend.directCallsRan ? (body) => backend.directCallsRan?.(body) : undefined,

@@ -8,6 +8,7 @@ import { deserialize, serialize } from '../base/serialization.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { type FunctionDef, TaskKind, type TaskSpec, writeDef, writeSpec } from '../protocol/spec.js';
 import type { TaskRecord } from '../protocol/task-events.js';
+import type { UserMetricUpdate } from '../protocol/user-metrics.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { Backend, NodeRequests } from './backend.js';
 import type { ActorLinks } from './direct/actor-links.js';
@@ -64,6 +65,10 @@ export class WorkerBackend implements Backend {
 
   directCallsRan(body: Buffer): void {
     this.out.sendWith((w) => w.u8(Msg.DirectCallsRan).u32(this.index).raw(body));
+  }
+
+  userMetrics(updates: UserMetricUpdate[]): void {
+    this.out.sendWith((w) => w.u8(Msg.UserMetrics).u32(this.index).str(JSON.stringify(updates)));
   }
 
   taskEvents(events: TaskRecord[]): void {

@@ -28,7 +28,7 @@ describe('state API across nodes', () => {
   beforeAll(async () => {
     cluster = new Cluster();
     await cluster.addNode({ numCpus: 1 });
-    await cluster.addNode({ numCpus: 1 });
+    await cluster.addNode({ numCpus: 1, metricsPort: 0 });
     await sunray.init({ address: cluster.address, token: cluster.token });
   });
   afterAll(async () => {
@@ -204,6 +204,27 @@ describe('state API across nodes', () => {
       leaf: { type: 'NORMAL_TASK', states: { FINISHED: 1 } },
       fails: { states: { FAILED: 1 } },
     });
+    // The second node serves /metrics (sunray start --metrics-port): its tasks, and a program's metric set there.
+    expect(second.metricsAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    const visit = sunray.remote(async () => {
+      const m = await import('sunray/metrics');
+      new m.Counter('branch_visits_total', { tagKeys: ['kind'] }).inc(4, { kind: 'leaf' });
+      return 1;
+    }, on(second.nodeId));
+    await sunray.get(visit.remote());
+    let scraped = '';
+    await until(
+      async () => {
+        scraped = await (await fetch(`http://${second.metricsAddress}/metrics`)).text();
+        return /^branch_visits_total\{kind="leaf",node_id="[0-9a-f]+"\} 4$/m.test(scraped);
+      },
+      10_000,
+      "the second node's /metrics to show the task's counter",
+    );
+    expect(scraped).toMatch(
+      new RegExp(`^sunray_tasks_failed_total\\{node_id="${second.nodeId}"\\} [1-9]`, 'm'),
+    );
+
     const got = await runNode(CLI, ['get', 'task', failedId, ...flags]);
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout).toMatch(/^errorType: RangeError$/m);

@@ -99,6 +99,8 @@ export class FakeBackend implements Backend {
   /** Task events the core sent (task-event-buffer.ts). */
   readonly events: TaskRecord[] = [];
 
+  userMetrics(): void {}
+
   taskEvents(events: TaskRecord[]): void {
     this.events.push(...events);
   }

@@ -256,6 +256,9 @@ export class FakeCluster implements ClusterHooks {
   stateRows(): Promise<{ rows: unknown[]; unreachable: string[] }> {
     return Promise.resolve({ rows: [], unreachable: [] });
   }
+  transfers() {
+    return { objectsPulled: 0, bytesPulled: 0, chunksServed: 0, bytesServed: 0 };
+  }
   taskRows(): Promise<TaskRowsAnswer> {
     return Promise.resolve({ rows: [], dropped: { tasks: 0, events: 0 } });
   }
