@@ -89,70 +89,68 @@ export class NodeMetrics {
       'Task attempts that failed on this node',
       () => src.taskTotals().failed,
     );
-    const store = (
-      name: string,
-      help: string,
-      read: (s: NonNullable<ReturnType<MetricsSources['store']>>) => number,
-    ) =>
+    /** A gauge read when scraped (undefined: not set, e.g. the store is closed). */
+    const gauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
         name,
         help,
         registers,
         collect() {
-          const s = src.store();
-          if (s) this.set(read(s));
+          const v = read();
+          if (v !== undefined) this.set(v);
         },
       });
-    store('sunray_object_store_capacity_bytes', 'Bytes of the shared-memory store', (s) => s.capacity);
-    store('sunray_object_store_used_bytes', 'Bytes of the store in use', (s) => s.used);
-    store('sunray_object_store_objects', 'Objects in the store', (s) => s.objects);
-    store('sunray_object_store_pinned_objects', 'Objects pinned by a reader now', (s) => s.pinned);
-    store('sunray_object_store_spilled_objects', 'Objects spilled to disk now', (s) => s.spilledObjects);
-    store('sunray_object_store_spilled_bytes', 'Bytes spilled to disk so far', (s) => s.spilledBytes);
-    store('sunray_object_store_evicted_bytes', 'Bytes evicted so far', (s) => s.evictedBytes);
-    store('sunray_object_store_restored_bytes', 'Bytes restored from disk so far', (s) => s.restoredBytes);
-    const transfer = (
-      name: string,
-      help: string,
-      read: (t: NonNullable<ReturnType<MetricsSources['transfers']>>) => number,
-    ) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const t = src.transfers();
-          this.set(t ? read(t) : 0);
-        },
-      });
-    transfer(
+    gauge(
+      'sunray_object_store_capacity_bytes',
+      'Bytes of the shared-memory store',
+      () => src.store()?.capacity,
+    );
+    gauge('sunray_object_store_used_bytes', 'Bytes of the store in use', () => src.store()?.used);
+    gauge('sunray_object_store_objects', 'Objects in the store', () => src.store()?.objects);
+    gauge('sunray_object_store_pinned_objects', 'Objects pinned by a reader now', () => src.store()?.pinned);
+    gauge(
+      'sunray_object_store_spilled_objects',
+      'Objects spilled to disk now',
+      () => src.store()?.spilledObjects,
+    );
+    gauge(
+      'sunray_object_store_spilled_bytes',
+      'Bytes spilled to disk so far',
+      () => src.store()?.spilledBytes,
+    );
+    gauge('sunray_object_store_evicted_bytes', 'Bytes evicted so far', () => src.store()?.evictedBytes);
+    gauge(
+      'sunray_object_store_restored_bytes',
+      'Bytes restored from disk so far',
+      () => src.store()?.restoredBytes,
+    );
+    gauge(
       'sunray_transfer_pulled_objects',
       'Objects pulled from other nodes so far',
-      (t) => t.objectsPulled,
+      () => src.transfers()?.objectsPulled ?? 0,
     );
-    transfer('sunray_transfer_pulled_bytes', 'Bytes pulled from other nodes so far', (t) => t.bytesPulled);
-    transfer('sunray_transfer_served_bytes', 'Bytes served to other nodes so far', (t) => t.bytesServed);
-    const machine = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
-    machine('sunray_node_cpus', "The machine's logical CPUs", () => cpus().length);
+    gauge(
+      'sunray_transfer_pulled_bytes',
+      'Bytes pulled from other nodes so far',
+      () => src.transfers()?.bytesPulled ?? 0,
+    );
+    gauge(
+      'sunray_transfer_served_bytes',
+      'Bytes served to other nodes so far',
+      () => src.transfers()?.bytesServed ?? 0,
+    );
+    gauge('sunray_node_cpus', "The machine's logical CPUs", () => cpus().length);
     // The node process's own (prom-client's default set names some gauges *_total, which promtool refuses).
     total('sunray_node_process_cpu_seconds_total', 'CPU time of the node process (user + system)', () => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1e6;
     });
-    machine('sunray_node_process_resident_memory_bytes', 'Resident memory of the node process', () =>
+    gauge('sunray_node_process_resident_memory_bytes', 'Resident memory of the node process', () =>
       process.memoryUsage.rss(),
     );
-    machine('sunray_node_load1', "The machine's load average over a minute", () => loadavg()[0] ?? 0);
-    machine('sunray_node_mem_total_bytes', "The machine's memory", () => totalmem());
-    machine('sunray_node_mem_available_bytes', "The machine's free memory", () => freemem());
+    gauge('sunray_node_load1', "The machine's load average over a minute", () => loadavg()[0] ?? 0);
+    gauge('sunray_node_mem_total_bytes', "The machine's memory", () => totalmem());
+    gauge('sunray_node_mem_available_bytes', "The machine's free memory", () => freemem());
     const drain = () => this.drain();
     this.scheduling = new Histogram({
       name: 'sunray_scheduling_latency_seconds',

@@ -7,11 +7,11 @@
 // waiting for its arguments, a direct actor call) as records of their own.
 import type { Reader } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
-import { jobIdOf } from '../protocol/job.js';
 import { classKey } from '../protocol/resources.js';
 import { TaskKind, type TaskSpec } from '../protocol/spec.js';
 import { type RowSelection, selectRows } from '../protocol/state-rows.js';
 import {
+  describeTask,
   errorInfo,
   eventTime,
   foldTaskRecords,
@@ -19,12 +19,14 @@ import {
   type TaskRecord,
   type TaskStateName,
   type TaskStateRow,
-  type TaskTypeName,
 } from '../protocol/task-events.js';
 import { readDirectCalls } from '../protocol/worker-messages.js';
 import type { ResultSink } from './owner-router.js';
-import { type RecordFields, TaskRecords } from './task-records.js';
+import { blankRecordFields, type RecordFields, TaskRecords } from './task-records.js';
 import type { WorkerSlot } from './worker-slot.js';
+
+/** The actor id of a description (each record keeps its own). */
+const NO_ACTOR = new Uint8Array(0);
 
 /** How often a node that is not the head ships its records (ms): Ray's task_events_report_interval_ms. */
 export const TASK_EVENTS_INTERVAL_MS = 1000;
@@ -56,12 +58,6 @@ export interface TaskRowsAnswer {
   /** Nodes that did not say which of their tasks are running now. */
   unreachable?: string[];
 }
-
-const TYPE_OF: Record<TaskKind, TaskTypeName> = {
-  [TaskKind.Task]: 'NORMAL_TASK',
-  [TaskKind.ActorCreate]: 'ACTOR_CREATION_TASK',
-  [TaskKind.ActorCall]: 'ACTOR_TASK',
-};
 
 /** What the recorder reads of a task: its spec, owner and attempt, and the times it noted on it. */
 export interface TaskRef {
@@ -108,24 +104,7 @@ export class TaskEventRecorder {
   onEnded: ((waitedMs: number, ranMs: number) => void) | undefined;
   private lastWorker: WorkerSlot | undefined;
   private lastWorkerId = -1;
-  private readonly scratch: RecordFields = {
-    taskKey: '',
-    attempt: 0,
-    state: 'FINISHED',
-    desc: -1,
-    actorHex: '',
-    waitingAt: Number.NaN,
-    createdAt: Number.NaN,
-    sentAt: Number.NaN,
-    startedAt: Number.NaN,
-    endedAt: Number.NaN,
-    node: -1,
-    worker: -1,
-    pid: -1,
-    ownerPid: -1,
-    ownerNode: -1,
-    error: undefined,
-  };
+  private readonly scratch = blankRecordFields();
   private lastDesc: { kind: TaskKind; name: string; job: string; demand: object; id: number } | undefined;
   /** Records other nodes could not ship (on the head). */
   private lostElsewhere = 0;
@@ -199,39 +178,20 @@ export class TaskEventRecorder {
       if (d === undefined) {
         const name = b.names[nameIdx] ?? '';
         const job = jobs[actorIdx] ?? '';
-        const key = `${TaskKind.ActorCall}\u0000${name}\u0000${job}\u0000`;
-        d = records.descId(key, () => ({
-          name,
-          type: 'ACTOR_TASK',
-          funcOrClassName: name.split('.')[0] ?? name,
-          actorId: '',
-          jobId: jobIdOf(job) ?? '',
-          requiredResources: {},
-        }));
+        const kind = TaskKind.ActorCall;
+        const key = `${kind}\u0000${name}\u0000${job}\u0000`;
+        d = records.descId(key, () => describeTask({ kind, name, actorId: NO_ACTOR, job, demand: {} }));
         descs.set(nameIdx * 0x10000 + actorIdx, d);
       }
       return d;
     };
     const pids = new Map<number, number | undefined>();
     const fields: RecordFields = {
-      taskKey: '',
+      ...blankRecordFields(),
       keyBytes: b.keys,
-      keyAt: 0,
-      attempt: 0,
-      state: 'FINISHED',
-      desc: -1,
-      actorHex: '',
-      waitingAt: Number.NaN,
-      createdAt: Number.NaN,
-      sentAt: Number.NaN,
-      startedAt: Number.NaN,
-      endedAt: Number.NaN,
       node: this.self,
       worker,
       pid: w.pid,
-      ownerPid: -1,
-      ownerNode: -1,
-      error: undefined,
     };
     for (let i = 0; i < b.count; i++) {
       const a = b.actorIdx[i] ?? 0;
@@ -399,14 +359,5 @@ export class TaskEventRecorder {
 
 /** What a task is, from its spec (made once per kind of call: see descOf). */
 export function describe(spec: TaskSpec): TaskDescription {
-  const type = TYPE_OF[spec.kind];
-  const name = spec.name;
-  return {
-    name,
-    type,
-    funcOrClassName: type === 'NORMAL_TASK' ? name : (name.split('.')[0] ?? name),
-    actorId: type === 'NORMAL_TASK' ? '' : spec.actorId.toString('hex'),
-    jobId: jobIdOf(spec.job) ?? '',
-    requiredResources: { ...spec.demand },
-  };
+  return describeTask(spec);
 }

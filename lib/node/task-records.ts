@@ -5,16 +5,15 @@
 // collector the hot path's largest cost). Strings (node and worker ids, what a task is) are
 // interned; a record becomes an object only when the state API asks, or when a node ships
 // its records to the head. Past its capacity the oldest records are overwritten, counted.
-import type { TaskDescription, TaskErrorInfo, TaskRecord, TaskStateName } from '../protocol/task-events.js';
+import {
+  TASK_STATE_ORDER,
+  type TaskDescription,
+  type TaskErrorInfo,
+  type TaskRecord,
+  type TaskStateName,
+} from '../protocol/task-events.js';
 
-const STATES: readonly TaskStateName[] = [
-  'PENDING_ARGS_AVAIL',
-  'PENDING_NODE_ASSIGNMENT',
-  'SUBMITTED_TO_WORKER',
-  'RUNNING',
-  'FINISHED',
-  'FAILED',
-];
+const STATES = TASK_STATE_ORDER;
 const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
 const ID_BYTES = 24;
 const NO_TIME = Number.NaN;
@@ -44,6 +43,28 @@ export interface RecordFields {
   ownerPid: number;
   ownerNode: number;
   error: TaskErrorInfo | undefined;
+}
+
+/** A record's fields with nothing known yet (the caller fills in what it knows and reuses it). */
+export function blankRecordFields(): RecordFields {
+  return {
+    taskKey: '',
+    attempt: 0,
+    state: 'FINISHED',
+    desc: -1,
+    actorHex: '',
+    waitingAt: NO_TIME,
+    createdAt: NO_TIME,
+    sentAt: NO_TIME,
+    startedAt: NO_TIME,
+    endedAt: NO_TIME,
+    node: -1,
+    worker: -1,
+    pid: -1,
+    ownerPid: -1,
+    ownerNode: -1,
+    error: undefined,
+  };
 }
 
 /** Strings kept once each, by number. */

@@ -7,6 +7,8 @@
 import { TaskError } from '../base/errors.js';
 import { deserialize } from '../base/serialization.js';
 import { failureToError, type ReceivedErrorRecord } from './error-record.js';
+import { jobIdOf } from './job.js';
+import { TaskKind } from './spec.js';
 
 /** A task's state, as Ray names it. */
 export type TaskStateName =
@@ -38,6 +40,33 @@ const RANK: Record<TaskStateName, number> = {
   FINISHED: 4,
   FAILED: 4,
 };
+
+/** The type of a spec's kind. */
+export const TASK_TYPE_OF: Readonly<Record<TaskKind, TaskTypeName>> = {
+  [TaskKind.Task]: 'NORMAL_TASK',
+  [TaskKind.ActorCreate]: 'ACTOR_CREATION_TASK',
+  [TaskKind.ActorCall]: 'ACTOR_TASK',
+};
+
+/** What a call is, from its spec's fields (an actor's class is its name's part before the dot). */
+export function describeTask(t: {
+  kind: TaskKind;
+  name: string;
+  actorId: Uint8Array;
+  job: string;
+  demand: Record<string, number>;
+}): TaskDescription {
+  const type = TASK_TYPE_OF[t.kind];
+  const { name } = t;
+  return {
+    name,
+    type,
+    funcOrClassName: type === 'NORMAL_TASK' ? name : (name.split('.')[0] ?? name),
+    actorId: type === 'NORMAL_TASK' ? '' : Buffer.from(t.actorId).toString('hex'),
+    jobId: jobIdOf(t.job) ?? '',
+    requiredResources: { ...t.demand },
+  };
+}
 
 /** The error a failed task ended with. */
 export interface TaskErrorInfo {

@@ -5,21 +5,14 @@
 // batched and sent to the node once a second, which keeps them with its own.
 
 import { Writer } from '../base/codec.js';
-import { jobIdOf } from '../protocol/job.js';
-import { TaskKind } from '../protocol/spec.js';
-import { eventTime, type TaskRecord, type TaskTypeName } from '../protocol/task-events.js';
+import type { TaskKind } from '../protocol/spec.js';
+import { describeTask, eventTime, type TaskRecord } from '../protocol/task-events.js';
 import { DirectCallsBatch } from '../protocol/worker-messages.js';
 
 /** How often a process sends its batch (ms). */
 const SEND_INTERVAL_MS = 1000;
 /** Records a process holds before it sends them, timer or not. */
 const BATCH = 10_000;
-
-const TYPES: Record<TaskKind, TaskTypeName> = {
-  [TaskKind.Task]: 'NORMAL_TASK',
-  [TaskKind.ActorCreate]: 'ACTOR_CREATION_TASK',
-  [TaskKind.ActorCall]: 'ACTOR_TASK',
-};
 
 /** What a task waiting for its arguments is, before it has a spec. */
 export interface WaitingTask {
@@ -50,21 +43,13 @@ export class TaskEventBuffer {
   /** A task of ours waits for ref arguments to be ready before it is submitted. */
   waitingForArgs(t: WaitingTask): void {
     if (!this.enabled) return;
-    const type = TYPES[t.kind];
     this.push({
       taskId: Buffer.from(t.taskKey, 'latin1').toString('hex'),
       attempt: 0,
       state: 'PENDING_ARGS_AVAIL',
       waitingAt: eventTime(),
       ownerPid: process.pid,
-      desc: {
-        name: t.name,
-        type,
-        funcOrClassName: type === 'NORMAL_TASK' ? t.name : (t.name.split('.')[0] ?? t.name),
-        actorId: type === 'NORMAL_TASK' ? '' : t.actorId.toString('hex'),
-        jobId: jobIdOf(t.job) ?? '',
-        requiredResources: { ...t.demand },
-      },
+      desc: describeTask(t),
     });
   }
 
