@@ -21,6 +21,7 @@ import {
   type WorkerStateRow,
 } from '../protocol/state-rows.js';
 import type { TaskStateName, TaskStateRow } from '../protocol/task-events.js';
+import type { StateAnswer } from '../worker/backend.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
 export { DEFAULT_LIST_LIMIT, type RowSelection, type StateFilter } from '../protocol/state-rows.js';
@@ -95,11 +96,9 @@ export interface TaskSummary {
 
 /** How many tasks of each name are in each state, over the cluster (Ray's summarize_tasks). */
 export async function summarizeTasks(): Promise<TaskSummary> {
-  const rt = currentRuntimeOrStart();
-  rt.core.taskEvents.flush(); // this process's own events first (they go ahead of the question)
-  const answer = await rt.backend.request('listState', 'tasks', { limit: Number.MAX_SAFE_INTEGER });
-  const s: TaskSummaryRows = summarizeTaskRows(answer.rows as TaskStateRow[]);
-  return { ...s, droppedTasks: answer.dropped?.tasks ?? 0 };
+  const { rows, dropped } = await fetchRows('tasks');
+  const s: TaskSummaryRows = summarizeTaskRows(rows);
+  return { ...s, droppedTasks: dropped?.tasks ?? 0 };
 }
 
 /**
@@ -149,13 +148,9 @@ async function list<K extends StateKind>(
 ): Promise<ListResult<Partial<StateRows[K]>>> {
   checkSelection(kind, opts); // before anything is asked of the nodes
   // Tasks are filtered and limited by the head (its table may hold 100,000): only what is shown travels.
-  const where = kind === 'tasks' ? { filters: opts.filters ?? [], limit: opts.limit } : undefined;
-  const rt = currentRuntimeOrStart();
-  if (kind === 'tasks') rt.core.taskEvents.flush(); // this process's own events go ahead of the question
-  const answer = await rt.backend.request(
-    'listState',
+  const answer = await ask(
     kind,
-    where as RowSelection<Record<string, unknown>> | undefined,
+    kind === 'tasks' ? { filters: opts.filters ?? [], limit: opts.limit } : undefined,
   );
   const shown = selectRows(kind, answer.rows as StateRows[K][], opts) as ListResult<Partial<StateRows[K]>>;
   shown.unreachableNodes = answer.unreachable;
@@ -164,9 +159,20 @@ async function list<K extends StateKind>(
   return shown;
 }
 
-async function fetchRows<K extends StateKind>(
+/** Every row of a kind (tasks: all the head keeps). */
+export async function fetchRows<K extends StateKind>(
   kind: K,
-): Promise<{ rows: StateRows[K][]; unreachable: string[] }> {
-  const answer = await currentRuntimeOrStart().backend.request('listState', kind);
-  return { rows: answer.rows as StateRows[K][], unreachable: answer.unreachable };
+): Promise<{ rows: StateRows[K][]; unreachable: string[]; dropped?: StateAnswer['dropped'] }> {
+  const answer = await ask(kind, kind === 'tasks' ? { limit: Number.MAX_SAFE_INTEGER } : undefined);
+  return { ...answer, rows: answer.rows as StateRows[K][] };
+}
+
+/** The nodes' answer for a kind; for tasks, this process's own events go ahead of the question. */
+async function ask(
+  kind: StateKind,
+  where: RowSelection<Record<string, unknown>> | undefined,
+): Promise<StateAnswer> {
+  const rt = currentRuntimeOrStart();
+  if (kind === 'tasks') rt.core.taskEvents.flush();
+  return await rt.backend.request('listState', kind, where);
 }

@@ -2,9 +2,8 @@
 // that Perfetto and chrome://tracing open: Ray's `ray.timeline(filename)`.
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../base/errors.js';
-import type { TaskStateRow } from '../protocol/task-events.js';
 import { chromeTrace, type TraceEvent } from '../protocol/timeline.js';
-import { currentRuntimeOrStart } from './runtime.js';
+import { fetchRows } from './state.js';
 
 export type { TraceEvent } from '../protocol/timeline.js';
 
@@ -17,10 +16,7 @@ export async function timeline(file?: string): Promise<TraceEvent[]> {
   if (file !== undefined && (typeof file !== 'string' || file === '')) {
     throw new InvalidArgumentError(`timeline(file): a file name, got ${JSON.stringify(file)}`);
   }
-  const rt = currentRuntimeOrStart();
-  rt.core.taskEvents.flush(); // this process's own events go ahead of the question
-  const answer = await rt.backend.request('listState', 'tasks', { limit: Number.MAX_SAFE_INTEGER });
-  const events = chromeTrace(answer.rows as TaskStateRow[]);
+  const events = chromeTrace((await fetchRows('tasks')).rows);
   if (file !== undefined) await writeFile(file, JSON.stringify(events));
   return events;
 }

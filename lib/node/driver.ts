@@ -20,7 +20,6 @@ import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
 import { NodeManager } from './node-manager.js';
-import { checkTaskEventsLimit } from './task-events.js';
 
 /** Options of init(): the node the driver starts (or the cluster it joins) and its limits. */
 export interface InitOptions {
@@ -185,7 +184,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),
     labels: checkLabels(opts.labels, 'init()'),
     taskEvents: opts.taskEvents ?? true,
-    taskEventsLimit: checkTaskEventsLimit(opts.taskEventsLimit),
+    ...(opts.taskEventsLimit !== undefined ? { taskEventsLimit: opts.taskEventsLimit } : {}),
   });
   const backend = new DriverBackend(manager);
   if (opts.lineageMemory !== undefined && !(Number.isFinite(opts.lineageMemory) && opts.lineageMemory >= 0)) {

@@ -110,6 +110,7 @@ export class NodeManager {
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
+    const taskEventsLimit = checkTaskEventsLimit(opts.taskEventsLimit); // before anything is made
     this.store = ObjectStore.create({
       capacity: opts.objectStoreMemory,
       ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
@@ -122,11 +123,8 @@ export class NodeManager {
     this.router = new OwnerRouter(this.store, this.nodePrefix);
     this.driverOwner = this.router.driverOwner;
     this.remoteOwner = this.router.remoteOwner;
-    this.taskEvents = new TaskEventRecorder(
-      this.nodeId,
-      opts.taskEvents !== false,
-      checkTaskEventsLimit(opts.taskEventsLimit),
-      (o) => (o.kind === 'driver' ? process.pid : this.workers.get(o.workerIndex)?.pid),
+    this.taskEvents = new TaskEventRecorder(this.nodeId, opts.taskEvents !== false, taskEventsLimit, (o) =>
+      o.kind === 'driver' ? process.pid : this.workers.get(o.workerIndex)?.pid,
     );
     this.tasks = new TaskTable<W>(() => this.updateRef(), this.taskEvents);
     this.workers = new WorkerPool<W>(

@@ -48,7 +48,7 @@ export interface RequestTargets {
   /** This node's rows of the state API. */
   readonly localState: Pick<LocalState, 'rows'>;
   /** This node's task records (the table of tasks when it is on its own), and its tasks now. */
-  readonly taskEvents: Pick<TaskEventRecorder, 'flush' | 'table' | 'live'>;
+  readonly taskEvents: Pick<TaskEventRecorder, 'table' | 'live'>;
   readonly tasks: { values(): Iterable<TaskRef> };
 }
 
@@ -86,7 +86,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       const cluster = node.cluster();
       if (kind === 'tasks') {
         const sel = (selection ?? {}) as unknown as RowSelection<TaskStateRow>;
-        node.taskEvents.flush();
+        // In a cluster the head's table answers (taskRows ships this node's records first).
         const answer = cluster
           ? cluster.taskRows(sel)
           : Promise.resolve(node.taskEvents.table(node.taskEvents.live(node.tasks.values()), sel));

@@ -7,7 +7,6 @@
 // waiting for its arguments, a direct actor call) as records of their own.
 import type { Reader } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
-import { classKey } from '../protocol/resources.js';
 import { TaskKind, type TaskSpec } from '../protocol/spec.js';
 import { type RowSelection, selectRows } from '../protocol/state-rows.js';
 import {
@@ -15,7 +14,6 @@ import {
   errorInfo,
   eventTime,
   foldTaskRecords,
-  type TaskDescription,
   type TaskRecord,
   type TaskStateName,
   type TaskStateRow,
@@ -178,9 +176,9 @@ export class TaskEventRecorder {
       if (d === undefined) {
         const name = b.names[nameIdx] ?? '';
         const job = jobs[actorIdx] ?? '';
-        const kind = TaskKind.ActorCall;
-        const key = `${kind}\u0000${name}\u0000${job}\u0000`;
-        d = records.descId(key, () => describeTask({ kind, name, actorId: NO_ACTOR, job, demand: {} }));
+        d = records.descId(
+          describeTask({ kind: TaskKind.ActorCall, name, actorId: NO_ACTOR, job, demand: {} }),
+        );
         descs.set(nameIdx * 0x10000 + actorIdx, d);
       }
       return d;
@@ -293,8 +291,7 @@ export class TaskEventRecorder {
     const { kind, name, job, demand } = spec;
     if (last && last.kind === kind && last.name === name && last.job === job && last.demand === demand)
       return last.id;
-    const key = `${kind}\u0000${name}\u0000${job}\u0000${classKey(demand)}`;
-    const id = this.records.descId(key, () => ({ ...describe(spec), actorId: '' }));
+    const id = this.records.descId(describeTask(spec));
     this.lastDesc = { kind, name, job, demand, id };
     return id;
   }
@@ -308,7 +305,7 @@ export class TaskEventRecorder {
         taskId: t.spec.taskId.toString('hex'),
         attempt: t.attempt,
         state: 'PENDING_NODE_ASSIGNMENT',
-        desc: { ...describe(t.spec) },
+        desc: describeTask(t.spec),
         createdAt: t.createdAt,
       };
       const pid = this.ownerPid(t.owner);
@@ -355,9 +352,4 @@ export class TaskEventRecorder {
   close(): void {
     this.flush();
   }
-}
-
-/** What a task is, from its spec (made once per kind of call: see descOf). */
-export function describe(spec: TaskSpec): TaskDescription {
-  return describeTask(spec);
 }

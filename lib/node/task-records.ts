@@ -131,9 +131,9 @@ export class TaskRecords {
     return this.lastActorId;
   }
 
-  /** A description's number, by a key the caller makes (made once per key). */
-  descId(key: string, make: () => TaskDescription): number {
-    return this.descs.id(key, make);
+  /** A description's number (kept once; the actor id is kept per record, not in it). */
+  descId(d: TaskDescription): number {
+    return this.descs.id(descKey(d), () => ({ ...d, actorId: '' }));
   }
 
   /** Appends a record (the hot path: no allocation that outlives the call). */
@@ -174,7 +174,7 @@ export class TaskRecords {
       taskKey: Buffer.from(r.taskId, 'hex').toString('latin1'),
       attempt: r.attempt,
       state: r.state,
-      desc: d ? this.descId(descKey(d), () => ({ ...d, actorId: '' })) : -1,
+      desc: d ? this.descId(d) : -1,
       actorHex: d?.actorId ?? '',
       waitingAt: r.waitingAt ?? NO_TIME,
       createdAt: r.createdAt ?? NO_TIME,
@@ -237,7 +237,7 @@ export class TaskRecords {
 }
 
 /** What makes two descriptions the same (the actor id is kept per record, not in them). */
-export function descKey(d: Omit<TaskDescription, 'actorId'>): string {
+function descKey(d: Omit<TaskDescription, 'actorId'>): string {
   const resources = Object.entries(d.requiredResources)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');

@@ -281,10 +281,10 @@ export function readDirectCalls(r: Reader): DirectCallsRead {
   const actors: Buffer[] = [];
   for (let n = r.u32(); n > 0; n--) actors.push(r.copy(16));
   const keys = r.copy(count * TASK_ID_SIZE);
+  // One copy each, into a buffer of its own (typed arrays need their element alignment).
   const column = (bytes: number) => {
-    const b = r.copy(bytes);
     const out = new ArrayBuffer(bytes);
-    new Uint8Array(out).set(b);
+    new Uint8Array(out).set(r.raw(bytes));
     return out;
   };
   const times = new Float64Array(column(count * 16));
