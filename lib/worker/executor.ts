@@ -299,7 +299,8 @@ export class Executor {
   // arrived, with no promise in between (the short-task hot path).
   private run(job: Job): void {
     const spec = job.spec;
-    job.startedAt = eventTime();
+    // Task events only: with them off the node reads no times (0: not recorded).
+    if (this.core.taskEvents.enabled) job.startedAt = eventTime();
     this.lastTaskName = spec.name;
     const actor = spec.kind === TaskKind.ActorCall ? job.actor : undefined;
     const ctx = new CallContext(
@@ -489,14 +490,18 @@ export class Executor {
   private reply(job: Job, status: DoneStatus, returns: TaskReturn[]): void {
     if (job.actor?.dropped) return;
     const spec = job.spec;
-    const ended = job.startedAt > 0 ? eventTime() : 0;
     if (job.direct) {
-      this.replyDirect(job.owner, specKey(spec), spec.numReturns, status, returns);
-      const error = status === DoneStatus.Ok ? undefined : returns[0]?.payload;
-      const actorId = job.actor?.id ?? spec.actorId; // the hosted actor's: one Buffer for all its calls
-      this.core.taskEvents.ranDirect(specKey(spec), actorId, spec.name, job.startedAt, error, job.owner);
+      const key = specKey(spec);
+      this.replyDirect(job.owner, key, spec.numReturns, status, returns);
+      const events = this.core.taskEvents;
+      if (events.enabled) {
+        const error = status === DoneStatus.Ok ? undefined : returns[0]?.payload;
+        const actorId = job.actor?.id ?? spec.actorId; // the hosted actor's: one Buffer for all its calls
+        events.ranDirect(key, actorId, spec.name, job.startedAt, error, job.owner);
+      }
     } else {
       this.returnedRefs = false; // (the node manager's way keeps the order anyway)
+      const ended = job.startedAt > 0 ? eventTime() : 0;
       this.out.sendWith((w) => writeDone(w, this.index, spec.taskId, status, returns, job.startedAt, ended));
     }
   }
