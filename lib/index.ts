@@ -41,6 +41,7 @@ export type {
   StreamingActorMethod,
   UntypedActor,
 } from './api/actor.js';
+export { type GetLogOptions, getLog, type LogFileRow, listLogs } from './api/logs.js';
 export type {
   ErrorClass,
   MultiReturnRemoteFunction,
@@ -118,6 +119,7 @@ export {
   ClusterConnectionError,
   GetTimeoutError,
   InvalidArgumentError,
+  LogNotFoundError,
   NotInActorError,
   NotInitializedError,
   ObjectLostError,

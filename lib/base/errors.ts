@@ -261,6 +261,14 @@ export class QueueEmptyError extends SunrayError {
 }
 
 /**
+ * getLog() or `sunray logs` found no log file for what it was asked: no such actor, task or
+ * worker, a task that has not run yet, an actor without a process, or a node that is gone.
+ */
+export class LogNotFoundError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_LOG_NOT_FOUND';
+}
+
+/**
  * A directory sunray would keep private files in (the session directory, a spill directory) could be
  * changed by another user: it or a level above it is a symbolic link, belongs to another user, or is
  * writable by group or others. `path` is the directory that failed the check.
@@ -299,4 +307,5 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   UnsafeDirectoryError,
   QueueFullError,
   QueueEmptyError,
+  LogNotFoundError,
 };

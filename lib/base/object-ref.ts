@@ -3,7 +3,7 @@
 // ref nested anywhere inside a value is found by the serializer itself, with
 // no extra walk over the value (see serialization.ts).
 import { inspect } from 'node:util';
-import { OBJECT_ID_SIZE } from './ids.js';
+import { OBJECT_ID_SIZE, TASK_ID_SIZE } from './ids.js';
 
 declare const valueType: unique symbol;
 
@@ -109,6 +109,14 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     if (this.#hex === undefined)
       this.#hex = Buffer.from(this.buffer, this.byteOffset, OBJECT_ID_SIZE).toString('hex');
     return this.#hex;
+  }
+
+  /**
+   * The id (hex) of the task that made this object (Ray's ObjectRef.task_id()), as listTasks,
+   * getTask and getLog name it; a put() object's is that of the task (or driver) that put it.
+   */
+  get taskId(): string {
+    return this.hex.slice(0, TASK_ID_SIZE * 2);
   }
 
   /** The id as a Buffer (a copy). */

@@ -39,6 +39,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'one task or actor, every field (a failed task with its error): get task|actor ID',
     load: () => import('./get.js'),
   },
+  logs: {
+    summary: "workers' log files: logs [--actor ID | --task ID | --node ID --worker PID] [--follow]",
+    load: () => import('./logs.js'),
+  },
   timeline: {
     summary: 'the recorded tasks as a Chrome trace for Perfetto: timeline [--output trace.json]',
     load: () => import('./timeline.js'),

@@ -12,6 +12,7 @@ import type { ResultSink } from '../node/owner-router.js';
 import type { TaskRowsAnswer } from '../node/task-events.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
+import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection } from '../protocol/state-rows.js';
@@ -24,6 +25,7 @@ import { Forwarding } from './forwarding.js';
 import { HeadService } from './head-service.js';
 import { KvClient } from './kv-client.js';
 import type { LocalNode } from './local-node.js';
+import { LogLink } from './log-link.js';
 import { Membership } from './membership.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
 import { NodeTable } from './node-table.js';
@@ -74,6 +76,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly actors: RemoteActors;
   private readonly state: StateQueries;
   private readonly taskEvents: TaskEventsLink;
+  private readonly logs: LogLink;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -110,9 +113,15 @@ export class ClusterNode implements ClusterHooks {
     this.state = new StateQueries(
       table,
       peers,
-      (kind) => manager.localState.rows(kind),
+      (kind, selectionJson) => manager.localState.rows(kind, selectionJson),
       directory ? () => directory.jobs.rows() : undefined,
       () => this.membership.headConn,
+    );
+    this.logs = new LogLink(
+      table,
+      peers,
+      (lines, from) => manager.logs.fromNode(lines, from),
+      () => this.state.jobs(),
     );
     this.forwarding = new Forwarding({
       local: manager,
@@ -239,6 +248,9 @@ export class ClusterNode implements ClusterHooks {
       case 'taskEvents':
         this.taskEvents.onEvents(m);
         return;
+      case 'logLines':
+        this.logs.onLines(m, c.peerId);
+        return;
       default:
         this.head.onMessage(c, p);
     }
@@ -337,6 +349,14 @@ export class ClusterNode implements ClusterHooks {
     return this.state.jobs();
   }
 
+  readLog(req: LogRead): Promise<LogChunk> {
+    return this.state.readLog(req);
+  }
+
+  sendLogs(jobId: string, lines: LogLine[]): void {
+    this.logs.send(jobId, lines);
+  }
+
   clusterResources(kind: 'total' | 'available'): Record<string, number> {
     return this.placer.clusterResources(kind);
   }
@@ -368,6 +388,7 @@ export class ClusterNode implements ClusterHooks {
     // head it leaves; a connection reset instead of ended may lose what the peer had not read.
     // A kill may still be asking the directory where its actor lives (at most a few seconds).
     await Promise.race([this.actors.killsSent(), new Promise((r) => setTimeout(r, 3000).unref())]);
+    this.logs.close();
     await this.peers.close(this.membership.headConn);
     this.membership.leave();
     await this.membership.headConn?.finish('this node is shutting down');

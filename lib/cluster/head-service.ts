@@ -57,6 +57,7 @@ export class HeadService {
           actorsAwaitingProcess: 0,
           storeCapacity: m.storeCapacity,
           labels: m.labels,
+          jobId: m.job?.jobId ?? '',
         });
         if (m.job) d.jobs.started(m.nodeId, m.job);
         this.headLinks.set(c, m.nodeId);

@@ -8,6 +8,7 @@ import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskEventRecorder } from '../node/task-events.js';
 import type { DriverJob } from '../protocol/job.js';
+import type { LogLine } from '../protocol/log-lines.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
@@ -37,7 +38,9 @@ export interface LocalNode {
   cluster: ClusterHooks | undefined;
   loadSnapshot(): LoadSnapshot;
   /** This node's rows of the state API (node/state-rows.ts). */
-  readonly localState: { rows(kind: LocalStateKind): unknown[] | Promise<unknown[]> };
+  readonly localState: { rows(kind: LocalStateKind, selectionJson?: string): unknown[] | Promise<unknown[]> };
+  /** Where worker lines go: another node's, for this node's driver, are printed here. */
+  readonly logs: { fromNode(lines: LogLine[], nodeId: string): void };
   /** Its task records: the cluster's table of tasks when it is the head (task-events-link.ts). */
   readonly taskEvents: TaskEventRecorder;
   /** Takes the queued tasks this node can never run (a node that joined may). */

@@ -99,6 +99,7 @@ export class Membership {
       actorsAwaitingProcess: snap.actorsAwaitingProcess,
       storeCapacity: local.opts.objectStoreMemory,
       labels: local.opts.labels ?? {},
+      jobId: local.opts.driverJob?.jobId ?? '',
     };
   }
 

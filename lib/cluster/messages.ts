@@ -3,7 +3,7 @@
 // the flatbuffers accessors trust offsets, so every read runs inside one try
 // and vector lengths are checked against the frame size before any loop.
 import * as flatbuffers from 'flatbuffers';
-import { type DriverJob, readDriverJob } from '../protocol/job.js';
+import { readDriverJob } from '../protocol/job.js';
 import { decodeFrame, FrameError, withLength } from './frame.js';
 import {
   Body,
@@ -21,6 +21,7 @@ import {
   KvPut,
   KvReply,
   LeaveNode,
+  LogLines,
   NodeInfo,
   NodeTable,
   ObjectChunk,
@@ -40,104 +41,15 @@ import {
   TaskEvents,
   TaskResult,
 } from './generated/wire_generated.js';
+import type { Message, NodeInfoMsg, Parsed, Resources } from './message-types.js';
 
-/** Resource amounts by name (CPU, GPU, memory, custom ones). */
-export type Resources = Record<string, number>;
-
-/** One node as the node table and heartbeats describe it. */
-export interface NodeInfoMsg {
-  nodeId: string; // hex
-  address: string;
-  total: Resources;
-  available: Resources;
-  load: Resources;
-  alive: boolean;
-  isHead: boolean;
-  isDriver: boolean;
-  pendingTasks: number;
-  infeasible: Record<string, number>;
-  storeCapacity: number;
-  /** Actors waiting to be placed there (for a worker process or for resources). */
-  pendingActors: number;
-  /** Of those, the ones that wait because the node runs its maxWorkerProcesses. */
-  actorsAwaitingProcess: number;
-  /** Its labels (init's or `sunray start --labels`), as it registered them. */
-  labels: Record<string, string>;
-}
-
-/** Every message of the node-to-node protocol, decoded; `t` names its kind. */
-export type Message =
-  | { t: 'hello'; version: number; nodeId: Buffer; nonce: Buffer }
-  | { t: 'challenge'; version: number; nonce: Buffer }
-  | { t: 'proof'; proof: Buffer; nodeId: Buffer }
-  | {
-      t: 'register';
-      nodeId: string;
-      address: string;
-      resources: Resources;
-      storeCapacity: number;
-      isDriver: boolean;
-      labels: Record<string, string>;
-      /** A driver's job (none for a daemon). */
-      job?: DriverJob;
-    }
-  | {
-      t: 'heartbeat';
-      nodeId: string;
-      available: Resources;
-      load: Resources;
-      pendingTasks: number;
-      infeasible: Record<string, number>;
-      pendingActors: number;
-      actorsAwaitingProcess: number;
-    }
-  | { t: 'leave'; nodeId: string /** A driver's exit code; -1: it shut down. */; exitCode: number }
-  | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }
-  | { t: 'status' }
-  | { t: 'kvPut'; namespace: string; key: string; value: Buffer; overwrite: boolean }
-  | { t: 'kvGet'; namespace: string; key: string }
-  | { t: 'kvReply'; found: boolean; value: Buffer }
-  | { t: 'kvDelete'; namespace: string; key: string; ifValue: Buffer }
-  | { t: 'releaseActor'; actorId: Buffer }
-  | { t: 'submit'; origin: string; spec: Buffer; def: Buffer }
-  | { t: 'result'; objectId: Buffer; status: number; kind: number; payload: Buffer }
-  | { t: 'cancel'; taskId: Buffer; force: boolean; recursive: boolean }
-  | { t: 'streamConsumed'; taskId: Buffer; consumed: number }
-  | { t: 'event'; name: string; payloadJson: string }
-  | { t: 'stateQuery'; kind: string; cluster: boolean; selectionJson?: string }
-  | { t: 'stateRows'; rowsJson: string; unreachableJson: string; extraJson?: string }
-  | { t: 'taskEvents'; eventsJson: string; dropped: number }
-  | { t: 'killActor'; actorId: Buffer; noRestart: boolean }
-  | { t: 'free'; objectId: Buffer }
-  | { t: 'pull'; objectId: Buffer; chunkIndex: number; chunkSize: number; waitMs: number }
-  | {
-      t: 'chunk';
-      objectId: Buffer;
-      chunkIndex: number;
-      totalSize: number;
-      metadataSize: number;
-      dataSize: number;
-      metadata: Buffer;
-    }
-  | { t: 'error'; code: number; message: string }
-  | { t: 'refOps'; ops: Buffer }
-  | { t: 'refOpsAck'; deadOwners: Buffer }
-  | { t: 'ownersDied'; ownerIds: Buffer };
-
-/** A decoded frame. */
-export interface Parsed {
-  /** 0 for a one-way message; a reply carries its request's id with the reply bit set. */
-  requestId: bigint;
-  /** The message the frame carries. */
-  msg: Message;
-}
-
-/** Codes of ErrorReply. */
-export enum ErrorCode {
-  NotFound = 1,
-  Refused = 2,
-  Internal = 3,
-}
+export {
+  ErrorCode,
+  type Message,
+  type NodeInfoMsg,
+  type Parsed,
+  type Resources,
+} from './message-types.js';
 
 const FIXED = 10_000; // resources travel as fixed point, 1/10000 units
 
@@ -220,6 +132,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           n.pendingActors,
           b.createString(JSON.stringify(n.labels)),
           n.actorsAwaitingProcess,
+          b.createString(n.jobId),
         ),
       );
       return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
@@ -279,6 +192,8 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       ];
     case 'taskEvents':
       return [Body.TaskEvents, TaskEvents.createTaskEvents(b, b.createString(m.eventsJson), m.dropped)];
+    case 'logLines':
+      return [Body.LogLines, LogLines.createLogLines(b, b.createString(m.linesJson), m.dropped)];
     case 'killActor':
       return [Body.KillActor, KillActor.createKillActor(b, bytes(b, m.actorId), m.noRestart)];
     case 'releaseActor':
@@ -403,6 +318,7 @@ function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
     pendingActors: n.pendingActors(),
     actorsAwaitingProcess: n.actorsAwaitingProcess(),
     labels: readLabels(n.labelsJson()),
+    jobId: n.jobId() ?? '',
   };
 }
 
@@ -531,6 +447,10 @@ function readBody(f: Frame, limit: number): Message {
     case Body.TaskEvents: {
       const m = f.body(new TaskEvents()) as TaskEvents;
       return { t: 'taskEvents', eventsJson: m.eventsJson() ?? '[]', dropped: m.dropped() };
+    }
+    case Body.LogLines: {
+      const m = f.body(new LogLines()) as LogLines;
+      return { t: 'logLines', linesJson: m.linesJson() ?? '[]', dropped: m.dropped() };
     }
     case Body.KillActor: {
       const m = f.body(new KillActor()) as KillActor;

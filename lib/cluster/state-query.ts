@@ -3,6 +3,7 @@
 // nodes did not answer in time; each node answers for itself (node/state-rows.ts). Jobs
 // are the head's alone (its directory's job table): other nodes ask it.
 import type { JobStateRow } from '../protocol/job.js';
+import { type LogChunk, type LogRead, readLogRead } from '../protocol/log-lines.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { Conn } from './connection.js';
 import type { Message, Parsed } from './messages.js';
@@ -11,6 +12,12 @@ import type { PeerLinks } from './peers.js';
 
 /** How long a node has to answer before it is listed as unreachable. */
 const ANSWER_MS = 5000;
+
+/** The kinds every node answers for itself, gathered over the cluster. */
+const GATHERED = new Set<string>(['actors', 'workers', 'liveTasks', 'objects', 'logFiles']);
+
+/** The answer for a log file a node does not have. */
+const NO_FILE: LogChunk = { text: '', size: -1 };
 
 /** Rows gathered from the nodes, and the nodes that did not answer. */
 export interface GatheredRows {
@@ -23,8 +30,8 @@ export class StateQueries {
   constructor(
     private readonly table: Pick<NodeTable, 'values' | 'selfId'>,
     private readonly peers: Pick<PeerLinks, 'peer'>,
-    /** This node's own rows of a kind. */
-    private readonly local: (kind: LocalStateKind) => unknown[] | Promise<unknown[]>,
+    /** This node's own rows of a kind (for logRead, of a selection: a LogRead as JSON). */
+    private readonly local: (kind: LocalStateKind, selectionJson?: string) => unknown[] | Promise<unknown[]>,
     /** The head's table of jobs (on the head; undefined elsewhere). */
     private readonly headJobs: (() => JobStateRow[]) | undefined,
     /** The connection to the head (other nodes). */
@@ -78,25 +85,59 @@ export class StateQueries {
     );
   }
 
+  /**
+   * A worker's log file read on the node it is on: this one, or asked of that node (its
+   * answer within ANSWER_MS, else an error naming it).
+   */
+  async readLog(req: LogRead): Promise<LogChunk> {
+    if (req.nodeId === this.table.selfId) {
+      return ((await this.local('logRead', JSON.stringify(req))) as LogChunk[])[0] ?? NO_FILE;
+    }
+    if (![...this.table.values()].some((n) => n.nodeId === req.nodeId && n.alive)) {
+      throw new Error(`node ${req.nodeId} is not an alive node of the cluster`);
+    }
+    const rows = await withDeadline(
+      (async () => {
+        const conn = await this.peers.peer(req.nodeId);
+        const r = await new Promise<Parsed | Error>((resolve) =>
+          conn.requestCb(
+            { t: 'stateQuery', kind: 'logRead', cluster: false, selectionJson: JSON.stringify(req) },
+            resolve,
+          ),
+        );
+        return r instanceof Error || r.msg.t !== 'stateRows'
+          ? undefined
+          : (JSON.parse(r.msg.rowsJson) as LogChunk[]);
+      })().catch(() => undefined),
+    );
+    if (!rows) throw new Error(`node ${req.nodeId} did not answer within ${ANSWER_MS} ms`);
+    return rows[0] ?? NO_FILE;
+  }
+
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
   async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
-    if (m.kind === 'jobs') {
-      const rows = this.headJobs?.() ?? [];
-      c.reply(p.requestId, { t: 'stateRows', rowsJson: JSON.stringify(rows), unreachableJson: '[]' });
-      return;
+    const answer = (rows: unknown[], unreachable: string[] = []) =>
+      c.reply(p.requestId, {
+        t: 'stateRows',
+        rowsJson: JSON.stringify(rows),
+        unreachableJson: JSON.stringify(unreachable),
+      });
+    if (m.kind === 'jobs') return answer(this.headJobs?.() ?? []);
+    if (m.kind === 'logRead') {
+      const req = readLogRead(m.selectionJson);
+      if (!req) return answer([NO_FILE]);
+      // From a client (`sunray logs` asks the head): read on the node the file is on.
+      const read = m.cluster ? this.readLog(req) : this.readLog({ ...req, nodeId: this.table.selfId });
+      return read.then(
+        (chunk) => answer([chunk]),
+        (err: Error) => answer([], [`${req.nodeId}: ${err.message}`]),
+      );
     }
-    if (m.kind !== 'actors' && m.kind !== 'workers' && m.kind !== 'liveTasks' && m.kind !== 'objects') {
-      c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
-      return;
-    }
-    const { rows, unreachable } = m.cluster
-      ? await this.gather(m.kind)
-      : { rows: await this.local(m.kind), unreachable: [] };
-    c.reply(p.requestId, {
-      t: 'stateRows',
-      rowsJson: JSON.stringify(rows),
-      unreachableJson: JSON.stringify(unreachable),
-    });
+    if (!GATHERED.has(m.kind)) return answer([]);
+    const kind = m.kind as LocalStateKind;
+    if (!m.cluster) return answer(await this.local(kind));
+    const { rows, unreachable } = await this.gather(kind);
+    answer(rows, unreachable);
   }
 }
 

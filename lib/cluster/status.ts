@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
+import type { LogChunk, LogFileRow, LogRead } from '../protocol/log-lines.js';
 import { type LocalStateKind, nodeRow, type RowSelection, type StateKind } from '../protocol/state-rows.js';
 import { Conn } from './connection.js';
 import type { Message, NodeInfoMsg } from './messages.js';
@@ -45,6 +46,33 @@ export async function queryState(
     unreachable: JSON.parse(r.unreachableJson) as string[],
     ...(r.extraJson ? { dropped: JSON.parse(r.extraJson) as { tasks: number; events: number } } : {}),
   };
+}
+
+/** Every worker log file of the cluster (`sunray logs`), and the nodes that did not answer. */
+export async function queryLogFiles(
+  address: string,
+  token: string,
+): Promise<{ rows: LogFileRow[]; unreachable: string[] }> {
+  const r = await askHead(address, token, { t: 'stateQuery', kind: 'logFiles', cluster: true });
+  if (r.t !== 'stateRows') throw new ClusterConnectionError(`the head answered ${r.t} to a log query`);
+  return {
+    rows: JSON.parse(r.rowsJson) as LogFileRow[],
+    unreachable: JSON.parse(r.unreachableJson) as string[],
+  };
+}
+
+/** A read of a worker's log file on the node it is on, through the head (`sunray logs`). */
+export async function queryLogRead(address: string, token: string, req: LogRead): Promise<LogChunk> {
+  const r = await askHead(address, token, {
+    t: 'stateQuery',
+    kind: 'logRead',
+    cluster: true,
+    selectionJson: JSON.stringify(req),
+  });
+  if (r.t !== 'stateRows') throw new ClusterConnectionError(`the head answered ${r.t} to a log read`);
+  const [chunk] = JSON.parse(r.rowsJson) as LogChunk[];
+  if (!chunk) throw new ClusterConnectionError(`could not read the log: ${JSON.parse(r.unreachableJson)}`);
+  return chunk;
 }
 
 /** One request to the head, over a connection opened for it and closed after. */

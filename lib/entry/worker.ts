@@ -30,7 +30,7 @@ import { CoreWorker } from '../worker/core-worker.js';
 import { ActorLinks } from '../worker/direct/actor-links.js';
 import { CallerPeers } from '../worker/direct/caller-peers.js';
 import { Executor } from '../worker/executor.js';
-import { prefixOutput } from '../worker/stdio-prefix.js';
+import { tagOutput } from '../worker/stdio-prefix.js';
 import { WorkerBackend } from '../worker/worker-backend.js';
 
 const NO_GPUS: number[] = [];
@@ -96,7 +96,11 @@ setRuntime({
   },
 });
 
-if (config.logToDriver) prefixOutput(() => `${executor.currentTaskName() ?? 'worker'} pid=${process.pid}`);
+// Whose each line is: the node writes it to this worker's log files and sends it to the job's driver.
+tagOutput(() => ({
+  jobId: jobIdOf(core.currentJob()) ?? config.jobId ?? '',
+  name: executor.currentTaskName() ?? 'worker',
+}));
 
 const inboxRing = openRing(config.fds.inbox, false, INBOX_PARTICIPANTS);
 const inbox = new ChannelReader(

@@ -4,6 +4,7 @@
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
+import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection, TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -83,6 +84,10 @@ export interface ClusterHooks {
   taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer>;
   /** The cluster's jobs, from the head's job table. */
   jobRows(): Promise<JobStateRow[]>;
+  /** Sends lines of this node's workers to the node of their job's driver (cluster/log-link.ts). */
+  sendLogs(jobId: string, lines: LogLine[]): void;
+  /** Reads a worker's log file on the node it is on. */
+  readLog(req: LogRead): Promise<LogChunk>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

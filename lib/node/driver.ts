@@ -21,6 +21,7 @@ import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
 import { NodeManager } from './node-manager.js';
+import { checkLogRotation } from './worker-log-files.js';
 
 /** Options of init(): the node the driver starts (or the cluster it joins) and its limits. */
 export interface InitOptions {
@@ -56,8 +57,19 @@ export interface InitOptions {
    * Keys are `[prefix/]name` (`sunray.io/` is sunray's own), values up to 63 characters.
    */
   labels?: Record<string, string>;
-  /** Forward workers' stdout/stderr to this process, prefixed (default true). */
+  /**
+   * Print the output of this program's tasks and actors, from every node of the cluster, on
+   * this process's stdout/stderr as `(task pid=N, node=...) line` (default true). Off, it is
+   * still kept in each worker's log files (`sunray logs`).
+   */
   logToDriver?: boolean;
+  /**
+   * Fold lines that many processes print alike into one, with `[repeated Nx across cluster]`
+   * (Ray's log deduplication; default true).
+   */
+  logDedup?: boolean;
+  /** Each worker's log files are rotated past maxBytes (default 64 MiB), backupCount kept (default 2). */
+  logRotation?: { maxBytes?: number; backupCount?: number };
   /** Idle workers above the per-CPU pool are stopped after this long (default 60 s). */
   idleWorkerTimeout?: number;
   /** Record the call site of every object for memorySummary() (costs a stack trace each). */
@@ -187,6 +199,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     ...(opts.objectSpillingDir ? { spillDir: opts.objectSpillingDir } : {}),
     namespace: opts.namespace ?? 'default',
     logToDriver: opts.logToDriver ?? true,
+    logDedup: opts.logDedup ?? true,
+    logRotation: checkLogRotation(opts.logRotation, 'init()'),
     idleWorkerTimeoutMs: opts.idleWorkerTimeout ?? 60_000,
     driverDir: process.cwd(),
     maxWorkerProcesses: checkMaxWorkerProcesses(opts.maxWorkerProcesses),

@@ -25,6 +25,23 @@ export class MemoryQueries {
   private readonly waiting = new Map<number, (rows: unknown[]) => void>();
   private nextId = 1;
 
+  /** A node's report: the driver's rows, every live worker's, and the store's stats. */
+  async report(
+    workers: Iterable<WorkerSlot>,
+    driverRows: unknown[],
+    store: { stats(): unknown },
+  ): Promise<MemoryReport> {
+    const live = [...workers].filter((w) => !w.exited && w.ready);
+    const { rows, answered } = await this.ask(live, driverRows);
+    let stats: unknown = null;
+    try {
+      stats = store.stats();
+    } catch {
+      // closed
+    }
+    return { rows, store: stats, workers: live.length, workersAnswered: answered };
+  }
+
   /** Asks each of `workers` for its rows; resolves with `first` and theirs, and how many answered. */
   async ask(workers: WorkerSlot[], first: unknown[]): Promise<{ rows: unknown[]; answered: number }> {
     const rows: unknown[] = [...first];

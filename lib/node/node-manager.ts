@@ -44,6 +44,7 @@ import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
+import { LogRouter } from './log-router.js';
 import { MemoryQueries, type MemoryReport } from './memory-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { metricsSources, observedFrames } from './metrics-sources.js';
@@ -107,6 +108,8 @@ export class NodeManager {
   readonly metrics: NodeMetrics;
   /** Task records and metrics from its processes (metrics-sources.ts). */
   private readonly observed: (r: Reader, type: number) => void;
+  /** Its workers' log files, and where their lines go (to their job's driver). */
+  readonly logs: LogRouter;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -127,6 +130,7 @@ export class NodeManager {
       o.kind === 'driver' ? process.pid : this.workers.get(o.workerIndex)?.pid,
     );
     this.tasks = new TaskTable<W>(() => this.updateRef(), this.taskEvents);
+    this.logs = new LogRouter(this.nodeId, opts, () => this.clusterHooks);
     this.workers = new WorkerPool<W>(
       { spawn: (index) => this.startProcess(index), command: () => [process.execPath, ...workerArgv()] },
       { numCpus: opts.numCpus, idleWorkerTimeoutMs: opts.idleWorkerTimeoutMs, maxWorkers: this.maxWorkers },
@@ -156,6 +160,7 @@ export class NodeManager {
       () => this.driver?.ownerHex,
       () => this.taskEvents.live(this.tasks.values()),
       async () => (await this.memoryReport()).rows as MemoryRow[],
+      this.logs.files,
     );
     const handlers = nodeRequestHandlers({
       actors: this.actors,
@@ -218,8 +223,8 @@ export class NodeManager {
       this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
-      // driverDir, namespace, jobId, logToDriver: the worker's config.
-      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled },
+      // driverDir, namespace, jobId: the worker's config; its output to its files and its job's driver.
+      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled, logs: this.logs },
     );
   }
 
@@ -527,16 +532,8 @@ export class NodeManager {
   }
 
   /** `sunray memory` for this node: the driver's rows and every live worker's (1 s to answer). */
-  async memoryReport(): Promise<MemoryReport> {
-    const live = [...this.workers.values()].filter((w) => !w.exited && w.ready);
-    const { rows, answered } = await this.memory.ask(live, this.driver?.memorySummary() ?? []);
-    let store: unknown = null;
-    try {
-      store = this.store.stats();
-    } catch {
-      // closed
-    }
-    return { rows, store, workers: live.length, workersAnswered: answered };
+  memoryReport(): Promise<MemoryReport> {
+    return this.memory.report(this.workers.values(), this.driver?.memorySummary() ?? [], this.store);
   }
 
   /** What this node holds and has queued, for heartbeats and the hybrid policy. */
@@ -582,6 +579,7 @@ export class NodeManager {
     for (const t of this.tasks.values()) if (t.owner.kind === 'driver') t.owner.failed(t.spec, err);
     this.tasks.clear();
     await this.workers.shutdown(1000);
+    this.logs.close();
     this.completion.close();
     this.store.close();
   }

@@ -1,5 +1,6 @@
 // What a node manager is started with (init's options and `sunray start`'s, resolved).
 import type { DriverJob } from '../protocol/job.js';
+import type { LogRotation } from './worker-log-files.js';
 
 /** What a node is started with: its resources, store, session and limits. */
 export interface NodeManagerOptions {
@@ -13,7 +14,12 @@ export interface NodeManagerOptions {
   jobId?: string;
   /** The same driver's job as the head's job table lists it (listJobs); none for a daemon. */
   driverJob?: DriverJob;
+  /** Print the lines of this driver's job's workers, from every node (init({ logToDriver })). */
   logToDriver: boolean;
+  /** Fold lines many processes print alike (log-dedup.ts); default true. */
+  logDedup?: boolean;
+  /** Size bound and rotated copies of each worker's log files (worker-log-files.ts). */
+  logRotation?: LogRotation;
   idleWorkerTimeoutMs: number;
   driverDir: string;
   /** Worker processes this node runs at most, actors included (default and most: MAX_WORKERS). */

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { type DriverJob, runningJobRow } from '../protocol/job.js';
+import type { LogChunk } from '../protocol/log-lines.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
 import { nodeRow, type RowSelection, type TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -84,6 +85,20 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     memorySummary: () => node.store.stats(),
     releaseActor: (actorId) => node.actors.release(Buffer.from(actorId)),
     actorExited: (actorId) => node.actors.exited(Buffer.from(actorId)),
+    logFiles: () => {
+      const cluster = node.cluster();
+      return cluster
+        ? cluster.stateRows('logFiles')
+        : { rows: node.localState.rows('logFiles') as unknown[], unreachable: [] };
+    },
+    readLog: (req) => {
+      const cluster = node.cluster();
+      if (req.nodeId === node.nodeId || !cluster) {
+        const [chunk] = node.localState.rows('logRead', JSON.stringify(req)) as LogChunk[];
+        return chunk ?? { text: '', size: -1 };
+      }
+      return cluster.readLog(req);
+    },
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
     listState: (kind, selection) => {
       const cluster = node.cluster();

@@ -2,6 +2,7 @@
 // hosts (dead ones too, with why: as Ray's GCS keeps them) and per worker process, plus
 // the driver embedded in it. Read from the actor records and worker slots as they are now.
 import { jobIdOf } from '../protocol/job.js';
+import { type LogChunk, type LogFileRow, readLogRead } from '../protocol/log-lines.js';
 import type {
   ActorStateName,
   ActorStateRow,
@@ -116,11 +117,30 @@ export class LocalState {
     private readonly liveTasks: () => TaskRecord[],
     /** Its processes' references to objects (`sunray memory`'s rows: each process asked). */
     private readonly memoryRows: () => Promise<MemoryRow[]>,
+    /** Its workers' log files, and a read of one (log-router.ts's WorkerLogFiles). */
+    private readonly logs: {
+      list(): LogFileRow[];
+      read(pid: number, stream: 'out' | 'err', offset: number, maxBytes: number): LogChunk;
+    },
   ) {}
 
   /** Its actors, or its workers (the driver first, when one is embedded). */
-  rows(kind: LocalStateKind): ActorStateRow[] | WorkerStateRow[] | TaskRecord[] | Promise<ObjectStateRow[]> {
+  rows(
+    kind: LocalStateKind,
+    selectionJson?: string,
+  ):
+    | ActorStateRow[]
+    | WorkerStateRow[]
+    | TaskRecord[]
+    | LogFileRow[]
+    | LogChunk[]
+    | Promise<ObjectStateRow[]> {
     if (kind === 'actors') return this.actors.stateRows(this.nodeId);
+    if (kind === 'logFiles') return this.logs.list();
+    if (kind === 'logRead') {
+      const r = readLogRead(selectionJson);
+      return r ? [this.logs.read(r.pid, r.stream, r.offset, r.maxBytes)] : [{ text: '', size: -1 }];
+    }
     if (kind === 'liveTasks') return this.liveTasks();
     if (kind === 'objects') {
       const driverPid = this.driver() === undefined ? undefined : process.pid;

@@ -2,14 +2,14 @@
 // the node manager over two shared-memory rings (its inbox, and the shared
 // completion ring). File descriptors are inherited through spawn's stdio
 // array, so nothing is named in /dev/shm and nothing outlives the processes.
+// Its stdout and stderr are pipes its node reads (worker-output.ts).
 // A unix socket (the control socket) carries the fds of other workers' rings
 // later, when the node manager opens a direct channel between a caller and an
 // actor (direct/). What the scheduler knows of the worker (its state, its tasks)
 // is WorkerSlot's (worker-slot.ts); this class adds the process behind it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { native } from '../base/addon.js';
 import type { Writer } from '../base/codec.js';
@@ -24,6 +24,8 @@ import {
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
+import type { WorkerLogFiles } from './worker-log-files.js';
+import { type LineSink, WorkerOutput } from './worker-output.js';
 import { WorkerSlot } from './worker-slot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,11 +45,9 @@ export class WorkerProcess extends WorkerSlot {
   readonly proc: ChildProcess;
   /** Writes frames into the worker's inbox ring. */
   readonly writer: ChannelWriter;
-  /** The end of what it wrote to stderr (STDERR_TAIL bytes): why it failed to start, or ran out of memory. */
-  private stderrChunks: Buffer[] = [];
-  private stderrBytes = 0;
-  private readonly logToDriver: boolean;
-  /** Settles once the process has exited and its stderr was read to the end (or STDERR_WAIT_MS after). */
+  /** Its stdout and stderr, read into lines (and the end of stderr: why it failed to start, or ran out of memory). */
+  private readonly output: WorkerOutput;
+  /** Settles once the process has exited and its output was read to the end (or STDERR_WAIT_MS after). */
   private readonly gone: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly inboxFd: number;
   private readonly inboxBellFd: number;
@@ -67,6 +67,8 @@ export class WorkerProcess extends WorkerSlot {
       logToDriver: boolean;
       taskEvents: boolean;
       env?: Record<string, string>;
+      /** Its node's log files and router of lines (to the job's driver). */
+      logs: { files: WorkerLogFiles; fromWorker: LineSink };
     },
   ) {
     super(index, ownerId);
@@ -85,17 +87,15 @@ export class WorkerProcess extends WorkerSlot {
       driverDir: opts.driverDir,
       namespace: opts.namespace,
       ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}),
-      logToDriver: opts.logToDriver,
       taskEvents: opts.taskEvents,
       fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };
-    const out = opts.logToDriver ? 'inherit' : 'ignore';
     this.proc = spawn(process.execPath, workerArgv(), {
-      // stderr comes through here: its end tells why a worker failed to start or died (V8's
-      // out-of-memory report), and it is passed on to ours when logging to the driver.
+      // Its output comes through here, to its log files and its job's driver; the end of
+      // stderr tells why a worker failed to start or died (V8's out-of-memory report).
       stdio: [
         'ignore',
-        out,
+        'pipe',
         'pipe',
         shared.store,
         shared.completion,
@@ -108,32 +108,27 @@ export class WorkerProcess extends WorkerSlot {
       cwd: opts.driverDir,
     });
     closeSync(childControlFd); // the child has its own copy now
-    this.logToDriver = opts.logToDriver;
-    // Piped above: null only when the spawn itself failed, and then there is nothing to read.
-    const stderr = this.proc.stderr;
-    let stderrDone = stderr === null;
-    const stderrClosed = new Promise<void>((resolve) => {
-      if (!stderr) return resolve();
-      stderr.on('data', (chunk: Buffer) => {
-        this.keepStderr(chunk);
-        if (opts.logToDriver) process.stderr.write(chunk);
-      });
-      stderr.on('error', () => {});
-      stderr.once('close', () => {
-        stderrDone = true;
-        resolve();
-      });
+    const pid = this.proc.pid ?? -1;
+    this.output = new WorkerOutput(
+      this.proc,
+      pid,
+      opts.logs.fromWorker,
+      pid > 0 ? opts.logs.files.forWorker(pid) : undefined,
+    );
+    let outputDone = false;
+    void this.output.closed.then(() => {
+      outputDone = true;
     });
     this.gone = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
         this.hasExited = true;
-        if (stderrDone) {
+        if (outputDone) {
           resolve({ code, signal });
           return;
         }
-        // A child of the worker may hold the pipe open: wait a little, not for ever.
+        // A child of the worker may hold the pipes open: wait a little, not for ever.
         const timer = setTimeout(() => resolve({ code, signal }), STDERR_WAIT_MS);
-        void stderrClosed.then(() => {
+        void this.output.closed.then(() => {
           clearTimeout(timer);
           resolve({ code, signal });
         });
@@ -141,24 +136,9 @@ export class WorkerProcess extends WorkerSlot {
     });
   }
 
-  private keepStderr(chunk: Buffer): void {
-    this.stderrChunks.push(chunk);
-    this.stderrBytes += chunk.length;
-    // Drop the oldest chunks while what is left still covers the tail.
-    while (this.stderrChunks.length > 1) {
-      const first = this.stderrChunks[0];
-      if (!first || this.stderrBytes - first.length < STDERR_TAIL) break;
-      this.stderrChunks.shift();
-      this.stderrBytes -= first.length;
-    }
-  }
-
-  /** The last STDERR_TAIL bytes it wrote to stderr (whole lines where it can). */
+  /** The last STDERR_TAIL bytes (about) it wrote to stderr, in whole lines. */
   stderrTail(): string {
-    const all = Buffer.concat(this.stderrChunks);
-    let text = all.subarray(Math.max(0, all.length - STDERR_TAIL)).toString('utf8');
-    if (all.length > STDERR_TAIL) text = text.slice(text.indexOf('\n') + 1);
-    return text;
+    return this.output.stderrTail();
   }
 
   /** Its V8 heap ran out (V8 reports it on stderr before it aborts). */
@@ -175,44 +155,18 @@ export class WorkerProcess extends WorkerSlot {
   }
 
   /**
-   * Passes on what waits in its stderr pipe now, synchronously: for a driver that exits
+   * Passes on what waits in its pipes now, synchronously: for a driver that exits
    * (process.exit) before its loop read the last lines its workers wrote.
    */
   drainStderrSync(): void {
-    const fd = (this.proc.stderr as unknown as { _handle?: { fd?: number } } | null)?._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0) return;
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf); // non-blocking (libuv's end of a child's pipe): EAGAIN when empty
-      } catch {
-        return;
-      }
-      if (n <= 0) return;
-      if (this.logToDriver) {
-        try {
-          writeSync(2, buf.subarray(0, n));
-        } catch {
-          return;
-        }
-      }
-    }
+    this.output.drainSync();
   }
 
-  /** Whether the process (and its stderr pipe) keeps this process's event loop alive. */
+  /** Whether the process (and its pipes) keeps this process's event loop alive. */
   setRef(ref: boolean): void {
-    const pipe = this.proc.stderr as (Readable & { ref?(): void; unref?(): void }) | null;
-    // A pipe closed already (the process is exiting) has no handle to ref: Node would instead
-    // wait for a 'connect' that never comes, one more listener each time.
-    const stderr = pipe?.destroyed ? null : pipe;
-    if (ref) {
-      this.proc.ref();
-      stderr?.ref?.();
-    } else {
-      this.proc.unref();
-      stderr?.unref?.();
-    }
+    if (ref) this.proc.ref();
+    else this.proc.unref();
+    this.output.setRef(ref);
   }
 
   /** The fds another process needs to write into this worker's inbox: ring, then eventfd. */
@@ -287,8 +241,6 @@ export class WorkerProcess extends WorkerSlot {
   }
 }
 
-/** Bytes of a worker's stderr kept for errors about it (WorkerStartError, out of memory). */
-export const STDERR_TAIL = 4096;
 /** How long an exit waits for the rest of the worker's stderr. */
 const STDERR_WAIT_MS = 200;
 

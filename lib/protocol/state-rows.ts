@@ -154,9 +154,10 @@ export interface StateRows {
 
 /**
  * A kind of row a node reports of itself (nodes come from the cluster's table; liveTasks: its
- * tasks now, as task records, which the head folds into its table of tasks).
+ * tasks now, as task records, which the head folds into its table of tasks; logFiles: its
+ * workers' log files; logRead: a read of one, the selection a protocol/log-lines.ts LogRead).
  */
-export type LocalStateKind = 'actors' | 'workers' | 'liveTasks' | 'objects';
+export type LocalStateKind = 'actors' | 'workers' | 'liveTasks' | 'objects' | 'logFiles' | 'logRead';
 
 /** Every kind the state API lists. */
 export type StateKind = keyof StateRows;

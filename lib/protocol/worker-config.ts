@@ -12,7 +12,6 @@ export interface WorkerConfig {
   namespace: string;
   /** The job of the driver whose embedded node started the worker (none on a `sunray start` node). */
   jobId?: string;
-  logToDriver: boolean;
   /** Record task events (the node's taskEvents option). */
   taskEvents: boolean;
   // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,

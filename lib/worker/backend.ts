@@ -2,6 +2,7 @@
 // backend calls the embedded node manager directly; a worker's sends frames
 // over its rings (worker-backend.ts).
 import type { HandleHints } from '../protocol/actor-options.js';
+import type { LogChunk, LogRead } from '../protocol/log-lines.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { RowSelection, StateKind } from '../protocol/state-rows.js';
 import type { TaskRecord } from '../protocol/task-events.js';
@@ -71,6 +72,10 @@ export interface NodeRequests {
     kind: StateKind,
     selection?: RowSelection<Record<string, unknown>>,
   ): StateAnswer | Promise<StateAnswer>;
+  /** Every worker log file of this node, or of every node in a cluster (api/logs.ts). */
+  logFiles(): StateAnswer | Promise<StateAnswer>;
+  /** Reads a worker's log file on the node it is on. */
+  readLog(req: LogRead): LogChunk | Promise<LogChunk>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,

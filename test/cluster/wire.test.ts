@@ -31,6 +31,24 @@ const samples: Message[] = [
     labels: { zone: 'eu-1', 'sunray.io/x': 'é' },
   },
   {
+    t: 'register',
+    nodeId: 'ab'.repeat(16),
+    address: '127.0.0.1:1',
+    resources: {},
+    storeCapacity: 1,
+    isDriver: true,
+    labels: {},
+    job: {
+      jobId: '0a0b0c0d',
+      namespace: 'ns',
+      entrypoint: 'node main.js',
+      pid: 42,
+      startTime: 1700000000000,
+    },
+  },
+  { t: 'leave', nodeId: 'ab'.repeat(16), exitCode: -1 },
+  { t: 'leave', nodeId: 'ab'.repeat(16), exitCode: 3 },
+  {
     t: 'heartbeat',
     nodeId: 'cd'.repeat(16),
     available: { CPU: 1 },
@@ -59,6 +77,7 @@ const samples: Message[] = [
         pendingActors: 2,
         actorsAwaitingProcess: 0,
         labels: { gpu: 'a100' },
+        jobId: '0a0b0c0d',
       },
     ],
   },
@@ -95,6 +114,7 @@ const samples: Message[] = [
   },
   { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]', extraJson: '{"tasks":3,"events":0}' },
   { t: 'taskEvents', eventsJson: '[{"taskId":"ab","attempt":0,"state":"RUNNING","at":1.5}]', dropped: 7 },
+  { t: 'logLines', linesJson: '[{"pid":7,"err":false,"jobId":"0a","name":"f","text":"hi"}]', dropped: 2 },
 ];
 
 function body(m: Message): Buffer {

@@ -42,13 +42,14 @@ export enum Body {
   Event = 27,
   StateQuery = 28,
   StateRows = 29,
-  TaskEvents = 30
+  TaskEvents = 30,
+  LogLines = 31
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -81,15 +82,16 @@ export function unionToBody(
     case 'StateQuery': return accessor(new StateQuery())! as StateQuery;
     case 'StateRows': return accessor(new StateRows())! as StateRows;
     case 'TaskEvents': return accessor(new TaskEvents())! as TaskEvents;
+    case 'LogLines': return accessor(new LogLines())! as LogLines;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -122,6 +124,7 @@ export function unionListToBody(
     case 'StateQuery': return accessor(index, new StateQuery())! as StateQuery;
     case 'StateRows': return accessor(index, new StateRows())! as StateRows;
     case 'TaskEvents': return accessor(index, new TaskEvents())! as TaskEvents;
+    case 'LogLines': return accessor(index, new LogLines())! as LogLines;
     default: return null;
   }
 }
@@ -983,8 +986,15 @@ actorsAwaitingProcess():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+jobId():string|null
+jobId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+jobId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startNodeInfo(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -1091,12 +1101,16 @@ static addActorsAwaitingProcess(builder:flatbuffers.Builder, actorsAwaitingProce
   builder.addFieldInt32(13, actorsAwaitingProcess, 0);
 }
 
+static addJobId(builder:flatbuffers.Builder, jobIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(14, jobIdOffset, 0);
+}
+
 static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset, actorsAwaitingProcess:number):flatbuffers.Offset {
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset, actorsAwaitingProcess:number, jobIdOffset:flatbuffers.Offset):flatbuffers.Offset {
   NodeInfo.startNodeInfo(builder);
   NodeInfo.addNodeId(builder, nodeIdOffset);
   NodeInfo.addAddress(builder, addressOffset);
@@ -1112,6 +1126,7 @@ static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offs
   NodeInfo.addPendingActors(builder, pendingActors);
   NodeInfo.addLabelsJson(builder, labelsJsonOffset);
   NodeInfo.addActorsAwaitingProcess(builder, actorsAwaitingProcess);
+  NodeInfo.addJobId(builder, jobIdOffset);
   return NodeInfo.endNodeInfo(builder);
 }
 }
@@ -2230,6 +2245,65 @@ static createTaskEvents(builder:flatbuffers.Builder, eventsJsonOffset:flatbuffer
   TaskEvents.addEventsJson(builder, eventsJsonOffset);
   TaskEvents.addDropped(builder, dropped);
   return TaskEvents.endTaskEvents(builder);
+}
+}
+
+/**
+ * Lines this node's workers wrote for the job whose driver runs on the receiving node
+ * (protocol/log-lines.ts LogLine[] as JSON); dropped: lines this node could not send.
+ */
+export class LogLines {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):LogLines {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsLogLines(bb:flatbuffers.ByteBuffer, obj?:LogLines):LogLines {
+  return (obj || new LogLines()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsLogLines(bb:flatbuffers.ByteBuffer, obj?:LogLines):LogLines {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new LogLines()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+linesJson():string|null
+linesJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+linesJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+dropped():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startLogLines(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addLinesJson(builder:flatbuffers.Builder, linesJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, linesJsonOffset, 0);
+}
+
+static addDropped(builder:flatbuffers.Builder, dropped:number) {
+  builder.addFieldInt32(1, dropped, 0);
+}
+
+static endLogLines(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createLogLines(builder:flatbuffers.Builder, linesJsonOffset:flatbuffers.Offset, dropped:number):flatbuffers.Offset {
+  LogLines.startLogLines(builder);
+  LogLines.addLinesJson(builder, linesJsonOffset);
+  LogLines.addDropped(builder, dropped);
+  return LogLines.endLogLines(builder);
 }
 }
 

@@ -9,6 +9,7 @@ import type { PeerConn, PeerLinks } from '../../../lib/cluster/peers.js';
 import type { HandedOver } from '../../../lib/node/local-task-manager.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
 import { TaskEventRecorder } from '../../../lib/node/task-events.js';
+import type { LogLine } from '../../../lib/protocol/log-lines.js';
 import { encodeArgs, type FunctionDef, NO_DEF, TaskKind, type TaskSpec } from '../../../lib/protocol/spec.js';
 import type { ObjectStore } from '../../../lib/store/index.js';
 
@@ -76,6 +77,7 @@ export function nodeInfo(
     isHead: false,
     labels: {},
     isDriver: false,
+    jobId: '',
     pendingTasks: 0,
     infeasible: {},
     storeCapacity: 1 << 20,
@@ -111,6 +113,9 @@ export class FakeLocal implements LocalNode {
   /** One row per kind, naming this node (the state API's gathering is checked with them). */
   readonly localState = { rows: (kind: string) => [{ kind, nodeId: this.nodeId }] };
   readonly remoteOwner = sinkOf('remote', 'remote');
+  /** Lines other nodes sent for this node's driver. */
+  readonly printed: Array<{ lines: LogLine[]; nodeId: string }> = [];
+  readonly logs = { fromNode: (lines: LogLine[], nodeId: string) => this.printed.push({ lines, nodeId }) };
   readonly taskEvents: TaskEventRecorder;
   cluster = undefined;
   readonly submitted: Array<{ spec: TaskSpec; def: FunctionDef; owner: ResultSink }> = [];

@@ -259,6 +259,10 @@ export class FakeCluster implements ClusterHooks {
   transfers() {
     return { objectsPulled: 0, bytesPulled: 0, chunksServed: 0, bytesServed: 0 };
   }
+  sendLogs(): void {}
+  readLog(): Promise<{ text: string; size: number }> {
+    return Promise.resolve({ text: '', size: -1 });
+  }
   jobRows(): Promise<never[]> {
     return Promise.resolve([]);
   }

@@ -29,6 +29,8 @@ function handlers(seen: unknown[]): RequestHandlers {
     actorExited: () => {},
     pullObject: () => new Promise((resolve) => setTimeout(() => resolve('ok'), 5)),
     listState: () => ({ rows: [], unreachable: [] }),
+    logFiles: () => ({ rows: [], unreachable: [] }),
+    readLog: () => ({ text: '', size: -1 }),
   };
 }
 
