@@ -63,13 +63,15 @@ export class StateQueries {
 
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
   async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
-    if (m.kind !== 'actors' && m.kind !== 'workers' && m.kind !== 'liveTasks' && m.kind !== 'objects') {
+    const kinds: readonly string[] = ['actors', 'workers', 'liveTasks', 'objects', 'usage'];
+    if (!kinds.includes(m.kind)) {
       c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
       return;
     }
+    const kind = m.kind as LocalStateKind;
     const { rows, unreachable } = m.cluster
-      ? await this.gather(m.kind)
-      : { rows: await this.local(m.kind), unreachable: [] };
+      ? await this.gather(kind)
+      : { rows: await this.local(kind), unreachable: [] };
     c.reply(p.requestId, {
       t: 'stateRows',
       rowsJson: JSON.stringify(rows),
