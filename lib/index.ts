@@ -64,6 +64,7 @@ export {
   type ListOptions,
   type ListResult,
   listActors,
+  listJobs,
   listNodes,
   listObjects,
   listTasks,
@@ -92,6 +93,7 @@ export {
   SunrayEvents,
   type WorkerExitEvent,
 } from './protocol/events.js';
+export type { JobStateRow, JobStatus } from './protocol/job.js';
 export type {
   ActorStateName,
   ActorStateRow,

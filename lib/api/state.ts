@@ -1,8 +1,10 @@
 // The state API (Ray's `ray.util.state`): listActors, listWorkers, listNodes, listTasks,
-// summarizeActors, summarizeTasks and getTask, over every node of the cluster (a node on
-// its own: itself). Actor and worker rows come from the nodes, task rows from the head's
-// task table (protocol/task-events.ts); protocol/state-rows.ts filters, limits and picks
-// the columns shown without `detail`, for this API and `sunray list` alike.
+// listObjects, listJobs, the summaries and getTask, over every node of the cluster (a node
+// on its own: itself). Actor and worker rows come from the nodes, task rows from the head's
+// task table (protocol/task-events.ts), jobs from the head's job table; protocol/state-rows.ts
+// filters, limits and picks the columns shown without `detail`, for this API and `sunray
+// list` alike.
+import type { JobStateRow } from '../protocol/job.js';
 import {
   type ActorStateName,
   type ActorStateRow,
@@ -109,6 +111,15 @@ export function listObjects(
   opts: ListOptions<ObjectStateRow> = {},
 ): Promise<ListResult<Partial<ObjectStateRow>>> {
   return list('objects', opts);
+}
+
+/**
+ * Every job of the cluster (Ray's list_jobs): each driver program that joined it, RUNNING,
+ * SUCCEEDED (it shut down or exited with code 0) or FAILED (another exit code, or its node
+ * died), with its entrypoint, driver and times. On a node of its own: this driver's job.
+ */
+export function listJobs(opts: ListOptions<JobStateRow> = {}): Promise<ListResult<Partial<JobStateRow>>> {
+  return list('jobs', opts);
 }
 
 /** summarizeObjects(): objects by the call site that made them. */

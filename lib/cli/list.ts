@@ -1,4 +1,4 @@
-// `sunray list actors|workers|nodes|tasks` and `sunray summary actors|tasks`: the state API
+// `sunray list actors|workers|nodes|tasks|objects|jobs` and `sunray summary ...`: the state API
 // from the command line, over the cluster the head runs (api/state.ts is the same from a
 // program). Rows print as a table, or (--json) as one JSON array for scripts.
 import { queryState } from '../cluster/status.js';
@@ -19,9 +19,9 @@ import { HEAD_FLAGS, headTarget } from './head-target.js';
 
 /** The flags of `sunray list`. */
 export const SPEC: VerbSpec = {
-  name: 'list actors|workers|nodes|tasks|objects',
+  name: 'list actors|workers|nodes|tasks|objects|jobs',
   summary:
-    "Lists the cluster's actors, worker processes, nodes (dead ones too), tasks or object references, as Ray's `ray list`.",
+    "Lists the cluster's actors, worker processes, nodes (dead ones too), tasks, object references or jobs (driver programs), as Ray's `ray list`.",
   flags: {
     ...HEAD_FLAGS,
     filter: {

@@ -11,6 +11,7 @@ import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hoo
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskRowsAnswer } from '../node/task-events.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
+import type { JobStateRow } from '../protocol/job.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection } from '../protocol/state-rows.js';
@@ -106,7 +107,13 @@ export class ClusterNode implements ClusterHooks {
     this.objects = new Objects({ store: manager.store, table, peers, heartbeatTimeoutMs, closed, changed });
     this.refOps = new OwnershipLink({ local: manager, table, peers, heartbeatTimeoutMs });
     this.events = new EventRelay(table, peers);
-    this.state = new StateQueries(table, peers, (kind) => manager.localState.rows(kind));
+    this.state = new StateQueries(
+      table,
+      peers,
+      (kind) => manager.localState.rows(kind),
+      directory ? () => directory.jobs.rows() : undefined,
+      () => this.membership.headConn,
+    );
     this.forwarding = new Forwarding({
       local: manager,
       table,
@@ -172,8 +179,17 @@ export class ClusterNode implements ClusterHooks {
     }
     opts.manager.cluster = n;
     n.membership.startHeartbeats();
+    if (opts.isDriver) process.on('exit', n.leaveOnExit);
     return n;
   }
+
+  /**
+   * A driver's process exits without shutdown(): its node tells the head it leaves, with the
+   * exit code (its job SUCCEEDED or FAILED), while the socket still takes a synchronous write.
+   */
+  private readonly leaveOnExit = (code: number) => {
+    if (!this.closed) this.membership.leave(Math.max(0, code));
+  };
 
   /** host:port other nodes reach this one at. */
   get address(): string {
@@ -317,6 +333,10 @@ export class ClusterNode implements ClusterHooks {
     return this.taskEvents.rows(sel);
   }
 
+  jobRows(): Promise<JobStateRow[]> {
+    return this.state.jobs();
+  }
+
   clusterResources(kind: 'total' | 'available'): Record<string, number> {
     return this.placer.clusterResources(kind);
   }
@@ -343,11 +363,12 @@ export class ClusterNode implements ClusterHooks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    process.off('exit', this.leaveOnExit);
     // What this node sent to the others (a kill, results) reaches them before it tells the
     // head it leaves; a connection reset instead of ended may lose what the peer had not read.
     // A kill may still be asking the directory where its actor lives (at most a few seconds).
     await Promise.race([this.actors.killsSent(), new Promise((r) => setTimeout(r, 3000).unref())]);
-    await this.peers.close();
+    await this.peers.close(this.membership.headConn);
     this.membership.leave();
     await this.membership.headConn?.finish('this node is shutting down');
   }

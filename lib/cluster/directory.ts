@@ -1,7 +1,9 @@
 // The head's directory: the nodes of the cluster with their resources (live,
-// from heartbeats), and a small KV (actor locations, named actors, libraries).
-// Object locations are not here: they live with their owners.
+// from heartbeats), the jobs of their drivers (job-table.ts), and a small KV (actor
+// locations, named actors, libraries). Object locations are not here: they live with
+// their owners.
 import { namespacedKey } from '../protocol/namespaced-key.js';
+import { JobTable } from './job-table.js';
 import type { NodeInfoMsg } from './messages.js';
 
 interface NodeRec {
@@ -23,6 +25,8 @@ export class Directory {
   private readonly nodes = new Map<string, NodeRec>();
   private readonly kv = new Map<string, Buffer>();
   private lastSweep = 0;
+  /** The drivers' jobs: started when their node registers, ended when it leaves or dies. */
+  readonly jobs = new JobTable();
 
   constructor(
     readonly heartbeatTimeoutMs: number,
@@ -72,6 +76,7 @@ export class Directory {
     if (!rec || !rec.info.alive) return;
     rec.info.alive = false;
     rec.diedAt = Date.now();
+    this.jobs.died(nodeId, why);
     this.log(`node ${nodeId.slice(0, 8)} (${rec.info.address}) is dead: ${why}`);
     this.onDeath(nodeId);
   }

@@ -58,6 +58,7 @@ export class HeadService {
           storeCapacity: m.storeCapacity,
           labels: m.labels,
         });
+        if (m.job) d.jobs.started(m.nodeId, m.job);
         this.headLinks.set(c, m.nodeId);
         c.reply(p.requestId, table());
         this.opts.tick();
@@ -67,6 +68,7 @@ export class HeadService {
         else c.reply(p.requestId, { t: 'error', code: ErrorCode.NotFound, message: 'register again' });
         return;
       case 'leave':
+        d.jobs.left(m.nodeId, m.exitCode);
         d.markDead(m.nodeId, 'it left the cluster');
         return;
       case 'status':

@@ -7,6 +7,7 @@ import type { HandedOver } from '../node/local-task-manager.js';
 import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskEventRecorder } from '../node/task-events.js';
+import type { DriverJob } from '../protocol/job.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
@@ -24,7 +25,12 @@ export interface LocalNode {
   readonly nodeId: string;
   readonly store: ObjectStore;
   readonly pool: { total(): Resources; available(): Resources };
-  readonly opts: { readonly objectStoreMemory: number; readonly labels?: Record<string, string> };
+  readonly opts: {
+    readonly objectStoreMemory: number;
+    readonly labels?: Record<string, string>;
+    /** A driver's job (the head's job table starts it when this node registers). */
+    readonly driverJob?: DriverJob;
+  };
   /** The owner of tasks other nodes forwarded here: their results go back over the cluster. */
   readonly remoteOwner: ResultSink;
   /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */

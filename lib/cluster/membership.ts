@@ -115,6 +115,8 @@ export class Membership {
       storeCapacity: info.storeCapacity,
       isDriver: info.isDriver,
       labels: info.labels,
+      // A driver's node says which job it runs: the head's job table (listJobs) starts it.
+      ...(this.opts.local.opts.driverJob ? { job: this.opts.local.opts.driverJob } : {}),
     });
     if (reply.msg.t !== 'nodeTable') throw new ClusterConnectionError(`the head refused to register us`);
     this.adoptTimeout(reply.msg.heartbeatTimeoutMs);
@@ -211,11 +213,14 @@ export class Membership {
     if (c === this.headConn) this.headConn = undefined;
   }
 
-  /** Stops heartbeats and tells the head this node leaves. */
-  leave(): void {
+  /**
+   * Stops heartbeats and tells the head this node leaves: exitCode is a driver's process exit
+   * code when it leaves because the process exits (-1: it shut down), which ends its job.
+   */
+  leave(exitCode = -1): void {
     if (this.timer) clearInterval(this.timer);
     if (this.headConn?.open && !this.headConn.closed) {
-      this.headConn.send({ t: 'leave', nodeId: this.opts.local.nodeId });
+      this.headConn.send({ t: 'leave', nodeId: this.opts.local.nodeId, exitCode });
     }
   }
 }

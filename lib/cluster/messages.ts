@@ -3,6 +3,7 @@
 // the flatbuffers accessors trust offsets, so every read runs inside one try
 // and vector lengths are checked against the frame size before any loop.
 import * as flatbuffers from 'flatbuffers';
+import { type DriverJob, readDriverJob } from '../protocol/job.js';
 import { decodeFrame, FrameError, withLength } from './frame.js';
 import {
   Body,
@@ -77,6 +78,8 @@ export type Message =
       storeCapacity: number;
       isDriver: boolean;
       labels: Record<string, string>;
+      /** A driver's job (none for a daemon). */
+      job?: DriverJob;
     }
   | {
       t: 'heartbeat';
@@ -88,7 +91,7 @@ export type Message =
       pendingActors: number;
       actorsAwaitingProcess: number;
     }
-  | { t: 'leave'; nodeId: string }
+  | { t: 'leave'; nodeId: string /** A driver's exit code; -1: it shut down. */; exitCode: number }
   | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }
   | { t: 'status' }
   | { t: 'kvPut'; namespace: string; key: string; value: Buffer; overwrite: boolean }
@@ -180,6 +183,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           BigInt(m.storeCapacity),
           m.isDriver,
           b.createString(JSON.stringify(m.labels)),
+          b.createString(m.job ? JSON.stringify(m.job) : ''),
         ),
       ];
     case 'heartbeat':
@@ -197,7 +201,7 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
         ),
       ];
     case 'leave':
-      return [Body.LeaveNode, LeaveNode.createLeaveNode(b, hexBytes(b, m.nodeId))];
+      return [Body.LeaveNode, LeaveNode.createLeaveNode(b, hexBytes(b, m.nodeId), m.exitCode)];
     case 'nodeTable': {
       const nodes = m.nodes.map((n) =>
         NodeInfo.createNodeInfo(
@@ -418,6 +422,7 @@ function readBody(f: Frame, limit: number): Message {
     }
     case Body.RegisterNode: {
       const m = f.body(new RegisterNode()) as RegisterNode;
+      const job = readDriverJob(m.jobJson());
       return {
         t: 'register',
         nodeId: hex(m.nodeIdArray()),
@@ -426,6 +431,7 @@ function readBody(f: Frame, limit: number): Message {
         storeCapacity: Number(m.storeCapacity()),
         isDriver: m.isDriver(),
         labels: readLabels(m.labelsJson()),
+        ...(job ? { job } : {}),
       };
     }
     case Body.Heartbeat: {
@@ -441,8 +447,10 @@ function readBody(f: Frame, limit: number): Message {
         actorsAwaitingProcess: m.actorsAwaitingProcess(),
       };
     }
-    case Body.LeaveNode:
-      return { t: 'leave', nodeId: hex((f.body(new LeaveNode()) as LeaveNode).nodeIdArray()) };
+    case Body.LeaveNode: {
+      const m = f.body(new LeaveNode()) as LeaveNode;
+      return { t: 'leave', nodeId: hex(m.nodeIdArray()), exitCode: m.exitCode() };
+    }
     case Body.NodeTable: {
       const m = f.body(new NodeTable()) as NodeTable;
       const n = checkLen(m.nodesLength(), limit, 'nodes');

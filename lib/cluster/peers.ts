@@ -160,12 +160,15 @@ export class Peers implements PeerLinks {
 
   /**
    * Stops accepting and ends every connection once what it carries is sent (Conn.finish);
-   * resolves once the listener and the connections have closed.
+   * resolves once the listener and the connections have closed. `keep` (the link to the
+   * head) is left for the caller to end: it says it leaves on it after the others are done.
    */
-  close(): Promise<void> {
+  close(keep?: unknown): Promise<void> {
     // The server's callback waits for the connections it accepted: end them after it stops accepting.
     const stopped = new Promise<void>((r) => this.server.close(() => r()));
-    const ended = [...this.allConns].map((c) => c.finish('this node is shutting down'));
+    const ended = [...this.allConns]
+      .filter((c) => c !== keep)
+      .map((c) => c.finish('this node is shutting down'));
     return Promise.all([stopped, ...ended]).then(() => {});
   }
 }

@@ -1,6 +1,8 @@
 // The state API across the cluster: the node asked (a driver's, or the head for `sunray
 // list`) gathers a kind of rows from every alive node, its own included, and says which
-// nodes did not answer in time; each node answers for itself (node/state-rows.ts).
+// nodes did not answer in time; each node answers for itself (node/state-rows.ts). Jobs
+// are the head's alone (its directory's job table): other nodes ask it.
+import type { JobStateRow } from '../protocol/job.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { Conn } from './connection.js';
 import type { Message, Parsed } from './messages.js';
@@ -23,7 +25,29 @@ export class StateQueries {
     private readonly peers: Pick<PeerLinks, 'peer'>,
     /** This node's own rows of a kind. */
     private readonly local: (kind: LocalStateKind) => unknown[] | Promise<unknown[]>,
+    /** The head's table of jobs (on the head; undefined elsewhere). */
+    private readonly headJobs: (() => JobStateRow[]) | undefined,
+    /** The connection to the head (other nodes). */
+    private readonly headConn: () =>
+      | { readonly closed: boolean; requestCb(m: Message, cb: (p: Parsed | Error) => void): void }
+      | undefined,
   ) {}
+
+  /** The cluster's jobs: the head's table, asked of the head from other nodes. */
+  async jobs(): Promise<JobStateRow[]> {
+    if (this.headJobs) return this.headJobs();
+    const c = this.headConn();
+    if (!c || c.closed) throw new Error('the head is not reachable; try again once this node rejoined it');
+    const rows = await withDeadline(
+      new Promise<unknown[] | undefined>((resolve) =>
+        c.requestCb({ t: 'stateQuery', kind: 'jobs', cluster: false }, (r) =>
+          resolve(r instanceof Error || r.msg.t !== 'stateRows' ? undefined : JSON.parse(r.msg.rowsJson)),
+        ),
+      ),
+    );
+    if (!rows) throw new Error(`the head did not answer a jobs query within ${ANSWER_MS} ms`);
+    return rows as JobStateRow[];
+  }
 
   /** Every alive node's rows of `kind`, this node's first. */
   async gather(kind: LocalStateKind): Promise<GatheredRows> {
@@ -41,28 +65,26 @@ export class StateQueries {
     return { rows, unreachable };
   }
 
-  private async ask(nodeId: string, kind: LocalStateKind): Promise<unknown[] | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ANSWER_MS);
-    });
-    const asked = (async () => {
-      const conn = await this.peers.peer(nodeId);
-      const r = await new Promise<Parsed | Error>((resolve) =>
-        conn.requestCb({ t: 'stateQuery', kind, cluster: false }, resolve),
-      );
-      if (r instanceof Error || r.msg.t !== 'stateRows') return undefined;
-      return JSON.parse(r.msg.rowsJson) as unknown[];
-    })().catch(() => undefined);
-    try {
-      return await Promise.race([asked, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private ask(nodeId: string, kind: LocalStateKind): Promise<unknown[] | undefined> {
+    return withDeadline(
+      (async () => {
+        const conn = await this.peers.peer(nodeId);
+        const r = await new Promise<Parsed | Error>((resolve) =>
+          conn.requestCb({ t: 'stateQuery', kind, cluster: false }, resolve),
+        );
+        if (r instanceof Error || r.msg.t !== 'stateRows') return undefined;
+        return JSON.parse(r.msg.rowsJson) as unknown[];
+      })().catch(() => undefined),
+    );
   }
 
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
   async serve(c: Conn, p: Parsed, m: Extract<Message, { t: 'stateQuery' }>): Promise<void> {
+    if (m.kind === 'jobs') {
+      const rows = this.headJobs?.() ?? [];
+      c.reply(p.requestId, { t: 'stateRows', rowsJson: JSON.stringify(rows), unreachableJson: '[]' });
+      return;
+    }
     const kinds: readonly string[] = ['actors', 'workers', 'liveTasks', 'objects', 'usage'];
     if (!kinds.includes(m.kind)) {
       c.reply(p.requestId, { t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
@@ -77,5 +99,18 @@ export class StateQueries {
       rowsJson: JSON.stringify(rows),
       unreachableJson: JSON.stringify(unreachable),
     });
+  }
+}
+
+/** What p gives within ANSWER_MS, else undefined. */
+async function withDeadline<T>(p: Promise<T | undefined>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ANSWER_MS);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -34,7 +34,7 @@ export async function queryState(
   }
   const r = await askHead(address, token, {
     t: 'stateQuery',
-    kind: kind satisfies LocalStateKind | 'tasks',
+    kind: kind satisfies LocalStateKind | 'tasks' | 'jobs',
     cluster: true,
     selectionJson:
       kind === 'tasks' ? JSON.stringify({ filters: selection.filters ?? [], limit: selection.limit }) : '',

@@ -3,6 +3,7 @@
 // node manager runs everything itself and never calls these.
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
+import type { JobStateRow } from '../protocol/job.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection, TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -80,6 +81,8 @@ export interface ClusterHooks {
   transfers(): { objectsPulled: number; bytesPulled: number; chunksServed: number; bytesServed: number };
   /** Tasks from the head's table (cluster/task-events-link.ts): this node's events shipped first. */
   taskRows(sel: RowSelection<TaskStateRow>): Promise<TaskRowsAnswer>;
+  /** The cluster's jobs, from the head's job table. */
+  jobRows(): Promise<JobStateRow[]>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

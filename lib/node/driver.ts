@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
+import { basename } from 'node:path';
 import { InvalidArgumentError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
@@ -187,6 +188,13 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   const jobId = randomBytes(4).toString('hex');
   const manager = new NodeManager({
     jobId,
+    driverJob: {
+      jobId,
+      namespace: opts.namespace ?? 'default',
+      entrypoint: entrypoint(),
+      pid: process.pid,
+      startTime: Date.now(),
+    },
     numCpus,
     numGpus,
     resources: opts.resources ?? {},
@@ -252,4 +260,10 @@ function openSession(manager: NodeManager): SessionSocket | undefined {
     );
     return undefined;
   }
+}
+
+/** How this driver was started, as listJobs shows it: `node script.js args` (the executable's base name). */
+function entrypoint(): string {
+  const [exe = 'node', ...args] = process.argv;
+  return [basename(exe), ...args].join(' ').slice(0, 4096);
 }

@@ -169,6 +169,7 @@ export class NodeManager {
       total: () => this.pool.total(),
       nodeId: this.nodeId,
       labels: this.opts.labels ?? {},
+      driverJob: this.opts.driverJob,
       localState: this.localState,
       taskEvents: this.taskEvents,
       tasks: this.tasks,

@@ -1,4 +1,5 @@
 // What a node manager is started with (init's options and `sunray start`'s, resolved).
+import type { DriverJob } from '../protocol/job.js';
 
 /** What a node is started with: its resources, store, session and limits. */
 export interface NodeManagerOptions {
@@ -10,6 +11,8 @@ export interface NodeManagerOptions {
   namespace: string;
   /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
   jobId?: string;
+  /** The same driver's job as the head's job table lists it (listJobs); none for a daemon. */
+  driverJob?: DriverJob;
   logToDriver: boolean;
   idleWorkerTimeoutMs: number;
   driverDir: string;

@@ -8,6 +8,7 @@ import { type Reader, Writer } from '../base/codec.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
+import { type DriverJob, runningJobRow } from '../protocol/job.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
 import { nodeRow, type RowSelection, type TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -45,6 +46,8 @@ export interface RequestTargets {
   readonly nodeId: string;
   /** This node's labels (as it was started with them). */
   readonly labels: Record<string, string>;
+  /** The driver's job this node is embedded in (none for a daemon). */
+  readonly driverJob: DriverJob | undefined;
   /** This node's rows of the state API. */
   readonly localState: Pick<LocalState, 'rows'>;
   /** This node's task records (the table of tasks when it is on its own), and its tasks now. */
@@ -91,6 +94,12 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
           ? cluster.taskRows(sel)
           : Promise.resolve(node.taskEvents.table(node.taskEvents.live(node.tasks.values()), sel));
         return answer.then((a) => ({ rows: a.rows, unreachable: a.unreachable ?? [], dropped: a.dropped }));
+      }
+      if (kind === 'jobs') {
+        const own = node.driverJob ? [runningJobRow(node.driverJob, node.nodeId)] : [];
+        return cluster
+          ? cluster.jobRows().then((rows) => ({ rows, unreachable: [] }))
+          : { rows: own, unreachable: [] };
       }
       if (kind === 'nodes') {
         return { rows: (cluster ? cluster.nodes() : [selfNode(node)]).map(nodeRow), unreachable: [] };

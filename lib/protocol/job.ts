@@ -21,3 +21,81 @@ export function jobIdOf(job: string): string | undefined {
 export function namespaceOf(job: string): string | undefined {
   return job === '' ? undefined : job.slice(JOB_ID_CHARS);
 }
+
+/** A driver program as it tells the head when its node joins: the job it runs. */
+export interface DriverJob {
+  /** Its job id (8 hex digits). */
+  jobId: string;
+  /** The namespace it runs in. */
+  namespace: string;
+  /** How it was started: `node script.js args` (the executable's base name). */
+  entrypoint: string;
+  /** Its process id, on its node. */
+  pid: number;
+  /** When it started (ms since the epoch). */
+  startTime: number;
+}
+
+/** A job's state: Ray's JobStatus names (a driver job is RUNNING until its driver ends). */
+export type JobStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+/** One job of the cluster (Ray's JobState): a driver program that joined it. */
+export interface JobStateRow {
+  /** Its id (8 hex digits, as getRuntimeContext().jobId gives it). */
+  jobId: string;
+  /** 'DRIVER': a program that called init() (jobs submitted through a job server would be 'SUBMISSION'). */
+  type: 'DRIVER';
+  /** RUNNING while its driver runs; SUCCEEDED when it shut down or exited with code 0; FAILED otherwise. */
+  status: JobStatus;
+  /** How its driver was started. */
+  entrypoint: string;
+  /** Its namespace. */
+  namespace: string;
+  /** The driver's process id. */
+  driverPid: number;
+  /** The driver's embedded node (hex). */
+  driverNodeId: string;
+  /** When it started (ms since the epoch). */
+  startTime: number;
+  /** When it ended (ms since the epoch; null while it runs). */
+  endTime: number | null;
+  /** Why it failed, or how it ended ('' while it runs). */
+  message: string;
+}
+
+/** A DriverJob from a peer's JSON, checked field by field (undefined when absent or malformed). */
+export function readDriverJob(json: string | null | undefined): DriverJob | undefined {
+  if (!json) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const j = v as Record<string, unknown>;
+  const text = (x: unknown, max: number) => typeof x === 'string' && x.length <= max;
+  const whole = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (!text(j.jobId, JOB_ID_CHARS) || !/^[0-9a-f]*$/.test(j.jobId as string)) return undefined;
+  if (!text(j.namespace, 1024) || !text(j.entrypoint, 4096) || !whole(j.pid) || !whole(j.startTime)) {
+    return undefined;
+  }
+  const { jobId, namespace, entrypoint, pid, startTime } = j as unknown as DriverJob;
+  return { jobId, namespace, entrypoint, pid, startTime };
+}
+
+/** A driver's job as listJobs shows it while it runs. */
+export function runningJobRow(job: DriverJob, driverNodeId: string): JobStateRow {
+  return {
+    jobId: job.jobId,
+    type: 'DRIVER',
+    status: 'RUNNING',
+    entrypoint: job.entrypoint,
+    namespace: job.namespace,
+    driverPid: job.pid,
+    driverNodeId,
+    startTime: job.startTime,
+    endTime: null,
+    message: '',
+  };
+}

@@ -3,6 +3,7 @@
 // node (node/state-rows.ts), carried between nodes as JSON (cluster/), filtered and
 // trimmed for the caller by the API (api/state.ts). States are Ray's names.
 import { InvalidArgumentError } from '../base/errors.js';
+import type { JobStateRow } from './job.js';
 import { NODE_ID_LABEL } from './node-labels.js';
 import type { TaskStateName, TaskStateRow } from './task-events.js';
 
@@ -148,6 +149,7 @@ export interface StateRows {
   nodes: NodeStateRow;
   tasks: TaskStateRow;
   objects: ObjectStateRow;
+  jobs: JobStateRow;
 }
 
 /**
@@ -199,7 +201,7 @@ export type LocalStateKind = 'actors' | 'workers' | 'liveTasks' | 'objects' | 'u
 export type StateKind = keyof StateRows;
 
 /** The state kinds, for checks and the CLI. */
-export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks', 'objects'];
+export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks', 'objects', 'jobs'];
 
 /** Every column of each kind (filters may name any of them). */
 export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])[] } = {
@@ -257,6 +259,18 @@ export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])
     'inStore',
     'callSite',
   ],
+  jobs: [
+    'jobId',
+    'type',
+    'status',
+    'entrypoint',
+    'namespace',
+    'driverPid',
+    'driverNodeId',
+    'startTime',
+    'endTime',
+    'message',
+  ],
 };
 
 /** The columns each kind shows without `detail` (Ray's default columns); the rest need it. */
@@ -279,6 +293,7 @@ export const DEFAULT_COLUMNS: { readonly [K in StateKind]: readonly (keyof State
     'errorType',
   ],
   objects: ['objectId', 'objectSize', 'referenceType', 'taskStatus', 'nodeId', 'pid', 'type', 'callSite'],
+  jobs: ['jobId', 'type', 'status', 'entrypoint', 'startTime', 'endTime'],
 };
 
 /** One filter: a column, '=' or '!=', and the value (compared as text, as Ray's CLI does). */

@@ -124,6 +124,23 @@ describe('state API', () => {
     sunray.kill(a);
   });
 
+  test('listJobs: on a node of its own, this driver is the one job, RUNNING', async () => {
+    const jobs = await sunray.listJobs({ detail: true });
+    expect([...jobs]).toEqual([
+      expect.objectContaining({
+        jobId: sunray.getRuntimeContext().jobId,
+        type: 'DRIVER',
+        status: 'RUNNING',
+        namespace: 'default',
+        driverPid: process.pid,
+        endTime: null,
+        message: '',
+      }),
+    ]);
+    expect(jobs[0]?.startTime).toBeLessThanOrEqual(Date.now());
+    expect((await sunray.listJobs({ filters: [['status', '=', 'FAILED']] })).length).toBe(0);
+  });
+
   test('listObjects: a reference per process that holds one, with why; summarizeObjects', async () => {
     const ref = sunray.put(Buffer.alloc(200_000, 7));
     const keeper = sunray.remote(Keeper).remote();

@@ -4,6 +4,7 @@ import * as sunray from 'sunray';
 import { ActorPool, Queue } from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { until } from '../helpers.js';
 
 const Where = sunray.remote(
   class Where {
@@ -112,7 +113,12 @@ describe('ray.util across two nodes', () => {
     expect(driver?.labels).toEqual({ role: 'driver', 'sunray.io/node-id': driver?.nodeId });
     expect(nodes).toHaveLength(3);
     const inTask = sunray.remote(async () => (await import('sunray')).nodes(), { resources: { far: 1 } });
-    const seen = await sunray.get(inTask.remote());
+    // A node hears of a node that joined with its next heartbeat's table (within a second).
+    let seen: sunray.NodeInfo[] = [];
+    await until(async () => {
+      seen = await sunray.get(inTask.remote());
+      return seen.filter((n) => n.alive).length === byId.size;
+    }, 10_000);
     expect(new Set(seen.filter((n) => n.alive).map((n) => n.nodeId))).toEqual(new Set(byId.keys()));
     // A worker of a `sunray start` node serves every driver: it names the job (and the
     // namespace) of the call it runs, a nested call's too, and an actor's calls its creator's.

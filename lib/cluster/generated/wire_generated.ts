@@ -541,8 +541,15 @@ labelsJson(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+jobJson():string|null
+jobJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+jobJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startRegisterNode(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -593,12 +600,16 @@ static addLabelsJson(builder:flatbuffers.Builder, labelsJsonOffset:flatbuffers.O
   builder.addFieldOffset(5, labelsJsonOffset, 0);
 }
 
+static addJobJson(builder:flatbuffers.Builder, jobJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, jobJsonOffset, 0);
+}
+
 static endRegisterNode(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint, isDriver:boolean, labelsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, resourcesOffset:flatbuffers.Offset, storeCapacity:bigint, isDriver:boolean, labelsJsonOffset:flatbuffers.Offset, jobJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   RegisterNode.startRegisterNode(builder);
   RegisterNode.addNodeId(builder, nodeIdOffset);
   RegisterNode.addAddress(builder, addressOffset);
@@ -606,6 +617,7 @@ static createRegisterNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.
   RegisterNode.addStoreCapacity(builder, storeCapacity);
   RegisterNode.addIsDriver(builder, isDriver);
   RegisterNode.addLabelsJson(builder, labelsJsonOffset);
+  RegisterNode.addJobJson(builder, jobJsonOffset);
   return RegisterNode.endRegisterNode(builder);
 }
 }
@@ -774,6 +786,9 @@ static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Off
 }
 }
 
+/**
+ * exit_code: a driver's process exit code when it leaves because it exits (-1: shutdown()).
+ */
 export class LeaveNode {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -807,8 +822,13 @@ nodeIdArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+exitCode():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
 static startLeaveNode(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(2);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -827,14 +847,19 @@ static startNodeIdVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addExitCode(builder:flatbuffers.Builder, exitCode:number) {
+  builder.addFieldInt32(1, exitCode, -1);
+}
+
 static endLeaveNode(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createLeaveNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createLeaveNode(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, exitCode:number):flatbuffers.Offset {
   LeaveNode.startLeaveNode(builder);
   LeaveNode.addNodeId(builder, nodeIdOffset);
+  LeaveNode.addExitCode(builder, exitCode);
   return LeaveNode.endLeaveNode(builder);
 }
 }

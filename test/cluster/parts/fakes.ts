@@ -177,6 +177,9 @@ export class FakeConn implements PeerConn {
   readonly requests: Array<{ m: Message; cb: (p: Parsed | Error) => void }> = [];
   open = true;
   constructor(readonly peerId: string) {}
+  get closed(): boolean {
+    return !this.open;
+  }
   send(m: Message): boolean {
     if (!this.open) return false;
     this.sent.push(m);

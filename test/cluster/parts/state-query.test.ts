@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../../lib/base/errors.js';
 import { NodeTable } from '../../../lib/cluster/node-table.js';
 import { StateQueries } from '../../../lib/cluster/state-query.js';
 import { type ActorStateRow, selectRows, summarizeActorRows } from '../../../lib/protocol/state-rows.js';
-import { FakePeers, nodeIdOf, nodeInfo, settle } from './fakes.js';
+import { FakeConn, FakePeers, nodeIdOf, nodeInfo, settle } from './fakes.js';
 
 const SELF = nodeIdOf(0xa0);
 const B = nodeIdOf(0xb0);
@@ -21,7 +21,13 @@ describe('state queries', () => {
     const table = new NodeTable(SELF);
     table.apply([nodeInfo(SELF), nodeInfo(B), nodeInfo(C), nodeInfo(DEAD, false)]);
     const peers = new FakePeers();
-    const q = new StateQueries(table, peers, (kind) => [{ kind, nodeId: SELF }]);
+    const q = new StateQueries(
+      table,
+      peers,
+      (kind) => [{ kind, nodeId: SELF }],
+      undefined,
+      () => undefined,
+    );
     const gathered = q.gather('actors');
     await vi.advanceTimersByTimeAsync(0);
     // One question each to B and C, none to the dead node.
@@ -46,6 +52,34 @@ describe('state queries', () => {
     peers.conn(C).requests.shift();
     peers.conn(C).answer({ t: 'stateRows', rowsJson: '[]', unreachableJson: '[]' });
     expect(await again).toEqual({ rows: [{ kind: 'workers', nodeId: SELF }], unreachable: [B] });
+  });
+
+  test("jobs are the head's table: answered there, asked of the head elsewhere (unreachable: an error)", async () => {
+    const table = new NodeTable(SELF);
+    const jobRow = { jobId: '0000000a', status: 'RUNNING' };
+    const head = new StateQueries(
+      table,
+      new FakePeers(),
+      () => [],
+      () => [jobRow as never],
+      () => undefined,
+    );
+    expect(await head.jobs()).toEqual([jobRow]);
+    const headConn = new FakeConn(B);
+    let conn: FakeConn | undefined;
+    const other = new StateQueries(
+      table,
+      new FakePeers(),
+      () => [],
+      undefined,
+      () => conn,
+    );
+    await expect(other.jobs()).rejects.toThrow(/head is not reachable/);
+    conn = headConn;
+    const asked = other.jobs();
+    expect(headConn.requests[0]?.m).toEqual({ t: 'stateQuery', kind: 'jobs', cluster: false });
+    headConn.answer({ t: 'stateRows', rowsJson: JSON.stringify([jobRow]), unreachableJson: '[]' });
+    expect(await asked).toEqual([jobRow]);
   });
 
   const actor = (id: string, state: ActorStateRow['state'], className = 'Room'): ActorStateRow => ({

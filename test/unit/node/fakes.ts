@@ -259,6 +259,9 @@ export class FakeCluster implements ClusterHooks {
   transfers() {
     return { objectsPulled: 0, bytesPulled: 0, chunksServed: 0, bytesServed: 0 };
   }
+  jobRows(): Promise<never[]> {
+    return Promise.resolve([]);
+  }
   taskRows(): Promise<TaskRowsAnswer> {
     return Promise.resolve({ rows: [], dropped: { tasks: 0, events: 0 } });
   }

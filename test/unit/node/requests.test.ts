@@ -117,6 +117,7 @@ describe('request server', () => {
       total: () => ({ CPU: 2 }),
       nodeId: 'ab',
       labels: {},
+      driverJob: undefined,
       localState: { rows: () => [] },
       taskEvents: new TaskEventRecorder('n', true, 10, () => undefined),
       tasks: { values: () => [] },
