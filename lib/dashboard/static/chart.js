@@ -1,12 +1,13 @@
 // A small line chart on a canvas: one series of [time ms, value] points over the last
-// `spanMs`, a grid of four lines with their values, the latest value in the corner.
+// `spanMs` (less while there is less history, 30 s at least), a grid of four lines with
+// their values, the latest value in the corner.
 
 import { h } from './lib.js';
 
 /** A chart element: call draw(points) to redraw it. */
 export function lineChart({ id, title, color, format, spanMs = 120_000, minMax = 1 }) {
   const canvas = h('canvas', { id, role: 'img', 'aria-label': title });
-  const now = h('span', { class: 'chart-now' });
+  const now = h('span', { class: 'chart-now', id: `${id}-now` });
   const el = h('figure', { class: 'chart' }, h('figcaption', {}, title, now), canvas);
   function draw(points) {
     const dpr = window.devicePixelRatio || 1;
@@ -20,10 +21,11 @@ export function lineChart({ id, title, color, format, spanMs = 120_000, minMax =
     const left = 64;
     const bottom = ht - 18;
     const end = points.length > 0 ? points[points.length - 1][0] : Date.now();
-    const begin = end - spanMs;
+    const span = Math.min(spanMs, Math.max(30_000, end - (points[0]?.[0] ?? end)));
+    const begin = end - span;
     const shown = points.filter((p) => p[0] >= begin);
     const max = Math.max(minMax, ...shown.map((p) => p[1])) * 1.1;
-    const x = (t) => left + ((t - begin) / spanMs) * (w - left - 8);
+    const x = (t) => left + ((t - begin) / span) * (w - left - 8);
     const y = (v) => bottom - (v / max) * (bottom - 8);
     g.font = '11px system-ui, sans-serif';
     g.fillStyle = '#6b7280';
@@ -37,7 +39,7 @@ export function lineChart({ id, title, color, format, spanMs = 120_000, minMax =
       g.stroke();
       g.fillText(format(v), 4, y(v) + 4);
     }
-    g.fillText(`-${Math.round(spanMs / 1000)} s`, left, ht - 4);
+    g.fillText(`-${Math.round(span / 1000)} s`, left, ht - 4);
     g.fillText('now', w - 30, ht - 4);
     if (shown.length > 0) {
       g.strokeStyle = color;
