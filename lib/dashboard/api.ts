@@ -2,6 +2,7 @@
 // the node's state API answers (protocol/state-rows.ts rows, gathered over the cluster
 // by the node that serves the dashboard) and every node's usage row. Only reached with a
 // valid session (server.ts checks first); it reads, never changes, anything.
+import type { JobStateRow } from '../protocol/job.js';
 import {
   type ActorStateRow,
   type NodeStateRow,
@@ -78,6 +79,11 @@ export async function answer(src: DashboardSource, path: string, query: URLSearc
     case 'workers': {
       const a = await src.state('workers', {});
       return ok({ rows: a.rows as WorkerStateRow[], unreachable: a.unreachable });
+    }
+    case 'jobs': {
+      const a = await src.state('jobs', {});
+      const rows = (a.rows as JobStateRow[]).sort((x, y) => y.startTime - x.startTime);
+      return ok({ rows, unreachable: a.unreachable });
     }
     case 'objects': {
       const a = await src.state('objects', {});

@@ -1,9 +1,10 @@
 // The dashboard in a real browser (headless Chromium, test/dashboard/browser.ts) on a live
 // cluster: a head serving it (`sunray start --dashboard-port`, here the testing Cluster's
 // dashboardPort), a second node and this driver, running tasks, an actor, a failing task
-// and a stored object. Nothing shows without the token; after login every view shows the
-// right rows, a failed task's error shows, the timeline draws the runs; the page loads in
-// under a second. Screenshots of each view go to test-results/dashboard/.
+// and a stored object. Nothing shows without the token; after login every view (nodes,
+// actors, workers, tasks, objects, jobs, the timeline) shows the right rows, a failed
+// task's error shows, the timeline draws the runs; the page loads in under a second.
+// Screenshots of each view go to test-results/dashboard/.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,6 +218,16 @@ describe.skipIf(skipBrowser)('the dashboard on a cluster, in a browser', () => {
     expect(file.headers()['content-disposition']).toContain('timeline.json');
     const trace = (await file.json()) as Array<{ ph: string; name: string }>;
     expect(trace.filter((e) => e.ph === 'X').map((e) => e.name)).toContain('validate');
+  });
+
+  test("jobs: this driver's job, running", async () => {
+    const { jobId } = sunray.getRuntimeContext();
+    await page.click('#nav-jobs');
+    await page.waitForSelector('#jobs-table tbody tr');
+    const row = (await rowsOf(page, 'jobs-table')).find((r) => r.startsWith(`${jobId}\t`));
+    expect(row).toMatch(/\tRUNNING\tDRIVER\t/);
+    expect(row).toContain(`\t${process.pid}\t`);
+    await shot(page, 'jobs');
   });
 
   test('logging out ends the session', async () => {

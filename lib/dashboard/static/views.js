@@ -9,5 +9,6 @@ export const views = [
   { id: 'tasks', title: 'Tasks', load: () => import('./views/tasks.js') },
   { id: 'objects', title: 'Objects & memory', load: () => import('./views/objects.js') },
   { id: 'workers', title: 'Workers', load: () => import('./views/workers.js') },
+  { id: 'jobs', title: 'Jobs', load: () => import('./views/jobs.js') },
   { id: 'timeline', title: 'Timeline', load: () => import('./views/timeline.js') },
 ];
