@@ -14,7 +14,7 @@ import {
   summarizeObjectRows,
   type WorkerStateRow,
 } from '../protocol/state-rows.js';
-import type { TaskStateName, TaskStateRow } from '../protocol/task-events.js';
+import { TASK_STATE_ORDER, type TaskStateName, type TaskStateRow } from '../protocol/task-events.js';
 import { chromeTrace, type TraceEvent } from '../protocol/timeline.js';
 import type { StateAnswer } from '../worker/backend.js';
 
@@ -149,6 +149,8 @@ async function tasks(
   rows: Partial<TaskStateRow>[];
   matched: number;
   total: number;
+  /** Every state, in the order a task goes through them (the page's filter lists them). */
+  states: readonly TaskStateName[];
   byState: Partial<Record<TaskStateName, number>>;
   dropped: { tasks: number; events: number };
 }> {
@@ -174,6 +176,7 @@ async function tasks(
     rows,
     matched: matched.length,
     total: all.length,
+    states: TASK_STATE_ORDER,
     byState,
     dropped: a.dropped ?? { tasks: 0, events: 0 },
   };

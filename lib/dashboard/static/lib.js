@@ -56,6 +56,21 @@ export function table(id, columns, rows, { onRow, empty = 'None.' } = {}) {
   return h('table', { id }, h('thead', {}, head), body);
 }
 
+/**
+ * A view that is one table of an API's rows (GET /api/<kind>), polled every 2 s: its
+ * mount(root, ctx). The table's id is `<kind>-table`.
+ */
+export function tableView(kind, title, columns) {
+  return (root, ctx) => {
+    const list = h('div');
+    root.append(h('h2', {}, title), list);
+    ctx.poll(async () => {
+      const { rows } = await api(kind);
+      list.replaceChildren(table(`${kind}-table`, columns, rows, { empty: `No ${kind}.` }));
+    }, 2000);
+  };
+}
+
 /** A heading with a count. */
 export function section(title, ...children) {
   return h('section', {}, h('h2', {}, title), ...children);

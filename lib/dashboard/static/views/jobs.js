@@ -1,7 +1,7 @@
 // Jobs: every driver program that joined the cluster (the head's job table), newest
 // first: running, or how it ended (SUCCEEDED, FAILED and why), when and for how long.
 
-import { api, badge, clock, duration, h, short, table } from '../lib.js';
+import { badge, clock, duration, h, short, tableView } from '../lib.js';
 
 const columns = [
   { title: 'job', get: (j) => h('span', { class: 'id' }, j.jobId) },
@@ -17,11 +17,4 @@ const columns = [
 ];
 
 /** Mounts the jobs view. */
-export function mount(root, ctx) {
-  const list = h('div');
-  root.append(h('h2', {}, 'Jobs'), list);
-  ctx.poll(async () => {
-    const { rows } = await api('jobs');
-    list.replaceChildren(table('jobs-table', columns, rows, { empty: 'No jobs.' }));
-  }, 2000);
-}
+export const mount = tableView('jobs', 'Jobs', columns);

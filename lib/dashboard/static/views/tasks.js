@@ -4,15 +4,6 @@
 
 import { api, badge, clock, duration, h, section, short, table, tail } from '../lib.js';
 
-const STATES = [
-  'PENDING_ARGS_AVAIL',
-  'PENDING_NODE_ASSIGNMENT',
-  'SUBMITTED_TO_WORKER',
-  'RUNNING',
-  'FINISHED',
-  'FAILED',
-];
-
 const columns = [
   { title: 'task', get: (t) => tail(t.taskId) },
   { title: 'name', get: (t) => t.name },
@@ -80,12 +71,8 @@ function detail(t) {
 
 /** Mounts the tasks view. */
 export function mount(root, ctx) {
-  const state = h(
-    'select',
-    { id: 'task-state' },
-    h('option', { value: '' }, 'any state'),
-    ...STATES.map((s) => h('option', { value: s }, s)),
-  );
+  // Its options come with the first answer: the states, in the order a task goes through them.
+  const state = h('select', { id: 'task-state' }, h('option', { value: '' }, 'any state'));
   const name = h('input', {
     id: 'task-name',
     type: 'search',
@@ -124,21 +111,24 @@ export function mount(root, ctx) {
   const refresh = async () => {
     const q = new URLSearchParams({ state: state.value, name: name.value.trim(), limit: '200' });
     const a = await api(`tasks?${q}`);
+    if (state.options.length === 1) state.append(...a.states.map((s) => h('option', { value: s }, s)));
     chips.replaceChildren(
-      ...STATES.filter((s) => a.byState[s]).map((s) =>
-        h(
-          'button',
-          {
-            class: 'chip',
-            onclick: () => {
-              state.value = s;
-              refresh();
+      ...a.states
+        .filter((s) => a.byState[s])
+        .map((s) =>
+          h(
+            'button',
+            {
+              class: 'chip',
+              onclick: () => {
+                state.value = s;
+                refresh();
+              },
             },
-          },
-          badge(s),
-          ` ${a.byState[s]}`,
+            badge(s),
+            ` ${a.byState[s]}`,
+          ),
         ),
-      ),
     );
     info.textContent = `${a.matched} of ${a.total} tasks match; the newest ${a.rows.length} shown.${
       a.dropped.tasks ? ` ${a.dropped.tasks} older tasks were dropped (taskEventsLimit).` : ''

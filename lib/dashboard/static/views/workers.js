@@ -1,7 +1,7 @@
 // Workers: every worker process of every node and the drivers embedded in nodes, with what
 // each does now (idle, leased for tasks, hosting an actor or shared actors).
 
-import { api, badge, h, short, table, tail } from '../lib.js';
+import { badge, short, tableView, tail } from '../lib.js';
 
 const columns = [
   { title: 'worker', get: (w) => tail(w.workerId) },
@@ -15,11 +15,4 @@ const columns = [
 ];
 
 /** Mounts the workers view. */
-export function mount(root, ctx) {
-  const list = h('div');
-  root.append(h('h2', {}, 'Workers'), list);
-  ctx.poll(async () => {
-    const { rows } = await api('workers');
-    list.replaceChildren(table('workers-table', columns, rows, { empty: 'No workers.' }));
-  }, 2000);
-}
+export const mount = tableView('workers', 'Workers', columns);
