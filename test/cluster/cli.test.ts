@@ -60,7 +60,8 @@ describe('sunray start / status / stop', () => {
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const cluster = await fetch(`${dashboard}api/cluster`, { headers: { cookie } });
     expect(cluster.status).toBe(200);
-    expect((await cluster.json()).nodes[0]).toMatchObject({ isHead: true, state: 'ALIVE' });
+    const body = (await cluster.json()) as { nodes: Array<{ isHead: boolean; state: string }> };
+    expect(body.nodes[0]).toMatchObject({ isHead: true, state: 'ALIVE' });
     expect(head.stdout).toContain(`SUNRAY_CLUSTER_TOKEN=${token} sunray start --address ${address}`);
     expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
 

@@ -57,7 +57,12 @@ export async function login(page: Page, url: string, token: string): Promise<voi
 /** The text of each row of a table (its cells joined by tabs). */
 export async function rowsOf(page: Page, tableId: string): Promise<string[]> {
   return page.$$eval(`#${tableId} tbody tr`, (trs) =>
-    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText).join('\t')),
+    // innerText: the cell as shown (the tests' tsconfig has no DOM types, hence the cast).
+    trs.map((tr) =>
+      [...tr.querySelectorAll('td')]
+        .map((td) => (td as unknown as { innerText: string }).innerText)
+        .join('\t'),
+    ),
   );
 }
 
