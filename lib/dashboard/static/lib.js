@@ -53,7 +53,8 @@ export function table(id, columns, rows, { onRow, empty = 'None.' } = {}) {
   }
   if (rows.length === 0)
     body.append(h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty)));
-  return h('table', { id }, h('thead', {}, head), body);
+  // Scrolls sideways on its own when wider than the page.
+  return h('div', { class: 'scroll' }, h('table', { id }, h('thead', {}, head), body));
 }
 
 /**

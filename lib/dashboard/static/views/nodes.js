@@ -14,7 +14,10 @@ const columns = [
     title: 'object store',
     get: (n) =>
       n.usage?.store
-        ? [bar(n.usage.store.used, n.usage.store.capacity, bytes), ` ${n.usage.store.objects} objects`]
+        ? [
+            bar(n.usage.store.used, n.usage.store.capacity, bytes),
+            h('div', { class: 'muted' }, `${n.usage.store.objects} objects`),
+          ]
         : '',
   },
   { title: 'workers', get: (n) => (n.usage ? counts(n.usage.workers) : '') },
