@@ -27,6 +27,7 @@ import { currentRuntimeOrStart } from './api/runtime.js';
 import { InvalidArgumentError, NotInActorError, NotInitializedError, SunrayError } from './base/errors.js';
 import { ObjectRef } from './base/object-ref.js';
 import { checkToken } from './cluster/auth.js';
+import { closeDashboard } from './dashboard/current.js';
 import type { InitOptions } from './node/driver.js';
 import { currentRuntime, inWorker, unreadableRef } from './worker/context.js';
 import { ObjectRefGenerator } from './worker/generator-stream.js';
@@ -79,7 +80,8 @@ export {
 } from './api/state.js';
 export { type TraceEvent, timeline } from './api/timeline.js';
 export type { RemoteErrorCause, RemoteErrorInfo } from './base/errors.js';
-export type { InitOptions } from './node/driver.js';
+export { dashboardAddress, dashboardToken, dashboardUrl } from './dashboard/current.js';
+export type { DashboardOptions, InitOptions } from './node/driver.js';
 export type { ActorIsolation } from './protocol/actor-options.js';
 export {
   type ActorDiedEvent,
@@ -187,18 +189,18 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   }
   startDriver(opts);
   const node = embeddedNode();
-  if (node && opts.metricsPort !== undefined) {
+  if (node) {
     try {
-      await node.metrics.serve(opts.metricsPort, opts.metricsHost);
-    } catch (err) {
-      await shutdown();
-      throw err;
-    }
-  }
-  if (node && opts.address !== undefined && opts.address !== 'local') {
-    try {
-      const { joinCluster } = await import('./cluster/join.js');
-      await whileAlive(joinCluster(node, opts as { address: string }));
+      if (opts.metricsPort !== undefined) await node.metrics.serve(opts.metricsPort, opts.metricsHost);
+      if (opts.address !== undefined && opts.address !== 'local') {
+        const { joinCluster } = await import('./cluster/join.js');
+        await whileAlive(joinCluster(node, opts as { address: string }));
+      }
+      // After joining: the dashboard then asks for the cluster's token.
+      if (opts.dashboard) {
+        const { serveEmbeddedDashboard } = await import('./dashboard/embedded.js');
+        await serveEmbeddedDashboard(node, opts);
+      }
     } catch (err) {
       await shutdown();
       throw err;
@@ -242,6 +244,7 @@ export async function shutdown(): Promise<void> {
   if (!rt || inWorker()) return;
   const { setRuntime } = await import('./worker/context.js');
   setRuntime(undefined);
+  await closeDashboard();
   await whileAlive(rt.shutdown());
 }
 

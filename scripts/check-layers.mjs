@@ -1,5 +1,5 @@
 // Fails when a file of lib/ imports from a layer above its own (docs/architecture.md):
-//   base < session < store < protocol < worker < node < cluster < api < entries
+//   base < session < store < protocol < worker < node < cluster < api, dashboard < entries
 //   < libraries < cli
 // A worker process loads worker/ and below only; the node manager never reaches
 // the API; the libraries sit above everything (tune/, data/, serve/ use the
@@ -27,6 +27,9 @@ const LAYERS = {
   node: 5,
   cluster: 6,
   api: 7,
+  // The dashboard's server: the node's state API over HTTP, started by the entries (index.ts,
+  // entry/daemon.ts); beside api/, neither imports the other.
+  dashboard: 7,
   // Entries: the processes' mains, the public surface, the test helpers.
   entry: 8,
   'index.ts': 8,

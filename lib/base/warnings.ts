@@ -20,7 +20,9 @@ export type SunrayWarningCode =
   /** A message of a type this version does not know arrived, and was ignored. */
   | 'SUNRAY_UNKNOWN_MESSAGE'
   /** A program's metric update was dropped (a name reused with another kind, labels Prometheus refuses). */
-  | 'SUNRAY_BAD_METRIC';
+  | 'SUNRAY_BAD_METRIC'
+  /** The dashboard's default port (8265) is taken: it listens on another (dashboardUrl() says which). */
+  | 'SUNRAY_DASHBOARD_PORT';
 
 /** Emits a sunray warning (process.emitWarning, type 'SunrayWarning'). */
 export function warn(code: SunrayWarningCode, message: string): void {

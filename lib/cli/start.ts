@@ -82,6 +82,16 @@ export const SPEC: VerbSpec = {
       value: 'PORT',
       help: "serve the node's Prometheus metrics on http://BIND:PORT/metrics (0: any free port)",
     },
+    'dashboard-port': {
+      type: 'string',
+      value: 'PORT',
+      help: "serve the dashboard on http://127.0.0.1:PORT/ (Ray's is 8265; 0: any free port); it asks for the cluster token",
+    },
+    'dashboard-host': {
+      type: 'string',
+      value: 'ADDRESS',
+      help: 'address the dashboard listens on (default 127.0.0.1; 0.0.0.0 for other machines)',
+    },
     'task-events-limit': {
       type: 'string',
       value: 'N',
@@ -158,6 +168,14 @@ export async function run(argv: string[]): Promise<number> {
   if (maxWorkers !== undefined) cfg.maxWorkerProcesses = checkMaxWorkerProcesses(maxWorkers);
   const metricsPort = numberFlag(f, 'metrics-port');
   if (metricsPort !== undefined) cfg.metricsPort = metricsPort;
+  const dashboardPort = numberFlag(f, 'dashboard-port');
+  if (dashboardPort !== undefined) cfg.dashboardPort = checkPort(dashboardPort, '--dashboard-port');
+  const dashboardHost = stringFlag(f, 'dashboard-host');
+  if (dashboardHost !== undefined) {
+    if (dashboardPort === undefined)
+      throw new InvalidArgumentError('--dashboard-host needs --dashboard-port');
+    cfg.dashboardHost = dashboardHost;
+  }
   const taskEventsLimit = numberFlag(f, 'task-events-limit');
   if (taskEventsLimit !== undefined) cfg.taskEventsLimit = checkTaskEventsLimit(taskEventsLimit);
   if (bind !== undefined) cfg.bind = bind;
@@ -216,6 +234,8 @@ export async function run(argv: string[]): Promise<number> {
   child.unref();
   const rec = await waitReady(pid, log);
   if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
+  if (rec.dashboardAddress)
+    process.stdout.write(`dashboard: http://${rec.dashboardAddress}/ (log in with the cluster token)\n`);
   if (head) {
     process.stdout.write(
       [
@@ -242,6 +262,13 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** A port number 0-65535 given to `flag`. */
+function checkPort(port: number, flag: string): number {
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`${flag} must be a port number 0-65535, got ${port}`);
+  return port;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -254,7 +281,13 @@ function isAlive(pid: number): boolean {
 async function waitReady(
   pid: number,
   log: string,
-): Promise<{ nodeId: string; address: string; pid: number; metricsAddress?: string }> {
+): Promise<{
+  nodeId: string;
+  address: string;
+  pid: number;
+  metricsAddress?: string;
+  dashboardAddress?: string;
+}> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const rec = daemons().find((d) => d.pid === pid);

@@ -32,6 +32,10 @@ export interface DaemonConfig {
   maxWorkerProcesses?: number;
   /** Serve /metrics on this port of the bind address (`--metrics-port`; 0: any free one). */
   metricsPort?: number;
+  /** Serve the dashboard on this port (`--dashboard-port`; 0: any free one); guarded by the token. */
+  dashboardPort?: number;
+  /** The address the dashboard listens on (`--dashboard-host`; default 127.0.0.1). */
+  dashboardHost?: string;
   /** Task records the node keeps (`--task-events-limit`; the head's is the cluster's table). */
   taskEventsLimit?: number;
   /** Record in the session directory (the CLI's daemons; not the testing Cluster's). */

@@ -14,7 +14,7 @@ import type { PeerLinks } from './peers.js';
 const ANSWER_MS = 5000;
 
 /** The kinds every node answers for itself, gathered over the cluster. */
-const GATHERED = new Set<string>(['actors', 'workers', 'liveTasks', 'objects', 'logFiles']);
+const GATHERED = new Set<string>(['actors', 'workers', 'liveTasks', 'objects', 'usage', 'logFiles']);
 
 /** The answer for a log file a node does not have. */
 const NO_FILE: LogChunk = { text: '', size: -1 };

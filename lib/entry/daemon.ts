@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from '../cluster/daemon-config.js';
+import { startDashboard } from '../dashboard/index.js';
 import { defaultObjectStoreMemory } from '../node/driver.js';
 import { NodeManager } from '../node/node-manager.js';
 import { checkLabels } from '../protocol/node-labels.js';
@@ -86,6 +87,23 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   }
+  let dashboardAddress: string | undefined;
+  if (cfg.dashboardPort !== undefined) {
+    try {
+      // Guarded by the cluster token; refused logins go to the node's log, a line a second at most.
+      const dashboard = await startDashboard(manager, {
+        port: cfg.dashboardPort,
+        host: cfg.dashboardHost ?? '127.0.0.1',
+        token: cfg.token,
+        log: (line) => console.error(line),
+      });
+      dashboardAddress = dashboard.address;
+    } catch (err) {
+      console.error(`sunray node: could not serve the dashboard: ${(err as Error).message}`);
+      await manager.shutdown();
+      process.exit(1);
+    }
+  }
   const metricsAddress = manager.metrics.address;
   const info = {
     pid: process.pid,
@@ -94,6 +112,7 @@ async function main(): Promise<void> {
     head: cfg.head,
     log: cfg.log ?? '',
     ...(metricsAddress ? { metricsAddress } : {}),
+    ...(dashboardAddress ? { dashboardAddress } : {}),
   };
   if (cfg.session) {
     recordDaemon(info);

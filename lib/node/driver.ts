@@ -105,6 +105,21 @@ export interface InitOptions {
   metricsPort?: number;
   /** The address /metrics listens on (default 127.0.0.1; '0.0.0.0' for every interface). */
   metricsHost?: string;
+  /**
+   * Serve the dashboard (Ray's dashboard: nodes, actors, tasks, objects, the timeline) on
+   * http://127.0.0.1:8265/, or on another free port when 8265 is taken (as Ray does);
+   * `{ port, host }` to choose (a given port that is taken fails init()). It asks for a
+   * token at login: dashboardToken() (the cluster's when this driver joined one).
+   */
+  dashboard?: boolean | DashboardOptions;
+}
+
+/** Where init({ dashboard }) serves the dashboard. */
+export interface DashboardOptions {
+  /** The port (default 8265, or any free one when it is taken; 0: any free port). */
+  port?: number;
+  /** The address to listen on (default 127.0.0.1; '0.0.0.0' for every interface). */
+  host?: string;
 }
 
 /**

@@ -52,7 +52,9 @@ export class NodeMetrics {
   private nDurations = 0;
   private readonly user = new Map<string, { kind: string; metric: Counter | Gauge | Histogram }>();
 
-  constructor(src: MetricsSources) {
+  /** @param sources what the metrics are read from (also the dashboard's usage rows). */
+  constructor(readonly sources: MetricsSources) {
+    const src = sources;
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node_id: src.nodeId });
     const byState = (name: string, help: string, read: () => Record<string, number>) =>

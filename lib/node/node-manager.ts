@@ -53,7 +53,7 @@ import { type LoadSnapshot, loadSnapshot, type NodeStats, nodeStats } from './no
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
-import { LocalState } from './state-rows.js';
+import { LocalState, usageRow } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
 import { checkTaskEventsLimit, TaskEventRecorder, taskRef } from './task-events.js';
 import { TaskStreams } from './task-streams.js';
@@ -160,6 +160,7 @@ export class NodeManager {
       () => this.driver?.ownerHex,
       () => this.taskEvents.live(this.tasks.values()),
       async () => (await this.memoryReport()).rows as MemoryRow[],
+      () => usageRow(this.metrics.sources, this.pool.total(), this.loadSnapshot()),
       this.logs.files,
     );
     const handlers = nodeRequestHandlers({

@@ -1,18 +1,22 @@
 // What this node reports to the state API (protocol/state-rows.ts): a row per actor it
 // hosts (dead ones too, with why: as Ray's GCS keeps them) and per worker process, plus
-// the driver embedded in it. Read from the actor records and worker slots as they are now.
+// the driver embedded in it, and what it uses now (the dashboard's usage row). Read from
+// the actor records, worker slots and metrics' sources as they are now.
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { jobIdOf } from '../protocol/job.js';
 import { type LogChunk, type LogFileRow, readLogRead } from '../protocol/log-lines.js';
 import type {
   ActorStateName,
   ActorStateRow,
   LocalStateKind,
+  NodeUsageRow,
   ObjectStateRow,
   WorkerStateRow,
 } from '../protocol/state-rows.js';
 import type { TaskRecord } from '../protocol/task-events.js';
 import type { MemoryRow } from '../worker/ownership/summary.js';
 import type { ActorRec } from './actor-record.js';
+import type { MetricsSources } from './metrics.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 const ACTOR_STATES: Record<ActorRec['state'], ActorStateName> = {
@@ -105,6 +109,40 @@ export function objectRow(m: MemoryRow, nodeId: string, driverPid: number | unde
   };
 }
 
+/** What a node uses now (its usage row), from its metrics' sources and its resources. */
+export function usageRow(
+  src: Pick<MetricsSources, 'nodeId' | 'store' | 'taskTotals' | 'liveTasks' | 'workers'>,
+  total: Record<string, number>,
+  load: { available: Record<string, number> },
+): NodeUsageRow {
+  const s = src.store();
+  const { finished, failed } = src.taskTotals();
+  return {
+    nodeId: src.nodeId,
+    timeMs: Date.now(),
+    resourcesTotal: total,
+    resourcesAvailable: load.available,
+    store: s
+      ? {
+          capacity: s.capacity,
+          used: s.used,
+          objects: s.objects,
+          pinned: s.pinned,
+          spilledObjects: s.spilledObjects,
+          spilledBytes: s.spilledBytes,
+        }
+      : null,
+    tasksEnded: finished + failed,
+    tasksFailed: failed,
+    tasksNow: src.liveTasks(),
+    workers: src.workers(),
+    cpus: cpus().length,
+    load1: loadavg()[0] ?? 0,
+    memTotal: totalmem(),
+    memAvailable: freemem(),
+  };
+}
+
 /** This node's rows of the state API, read when asked (NodeManager.localState). */
 export class LocalState {
   constructor(
@@ -117,6 +155,8 @@ export class LocalState {
     private readonly liveTasks: () => TaskRecord[],
     /** Its processes' references to objects (`sunray memory`'s rows: each process asked). */
     private readonly memoryRows: () => Promise<MemoryRow[]>,
+    /** What it uses now (usageRow). */
+    private readonly usage: () => NodeUsageRow,
     /** Its workers' log files, and a read of one (log-router.ts's WorkerLogFiles). */
     private readonly logs: {
       list(): LogFileRow[];
@@ -124,7 +164,7 @@ export class LocalState {
     },
   ) {}
 
-  /** Its actors, or its workers (the driver first, when one is embedded). */
+  /** Its actors, its workers (the driver first, when one is embedded), tasks, objects, usage or log files. */
   rows(
     kind: LocalStateKind,
     selectionJson?: string,
@@ -132,10 +172,12 @@ export class LocalState {
     | ActorStateRow[]
     | WorkerStateRow[]
     | TaskRecord[]
+    | NodeUsageRow[]
     | LogFileRow[]
     | LogChunk[]
     | Promise<ObjectStateRow[]> {
     if (kind === 'actors') return this.actors.stateRows(this.nodeId);
+    if (kind === 'usage') return [this.usage()];
     if (kind === 'logFiles') return this.logs.list();
     if (kind === 'logRead') {
       const r = readLogRead(selectionJson);

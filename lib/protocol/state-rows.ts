@@ -153,11 +153,57 @@ export interface StateRows {
 }
 
 /**
- * A kind of row a node reports of itself (nodes come from the cluster's table; liveTasks: its
- * tasks now, as task records, which the head folds into its table of tasks; logFiles: its
- * workers' log files; logRead: a read of one, the selection a protocol/log-lines.ts LogRead).
+ * What a node is using now, and its running totals (the dashboard: a node's row of the
+ * `usage` kind, which each node reports of itself). Rates are the caller's to compute from
+ * two rows of the totals.
  */
-export type LocalStateKind = 'actors' | 'workers' | 'liveTasks' | 'objects' | 'logFiles' | 'logRead';
+export interface NodeUsageRow {
+  /** Its id (hex). */
+  nodeId: string;
+  /** When the row was made (ms since the epoch). */
+  timeMs: number;
+  /** Its resources in all. */
+  resourcesTotal: Record<string, number>;
+  /** Its resources free now. */
+  resourcesAvailable: Record<string, number>;
+  /** Its object store now (null once closed). */
+  store: {
+    capacity: number;
+    used: number;
+    objects: number;
+    pinned: number;
+    spilledObjects: number;
+    spilledBytes: number;
+  } | null;
+  /** Task attempts that ended on it so far (with task events on). */
+  tasksEnded: number;
+  /** Of those, the ones that failed. */
+  tasksFailed: number;
+  /** Its tasks now, by state (PENDING_NODE_ASSIGNMENT, SUBMITTED_TO_WORKER, RUNNING). */
+  tasksNow: Record<string, number>;
+  /** Its worker processes, by state (STARTING, IDLE, LEASED, ACTOR, DEAD). */
+  workers: Record<string, number>;
+  /** The machine: logical CPUs, load average over a minute, memory in all and free (bytes). */
+  cpus: number;
+  load1: number;
+  memTotal: number;
+  memAvailable: number;
+}
+
+/**
+ * A kind of row a node reports of itself (nodes come from the cluster's table; liveTasks: its
+ * tasks now, as task records, which the head folds into its table of tasks; usage: one
+ * NodeUsageRow; logFiles: its workers' log files; logRead: a read of one, the selection a
+ * protocol/log-lines.ts LogRead).
+ */
+export type LocalStateKind =
+  | 'actors'
+  | 'workers'
+  | 'liveTasks'
+  | 'objects'
+  | 'usage'
+  | 'logFiles'
+  | 'logRead';
 
 /** Every kind the state API lists. */
 export type StateKind = keyof StateRows;

@@ -16,6 +16,8 @@ export interface DaemonRecord {
   started?: string;
   /** host:port of its /metrics endpoint, when it serves one (`--metrics-port`). */
   metricsAddress?: string;
+  /** host:port of its dashboard, when it serves one (`--dashboard-port`). */
+  dashboardAddress?: string;
 }
 
 /** When process `pid` started (clock ticks since boot, /proc/<pid>/stat), or undefined if it is gone. */

@@ -32,6 +32,11 @@ export interface NodeOptions {
   labels?: Record<string, string>;
   /** Serve the node's /metrics on this port (`sunray start --metrics-port`; 0: any free one). */
   metricsPort?: number;
+  /**
+   * Serve the dashboard on this port (`sunray start --dashboard-port`; 0: any free one),
+   * on 127.0.0.1; log in with the cluster's `token`. Usually the head's.
+   */
+  dashboardPort?: number;
 }
 
 /** Options of new Cluster(). */
@@ -54,6 +59,8 @@ export interface NodeHandle {
   readonly process: ChildProcess;
   /** host:port of its /metrics endpoint, when started with metricsPort. */
   readonly metricsAddress?: string;
+  /** host:port of its dashboard, when started with dashboardPort. */
+  readonly dashboardAddress?: string;
 }
 
 /** Node processes on this machine forming one cluster, for tests and benchmarks (Ray's cluster_utils.Cluster); the first node added is the head unless this process runs sunray. */
@@ -102,34 +109,38 @@ export class Cluster {
       ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
       ...(opts.labels ? { labels: checkLabels(opts.labels, 'Cluster.addNode()') } : {}),
       ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+      ...(opts.dashboardPort !== undefined ? { dashboardPort: opts.dashboardPort } : {}),
     };
     // The configuration (and its token) on stdin, never in argv: see daemon.ts.
     const env = { ...process.env };
     delete env.SUNRAY_CLUSTER_TOKEN;
     const child = spawn(process.execPath, [DAEMON], { stdio: ['pipe', 'pipe', 'inherit'], env });
     writeDaemonConfig(child.stdin, cfg);
-    const info = await new Promise<{ nodeId: string; address: string; metricsAddress?: string }>(
-      (resolve, reject) => {
-        let buf = '';
-        const onData = (d: Buffer) => {
-          buf += d.toString();
-          let i = buf.indexOf('\n');
-          while (i >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            if (line.startsWith(READY_PREFIX)) {
-              child.off('exit', onExit);
-              resolve(JSON.parse(line.slice(READY_PREFIX.length)));
-            } else if (line) process.stdout.write(`${line}\n`);
-            i = buf.indexOf('\n');
-          }
-        };
-        const onExit = (code: number | null) =>
-          reject(new SunrayError(`a cluster node exited at start (code ${code})`));
-        child.stdout.on('data', onData);
-        child.once('exit', onExit);
-      },
-    );
+    const info = await new Promise<{
+      nodeId: string;
+      address: string;
+      metricsAddress?: string;
+      dashboardAddress?: string;
+    }>((resolve, reject) => {
+      let buf = '';
+      const onData = (d: Buffer) => {
+        buf += d.toString();
+        let i = buf.indexOf('\n');
+        while (i >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.startsWith(READY_PREFIX)) {
+            child.off('exit', onExit);
+            resolve(JSON.parse(line.slice(READY_PREFIX.length)));
+          } else if (line) process.stdout.write(`${line}\n`);
+          i = buf.indexOf('\n');
+        }
+      };
+      const onExit = (code: number | null) =>
+        reject(new SunrayError(`a cluster node exited at start (code ${code})`));
+      child.stdout.on('data', onData);
+      child.once('exit', onExit);
+    });
     // It printed its address, so it runs and has a pid; undefined would mean the spawn failed.
     const pid = child.pid;
     if (pid === undefined) throw new SunrayError('a cluster node started without a pid');

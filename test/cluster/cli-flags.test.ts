@@ -92,6 +92,16 @@ describe('sunray from a shell', () => {
     expect(s.stderr).toContain("--labels: the label 'sunray.io/x' is sunray's own");
     expect(existsSync(join(dir, 'token'))).toBe(false); // no head was started
   });
+
+  test('bad dashboard flags are refused before a node starts', async () => {
+    const r = await runNode(CLI, ['start', '--head', '--port', '0', '--dashboard-port', '70000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--dashboard-port must be a port number 0-65535, got 70000');
+    const s = await runNode(CLI, ['start', '--head', '--port', '0', '--dashboard-host', '0.0.0.0']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain('--dashboard-host needs --dashboard-port');
+    expect(existsSync(join(dir, 'token'))).toBe(false);
+  });
 });
 
 describe('the flag parser', () => {

@@ -36,6 +36,8 @@ describe('sunray start / status / stop', () => {
       '1',
       '--object-store-memory',
       String(128 << 20),
+      '--dashboard-port',
+      '0',
     ]);
     expect(head.stderr).toBe('');
     expect(head.code).toBe(0);
@@ -43,6 +45,23 @@ describe('sunray start / status / stop', () => {
     const token = /cluster token: (\S+)/.exec(head.stdout)?.[1];
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(token).toMatch(/^[0-9a-f]{64}$/);
+    // The dashboard: its URL printed; nothing without the cluster token, everything with it.
+    const dashboard = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(log in with the cluster token\)/.exec(
+      head.stdout,
+    )?.[1];
+    expect(dashboard).toBeDefined();
+    expect((await fetch(`${dashboard}api/cluster`)).status).toBe(401);
+    const login = await fetch(`${dashboard}login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: token! }),
+      redirect: 'manual',
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const cluster = await fetch(`${dashboard}api/cluster`, { headers: { cookie } });
+    expect(cluster.status).toBe(200);
+    const body = (await cluster.json()) as { nodes: Array<{ isHead: boolean; state: string }> };
+    expect(body.nodes[0]).toMatchObject({ isHead: true, state: 'ALIVE' });
     expect(head.stdout).toContain(`SUNRAY_CLUSTER_TOKEN=${token} sunray start --address ${address}`);
     expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
 

@@ -38,15 +38,23 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   });
 }
 
-// What a user would run first: a task through the scheduler, a small search with sunray/tune,
-// and the store API.
+// What a user would run first: a task through the scheduler, the dashboard's page (its files
+// ship in the package), a small search with sunray/tune, and the store API.
 const USER_SCRIPT = `
 import * as sunray from 'sunray';
 import { ObjectStore, ObjectId } from 'sunray/store';
 import * as tune from 'sunray/tune';
-await sunray.init({ numCpus: 1, objectStoreMemory: 64 * 1024 * 1024 });
+await sunray.init({ numCpus: 1, objectStoreMemory: 64 * 1024 * 1024, dashboard: { port: 0 } });
 const add = sunray.remote((a, b) => a + b);
 const sum = await sunray.get(add.remote(5, 10));
+const url = sunray.dashboardUrl();
+const login = await fetch(url + 'login', {
+  method: 'POST', body: new URLSearchParams({ token: sunray.dashboardToken() }), redirect: 'manual',
+});
+const cookie = login.headers.get('set-cookie').split(';')[0];
+const dashboard = [];
+for (const path of ['', 'static/app.js', 'static/views/tasks.js', 'api/cluster'])
+  dashboard.push((await fetch(url + path, { headers: { cookie } })).status);
 const analysis = await tune.run((c) => ({ v: c.a * 2 }), {
   config: { a: tune.gridSearch([1, 2, 3]) }, metric: 'v', mode: 'max', verbose: 0, storagePath: 'results',
 });
@@ -60,7 +68,7 @@ const got = store.tryGet(id);
 const text = got.data.toString();
 got.release();
 store.close();
-console.log(JSON.stringify({ sum, best, text }));
+console.log(JSON.stringify({ sum, best, text, dashboard }));
 `;
 
 function makeApp(name: string, allowScripts = false): string {
@@ -113,6 +121,9 @@ describe('the packed tarball', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('binding.gyp');
     expect(files).toContain('LICENSE');
+    // The dashboard's page is served from lib/dashboard/static/ (no build step at install).
+    for (const f of ['index.html', 'login.html', 'style.css', 'app.js', 'views.js', 'views/tasks.js'])
+      expect(files).toContain(`lib/dashboard/static/${f}`);
     const unpack = join(work, 'maps');
     mkdirSync(unpack);
     run('tar', ['-xzf', tarball, '-C', unpack], work);
@@ -141,7 +152,7 @@ describe('the packed tarball', () => {
       ),
     ).toBe(true);
     const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
-    expect(result).toEqual({ sum: 15, best: 6, text: 'hello' });
+    expect(result).toEqual({ sum: 15, best: 6, text: 'hello', dashboard: [200, 200, 200, 200] });
   });
 
   test('without a prebuild, installing with scripts compiles the addon from source', () => {
@@ -158,6 +169,6 @@ describe('the packed tarball', () => {
     expect(existsSync(join(pkg, 'prebuilds'))).toBe(false);
     expect(existsSync(join(pkg, 'build', 'Release', 'sunray.node'))).toBe(true);
     const result = JSON.parse(run(process.execPath, ['main.mjs'], app).trim().split('\n').pop()!);
-    expect(result).toEqual({ sum: 15, best: 6, text: 'hello' });
+    expect(result).toEqual({ sum: 15, best: 6, text: 'hello', dashboard: [200, 200, 200, 200] });
   });
 });

@@ -1,0 +1,35 @@
+// Starting the dashboard on a node: its data source is the node manager's state API
+// (every node's rows when the node is part of a cluster, tasks from the head's table)
+// and every node's usage row. Used by a node daemon (`sunray start --dashboard-port`)
+// and by a driver's embedded node (embedded.ts).
+import type { NodeManager } from '../node/node-manager.js';
+import type { NodeUsageRow } from '../protocol/state-rows.js';
+import type { DashboardSource } from './api.js';
+import { DashboardServer } from './server.js';
+
+export { DashboardServer } from './server.js';
+
+/** The port Ray's dashboard listens on, and so sunray's when none is given. */
+export const DEFAULT_DASHBOARD_PORT = 8265;
+
+/** What the dashboard of a node reads. */
+export function nodeSource(manager: NodeManager): DashboardSource {
+  return {
+    nodeId: manager.nodeId,
+    state: async (kind, selection) => await manager.handleRequest('listState', [kind, selection]),
+    usage: async () => {
+      const cluster = manager.cluster;
+      if (cluster)
+        return (await cluster.stateRows('usage')) as { rows: NodeUsageRow[]; unreachable: string[] };
+      return { rows: manager.localState.rows('usage') as NodeUsageRow[], unreachable: [] };
+    },
+  };
+}
+
+/** Serves a node's dashboard on host:port (0: any free port), guarded by `token`. */
+export function startDashboard(
+  manager: NodeManager,
+  opts: { port: number; host: string; token: string; log?: (line: string) => void },
+): Promise<DashboardServer> {
+  return DashboardServer.start({ ...opts, source: nodeSource(manager) });
+}
