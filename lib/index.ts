@@ -42,7 +42,7 @@ export type {
   StreamingActorMethod,
   UntypedActor,
 } from './api/actor.js';
-export { type GetLogOptions, getLog, type LogFileRow, listLogs } from './api/logs.js';
+export { type GetLogOptions, getLog, type LogFileList, type LogFileRow, listLogs } from './api/logs.js';
 export type {
   ErrorClass,
   MultiReturnRemoteFunction,

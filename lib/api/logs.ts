@@ -28,10 +28,14 @@ export interface GetLogOptions {
 /** The most getLog() reads of one file. */
 const MAX_LOG_BYTES = 64 << 20;
 
-/** The worker log files of every node (live workers' first), and the nodes that did not answer. */
-export async function listLogs(
-  opts: { nodeId?: string } = {},
-): Promise<LogFileRow[] & { unreachableNodes: string[] }> {
+/** listLogs()'s answer: the files, and the nodes that did not answer. */
+export type LogFileList = LogFileRow[] & {
+  /** Nodes that did not answer in time (their files are missing). */
+  unreachableNodes: string[];
+};
+
+/** The worker log files of every node (live workers' first), or of one node (`nodeId`). */
+export async function listLogs(opts: { nodeId?: string } = {}): Promise<LogFileList> {
   const answer = await currentRuntimeOrStart().backend.request('logFiles');
   const rows = (answer.rows as LogFileRow[]).filter(
     (r) => opts.nodeId === undefined || r.nodeId === opts.nodeId,

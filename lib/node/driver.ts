@@ -68,8 +68,13 @@ export interface InitOptions {
    * (Ray's log deduplication; default true).
    */
   logDedup?: boolean;
-  /** Each worker's log files are rotated past maxBytes (default 64 MiB), backupCount kept (default 2). */
-  logRotation?: { maxBytes?: number; backupCount?: number };
+  /** How each worker's log files on its node are bounded. */
+  logRotation?: {
+    /** A file is rotated once it passes this many bytes (default 64 MiB, at least 4096). */
+    maxBytes?: number;
+    /** Rotated files kept per stream: worker-PID.out.1 ... (default 2). */
+    backupCount?: number;
+  };
   /** Idle workers above the per-CPU pool are stopped after this long (default 60 s). */
   idleWorkerTimeout?: number;
   /** Record the call site of every object for memorySummary() (costs a stack trace each). */
