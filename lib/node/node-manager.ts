@@ -300,7 +300,7 @@ export class NodeManager {
         spec = there;
       }
     }
-    const entry = newTask<W>(spec, specKey(spec), owner, retriesLeft);
+    const entry = newTask<W>(spec, specKey(spec), owner, retriesLeft, this.taskEvents.enabled);
     this.tasks.set(entry);
     if (this.tasks.size === 1) this.updateRef();
     if (spec.kind === TaskKind.ActorCreate) this.actors.create(entry);

@@ -36,12 +36,13 @@ export interface TaskEntry<W extends WorkerSlot = WorkerSlot> {
   cancelled: boolean;
 }
 
-/** A new entry, not sent anywhere yet. */
+/** A new entry, not sent anywhere yet (timed: task events are on, so its creation time is read). */
 export function newTask<W extends WorkerSlot>(
   spec: TaskSpec,
   hex: string,
   owner: ResultSink,
   retriesLeft: number,
+  timed = true,
 ): TaskEntry<W> {
   return {
     spec,
@@ -49,7 +50,7 @@ export function newTask<W extends WorkerSlot>(
     owner,
     retriesLeft,
     attempt: spec.maxRetries > retriesLeft ? spec.maxRetries - retriesLeft : 0,
-    createdAt: eventTime(),
+    createdAt: timed ? eventTime() : Number.NaN,
     sentAt: Number.NaN,
     runningAt: Number.NaN,
     sentTo: undefined,
