@@ -22,7 +22,9 @@ export type SunrayWarningCode =
   /** A program's metric update was dropped (a name reused with another kind, labels Prometheus refuses). */
   | 'SUNRAY_BAD_METRIC'
   /** The dashboard's default port (8265) is taken: it listens on another (dashboardUrl() says which). */
-  | 'SUNRAY_DASHBOARD_PORT';
+  | 'SUNRAY_DASHBOARD_PORT'
+  /** A node could not make its log directory: its workers' output is not kept in files. */
+  | 'SUNRAY_LOG_FILES';
 
 /** Emits a sunray warning (process.emitWarning, type 'SunrayWarning'). */
 export function warn(code: SunrayWarningCode, message: string): void {

@@ -5,18 +5,19 @@
 // (cluster/log-link.ts), which prints it with this node's id. A line no driver takes (its
 // job has ended, or a `sunray start` node's worker between calls) stays in the worker's log
 // files only.
+import { warn } from '../base/warnings.js';
 import type { LogLine } from '../protocol/log-lines.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { LogPrinter } from './log-printer.js';
 import type { NodeManagerOptions } from './node-options.js';
-import { WorkerLogFiles } from './worker-log-files.js';
+import { type LogFiles, type LogRotation, NO_LOG_FILES, WorkerLogFiles } from './worker-log-files.js';
 
 /** Routes worker lines (see the file comment). */
 export class LogRouter {
   /** This node's driver's printer (an embedded node that logs to its driver). */
   readonly printer: LogPrinter | undefined;
   /** The node's log directory and its workers' files. */
-  readonly files: WorkerLogFiles;
+  readonly files: LogFiles;
   /** The job of the driver this node is embedded in (none for a daemon). */
   private readonly ownJob: string | undefined;
 
@@ -28,7 +29,7 @@ export class LogRouter {
     this.ownJob = opts.driverJob?.jobId;
     const print = this.ownJob !== undefined && opts.logToDriver;
     this.printer = print ? new LogPrinter(opts.logDedup !== false) : undefined;
-    this.files = new WorkerLogFiles(nodeId, opts.logRotation);
+    this.files = openLogFiles(nodeId, opts.logRotation);
   }
 
   /** A chunk of one of this node's workers' lines. */
@@ -60,5 +61,18 @@ export class LogRouter {
   close(): void {
     this.printer?.close();
     this.files.removeAll();
+  }
+}
+
+/**
+ * The node's log directory, or none when it cannot be made (an unsafe session directory, a
+ * full disk): the node still runs and its workers' lines still reach their drivers.
+ */
+function openLogFiles(nodeId: string, rotation: LogRotation | undefined): LogFiles {
+  try {
+    return new WorkerLogFiles(nodeId, rotation);
+  } catch (err) {
+    warn('SUNRAY_LOG_FILES', `workers' output is not kept in files on this node: ${(err as Error).message}`);
+    return NO_LOG_FILES;
   }
 }

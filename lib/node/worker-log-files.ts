@@ -102,8 +102,25 @@ export interface WorkerLogFile {
   close(): void;
 }
 
+/** What a node keeps of its workers' output: WorkerLogFiles, or NO_LOG_FILES. */
+export interface LogFiles {
+  /** A new worker's files (none: no files are kept). */
+  forWorker(pid: number): WorkerLogFile | undefined;
+  list(): LogFileRow[];
+  read(pid: number, stream: 'out' | 'err', offset: number, maxBytes: number): LogChunk;
+  removeAll(): void;
+}
+
+/** A node that could not make its log directory keeps no files (its lines still reach drivers). */
+export const NO_LOG_FILES: LogFiles = {
+  forWorker: () => undefined,
+  list: () => [],
+  read: () => ({ text: '', size: -1 }),
+  removeAll: () => {},
+};
+
 /** The node's log directory and the files of its workers. */
-export class WorkerLogFiles {
+export class WorkerLogFiles implements LogFiles {
   readonly dir: string;
   private readonly open = new Map<number, { out: RotatingFile; err: RotatingFile }>();
   private readonly exited: Array<{ pid: number; out: RotatingFile; err: RotatingFile }> = [];

@@ -24,7 +24,7 @@ import {
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
-import type { WorkerLogFiles } from './worker-log-files.js';
+import type { LogFiles } from './worker-log-files.js';
 import { type LineSink, WorkerOutput } from './worker-output.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -68,7 +68,7 @@ export class WorkerProcess extends WorkerSlot {
       taskEvents: boolean;
       env?: Record<string, string>;
       /** Its node's log files and router of lines (to the job's driver). */
-      logs: { files: WorkerLogFiles; fromWorker: LineSink };
+      logs: { files: LogFiles; fromWorker: LineSink };
     },
   ) {
     super(index, ownerId);

@@ -3,13 +3,19 @@
 // processes counted and folded when the window ends, a process's own repeats all printed);
 // the driver's printer; a worker's files rotated at their size bound, bounded in number,
 // read by offset and from the end, and removed with the node.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEDUP_WINDOW_MS, dedupKey, LogDedup, type PrintLine } from '../../../lib/node/log-dedup.js';
 import { LogPrinter } from '../../../lib/node/log-printer.js';
-import { checkLogRotation, MAX_EXITED_WORKERS, WorkerLogFiles } from '../../../lib/node/worker-log-files.js';
+import { LogRouter } from '../../../lib/node/log-router.js';
+import {
+  checkLogRotation,
+  MAX_EXITED_WORKERS,
+  NO_LOG_FILES,
+  WorkerLogFiles,
+} from '../../../lib/node/worker-log-files.js';
 import { lastLines, linePrefix, lineTag, readLine } from '../../../lib/protocol/log-lines.js';
 
 const line = (pid: number, text: string, node?: string): PrintLine => ({
@@ -155,6 +161,27 @@ describe('worker log files', () => {
     expect(pids.has(4)).toBe(true);
     expect(readdirSync(files.dir)).toHaveLength(2 * MAX_EXITED_WORKERS);
     files.removeAll();
+  });
+
+  test('a node whose log directory cannot be made keeps no files, says so, and runs on', async () => {
+    const unsafe = join(session, 'open-to-all');
+    mkdirSync(unsafe, { mode: 0o777 });
+    chmodSync(unsafe, 0o777);
+    const warned: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warned.push(w.code ?? '');
+    process.on('warning', onWarning);
+    process.env.SUNRAY_SESSION_DIR = unsafe;
+    try {
+      const router = new LogRouter('ef'.repeat(16), { logToDriver: false }, () => undefined);
+      expect(router.files).toBe(NO_LOG_FILES);
+      router.fromWorker([line(1, 'still routed')]);
+      router.close();
+      await new Promise((r) => setImmediate(r));
+      expect(warned).toContain('SUNRAY_LOG_FILES');
+    } finally {
+      process.off('warning', onWarning);
+      process.env.SUNRAY_SESSION_DIR = join(session, 's');
+    }
   });
 
   test('logRotation is checked', () => {
