@@ -148,6 +148,14 @@ async function login(): Promise<string> {
   return cookie;
 }
 
+/** GET /api/<path> with a session: its status and JSON body. */
+function apiGetter(cookie: string) {
+  return async (path: string) => {
+    const r = await ask('GET', `/api/${path}`, { cookie });
+    return { status: r.status, body: JSON.parse(r.body) };
+  };
+}
+
 describe('the dashboard server', () => {
   test('without a session: only the login page and its stylesheet; the page, its code and the API refuse', async () => {
     const root = await ask('GET', '/');
@@ -223,10 +231,7 @@ describe('the dashboard server', () => {
 
   test('tasks: counts by state, then a state and a part of the name, newest first; one by id with its error', async () => {
     const cookie = await login();
-    const get = async (path: string) => {
-      const r = await ask('GET', `/api/${path}`, { cookie });
-      return { status: r.status, body: JSON.parse(r.body) };
-    };
+    const get = apiGetter(cookie);
     const all = (await get('tasks')).body;
     expect(all.byState).toEqual({ FINISHED: 2, FAILED: 1, RUNNING: 1 });
     expect(all.rows.map((t: TaskStateRow) => t.taskId)).toEqual(['aa04', 'aa03', 'aa02', 'aa01']);
@@ -251,11 +256,7 @@ describe('the dashboard server', () => {
   });
 
   test('logs: every file, by node; a tail of lines or what follows an offset; 404 when not there', async () => {
-    const cookie = await login();
-    const get = async (path: string) => {
-      const r = await ask('GET', `/api/${path}`, { cookie });
-      return { status: r.status, body: JSON.parse(r.body) };
-    };
+    const get = apiGetter(await login());
     const all = (await get('logs')).body;
     expect(all).toEqual({ rows: LOG_FILES, unreachable: ['c3'.repeat(16)] });
     expect((await get(`logs?node=${NODE_B}`)).body.rows).toEqual([LOG_FILES[2]]);
