@@ -1,8 +1,10 @@
 // The dashboard's JSON API (GET /api/...): what each view of the page polls, made from
 // the node's state API answers (protocol/state-rows.ts rows, gathered over the cluster
-// by the node that serves the dashboard) and every node's usage row. Only reached with a
-// valid session (server.ts checks first); it reads, never changes, anything.
+// by the node that serves the dashboard), every node's usage row and the worker log files
+// (api-logs.ts). Only reached with a valid session (server.ts checks first); it reads,
+// never changes, anything.
 import type { JobStateRow } from '../protocol/job.js';
+import type { LogChunk, LogFileRow, LogRead } from '../protocol/log-lines.js';
 import {
   type ActorStateRow,
   type NodeStateRow,
@@ -17,6 +19,7 @@ import {
 import { TASK_STATE_ORDER, type TaskStateName, type TaskStateRow } from '../protocol/task-events.js';
 import { chromeTrace, type TraceEvent } from '../protocol/timeline.js';
 import type { StateAnswer } from '../worker/backend.js';
+import { logsAnswer } from './api-logs.js';
 
 /** What the dashboard reads: the serving node's state API and every node's usage. */
 export interface DashboardSource {
@@ -26,6 +29,10 @@ export interface DashboardSource {
   state(kind: StateKind, selection?: RowSelection<Record<string, unknown>>): Promise<StateAnswer>;
   /** Every alive node's usage row, and the nodes that did not answer. */
   usage(): Promise<{ rows: NodeUsageRow[]; unreachable: string[] }>;
+  /** Every worker log file of every alive node, and the nodes that did not answer. */
+  logFiles(): Promise<{ rows: LogFileRow[]; unreachable: string[] }>;
+  /** Bytes of one worker's log file, read on its node (size -1: no such file there). */
+  readLog(req: LogRead): Promise<LogChunk>;
 }
 
 /** An answer: a status and a JSON body (or a download). */
@@ -96,6 +103,9 @@ export async function answer(src: DashboardSource, path: string, query: URLSearc
       return ok(trace(await allTasks(src), numberParam(query, 'limit', MAX_TIMELINE_TASKS)));
     case 'timeline.json':
       return { status: 200, body: chromeTrace(await allTasks(src)), download: 'timeline.json' };
+    case 'logs':
+    case 'logs/file':
+      return await logsAnswer(src, path, query);
     default: {
       const id = /^tasks\/([0-9a-f]{1,64})$/.exec(path)?.[1];
       if (id !== undefined) {

@@ -1,8 +1,10 @@
 // Starting the dashboard on a node: its data source is the node manager's state API
-// (every node's rows when the node is part of a cluster, tasks from the head's table)
-// and every node's usage row. Used by a node daemon (`sunray start --dashboard-port`)
-// and by a driver's embedded node (embedded.ts).
+// (every node's rows when the node is part of a cluster, tasks from the head's table),
+// every node's usage row and the worker log files (listed over the cluster, read on the
+// node each is on). Used by a node daemon (`sunray start --dashboard-port`) and by a
+// driver's embedded node (embedded.ts).
 import type { NodeManager } from '../node/node-manager.js';
+import type { LogChunk, LogFileRow } from '../protocol/log-lines.js';
 import type { NodeUsageRow } from '../protocol/state-rows.js';
 import type { DashboardSource } from './api.js';
 import { DashboardServer } from './server.js';
@@ -11,6 +13,9 @@ export { DashboardServer } from './server.js';
 
 /** The port Ray's dashboard listens on, and so sunray's when none is given. */
 export const DEFAULT_DASHBOARD_PORT = 8265;
+
+/** A read's answer for a file that is not there. */
+const NO_FILE: LogChunk = { text: '', size: -1 };
 
 /** What the dashboard of a node reads. */
 export function nodeSource(manager: NodeManager): DashboardSource {
@@ -22,6 +27,20 @@ export function nodeSource(manager: NodeManager): DashboardSource {
       if (cluster)
         return (await cluster.stateRows('usage')) as { rows: NodeUsageRow[]; unreachable: string[] };
       return { rows: manager.localState.rows('usage') as NodeUsageRow[], unreachable: [] };
+    },
+    logFiles: async () => {
+      const a = await manager.handleRequest('logFiles', []);
+      return { rows: a.rows as LogFileRow[], unreachable: a.unreachable };
+    },
+    readLog: async (req) => {
+      // Only a node of the table (alive) or, on its own, this one: a node on its own reads
+      // its own files whatever node id it is given.
+      const cluster = manager.cluster;
+      const known = cluster
+        ? cluster.nodes().some((n) => n.nodeId === req.nodeId && n.alive)
+        : req.nodeId === manager.nodeId;
+      if (!known) return NO_FILE;
+      return await manager.handleRequest('readLog', [req]);
     },
   };
 }

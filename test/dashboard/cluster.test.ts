@@ -2,8 +2,9 @@
 // cluster: a head serving it (`sunray start --dashboard-port`, here the testing Cluster's
 // dashboardPort), a second node and this driver, running tasks, an actor, a failing task
 // and a stored object. Nothing shows without the token; after login every view (nodes,
-// actors, workers, tasks, objects, jobs, the timeline) shows the right rows, a failed
-// task's error shows, the timeline draws the runs; the page loads in under a second.
+// actors, workers, tasks, objects, jobs, the timeline, logs) shows the right rows, a failed
+// task's error shows, the timeline draws the runs, a worker's log shows what it printed
+// (and what it prints later, followed); the page loads in under a second.
 // Screenshots of each view go to test-results/dashboard/.
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +23,10 @@ class Ledger {
     this.total += n;
     return this.total;
   }
+  note(line: string) {
+    console.log(line);
+    return process.pid;
+  }
 }
 
 describe.skipIf(skipBrowser)('the dashboard on a cluster, in a browser', () => {
@@ -34,6 +39,8 @@ describe.skipIf(skipBrowser)('the dashboard on a cluster, in a browser', () => {
   let page: Page;
   let ledger: sunray.ActorHandle<Ledger>;
   let kept: sunray.ObjectRef<Uint8Array>;
+  let ledgerPid = 0;
+  let reportPid = 0;
   let busy = true;
   let load: Promise<void> = Promise.resolve();
   const on = (nodeId: string) => ({ schedulingStrategy: { nodeId, soft: false } }) as const;
@@ -61,6 +68,15 @@ describe.skipIf(skipBrowser)('the dashboard on a cluster, in a browser', () => {
     ledger = sunray.remote(Ledger).options(on(second.nodeId)).remote();
     await sunray.get([head, second].map((n) => square.options(on(n.nodeId)).remote(3)));
     await sunray.get(ledger.add.remote(5));
+    ledgerPid = await sunray.get(ledger.note.remote('ledger: opened with 5'));
+    await sunray.get(ledger.note.remote('ledger: 3 orders booked, total 5'));
+    // A task on the second node that prints (markup in a line is text, not HTML).
+    const report = sunray.remote(function report(orders: number) {
+      console.log(`report: ${orders} orders shipped`);
+      console.log('report: <b>not bold</b> & done');
+      return process.pid;
+    });
+    reportPid = await sunray.get(report.options(on(second.nodeId)).remote(3));
     await expect(sunray.get(validate.remote({ id: 17, qty: -2 }))).rejects.toThrow(
       /quantity must be positive/,
     );
@@ -223,6 +239,96 @@ describe.skipIf(skipBrowser)('the dashboard on a cluster, in a browser', () => {
     expect(file.headers()['content-disposition']).toContain('timeline.json');
     const trace = (await file.json()) as Array<{ ph: string; name: string }>;
     expect(trace.filter((e) => e.ph === 'X').map((e) => e.name)).toContain('validate');
+  });
+
+  test("logs: every node's files; a file's last lines, as text; follow shows a line printed later", async () => {
+    await page.click('#nav-logs');
+    await page.waitForSelector('#logs-table tbody tr.clickable');
+    const mine = (pid: number) => (r: string) => r.startsWith(`${second.nodeId.slice(0, 8)}\t${pid}\t`);
+    await until(async () => (await rowsOf(page, 'logs-table')).some(mine(reportPid)), 10_000, 'the file');
+    const rows = await rowsOf(page, 'logs-table');
+    expect(rows.filter(mine(reportPid)).map((r) => r.split('\t')[2])).toEqual(['out', 'err']);
+    expect(rows.find(mine(ledgerPid))).toMatch(/\tout\t\d+(\.\d)? (B|KiB)\tyes$/);
+    // Filtered by node: the head's files go.
+    expect(await idsIn(page, 'logs-table')).toContain(head.nodeId);
+    await page.selectOption('#log-node', second.nodeId);
+    await until(async () => (await idsIn(page, 'logs-table')).every((id) => id === second.nodeId));
+
+    const row = (pid: number, stream: string) =>
+      page
+        .locator('#logs-table tbody tr')
+        .filter({ has: page.locator('td:nth-child(2)', { hasText: new RegExp(`^${pid}$`) }) })
+        .filter({ has: page.locator('td:nth-child(3)', { hasText: new RegExp(`^${stream}$`) }) });
+    await row(reportPid, 'out').click();
+    await expect.poll(() => page.textContent('#log-text')).toContain('report: 3 orders shipped\n');
+    expect(await page.textContent('#log-text')).toContain('report: <b>not bold</b> & done\n');
+    expect(await page.$$('#log-text b')).toHaveLength(0);
+    expect(await page.textContent('#log-title')).toBe(
+      `node ${second.nodeId.slice(0, 8)} · pid ${reportPid} · stdout`,
+    );
+    expect(new URL(page.url()).hash).toBe(`#/logs?node=${second.nodeId}&pid=${reportPid}&stream=out`);
+
+    await row(ledgerPid, 'out').click();
+    await expect.poll(() => page.textContent('#log-text')).toContain('ledger: 3 orders booked, total 5\n');
+    await page.check('#log-follow');
+    await page.waitForTimeout(1500);
+    await sunray.get(ledger.note.remote('ledger: closed the day at 5'));
+    await expect
+      .poll(() => page.textContent('#log-text'), { timeout: 10_000 })
+      .toMatch(/total 5\n(:task_name:Ledger.note\n)?ledger: closed the day at 5\n$/);
+    expect((await page.textContent('#log-text'))?.match(/opened with 5/g)).toHaveLength(1);
+    await page.selectOption('#log-node', ''); // every node's files again
+    await until(async () => (await idsIn(page, 'logs-table')).includes(head.nodeId));
+    await shot(page, 'logs');
+  });
+
+  test("logs: an actor links to its log, a task to its worker's", async () => {
+    await page.click('#nav-actors');
+    await page.waitForSelector('#actors-table tbody tr');
+    const actorRow = page.locator('#actors-table tbody tr', { hasText: ledger.actorId.slice(0, 12) });
+    await actorRow.locator('a.log-link').click();
+    await page.waitForSelector('#log-title');
+    expect(await page.textContent('#log-title')).toBe(
+      `node ${second.nodeId.slice(0, 8)} · pid ${ledgerPid} · stdout`,
+    );
+    await expect.poll(() => page.textContent('#log-text')).toContain('ledger: opened with 5\n');
+    expect(await page.inputValue('#log-node')).toBe(second.nodeId);
+
+    await page.click('#nav-tasks');
+    await page.fill('#task-name', 'report');
+    await until(async () => {
+      const rows = await rowsOf(page, 'tasks-table');
+      return rows.length > 0 && rows.every((r) => r.split('\t')[1] === 'report');
+    });
+    await page.click('#tasks-table tbody tr.clickable');
+    const err = await page.getAttribute('#task-detail a.log-link[href*="stream=err"]', 'href');
+    expect(err).toBe(`#/logs?node=${second.nodeId}&pid=${reportPid}&stream=err`);
+    await page.click('#task-detail a.log-link[href*="stream=out"]');
+    await page.waitForSelector('#log-title');
+    await expect.poll(() => page.textContent('#log-text')).toContain('report: 3 orders shipped\n');
+  });
+
+  test('logs API: bad parameters are refused (400), a missing file is 404, nothing without a session', async () => {
+    const file = (q: string) => `${url}api/logs/file?${q}`;
+    for (const q of [
+      `node=${second.nodeId}&pid=abc`,
+      `node=nothex&pid=${reportPid}`,
+      `node=${second.nodeId}&pid=${reportPid}&stream=both`,
+      `node=${second.nodeId}&pid=${reportPid}&tail=100000`,
+    ]) {
+      const r = await page.request.get(file(q));
+      expect(r.status(), q).toBe(400);
+      expect((await r.json()).error, q).toMatch(/is (a|out)/);
+    }
+    const missing = await page.request.get(file(`node=${second.nodeId}&pid=1`));
+    expect(missing.status()).toBe(404);
+    const ok = await page.request.get(file(`node=${second.nodeId}&pid=${reportPid}&tail=1`));
+    expect(await ok.json()).toMatchObject({ text: 'report: <b>not bold</b> & done\n' });
+    for (const path of ['api/logs', `api/logs/file?node=${second.nodeId}&pid=${reportPid}`]) {
+      const r = await fetch(`${url}${path}`);
+      expect(r.status, path).toBe(401);
+      expect(await r.text()).not.toContain('report');
+    }
   });
 
   test("jobs: this driver's job, running", async () => {

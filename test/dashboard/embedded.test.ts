@@ -1,7 +1,7 @@
 // The dashboard of a driver's embedded node (init({ dashboard })), in a real browser: its
 // own random token (dashboardToken(), and a 0600 file of the session directory), the login,
-// this node and its tasks on the page; a bad option fails init(); shutdown() closes it and
-// removes the file.
+// this node, its tasks and its workers' logs on the page; a bad option fails init();
+// shutdown() closes it and removes the file.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,11 @@ describe('init({ dashboard })', () => {
         return 2 * x;
       });
       expect(await sunray.get(double.remote(21))).toBe(42);
+      const say = sunray.remote((line: string) => {
+        console.log(line);
+        return process.pid;
+      });
+      const pid = await sunray.get(say.remote('doubled 21'));
       const { nodeId } = sunray.getRuntimeContext();
 
       expect((await fetch(`${url}api/cluster`)).status).toBe(401);
@@ -63,6 +68,15 @@ describe('init({ dashboard })', () => {
           (await rowsOf(page, 'tasks-table')).some((r) => r.split('\t')[1] === 'double'),
         );
         await shot(page, 'embedded-tasks');
+        // Its workers' logs: read on this node, found by this node's id only.
+        const files = (await (await page.request.get(`${url}api/logs`)).json()).rows;
+        expect(files).toEqual(
+          expect.arrayContaining([{ nodeId, pid, stream: 'out', size: expect.any(Number), alive: true }]),
+        );
+        const log = `${url}api/logs/file?node=${nodeId}&pid=${pid}`;
+        expect((await (await page.request.get(log)).json()).text).toContain('doubled 21\n');
+        const other = `${url}api/logs/file?node=${'f'.repeat(32)}&pid=${pid}`;
+        expect((await page.request.get(other)).status()).toBe(404);
       } finally {
         await browser.close();
       }

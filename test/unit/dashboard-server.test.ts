@@ -1,11 +1,13 @@
 // The dashboard's HTTP server (lib/dashboard/server.ts) and JSON API (api.ts) over a fake
 // source (no node, no processes): without a session only the login page and its
 // stylesheet answer, the API says 401; logins are checked for Origin and Host and limited;
-// every answer carries the security headers; the API filters tasks and finds one by id.
+// every answer carries the security headers; the API filters tasks and finds one by id,
+// lists log files and reads one (a tail, or from an offset), refusing bad parameters.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DashboardSource } from '../../lib/dashboard/api.js';
 import { DashboardServer } from '../../lib/dashboard/server.js';
+import type { LogFileRow, LogRead } from '../../lib/protocol/log-lines.js';
 import type { NodeUsageRow } from '../../lib/protocol/state-rows.js';
 import { newTaskRow, type TaskStateRow } from '../../lib/protocol/task-events.js';
 
@@ -44,6 +46,18 @@ const usage: NodeUsageRow = {
   memAvailable: 500,
 };
 
+const NODE_A = 'a1'.repeat(16);
+const NODE_B = 'b2'.repeat(16);
+const LOG_FILES: LogFileRow[] = [
+  { nodeId: NODE_A, pid: 41, stream: 'out', size: 29, alive: true },
+  { nodeId: NODE_A, pid: 41, stream: 'err', size: 0, alive: true },
+  { nodeId: NODE_B, pid: 52, stream: 'out', size: 12, alive: false },
+];
+/** Worker 41's stdout on node A: 3 lines. */
+const LOG_TEXT = 'line one\nline two\nline three\n';
+/** The reads the source was asked for. */
+const reads: LogRead[] = [];
+
 /** Answers as a node would, tasks filtered by id when asked. */
 const source: DashboardSource = {
   nodeId: 'n1',
@@ -62,6 +76,20 @@ const source: DashboardSource = {
   },
   async usage() {
     return { rows: [usage], unreachable: [] };
+  },
+  async logFiles() {
+    return { rows: LOG_FILES, unreachable: ['c3'.repeat(16)] };
+  },
+  async readLog(req) {
+    reads.push(req);
+    if (req.nodeId === NODE_B) throw new Error(`node ${NODE_B} did not answer within 5000 ms`);
+    if (req.nodeId !== NODE_A || req.pid !== 41 || req.stream !== 'out') return { text: '', size: -1 };
+    const size = Buffer.byteLength(LOG_TEXT);
+    const from = req.offset < 0 ? Math.max(0, size + req.offset) : Math.min(req.offset, size);
+    const text = Buffer.from(LOG_TEXT)
+      .subarray(from, from + req.maxBytes)
+      .toString('utf8');
+    return { text, size: from + Buffer.byteLength(text) };
   },
 };
 
@@ -120,6 +148,14 @@ async function login(): Promise<string> {
   return cookie;
 }
 
+/** GET /api/<path> with a session: its status and JSON body. */
+function apiGetter(cookie: string) {
+  return async (path: string) => {
+    const r = await ask('GET', `/api/${path}`, { cookie });
+    return { status: r.status, body: JSON.parse(r.body) };
+  };
+}
+
 describe('the dashboard server', () => {
   test('without a session: only the login page and its stylesheet; the page, its code and the API refuse', async () => {
     const root = await ask('GET', '/');
@@ -132,11 +168,20 @@ describe('the dashboard server', () => {
     expect((await ask('GET', '/static/style.css')).status).toBe(200);
     for (const path of ['/static/app.js', '/static/index.html', '/static/views/tasks.js'])
       expect((await ask('GET', path)).status, path).toBe(401);
-    for (const path of ['/api/cluster', '/api/tasks', '/api/tasks/aa02', '/api/timeline.json']) {
+    for (const path of [
+      '/api/cluster',
+      '/api/tasks',
+      '/api/tasks/aa02',
+      '/api/timeline.json',
+      '/api/logs',
+      `/api/logs/file?node=${NODE_A}&pid=41&stream=out`,
+    ]) {
       const r = await ask('GET', path);
       expect(r.status, path).toBe(401);
       expect(r.body).not.toContain('square');
+      expect(r.body).not.toContain('line');
     }
+    expect(reads).toEqual([]);
     const forged = await ask('GET', '/api/cluster', { cookie: `sunray_session_${port}=${'0'.repeat(64)}` });
     expect(forged.status).toBe(401);
   });
@@ -186,10 +231,7 @@ describe('the dashboard server', () => {
 
   test('tasks: counts by state, then a state and a part of the name, newest first; one by id with its error', async () => {
     const cookie = await login();
-    const get = async (path: string) => {
-      const r = await ask('GET', `/api/${path}`, { cookie });
-      return { status: r.status, body: JSON.parse(r.body) };
-    };
+    const get = apiGetter(cookie);
     const all = (await get('tasks')).body;
     expect(all.byState).toEqual({ FINISHED: 2, FAILED: 1, RUNNING: 1 });
     expect(all.rows.map((t: TaskStateRow) => t.taskId)).toEqual(['aa04', 'aa03', 'aa02', 'aa01']);
@@ -211,6 +253,76 @@ describe('the dashboard server', () => {
     const file = await ask('GET', '/api/timeline.json', { cookie });
     expect(file.headers['content-disposition']).toBe('attachment; filename="timeline.json"');
     expect(JSON.parse(file.body).filter((e: { ph: string }) => e.ph === 'X')).toHaveLength(3);
+  });
+
+  test('logs: every file, by node; a tail of lines or what follows an offset; 404 when not there', async () => {
+    const get = apiGetter(await login());
+    const all = (await get('logs')).body;
+    expect(all).toEqual({ rows: LOG_FILES, unreachable: ['c3'.repeat(16)] });
+    expect((await get(`logs?node=${NODE_B}`)).body.rows).toEqual([LOG_FILES[2]]);
+    expect((await get('logs?node=a1a1')).body.rows).toHaveLength(2);
+
+    const file = `logs/file?node=${NODE_A}&pid=41`;
+    // Default: stdout, its last 1000 lines, read from the end of the file.
+    expect((await get(file)).body).toEqual({
+      nodeId: NODE_A,
+      pid: 41,
+      stream: 'out',
+      text: LOG_TEXT,
+      offset: 29,
+    });
+    expect(reads.at(-1)).toMatchObject({ nodeId: NODE_A, pid: 41, stream: 'out', offset: -(1 << 20) });
+    expect((await get(`${file}&stream=out&tail=2`)).body.text).toBe('line two\nline three\n');
+    expect((await get(`${file}&tail=0`)).body).toMatchObject({ text: '', offset: 29 });
+    // Following: from an offset; at the end, nothing and the same offset; past it (rotated), the size.
+    expect((await get(`${file}&offset=9`)).body).toMatchObject({
+      text: 'line two\nline three\n',
+      offset: 29,
+    });
+    expect(reads.at(-1)).toMatchObject({ offset: 9, maxBytes: 1 << 20 });
+    expect((await get(`${file}&offset=29`)).body).toMatchObject({ text: '', offset: 29 });
+    expect((await get(`${file}&offset=500`)).body).toMatchObject({ text: '', offset: 29 });
+
+    const missing = await get(`logs/file?node=${NODE_A}&pid=41&stream=err`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toBe('node a1a1a1a1 keeps no err log of worker 41');
+    expect((await get(`logs/file?node=${NODE_A}&pid=7`)).status).toBe(404);
+    const silent = await get(`logs/file?node=${NODE_B}&pid=52`);
+    expect(silent.status).toBe(502);
+    expect(silent.body.error).toContain('did not answer');
+  });
+
+  test('logs: a bad parameter answers 400 saying what is wrong, and asks no node', async () => {
+    const cookie = await login();
+    const before = reads.length;
+    const cases: Array<[string, RegExp]> = [
+      ['logs?node=xyz', /^node is a node id in hex/],
+      ['logs?node=', /^node is a node id in hex/],
+      ['logs/file?pid=41', /^node is a node id \(32 hex digits\), got nothing/],
+      ['logs/file?node=a1a1&pid=41', /^node is a node id \(32 hex digits\)/],
+      [`logs/file?node=${NODE_A.toUpperCase()}&pid=41`, /^node is a node id/],
+      [`logs/file?node=../../etc&pid=41`, /^node is a node id/],
+      [`logs/file?node=${NODE_A}`, /^pid is a process id, got nothing/],
+      [`logs/file?node=${NODE_A}&pid=4.5`, /^pid is a process id, got "4.5"/],
+      [`logs/file?node=${NODE_A}&pid=-1`, /^pid is a process id/],
+      [`logs/file?node=${NODE_A}&pid=0`, /^pid is a process id/],
+      [`logs/file?node=${NODE_A}&pid=1e3`, /^pid is a process id/],
+      [`logs/file?node=${NODE_A}&pid=99999999999`, /^pid is a process id/],
+      [`logs/file?node=${NODE_A}&pid=41&stream=in`, /^stream is out or err, got "in"/],
+      [`logs/file?node=${NODE_A}&pid=41&tail=-5`, /^tail is a number of lines from 0 to 10000/],
+      [`logs/file?node=${NODE_A}&pid=41&tail=10001`, /^tail is a number of lines/],
+      [`logs/file?node=${NODE_A}&pid=41&tail=lots`, /^tail is a number of lines/],
+      [`logs/file?node=${NODE_A}&pid=41&tail=`, /^tail is a number of lines/],
+      [`logs/file?node=${NODE_A}&pid=41&offset=-3`, /^offset is a byte offset >= 0/],
+      [`logs/file?node=${NODE_A}&pid=41&offset=${2 ** 60}`, /^offset is a byte offset/],
+      [`logs/file?node=${NODE_A}&pid=41&offset=0&tail=5`, /^give tail or offset, not both$/],
+    ];
+    for (const [path, error] of cases) {
+      const r = await ask('GET', `/api/${path}`, { cookie });
+      expect(r.status, path).toBe(400);
+      expect(JSON.parse(r.body).error, path).toMatch(error);
+    }
+    expect(reads.length).toBe(before);
   });
 
   test('logout ends the session', async () => {

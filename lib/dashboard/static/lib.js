@@ -1,5 +1,6 @@
 // What every view of the dashboard uses: building DOM (text only: whatever a task or actor
-// is called goes in as text, never as HTML), asking the API, tables, and formats.
+// is called goes in as text, never as HTML), asking the API, tables, formats, and links
+// to a worker's logs.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -90,6 +91,21 @@ export function short(id, n = 8) {
 export function tail(id, n = 10) {
   if (!id) return '';
   return h('span', { class: 'id', title: id }, `…${id.slice(-n)}`);
+}
+
+/** The Logs view's address of a worker's file: #/logs?node=&pid=&stream=. */
+export function logsHref(nodeId, pid, stream = 'out') {
+  return `#/logs?${new URLSearchParams({ node: nodeId, pid: String(pid), stream })}`;
+}
+
+/**
+ * A link to a worker's stdout (or stderr) in the Logs view, showing `label` (default: the
+ * pid); just the pid when there is no process to read.
+ */
+export function logLink(nodeId, pid, stream = 'out', label = undefined) {
+  if (!nodeId || !pid) return pid ? String(pid) : '';
+  const title = `its ${stream === 'err' ? 'stderr' : 'stdout'} in Logs`;
+  return h('a', { href: logsHref(nodeId, pid, stream), class: 'log-link', title }, label ?? String(pid));
 }
 
 /** A state as a coloured badge. */

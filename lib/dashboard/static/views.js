@@ -11,4 +11,5 @@ export const views = [
   { id: 'workers', title: 'Workers', load: () => import('./views/workers.js') },
   { id: 'jobs', title: 'Jobs', load: () => import('./views/jobs.js') },
   { id: 'timeline', title: 'Timeline', load: () => import('./views/timeline.js') },
+  { id: 'logs', title: 'Logs', load: () => import('./views/logs.js') },
 ];

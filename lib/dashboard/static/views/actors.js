@@ -1,7 +1,8 @@
 // Actors: how many of each class are in each state, and every actor of the cluster (dead
-// ones with why they died), where it lives and its restarts; filtered by state.
+// ones with why they died), where it lives and its restarts; filtered by state. An
+// actor's pid links to its process's stdout in the Logs view.
 
-import { api, badge, counts, h, section, short, table } from '../lib.js';
+import { api, badge, counts, h, logLink, section, short, table } from '../lib.js';
 
 const STATES = ['', 'ALIVE', 'PENDING_CREATION', 'RESTARTING', 'DEAD'];
 
@@ -11,7 +12,7 @@ const columns = [
   { title: 'state', get: (a) => badge(a.state) },
   { title: 'name', get: (a) => (a.name ? `${a.namespace}/${a.name}` : '') },
   { title: 'node', get: (a) => short(a.nodeId) },
-  { title: 'pid', cls: 'num', get: (a) => a.pid ?? '' },
+  { title: 'pid', cls: 'num', get: (a) => logLink(a.nodeId, a.pid) },
   { title: 'isolation', get: (a) => a.isolation },
   {
     title: 'restarts',

@@ -1,8 +1,9 @@
 // Tasks: how many tasks are in each state, and the newest ones (filtered by state and by a
 // part of their name); a click on a task shows all of it: its state changes and, for a
-// failed one, its error's type, message and stack.
+// failed one, its error's type, message and stack, and links to the logs of the worker
+// that ran it.
 
-import { api, badge, clock, duration, h, section, short, table, tail } from '../lib.js';
+import { api, badge, clock, duration, h, logLink, section, short, table, tail } from '../lib.js';
 
 const columns = [
   { title: 'task', get: (t) => tail(t.taskId) },
@@ -36,6 +37,13 @@ function detail(t) {
       field('job', t.jobId),
       field('node', t.nodeId),
       field('worker', `${t.workerId} (pid ${t.workerPid ?? '?'})`),
+      t.workerPid && t.nodeId
+        ? field('logs', [
+            logLink(t.nodeId, t.workerPid, 'out', 'stdout'),
+            ' ',
+            logLink(t.nodeId, t.workerPid, 'err', 'stderr'),
+          ])
+        : [],
       field('submitted by', `pid ${t.ownerPid ?? '?'} on node ${t.ownerNodeId.slice(0, 8)}`),
       field('resources', JSON.stringify(t.requiredResources)),
       field('attempt', String(t.attemptNumber)),
