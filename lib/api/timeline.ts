@@ -1,5 +1,5 @@
 // sunray.timeline(): the tasks the cluster recorded, as a Chrome trace (protocol/timeline.ts)
-// that Perfetto and chrome://tracing open: Ray's `ray.timeline(filename)`.
+// that Perfetto and Chrome DevTools' Performance panel open: Ray's `ray.timeline(filename)`.
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../base/errors.js';
 import { chromeTrace, type TraceEvent } from '../protocol/timeline.js';
@@ -10,7 +10,7 @@ export type { TraceEvent } from '../protocol/timeline.js';
 /**
  * The recorded tasks and actor calls as Chrome trace events: one row per worker process, one
  * slice per run, arrows from submitter to executor. With a file name, also writes them there
- * as JSON (open it at ui.perfetto.dev or chrome://tracing).
+ * as JSON (open it at ui.perfetto.dev, or in Chrome DevTools' Performance panel).
  */
 export async function timeline(file?: string): Promise<TraceEvent[]> {
   if (file !== undefined && (typeof file !== 'string' || file === '')) {

@@ -1,5 +1,5 @@
 // `sunray timeline [--output FILE]`: the tasks the cluster recorded, as a Chrome trace
-// (protocol/timeline.ts) for ui.perfetto.dev or chrome://tracing: Ray's `ray timeline`.
+// (protocol/timeline.ts) for ui.perfetto.dev or Chrome DevTools: Ray's `ray timeline`.
 import { writeFileSync } from 'node:fs';
 import { queryState } from '../cluster/status.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   writeFileSync(file, JSON.stringify(events));
   const slices = events.filter((e) => e.ph === 'X').length;
   process.stdout.write(
-    `wrote ${slices} task run(s) to ${file}: open it at https://ui.perfetto.dev or chrome://tracing\n`,
+    `wrote ${slices} task run(s) to ${file}: open it at https://ui.perfetto.dev (or Chrome DevTools' Performance panel: Load trace)\n`,
   );
   return 0;
 }

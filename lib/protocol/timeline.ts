@@ -1,5 +1,5 @@
 // The timeline (Ray's `ray timeline`): recorded tasks as Chrome trace events, which
-// Perfetto (ui.perfetto.dev) and chrome://tracing open. Each node is a process, each worker
+// Perfetto (ui.perfetto.dev) and Chrome DevTools' Performance panel open. Each node is a process, each worker
 // process a thread (named by its pid), each run of a task a complete slice ('X'); an arrow
 // (flow events 's' -> 'f') goes from where a task was submitted to where it ran.
 // Built from task rows (task-events.ts) by the API and the CLI alike.

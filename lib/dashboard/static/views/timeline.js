@@ -1,6 +1,6 @@
 // Timeline: the latest task runs as the Chrome trace shows them (GET /api/timeline), drawn
 // as lanes, one per worker process grouped by node, a bar per run (hover: its name, time
-// and task id); and the whole trace as a file for Perfetto or chrome://tracing.
+// and task id); and the whole trace as a file for Perfetto or Chrome DevTools.
 
 import { api, duration, h, svg } from '../lib.js';
 
@@ -112,7 +112,7 @@ export function mount(root, ctx) {
       h(
         'a',
         { href: '/api/timeline.json', download: 'timeline.json', id: 'timeline-download' },
-        'Download the trace (Perfetto, chrome://tracing)',
+        'Download the trace (Perfetto, Chrome DevTools)',
       ),
     ),
     body,
