@@ -93,11 +93,12 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
     },
     readLog: (req) => {
       const cluster = node.cluster();
-      if (req.nodeId === node.nodeId || !cluster) {
+      if (req.nodeId === node.nodeId) {
         const [chunk] = node.localState.rows('logRead', JSON.stringify(req)) as LogChunk[];
         return chunk ?? { text: '', size: -1 };
       }
-      return cluster.readLog(req);
+      // Another node's file: asked of it, or (no cluster) there is no such node.
+      return cluster ? cluster.readLog(req) : { text: '', size: -1 };
     },
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
     listState: (kind, selection) => {

@@ -174,4 +174,38 @@ describe('request server', () => {
       },
     ]);
   });
+
+  test("a node on its own reads its own workers' logs and no other node's; jobs are its driver's", () => {
+    const reads: unknown[] = [];
+    const job = { jobId: '0a0b0c0d', namespace: 'default', entrypoint: 'node x.js', pid: 1, startTime: 5 };
+    const h = nodeRequestHandlers({
+      actors: {} as never, // not asked here
+      store: {} as never,
+      cluster: () => undefined,
+      cancelTask: () => {},
+      childrenCancelled: () => {},
+      streamConsumed: () => {},
+      available: () => ({}),
+      total: () => ({}),
+      nodeId: 'ab',
+      labels: {},
+      driverJob: job,
+      localState: {
+        rows: (kind, sel) => {
+          reads.push([kind, sel && JSON.parse(sel).pid]);
+          return [{ text: 'hi\n', size: 3 }];
+        },
+      },
+      taskEvents: new TaskEventRecorder('n', true, 10, () => undefined),
+      tasks: { values: () => [] },
+    });
+    const read = { pid: 7, stream: 'out', offset: 0, maxBytes: 10 } as const;
+    expect(h.readLog({ ...read, nodeId: 'ab' })).toEqual({ text: 'hi\n', size: 3 });
+    expect(h.readLog({ ...read, nodeId: 'cd' })).toEqual({ text: '', size: -1 });
+    expect(reads).toEqual([['logRead', 7]]);
+    expect(h.listState('jobs')).toEqual({
+      rows: [expect.objectContaining({ jobId: '0a0b0c0d', status: 'RUNNING', driverNodeId: 'ab' })],
+      unreachable: [],
+    });
+  });
 });
