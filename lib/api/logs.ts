@@ -3,7 +3,7 @@
 // lists them over the cluster and getLog() reads one, found by actor, task, or node and
 // pid, from whichever node it is on. `sunray logs` is the same from the command line.
 import { InvalidArgumentError, LogNotFoundError } from '../base/errors.js';
-import { LOG_READ_BYTES, type LogFileRow, lastLines } from '../protocol/log-lines.js';
+import { chunkTail, LOG_READ_BYTES, type LogFileRow } from '../protocol/log-lines.js';
 import { currentRuntimeOrStart } from './runtime.js';
 import { getTask, listActors } from './state.js';
 
@@ -63,7 +63,7 @@ export async function getLog(opts: GetLogOptions): Promise<string> {
     // The last lines are in the file's last LOG_READ_BYTES (4 KiB a line would be 256 lines).
     const chunk = await read(-LOG_READ_BYTES, LOG_READ_BYTES);
     if (chunk.size < 0) throw notFound(nodeId, pid);
-    return lastLines(chunk.text, tail, chunk.size > Buffer.byteLength(chunk.text));
+    return chunkTail(chunk, tail);
   }
   let text = '';
   let offset = 0;

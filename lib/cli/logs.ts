@@ -4,7 +4,7 @@
 // lines (default 1000), and with --follow keeps printing what the worker writes, until
 // interrupted. Everything is read through the head, which asks the node the file is on.
 import { queryLogFiles, queryLogRead, queryState, queryStatus } from '../cluster/status.js';
-import { LOG_READ_BYTES, type LogRead, lastLines } from '../protocol/log-lines.js';
+import { chunkTail, LOG_READ_BYTES, type LogRead } from '../protocol/log-lines.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
 import { parseFlags, stringFlag, UsageError, usage, type VerbSpec } from './args.js';
@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`node ${target.nodeId.slice(0, 8)} keeps no log of worker ${target.pid}\n`);
     return 1;
   }
-  process.stdout.write(lastLines(first.text, tail, first.size > Buffer.byteLength(first.text)));
+  process.stdout.write(chunkTail(first, tail));
   if (!f.follow) return 0;
   let offset = first.size;
   let stop = false;

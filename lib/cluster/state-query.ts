@@ -3,7 +3,7 @@
 // nodes did not answer in time; each node answers for itself (node/state-rows.ts). Jobs
 // are the head's alone (its directory's job table): other nodes ask it.
 import type { JobStateRow } from '../protocol/job.js';
-import { type LogChunk, type LogRead, readLogRead } from '../protocol/log-lines.js';
+import { type LogChunk, type LogRead, NO_LOG_FILE, readLogRead } from '../protocol/log-lines.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { Conn } from './connection.js';
 import type { Message, Parsed } from './messages.js';
@@ -15,9 +15,6 @@ const ANSWER_MS = 5000;
 
 /** The kinds every node answers for itself, gathered over the cluster. */
 const GATHERED = new Set<string>(['actors', 'workers', 'liveTasks', 'objects', 'usage', 'logFiles']);
-
-/** The answer for a log file a node does not have. */
-const NO_FILE: LogChunk = { text: '', size: -1 };
 
 /** Rows gathered from the nodes, and the nodes that did not answer. */
 export interface GatheredRows {
@@ -45,13 +42,7 @@ export class StateQueries {
     if (this.headJobs) return this.headJobs();
     const c = this.headConn();
     if (!c || c.closed) throw new Error('the head is not reachable; try again once this node rejoined it');
-    const rows = await withDeadline(
-      new Promise<unknown[] | undefined>((resolve) =>
-        c.requestCb({ t: 'stateQuery', kind: 'jobs', cluster: false }, (r) =>
-          resolve(r instanceof Error || r.msg.t !== 'stateRows' ? undefined : JSON.parse(r.msg.rowsJson)),
-        ),
-      ),
-    );
+    const rows = await withDeadline(rowsOf(c, { t: 'stateQuery', kind: 'jobs', cluster: false }));
     if (!rows) throw new Error(`the head did not answer a jobs query within ${ANSWER_MS} ms`);
     return rows as JobStateRow[];
   }
@@ -73,45 +64,39 @@ export class StateQueries {
   }
 
   private ask(nodeId: string, kind: LocalStateKind): Promise<unknown[] | undefined> {
+    return this.askNode(nodeId, { t: 'stateQuery', kind, cluster: false });
+  }
+
+  /** A node's answer to a stateQuery within ANSWER_MS (undefined: it could not be asked, or was silent). */
+  private askNode(nodeId: string, m: Message): Promise<unknown[] | undefined> {
     return withDeadline(
-      (async () => {
-        const conn = await this.peers.peer(nodeId);
-        const r = await new Promise<Parsed | Error>((resolve) =>
-          conn.requestCb({ t: 'stateQuery', kind, cluster: false }, resolve),
-        );
-        if (r instanceof Error || r.msg.t !== 'stateRows') return undefined;
-        return JSON.parse(r.msg.rowsJson) as unknown[];
-      })().catch(() => undefined),
+      this.peers
+        .peer(nodeId)
+        .then((conn) => rowsOf(conn, m))
+        .catch(() => undefined),
     );
   }
 
   /**
    * A worker's log file read on the node it is on: this one, or asked of that node (its
-   * answer within ANSWER_MS, else an error naming it).
+   * answer within ANSWER_MS, else an error naming it). A node that is not alive in the table
+   * has no file to read (NO_LOG_FILE, as for a worker a node does not know).
    */
   async readLog(req: LogRead): Promise<LogChunk> {
     if (req.nodeId === this.table.selfId) {
-      return ((await this.local('logRead', JSON.stringify(req))) as LogChunk[])[0] ?? NO_FILE;
+      return ((await this.local('logRead', JSON.stringify(req))) as LogChunk[])[0] ?? NO_LOG_FILE;
     }
-    if (![...this.table.values()].some((n) => n.nodeId === req.nodeId && n.alive)) {
-      throw new Error(`node ${req.nodeId} is not an alive node of the cluster`);
-    }
-    const rows = await withDeadline(
-      (async () => {
-        const conn = await this.peers.peer(req.nodeId);
-        const r = await new Promise<Parsed | Error>((resolve) =>
-          conn.requestCb(
-            { t: 'stateQuery', kind: 'logRead', cluster: false, selectionJson: JSON.stringify(req) },
-            resolve,
-          ),
-        );
-        return r instanceof Error || r.msg.t !== 'stateRows'
-          ? undefined
-          : (JSON.parse(r.msg.rowsJson) as LogChunk[]);
-      })().catch(() => undefined),
-    );
+    // A node that is not (or no longer) alive in the table keeps no files we can read.
+    if (![...this.table.values()].some((n) => n.nodeId === req.nodeId && n.alive)) return NO_LOG_FILE;
+    const selectionJson = JSON.stringify(req);
+    const rows = await this.askNode(req.nodeId, {
+      t: 'stateQuery',
+      kind: 'logRead',
+      cluster: false,
+      selectionJson,
+    });
     if (!rows) throw new Error(`node ${req.nodeId} did not answer within ${ANSWER_MS} ms`);
-    return rows[0] ?? NO_FILE;
+    return (rows[0] as LogChunk | undefined) ?? NO_LOG_FILE;
   }
 
   /** A stateQuery from a peer or a client: this node's rows, or (cluster) every node's. */
@@ -125,7 +110,7 @@ export class StateQueries {
     if (m.kind === 'jobs') return answer(this.headJobs?.() ?? []);
     if (m.kind === 'logRead') {
       const req = readLogRead(m.selectionJson);
-      if (!req) return answer([NO_FILE]);
+      if (!req) return answer([NO_LOG_FILE]);
       // From a client (`sunray logs` asks the head): read on the node the file is on.
       const read = m.cluster ? this.readLog(req) : this.readLog({ ...req, nodeId: this.table.selfId });
       return read.then(
@@ -152,4 +137,18 @@ async function withDeadline<T>(p: Promise<T | undefined>): Promise<T | undefined
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The rows a connection answers a stateQuery with (undefined: an error, or not rows). */
+function rowsOf(
+  conn: { requestCb(m: Message, cb: (p: Parsed | Error) => void): void },
+  m: Message,
+): Promise<unknown[] | undefined> {
+  return new Promise((resolve) =>
+    conn.requestCb(m, (r) =>
+      resolve(
+        r instanceof Error || r.msg.t !== 'stateRows' ? undefined : (JSON.parse(r.msg.rowsJson) as unknown[]),
+      ),
+    ),
+  );
 }

@@ -3,7 +3,7 @@
 // on: its last lines, or what follows an offset (the Logs view follows a worker with it).
 // Every query parameter is checked before anything is asked: a bad one answers 400 saying
 // which and why; a file that is not there answers 404.
-import { LOG_READ_BYTES, type LogRead, lastLines } from '../protocol/log-lines.js';
+import { chunkTail, LOG_READ_BYTES, type LogRead } from '../protocol/log-lines.js';
 import type { ApiAnswer, DashboardSource } from './api.js';
 
 /** Lines a read gives when neither tail nor offset is asked (as getLog and `sunray logs`). */
@@ -63,8 +63,7 @@ export async function logsAnswer(
       body: { error: `node ${read.nodeId.slice(0, 8)} keeps no ${read.stream} log of worker ${read.pid}` },
     };
   }
-  const text =
-    tail === undefined ? chunk.text : lastLines(chunk.text, tail, chunk.size > Buffer.byteLength(chunk.text));
+  const text = tail === undefined ? chunk.text : chunkTail(chunk, tail);
   const body: LogFileAnswer = {
     nodeId: read.nodeId,
     pid: read.pid,

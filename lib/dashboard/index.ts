@@ -4,7 +4,7 @@
 // node each is on). Used by a node daemon (`sunray start --dashboard-port`) and by a
 // driver's embedded node (embedded.ts).
 import type { NodeManager } from '../node/node-manager.js';
-import type { LogChunk, LogFileRow } from '../protocol/log-lines.js';
+import type { LogFileRow } from '../protocol/log-lines.js';
 import type { NodeUsageRow } from '../protocol/state-rows.js';
 import type { DashboardSource } from './api.js';
 import { DashboardServer } from './server.js';
@@ -13,9 +13,6 @@ export { DashboardServer } from './server.js';
 
 /** The port Ray's dashboard listens on, and so sunray's when none is given. */
 export const DEFAULT_DASHBOARD_PORT = 8265;
-
-/** A read's answer for a file that is not there. */
-const NO_FILE: LogChunk = { text: '', size: -1 };
 
 /** What the dashboard of a node reads. */
 export function nodeSource(manager: NodeManager): DashboardSource {
@@ -32,16 +29,8 @@ export function nodeSource(manager: NodeManager): DashboardSource {
       const a = await manager.handleRequest('logFiles', []);
       return { rows: a.rows as LogFileRow[], unreachable: a.unreachable };
     },
-    readLog: async (req) => {
-      // Only a node of the table (alive) or, on its own, this one: a node on its own reads
-      // its own files whatever node id it is given.
-      const cluster = manager.cluster;
-      const known = cluster
-        ? cluster.nodes().some((n) => n.nodeId === req.nodeId && n.alive)
-        : req.nodeId === manager.nodeId;
-      if (!known) return NO_FILE;
-      return await manager.handleRequest('readLog', [req]);
-    },
+    // A node on its own has no other node's files, nor a cluster a dead node's: not there.
+    readLog: async (req) => await manager.handleRequest('readLog', [req]),
   };
 }
 

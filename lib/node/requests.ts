@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { deserialize, serialize } from '../base/serialization.js';
 import { errorRecord } from '../protocol/error-record.js';
 import { type DriverJob, runningJobRow } from '../protocol/job.js';
-import type { LogChunk } from '../protocol/log-lines.js';
+import { type LogChunk, NO_LOG_FILE } from '../protocol/log-lines.js';
 import { NODE_ID_LABEL } from '../protocol/node-labels.js';
 import { nodeRow, type RowSelection, type TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -95,10 +95,10 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       const cluster = node.cluster();
       if (req.nodeId === node.nodeId) {
         const [chunk] = node.localState.rows('logRead', JSON.stringify(req)) as LogChunk[];
-        return chunk ?? { text: '', size: -1 };
+        return chunk ?? NO_LOG_FILE;
       }
       // Another node's file: asked of it, or (no cluster) there is no such node.
-      return cluster ? cluster.readLog(req) : { text: '', size: -1 };
+      return cluster ? cluster.readLog(req) : NO_LOG_FILE;
     },
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
     listState: (kind, selection) => {

@@ -4,7 +4,7 @@
 // the actor records, worker slots and metrics' sources as they are now.
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { jobIdOf } from '../protocol/job.js';
-import { type LogChunk, type LogFileRow, readLogRead } from '../protocol/log-lines.js';
+import { type LogChunk, type LogFileRow, NO_LOG_FILE, readLogRead } from '../protocol/log-lines.js';
 import type {
   ActorStateName,
   ActorStateRow,
@@ -181,7 +181,7 @@ export class LocalState {
     if (kind === 'logFiles') return this.logs.list();
     if (kind === 'logRead') {
       const r = readLogRead(selectionJson);
-      return r ? [this.logs.read(r.pid, r.stream, r.offset, r.maxBytes)] : [{ text: '', size: -1 }];
+      return [r ? this.logs.read(r.pid, r.stream, r.offset, r.maxBytes) : NO_LOG_FILE];
     }
     if (kind === 'liveTasks') return this.liveTasks();
     if (kind === 'objects') {

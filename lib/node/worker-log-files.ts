@@ -21,7 +21,7 @@ import {
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../base/errors.js';
 import { ensureTrustedDir, privateSessionDir } from '../base/private-dir.js';
-import type { LogChunk, LogFileRow } from '../protocol/log-lines.js';
+import { type LogChunk, type LogFileRow, NO_LOG_FILE } from '../protocol/log-lines.js';
 import { processStarted } from '../session/session-dir.js';
 
 /** Rotation of each file: its size bound, and how many rotated files are kept. */
@@ -115,7 +115,7 @@ export interface LogFiles {
 export const NO_LOG_FILES: LogFiles = {
   forWorker: () => undefined,
   list: () => [],
-  read: () => ({ text: '', size: -1 }),
+  read: () => NO_LOG_FILE,
   removeAll: () => {},
 };
 
@@ -170,7 +170,7 @@ export class WorkerLogFiles implements LogFiles {
     const rows: LogFileRow[] = [];
     const add = (pid: number, f: { out: RotatingFile; err: RotatingFile }, alive: boolean) => {
       for (const stream of ['out', 'err'] as const) {
-        rows.push({ nodeId: this.nodeId, pid, stream, size: sizeOf(f[stream].path), alive });
+        rows.push({ nodeId: this.nodeId, pid, stream, size: statOf(f[stream].path, 'size'), alive });
       }
     };
     for (const [pid, f] of this.open) add(pid, f, true);
@@ -185,13 +185,13 @@ export class WorkerLogFiles implements LogFiles {
    */
   read(pid: number, stream: 'out' | 'err', offset: number, maxBytes: number): LogChunk {
     const files = this.open.get(pid) ?? this.exited.find((e) => e.pid === pid);
-    if (!files) return { text: '', size: -1 };
+    if (!files) return NO_LOG_FILE;
     const path = files[stream].path;
     let fd: number;
     try {
       fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch {
-      return { text: '', size: -1 };
+      return NO_LOG_FILE;
     }
     try {
       const size = fstatSync(fd).size;
@@ -216,9 +216,10 @@ export class WorkerLogFiles implements LogFiles {
   }
 }
 
-function sizeOf(path: string): number {
+/** A file's size or mtime (0 when it is gone). */
+function statOf(path: string, what: 'size' | 'mtimeMs'): number {
   try {
-    return statSync(path).size;
+    return statSync(path)[what];
   } catch {
     return 0;
   }
@@ -231,18 +232,10 @@ function pruneDeadNodeDirs(logs: string): void {
     const m = /^node-(\d+)-[0-9a-f]+$/.exec(name);
     if (!m || processStarted(Number(m[1])) !== undefined) continue;
     const path = join(logs, name);
-    dead.push({ path, mtime: sizeOfMtime(path) });
+    dead.push({ path, mtime: statOf(path, 'mtimeMs') });
   }
   dead.sort((a, b) => b.mtime - a.mtime);
   for (const d of dead.slice(KEEP_DEAD_NODE_DIRS)) rmSync(d.path, { recursive: true, force: true });
-}
-
-function sizeOfMtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 /** A logRotation option, checked and completed with the defaults (InvalidArgumentError if bad). */

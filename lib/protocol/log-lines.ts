@@ -79,6 +79,9 @@ export interface LogChunk {
   size: number;
 }
 
+/** The answer of a read of a file that is not there (no such worker, or no such node). */
+export const NO_LOG_FILE: LogChunk = Object.freeze({ text: '', size: -1 });
+
 /** A LogRead from a peer's JSON, checked (undefined when malformed). */
 export function readLogRead(json: string | undefined): LogRead | undefined {
   let v: unknown;
@@ -98,6 +101,11 @@ export function readLogRead(json: string | undefined): LogRead | undefined {
 
 /** Bytes one read of a log file gives at most (a larger file is read in steps). */
 export const LOG_READ_BYTES = 1 << 20;
+
+/** The last n lines of a read from the end of a file (its first line is partial when the read began mid-file). */
+export function chunkTail(chunk: LogChunk, n: number): string {
+  return lastLines(chunk.text, n, chunk.size > Buffer.byteLength(chunk.text));
+}
 
 /** The last n lines of text; `cut`: text starts mid-file, so its first (partial) line goes. */
 export function lastLines(text: string, n: number, cut: boolean): string {
