@@ -187,10 +187,13 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   if (currentRuntime()) {
     throw new SunrayError('sunray was started while init() was loading (the API was used meanwhile)');
   }
+  const started = Date.now();
   startDriver(opts);
   const node = embeddedNode();
   if (node) {
     try {
+      // The first puts find their pages ready (docs/store.md), yet init() stays under a second.
+      await node.store.whenWarm(Math.max(0, INIT_WARM_WAIT_MS - (Date.now() - started)));
       if (opts.metricsPort !== undefined) await node.metrics.serve(opts.metricsPort, opts.metricsHost);
       if (opts.address !== undefined && opts.address !== 'local') {
         const { joinCluster } = await import('./cluster/join.js');
@@ -208,6 +211,9 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   }
   return contextOf(true);
 }
+
+/** The longest init() waits for the object store's first warmAhead bytes (after the node is made). */
+const INIT_WARM_WAIT_MS = 700;
 
 /**
  * Keeps the process alive until p settles. The node's own handles (its sockets to the

@@ -58,8 +58,10 @@ export interface NativeStoreStats {
 
 /** One process's handle on a node's shared-memory store (store/object-store.ts wraps it). */
 export interface NativeStoreHandle {
-  /** The whole mapping; views are Buffer.from(arena, offset, size). */
-  readonly arena: ArrayBuffer;
+  /** An ArrayBuffer over [offset, offset + length) of the mapping (length within Node's Buffer limit). */
+  window(offset: number, length: number): ArrayBuffer;
+  /** Bytes of the whole mapping (header, tables and data). */
+  readonly mappingSize: number;
   readonly fd: number;
   readonly path: string;
   readonly capacity: number;
@@ -88,7 +90,7 @@ export interface NativeStoreHandle {
 
 /** The StoreHandle class: made only by its two static factories. */
 export interface NativeStoreHandleClass {
-  create(capacity: number, maxObjects: number, spillDir: string): NativeStoreHandle;
+  create(capacity: number, maxObjects: number, spillDir: string, warmAhead: number): NativeStoreHandle;
   attach(fdOrPath: number | string): NativeStoreHandle;
 }
 
@@ -202,6 +204,11 @@ export interface NativeAddon {
   readonly napiVersion: number;
   /** Tells V8 how much memory outside its heap JS objects keep alive (napi_adjust_external_memory); returns the total. */
   adjustExternalMemory(deltaBytes: number): number;
+  /**
+   * Copies source into target at targetOffset; a large source whose pages were never
+   * touched is mapped in one call first (native/common/bulk_copy.h).
+   */
+  copyBytes(target: Uint8Array, targetOffset: number, source: Uint8Array): void;
   StoreHandle: NativeStoreHandleClass;
   /** A memfd of at least `bytes` (rounded up to pages); the caller owns fd (fs.closeSync). */
   createSegment(bytes: number): { fd: number; size: number };

@@ -24,7 +24,9 @@ export type SunrayWarningCode =
   /** The dashboard's default port (8265) is taken: it listens on another (dashboardUrl() says which). */
   | 'SUNRAY_DASHBOARD_PORT'
   /** A node could not make its log directory: its workers' output is not kept in files. */
-  | 'SUNRAY_LOG_FILES';
+  | 'SUNRAY_LOG_FILES'
+  /** /dev/shm's free space, not 30% of memory, set the default object store size. */
+  | 'SUNRAY_STORE_SHM';
 
 /** Emits a sunray warning (process.emitWarning, type 'SunrayWarning'). */
 export function warn(code: SunrayWarningCode, message: string): void {

@@ -62,6 +62,11 @@ export const SPEC: VerbSpec = {
       value: 'BYTES',
       help: 'bytes of shared memory for the object store',
     },
+    'object-store-warm-ahead': {
+      type: 'string',
+      value: 'BYTES',
+      help: 'bytes of the store kept ready ahead of use (default 1 GiB; 0: off)',
+    },
     'object-spilling-dir': {
       type: 'string',
       value: 'DIR',
@@ -162,6 +167,12 @@ export async function run(argv: string[]): Promise<number> {
   const resources = resourcesFlag(f);
   const labels = labelsFlag(f);
   const mem = numberFlag(f, 'object-store-memory');
+  const warmAhead = numberFlag(f, 'object-store-warm-ahead');
+  if (warmAhead !== undefined) {
+    if (!Number.isSafeInteger(warmAhead) || warmAhead < 0)
+      throw new InvalidArgumentError('--object-store-warm-ahead needs a whole number of bytes >= 0');
+    cfg.objectStoreWarmAhead = warmAhead;
+  }
   const spillDir = stringFlag(f, 'object-spilling-dir');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
   const maxWorkers = numberFlag(f, 'max-worker-processes');

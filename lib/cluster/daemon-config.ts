@@ -25,6 +25,8 @@ export interface DaemonConfig {
   labels?: Record<string, string>;
   /** Bytes of the node's object store. */
   objectStoreMemory?: number;
+  /** Bytes its warmer keeps ready ahead of use (`--object-store-warm-ahead`). */
+  objectStoreWarmAhead?: number;
   /** Where the store makes its private spill directory (default: the session directory). */
   objectSpillingDir?: string;
   heartbeatTimeoutMs?: number;

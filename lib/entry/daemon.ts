@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       numGpus: cfg.numGpus ?? 0,
       resources: cfg.resources ?? {},
       objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
+      ...(cfg.objectStoreWarmAhead !== undefined ? { objectStoreWarmAhead: cfg.objectStoreWarmAhead } : {}),
       ...(cfg.objectSpillingDir ? { spillDir: cfg.objectSpillingDir } : {}),
       namespace: 'default',
       logToDriver: true,

@@ -3,8 +3,7 @@
 // of what the program creates.
 
 import { randomBytes } from 'node:crypto';
-import { statfsSync } from 'node:fs';
-import { cpus, freemem, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { basename } from 'node:path';
 import { InvalidArgumentError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
@@ -16,7 +15,7 @@ import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { TaskRecord } from '../protocol/task-events.js';
 import type { UserMetricUpdate } from '../protocol/user-metrics.js';
 import { SessionSocket } from '../session/session-socket.js';
-import { MAX_ARENA_CAPACITY } from '../store/object-store.js';
+import { chooseCapacity } from '../store/capacity.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
@@ -33,6 +32,12 @@ export interface InitOptions {
   resources?: Record<string, number>;
   /** Bytes of shared memory for the object store (default: 30% of RAM, capped by free /dev/shm). */
   objectStoreMemory?: number;
+  /**
+   * Bytes of the store kept backed by written pages ahead of use, by a background thread at
+   * idle priority, so big puts do not pay for first touches (default 1 GiB, at most the
+   * store; 0: off). init() waits up to 0.7 s for them. See docs/store.md.
+   */
+  objectStoreWarmAhead?: number;
   /**
    * Directory in which the store makes its private spill directory (mode 0700, removed at shutdown)
    * for objects spilled from a full store. It must belong to you and not be writable by group or
@@ -128,20 +133,23 @@ export interface DashboardOptions {
 }
 
 /**
- * The object store's size when none is given: 30% of the machine's memory, no more than
- * /dev/shm and free memory hold or one buffer maps, and at least 64 MiB.
+ * The object store's size when none is given: 30% of the memory this process may use, no
+ * more than the memory available and /dev/shm's free space, at least 64 MiB (see
+ * chooseCapacity). When /dev/shm is what limits it, a SUNRAY_STORE_SHM warning says so.
  */
 export function defaultObjectStoreMemory(): number {
-  const wanted = Math.floor(totalmem() * 0.3);
-  let shmFree = Number.POSITIVE_INFINITY;
-  try {
-    const s = statfsSync('/dev/shm');
-    shmFree = s.bavail * s.bsize;
-  } catch {
-    // no /dev/shm: memfd needs none
-  }
-  // Capped by what the store can map as one buffer (MAX_ARENA_CAPACITY: ~4 GiB on Node 20).
-  return Math.max(64 * 1024 * 1024, Math.min(wanted, shmFree, freemem(), MAX_ARENA_CAPACITY));
+  const c = chooseCapacity();
+  if (c.limitedBy === 'shm')
+    warn(
+      'SUNRAY_STORE_SHM',
+      `the object store is ${mib(c.bytes)} MiB, not 30% of memory (${mib(c.wanted)} MiB), because /dev/shm has only ` +
+        `${mib(c.shmFree ?? 0)} MiB free; enlarge /dev/shm (docker run --shm-size) or give objectStoreMemory`,
+    );
+  return c.bytes;
+}
+
+function mib(bytes: number): number {
+  return Math.floor(bytes / (1024 * 1024));
 }
 
 class DriverBackend implements Backend {
@@ -216,6 +224,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     numGpus,
     resources: opts.resources ?? {},
     objectStoreMemory: opts.objectStoreMemory ?? defaultObjectStoreMemory(),
+    ...(opts.objectStoreWarmAhead !== undefined ? { objectStoreWarmAhead: opts.objectStoreWarmAhead } : {}),
     ...(opts.objectSpillingDir ? { spillDir: opts.objectSpillingDir } : {}),
     namespace: opts.namespace ?? 'default',
     logToDriver: opts.logToDriver ?? true,

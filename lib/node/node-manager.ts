@@ -116,6 +116,7 @@ export class NodeManager {
     const taskEventsLimit = checkTaskEventsLimit(opts.taskEventsLimit); // before anything is made
     this.store = ObjectStore.create({
       capacity: opts.objectStoreMemory,
+      ...(opts.objectStoreWarmAhead !== undefined ? { warmAhead: opts.objectStoreWarmAhead } : {}),
       ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
     });
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };

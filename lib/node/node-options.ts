@@ -8,6 +8,8 @@ export interface NodeManagerOptions {
   numGpus: number;
   resources: Record<string, number>;
   objectStoreMemory: number;
+  /** Bytes the store's warmer keeps ready ahead of use (ObjectStoreOptions.warmAhead; default 1 GiB). */
+  objectStoreWarmAhead?: number;
   spillDir?: string;
   namespace: string;
   /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */

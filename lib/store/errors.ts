@@ -19,6 +19,13 @@ export class StoreError extends SunrayError {
 export class ObjectStoreFullError extends StoreError {
   static override readonly code: string = 'OBJECT_STORE_FULL';
 }
+/**
+ * An object larger than one Buffer of the running Node can be (4 GiB on Node 20): a get
+ * returns each object as one Buffer. Split the value, or run Node 22+.
+ */
+export class ObjectTooLargeError extends StoreError {
+  static override readonly code: string = 'OBJECT_TOO_LARGE';
+}
 /** The object table holds `maxObjects` objects already. */
 export class TooManyObjectsError extends ObjectStoreFullError {
   static override readonly code: string = 'TOO_MANY_OBJECTS';
@@ -72,6 +79,7 @@ export class StoreClosedError extends StoreError {
 const byCode: Record<string, new (message: string, code: string) => StoreError> = {
   OBJECT_STORE_FULL: ObjectStoreFullError,
   TOO_MANY_OBJECTS: TooManyObjectsError,
+  OBJECT_TOO_LARGE: ObjectTooLargeError,
   OBJECT_EXISTS: ObjectExistsError,
   OBJECT_NOT_FOUND: ObjectNotFoundError,
   OBJECT_ALREADY_SEALED: ObjectAlreadySealedError,

@@ -9,6 +9,14 @@
 export { UnsafeDirectoryError } from '../base/errors.js';
 export { OBJECT_ID_SIZE } from '../base/ids.js';
 export {
+  type CapacityChoice,
+  chooseCapacity,
+  defaultCapacity,
+  MAX_ARENA_CAPACITY,
+  MAX_OBJECT_SIZE,
+  machineMemory,
+} from './capacity.js';
+export {
   ArenaMismatchError,
   InvalidObjectIdError,
   InvalidSizeError,
@@ -20,6 +28,7 @@ export {
   ObjectNotFoundError,
   ObjectNotSealedError,
   ObjectStoreFullError,
+  ObjectTooLargeError,
   OwnUnsealedGetError,
   SpillError,
   StoreClosedError,
@@ -29,9 +38,8 @@ export {
 export { ObjectId } from './object-id.js';
 export {
   type CreateOptions,
-  defaultCapacity,
+  DEFAULT_WARM_AHEAD,
   type GetOptions,
-  MAX_ARENA_CAPACITY,
   type ObjectBuffer,
   type ObjectInfo,
   ObjectStore,

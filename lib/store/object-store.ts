@@ -3,9 +3,6 @@
 // the node attaches to it (ObjectStore.attach) through an inherited fd or the
 // creator's /proc/<pid>/fd/<fd> path. Reads are zero copy: a get returns
 // Buffers over the shared mapping, pinned until released.
-import { constants as bufferConstants } from 'node:buffer';
-import { statfsSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import {
   GetStatus,
   type NativeObjectInfo,
@@ -13,9 +10,12 @@ import {
   type NativeStoreStats,
   native,
 } from '../base/addon.js';
+import { ArenaViews } from './arena-views.js';
+import { capacityProblem, defaultCapacity, MAX_OBJECT_SIZE } from './capacity.js';
 import {
   InvalidSizeError,
   InvalidStoreOptionError,
+  ObjectTooLargeError,
   OwnUnsealedGetError,
   StoreClosedError,
   translate,
@@ -25,7 +25,10 @@ import { makeSpillDir, removeSpillDir } from './spill-dir.js';
 
 /** Options of ObjectStore.create(): the arena's size, where to spill, how many objects. */
 export interface ObjectStoreOptions {
-  /** Total bytes of the arena (header + tables + data). Default: 30% of RAM, at most the free space of /dev/shm. */
+  /**
+   * Total bytes of the arena (header + tables + data), up to the machine's memory.
+   * Default: 30% of memory, at most what is available and the free space of /dev/shm.
+   */
   capacity?: number;
   /**
    * Where sealed primary objects go when the store is full: the store makes its own directory
@@ -37,7 +40,19 @@ export interface ObjectStoreOptions {
   spillDir?: string;
   /** Most objects the store holds at once. Default: capacity / 8 KiB, within [1024, 262144]. */
   maxObjects?: number;
+  /**
+   * Bytes of memory kept backed and written ahead of the highest offset the store has
+   * used, by a background thread of this process at idle priority, so puts do not pay
+   * for pages touched the first time (docs/store.md). Default DEFAULT_WARM_AHEAD (1 GiB),
+   * at most the capacity; 0 turns warming off.
+   */
+  warmAhead?: number;
 }
+
+/** The default of ObjectStoreOptions.warmAhead: 1 GiB (an 800 MiB put finds its pages ready). */
+export const DEFAULT_WARM_AHEAD = 2 ** 30;
+/** How often whenWarm() looks. */
+const WARM_POLL_MS = 5;
 
 /** Options of ObjectStore.create(id, size, opts): metadata, and whether the copy is primary. */
 export interface CreateOptions {
@@ -90,28 +105,6 @@ export interface ObjectInfo {
 /** A store's counters (see NativeStoreStats for each field). */
 export type StoreStats = NativeStoreStats;
 
-const MIB = 1024 * 1024;
-
-/** 30% of RAM, capped by the free space of /dev/shm (where the kernel's shared memory lives). */
-export function defaultCapacity(): number {
-  let cap = Math.floor(totalmem() * 0.3);
-  try {
-    const fs = statfsSync('/dev/shm');
-    cap = Math.min(cap, fs.bavail * fs.bsize);
-  } catch {
-    // No /dev/shm: RAM alone decides.
-  }
-  cap = Math.min(cap, MAX_ARENA_CAPACITY);
-  return Math.max(cap - (cap % MIB), 0);
-}
-
-/**
- * The arena is exposed to JS as one ArrayBuffer (views are slices of it), so it
- * cannot be larger than the biggest external ArrayBuffer we have verified (4 GiB,
- * Node 20's limit); the margin leaves room for the arena's own tables.
- */
-export const MAX_ARENA_CAPACITY = Math.max(0, Math.min(2 ** 32, bufferConstants.MAX_LENGTH) - 256 * MIB);
-
 interface PinState {
   released: boolean;
   readonly id: ObjectId;
@@ -152,7 +145,7 @@ interface Waiter {
  */
 export class ObjectStore {
   private handle: NativeStoreHandle | null;
-  private readonly arena: ArrayBuffer;
+  private readonly views: ArenaViews;
   private readonly out = new Float64Array(3);
   private readonly waiters = new Set<Waiter>();
   private armed = false;
@@ -170,10 +163,13 @@ export class ObjectStore {
   readonly isCreator: boolean;
   /** The directory spilled objects go to ('' when spilling is off). */
   readonly spillDir: string;
+  /** Bytes this process's warmer keeps ready ahead of use (0: none; see ObjectStoreOptions.warmAhead). */
+  readonly warmAhead: number;
 
-  private constructor(handle: NativeStoreHandle) {
+  private constructor(handle: NativeStoreHandle, warmAhead = 0) {
+    this.warmAhead = warmAhead;
     this.handle = handle;
-    this.arena = handle.arena;
+    this.views = new ArenaViews(handle, handle.mappingSize);
     this.path = handle.path;
     this.fd = handle.fd;
     this.capacity = handle.capacity;
@@ -184,26 +180,23 @@ export class ObjectStore {
   /** Creates a new arena; this process manages it. */
   static create(opts: ObjectStoreOptions = {}): ObjectStore {
     const capacity = opts.capacity ?? defaultCapacity();
-    if (!Number.isSafeInteger(capacity) || capacity <= 0)
-      throw new InvalidStoreOptionError(
-        `objectStoreMemory must be a positive whole number of bytes, got ${capacity}`,
-        'INVALID_OPTION',
-      );
-    if (capacity > MAX_ARENA_CAPACITY)
-      throw new InvalidStoreOptionError(
-        `objectStoreMemory of ${capacity} bytes is more than this Node can map as one buffer ` +
-          `(${MAX_ARENA_CAPACITY} bytes): lower objectStoreMemory (init option) or the capacity option`,
-        'INVALID_OPTION',
-      );
+    const problem = capacityProblem(capacity);
+    if (problem) throw new InvalidStoreOptionError(problem, 'INVALID_OPTION');
     const maxObjects = opts.maxObjects ?? 0;
     if (!Number.isInteger(maxObjects) || maxObjects < 0 || maxObjects > 2 ** 30)
       throw new InvalidStoreOptionError(
         `maxObjects must be an integer in [1, 2^30], got ${maxObjects}`,
         'INVALID_OPTION',
       );
+    const warmAhead = Math.min(opts.warmAhead ?? DEFAULT_WARM_AHEAD, capacity);
+    if (!Number.isSafeInteger(warmAhead) || warmAhead < 0)
+      throw new InvalidStoreOptionError(
+        `warmAhead must be a whole number of bytes >= 0, got ${opts.warmAhead}`,
+        'INVALID_OPTION',
+      );
     const spillDir = opts.spillDir === '' ? '' : makeSpillDir(opts.spillDir);
     try {
-      return new ObjectStore(native.StoreHandle.create(capacity, maxObjects, spillDir));
+      return new ObjectStore(native.StoreHandle.create(capacity, maxObjects, spillDir, warmAhead), warmAhead);
     } catch (err) {
       if (spillDir) removeSpillDir(spillDir);
       throw translate(err);
@@ -233,13 +226,21 @@ export class ObjectStore {
         `create: dataSize must be a non-negative integer, got ${dataSize}`,
         'INVALID_SIZE',
       );
+    // (Larger than the store: the native store says it can never fit, INVALID_SIZE.)
+    if (dataSize > MAX_OBJECT_SIZE && dataSize <= this.capacity)
+      throw new ObjectTooLargeError(
+        `create: an object of ${dataSize} bytes is larger than the largest Buffer Node ${process.version} ` +
+          `makes (${MAX_OBJECT_SIZE} bytes), and a get hands out one Buffer per object; split the value ` +
+          'into several objects, or run Node 22 or later (whose limit is 2^53 - 1 bytes)',
+        'OBJECT_TOO_LARGE',
+      );
     let offset: number;
     try {
       offset = h.create(id.bytes, dataSize, opts?.metadata ?? null, opts?.primary ?? true);
     } catch (err) {
       throw translate(err);
     }
-    return Buffer.from(this.arena, offset, dataSize);
+    return this.views.view(offset, dataSize);
   }
 
   /** Makes the object immutable and visible; wakes every process waiting for it. */
@@ -280,11 +281,9 @@ export class ObjectStore {
 
   private wrap(id: ObjectId): ObjectBuffer {
     const [offset, dataSize, metadataSize] = this.out as unknown as [number, number, number];
-    const data = Buffer.from(this.arena, offset, dataSize);
+    const data = this.views.view(offset, dataSize);
     const metadata =
-      metadataSize > 0
-        ? Buffer.from(new Uint8Array(this.arena, offset + dataSize, metadataSize))
-        : Buffer.alloc(0);
+      metadataSize > 0 ? Buffer.from(this.views.view(offset + dataSize, metadataSize)) : Buffer.alloc(0);
     const external = reportViews && dataSize >= EXTERNAL_VIEW_BYTES ? dataSize : 0;
     const pin: PinState = { released: false, id, external };
     if (external > 0) native.adjustExternalMemory(external);
@@ -458,6 +457,21 @@ export class ObjectStore {
   /** Offset of a view inside this process's mapping of the arena, or -1 (tests, diagnostics). */
   viewOffset(view: Uint8Array): number {
     return this.live().viewOffset(view);
+  }
+
+  /**
+   * Resolves once the warmer has the first warmAhead bytes ready (true), or when timeoutMs
+   * passes first (false). init() waits on it briefly, so that a first big put right after
+   * init() runs at memory speed.
+   */
+  async whenWarm(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.handle) return false;
+      if (this.handle.stats().committed >= this.warmAhead) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, WARM_POLL_MS));
+    }
   }
 
   /** Whether close() was called. */

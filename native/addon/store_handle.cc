@@ -1,14 +1,17 @@
 // Node-API binding of the object store: a thin StoreHandle class over
-// sunray::store::Store. Zero copy: the whole mapping is exposed once, as one
-// external ArrayBuffer (h.arena); JS makes views with Buffer.from(arena, offset,
-// size), which costs no native call and no finalizer per view. That ArrayBuffer
-// holds the Session (mapping + client slot) until V8 collects it, i.e. until no
-// view over it is alive, so the mapping is never unmapped under a live view.
+// sunray::store::Store. Zero copy: the mapping is exposed as external
+// ArrayBuffers over windows of it (h.window(offset, length)); JS makes views with
+// Buffer.from(window, offset, size), which costs no native call and no finalizer
+// per view. A window, not the whole mapping, because Node 20 makes no external
+// buffer over 4 GiB while an arena may be far larger (lib/store/arena-views.ts
+// picks the windows). Each window holds the Session (mapping + client slot)
+// until V8 collects it, i.e. until no view over it is alive, so the mapping is
+// never unmapped under a live view.
 //
 // JS-facing API (see lib/store/native.ts for the typed view):
-//   StoreHandle.create(capacity, maxObjects, spillDir) / StoreHandle.attach(fdOrPath)
-//   h.arena (ArrayBuffer over the mapping), h.fd, h.path, h.capacity, h.clientSlot, h.isCreator, h.spillDir
-//   h.create(id, dataSize, metadata|null, primary) -> data offset in h.arena
+//   StoreHandle.create(capacity, maxObjects, spillDir, warmAhead) / StoreHandle.attach(fdOrPath)
+//   h.window(offset, length) (an ArrayBuffer over that part of the mapping), h.mappingSize, h.fd, h.path, h.capacity,
+//   h.clientSlot, h.isCreator, h.spillDir h.create(id, dataSize, metadata|null, primary) -> data offset in h.arena
 //   h.seal(id), h.abort(id), h.release(id), h.contains(id), h.delete(id)
 //   h.get(id, out: Float64Array(3)) -> 0 ready (out = offset, dataSize, metadataSize, pinned),
 //                                      1 absent, 2 unsealed, 3 own unsealed
@@ -29,6 +32,7 @@
 #include "addon/napi_util.h"
 #include "addon/seal_waiter.h"
 #include "store/store.h"
+#include "store/warmer.h"
 
 namespace sunray::addon {
 
@@ -44,6 +48,8 @@ struct Session {
   std::unique_ptr<Store> store;
   uint32_t client = 0;
   bool creator = false;
+  // The creator's warmer (declared after the store: it stops before the store goes).
+  std::unique_ptr<store::Warmer> warmer;
 };
 
 ObjectId id_arg(const Napi::Value& v) {
@@ -77,7 +83,8 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
                     {
                         StaticMethod("create", &StoreHandle::TranslateStatic<&StoreHandle::Create>),
                         StaticMethod("attach", &StoreHandle::TranslateStatic<&StoreHandle::Attach>),
-                        InstanceAccessor("arena", &StoreHandle::ArenaBuffer, nullptr),
+                        InstanceMethod("window", &StoreHandle::Window),
+                        InstanceAccessor("mappingSize", &StoreHandle::MappingSize, nullptr),
                         InstanceAccessor("fd", &StoreHandle::Fd, nullptr),
                         InstanceAccessor("path", &StoreHandle::Path, nullptr),
                         InstanceAccessor("capacity", &StoreHandle::Capacity, nullptr),
@@ -122,25 +129,21 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
   }
 
   // `ctor` is `this` of the static call (StoreHandle.create / .attach): no per-env global needed.
-  static Napi::Value Wrap(Napi::Env env, Napi::Value ctor, std::unique_ptr<Store> store, bool creator) {
+  static Napi::Value Wrap(Napi::Env env, Napi::Value ctor, std::unique_ptr<Store> store, bool creator,
+                          uint64_t warm_ahead = 0) {
     Napi::Object obj = ctor.As<Napi::Function>().New({});
     StoreHandle* h = Unwrap(obj);
     auto s = std::make_shared<Session>();
     s->store = std::move(store);
     s->creator = creator;
     s->client = s->store->register_client();
+    if (warm_ahead > 0) s->warmer = std::make_unique<store::Warmer>(*s->store, warm_ahead);
     h->session_ = s;
     h->waiter_ = std::make_unique<SealWaiter>(s->store.get());
     // A handle that is never closed still stops its thread when the environment goes away.
     h->cleanup_ = std::make_unique<std::function<void()>>([h] { h->shutdown(); });
     napi_add_env_cleanup_hook(env, RunCleanup, h->cleanup_.get());
     h->env_ = env;
-    // One external ArrayBuffer over the whole mapping; it keeps the session alive while any view lives.
-    auto* keep = new std::shared_ptr<Session>(s);
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-        env, s->store->base(), s->store->mapping_size(),
-        [](Napi::Env, void*, std::shared_ptr<Session>* hint) { delete hint; }, keep);
-    h->arena_ = Napi::Persistent(ab);
     return obj;
   }
   static void RunCleanup(void* arg) { (*static_cast<std::function<void()>*>(arg))(); }
@@ -151,7 +154,8 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     o.capacity = size_arg(info[0], "capacity");
     o.max_objects = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
     o.spill_dir = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-    return Wrap(env, info.This(), Store::create(o), true);
+    uint64_t warm_ahead = info[3].IsNumber() ? size_arg(info[3], "warmAhead") : 0;
+    return Wrap(env, info.This(), Store::create(o), true, warm_ahead);
   }
 
   static Napi::Value Attach(const Napi::CallbackInfo& info) {
@@ -168,9 +172,23 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     return *session_;
   }
 
-  Napi::Value ArenaBuffer(const Napi::CallbackInfo& info) {
-    live(info.Env());
-    return arena_.Value();
+  // An external ArrayBuffer over [offset, offset + length) of the mapping; it keeps the
+  // session alive while any view over it lives. The caller keeps length within Node's
+  // Buffer limit (Node makes external ArrayBuffers as Buffers).
+  Napi::Value Window(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Session& s = live(env);
+    uint64_t offset = size_arg(info[0], "offset");
+    uint64_t length = size_arg(info[1], "length");
+    if (offset > s.store->mapping_size() || length > s.store->mapping_size() - offset)
+      throw coded_error(env, "INVALID_SIZE", "a window must lie inside the mapping");
+    auto* keep = new std::shared_ptr<Session>(session_);
+    return Napi::ArrayBuffer::New(
+        env, s.store->base() + offset, length, [](Napi::Env, void*, std::shared_ptr<Session>* hint) { delete hint; },
+        keep);
+  }
+  Napi::Value MappingSize(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env()).store->mapping_size()));
   }
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env()).store->fd()); }
   Napi::Value Path(const Napi::CallbackInfo& info) {
@@ -203,6 +221,7 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     }
     bool primary = info[3].IsBoolean() ? info[3].As<Napi::Boolean>().Value() : true;
     uint64_t off = s.store->create(s.client, id, size, meta, meta_size, primary);
+    s.store->map_range(off, size);  // outside the arena lock: the caller writes it next
     return Napi::Number::New(env, static_cast<double>(off));
   }
 
@@ -226,6 +245,7 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     ObjectId id = id_arg(info[0]);
     store::GetResult g = s.store->get(s.client, id);
     if (g.status == GetStatus::kReady) {
+      s.store->map_range(g.data_offset, g.data_size);
       auto out = info[1].As<Napi::Float64Array>();
       out[0] = static_cast<double>(g.data_offset);
       out[1] = static_cast<double>(g.data_size);
@@ -356,18 +376,17 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     if (cleanup_) {
       napi_remove_env_cleanup_hook(env_, RunCleanup, cleanup_.get());
     }
-    waiter_.reset();  // joins the thread
+    waiter_.reset();           // joins the thread
+    session_->warmer.reset();  // joins the warmer: close() stops warming even while views live
     try {
       session_->store->unregister_client(session_->client);
     } catch (const StoreError&) {
       // Already reaped by someone else.
     }
-    session_.reset();
-    arena_.Reset();  // the ArrayBuffer (and the mapping) live on while views use them
+    session_.reset();  // the windows (and the mapping) live on while views use them
   }
 
   std::shared_ptr<Session> session_;
-  Napi::Reference<Napi::ArrayBuffer> arena_;
   std::unique_ptr<SealWaiter> waiter_;
   std::unique_ptr<std::function<void()>> cleanup_;
   napi_env env_ = nullptr;

@@ -93,10 +93,16 @@ Arena Arena::create(const ArenaOptions& opts) {
   // memfd pages read as zero: EMPTY slots, free clients, no pins. Just the lists:
   for (int i = 0; i < 2; ++i) h->state.lru_head[i] = h->state.lru_tail[i] = kNoSlot;
   h->state.committed = h->data_begin;
+  h->state.high_water = h->data_begin;
   Allocator(base, &h->alloc).init(h->data_begin, h->data_end);
-  // The first block header sits at data_begin: back the first chunk now.
-  uint64_t first = std::min(kCommitChunk, h->data_end - h->data_begin);
-  if (seg.allocate_backing(h->data_begin, first) == 0) h->state.committed = h->data_begin + first;
+  // The first block header sits at data_begin: back its page now. The rest is backed by
+  // the warmer or by the first allocations (and written once there, which a plain
+  // fallocate here would not do).
+  uint64_t first = std::min(kFirstCommit, h->data_end - h->data_begin);
+  if (seg.allocate_backing(h->data_begin, first) == 0) {
+    seg.prefault(h->data_begin, first);  // written once and mapped here, as the warmer does
+    h->state.committed = h->data_begin + first;
+  }
 
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);

@@ -30,8 +30,9 @@
 namespace sunray::store {
 
 constexpr char kArenaMagic[8] = {'S', 'U', 'N', 'R', 'A', 'Y', 'S', 'T'};
-constexpr uint32_t kArenaLayoutVersion = 3;
+constexpr uint32_t kArenaLayoutVersion = 4;
 constexpr uint64_t kCommitChunk = 64ull << 20;
+constexpr uint64_t kFirstCommit = 2ull << 20;
 constexpr uint64_t kMinCapacity = 1ull << 20;
 constexpr size_t kSpillDirMax = 512;
 constexpr size_t kSpillSaltBytes = 16;
@@ -41,8 +42,9 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
 // Only touched under the arena mutex; a repair pass recomputes what it can.
 struct StoreState {
-  uint64_t committed;  // data area is backed by real pages up to this offset
-  uint64_t tick;       // LRU clock
+  uint64_t committed;   // data area is backed by real pages up to this offset
+  uint64_t high_water;  // the highest block end the allocator ever handed out (the warmer works ahead of it)
+  uint64_t tick;        // LRU clock
   uint64_t spill_seq;
   // Two LRU lists of unpinned sealed objects (head = least recently used):
   // non-primary copies are evicted, primaries are spilled.

@@ -20,7 +20,9 @@ namespace sunray::store {
 void (*g_store_crash_point)(const char* point) = nullptr;
 
 std::unique_ptr<Store> Store::create(const ArenaOptions& opts) {
-  return std::unique_ptr<Store>(new Store(Arena::create(opts)));
+  auto s = std::unique_ptr<Store>(new Store(Arena::create(opts)));
+  s->mark_mapped(s->hdr()->data_begin, s->hdr()->state.committed);  // create() mapped its first pages
+  return s;
 }
 std::unique_ptr<Store> Store::attach_fd(int fd) { return std::unique_ptr<Store>(new Store(Arena::attach_fd(fd))); }
 std::unique_ptr<Store> Store::attach_path(const std::string& path) {

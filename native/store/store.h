@@ -9,6 +9,7 @@
 // objects; remove deletes at once, or when the last pin goes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,7 +44,7 @@ struct ObjectInfo {
 struct StoreStats {
   uint64_t capacity;   // data-area bytes
   uint64_t used;       // bytes in allocated blocks (headers included)
-  uint64_t committed;  // data-area bytes backed by real pages
+  uint64_t committed;  // data-area bytes backed by real pages (the warmer keeps it ahead of use)
   uint64_t objects;    // live entries (unsealed + sealed + spilled)
   uint64_t sealed;
   uint64_t unsealed;
@@ -106,13 +107,33 @@ class Store {
   std::string spill_dir() const { return hdr()->spill_dir; }
   Arena& arena() { return arena_; }
 
+  // Pages (store_pages.cc), for the creator's Warmer. Where warming should reach: `window`
+  // bytes past the highest offset ever allocated, within the data area.
+  uint64_t warm_target(uint64_t window) const;
+  // Backs [from, to) with pages written once and mapped here; false when the system has
+  // no memory to back them.
+  bool back_range(uint64_t from, uint64_t to);
+  // Moves the backed end from `from` (or anywhere in [from, to)) to `to`: [from, to) is backed.
+  void advance_committed(uint64_t from, uint64_t to);
+  // The end (arena offset) of the pages backed so far.
+  uint64_t warmed_end() const;
+  // Maps [offset, offset + len) into this process before a bulk write or read, unless
+  // it is small or already mapped here (the kernel maps a run far faster than faults).
+  void map_range(uint64_t offset, uint64_t len);
+  static constexpr uint64_t kPageChunk = 2ull << 20;    // granularity of the mapped map
+  static constexpr uint64_t kMapRangeMin = 1ull << 20;  // smaller objects just fault
+
+  ~Store();
+
   // Full consistency check (tests): allocator, table, LRU, pins, counters.
   bool check(std::string* why);
   // Runs the crash-repair pass now (tests; normally only after EOWNERDEAD).
   void repair_now();
 
  private:
-  explicit Store(Arena arena) : arena_(std::move(arena)) {}
+  explicit Store(Arena arena) : arena_(std::move(arena)) { init_page_map(); }
+  void init_page_map();
+  void mark_mapped(uint64_t from, uint64_t to);
   class Lock;
   ArenaHeader* hdr() const { return arena_.header(); }
   ObjectTable table() const { return ObjectTable(arena_.base(), &hdr()->objects); }
@@ -139,6 +160,9 @@ class Store {
   std::string spill_file(uint32_t slot) const;
 
   Arena arena_;
+  // This process's map of which kPageChunk chunks of the data area it has mapped.
+  std::unique_ptr<std::atomic<uint64_t>[]> mapped_;
+  uint64_t mapped_words_ = 0;
 };
 
 }  // namespace sunray::store

@@ -108,7 +108,11 @@ void Store::repair_locked() {
     else
       lru_push(slot);
   }
-  if (s.committed < h->data_begin || s.committed > h->data_end) s.committed = h->data_begin;
+  // Atomic stores: the warmer reads both without the lock.
+  if (s.committed < h->data_begin || s.committed > h->data_end)
+    std::atomic_ref<uint64_t>(s.committed).store(h->data_begin, std::memory_order_release);
+  if (s.high_water < h->data_begin || s.high_water > s.committed)
+    std::atomic_ref<uint64_t>(s.high_water).store(s.committed, std::memory_order_release);
   ++s.repairs;
 }
 

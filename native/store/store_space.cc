@@ -25,7 +25,9 @@ bool Store::ensure_committed(uint64_t end) {
   }
   // Map the fresh pages here: the process that allocates is the one about to write them.
   seg.prefault(s.committed, target - s.committed);
-  s.committed = target;  // only after the pages are really backed
+  mark_mapped(s.committed, target);
+  // Only after the pages are really backed; atomic because the warmer reads it unlocked.
+  std::atomic_ref<uint64_t>(s.committed).store(target, std::memory_order_release);
   return true;
 }
 
@@ -47,7 +49,11 @@ uint64_t Store::allocate_locked(uint64_t payload, const ObjectId& for_id) {
   for (;;) {
     uint64_t off = a.allocate(payload);
     if (off) {
-      if (ensure_committed(off + payload)) return off;
+      if (ensure_committed(off + payload)) {
+        if (off + payload > s.high_water)
+          std::atomic_ref<uint64_t>(s.high_water).store(off + payload, std::memory_order_release);
+        return off;
+      }
       int err = errno;
       a.free(off);
       throw full(std::string(" (the system could not back more shared memory: ") + std::strerror(err) + ")");
