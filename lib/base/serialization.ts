@@ -21,6 +21,7 @@
 // UTF-8 cannot hold a lone surrogate ('\ud800'): such strings take the v8 path,
 // which keeps every UTF-16 code unit.
 import v8 from 'node:v8';
+import { native } from './addon.js';
 import { SerializationError } from './errors.js';
 import { OBJECT_ID_SIZE } from './ids.js';
 import { ObjectRef } from './object-ref.js';
@@ -46,6 +47,8 @@ const NO_SECTIONS: readonly ArrayBufferView[] = Object.freeze([]);
 const ALIGN = 64;
 /** Views at least this large travel out of band. */
 export const OUT_OF_BAND_THRESHOLD = 4096;
+/** Sections this large are copied natively (native.copyBytes: an untouched source is mapped in one call). */
+const BULK_COPY_BYTES = 1024 * 1024;
 
 enum HostTag {
   InlineView = 0,
@@ -331,7 +334,9 @@ export function writeEncoded(enc: Encoded, target: Uint8Array): void {
     pos = align(pos);
     view.writeDoubleLE(pos, 16 + i * 16);
     view.writeDoubleLE(sec.byteLength, 24 + i * 16);
-    view.set(new Uint8Array(sec.buffer, sec.byteOffset, sec.byteLength), pos);
+    const bytes = new Uint8Array(sec.buffer, sec.byteOffset, sec.byteLength);
+    if (sec.byteLength >= BULK_COPY_BYTES) native.copyBytes(view, pos, bytes);
+    else view.set(bytes, pos);
     pos += sec.byteLength;
   });
 }

@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sunray::addon::InitResourcePool(env, exports);
   sunray::addon::InitIpcFunctions(env, exports);
   sunray::addon::InitProcFunctions(env, exports);
+  sunray::addon::InitCopyFunctions(env, exports);
   return exports;
 }
 

@@ -14,5 +14,6 @@ void InitDoorbell(Napi::Env env, Napi::Object exports);       // doorbell_wrap.c
 void InitResourcePool(Napi::Env env, Napi::Object exports);   // resource_pool_wrap.cc
 void InitIpcFunctions(Napi::Env env, Napi::Object exports);   // ipc_functions.cc
 void InitProcFunctions(Napi::Env env, Napi::Object exports);  // proc_functions.cc
+void InitCopyFunctions(Napi::Env env, Napi::Object exports);  // copy_functions.cc
 
 }  // namespace sunray::addon
