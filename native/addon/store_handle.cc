@@ -6,7 +6,7 @@
 // view over it is alive, so the mapping is never unmapped under a live view.
 //
 // JS-facing API (see lib/store/native.ts for the typed view):
-//   StoreHandle.create(capacity, maxObjects, spillDir) / StoreHandle.attach(fdOrPath)
+//   StoreHandle.create(capacity, maxObjects, spillDir, spillLimit) / StoreHandle.attach(fdOrPath)
 //   h.arena (ArrayBuffer over the mapping), h.fd, h.path, h.capacity, h.clientSlot, h.isCreator, h.spillDir
 //   h.create(id, dataSize, metadata|null, primary) -> data offset in h.arena
 //   h.seal(id), h.abort(id), h.release(id), h.contains(id), h.delete(id)
@@ -151,6 +151,7 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     o.capacity = size_arg(info[0], "capacity");
     o.max_objects = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
     o.spill_dir = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    o.spill_limit = info[3].IsNumber() ? size_arg(info[3], "spillLimit") : 0;
     return Wrap(env, info.This(), Store::create(o), true);
   }
 
@@ -287,6 +288,9 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     set("unsealed", st.unsealed);
     set("spilledObjects", st.spilled_now);
     set("pinned", st.pinned);
+    set("pinnedBytes", st.pinned_bytes);
+    set("spilledBytesNow", st.spilled_bytes_now);
+    set("spillLimit", st.spill_limit);
     set("maxObjects", st.max_objects);
     set("clients", st.clients);
     set("evicted", st.evicted);
