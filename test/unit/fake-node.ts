@@ -57,7 +57,10 @@ export class FakeStore implements OwnerStore {
   tryGet(id: ObjectId): ObjectBuffer | null {
     const o = this.objects.get(id.hex());
     if (!o?.sealed) return null;
-    return { id, data: o.data, metadata: o.metadata, release() {} };
+    return { id, data: o.data, metadata: o.metadata, release() {}, released: false };
+  }
+  whenRoom<T>(attempt: () => T | Promise<T>): Promise<T> {
+    return Promise.resolve().then(attempt);
   }
   get(ids: ObjectId[]): Promise<(ObjectBuffer | null)[]> {
     return Promise.resolve(ids.map((id) => this.tryGet(id)));
