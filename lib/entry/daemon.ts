@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       resources: cfg.resources ?? {},
       objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
       ...(cfg.objectSpillingDir ? { spillDir: cfg.objectSpillingDir } : {}),
+      ...(cfg.objectSpillingLimit ? { spillLimit: cfg.objectSpillingLimit } : {}),
       namespace: 'default',
       logToDriver: true,
       idleWorkerTimeoutMs: 60_000,

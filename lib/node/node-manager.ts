@@ -117,6 +117,7 @@ export class NodeManager {
     this.store = ObjectStore.create({
       capacity: opts.objectStoreMemory,
       ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
+      ...(opts.spillLimit ? { spillLimit: opts.spillLimit } : {}),
     });
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
     if (opts.numGpus > 0) totals.GPU = opts.numGpus;

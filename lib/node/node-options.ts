@@ -9,6 +9,8 @@ export interface NodeManagerOptions {
   resources: Record<string, number>;
   objectStoreMemory: number;
   spillDir?: string;
+  /** Most bytes the spill files may hold (objectSpillingLimit); 0 or absent: no limit. */
+  spillLimit?: number;
   namespace: string;
   /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
   jobId?: string;
