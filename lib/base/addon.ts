@@ -43,7 +43,14 @@ export interface NativeStoreStats {
   sealed: number;
   unsealed: number;
   spilledObjects: number;
+  /** Objects with at least one pin (gets not yet released). */
   pinned: number;
+  /** Their data + metadata bytes. */
+  pinnedBytes: number;
+  /** Data + metadata bytes in spill files now. */
+  spilledBytesNow: number;
+  /** Most bytes the spill files may hold (objectSpillingLimit); 0: no limit. */
+  spillLimit: number;
   maxObjects: number;
   clients: number;
   evicted: number;
@@ -90,7 +97,13 @@ export interface NativeStoreHandle {
 
 /** The StoreHandle class: made only by its two static factories. */
 export interface NativeStoreHandleClass {
-  create(capacity: number, maxObjects: number, spillDir: string, warmAhead: number): NativeStoreHandle;
+  create(
+    capacity: number,
+    maxObjects: number,
+    spillDir: string,
+    spillLimit: number,
+    warmAhead: number,
+  ): NativeStoreHandle;
   attach(fdOrPath: number | string): NativeStoreHandle;
 }
 

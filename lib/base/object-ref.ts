@@ -18,6 +18,42 @@ export function setRefTracker(t: RefTracker | undefined): void {
   tracker = t;
 }
 
+/** A store pin a view of a value read through a ref holds (the store's ObjectBuffer). */
+export interface ViewPin {
+  release(): void;
+  readonly released: boolean;
+}
+
+/**
+ * Pins held through views of values get() returned, per handle: the handle's release() (or the
+ * end of its `using` block) drops them. Weak, so a collected handle costs nothing here; its
+ * views' pins then go when the views themselves are collected.
+ */
+const viewPins = new WeakMap<ObjectRef<unknown>, ViewPin[]>();
+
+/**
+ * @internal Records that get() of `ref` returned views pinning `pin`: ref.release() releases it.
+ * (For a handle released while that get ran, only the views' collection does.)
+ */
+export function holdViewPin(ref: ObjectRef<unknown>, pin: ViewPin): void {
+  let pins = viewPins.get(ref);
+  if (!pins) viewPins.set(ref, (pins = []));
+  else if (pins.length >= 8) {
+    // Pins the GC already dropped (views collected) go, so a long-lived ref read in a loop stays small.
+    const live = pins.filter((p) => !p.released);
+    pins.length = 0;
+    pins.push(...live);
+  }
+  pins.push(pin);
+}
+
+function releaseViewPins(ref: ObjectRef<unknown>): void {
+  const pins = viewPins.get(ref);
+  if (!pins) return;
+  viewPins.delete(ref);
+  for (const p of pins) p.release();
+}
+
 /** Set while newUntrackedRef runs: the ref's maker counts it itself. */
 let untracked = false;
 
@@ -124,7 +160,12 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     return Buffer.from(this);
   }
 
-  /** Drops this handle now rather than when it is garbage-collected. Idempotent. */
+  /**
+   * Drops this handle now rather than when it is garbage-collected. Idempotent. It also
+   * releases the store pins held by zero-copy views (Buffers, typed arrays) of values that
+   * get() of this handle returned in this process: stop using those views first; after
+   * release their memory may be reused by other objects (docs/store.md, "Pins and views").
+   */
   release(): void {
     const s = slabOfBuffer.get(this.buffer as ArrayBuffer);
     if (!s) return; // not made by the constructor (cannot happen)
@@ -133,6 +174,7 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     if (s.released[slot] === 1) return;
     s.released[slot] = 1;
     anyReleased = true;
+    releaseViewPins(this);
     tracker?.onRelease(this.hex);
   }
 
@@ -143,7 +185,10 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     return slabOfBuffer.get(this.buffer as ArrayBuffer)?.released?.[this.byteOffset / OBJECT_ID_SIZE] === 1;
   }
 
-  /** As release(): `using ref = sunray.put(x)` drops the handle at the end of the block. */
+  /**
+   * As release(): `using ref = sunray.put(x)` drops the handle, and the pins of the views
+   * get() of it returned, at the end of the block.
+   */
   [Symbol.dispose](): void {
     this.release();
   }

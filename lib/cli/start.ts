@@ -14,7 +14,7 @@ import { checkTaskEventsLimit } from '../node/task-events.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { checkLabels } from '../protocol/node-labels.js';
 import { daemonRunning, daemons, loadHead, sessionDir } from '../session/session-dir.js';
-import { checkSpillParent } from '../store/spill-dir.js';
+import { checkSpillLimit, checkSpillParent } from '../store/spill-dir.js';
 import { type Flags, numberFlag, parseFlags, stringFlag, usage, type VerbSpec } from './args.js';
 
 const DAEMON = fileURLToPath(new URL('../entry/daemon.js', import.meta.url));
@@ -71,6 +71,11 @@ export const SPEC: VerbSpec = {
       type: 'string',
       value: 'DIR',
       help: 'where the store makes its private spill directory (yours, not writable by others; default: the session directory)',
+    },
+    'object-spilling-limit': {
+      type: 'string',
+      value: 'BYTES',
+      help: 'most bytes the spill files may hold at once (default: no limit but the disk)',
     },
     'heartbeat-timeout-ms': {
       type: 'string',
@@ -174,6 +179,9 @@ export async function run(argv: string[]): Promise<number> {
     cfg.objectStoreWarmAhead = warmAhead;
   }
   const spillDir = stringFlag(f, 'object-spilling-dir');
+  const spillLimit = numberFlag(f, 'object-spilling-limit');
+  if (spillLimit !== undefined)
+    cfg.objectSpillingLimit = checkSpillLimit(spillLimit, '--object-spilling-limit');
   const hb = numberFlag(f, 'heartbeat-timeout-ms');
   const maxWorkers = numberFlag(f, 'max-worker-processes');
   if (maxWorkers !== undefined) cfg.maxWorkerProcesses = checkMaxWorkerProcesses(maxWorkers);

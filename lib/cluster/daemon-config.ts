@@ -29,6 +29,8 @@ export interface DaemonConfig {
   objectStoreWarmAhead?: number;
   /** Where the store makes its private spill directory (default: the session directory). */
   objectSpillingDir?: string;
+  /** Most bytes the spill files may hold (`--object-spilling-limit`; default: no limit). */
+  objectSpillingLimit?: number;
   heartbeatTimeoutMs?: number;
   /** Worker processes at most, actors included (`--max-worker-processes`; default and most 120). */
   maxWorkerProcesses?: number;

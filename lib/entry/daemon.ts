@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       objectStoreMemory: cfg.objectStoreMemory ?? defaultObjectStoreMemory(),
       ...(cfg.objectStoreWarmAhead !== undefined ? { objectStoreWarmAhead: cfg.objectStoreWarmAhead } : {}),
       ...(cfg.objectSpillingDir ? { spillDir: cfg.objectSpillingDir } : {}),
+      ...(cfg.objectSpillingLimit ? { spillLimit: cfg.objectSpillingLimit } : {}),
       namespace: 'default',
       logToDriver: true,
       idleWorkerTimeoutMs: 60_000,

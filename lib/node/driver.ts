@@ -16,6 +16,7 @@ import type { TaskRecord } from '../protocol/task-events.js';
 import type { UserMetricUpdate } from '../protocol/user-metrics.js';
 import { SessionSocket } from '../session/session-socket.js';
 import { chooseCapacity } from '../store/capacity.js';
+import { checkSpillLimit } from '../store/spill-dir.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
@@ -45,6 +46,12 @@ export interface InitOptions {
    * ($SUNRAY_SESSION_DIR or <tmp>/sunray-<uid>).
    */
   objectSpillingDir?: string;
+  /**
+   * Most bytes the spill files may hold at once (default: no limit but the spill directory's
+   * disk). A spill that would pass it is not made; when memory and spill space are both full,
+   * ObjectStoreFullError says so, with the numbers.
+   */
+  objectSpillingLimit?: number;
   /**
    * A cluster to join: 'HOST:PORT' of its head, or 'auto' for the cluster started on this machine
    * with `sunray start`. The driver's embedded node then joins as one more node, with 0 CPUs unless
@@ -226,6 +233,9 @@ export function startDriver(opts: InitOptions = {}): Runtime {
     objectStoreMemory: opts.objectStoreMemory ?? defaultObjectStoreMemory(),
     ...(opts.objectStoreWarmAhead !== undefined ? { objectStoreWarmAhead: opts.objectStoreWarmAhead } : {}),
     ...(opts.objectSpillingDir ? { spillDir: opts.objectSpillingDir } : {}),
+    ...(opts.objectSpillingLimit !== undefined
+      ? { spillLimit: checkSpillLimit(opts.objectSpillingLimit, 'init(): objectSpillingLimit') }
+      : {}),
     namespace: opts.namespace ?? 'default',
     logToDriver: opts.logToDriver ?? true,
     logDedup: opts.logDedup ?? true,

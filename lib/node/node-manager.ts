@@ -118,6 +118,7 @@ export class NodeManager {
       capacity: opts.objectStoreMemory,
       ...(opts.objectStoreWarmAhead !== undefined ? { warmAhead: opts.objectStoreWarmAhead } : {}),
       ...(opts.spillDir ? { spillDir: opts.spillDir } : {}),
+      ...(opts.spillLimit ? { spillLimit: opts.spillLimit } : {}),
     });
     const totals: Record<string, number> = { CPU: opts.numCpus, ...opts.resources };
     if (opts.numGpus > 0) totals.GPU = opts.numGpus;

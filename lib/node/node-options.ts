@@ -11,6 +11,8 @@ export interface NodeManagerOptions {
   /** Bytes the store's warmer keeps ready ahead of use (ObjectStoreOptions.warmAhead; default 1 GiB). */
   objectStoreWarmAhead?: number;
   spillDir?: string;
+  /** Most bytes the spill files may hold (objectSpillingLimit); 0 or absent: no limit. */
+  spillLimit?: number;
   namespace: string;
   /** The job of the driver this node is embedded in (its workers report it); none for a daemon. */
   jobId?: string;

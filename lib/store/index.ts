@@ -46,3 +46,4 @@ export {
   type ObjectStoreOptions,
   type StoreStats,
 } from './object-store.js';
+export { isStoreFull, OBJECT_STORE_FULL_WAIT_MS } from './room-wait.js';

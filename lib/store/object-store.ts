@@ -21,6 +21,7 @@ import {
   translate,
 } from './errors.js';
 import { ObjectId } from './object-id.js';
+import { DEFAULT_ROOM_WAIT, isStoreFull, RoomWakers, retryWhenFull, withViews } from './room-wait.js';
 import { makeSpillDir, removeSpillDir } from './spill-dir.js';
 
 /** Options of ObjectStore.create(): the arena's size, where to spill, how many objects. */
@@ -47,6 +48,12 @@ export interface ObjectStoreOptions {
    * at most the capacity; 0 turns warming off.
    */
   warmAhead?: number;
+  /**
+   * Most bytes the spill files may hold at once (`objectSpillingLimit` in init). A spill that
+   * would pass it is not made: the store is full instead. Kept in the arena, so every process
+   * of the node obeys it. Default: no limit (the spill directory's disk is the limit).
+   */
+  spillLimit?: number;
 }
 
 /** The default of ObjectStoreOptions.warmAhead: 1 GiB (an 800 MiB put finds its pages ready). */
@@ -68,6 +75,11 @@ export interface GetOptions {
   timeout?: number;
   /** Stops the wait: the get rejects with the signal's reason (pins taken so far are released). */
   signal?: AbortSignal;
+  /**
+   * Milliseconds to wait for room when the store is full because objects are pinned or being
+   * written (restoring a spilled object needs room). Default: the store's `fullWaitMs`.
+   */
+  fullWaitMs?: number;
 }
 
 /** A pinned, sealed object: `data` is a view over shared memory. Do not write to it. */
@@ -80,6 +92,13 @@ export interface ObjectBuffer {
   readonly metadata: Buffer;
   /** Unpins the object (idempotent). After release the store may evict it: stop using `data`. */
   release(): void;
+  /** Whether release() was called (or the view was collected and the pin dropped for it). */
+  readonly released: boolean;
+  /**
+   * The pin alone (release(), released), without the views: whoever keeps it does not keep
+   * `data` alive, so collecting the views still unpins.
+   */
+  readonly pin: { release(): void; readonly released: boolean };
 }
 
 /** One object of the store, as list() gives it. */
@@ -108,6 +127,8 @@ export type StoreStats = NativeStoreStats;
 interface PinState {
   released: boolean;
   readonly id: ObjectId;
+  /** Bytes of the view (data and metadata). */
+  readonly bytes: number;
   /** Bytes reported to V8 as held by the view (large views only, see wrap()). */
   readonly external: number;
 }
@@ -152,6 +173,18 @@ export class ObjectStore {
   private readonly onSeal = (): void => this.recheckWaiters();
   // Backstop for ObjectBuffers dropped without release(): unpins when the data view is collected.
   private readonly registry = new FinalizationRegistry<PinState>((pin) => this.unpin(pin));
+  /** Pins this handle holds through views not yet released, and their bytes. */
+  private viewPins = 0;
+  private viewBytes = 0;
+  /** Waits for room (whenRoom) that a pin released here may end early. */
+  private readonly roomWakers = new RoomWakers();
+
+  /**
+   * How long (ms) an async call that finds the store full waits for pins to be released or
+   * objects to be sealed before it fails with ObjectStoreFullError (OBJECT_STORE_FULL_WAIT_MS,
+   * 5 s, by default; 0: fail at once). Used by get() and whenRoom().
+   */
+  fullWaitMs: number = DEFAULT_ROOM_WAIT.waitMs;
 
   /** /proc/<pid>/fd/<fd>: another process on the node attaches with it while this one lives. */
   readonly path: string;
@@ -194,9 +227,18 @@ export class ObjectStore {
         `warmAhead must be a whole number of bytes >= 0, got ${opts.warmAhead}`,
         'INVALID_OPTION',
       );
+    const spillLimit = opts.spillLimit ?? 0;
+    if (!Number.isSafeInteger(spillLimit) || spillLimit < 0)
+      throw new InvalidStoreOptionError(
+        `objectSpillingLimit must be a whole number of bytes >= 0 (0: no limit), got ${spillLimit}`,
+        'INVALID_OPTION',
+      );
     const spillDir = opts.spillDir === '' ? '' : makeSpillDir(opts.spillDir);
     try {
-      return new ObjectStore(native.StoreHandle.create(capacity, maxObjects, spillDir, warmAhead), warmAhead);
+      return new ObjectStore(
+        native.StoreHandle.create(capacity, maxObjects, spillDir, spillLimit, warmAhead),
+        warmAhead,
+      );
     } catch (err) {
       if (spillDir) removeSpillDir(spillDir);
       throw translate(err);
@@ -238,7 +280,7 @@ export class ObjectStore {
     try {
       offset = h.create(id.bytes, dataSize, opts?.metadata ?? null, opts?.primary ?? true);
     } catch (err) {
-      throw translate(err);
+      throw this.explainFull(translate(err));
     }
     return this.views.view(offset, dataSize);
   }
@@ -268,7 +310,7 @@ export class ObjectStore {
     try {
       status = h.get(id.bytes, this.out);
     } catch (err) {
-      throw translate(err);
+      throw this.explainFull(translate(err));
     }
     if (status === GetStatus.Ready) return this.wrap(id);
     if (status === GetStatus.OwnUnsealed)
@@ -285,24 +327,38 @@ export class ObjectStore {
     const metadata =
       metadataSize > 0 ? Buffer.from(this.views.view(offset + dataSize, metadataSize)) : Buffer.alloc(0);
     const external = reportViews && dataSize >= EXTERNAL_VIEW_BYTES ? dataSize : 0;
-    const pin: PinState = { released: false, id, external };
+    const pin: PinState = { released: false, id, bytes: dataSize + metadataSize, external };
     if (external > 0) native.adjustExternalMemory(external);
+    this.viewPins++;
+    this.viewBytes += pin.bytes;
     this.registry.register(data, pin, pin);
-    return {
-      id,
-      data,
-      metadata,
+    const handle = {
       release: () => {
         if (pin.released) return;
         this.registry.unregister(pin);
         this.unpin(pin);
       },
+      get released() {
+        return pin.released;
+      },
+    };
+    return {
+      id,
+      data,
+      metadata,
+      release: handle.release,
+      get released() {
+        return pin.released;
+      },
+      pin: handle,
     };
   }
 
   private unpin(pin: PinState): void {
     if (pin.released) return;
     pin.released = true;
+    this.viewPins--;
+    this.viewBytes -= pin.bytes;
     if (pin.external > 0) native.adjustExternalMemory(-pin.external);
     if (!this.handle) return; // closed: the pins went with the client slot
     try {
@@ -310,6 +366,40 @@ export class ObjectStore {
     } catch {
       // Reaped or deleted meanwhile: nothing left to unpin.
     }
+    this.roomMayHaveCome();
+  }
+
+  private roomMayHaveCome(): void {
+    this.roomWakers.wake();
+  }
+
+  /** A full-store error, with what this process pins through views; other errors as they are. */
+  private explainFull(err: unknown, waitedMs = 0): unknown {
+    return withViews(err, this.viewPins, this.viewBytes, waitedMs);
+  }
+
+  /**
+   * Runs attempt (a store call, sync or async); while it fails with ObjectStoreFullError and
+   * objects are pinned or being written (so room may come back), waits (up to `waitMs`, default
+   * `fullWaitMs`) and retries: as soon as this process releases a pin, else polling every few ms.
+   * Then the last ObjectStoreFullError, saying what this process pins. Other errors at once.
+   */
+  whenRoom<T>(
+    attempt: () => T | Promise<T>,
+    opts: { signal?: AbortSignal; waitMs?: number } = {},
+  ): Promise<T> {
+    return retryWhenFull(attempt, {
+      policy: { ...DEFAULT_ROOM_WAIT, waitMs: opts.waitMs ?? this.fullWaitMs },
+      now: () => performance.now(),
+      sleep: (ms) => this.roomWakers.sleep(ms),
+      couldFree: () => {
+        if (!this.handle) return false;
+        const st = this.handle.stats();
+        return st.pinned > 0 || st.unsealed > 0;
+      },
+      giveUp: (last, waited) => this.explainFull(last, waited) as Error,
+      signal: opts.signal,
+    });
   }
 
   /**
@@ -318,6 +408,26 @@ export class ObjectStore {
    * Fails at once with OwnUnsealedGetError for an object this process created and has not sealed.
    */
   get(ids: ObjectId[], opts: GetOptions = {}): Promise<(ObjectBuffer | null)[]> {
+    const first = this.getOnce(ids, opts);
+    const waitMs = opts.fullWaitMs ?? this.fullWaitMs;
+    if (waitMs <= 0) return first;
+    // A spilled object is restored by the get: in a full store that waits for room.
+    const started = Date.now();
+    return first.catch((err: unknown) => {
+      if (!isStoreFull(err)) throw err;
+      const again = () => {
+        const timeout =
+          opts.timeout === undefined ? undefined : Math.max(0, opts.timeout - (Date.now() - started));
+        return this.getOnce(ids, { ...opts, ...(timeout === undefined ? {} : { timeout }) });
+      };
+      return this.whenRoom(again, {
+        waitMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    });
+  }
+
+  private getOnce(ids: ObjectId[], opts: GetOptions): Promise<(ObjectBuffer | null)[]> {
     const h = this.live();
     const results: (ObjectBuffer | null)[] = new Array(ids.length).fill(null);
     let pending = 0;
@@ -423,6 +533,7 @@ export class ObjectStore {
     } catch (err) {
       throw translate(err);
     }
+    this.roomMayHaveCome();
   }
 
   /** Every object in the store now, with its state and pins (for tools and tests). */

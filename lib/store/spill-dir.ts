@@ -5,6 +5,7 @@
 // its files there with O_EXCL | O_NOFOLLOW; the creator removes the directory on close.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvalidArgumentError } from '../base/errors.js';
 import { ensureTrustedDir, makeFreshDir, privateSessionDir } from '../base/private-dir.js';
 
 const PREFIX = 'spill';
@@ -33,6 +34,16 @@ export function checkSpillParent(parent: string): string {
     hint: 'give objectSpillingDir (or --object-spilling-dir) a directory of yours that group and others cannot write to, or leave it unset to spill into the private session directory',
     private: false,
   });
+}
+
+/**
+ * Checks an objectSpillingLimit (`what` names where it came from): a whole number of bytes,
+ * 0 meaning no limit. Returns it, or throws InvalidArgumentError.
+ */
+export function checkSpillLimit(bytes: number, what: string): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new InvalidArgumentError(`${what} is a whole number of bytes >= 0 (0: no limit), got ${bytes}`);
+  return bytes;
 }
 
 /** Removes a spill directory this process made (with what is left in it). */

@@ -5,10 +5,10 @@
 // process tells its node it is blocked, so its CPU can be lent out.
 import { abortedError, GetTimeoutError, InvalidArgumentError } from '../base/errors.js';
 import { ownerHexOf } from '../base/ids.js';
-import { ObjectRef } from '../base/object-ref.js';
+import { holdViewPin, ObjectRef } from '../base/object-ref.js';
 import { deserialize } from '../base/serialization.js';
 import { ERROR_META, failureToError, type ReceivedErrorRecord } from '../protocol/error-record.js';
-import { ObjectId } from '../store/index.js';
+import { isStoreFull, type ObjectBuffer, ObjectId } from '../store/index.js';
 import type { Backend } from './backend.js';
 import type { ObjectRecovery } from './object-recovery.js';
 import { ownerDied } from './ownership/borrows.js';
@@ -37,10 +37,11 @@ export class Getter {
       return this.get([ref], timeoutMs, signal).then((v) => v[0]);
     if (e.state !== State.Pending) {
       if (e.inStore && this.refs.isLost(ref, e))
-        return this.recovery.recover(ref.hex, e).then(() => this.readOwned(ref, e));
+        return this.recovery.recover(ref.hex, e).then(() => this.readOwnedWaiting(ref, e));
       try {
         return Promise.resolve(this.readOwned(ref, e));
       } catch (err) {
+        if (isStoreFull(err)) return this.store.whenRoom(() => this.readOwned(ref, e));
         return Promise.reject(err);
       }
     }
@@ -49,7 +50,7 @@ export class Getter {
       (e.waiters ??= []).push(() => {
         this.backend.unblocked(wait);
         try {
-          resolve(this.readOwned(ref, e));
+          resolve(this.readOwnedWaiting(ref, e));
         } catch (err) {
           reject(err);
         }
@@ -77,7 +78,7 @@ export class Getter {
         const e = this.owned.get(ref.hex);
         if (e && e.state !== State.Pending) {
           if (e.inStore && this.refs.isLost(ref, e)) await this.recovery.recover(ref.hex, e);
-          out[i] = this.readOwned(ref, e);
+          out[i] = await this.readOwnedWaiting(ref, e, signal);
           continue;
         }
         if (!blocked) {
@@ -87,7 +88,7 @@ export class Getter {
         const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
         if (e) {
           await this.refs.waitOwned(e, left, ref, signal);
-          out[i] = this.readOwned(ref, e);
+          out[i] = await this.readOwnedWaiting(ref, e, signal);
         } else {
           out[i] = await this.readBorrowed(ref, left, signal);
         }
@@ -103,15 +104,34 @@ export class Getter {
     if (!e.inStore && e.payload) return deserialize(e.payload);
     const obj = this.store.tryGet(ObjectId.fromBytes(ref));
     if (!obj) throw lostError(ref);
-    return this.readStoreObject(obj);
+    return this.readStoreObject(obj, ref);
   }
 
-  private readStoreObject(obj: { data: Buffer; metadata: Buffer; release(): void }): unknown {
+  /**
+   * readOwned, but a store too full to restore a spilled object waits for pins to be released
+   * (the store's fullWaitMs) rather than failing at once.
+   */
+  private readOwnedWaiting(
+    ref: ObjectRef<unknown>,
+    e: Owned,
+    signal?: AbortSignal,
+  ): Promise<unknown> | unknown {
+    try {
+      return this.readOwned(ref, e);
+    } catch (err) {
+      if (!isStoreFull(err)) throw err;
+      return this.store.whenRoom(() => this.readOwned(ref, e), signal ? { signal } : {});
+    }
+  }
+
+  private readStoreObject(obj: ObjectBuffer, ref?: ObjectRef<unknown>): unknown {
     const outOfBand = obj.data.length >= 8 ? obj.data.readUInt32LE(4) : 0;
     const isError = obj.metadata.length > 0 && obj.metadata.equals(ERROR_META);
     const value = deserialize(obj.data);
-    // Values with zero-copy views keep the pin until those views are collected.
+    // Values with zero-copy views keep the pin until those views are collected, or until the
+    // ref they were read through is released (ref.release(), `using`).
     if (outOfBand === 0) obj.release();
+    else if (ref) holdViewPin(ref, obj.pin); // the pin, not obj: holding obj.data would keep the views alive
     if (isError) throw failureToError(value as ReceivedErrorRecord);
     return value;
   }
@@ -119,8 +139,9 @@ export class Getter {
   /** A top-level argument the submitter left in the store (large, or not inlined). */
   async readArg(id: Buffer): Promise<unknown> {
     const oid = ObjectId.fromBytes(id);
+    // A spilled argument is restored here: in a full store that waits for pins to go.
     const obj =
-      this.store.tryGet(oid) ??
+      (await this.store.whenRoom(() => this.store.tryGet(oid))) ??
       (
         await this.refs.borrows.waitFor(id, 'a task argument', async (signal) => {
           await this.fetchLocal(id, undefined);
@@ -163,7 +184,7 @@ export class Getter {
       }
       throw lostError(ref);
     }
-    return this.readStoreObject(obj);
+    return this.readStoreObject(obj, ref);
   }
 
   /**

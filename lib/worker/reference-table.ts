@@ -31,7 +31,7 @@ export function setRecordCallSites(on: boolean): void {
 /** What the core worker's parts use of the node's object store (a fake one in unit tests). */
 export type OwnerStore = Pick<
   ObjectStore,
-  'create' | 'seal' | 'abort' | 'contains' | 'delete' | 'tryGet' | 'get' | 'list'
+  'create' | 'seal' | 'abort' | 'contains' | 'delete' | 'tryGet' | 'get' | 'list' | 'whenRoom'
 >;
 
 /** An owned object's state: its task runs, it has a value, or it failed with an error. */

@@ -9,7 +9,7 @@
 // never unmapped under a live view.
 //
 // JS-facing API (see lib/store/native.ts for the typed view):
-//   StoreHandle.create(capacity, maxObjects, spillDir, warmAhead) / StoreHandle.attach(fdOrPath)
+//   StoreHandle.create(capacity, maxObjects, spillDir, spillLimit, warmAhead) / StoreHandle.attach(fdOrPath)
 //   h.window(offset, length) (an ArrayBuffer over that part of the mapping), h.mappingSize, h.fd, h.path, h.capacity,
 //   h.clientSlot, h.isCreator, h.spillDir h.create(id, dataSize, metadata|null, primary) -> data offset in h.arena
 //   h.seal(id), h.abort(id), h.release(id), h.contains(id), h.delete(id)
@@ -154,7 +154,8 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     o.capacity = size_arg(info[0], "capacity");
     o.max_objects = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
     o.spill_dir = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-    uint64_t warm_ahead = info[3].IsNumber() ? size_arg(info[3], "warmAhead") : 0;
+    o.spill_limit = info[3].IsNumber() ? size_arg(info[3], "spillLimit") : 0;
+    uint64_t warm_ahead = info[4].IsNumber() ? size_arg(info[4], "warmAhead") : 0;
     return Wrap(env, info.This(), Store::create(o), true, warm_ahead);
   }
 
@@ -307,6 +308,9 @@ class StoreHandle : public Napi::ObjectWrap<StoreHandle> {
     set("unsealed", st.unsealed);
     set("spilledObjects", st.spilled_now);
     set("pinned", st.pinned);
+    set("pinnedBytes", st.pinned_bytes);
+    set("spilledBytesNow", st.spilled_bytes_now);
+    set("spillLimit", st.spill_limit);
     set("maxObjects", st.max_objects);
     set("clients", st.clients);
     set("evicted", st.evicted);

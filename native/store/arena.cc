@@ -72,6 +72,7 @@ Arena Arena::create(const ArenaOptions& opts) {
   h->max_clients = max_clients;
   h->creator_pid = getpid();
   std::memcpy(h->spill_dir, opts.spill_dir.data(), opts.spill_dir.size());
+  h->spill_limit = opts.spill_limit;
   for (size_t got = 0; got < kSpillSaltBytes;) {
     ssize_t n = getrandom(h->spill_salt + got, kSpillSaltBytes - got, 0);
     if (n < 0 && errno == EINTR) continue;

@@ -55,6 +55,11 @@ struct StoreState {
   uint64_t objects_unsealed;
   uint64_t objects_spilled;
   uint64_t bytes_spilled_now;
+  // Sealed objects with at least one pin (gets not yet released; delete-pending ones too):
+  // how many, their data + metadata bytes and their block bytes (what unpinning gives back).
+  uint64_t pinned_objects;
+  uint64_t pinned_bytes;
+  uint64_t pinned_block_bytes;
   uint64_t evicted;  // counters since creation
   uint64_t evicted_bytes;
   uint64_t spilled;
@@ -79,6 +84,9 @@ struct ArenaHeader {
   // Random bytes drawn at creation that every spill file name starts with: names nobody
   // outside the node's processes can predict (see spill.h).
   uint8_t spill_salt[kSpillSaltBytes];
+  // Most bytes the spill directory may hold (objectSpillingLimit); 0 = no limit. Here rather
+  // than in each process's options, so every process of the node obeys the same limit.
+  uint64_t spill_limit;
   ObjectTableHeader objects;
   PinTableHeader pins;
   alignas(64) pthread_mutex_t mutex;
@@ -92,7 +100,8 @@ struct ArenaOptions {
   uint64_t capacity = 0;     // total segment size in bytes (header + tables + data)
   uint32_t max_objects = 0;  // 0: capacity / 8 KiB, within [1024, 1 << 18]
   uint32_t max_clients = kDefaultMaxClients;
-  std::string spill_dir;  // where primaries go when the arena is full; "" disables spilling
+  std::string spill_dir;     // where primaries go when the arena is full; "" disables spilling
+  uint64_t spill_limit = 0;  // most bytes spilled at once (data + metadata); 0 = no limit
 };
 
 class Arena {

@@ -87,6 +87,7 @@ void Store::erase_locked(uint32_t slot) {
     if (n > 0) --n;
   }
   lru_remove(slot);
+  if (e.pins > 0 && e.state == kObjectSealed) pinned_sub(e);  // (pins go first; kept exact anyway)
   t.erase(slot);  // the table first: a crash here leaves a block the repair frees
   crash_point("erase:unlinked");
   if (off) alloc().free(off);
@@ -192,7 +193,10 @@ void Store::pin_locked(uint32_t client, uint32_t slot) {
         "get: too many (client, object) pins are held; release objects you no longer read or raise maxObjects");
   ObjectEntry& e = table().at(slot);
   if (r->count++ == 0) ++arena_.clients()[client].pin_records;
-  if (e.pins == 0) lru_remove(slot);
+  if (e.pins == 0) {
+    lru_remove(slot);
+    pinned_add(e);
+  }
   ++e.pins;
 }
 
@@ -235,7 +239,10 @@ void Store::release(uint32_t client, const ObjectId& id) {
                      "release: object " + id.hex() + " is not pinned by this client (released twice, or never got?)");
   if (--r->count == 0) erase_pin_record(client, r);
   ObjectEntry& e = table().at(slot);
-  if (--e.pins == 0) unpinned_locked(slot);
+  if (--e.pins == 0) {
+    pinned_sub(e);
+    unpinned_locked(slot);
+  }
 }
 
 bool Store::contains(const ObjectId& id) {
@@ -292,8 +299,10 @@ StoreStats Store::stats() {
   out.sealed = s.objects_sealed;
   out.unsealed = s.objects_unsealed;
   out.spilled_now = s.objects_spilled;
-  for (uint32_t i = 0; i < t.slots(); ++i)
-    if (ObjectTable::is_live(t.at(i).state) && t.at(i).pins) ++out.pinned;
+  out.pinned = s.pinned_objects;
+  out.pinned_bytes = s.pinned_bytes;
+  out.spilled_bytes_now = s.bytes_spilled_now;
+  out.spill_limit = hdr()->spill_limit;
   out.max_objects = t.max_objects();
   for (uint32_t i = 0; i < hdr()->max_clients; ++i) out.clients += arena_.clients()[i].active ? 1 : 0;
   out.evicted = s.evicted;

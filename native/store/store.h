@@ -49,7 +49,10 @@ struct StoreStats {
   uint64_t sealed;
   uint64_t unsealed;
   uint64_t spilled_now;
-  uint64_t pinned;  // objects with at least one pin
+  uint64_t pinned;             // objects with at least one pin
+  uint64_t pinned_bytes;       // their data + metadata bytes
+  uint64_t spilled_bytes_now;  // data + metadata bytes in spill files now
+  uint64_t spill_limit;        // most bytes the spill files may hold; 0 = no limit
   uint64_t max_objects;
   uint64_t clients;
   uint64_t evicted, evicted_bytes;
@@ -143,7 +146,12 @@ class Store {
   void check_client(uint32_t client) const;
   uint32_t find_or_throw(const ObjectId& id, const char* op) const;
   // Allocates, evicting and spilling as needed; throws ObjectStoreFull.
-  uint64_t allocate_locked(uint64_t payload, const ObjectId& for_id);
+  // spill_credit: spilled bytes about to be freed (a restore's own file), counted as spill room.
+  uint64_t allocate_locked(uint64_t payload, const ObjectId& for_id, uint64_t spill_credit = 0);
+  // Bytes the spill files may still take (UINT64_MAX: no limit), counting credit as free.
+  uint64_t spill_room(uint64_t credit) const;
+  // Block bytes spilling could free within room bytes of spill space, as allocate_locked spills.
+  uint64_t spillable_block_bytes(uint64_t room) const;
   bool ensure_committed(uint64_t end);
   void make_table_room(const ObjectId& for_id);
   void lru_push(uint32_t slot);
@@ -153,6 +161,11 @@ class Store {
   void restore_locked(uint32_t slot);
   void erase_locked(uint32_t slot);  // table first, then the block
   void unpinned_locked(uint32_t slot);
+  // Keep the pinned counters as an object's pin total goes from 0 to 1 and back.
+  void pinned_add(const ObjectEntry& e);
+  void pinned_sub(const ObjectEntry& e);
+  // What the store holds now, for ObjectStoreFull messages (memory, pins, spill space).
+  std::string space_text() const;
   void pin_locked(uint32_t client, uint32_t slot);
   void erase_pin_record(uint32_t client, PinRecord* r);  // keeps the client's pin_records count
   void reap_locked(uint32_t client);

@@ -65,8 +65,12 @@ void Store::reap_locked(uint32_t client) {
     erase_pin_record(client, &r);
     ObjectEntry& e = t.at(slot);
     if (!ObjectTable::is_live(e.state)) continue;
+    bool was_pinned = e.pins > 0;
     e.pins = e.pins > count ? e.pins - count : 0;
-    if (e.pins == 0) unpinned_locked(slot);
+    if (e.pins == 0) {
+      if (was_pinned && e.state == kObjectSealed) pinned_sub(e);
+      unpinned_locked(slot);
+    }
   }
   c.unsealed = c.pin_records = 0;
   publish_state(&c.active, 0);

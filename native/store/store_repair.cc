@@ -81,6 +81,7 @@ void Store::repair_locked() {
   // 5. Counters and LRU lists, in their old order.
   std::vector<std::pair<uint64_t, uint32_t>> order;
   s.objects_sealed = s.objects_unsealed = s.objects_spilled = s.bytes_spilled_now = 0;
+  s.pinned_objects = s.pinned_bytes = s.pinned_block_bytes = 0;
   for (int l = 0; l < 2; ++l) {
     s.lru_head[l] = s.lru_tail[l] = kNoSlot;
     s.lru_bytes[l] = 0;
@@ -99,7 +100,10 @@ void Store::repair_locked() {
     }
     if (e.state != kObjectSealed) continue;
     ++s.objects_sealed;
-    if (e.pins == 0) order.emplace_back(e.lru_tick, i);
+    if (e.pins == 0)
+      order.emplace_back(e.lru_tick, i);
+    else
+      pinned_add(e);
   }
   std::sort(order.begin(), order.end());
   for (auto [tick, slot] : order) {
@@ -206,6 +210,16 @@ bool Store::check(std::string* why) {
     if (e.state == kObjectSealed && e.pins == 0 && !e.delete_pending) ++should;
   }
   if (should != in_lists) return fail("an unpinned sealed object is missing from the LRU lists");
+  uint64_t pinned = 0, pinned_bytes = 0, pinned_blocks = 0;
+  for (uint32_t i = 0; i < t.slots(); ++i) {
+    const ObjectEntry& e = t.at(i);
+    if (e.state != kObjectSealed || e.pins == 0) continue;
+    ++pinned;
+    pinned_bytes += e.data_size + e.metadata_size;
+    pinned_blocks += Allocator::block_size_for(e.data_size + e.metadata_size);
+  }
+  if (pinned != s.pinned_objects || pinned_bytes != s.pinned_bytes || pinned_blocks != s.pinned_block_bytes)
+    return fail("pinned counters are wrong");
   return true;
 }
 

@@ -28,7 +28,14 @@ describe('sunray from a shell', () => {
 
   test('--help on every verb prints its flags and exits 0', async () => {
     const expected: Record<string, string[]> = {
-      start: ['--head', '--address HOST:PORT', '--token TOKEN', '--object-spilling-dir DIR', '--help'],
+      start: [
+        '--head',
+        '--address HOST:PORT',
+        '--token TOKEN',
+        '--object-spilling-dir DIR',
+        '--object-spilling-limit BYTES',
+        '--help',
+      ],
       stop: ['--grace-period-ms MS', '--help'],
       status: ['--address HOST:PORT', '--json', '--help'],
       memory: ['--pid PID', '--json', '--timeout MS', '--help'],

@@ -20,6 +20,7 @@ const ADDON: Record<keyof NativeAddon, true> = {
   addonVersion: true,
   napiVersion: true,
   adjustExternalMemory: true,
+  copyBytes: true,
   StoreHandle: true,
   createSegment: true,
   createEventFd: true,
@@ -35,7 +36,8 @@ const ADDON: Record<keyof NativeAddon, true> = {
 };
 
 const STORE_HANDLE: Record<keyof NativeStoreHandle, true> = {
-  arena: true,
+  window: true,
+  mappingSize: true,
   fd: true,
   path: true,
   capacity: true,

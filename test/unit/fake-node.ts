@@ -57,7 +57,11 @@ export class FakeStore implements OwnerStore {
   tryGet(id: ObjectId): ObjectBuffer | null {
     const o = this.objects.get(id.hex());
     if (!o?.sealed) return null;
-    return { id, data: o.data, metadata: o.metadata, release() {} };
+    const pin = { release() {}, released: false };
+    return { id, data: o.data, metadata: o.metadata, release() {}, released: false, pin };
+  }
+  whenRoom<T>(attempt: () => T | Promise<T>): Promise<T> {
+    return Promise.resolve().then(attempt);
   }
   get(ids: ObjectId[]): Promise<(ObjectBuffer | null)[]> {
     return Promise.resolve(ids.map((id) => this.tryGet(id)));
