@@ -36,14 +36,14 @@ export {
   TooManyObjectsError,
 } from './errors.js';
 export { ObjectId } from './object-id.js';
+export { ObjectStore } from './object-store.js';
+export { isStoreFull, OBJECT_STORE_FULL_WAIT_MS } from './room-wait.js';
 export {
   type CreateOptions,
   DEFAULT_WARM_AHEAD,
   type GetOptions,
   type ObjectBuffer,
   type ObjectInfo,
-  ObjectStore,
   type ObjectStoreOptions,
   type StoreStats,
-} from './object-store.js';
-export { isStoreFull, OBJECT_STORE_FULL_WAIT_MS } from './room-wait.js';
+} from './store-types.js';
