@@ -21,8 +21,8 @@ export interface Defs {
 
 let defs: Promise<Defs> | undefined;
 
-/** Object store sized for the largest benchmark (800 MiB puts, 10 clients x 80 MiB) with room to spare. */
-export const STORE_BYTES = 3 * 1024 ** 3;
+/** Object store sized for the largest benchmark (2 GiB puts; 10 clients x 80 MiB) with room to spare. */
+export const STORE_BYTES = 5 * 1024 ** 3;
 
 export function sunrayDefs(): Promise<Defs> {
   defs ??= (async () => {
