@@ -45,5 +45,6 @@ export {
   type ObjectBuffer,
   type ObjectInfo,
   type ObjectStoreOptions,
+  type PinHandle,
   type StoreStats,
 } from './store-types.js';

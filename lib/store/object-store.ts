@@ -3,13 +3,7 @@
 // the node attaches to it (ObjectStore.attach) through an inherited fd or the
 // creator's /proc/<pid>/fd/<fd> path. Reads are zero copy: a get returns
 // Buffers over the shared mapping, pinned until released.
-import {
-  GetStatus,
-  type NativeObjectInfo,
-  type NativeStoreHandle,
-  type NativeStoreStats,
-  native,
-} from '../base/addon.js';
+import { GetStatus, type NativeObjectInfo, type NativeStoreHandle, native } from '../base/addon.js';
 import { ArenaViews } from './arena-views.js';
 import { capacityProblem, defaultCapacity, MAX_OBJECT_SIZE } from './capacity.js';
 import {

@@ -59,6 +59,14 @@ export interface GetOptions {
   fullWaitMs?: number;
 }
 
+/** A store pin on its own (ObjectBuffer.pin): releasing it unpins the object. */
+export interface PinHandle {
+  /** Drops the pin (idempotent). */
+  release(): void;
+  /** Whether the pin is gone (released, or its views were collected). */
+  readonly released: boolean;
+}
+
 /** A pinned, sealed object: `data` is a view over shared memory. Do not write to it. */
 export interface ObjectBuffer {
   /** The object's id. */
@@ -75,7 +83,7 @@ export interface ObjectBuffer {
    * The pin alone (release(), released), without the views: whoever keeps it does not keep
    * `data` alive, so collecting the views still unpins.
    */
-  readonly pin: { release(): void; readonly released: boolean };
+  readonly pin: PinHandle;
 }
 
 /** One object of the store, as list() gives it. */

@@ -11,7 +11,7 @@
 
 import { ActorDiedError, InvalidArgumentError, NotInActorError, TaskCancelledError } from '../base/errors.js';
 import { IdGenerator, OBJECT_ID_SIZE } from '../base/ids.js';
-import { deserialize, encode, encodeToBuffer, writeEncoded } from '../base/serialization.js';
+import { deserialize } from '../base/serialization.js';
 import { decodeActorOptions } from '../protocol/actor-options.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
@@ -27,13 +27,13 @@ import {
   writeDirectResult,
   writeDone,
 } from '../protocol/worker-messages.js';
-import { ObjectId } from '../store/index.js';
 import { ConcurrencyGroup, ConcurrencyGroups, unknownGroup } from './concurrency-groups.js';
-import { type CoreWorker, INLINE_LIMIT, type TaskContext } from './core-worker.js';
+import type { CoreWorker, TaskContext } from './core-worker.js';
 import type { CallerPeers } from './direct/caller-peers.js';
 import { loadFunction } from './function-loader.js';
 import { driveGenerator, GeneratorRun, generatorReturned } from './generator-runner.js';
 import { type ActorInstance, HostedActor, HostedActors } from './hosted-actor.js';
+import { encodeReturns, returnValues } from './task-returns.js';
 
 interface Job {
   spec: TaskSpec;
@@ -418,14 +418,34 @@ export class Executor {
   private succeed(job: Job, value: unknown): void {
     const spec = job.spec;
     let returns: TaskReturn[];
+    const deferred: (() => void)[] = [];
     try {
-      returns = spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, value);
+      returns = spec.kind === TaskKind.ActorCreate ? [] : this.returns(spec, value, deferred);
     } catch (err) {
       this.fail(job, generatorReturned(spec, value) ?? err);
       return;
     }
-    this.reply(job, DoneStatus.Ok, returns);
-    this.finish(job);
+    if (deferred.length === 0) {
+      this.reply(job, DoneStatus.Ok, returns);
+      this.finish(job);
+      return;
+    }
+    // The store was full of pinned or unsealed objects: wait for room as get() does, then
+    // write the results not written yet (docs/store.md, "Pins and views").
+    this.core.store
+      .whenRoom(() => {
+        while (deferred.length > 0) {
+          deferred[0]?.();
+          deferred.shift();
+        }
+      })
+      .then(
+        () => {
+          this.reply(job, DoneStatus.Ok, returns);
+          this.finish(job);
+        },
+        (err: unknown) => this.fail(job, err),
+      );
   }
 
   private fail(job: Job, err: unknown): void {
@@ -451,40 +471,20 @@ export class Executor {
     if (this.whenIdle && this.idle()) this.whenIdle();
   }
 
-  private returns(spec: TaskSpec, result: unknown): TaskReturn[] {
-    const values =
-      spec.numReturns === 1
-        ? [result]
-        : Array.isArray(result) && result.length === spec.numReturns
-          ? result
-          : (() => {
-              throw new InvalidArgumentError(
-                `${spec.name} was declared with numReturns: ${spec.numReturns} but returned ` +
-                  `${Array.isArray(result) ? `an array of ${result.length}` : 'a non-array'}; return an array of that length`,
-              );
-            })();
-    return this.encodeReturns(spec, values, 0);
+  private returns(spec: TaskSpec, result: unknown, deferred?: (() => void)[]): TaskReturn[] {
+    return this.encodeReturns(spec, returnValues(spec, result), 0, deferred);
   }
 
-  /** Encodes values as returns first, first + 1, ... of spec's task (inline, or into the store). */
-  private encodeReturns(spec: TaskSpec, values: unknown[], first: number): TaskReturn[] {
-    return values.map((v, j) => {
-      const i = first + j;
-      const enc = encode(v);
-      if (enc.refs.length > 0) this.returnedRefs = true;
-      this.core.markEscaped(enc.refs);
-      // Refs inside a return value live as long as that value (its owner frees it later).
-      if (enc.refs.length > 0) this.core.addContained(IdGenerator.returnId(spec.taskId, i), enc.refs);
-      if (enc.size <= INLINE_LIMIT) return { kind: ReturnKind.Inline, payload: encodeToBuffer(enc) };
-      // Large results are written once, straight into the store, under their final id.
-      const id = ObjectId.fromBytes(IdGenerator.returnId(spec.taskId, i));
-      if (!this.core.store.contains(id)) {
-        const view = this.core.store.create(id, enc.size);
-        writeEncoded(enc, view);
-        this.core.store.seal(id);
-      }
-      return { kind: ReturnKind.InStore, payload: Buffer.alloc(0) };
-    });
+  /** encodeReturns (task-returns.ts), noting when a value holds refs (see reply()). */
+  private encodeReturns(
+    spec: TaskSpec,
+    values: unknown[],
+    first: number,
+    deferred?: (() => void)[],
+  ): TaskReturn[] {
+    const out = encodeReturns(this.core, spec, values, first, deferred);
+    if (out.heldRefs) this.returnedRefs = true;
+    return out.returns;
   }
 
   private reply(job: Job, status: DoneStatus, returns: TaskReturn[]): void {

@@ -107,3 +107,21 @@ test('spilling stops at objectSpillingLimit; deleting objects makes room; restor
     expect(spilledBytes()).toBeLessThanOrEqual(LIMIT);
   }
 });
+
+test("a task's large result waits for pinned room, then is written", async () => {
+  const held = puts(2, 40);
+  const views = await sunray.get(held); // both pinned: 60 of the 64 MiB, nothing to spill
+  expect(views.map((v) => v[0])).toEqual([40, 41]);
+  const big = sunray.remote((n: number) => Buffer.alloc(n, 7));
+  const ref = big.remote(SIZE);
+  // The worker finds no room; it waits (as get() does) until the driver lets go.
+  setTimeout(() => {
+    for (const r of held) r.release();
+  }, 500);
+  const started = Date.now();
+  const out = await sunray.get(ref);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+  expect(out.length).toBe(SIZE);
+  expect(out[SIZE - 1]).toBe(7);
+  ref.release();
+});
