@@ -76,8 +76,11 @@ export interface ForwardingOptions {
 export class Forwarding {
   private readonly forwarded = new Map<string, Forwarded>();
   private readonly origins = new Map<string, Origin>();
-  private submitChain: Promise<void> = Promise.resolve();
-  private chained = 0;
+  /**
+   * Per actor, the submissions (its creation, its calls) forwarded here still waiting for
+   * their args, and how many: that actor's later ones queue behind them, in order.
+   */
+  private readonly chains = new Map<string, { tail: Promise<void>; queued: number }>();
 
   constructor(private readonly opts: ForwardingOptions) {}
 
@@ -283,17 +286,33 @@ export class Forwarding {
       }
       this.runHere(spec, def);
     };
-    // Submissions keep their order (actor calls must): once one waits for its args, later ones queue.
-    if (needs.length === 0 && this.chained === 0) {
+    // An actor's creation and calls keep their order: once one waits for its args, that
+    // actor's later ones queue. Other tasks promise no order, so none waits for another's
+    // args (a pull may wait seconds for room in a full store).
+    const key =
+      spec.kind === TaskKind.ActorCall || spec.kind === TaskKind.ActorCreate
+        ? spec.actorId.toString('hex')
+        : undefined;
+    const chain = key === undefined ? undefined : this.chains.get(key);
+    if (needs.length === 0 && chain === undefined) {
       this.runHere(spec, def);
       return;
     }
-    this.chained++;
-    // run handles its own failures; a throw here still must not stop the tasks queued after it.
-    this.submitChain = this.submitChain
+    const lost = (err: unknown) => this.opts.log(`a task forwarded here was lost: ${String(err)}`);
+    if (key === undefined) {
+      run().catch(lost); // run handles its own failures
+      return;
+    }
+    const c = chain ?? { tail: Promise.resolve(), queued: 0 };
+    if (!chain) this.chains.set(key, c);
+    c.queued++;
+    // run handles its own failures; a throw here still must not stop the calls queued after it.
+    c.tail = c.tail
       .then(run)
-      .catch((err: unknown) => this.opts.log(`a task forwarded here was lost: ${String(err)}`))
-      .finally(() => this.chained--);
+      .catch(lost)
+      .finally(() => {
+        if (--c.queued === 0 && this.chains.get(key) === c) this.chains.delete(key);
+      });
   }
 
   /**

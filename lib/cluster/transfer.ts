@@ -68,9 +68,20 @@ export type PullOutcome = 'ok' | 'missing';
 
 /**
  * Pulls one object from conn's node into store. 'missing' if the peer does not
- * have it (after waiting waitMs for it to appear there).
+ * have it (after waiting waitMs for it to appear there). A store full of pinned or
+ * unsealed objects is waited on (store.whenRoom, as get() waits), then asked again.
  */
 export function pullObject(
+  conn: Conn,
+  store: ObjectStore,
+  id: Buffer,
+  opts: { primary: boolean; waitMs: number },
+): Promise<PullOutcome> {
+  return store.whenRoom(() => pullOnce(conn, store, id, opts));
+}
+
+/** One try of pullObject: a full store fails it with ObjectStoreFullError (chunk 0's bytes are dropped). */
+function pullOnce(
   conn: Conn,
   store: ObjectStore,
   id: Buffer,
