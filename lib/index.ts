@@ -113,6 +113,7 @@ export type {
 export { ActorPool, type PoolFn, type PoolGetOptions } from './util/actor-pool.js';
 export { QUEUE_MAX_CONCURRENCY, Queue, type QueueOptions, type QueueWaitOptions } from './util/queue.js';
 export { ObjectRef, ActorHandleBase };
+export type { ReleaseOptions } from './base/object-ref.js';
 export { ObjectRefGenerator };
 export {
   AbortError,

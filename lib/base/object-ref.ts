@@ -54,6 +54,15 @@ function releaseViewPins(ref: ObjectRef<unknown>): void {
   for (const p of pins) p.release();
 }
 
+/** Options of ObjectRef.release(). */
+export interface ReleaseOptions {
+  /**
+   * Keep the views of values get() of this handle returned valid (their pins go when they are
+   * garbage-collected) instead of unpinning them now. Default false.
+   */
+  keepViews?: boolean;
+}
+
 /** Set while newUntrackedRef runs: the ref's maker counts it itself. */
 let untracked = false;
 
@@ -165,8 +174,10 @@ export class ObjectRef<T = unknown> extends Uint8Array {
    * releases the store pins held by zero-copy views (Buffers, typed arrays) of values that
    * get() of this handle returned in this process: stop using those views first; after
    * release their memory may be reused by other objects (docs/store.md, "Pins and views").
+   * With `{ keepViews: true }` those views stay valid, as values outlive refs in Ray: their
+   * pins then go when the views are garbage-collected.
    */
-  release(): void {
+  release(opts?: ReleaseOptions): void {
     const s = slabOfBuffer.get(this.buffer as ArrayBuffer);
     if (!s) return; // not made by the constructor (cannot happen)
     const slot = this.byteOffset / OBJECT_ID_SIZE;
@@ -174,7 +185,8 @@ export class ObjectRef<T = unknown> extends Uint8Array {
     if (s.released[slot] === 1) return;
     s.released[slot] = 1;
     anyReleased = true;
-    releaseViewPins(this);
+    if (opts?.keepViews) viewPins.delete(this);
+    else releaseViewPins(this);
     tracker?.onRelease(this.hex);
   }
 

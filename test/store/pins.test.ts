@@ -125,3 +125,14 @@ test("a task's large result waits for pinned room, then is written", async () =>
   expect(out[SIZE - 1]).toBe(7);
   ref.release();
 });
+
+test('release({ keepViews: true }) drops the handle but keeps its views valid until collected', async () => {
+  const [ref] = puts(1, 50);
+  const v = await sunray.get(ref!);
+  ref!.release({ keepViews: true });
+  // The object is deleted, but its memory stays pinned by v: new objects land elsewhere.
+  const more = puts(1, 51);
+  expect(v[0]).toBe(50);
+  expect(v[SIZE - 1]).toBe(50);
+  for (const r of more) r.release();
+});

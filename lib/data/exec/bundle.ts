@@ -68,7 +68,8 @@ export class Bundle {
     if (this.holders <= 0) return;
     if (--this.holders > 0) return;
     this.producer?.bundleFreed(this.bytes);
-    if (this.owned) this.ref.release();
+    // keepViews: the consumer may still hold batches that are views of this block (iterBatches).
+    if (this.owned) this.ref.release({ keepViews: true });
     for (const h of this.holds) h.release();
   }
 }
