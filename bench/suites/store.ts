@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FRESH_SOURCE_COPY, MEMCPY, PUT_BYTES } from '../baselines/memcpy.js';
-import { summarize } from '../harness/stats.js';
 import { atLeast, RAY_248, timesBaseline } from '../harness/goals.js';
+import { summarize } from '../harness/stats.js';
 import { sharedStore } from '../harness/sunray.js';
 import { rate } from '../harness/timing.js';
 import type { BenchContext, Benchmark, Measurement } from '../harness/types.js';
@@ -41,7 +41,11 @@ async function firstPut(ctx: BenchContext): Promise<Measurement> {
       cwd: join(import.meta.dirname, '..', '..'),
       timeout: 120_000,
     });
-    const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { put: number; memcpy: number; initMs: number };
+    const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+      put: number;
+      memcpy: number;
+      initMs: number;
+    };
     puts.push(r.put);
     ratios.push(r.put / r.memcpy);
     inits.push(r.initMs);
@@ -50,7 +54,11 @@ async function firstPut(ctx: BenchContext): Promise<Measurement> {
   const initMs = summarize(inits, 'ms', false).median;
   return {
     ...summarize(puts, 'GB/s', true),
-    extra: { vsMemcpy: Number(ratio.toFixed(3)), initMs: Math.round(initMs), initMsMax: Math.round(Math.max(...inits)) },
+    extra: {
+      vsMemcpy: Number(ratio.toFixed(3)),
+      initMs: Math.round(initMs),
+      initMsMax: Math.round(Math.max(...inits)),
+    },
     notes: [
       `memcpy in the same processes: paired ratio ${ratio.toFixed(2)}×; init() ${Math.round(initMs)} ms median, ${Math.round(Math.max(...inits))} ms max`,
     ],
@@ -137,7 +145,8 @@ export const storeBenchmarks: Benchmark[] = [
     vsRay: noRay('Ray publishes no first-put figure; its put gigabytes rows time a warm store'),
     goal: {
       text: `≥ ${FIRST_PUT_VS_MEMCPY}× memcpy (same process), init() < ${INIT_MS_MAX} ms`,
-      met: (m) => Number(m.extra?.vsMemcpy) >= FIRST_PUT_VS_MEMCPY && Number(m.extra?.initMsMax) < INIT_MS_MAX,
+      met: (m) =>
+        Number(m.extra?.vsMemcpy) >= FIRST_PUT_VS_MEMCPY && Number(m.extra?.initMsMax) < INIT_MS_MAX,
     },
     heavy: true,
     timeoutMs: 600_000,
