@@ -29,6 +29,13 @@ void Store::init_page_map() {
   uint64_t chunks = (hdr()->data_end - hdr()->data_begin + kPageChunk - 1) / kPageChunk;
   mapped_words_ = (chunks + 63) / 64;
   mapped_ = std::make_unique<std::atomic<uint64_t>[]>(mapped_words_);
+  // Transparent huge pages for the data area where the kernel gives them to shared memory
+  // (shmem_enabled "advise" or "within_size"): a fault or populate then maps 2 MiB at once.
+  // Best effort: with "never" (the machines measured here) this changes nothing.
+  long page = sysconf(_SC_PAGESIZE);
+  uint64_t from = (hdr()->data_begin + kPageChunk - 1) & ~(kPageChunk - 1);
+  uint64_t to = hdr()->data_end & ~static_cast<uint64_t>(page - 1);
+  if (to > from) (void)madvise(base() + from, to - from, MADV_HUGEPAGE);
 }
 
 Store::~Store() = default;
