@@ -18,6 +18,7 @@ import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
 import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
+import { SPILL_CHECK_MS, spillWaitingActors } from './actor-spillback.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import type { ResultSink } from './owner-router.js';
 import type { NodeResources } from './resource-pool.js';
@@ -48,6 +49,8 @@ export interface ActorManagerHooks {
   scheduleDispatch(): void;
   /** Whether the node has outstanding work may have changed (an actor died). */
   busyChanged(): void;
+  /** Submits a spec again, to be placed anew (spillback: actor-spillback.ts). */
+  resubmit(spec: TaskSpec, def: FunctionDef, owner: ResultSink, retriesLeft?: number): void;
 }
 
 /** Calls a restarted actor's calls may be retried at most when its budget is without end. */
@@ -73,6 +76,7 @@ export class ActorManager<W extends WorkerSlot> {
   cluster: ClusterHooks | undefined;
   /** The processes that host shared actors. */
   private readonly hosts: SharedHosts<W>;
+  private spillTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly tasks: TaskTable<W>,
@@ -172,6 +176,7 @@ export class ActorManager<W extends WorkerSlot> {
    * (a warm idle worker when there is one, else a new one), or a shared one in a host.
    */
   placeWaiting(): void {
+    this.spillSoon();
     for (let n = this.waiting.length; n > 0; n--) {
       const a = this.waiting.shift();
       if (!a) break;
@@ -518,6 +523,20 @@ export class ActorManager<W extends WorkerSlot> {
     if (!a.terminateWhenIdle || a.state !== 'alive' || a.running > 0 || a.pending.length > 0) return;
     this.markDead(a, 'all handles to it were dropped');
     this.stopActorProcess(a, true);
+  }
+
+  /** While actors wait and the node is in a cluster: another node may take them (actor-spillback.ts). */
+  private spillSoon(): void {
+    if (this.spillTimer || this.waiting.length === 0 || !this.cluster) return;
+    this.spillTimer = setTimeout(() => {
+      this.spillTimer = undefined;
+      const cluster = this.cluster;
+      if (!cluster || this.waiting.length === 0) return;
+      const { waiting, actors, hooks } = this;
+      const parts = { waiting, actors, forget: (key: string) => this.tasks.delete(key) };
+      spillWaitingActors({ ...parts, place: (s) => cluster.place(s), resubmit: hooks.resubmit });
+      hooks.scheduleDispatch(); // and so the next check, while actors still wait
+    }, SPILL_CHECK_MS).unref();
   }
 
   /** Worker starts keep failing: actors not placed yet are dead, with err. */

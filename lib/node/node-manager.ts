@@ -151,6 +151,7 @@ export class NodeManager {
       defOf,
       scheduleDispatch: () => this.scheduleDispatch(),
       busyChanged: () => this.updateRef(),
+      resubmit: (spec, def, owner, retriesLeft) => this.submit(spec, def, owner, retriesLeft),
     });
     this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
       this.actors.placeWaiting(),

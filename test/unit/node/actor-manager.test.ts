@@ -55,6 +55,7 @@ function setup(totals: Record<string, number> = { CPU: 4 }, maxWorkers = 10) {
     defOf: () => ({ ...NO_DEF, fnId: 'Counter', name: 'Counter', isClass: true }),
     scheduleDispatch: () => {},
     busyChanged: () => {},
+    resubmit: () => {},
   });
   closers.push(() => pool.close());
   /** The sinks of workers that own actors (the router's, in the node). */
