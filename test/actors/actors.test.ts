@@ -172,12 +172,22 @@ describe('actors', () => {
     const pid1 = await sunray.get(c.pid.remote());
     process.kill(pid1, 'SIGKILL');
     await until(() => !isAlive(pid1), 5000, 'the actor process to die');
+    // The node has seen the death (a call sent before it did would be one the process was
+    // running when it died, which fails without maxTaskRetries).
+    const restarted = async (n: number) =>
+      ((await sunray.listActors()).find((r) => r.actorId === c.actorId)?.numRestarts ?? 0) >= n;
+    await until(() => restarted(1), 5000, 'the node to restart the actor');
     // Restarted: state is the constructor's again.
     expect(await sunray.get(c.incr.remote())).toBe(101);
     const pid2 = await sunray.get(c.pid.remote());
     expect(pid2).not.toBe(pid1);
     process.kill(pid2, 'SIGKILL');
     await until(() => !isAlive(pid2), 5000, 'the actor process to die');
+    await until(
+      async () => (await sunray.listActors()).find((r) => r.actorId === c.actorId)?.state === 'DEAD',
+      5000,
+      'the node to see the actor dead',
+    );
     // maxRestarts used up.
     await expect(sunray.get(c.incr.remote())).rejects.toBeInstanceOf(sunray.ActorDiedError);
   });
