@@ -175,6 +175,7 @@ function contextOf(started: boolean): SunrayContext {
  * already connected to its node. Resolves to a SunrayContext, for `await using`.
  */
 export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<SunrayContext> {
+  const started = Date.now(); // the warm wait below keeps init() as a whole under a second
   if (currentRuntime()) {
     if (inWorker() || opts.ignoreReinitError) return contextOf(false);
     throw new SunrayError(
@@ -188,7 +189,6 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   if (currentRuntime()) {
     throw new SunrayError('sunray was started while init() was loading (the API was used meanwhile)');
   }
-  const started = Date.now();
   startDriver(opts);
   const node = embeddedNode();
   if (node) {
@@ -213,7 +213,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   return contextOf(true);
 }
 
-/** The longest init() waits for the object store's first warmAhead bytes (after the node is made). */
+/** How long after init() was called it stops waiting for the object store's first warmAhead bytes. */
 const INIT_WARM_WAIT_MS = 700;
 
 /**

@@ -36,7 +36,7 @@ export interface InitOptions {
   /**
    * Bytes of the store kept backed by written pages ahead of use, by a background thread at
    * idle priority, so big puts do not pay for first touches (default 1 GiB, at most the
-   * store; 0: off). init() waits up to 0.7 s for them. See docs/store.md.
+   * store; 0: off). init() waits for them until 0.7 s after it was called. See docs/store.md.
    */
   objectStoreWarmAhead?: number;
   /**
