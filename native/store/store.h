@@ -114,7 +114,7 @@ class Store {
   // bytes past the highest offset ever allocated, within the data area.
   uint64_t warm_target(uint64_t window) const;
   // Backs [from, to) with pages written once and mapped here; false when the system has
-  // no memory to back them.
+  // no memory to back them. The Warmer and ensure_committed (an allocation past it) use it.
   bool back_range(uint64_t from, uint64_t to);
   // Moves the backed end from `from` (or anywhere in [from, to)) to `to`: [from, to) is backed.
   void advance_committed(uint64_t from, uint64_t to);
@@ -137,6 +137,9 @@ class Store {
   explicit Store(Arena arena) : arena_(std::move(arena)) { init_page_map(); }
   void init_page_map();
   void mark_mapped(uint64_t from, uint64_t to);
+  bool is_mapped(uint64_t chunk) const {
+    return mapped_[chunk / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (chunk % 64));
+  }
   class Lock;
   ArenaHeader* hdr() const { return arena_.header(); }
   ObjectTable table() const { return ObjectTable(arena_.base(), &hdr()->objects); }
@@ -175,7 +178,6 @@ class Store {
   Arena arena_;
   // This process's map of which kPageChunk chunks of the data area it has mapped.
   std::unique_ptr<std::atomic<uint64_t>[]> mapped_;
-  uint64_t mapped_words_ = 0;
 };
 
 }  // namespace sunray::store

@@ -27,8 +27,7 @@ inline uint64_t load(const uint64_t& v) { return std::atomic_ref<const uint64_t>
 
 void Store::init_page_map() {
   uint64_t chunks = (hdr()->data_end - hdr()->data_begin + kPageChunk - 1) / kPageChunk;
-  mapped_words_ = (chunks + 63) / 64;
-  mapped_ = std::make_unique<std::atomic<uint64_t>[]>(mapped_words_);
+  mapped_ = std::make_unique<std::atomic<uint64_t>[]>((chunks + 63) / 64);
   // Transparent huge pages for the data area where the kernel gives them to shared memory
   // (shmem_enabled "advise" or "within_size"): a fault or populate then maps 2 MiB at once.
   // Best effort: with "never" (the machines measured here) this changes nothing.
@@ -85,12 +84,12 @@ void Store::map_range(uint64_t offset, uint64_t len) {
   uint64_t c = (offset - begin) / kPageChunk;
   const uint64_t c_end = (end - begin + kPageChunk - 1) / kPageChunk;
   while (c < c_end) {
-    if (mapped_[c / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (c % 64))) {
+    if (is_mapped(c)) {
       ++c;
       continue;
     }
     uint64_t run = c;
-    while (run < c_end && !(mapped_[run / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (run % 64)))) ++run;
+    while (run < c_end && !is_mapped(run)) ++run;
     uint64_t from = begin + c * kPageChunk;
     uint64_t to = std::min(begin + run * kPageChunk, committed);
     from &= ~static_cast<uint64_t>(page - 1);

@@ -17,16 +17,13 @@ namespace sunray::store {
 bool Store::ensure_committed(uint64_t end) {
   StoreState& s = hdr()->state;
   if (end <= s.committed) return true;
-  const ShmSegment& seg = arena_.segment();
+  // Backed, and mapped here: the process that allocates is the one about to write them.
   uint64_t target = std::min<uint64_t>(hdr()->data_end, (end + kCommitChunk - 1) & ~(kCommitChunk - 1));
-  if (seg.allocate_backing(s.committed, target - s.committed) != 0) {
+  if (!back_range(s.committed, target)) {
     // Not a whole chunk: maybe just what this allocation needs.
     target = std::min<uint64_t>(hdr()->data_end, (end + (2ull << 20) - 1) & ~((2ull << 20) - 1));
-    if (seg.allocate_backing(s.committed, target - s.committed) != 0) return false;
+    if (!back_range(s.committed, target)) return false;
   }
-  // Map the fresh pages here: the process that allocates is the one about to write them.
-  seg.prefault(s.committed, target - s.committed);
-  mark_mapped(s.committed, target);
   // Only after the pages are really backed; atomic because the warmer reads it unlocked.
   std::atomic_ref<uint64_t>(s.committed).store(target, std::memory_order_release);
   return true;
