@@ -43,6 +43,19 @@ export type {
   UntypedActor,
 } from './api/actor.js';
 export { type GetLogOptions, getLog, type LogFileList, type LogFileRow, listLogs } from './api/logs.js';
+export {
+  getCurrentPlacementGroup,
+  getPlacementGroup,
+  PlacementGroup,
+  type PlacementGroupOptions,
+  type PlacementGroupRow,
+  type PlacementGroupSchedulingStrategy,
+  type PlacementGroupState,
+  type PlacementStrategy,
+  placementGroup,
+  placementGroupTable,
+  removePlacementGroup,
+} from './api/placement-group.js';
 export type {
   ErrorClass,
   MultiReturnRemoteFunction,
@@ -130,6 +143,7 @@ export {
   OutOfMemoryError,
   OwnerDiedError,
   PendingCallsLimitError,
+  PlacementGroupRemovedError,
   QueueEmptyError,
   QueueFullError,
   RemoteError,
@@ -465,51 +479,15 @@ export async function getActor<T = UntypedActor>(
   return makeHandle<T>(found.actorId, found.className, found.methods, false, rt, infoFromHints(found.handle));
 }
 
-/** Resources by name and amount: { CPU: 4, GPU: 1, memory: ..., custom ones }. */
-export type Resources = Record<string, number>;
-
-/** Resources free right now on this node (in the driver; in a worker use the async form). */
-export function availableResources(): Resources {
-  return nodeRequestSync('availableResources');
-}
-
-/** All resources of this node. */
-export function clusterResources(): Resources {
-  return nodeRequestSync('clusterResources');
-}
-
-/** availableResources() from anywhere, including inside tasks and actors. */
-export function availableResourcesAsync(): Promise<Resources> {
-  return currentRuntimeOrStart().backend.request('availableResources');
-}
-
-function nodeRequestSync<K extends 'availableResources' | 'clusterResources'>(kind: K): Resources {
-  const rt = currentRuntimeOrStart();
-  if (!rt.backend.requestSync) {
-    throw new SunrayError(
-      `${kind}() is synchronous only in the driver; inside a task use await ${kind}Async()`,
-    );
-  }
-  return rt.backend.requestSync(kind as 'availableResources');
-}
-
-/** One node of the cluster (see nodes()). */
-export type { NodeInfo } from './worker/backend.js';
-
-/**
- * The cluster's nodes, as Ray's `ray.nodes()`: each with its id, address, whether it is alive,
- * its resources and labels. An embedded node in no cluster lists itself alone; in a cluster
- * every node the head knows of, dead ones included (`alive: false`), and the drivers' nodes
- * (`isDriver: true`). Works in the driver and inside tasks and actors.
- */
-export function nodes(): Promise<import('./worker/backend.js').NodeInfo[]> {
-  return currentRuntimeOrStart().backend.request('nodes');
-}
-
-/** clusterResources() from anywhere, including inside tasks and actors. */
-export function clusterResourcesAsync(): Promise<Resources> {
-  return currentRuntimeOrStart().backend.request('clusterResources');
-}
+export {
+  availableResources,
+  availableResourcesAsync,
+  clusterResources,
+  clusterResourcesAsync,
+  type NodeInfo,
+  nodes,
+  type Resources,
+} from './api/resources.js';
 
 /** Where the calling code runs: getRuntimeContext(). */
 export interface RuntimeContext {

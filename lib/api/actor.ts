@@ -32,6 +32,7 @@ import {
 } from './actor-concurrency.js';
 import { checkIsolation } from './actor-isolation.js';
 import { PendingCalls } from './pending-calls.js';
+import { capturedBase, groupStrategy, inGroup } from './placement-group.js';
 import {
   callReturns,
   checkReturnOptions,
@@ -470,7 +471,9 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
     remote(...args: unknown[]) {
       const rt = currentRuntimeOrStart();
       const explicit = o.numCpus !== undefined || o.numGpus !== undefined || o.resources !== undefined;
-      const demand = demandOf(o, 0);
+      const group = groupStrategy(o.schedulingStrategy);
+      const placed = group ? inGroup(group, demandOf(o, 0)) : undefined;
+      const demand = placed?.demand ?? demandOf(o, 0);
       const maxConcurrency = actorMaxConcurrency(o.maxConcurrency, isAsync);
       const groups = checkConcurrencyGroups(o.concurrencyGroups as Record<string, number> | undefined);
       const { isolation, actorsPerProcess } = checkIsolation(o);
@@ -495,36 +498,34 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
         reply = rt.backend.requestSync('registerActor', requested, reg, methods, cls.name);
       const create = (actorId: Buffer) => {
         if (!actorId.equals(requested)) return; // an existing named actor: nothing to create
-        rt.core.submit(
-          def,
-          {
-            kind: TaskKind.ActorCreate,
-            fnId: def.fnId,
-            name: `${cls.name}.constructor`,
-            numReturns: 1,
-            demand,
-            maxRetries: 0,
-            retryExceptions: false,
-            actorId,
-            method: encodeActorOptions({
-              ...reg,
-              maxRestarts: o.maxRestarts ?? 0,
-              maxTaskRetries: o.maxTaskRetries ?? 0,
-              methods,
-              className: cls.name,
-              explicitResources: explicit,
-              ...(groups ? { concurrencyGroups: groups } : {}),
-              isolation,
-              actorsPerProcess,
-            }),
-            maxConcurrency,
-            strategy: strategyOf(o.schedulingStrategy),
-            retryOn: '',
-            concurrencyGroup: '',
-            stream: '',
-          },
-          args,
-        );
+        const base = {
+          kind: TaskKind.ActorCreate,
+          fnId: def.fnId,
+          name: `${cls.name}.constructor`,
+          numReturns: 1,
+          demand,
+          maxRetries: 0,
+          retryExceptions: false,
+          actorId,
+          method: encodeActorOptions({
+            ...reg,
+            maxRestarts: o.maxRestarts ?? 0,
+            maxTaskRetries: o.maxTaskRetries ?? 0,
+            methods,
+            className: cls.name,
+            explicitResources: explicit,
+            ...(groups ? { concurrencyGroups: groups } : {}),
+            isolation,
+            actorsPerProcess,
+          }),
+          maxConcurrency,
+          strategy: placed?.strategy ?? strategyOf(o.schedulingStrategy),
+          retryOn: '',
+          concurrencyGroup: '',
+          stream: '',
+        };
+        // No strategy of its own: inside a group that captures its children, it joins that group.
+        rt.core.submit(def, o.schedulingStrategy === undefined ? capturedBase(rt, base) : base, args);
       };
       if (reply && !(reply instanceof Promise)) {
         create(Buffer.from(reply.actorId));

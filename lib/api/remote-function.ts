@@ -12,6 +12,12 @@ import { TaskKind, ZERO_ACTOR } from '../protocol/spec.js';
 import { streamMarker } from '../protocol/streaming.js';
 import type { ObjectRefGenerator } from '../worker/generator-stream.js';
 import { shippableSource } from './function-source.js';
+import {
+  capturedBase,
+  groupStrategy,
+  inGroup,
+  type PlacementGroupSchedulingStrategy,
+} from './placement-group.js';
 import { currentRuntimeOrStart } from './runtime.js';
 
 /** An argument may be the value itself or a ref to it (resolved before the task runs). */
@@ -98,8 +104,8 @@ export function retryOf(r: RetryExceptions | undefined): { retryExceptions: bool
 
 /**
  * Where a task or actor runs, as Ray's: 'DEFAULT' (the submitting node while it is below half
- * its capacity, else the least loaded node with room), 'SPREAD' (round-robin over the nodes), or
- * a given node (docs/cluster.md).
+ * its capacity, else the least loaded node with room), 'SPREAD' (round-robin over the nodes),
+ * a given node, or a bundle of a placement group (docs/cluster.md).
  */
 export type SchedulingStrategy =
   | 'DEFAULT'
@@ -109,16 +115,23 @@ export type SchedulingStrategy =
       nodeId: string;
       /** If that node is gone or cannot run it: fall back to the default policy (default false: TaskUnschedulableError). */
       soft?: boolean;
-    };
+    }
+  | PlacementGroupSchedulingStrategy;
 
 export function strategyOf(s: SchedulingStrategy | undefined): string {
   if (s === undefined || s === 'DEFAULT') return '';
   if (s === 'SPREAD') return 'SPREAD';
-  if (typeof s === 'object' && s !== null && typeof s.nodeId === 'string' && s.nodeId !== '') {
+  if (
+    typeof s === 'object' &&
+    s !== null &&
+    'nodeId' in s &&
+    typeof s.nodeId === 'string' &&
+    s.nodeId !== ''
+  ) {
     return JSON.stringify({ nodeId: s.nodeId, soft: s.soft ?? false });
   }
   throw new InvalidArgumentError(
-    `schedulingStrategy must be 'DEFAULT', 'SPREAD' or { nodeId, soft }, got ${JSON.stringify(s)}`,
+    `schedulingStrategy must be 'DEFAULT', 'SPREAD', { nodeId, soft } or { placementGroup, bundleIndex }, got ${JSON.stringify(s)}`,
   );
 }
 
@@ -311,14 +324,16 @@ export function makeRemoteFunction<A extends unknown[], R>(
   const def = makeDef(fn, false, opts);
   const build = (o: TaskOptions): UntypedRemoteFunction => {
     checkTaskOptions(o);
-    const demand = demandOf(o, 1);
+    const group = groupStrategy(o.schedulingStrategy);
+    const placed = group ? inGroup(group, demandOf(o, 1)) : undefined;
+    const demand = placed?.demand ?? demandOf(o, 1);
     const { streaming, numReturns, backpressure } = callReturns(
       o,
       generator ? `${def.name} is a generator function` : undefined,
     );
     const maxRetries = o.maxRetries === -1 ? 2 ** 31 - 1 : (o.maxRetries ?? 3);
     const name = o.name ?? def.name;
-    const strategy = strategyOf(o.schedulingStrategy);
+    const strategy = placed?.strategy ?? strategyOf(o.schedulingStrategy);
     const { retryExceptions, retryOn } = retryOf(o.retryExceptions);
     // Shared by every call's spec (protocol.ts CallSpec), so never changed.
     const base = Object.freeze({
@@ -342,8 +357,10 @@ export function makeRemoteFunction<A extends unknown[], R>(
       fn,
       remote(...args: unknown[]) {
         const rt = currentRuntimeOrStart();
-        if (streaming) return rt.core.submitStreaming(def, base, args, backpressure);
-        const refs = rt.core.submit(def, base, args);
+        // No strategy of its own: inside a group that captures its children, it joins that group.
+        const b = o.schedulingStrategy === undefined ? capturedBase(rt, base) : base;
+        if (streaming) return rt.core.submitStreaming(def, b, args, backpressure);
+        const refs = rt.core.submit(def, b, args);
         return numReturns === 1 ? refs[0] : refs;
       },
       options(next: TaskOptions) {

@@ -250,6 +250,14 @@ export class TaskUnschedulableError extends SunrayError {
   static override readonly code: string = 'SUNRAY_TASK_UNSCHEDULABLE';
 }
 
+/**
+ * The placement group a task or actor was to run in was removed (removePlacementGroup, or its
+ * creator's job ended): work still queued for it fails with this, as does its ready().
+ */
+export class PlacementGroupRemovedError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_PLACEMENT_GROUP_REMOVED';
+}
+
 /** Queue.put or putNowait found the queue full: no room came within the timeout, or none at once. */
 export class QueueFullError extends SunrayError {
   static override readonly code: string = 'SUNRAY_QUEUE_FULL';
@@ -304,6 +312,7 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   InvalidArgumentError,
   ClusterConnectionError,
   TaskUnschedulableError,
+  PlacementGroupRemovedError,
   UnsafeDirectoryError,
   QueueFullError,
   QueueEmptyError,

@@ -13,6 +13,7 @@ import type { TaskRowsAnswer } from '../node/task-events.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
 import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
+import { type GroupOp, groupStrategyOf } from '../protocol/placement-group.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import { TaskKind } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection } from '../protocol/state-rows.js';
@@ -22,6 +23,7 @@ import type { Conn } from './connection.js';
 import { Directory } from './directory.js';
 import { EventRelay } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
+import { GroupLink } from './group-link.js';
 import { HeadService } from './head-service.js';
 import { KvClient } from './kv-client.js';
 import type { LocalNode } from './local-node.js';
@@ -77,6 +79,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly state: StateQueries;
   private readonly taskEvents: TaskEventsLink;
   private readonly logs: LogLink;
+  private readonly groups: GroupLink;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -143,6 +146,14 @@ export class ClusterNode implements ClusterHooks {
       forward: (id, spec, def, owner) => this.forward(id, spec, def, owner),
       log,
     });
+    this.groups = new GroupLink({
+      groups: manager.placementGroups,
+      bundles: manager.bundles,
+      table,
+      peers,
+      head: opts.head,
+      headConn: () => this.membership.headConn,
+    });
     this.membership = new Membership({
       local: manager,
       table,
@@ -157,9 +168,13 @@ export class ClusterNode implements ClusterHooks {
         (id) => this.refOps.nodeDied(id),
         (id, where) => this.forwarding.nodeDied(id, where),
         (id, where) => this.actors.nodeDied(id, where),
+        (id) => this.groups.nodeDied(id),
         () => this.updateRef(),
       ],
-      onTable: () => this.refOps.retryForUnknown(),
+      onTable: () => {
+        this.refOps.retryForUnknown();
+        this.groups.nodeJoined();
+      },
       closed,
     });
     this.taskEvents = new TaskEventsLink(
@@ -251,6 +266,9 @@ export class ClusterNode implements ClusterHooks {
       case 'logLines':
         this.logs.onLines(m, c.peerId);
         return;
+      case 'groupOp':
+        void this.groups.serve(c, p, m);
+        return;
       default:
         this.head.onMessage(c, p);
     }
@@ -263,8 +281,17 @@ export class ClusterNode implements ClusterHooks {
 
   // ---------------------------------------------------------------- ClusterHooks
 
-  place(spec: TaskSpec): string | undefined | Error {
-    return this.placer.place(spec);
+  place(spec: TaskSpec): string | undefined | Error | Promise<void> {
+    const g = groupStrategyOf(spec.strategy);
+    if (!g) return this.placer.place(spec);
+    const where = this.groups.place(g);
+    // An actor waiting for its group: calls to it wait with it (remote-actors.ts).
+    if (spec.kind === TaskKind.ActorCreate) this.actors.placing(spec, where);
+    return where;
+  }
+
+  placementGroupOp(o: GroupOp): Promise<unknown> {
+    return this.groups.op(o);
   }
 
   forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {

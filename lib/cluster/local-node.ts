@@ -3,9 +3,11 @@
 // result to its owner, fail a task, route ownership ops). NodeManager has all of it;
 // the unit tests of the cluster's parts give a fake instead, so no process is needed.
 import type { ClusterHooks } from '../node/cluster-hooks.js';
+import type { LocalBundles } from '../node/local-bundles.js';
 import type { HandedOver } from '../node/local-task-manager.js';
 import type { LoadSnapshot } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
+import type { PlacementGroups } from '../node/placement-groups.js';
 import type { TaskEventRecorder } from '../node/task-events.js';
 import type { DriverJob } from '../protocol/job.js';
 import type { LogLine } from '../protocol/log-lines.js';
@@ -43,6 +45,10 @@ export interface LocalNode {
   readonly logs: { fromNode(lines: LogLine[], nodeId: string): void };
   /** Its task records: the cluster's table of tasks when it is the head (task-events-link.ts). */
   readonly taskEvents: TaskEventRecorder;
+  /** The placement groups this node keeps (used on the head: node/placement-groups.ts). */
+  readonly placementGroups: PlacementGroups;
+  /** The bundles reserved on this node (node/local-bundles.ts). */
+  readonly bundles: LocalBundles;
   /** Takes the queued tasks this node can never run (a node that joined may). */
   takeInfeasible(): HandedOver[];
   /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */

@@ -86,7 +86,9 @@ export type Message =
   | { t: 'error'; code: number; message: string }
   | { t: 'refOps'; ops: Buffer }
   | { t: 'refOpsAck'; deadOwners: Buffer }
-  | { t: 'ownersDied'; ownerIds: Buffer };
+  | { t: 'ownersDied'; ownerIds: Buffer }
+  | { t: 'groupOp'; bodyJson: string }
+  | { t: 'groupReply'; bodyJson: string };
 
 /** A decoded frame. */
 export interface Parsed {

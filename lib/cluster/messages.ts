@@ -13,6 +13,8 @@ import {
   Event,
   Frame,
   FreeObject,
+  GroupOp,
+  GroupReply,
   Heartbeat,
   Hello,
   KillActor,
@@ -192,6 +194,10 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
       ];
     case 'taskEvents':
       return [Body.TaskEvents, TaskEvents.createTaskEvents(b, b.createString(m.eventsJson), m.dropped)];
+    case 'groupOp':
+      return [Body.GroupOp, GroupOp.createGroupOp(b, b.createString(m.bodyJson))];
+    case 'groupReply':
+      return [Body.GroupReply, GroupReply.createGroupReply(b, b.createString(m.bodyJson))];
     case 'logLines':
       return [Body.LogLines, LogLines.createLogLines(b, b.createString(m.linesJson), m.dropped)];
     case 'killActor':
@@ -444,6 +450,10 @@ function readBody(f: Frame, limit: number): Message {
         ...(extraJson ? { extraJson } : {}),
       };
     }
+    case Body.GroupOp:
+      return { t: 'groupOp', bodyJson: (f.body(new GroupOp()) as GroupOp).bodyJson() ?? 'null' };
+    case Body.GroupReply:
+      return { t: 'groupReply', bodyJson: (f.body(new GroupReply()) as GroupReply).bodyJson() ?? 'null' };
     case Body.TaskEvents: {
       const m = f.body(new TaskEvents()) as TaskEvents;
       return { t: 'taskEvents', eventsJson: m.eventsJson() ?? '[]', dropped: m.dropped() };

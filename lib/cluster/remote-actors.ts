@@ -26,6 +26,8 @@ interface RemoteActor {
   /** Why it is dead for good (its calls fail with this); undefined while it lives. */
   dead: string | undefined;
   className: string;
+  /** Calls that wait while its creation waits for its placement group (nodeId is '' then). */
+  queued?: Array<{ spec: TaskSpec; owner: ResultSink }>;
 }
 
 /** Directory KV namespaces: actor id (hex) -> its node; namespace\0name -> the named actor. */
@@ -58,7 +60,7 @@ function parseNamed(v: Buffer): NamedActor {
 
 /** What remote actors need: the node manager, the table, the directory's KV, connections. */
 export interface RemoteActorsOptions {
-  local: Pick<LocalNode, 'submit' | 'notifyFailed'>;
+  local: Pick<LocalNode, 'submit' | 'notifyFailed' | 'remoteOwner'>;
   table: Pick<NodeTable, 'selfId' | 'alive' | 'addExtraLoad'>;
   kv: Pick<KvClient, 'get' | 'put' | 'putIfAbsent' | 'delete'>;
   peers: Pick<PeerLinks, 'peer'>;
@@ -100,6 +102,44 @@ export class RemoteActors {
       className: opts.className,
     });
     this.opts.table.addExtraLoad(nodeId, actorPlaceDemand(opts, spec.demand));
+    for (const c of prev?.queued ?? []) this.opts.forward(nodeId, c.spec, NO_DEF, c.owner);
+  }
+
+  /**
+   * Where an actor of a placement group goes, as placement said: while it waits for the
+   * group (a promise), its calls wait here; once it is created on this node (undefined) they
+   * go to it; if it cannot be (an Error), they fail. A node id: placed() follows.
+   */
+  placing(spec: TaskSpec, where: string | undefined | Error | Promise<void>): void {
+    const hex = spec.actorId.toString('hex');
+    const prev = this.actors.get(hex);
+    if (where instanceof Promise) {
+      if (prev?.nodeId === '') return;
+      const opts = decodeActorOptions(spec.method);
+      this.actors.set(hex, {
+        nodeId: '',
+        spec,
+        def: prev?.def ?? NO_DEF,
+        owner: prev?.owner ?? this.opts.local.remoteOwner,
+        restartsLeft: prev?.restartsLeft ?? restartBudget(opts.maxRestarts),
+        restarts: prev?.restarts ?? 0,
+        dead: undefined,
+        className: opts.className,
+        queued: [],
+      });
+      return;
+    }
+    if (prev?.nodeId !== '' || typeof where === 'string') return;
+    this.actors.delete(hex);
+    const queued = prev.queued ?? [];
+    if (where instanceof Error) {
+      for (const c of queued) this.opts.local.notifyFailed(c.spec, c.owner, where);
+      return;
+    }
+    // Created here: once the node manager has it (it does right after placement returns).
+    queueMicrotask(() => {
+      for (const c of queued) this.opts.local.submit(c.spec, NO_DEF, c.owner);
+    });
   }
 
   /** A call to an actor this node does not host: to its node, once known. */
@@ -108,6 +148,7 @@ export class RemoteActors {
     const ra = this.actors.get(hex);
     if (ra) {
       if (ra.dead) this.opts.local.notifyFailed(spec, owner, new ActorDiedError(ra.dead));
+      else if (ra.nodeId === '') ra.queued?.push({ spec, owner });
       else this.opts.forward(ra.nodeId, spec, NO_DEF, owner);
       return true;
     }

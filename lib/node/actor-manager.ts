@@ -11,11 +11,12 @@ import { deserialize } from '../base/serialization.js';
 import { debug, warn } from '../base/warnings.js';
 import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
-import { classKey } from '../protocol/resources.js';
+import { groupOfDemand } from '../protocol/placement-group.js';
 import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
+import { type WaitingActorsLoad, waitingActorsLoad } from './actor-load.js';
 import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
 import { SPILL_CHECK_MS, spillWaitingActors } from './actor-spillback.js';
@@ -158,7 +159,9 @@ export class ActorManager<W extends WorkerSlot> {
     if (a.name) this.names.add(a.namespace, a.name, hex);
     this.tasks.set(t);
     this.waiting.push(a);
-    if (!this.resources.feasible(a.placeDemand)) {
+    const group = groupOfDemand(a.placeDemand);
+    if (group !== undefined && this.resources.bundles.removed(group)) this.end(a, groupGone(group), true);
+    else if (group === undefined && !this.resources.feasible(a.placeDemand)) {
       warn(
         'SUNRAY_INFEASIBLE',
         `actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
@@ -534,7 +537,11 @@ export class ActorManager<W extends WorkerSlot> {
       if (!cluster || this.waiting.length === 0) return;
       const { waiting, actors, hooks } = this;
       const parts = { waiting, actors, forget: (key: string) => this.tasks.delete(key) };
-      spillWaitingActors({ ...parts, place: (s) => cluster.place(s), resubmit: hooks.resubmit });
+      const place = (s: TaskSpec) => {
+        const where = cluster.place(s);
+        return where instanceof Promise ? undefined : where; // a group's actor stays (it never spills)
+      };
+      spillWaitingActors({ ...parts, place, resubmit: hooks.resubmit });
       hooks.scheduleDispatch(); // and so the next check, while actors still wait
     }, SPILL_CHECK_MS).unref();
   }
@@ -576,19 +583,18 @@ export class ActorManager<W extends WorkerSlot> {
    * Waiting actors: how many, those the node can never place (by `actor <class>`), and those
    * that wait because the node runs its maxWorkerProcesses (placing stops at the first such).
    */
-  waitingLoad(): { pending: number; infeasible: Record<string, number>; awaitingProcess: number } {
-    let pending = 0;
-    let awaitingProcess = 0;
-    const atCap = this.workers.atCap();
-    const infeasible: Record<string, number> = {};
-    for (const a of this.waiting) {
-      if (a.state === 'dead') continue;
-      pending++;
-      if (!this.resources.feasible(a.placeDemand)) {
-        const k = `actor ${classKey(a.placeDemand)}`;
-        infeasible[k] = (infeasible[k] ?? 0) + 1;
-      } else if (atCap) awaitingProcess++;
-    }
-    return { pending, infeasible, awaitingProcess };
+  waitingLoad(): WaitingActorsLoad {
+    return waitingActorsLoad(this.waiting, this.resources, this.workers.atCap());
   }
+
+  /** Placement group `pg` was removed: its actors here die for good (PlacementGroupRemovedError). */
+  failGroup(pg: string): void {
+    for (const a of this.actors.values())
+      if (groupOfDemand(a.placeDemand) === pg) this.end(a, groupGone(pg), true);
+  }
+}
+
+/** Why an actor of a removed placement group died. */
+function groupGone(pg: string): string {
+  return `its placement group ${pg.slice(0, 12)}… was removed`;
 }

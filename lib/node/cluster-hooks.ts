@@ -5,6 +5,7 @@ import type { HandleHints } from '../protocol/actor-options.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
 import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
+import type { GroupOp } from '../protocol/placement-group.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection, TableNode } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -28,8 +29,13 @@ export interface NamedActor {
 
 /** The cluster layer as the node manager sees it (implemented by cluster/cluster-node.ts). */
 export interface ClusterHooks {
-  /** The node a new task or actor should run on: undefined for here, an Error if none can. */
-  place(spec: TaskSpec): string | undefined | Error;
+  /**
+   * The node a new task or actor should run on: undefined for here, an Error if none can, a
+   * promise when it waits for its placement group to be placed (submit it again once settled).
+   */
+  place(spec: TaskSpec): string | undefined | Error | Promise<void>;
+  /** A process's placement-group request, answered by the head. */
+  placementGroupOp(o: GroupOp): Promise<unknown>;
   /** Sends a task to another node; its results come back to owner on this node. */
   forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void;
   /** An actor call for an actor this node does not host. false: no node knows the actor. */

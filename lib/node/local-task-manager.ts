@@ -10,9 +10,10 @@
 // (the actor manager places waiting actors). Passes are coalesced to one per microtask turn.
 
 import { Deque } from '../base/deque.js';
-import { TaskCancelledError } from '../base/errors.js';
+import { PlacementGroupRemovedError, TaskCancelledError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { reportEvent } from '../protocol/events.js';
+import { groupOfDemand } from '../protocol/placement-group.js';
 import { classKey, type Demand, PIPELINE_DEPTH } from '../protocol/resources.js';
 import { type FunctionDef, TaskKind, type TaskSpec } from '../protocol/spec.js';
 import type { ResultSink } from './owner-router.js';
@@ -42,6 +43,8 @@ interface ClassQueue<W extends WorkerSlot> {
   /** The resources' epoch when a lease last failed to get resources: no retry until something is released. */
   exhaustedAt: number;
   checkedFeasible: boolean;
+  /** The placement group whose bundle resources it asks for, if any (they come and go). */
+  group: string | undefined;
 }
 
 /** What the task manager needs of the worker pool (worker-pool.ts). */
@@ -99,11 +102,22 @@ export class LocalTaskManager<W extends WorkerSlot> {
         warnedInfeasible: false,
         exhaustedAt: -1,
         checkedFeasible: false,
+        group: groupOfDemand(t.spec.demand),
       };
       this.classes.set(key, q);
     }
-    // Asked once per class (a native call): a node's totals do not change while it runs.
-    if (!q.warnedInfeasible && !q.checkedFeasible && !this.resources.feasible(t.spec.demand)) {
+    if (q.group !== undefined && this.resources.bundles.removed(q.group)) {
+      this.tasks.fail(t, groupRemoved(t.spec.name, q.group));
+      return;
+    }
+    // Asked once per class (a native call): a node's totals do not change while it runs (but
+    // for bundles of placement groups, which a task waits for until they are reserved here).
+    if (
+      !q.warnedInfeasible &&
+      !q.checkedFeasible &&
+      q.group === undefined &&
+      !this.resources.feasible(t.spec.demand)
+    ) {
       q.warnedInfeasible = true;
       warn(
         'SUNRAY_INFEASIBLE',
@@ -379,7 +393,9 @@ export class LocalTaskManager<W extends WorkerSlot> {
       if (n === 0) continue;
       pending += n;
       for (const [k, v] of Object.entries(q.demand)) load[k] = (load[k] ?? 0) + v * n;
-      if (!this.resources.feasible(q.demand)) infeasible[classKey(q.demand) || '{}'] = n;
+      // A group's task waits for its bundle, which the group's own demand already counts.
+      if (q.group === undefined && !this.resources.feasible(q.demand))
+        infeasible[classKey(q.demand) || '{}'] = n;
     }
     return { pending, infeasible };
   }
@@ -391,7 +407,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
   takeInfeasible(): HandedOver[] {
     const out: HandedOver[] = [];
     for (const q of this.classes.values()) {
-      if (q.tasks.length === 0 || this.resources.feasible(q.demand)) continue;
+      if (q.tasks.length === 0 || q.group !== undefined || this.resources.feasible(q.demand)) continue;
       for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
         if (t.owner.kind === 'remote') {
           q.tasks.push(t); // forwarded here: stays (its origin placed it)
@@ -405,8 +421,31 @@ export class LocalTaskManager<W extends WorkerSlot> {
     return out;
   }
 
+  /**
+   * Placement group `pg` was removed: its queued tasks fail; the workers running its tasks are
+   * returned for the node to stop (their tasks then fail the same way when retried).
+   */
+  failGroup(pg: string): W[] {
+    const running: W[] = [];
+    for (const q of this.classes.values()) {
+      if (q.group !== pg) continue;
+      for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
+        if (!t.cancelled) this.tasks.fail(t, groupRemoved(t.spec.name, pg));
+      }
+      for (const l of q.leases) if (l.inflight > 0) running.push(l.worker);
+    }
+    return running;
+  }
+
   /** The node shuts down: no more passes. */
   close(): void {
     this.closed = true;
   }
+}
+
+/** The error of a task whose placement group is gone. */
+function groupRemoved(name: string, pg: string): PlacementGroupRemovedError {
+  return new PlacementGroupRemovedError(
+    `task ${name} cannot run: its placement group ${pg.slice(0, 12)}… was removed`,
+  );
 }

@@ -18,7 +18,6 @@ import type { Reader } from '../base/codec.js';
 import { SunrayError, type WorkerStartError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
-import { retryableError } from '../protocol/error-record.js';
 import {
   type FunctionDef,
   NO_DEF,
@@ -28,14 +27,7 @@ import {
   TaskKind,
   type TaskSpec,
 } from '../protocol/spec.js';
-import {
-  type DoneMessage,
-  DoneStatus,
-  Msg,
-  ReturnKind,
-  readDone,
-  returnOf,
-} from '../protocol/worker-messages.js';
+import { type DoneStatus, Msg, type ReturnKind } from '../protocol/worker-messages.js';
 import { ObjectStore } from '../store/index.js';
 import type { NodeRequests } from '../worker/backend.js';
 import type { MemoryRow } from '../worker/ownership/summary.js';
@@ -43,6 +35,7 @@ import { ActorManager } from './actor-manager.js';
 import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
+import { type LocalBundles, nodeGroupParts } from './local-bundles.js';
 import { type HandedOver, LocalTaskManager } from './local-task-manager.js';
 import { LogRouter } from './log-router.js';
 import { MemoryQueries, type MemoryReport } from './memory-queries.js';
@@ -51,10 +44,12 @@ import { metricsSources, observedFrames } from './metrics-sources.js';
 import type { NodeManagerOptions } from './node-options.js';
 import { type LoadSnapshot, loadSnapshot, type NodeStats, nodeStats } from './node-stats.js';
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
+import type { PlacementGroups } from './placement-groups.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
 import { LocalState, usageRow } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
+import { type DoneParts, onDone } from './task-done.js';
 import { checkTaskEventsLimit, TaskEventRecorder, taskRef } from './task-events.js';
 import { TaskStreams } from './task-streams.js';
 import { newTask, TaskTable } from './task-table.js';
@@ -96,6 +91,8 @@ export class NodeManager {
   private readonly defs = new Map<string, FunctionDef>();
   private clusterHooks: ClusterHooks | undefined;
   private closed = false;
+  /** What a Msg.Done reaches (task-done.ts). */
+  private readonly doneParts: DoneParts<W>;
   /** The owner of tasks the driver submits (its CoreWorker: see `driver`). */
   readonly driverOwner: ResultSink;
   /** This node's rows of the state API (listActors, listWorkers). */
@@ -110,6 +107,9 @@ export class NodeManager {
   private readonly observed: (r: Reader, type: number) => void;
   /** Its workers' log files, and where their lines go (to their job's driver). */
   readonly logs: LogRouter;
+  /** Bundles of placement groups reserved here (local-bundles.ts), and the groups it keeps alone or as head. */
+  readonly bundles: LocalBundles;
+  readonly placementGroups: PlacementGroups;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -156,6 +156,16 @@ export class NodeManager {
     this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
       this.actors.placeWaiting(),
     );
+    ({ bundles: this.bundles, placementGroups: this.placementGroups } = nodeGroupParts(
+      this.nodeId,
+      this.resources,
+      {
+        failGroup: (pg) => this.taskManager.failGroup(pg),
+        failActors: (pg) => this.actors.failGroup(pg),
+        releaseIdle: () => this.taskManager.releaseIdle(),
+        dispatch: () => this.scheduleDispatch(),
+      },
+    ));
     this.localState = new LocalState(
       this.nodeId,
       this.actors,
@@ -181,6 +191,7 @@ export class NodeManager {
       localState: this.localState,
       taskEvents: this.taskEvents,
       tasks: this.tasks,
+      placementGroups: this.placementGroups,
     });
     this.requests = new RequestServer(handlers, (index) => this.workers.get(index));
     const { nodeId, tasks, actors, workers, store } = this;
@@ -189,6 +200,12 @@ export class NodeManager {
     this.observed = observedFrames({ ...parts, metrics: this.metrics });
     this.cancels = new TaskCancels(this.tasks, this.taskManager, this.actors, () => this.clusterHooks);
     this.streams = new TaskStreams(this.tasks, this.router, () => this.clusterHooks);
+    this.doneParts = {
+      ...{ tasks: this.tasks, workers: this.workers, taskManager: this.taskManager, actors: this.actors },
+      taskEvents: this.taskEvents,
+      scheduleDispatch: () => this.scheduleDispatch(),
+      updateRef: () => this.updateRef(),
+    };
     this.completion.start();
     process.on('exit', this.drainOnExit);
   }
@@ -276,6 +293,12 @@ export class NodeManager {
     if (cluster && owner.kind !== 'remote' && spec.kind !== TaskKind.ActorCall) {
       // Tasks forwarded here run here (no ping-pong); our own may go to another node.
       const where = cluster.place(spec);
+      if (where instanceof Promise) {
+        // Its placement group is not placed yet: submitted again once it is (or failed).
+        const again = () => this.submit(spec, def, owner, retriesLeft);
+        where.then(again, (err: Error) => this.closed || this.notifyFailed(spec, owner, err));
+        return;
+      }
       if (where instanceof Error) {
         this.taskEvents.failed(taskRef(spec, owner), where);
         owner.failed(spec, where);
@@ -322,7 +345,7 @@ export class NodeManager {
         return;
       }
       case Msg.Done:
-        this.onDone(r);
+        onDone(this.doneParts, r);
         return;
       case Msg.Submit: {
         const index = r.u32();
@@ -386,48 +409,6 @@ export class NodeManager {
       default:
         warn('SUNRAY_UNKNOWN_MESSAGE', `node manager got an unknown message type ${type}; ignored`);
     }
-  }
-
-  /** Msg.Done: a task, actor creation or routed actor call finished (or threw). */
-  private onDone(r: Reader): void {
-    const done = readDone(r, DONE_SCRATCH);
-    const hex = done.taskKey;
-    const t = this.tasks.get(hex);
-    // Calls are counted by their actor, not by its worker. A Done from a process no longer
-    // running the call (it died: the call waits for the restart), or from a host a shared
-    // actor left while constructing, is stale.
-    if (t?.spec.kind !== TaskKind.ActorCall) this.workers.get(done.worker)?.taskDone(hex);
-    if (t !== undefined && t.spec.kind !== TaskKind.Task && t.worker?.index !== done.worker) return;
-    if (!t) return;
-    this.taskManager.taskEnded(t);
-    if (!t.cancelled) {
-      const failed = done.status === DoneStatus.Ok ? undefined : (done.returns[0]?.payload ?? EMPTY);
-      this.taskEvents.ended(t, done.startedAt, done.endedAt, failed);
-    }
-    if (t.spec.kind === TaskKind.ActorCreate) {
-      this.actors.created(t, done.status, done.returns[0]?.payload);
-      return;
-    }
-    if (t.spec.kind === TaskKind.ActorCall) this.actors.callDone(t);
-    const retry = done.status === DoneStatus.Error && t.spec.retryExceptions && t.retriesLeft > 0;
-    if (retry && !t.cancelled && retryableError(t.spec.retryOn, done.returns[0]?.payload ?? EMPTY)) {
-      this.tasks.retry(t);
-      if (t.spec.kind === TaskKind.ActorCall) this.actors.route(t);
-      else this.taskManager.enqueue(t, true);
-      this.scheduleDispatch();
-      return;
-    }
-    this.tasks.delete(hex);
-    if (!t.cancelled) {
-      const { owner } = t;
-      const { status } = done;
-      for (let i = 0; i < t.spec.numReturns; i++) {
-        const ret = returnOf(status, done.returns, i);
-        owner.returned(hex, i, status, ret?.kind ?? ReturnKind.Inline, ret?.payload ?? EMPTY);
-      }
-    }
-    this.scheduleDispatch();
-    if (this.tasks.size === 0) this.updateRef();
   }
 
   private onWorkerExit(w: W, code: number | null, signal: NodeJS.Signals | null): void {
@@ -572,6 +553,7 @@ export class NodeManager {
     if (this.closed) return;
     this.closed = true;
     this.taskManager.close();
+    this.placementGroups.close();
     this.taskEvents.close();
     await this.metrics.close();
     this.router.close();
@@ -588,13 +570,3 @@ export class NodeManager {
     this.store.close();
   }
 }
-
-/** Every Done is read into this (readDone): onDone is done with it before the next. */
-const DONE_SCRATCH: DoneMessage = {
-  worker: 0,
-  taskKey: '',
-  status: DoneStatus.Ok,
-  returns: [],
-  startedAt: 0,
-  endedAt: 0,
-};

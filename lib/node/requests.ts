@@ -18,6 +18,7 @@ import { ObjectId, type ObjectStore } from '../store/index.js';
 import type { NodeInfo, NodeRequests } from '../worker/backend.js';
 import type { ActorManager } from './actor-manager.js';
 import type { ClusterHooks, FetchOutcome } from './cluster-hooks.js';
+import { type PlacementGroups, runGroupOp } from './placement-groups.js';
 import type { LocalState } from './state-rows.js';
 import type { TaskEventRecorder, TaskRef } from './task-events.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -54,6 +55,8 @@ export interface RequestTargets {
   /** This node's task records (the table of tasks when it is on its own), and its tasks now. */
   readonly taskEvents: Pick<TaskEventRecorder, 'table' | 'live'>;
   readonly tasks: { values(): Iterable<TaskRef> };
+  /** The placement groups this node keeps when it is in no cluster (the head's answer otherwise). */
+  readonly placementGroups: PlacementGroups;
 }
 
 /**
@@ -101,6 +104,7 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       return cluster ? cluster.readLog(req) : NO_LOG_FILE;
     },
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
+    placementGroup: (op) => node.cluster()?.placementGroupOp(op) ?? runGroupOp(node.placementGroups, op),
     listState: (kind, selection) => {
       const cluster = node.cluster();
       if (kind === 'tasks') {

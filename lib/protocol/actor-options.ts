@@ -3,6 +3,7 @@
 // by the node that places it (cluster/) and the node that hosts it (node/actor-manager.ts):
 // one type and one encoder/decoder for all of them, and Ray's defaults stated once here.
 
+import { groupDemand, groupPlaceOfDemand } from './placement-group.js';
 import type { Demand } from './resources.js';
 
 /**
@@ -118,6 +119,10 @@ export function restartBudget(n: number): number {
  */
 export function actorPlaceDemand(o: ActorCreateOptions, specDemand: Demand): Demand {
   if (o.explicitResources) return specDemand;
+  // In a placement group, its demand holds the bundle's marker: the CPU it takes to be placed
+  // comes from the bundle.
+  const g = groupPlaceOfDemand(specDemand);
+  if (g) return o.isolation === 'shared' ? specDemand : groupDemand(ACTOR_PLACE_DEMAND, g.pg, g.index);
   return o.isolation === 'shared' ? {} : ACTOR_PLACE_DEMAND;
 }
 

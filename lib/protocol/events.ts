@@ -78,11 +78,11 @@ export interface ActorDiedEvent {
 
 /** Work asks for more resources than its node has in all: it waits for a node that can run it. */
 export interface InfeasibleEvent {
-  /** A task, or an actor to be placed. */
-  kind: 'task' | 'actor';
-  /** The task's or actor class's name. */
+  /** A task, an actor to be placed, or a placement group (reported where the group is kept). */
+  kind: 'task' | 'actor' | 'placementGroup';
+  /** The task's or actor class's name (a group's name, or its id). */
   name: string;
-  /** What it asks for. */
+  /** What it asks for (a group: its bundles summed). */
   demand: Record<string, number>;
   /** The node it waits on, and that node's resources in all. */
   nodeId: string;

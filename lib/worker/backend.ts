@@ -3,6 +3,7 @@
 // over its rings (worker-backend.ts).
 import type { HandleHints } from '../protocol/actor-options.js';
 import type { LogChunk, LogRead } from '../protocol/log-lines.js';
+import type { GroupOp } from '../protocol/placement-group.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { RowSelection, StateKind } from '../protocol/state-rows.js';
 import type { TaskRecord } from '../protocol/task-events.js';
@@ -76,6 +77,8 @@ export interface NodeRequests {
   logFiles(): StateAnswer | Promise<StateAnswer>;
   /** Reads a worker's log file on the node it is on. */
   readLog(req: LogRead): LogChunk | Promise<LogChunk>;
+  /** An operation on the cluster's placement groups (the head's manager answers it). */
+  placementGroup(op: GroupOp): Promise<unknown>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,

@@ -14,6 +14,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { IdGenerator } from '../base/ids.js';
 import { ObjectRef } from '../base/object-ref.js';
 import { encode } from '../base/serialization.js';
+import type { GroupStrategy } from '../protocol/placement-group.js';
 import type { FunctionDef, SpecBase } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { CompletionIterator, type CompletionOptions } from './as-completed.js';
@@ -50,6 +51,8 @@ export interface TaskContext {
   assignedResources: Readonly<Record<string, number>>;
   /** The job it belongs to (protocol/job.ts): a task's own, an actor's calls their actor's. */
   readonly job: string;
+  /** The placement group it runs in (an actor's calls: the actor's), if any. */
+  readonly placementGroup?: GroupStrategy | undefined;
 }
 
 export class CoreWorker {

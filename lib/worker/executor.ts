@@ -15,6 +15,7 @@ import { deserialize } from '../base/serialization.js';
 import { decodeActorOptions } from '../protocol/actor-options.js';
 import type { ChannelWriter } from '../protocol/channel.js';
 import { encodeErrorRecord, errorRecord, thrownErrorRecord } from '../protocol/error-record.js';
+import { type GroupStrategy, groupStrategyOf } from '../protocol/placement-group.js';
 import { ArgKind, decodeArgs, type FunctionDef, specKey, TaskKind, type TaskSpec } from '../protocol/spec.js';
 import { backpressureOf, STREAM_STOP, writeGeneratorItem } from '../protocol/streaming.js';
 import { eventTime } from '../protocol/task-events.js';
@@ -159,6 +160,7 @@ export class Executor {
       o.isolation === 'shared',
       spec.demand,
       spec.job,
+      spec.strategy,
     );
     actor.groups.configure(spec.maxConcurrency, o.concurrencyGroups);
     this.actors.add(actor);
@@ -585,6 +587,9 @@ class CallContext implements TaskContext {
   }
   get actorId(): Buffer | undefined {
     return this.spec.kind === TaskKind.Task ? undefined : this.spec.actorId;
+  }
+  get placementGroup(): GroupStrategy | undefined {
+    return groupStrategyOf(this.actor?.strategy ?? this.spec.strategy);
   }
 }
 

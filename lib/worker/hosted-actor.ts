@@ -31,6 +31,8 @@ export class HostedActor<J> {
     readonly resources: Readonly<Record<string, number>>,
     /** Its creator's job: its calls run in it, as in Ray. */
     readonly job: string,
+    /** Its creation's scheduling strategy (a placement group's, for its calls' children). */
+    readonly strategy = '',
   ) {}
 
   /** Whether none of its calls wait or run. */

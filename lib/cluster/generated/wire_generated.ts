@@ -43,13 +43,15 @@ export enum Body {
   StateQuery = 28,
   StateRows = 29,
   TaskEvents = 30,
-  LogLines = 31
+  LogLines = 31,
+  GroupOp = 32,
+  GroupReply = 33
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
+  accessor: (obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -83,15 +85,17 @@ export function unionToBody(
     case 'StateRows': return accessor(new StateRows())! as StateRows;
     case 'TaskEvents': return accessor(new TaskEvents())! as TaskEvents;
     case 'LogLines': return accessor(new LogLines())! as LogLines;
+    case 'GroupOp': return accessor(new GroupOp())! as GroupOp;
+    case 'GroupReply': return accessor(new GroupReply())! as GroupReply;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null, 
+  accessor: (index: number, obj:CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult) => CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null, 
   index: number
-): CancelTask|Challenge|ErrorReply|Event|FreeObject|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
+): CancelTask|Challenge|ErrorReply|Event|FreeObject|GroupOp|GroupReply|Heartbeat|Hello|KillActor|KvDelete|KvGet|KvPut|KvReply|LeaveNode|LogLines|NodeInfo|NodeTable|ObjectChunk|OwnersDied|Proof|PullObject|RefOps|RefOpsAck|RegisterNode|ReleaseActor|StateQuery|StateRows|StatusRequest|StreamConsumed|SubmitTask|TaskEvents|TaskResult|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -125,6 +129,8 @@ export function unionListToBody(
     case 'StateRows': return accessor(index, new StateRows())! as StateRows;
     case 'TaskEvents': return accessor(index, new TaskEvents())! as TaskEvents;
     case 'LogLines': return accessor(index, new LogLines())! as LogLines;
+    case 'GroupOp': return accessor(index, new GroupOp())! as GroupOp;
+    case 'GroupReply': return accessor(index, new GroupReply())! as GroupReply;
     default: return null;
   }
 }
@@ -3015,6 +3021,104 @@ static createOwnersDied(builder:flatbuffers.Builder, ownerIdsOffset:flatbuffers.
   OwnersDied.startOwnersDied(builder);
   OwnersDied.addOwnerIds(builder, ownerIdsOffset);
   return OwnersDied.endOwnersDied(builder);
+}
+}
+
+/**
+ * Placement groups (protocol/placement-group.ts): to the head, an operation on its groups
+ * (create, remove, get, wait, table, locate); from the head to a node, one of the two phases
+ * of reserving bundles there (prepare, commit) or giving them back (release). As JSON.
+ */
+export class GroupOp {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):GroupOp {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsGroupOp(bb:flatbuffers.ByteBuffer, obj?:GroupOp):GroupOp {
+  return (obj || new GroupOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsGroupOp(bb:flatbuffers.ByteBuffer, obj?:GroupOp):GroupOp {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new GroupOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+bodyJson():string|null
+bodyJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+bodyJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startGroupOp(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addBodyJson(builder:flatbuffers.Builder, bodyJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, bodyJsonOffset, 0);
+}
+
+static endGroupOp(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createGroupOp(builder:flatbuffers.Builder, bodyJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  GroupOp.startGroupOp(builder);
+  GroupOp.addBodyJson(builder, bodyJsonOffset);
+  return GroupOp.endGroupOp(builder);
+}
+}
+
+/**
+ * The answer to a GroupOp, as JSON (null when it has none).
+ */
+export class GroupReply {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):GroupReply {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsGroupReply(bb:flatbuffers.ByteBuffer, obj?:GroupReply):GroupReply {
+  return (obj || new GroupReply()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsGroupReply(bb:flatbuffers.ByteBuffer, obj?:GroupReply):GroupReply {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new GroupReply()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+bodyJson():string|null
+bodyJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+bodyJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startGroupReply(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addBodyJson(builder:flatbuffers.Builder, bodyJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, bodyJsonOffset, 0);
+}
+
+static endGroupReply(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createGroupReply(builder:flatbuffers.Builder, bodyJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  GroupReply.startGroupReply(builder);
+  GroupReply.addBodyJson(builder, bodyJsonOffset);
+  return GroupReply.endGroupReply(builder);
 }
 }
 

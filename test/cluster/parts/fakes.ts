@@ -6,8 +6,10 @@
 import type { LoadSnapshot, LocalNode } from '../../../lib/cluster/local-node.js';
 import type { Message, NodeInfoMsg, Parsed } from '../../../lib/cluster/messages.js';
 import type { PeerConn, PeerLinks } from '../../../lib/cluster/peers.js';
+import type { LocalBundles } from '../../../lib/node/local-bundles.js';
 import type { HandedOver } from '../../../lib/node/local-task-manager.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
+import type { PlacementGroups } from '../../../lib/node/placement-groups.js';
 import { TaskEventRecorder } from '../../../lib/node/task-events.js';
 import type { LogLine } from '../../../lib/protocol/log-lines.js';
 import { encodeArgs, type FunctionDef, NO_DEF, TaskKind, type TaskSpec } from '../../../lib/protocol/spec.js';
@@ -110,6 +112,9 @@ export class FakeLocal implements LocalNode {
   } as unknown as ObjectStore;
   readonly pool = { total: () => ({ CPU: 2 }), available: () => ({ CPU: 2 }) };
   readonly opts = { objectStoreMemory: 1 << 20 };
+  /** No part under test here reaches placement groups. */
+  readonly placementGroups = {} as PlacementGroups;
+  readonly bundles = {} as LocalBundles;
   /** One row per kind, naming this node (the state API's gathering is checked with them). */
   readonly localState = { rows: (kind: string) => [{ kind, nodeId: this.nodeId }] };
   readonly remoteOwner = sinkOf('remote', 'remote');

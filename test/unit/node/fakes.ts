@@ -253,6 +253,9 @@ export class FakeCluster implements ClusterHooks {
   place(): undefined {
     return undefined;
   }
+  placementGroupOp(): Promise<unknown> {
+    return Promise.resolve(null);
+  }
   stateRows(): Promise<{ rows: unknown[]; unreachable: string[] }> {
     return Promise.resolve({ rows: [], unreachable: [] });
   }

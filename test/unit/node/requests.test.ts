@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { Reader, Writer } from '../../../lib/base/codec.js';
 import { deserialize, serialize } from '../../../lib/base/serialization.js';
+import type { PlacementGroups } from '../../../lib/node/placement-groups.js';
 import { nodeRequestHandlers, type RequestHandlers, RequestServer } from '../../../lib/node/requests.js';
 import { TaskEventRecorder } from '../../../lib/node/task-events.js';
 import { Msg } from '../../../lib/protocol/worker-messages.js';
@@ -31,6 +32,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     listState: () => ({ rows: [], unreachable: [] }),
     logFiles: () => ({ rows: [], unreachable: [] }),
     readLog: () => ({ text: '', size: -1 }),
+    placementGroup: () => Promise.resolve(null),
   };
 }
 
@@ -123,6 +125,7 @@ describe('request server', () => {
       localState: { rows: () => [] },
       taskEvents: new TaskEventRecorder('n', true, 10, () => undefined),
       tasks: { values: () => [] },
+      placementGroups: {} as PlacementGroups,
     });
     const view = new Uint8Array([1, 2, 3]);
     h.actorState(view as Buffer); // what a worker's request carries: a view, not a Buffer
@@ -198,6 +201,7 @@ describe('request server', () => {
       },
       taskEvents: new TaskEventRecorder('n', true, 10, () => undefined),
       tasks: { values: () => [] },
+      placementGroups: {} as PlacementGroups,
     });
     const read = { pid: 7, stream: 'out', offset: 0, maxBytes: 10 } as const;
     expect(h.readLog({ ...read, nodeId: 'ab' })).toEqual({ text: 'hi\n', size: 3 });
