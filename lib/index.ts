@@ -81,6 +81,7 @@ export {
   listJobs,
   listNodes,
   listObjects,
+  listPlacementGroups,
   listTasks,
   listWorkers,
   type ObjectSummary,

@@ -5,6 +5,7 @@
 // filters, limits and picks the columns shown without `detail`, for this API and `sunray
 // list` alike.
 import type { JobStateRow } from '../protocol/job.js';
+import type { PlacementGroupRow } from '../protocol/placement-group.js';
 import {
   type ActorStateName,
   type ActorStateRow,
@@ -120,6 +121,16 @@ export function listObjects(
  */
 export function listJobs(opts: ListOptions<JobStateRow> = {}): Promise<ListResult<Partial<JobStateRow>>> {
   return list('jobs', opts);
+}
+
+/**
+ * Every placement group of the cluster, removed ones too (Ray's list_placement_groups): its
+ * state, strategy, bundles and the node each is reserved on, and why it waits if it does.
+ */
+export function listPlacementGroups(
+  opts: ListOptions<PlacementGroupRow> = {},
+): Promise<ListResult<Partial<PlacementGroupRow>>> {
+  return list('placementGroups', opts);
 }
 
 /** summarizeObjects(): objects by the call site that made them. */

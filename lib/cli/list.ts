@@ -19,9 +19,9 @@ import { HEAD_FLAGS, headTarget } from './head-target.js';
 
 /** The flags of `sunray list`. */
 export const SPEC: VerbSpec = {
-  name: 'list actors|workers|nodes|tasks|objects|jobs',
+  name: 'list actors|workers|nodes|tasks|objects|jobs|placement-groups',
   summary:
-    "Lists the cluster's actors, worker processes, nodes (dead ones too), tasks, object references or jobs (driver programs), as Ray's `ray list`.",
+    "Lists the cluster's actors, worker processes, nodes (dead ones too), tasks, object references, jobs (driver programs) or placement groups, as Ray's `ray list`.",
   flags: {
     ...HEAD_FLAGS,
     filter: {
@@ -44,7 +44,9 @@ export const SUMMARY_SPEC: VerbSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const [kind, ...rest] = argv;
+  const [given, ...rest] = argv;
+  // Ray's CLI spells it placement-groups; the state API's kind is placementGroups.
+  const kind = given === 'placement-groups' ? 'placementGroups' : given;
   if (kind === '--help' || kind === '-h') {
     process.stdout.write(usage(SPEC));
     return 0;

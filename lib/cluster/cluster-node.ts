@@ -15,7 +15,7 @@ import type { JobStateRow } from '../protocol/job.js';
 import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
 import { type GroupOp, groupStrategyOf } from '../protocol/placement-group.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
-import { TaskKind } from '../protocol/spec.js';
+import { NO_DEF, TaskKind } from '../protocol/spec.js';
 import type { LocalStateKind, RowSelection } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
@@ -117,7 +117,9 @@ export class ClusterNode implements ClusterHooks {
       table,
       peers,
       (kind, selectionJson) => manager.localState.rows(kind, selectionJson),
-      directory ? () => directory.jobs.rows() : undefined,
+      directory
+        ? { jobs: () => directory.jobs.rows(), placementGroups: () => manager.placementGroups.rows() }
+        : undefined,
       () => this.membership.headConn,
     );
     this.logs = new LogLink(
@@ -295,9 +297,15 @@ export class ClusterNode implements ClusterHooks {
   }
 
   forward(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
-    if (spec.kind === TaskKind.ActorCreate) this.actors.placed(nodeId, spec, def, owner);
-    else this.forwarding.track(nodeId, spec, def, owner);
+    if (spec.kind !== TaskKind.ActorCreate) {
+      this.forwarding.track(nodeId, spec, def, owner);
+      this.forwarding.send(nodeId, spec, def);
+      return;
+    }
+    const waited = this.actors.placed(nodeId, spec, def, owner);
     this.forwarding.send(nodeId, spec, def);
+    // Calls made while it waited for its placement group: behind the creation.
+    for (const c of waited) this.forward(nodeId, c.spec, NO_DEF, c.owner);
   }
 
   routeActorCall(spec: TaskSpec, owner: ResultSink): boolean {

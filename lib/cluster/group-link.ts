@@ -5,7 +5,7 @@
 // i (any bundle: this node if it holds one, else the group's nodes in turn), waiting while
 // the group is not CREATED; where bundles are is cached until a node dies.
 import { ClusterConnectionError, PlacementGroupRemovedError } from '../base/errors.js';
-import type { BundleToPlace } from '../node/bundle-placement.js';
+import type { BundleNode, BundleToPlace } from '../node/bundle-placement.js';
 import type { LocalBundles } from '../node/local-bundles.js';
 import { type BundleHosts, type PlacementGroups, runGroupOp } from '../node/placement-groups.js';
 import type {
@@ -24,6 +24,24 @@ import type { PeerLinks } from './peers.js';
 const WAIT_ROUND_MS = 10_000;
 /** A group the head does not know yet (its create may be on its way) is asked for this long. */
 const UNKNOWN_GRACE_MS = 5_000;
+/** How long the head waits for a node to say what it has free before placing bundles. */
+const AVAILABLE_MS = 2_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no answer in time')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
 
 /** What the link needs: this node's groups and bundles, the table, peers and the head. */
 export interface GroupLinkOptions {
@@ -93,7 +111,8 @@ export class GroupLink {
     try {
       const o = JSON.parse(m.bodyJson) as GroupOp | BundleOp;
       let answer: unknown = null;
-      if (o.op === 'prepare') answer = this.opts.bundles.prepare(o.pg, o.bundles);
+      if (o.op === 'available') answer = this.opts.bundles.node(this.opts.table.selfId);
+      else if (o.op === 'prepare') answer = this.opts.bundles.prepare(o.pg, o.bundles);
       else if (o.op === 'commit') this.opts.bundles.commit(o.pg, o.indexes);
       else if (o.op === 'release') this.opts.bundles.release(o.pg, o.indexes, o.removed);
       else if (this.opts.head) answer = await runGroupOp(this.opts.groups, o);
@@ -147,13 +166,21 @@ export class GroupLink {
     const remote = async (nodeId: string, o: BundleOp): Promise<unknown> =>
       this.ask(await peers.peer(nodeId), o);
     return {
-      nodes: () => {
-        const out = [bundles.node(self)];
-        for (const n of table.values()) {
-          if (n.alive && n.nodeId !== self)
-            out.push({ nodeId: n.nodeId, total: n.total, available: n.available });
-        }
-        return out;
+      nodes: async () => {
+        const others = [...table.values()].filter((n) => n.alive && n.nodeId !== self);
+        // Each node says what it has now (heartbeats lag behind reservations); one that does
+        // not answer in time is taken as the table last heard it.
+        const asked = await Promise.all(
+          others.map((n) =>
+            withDeadline(remote(n.nodeId, { op: 'available' }) as Promise<BundleNode>, AVAILABLE_MS).catch(
+              () => undefined,
+            ),
+          ),
+        );
+        return [
+          bundles.node(self),
+          ...others.map((n, i) => asked[i] ?? { nodeId: n.nodeId, total: n.total, available: n.available }),
+        ];
       },
       prepare: async (nodeId, pg, bs: BundleToPlace[]) =>
         nodeId === self

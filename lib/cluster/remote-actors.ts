@@ -86,8 +86,17 @@ export class RemoteActors {
 
   constructor(private readonly opts: RemoteActorsOptions) {}
 
-  /** An actor this node creates on nodeId (again, after a restart: its restart budget is kept). */
-  placed(nodeId: string, spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
+  /**
+   * An actor this node creates on nodeId (again, after a restart: its restart budget is kept).
+   * Returns the calls that waited for its placement group: the caller sends them after the
+   * creation, so they arrive behind it.
+   */
+  placed(
+    nodeId: string,
+    spec: TaskSpec,
+    def: FunctionDef,
+    owner: ResultSink,
+  ): Array<{ spec: TaskSpec; owner: ResultSink }> {
     const hex = spec.actorId.toString('hex');
     const prev = this.actors.get(hex);
     const opts = decodeActorOptions(spec.method);
@@ -102,7 +111,7 @@ export class RemoteActors {
       className: opts.className,
     });
     this.opts.table.addExtraLoad(nodeId, actorPlaceDemand(opts, spec.demand));
-    for (const c of prev?.queued ?? []) this.opts.forward(nodeId, c.spec, NO_DEF, c.owner);
+    return prev?.queued ?? [];
   }
 
   /**

@@ -4,6 +4,7 @@
 // are the head's alone (its directory's job table): other nodes ask it.
 import type { JobStateRow } from '../protocol/job.js';
 import { type LogChunk, type LogRead, NO_LOG_FILE, readLogRead } from '../protocol/log-lines.js';
+import type { PlacementGroupRow } from '../protocol/placement-group.js';
 import type { LocalStateKind } from '../protocol/state-rows.js';
 import type { Conn } from './connection.js';
 import type { Message, Parsed } from './messages.js';
@@ -29,8 +30,10 @@ export class StateQueries {
     private readonly peers: Pick<PeerLinks, 'peer'>,
     /** This node's own rows of a kind (for logRead, of a selection: a LogRead as JSON). */
     private readonly local: (kind: LocalStateKind, selectionJson?: string) => unknown[] | Promise<unknown[]>,
-    /** The head's table of jobs (on the head; undefined elsewhere). */
-    private readonly headJobs: (() => JobStateRow[]) | undefined,
+    /** The head's tables of jobs and placement groups (on the head; undefined elsewhere). */
+    private readonly headTables:
+      | { jobs(): JobStateRow[]; placementGroups(): PlacementGroupRow[] }
+      | undefined,
     /** The connection to the head (other nodes). */
     private readonly headConn: () =>
       | { readonly closed: boolean; requestCb(m: Message, cb: (p: Parsed | Error) => void): void }
@@ -39,7 +42,7 @@ export class StateQueries {
 
   /** The cluster's jobs: the head's table, asked of the head from other nodes. */
   async jobs(): Promise<JobStateRow[]> {
-    if (this.headJobs) return this.headJobs();
+    if (this.headTables) return this.headTables.jobs();
     const c = this.headConn();
     if (!c || c.closed) throw new Error('the head is not reachable; try again once this node rejoined it');
     const rows = await withDeadline(rowsOf(c, { t: 'stateQuery', kind: 'jobs', cluster: false }));
@@ -107,7 +110,8 @@ export class StateQueries {
         rowsJson: JSON.stringify(rows),
         unreachableJson: JSON.stringify(unreachable),
       });
-    if (m.kind === 'jobs') return answer(this.headJobs?.() ?? []);
+    if (m.kind === 'jobs') return answer(this.headTables?.jobs() ?? []);
+    if (m.kind === 'placementGroups') return answer(this.headTables?.placementGroups() ?? []);
     if (m.kind === 'logRead') {
       const req = readLogRead(m.selectionJson);
       if (!req) return answer([NO_LOG_FILE]);

@@ -35,7 +35,7 @@ export async function queryState(
   }
   const r = await askHead(address, token, {
     t: 'stateQuery',
-    kind: kind satisfies LocalStateKind | 'tasks' | 'jobs',
+    kind: kind satisfies LocalStateKind | 'tasks' | 'jobs' | 'placementGroups',
     cluster: true,
     selectionJson:
       kind === 'tasks' ? JSON.stringify({ filters: selection.filters ?? [], limit: selection.limit }) : '',

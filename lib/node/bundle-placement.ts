@@ -88,9 +88,9 @@ export function placeBundles(
     }
     case 'STRICT_SPREAD': {
       const avail = nodes.filter((n) => !used.has(n.nodeId));
-      if (avail.length < bundles.length) {
+      if (!distinctHosts(bundles, avail)) {
         return {
-          infeasible: `STRICT_SPREAD: ${bundles.length} bundle(s) need as many nodes, ${avail.length} are left`,
+          infeasible: `STRICT_SPREAD: ${bundles.length} bundle(s) need as many nodes able to hold them, and fewer are there`,
         };
       }
       // Biggest bundles first, each on the emptiest node left that holds it.
@@ -162,6 +162,26 @@ export function placeBundles(
       return { assign };
     }
   }
+}
+
+/**
+ * Whether each bundle could have a node of its own among `nodes`, were they idle: biggest
+ * bundles first, each on the smallest node that holds it (best fit: a greedy matching).
+ */
+function distinctHosts(bundles: BundleToPlace[], nodes: BundleNode[]): boolean {
+  const left = [...nodes];
+  const size = (d: Demand) => Object.values(d).reduce((s, v) => s + v, 0);
+  for (const b of [...bundles].sort((x, y) => size(y.resources) - size(x.resources))) {
+    let pick = -1;
+    left.forEach((n, i) => {
+      if (!fitsIn(n.total, b.resources)) return;
+      const chosen = left[pick];
+      if (pick < 0 || (chosen && room(n.total, b.resources) < room(chosen.total, b.resources))) pick = i;
+    });
+    if (pick < 0) return false;
+    left.splice(pick, 1);
+  }
+  return true;
 }
 
 /** The node with the most room for `d` among `candidates` (ties: the first). */

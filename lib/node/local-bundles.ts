@@ -89,7 +89,7 @@ export function selfHosts(nodeId: string, local: LocalBundles): BundleHosts {
     if (id !== nodeId) throw new Error(`node ${id} is not this node`);
   };
   return {
-    nodes: () => [local.node(nodeId)],
+    nodes: async () => [local.node(nodeId)],
     prepare: async (id, pg, bundles) => {
       here(id);
       return local.prepare(pg, bundles);

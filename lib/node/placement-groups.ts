@@ -22,8 +22,8 @@ import { type BundleNode, type BundleToPlace, placeBundles } from './bundle-plac
 
 /** The nodes bundles can be reserved on, as the group manager reaches them. */
 export interface BundleHosts {
-  /** The alive nodes with their resources now. */
-  nodes(): BundleNode[];
+  /** The alive nodes with their resources now (asked of each: heartbeats lag behind reservations). */
+  nodes(): Promise<BundleNode[]>;
   /** Phase one on a node: holds these bundles' resources; false if they are not all free. */
   prepare(nodeId: string, pg: string, bundles: BundleToPlace[]): Promise<boolean>;
   /** Phase two: the prepared bundles become usable by the group's tasks. */
@@ -206,10 +206,15 @@ export class PlacementGroups {
 
   private async scheduleAll(): Promise<void> {
     let waiting = false;
+    let nodes: BundleNode[] | undefined;
     for (const [id, g] of this.groups) {
       if (this.closed) return;
       if (g.state !== 'PENDING' && g.state !== 'RESCHEDULING') continue;
-      if (!(await this.scheduleOne(id, g))) waiting = true;
+      // Asked once per pass, and again after a group took some.
+      nodes ??= await this.hosts.nodes();
+      const placed = await this.scheduleOne(id, g, nodes);
+      if (!placed) waiting = true;
+      else nodes = undefined;
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -220,7 +225,7 @@ export class PlacementGroups {
   }
 
   /** One try at placing a group's unplaced bundles; true if it is placed now. */
-  private async scheduleOne(id: string, g: GroupRec): Promise<boolean> {
+  private async scheduleOne(id: string, g: GroupRec, nodes: BundleNode[]): Promise<boolean> {
     const todo: BundleToPlace[] = [];
     const placed = new Map<number, string>();
     g.req.bundles.forEach((resources, index) => {
@@ -228,7 +233,7 @@ export class PlacementGroups {
       if (at === '') todo.push({ index, resources });
       else placed.set(index, at);
     });
-    const p = placeBundles(todo, g.req.strategy, this.hosts.nodes(), placed);
+    const p = placeBundles(todo, g.req.strategy, nodes, placed);
     if ('infeasible' in p || 'wait' in p) {
       g.pendingReason = 'infeasible' in p ? `infeasible: ${p.infeasible}` : p.wait;
       if ('infeasible' in p && !g.warnedInfeasible) {

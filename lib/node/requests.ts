@@ -121,6 +121,11 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
           ? cluster.jobRows().then((rows) => ({ rows, unreachable: [] }))
           : { rows: own, unreachable: [] };
       }
+      if (kind === 'placementGroups') {
+        const op = { op: 'table' } as const;
+        const rows = cluster ? cluster.placementGroupOp(op) : runGroupOp(node.placementGroups, op);
+        return rows.then((r) => ({ rows: r as unknown[], unreachable: [] }));
+      }
       if (kind === 'nodes') {
         return { rows: (cluster ? cluster.nodes() : [selfNode(node)]).map(nodeRow), unreachable: [] };
       }

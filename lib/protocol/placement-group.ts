@@ -224,6 +224,7 @@ export interface GroupOpResults {
 
 /** What the head's group manager asks of a node about bundles there (the two phases). */
 export type BundleOp =
+  | { op: 'available' }
   | { op: 'prepare'; pg: string; bundles: Array<{ index: number; resources: Demand }> }
   | { op: 'commit'; pg: string; indexes: number[] }
   | { op: 'release'; pg: string; indexes: number[]; removed: boolean };

@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../base/errors.js';
 import type { JobStateRow } from './job.js';
 import { NODE_ID_LABEL } from './node-labels.js';
+import type { PlacementGroupRow } from './placement-group.js';
 import type { TaskStateName, TaskStateRow } from './task-events.js';
 
 /** An actor's state, as Ray names it. */
@@ -150,6 +151,7 @@ export interface StateRows {
   tasks: TaskStateRow;
   objects: ObjectStateRow;
   jobs: JobStateRow;
+  placementGroups: PlacementGroupRow;
 }
 
 /**
@@ -209,7 +211,15 @@ export type LocalStateKind =
 export type StateKind = keyof StateRows;
 
 /** The state kinds, for checks and the CLI. */
-export const STATE_KINDS: readonly StateKind[] = ['actors', 'workers', 'nodes', 'tasks', 'objects', 'jobs'];
+export const STATE_KINDS: readonly StateKind[] = [
+  'actors',
+  'workers',
+  'nodes',
+  'tasks',
+  'objects',
+  'jobs',
+  'placementGroups',
+];
 
 /** Every column of each kind (filters may name any of them). */
 export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])[] } = {
@@ -279,6 +289,20 @@ export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])
     'endTime',
     'message',
   ],
+  placementGroups: [
+    'placementGroupId',
+    'name',
+    'namespace',
+    'state',
+    'strategy',
+    'bundles',
+    'lifetime',
+    'creatorJobId',
+    'pendingReason',
+    'createdAt',
+    'scheduledAt',
+    'removedAt',
+  ],
 };
 
 /** The columns each kind shows without `detail` (Ray's default columns); the rest need it. */
@@ -302,6 +326,7 @@ export const DEFAULT_COLUMNS: { readonly [K in StateKind]: readonly (keyof State
   ],
   objects: ['objectId', 'objectSize', 'referenceType', 'taskStatus', 'nodeId', 'pid', 'type', 'callSite'],
   jobs: ['jobId', 'type', 'status', 'entrypoint', 'startTime', 'endTime'],
+  placementGroups: ['placementGroupId', 'name', 'state', 'strategy', 'creatorJobId'],
 };
 
 /** One filter: a column, '=' or '!=', and the value (compared as text, as Ray's CLI does). */

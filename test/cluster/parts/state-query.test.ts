@@ -61,7 +61,7 @@ describe('state queries', () => {
       table,
       new FakePeers(),
       () => [],
-      () => [jobRow as never],
+      { jobs: () => [jobRow as never], placementGroups: () => [] },
       () => undefined,
     );
     expect(await head.jobs()).toEqual([jobRow]);
