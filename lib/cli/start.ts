@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
+import { checkNodeIp } from '../cluster/node-address.js';
 import { checkTaskEventsLimit } from '../node/task-events.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { checkLabels } from '../protocol/node-labels.js';
@@ -47,7 +48,12 @@ export const SPEC: VerbSpec = {
     bind: {
       type: 'string',
       value: 'ADDRESS',
-      help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)',
+      help: "address to listen on (head default 127.0.0.1; a joining node's default: its address on the route to the head)",
+    },
+    'node-ip-address': {
+      type: 'string',
+      value: 'IP',
+      help: 'the IP other nodes reach this node at (default: the bind address, or the route to the head; never 0.0.0.0)',
     },
     'num-cpus': { type: 'string', value: 'N', help: "CPUs this node offers (default: the machine's cores)" },
     'num-gpus': { type: 'string', value: 'N', help: 'GPUs this node offers (default 0)' },
@@ -198,6 +204,8 @@ export async function run(argv: string[]): Promise<number> {
   const taskEventsLimit = numberFlag(f, 'task-events-limit');
   if (taskEventsLimit !== undefined) cfg.taskEventsLimit = checkTaskEventsLimit(taskEventsLimit);
   if (bind !== undefined) cfg.bind = bind;
+  const nodeIp = stringFlag(f, 'node-ip-address');
+  if (nodeIp !== undefined) cfg.nodeIpAddress = checkNodeIp(nodeIp, '--node-ip-address');
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;
   if (resources) cfg.resources = resources;

@@ -28,10 +28,11 @@ import type { LocalNode } from './local-node.js';
 import { LogLink } from './log-link.js';
 import { Membership } from './membership.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
+import { resolveAddresses } from './node-address.js';
 import { NodeTable } from './node-table.js';
 import { Objects } from './objects.js';
 import { OwnershipLink } from './ownership-link.js';
-import { Peers } from './peers.js';
+import { Peers, splitAddress } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 import { type GatheredRows, StateQueries } from './state-query.js';
@@ -50,8 +51,13 @@ export interface ClusterNodeOptions {
   head: boolean;
   /** host:port of the head (not for the head itself). */
   headAddress?: string;
-  /** Interface to listen on (default 127.0.0.1). */
-  bind?: string;
+  /**
+   * Address to listen on (default: `nodeIpAddress` when it is this machine's, else this
+   * machine's address on the route to the head, else 127.0.0.1: node-address.ts).
+   */
+  bind?: string | undefined;
+  /** The IP other nodes reach this node at (default: the bind address, or the route to the head). */
+  nodeIpAddress?: string | undefined;
   /** Port to listen on (0: any free port). */
   port?: number;
   heartbeatTimeoutMs?: number;
@@ -180,7 +186,12 @@ export class ClusterNode implements ClusterHooks {
   static async start(opts: ClusterNodeOptions): Promise<ClusterNode> {
     const n = new ClusterNode(opts);
     try {
-      await n.peers.listen(opts.bind ?? '127.0.0.1', opts.port ?? 0);
+      const at = await resolveAddresses({
+        bind: opts.bind,
+        nodeIpAddress: opts.nodeIpAddress,
+        headHost: opts.headAddress !== undefined ? splitAddress(opts.headAddress)[0] : undefined,
+      });
+      await n.peers.listen(at.bind, opts.port ?? 0, at.advertise);
       await n.membership.start();
     } catch (err) {
       await n.close();

@@ -11,8 +11,10 @@ export interface DaemonConfig {
   headAddress?: string;
   /** The cluster token (see auth.ts). */
   token: string;
-  /** Address to listen on (default 127.0.0.1). */
+  /** Address to listen on (default: see node-address.ts; 127.0.0.1 for a head). */
   bind?: string;
+  /** The IP other nodes reach this node at (`--node-ip-address`; default: detected). */
+  nodeIpAddress?: string;
   /** Port to listen on (0 or absent: any free port). */
   port?: number;
   /** CPUs this node offers (default: the machine's). */

@@ -15,6 +15,10 @@ export interface JoinOptions {
   token?: string | undefined;
   /** Milliseconds of silence after which a node is declared dead. */
   heartbeatTimeout?: number | undefined;
+  /** Where the driver's node listens (default: its address on the route to the head). */
+  bind?: string | undefined;
+  /** The IP other nodes reach the driver's node at (default: the bind address). */
+  nodeIpAddress?: string | undefined;
 }
 
 /**
@@ -64,6 +68,8 @@ export async function joinCluster(manager: NodeManager, o: JoinOptions): Promise
     head: false,
     headAddress: address,
     isDriver: true,
+    bind: o.bind,
+    nodeIpAddress: o.nodeIpAddress,
     ...(o.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: o.heartbeatTimeout } : {}),
   });
 }

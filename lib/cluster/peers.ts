@@ -3,10 +3,10 @@
 // connections it dials only to pull objects over, and closing them all with the node.
 // What arrives on any of them goes to the onMessage given (the ClusterNode's switch).
 import net from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { ClusterConnectionError } from '../base/errors.js';
 import { Conn } from './connection.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
+import { formatAddress } from './node-address.js';
 
 /** What the other parts use of a connection (their unit tests give fakes). */
 export type PeerConn = Pick<Conn, 'peerId' | 'send' | 'requestCb'>;
@@ -48,12 +48,13 @@ export class Peers implements PeerLinks {
 
   constructor(private readonly opts: PeersOptions) {}
 
-  listen(bind: string, port: number): Promise<void> {
+  /** Listens on bind:port; other nodes are told `advertise` (never a wildcard: node-address.ts). */
+  listen(bind: string, port: number, advertise: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, bind, () => {
+      this.server.listen(port, bind.replace(/^\[|\]$/g, ''), () => {
         const a = this.server.address() as net.AddressInfo;
-        this.address = `${advertiseHost(bind)}:${a.port}`;
+        this.address = formatAddress(advertise, a.port);
         this.server.off('error', reject);
         if (this.opts.isDriver) this.server.unref();
         resolve();
@@ -180,14 +181,6 @@ export function splitAddress(address: string): [string, number] {
   if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
     throw new ClusterConnectionError(`'${address}' is not HOST:PORT`);
   }
-  return [address.slice(0, i), port];
-}
-
-/** The host other nodes reach us at: the bind address, or this machine's first external IPv4. */
-function advertiseHost(bind: string): string {
-  if (bind !== '0.0.0.0' && bind !== '::') return bind;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
-  }
-  return '127.0.0.1';
+  // An IPv6 host comes in brackets ([::1]:6380): sockets want it bare.
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
 }

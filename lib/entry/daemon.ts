@@ -70,7 +70,8 @@ async function main(): Promise<void> {
       token: cfg.token,
       head: cfg.head,
       ...(cfg.headAddress ? { headAddress: cfg.headAddress } : {}),
-      bind: cfg.bind ?? '127.0.0.1',
+      bind: cfg.bind,
+      nodeIpAddress: cfg.nodeIpAddress,
       port: cfg.port ?? 0,
       ...(cfg.heartbeatTimeoutMs ? { heartbeatTimeoutMs: cfg.heartbeatTimeoutMs } : {}),
     });

@@ -62,6 +62,18 @@ export interface InitOptions {
   token?: string;
   /** Milliseconds without heartbeat before a node is declared dead (the head's setting counts). */
   heartbeatTimeout?: number;
+  /**
+   * With `address`: where the driver's node listens for other nodes (they pull the objects the
+   * driver puts from it). Default: this machine's address on the route to the head (127.0.0.1
+   * for a head on this machine), so nodes of the cluster can reach it; '0.0.0.0' for every
+   * interface (then `nodeIpAddress` or the route to the head is advertised, never 0.0.0.0).
+   */
+  bind?: string;
+  /**
+   * With `address`: the IP other nodes reach the driver's node at (Ray's `node_ip_address`),
+   * when it differs from the bind address (a NAT, a wildcard bind). Default: detected.
+   */
+  nodeIpAddress?: string;
   /** Namespace for named actors (default 'default'). */
   namespace?: string;
   /**

@@ -37,6 +37,13 @@ export interface NodeOptions {
    * on 127.0.0.1; log in with the cluster's `token`. Usually the head's.
    */
   dashboardPort?: number;
+  /**
+   * Give the node its own loopback address, bound and advertised as a separate machine's
+   * would be: `true` takes the cluster's next one (127.0.0.2, 127.0.0.3, ...; Linux routes
+   * all of 127/8 to the loopback interface), a string is the address itself. Other nodes
+   * reach it only at that address, so a wrong advertised address fails.
+   */
+  ownLoopback?: boolean | string;
 }
 
 /** Options of new Cluster(). */
@@ -73,6 +80,8 @@ export class Cluster {
   readonly nodes: NodeHandle[] = [];
   private embeddedHead: ClusterNode | undefined;
   private readonly heartbeatTimeout: number;
+  /** The last byte of the next loopback address ownLoopback: true gives. */
+  private nextLoopback = 2;
 
   constructor(opts: ClusterOptions = {}) {
     this.heartbeatTimeout = opts.heartbeatTimeout ?? 10_000;
@@ -95,6 +104,7 @@ export class Cluster {
       }
     }
     const head = !this.address;
+    const bind = this.loopbackFor(opts.ownLoopback);
     const cfg: DaemonConfig = {
       head,
       ...(head ? {} : { headAddress: this.address }),
@@ -106,6 +116,7 @@ export class Cluster {
       heartbeatTimeoutMs: this.heartbeatTimeout,
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
+      ...(bind !== undefined ? { bind } : {}),
       ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
       ...(opts.labels ? { labels: checkLabels(opts.labels, 'Cluster.addNode()') } : {}),
       ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
@@ -154,6 +165,14 @@ export class Cluster {
     });
     await this.waitForNodes();
     return node;
+  }
+
+  /** The address a node's ownLoopback option asks for (undefined: the default, 127.0.0.1). */
+  private loopbackFor(own: boolean | string | undefined): string | undefined {
+    if (typeof own === 'string') return own;
+    if (!own) return undefined;
+    if (this.nextLoopback > 254) throw new SunrayError('Cluster: no loopback addresses left (127.0.0.2-254)');
+    return `127.0.0.${this.nextLoopback++}`;
   }
 
   /** Stops a node: gracefully (it leaves the cluster) or with SIGKILL (as a crash). */
