@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, SunrayError } from '../base/errors.js';
+import { HeadStateError, InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
+import { type HeadStateFile, headStateFile, readHeadState } from '../cluster/head-state.js';
 import { checkNodeIp } from '../cluster/node-address.js';
 import { checkTaskEventsLimit } from '../node/task-events.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
@@ -115,7 +116,8 @@ export const SPEC: VerbSpec = {
     },
   },
   details:
-    "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory.",
+    "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory. " +
+    "A head started on a port where a head ran and was not `sunray stop`ped restores that head's directory and token.",
 };
 
 /** The JSON of flag `--name` (undefined when not given); `example` shows the form in the error. */
@@ -170,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const head = f.head === true;
+  let restoredFrom: string | undefined;
   const cfg: DaemonConfig = { head, token: '', session: true };
   const port = numberFlag(f, 'port');
   const bind = stringFlag(f, 'bind');
@@ -223,7 +226,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     cfg.port = port ?? 6380;
     const flag = stringFlag(f, 'token');
-    cfg.token = flag !== undefined ? checkToken(flag, '--token') : newToken();
+    const given = flag !== undefined ? checkToken(flag, '--token') : undefined;
+    // A head that ran on this port and was not `sunray stop`ped left its directory: carry on from it.
+    const saved = cfg.port !== 0 ? restoredHead(cfg.port, given) : undefined;
+    if (cfg.port !== 0) cfg.headStateFile = headStateFile(cfg.port);
+    restoredFrom = saved ? cfg.headStateFile : undefined;
+    cfg.token = given ?? saved?.token ?? newToken();
   } else {
     let address = stringFlag(f, 'address');
     let token = givenToken(f);
@@ -264,6 +272,10 @@ export async function run(argv: string[]): Promise<number> {
   if (rec.dashboardAddress)
     process.stdout.write(`dashboard: http://${rec.dashboardAddress}/ (log in with the cluster token)\n`);
   if (head) {
+    if (restoredFrom)
+      process.stdout.write(
+        `sunray: restored the cluster's directory from ${restoredFrom}; its nodes rejoin as they find the head\n`,
+      );
     process.stdout.write(
       [
         `sunray: head node started at ${rec.address} (node ${rec.nodeId.slice(0, 8)}, pid ${rec.pid}, log ${log})`,
@@ -287,6 +299,21 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/**
+ * The saved state of the head that ran on `port` (head-state.ts), if any; a token given that
+ * is not the one it ran with is refused (its nodes could not rejoin a head with another).
+ */
+function restoredHead(port: number, given: string | undefined): HeadStateFile | undefined {
+  const file = headStateFile(port);
+  const saved = readHeadState(file);
+  if (saved && given !== undefined && given !== saved.token)
+    throw new HeadStateError(
+      `a head ran on port ${port} with another token and left its state in ${file}: give that token, ` +
+        'or `sunray stop` to forget it and start a new cluster',
+    );
+  return saved;
 }
 
 /** A port number 0-65535 given to `flag`. */

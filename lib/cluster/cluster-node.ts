@@ -23,6 +23,7 @@ import { Directory } from './directory.js';
 import { EventRelay } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
 import { HeadService } from './head-service.js';
+import { HeadState } from './head-state.js';
 import { KvClient } from './kv-client.js';
 import type { LocalNode } from './local-node.js';
 import { LogLink } from './log-link.js';
@@ -64,6 +65,11 @@ export interface ClusterNodeOptions {
   /** A driver's embedded node: listed as such in status. */
   isDriver?: boolean;
   log?: (line: string) => void;
+  /**
+   * The head only: the file its directory is saved to on each change and restored from at
+   * start (head-state.ts); without it the directory lives in memory only.
+   */
+  headStateFile?: string | undefined;
 }
 
 /** A node manager's membership in a cluster: start() it, close() it with the node. */
@@ -83,6 +89,11 @@ export class ClusterNode implements ClusterHooks {
   private readonly state: StateQueries;
   private readonly taskEvents: TaskEventsLink;
   private readonly logs: LogLink;
+  /**
+   * The head's saved state, when it has one: tables of the head other than the directory's
+   * register here with persist(name, get, set) and call changed() (see head-state.ts).
+   */
+  readonly headState: HeadState | undefined;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -98,6 +109,10 @@ export class ClusterNode implements ClusterHooks {
     const directory = opts.head
       ? new Directory(heartbeatTimeoutMs, log, () => this.membership.tick())
       : undefined;
+    if (directory && opts.headStateFile) {
+      this.headState = new HeadState(opts.headStateFile, opts.token, log);
+      directory.persistTo(this.headState, this.nodeId);
+    }
     const table = new NodeTable(this.nodeId);
     this.table = table;
     const peers = new Peers({
@@ -167,6 +182,7 @@ export class ClusterNode implements ClusterHooks {
       ],
       onTable: () => this.refOps.retryForUnknown(),
       closed,
+      log,
     });
     this.taskEvents = new TaskEventsLink(
       manager.taskEvents,
@@ -186,6 +202,8 @@ export class ClusterNode implements ClusterHooks {
   static async start(opts: ClusterNodeOptions): Promise<ClusterNode> {
     const n = new ClusterNode(opts);
     try {
+      const restored = n.headState?.load() ?? [];
+      if (restored.length) n.log(`restored the head's ${restored.join(', ')} from ${opts.headStateFile}`);
       const at = await resolveAddresses({
         bind: opts.bind,
         nodeIpAddress: opts.nodeIpAddress,
@@ -400,6 +418,7 @@ export class ClusterNode implements ClusterHooks {
     // A kill may still be asking the directory where its actor lives (at most a few seconds).
     await Promise.race([this.actors.killsSent(), new Promise((r) => setTimeout(r, 3000).unref())]);
     this.logs.close();
+    this.headState?.flush();
     await this.peers.close(this.membership.headConn);
     this.membership.leave();
     await this.membership.headConn?.finish('this node is shutting down');

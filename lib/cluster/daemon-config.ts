@@ -13,6 +13,8 @@ export interface DaemonConfig {
   token: string;
   /** Address to listen on (default: see node-address.ts; 127.0.0.1 for a head). */
   bind?: string;
+  /** The head only: its directory is saved there and restored from it (head-state.ts). */
+  headStateFile?: string;
   /** The IP other nodes reach this node at (`--node-ip-address`; default: detected). */
   nodeIpAddress?: string;
   /** Port to listen on (0 or absent: any free port). */

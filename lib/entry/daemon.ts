@@ -72,6 +72,7 @@ async function main(): Promise<void> {
       ...(cfg.headAddress ? { headAddress: cfg.headAddress } : {}),
       bind: cfg.bind,
       nodeIpAddress: cfg.nodeIpAddress,
+      headStateFile: cfg.headStateFile,
       port: cfg.port ?? 0,
       ...(cfg.heartbeatTimeoutMs ? { heartbeatTimeoutMs: cfg.heartbeatTimeoutMs } : {}),
     });
