@@ -38,6 +38,7 @@ import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 import { type GatheredRows, StateQueries } from './state-query.js';
 import { TaskEventsLink } from './task-events-link.js';
+import type { TlsMaterial } from './tls.js';
 import { transferCounts } from './transfer.js';
 
 /** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
@@ -70,6 +71,8 @@ export interface ClusterNodeOptions {
    * start (head-state.ts); without it the directory lives in memory only.
    */
   headStateFile?: string | undefined;
+  /** Every connection over mutually verified TLS, on top of the token (tls.ts). */
+  tls?: TlsMaterial | undefined;
 }
 
 /** A node manager's membership in a cluster: start() it, close() it with the node. */
@@ -125,6 +128,7 @@ export class ClusterNode implements ClusterHooks {
       onClose: (c) => this.onConnClose(c),
       busy: () => this.busy(),
       closed,
+      tls: opts.tls,
     });
     this.peers = peers;
     this.placer = new Placer(manager, table);

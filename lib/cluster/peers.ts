@@ -3,10 +3,13 @@
 // connections it dials only to pull objects over, and closing them all with the node.
 // What arrives on any of them goes to the onMessage given (the ClusterNode's switch).
 import net from 'node:net';
+import tls from 'node:tls';
 import { ClusterConnectionError } from '../base/errors.js';
-import { Conn } from './connection.js';
+import { Conn, limiterFor } from './connection.js';
+import { causeOf } from './log-limiter.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
 import { formatAddress } from './node-address.js';
+import { type TlsMaterial, tlsServerOptions } from './tls.js';
 
 /** What the other parts use of a connection (their unit tests give fakes). */
 export type PeerConn = Pick<Conn, 'peerId' | 'send' | 'requestCb'>;
@@ -33,20 +36,33 @@ export interface PeersOptions {
   onClose: (c: Conn) => void;
   busy: () => boolean;
   closed: () => boolean;
+  /** Every connection over mutually verified TLS (tls.ts); none: plain TCP. */
+  tls?: TlsMaterial | undefined;
 }
 
 /** This node's listener and its connections to the other nodes. */
 export class Peers implements PeerLinks {
   /** host:port other nodes reach this one at (set by listen). */
   address = '';
-  private readonly server = net.createServer((s) => this.accept(s));
+  private readonly server: net.Server;
   private readonly conns = new Map<string, Conn>();
   /** Connections we dialed for pulling objects, where conns has only one the peer dialed. */
   private readonly pullConns = new Map<string, Promise<Conn>>();
   private readonly connecting = new Map<string, Promise<Conn>>();
   private readonly allConns = new Set<Conn>();
 
-  constructor(private readonly opts: PeersOptions) {}
+  constructor(private readonly opts: PeersOptions) {
+    if (opts.tls) {
+      // A peer whose certificate the CA did not sign, or that speaks plain TCP, ends here.
+      const server = tls.createServer(tlsServerOptions(opts.tls), (s) => this.accept(s));
+      server.on('tlsClientError', (err, socket) => {
+        const why = `TLS handshake failed: ${err.message}`;
+        const from = `${socket.remoteAddress}:${socket.remotePort}`;
+        limiterFor(opts.log).line(causeOf(why), `closing connection with ${from}: ${why}`);
+      });
+      this.server = server;
+    } else this.server = net.createServer((s) => this.accept(s));
+  }
 
   /** Listens on bind:port; other nodes are told `advertise` (never a wildcard: node-address.ts). */
   listen(bind: string, port: number, advertise: string): Promise<void> {
@@ -69,6 +85,7 @@ export class Peers implements PeerLinks {
       log: this.opts.log,
       onMessage: this.opts.onMessage,
       onClose: (c: Conn) => this.onConnClose(c),
+      tls: this.opts.tls,
     };
   }
 
@@ -127,6 +144,8 @@ export class Peers implements PeerLinks {
    * chunks straight into the arena (see connection.ts).
    */
   pullConn(nodeId: string): Promise<Conn> {
+    // Over TLS no connection reads in place: any one will do.
+    if (this.opts.tls) return this.peer(nodeId);
     const c = this.conns.get(nodeId);
     if (c && !c.closed && c.readsInPlace) return Promise.resolve(c);
     let p = this.pullConns.get(nodeId);

@@ -74,6 +74,17 @@ export interface InitOptions {
    * when it differs from the bind address (a NAT, a wildcard bind). Default: detected.
    */
   nodeIpAddress?: string;
+  /**
+   * With `address`, for a cluster that runs TLS (`sunray start --tls-cert ...`): the path of
+   * this driver's certificate (PEM), signed by the cluster's CA. With tlsKey and tlsCa (all
+   * three or none); default: the local head's files when `address` is the head started on
+   * this machine.
+   */
+  tlsCert?: string;
+  /** With tlsCert: the path of its private key (PEM; a file only you can read). */
+  tlsKey?: string;
+  /** With tlsCert: the path of the cluster's CA certificate (PEM): nodes must present one it signed. */
+  tlsCa?: string;
   /** Namespace for named actors (default 'default'). */
   namespace?: string;
   /**

@@ -9,6 +9,7 @@ import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
+import { loadTls, type TlsFiles } from '../cluster/tls.js';
 import { embeddedNode } from '../node/driver.js';
 import { checkLabels } from '../protocol/node-labels.js';
 
@@ -44,12 +45,20 @@ export interface NodeOptions {
    * reach it only at that address, so a wrong advertised address fails.
    */
   ownLoopback?: boolean | string;
+  /** This node's TLS files, in place of the cluster's (a test of a node with a wrong certificate). */
+  tls?: TlsFiles;
 }
 
 /** Options of new Cluster(). */
 export interface ClusterOptions {
   /** Milliseconds without heartbeat before the head declares a node dead (default 10 s, as sunray start). */
   heartbeatTimeout?: number;
+  /**
+   * Run every connection over TLS with these files (`sunray start --tls-cert/--tls-key/--tls-ca`):
+   * every node, and this process when it joins or heads the cluster, presents this certificate.
+   * Drivers joining pass the same paths as init({ tlsCert, tlsKey, tlsCa }).
+   */
+  tls?: TlsFiles;
 }
 
 /** A node process of a Cluster. */
@@ -80,11 +89,14 @@ export class Cluster {
   readonly nodes: NodeHandle[] = [];
   private embeddedHead: ClusterNode | undefined;
   private readonly heartbeatTimeout: number;
+  /** The TLS files every node uses (ClusterOptions.tls), if any. */
+  readonly tls: TlsFiles | undefined;
   /** The last byte of the next loopback address ownLoopback: true gives. */
   private nextLoopback = 2;
 
   constructor(opts: ClusterOptions = {}) {
     this.heartbeatTimeout = opts.heartbeatTimeout ?? 10_000;
+    this.tls = opts.tls;
   }
 
   /** Starts a node process; the first one is the head (see the class comment). */
@@ -99,6 +111,7 @@ export class Cluster {
           head: true,
           isDriver: true,
           heartbeatTimeoutMs: this.heartbeatTimeout,
+          tls: this.tls ? loadTls(this.tls) : undefined,
         });
         this.address = this.embeddedHead.address;
       }
@@ -117,6 +130,7 @@ export class Cluster {
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
       ...(bind !== undefined ? { bind } : {}),
+      ...((opts.tls ?? this.tls) ? { tls: opts.tls ?? this.tls } : {}),
       ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
       ...(opts.labels ? { labels: checkLabels(opts.labels, 'Cluster.addNode()') } : {}),
       ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
@@ -185,7 +199,8 @@ export class Cluster {
   /** The cluster's nodes as the head sees them. */
   async nodeTable(): Promise<NodeInfoMsg[]> {
     const { queryStatus } = await import('../cluster/status.js');
-    return (await queryStatus(this.address, this.token)).nodes;
+    const tls = this.tls ? loadTls(this.tls) : undefined;
+    return (await queryStatus(this.address, { token: this.token, tls })).nodes;
   }
 
   /** Waits until the head lists every started node (and the embedded head) as alive. */
