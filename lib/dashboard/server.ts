@@ -114,7 +114,11 @@ export class DashboardServer {
     const d = new DashboardServer(opts);
     const handle = (req: IncomingMessage, res: ServerResponse) => d.handle(req, res);
     const server: Server = opts.tls
-      ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, handle)
+      ? createHttpsServer(
+          // A client that stalls its handshake holds a socket: 10 s, not Node's 120.
+          { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+          handle,
+        )
       : createServer(handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -9,7 +9,7 @@ import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
-import { loadTls, type TlsFiles } from '../cluster/tls.js';
+import { loadTls, type TlsFiles, type TlsMaterial } from '../cluster/tls.js';
 import { embeddedNode } from '../node/driver.js';
 import { checkLabels } from '../protocol/node-labels.js';
 
@@ -111,7 +111,7 @@ export class Cluster {
           head: true,
           isDriver: true,
           heartbeatTimeoutMs: this.heartbeatTimeout,
-          tls: this.tls ? loadTls(this.tls) : undefined,
+          tls: this.tlsMaterial(),
         });
         this.address = this.embeddedHead.address;
       }
@@ -181,6 +181,14 @@ export class Cluster {
     return node;
   }
 
+  private loadedTls: TlsMaterial | undefined;
+
+  /** The cluster's TLS files, read once (this process's own connections: the embedded head, status). */
+  private tlsMaterial(): TlsMaterial | undefined {
+    if (this.tls) this.loadedTls ??= loadTls(this.tls);
+    return this.loadedTls;
+  }
+
   /** The address a node's ownLoopback option asks for (undefined: the default, 127.0.0.1). */
   private loopbackFor(own: boolean | string | undefined): string | undefined {
     if (typeof own === 'string') return own;
@@ -199,8 +207,7 @@ export class Cluster {
   /** The cluster's nodes as the head sees them. */
   async nodeTable(): Promise<NodeInfoMsg[]> {
     const { queryStatus } = await import('../cluster/status.js');
-    const tls = this.tls ? loadTls(this.tls) : undefined;
-    return (await queryStatus(this.address, { token: this.token, tls })).nodes;
+    return (await queryStatus(this.address, { token: this.token, tls: this.tlsMaterial() })).nodes;
   }
 
   /** Waits until the head lists every started node (and the embedded head) as alive. */
