@@ -14,6 +14,7 @@ import { sharedActorBenchmarks } from './suites/shared-actors.js';
 import { storeBenchmarks } from './suites/store.js';
 import { taskEventBenchmarks } from './suites/task-events.js';
 import { taskBenchmarks } from './suites/tasks.js';
+import { tlsBenchmarks } from './suites/tls.js';
 import { tuneBaselines, tuneBenchmarks } from './suites/tune.js';
 
 export const baselines: Benchmark[] = [
@@ -34,6 +35,7 @@ export const microbenchmarks: Benchmark[] = [
   ...sharedActorBenchmarks,
   ...taskEventBenchmarks,
   ...clusterBenchmarks,
+  ...tlsBenchmarks,
   ...serveBenchmarks,
   ...tuneBenchmarks,
   ...dataBenchmarks,

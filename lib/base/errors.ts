@@ -318,3 +318,13 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
   QueueEmptyError,
   LogNotFoundError,
 };
+
+// --- real hosts (#21): the head's saved state ---
+
+/**
+ * The head's saved state (its directory, for a restart: docs/cluster.md) cannot be used: it
+ * is not a private file of this user, not JSON, of a newer format, or made with another token.
+ */
+export class HeadStateError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_HEAD_STATE';
+}

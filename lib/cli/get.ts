@@ -28,10 +28,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage(SPEC));
     return 0;
   }
-  const { address, token } = headTarget(f);
+  const { address, auth } = headTarget(f);
   const column = kind === 'task' ? 'taskId' : 'actorId';
   const selection = { filters: [[column, '=', id] as const], limit: 1 };
-  const { rows } = await queryState(address, token, kind === 'task' ? 'tasks' : 'actors', selection);
+  const { rows } = await queryState(address, auth, kind === 'task' ? 'tasks' : 'actors', selection);
   const row = rows.find((r) => (r as Record<string, unknown>)[column] === id);
   if (!row) {
     process.stderr.write(`no ${kind} ${id} in the cluster's records\n`);

@@ -65,9 +65,9 @@ export async function run(argv: string[]): Promise<number> {
     ...(limitFlag !== undefined ? { limit: Number(limitFlag) } : {}),
     detail: f.detail === true,
   };
-  const { address, token } = headTarget(f);
+  const { address, auth } = headTarget(f);
   const k = kind as StateKind;
-  const { rows, unreachable, dropped } = await queryState(address, token, k, sel);
+  const { rows, unreachable, dropped } = await queryState(address, auth, k, sel);
   const shown = selectRows(k, rows as never[], sel as never) as Record<string, unknown>[];
   if (dropped && dropped.tasks + dropped.events > 0) {
     process.stderr.write(
@@ -95,9 +95,9 @@ export async function summary(argv: string[]): Promise<number> {
     process.stdout.write(usage(SUMMARY_SPEC));
     return 0;
   }
-  const { address, token } = headTarget(f);
+  const { address, auth } = headTarget(f);
   if (kind === 'objects') {
-    const { rows, unreachable } = await queryState(address, token, 'objects');
+    const { rows, unreachable } = await queryState(address, auth, 'objects');
     const s = summarizeObjectRows(rows as ObjectStateRow[]);
     if (f.json) process.stdout.write(`${JSON.stringify({ ...s, unreachableNodes: unreachable }, null, 2)}\n`);
     else {
@@ -112,7 +112,7 @@ export async function summary(argv: string[]): Promise<number> {
     return 0;
   }
   if (kind === 'tasks') {
-    const { rows } = await queryState(address, token, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
+    const { rows } = await queryState(address, auth, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
     const s = summarizeTaskRows(rows as TaskStateRow[]);
     if (f.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     else {
@@ -121,7 +121,7 @@ export async function summary(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  const { rows, unreachable } = await queryState(address, token, 'actors');
+  const { rows, unreachable } = await queryState(address, auth, 'actors');
   const s = summarizeActorRows(rows as ActorStateRow[]);
   if (f.json) process.stdout.write(`${JSON.stringify({ ...s, unreachableNodes: unreachable }, null, 2)}\n`);
   else {

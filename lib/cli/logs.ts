@@ -3,7 +3,7 @@
 // --node and --worker it prints one worker's stdout (--err: its stderr), the last --tail
 // lines (default 1000), and with --follow keeps printing what the worker writes, until
 // interrupted. Everything is read through the head, which asks the node the file is on.
-import { queryLogFiles, queryLogRead, queryState, queryStatus } from '../cluster/status.js';
+import { type HeadAuth, queryLogFiles, queryLogRead, queryState, queryStatus } from '../cluster/status.js';
 import { chunkTail, LOG_READ_BYTES, type LogRead } from '../protocol/log-lines.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import type { TaskStateRow } from '../protocol/task-events.js';
@@ -42,13 +42,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage(SPEC));
     return 0;
   }
-  const { address, token } = headTarget(f);
+  const { address, auth } = headTarget(f);
   const actor = stringFlag(f, 'actor');
   const task = stringFlag(f, 'task');
   const node = stringFlag(f, 'node');
   const worker = stringFlag(f, 'worker');
   if ([actor, task, node ?? worker].filter((x) => x !== undefined).length === 0) {
-    const { rows, unreachable } = await queryLogFiles(address, token);
+    const { rows, unreachable } = await queryLogFiles(address, auth);
     process.stdout.write(f.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows as never[]));
     if (unreachable.length > 0)
       process.stderr.write(`nodes that did not answer: ${unreachable.join(', ')}\n`);
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const tail = tailFlag === undefined ? 1000 : Number(tailFlag);
   if (!Number.isSafeInteger(tail) || tail < 0)
     throw new UsageError(`--tail takes a number of lines, got ${tailFlag}`);
-  const target = await findTarget(address, token, { actor, task, node, worker });
+  const target = await findTarget(address, auth, { actor, task, node, worker });
   if (typeof target === 'string') {
     process.stderr.write(`${target}\n`);
     return 1;
@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     offset: -LOG_READ_BYTES,
     maxBytes: LOG_READ_BYTES,
   };
-  const first = await queryLogRead(address, token, req);
+  const first = await queryLogRead(address, auth, req);
   if (first.size < 0) {
     process.stderr.write(`node ${target.nodeId.slice(0, 8)} keeps no log of worker ${target.pid}\n`);
     return 1;
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', end);
   while (!stop) {
     await new Promise((r) => setTimeout(r, FOLLOW_MS));
-    const chunk = await queryLogRead(address, token, { ...req, offset, maxBytes: LOG_READ_BYTES });
+    const chunk = await queryLogRead(address, auth, { ...req, offset, maxBytes: LOG_READ_BYTES });
     if (chunk.size < 0) {
       process.stderr.write('the log is gone (its node stopped, or dropped the files of old workers)\n');
       return 1;
@@ -103,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
 /** The node and pid a selector names, or why there is none. */
 async function findTarget(
   address: string,
-  token: string,
+  auth: HeadAuth,
   s: {
     actor?: string | undefined;
     task?: string | undefined;
@@ -115,13 +115,13 @@ async function findTarget(
     throw new UsageError('give one of --actor ID, --task ID, or --node ID with --worker PID');
   }
   if (s.actor !== undefined) {
-    const { rows } = await queryState(address, token, 'actors');
+    const { rows } = await queryState(address, auth, 'actors');
     const a = (rows as ActorStateRow[]).find((r) => r.actorId === s.actor);
     if (!a) return `no actor ${s.actor} in the cluster`;
     return a.pid === null ? `actor ${s.actor} has no process (${a.state})` : { nodeId: a.nodeId, pid: a.pid };
   }
   if (s.task !== undefined) {
-    const { rows } = await queryState(address, token, 'tasks', {
+    const { rows } = await queryState(address, auth, 'tasks', {
       filters: [['taskId', '=', s.task]],
       limit: 1,
     });
@@ -135,7 +135,7 @@ async function findTarget(
   if (s.node === undefined || !Number.isSafeInteger(pid) || pid <= 0) {
     throw new UsageError('--node ID goes with --worker PID (a process id)');
   }
-  const { nodes } = await queryStatus(address, token);
+  const { nodes } = await queryStatus(address, auth);
   const matching = nodes.filter((n) => n.nodeId.startsWith(s.node ?? ''));
   if (matching.length !== 1)
     return `${matching.length === 0 ? 'no' : 'more than one'} node with id ${s.node}`;

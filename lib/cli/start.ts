@@ -5,11 +5,14 @@
 // every process's command line in /proc/<pid>/cmdline).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, SunrayError } from '../base/errors.js';
+import { HeadStateError, InvalidArgumentError, SunrayError } from '../base/errors.js';
 import { checkToken, newToken } from '../cluster/auth.js';
 import { type DaemonConfig, writeDaemonConfig } from '../cluster/daemon-config.js';
+import { type HeadStateFile, headStateFile, readHeadState } from '../cluster/head-state.js';
+import { checkNodeIp } from '../cluster/node-address.js';
+import { loadTls, type TlsFiles, tlsFilesOf } from '../cluster/tls.js';
 import { checkTaskEventsLimit } from '../node/task-events.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { checkLabels } from '../protocol/node-labels.js';
@@ -47,7 +50,27 @@ export const SPEC: VerbSpec = {
     bind: {
       type: 'string',
       value: 'ADDRESS',
-      help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)',
+      help: "address to listen on (head default 127.0.0.1; a joining node's default: its address on the route to the head)",
+    },
+    'node-ip-address': {
+      type: 'string',
+      value: 'IP',
+      help: 'the IP other nodes reach this node at (default: the bind address, or the route to the head; never 0.0.0.0)',
+    },
+    'tls-cert': {
+      type: 'string',
+      value: 'FILE',
+      help: "TLS: this node's certificate (PEM), signed by the CA; with --tls-key and --tls-ca, every cluster connection and the dashboard use TLS",
+    },
+    'tls-key': {
+      type: 'string',
+      value: 'FILE',
+      help: 'TLS: its private key (PEM; a file only you can read)',
+    },
+    'tls-ca': {
+      type: 'string',
+      value: 'FILE',
+      help: "TLS: the cluster's CA certificate (PEM); peers must present a certificate it signed",
     },
     'num-cpus': { type: 'string', value: 'N', help: "CPUs this node offers (default: the machine's cores)" },
     'num-gpus': { type: 'string', value: 'N', help: 'GPUs this node offers (default 0)' },
@@ -109,7 +132,8 @@ export const SPEC: VerbSpec = {
     },
   },
   details:
-    "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory.",
+    "The token is read from --token, else $SUNRAY_CLUSTER_TOKEN, else (on the head's machine) the session directory. " +
+    "A head started on a port where a head ran and was not `sunray stop`ped restores that head's directory and token.",
 };
 
 /** The JSON of flag `--name` (undefined when not given); `example` shows the form in the error. */
@@ -164,6 +188,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const head = f.head === true;
+  let restoredFrom: string | undefined;
   const cfg: DaemonConfig = { head, token: '', session: true };
   const port = numberFlag(f, 'port');
   const bind = stringFlag(f, 'bind');
@@ -198,6 +223,10 @@ export async function run(argv: string[]): Promise<number> {
   const taskEventsLimit = numberFlag(f, 'task-events-limit');
   if (taskEventsLimit !== undefined) cfg.taskEventsLimit = checkTaskEventsLimit(taskEventsLimit);
   if (bind !== undefined) cfg.bind = bind;
+  const tlsFiles = tlsFlags(f);
+  if (tlsFiles) cfg.tls = tlsFiles;
+  const nodeIp = stringFlag(f, 'node-ip-address');
+  if (nodeIp !== undefined) cfg.nodeIpAddress = checkNodeIp(nodeIp, '--node-ip-address');
   if (numCpus !== undefined) cfg.numCpus = numCpus;
   if (numGpus !== undefined) cfg.numGpus = numGpus;
   if (resources) cfg.resources = resources;
@@ -215,7 +244,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     cfg.port = port ?? 6380;
     const flag = stringFlag(f, 'token');
-    cfg.token = flag !== undefined ? checkToken(flag, '--token') : newToken();
+    const given = flag !== undefined ? checkToken(flag, '--token') : undefined;
+    // A head that ran on this port and was not `sunray stop`ped left its directory: carry on from it.
+    const saved = cfg.port !== 0 ? restoredHead(cfg.port, given) : undefined;
+    if (cfg.port !== 0) cfg.headStateFile = headStateFile(cfg.port);
+    restoredFrom = saved ? cfg.headStateFile : undefined;
+    cfg.token = given ?? saved?.token ?? newToken();
   } else {
     let address = stringFlag(f, 'address');
     let token = givenToken(f);
@@ -227,6 +261,7 @@ export async function run(argv: string[]): Promise<number> {
         );
       address = local.address;
       token ??= local.token;
+      if (!cfg.tls && local.tls) cfg.tls = local.tls; // the local head's TLS files
     }
     if (!token)
       throw new InvalidArgumentError(
@@ -254,8 +289,14 @@ export async function run(argv: string[]): Promise<number> {
   const rec = await waitReady(pid, log);
   if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
   if (rec.dashboardAddress)
-    process.stdout.write(`dashboard: http://${rec.dashboardAddress}/ (log in with the cluster token)\n`);
+    process.stdout.write(
+      `dashboard: ${cfg.tls ? 'https' : 'http'}://${rec.dashboardAddress}/ (log in with the cluster token)\n`,
+    );
   if (head) {
+    if (restoredFrom)
+      process.stdout.write(
+        `sunray: restored the cluster's directory from ${restoredFrom}; its nodes rejoin as they find the head\n`,
+      );
     process.stdout.write(
       [
         `sunray: head node started at ${rec.address} (node ${rec.nodeId.slice(0, 8)}, pid ${rec.pid}, log ${log})`,
@@ -263,7 +304,7 @@ export async function run(argv: string[]): Promise<number> {
         `  (kept in ${join(dir, 'token')}, mode 0600; anyone with it can run code on the cluster's nodes)`,
         '',
         'To add a node on another machine (the head must be reachable: start it with --bind 0.0.0.0):',
-        `  SUNRAY_CLUSTER_TOKEN=${cfg.token} sunray start --address ${rec.address}`,
+        `  SUNRAY_CLUSTER_TOKEN=${cfg.token} sunray start --address ${rec.address}${cfg.tls ? ' --tls-cert FILE --tls-key FILE --tls-ca FILE' : ''}`,
         '  (in the environment, not as --token: every user of a machine can read command lines)',
         'To add a node on this machine: sunray start',
         'To connect a driver:',
@@ -279,6 +320,33 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/**
+ * The saved state of the head that ran on `port` (head-state.ts), if any; a token given that
+ * is not the one it ran with is refused (its nodes could not rejoin a head with another).
+ */
+function restoredHead(port: number, given: string | undefined): HeadStateFile | undefined {
+  const file = headStateFile(port);
+  const saved = readHeadState(file);
+  if (saved && given !== undefined && given !== saved.token)
+    throw new HeadStateError(
+      `a head ran on port ${port} with another token and left its state in ${file}: give that token, ` +
+        'or `sunray stop` to forget it and start a new cluster',
+    );
+  return saved;
+}
+
+/** --tls-cert, --tls-key and --tls-ca as absolute paths (all or none), read once to fail here, not in the daemon. */
+function tlsFlags(f: Flags): TlsFiles | undefined {
+  const files = tlsFilesOf(
+    { cert: stringFlag(f, 'tls-cert'), key: stringFlag(f, 'tls-key'), ca: stringFlag(f, 'tls-ca') },
+    { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' },
+  );
+  if (!files) return undefined;
+  const abs = { cert: resolve(files.cert), key: resolve(files.key), ca: resolve(files.ca) };
+  loadTls(abs);
+  return abs;
 }
 
 /** A port number 0-65535 given to `flag`. */

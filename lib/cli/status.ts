@@ -26,8 +26,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage(SPEC));
     return 0;
   }
-  const { address, token } = headTarget(f);
-  const { nodes, heartbeatTimeoutMs } = await queryStatus(address, token);
+  const { address, auth } = headTarget(f);
+  const { nodes, heartbeatTimeoutMs } = await queryStatus(address, auth);
   const alive = nodes.filter((n) => n.alive);
   const used: Record<string, number> = {};
   const total: Record<string, number> = {};

@@ -1,12 +1,15 @@
 // `sunray stop`: stops the node daemons started on this machine (SIGTERM, then
-// SIGKILL after a grace period), and forgets the local cluster's token.
+// SIGKILL after a grace period), and forgets the local cluster's token and the head's
+// saved state (the cluster ended: the next `sunray start --head` starts a new one).
+import { forgetHeadStates } from '../cluster/head-state.js';
 import { clearHead, daemonRunning, daemons, forgetDaemon } from '../session/session-dir.js';
 import { numberFlag, parseFlags, usage, type VerbSpec } from './args.js';
 
 /** The flags of `sunray stop`. */
 export const SPEC: VerbSpec = {
   name: 'stop',
-  summary: 'Stops the node daemons started on this machine by `sunray start` (workers first, then the head).',
+  summary:
+    "Stops the node daemons started on this machine by `sunray start` (workers first, then the head), and forgets the head's saved state.",
   flags: {
     'grace-period-ms': {
       type: 'string',
@@ -45,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   clearHead();
+  forgetHeadStates();
   if (stopped === 0) process.stdout.write('sunray: no nodes were running on this machine\n');
   return 0;
 }

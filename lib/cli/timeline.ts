@@ -27,8 +27,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage(SPEC));
     return 0;
   }
-  const { address, token } = headTarget(f);
-  const { rows } = await queryState(address, token, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
+  const { address, auth } = headTarget(f);
+  const { rows } = await queryState(address, auth, 'tasks', { limit: Number.MAX_SAFE_INTEGER });
   const events = chromeTrace(rows as TaskStateRow[]);
   const file = stringFlag(f, 'output') ?? `timeline-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(events));

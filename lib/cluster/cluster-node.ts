@@ -25,19 +25,22 @@ import { EventRelay } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
 import { GroupLink } from './group-link.js';
 import { HeadService } from './head-service.js';
+import { HeadState } from './head-state.js';
 import { KvClient } from './kv-client.js';
 import type { LocalNode } from './local-node.js';
 import { LogLink } from './log-link.js';
 import { Membership } from './membership.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
+import { resolveAddresses } from './node-address.js';
 import { NodeTable } from './node-table.js';
 import { Objects } from './objects.js';
 import { OwnershipLink } from './ownership-link.js';
-import { Peers } from './peers.js';
+import { Peers, splitAddress } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
 import { type GatheredRows, StateQueries } from './state-query.js';
 import { TaskEventsLink } from './task-events-link.js';
+import type { TlsMaterial } from './tls.js';
 import { transferCounts } from './transfer.js';
 
 /** A node silent this long is declared dead by the head (drivers get 3x: directory.ts). */
@@ -52,14 +55,26 @@ export interface ClusterNodeOptions {
   head: boolean;
   /** host:port of the head (not for the head itself). */
   headAddress?: string;
-  /** Interface to listen on (default 127.0.0.1). */
-  bind?: string;
+  /**
+   * Address to listen on (default: `nodeIpAddress` when it is this machine's, else this
+   * machine's address on the route to the head, else 127.0.0.1: node-address.ts).
+   */
+  bind?: string | undefined;
+  /** The IP other nodes reach this node at (default: the bind address, or the route to the head). */
+  nodeIpAddress?: string | undefined;
   /** Port to listen on (0: any free port). */
   port?: number;
   heartbeatTimeoutMs?: number;
   /** A driver's embedded node: listed as such in status. */
   isDriver?: boolean;
   log?: (line: string) => void;
+  /**
+   * The head only: the file its directory is saved to on each change and restored from at
+   * start (head-state.ts); without it the directory lives in memory only.
+   */
+  headStateFile?: string | undefined;
+  /** Every connection over mutually verified TLS, on top of the token (tls.ts). */
+  tls?: TlsMaterial | undefined;
 }
 
 /** A node manager's membership in a cluster: start() it, close() it with the node. */
@@ -80,6 +95,11 @@ export class ClusterNode implements ClusterHooks {
   private readonly taskEvents: TaskEventsLink;
   private readonly logs: LogLink;
   private readonly groups: GroupLink;
+  /**
+   * The head's saved state, when it has one: tables of the head other than the directory's
+   * register here with persist(name, get, set) and call changed() (see head-state.ts).
+   */
+  readonly headState: HeadState | undefined;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -95,6 +115,10 @@ export class ClusterNode implements ClusterHooks {
     const directory = opts.head
       ? new Directory(heartbeatTimeoutMs, log, () => this.membership.tick())
       : undefined;
+    if (directory && opts.headStateFile) {
+      this.headState = new HeadState(opts.headStateFile, opts.token, log);
+      directory.persistTo(this.headState, this.nodeId);
+    }
     const table = new NodeTable(this.nodeId);
     this.table = table;
     const peers = new Peers({
@@ -107,6 +131,7 @@ export class ClusterNode implements ClusterHooks {
       onClose: (c) => this.onConnClose(c),
       busy: () => this.busy(),
       closed,
+      tls: opts.tls,
     });
     this.peers = peers;
     this.placer = new Placer(manager, table);
@@ -178,6 +203,7 @@ export class ClusterNode implements ClusterHooks {
         this.groups.nodeJoined();
       },
       closed,
+      log,
     });
     this.taskEvents = new TaskEventsLink(
       manager.taskEvents,
@@ -197,7 +223,14 @@ export class ClusterNode implements ClusterHooks {
   static async start(opts: ClusterNodeOptions): Promise<ClusterNode> {
     const n = new ClusterNode(opts);
     try {
-      await n.peers.listen(opts.bind ?? '127.0.0.1', opts.port ?? 0);
+      const restored = n.headState?.load() ?? [];
+      if (restored.length) n.log(`restored the head's ${restored.join(', ')} from ${opts.headStateFile}`);
+      const at = await resolveAddresses({
+        bind: opts.bind,
+        nodeIpAddress: opts.nodeIpAddress,
+        headHost: opts.headAddress !== undefined ? splitAddress(opts.headAddress)[0] : undefined,
+      });
+      await n.peers.listen(at.bind, opts.port ?? 0, at.advertise);
       await n.membership.start();
     } catch (err) {
       await n.close();
@@ -424,6 +457,7 @@ export class ClusterNode implements ClusterHooks {
     // A kill may still be asking the directory where its actor lives (at most a few seconds).
     await Promise.race([this.actors.killsSent(), new Promise((r) => setTimeout(r, 3000).unref())]);
     this.logs.close();
+    this.headState?.flush();
     await this.peers.close(this.membership.headConn);
     this.membership.leave();
     await this.membership.headConn?.finish('this node is shutting down');

@@ -6,14 +6,18 @@
 // kernel reads them straight there, with no buffer in between and no copy.
 // Until the handshake has proven both sides hold the cluster token, only the
 // handshake messages are parsed, and frames are limited to a few KiB. The
-// connecting side proves first (see handshake()).
+// connecting side proves first (see handshake()). With TLS (tls.ts) the socket
+// is a TLS one, mutually verified, and the token handshake runs inside it;
+// reads then go through 'data' events (decrypted bytes are copied once).
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { native } from '../base/addon.js';
 import { ClusterConnectionError, SunrayError } from '../base/errors.js';
 import { NONCE_BYTES, newNonce, proof, proofMatches } from './auth.js';
 import { FrameError, MAX_FRAME_BYTES, ProtocolVersion } from './frame.js';
 import { causeOf, LogLimiter } from './log-limiter.js';
 import { encodeMessage, type Message, type Parsed, parseFrame } from './messages.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsMaterial, tlsClientOptions } from './tls.js';
 
 /** Frames before authentication are only the small handshake messages. */
 const MAX_HANDSHAKE_FRAME = 4096;
@@ -36,12 +40,15 @@ export interface ConnOptions {
   onMessage: (conn: Conn, p: Parsed) => void;
   /** Once, when the connection closes for any reason. */
   onClose?: (conn: Conn, reason: string) => void;
+  /** TLS under the connection (tls.ts); without it, plain TCP. */
+  tls?: TlsMaterial | undefined;
 }
 
 /** One limiter per log (per node): every connection of a node shares its limits. */
 const limiters = new WeakMap<(line: string) => void, LogLimiter>();
 
-function limiterFor(log: (line: string) => void): LogLimiter {
+/** The log limiter of a node's log: refusals anywhere in the node share its limits. */
+export function limiterFor(log: (line: string) => void): LogLimiter {
   let l = limiters.get(log);
   if (!l) limiters.set(log, (l = new LogLimiter(log)));
   return l;
@@ -150,6 +157,7 @@ export class Conn {
    * comment); resolves once both sides have proven the token.
    */
   static async dial(host: string, port: number, opts: ConnOptions, what: string): Promise<Conn> {
+    if (opts.tls) return Conn.dialTls(host, port, opts, opts.tls, what);
     const reader = new DirectReader();
     const socket = net.connect({ host, port, onread: reader.opts });
     await new Promise<void>((res, rej) => {
@@ -164,6 +172,41 @@ export class Conn {
       socket.destroy();
       throw new ClusterConnectionError(
         `${what} refused the handshake (${(err as Error).message}): is the cluster token right?`,
+      );
+    }
+  }
+
+  /** Dial over TLS: the TLS handshake (both certificates checked), then the token's inside it. */
+  private static async dialTls(
+    host: string,
+    port: number,
+    opts: ConnOptions,
+    m: TlsMaterial,
+    what: string,
+  ): Promise<Conn> {
+    const socket = tls.connect({ host, port, ...tlsClientOptions(m) });
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(
+        () => socket.destroy(new Error(`no TLS handshake within ${TLS_HANDSHAKE_TIMEOUT_MS} ms`)),
+        TLS_HANDSHAKE_TIMEOUT_MS,
+      ).unref();
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        res();
+      });
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        rej(new ClusterConnectionError(`cannot reach ${what} over TLS: ${e.message}`, { cause: e }));
+      });
+    });
+    try {
+      return await Conn.client(socket, opts);
+    } catch (err) {
+      socket.destroy();
+      // TLS 1.3: a listener that refuses our certificate says so only after our side is done.
+      throw new ClusterConnectionError(
+        `${what} refused the handshake (${(err as Error).message}): is the cluster token right, and ` +
+          "this node's certificate signed by the cluster's CA?",
       );
     }
   }

@@ -2,6 +2,7 @@
 // The configuration holds the cluster token: it goes to the daemon as JSON on a pipe
 // to its stdin (writeDaemonConfig), never in argv or the environment.
 import type { Writable } from 'node:stream';
+import type { TlsFiles } from './tls.js';
 
 /** A node daemon's configuration (the CLI's `sunray start` flags, or the testing Cluster's). */
 export interface DaemonConfig {
@@ -11,8 +12,14 @@ export interface DaemonConfig {
   headAddress?: string;
   /** The cluster token (see auth.ts). */
   token: string;
-  /** Address to listen on (default 127.0.0.1). */
+  /** Address to listen on (default: see node-address.ts; 127.0.0.1 for a head). */
   bind?: string;
+  /** The head only: its directory is saved there and restored from it (head-state.ts). */
+  headStateFile?: string;
+  /** TLS files (paths) for every cluster connection and the dashboard (`--tls-cert/--tls-key/--tls-ca`). */
+  tls?: TlsFiles;
+  /** The IP other nodes reach this node at (`--node-ip-address`; default: detected). */
+  nodeIpAddress?: string;
   /** Port to listen on (0 or absent: any free port). */
   port?: number;
   /** CPUs this node offers (default: the machine's). */

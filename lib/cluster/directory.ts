@@ -1,8 +1,10 @@
 // The head's directory: the nodes of the cluster with their resources (live,
 // from heartbeats), the jobs of their drivers (job-table.ts), and a small KV (actor
 // locations, named actors, libraries). Object locations are not here: they live with
-// their owners.
+// their owners. With a HeadState (head-state.ts) all three are saved on each change and
+// taken back when the head starts again (persistTo).
 import { namespacedKey } from '../protocol/namespaced-key.js';
+import type { HeadState } from './head-state.js';
 import { JobTable } from './job-table.js';
 import type { NodeInfoMsg } from './messages.js';
 
@@ -27,12 +29,49 @@ export class Directory {
   private lastSweep = 0;
   /** The drivers' jobs: started when their node registers, ended when it leaves or dies. */
   readonly jobs = new JobTable();
+  /** Called after each change worth saving (persistTo sets it). */
+  private changed: () => void = () => {};
 
   constructor(
     readonly heartbeatTimeoutMs: number,
     private readonly log: (line: string) => void,
     private readonly onDeath: (nodeId: string) => void,
   ) {}
+
+  /**
+   * Saves the nodes, the KV and the jobs into `state` from now on, and registers them so that
+   * state.load() takes them back. Restored nodes count as alive for a heartbeat timeout from
+   * now: those that outlived the head rejoin meanwhile, the others are then declared dead.
+   * The head that saved them (`selfId` is the new one) is dead at once.
+   */
+  persistTo(state: HeadState, selfId: string): void {
+    this.changed = () => state.changed();
+    this.jobs.onChange = () => state.changed();
+    state.persist(
+      'nodes',
+      () => [...this.nodes.values()].map((r) => r.info),
+      (saved) => {
+        const now = Date.now();
+        for (const info of saved as NodeInfoMsg[]) {
+          if (info.nodeId === selfId) continue;
+          const alive = info.alive && !info.isHead;
+          this.nodes.set(info.nodeId, { info: { ...info, alive }, lastSeen: now, diedAt: alive ? 0 : now });
+        }
+      },
+    );
+    state.persist(
+      'kv',
+      () => [...this.kv].map(([k, v]) => [k, v.toString('base64')]),
+      (saved) => {
+        for (const [k, v] of saved as [string, string][]) this.kv.set(k, Buffer.from(v, 'base64'));
+      },
+    );
+    state.persist(
+      'jobs',
+      () => this.jobs.save(),
+      (saved) => this.jobs.restore(saved),
+    );
+  }
 
   /** A node registered (joined, or rejoined after it was declared dead): alive from now. */
   upsert(info: NodeInfoMsg): void {
@@ -43,9 +82,11 @@ export class Directory {
       this.log(
         `node ${info.nodeId.slice(0, 8)} joined at ${info.address} with ${JSON.stringify(info.total)}`,
       );
+      this.changed();
       return;
     }
     if (!rec.info.alive) this.log(`node ${info.nodeId.slice(0, 8)} rejoined at ${info.address}`);
+    if (!rec.info.alive || rec.info.address !== info.address) this.changed();
     rec.info = { ...rec.info, ...info, alive: true };
     rec.lastSeen = now;
   }
@@ -76,6 +117,7 @@ export class Directory {
     if (!rec || !rec.info.alive) return;
     rec.info.alive = false;
     rec.diedAt = Date.now();
+    this.changed();
     this.jobs.died(nodeId, why);
     this.log(`node ${nodeId.slice(0, 8)} (${rec.info.address}) is dead: ${why}`);
     this.onDeath(nodeId);
@@ -100,6 +142,7 @@ export class Directory {
         this.markDead(id, `no heartbeat for ${timeout} ms`);
       } else if (!rec.info.alive && now - rec.diedAt > FORGET_DEAD_MS) {
         this.nodes.delete(id);
+        this.changed();
       }
     }
   }
@@ -117,6 +160,7 @@ export class Directory {
     const k = namespacedKey(ns, key);
     if (!overwrite && this.kv.has(k)) return false;
     this.kv.set(k, value);
+    this.changed();
     return true;
   }
 
@@ -130,6 +174,8 @@ export class Directory {
     const k = namespacedKey(ns, key);
     const cur = this.kv.get(k);
     if (cur === undefined || (ifValue && ifValue.length > 0 && !cur.equals(ifValue))) return false;
-    return this.kv.delete(k);
+    this.kv.delete(k);
+    this.changed();
+    return true;
   }
 }

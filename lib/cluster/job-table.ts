@@ -12,14 +12,29 @@ export const MAX_ENDED_JOBS = 1000;
 export class JobTable {
   private readonly jobs = new Map<string, JobStateRow>();
   private readonly byNode = new Map<string, string>();
+  /** Called after each change (the head saves its directory: head-state.ts). */
+  onChange: () => void = () => {};
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /** The table as JSON-able data, for restore() in a head started again. */
+  save(): { jobs: JobStateRow[]; byNode: [string, string][] } {
+    return { jobs: this.rows(), byNode: [...this.byNode] };
+  }
+
+  /** Takes back what save() gave (jobs still RUNNING stay so: their drivers register again, or die). */
+  restore(saved: unknown): void {
+    const s = saved as { jobs: JobStateRow[]; byNode: [string, string][] };
+    for (const j of s.jobs) this.jobs.set(j.jobId, { ...j });
+    for (const [node, job] of s.byNode) this.byNode.set(node, job);
+  }
 
   /** A driver's node registered (again, after being declared dead: its job runs again). */
   started(nodeId: string, job: DriverJob): void {
     this.byNode.set(nodeId, job.jobId);
     this.jobs.delete(job.jobId); // re-inserted last: the map's order is the order of starts
     this.jobs.set(job.jobId, runningJobRow(job, nodeId));
+    this.onChange();
   }
 
   /** A driver's node left: exitCode -1 when it shut down, else its process's exit code. */
@@ -49,6 +64,7 @@ export class JobTable {
     job.endTime = this.now();
     job.message = message;
     this.forgetOld();
+    this.onChange();
   }
 
   private forgetOld(): void {

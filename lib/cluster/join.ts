@@ -6,6 +6,7 @@ import type { NodeManager } from '../node/node-manager.js';
 import { loadHead } from '../session/session-dir.js';
 import { checkToken } from './auth.js';
 import { ClusterNode } from './cluster-node.js';
+import { loadTls, type TlsFiles, tlsFilesOf } from './tls.js';
 
 /** What init() was given to join a cluster. */
 export interface JoinOptions {
@@ -15,6 +16,14 @@ export interface JoinOptions {
   token?: string | undefined;
   /** Milliseconds of silence after which a node is declared dead. */
   heartbeatTimeout?: number | undefined;
+  /** Where the driver's node listens (default: its address on the route to the head). */
+  bind?: string | undefined;
+  /** The IP other nodes reach the driver's node at (default: the bind address). */
+  nodeIpAddress?: string | undefined;
+  /** TLS: this driver's certificate, key and the cluster's CA (paths); all three or none. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tlsCa?: string | undefined;
 }
 
 /**
@@ -22,7 +31,7 @@ export interface JoinOptions {
  * session, and a missing token comes from the environment or that session. Throws
  * InvalidArgumentError for a short token, ClusterConnectionError when there is no head or token.
  */
-export function resolveAddress(o: JoinOptions): { address: string; token: string } {
+export function resolveAddress(o: JoinOptions): { address: string; token: string; tls?: TlsFiles } {
   let address = o.address;
   // Given tokens are checked for length (auth.ts checkToken); the session's was, when the head started.
   let token =
@@ -52,18 +61,28 @@ export function resolveAddress(o: JoinOptions): { address: string; token: string
         'or set SUNRAY_CLUSTER_TOKEN',
     );
   }
-  return { address, token };
+  // TLS files: given, else the local head's when that is the head joined.
+  const given = tlsFilesOf(
+    { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa },
+    { cert: 'init({ tlsCert })', key: 'init({ tlsKey })', ca: 'init({ tlsCa })' },
+  );
+  const local = given ? undefined : loadHead();
+  const tls = given ?? (local && local.address === address ? local.tls : undefined);
+  return tls ? { address, token, tls } : { address, token };
 }
 
 /** Joins the driver's node manager to the cluster at o.address, as a driver node. */
 export async function joinCluster(manager: NodeManager, o: JoinOptions): Promise<ClusterNode> {
-  const { address, token } = resolveAddress(o);
+  const { address, token, tls } = resolveAddress(o);
   return ClusterNode.start({
+    tls: tls ? loadTls(tls) : undefined,
     manager,
     token,
     head: false,
     headAddress: address,
     isDriver: true,
+    bind: o.bind,
+    nodeIpAddress: o.nodeIpAddress,
     ...(o.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: o.heartbeatTimeout } : {}),
   });
 }

@@ -44,7 +44,14 @@ export interface MembershipOptions {
   /** After every node table taken (ownership ops for nodes unknown until now). */
   onTable: () => void;
   closed: () => boolean;
+  /** Where losing and finding the head again is said (default: nowhere). */
+  log?: (line: string) => void;
 }
+
+/** The first wait before joining again after a failed try; doubled per failure up to REJOIN_MAX_MS. */
+export const REJOIN_MIN_MS = 250;
+/** The longest wait between tries to reach a head that is gone (it may be restarting). */
+export const REJOIN_MAX_MS = 5000;
 
 /** This node's membership in the cluster (see the file comment). */
 export class Membership {
@@ -52,6 +59,11 @@ export class Membership {
   headConn: HeadConn | undefined;
   private timer: NodeJS.Timeout | undefined;
   private headTimeoutMs = 0;
+  /** A (re)join is under way: one at a time. */
+  private joining = false;
+  /** No new try before this time; the wait after the last failed one. */
+  private nextJoinAt = 0;
+  private rejoinWaitMs = 0;
 
   constructor(private readonly opts: MembershipOptions) {}
 
@@ -135,8 +147,8 @@ export class Membership {
       return;
     }
     if (!this.headConn || this.headConn.closed) {
-      // Lost the head: keep trying to (re)join; our work goes on meanwhile.
-      this.join().catch(() => {});
+      // Lost the head (it died, or restarts): keep trying to (re)join; our work goes on meanwhile.
+      this.rejoin();
       return;
     }
     const info = this.selfInfo();
@@ -159,8 +171,27 @@ export class Membership {
         } else if (p.msg.t === 'error' && p.msg.code === ErrorCode.NotFound) {
           // The head declared us dead (we stalled, or it restarted): register again on the same
           // connection, which may carry transfers in flight.
-          this.join().catch(() => {});
+          this.rejoin();
         }
+      },
+    );
+  }
+
+  /** One try to join again, unless one runs or the backoff after the last failure lasts. */
+  private rejoin(): void {
+    if (this.joining || Date.now() < this.nextJoinAt || this.opts.closed()) return;
+    this.joining = true;
+    this.join().then(
+      () => {
+        if (this.rejoinWaitMs > 0) this.opts.log?.(`rejoined the head at ${this.opts.headAddress}`);
+        this.rejoinWaitMs = 0;
+        this.nextJoinAt = 0;
+        this.joining = false;
+      },
+      () => {
+        this.rejoinWaitMs = Math.min(REJOIN_MAX_MS, Math.max(REJOIN_MIN_MS, this.rejoinWaitMs * 2));
+        this.nextJoinAt = Date.now() + this.rejoinWaitMs;
+        this.joining = false;
       },
     );
   }
@@ -211,7 +242,12 @@ export class Membership {
 
   /** A connection closed: the head's, if it was that one. */
   connClosed(c: unknown): void {
-    if (c === this.headConn) this.headConn = undefined;
+    if (c !== this.headConn) return;
+    this.headConn = undefined;
+    if (!this.opts.closed())
+      this.opts.log?.(
+        `lost the connection to the head at ${this.opts.headAddress}; trying to rejoin (work goes on)`,
+      );
   }
 
   /**

@@ -3,10 +3,13 @@
 // connections it dials only to pull objects over, and closing them all with the node.
 // What arrives on any of them goes to the onMessage given (the ClusterNode's switch).
 import net from 'node:net';
-import { networkInterfaces } from 'node:os';
+import tls from 'node:tls';
 import { ClusterConnectionError } from '../base/errors.js';
-import { Conn } from './connection.js';
+import { Conn, limiterFor } from './connection.js';
+import { causeOf } from './log-limiter.js';
 import type { NodeInfoMsg, Parsed } from './messages.js';
+import { formatAddress } from './node-address.js';
+import { type TlsMaterial, tlsServerOptions } from './tls.js';
 
 /** What the other parts use of a connection (their unit tests give fakes). */
 export type PeerConn = Pick<Conn, 'peerId' | 'send' | 'requestCb'>;
@@ -33,27 +36,41 @@ export interface PeersOptions {
   onClose: (c: Conn) => void;
   busy: () => boolean;
   closed: () => boolean;
+  /** Every connection over mutually verified TLS (tls.ts); none: plain TCP. */
+  tls?: TlsMaterial | undefined;
 }
 
 /** This node's listener and its connections to the other nodes. */
 export class Peers implements PeerLinks {
   /** host:port other nodes reach this one at (set by listen). */
   address = '';
-  private readonly server = net.createServer((s) => this.accept(s));
+  private readonly server: net.Server;
   private readonly conns = new Map<string, Conn>();
   /** Connections we dialed for pulling objects, where conns has only one the peer dialed. */
   private readonly pullConns = new Map<string, Promise<Conn>>();
   private readonly connecting = new Map<string, Promise<Conn>>();
   private readonly allConns = new Set<Conn>();
 
-  constructor(private readonly opts: PeersOptions) {}
+  constructor(private readonly opts: PeersOptions) {
+    if (opts.tls) {
+      // A peer whose certificate the CA did not sign, or that speaks plain TCP, ends here.
+      const server = tls.createServer(tlsServerOptions(opts.tls), (s) => this.accept(s));
+      server.on('tlsClientError', (err, socket) => {
+        const why = `TLS handshake failed: ${err.message}`;
+        const from = `${socket.remoteAddress}:${socket.remotePort}`;
+        limiterFor(opts.log).line(causeOf(why), `closing connection with ${from}: ${why}`);
+      });
+      this.server = server;
+    } else this.server = net.createServer((s) => this.accept(s));
+  }
 
-  listen(bind: string, port: number): Promise<void> {
+  /** Listens on bind:port; other nodes are told `advertise` (never a wildcard: node-address.ts). */
+  listen(bind: string, port: number, advertise: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, bind, () => {
+      this.server.listen(port, bind.replace(/^\[|\]$/g, ''), () => {
         const a = this.server.address() as net.AddressInfo;
-        this.address = `${advertiseHost(bind)}:${a.port}`;
+        this.address = formatAddress(advertise, a.port);
         this.server.off('error', reject);
         if (this.opts.isDriver) this.server.unref();
         resolve();
@@ -68,6 +85,7 @@ export class Peers implements PeerLinks {
       log: this.opts.log,
       onMessage: this.opts.onMessage,
       onClose: (c: Conn) => this.onConnClose(c),
+      tls: this.opts.tls,
     };
   }
 
@@ -126,6 +144,8 @@ export class Peers implements PeerLinks {
    * chunks straight into the arena (see connection.ts).
    */
   pullConn(nodeId: string): Promise<Conn> {
+    // Over TLS no connection reads in place: any one will do.
+    if (this.opts.tls) return this.peer(nodeId);
     const c = this.conns.get(nodeId);
     if (c && !c.closed && c.readsInPlace) return Promise.resolve(c);
     let p = this.pullConns.get(nodeId);
@@ -180,14 +200,6 @@ export function splitAddress(address: string): [string, number] {
   if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
     throw new ClusterConnectionError(`'${address}' is not HOST:PORT`);
   }
-  return [address.slice(0, i), port];
-}
-
-/** The host other nodes reach us at: the bind address, or this machine's first external IPv4. */
-function advertiseHost(bind: string): string {
-  if (bind !== '0.0.0.0' && bind !== '::') return bind;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
-  }
-  return '127.0.0.1';
+  // An IPv6 host comes in brackets ([::1]:6380): sockets want it bare.
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
 }

@@ -8,13 +8,17 @@ import { type LocalStateKind, nodeRow, type RowSelection, type StateKind } from 
 import { Conn } from './connection.js';
 import type { Message, NodeInfoMsg } from './messages.js';
 import { splitAddress } from './peers.js';
+import type { TlsMaterial } from './tls.js';
+
+/** What reaching the head takes: the cluster token, and the TLS files when the cluster uses TLS. */
+export type HeadAuth = string | { token: string; tls?: TlsMaterial | undefined };
 
 /** The head's node table and heartbeat timeout, over a connection opened for it and closed after. */
 export async function queryStatus(
   address: string,
-  token: string,
+  auth: HeadAuth,
 ): Promise<{ nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }> {
-  const r = await askHead(address, token, { t: 'status' });
+  const r = await askHead(address, auth, { t: 'status' });
   if (r.t !== 'nodeTable') throw new ClusterConnectionError(`the head answered ${r.t} to status`);
   return { nodes: r.nodes, heartbeatTimeoutMs: r.heartbeatTimeoutMs };
 }
@@ -25,15 +29,15 @@ export async function queryStatus(
  */
 export async function queryState(
   address: string,
-  token: string,
+  auth: HeadAuth,
   kind: StateKind,
   selection: RowSelection<Record<string, unknown>> = {},
 ): Promise<{ rows: unknown[]; unreachable: string[]; dropped?: { tasks: number; events: number } }> {
   if (kind === 'nodes') {
-    const { nodes } = await queryStatus(address, token);
+    const { nodes } = await queryStatus(address, auth);
     return { rows: nodes.map(nodeRow), unreachable: [] };
   }
-  const r = await askHead(address, token, {
+  const r = await askHead(address, auth, {
     t: 'stateQuery',
     kind: kind satisfies LocalStateKind | 'tasks' | 'jobs' | 'placementGroups',
     cluster: true,
@@ -51,9 +55,9 @@ export async function queryState(
 /** Every worker log file of the cluster (`sunray logs`), and the nodes that did not answer. */
 export async function queryLogFiles(
   address: string,
-  token: string,
+  auth: HeadAuth,
 ): Promise<{ rows: LogFileRow[]; unreachable: string[] }> {
-  const r = await askHead(address, token, { t: 'stateQuery', kind: 'logFiles', cluster: true });
+  const r = await askHead(address, auth, { t: 'stateQuery', kind: 'logFiles', cluster: true });
   if (r.t !== 'stateRows') throw new ClusterConnectionError(`the head answered ${r.t} to a log query`);
   return {
     rows: JSON.parse(r.rowsJson) as LogFileRow[],
@@ -62,8 +66,8 @@ export async function queryLogFiles(
 }
 
 /** A read of a worker's log file on the node it is on, through the head (`sunray logs`). */
-export async function queryLogRead(address: string, token: string, req: LogRead): Promise<LogChunk> {
-  const r = await askHead(address, token, {
+export async function queryLogRead(address: string, auth: HeadAuth, req: LogRead): Promise<LogChunk> {
+  const r = await askHead(address, auth, {
     t: 'stateQuery',
     kind: 'logRead',
     cluster: true,
@@ -75,13 +79,14 @@ export async function queryLogRead(address: string, token: string, req: LogRead)
   return chunk;
 }
 
-/** One request to the head, over a connection opened for it and closed after. */
-async function askHead(address: string, token: string, m: Message): Promise<Message> {
+/** One request to the head (`auth`: its token, or the token and TLS), over a connection opened for it and closed after. */
+export async function askHead(address: string, auth: HeadAuth, m: Message): Promise<Message> {
   const [host, port] = splitAddress(address);
+  const { token, tls } = typeof auth === 'string' ? { token: auth, tls: undefined } : auth;
   const conn = await Conn.dial(
     host,
     port,
-    { token, nodeId: randomBytes(16), log: () => {}, onMessage: () => {} },
+    { token, nodeId: randomBytes(16), log: () => {}, onMessage: () => {}, tls },
     `the head at ${address}`,
   );
   try {

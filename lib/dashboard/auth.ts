@@ -206,10 +206,11 @@ export function sameOrigin(
   host: string | undefined,
   origin: string | undefined,
   fetchSite: string | undefined,
+  scheme: 'http' | 'https' = 'http',
 ): boolean {
   if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return false;
   if (origin === undefined) return true;
-  return host !== undefined && origin === `http://${host}`;
+  return host !== undefined && origin === `${scheme}://${host}`;
 }
 
 /** The value of cookie `name` in a Cookie header. */
@@ -222,7 +223,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/** A Set-Cookie value for a session (maxAgeSeconds 0: clears it). */
-export function sessionCookie(name: string, id: string, maxAgeSeconds: number): string {
-  return `${name}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}`;
+/** A Set-Cookie value for a session (maxAgeSeconds 0: clears it); `secure` over HTTPS. */
+export function sessionCookie(name: string, id: string, maxAgeSeconds: number, secure = false): string {
+  return `${name}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { debug, warn } from '../base/warnings.js';
 import { newToken } from '../cluster/auth.js';
 import { resolveAddress } from '../cluster/join.js';
+import { loadTls } from '../cluster/tls.js';
 import type { InitOptions } from '../node/driver.js';
 import type { NodeManager } from '../node/node-manager.js';
 import { sessionDir } from '../session/session-dir.js';
@@ -24,11 +25,12 @@ export async function serveEmbeddedDashboard(node: NodeManager, opts: InitOption
   }
   const { port, host = '127.0.0.1' } = asked === true ? {} : asked;
   const joined = opts.address !== undefined && opts.address !== 'local';
-  const token = joined
-    ? resolveAddress({ address: opts.address ?? '', token: opts.token }).token
-    : newToken();
+  const target = joined ? resolveAddress({ ...opts, address: opts.address ?? '' }) : undefined;
+  const token = target?.token ?? newToken();
+  // A driver of a TLS cluster serves its dashboard over HTTPS with its certificate, as the nodes do.
+  const tls = target?.tls ? loadTls(target.tls) : undefined;
   const start = (p: number) =>
-    startDashboard(node, { port: p, host, token, log: (line) => debug('%s', line) });
+    startDashboard(node, { port: p, host, token, log: (line) => debug('%s', line), tls });
   let server: DashboardServer;
   if (port !== undefined) server = await start(port);
   else {

@@ -37,7 +37,13 @@ export function nodeSource(manager: NodeManager): DashboardSource {
 /** Serves a node's dashboard on host:port (0: any free port), guarded by `token`. */
 export function startDashboard(
   manager: NodeManager,
-  opts: { port: number; host: string; token: string; log?: (line: string) => void },
+  opts: {
+    port: number;
+    host: string;
+    token: string;
+    log?: (line: string) => void;
+    tls?: { cert: Buffer; key: Buffer } | undefined;
+  },
 ): Promise<DashboardServer> {
   return DashboardServer.start({ ...opts, source: nodeSource(manager) });
 }

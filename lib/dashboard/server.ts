@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../base/errors.js';
@@ -67,6 +68,8 @@ export interface DashboardServerOptions {
   source: DashboardSource;
   /** Where refused logins are logged (at most a line a second per cause). */
   log?: (line: string) => void;
+  /** Serve HTTPS with this certificate and key (PEM), as the cluster's TLS does; none: HTTP. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
   /** Session and login limits, and the clock (tests pass their own). */
   sessions?: SessionLimits;
   logins?: LoginLimits;
@@ -109,7 +112,14 @@ export class DashboardServer {
     }
     if (opts.token.length === 0) throw new InvalidArgumentError('the dashboard needs a token to guard it');
     const d = new DashboardServer(opts);
-    const server = createServer((req, res) => d.handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse) => d.handle(req, res);
+    const server: Server = opts.tls
+      ? createHttpsServer(
+          // A client that stalls its handshake holds a socket: 10 s, not Node's 120.
+          { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+          handle,
+        )
+      : createServer(handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host, () => {
@@ -126,9 +136,13 @@ export class DashboardServer {
     return d;
   }
 
-  /** http://host:port/ */
+  /** http://host:port/, or https:// when it serves TLS. */
   get url(): string {
-    return `http://${this.address}/`;
+    return `${this.scheme}://${this.address}/`;
+  }
+
+  private get scheme(): 'http' | 'https' {
+    return this.opts.tls ? 'https' : 'http';
   }
 
   /** Stops listening and ends every session. */
@@ -165,7 +179,7 @@ export class DashboardServer {
     if (path === '/logout' && method === 'POST') {
       if (!this.fromOurPage(req)) return send(res, 403, 'text/plain', 'cross-site request refused\n');
       this.sessions.end(session);
-      res.setHeader('set-cookie', sessionCookie(this.cookie, '', 0));
+      res.setHeader('set-cookie', sessionCookie(this.cookie, '', 0, this.scheme === 'https'));
       return redirect(res, '/login');
     }
     if (method !== 'GET' && method !== 'HEAD') {
@@ -213,13 +227,16 @@ export class DashboardServer {
     }
     this.logins.succeeded(client);
     const id = this.sessions.create();
-    res.setHeader('set-cookie', sessionCookie(this.cookie, id, this.sessions.cookieMaxAge));
+    res.setHeader(
+      'set-cookie',
+      sessionCookie(this.cookie, id, this.sessions.cookieMaxAge, this.scheme === 'https'),
+    );
     redirect(res, '/');
   }
 
   private fromOurPage(req: IncomingMessage): boolean {
     const h = req.headers;
-    return sameOrigin(h.host, h.origin, h['sec-fetch-site'] as string | undefined);
+    return sameOrigin(h.host, h.origin, h['sec-fetch-site'] as string | undefined, this.scheme);
   }
 
   private loginPage(res: ServerResponse, status: number, message: string): void {

@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from '../cluster/daemon-config.js';
+import { loadTls, type TlsMaterial } from '../cluster/tls.js';
 import { startDashboard } from '../dashboard/index.js';
 import { defaultObjectStoreMemory } from '../node/driver.js';
 import { NodeManager } from '../node/node-manager.js';
@@ -60,6 +61,14 @@ async function main(): Promise<void> {
     console.error(`sunray node: could not start: ${(err as Error).message}`);
     process.exit(1);
   }
+  let tls: TlsMaterial | undefined;
+  try {
+    tls = cfg.tls ? loadTls(cfg.tls) : undefined;
+  } catch (err) {
+    console.error(`sunray node: could not start: ${(err as Error).message}`);
+    await manager.shutdown();
+    process.exit(1);
+  }
   // Before joining: warming a large arena holds the event loop for seconds, and a node that has
   // joined would miss its heartbeats meanwhile and be declared dead.
   if (cfg.prefaultStore) warmArena(manager.store);
@@ -70,7 +79,10 @@ async function main(): Promise<void> {
       token: cfg.token,
       head: cfg.head,
       ...(cfg.headAddress ? { headAddress: cfg.headAddress } : {}),
-      bind: cfg.bind ?? '127.0.0.1',
+      bind: cfg.bind,
+      nodeIpAddress: cfg.nodeIpAddress,
+      headStateFile: cfg.headStateFile,
+      tls,
       port: cfg.port ?? 0,
       ...(cfg.heartbeatTimeoutMs ? { heartbeatTimeoutMs: cfg.heartbeatTimeoutMs } : {}),
     });
@@ -98,6 +110,7 @@ async function main(): Promise<void> {
         host: cfg.dashboardHost ?? '127.0.0.1',
         token: cfg.token,
         log: (line) => console.error(line),
+        tls,
       });
       dashboardAddress = dashboard.address;
     } catch (err) {
@@ -118,7 +131,7 @@ async function main(): Promise<void> {
   };
   if (cfg.session) {
     recordDaemon(info);
-    if (cfg.head) saveHead(node.address, cfg.token);
+    if (cfg.head) saveHead(node.address, cfg.token, cfg.tls);
   }
   process.stdout.write(`${READY_PREFIX}${JSON.stringify(info)}\n`);
   let stopping = false;

@@ -62,6 +62,29 @@ export interface InitOptions {
   token?: string;
   /** Milliseconds without heartbeat before a node is declared dead (the head's setting counts). */
   heartbeatTimeout?: number;
+  /**
+   * With `address`: where the driver's node listens for other nodes (they pull the objects the
+   * driver puts from it). Default: this machine's address on the route to the head (127.0.0.1
+   * for a head on this machine), so nodes of the cluster can reach it; '0.0.0.0' for every
+   * interface (then `nodeIpAddress` or the route to the head is advertised, never 0.0.0.0).
+   */
+  bind?: string;
+  /**
+   * With `address`: the IP other nodes reach the driver's node at (Ray's `node_ip_address`),
+   * when it differs from the bind address (a NAT, a wildcard bind). Default: detected.
+   */
+  nodeIpAddress?: string;
+  /**
+   * With `address`, for a cluster that runs TLS (`sunray start --tls-cert ...`): the path of
+   * this driver's certificate (PEM), signed by the cluster's CA. With tlsKey and tlsCa (all
+   * three or none); default: the local head's files when `address` is the head started on
+   * this machine.
+   */
+  tlsCert?: string;
+  /** With tlsCert: the path of its private key (PEM; a file only you can read). */
+  tlsKey?: string;
+  /** With tlsCert: the path of the cluster's CA certificate (PEM): nodes must present one it signed. */
+  tlsCa?: string;
   /** Namespace for named actors (default 'default'). */
   namespace?: string;
   /**

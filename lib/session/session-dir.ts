@@ -52,20 +52,40 @@ export function writeSecret(path: string, text: string): void {
   chmodSync(path, 0o600); // an existing file keeps its mode on write
 }
 
-export function saveHead(address: string, token: string): void {
+/** Paths of TLS files (lib/cluster/tls.ts's TlsFiles). */
+export interface SessionTlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** Records the local head: its address, the token (0600) and the paths of its TLS files, if any. */
+export function saveHead(address: string, token: string, tls?: SessionTlsFiles): void {
   const dir = sessionDir();
   writeSecret(join(dir, 'token'), `${token}\n`);
   writeFileSync(join(dir, 'head_address'), `${address}\n`);
+  if (tls) writeFileSync(join(dir, 'head_tls.json'), JSON.stringify(tls), { mode: 0o600 });
+  else rmSync(join(dir, 'head_tls.json'), { force: true });
 }
 
-/** The head address and token recorded by `sunray start` on this machine, if any. */
-export function loadHead(): { address: string; token: string } | undefined {
+/**
+ * The head address and token recorded by `sunray start` on this machine, if any, with the
+ * paths of the TLS files it was started with (the local CLI and drivers use them too).
+ */
+export function loadHead(): { address: string; token: string; tls?: SessionTlsFiles } | undefined {
   const dir = sessionDir();
   try {
-    return {
+    const head = {
       address: readFileSync(join(dir, 'head_address'), 'utf8').trim(),
       token: readFileSync(join(dir, 'token'), 'utf8').trim(),
     };
+    let tls: SessionTlsFiles | undefined;
+    try {
+      tls = JSON.parse(readFileSync(join(dir, 'head_tls.json'), 'utf8')) as SessionTlsFiles;
+    } catch {
+      tls = undefined;
+    }
+    return tls ? { ...head, tls } : head;
   } catch {
     return undefined;
   }
@@ -99,4 +119,5 @@ export function clearHead(): void {
   const dir = sessionDir();
   rmSync(join(dir, 'head_address'), { force: true });
   rmSync(join(dir, 'token'), { force: true });
+  rmSync(join(dir, 'head_tls.json'), { force: true });
 }

@@ -9,6 +9,7 @@ import { newToken } from '../cluster/auth.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, READY_PREFIX, writeDaemonConfig } from '../cluster/daemon-config.js';
 import type { NodeInfoMsg } from '../cluster/messages.js';
+import { loadTls, type TlsFiles, type TlsMaterial } from '../cluster/tls.js';
 import { embeddedNode } from '../node/driver.js';
 import { checkLabels } from '../protocol/node-labels.js';
 
@@ -37,12 +38,27 @@ export interface NodeOptions {
    * on 127.0.0.1; log in with the cluster's `token`. Usually the head's.
    */
   dashboardPort?: number;
+  /**
+   * Give the node its own loopback address, bound and advertised as a separate machine's
+   * would be: `true` takes the cluster's next one (127.0.0.2, 127.0.0.3, ...; Linux routes
+   * all of 127/8 to the loopback interface), a string is the address itself. Other nodes
+   * reach it only at that address, so a wrong advertised address fails.
+   */
+  ownLoopback?: boolean | string;
+  /** This node's TLS files, in place of the cluster's (a test of a node with a wrong certificate). */
+  tls?: TlsFiles;
 }
 
 /** Options of new Cluster(). */
 export interface ClusterOptions {
   /** Milliseconds without heartbeat before the head declares a node dead (default 10 s, as sunray start). */
   heartbeatTimeout?: number;
+  /**
+   * Run every connection over TLS with these files (`sunray start --tls-cert/--tls-key/--tls-ca`):
+   * every node, and this process when it joins or heads the cluster, presents this certificate.
+   * Drivers joining pass the same paths as init({ tlsCert, tlsKey, tlsCa }).
+   */
+  tls?: TlsFiles;
 }
 
 /** A node process of a Cluster. */
@@ -73,9 +89,14 @@ export class Cluster {
   readonly nodes: NodeHandle[] = [];
   private embeddedHead: ClusterNode | undefined;
   private readonly heartbeatTimeout: number;
+  /** The TLS files every node uses (ClusterOptions.tls), if any. */
+  readonly tls: TlsFiles | undefined;
+  /** The last byte of the next loopback address ownLoopback: true gives. */
+  private nextLoopback = 2;
 
   constructor(opts: ClusterOptions = {}) {
     this.heartbeatTimeout = opts.heartbeatTimeout ?? 10_000;
+    this.tls = opts.tls;
   }
 
   /** Starts a node process; the first one is the head (see the class comment). */
@@ -90,11 +111,13 @@ export class Cluster {
           head: true,
           isDriver: true,
           heartbeatTimeoutMs: this.heartbeatTimeout,
+          tls: this.tlsMaterial(),
         });
         this.address = this.embeddedHead.address;
       }
     }
     const head = !this.address;
+    const bind = this.loopbackFor(opts.ownLoopback);
     const cfg: DaemonConfig = {
       head,
       ...(head ? {} : { headAddress: this.address }),
@@ -106,6 +129,8 @@ export class Cluster {
       heartbeatTimeoutMs: this.heartbeatTimeout,
       prefaultStore: opts.prefaultStore ?? false,
       exitWithParent: true,
+      ...(bind !== undefined ? { bind } : {}),
+      ...((opts.tls ?? this.tls) ? { tls: opts.tls ?? this.tls } : {}),
       ...(opts.maxWorkerProcesses !== undefined ? { maxWorkerProcesses: opts.maxWorkerProcesses } : {}),
       ...(opts.labels ? { labels: checkLabels(opts.labels, 'Cluster.addNode()') } : {}),
       ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
@@ -156,6 +181,22 @@ export class Cluster {
     return node;
   }
 
+  private loadedTls: TlsMaterial | undefined;
+
+  /** The cluster's TLS files, read once (this process's own connections: the embedded head, status). */
+  private tlsMaterial(): TlsMaterial | undefined {
+    if (this.tls) this.loadedTls ??= loadTls(this.tls);
+    return this.loadedTls;
+  }
+
+  /** The address a node's ownLoopback option asks for (undefined: the default, 127.0.0.1). */
+  private loopbackFor(own: boolean | string | undefined): string | undefined {
+    if (typeof own === 'string') return own;
+    if (!own) return undefined;
+    if (this.nextLoopback > 254) throw new SunrayError('Cluster: no loopback addresses left (127.0.0.2-254)');
+    return `127.0.0.${this.nextLoopback++}`;
+  }
+
   /** Stops a node: gracefully (it leaves the cluster) or with SIGKILL (as a crash). */
   async removeNode(node: NodeHandle, opts: { graceful?: boolean } = {}): Promise<void> {
     const i = this.nodes.indexOf(node);
@@ -166,7 +207,7 @@ export class Cluster {
   /** The cluster's nodes as the head sees them. */
   async nodeTable(): Promise<NodeInfoMsg[]> {
     const { queryStatus } = await import('../cluster/status.js');
-    return (await queryStatus(this.address, this.token)).nodes;
+    return (await queryStatus(this.address, { token: this.token, tls: this.tlsMaterial() })).nodes;
   }
 
   /** Waits until the head lists every started node (and the embedded head) as alive. */

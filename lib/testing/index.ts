@@ -43,7 +43,9 @@ export function nodeStats(): NodeStats {
   const manager = node('nodeStats()');
   return manager.stats();
 }
+export type { TlsFiles } from '../cluster/tls.js';
 export { Cluster, type ClusterOptions, type NodeHandle, type NodeOptions } from './cluster.js';
+export { makeTestCertificates, type TestCertificates } from './tls-certs.js';
 
 /** The node's object store statistics (driver only): bytes used, objects, pins, spills. */
 export function storeStats(): import('../store/index.js').StoreStats {

@@ -3,7 +3,7 @@
 // node rejoining. The head path uses the real Directory; other nodes a fake head.
 import { describe, expect, test } from 'vitest';
 import { Directory } from '../../../lib/cluster/directory.js';
-import { type HeadConn, Membership } from '../../../lib/cluster/membership.js';
+import { type HeadConn, Membership, REJOIN_MAX_MS, REJOIN_MIN_MS } from '../../../lib/cluster/membership.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from '../../../lib/cluster/messages.js';
 import { NodeTable } from '../../../lib/cluster/node-table.js';
 import { events as sunrayEvents } from '../../../lib/protocol/events.js';
@@ -77,6 +77,53 @@ function nonHead(initial: NodeInfoMsg[], state = { closed: false }) {
 }
 
 describe('membership', () => {
+  test('a node that lost its head tries again with a bounded backoff, then rejoins', async () => {
+    const head = new FakeHead([nodeInfo(SELF), nodeInfo(B)]);
+    let up = true;
+    const tries: number[] = [];
+    const lines: string[] = [];
+    const m = new Membership({
+      local: new FakeLocal(SELF),
+      table: new NodeTable(SELF),
+      directory: undefined,
+      head: false,
+      isDriver: false,
+      headAddress: '10.0.0.9:7000',
+      address: () => '10.0.0.1:7001',
+      heartbeatTimeoutMs: 1000,
+      dial: async () => {
+        tries.push(Date.now());
+        if (!up) throw new Error('ECONNREFUSED');
+        return head;
+      },
+      onNodeDead: [],
+      onTable: () => {},
+      closed: () => false,
+      log: (l) => lines.push(l),
+    });
+    await m.start();
+    up = false;
+    m.connClosed(m.headConn);
+    expect(lines[0]).toContain('lost the connection to the head at 10.0.0.9:7000');
+    // Heartbeats every 10 ms for 1.2 s: the tries are spaced 250, 500, 1000 ms apart, not 120 of them.
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1200) {
+      m.tick();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(tries.length - 1).toBeGreaterThanOrEqual(2);
+    expect(tries.length - 1).toBeLessThanOrEqual(4);
+    const gaps = tries.slice(2).map((t, i) => t - (tries[i + 1] ?? t));
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(REJOIN_MIN_MS - 20);
+    expect(REJOIN_MAX_MS).toBeLessThanOrEqual(5000);
+    up = true;
+    await new Promise((r) => setTimeout(r, 1100));
+    m.tick();
+    await settle();
+    expect(m.headConn).toBe(head);
+    expect(lines.at(-1)).toBe('rejoined the head at 10.0.0.9:7000');
+  });
+
   test('a node found dead in a new table is handled once, by every part in order', async () => {
     const { m, head, deaths } = nonHead([nodeInfo(SELF), nodeInfo(B), nodeInfo(C)]);
     await m.start();
