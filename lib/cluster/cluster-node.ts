@@ -116,8 +116,17 @@ export class ClusterNode implements ClusterHooks {
       ? new Directory(heartbeatTimeoutMs, log, () => this.membership.tick())
       : undefined;
     if (directory && opts.headStateFile) {
-      this.headState = new HeadState(opts.headStateFile, opts.token, log);
-      directory.persistTo(this.headState, this.nodeId);
+      const state = new HeadState(opts.headStateFile, opts.token, log);
+      this.headState = state;
+      directory.persistTo(state, this.nodeId);
+      // After the nodes (registered first, so restored first): bundles of nodes not alive go again.
+      const groups = manager.placementGroups;
+      groups.onChange = () => state.changed();
+      state.persist(
+        'placementGroups',
+        () => groups.save(),
+        (saved) => groups.restore(saved, (id) => directory.table().some((n) => n.nodeId === id && n.alive)),
+      );
     }
     const table = new NodeTable(this.nodeId);
     this.table = table;

@@ -24,6 +24,8 @@ import type { PeerLinks } from './peers.js';
 const WAIT_ROUND_MS = 10_000;
 /** A group the head does not know yet (its create may be on its way) is asked for this long. */
 const UNKNOWN_GRACE_MS = 5_000;
+/** How long a request waits for the link to the head to come back (the head restarting). */
+const HEAD_WAIT_MS = 15_000;
 /** How long the head waits for a node to say what it has free before placing bundles. */
 const AVAILABLE_MS = 2_000;
 
@@ -66,7 +68,7 @@ export class GroupLink {
   /** A process's request: answered by the head's manager. */
   async op<K extends GroupOp['op']>(o: Extract<GroupOp, { op: K }>): Promise<GroupOpResults[K]> {
     if (this.opts.head) return (await runGroupOp(this.opts.groups, o)) as GroupOpResults[K];
-    return (await this.ask(this.opts.headConn(), o)) as GroupOpResults[K];
+    return (await this.ask(await this.headLink(), o)) as GroupOpResults[K];
   }
 
   /**
@@ -90,6 +92,16 @@ export class GroupLink {
       return this.untilCreated(g.pg);
     }
     return node === self ? undefined : node;
+  }
+
+  /** The link to the head; while it is down (the head restarts), waited for a while. */
+  private async headLink(): Promise<Pick<Conn, 'requestCb'> | undefined> {
+    const until = Date.now() + HEAD_WAIT_MS;
+    for (;;) {
+      const c = this.opts.headConn();
+      if (c || Date.now() > until) return c;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** A node died: the head places its bundles again; everyone forgets where they were. */

@@ -58,8 +58,31 @@ export class PlacementGroups {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Called after each change worth saving (a head that saves its state sets it). */
+  onChange: () => void = () => {};
 
   constructor(private hosts: BundleHosts) {}
+
+  /** The groups as JSON can hold them (a head's saved state). */
+  save(): unknown {
+    return [...this.groups.values()].map(({ warnedInfeasible: _, ...g }) => g);
+  }
+
+  /**
+   * Takes back saved groups (a restarted head). Bundles on nodes that `alive` says are gone
+   * (the old head's own, say) are placed again; the rest are where they were.
+   */
+  restore(saved: unknown, alive: (nodeId: string) => boolean): void {
+    for (const g of saved as Omit<GroupRec, 'warnedInfeasible'>[]) {
+      this.groups.set(g.req.id, { ...g, warnedInfeasible: false });
+      if (g.req.name !== '' && g.state !== 'REMOVED')
+        this.names.set(namespacedKey(g.req.namespace, g.req.name), g.req.id);
+    }
+    const gone = new Set<string>();
+    for (const g of this.groups.values()) for (const n of g.nodes) if (n !== '' && !alive(n)) gone.add(n);
+    for (const n of gone) this.nodeDied(n);
+    this.kick();
+  }
 
   /** The hosts change when the node joins a cluster as its head. */
   setHosts(hosts: BundleHosts): void {
@@ -91,6 +114,7 @@ export class PlacementGroups {
       removedAt: 0,
       warnedInfeasible: false,
     });
+    this.onChange();
     this.kick();
   }
 
@@ -102,6 +126,7 @@ export class PlacementGroups {
     g.state = 'REMOVED';
     g.removedAt = Date.now();
     g.pendingReason = '';
+    this.onChange();
     this.wake(id);
     await this.releaseAll(id, g, true);
     this.forgetOldRemoved();
@@ -169,6 +194,7 @@ export class PlacementGroups {
       if (g.state === 'CREATED') g.state = 'RESCHEDULING';
       g.pendingReason = `node ${nodeId.slice(0, 8)} died: its bundles are placed again`;
     }
+    this.onChange();
     this.kick();
   }
 
@@ -315,6 +341,7 @@ export class PlacementGroups {
     g.state = 'CREATED';
     g.pendingReason = '';
     if (g.scheduledAt === 0) g.scheduledAt = Date.now();
+    this.onChange();
     this.wake(id);
     return true;
   }

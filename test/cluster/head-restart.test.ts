@@ -136,6 +136,11 @@ describe('the head restarts', () => {
       const K = sunray.remote(Keeper, { resources: { w1: 1 } });
       const keeper = K.options({ name: 'keeper', lifetime: 'detached' }).remote();
       expect(await sunray.get(keeper.add.remote(5))).toBe(5);
+      // And a detached placement group whose bundle is on worker w2.
+      const pg = sunray.placementGroup([{ w2: 1 }], { name: 'reserve', lifetime: 'detached' });
+      await pg.ready();
+      const w2Node = (await sunray.placementGroupTable(pg)).bundles[0]?.nodeId;
+      expect(workers).toContain(w2Node);
       const kv = await ask(address, token, {
         t: 'kvPut',
         namespace: 'test',
@@ -175,6 +180,23 @@ describe('the head restarts', () => {
       expect(got.t === 'kvReply' && got.found && got.value.toString()).toBe('42');
       // The driver that made the actor carries on (mid-job), and tasks run on the worker nodes.
       expect(await sunray.get(keeper.add.remote(1))).toBe(7);
+      // The placement group came back with its bundle where it was; its tasks run there.
+      const found = await sunray.getPlacementGroup('reserve');
+      expect(found.id).toBe(pg.id);
+      const row = await sunray.placementGroupTable(found);
+      expect(row.state).toBe('CREATED');
+      expect(row.bundles[0]?.nodeId).toBe(w2Node);
+      const where = sunray.remote(
+        async () => {
+          const s = await import('sunray');
+          return s.getRuntimeContext().nodeId;
+        },
+        { resources: { w2: 1 }, numCpus: 0 },
+      );
+      expect(
+        await sunray.get(where.options({ schedulingStrategy: { placementGroup: found } }).remote()),
+      ).toBe(w2Node);
+      await sunray.removePlacementGroup(found);
       const onW2 = sunray.remote(() => 'w2 ran it', { resources: { w2: 1 } });
       expect(await sunray.get(onW2.remote())).toBe('w2 ran it');
       // A new driver finds the actor by name through the restarted head and sees its state.
