@@ -8,6 +8,7 @@ import { actorBenchmarks } from './suites/actors.js';
 import { clusterBenchmarks } from './suites/cluster.js';
 import { dataBaselines, dataBenchmarks } from './suites/data.js';
 import { latencyBenchmarks } from './suites/latency.js';
+import { placementGroupBenchmarks } from './suites/placement-groups.js';
 import { scaleBenchmarks } from './suites/scale.js';
 import { serveBaselines, serveBenchmarks } from './suites/serve.js';
 import { sharedActorBenchmarks } from './suites/shared-actors.js';
@@ -33,6 +34,7 @@ export const microbenchmarks: Benchmark[] = [
   ...taskBenchmarks,
   ...actorBenchmarks,
   ...sharedActorBenchmarks,
+  ...placementGroupBenchmarks,
   ...taskEventBenchmarks,
   ...clusterBenchmarks,
   ...tlsBenchmarks,

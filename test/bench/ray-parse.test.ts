@@ -1,6 +1,7 @@
 // The Ray runner's reading of Ray's output (bench/ray/parse.ts), on what Ray 2.58.0 printed
 // on this machine in a `npm run bench -- --vs-ray` run (fixtures/ray-2.58.0-output.txt, the
-// run's bench/results/*-ray.txt; the tune and data rows' from `--filter tune` / `data` runs):
+// run's bench/results/*-ray.txt; the tune and data rows' from `--filter tune` / `data` runs,
+// the placement group row's from a `--filter "placement group"` run):
 // every row the bench asks Ray for has its figure, and a row without one is an error that
 // names it, never a silently empty cell.
 
