@@ -4,7 +4,7 @@
 // the unit tests of the cluster's parts give a fake instead, so no process is needed.
 import type { ClusterHooks } from '../node/cluster-hooks.js';
 import type { HandedOver } from '../node/local-task-manager.js';
-import type { LoadSnapshot } from '../node/node-stats.js';
+import type { LoadSnapshot, NodeStats } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskEventRecorder } from '../node/task-events.js';
 import type { DriverJob } from '../protocol/job.js';
@@ -37,6 +37,8 @@ export interface LocalNode {
   /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */
   cluster: ClusterHooks | undefined;
   loadSnapshot(): LoadSnapshot;
+  /** Counts of its workers, tasks and actors (node-idle.ts: whether it is idle). */
+  stats(): NodeStats;
   /** This node's rows of the state API (node/state-rows.ts). */
   readonly localState: { rows(kind: LocalStateKind, selectionJson?: string): unknown[] | Promise<unknown[]> };
   /** Where worker lines go: another node's, for this node's driver, are printed here. */

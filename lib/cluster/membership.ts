@@ -7,6 +7,7 @@ import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
+import { nodeIdle } from './node-idle.js';
 import type { NodeTable } from './node-table.js';
 
 /** What membership uses of the connection to the head (the unit tests give a fake). */
@@ -80,6 +81,17 @@ export class Membership {
     this.timer = setInterval(() => this.tick(), this.heartbeatInterval()).unref();
   }
 
+  /** Since when this node has been idle (NodeManager.idle), as of the last look; 0: busy then. */
+  private idleSince = 0;
+
+  /** How long this node has been idle (0: busy now), as heartbeats report it. */
+  private idleMs(): number {
+    const now = Date.now();
+    if (!nodeIdle(this.opts.local)) this.idleSince = 0;
+    else if (this.idleSince === 0) this.idleSince = now;
+    return this.idleSince === 0 ? 0 : Math.max(1, now - this.idleSince);
+  }
+
   /** This node as the directory lists it. */
   selfInfo(): NodeInfoMsg {
     const local = this.opts.local;
@@ -100,6 +112,8 @@ export class Membership {
       storeCapacity: local.opts.objectStoreMemory,
       labels: local.opts.labels ?? {},
       jobId: local.opts.driverJob?.jobId ?? '',
+      idleMs: this.idleMs(),
+      waitingActors: snap.waitingActors,
     };
   }
 
@@ -150,6 +164,8 @@ export class Membership {
         infeasible: info.infeasible,
         pendingActors: info.pendingActors,
         actorsAwaitingProcess: info.actorsAwaitingProcess,
+        idleMs: info.idleMs,
+        waitingActors: info.waitingActors,
       },
       (p) => {
         if (p instanceof Error) return;

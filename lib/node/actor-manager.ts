@@ -20,6 +20,7 @@ import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
 import { SPILL_CHECK_MS, spillWaitingActors } from './actor-spillback.js';
 import type { ClusterHooks } from './cluster-hooks.js';
+import type { WaitingLoad } from './node-stats.js';
 import type { ResultSink } from './owner-router.js';
 import type { NodeResources } from './resource-pool.js';
 import { SharedHosts } from './shared-hosts.js';
@@ -573,22 +574,25 @@ export class ActorManager<W extends WorkerSlot> {
   }
 
   /**
-   * Waiting actors: how many, those the node can never place (by `actor <class>`), and those
-   * that wait because the node runs its maxWorkerProcesses (placing stops at the first such).
+   * Waiting actors: how many, those the node can never place and those it could (a node with
+   * room takes them: the autoscaler's demand), by `actor <class>`, and those that wait because
+   * the node runs its maxWorkerProcesses (placing stops at the first such).
    */
-  waitingLoad(): { pending: number; infeasible: Record<string, number>; awaitingProcess: number } {
+  waitingLoad(): WaitingLoad {
     let pending = 0;
     let awaitingProcess = 0;
     const atCap = this.workers.atCap();
     const infeasible: Record<string, number> = {};
+    const feasible: Record<string, number> = {};
     for (const a of this.waiting) {
       if (a.state === 'dead') continue;
       pending++;
-      if (!this.resources.feasible(a.placeDemand)) {
-        const k = `actor ${classKey(a.placeDemand)}`;
-        infeasible[k] = (infeasible[k] ?? 0) + 1;
-      } else if (atCap) awaitingProcess++;
+      const ok = this.resources.feasible(a.placeDemand);
+      const by = ok ? feasible : infeasible;
+      const k = `actor ${classKey(a.placeDemand)}`;
+      by[k] = (by[k] ?? 0) + 1;
+      if (ok && atCap) awaitingProcess++;
     }
-    return { pending, infeasible, awaitingProcess };
+    return { pending, infeasible, awaitingProcess, feasible };
   }
 }

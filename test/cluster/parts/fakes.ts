@@ -7,6 +7,7 @@ import type { LoadSnapshot, LocalNode } from '../../../lib/cluster/local-node.js
 import type { Message, NodeInfoMsg, Parsed } from '../../../lib/cluster/messages.js';
 import type { PeerConn, PeerLinks } from '../../../lib/cluster/peers.js';
 import type { HandedOver } from '../../../lib/node/local-task-manager.js';
+import type { NodeStats } from '../../../lib/node/node-stats.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
 import { TaskEventRecorder } from '../../../lib/node/task-events.js';
 import type { LogLine } from '../../../lib/protocol/log-lines.js';
@@ -83,6 +84,8 @@ export function nodeInfo(
     storeCapacity: 1 << 20,
     pendingActors: 0,
     actorsAwaitingProcess: 0,
+    idleMs: 0,
+    waitingActors: {},
   };
 }
 
@@ -140,7 +143,12 @@ export class FakeLocal implements LocalNode {
       infeasible: {},
       pendingActors: 0,
       actorsAwaitingProcess: 0,
+      waitingActors: {},
     };
+  }
+  stats(): NodeStats {
+    const z = { workers: 0, idle: 0, queued: 0, running: 1, actors: 0, pendingActors: 0 };
+    return { ...z, directChannels: 0, sharedHosts: 0 };
   }
   takeInfeasible() {
     return this.infeasible.splice(0);
