@@ -10,6 +10,7 @@
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskRowsAnswer } from '../node/task-events.js';
+import { AUTOSCALER_KV_NAMESPACE, REQUEST_KEY } from '../protocol/autoscaler.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
 import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
@@ -77,6 +78,9 @@ export class ClusterNode implements ClusterHooks {
   private readonly state: StateQueries;
   private readonly taskEvents: TaskEventsLink;
   private readonly logs: LogLink;
+  private readonly kv: KvClient;
+  /** The cluster's directory: the head's (the autoscaler reads it there); undefined on other nodes. */
+  readonly directory: Directory | undefined;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -92,6 +96,7 @@ export class ClusterNode implements ClusterHooks {
     const directory = opts.head
       ? new Directory(heartbeatTimeoutMs, log, () => this.membership.tick())
       : undefined;
+    this.directory = directory;
     const table = new NodeTable(this.nodeId);
     this.table = table;
     const peers = new Peers({
@@ -135,6 +140,7 @@ export class ClusterNode implements ClusterHooks {
       changed,
     });
     const kv = new KvClient(directory, () => this.membership.headConn);
+    this.kv = kv;
     this.actors = new RemoteActors({
       local: manager,
       table,
@@ -355,6 +361,11 @@ export class ClusterNode implements ClusterHooks {
 
   sendLogs(jobId: string, lines: LogLine[]): void {
     this.logs.send(jobId, lines);
+  }
+
+  requestResources(bundles: Record<string, number>[]): Promise<void> {
+    const value = Buffer.from(JSON.stringify(bundles));
+    return this.kv.putAcked(AUTOSCALER_KV_NAMESPACE, REQUEST_KEY, value);
   }
 
   clusterResources(kind: 'total' | 'available'): Record<string, number> {
