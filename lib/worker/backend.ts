@@ -76,6 +76,8 @@ export interface NodeRequests {
   logFiles(): StateAnswer | Promise<StateAnswer>;
   /** Reads a worker's log file on the node it is on. */
   readLog(req: LogRead): LogChunk | Promise<LogChunk>;
+  /** Records the autoscaler's standing request on the head (nothing without a cluster). */
+  requestResources(bundles: Record<string, number>[]): void | Promise<void>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,
