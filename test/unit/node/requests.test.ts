@@ -31,6 +31,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     listState: () => ({ rows: [], unreachable: [] }),
     logFiles: () => ({ rows: [], unreachable: [] }),
     readLog: () => ({ text: '', size: -1 }),
+    requestResources: () => {},
   };
 }
 
