@@ -69,6 +69,8 @@ export interface HeadConfig {
   labels: Record<string, string>;
   /** Serve the dashboard on this port. */
   dashboardPort?: number;
+  /** Bytes of the head's object store (default: sunray's default). */
+  objectStoreMemory?: number;
 }
 
 /** A cluster config, checked. */
@@ -240,7 +242,7 @@ function provider(v: unknown): ProviderConfig {
 function head(v: unknown): HeadConfig {
   const at = 'head';
   const o = object(v ?? {}, at);
-  onlyKeys(o, ['port', 'bind', 'resources', 'labels', 'dashboardPort'], at);
+  onlyKeys(o, ['port', 'bind', 'resources', 'labels', 'dashboardPort', 'objectStoreMemory'], at);
   const out: HeadConfig = {
     port: num(o, 'port', at, { min: 0, max: 65535, int: true, def: 6380 }),
     bind: str(o, 'bind', at, '127.0.0.1'),
@@ -249,6 +251,8 @@ function head(v: unknown): HeadConfig {
   if (o.resources !== undefined) out.resources = resources(o.resources, `${at}.resources`);
   if (o.dashboardPort !== undefined)
     out.dashboardPort = num(o, 'dashboardPort', at, { min: 0, max: 65535, int: true });
+  if (o.objectStoreMemory !== undefined)
+    out.objectStoreMemory = num(o, 'objectStoreMemory', at, { min: 1 << 20, int: true });
   return out;
 }
 

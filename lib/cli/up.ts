@@ -89,6 +89,7 @@ export async function up(argv: string[]): Promise<number> {
     cfg.resources = custom;
   }
   if (config.head.dashboardPort !== undefined) cfg.dashboardPort = config.head.dashboardPort;
+  if (config.head.objectStoreMemory !== undefined) cfg.objectStoreMemory = config.head.objectStoreMemory;
   const { rec, log } = await launchDaemon(cfg);
   const minWorkers = Object.values(config.nodeTypes).reduce((s, t) => s + t.minWorkers, 0);
   const waitMs = numberFlag(f, 'wait-ms') ?? 120_000;

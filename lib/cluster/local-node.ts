@@ -45,8 +45,8 @@ export interface LocalNode {
   readonly logs: { fromNode(lines: LogLine[], nodeId: string): void };
   /** Its task records: the cluster's table of tasks when it is the head (task-events-link.ts). */
   readonly taskEvents: TaskEventRecorder;
-  /** Takes the queued tasks this node can never run (a node that joined may). */
-  takeInfeasible(): HandedOver[];
+  /** Takes the queued tasks this node can never run (a node that joined may), while room() says one has room. */
+  takeInfeasible(room?: (demand: Resources) => boolean): HandedOver[];
   /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */
   submit(spec: TaskSpec, def: FunctionDef, owner: ResultSink): void;
   /** Fails every return of a task for its owner. */

@@ -6,9 +6,10 @@ import { ClusterConnectionError } from '../base/errors.js';
 import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
-import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
+import { ErrorCode, type Message, type NodeInfoMsg, type Parsed, type Resources } from './messages.js';
 import { nodeIdle } from './node-idle.js';
 import type { NodeTable } from './node-table.js';
+import { hasRoom, type NodeView } from './policy.js';
 
 /** What membership uses of the connection to the head (the unit tests give a fake). */
 export interface HeadConn {
@@ -198,14 +199,26 @@ export class Membership {
       reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
     }
     for (const id of change.died) this.nodeDead(id);
-    if (change.joined) this.replaceInfeasible();
+    this.replaceInfeasible();
     this.opts.onTable();
   }
 
-  /** Tasks queued here that this node can never run: a new node may. */
+  /**
+   * Tasks queued here that this node can never run go to nodes that can, as those have room:
+   * with each table (a heartbeat's), as many as fit now; the rest wait here, reported as
+   * infeasible (the autoscaler's demand) rather than piling onto the first node that joined.
+   */
   private replaceInfeasible(): void {
     const local = this.opts.local;
-    for (const t of local.takeInfeasible()) local.submit(t.spec, t.def, t.owner);
+    let views: NodeView[] | undefined;
+    const room = (demand: Resources): boolean => {
+      views ??= this.opts.table.others().map((v) => ({ ...v, load: { ...v.load } }));
+      const n = views.find((v) => hasRoom(v, demand));
+      if (!n) return false;
+      for (const [k, v] of Object.entries(demand)) n.load[k] = (n.load[k] ?? 0) + v;
+      return true;
+    };
+    for (const t of local.takeInfeasible(room)) local.submit(t.spec, t.def, t.owner);
   }
 
   /**

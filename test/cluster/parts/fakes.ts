@@ -150,8 +150,9 @@ export class FakeLocal implements LocalNode {
     const z = { workers: 0, idle: 0, queued: 0, running: 1, actors: 0, pendingActors: 0 };
     return { ...z, directChannels: 0, sharedHosts: 0 };
   }
-  takeInfeasible() {
-    return this.infeasible.splice(0);
+  takeInfeasible(room?: (demand: Record<string, number>) => boolean) {
+    const n = this.infeasible.findIndex((t) => room !== undefined && !room(t.spec.demand));
+    return this.infeasible.splice(0, n < 0 ? this.infeasible.length : n);
   }
   submit(spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
     this.submitted.push({ spec, def, owner });
