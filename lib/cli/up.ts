@@ -10,6 +10,7 @@ import { SunrayError } from '../base/errors.js';
 import { newToken } from '../cluster/auth.js';
 import type { DaemonConfig } from '../cluster/daemon-config.js';
 import { queryAutoscalerStatus } from '../cluster/status.js';
+import { AUTOSCALER_LABEL } from '../protocol/autoscaler.js';
 import { clearHead, daemonRunning, daemons, forgetDaemon } from '../session/session-dir.js';
 import { numberFlag, parseFlags, UsageError, usage, type VerbSpec } from './args.js';
 import { launchDaemon } from './start.js';
@@ -80,7 +81,8 @@ export async function up(argv: string[]): Promise<number> {
     session: true,
     port: config.head.port,
     bind: config.head.bind,
-    labels: config.head.labels,
+    // Nodes hold back tasks no node could run until a node has room for them: more may come.
+    labels: { ...config.head.labels, [AUTOSCALER_LABEL]: config.clusterName },
     autoscaler: config,
   };
   if (config.head.resources) {

@@ -3,6 +3,7 @@
 // rejoining when the head declared us dead, leaving, and what a node's death sets
 // off here (the handlers given, in order: each part cleans up what it sent there).
 import { ClusterConnectionError } from '../base/errors.js';
+import { AUTOSCALER_LABEL } from '../protocol/autoscaler.js';
 import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
@@ -199,17 +200,24 @@ export class Membership {
       reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
     }
     for (const id of change.died) this.nodeDead(id);
-    this.replaceInfeasible();
+    this.replaceInfeasible(change.joined);
     this.opts.onTable();
   }
 
   /**
-   * Tasks queued here that this node can never run go to nodes that can, as those have room:
-   * with each table (a heartbeat's), as many as fit now; the rest wait here, reported as
-   * infeasible (the autoscaler's demand) rather than piling onto the first node that joined.
+   * Tasks queued here that this node can never run go to nodes that can. In a cluster whose
+   * head runs an autoscaler (more nodes may come), as those have room: with each table (a
+   * heartbeat's), as many as fit now; the rest wait here, reported as infeasible (its
+   * demand), rather than piling onto the first node that joined. Elsewhere all at once, when
+   * a node joins, queued where the placement puts them.
    */
-  private replaceInfeasible(): void {
+  private replaceInfeasible(joined: boolean): void {
     const local = this.opts.local;
+    const scaling = [...this.opts.table.values()].some((n) => n.isHead && n.labels[AUTOSCALER_LABEL]);
+    if (!scaling) {
+      if (joined) for (const t of local.takeInfeasible()) local.submit(t.spec, t.def, t.owner);
+      return;
+    }
     let views: NodeView[] | undefined;
     const room = (demand: Resources): boolean => {
       views ??= this.opts.table.others().map((v) => ({ ...v, load: { ...v.load } }));

@@ -10,6 +10,8 @@ export const REQUEST_KEY = 'request';
 /** The key of the status the autoscaler publishes each round (JSON: AutoscalerStatus). */
 export const STATUS_KEY = 'status';
 
+/** The head's label when it runs an autoscaler (its value: the cluster's name): the cluster may grow. */
+export const AUTOSCALER_LABEL = 'sunray.io/autoscaler';
 /** The label naming a launched node's node type (set by the autoscaler's providers). */
 export const NODE_TYPE_LABEL = 'sunray.io/node-type';
 /** The label naming a launched node's instance (the provider's name for it). */

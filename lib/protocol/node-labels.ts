@@ -12,9 +12,10 @@ const RESERVED_PREFIX = 'sunray.io/';
 
 /**
  * The reserved labels a node may be started with: the autoscaler's providers name the node
- * type and instance of the nodes they launch (`sunray start --labels`, protocol/autoscaler.ts).
+ * type and instance of the nodes they launch (`sunray start --labels`), and a head that runs
+ * an autoscaler says so (protocol/autoscaler.ts).
  */
-const STARTED_WITH = new Set(['sunray.io/node-type', 'sunray.io/instance']);
+const STARTED_WITH = new Set(['sunray.io/node-type', 'sunray.io/instance', 'sunray.io/autoscaler']);
 
 /** A label name or value: up to 63 characters, alphanumeric at both ends, with - _ . between. */
 const NAME = /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)$/;

@@ -144,7 +144,7 @@ describe('membership', () => {
     expect(deaths).toEqual([]);
   });
 
-  test('tasks no node could run go to nodes that can, as those have room', async () => {
+  test('a node not known yet joins: tasks no node could run are placed again', async () => {
     const { m, local, head, tables } = nonHead([nodeInfo(SELF)]);
     await m.start();
     const t = specOf(TaskKind.Task, { demand: { GPU: 1 } });
@@ -154,18 +154,34 @@ describe('membership', () => {
     expect(local.submitted).toEqual([]); // nobody new: they stay
     m.tick();
     head.reply([nodeInfo(SELF), nodeInfo(D)]);
+    expect(local.submitted).toEqual([{ spec: t, def: NO_DEF, owner: OWNER }]);
+    expect(tables()).toBe(3); // the register reply and two heartbeats
+  });
+
+  test('with an autoscaler on the head, they go as nodes that can run them have room', async () => {
+    const scaledHead = { ...nodeInfo(B), isHead: true, labels: { 'sunray.io/autoscaler': 'demo' } };
+    const { m, local, head } = nonHead([nodeInfo(SELF), scaledHead]);
+    await m.start();
+    const t = specOf(TaskKind.Task, { demand: { GPU: 1 } });
+    const t2 = specOf(TaskKind.Task, { demand: { GPU: 1 } });
+    local.infeasible = [
+      { spec: t, def: NO_DEF, owner: OWNER },
+      { spec: t2, def: NO_DEF, owner: OWNER },
+    ];
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, nodeInfo(D)]);
     expect(local.submitted).toEqual([]); // D has no GPU: they stay
     const gpu = { ...nodeInfo(D), total: { CPU: 2, GPU: 1 }, available: { CPU: 2, GPU: 1 } };
-    const t2 = specOf(TaskKind.Task, { demand: { GPU: 1 } });
-    local.infeasible.push({ spec: t2, def: NO_DEF, owner: OWNER });
     m.tick();
-    head.reply([nodeInfo(SELF), gpu]);
+    head.reply([nodeInfo(SELF), scaledHead, gpu]);
     // Room for one GPU task: the first goes, the second waits for the next table.
     expect(local.submitted).toEqual([{ spec: t, def: NO_DEF, owner: OWNER }]);
     m.tick();
-    head.reply([nodeInfo(SELF), gpu]);
+    head.reply([nodeInfo(SELF), scaledHead, { ...gpu, load: { GPU: 1 } }]);
+    expect(local.submitted.length).toBe(1); // busy: still waits
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, gpu]);
     expect(local.submitted.length).toBe(2);
-    expect(tables()).toBe(5); // the register reply and four heartbeats
   });
 
   test('a node that died and rejoined counts as joined, and its next death is handled again', async () => {
