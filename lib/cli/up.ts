@@ -4,6 +4,8 @@
 // stdin), waits for the node types' minWorkers to join, and says how to connect. down
 // stops the head, which first removes every node its autoscaler launched; with the
 // `command` provider it then removes what the list command still shows.
+
+import { join } from 'node:path';
 import { loadClusterConfig } from '../autoscaler/config.js';
 import { makeProvider } from '../autoscaler/providers/index.js';
 import { SunrayError } from '../base/errors.js';
@@ -11,7 +13,7 @@ import { newToken } from '../cluster/auth.js';
 import type { DaemonConfig } from '../cluster/daemon-config.js';
 import { queryAutoscalerStatus } from '../cluster/status.js';
 import { AUTOSCALER_LABEL } from '../protocol/autoscaler.js';
-import { clearHead, daemonRunning, daemons, forgetDaemon } from '../session/session-dir.js';
+import { clearHead, daemonRunning, daemons, forgetDaemon, sessionDir } from '../session/session-dir.js';
 import { numberFlag, parseFlags, UsageError, usage, type VerbSpec } from './args.js';
 import { launchDaemon } from './start.js';
 
@@ -108,8 +110,8 @@ export async function up(argv: string[]): Promise<number> {
     [
       'To connect a driver on this machine:',
       "  await sunray.init({ address: 'auto' })",
-      'From another machine (the token is in the session directory, mode 0600):',
-      `  SUNRAY_CLUSTER_TOKEN=... and sunray.init({ address: '${rec.address}' })`,
+      `From another machine, with $SUNRAY_CLUSTER_TOKEN set to the token in ${join(sessionDir(), 'token')} (mode 0600):`,
+      `  await sunray.init({ address: '${rec.address}' })`,
       `To see the cluster: sunray status. To stop it: sunray down ${file}`,
       '',
     ].join('\n'),

@@ -79,6 +79,18 @@ describe('autoscaler (local provider)', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
+  test('sunray up refuses a bad config (naming the key), a missing file argument, a second head', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, CONFIG.replace('maxWorkers: 2\n    objectStoreMemory', 'objectStoreMemory'));
+    const r = await runNode(CLI, ['up', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/'nodeTypes\.special\.maxWorkers' is required/);
+    expect((await runNode(CLI, ['up'])).code).toBe(2);
+    const again = await runNode(CLI, ['up', config]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/a head node already runs on this machine/);
+  });
+
   test('the head alone at first: no node of the type', async () => {
     const s = await status();
     expect(s.nodes.filter((n) => n.alive).length).toBe(2); // the head and this driver
