@@ -4,7 +4,7 @@
 // past the timeout; requestResources launches ahead of work and keeps its node while it
 // stands; a demand no type fits is shown by `sunray status` as unmet and launches nothing;
 // `sunray down` removes every node and the head.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sunray from 'sunray';
@@ -55,8 +55,6 @@ describe('autoscaler (local provider)', () => {
     for (const i of s.autoscaler.instances) if (i.id.startsWith('local-')) pids.add(Number(i.id.slice(6)));
     return s;
   }
-  const ours = (s: Status) => s.nodes.filter((n) => n.alive && n.labels['sunray.io/node-type'] === 'special');
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sunray-autoscaler-test-'));
     prev = process.env.SUNRAY_SESSION_DIR;
@@ -181,3 +179,88 @@ describe('autoscaler (local provider)', () => {
     expect(st.code).not.toBe(0);
   });
 });
+
+describe('autoscaler (command provider running sunray start)', () => {
+  let dir: string;
+  let prev: string | undefined;
+  let config: string;
+  let cloud: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sunray-autoscaler-cmd-'));
+    prev = process.env.SUNRAY_SESSION_DIR;
+    process.env.SUNRAY_SESSION_DIR = join(dir, 'session');
+    cloud = join(dir, 'cloud.txt');
+    writeFileSync(cloud, '');
+    // The "cloud": sunray start on this machine, the token read from the create command's stdin.
+    const script = (name: string, body: string) => {
+      const p = join(dir, name);
+      writeFileSync(p, `#!/bin/sh\nset -e\n${body}\n`, { mode: 0o755 });
+      return p;
+    };
+    const create = script(
+      'create.sh',
+      `out=$("${process.execPath}" "${CLI}" start "$@" --token-file - --object-store-memory 67108864)\n` +
+        `pid=$(echo "$out" | sed -n 's/.*(pid \\([0-9]*\\),.*/\\1/p')\necho "pid-$pid" >> "${cloud}"\necho "pid-$pid"`,
+    );
+    const terminate = script(
+      'terminate.sh',
+      `pid=\${1#pid-}\nkill "$pid" 2>/dev/null || true\nwhile kill -0 "$pid" 2>/dev/null; do sleep 0.1; done\n` +
+        `grep -v "^$1$" "${cloud}" > "${cloud}.new" || true\nmv "${cloud}.new" "${cloud}"`,
+    );
+    config = join(dir, 'cluster.yaml');
+    writeFileSync(
+      config,
+      CONFIG.replace(
+        'provider:\n  type: local',
+        [
+          'provider:',
+          '  type: command',
+          `  create: ${create} {startArgs}`,
+          `  terminate: ${terminate} {id}`,
+          `  list: cat ${cloud}`,
+          '  address: echo 127.0.0.1',
+        ].join('\n'),
+      ),
+    );
+    const up = await runNode(CLI, ['up', config]);
+    expect(up.code, up.stderr).toBe(0);
+    await sunray.init({ address: 'auto' });
+  });
+
+  afterAll(async () => {
+    await sunray.shutdown();
+    await runNode(CLI, ['down', config], { timeoutMs: 90_000 });
+    await runNode(CLI, ['stop']);
+    if (prev === undefined) delete process.env.SUNRAY_SESSION_DIR;
+    else process.env.SUNRAY_SESSION_DIR = prev;
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  test('a requested node is made by the create command and removed by sunray down', async () => {
+    await sunray.autoscaler.requestResources([{ special: 1 }]);
+    let id = '';
+    await until(
+      async () => {
+        const r = await runNode(CLI, ['status', '--json']);
+        const s = JSON.parse(r.stdout) as Status;
+        id = s.autoscaler.instances.find((i) => i.state !== 'launching')?.id ?? '';
+        return ours(s).length === 1 && id !== '';
+      },
+      30_000,
+      'the node made by the create command to join',
+    );
+    expect(id).toMatch(/^pid-\d+$/);
+    const pid = Number(id.slice(4));
+    expect(isRunning(pid)).toBe(true);
+    const f = sunray.remote(() => 7, { resources: { special: 1 } });
+    expect(await sunray.get(f.remote(), { timeout: 30_000 })).toBe(7);
+    await sunray.shutdown();
+    const down = await runNode(CLI, ['down', config], { timeoutMs: 90_000 });
+    expect(down.code, down.stderr).toBe(0);
+    await until(() => !isRunning(pid), 15_000, 'the node to stop');
+    expect(readFileSync(cloud, 'utf8').trim()).toBe('');
+  });
+});
+
+const ours = (s: Status) => s.nodes.filter((n) => n.alive && n.labels['sunray.io/node-type'] === 'special');
