@@ -88,6 +88,8 @@ export class Membership {
 
   /** How long this node has been idle (0: busy now), as heartbeats report it. */
   private idleMs(): number {
+    // Drivers and the head are never removed: no need to look (a driver's store may be large).
+    if (this.opts.isDriver || this.opts.head) return 0;
     const now = Date.now();
     if (!nodeIdle(this.opts.local)) this.idleSince = 0;
     else if (this.idleSince === 0) this.idleSince = now;
