@@ -5,6 +5,7 @@ import { poolBaselines } from './baselines/pools.js';
 import { tcpBaselines } from './baselines/tcp.js';
 import type { Benchmark } from './harness/types.js';
 import { actorBenchmarks } from './suites/actors.js';
+import { autoscalerBenchmarks } from './suites/autoscaler.js';
 import { clusterBenchmarks } from './suites/cluster.js';
 import { dataBaselines, dataBenchmarks } from './suites/data.js';
 import { latencyBenchmarks } from './suites/latency.js';
@@ -38,6 +39,7 @@ export const microbenchmarks: Benchmark[] = [
   ...taskEventBenchmarks,
   ...clusterBenchmarks,
   ...tlsBenchmarks,
+  ...autoscalerBenchmarks,
   ...serveBenchmarks,
   ...tuneBenchmarks,
   ...dataBenchmarks,

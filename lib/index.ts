@@ -42,6 +42,8 @@ export type {
   StreamingActorMethod,
   UntypedActor,
 } from './api/actor.js';
+/** The cluster's autoscaler (`sunray up`): `autoscaler.requestResources(bundles)` asks for room ahead of work. */
+export { autoscaler } from './api/autoscaler.js';
 export { type GetLogOptions, getLog, type LogFileList, type LogFileRow, listLogs } from './api/logs.js';
 export {
   getCurrentPlacementGroup,

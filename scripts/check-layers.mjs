@@ -1,5 +1,5 @@
 // Fails when a file of lib/ imports from a layer above its own (docs/architecture.md):
-//   base < session < store < protocol < worker < node < cluster < api, dashboard < entries
+//   base < session < store < protocol < worker < node < cluster < autoscaler < api, dashboard < entries
 //   < libraries < cli
 // A worker process loads worker/ and below only; the node manager never reaches
 // the API; the libraries sit above everything (tune/, data/, serve/ use the
@@ -26,6 +26,9 @@ const LAYERS = {
   worker: 4,
   node: 5,
   cluster: 6,
+  // The autoscaler: runs on the head (started by entry/daemon.ts) over the cluster's directory,
+  // launches and removes nodes through its providers; `sunray up`/`down` drive it.
+  autoscaler: 6.5,
   api: 7,
   // The dashboard's server: the node's state API over HTTP, started by the entries (index.ts,
   // entry/daemon.ts); beside api/, neither imports the other.

@@ -328,3 +328,29 @@ export const errorClasses: Record<string, new (message: string) => SunrayError> 
 export class HeadStateError extends SunrayError {
   static override readonly code: string = 'SUNRAY_HEAD_STATE';
 }
+
+// ---- the autoscaler (lib/autoscaler/) ----
+
+/**
+ * A cluster config (`sunray up cluster.yaml`) that cannot be right: a missing or unknown key,
+ * a value of the wrong kind or out of range. `key` is the path of the bad key
+ * (`nodeTypes.gpu.maxWorkers`), `file` the config file when there is one.
+ */
+export class AutoscalerConfigError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_AUTOSCALER_CONFIG';
+  /** The path of the bad key in the config ('' for the whole file). */
+  readonly key: string;
+  constructor(message: string, key = '') {
+    super(message);
+    this.key = key;
+  }
+}
+
+/**
+ * The autoscaler's node provider failed: a `command` provider's command exited non-zero or
+ * printed nothing usable, an `ssh` command failed, a local node did not start. The message
+ * names the command and carries its stderr's end.
+ */
+export class NodeProviderError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_NODE_PROVIDER';
+}

@@ -23,6 +23,14 @@ const VERBS: Record<string, Verb> = {
     load: () => import('./start.js'),
   },
   stop: { summary: 'stop the nodes started on this machine', load: () => import('./stop.js') },
+  up: {
+    summary: 'start a cluster from its config, with the autoscaler: up cluster.yaml',
+    load: () => import('./up.js').then((m) => ({ SPEC: m.UP_SPEC, run: m.up })),
+  },
+  down: {
+    summary: 'stop a cluster started by `sunray up`, its nodes first: down cluster.yaml',
+    load: () => import('./up.js').then((m) => ({ SPEC: m.DOWN_SPEC, run: m.down })),
+  },
   status: {
     summary: 'nodes, resources used/total, pending and infeasible demand (--json for scripts)',
     load: () => import('./status.js'),

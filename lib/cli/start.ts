@@ -42,6 +42,11 @@ export const SPEC: VerbSpec = {
       value: 'TOKEN',
       help: 'the cluster token (at least 16 characters); better in $SUNRAY_CLUSTER_TOKEN: a command line is visible to every user',
     },
+    'token-file': {
+      type: 'string',
+      value: 'PATH',
+      help: "read the cluster token from this file ('-': from stdin), as the autoscaler's providers pass it",
+    },
     port: {
       type: 'string',
       value: 'N',
@@ -165,13 +170,30 @@ function labelsFlag(f: Flags): Record<string, string> | undefined {
   return v === undefined ? undefined : checkLabels(v, '--labels');
 }
 
-/** The given token (flag, then environment), checked for length; undefined if none was given. */
+/** The given token (flag, file, then environment), checked for length; undefined if none was given. */
 function givenToken(f: Flags): string | undefined {
   const flag = stringFlag(f, 'token');
   if (flag !== undefined) return checkToken(flag, '--token');
+  const file = stringFlag(f, 'token-file');
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    } catch (err) {
+      throw new InvalidArgumentError(`--token-file: cannot read ${file}: ${(err as Error).message}`);
+    }
+    return checkToken(text.trim(), '--token-file');
+  }
   const env = process.env.SUNRAY_CLUSTER_TOKEN;
   if (env) return checkToken(env, 'SUNRAY_CLUSTER_TOKEN');
   return undefined;
+}
+
+/** A head's token when one was given by flag or file (a head makes its own otherwise). */
+function givenHeadToken(f: Flags): string | undefined {
+  return stringFlag(f, 'token') !== undefined || stringFlag(f, 'token-file') !== undefined
+    ? givenToken(f)
+    : undefined;
 }
 
 /** The environment of the daemon: ours without the token (it comes on stdin). */
@@ -243,8 +265,7 @@ export async function run(argv: string[]): Promise<number> {
       throw new SunrayError('a head node already runs on this machine: `sunray stop` it first, or join it');
     }
     cfg.port = port ?? 6380;
-    const flag = stringFlag(f, 'token');
-    const given = flag !== undefined ? checkToken(flag, '--token') : undefined;
+    const given = givenHeadToken(f);
     // A head that ran on this port and was not `sunray stop`ped left its directory: carry on from it.
     const saved = cfg.port !== 0 ? restoredHead(cfg.port, given) : undefined;
     if (cfg.port !== 0) cfg.headStateFile = headStateFile(cfg.port);
@@ -272,21 +293,7 @@ export async function run(argv: string[]): Promise<number> {
     cfg.port = port ?? 0;
   }
   const dir = sessionDir();
-  const log = join(dir, `node-${Date.now()}-${process.pid}.log`);
-  cfg.log = log;
-  const out = openSync(log, 'a', 0o600);
-  const child = spawn(process.execPath, [DAEMON], {
-    detached: true,
-    stdio: ['pipe', out, out],
-    env: daemonEnv(),
-  });
-  closeSync(out);
-  const { stdin, pid } = child;
-  // No pid: the spawn itself failed (node missing, too many processes); stdin is piped above.
-  if (!stdin || pid === undefined) throw new SunrayError(`could not start the node daemon; see ${log}`);
-  writeDaemonConfig(stdin, cfg);
-  child.unref();
-  const rec = await waitReady(pid, log);
+  const { rec, log } = await launchDaemon(cfg);
   if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
   if (rec.dashboardAddress)
     process.stdout.write(
@@ -349,8 +356,30 @@ function tlsFlags(f: Flags): TlsFiles | undefined {
   return abs;
 }
 
+/**
+ * Starts a node daemon in the background with cfg on its stdin (the token never in argv or
+ * its environment) and waits until it serves (`sunray start`, `sunray up`).
+ */
+export async function launchDaemon(cfg: DaemonConfig): Promise<{ rec: ReadyDaemon; log: string }> {
+  const log = join(sessionDir(), `node-${Date.now()}-${process.pid}.log`);
+  cfg.log = log;
+  const out = openSync(log, 'a', 0o600);
+  const child = spawn(process.execPath, [DAEMON], {
+    detached: true,
+    stdio: ['pipe', out, out],
+    env: daemonEnv(),
+  });
+  closeSync(out);
+  const { stdin, pid } = child;
+  // No pid: the spawn itself failed (node missing, too many processes); stdin is piped above.
+  if (!stdin || pid === undefined) throw new SunrayError(`could not start the node daemon; see ${log}`);
+  writeDaemonConfig(stdin, cfg);
+  child.unref();
+  return { rec: await waitReady(pid, log), log };
+}
+
 /** A port number 0-65535 given to `flag`. */
-function checkPort(port: number, flag: string): number {
+export function checkPort(port: number, flag: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidArgumentError(`${flag} must be a port number 0-65535, got ${port}`);
   return port;
@@ -365,16 +394,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitReady(
-  pid: number,
-  log: string,
-): Promise<{
+/** A daemon that serves, as its session record says. */
+export interface ReadyDaemon {
   nodeId: string;
   address: string;
   pid: number;
   metricsAddress?: string;
   dashboardAddress?: string;
-}> {
+}
+
+async function waitReady(pid: number, log: string): Promise<ReadyDaemon> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const rec = daemons().find((d) => d.pid === pid);

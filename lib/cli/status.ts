@@ -1,7 +1,8 @@
 // `sunray status`: the cluster as the head sees it, as text or (--json) as one
 // JSON object for scripts.
 
-import { queryStatus } from '../cluster/status.js';
+import { queryAutoscalerStatus, queryStatus } from '../cluster/status.js';
+import type { AutoscalerStatus } from '../protocol/autoscaler.js';
 import { parseFlags, usage, type VerbSpec } from './args.js';
 import { HEAD_FLAGS, headTarget } from './head-target.js';
 
@@ -28,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { address, auth } = headTarget(f);
   const { nodes, heartbeatTimeoutMs } = await queryStatus(address, auth);
+  const autoscaler = await queryAutoscalerStatus(address, auth);
   const alive = nodes.filter((n) => n.alive);
   const used: Record<string, number> = {};
   const total: Record<string, number> = {};
@@ -55,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       pendingActors: alive.reduce((s, n) => s + n.pendingActors, 0),
       actorsAwaitingProcess: alive.reduce((s, n) => s + n.actorsAwaitingProcess, 0),
       infeasible: infeasible.map(([shape, count]) => ({ shape, count })),
+      ...(autoscaler ? { autoscaler } : {}),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return 0;
@@ -87,8 +90,34 @@ export async function run(argv: string[]): Promise<number> {
     lines.push('infeasible demand (no node can run it):');
     for (const [shape, count] of infeasible) lines.push(`  ${count} x {${shape}}`);
   } else lines.push('infeasible demand: none');
+  if (autoscaler) lines.push('', ...autoscalerLines(autoscaler));
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** The autoscaler's part of `sunray status`: per node type its nodes by state, then the demand it could not meet. */
+export function autoscalerLines(st: AutoscalerStatus): string[] {
+  const idle = st.idleTimeoutMs / 1000;
+  const lines = [`autoscaler (${st.provider} provider, idle timeout ${fmt(idle)} s):`];
+  for (const [type, t] of Object.entries(st.nodeTypes)) {
+    const mine = st.instances.filter((i) => i.nodeType === type);
+    const count = (state: string) => mine.filter((i) => i.state === state).length;
+    lines.push(
+      `  ${type}: ${count('running')} running, ${count('launching')} launching, ${count('idle')} idle` +
+        `${count('terminating') ? `, ${count('terminating')} terminating` : ''} ` +
+        `(min ${t.minWorkers}, max ${t.maxWorkers}; ${JSON.stringify(t.resources)})`,
+    );
+    for (const i of mine.filter((x) => x.state === 'idle'))
+      lines.push(`    ${i.id} idle for ${fmt((i.idleMs ?? 0) / 1000)} s`);
+  }
+  if (st.requested.length > 0) lines.push(`  requested (requestResources): ${JSON.stringify(st.requested)}`);
+  if (st.unmet.length === 0) lines.push('  unmet demand: none');
+  else {
+    lines.push('  unmet demand (the autoscaler cannot launch for it):');
+    for (const u of st.unmet) lines.push(`    ${u.count} x ${JSON.stringify(u.shape)}: ${u.reason}`);
+  }
+  for (const e of st.errors.slice(-3)) lines.push(`  error: ${e}`);
+  return lines;
 }
 
 /** shape is a class key like "CPU=1,GPU=2" (or "actor CPU=1"). */

@@ -10,6 +10,7 @@
 import type { ClusterHooks, FetchOutcome, NamedActor } from '../node/cluster-hooks.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { TaskRowsAnswer } from '../node/task-events.js';
+import { AUTOSCALER_KV_NAMESPACE, REQUEST_KEY } from '../protocol/autoscaler.js';
 import type { OwnedWorkEvent, SunrayEventMap } from '../protocol/events.js';
 import type { JobStateRow } from '../protocol/job.js';
 import type { LogChunk, LogLine, LogRead } from '../protocol/log-lines.js';
@@ -100,6 +101,9 @@ export class ClusterNode implements ClusterHooks {
    * register here with persist(name, get, set) and call changed() (see head-state.ts).
    */
   readonly headState: HeadState | undefined;
+  private readonly kv: KvClient;
+  /** The cluster's directory: the head's (the autoscaler reads it there); undefined on other nodes. */
+  readonly directory: Directory | undefined;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -115,6 +119,7 @@ export class ClusterNode implements ClusterHooks {
     const directory = opts.head
       ? new Directory(heartbeatTimeoutMs, log, () => this.membership.tick())
       : undefined;
+    this.directory = directory;
     if (directory && opts.headStateFile) {
       const state = new HeadState(opts.headStateFile, opts.token, log);
       this.headState = state;
@@ -174,6 +179,7 @@ export class ClusterNode implements ClusterHooks {
       changed,
     });
     const kv = new KvClient(directory, () => this.membership.headConn);
+    this.kv = kv;
     this.actors = new RemoteActors({
       local: manager,
       table,
@@ -432,6 +438,11 @@ export class ClusterNode implements ClusterHooks {
 
   sendLogs(jobId: string, lines: LogLine[]): void {
     this.logs.send(jobId, lines);
+  }
+
+  requestResources(bundles: Record<string, number>[]): Promise<void> {
+    const value = Buffer.from(JSON.stringify(bundles));
+    return this.kv.putAcked(AUTOSCALER_KV_NAMESPACE, REQUEST_KEY, value);
   }
 
   clusterResources(kind: 'total' | 'available'): Record<string, number> {

@@ -55,6 +55,8 @@ export interface DaemonConfig {
   prefaultStore?: boolean;
   /** Exit when the process that started us is gone (the testing Cluster's nodes). */
   exitWithParent?: boolean;
+  /** The head runs the autoscaler with this cluster config (`sunray up`; lib/autoscaler/config.ts checks it). */
+  autoscaler?: unknown;
   /** The file the daemon's output goes to (its starter opens it), named in its ready line and the session. */
   log?: string;
 }

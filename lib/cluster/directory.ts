@@ -96,7 +96,14 @@ export class Directory {
     nodeId: string,
     h: Pick<
       NodeInfoMsg,
-      'available' | 'load' | 'pendingTasks' | 'infeasible' | 'pendingActors' | 'actorsAwaitingProcess'
+      | 'available'
+      | 'load'
+      | 'pendingTasks'
+      | 'infeasible'
+      | 'pendingActors'
+      | 'actorsAwaitingProcess'
+      | 'idleMs'
+      | 'waitingActors'
     >,
   ): boolean {
     const rec = this.nodes.get(nodeId);
@@ -107,6 +114,8 @@ export class Directory {
     rec.info.infeasible = h.infeasible;
     rec.info.pendingActors = h.pendingActors;
     rec.info.actorsAwaitingProcess = h.actorsAwaitingProcess;
+    rec.info.idleMs = h.idleMs;
+    rec.info.waitingActors = h.waitingActors;
     rec.lastSeen = Date.now();
     return true;
   }

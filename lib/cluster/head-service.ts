@@ -58,6 +58,8 @@ export class HeadService {
           storeCapacity: m.storeCapacity,
           labels: m.labels,
           jobId: m.job?.jobId ?? '',
+          idleMs: 0,
+          waitingActors: {},
         });
         if (m.job) d.jobs.started(m.nodeId, m.job);
         this.headLinks.set(c, m.nodeId);

@@ -24,6 +24,18 @@ export class KvClient {
     else this.headConn()?.requestCb({ t: 'kvPut', namespace: ns, key, value, overwrite: true }, () => {});
   }
 
+  /** Sets a key and waits until the head has it (rejects when the head cannot be reached). */
+  async putAcked(ns: string, key: string, value: Buffer): Promise<void> {
+    if (this.directory) {
+      this.directory.kvPut(ns, key, value, true);
+      return;
+    }
+    const head = this.headConn();
+    if (!head) throw new ClusterConnectionError('this node is not connected to the head');
+    const r = await head.request({ t: 'kvPut', namespace: ns, key, value, overwrite: true });
+    if (r.msg.t !== 'kvReply') throw new ClusterConnectionError(`the head answered ${r.msg.t} to kvPut`);
+  }
+
   /** Puts value unless the key holds something: then answers what it holds. */
   async putIfAbsent(ns: string, key: string, value: Buffer): Promise<Buffer | undefined> {
     const d = this.directory;

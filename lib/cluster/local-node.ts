@@ -5,7 +5,7 @@
 import type { ClusterHooks } from '../node/cluster-hooks.js';
 import type { LocalBundles } from '../node/local-bundles.js';
 import type { HandedOver } from '../node/local-task-manager.js';
-import type { LoadSnapshot } from '../node/node-stats.js';
+import type { LoadSnapshot, NodeStats } from '../node/node-stats.js';
 import type { ResultSink } from '../node/owner-router.js';
 import type { PlacementGroups } from '../node/placement-groups.js';
 import type { TaskEventRecorder } from '../node/task-events.js';
@@ -39,6 +39,8 @@ export interface LocalNode {
   /** Set by ClusterNode.start: the node manager then asks the cluster (ClusterHooks). */
   cluster: ClusterHooks | undefined;
   loadSnapshot(): LoadSnapshot;
+  /** Counts of its workers, tasks and actors (node-idle.ts: whether it is idle). */
+  stats(): NodeStats;
   /** This node's rows of the state API (node/state-rows.ts). */
   readonly localState: { rows(kind: LocalStateKind, selectionJson?: string): unknown[] | Promise<unknown[]> };
   /** Where worker lines go: another node's, for this node's driver, are printed here. */
@@ -49,8 +51,8 @@ export interface LocalNode {
   readonly placementGroups: PlacementGroups;
   /** The bundles reserved on this node (node/local-bundles.ts). */
   readonly bundles: LocalBundles;
-  /** Takes the queued tasks this node can never run (a node that joined may). */
-  takeInfeasible(): HandedOver[];
+  /** Takes the queued tasks this node can never run (a node that joined may), while room() says one has room. */
+  takeInfeasible(room?: (demand: Resources) => boolean): HandedOver[];
   /** Runs a task or creates an actor: here, or placed elsewhere through the cluster again. */
   submit(spec: TaskSpec, def: FunctionDef, owner: ResultSink): void;
   /** Fails every return of a task for its owner. */

@@ -3,11 +3,14 @@
 // rejoining when the head declared us dead, leaving, and what a node's death sets
 // off here (the handlers given, in order: each part cleans up what it sent there).
 import { ClusterConnectionError } from '../base/errors.js';
+import { AUTOSCALER_LABEL } from '../protocol/autoscaler.js';
 import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
-import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
+import { ErrorCode, type Message, type NodeInfoMsg, type Parsed, type Resources } from './messages.js';
+import { nodeIdle } from './node-idle.js';
 import type { NodeTable } from './node-table.js';
+import { hasRoom, type NodeView } from './policy.js';
 
 /** What membership uses of the connection to the head (the unit tests give a fake). */
 export interface HeadConn {
@@ -92,6 +95,19 @@ export class Membership {
     this.timer = setInterval(() => this.tick(), this.heartbeatInterval()).unref();
   }
 
+  /** Since when this node has been idle (NodeManager.idle), as of the last look; 0: busy then. */
+  private idleSince = 0;
+
+  /** How long this node has been idle (0: busy now), as heartbeats report it. */
+  private idleMs(): number {
+    // Drivers and the head are never removed: no need to look (a driver's store may be large).
+    if (this.opts.isDriver || this.opts.head) return 0;
+    const now = Date.now();
+    if (!nodeIdle(this.opts.local)) this.idleSince = 0;
+    else if (this.idleSince === 0) this.idleSince = now;
+    return this.idleSince === 0 ? 0 : Math.max(1, now - this.idleSince);
+  }
+
   /** This node as the directory lists it. */
   selfInfo(): NodeInfoMsg {
     const local = this.opts.local;
@@ -112,6 +128,8 @@ export class Membership {
       storeCapacity: local.opts.objectStoreMemory,
       labels: local.opts.labels ?? {},
       jobId: local.opts.driverJob?.jobId ?? '',
+      idleMs: this.idleMs(),
+      waitingActors: snap.waitingActors,
     };
   }
 
@@ -162,6 +180,8 @@ export class Membership {
         infeasible: info.infeasible,
         pendingActors: info.pendingActors,
         actorsAwaitingProcess: info.actorsAwaitingProcess,
+        idleMs: info.idleMs,
+        waitingActors: info.waitingActors,
       },
       (p) => {
         if (p instanceof Error) return;
@@ -213,14 +233,33 @@ export class Membership {
       reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
     }
     for (const id of change.died) this.nodeDead(id);
-    if (change.joined) this.replaceInfeasible();
+    this.replaceInfeasible(change.joined);
     this.opts.onTable();
   }
 
-  /** Tasks queued here that this node can never run: a new node may. */
-  private replaceInfeasible(): void {
+  /**
+   * Tasks queued here that this node can never run go to nodes that can. In a cluster whose
+   * head runs an autoscaler (more nodes may come), as those have room: with each table (a
+   * heartbeat's), as many as fit now; the rest wait here, reported as infeasible (its
+   * demand), rather than piling onto the first node that joined. Elsewhere all at once, when
+   * a node joins, queued where the placement puts them.
+   */
+  private replaceInfeasible(joined: boolean): void {
     const local = this.opts.local;
-    for (const t of local.takeInfeasible()) local.submit(t.spec, t.def, t.owner);
+    const scaling = [...this.opts.table.values()].some((n) => n.isHead && n.labels[AUTOSCALER_LABEL]);
+    if (!scaling) {
+      if (joined) for (const t of local.takeInfeasible()) local.submit(t.spec, t.def, t.owner);
+      return;
+    }
+    let views: NodeView[] | undefined;
+    const room = (demand: Resources): boolean => {
+      views ??= this.opts.table.others().map((v) => ({ ...v, load: { ...v.load } }));
+      const n = views.find((v) => hasRoom(v, demand));
+      if (!n) return false;
+      for (const [k, v] of Object.entries(demand)) n.load[k] = (n.load[k] ?? 0) + v;
+      return true;
+    };
+    for (const t of local.takeInfeasible(room)) local.submit(t.spec, t.def, t.owner);
   }
 
   /**

@@ -26,6 +26,10 @@ export interface NodeInfoMsg {
   labels: Record<string, string>;
   /** A driver's node: its job id ('' for others). */
   jobId: string;
+  /** How long it has had no tasks, actors, leases or objects (0: busy now): the autoscaler removes idle nodes. */
+  idleMs: number;
+  /** Actors waiting for room that it could run, by shape ("actor CPU=1"): they move when a node has room. */
+  waitingActors: Record<string, number>;
 }
 
 /** Every message of the node-to-node protocol, decoded; `t` names its kind. */
@@ -53,6 +57,8 @@ export type Message =
       infeasible: Record<string, number>;
       pendingActors: number;
       actorsAwaitingProcess: number;
+      idleMs: number;
+      waitingActors: Record<string, number>;
     }
   | { t: 'leave'; nodeId: string /** A driver's exit code; -1: it shut down. */; exitCode: number }
   | { t: 'nodeTable'; nodes: NodeInfoMsg[]; heartbeatTimeoutMs: number }

@@ -112,6 +112,8 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           b.createString(JSON.stringify(m.infeasible)),
           m.pendingActors,
           m.actorsAwaitingProcess,
+          BigInt(Math.max(0, Math.round(m.idleMs))),
+          b.createString(JSON.stringify(m.waitingActors)),
         ),
       ];
     case 'leave':
@@ -135,6 +137,8 @@ function body(b: flatbuffers.Builder, m: Message): [Body, number] {
           b.createString(JSON.stringify(n.labels)),
           n.actorsAwaitingProcess,
           b.createString(n.jobId),
+          BigInt(Math.max(0, Math.round(n.idleMs))),
+          b.createString(JSON.stringify(n.waitingActors)),
         ),
       );
       return [Body.NodeTable, NodeTable.createNodeTable(b, vectorOfOffsets(b, nodes), m.heartbeatTimeoutMs)];
@@ -325,6 +329,8 @@ function readNodeInfo(n: NodeInfo, limit: number): NodeInfoMsg {
     actorsAwaitingProcess: n.actorsAwaitingProcess(),
     labels: readLabels(n.labelsJson()),
     jobId: n.jobId() ?? '',
+    idleMs: Number(n.idleMs()),
+    waitingActors: readJson(n.waitingActorsJson()),
   };
 }
 
@@ -367,6 +373,8 @@ function readBody(f: Frame, limit: number): Message {
         infeasible: readJson(m.infeasibleJson()),
         pendingActors: m.pendingActors(),
         actorsAwaitingProcess: m.actorsAwaitingProcess(),
+        idleMs: Number(m.idleMs()),
+        waitingActors: readJson(m.waitingActorsJson()),
       };
     }
     case Body.LeaveNode: {

@@ -1,8 +1,9 @@
-// Asking the head for the node table (`sunray status`, the testing Cluster) and for the
-// state API's rows of the whole cluster (`sunray list`, `sunray summary`).
+// Asking the head for the node table (`sunray status`, the testing Cluster), the autoscaler's
+// status, and the state API's rows of the whole cluster (`sunray list`, `sunray summary`).
 
 import { randomBytes } from 'node:crypto';
 import { ClusterConnectionError } from '../base/errors.js';
+import { AUTOSCALER_KV_NAMESPACE, type AutoscalerStatus, STATUS_KEY } from '../protocol/autoscaler.js';
 import type { LogChunk, LogFileRow, LogRead } from '../protocol/log-lines.js';
 import { type LocalStateKind, nodeRow, type RowSelection, type StateKind } from '../protocol/state-rows.js';
 import { Conn } from './connection.js';
@@ -77,6 +78,20 @@ export async function queryLogRead(address: string, auth: HeadAuth, req: LogRead
   const [chunk] = JSON.parse(r.rowsJson) as LogChunk[];
   if (!chunk) throw new ClusterConnectionError(`could not read the log: ${JSON.parse(r.unreachableJson)}`);
   return chunk;
+}
+
+/** The autoscaler's last status on the head (`sunray status`); undefined when the head runs none. */
+export async function queryAutoscalerStatus(
+  address: string,
+  auth: HeadAuth,
+): Promise<AutoscalerStatus | undefined> {
+  const r = await askHead(address, auth, {
+    t: 'kvGet',
+    namespace: AUTOSCALER_KV_NAMESPACE,
+    key: STATUS_KEY,
+  });
+  if (r.t !== 'kvReply') throw new ClusterConnectionError(`the head answered ${r.t} to kvGet`);
+  return r.found ? (JSON.parse(r.value.toString('utf8')) as AutoscalerStatus) : undefined;
 }
 
 /** One request to the head (`auth`: its token, or the token and TLS), over a connection opened for it and closed after. */

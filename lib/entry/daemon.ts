@@ -6,6 +6,7 @@
 // the session directory when asked, so `sunray stop` finds it.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { type HeadAutoscaler, startHeadAutoscaler } from '../autoscaler/head.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from '../cluster/daemon-config.js';
 import { loadTls, type TlsMaterial } from '../cluster/tls.js';
@@ -133,11 +134,31 @@ async function main(): Promise<void> {
     recordDaemon(info);
     if (cfg.head) saveHead(node.address, cfg.token, cfg.tls);
   }
+  let autoscaler: HeadAutoscaler | undefined;
+  if (cfg.autoscaler !== undefined && node.directory) {
+    try {
+      autoscaler = startHeadAutoscaler({
+        config: cfg.autoscaler,
+        directory: node.directory,
+        // The head's placement groups waiting for room: their bundles are demand too.
+        placementGroups: () => manager.placementGroups.pendingBundles(),
+        address: node.address,
+        token: cfg.token,
+        log: (line) => console.error(line),
+      });
+    } catch (err) {
+      console.error(`sunray node: could not start the autoscaler: ${(err as Error).message}`);
+      await manager.shutdown();
+      process.exit(1);
+    }
+  }
   process.stdout.write(`${READY_PREFIX}${JSON.stringify(info)}\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // The nodes the autoscaler launched go first (`sunray down`), then this node.
+    await autoscaler?.stop().catch((err: unknown) => console.error(`sunray node: ${(err as Error).message}`));
     await manager.shutdown();
     if (cfg.session) forgetDaemon(process.pid);
     process.exit(0);

@@ -13,6 +13,8 @@ export interface WaitingActorsLoad {
   infeasible: Record<string, number>;
   /** Those that wait because the node runs its maxWorkerProcesses. */
   awaitingProcess: number;
+  /** Those the node could place but waits to, for room, by `actor <class>` (the autoscaler's demand). */
+  feasible: Record<string, number>;
 }
 
 /**
@@ -27,13 +29,19 @@ export function waitingActorsLoad<W extends WorkerSlot>(
   let pending = 0;
   let awaitingProcess = 0;
   const infeasible: Record<string, number> = {};
+  const feasible: Record<string, number> = {};
   for (const a of waiting) {
     if (a.state === 'dead') continue;
     pending++;
-    if (groupOfDemand(a.placeDemand) === undefined && !resources.feasible(a.placeDemand)) {
+    // Its group's bundles are the demand, not the actor (counted by the group's keeper).
+    const inGroup = groupOfDemand(a.placeDemand) !== undefined;
+    const ok = inGroup || resources.feasible(a.placeDemand);
+    if (!inGroup) {
+      const by = ok ? feasible : infeasible;
       const k = `actor ${classKey(a.placeDemand)}`;
-      infeasible[k] = (infeasible[k] ?? 0) + 1;
-    } else if (atCap) awaitingProcess++;
+      by[k] = (by[k] ?? 0) + 1;
+    }
+    if (ok && atCap) awaitingProcess++;
   }
-  return { pending, infeasible, awaitingProcess };
+  return { pending, infeasible, awaitingProcess, feasible };
 }

@@ -580,8 +580,8 @@ export class ActorManager<W extends WorkerSlot> {
   }
 
   /**
-   * Waiting actors: how many, those the node can never place (by `actor <class>`), and those
-   * that wait because the node runs its maxWorkerProcesses (placing stops at the first such).
+   * Waiting actors: how many, those the node can never place and those it could (the
+   * autoscaler's demand), and those held back by maxWorkerProcesses (actor-load.ts).
    */
   waitingLoad(): WaitingActorsLoad {
     return waitingActorsLoad(this.waiting, this.resources, this.workers.atCap());

@@ -82,6 +82,11 @@ export interface ClusterHooks {
     name: K,
     ...args: SunrayEventMap[K]
   ): void;
+  /**
+   * Records the autoscaler's standing request on the head (sunray.autoscaler.requestResources):
+   * it replaces the one before; an empty list clears it.
+   */
+  requestResources(bundles: Record<string, number>[]): Promise<void>;
   /** The state API's rows of a kind from every alive node, this one's included, and the nodes that did not answer. */
   stateRows(kind: LocalStateKind): Promise<{ rows: unknown[]; unreachable: string[] }>;
   /** Objects pulled from and chunks served to other nodes so far (metrics). */

@@ -402,9 +402,10 @@ export class LocalTaskManager<W extends WorkerSlot> {
 
   /**
    * Queued tasks this node cannot run at all, taken out of the node for the cluster to place
-   * elsewhere now (those forwarded here stay: their origin placed them).
+   * elsewhere now (those forwarded here stay: their origin placed them); with `room`, only
+   * while it says another node has room for the next one.
    */
-  takeInfeasible(): HandedOver[] {
+  takeInfeasible(room?: (demand: Demand) => boolean): HandedOver[] {
     const out: HandedOver[] = [];
     for (const q of this.classes.values()) {
       if (q.tasks.length === 0 || q.group !== undefined || this.resources.feasible(q.demand)) continue;
@@ -413,10 +414,14 @@ export class LocalTaskManager<W extends WorkerSlot> {
           q.tasks.push(t); // forwarded here: stays (its origin placed it)
           break;
         }
+        if (room && !room(q.demand)) {
+          q.tasks.unshift(t); // no node has room for it now: it waits here, the cluster's demand
+          break;
+        }
         this.tasks.delete(t.hex);
         out.push({ spec: t.spec, def: this.defOf(t.spec), owner: t.owner });
       }
-      q.warnedInfeasible = false;
+      if (q.tasks.length === 0) q.warnedInfeasible = false;
     }
     return out;
   }

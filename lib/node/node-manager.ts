@@ -526,9 +526,9 @@ export class NodeManager {
     return loadSnapshot(this.pool, this.taskManager, this.actors);
   }
 
-  /** Queued tasks this node cannot run at all: the cluster may place them elsewhere now. */
-  takeInfeasible(): HandedOver[] {
-    const out = this.taskManager.takeInfeasible();
+  /** Queued tasks this node cannot run at all: the cluster may place them elsewhere now (see room). */
+  takeInfeasible(room?: (demand: Record<string, number>) => boolean): HandedOver[] {
+    const out = this.taskManager.takeInfeasible(room);
     if (out.length > 0 && this.tasks.size === 0) this.updateRef();
     return out;
   }

@@ -15,6 +15,16 @@ export interface LoadSnapshot {
   pendingActors: number;
   /** Of those, the ones waiting because the node runs its maxWorkerProcesses. */
   actorsAwaitingProcess: number;
+  /** Waiting actors this node could run, by shape ("actor CPU=1"): a node with room would take them. */
+  waitingActors: Record<string, number>;
+}
+
+/** An actor manager's waiting actors (ActorManager.waitingLoad), shapes as `actor <class>`. */
+export interface WaitingLoad {
+  pending: number;
+  infeasible: Record<string, number>;
+  awaitingProcess: number;
+  feasible: Record<string, number>;
 }
 
 /** Counts of a node's workers and work (sunray/testing's nodeStats()). */
@@ -56,6 +66,7 @@ export function loadSnapshot(
     infeasible: { ...queued.infeasible, ...waiting.infeasible },
     pendingActors: waiting.pending,
     actorsAwaitingProcess: waiting.awaitingProcess,
+    waitingActors: waiting.feasible,
   };
 }
 

@@ -103,6 +103,8 @@ export function nodeRequestHandlers(node: RequestTargets): RequestHandlers {
       // Another node's file: asked of it, or (no cluster) there is no such node.
       return cluster ? cluster.readLog(req) : NO_LOG_FILE;
     },
+    // No cluster, no autoscaler: the request has nothing to ask (Ray's request_resources does the same).
+    requestResources: (bundles) => node.cluster()?.requestResources(bundles),
     pullObject: (objectId, timeoutMs) => pullObject(node, Buffer.from(objectId), timeoutMs),
     placementGroup: (op) => node.cluster()?.placementGroupOp(op) ?? runGroupOp(node.placementGroups, op),
     listState: (kind, selection) => {

@@ -10,6 +10,13 @@ export const NODE_ID_LABEL = 'sunray.io/node-id';
 /** The prefix of the labels sunray sets: not for users. */
 const RESERVED_PREFIX = 'sunray.io/';
 
+/**
+ * The reserved labels a node may be started with: the autoscaler's providers name the node
+ * type and instance of the nodes they launch (`sunray start --labels`), and a head that runs
+ * an autoscaler says so (protocol/autoscaler.ts).
+ */
+const STARTED_WITH = new Set(['sunray.io/node-type', 'sunray.io/instance', 'sunray.io/autoscaler']);
+
 /** A label name or value: up to 63 characters, alphanumeric at both ends, with - _ . between. */
 const NAME = /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)$/;
 /** An optional key prefix: a DNS subdomain of up to 253 characters. */
@@ -23,7 +30,7 @@ export function checkLabels(labels: unknown, where: string): Record<string, stri
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(labels)) {
-    if (key.startsWith(RESERVED_PREFIX)) {
+    if (key.startsWith(RESERVED_PREFIX) && !STARTED_WITH.has(key)) {
       throw new InvalidArgumentError(
         `${where}: the label '${key}' is sunray's own (the ${RESERVED_PREFIX} prefix is reserved)`,
       );

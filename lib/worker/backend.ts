@@ -79,6 +79,8 @@ export interface NodeRequests {
   readLog(req: LogRead): LogChunk | Promise<LogChunk>;
   /** An operation on the cluster's placement groups (the head's manager answers it). */
   placementGroup(op: GroupOp): Promise<unknown>;
+  /** Records the autoscaler's standing request on the head (nothing without a cluster). */
+  requestResources(bundles: Record<string, number>[]): void | Promise<void>;
   /** Makes an object readable in this node's store, pulling it from another node if needed. */
   pullObject(
     objectId: Buffer,

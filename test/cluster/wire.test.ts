@@ -57,6 +57,8 @@ const samples: Message[] = [
     infeasible: { 'GPU=1': 2 },
     pendingActors: 1,
     actorsAwaitingProcess: 1,
+    idleMs: 12_345,
+    waitingActors: { 'actor CPU=1': 2 },
   },
   {
     t: 'nodeTable',
@@ -78,6 +80,8 @@ const samples: Message[] = [
         actorsAwaitingProcess: 0,
         labels: { gpu: 'a100' },
         jobId: '0a0b0c0d',
+        idleMs: 0,
+        waitingActors: {},
       },
     ],
   },

@@ -12,6 +12,15 @@ describe('node labels', () => {
     expect(checkLabels({ k: 'v'.repeat(63) }, 'x')).toEqual({ k: 'v'.repeat(63) });
   });
 
+  test("the autoscaler's own labels may be given (its providers start nodes with them)", () => {
+    const own = {
+      'sunray.io/node-type': 'gpu',
+      'sunray.io/instance': 'demo-0a1b2c3d',
+      'sunray.io/autoscaler': 'demo',
+    };
+    expect(checkLabels(own, 'sunray start')).toEqual(own);
+  });
+
   test('bad keys, values and shapes are refused, naming the label', () => {
     const bad: Array<[unknown, RegExp]> = [
       [{ 'sunray.io/node-id': 'x' }, /'sunray.io\/node-id' is sunray's own/],

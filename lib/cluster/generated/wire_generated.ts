@@ -709,8 +709,20 @@ actorsAwaitingProcess():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+idleMs():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+waitingActorsJson():string|null
+waitingActorsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+waitingActorsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHeartbeat(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(9);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -777,12 +789,20 @@ static addActorsAwaitingProcess(builder:flatbuffers.Builder, actorsAwaitingProce
   builder.addFieldInt32(6, actorsAwaitingProcess, 0);
 }
 
+static addIdleMs(builder:flatbuffers.Builder, idleMs:bigint) {
+  builder.addFieldInt64(7, idleMs, BigInt('0'));
+}
+
+static addWaitingActorsJson(builder:flatbuffers.Builder, waitingActorsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, waitingActorsJsonOffset, 0);
+}
+
 static endHeartbeat(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset, pendingActors:number, actorsAwaitingProcess:number):flatbuffers.Offset {
+static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, pendingTasks:number, loadOffset:flatbuffers.Offset, infeasibleJsonOffset:flatbuffers.Offset, pendingActors:number, actorsAwaitingProcess:number, idleMs:bigint, waitingActorsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   Heartbeat.startHeartbeat(builder);
   Heartbeat.addNodeId(builder, nodeIdOffset);
   Heartbeat.addAvailable(builder, availableOffset);
@@ -791,6 +811,8 @@ static createHeartbeat(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Off
   Heartbeat.addInfeasibleJson(builder, infeasibleJsonOffset);
   Heartbeat.addPendingActors(builder, pendingActors);
   Heartbeat.addActorsAwaitingProcess(builder, actorsAwaitingProcess);
+  Heartbeat.addIdleMs(builder, idleMs);
+  Heartbeat.addWaitingActorsJson(builder, waitingActorsJsonOffset);
   return Heartbeat.endHeartbeat(builder);
 }
 }
@@ -999,8 +1021,20 @@ jobId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+idleMs():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+waitingActorsJson():string|null
+waitingActorsJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+waitingActorsJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startNodeInfo(builder:flatbuffers.Builder) {
-  builder.startObject(15);
+  builder.startObject(17);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -1111,12 +1145,20 @@ static addJobId(builder:flatbuffers.Builder, jobIdOffset:flatbuffers.Offset) {
   builder.addFieldOffset(14, jobIdOffset, 0);
 }
 
+static addIdleMs(builder:flatbuffers.Builder, idleMs:bigint) {
+  builder.addFieldInt64(15, idleMs, BigInt('0'));
+}
+
+static addWaitingActorsJson(builder:flatbuffers.Builder, waitingActorsJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(16, waitingActorsJsonOffset, 0);
+}
+
 static endNodeInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset, actorsAwaitingProcess:number, jobIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, totalOffset:flatbuffers.Offset, availableOffset:flatbuffers.Offset, loadOffset:flatbuffers.Offset, alive:boolean, isHead:boolean, isDriver:boolean, pendingTasks:number, infeasibleJsonOffset:flatbuffers.Offset, storeCapacity:bigint, pendingActors:number, labelsJsonOffset:flatbuffers.Offset, actorsAwaitingProcess:number, jobIdOffset:flatbuffers.Offset, idleMs:bigint, waitingActorsJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
   NodeInfo.startNodeInfo(builder);
   NodeInfo.addNodeId(builder, nodeIdOffset);
   NodeInfo.addAddress(builder, addressOffset);
@@ -1133,6 +1175,8 @@ static createNodeInfo(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offs
   NodeInfo.addLabelsJson(builder, labelsJsonOffset);
   NodeInfo.addActorsAwaitingProcess(builder, actorsAwaitingProcess);
   NodeInfo.addJobId(builder, jobIdOffset);
+  NodeInfo.addIdleMs(builder, idleMs);
+  NodeInfo.addWaitingActorsJson(builder, waitingActorsJsonOffset);
   return NodeInfo.endNodeInfo(builder);
 }
 }

@@ -8,6 +8,7 @@ import type { Message, NodeInfoMsg, Parsed } from '../../../lib/cluster/messages
 import type { PeerConn, PeerLinks } from '../../../lib/cluster/peers.js';
 import type { LocalBundles } from '../../../lib/node/local-bundles.js';
 import type { HandedOver } from '../../../lib/node/local-task-manager.js';
+import type { NodeStats } from '../../../lib/node/node-stats.js';
 import type { OwnerKind, ResultSink } from '../../../lib/node/owner-router.js';
 import type { PlacementGroups } from '../../../lib/node/placement-groups.js';
 import { TaskEventRecorder } from '../../../lib/node/task-events.js';
@@ -85,6 +86,8 @@ export function nodeInfo(
     storeCapacity: 1 << 20,
     pendingActors: 0,
     actorsAwaitingProcess: 0,
+    idleMs: 0,
+    waitingActors: {},
   };
 }
 
@@ -145,10 +148,16 @@ export class FakeLocal implements LocalNode {
       infeasible: {},
       pendingActors: 0,
       actorsAwaitingProcess: 0,
+      waitingActors: {},
     };
   }
-  takeInfeasible() {
-    return this.infeasible.splice(0);
+  stats(): NodeStats {
+    const z = { workers: 0, idle: 0, queued: 0, running: 1, actors: 0, pendingActors: 0 };
+    return { ...z, directChannels: 0, sharedHosts: 0 };
+  }
+  takeInfeasible(room?: (demand: Record<string, number>) => boolean) {
+    const n = this.infeasible.findIndex((t) => room !== undefined && !room(t.spec.demand));
+    return this.infeasible.splice(0, n < 0 ? this.infeasible.length : n);
   }
   submit(spec: TaskSpec, def: FunctionDef, owner: ResultSink): void {
     this.submitted.push({ spec, def, owner });

@@ -205,6 +205,32 @@ describe('membership', () => {
     expect(tables()).toBe(3); // the register reply and two heartbeats
   });
 
+  test('with an autoscaler on the head, they go as nodes that can run them have room', async () => {
+    const scaledHead = { ...nodeInfo(B), isHead: true, labels: { 'sunray.io/autoscaler': 'demo' } };
+    const { m, local, head } = nonHead([nodeInfo(SELF), scaledHead]);
+    await m.start();
+    const t = specOf(TaskKind.Task, { demand: { GPU: 1 } });
+    const t2 = specOf(TaskKind.Task, { demand: { GPU: 1 } });
+    local.infeasible = [
+      { spec: t, def: NO_DEF, owner: OWNER },
+      { spec: t2, def: NO_DEF, owner: OWNER },
+    ];
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, nodeInfo(D)]);
+    expect(local.submitted).toEqual([]); // D has no GPU: they stay
+    const gpu = { ...nodeInfo(D), total: { CPU: 2, GPU: 1 }, available: { CPU: 2, GPU: 1 } };
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, gpu]);
+    // Room for one GPU task: the first goes, the second waits for the next table.
+    expect(local.submitted).toEqual([{ spec: t, def: NO_DEF, owner: OWNER }]);
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, { ...gpu, load: { GPU: 1 } }]);
+    expect(local.submitted.length).toBe(1); // busy: still waits
+    m.tick();
+    head.reply([nodeInfo(SELF), scaledHead, gpu]);
+    expect(local.submitted.length).toBe(2);
+  });
+
   test('a node that died and rejoined counts as joined, and its next death is handled again', async () => {
     const events: string[] = [];
     const onAdded = (e: { nodeId: string }) => events.push(`added ${e.nodeId}`);

@@ -154,7 +154,12 @@ describe('actor manager', () => {
     create(b);
     expect([workerOf(a) !== undefined, workerOf(b)]).toEqual([true, undefined]);
     expect(am.counts()).toEqual({ actors: 2, waiting: 1 });
-    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {}, awaitingProcess: 0 });
+    expect(am.waitingLoad()).toEqual({
+      pending: 1,
+      infeasible: {},
+      awaitingProcess: 0,
+      feasible: { 'actor CPU=1': 1 },
+    });
     constructed(a); // placement CPU is only for placing: b gets it
     expect(workerOf(b)?.names()).toEqual(['Counter.constructor']);
     constructed(b);
@@ -181,7 +186,12 @@ describe('actor manager', () => {
     expect(workerOf(a)).toBe(taskWorker);
     expect(workerOf(b)).not.toBe(taskWorker);
     expect(am.counts()).toEqual({ actors: 3, waiting: 1 });
-    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: {}, awaitingProcess: 1 });
+    expect(am.waitingLoad()).toEqual({
+      pending: 1,
+      infeasible: {},
+      awaitingProcess: 1,
+      feasible: { 'actor CPU=1': 1 },
+    });
     expect(taskWorker.stopCalls).toBe(0);
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Counter waits for a worker process/);
     am.kill(a, true);
@@ -194,7 +204,12 @@ describe('actor manager', () => {
     const { am, create } = setup({ CPU: 4 });
     create(idOf(9), { className: 'Gpu' }, { GPU: 1 });
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/actor Gpu needs \{"GPU":1\} to be placed.*infeasible/);
-    expect(am.waitingLoad()).toEqual({ pending: 1, infeasible: { 'actor GPU=1': 1 }, awaitingProcess: 0 });
+    expect(am.waitingLoad()).toEqual({
+      pending: 1,
+      infeasible: { 'actor GPU=1': 1 },
+      awaitingProcess: 0,
+      feasible: {},
+    });
   });
 
   test('names: one live actor per name; getIfExists gives an alias that calls, state and kill resolve', () => {

@@ -266,6 +266,9 @@ export class FakeCluster implements ClusterHooks {
   readLog(): Promise<{ text: string; size: number }> {
     return Promise.resolve({ text: '', size: -1 });
   }
+  requestResources(): Promise<void> {
+    return Promise.resolve();
+  }
   jobRows(): Promise<never[]> {
     return Promise.resolve([]);
   }

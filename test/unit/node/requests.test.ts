@@ -33,6 +33,7 @@ function handlers(seen: unknown[]): RequestHandlers {
     logFiles: () => ({ rows: [], unreachable: [] }),
     readLog: () => ({ text: '', size: -1 }),
     placementGroup: () => Promise.resolve(null),
+    requestResources: () => {},
   };
 }
 
