@@ -147,6 +147,18 @@ describe('autoscaler (local provider)', () => {
     );
   });
 
+  test('a STRICT_SPREAD placement group of two special bundles: two nodes launch, then go with it', async () => {
+    const pg = sunray.placementGroup([{ special: 1 }, { special: 1 }], { strategy: 'STRICT_SPREAD' });
+    await pg.ready(); // waits for the nodes the autoscaler launches for its bundles
+    const s = await status();
+    const special = new Set(ours(s).map((n) => n.nodeId));
+    const row = await sunray.placementGroupTable(pg);
+    expect(special.size).toBe(2);
+    expect(new Set(row.bundles.map((b) => b.nodeId))).toEqual(special);
+    await sunray.removePlacementGroup(pg);
+    await until(async () => ours(await status()).length === 0, 30_000, 'the idle nodes to go');
+  });
+
   test('a demand no node type fits: unmet in `sunray status`, and nothing launches', async () => {
     const big = sunray.remote(() => 1, { numCpus: 64 });
     const ref = big.remote();
