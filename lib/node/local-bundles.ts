@@ -1,9 +1,3 @@
-// This node's side of reserving placement-group bundles: the two phases the group manager
-// (placement-groups.ts) asks of each node, done on the node's resources (bundle-resources.ts),
-// and, when a group is removed, the end of its work here: queued tasks fail, running ones'
-// workers are stopped, its actors die. Also the group manager's view of this node alone, for
-// a node that is in no cluster.
-import type { Demand } from '../protocol/resources.js';
 import type { BundleNode, BundleToPlace } from './bundle-placement.js';
 import { type BundleHosts, PlacementGroups } from './placement-groups.js';
 import type { Grant, NodeResources } from './resource-pool.js';
@@ -69,18 +63,12 @@ export class LocalBundles {
     this.work.dispatch();
   }
 
-  /** This node's resources, as bundle placement sees them. */
+  /** This node's resources, as bundle placement sees them: the pool's, without those bundles add. */
   node(nodeId: string): BundleNode {
     this.work.releaseIdle();
-    return { nodeId, total: plain(this.resources.total()), available: plain(this.resources.available()) };
+    const { pool } = this.resources;
+    return { nodeId, total: pool.total(), available: pool.available() };
   }
-}
-
-/** A node's resources without those bundles added. */
-function plain(r: Record<string, number>): Demand {
-  const out: Demand = {};
-  for (const [k, v] of Object.entries(r)) if (!k.includes('_group_')) out[k] = v;
-  return out;
 }
 
 /** The group manager's hosts for a node in no cluster: itself. */
