@@ -1,3 +1,8 @@
+// This node's side of reserving placement-group bundles: the two phases the group manager
+// (placement-groups.ts) asks of each node, done on the node's resources (bundle-resources.ts),
+// and, when a group is removed, the end of its work here: queued tasks fail, running ones'
+// workers are stopped, its actors die. Also the group manager's view of this node alone, for
+// a node that is in no cluster.
 import type { BundleNode, BundleToPlace } from './bundle-placement.js';
 import { type BundleHosts, PlacementGroups } from './placement-groups.js';
 import type { Grant, NodeResources } from './resource-pool.js';
