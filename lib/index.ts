@@ -95,6 +95,7 @@ export {
   type WorkerExitEvent,
 } from './protocol/events.js';
 export type { JobStateRow, JobStatus } from './protocol/job.js';
+export type { RuntimeEnv } from './protocol/runtime-env.js';
 export type {
   ActorStateName,
   ActorStateRow,
@@ -133,6 +134,8 @@ export {
   QueueEmptyError,
   QueueFullError,
   RemoteError,
+  RuntimeEnvSetupError,
+  RuntimeEnvTooLargeError,
   SerializationError,
   SessionEndedError,
   SunrayError,

@@ -24,6 +24,7 @@ import { EventRelay } from './event-relay.js';
 import { Forwarding } from './forwarding.js';
 import { HeadService } from './head-service.js';
 import { KvClient } from './kv-client.js';
+import { PackageStore } from './package-store.js';
 import type { LocalNode } from './local-node.js';
 import { LogLink } from './log-link.js';
 import { Membership } from './membership.js';
@@ -77,6 +78,8 @@ export class ClusterNode implements ClusterHooks {
   private readonly state: StateQueries;
   private readonly taskEvents: TaskEventsLink;
   private readonly logs: LogLink;
+  /** Runtime envs' working-directory archives in the head's KV. */
+  private readonly packages: PackageStore;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -135,6 +138,7 @@ export class ClusterNode implements ClusterHooks {
       changed,
     });
     const kv = new KvClient(directory, () => this.membership.headConn);
+    this.packages = new PackageStore(kv);
     this.actors = new RemoteActors({
       local: manager,
       table,
@@ -351,6 +355,14 @@ export class ClusterNode implements ClusterHooks {
 
   readLog(req: LogRead): Promise<LogChunk> {
     return this.state.readLog(req);
+  }
+
+  getPackage(hash: string): Promise<Buffer | undefined> {
+    return this.packages.get(hash);
+  }
+
+  putPackage(hash: string, gz: Buffer): Promise<void> {
+    return this.packages.put(hash, gz);
   }
 
   sendLogs(jobId: string, lines: LogLine[]): void {

@@ -22,6 +22,7 @@ import {
 import { jobIdOf, jobOf, namespaceOf } from '../protocol/job.js';
 import { readDef, readSpec } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
+import { setEnvHome } from '../worker/function-loader.js';
 import { Msg, readResult } from '../protocol/worker-messages.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
@@ -74,6 +75,9 @@ core.onHeldByOthers = (held) =>
 
 // What this worker submits outside any call is its node's job (none on a `sunray start` node).
 core.defaultJob = config.jobId !== undefined ? jobOf(config.jobId, config.namespace) : '';
+// Tasks it submits run in its runtime env unless they name their own; its functions resolve there.
+core.defaultEnv = config.runtimeEnv ?? '';
+setEnvHome(config.envHome, config.envSource);
 setRuntime({
   core,
   backend,

@@ -51,6 +51,8 @@ export interface ActorManagerHooks {
   busyChanged(): void;
   /** Submits a spec again, to be placed anew (spillback: actor-spillback.ts). */
   resubmit(spec: TaskSpec, def: FunctionDef, owner: ResultSink, retriesLeft?: number): void;
+  /** Whether a runtime env is set up on this node (its setup starts on the first ask). */
+  envReady?(envText: string): 'ready' | 'pending' | Error;
 }
 
 /** Calls a restarted actor's calls may be retried at most when its budget is without end. */
@@ -181,14 +183,24 @@ export class ActorManager<W extends WorkerSlot> {
       const a = this.waiting.shift();
       if (!a) break;
       if (a.state === 'dead') continue;
+      const env = a.createSpec.runtimeEnv;
+      const envState = env === '' ? 'ready' : (this.hooks.envReady?.(env) ?? 'ready');
+      if (envState !== 'ready') {
+        if (envState === 'pending') this.waiting.push(a);
+        else {
+          this.tasks.delete(specKey(a.createSpec));
+          this.markDead(a, `its runtime env could not be set up: ${envState.message}`, envState);
+        }
+        continue;
+      }
       const grant = this.resources.tryAcquire(a.placeDemand);
       if (!grant) {
         this.waiting.push(a);
         continue;
       }
-      let w = a.shared ? this.hosts.place(a.perHost) : this.workers.hostWarm(a.hex);
+      let w = a.shared ? this.hosts.place(a.perHost) : this.workers.hostWarm(a.hex, env);
       if (w === undefined) {
-        if (a.shared || !this.workers.mayStart()) {
+        if (a.shared || !this.workers.mayStart(env)) {
           // Each actor is a process: at the cap, with no idle one to take, it waits, in order,
           // for one to exit or free up (as Ray's pending actors do).
           this.resources.release(grant);
@@ -196,7 +208,7 @@ export class ActorManager<W extends WorkerSlot> {
           if (this.workers.atCap()) this.workers.warnAtCap(`actor ${a.className}`);
           return;
         }
-        w = this.workers.spawn();
+        w = this.workers.spawn(env);
         this.workers.hostActor(w, a.hex);
       }
       a.grant = grant;

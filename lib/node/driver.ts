@@ -9,6 +9,8 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { jobOf } from '../protocol/job.js';
+import { resolveRuntimeEnv } from '../protocol/resolve-runtime-env.js';
+import { effectiveEnvText, type RuntimeEnv } from '../protocol/runtime-env.js';
 import { checkLabels } from '../protocol/node-labels.js';
 import { validateDemand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
@@ -20,6 +22,7 @@ import { checkSpillLimit } from '../store/spill-dir.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
+import { envPublisher } from './env-publisher.js';
 import { NodeManager } from './node-manager.js';
 import { checkLogRotation } from './worker-log-files.js';
 
@@ -129,6 +132,12 @@ export interface InitOptions {
    * token at login: dashboardToken() (the cluster's when this driver joined one).
    */
   dashboard?: boolean | DashboardOptions;
+  /**
+   * The runtime env of this program's tasks and actors (Ray's job runtime_env):
+   * `{ envVars, workingDir, npmDependencies }`; a task's or actor's own (`.options({ runtimeEnv })`)
+   * is merged over it. The driver itself runs as it was started. See docs/cluster.md.
+   */
+  runtimeEnv?: RuntimeEnv;
 }
 
 /** Where init({ dashboard }) serves the dashboard. */
@@ -257,6 +266,9 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   // Every call the driver makes carries its job, and every call those make in turn.
   core.defaultJob = jobOf(jobId, opts.namespace ?? 'default');
   core.taskEvents.enabled = opts.taskEvents ?? true;
+  // Its tasks' runtime env (a job's, from the job server, under init's own); uploads gate calls.
+  core.defaultEnv = effectiveEnvText(resolveRuntimeEnv(opts.runtimeEnv, 'init()'), jobEnvText());
+  core.envGate = envPublisher(manager);
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);
@@ -304,4 +316,9 @@ function openSession(manager: NodeManager): SessionSocket | undefined {
 function entrypoint(): string {
   const [exe = 'node', ...args] = process.argv;
   return [basename(exe), ...args].join(' ').slice(0, 4096);
+}
+
+/** The runtime env of a job the job server started this driver for ('' for other drivers): see job-driver-config. */
+function jobEnvText(): string {
+  return '';
 }

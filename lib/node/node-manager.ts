@@ -53,6 +53,7 @@ import { type LoadSnapshot, loadSnapshot, type NodeStats, nodeStats } from './no
 import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-router.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
+import { RuntimeEnvs } from './runtime-envs.js';
 import { LocalState, usageRow } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
 import { checkTaskEventsLimit, TaskEventRecorder, taskRef } from './task-events.js';
@@ -110,6 +111,8 @@ export class NodeManager {
   private readonly observed: (r: Reader, type: number) => void;
   /** Its workers' log files, and where their lines go (to their job's driver). */
   readonly logs: LogRouter;
+  /** The runtime envs set up here (working directories, npm packages). */
+  readonly envs: RuntimeEnvs;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -133,8 +136,14 @@ export class NodeManager {
     );
     this.tasks = new TaskTable<W>(() => this.updateRef(), this.taskEvents);
     this.logs = new LogRouter(this.nodeId, opts, () => this.clusterHooks);
+    this.envs = new RuntimeEnvs(
+      this.nodeId,
+      async (hash) => this.clusterHooks?.getPackage(hash),
+      () => this.scheduleDispatch(),
+    );
+    const envReady = (text: string) => this.envs.state(text);
     this.workers = new WorkerPool<W>(
-      { spawn: (index) => this.startProcess(index), command: () => [process.execPath, ...workerArgv()] },
+      { spawn: (i, env) => this.startProcess(i, env), command: () => [process.execPath, ...workerArgv()] },
       { numCpus: opts.numCpus, idleWorkerTimeoutMs: opts.idleWorkerTimeoutMs, maxWorkers: this.maxWorkers },
       {
         started: (w) => {
@@ -152,10 +161,10 @@ export class NodeManager {
       scheduleDispatch: () => this.scheduleDispatch(),
       busyChanged: () => this.updateRef(),
       resubmit: (spec, def, owner, retriesLeft) => this.submit(spec, def, owner, retriesLeft),
+      envReady,
     });
-    this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
-      this.actors.placeWaiting(),
-    );
+    const afterDispatch = () => this.actors.placeWaiting();
+    this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, afterDispatch, envReady);
     this.localState = new LocalState(
       this.nodeId,
       this.actors,
@@ -220,15 +229,16 @@ export class NodeManager {
     for (let i = 0; i < n; i++) this.workers.spawn();
   }
 
-  /** The pool's spawner: a worker process with the node's rings and store. */
-  private startProcess(index: number): W {
+  /** The pool's spawner: a worker process with the node's rings and store, in runtime env `env`. */
+  private startProcess(index: number, env: string): W {
+    const runtimeEnv = env === '' ? undefined : this.envs.prepared(env);
     return new WorkerProcess(
       index,
       this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
       // driverDir, namespace, jobId: the worker's config; its output to its files and its job's driver.
-      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled, logs: this.logs },
+      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled, logs: this.logs, runtimeEnv },
     );
   }
 
@@ -465,10 +475,7 @@ export class NodeManager {
     this.updateRef();
   }
 
-  /**
-   * Starts keep failing: the work that waits for a worker (queued tasks no ready worker
-   * runs, actors not placed yet) fails with the reason, rather than wait forever.
-   */
+  /** Starts keep failing: the work that waits for a worker fails with the reason, rather than wait forever. */
   private failWaitingForWorkers(err: WorkerStartError): void {
     this.taskManager.failWaiting(err);
     this.actors.failWaiting(err);
@@ -498,14 +505,10 @@ export class NodeManager {
   }
 
   /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's). */
-  ownersDied(prefix: string): void {
-    this.router.ownersDied(prefix);
-  }
+  ownersDied = (prefix: string): void => this.router.ownersDied(prefix);
 
   /** Tells one process of this node that an owner is gone. */
-  tellOwnerDied(to: ResultSink, ownerHex: string): void {
-    this.router.tellOwnerDied(to, ownerHex);
-  }
+  tellOwnerDied = (to: ResultSink, ownerHex: string): void => this.router.tellOwnerDied(to, ownerHex);
 
   /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
   cancelTask(taskId: Buffer, force: boolean, recursive = true): void {
@@ -513,9 +516,7 @@ export class NodeManager {
   }
 
   /** The owner of a streaming task took `consumed` of its items (from a worker here, or another node). */
-  streamConsumed(taskId: Buffer, consumed: number): void {
-    this.streams.consumed(taskId, consumed);
-  }
+  streamConsumed = (taskId: Buffer, consumed: number): void => this.streams.consumed(taskId, consumed);
 
   /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */
   killActor(actorId: Buffer, noRestart: boolean): void {
@@ -523,9 +524,7 @@ export class NodeManager {
   }
 
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
-  releaseActor(actorId: Buffer): void {
-    this.actors.release(actorId);
-  }
+  releaseActor = (actorId: Buffer): void => this.actors.release(actorId);
 
   /** Answers a request of the driver (workers' come as Msg.Request frames). */
   handleRequest<K extends keyof NodeRequests>(
@@ -583,6 +582,7 @@ export class NodeManager {
     for (const t of this.tasks.values()) if (t.owner.kind === 'driver') t.owner.failed(t.spec, err);
     this.tasks.clear();
     await this.workers.shutdown(1000);
+    this.envs.close();
     this.logs.close();
     this.completion.close();
     this.store.close();

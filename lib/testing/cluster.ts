@@ -37,6 +37,11 @@ export interface NodeOptions {
    * on 127.0.0.1; log in with the cluster's `token`. Usually the head's.
    */
   dashboardPort?: number;
+  /**
+   * The directory the node's process starts in (default this process's): a node started
+   * elsewhere has no copy of the driver's files at hand, as on another machine.
+   */
+  cwd?: string;
 }
 
 /** Options of new Cluster(). */
@@ -114,7 +119,11 @@ export class Cluster {
     // The configuration (and its token) on stdin, never in argv: see daemon.ts.
     const env = { ...process.env };
     delete env.SUNRAY_CLUSTER_TOKEN;
-    const child = spawn(process.execPath, [DAEMON], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    const child = spawn(process.execPath, [DAEMON], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    });
     writeDaemonConfig(child.stdin, cfg);
     const info = await new Promise<{
       nodeId: string;

@@ -31,6 +31,7 @@ const base: SpecBase = {
   retryOn: '["RangeError","FlakyError"]',
   concurrencyGroup: '',
   stream: '',
+  runtimeEnv: '',
 };
 
 function call(): CallSpec {

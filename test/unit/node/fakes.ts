@@ -201,6 +201,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     concurrencyGroup: '',
     stream: '',
     job: '',
+    runtimeEnv: '',
     ...more,
   };
 }
@@ -262,6 +263,12 @@ export class FakeCluster implements ClusterHooks {
   sendLogs(): void {}
   readLog(): Promise<{ text: string; size: number }> {
     return Promise.resolve({ text: '', size: -1 });
+  }
+  getPackage(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  putPackage(): Promise<void> {
+    return Promise.resolve();
   }
   jobRows(): Promise<never[]> {
     return Promise.resolve([]);
