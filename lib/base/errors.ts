@@ -342,4 +342,9 @@ export class JobServerError extends SunrayError {
   }
 }
 
-Object.assign(errorClasses, { RuntimeEnvSetupError, RuntimeEnvTooLargeError, JobNotFoundError, JobServerError });
+Object.assign(errorClasses, {
+  RuntimeEnvSetupError,
+  RuntimeEnvTooLargeError,
+  JobNotFoundError,
+  JobServerError,
+});

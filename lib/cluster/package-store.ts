@@ -27,7 +27,11 @@ export class PackageStore {
     if (await this.kv.get(PKG_NS, hash)) return;
     const chunks = Math.max(1, Math.ceil(gz.length / PACKAGE_CHUNK_BYTES));
     for (let i = 0; i < chunks; i++) {
-      await this.kv.putIfAbsent(PKG_NS, `${hash}/${i}`, gz.subarray(i * PACKAGE_CHUNK_BYTES, (i + 1) * PACKAGE_CHUNK_BYTES));
+      await this.kv.putIfAbsent(
+        PKG_NS,
+        `${hash}/${i}`,
+        gz.subarray(i * PACKAGE_CHUNK_BYTES, (i + 1) * PACKAGE_CHUNK_BYTES),
+      );
     }
     const manifest: Manifest = { size: gz.length, chunks, sha256: sha256(gz) };
     await this.kv.putIfAbsent(PKG_NS, hash, Buffer.from(JSON.stringify(manifest)));
@@ -41,12 +45,15 @@ export class PackageStore {
     const parts: Buffer[] = [];
     for (let i = 0; i < m.chunks; i++) {
       const part = await this.kv.get(PKG_NS, `${hash}/${i}`);
-      if (!part) throw new ClusterConnectionError(`package ${hash.slice(0, 12)} lacks chunk ${i} in the head's store`);
+      if (!part)
+        throw new ClusterConnectionError(`package ${hash.slice(0, 12)} lacks chunk ${i} in the head's store`);
       parts.push(part);
     }
     const gz = Buffer.concat(parts);
     if (gz.length !== m.size || sha256(gz) !== m.sha256) {
-      throw new ClusterConnectionError(`package ${hash.slice(0, 12)} came back damaged from the head's store`);
+      throw new ClusterConnectionError(
+        `package ${hash.slice(0, 12)} came back damaged from the head's store`,
+      );
     }
     return gz;
   }

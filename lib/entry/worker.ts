@@ -22,7 +22,6 @@ import {
 import { jobIdOf, jobOf, namespaceOf } from '../protocol/job.js';
 import { readDef, readSpec } from '../protocol/spec.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
-import { setEnvHome } from '../worker/function-loader.js';
 import { Msg, readResult } from '../protocol/worker-messages.js';
 import { ObjectStore } from '../store/index.js';
 import { reportViewMemory } from '../store/object-store.js';
@@ -31,6 +30,7 @@ import { CoreWorker } from '../worker/core-worker.js';
 import { ActorLinks } from '../worker/direct/actor-links.js';
 import { CallerPeers } from '../worker/direct/caller-peers.js';
 import { Executor } from '../worker/executor.js';
+import { setEnvHome } from '../worker/function-loader.js';
 import { tagOutput } from '../worker/stdio-prefix.js';
 import { WorkerBackend } from '../worker/worker-backend.js';
 

@@ -29,17 +29,9 @@ import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
 
 /** What the actor manager needs of the worker pool (worker-pool.ts). */
-export type ActorWorkers<W extends WorkerSlot> = Pick<
-  WorkerPool<W>,
-  | 'mayStart'
-  | 'atCap'
-  | 'warnAtCap'
-  | 'spawn'
-  | 'hostActor'
-  | 'hostWarm'
-  | 'hostSharedWarm'
-  | 'spawnSharedHost'
->;
+export type ActorWorkers<W extends WorkerSlot> = Pick<WorkerPool<W>, PoolStarts | PoolHosts>;
+type PoolStarts = 'mayStart' | 'atCap' | 'warnAtCap' | 'spawn';
+type PoolHosts = 'hostActor' | 'hostWarm' | 'hostSharedWarm' | 'spawnSharedHost';
 
 /** What the actor manager asks of the rest of the node. */
 export interface ActorManagerHooks {

@@ -163,8 +163,8 @@ export class NodeManager {
       resubmit: (spec, def, owner, retriesLeft) => this.submit(spec, def, owner, retriesLeft),
       envReady,
     });
-    const afterDispatch = () => this.actors.placeWaiting();
-    this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, afterDispatch, envReady);
+    const shared = [this.tasks, this.workers, this.resources] as const;
+    this.taskManager = new LocalTaskManager<W>(...shared, defOf, () => this.actors.placeWaiting(), envReady);
     this.localState = new LocalState(
       this.nodeId,
       this.actors,

@@ -103,7 +103,9 @@ export class RuntimeEnvs {
         const error =
           err instanceof RuntimeEnvSetupError
             ? err
-            : new RuntimeEnvSetupError(`the runtime env could not be set up on node ${this.nodeId.slice(0, 8)}: ${err.message}`);
+            : new RuntimeEnvSetupError(
+                `the runtime env could not be set up on node ${this.nodeId.slice(0, 8)}: ${err.message}`,
+              );
         if (!this.closed) this.setups.set(text, { state: 'failed', error });
         this.changed();
         throw error;
@@ -212,7 +214,7 @@ function checkAncestorModules(root: string): void {
     if (st && ((st.uid !== 0 && st.uid !== uid) || (st.mode & 0o022) !== 0 || st.isSymbolicLink())) {
       throw new RuntimeEnvSetupError(
         `${nm} belongs to another user or others may write in it: packages planted there would be found by ` +
-          "code in runtime envs. Remove it, or set SUNRAY_SESSION_DIR to a directory whose parents have no such node_modules",
+          'code in runtime envs. Remove it, or set SUNRAY_SESSION_DIR to a directory whose parents have no such node_modules',
       );
     }
     if (dir === parse(dir).root || !dir.includes(sep)) return;

@@ -258,7 +258,8 @@ export class WorkerPool<W extends WorkerSlot> {
     for (const w of this.workers.values()) if (w.state === 'idle' && w.env === '') idle++;
     const keep = Math.max(1, Math.floor(this.opts.numCpus));
     for (const w of this.workers.values()) {
-      if (w.state !== 'idle' || w.heldByOthers || now - w.idleSince <= this.opts.idleWorkerTimeoutMs) continue;
+      if (w.state !== 'idle' || w.heldByOthers || now - w.idleSince <= this.opts.idleWorkerTimeoutMs)
+        continue;
       if (w.env === '') {
         if (idle <= keep) continue;
         idle--;

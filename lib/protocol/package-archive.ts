@@ -110,17 +110,26 @@ export function packDirectory(dir: string, maxBytes = MAX_WORKING_DIR_BYTES): Pa
  * existing one is the same contents) and returns that directory. parent must be a trusted
  * private directory. RuntimeEnvSetupError when the archive is not what its hash says.
  */
-export function unpackArchive(gz: Buffer, hash: string, parent: string, maxBytes = MAX_WORKING_DIR_BYTES): string {
+export function unpackArchive(
+  gz: Buffer,
+  hash: string,
+  parent: string,
+  maxBytes = MAX_WORKING_DIR_BYTES,
+): string {
   const final = join(parent, hash);
   if (existsSync(final)) return final;
   let raw: Buffer;
   try {
     raw = gunzipSync(gz, { maxOutputLength: maxBytes + 64 * 1024 * 1024 });
   } catch (err) {
-    throw new RuntimeEnvSetupError(`the working directory ${hash.slice(0, 12)} could not be read: ${(err as Error).message}`);
+    throw new RuntimeEnvSetupError(
+      `the working directory ${hash.slice(0, 12)} could not be read: ${(err as Error).message}`,
+    );
   }
   if (createHash('sha256').update(raw).digest('hex') !== hash) {
-    throw new RuntimeEnvSetupError(`the working directory ${hash.slice(0, 12)} does not match its hash: refused`);
+    throw new RuntimeEnvSetupError(
+      `the working directory ${hash.slice(0, 12)} does not match its hash: refused`,
+    );
   }
   const tmp = makeFreshDir(parent, 'unpacking');
   try {
@@ -142,7 +151,8 @@ export function unpackArchive(gz: Buffer, hash: string, parent: string, maxBytes
 function writeEntries(raw: Buffer, into: string, hash: string): void {
   const bad = (why: string) =>
     new RuntimeEnvSetupError(`the working directory ${hash.slice(0, 12)} is malformed (${why}): refused`);
-  if (raw.length < MAGIC.length || !raw.subarray(0, MAGIC.length).equals(MAGIC)) throw bad('not a sunray package');
+  if (raw.length < MAGIC.length || !raw.subarray(0, MAGIC.length).equals(MAGIC))
+    throw bad('not a sunray package');
   let at = MAGIC.length;
   while (at < raw.length) {
     if (at + 4 > raw.length) throw bad('truncated');
@@ -157,7 +167,11 @@ function writeEntries(raw: Buffer, into: string, hash: string): void {
     at += 8;
     if (at + size > raw.length) throw bad('truncated');
     const parts = path.split('/');
-    if (path.includes('\0') || path.includes('\\') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    if (
+      path.includes('\0') ||
+      path.includes('\\') ||
+      parts.some((p) => p === '' || p === '.' || p === '..')
+    ) {
       throw bad(`path '${path}'`);
     }
     const dest = join(into, ...parts);

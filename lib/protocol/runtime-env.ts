@@ -46,7 +46,9 @@ const RESERVED_VARS = new Set(['SUNRAY_WORKER_CONFIG', 'SUNRAY_CLUSTER_TOKEN']);
 /** Checks a RuntimeEnv a program gave (`where` names the call); returns it, or throws InvalidArgumentError. */
 export function checkRuntimeEnv(env: unknown, where: string): RuntimeEnv {
   if (typeof env !== 'object' || env === null || Array.isArray(env)) {
-    throw new InvalidArgumentError(`${where}: runtimeEnv must be an object { envVars?, workingDir?, npmDependencies? }`);
+    throw new InvalidArgumentError(
+      `${where}: runtimeEnv must be an object { envVars?, workingDir?, npmDependencies? }`,
+    );
   }
   const e = env as Record<string, unknown>;
   for (const k of Object.keys(e)) {
@@ -63,10 +65,14 @@ export function checkRuntimeEnv(env: unknown, where: string): RuntimeEnv {
     }
     for (const name of Object.keys(vars)) {
       if (name === '' || name.includes('=') || name.includes('\0') || (vars[name] as string).includes('\0')) {
-        throw new InvalidArgumentError(`${where}: runtimeEnv.envVars has an invalid variable name or value: '${name}'`);
+        throw new InvalidArgumentError(
+          `${where}: runtimeEnv.envVars has an invalid variable name or value: '${name}'`,
+        );
       }
       if (RESERVED_VARS.has(name)) {
-        throw new InvalidArgumentError(`${where}: runtimeEnv.envVars may not set ${name} (sunray sets it itself)`);
+        throw new InvalidArgumentError(
+          `${where}: runtimeEnv.envVars may not set ${name} (sunray sets it itself)`,
+        );
       }
     }
   }
@@ -77,7 +83,9 @@ export function checkRuntimeEnv(env: unknown, where: string): RuntimeEnv {
     const deps = stringMap(e.npmDependencies, `${where}: runtimeEnv.npmDependencies`);
     for (const [name, version] of Object.entries(deps)) {
       if (!NPM_NAME.test(name) || name.length > 214) {
-        throw new InvalidArgumentError(`${where}: runtimeEnv.npmDependencies: '${name}' is not an npm package name`);
+        throw new InvalidArgumentError(
+          `${where}: runtimeEnv.npmDependencies: '${name}' is not an npm package name`,
+        );
       }
       if (version === '' || version.length > 512 || /[\s\0]/.test(version)) {
         throw new InvalidArgumentError(
@@ -94,7 +102,8 @@ function stringMap(v: unknown, what: string): Record<string, string> {
     throw new InvalidArgumentError(`${what} must be an object of strings`);
   }
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string') throw new InvalidArgumentError(`${what}['${k}'] must be a string, got ${typeof x}`);
+    if (typeof x !== 'string')
+      throw new InvalidArgumentError(`${what}['${k}'] must be a string, got ${typeof x}`);
   }
   return v as Record<string, string>;
 }
@@ -157,7 +166,10 @@ export function runtimeEnvKey(text: string): string {
 
 /** The key of a set of npm dependencies (its node cache directory's name). */
 export function npmDependenciesKey(deps: Record<string, string>): string {
-  return createHash('sha256').update(JSON.stringify(sorted(deps))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(sorted(deps)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 const mergedTexts = new Map<string, string>();

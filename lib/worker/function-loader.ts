@@ -41,7 +41,9 @@ function inEnvHome(dir: string): string {
   const { home, source } = envHome;
   if (source === undefined) return home;
   const rel = relative(source, dir);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep)) ? join(home, rel) : home;
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep))
+    ? join(home, rel)
+    : home;
 }
 
 /** A module URL as it is in this worker's env (a file under the packed directory: its copy). */
@@ -69,10 +71,7 @@ export async function loadFunction(def: FunctionDef): Promise<unknown> {
     return fn;
   }
   const baseDir = inEnvHome(def.baseDir);
-  const filename = join(
-    baseDir,
-    `[sunray ${def.isClass ? 'class' : 'function'} ${def.name || 'anonymous'}]`,
-  );
+  const filename = join(baseDir, `[sunray ${def.isClass ? 'class' : 'function'} ${def.name || 'anonymous'}]`);
   // Code transformed by Vite/Vitest calls __vite_ssr_dynamic_import__ for import(): give it one that
   // resolves from the same place a plain import() in this script does.
   const wrapped =

@@ -67,7 +67,13 @@ export class TaskSubmitter {
    * Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`.
    * gate: it is sent once this settles (its runtime env's upload); it fails with its error.
    */
-  submit(def: FunctionDef, base: SpecBase, args: unknown[], job = '', gate?: Promise<void>): ObjectRef<unknown>[] {
+  submit(
+    def: FunctionDef,
+    base: SpecBase,
+    args: unknown[],
+    job = '',
+    gate?: Promise<void>,
+  ): ObjectRef<unknown>[] {
     this.refs.assertOpen();
     // The task id as a latin1 string: what its spec keeps while it is queued (protocol.ts CallSpec).
     const taskKey = this.ids.nextTaskKey();

@@ -72,7 +72,7 @@ describe('runtime envs across nodes', () => {
   test('a working directory the nodes never had: workers start in its copy and import from it', async () => {
     const dir = join(scratch, 'project');
     mkdirSync(join(dir, 'lib'), { recursive: true });
-    writeFileSync(join(dir, 'lib', 'helper.mjs'), "export const greet = (x) => `hello ${x}`;\n");
+    writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const greet = (x) => "hello " + x;\n');
     writeFileSync(join(dir, 'data.txt'), 'from the working dir\n');
     const look = sunray
       .remote(async () => {
@@ -99,18 +99,32 @@ describe('runtime envs across nodes', () => {
       const isNumber = ((await import(pkg)) as { default: (x: unknown) => boolean }).default;
       const path = require.resolve('is-number');
       const marker = join(dirname(dirname(dirname(path))), '.sunray-installed');
-      return { ok: isNumber(7) && !isNumber('x'), path, marker: readFileSync(marker, 'utf8'), mtime: statSync(marker).mtimeMs };
+      return {
+        ok: isNumber(7) && !isNumber('x'),
+        path,
+        marker: readFileSync(marker, 'utf8'),
+        mtime: statSync(marker).mtimeMs,
+      };
     });
-    const first = await sunray.get(where.options({ ...onWorker(), runtimeEnv: { npmDependencies: IS_NUMBER } }).remote());
+    const first = await sunray.get(
+      where.options({ ...onWorker(), runtimeEnv: { npmDependencies: IS_NUMBER } }).remote(),
+    );
     expect(first.ok).toBe(true);
     // Another env with the same packages: the node's install is reused, not redone.
-    const again = where.options({ ...onWorker(), runtimeEnv: { npmDependencies: IS_NUMBER, envVars: { X: '1' } } });
+    const again = where.options({
+      ...onWorker(),
+      runtimeEnv: { npmDependencies: IS_NUMBER, envVars: { X: '1' } },
+    });
     const second = await sunray.get(again.remote());
     expect(second).toEqual(first);
 
     class Checker {
       check(x: unknown) {
-        return { cwd: process.cwd(), isNum: (require('is-number') as (v: unknown) => boolean)(x), v: process.env.ACTOR_VAR };
+        return {
+          cwd: process.cwd(),
+          isNum: (require('is-number') as (v: unknown) => boolean)(x),
+          v: process.env.ACTOR_VAR,
+        };
       }
     }
     const Remote = sunray.remote(Checker);
@@ -126,7 +140,10 @@ describe('runtime envs across nodes', () => {
   test('an install that fails fails its tasks with RuntimeEnvSetupError, saying what npm said', async () => {
     const f = sunray
       .remote(() => 1)
-      .options({ ...onWorker(), runtimeEnv: { npmDependencies: { 'sunray-no-such-package-3f9c2a': '1.0.0' } } });
+      .options({
+        ...onWorker(),
+        runtimeEnv: { npmDependencies: { 'sunray-no-such-package-3f9c2a': '1.0.0' } },
+      });
     const err = await sunray.get(f.remote()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(sunray.RuntimeEnvSetupError);
     expect((err as sunray.RuntimeEnvSetupError).code).toBe('SUNRAY_RUNTIME_ENV_SETUP_FAILED');

@@ -160,6 +160,20 @@ describe('task spec wire format', () => {
     }
   });
 
+  it('a runtime env travels with the spec, before the arguments, read by workers and the node alike', () => {
+    const ids = new IdGenerator(Buffer.alloc(16, 5));
+    const env = '{"envVars":{"A":"1"},"npmDependencies":{"is-number":"7.0.0"}}';
+    const spec = new CallSpec(
+      { ...base, kind: TaskKind.Task, runtimeEnv: env },
+      ids.nextTaskKey(),
+      encodeArgs([]),
+    );
+    for (const back of [readSpec(new Reader(encoded(spec))), SpecView.read(new Reader(encoded(spec)))]) {
+      expect(back.runtimeEnv).toBe(env);
+      expect(back.args.equals(spec.args)).toBe(true);
+    }
+  });
+
   it('a truncated spec is refused with a RangeError, not read past its end', () => {
     const bytes = encoded(call());
     expect(() => SpecView.read(new Reader(bytes.subarray(0, 20)))).toThrow(RangeError);
