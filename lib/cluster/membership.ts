@@ -7,7 +7,7 @@ import { reportEvent } from '../protocol/events.js';
 import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed } from './messages.js';
-import type { NodeTable } from './node-table.js';
+import { NodeTable } from './node-table.js';
 
 /** What membership uses of the connection to the head (the unit tests give a fake). */
 export interface HeadConn {
@@ -182,6 +182,8 @@ export class Membership {
       reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
     }
     for (const id of change.died) this.nodeDead(id);
+    // Not news to the program (no nodeDead event), but what its processes owned here is gone.
+    for (const id of change.unseenDead) this.opts.local.ownersDied(NodeTable.ownerPrefix(id));
     if (change.joined) this.replaceInfeasible();
     this.opts.onTable();
   }

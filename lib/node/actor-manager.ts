@@ -16,6 +16,7 @@ import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
+import type { ActorManagerHooks, ActorWorkers } from './actor-hooks.js';
 import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
 import { SPILL_CHECK_MS, spillWaitingActors } from './actor-spillback.js';
@@ -25,27 +26,7 @@ import type { NodeResources } from './resource-pool.js';
 import { SharedHosts } from './shared-hosts.js';
 import { actorRow } from './state-rows.js';
 import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
-import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
-
-/** What the actor manager needs of the worker pool (worker-pool.ts). */
-export type ActorWorkers<W extends WorkerSlot> = Pick<WorkerPool<W>, PoolStarts | PoolHosts>;
-type PoolStarts = 'mayStart' | 'atCap' | 'warnAtCap' | 'spawn';
-type PoolHosts = 'hostActor' | 'hostWarm' | 'hostSharedWarm' | 'spawnSharedHost';
-
-/** What the actor manager asks of the rest of the node. */
-export interface ActorManagerHooks {
-  /** The function (class) of a spec submitted here. */
-  defOf(spec: TaskSpec): FunctionDef;
-  /** A dispatch pass soon (local-task-manager.ts): placing actors is part of it. */
-  scheduleDispatch(): void;
-  /** Whether the node has outstanding work may have changed (an actor died). */
-  busyChanged(): void;
-  /** Submits a spec again, to be placed anew (spillback: actor-spillback.ts). */
-  resubmit(spec: TaskSpec, def: FunctionDef, owner: ResultSink, retriesLeft?: number): void;
-  /** Whether a runtime env is set up on this node (its setup starts on the first ask). */
-  envReady?(envText: string): 'ready' | 'pending' | Error;
-}
 
 /** Calls a restarted actor's calls may be retried at most when its budget is without end. */
 const MAX_WIRE_RETRIES = 2 ** 31 - 1;
@@ -433,7 +414,17 @@ export class ActorManager<W extends WorkerSlot> {
     for (const a of this.actors.values()) {
       if (a.worker === w && startFailed) this.placeAgain(a);
       else if (a.worker === w) this.processDied(a, w.pid, how, hint);
-      else if (a.owner === owner && !a.detached && a.state !== 'dead') this.end(a, 'its owner exited', true);
+    }
+    this.ownerGone((a) => a.owner === owner);
+  }
+
+  /**
+   * Owners are gone: the actors `owns` picks end, unless detached. (A worker here that
+   * exited; processes or whole nodes elsewhere: ownedBy.)
+   */
+  ownerGone(owns: (a: ActorRec<W>) => boolean): void {
+    for (const a of this.actors.values()) {
+      if (owns(a) && !a.detached && a.state !== 'dead') this.end(a, 'its owner exited', true);
     }
   }
 

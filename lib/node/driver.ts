@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { jobOf } from '../protocol/job.js';
+import { jobDriverConfig } from '../protocol/job-driver-config.js';
 import { checkLabels } from '../protocol/node-labels.js';
 import { resolveRuntimeEnv } from '../protocol/resolve-runtime-env.js';
 import { validateDemand } from '../protocol/resources.js';
@@ -318,7 +319,22 @@ function entrypoint(): string {
   return [basename(exe), ...args].join(' ').slice(0, 4096);
 }
 
-/** The runtime env of a job the job server started this driver for ('' for other drivers): see job-driver-config. */
+/** The runtime env of the job the job server started this driver for ('' for other drivers). */
 function jobEnvText(): string {
-  return '';
+  return jobDriverConfig()?.runtimeEnv ?? '';
+}
+
+/**
+ * init()'s options in the driver of a submitted job (protocol/job-driver-config.ts): the
+ * cluster, token and namespace the job server gave, where the program gave none.
+ */
+export function withJobDefaults(opts: InitOptions): InitOptions {
+  const job = jobDriverConfig();
+  if (!job) return opts;
+  return {
+    ...opts,
+    address: opts.address ?? job.address,
+    token: opts.token ?? job.token,
+    namespace: opts.namespace ?? job.namespace,
+  };
 }

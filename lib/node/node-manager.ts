@@ -40,6 +40,7 @@ import { ObjectStore } from '../store/index.js';
 import type { NodeRequests } from '../worker/backend.js';
 import type { MemoryRow } from '../worker/ownership/summary.js';
 import { ActorManager } from './actor-manager.js';
+import { ownedFrom } from './actor-record.js';
 import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
@@ -500,12 +501,13 @@ export class NodeManager {
   }
 
   /** Ownership ops another node sent for owners here; returns the owners (hex) that are gone. */
-  routeRemoteRefOps(ops: Buffer): string[] {
-    return this.router.routeRemoteRefOps(ops);
-  }
+  routeRemoteRefOps = (ops: Buffer): string[] => this.router.routeRemoteRefOps(ops);
 
-  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's). */
-  ownersDied = (prefix: string): void => this.router.ownersDied(prefix);
+  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's): their refs, and actors here. */
+  ownersDied = (prefix: string): void => {
+    this.router.ownersDied(prefix);
+    this.actors.ownerGone(ownedFrom(prefix));
+  };
 
   /** Tells one process of this node that an owner is gone. */
   tellOwnerDied = (to: ResultSink, ownerHex: string): void => this.router.tellOwnerDied(to, ownerHex);
@@ -519,9 +521,7 @@ export class NodeManager {
   streamConsumed = (taskId: Buffer, consumed: number): void => this.streams.consumed(taskId, consumed);
 
   /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */
-  killActor(actorId: Buffer, noRestart: boolean): void {
-    this.actors.kill(actorId, noRestart);
-  }
+  killActor = (actorId: Buffer, noRestart: boolean): void => this.actors.kill(actorId, noRestart);
 
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
   releaseActor = (actorId: Buffer): void => this.actors.release(actorId);

@@ -63,6 +63,11 @@ export class RuntimeEnvs {
     this.packages.set(hash, gz);
   }
 
+  /** Whether this process has the archive of hash (addPackage). */
+  hasPackage(hash: string): boolean {
+    return this.packages.has(hash);
+  }
+
   /**
    * Whether env `text` is ready here: 'pending' starts its setup (changed() is called when it
    * ends). A failure is answered once, as the Error, and forgotten (the next ask tries again).

@@ -214,3 +214,21 @@ export function rememberPacked(hash: string, gz: Buffer): void {
 export function packedArchive(hash: string): Buffer | undefined {
   return packedHere.get(hash);
 }
+
+/** The content hash of a gzipped archive someone uploaded (RuntimeEnvSetupError if it is none). */
+export function archiveHash(gz: Buffer, maxBytes = MAX_WORKING_DIR_BYTES): string {
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(gz, { maxOutputLength: maxBytes + 64 * 1024 * 1024 });
+  } catch (err) {
+    throw new RuntimeEnvSetupError(
+      `an uploaded working directory could not be read: ${(err as Error).message}`,
+    );
+  }
+  if (raw.length < MAGIC.length || !raw.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new RuntimeEnvSetupError(
+      'an uploaded working directory is not a sunray package (packWorkingDir makes one)',
+    );
+  }
+  return createHash('sha256').update(raw).digest('hex');
+}
