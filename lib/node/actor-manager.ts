@@ -12,7 +12,7 @@ import { debug, warn } from '../base/warnings.js';
 import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { classKey } from '../protocol/resources.js';
-import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
+import { specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
