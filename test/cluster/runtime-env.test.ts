@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as sunray from 'sunray';
 import { Cluster } from 'sunray/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -74,6 +75,16 @@ describe('runtime envs across nodes', () => {
     mkdirSync(join(dir, 'lib'), { recursive: true });
     writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const greet = (x) => "hello " + x;\n');
     writeFileSync(join(dir, 'data.txt'), 'from the working dir\n');
+    // A function given by its module, whose file (and what it imports) is in the working dir.
+    writeFileSync(
+      join(dir, 'tasks.mjs'),
+      "import { greet } from './lib/helper.mjs';\nexport function welcome(x) { return greet(x) + ' from ' + import.meta.url; }\n",
+    );
+    const moduleUrl = pathToFileURL(join(dir, 'tasks.mjs')).href;
+    const { welcome } = (await import(moduleUrl)) as { welcome: (x: string) => string };
+    const welcomeTask = sunray
+      .remote(welcome, { module: moduleUrl })
+      .options({ ...onWorker(), runtimeEnv: { workingDir: dir } });
     const look = sunray
       .remote(async () => {
         const { readFileSync } = await import('node:fs');
@@ -89,6 +100,8 @@ describe('runtime envs across nodes', () => {
     expect(got.data).toBe('from the working dir\n');
     expect(got.cwd).not.toBe(dir);
     expect(got.cwd).toMatch(/runtime-env-[0-9a-f]{8}-[0-9a-f]{16}\/wd\/[0-9a-f]{64}$/);
+    const welcomed = await sunray.get(welcomeTask.remote('module'));
+    expect(welcomed).toBe(`hello module from ${pathToFileURL(join(got.cwd, 'tasks.mjs')).href}`);
   });
 
   test('npmDependencies are installed once per node and resolved by tasks and actors', async () => {
