@@ -95,7 +95,7 @@ export const SPEC: VerbSpec = {
     'dashboard-port': {
       type: 'string',
       value: 'PORT',
-      help: "serve the dashboard on http://127.0.0.1:PORT/ (Ray's is 8265; 0: any free port); it asks for the cluster token",
+      help: "serve the dashboard and the job server on http://127.0.0.1:PORT/ (Ray's is 8265; 0: any free port); both need the cluster token",
     },
     'dashboard-host': {
       type: 'string',
