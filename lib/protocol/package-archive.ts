@@ -24,6 +24,7 @@ import { join, resolve, sep } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { InvalidArgumentError, RuntimeEnvSetupError, RuntimeEnvTooLargeError } from '../base/errors.js';
 import { makeFreshDir } from '../base/private-dir.js';
+import { type ZipFile, zipEntries } from './zip-entries.js';
 
 /** The most bytes of files one working directory may hold (Ray's limit is of this order too). */
 export const MAX_WORKING_DIR_BYTES = 100 * 1024 * 1024;
@@ -52,12 +53,21 @@ interface Entry {
   size: number;
 }
 
-/** Packs the regular files under dir (symbolic links are left out); RuntimeEnvTooLargeError past maxBytes. */
+/**
+ * Packs the regular files under dir (symbolic links are left out), or those of a .zip file
+ * (zip-entries.ts); RuntimeEnvTooLargeError past maxBytes.
+ */
 export function packDirectory(dir: string, maxBytes = MAX_WORKING_DIR_BYTES): PackedArchive {
   const root = resolve(dir);
   const st = statOrUndefined(root);
+  if (st?.isFile() && root.endsWith('.zip')) {
+    const { files, skipped } = zipEntries(root, maxBytes);
+    return archiveOf(files, skipped);
+  }
   if (!st?.isDirectory()) {
-    throw new InvalidArgumentError(`runtimeEnv.workingDir '${dir}' is not a directory (resolved: ${root})`);
+    throw new InvalidArgumentError(
+      `runtimeEnv.workingDir '${dir}' is not a directory or a .zip (resolved: ${root})`,
+    );
   }
   const entries: Entry[] = [];
   const skipped: string[] = [];
@@ -83,10 +93,23 @@ export function packDirectory(dir: string, maxBytes = MAX_WORKING_DIR_BYTES): Pa
     }
   };
   walk(root, '');
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const files = entries.map((e) => ({ path: e.path, data: readFileSync(e.abs), executable: e.executable }));
+  return archiveOf(files, skipped);
+}
+
+/** The archive of these files: sorted by path, each with its bytes and whether it is executable. */
+function archiveOf(files: ZipFile[], skipped: string[]): PackedArchive {
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parts: Buffer[] = [MAGIC];
-  for (const e of entries) {
-    const data = readFileSync(e.abs);
+  let bytes = 0;
+  for (const e of files) {
+    const { data } = e;
+    if (e.path.split('/').some((p) => p === '' || p === '.' || p === '..') || e.path.includes('\\')) {
+      throw new InvalidArgumentError(
+        `runtimeEnv.workingDir holds a file whose path cannot be shipped ('..', '.', '\\' or empty parts): '${e.path}'`,
+      );
+    }
+    bytes += data.length;
     const path = Buffer.from(e.path, 'utf8');
     const head = Buffer.alloc(4 + path.length + 1 + 8);
     let at = head.writeUInt32LE(path.length, 0);
@@ -99,7 +122,7 @@ export function packDirectory(dir: string, maxBytes = MAX_WORKING_DIR_BYTES): Pa
   return {
     hash: createHash('sha256').update(raw).digest('hex'),
     gz: gzipSync(raw, { level: 6 }),
-    files: entries.length,
+    files: files.length,
     bytes,
     skipped,
   };

@@ -12,7 +12,7 @@ export interface RuntimeEnv {
   /** Environment variables of the worker processes (merged over the job's, name by name). */
   envVars?: Record<string, string>;
   /**
-   * A local directory: packed, uploaded into the cluster once by its content's hash, and
+   * A local directory (or a .zip of one): packed, uploaded into the cluster once by its content's hash, and
    * unpacked on each node that runs this work, where its workers start (their cwd) and
    * where relative `import()`s of shipped functions resolve.
    */

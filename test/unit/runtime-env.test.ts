@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   InvalidArgumentError,
@@ -143,6 +143,32 @@ describe('working directory archives', () => {
     expect(() => statSync(join(scratch, 'escaped.txt'))).toThrow();
   });
 
+  test('a .zip is read as the directory it holds: the same files give the same hash as the directory', () => {
+    const src = join(scratch, 'src');
+    tree(src);
+    const fromDir = packDirectory(src);
+    // `zip -r src.zip src/`: one top-level directory, deflated and stored entries, a link.
+    const zip = makeZip([
+      { name: 'src/', data: Buffer.alloc(0), mode: 0o40755 },
+      { name: 'src/a.mjs', data: Buffer.from('export const a = 1;\n'), mode: 0o100644, deflate: true },
+      { name: 'src/run.sh', data: Buffer.from('#!/bin/sh\n'), mode: 0o100755 },
+      { name: 'src/sub/b.txt', data: Buffer.from('b\n'), mode: 0o100644, deflate: true },
+      { name: 'src/link', data: Buffer.from('a.mjs'), mode: 0o120777 },
+    ]);
+    writeFileSync(join(scratch, 'src.zip'), zip);
+    const fromZip = packDirectory(join(scratch, 'src.zip'));
+    expect(fromZip.hash).toBe(fromDir.hash);
+    expect(fromZip.skipped).toEqual(['src/link']);
+    writeFileSync(join(scratch, 'bad.zip'), 'not a zip at all');
+    expect(() => packDirectory(join(scratch, 'bad.zip'))).toThrow(/cannot be read as a zip/);
+    const evil = makeZip([
+      { name: 'ok.txt', data: Buffer.from('x'), mode: 0o100644 },
+      { name: '../evil.txt', data: Buffer.from('x'), mode: 0o100644 },
+    ]);
+    writeFileSync(join(scratch, 'evil.zip'), evil);
+    expect(() => packDirectory(join(scratch, 'evil.zip'))).toThrow(/cannot be shipped/);
+  });
+
   test('a directory over the limit is refused with RuntimeEnvTooLargeError saying what to do', () => {
     const src = join(scratch, 'big');
     mkdirSync(src);
@@ -205,3 +231,39 @@ describe('the worker pool keyed by env', () => {
     pool.close();
   });
 });
+
+/** A zip of these entries (stored, or deflated), with unix modes, as `zip` writes them. */
+function makeZip(entries: Array<{ name: string; data: Buffer; mode: number; deflate?: boolean }>): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const body = e.deflate ? deflateRawSync(e.data) : e.data;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(e.deflate ? 8 : 0, 8);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE(e.deflate ? 8 : 0, 10);
+    cd.writeUInt32LE(body.length, 20);
+    cd.writeUInt32LE(e.data.length, 24);
+    cd.writeUInt16LE(name.length, 28);
+    cd.writeUInt32LE((e.mode << 16) >>> 0, 38);
+    cd.writeUInt32LE(offset, 42);
+    locals.push(local, name, body);
+    central.push(cd, name);
+    offset += local.length + name.length + body.length;
+  }
+  const cdBytes = Buffer.concat(central);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(entries.length, 8);
+  eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cdBytes.length, 12);
+  eocd.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cdBytes, eocd]);
+}
