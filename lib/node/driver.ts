@@ -228,6 +228,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   setRecordCallSites(opts.recordCallSites ?? false);
   // A job id per driver program, 4 bytes as Ray's JobID: getRuntimeContext().jobId.
   const jobId = randomBytes(4).toString('hex');
+  // The driver of a job submitted to the job server: its submission id is listed with its job.
+  const submitted = jobDriverConfig()?.submissionId;
   const manager = new NodeManager({
     jobId,
     driverJob: {
@@ -236,6 +238,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
       entrypoint: entrypoint(),
       pid: process.pid,
       startTime: Date.now(),
+      ...(submitted !== undefined ? { submissionId: submitted } : {}),
     },
     numCpus,
     numGpus,

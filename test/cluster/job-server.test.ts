@@ -191,6 +191,15 @@ describe('the job server', () => {
     expect((await sh(`node ${CLI} job status cli-job-1 ${common}`)).stdout).toMatch(/^cli-job-1 SUCCEEDED/);
     expect((await sh(`node ${CLI} job logs cli-job-1 ${common}`)).stdout).toMatch(/^results /m);
     expect((await sh(`node ${CLI} job list ${common}`)).stdout).toMatch(/cli-job-1 SUCCEEDED/);
+    // The cluster's job table knows its driver as the submission's.
+    const table = await promisify(execFile)(
+      process.execPath,
+      [CLI, 'list', 'jobs', '--detail', '--address', cluster.address],
+      {
+        env: { ...process.env, SUNRAY_CLUSTER_TOKEN: cluster.token },
+      },
+    );
+    expect(table.stdout).toMatch(/SUBMISSION.*cli-job-1|cli-job-1.*SUBMISSION/);
     // No token at all: refused with what to do, exit code 2.
     const noToken = await sh(
       `HOME=${scratch} SUNRAY_SESSION_DIR=${join(scratch, 'no-session')} node ${CLI} job list --address ${url}`,
