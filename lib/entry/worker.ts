@@ -31,6 +31,7 @@ import { ActorLinks } from '../worker/direct/actor-links.js';
 import { CallerPeers } from '../worker/direct/caller-peers.js';
 import { Executor } from '../worker/executor.js';
 import { setEnvHome } from '../worker/function-loader.js';
+import { usePackages } from '../worker/package-fallback.js';
 import { tagOutput } from '../worker/stdio-prefix.js';
 import { WorkerBackend } from '../worker/worker-backend.js';
 
@@ -78,6 +79,7 @@ core.defaultJob = config.jobId !== undefined ? jobOf(config.jobId, config.namesp
 // Tasks it submits run in its runtime env unless they name their own; its functions resolve there.
 core.defaultEnv = config.runtimeEnv ?? '';
 setEnvHome(config.envHome, config.envSource);
+if (config.envPackages !== undefined) usePackages(config.envPackages);
 setRuntime({
   core,
   backend,

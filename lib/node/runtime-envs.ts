@@ -29,8 +29,14 @@ export interface PreparedEnv {
   text: string;
   /** The directory its workers start in: its unpacked working directory (undefined: the node's). */
   cwd: string | undefined;
-  /** Where shipped functions' `import()` and `require` resolve from (undefined: as without an env). */
+  /** Where shipped functions' `import()` and `require` resolve from: the working directory's copy (undefined: as without an env). */
   home: string | undefined;
+  /**
+   * The directory whose node_modules holds its npmDependencies, when it has no working
+   * directory: shipped functions resolve as without an env, and bare imports not found
+   * there from these packages (worker/package-fallback.ts).
+   */
+  packages: string | undefined;
   /** The working directory's path on the machine it was packed on (code naming files there is mapped to cwd). */
   source: string | undefined;
   /** Variables set in its workers' environment. */
@@ -126,9 +132,10 @@ export class RuntimeEnvs {
     const root = this.cacheRoot();
     let base = root;
     let home: string | undefined;
+    let packages: string | undefined;
     if (env.npmDependencies) {
       base = await this.install(env.npmDependencies);
-      home = base;
+      packages = base;
     }
     let cwd: string | undefined;
     if (env.workingDir) {
@@ -145,9 +152,10 @@ export class RuntimeEnvs {
       mkdirSync(parent, { recursive: true, mode: 0o700 });
       cwd = unpackArchive(gz, hash, parent);
       home = cwd;
+      packages = undefined; // the copy lies under them: Node's own lookup finds them
     }
     debug('runtime env ready on this node: cwd %s, home %s', cwd ?? '-', home ?? '-');
-    return { text, cwd, home, source: env.workingDir?.source, envVars: env.envVars ?? {} };
+    return { text, cwd, home, packages, source: env.workingDir?.source, envVars: env.envVars ?? {} };
   }
 
   /** The directory whose node_modules holds deps: installed once, one install at a time. */

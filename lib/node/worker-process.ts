@@ -246,10 +246,13 @@ export class WorkerProcess extends WorkerSlot {
 }
 
 /** What a worker of a runtime env is told of it (protocol/worker-config.ts). */
-function runtimeEnvConfig(env: PreparedEnv): Pick<WorkerConfig, 'runtimeEnv' | 'envHome' | 'envSource'> {
+function runtimeEnvConfig(
+  env: PreparedEnv,
+): Pick<WorkerConfig, 'runtimeEnv' | 'envHome' | 'envSource' | 'envPackages'> {
   return {
     runtimeEnv: env.text,
     ...(env.home !== undefined ? { envHome: env.home } : {}),
+    ...(env.packages !== undefined ? { envPackages: env.packages } : {}),
     ...(env.source !== undefined && env.cwd !== undefined ? { envSource: env.source } : {}),
   };
 }

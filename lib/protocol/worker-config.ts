@@ -20,6 +20,8 @@ export interface WorkerConfig {
   envHome?: string;
   /** Where its env's working directory was packed from: module URLs under it are read from envHome. */
   envSource?: string;
+  /** Its env's npm packages (an env without a working directory): bare imports not found elsewhere resolve there. */
+  envPackages?: string;
   // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
   // and the control socket on which other workers' ring fds arrive
   fds: {

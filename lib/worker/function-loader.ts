@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { SerializationError } from '../base/errors.js';
 import type { FunctionDef } from '../protocol/spec.js';
+import { withPackages } from './package-fallback.js';
 
 // esbuild (tsx, vitest) may wrap nested functions in __name(); give workers the helper.
 (globalThis as { __name?: unknown }).__name ??= (f: unknown, name: string) => {
@@ -82,7 +83,7 @@ export async function loadFunction(def: FunctionDef): Promise<unknown> {
     ...(defaultLoader ? { importModuleDynamically: defaultLoader } : {}),
   });
   const factory = script.runInThisContext() as (req: NodeRequire, viteId: (s: string) => string) => unknown;
-  return factory(createRequire(join(baseDir, 'noop.js')), viteIdToSpecifier);
+  return factory(withPackages(createRequire(join(baseDir, 'noop.js'))), viteIdToSpecifier);
 }
 
 /**

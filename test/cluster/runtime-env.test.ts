@@ -111,9 +111,12 @@ describe('runtime envs across nodes', () => {
       const pkg = 'is-number'; // in the env only (not typed here)
       const isNumber = ((await import(pkg)) as { default: (x: unknown) => boolean }).default;
       const path = require.resolve('is-number');
+      // Without a working directory, relative imports still resolve from the driver's checkout.
+      const helperPath = './test/cluster/fixtures/renv-helper.mjs';
+      const { fromCheckout } = (await import(helperPath)) as { fromCheckout: (x: string) => string };
       const marker = join(dirname(dirname(dirname(path))), '.sunray-installed');
       return {
-        ok: isNumber(7) && !isNumber('x'),
+        ok: isNumber(7) && !isNumber('x') && fromCheckout('a') === 'checkout a',
         path,
         marker: readFileSync(marker, 'utf8'),
         mtime: statSync(marker).mtimeMs,

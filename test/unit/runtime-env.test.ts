@@ -22,6 +22,7 @@ import {
   parseRuntimeEnvText,
   runtimeEnvText,
 } from '../../lib/protocol/runtime-env.js';
+import { packageOf } from '../../lib/worker/package-fallback.js';
 import { FakeSpawner, type FakeWorker } from './node/fakes.js';
 
 let scratch = '';
@@ -176,6 +177,16 @@ describe('working directory archives', () => {
     expect(() => packDirectory(src, 1000)).toThrow(RuntimeEnvTooLargeError);
     expect(() => packDirectory(src, 1000)).toThrow(/npmDependencies rather than shipping node_modules/);
     expect(() => packDirectory(join(scratch, 'none'))).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('which imports an env without a working directory takes from its packages', () => {
+  test('the package a bare specifier names; paths and URLs name none', () => {
+    expect(packageOf('is-number')).toBe('is-number');
+    expect(packageOf('lodash/fp/map')).toBe('lodash');
+    expect(packageOf('@scope/pkg/sub/x.js')).toBe('@scope/pkg');
+    for (const s of ['./x.mjs', '../x', '/abs/x', 'node:fs', 'file:///x.mjs'])
+      expect(packageOf(s)).toBeUndefined();
   });
 });
 
