@@ -69,10 +69,15 @@ export class JobApi {
 
   private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
-    const parts = url.pathname
-      .split('/')
-      .filter((p) => p !== '')
-      .map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname
+        .split('/')
+        .filter((p) => p !== '')
+        .map(decodeURIComponent);
+    } catch {
+      throw new InvalidArgumentError(`a malformed path: ${url.pathname}`);
+    }
     // ['api', 'packages', hash] or ['api', 'jobs', id?, 'logs'|'stop'?, 'tail'?]
     if (parts[1] === 'packages' && parts.length === 3) {
       const hash = parts[2] as string;

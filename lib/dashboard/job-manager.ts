@@ -120,7 +120,9 @@ export class JobManager {
       end,
     };
     this.jobs.set(id, rec);
-    void this.start(rec, req);
+    this.start(rec, req).catch((err: Error) =>
+      this.finish(rec, 'FAILED', `it could not start: ${err.message}`, null),
+    );
     return id;
   }
 

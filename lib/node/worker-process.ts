@@ -21,6 +21,7 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
+import { JOB_CONFIG_ENV } from '../protocol/job-driver-config.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
@@ -339,6 +340,7 @@ export function workerEnv(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra, SUNRAY_WORKER_CONFIG: JSON.stringify(config) };
   delete env.SUNRAY_CLUSTER_TOKEN;
+  delete env[JOB_CONFIG_ENV]; // a submitted job's driver config is its driver's alone
   return env;
 }
 
