@@ -19,6 +19,7 @@ export type JobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPE
 export interface JobDetails {
   /** Its id (given at submission, or made by the server: `sunray_job_<hex>`). */
   submissionId: string;
+  /** PENDING while its env is set up, RUNNING, then SUCCEEDED, FAILED or STOPPED. */
   status: JobStatus;
   /** Its command, as an argument array (run without a shell). */
   entrypoint: string[];
@@ -28,6 +29,7 @@ export interface JobDetails {
   namespace: string;
   /** Its runtime env as submitted (workingDir: the uploaded archive's hash). */
   runtimeEnv: Record<string, unknown>;
+  /** The labels given at submission. */
   metadata: Record<string, string>;
   /** When it was submitted (ms since the epoch). */
   startTime: number;
