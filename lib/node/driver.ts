@@ -225,6 +225,9 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   if (opts.resources && ('CPU' in opts.resources || 'GPU' in opts.resources)) {
     throw new InvalidArgumentError('init(): give CPUs and GPUs as numCpus and numGpus, not inside resources');
   }
+  // Its tasks' runtime env (a job's, from the job server, under init's own), checked and packed
+  // before anything starts.
+  const defaultEnv = effectiveEnvText(resolveRuntimeEnv(opts.runtimeEnv, 'init()'), jobEnvText());
   setRecordCallSites(opts.recordCallSites ?? false);
   // A job id per driver program, 4 bytes as Ray's JobID: getRuntimeContext().jobId.
   const jobId = randomBytes(4).toString('hex');
@@ -270,9 +273,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   // Every call the driver makes carries its job, and every call those make in turn.
   core.defaultJob = jobOf(jobId, opts.namespace ?? 'default');
   core.taskEvents.enabled = opts.taskEvents ?? true;
-  // Its tasks' runtime env (a job's, from the job server, under init's own); uploads gate calls.
-  core.defaultEnv = effectiveEnvText(resolveRuntimeEnv(opts.runtimeEnv, 'init()'), jobEnvText());
-  core.envGate = envPublisher(manager);
+  core.defaultEnv = defaultEnv;
+  core.envGate = envPublisher(manager); // calls in an env wait for its working directory's upload
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);
