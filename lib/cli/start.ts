@@ -253,8 +253,12 @@ export async function run(argv: string[]): Promise<number> {
   child.unref();
   const rec = await waitReady(pid, log);
   if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
-  if (rec.dashboardAddress)
+  if (rec.dashboardAddress) {
     process.stdout.write(`dashboard: http://${rec.dashboardAddress}/ (log in with the cluster token)\n`);
+    process.stdout.write(
+      `jobs: sunray job submit --address http://${rec.dashboardAddress} -- node script.mjs\n`,
+    );
+  }
   if (head) {
     process.stdout.write(
       [
