@@ -503,19 +503,19 @@ export class NodeManager {
   /** Ownership ops another node sent for owners here; returns the owners (hex) that are gone. */
   routeRemoteRefOps = (ops: Buffer): string[] => this.router.routeRemoteRefOps(ops);
 
-  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's): their refs, and actors here. */
+  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's): their refs, actors and tasks here. */
   ownersDied = (prefix: string): void => {
     this.router.ownersDied(prefix);
     this.actors.ownerGone(ownedFrom(prefix));
+    this.cancels.ownersGone(prefix);
   };
 
   /** Tells one process of this node that an owner is gone. */
   tellOwnerDied = (to: ResultSink, ownerHex: string): void => this.router.tellOwnerDied(to, ownerHex);
 
   /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
-  cancelTask(taskId: Buffer, force: boolean, recursive = true): void {
+  cancelTask = (taskId: Buffer, force: boolean, recursive = true): void =>
     this.cancels.cancel(taskId, force, recursive);
-  }
 
   /** The owner of a streaming task took `consumed` of its items (from a worker here, or another node). */
   streamConsumed = (taskId: Buffer, consumed: number): void => this.streams.consumed(taskId, consumed);

@@ -41,12 +41,18 @@ console.log('driver ' + isNumber(5) + ' ' + double(21) + ' ' + process.env.JOB_V
 await sunray.shutdown();
 `;
 
-/** A job that runs until it is stopped, with an actor on TARGET_NODE. */
+/** A job that runs until it is stopped, with an actor and a task that never ends on TARGET_NODE. */
 const LONG = `import * as sunray from 'sunray';
 await sunray.init();
+const on = { schedulingStrategy: { nodeId: process.env.TARGET_NODE } };
 class Holder { pid() { return process.pid; } }
-const h = sunray.remote(Holder).options({ schedulingStrategy: { nodeId: process.env.TARGET_NODE } }).remote();
+const h = sunray.remote(Holder).options(on).remote();
 console.log('actor pid ' + (await sunray.get(h.pid.remote())));
+const forever = sunray.remote(async () => {
+  console.log('task pid ' + process.pid);
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+forever.options(on).remote();
 setInterval(() => {}, 1000);
 `;
 
@@ -124,7 +130,7 @@ describe('the job server', () => {
     expect(tailed).toBe(logs);
   }, 150_000);
 
-  test('a stopped job ends STOPPED, and its actor on the other node goes with it', async () => {
+  test('a stopped job ends STOPPED, and its actor and task on the other node go with it', async () => {
     const id = await client.submitJob({
       entrypoint: ['node', 'long.mjs'],
       runtimeEnv: { workingDir: project, ...env() },
@@ -132,14 +138,16 @@ describe('the job server', () => {
     let seen = '';
     for await (const text of client.tailJobLogs(id)) {
       seen += text;
-      if (/actor pid \d+/.test(seen)) break;
+      if (/actor pid \d+/.test(seen) && /task pid \d+/.test(seen)) break;
     }
     const pid = Number(/actor pid (\d+)/.exec(seen)?.[1]);
+    const taskPid = Number(/task pid (\d+)/.exec(seen)?.[1]);
     expect(isAlive(pid)).toBe(true);
+    expect(isAlive(taskPid)).toBe(true);
     expect(await client.getJobStatus(id)).toBe('RUNNING');
     expect(await client.stopJob(id)).toBe(true);
     expect(await ended(id, 30_000)).toBe('STOPPED');
-    await until(() => !isAlive(pid), 30_000);
+    await until(() => !isAlive(pid) && !isAlive(taskPid), 30_000);
     expect(await client.stopJob(id)).toBe(false);
   }, 120_000);
 
