@@ -48,6 +48,8 @@ type Setup = { state: 'pending' } | { state: 'ready'; env: PreparedEnv } | { sta
 /** Sets up runtime envs on this node, once each; answers whether one is ready. */
 export class RuntimeEnvs {
   private readonly setups = new Map<string, Setup>();
+  /** Setups under way, by env text: a second ask shares the first's. */
+  private readonly running = new Map<string, Promise<PreparedEnv>>();
   /** Archives this process packed or was given (the driver's own; the job server's). */
   private readonly packages = new Map<string, Buffer>();
   /** Installs by deps key: each runs once; all run one after another (npmQueue). */
@@ -125,7 +127,6 @@ export class RuntimeEnvs {
     this.running.set(text, p);
     return p;
   }
-  private readonly running = new Map<string, Promise<PreparedEnv>>();
 
   private async setUp(text: string): Promise<PreparedEnv> {
     const env = parseRuntimeEnvText(text);
@@ -183,6 +184,7 @@ export class RuntimeEnvs {
   /** The node's cache directory, made on first use (private, in the session directory). */
   private cacheRoot(): string {
     if (this.root) return this.root;
+    if (this.closed) throw new RuntimeEnvSetupError('the node is shutting down');
     const root = makeFreshDir(privateSessionDir(), `runtime-env-${this.nodeId.slice(0, 8)}`);
     checkAncestorModules(root);
     mkdirSync(join(root, 'node_modules'), { mode: 0o700 });
