@@ -73,6 +73,7 @@ export type {
   TaskOptions,
   YieldOf,
 } from './api/remote-function.js';
+export { type PackedArchive, packWorkingDir, type RuntimeEnv } from './api/runtime-env.js';
 export {
   type ActorSummary,
   DEFAULT_LIST_LIMIT,
@@ -138,6 +139,8 @@ export {
   ClusterConnectionError,
   GetTimeoutError,
   InvalidArgumentError,
+  JobNotFoundError,
+  JobServerError,
   LogNotFoundError,
   NotInActorError,
   NotInitializedError,
@@ -150,6 +153,8 @@ export {
   QueueEmptyError,
   QueueFullError,
   RemoteError,
+  RuntimeEnvSetupError,
+  RuntimeEnvTooLargeError,
   SerializationError,
   SessionEndedError,
   SunrayError,
@@ -202,7 +207,8 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   // A bad token is refused before a node starts (joinCluster checks again, for its other callers).
   if (opts.token !== undefined) checkToken(opts.token, 'init({ token })');
   // The node layer is loaded here, in drivers only: workers import this module too.
-  const { startDriver, embeddedNode } = await import('./node/driver.js');
+  const { startDriver, embeddedNode, withJobDefaults } = await import('./node/driver.js');
+  opts = withJobDefaults(opts); // in a submitted job's driver: the job server's cluster
   if (currentRuntime()) {
     throw new SunrayError('sunray was started while init() was loading (the API was used meanwhile)');
   }
@@ -247,10 +253,7 @@ async function whileAlive<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-/**
- * host:port of this driver's node's /metrics endpoint (init({ metricsPort })), or undefined
- * when it serves none (or in a worker).
- */
+/** host:port of this driver's /metrics (init({ metricsPort })); undefined when none is served (or in a worker). */
 export async function metricsAddress(): Promise<string | undefined> {
   if (inWorker() || !currentRuntime()) return undefined;
   const { embeddedNode } = await import('./node/driver.js');

@@ -18,6 +18,8 @@ import {
   encodeActorOptions,
   type HandleHints,
 } from '../protocol/actor-options.js';
+import { resolveRuntimeEnv } from '../protocol/resolve-runtime-env.js';
+import type { RuntimeEnv } from '../protocol/runtime-env.js';
 import { NO_DEF, type SpecBase, TaskKind } from '../protocol/spec.js';
 import { streamMarker } from '../protocol/streaming.js';
 import type { ActorCreateReply } from '../worker/backend.js';
@@ -85,6 +87,8 @@ export interface ActorOptions<G extends string = string> extends ResourceOptions
   getIfExists?: boolean;
   /** Where in a cluster the actor is placed (see TaskOptions.schedulingStrategy). */
   schedulingStrategy?: SchedulingStrategy;
+  /** Its process's runtime env, merged over the job's (TaskOptions.runtimeEnv; not for isolation: 'shared'). */
+  runtimeEnv?: RuntimeEnv;
   /**
    * 'process' (the default, Ray's semantics): the actor is a worker process of its own.
    * 'shared': it lives in a host process with other shared actors, so thousands fit on a
@@ -333,6 +337,7 @@ function actorMethod(h: ActorHandleBase, method: string, o: ActorMethodOptions):
     retryOn: '',
     concurrencyGroup,
     stream: streaming ? streamMarker(backpressure) : '',
+    runtimeEnv: '',
   });
   return {
     remote(...args: unknown[]) {
@@ -477,6 +482,8 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
       const maxConcurrency = actorMaxConcurrency(o.maxConcurrency, isAsync);
       const groups = checkConcurrencyGroups(o.concurrencyGroups as Record<string, number> | undefined);
       const { isolation, actorsPerProcess } = checkIsolation(o);
+      const runtimeEnv = resolveRuntimeEnv(o.runtimeEnv, `${cls.name}.options()`);
+      if (runtimeEnv !== '' && isolation === 'shared') throw new InvalidArgumentError(SHARED_ENV);
       const info: HandleInfo = {
         maxPendingCalls: checkMaxPendingCalls(o.maxPendingCalls),
         groups: groups ? Object.keys(groups) : [],
@@ -523,6 +530,7 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
           retryOn: '',
           concurrencyGroup: '',
           stream: '',
+          runtimeEnv,
         };
         // No strategy of its own: inside a group that captures its children, it joins that group.
         rt.core.submit(def, o.schedulingStrategy === undefined ? capturedBase(rt, base) : base, args);
@@ -571,3 +579,6 @@ export function makeActorClass<C extends AnyClass, G extends string = never>(
   });
   return build<G>(opts);
 }
+
+const SHARED_ENV =
+  "a shared actor runs in a host process with others, which has no runtime env of its own: use isolation: 'process' for an actor with a runtimeEnv";

@@ -6,7 +6,9 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../base/errors.js';
 import type { ObjectRef } from '../base/object-ref.js';
+import { resolveRuntimeEnv } from '../protocol/resolve-runtime-env.js';
 import { validateDemand } from '../protocol/resources.js';
+import type { RuntimeEnv } from '../protocol/runtime-env.js';
 import type { FunctionDef } from '../protocol/spec.js';
 import { TaskKind, ZERO_ACTOR } from '../protocol/spec.js';
 import { streamMarker } from '../protocol/streaming.js';
@@ -69,6 +71,12 @@ export interface TaskOptions extends ResourceOptions {
    * 'SPREAD' (round-robin over nodes), or { nodeId, soft } (that node; soft: elsewhere if it can't).
    */
   schedulingStrategy?: SchedulingStrategy;
+  /**
+   * The runtime env it runs in (Ray's runtime_env): environment variables, a working directory
+   * shipped to the nodes that run it, npm packages installed there. Merged over the job's
+   * (init's): its fields replace the job's, envVars are merged name by name. See docs/cluster.md.
+   */
+  runtimeEnv?: RuntimeEnv;
 }
 
 /** An error class, for retryExceptions: any constructor of errors, abstract ones too. */
@@ -335,6 +343,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
     const name = o.name ?? def.name;
     const strategy = placed?.strategy ?? strategyOf(o.schedulingStrategy);
     const { retryExceptions, retryOn } = retryOf(o.retryExceptions);
+    const runtimeEnv = resolveRuntimeEnv(o.runtimeEnv, `remote function ${def.name}`);
     // Shared by every call's spec (protocol.ts CallSpec), so never changed.
     const base = Object.freeze({
       kind: TaskKind.Task,
@@ -352,6 +361,7 @@ export function makeRemoteFunction<A extends unknown[], R>(
       concurrencyGroup: '',
       // A plain task's is empty; a streaming one's marks it (protocol/streaming.ts).
       stream: streaming ? streamMarker(backpressure) : '',
+      runtimeEnv,
     });
     return {
       fn,

@@ -354,3 +354,42 @@ export class AutoscalerConfigError extends SunrayError {
 export class NodeProviderError extends SunrayError {
   static override readonly code: string = 'SUNRAY_NODE_PROVIDER';
 }
+
+// ---------------------------------------------------------------- runtime environments and jobs
+
+/**
+ * A runtime env could not be set up on a node: its npm install failed, its working directory
+ * could not be fetched or unpacked. The tasks and actors that needed it fail with this; the
+ * message carries the cause (npm's output) and what to do.
+ */
+export class RuntimeEnvSetupError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_RUNTIME_ENV_SETUP_FAILED';
+}
+
+/** A runtime env's workingDir holds more than the limit (100 MiB of files). */
+export class RuntimeEnvTooLargeError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_RUNTIME_ENV_TOO_LARGE';
+}
+
+/** A job the job server does not know (`sunray job status`, JobSubmissionClient). */
+export class JobNotFoundError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_JOB_NOT_FOUND';
+}
+
+/** The job server refused or failed a request (its HTTP status and message say why). */
+export class JobServerError extends SunrayError {
+  static override readonly code: string = 'SUNRAY_JOB_SERVER_ERROR';
+  /** The HTTP status it answered (0: it could not be reached). */
+  readonly status: number;
+  constructor(message: string, status = 0) {
+    super(message);
+    this.status = status;
+  }
+}
+
+Object.assign(errorClasses, {
+  RuntimeEnvSetupError,
+  RuntimeEnvTooLargeError,
+  JobNotFoundError,
+  JobServerError,
+});

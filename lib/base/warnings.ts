@@ -26,7 +26,9 @@ export type SunrayWarningCode =
   /** A node could not make its log directory: its workers' output is not kept in files. */
   | 'SUNRAY_LOG_FILES'
   /** /dev/shm's free space, not 30% of memory, set the default object store size. */
-  | 'SUNRAY_STORE_SHM';
+  | 'SUNRAY_STORE_SHM'
+  /** A runtime env's workingDir held entries that are not regular files (links, sockets): left out. */
+  | 'SUNRAY_WORKING_DIR_SKIPPED';
 
 /** Emits a sunray warning (process.emitWarning, type 'SunrayWarning'). */
 export function warn(code: SunrayWarningCode, message: string): void {

@@ -63,6 +63,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'HTTP serving: serve run|deploy|status|shutdown (sunray/serve)',
     load: () => import('./serve.js'),
   },
+  job: {
+    summary: "jobs on the head's job server: job submit|status|logs|stop|list (sunray/job)",
+    load: () => import('./job.js'),
+  },
 };
 
 function mainUsage(): string {

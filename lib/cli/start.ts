@@ -123,7 +123,7 @@ export const SPEC: VerbSpec = {
     'dashboard-port': {
       type: 'string',
       value: 'PORT',
-      help: "serve the dashboard on http://127.0.0.1:PORT/ (Ray's is 8265; 0: any free port); it asks for the cluster token",
+      help: "serve the dashboard and the job server on http://127.0.0.1:PORT/ (Ray's is 8265; 0: any free port); both need the cluster token",
     },
     'dashboard-host': {
       type: 'string',
@@ -295,10 +295,13 @@ export async function run(argv: string[]): Promise<number> {
   const dir = sessionDir();
   const { rec, log } = await launchDaemon(cfg);
   if (rec.metricsAddress) process.stdout.write(`metrics: http://${rec.metricsAddress}/metrics\n`);
-  if (rec.dashboardAddress)
+  if (rec.dashboardAddress) {
+    const scheme = cfg.tls ? 'https' : 'http';
+    process.stdout.write(`dashboard: ${scheme}://${rec.dashboardAddress}/ (log in with the cluster token)\n`);
     process.stdout.write(
-      `dashboard: ${cfg.tls ? 'https' : 'http'}://${rec.dashboardAddress}/ (log in with the cluster token)\n`,
+      `jobs: sunray job submit --address ${scheme}://${rec.dashboardAddress} -- node script.mjs\n`,
     );
+  }
   if (head) {
     if (restoredFrom)
       process.stdout.write(

@@ -36,6 +36,7 @@ import { resolveAddresses } from './node-address.js';
 import { NodeTable } from './node-table.js';
 import { Objects } from './objects.js';
 import { OwnershipLink } from './ownership-link.js';
+import { PackageStore } from './package-store.js';
 import { Peers, splitAddress } from './peers.js';
 import { Placer } from './placement.js';
 import { RemoteActors } from './remote-actors.js';
@@ -104,6 +105,8 @@ export class ClusterNode implements ClusterHooks {
   private readonly kv: KvClient;
   /** The cluster's directory: the head's (the autoscaler reads it there); undefined on other nodes. */
   readonly directory: Directory | undefined;
+  /** Runtime envs' working-directory archives in the head's KV. */
+  private readonly packages: PackageStore;
   private closed = false;
   private readonly log: (line: string) => void;
 
@@ -180,6 +183,7 @@ export class ClusterNode implements ClusterHooks {
     });
     const kv = new KvClient(directory, () => this.membership.headConn);
     this.kv = kv;
+    this.packages = new PackageStore(kv);
     this.actors = new RemoteActors({
       local: manager,
       table,
@@ -434,6 +438,14 @@ export class ClusterNode implements ClusterHooks {
 
   readLog(req: LogRead): Promise<LogChunk> {
     return this.state.readLog(req);
+  }
+
+  getPackage(hash: string): Promise<Buffer | undefined> {
+    return this.packages.get(hash);
+  }
+
+  putPackage(hash: string, gz: Buffer): Promise<void> {
+    return this.packages.put(hash, gz);
   }
 
   sendLogs(jobId: string, lines: LogLine[]): void {

@@ -9,7 +9,7 @@ import type { Directory } from './directory.js';
 import type { LocalNode } from './local-node.js';
 import { ErrorCode, type Message, type NodeInfoMsg, type Parsed, type Resources } from './messages.js';
 import { nodeIdle } from './node-idle.js';
-import type { NodeTable } from './node-table.js';
+import { NodeTable } from './node-table.js';
 import { hasRoom, type NodeView } from './policy.js';
 
 /** What membership uses of the connection to the head (the unit tests give a fake). */
@@ -233,6 +233,8 @@ export class Membership {
       reportEvent('nodeAdded', { nodeId: id, address, resources: { ...n.total }, isHead, isDriver });
     }
     for (const id of change.died) this.nodeDead(id);
+    // Not news to the program (no nodeDead event), but what its processes owned here is gone.
+    for (const id of change.unseenDead) this.opts.local.ownersDied(NodeTable.ownerPrefix(id));
     this.replaceInfeasible(change.joined);
     this.opts.onTable();
   }

@@ -12,6 +12,11 @@ export interface TableChange {
   joined: boolean;
   /** The nodes alive now that were not before (new, or back after being declared dead). */
   added: string[];
+  /**
+   * Nodes first heard of as dead: they joined and died between two tables. Their processes
+   * may still own work here (a short driver's actors, which it placed by dialing us).
+   */
+  unseenDead: string[];
 }
 
 /** The node table as this node last heard it, with the load it sent each node since. */
@@ -43,6 +48,7 @@ export class NodeTable {
     const seen = new Set<string>();
     const died: string[] = [];
     const added: string[] = [];
+    const unseenDead: string[] = [];
     for (const n of nodes) {
       seen.add(n.nodeId);
       const before = this.nodes.get(n.nodeId);
@@ -51,6 +57,7 @@ export class NodeTable {
       if (n.nodeId === this.selfId) continue;
       if (n.alive && (!before || !before.alive)) added.push(n.nodeId);
       if (!n.alive && before?.alive) died.push(n.nodeId);
+      if (!n.alive && !before) unseenDead.push(n.nodeId);
     }
     for (const [id, n] of this.nodes) {
       if (!seen.has(id)) {
@@ -58,7 +65,7 @@ export class NodeTable {
         if (n.alive && id !== this.selfId) died.push(id);
       }
     }
-    return { died, joined: added.length > 0, added };
+    return { died, joined: added.length > 0, added, unseenDead };
   }
 
   /** The node whose processes own objectId (undefined: none this table knows of). */

@@ -7,6 +7,8 @@ import type { NodeManager } from '../node/node-manager.js';
 import type { LogFileRow } from '../protocol/log-lines.js';
 import type { NodeUsageRow } from '../protocol/state-rows.js';
 import type { DashboardSource } from './api.js';
+import { JobApi } from './job-api.js';
+import { JobManager } from './job-manager.js';
 import { DashboardServer } from './server.js';
 
 export { DashboardServer } from './server.js';
@@ -34,8 +36,11 @@ export function nodeSource(manager: NodeManager): DashboardSource {
   };
 }
 
-/** Serves a node's dashboard on host:port (0: any free port), guarded by `token`. */
-export function startDashboard(
+/**
+ * Serves a node's dashboard on host:port (0: any free port), guarded by `token`; with
+ * `jobs` (a daemon's), its job server too, whose drivers join the head at `jobs.headAddress`.
+ */
+export async function startDashboard(
   manager: NodeManager,
   opts: {
     port: number;
@@ -43,7 +48,18 @@ export function startDashboard(
     token: string;
     log?: (line: string) => void;
     tls?: { cert: Buffer; key: Buffer } | undefined;
+    jobs?: { headAddress: string };
   },
 ): Promise<DashboardServer> {
-  return DashboardServer.start({ ...opts, source: nodeSource(manager) });
+  const log = opts.log ?? (() => {});
+  const jobs = opts.jobs && new JobManager(manager, opts.jobs.headAddress, opts.token);
+  const api = jobs && new JobApi(jobs, manager, opts.token, log);
+  const { jobs: _, ...rest } = opts;
+  const server = await DashboardServer.start({
+    ...rest,
+    source: nodeSource(manager),
+    ...(api ? { jobs: api } : {}),
+  });
+  if (jobs) server.onClose(() => jobs.close());
+  return server;
 }

@@ -4,7 +4,8 @@
 // answers without a session: a session comes from POST /login with the token (the
 // cluster's, or an embedded node's own), checked in constant time, with failed logins
 // limited (auth.ts). Every answer carries a strict Content-Security-Policy (no inline
-// script or style, nothing from elsewhere) and refuses framing.
+// script or style, nothing from elsewhere) and refuses framing. A node's job server
+// (job-api.ts) answers /api/jobs/ and /api/packages/ here, each request with the token.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,6 +26,7 @@ import {
   sessionCookie,
   tokenMatches,
 } from './auth.js';
+import { isJobApiPath } from './job-api.js';
 
 /** Where the page's files are: lib/dashboard/static/, from dist/dashboard/ and from lib/dashboard/ alike. */
 const STATIC_DIR = fileURLToPath(new URL('../../lib/dashboard/static/', import.meta.url));
@@ -66,6 +68,8 @@ export interface DashboardServerOptions {
   token: string;
   /** Where the data comes from. */
   source: DashboardSource;
+  /** The job server (a daemon's): /api/jobs/ and /api/packages/, guarded by the token on each request. */
+  jobs?: { handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> };
   /** Where refused logins are logged (at most a line a second per cause). */
   log?: (line: string) => void;
   /** Serve HTTPS with this certificate and key (PEM), as the cluster's TLS does; none: HTTP. */
@@ -146,16 +150,23 @@ export class DashboardServer {
   }
 
   /** Stops listening and ends every session. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.limiter.close();
     const server = this.server;
     this.server = undefined;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (!server) return;
+    await Promise.all(this.closers.splice(0).map((fn) => fn()));
+    await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     });
   }
+
+  /** fn runs (and is awaited) when the server closes: the job server stops its jobs. */
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+  private readonly closers: Array<() => Promise<void>> = [];
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
@@ -173,6 +184,7 @@ export class DashboardServer {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (this.opts.jobs && isJobApiPath(path)) return this.opts.jobs.handle(req, res, url);
     const session = cookieValue(req.headers.cookie, this.cookie);
     const loggedIn = this.sessions.valid(session);
     if (path === '/login' && method === 'POST') return this.login(req, res);

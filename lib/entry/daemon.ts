@@ -10,7 +10,7 @@ import { type HeadAutoscaler, startHeadAutoscaler } from '../autoscaler/head.js'
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { type DaemonConfig, MAX_CONFIG_BYTES, READY_PREFIX } from '../cluster/daemon-config.js';
 import { loadTls, type TlsMaterial } from '../cluster/tls.js';
-import { startDashboard } from '../dashboard/index.js';
+import { type DashboardServer, startDashboard } from '../dashboard/index.js';
 import { defaultObjectStoreMemory } from '../node/driver.js';
 import { NodeManager } from '../node/node-manager.js';
 import { checkLabels } from '../protocol/node-labels.js';
@@ -103,15 +103,18 @@ async function main(): Promise<void> {
     }
   }
   let dashboardAddress: string | undefined;
+  let dashboard: DashboardServer | undefined;
   if (cfg.dashboardPort !== undefined) {
     try {
       // Guarded by the cluster token; refused logins go to the node's log, a line a second at most.
-      const dashboard = await startDashboard(manager, {
+      // Its job server's drivers join this node's head.
+      dashboard = await startDashboard(manager, {
         port: cfg.dashboardPort,
         host: cfg.dashboardHost ?? '127.0.0.1',
         token: cfg.token,
         log: (line) => console.error(line),
         tls,
+        jobs: { headAddress: cfg.head ? node.address : (cfg.headAddress ?? node.address) },
       });
       dashboardAddress = dashboard.address;
     } catch (err) {
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
     stopping = true;
     // The nodes the autoscaler launched go first (`sunray down`), then this node.
     await autoscaler?.stop().catch((err: unknown) => console.error(`sunray node: ${(err as Error).message}`));
+    await dashboard?.close(); // its jobs are stopped first
     await manager.shutdown();
     if (cfg.session) forgetDaemon(process.pid);
     process.exit(0);

@@ -30,6 +30,8 @@ import { CoreWorker } from '../worker/core-worker.js';
 import { ActorLinks } from '../worker/direct/actor-links.js';
 import { CallerPeers } from '../worker/direct/caller-peers.js';
 import { Executor } from '../worker/executor.js';
+import { setEnvHome } from '../worker/function-loader.js';
+import { usePackages } from '../worker/package-fallback.js';
 import { tagOutput } from '../worker/stdio-prefix.js';
 import { WorkerBackend } from '../worker/worker-backend.js';
 
@@ -74,6 +76,10 @@ core.onHeldByOthers = (held) =>
 
 // What this worker submits outside any call is its node's job (none on a `sunray start` node).
 core.defaultJob = config.jobId !== undefined ? jobOf(config.jobId, config.namespace) : '';
+// Tasks it submits run in its runtime env unless they name their own; its functions resolve there.
+core.defaultEnv = config.runtimeEnv ?? '';
+setEnvHome(config.envHome, config.envSource);
+if (config.envPackages !== undefined) usePackages(config.envPackages);
 setRuntime({
   core,
   backend,

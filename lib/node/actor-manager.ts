@@ -12,10 +12,11 @@ import { debug, warn } from '../base/warnings.js';
 import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
 import { groupOfDemand } from '../protocol/placement-group.js';
-import { type FunctionDef, specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
+import { specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
 import type { ActorCreateReply } from '../worker/backend.js';
+import type { ActorManagerHooks, ActorWorkers } from './actor-hooks.js';
 import { type WaitingActorsLoad, waitingActorsLoad } from './actor-load.js';
 import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
@@ -26,33 +27,7 @@ import type { NodeResources } from './resource-pool.js';
 import { SharedHosts } from './shared-hosts.js';
 import { actorRow } from './state-rows.js';
 import { newTask, type TaskEntry, type TaskTable } from './task-table.js';
-import type { WorkerPool } from './worker-pool.js';
 import { NO_GPUS, type WorkerSlot } from './worker-slot.js';
-
-/** What the actor manager needs of the worker pool (worker-pool.ts). */
-export type ActorWorkers<W extends WorkerSlot> = Pick<
-  WorkerPool<W>,
-  | 'mayStart'
-  | 'atCap'
-  | 'warnAtCap'
-  | 'spawn'
-  | 'hostActor'
-  | 'hostWarm'
-  | 'hostSharedWarm'
-  | 'spawnSharedHost'
->;
-
-/** What the actor manager asks of the rest of the node. */
-export interface ActorManagerHooks {
-  /** The function (class) of a spec submitted here. */
-  defOf(spec: TaskSpec): FunctionDef;
-  /** A dispatch pass soon (local-task-manager.ts): placing actors is part of it. */
-  scheduleDispatch(): void;
-  /** Whether the node has outstanding work may have changed (an actor died). */
-  busyChanged(): void;
-  /** Submits a spec again, to be placed anew (spillback: actor-spillback.ts). */
-  resubmit(spec: TaskSpec, def: FunctionDef, owner: ResultSink, retriesLeft?: number): void;
-}
 
 /** Calls a restarted actor's calls may be retried at most when its budget is without end. */
 const MAX_WIRE_RETRIES = 2 ** 31 - 1;
@@ -184,14 +159,24 @@ export class ActorManager<W extends WorkerSlot> {
       const a = this.waiting.shift();
       if (!a) break;
       if (a.state === 'dead') continue;
+      const env = a.createSpec.runtimeEnv;
+      const envState = env === '' ? 'ready' : (this.hooks.envReady?.(env) ?? 'ready');
+      if (envState !== 'ready') {
+        if (envState === 'pending') this.waiting.push(a);
+        else {
+          this.tasks.delete(specKey(a.createSpec));
+          this.markDead(a, `its runtime env could not be set up: ${envState.message}`, envState);
+        }
+        continue;
+      }
       const grant = this.resources.tryAcquire(a.placeDemand);
       if (!grant) {
         this.waiting.push(a);
         continue;
       }
-      let w = a.shared ? this.hosts.place(a.perHost) : this.workers.hostWarm(a.hex);
+      let w = a.shared ? this.hosts.place(a.perHost) : this.workers.hostWarm(a.hex, env);
       if (w === undefined) {
-        if (a.shared || !this.workers.mayStart()) {
+        if (a.shared || !this.workers.mayStart(env)) {
           // Each actor is a process: at the cap, with no idle one to take, it waits, in order,
           // for one to exit or free up (as Ray's pending actors do).
           this.resources.release(grant);
@@ -199,7 +184,7 @@ export class ActorManager<W extends WorkerSlot> {
           if (this.workers.atCap()) this.workers.warnAtCap(`actor ${a.className}`);
           return;
         }
-        w = this.workers.spawn();
+        w = this.workers.spawn(env);
         this.workers.hostActor(w, a.hex);
       }
       a.grant = grant;
@@ -432,7 +417,17 @@ export class ActorManager<W extends WorkerSlot> {
     for (const a of this.actors.values()) {
       if (a.worker === w && startFailed) this.placeAgain(a);
       else if (a.worker === w) this.processDied(a, w.pid, how, hint);
-      else if (a.owner === owner && !a.detached && a.state !== 'dead') this.end(a, 'its owner exited', true);
+    }
+    this.ownerGone((a) => a.owner === owner);
+  }
+
+  /**
+   * Owners are gone: the actors `owns` picks end, unless detached. (A worker here that
+   * exited; processes or whole nodes elsewhere: ownedBy.)
+   */
+  ownerGone(owns: (a: ActorRec<W>) => boolean): void {
+    for (const a of this.actors.values()) {
+      if (owns(a) && !a.detached && a.state !== 'dead') this.end(a, 'its owner exited', true);
     }
   }
 

@@ -104,3 +104,11 @@ export function namedOf(a: ActorRec<WorkerSlot>): NamedActor {
     ...(a.handle ? { handle: a.handle } : {}),
   };
 }
+
+/**
+ * Whether a was created by an owner on another node whose id starts with `prefix` (a task
+ * id starts with its owner's id, which starts with its node's: ownership across nodes).
+ */
+export function ownedFrom(prefix: string): (a: ActorRec<WorkerSlot>) => boolean {
+  return (a) => a.owner.kind === 'remote' && a.createSpec.taskId.toString('hex').startsWith(prefix);
+}

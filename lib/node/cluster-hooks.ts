@@ -99,6 +99,10 @@ export interface ClusterHooks {
   sendLogs(jobId: string, lines: LogLine[]): void;
   /** Reads a worker's log file on the node it is on. */
   readLog(req: LogRead): Promise<LogChunk>;
+  /** A runtime env's working-directory archive from the head's package store (undefined: not there). */
+  getPackage(hash: string): Promise<Buffer | undefined>;
+  /** Stores a working-directory archive in the head's package store (once per hash). */
+  putPackage(hash: string, gz: Buffer): Promise<void>;
   /** A process of this node that may own or borrow objects exited: other nodes are told. */
   ownerExited(ownerHex: string): void;
   /** The node table as this node last heard it (dead nodes included). */

@@ -9,8 +9,11 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { warn } from '../base/warnings.js';
 import { checkMaxWorkerProcesses } from '../protocol/channel.js';
 import { jobOf } from '../protocol/job.js';
+import { jobDriverConfig } from '../protocol/job-driver-config.js';
 import { checkLabels } from '../protocol/node-labels.js';
+import { resolveRuntimeEnv } from '../protocol/resolve-runtime-env.js';
 import { validateDemand } from '../protocol/resources.js';
+import { effectiveEnvText, type RuntimeEnv } from '../protocol/runtime-env.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { TaskRecord } from '../protocol/task-events.js';
 import type { UserMetricUpdate } from '../protocol/user-metrics.js';
@@ -20,6 +23,7 @@ import { checkSpillLimit } from '../store/spill-dir.js';
 import type { Backend, NodeRequests } from '../worker/backend.js';
 import { type Runtime, sessionEnded, setRuntime } from '../worker/context.js';
 import { CoreWorker, setRecordCallSites } from '../worker/core-worker.js';
+import { envPublisher } from './env-publisher.js';
 import { NodeManager } from './node-manager.js';
 import { checkLogRotation } from './worker-log-files.js';
 
@@ -152,6 +156,12 @@ export interface InitOptions {
    * token at login: dashboardToken() (the cluster's when this driver joined one).
    */
   dashboard?: boolean | DashboardOptions;
+  /**
+   * The runtime env of this program's tasks and actors (Ray's job runtime_env):
+   * `{ envVars, workingDir, npmDependencies }`; a task's or actor's own (`.options({ runtimeEnv })`)
+   * is merged over it. The driver itself runs as it was started. See docs/cluster.md.
+   */
+  runtimeEnv?: RuntimeEnv;
 }
 
 /** Where init({ dashboard }) serves the dashboard. */
@@ -238,9 +248,14 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   if (opts.resources && ('CPU' in opts.resources || 'GPU' in opts.resources)) {
     throw new InvalidArgumentError('init(): give CPUs and GPUs as numCpus and numGpus, not inside resources');
   }
+  // Its tasks' runtime env (a job's, from the job server, under init's own), checked and packed
+  // before anything starts.
+  const defaultEnv = effectiveEnvText(resolveRuntimeEnv(opts.runtimeEnv, 'init()'), jobEnvText());
   setRecordCallSites(opts.recordCallSites ?? false);
   // A job id per driver program, 4 bytes as Ray's JobID: getRuntimeContext().jobId.
   const jobId = randomBytes(4).toString('hex');
+  // The driver of a job submitted to the job server: its submission id is listed with its job.
+  const submitted = jobDriverConfig()?.submissionId;
   const manager = new NodeManager({
     jobId,
     driverJob: {
@@ -249,6 +264,7 @@ export function startDriver(opts: InitOptions = {}): Runtime {
       entrypoint: entrypoint(),
       pid: process.pid,
       startTime: Date.now(),
+      ...(submitted !== undefined ? { submissionId: submitted } : {}),
     },
     numCpus,
     numGpus,
@@ -280,6 +296,8 @@ export function startDriver(opts: InitOptions = {}): Runtime {
   // Every call the driver makes carries its job, and every call those make in turn.
   core.defaultJob = jobOf(jobId, opts.namespace ?? 'default');
   core.taskEvents.enabled = opts.taskEvents ?? true;
+  core.defaultEnv = defaultEnv;
+  core.envGate = envPublisher(manager); // calls in an env wait for its working directory's upload
   manager.driver = core;
   manager.prestart();
   const session = opts.sessionSocket === false ? undefined : openSession(manager);
@@ -327,4 +345,24 @@ function openSession(manager: NodeManager): SessionSocket | undefined {
 function entrypoint(): string {
   const [exe = 'node', ...args] = process.argv;
   return [basename(exe), ...args].join(' ').slice(0, 4096);
+}
+
+/** The runtime env of the job the job server started this driver for ('' for other drivers). */
+function jobEnvText(): string {
+  return jobDriverConfig()?.runtimeEnv ?? '';
+}
+
+/**
+ * init()'s options in the driver of a submitted job (protocol/job-driver-config.ts): the
+ * cluster, token and namespace the job server gave, where the program gave none.
+ */
+export function withJobDefaults(opts: InitOptions): InitOptions {
+  const job = jobDriverConfig();
+  if (!job) return opts;
+  return {
+    ...opts,
+    address: opts.address ?? job.address,
+    token: opts.token ?? job.token,
+    namespace: opts.namespace ?? job.namespace,
+  };
 }

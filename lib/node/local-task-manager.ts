@@ -37,6 +37,8 @@ export interface Lease<W extends WorkerSlot = WorkerSlot> {
 
 interface ClassQueue<W extends WorkerSlot> {
   demand: Demand;
+  /** The runtime env its tasks run in ('' none): its workers are started for it. */
+  env: string;
   tasks: Deque<TaskEntry<W>>;
   leases: Lease<W>[];
   warnedInfeasible: boolean;
@@ -58,6 +60,15 @@ export interface HandedOver {
   spec: TaskSpec;
   def: FunctionDef;
   owner: ResultSink;
+}
+
+/** Whether a runtime env is ready on this node (runtime-envs.ts): 'pending' while it is set up. */
+export type EnvReady = (envText: string) => 'ready' | 'pending' | Error;
+
+/** The queue of a task: its resource shape, and its runtime env when it has one. */
+function queueKey(spec: TaskSpec): string {
+  const key = classKey(spec.demand);
+  return spec.runtimeEnv === '' ? key : `${key}\0${spec.runtimeEnv}`;
 }
 
 /** Queue figures for heartbeats and the hybrid policy (NodeManager.loadSnapshot). */
@@ -88,15 +99,18 @@ export class LocalTaskManager<W extends WorkerSlot> {
     private readonly defOf: (spec: TaskSpec) => FunctionDef,
     /** Run at the end of each dispatch pass (the actor manager places waiting actors). */
     private readonly afterDispatch: () => void,
+    /** Whether a runtime env is set up here (its setup starts on the first ask). */
+    private readonly envReady: EnvReady = () => 'ready',
   ) {}
 
   /** Queues a task of its class (front: a retry, ahead of the others). */
   enqueue(t: TaskEntry<W>, front: boolean): void {
-    const key = classKey(t.spec.demand);
+    const key = queueKey(t.spec);
     let q = this.classes.get(key);
     if (!q) {
       q = {
         demand: t.spec.demand,
+        env: t.spec.runtimeEnv,
         tasks: new Deque(),
         leases: [],
         warnedInfeasible: false,
@@ -190,8 +204,14 @@ export class LocalTaskManager<W extends WorkerSlot> {
     // With every lease busy, each task would ask the pool again and fail: ask
     // once, then again only after some resources were given back.
     if (q.exhaustedAt === this.resources.epoch) return undefined;
-    let w = this.workers.takeIdle();
-    if (!w && !this.workers.mayStart()) {
+    if (q.env !== '') {
+      // Its workers start once the env is set up here (a dispatch pass follows when it is).
+      const env = this.envReady(q.env);
+      if (env instanceof Error) this.failQueue(q, env);
+      if (env !== 'ready') return undefined;
+    }
+    let w = this.workers.takeIdle(q.env);
+    if (!w && !this.workers.mayStart(q.env)) {
       // At the process cap, or starts are failing: the tasks wait (never an error from here).
       this.workers.warnAtCap(`task ${q.tasks.peek()?.spec.name ?? ''}`);
       return undefined;
@@ -201,7 +221,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
       q.exhaustedAt = this.resources.epoch;
       return undefined;
     }
-    w ??= this.workers.spawn();
+    w ??= this.workers.spawn(q.env);
     this.workers.lease(w);
     const lease: Lease<W> = {
       key: classKey(q.demand),
@@ -341,7 +361,7 @@ export class LocalTaskManager<W extends WorkerSlot> {
     if (t.cancelled) return;
     t.cancelled = true;
     if (!t.worker) {
-      this.classes.get(classKey(t.spec.demand))?.tasks.remove((x) => x === t);
+      this.classes.get(queueKey(t.spec))?.tasks.remove((x) => x === t);
       this.tasks.fail(t, new TaskCancelledError(`task ${t.spec.name} was cancelled before it ran`));
       return;
     }
@@ -368,9 +388,14 @@ export class LocalTaskManager<W extends WorkerSlot> {
   failWaiting(err: Error): void {
     for (const q of this.classes.values()) {
       if (q.leases.some((l) => l.worker.ready)) continue; // a worker runs them
-      for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
-        if (!t.cancelled) this.tasks.fail(t, err);
-      }
+      this.failQueue(q, err);
+    }
+  }
+
+  /** Every task queued in q fails with err (its runtime env could not be set up, or workers cannot start). */
+  private failQueue(q: ClassQueue<W>, err: Error): void {
+    for (let t = q.tasks.shift(); t !== undefined; t = q.tasks.shift()) {
+      if (!t.cancelled) this.tasks.fail(t, err);
     }
   }
 

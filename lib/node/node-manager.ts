@@ -32,6 +32,7 @@ import { ObjectStore } from '../store/index.js';
 import type { NodeRequests } from '../worker/backend.js';
 import type { MemoryRow } from '../worker/ownership/summary.js';
 import { ActorManager } from './actor-manager.js';
+import { ownedFrom } from './actor-record.js';
 import { ChannelBroker } from './channel-broker.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { CompletionRing } from './completion-ring.js';
@@ -47,6 +48,7 @@ import { type DriverCore, EMPTY, OwnerRouter, type ResultSink } from './owner-ro
 import type { PlacementGroups } from './placement-groups.js';
 import { nodeRequestHandlers, RequestServer } from './requests.js';
 import { NodeResources, type ResourcePool } from './resource-pool.js';
+import { RuntimeEnvs } from './runtime-envs.js';
 import { LocalState, usageRow } from './state-rows.js';
 import { TaskCancels } from './task-cancel.js';
 import { type DoneParts, onDone } from './task-done.js';
@@ -110,6 +112,8 @@ export class NodeManager {
   /** Bundles of placement groups reserved here (local-bundles.ts), and the groups it keeps alone or as head. */
   readonly bundles: LocalBundles;
   readonly placementGroups: PlacementGroups;
+  /** The runtime envs set up here (working directories, npm packages). */
+  readonly envs: RuntimeEnvs;
 
   constructor(readonly opts: NodeManagerOptions) {
     this.maxWorkers = checkMaxWorkerProcesses(opts.maxWorkerProcesses);
@@ -133,8 +137,14 @@ export class NodeManager {
     );
     this.tasks = new TaskTable<W>(() => this.updateRef(), this.taskEvents);
     this.logs = new LogRouter(this.nodeId, opts, () => this.clusterHooks);
+    this.envs = new RuntimeEnvs(
+      this.nodeId,
+      async (hash) => this.clusterHooks?.getPackage(hash),
+      () => this.scheduleDispatch(),
+    );
+    const envReady = (text: string) => this.envs.state(text);
     this.workers = new WorkerPool<W>(
-      { spawn: (index) => this.startProcess(index), command: () => [process.execPath, ...workerArgv()] },
+      { spawn: (i, env) => this.startProcess(i, env), command: () => [process.execPath, ...workerArgv()] },
       { numCpus: opts.numCpus, idleWorkerTimeoutMs: opts.idleWorkerTimeoutMs, maxWorkers: this.maxWorkers },
       {
         started: (w) => {
@@ -152,10 +162,10 @@ export class NodeManager {
       scheduleDispatch: () => this.scheduleDispatch(),
       busyChanged: () => this.updateRef(),
       resubmit: (spec, def, owner, retriesLeft) => this.submit(spec, def, owner, retriesLeft),
+      envReady,
     });
-    this.taskManager = new LocalTaskManager<W>(this.tasks, this.workers, this.resources, defOf, () =>
-      this.actors.placeWaiting(),
-    );
+    const shared = [this.tasks, this.workers, this.resources] as const;
+    this.taskManager = new LocalTaskManager<W>(...shared, defOf, () => this.actors.placeWaiting(), envReady);
     ({ bundles: this.bundles, placementGroups: this.placementGroups } = nodeGroupParts(
       this.nodeId,
       this.resources,
@@ -237,15 +247,16 @@ export class NodeManager {
     for (let i = 0; i < n; i++) this.workers.spawn();
   }
 
-  /** The pool's spawner: a worker process with the node's rings and store. */
-  private startProcess(index: number): W {
+  /** The pool's spawner: a worker process with the node's rings and store, in runtime env `env`. */
+  private startProcess(index: number, env: string): W {
+    const runtimeEnv = env === '' ? undefined : this.envs.prepared(env);
     return new WorkerProcess(
       index,
       this.newOwnerId().toString('hex'),
       { store: this.store.fd, completion: this.completion.fd, completionBell: this.completion.bellFd },
       this.store,
       // driverDir, namespace, jobId: the worker's config; its output to its files and its job's driver.
-      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled, logs: this.logs },
+      { ...this.opts, nodeId: this.nodeId, taskEvents: this.taskEvents.enabled, logs: this.logs, runtimeEnv },
     );
   }
 
@@ -446,10 +457,7 @@ export class NodeManager {
     this.updateRef();
   }
 
-  /**
-   * Starts keep failing: the work that waits for a worker (queued tasks no ready worker
-   * runs, actors not placed yet) fails with the reason, rather than wait forever.
-   */
+  /** Starts keep failing: the work that waits for a worker fails with the reason, rather than wait forever. */
   private failWaitingForWorkers(err: WorkerStartError): void {
     this.taskManager.failWaiting(err);
     this.actors.failWaiting(err);
@@ -474,39 +482,30 @@ export class NodeManager {
   }
 
   /** Ownership ops another node sent for owners here; returns the owners (hex) that are gone. */
-  routeRemoteRefOps(ops: Buffer): string[] {
-    return this.router.routeRemoteRefOps(ops);
-  }
+  routeRemoteRefOps = (ops: Buffer): string[] => this.router.routeRemoteRefOps(ops);
 
-  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's). */
-  ownersDied(prefix: string): void {
+  /** Owners whose ids start with `prefix` are gone (a dead node's, or one owner's): their refs, actors and tasks here. */
+  ownersDied = (prefix: string): void => {
     this.router.ownersDied(prefix);
-  }
+    this.actors.ownerGone(ownedFrom(prefix));
+    this.cancels.ownersGone(prefix);
+  };
 
   /** Tells one process of this node that an owner is gone. */
-  tellOwnerDied(to: ResultSink, ownerHex: string): void {
-    this.router.tellOwnerDied(to, ownerHex);
-  }
+  tellOwnerDied = (to: ResultSink, ownerHex: string): void => this.router.tellOwnerDied(to, ownerHex);
 
   /** Cancels a task: queued here, running here (force kills its worker), or on the node it went to. */
-  cancelTask(taskId: Buffer, force: boolean, recursive = true): void {
+  cancelTask = (taskId: Buffer, force: boolean, recursive = true): void =>
     this.cancels.cancel(taskId, force, recursive);
-  }
 
   /** The owner of a streaming task took `consumed` of its items (from a worker here, or another node). */
-  streamConsumed(taskId: Buffer, consumed: number): void {
-    this.streams.consumed(taskId, consumed);
-  }
+  streamConsumed = (taskId: Buffer, consumed: number): void => this.streams.consumed(taskId, consumed);
 
   /** sunray.kill(): kills an actor (here, or on its node); it restarts within its budget unless noRestart. */
-  killActor(actorId: Buffer, noRestart: boolean): void {
-    this.actors.kill(actorId, noRestart);
-  }
+  killActor = (actorId: Buffer, noRestart: boolean): void => this.actors.kill(actorId, noRestart);
 
   /** The owner dropped its last handle: end the actor once its calls are done (unless detached). */
-  releaseActor(actorId: Buffer): void {
-    this.actors.release(actorId);
-  }
+  releaseActor = (actorId: Buffer): void => this.actors.release(actorId);
 
   /** Answers a request of the driver (workers' come as Msg.Request frames). */
   handleRequest<K extends keyof NodeRequests>(
@@ -565,6 +564,7 @@ export class NodeManager {
     for (const t of this.tasks.values()) if (t.owner.kind === 'driver') t.owner.failed(t.spec, err);
     this.tasks.clear();
     await this.workers.shutdown(1000);
+    this.envs.close();
     this.logs.close();
     this.completion.close();
     this.store.close();

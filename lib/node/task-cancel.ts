@@ -58,6 +58,20 @@ export class TaskCancels<W extends WorkerSlot> {
     this.taskManager.cancel(t, force);
   }
 
+  /**
+   * Owners on other nodes whose ids start with `prefix` (a process, or a whole node) are
+   * gone: nobody can take the results of their tasks here, so those are cancelled, a running
+   * one's worker killed (Ray ends a dead driver's work). Their actors end in the actor manager.
+   */
+  ownersGone(prefix: string): void {
+    const key = Buffer.from(prefix, 'hex').toString('latin1');
+    for (const t of [...this.tasks.values()]) {
+      if (t.owner.kind === 'remote' && t.spec.kind === TaskKind.Task && t.hex.startsWith(key)) {
+        this.cancel(Buffer.from(t.hex, 'latin1'), true, true);
+      }
+    }
+  }
+
   /** The worker of a task a forced recursive cancel waits on has cancelled its children: kill it now. */
   childrenCancelled(taskId: Buffer): void {
     const key = taskKeyOf(taskId);

@@ -1,7 +1,9 @@
 // The node's worker processes (Ray's worker_pool): starting them, handing out idle ones
 // (the most recently used first: the warmest), stopping those idle too long, the cap on
 // how many run at once and waiting for room under it, and the pause after workers that
-// fail to start (worker-starts.ts). It decides which worker; the local task manager and
+// fail to start (worker-starts.ts). Workers are started for one runtime env each (its
+// cwd, variables and packages: runtime-envs.ts), and handed out only for work of that env:
+// two envs never share a process. It decides which worker; the local task manager and
 // the actor manager decide what runs on it. Processes come from a WorkerSpawner, so the
 // unit tests run it on fakes.
 
@@ -13,8 +15,8 @@ import { StartGuard } from './worker-starts.js';
 
 /** Starts worker processes (worker-process.ts; fakes in the unit tests). */
 export interface WorkerSpawner<W extends WorkerSlot> {
-  /** Starts worker number `index`. */
-  spawn(index: number): W;
+  /** Starts worker number `index`, for the runtime env `env` ('' none; set up on this node already). */
+  spawn(index: number, env: string): W;
   /** The command line workers run (node and its arguments), for WorkerStartError. */
   command(): readonly string[];
 }
@@ -92,8 +94,11 @@ export class WorkerPool<W extends WorkerSlot> {
    * waits; hooks.mayStartAgain() says when the pause is over (a worker that exits or frees
    * up makes the node look again too).
    */
-  mayStart(): boolean {
-    if (this.workers.size >= this.maxWorkers) return false;
+  mayStart(env = ''): boolean {
+    if (this.workers.size >= this.maxWorkers) {
+      this.makeRoom(env);
+      return false;
+    }
     if (this.starts.failuresInRow === 0) return true;
     let starting = 0;
     for (const w of this.workers.values()) if (!w.ready && !w.stopRequested) starting++;
@@ -108,6 +113,19 @@ export class WorkerPool<W extends WorkerSlot> {
       if (!this.hooks.hasWork()) this.startRetry.unref();
     }
     return false;
+  }
+
+  /**
+   * At the cap, work of one env waits while idle workers of others sit there: the one idle
+   * longest is stopped (its exit makes the node dispatch again), as Ray's pool does.
+   */
+  private makeRoom(env: string): void {
+    let oldest: W | undefined;
+    for (const w of this.workers.values()) {
+      if (w.state !== 'idle' || w.env === env || w.heldByOthers) continue;
+      if (!oldest || w.idleSince < oldest.idleSince) oldest = w;
+    }
+    if (oldest) this.retire(oldest);
   }
 
   /** Whether the node runs maxWorkers processes. */
@@ -129,9 +147,10 @@ export class WorkerPool<W extends WorkerSlot> {
     );
   }
 
-  /** Starts a worker (only when mayStart() said yes, or to prestart). */
-  spawn(): W {
-    const w = this.spawner.spawn(this.nextIndex++);
+  /** Starts a worker for runtime env `env` (only when mayStart() said yes, or to prestart). */
+  spawn(env = ''): W {
+    const w = this.spawner.spawn(this.nextIndex++, env);
+    w.env = env;
     debug('worker %d started (pid %d; %d processes)', w.index, w.pid, this.workers.size + 1);
     this.workers.set(w.index, w);
     this.hooks.started(w);
@@ -143,15 +162,17 @@ export class WorkerPool<W extends WorkerSlot> {
    * An idle worker for a new lease or actor: the most recently used ready one (the
    * warmest), else one still starting that no lease or actor took yet.
    */
-  takeIdle(): W | undefined {
+  takeIdle(env = ''): W | undefined {
     let best: W | undefined;
     for (const w of this.workers.values()) {
-      if (w.state === 'idle' && w.ready) {
+      if (w.state === 'idle' && w.ready && w.env === env) {
         if (!best || w.idleSince > best.idleSince) best = w;
       }
     }
     if (best) return best;
-    for (const w of this.workers.values()) if (w.state === 'starting' && !this.claimed.has(w)) return w;
+    for (const w of this.workers.values()) {
+      if (w.state === 'starting' && w.env === env && !this.claimed.has(w)) return w;
+    }
     return undefined;
   }
 
@@ -186,17 +207,18 @@ export class WorkerPool<W extends WorkerSlot> {
    * Another is then started in the background while the pool has fewer unclaimed workers
    * than the node's CPUs (at least one), so that the next actor or task finds one warm too.
    */
-  hostWarm(actorHex: string): W | undefined {
-    return this.takeWarm((w) => w.hostActor(actorHex));
+  hostWarm(actorHex: string, env = ''): W | undefined {
+    return this.takeWarm((w) => w.hostActor(actorHex), env);
   }
 
-  /** The worker takeIdle() gives, claimed and given its role by `host`; a spare starts (keepWarm). */
-  private takeWarm(host: (w: W) => void): W | undefined {
-    const w = this.takeIdle();
+  /** The worker takeIdle(env) gives, claimed and given its role by `host`; a spare starts (keepWarm). */
+  private takeWarm(host: (w: W) => void, env = ''): W | undefined {
+    const w = this.takeIdle(env);
     if (!w) return undefined;
     this.claimed.add(w);
     host(w);
-    this.keepWarm();
+    // Spares are kept for work without a runtime env only.
+    if (env === '') this.keepWarm();
     return w;
   }
 
@@ -205,6 +227,7 @@ export class WorkerPool<W extends WorkerSlot> {
     const target = Math.min(Math.max(1, Math.floor(this.opts.numCpus)), this.maxWorkers);
     let unclaimed = 0;
     for (const w of this.workers.values()) {
+      if (w.env !== '') continue;
       if (w.state === 'idle' || (w.state === 'starting' && !this.claimed.has(w))) unclaimed++;
     }
     if (unclaimed < target && this.workers.size < this.maxWorkers && this.starts.waitMs() === 0) this.spawn();
@@ -225,20 +248,23 @@ export class WorkerPool<W extends WorkerSlot> {
   }
 
   /**
-   * Stops idle workers beyond one per CPU that idled longer than idleWorkerTimeoutMs; a
+   * Stops idle workers beyond one per CPU that idled longer than idleWorkerTimeoutMs (those
+   * of a runtime env whatever their number: the per-CPU pool is of workers without one); a
    * worker that owns objects others still hold stays (stopping it would lose them).
    */
   reapIdle(): void {
     const now = this.now();
     let idle = 0;
-    for (const w of this.workers.values()) if (w.state === 'idle') idle++;
+    for (const w of this.workers.values()) if (w.state === 'idle' && w.env === '') idle++;
     const keep = Math.max(1, Math.floor(this.opts.numCpus));
     for (const w of this.workers.values()) {
-      if (idle <= keep) break;
-      if (w.state === 'idle' && !w.heldByOthers && now - w.idleSince > this.opts.idleWorkerTimeoutMs) {
+      if (w.state !== 'idle' || w.heldByOthers || now - w.idleSince <= this.opts.idleWorkerTimeoutMs)
+        continue;
+      if (w.env === '') {
+        if (idle <= keep) continue;
         idle--;
-        this.retire(w);
       }
+      this.retire(w);
     }
   }
 

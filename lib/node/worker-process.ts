@@ -21,9 +21,11 @@ import {
   openDoorbell,
   openRing,
 } from '../protocol/channel.js';
+import { JOB_CONFIG_ENV } from '../protocol/job-driver-config.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 import { Msg } from '../protocol/worker-messages.js';
 import type { ObjectStore } from '../store/index.js';
+import type { PreparedEnv } from './runtime-envs.js';
 import type { LogFiles } from './worker-log-files.js';
 import { type LineSink, WorkerOutput } from './worker-output.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -69,6 +71,8 @@ export class WorkerProcess extends WorkerSlot {
       env?: Record<string, string>;
       /** Its node's log files and router of lines (to the job's driver). */
       logs: { files: LogFiles; fromWorker: LineSink };
+      /** The runtime env it is started for (set up on this node): its cwd, variables and packages. */
+      runtimeEnv?: PreparedEnv | undefined;
     },
   ) {
     super(index, ownerId);
@@ -88,6 +92,7 @@ export class WorkerProcess extends WorkerSlot {
       namespace: opts.namespace,
       ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}),
       taskEvents: opts.taskEvents,
+      ...(opts.runtimeEnv ? runtimeEnvConfig(opts.runtimeEnv) : {}),
       fds: { store: 3, completion: 4, completionBell: 5, inbox: 6, inboxBell: 7, control: 8 },
     };
     this.proc = spawn(process.execPath, workerArgv(), {
@@ -104,8 +109,8 @@ export class WorkerProcess extends WorkerSlot {
         this.inboxBellFd,
         childControlFd,
       ],
-      env: workerEnv(opts.env, config),
-      cwd: opts.driverDir,
+      env: workerEnv(opts.runtimeEnv ? { ...opts.env, ...opts.runtimeEnv.envVars } : opts.env, config),
+      cwd: opts.runtimeEnv?.cwd ?? opts.driverDir,
     });
     closeSync(childControlFd); // the child has its own copy now
     const pid = this.proc.pid ?? -1;
@@ -241,6 +246,18 @@ export class WorkerProcess extends WorkerSlot {
   }
 }
 
+/** What a worker of a runtime env is told of it (protocol/worker-config.ts). */
+function runtimeEnvConfig(
+  env: PreparedEnv,
+): Pick<WorkerConfig, 'runtimeEnv' | 'envHome' | 'envSource' | 'envPackages'> {
+  return {
+    runtimeEnv: env.text,
+    ...(env.home !== undefined ? { envHome: env.home } : {}),
+    ...(env.packages !== undefined ? { envPackages: env.packages } : {}),
+    ...(env.source !== undefined && env.cwd !== undefined ? { envSource: env.source } : {}),
+  };
+}
+
 /** How long an exit waits for the rest of the worker's stderr. */
 const STDERR_WAIT_MS = 200;
 
@@ -323,6 +340,7 @@ export function workerEnv(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra, SUNRAY_WORKER_CONFIG: JSON.stringify(config) };
   delete env.SUNRAY_CLUSTER_TOKEN;
+  delete env[JOB_CONFIG_ENV]; // a submitted job's driver config is its driver's alone
   return env;
 }
 

@@ -40,6 +40,8 @@ export abstract class WorkerSlot {
   protected stopWasRequested = false;
   /** Set once the process has exited. */
   protected hasExited = false;
+  /** The runtime env it was started for (protocol/runtime-env.ts text; '' none): it runs only that env's work. */
+  env = '';
 
   /** index: its number on this node (frames name it); ownerId: the owner id (hex) of what it creates. */
   constructor(

@@ -34,6 +34,8 @@ export interface DriverJob {
   pid: number;
   /** When it started (ms since the epoch). */
   startTime: number;
+  /** The job server's submission id, for the driver of a submitted job. */
+  submissionId?: string;
 }
 
 /** A job's state: Ray's JobStatus names (a driver job is RUNNING until its driver ends). */
@@ -43,8 +45,10 @@ export type JobStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export interface JobStateRow {
   /** Its id (8 hex digits, as getRuntimeContext().jobId gives it). */
   jobId: string;
-  /** 'DRIVER': a program that called init() (jobs submitted through a job server would be 'SUBMISSION'). */
-  type: 'DRIVER';
+  /** 'DRIVER': a program that called init(); 'SUBMISSION': the driver of a job submitted to the job server. */
+  type: 'DRIVER' | 'SUBMISSION';
+  /** Its submission id (`sunray job status ID`), for a submitted job; else undefined. */
+  submissionId?: string;
   /** RUNNING while its driver runs; SUCCEEDED when it shut down or exited with code 0; FAILED otherwise. */
   status: JobStatus;
   /** How its driver was started. */
@@ -80,15 +84,17 @@ export function readDriverJob(json: string | null | undefined): DriverJob | unde
   if (!text(j.namespace, 1024) || !text(j.entrypoint, 4096) || !whole(j.pid) || !whole(j.startTime)) {
     return undefined;
   }
-  const { jobId, namespace, entrypoint, pid, startTime } = j as unknown as DriverJob;
-  return { jobId, namespace, entrypoint, pid, startTime };
+  const { jobId, namespace, entrypoint, pid, startTime, submissionId } = j as unknown as DriverJob;
+  const submitted = typeof submissionId === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(submissionId);
+  return { jobId, namespace, entrypoint, pid, startTime, ...(submitted ? { submissionId } : {}) };
 }
 
 /** A driver's job as listJobs shows it while it runs. */
 export function runningJobRow(job: DriverJob, driverNodeId: string): JobStateRow {
   return {
     jobId: job.jobId,
-    type: 'DRIVER',
+    type: job.submissionId !== undefined ? 'SUBMISSION' : 'DRIVER',
+    ...(job.submissionId !== undefined ? { submissionId: job.submissionId } : {}),
     status: 'RUNNING',
     entrypoint: job.entrypoint,
     namespace: job.namespace,

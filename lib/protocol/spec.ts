@@ -75,6 +75,12 @@ export interface TaskSpec {
    * call submitted inside an actor or task, that one's. '' when unknown.
    */
   job: string;
+  /**
+   * The runtime env the call runs in (protocol/runtime-env.ts: canonical JSON, '' for none):
+   * a node runs it on a worker started for that env. Actor calls carry none (their actor's
+   * process has its env).
+   */
+  runtimeEnv: string;
 }
 
 /**
@@ -146,6 +152,9 @@ export class CallSpec implements TaskSpec {
   get stream(): string {
     return this.base.stream;
   }
+  get runtimeEnv(): string {
+    return this.base.runtimeEnv;
+  }
 }
 
 /** A spec's task id as a latin1 key (ids.ts taskKeyOf): a CallSpec or SpecView keeps it so already. */
@@ -174,6 +183,7 @@ export function withSpec(s: TaskSpec, change: Partial<TaskSpec>): TaskSpec {
     concurrencyGroup: s.concurrencyGroup,
     stream: s.stream,
     job: s.job,
+    runtimeEnv: s.runtimeEnv,
     ...change,
   };
 }
@@ -238,6 +248,7 @@ export function writeSpec(w: Writer, s: TaskSpec): void {
     .str(s.strategy)
     .str(s.retryOn)
     .str(s.job)
+    .str(s.runtimeEnv)
     .bytes(s.args);
 }
 
@@ -285,6 +296,7 @@ function readSpecBase(r: Reader): SpecBase {
     strategy: d.str(),
     retryOn: d.str(),
     job: d.str(),
+    runtimeEnv: d.str(),
     concurrencyGroup: '',
     stream: '',
   };
@@ -308,7 +320,7 @@ function readSpecBase(r: Reader): SpecBase {
 /** Steps r (at a spec's base) over the base, to its arguments. */
 function skipSpecBase(r: Reader): void {
   r.skip(SPEC_FIXED_BYTES - SPEC_BASE_AT);
-  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes().skipBytes().skipBytes();
+  r.skipBytes().skipBytes().skipBytes().skipBytes().skip(4).skipBytes().skipBytes().skipBytes().skipBytes();
 }
 
 /** A copy of the id, or for plain tasks (all zeros) the one shared ZERO_ACTOR: never written to. */
@@ -426,6 +438,9 @@ export class SpecView implements TaskSpec {
   }
   get job(): string {
     return this.rest.job ?? '';
+  }
+  get runtimeEnv(): string {
+    return this.rest.runtimeEnv;
   }
 }
 

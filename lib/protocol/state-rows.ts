@@ -280,6 +280,7 @@ export const COLUMNS: { readonly [K in StateKind]: readonly (keyof StateRows[K])
   jobs: [
     'jobId',
     'type',
+    'submissionId',
     'status',
     'entrypoint',
     'namespace',

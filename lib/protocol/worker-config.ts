@@ -14,6 +14,14 @@ export interface WorkerConfig {
   jobId?: string;
   /** Record task events (the node's taskEvents option). */
   taskEvents: boolean;
+  /** The runtime env it was started for (runtime-env.ts text): what the tasks it submits inherit. */
+  runtimeEnv?: string;
+  /** Its env's directory: where shipped functions' `import()` and `require` resolve from. */
+  envHome?: string;
+  /** Where its env's working directory was packed from: module URLs under it are read from envHome. */
+  envSource?: string;
+  /** Its env's npm packages (an env without a working directory): bare imports not found elsewhere resolve there. */
+  envPackages?: string;
   // fds, as inherited: store arena, completion ring + its eventfd, inbox ring + its eventfd,
   // and the control socket on which other workers' ring fds arrive
   fds: {

@@ -47,6 +47,11 @@ export interface NodeOptions {
   ownLoopback?: boolean | string;
   /** This node's TLS files, in place of the cluster's (a test of a node with a wrong certificate). */
   tls?: TlsFiles;
+  /**
+   * The directory the node's process starts in (default this process's): a node started
+   * elsewhere has no copy of the driver's files at hand, as on another machine.
+   */
+  cwd?: string;
 }
 
 /** Options of new Cluster(). */
@@ -139,7 +144,11 @@ export class Cluster {
     // The configuration (and its token) on stdin, never in argv: see daemon.ts.
     const env = { ...process.env };
     delete env.SUNRAY_CLUSTER_TOKEN;
-    const child = spawn(process.execPath, [DAEMON], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    const child = spawn(process.execPath, [DAEMON], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    });
     writeDaemonConfig(child.stdin, cfg);
     const info = await new Promise<{
       nodeId: string;

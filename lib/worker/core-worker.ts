@@ -15,7 +15,8 @@ import { IdGenerator } from '../base/ids.js';
 import { ObjectRef } from '../base/object-ref.js';
 import { encode } from '../base/serialization.js';
 import type { GroupStrategy } from '../protocol/placement-group.js';
-import type { FunctionDef, SpecBase } from '../protocol/spec.js';
+import { effectiveEnvText } from '../protocol/runtime-env.js';
+import { type FunctionDef, type SpecBase, TaskKind } from '../protocol/spec.js';
 import type { DoneStatus, ReturnKind } from '../protocol/worker-messages.js';
 import { CompletionIterator, type CompletionOptions } from './as-completed.js';
 import type { Backend } from './backend.js';
@@ -74,6 +75,16 @@ export class CoreWorker {
    * own; in a worker, the job its node was started for ('' for a `sunray start` node's).
    */
   defaultJob = '';
+  /**
+   * The runtime env (protocol/runtime-env.ts text) of what this process submits: the
+   * driver's init() env, a worker's own. A call's options' env is merged over it.
+   */
+  defaultEnv = '';
+  /**
+   * In a driver: a promise while an env's working directory is being uploaded into the
+   * cluster (calls in it wait), undefined once it is there (node/driver.ts).
+   */
+  envGate: ((envText: string) => Promise<void> | undefined) | undefined;
 
   constructor(
     readonly backend: Backend,
@@ -167,7 +178,9 @@ export class CoreWorker {
   /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
   submit(def: FunctionDef, base: SpecBase, args: unknown[]): ObjectRef<unknown>[] {
     const ctx = this.runningCall();
-    const refs = this.submitter.submit(def, base, args, ctx?.job ?? this.defaultJob);
+    base = withEnv(base, this.defaultEnv);
+    const gate = base.runtimeEnv === '' ? undefined : this.envGate?.(base.runtimeEnv);
+    const refs = this.submitter.submit(def, base, args, ctx?.job ?? this.defaultJob, gate);
     if (ctx !== undefined && refs.length > 0) this.noteChild(ctx, refs[0] as ObjectRef<unknown>);
     return refs;
   }
@@ -190,7 +203,10 @@ export class CoreWorker {
     backpressure: number,
   ): ObjectRefGenerator<unknown> {
     const ctx = this.runningCall();
-    const gen = this.submitter.submitStreaming(def, base, args, backpressure, ctx?.job ?? this.defaultJob);
+    base = withEnv(base, this.defaultEnv);
+    const gate = base.runtimeEnv === '' ? undefined : this.envGate?.(base.runtimeEnv);
+    const job = ctx?.job ?? this.defaultJob;
+    const gen = this.submitter.submitStreaming(def, base, args, backpressure, job, gate);
     if (ctx !== undefined) this.noteChild(ctx, gen.completed);
     return gen;
   }
@@ -319,4 +335,23 @@ export class CoreWorker {
   close(): void {
     this.refs.close();
   }
+}
+
+/** Bases with an inherited env, by base and env: one per function and env, made once. */
+const envBases = new WeakMap<SpecBase, Map<string, SpecBase>>();
+
+/**
+ * The base a call runs with when the code submitting it runs in runtime env `inherited`: its
+ * own env merged over that one (Ray's rule). Actor calls run in their actor's process: none.
+ */
+function withEnv(base: SpecBase, inherited: string): SpecBase {
+  if (inherited === '' || base.kind === TaskKind.ActorCall) return base;
+  let byEnv = envBases.get(base);
+  let out = byEnv?.get(inherited);
+  if (out === undefined) {
+    out = Object.freeze({ ...base, runtimeEnv: effectiveEnvText(base.runtimeEnv, inherited) });
+    if (!byEnv) envBases.set(base, (byEnv = new Map()));
+    byEnv.set(inherited, out);
+  }
+  return out;
 }

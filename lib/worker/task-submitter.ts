@@ -63,8 +63,17 @@ export class TaskSubmitter {
     this.owned = refs.owned;
   }
 
-  /** Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`. */
-  submit(def: FunctionDef, base: SpecBase, args: unknown[], job = ''): ObjectRef<unknown>[] {
+  /**
+   * Submits a task or actor call; returns its result refs at once, like Ray's `.remote()`.
+   * gate: it is sent once this settles (its runtime env's upload); it fails with its error.
+   */
+  submit(
+    def: FunctionDef,
+    base: SpecBase,
+    args: unknown[],
+    job = '',
+    gate?: Promise<void>,
+  ): ObjectRef<unknown>[] {
     this.refs.assertOpen();
     // The task id as a latin1 string: what its spec keeps while it is queued (protocol.ts CallSpec).
     const taskKey = this.ids.nextTaskKey();
@@ -119,7 +128,7 @@ export class TaskSubmitter {
         ? base.actorId.toString('hex')
         : undefined;
     const chained = actorKey ? this.actorChains.get(actorKey) : undefined;
-    if (!pendingDeps && !chained) {
+    if (!pendingDeps && !chained && !gate) {
       try {
         const resolved = wire === NO_WIRE ? NO_WIRE_ARGS : wire.map((w) => this.resolvedNow(w));
         this.sendTask(def, base, taskKey, refs, resolved, temps, argRefs, job);
@@ -133,6 +142,7 @@ export class TaskSubmitter {
       this.events.waitingForArgs({ taskKey, name, kind, actorId, demand, job });
     }
     const run = async () => {
+      if (gate) await gate;
       if (chained) await chained;
       const resolved: WireArg[] = [];
       for (const w of wire) {
@@ -166,8 +176,9 @@ export class TaskSubmitter {
     args: unknown[],
     backpressure: number,
     job = '',
+    gate?: Promise<void>,
   ): ObjectRefGenerator<unknown> {
-    const completed = this.submit(def, base, args, job)[0] as ObjectRef<number>;
+    const completed = this.submit(def, base, args, job, gate)[0] as ObjectRef<number>;
     const key = Buffer.from(completed).toString('latin1', 0, TASK_ID_SIZE);
     const taskId = Buffer.from(completed.subarray(0, TASK_ID_SIZE));
     const acked =

@@ -32,6 +32,7 @@ describe('the typedoc API reference', () => {
     expect(readdirSync(join(out, 'modules')).sort()).toEqual([
       'sunray.html',
       'sunray_data.html',
+      'sunray_job.html',
       'sunray_metrics.html',
       'sunray_serve.html',
       'sunray_store.html',

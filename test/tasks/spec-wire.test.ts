@@ -31,6 +31,7 @@ const base: SpecBase = {
   retryOn: '["RangeError","FlakyError"]',
   concurrencyGroup: '',
   stream: '',
+  runtimeEnv: '',
 };
 
 function call(): CallSpec {
@@ -156,6 +157,20 @@ describe('task spec wire format', () => {
         expect(back.method).toBe(b.method);
         expect(back.concurrencyGroup).toBe(b.concurrencyGroup);
       }
+    }
+  });
+
+  it('a runtime env travels with the spec, before the arguments, read by workers and the node alike', () => {
+    const ids = new IdGenerator(Buffer.alloc(16, 5));
+    const env = '{"envVars":{"A":"1"},"npmDependencies":{"is-number":"7.0.0"}}';
+    const spec = new CallSpec(
+      { ...base, kind: TaskKind.Task, runtimeEnv: env },
+      ids.nextTaskKey(),
+      encodeArgs([]),
+    );
+    for (const back of [readSpec(new Reader(encoded(spec))), SpecView.read(new Reader(encoded(spec)))]) {
+      expect(back.runtimeEnv).toBe(env);
+      expect(back.args.equals(spec.args)).toBe(true);
     }
   });
 

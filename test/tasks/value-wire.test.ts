@@ -69,6 +69,7 @@ const base: SpecBase = {
   retryOn: '',
   concurrencyGroup: '',
   stream: '',
+  runtimeEnv: '',
 };
 
 describe('task arguments', () => {

@@ -181,6 +181,7 @@ export function taskOf(
     strategy: '',
     retryOn: '',
     stream: '',
+    runtimeEnv: '',
   };
   return { def, base };
 }

@@ -53,6 +53,7 @@ export function specOf(kind: TaskKind, o: Partial<TaskSpec> = {}): TaskSpec {
     concurrencyGroup: '',
     stream: '',
     job: '',
+    runtimeEnv: '',
     ...o,
   };
 }

@@ -201,6 +201,7 @@ export function taskSpec(name: string, demand: Demand = { CPU: 1 }, more: Partia
     concurrencyGroup: '',
     stream: '',
     job: '',
+    runtimeEnv: '',
     ...more,
   };
 }
@@ -267,6 +268,12 @@ export class FakeCluster implements ClusterHooks {
     return Promise.resolve({ text: '', size: -1 });
   }
   requestResources(): Promise<void> {
+    return Promise.resolve();
+  }
+  getPackage(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  putPackage(): Promise<void> {
     return Promise.resolve();
   }
   jobRows(): Promise<never[]> {

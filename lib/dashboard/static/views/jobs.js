@@ -7,6 +7,7 @@ const columns = [
   { title: 'job', get: (j) => h('span', { class: 'id' }, j.jobId) },
   { title: 'status', get: (j) => badge(j.status) },
   { title: 'type', get: (j) => j.type },
+  { title: 'submission', get: (j) => j.submissionId ?? '' },
   { title: 'entrypoint', cls: 'wrap', get: (j) => j.entrypoint },
   { title: 'namespace', get: (j) => j.namespace },
   { title: 'driver pid', cls: 'num', get: (j) => j.driverPid },
