@@ -44,6 +44,9 @@ export async function requestResources(bundles: ReadonlyArray<Record<string, num
 
 /** The autoscaler as a program reaches it (`sunray.autoscaler`). */
 export const autoscaler = {
-  /** See {@link requestResources}. */
+  /**
+   * Asks the autoscaler for room for `bundles` ahead of work (Ray's request_resources): it
+   * stands until the next request replaces it; an empty list clears it.
+   */
   requestResources,
 } as const;

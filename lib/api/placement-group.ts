@@ -55,7 +55,7 @@ export class PlacementGroup {
     /** Its id (32 hex digits). */
     readonly id: string,
     /** The resources of each bundle, by index. */
-    readonly bundleSpecs: readonly Readonly<Demand>[],
+    readonly bundleSpecs: readonly Readonly<Record<string, number>>[],
     /** How its bundles spread over nodes. */
     readonly strategy: PlacementStrategy,
     /** Its name ('' for none). */
@@ -103,7 +103,10 @@ export class PlacementGroup {
  * all or none (Ray's placement_group). Returns at once; `await pg.ready()` waits until every
  * bundle is reserved. A group that no set of nodes can hold waits, reported as infeasible.
  */
-export function placementGroup(bundles: Demand[], opts: PlacementGroupOptions = {}): PlacementGroup {
+export function placementGroup(
+  bundles: Record<string, number>[],
+  opts: PlacementGroupOptions = {},
+): PlacementGroup {
   const rt = currentRuntimeOrStart();
   const req: PlacementGroupRequest = {
     id: randomBytes(16).toString('hex'),

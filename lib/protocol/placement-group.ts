@@ -47,11 +47,22 @@ export interface PlacementGroupRow {
   placementGroupId: string;
   /** Its name ('' for none). */
   name: string;
+  /** The namespace of its name. */
   namespace: string;
+  /** PENDING, CREATED, RESCHEDULING or REMOVED. */
   state: PlacementGroupState;
+  /** How its bundles spread over nodes. */
   strategy: PlacementStrategy;
   /** Each bundle's resources and the node it is reserved on ('' while unplaced). */
-  bundles: Array<{ bundleIndex: number; resources: Demand; nodeId: string }>;
+  bundles: Array<{
+    /** The bundle's index (bundleIndex in a schedulingStrategy). */
+    bundleIndex: number;
+    /** What it reserves. */
+    resources: Record<string, number>;
+    /** The node it is reserved on ('' while unplaced). */
+    nodeId: string;
+  }>;
+  /** 'detached': it outlives the job that made it. */
   lifetime: 'detached' | 'non_detached';
   /** The job that created it. */
   creatorJobId: string;
