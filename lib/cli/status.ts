@@ -1,8 +1,9 @@
 // `sunray status`: the cluster as the head sees it, as text or (--json) as one
 // JSON object for scripts.
 
-import { queryAutoscalerStatus, queryStatus } from '../cluster/status.js';
+import { queryAutoscalerStatus, queryState, queryStatus } from '../cluster/status.js';
 import type { AutoscalerStatus } from '../protocol/autoscaler.js';
+import type { PlacementGroupRow } from '../protocol/placement-group.js';
 import { parseFlags, usage, type VerbSpec } from './args.js';
 import { HEAD_FLAGS, headTarget } from './head-target.js';
 
@@ -10,7 +11,7 @@ import { HEAD_FLAGS, headTarget } from './head-target.js';
 export const SPEC: VerbSpec = {
   name: 'status',
   summary:
-    'Shows the cluster as its head sees it: nodes, resources used/total, pending and infeasible demand.',
+    'Shows the cluster as its head sees it: nodes, resources used/total, pending and infeasible demand, placement groups waiting.',
   flags: {
     ...HEAD_FLAGS,
     json: { type: 'boolean', help: 'print one JSON object instead of text' },
@@ -30,6 +31,11 @@ export async function run(argv: string[]): Promise<number> {
   const { address, auth } = headTarget(f);
   const { nodes, heartbeatTimeoutMs } = await queryStatus(address, auth);
   const autoscaler = await queryAutoscalerStatus(address, auth);
+  // Placement groups not (all) placed: reported with why, as infeasible tasks are.
+  const groups = (await queryState(address, auth, 'placementGroups')).rows as PlacementGroupRow[];
+  const waitingGroups = groups
+    .filter((g) => g.state === 'PENDING' || g.state === 'RESCHEDULING')
+    .map((g) => ({ id: g.placementGroupId, name: g.name, state: g.state, reason: g.pendingReason }));
   const alive = nodes.filter((n) => n.alive);
   const used: Record<string, number> = {};
   const total: Record<string, number> = {};
@@ -57,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       pendingActors: alive.reduce((s, n) => s + n.pendingActors, 0),
       actorsAwaitingProcess: alive.reduce((s, n) => s + n.actorsAwaitingProcess, 0),
       infeasible: infeasible.map(([shape, count]) => ({ shape, count })),
+      placementGroupsWaiting: waitingGroups,
       ...(autoscaler ? { autoscaler } : {}),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -90,6 +97,10 @@ export async function run(argv: string[]): Promise<number> {
     lines.push('infeasible demand (no node can run it):');
     for (const [shape, count] of infeasible) lines.push(`  ${count} x {${shape}}`);
   } else lines.push('infeasible demand: none');
+  if (waitingGroups.length > 0) {
+    lines.push('placement groups waiting to be placed:');
+    for (const g of waitingGroups) lines.push(`  ${g.name || g.id.slice(0, 12)} ${g.state}: ${g.reason}`);
+  }
   if (autoscaler) lines.push('', ...autoscalerLines(autoscaler));
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

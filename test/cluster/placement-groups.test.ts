@@ -110,6 +110,14 @@ describe('placement groups in a cluster of three nodes', () => {
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as Array<{ name: string; state: string }>;
     expect(rows.find((r) => r.name === 'four-nodes')?.state).toBe('PENDING');
+    // `sunray status` reports it as it reports infeasible tasks: with the reason.
+    const st = await runNode(CLI, ['status', '--address', cluster.address], {
+      env: { SUNRAY_CLUSTER_TOKEN: cluster.token },
+    });
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(
+      /placement groups waiting to be placed:\n {2}four-nodes PENDING: infeasible: STRICT_SPREAD/,
+    );
     await sunray.removePlacementGroup(pg);
   }, 60_000);
 
