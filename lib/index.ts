@@ -111,7 +111,7 @@ export {
   SunrayEvents,
   type WorkerExitEvent,
 } from './protocol/events.js';
-export type { JobStateRow, JobStatus } from './protocol/job.js';
+export type { JobStateRow, JobStatus, SubmittedJob, SubmittedJobStatus } from './protocol/job.js';
 export type {
   ActorStateName,
   ActorStateRow,

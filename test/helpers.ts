@@ -150,3 +150,19 @@ export function typeErrors(
     });
   return { errors, expected, output };
 }
+
+/**
+ * How many of the spans ran at one moment, at most: what resources bound, measured on the
+ * tasks themselves, so a loaded machine (slow dispatch) cannot pass for a limit or hide one.
+ */
+export function mostAtOnce(spans: [number, number][]): number {
+  const edges = spans.flatMap(([a, b]) => [
+    [a, 1],
+    [b, -1],
+  ]);
+  edges.sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!); // an end before a start at the same ms
+  let now = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (now += d!));
+  return most;
+}

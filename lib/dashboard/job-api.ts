@@ -12,6 +12,7 @@ import type { NodeManager } from '../node/node-manager.js';
 import { archiveHash, MAX_WORKING_DIR_BYTES } from '../protocol/package-archive.js';
 import { LoginLimiter, tokenMatches } from './auth.js';
 import { type JobManager, jobRuntimeEnv } from './job-manager.js';
+import { readBody } from './request-body.js';
 
 /** The most bytes of a submission's JSON. */
 const MAX_SUBMIT_BODY = 1024 * 1024;
@@ -195,21 +196,4 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 function refuse(res: ServerResponse, status: number, error: string): void {
   res.setHeader('connection', 'close');
   json(res, status, { error });
-}
-
-/** The request's body, or undefined past max bytes. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.pause();
-        resolve(undefined);
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -15,39 +15,9 @@ import { join } from 'node:path';
 import { InvalidArgumentError, JobNotFoundError } from '../base/errors.js';
 import { makeFreshDir, privateSessionDir } from '../base/private-dir.js';
 import type { NodeManager } from '../node/node-manager.js';
+import type { SubmittedJob, SubmittedJobStatus } from '../protocol/job.js';
 import { writeJobDriverConfig } from '../protocol/job-driver-config.js';
 import { parseRuntimeEnvText, type ResolvedRuntimeEnv, runtimeEnvText } from '../protocol/runtime-env.js';
-
-/** Ray's JobStatus. */
-export type SubmittedJobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
-
-/**
- * A job as the API answers it (Ray's JobDetails, camelCased). sunray/job's JobDetails is
- * the client's copy of this shape (a library sees only the public API): change both.
- */
-export interface SubmittedJob {
-  /** Its id: given at submission, or `sunray_job_<16 hex>`. */
-  submissionId: string;
-  status: SubmittedJobStatus;
-  /** Its command, as arguments. */
-  entrypoint: string[];
-  /** How it ended, or why it failed ('' while it runs). */
-  message: string;
-  /** Its driver's namespace (its submission id). */
-  namespace: string;
-  /** The runtime env as submitted (workingDir: the hash of the uploaded archive). */
-  runtimeEnv: Record<string, unknown>;
-  /** Labels given at submission. */
-  metadata: Record<string, string>;
-  /** When it was submitted (ms since the epoch). */
-  startTime: number;
-  /** When it ended (null while it runs). */
-  endTime: number | null;
-  /** Its driver's pid on this node (null before it started). */
-  driverPid: number | null;
-  /** Its driver's exit code (null while it runs, or when a signal ended it). */
-  driverExitCode: number | null;
-}
 
 /** A submission, checked (job-api.ts checks the request's JSON into this). */
 export interface JobRequest {

@@ -27,6 +27,7 @@ import {
   tokenMatches,
 } from './auth.js';
 import { isJobApiPath } from './job-api.js';
+import { readBody } from './request-body.js';
 
 /** Where the page's files are: lib/dashboard/static/, from dist/dashboard/ and from lib/dashboard/ alike. */
 const STATIC_DIR = fileURLToPath(new URL('../../lib/dashboard/static/', import.meta.url));
@@ -231,7 +232,7 @@ export class DashboardServer {
       res.setHeader('connection', 'close');
       return send(res, 413, 'text/plain', 'a login is a token, not more\n');
     }
-    const token = new URLSearchParams(body).get('token') ?? '';
+    const token = new URLSearchParams(body.toString('utf8')).get('token') ?? '';
     if (!tokenMatches(this.opts.token, token.trim())) {
       this.logins.failed(client);
       this.limiter.line('login', `sunray dashboard: refused a login from ${client} (wrong token)`);
@@ -310,23 +311,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function redirect(res: ServerResponse, to: string): void {
   res.writeHead(303, { location: to }).end();
-}
-
-/** The request's body as text, or undefined when it is longer than max bytes. */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.pause();
-        resolve(undefined);
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function escapeHtml(s: string): string {

@@ -10,36 +10,15 @@ import {
   JobServerError,
   packWorkingDir,
   type RuntimeEnv,
+  type SubmittedJob,
+  type SubmittedJobStatus,
 } from '../index.js';
 
 /** A job's status (Ray's JobStatus). */
-export type JobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
+export type JobStatus = SubmittedJobStatus;
 
 /** A submitted job as the job server reports it (Ray's JobDetails). */
-export interface JobDetails {
-  /** Its id (given at submission, or made by the server: `sunray_job_<hex>`). */
-  submissionId: string;
-  /** PENDING while its env is set up, RUNNING, then SUCCEEDED, FAILED or STOPPED. */
-  status: JobStatus;
-  /** Its command, as an argument array (run without a shell). */
-  entrypoint: string[];
-  /** How it ended or why it failed ('' while it runs). */
-  message: string;
-  /** The namespace its driver runs in (its submission id). */
-  namespace: string;
-  /** Its runtime env as submitted (workingDir: the uploaded archive's hash). */
-  runtimeEnv: Record<string, unknown>;
-  /** The labels given at submission. */
-  metadata: Record<string, string>;
-  /** When it was submitted (ms since the epoch). */
-  startTime: number;
-  /** When it ended (null while it runs). */
-  endTime: number | null;
-  /** Its driver's process id on the server's node (null before it started). */
-  driverPid: number | null;
-  /** Its driver's exit code (null while it runs, or when it was killed by a signal). */
-  driverExitCode: number | null;
-}
+export type JobDetails = SubmittedJob;
 
 /** What submitJob() takes. */
 export interface SubmitJobOptions {

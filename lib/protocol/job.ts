@@ -105,3 +105,35 @@ export function runningJobRow(job: DriverJob, driverNodeId: string): JobStateRow
     message: '',
   };
 }
+
+/** A submitted job's status (Ray's JobStatus): PENDING while its env is set up, then RUNNING, SUCCEEDED, FAILED or STOPPED. */
+export type SubmittedJobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
+
+/**
+ * A job submitted to the job server, as its API answers it (Ray's JobDetails, camelCased);
+ * sunray/job's JobDetails.
+ */
+export interface SubmittedJob {
+  /** Its id: given at submission, or `sunray_job_<16 hex>`. */
+  submissionId: string;
+  /** PENDING while its env is set up, RUNNING, then SUCCEEDED, FAILED or STOPPED. */
+  status: SubmittedJobStatus;
+  /** Its command, as arguments. */
+  entrypoint: string[];
+  /** How it ended, or why it failed ('' while it runs). */
+  message: string;
+  /** Its driver's namespace (its submission id). */
+  namespace: string;
+  /** The runtime env as submitted (workingDir: the hash of the uploaded archive). */
+  runtimeEnv: Record<string, unknown>;
+  /** Labels given at submission. */
+  metadata: Record<string, string>;
+  /** When it was submitted (ms since the epoch). */
+  startTime: number;
+  /** When it ended (null while it runs). */
+  endTime: number | null;
+  /** Its driver's pid on this node (null before it started). */
+  driverPid: number | null;
+  /** Its driver's exit code (null while it runs, or when a signal ended it). */
+  driverExitCode: number | null;
+}

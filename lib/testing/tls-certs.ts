@@ -20,12 +20,12 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A CA (ca.pem, ca.key) in dir, named cn. */
-function makeCa(dir: string, name: string, cn: string): void {
+/** A fresh P-256 key (`name`.key) with a request for `cn`: a self-signed certificate (`name`.pem) with `x509`, else a CSR (`name`.csr). */
+function newKey(dir: string, name: string, cn: string, x509: boolean): void {
+  const out = x509 ? ['-x509', '-days', '1', '-out', `${name}.pem`] : ['-out', `${name}.csr`];
   openssl(
     [
       'req',
-      '-x509',
       '-newkey',
       'ec',
       '-pkeyopt',
@@ -33,10 +33,7 @@ function makeCa(dir: string, name: string, cn: string): void {
       '-nodes',
       '-keyout',
       `${name}.key`,
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '1',
+      ...out,
       '-subj',
       `/CN=${cn}`,
     ],
@@ -44,25 +41,14 @@ function makeCa(dir: string, name: string, cn: string): void {
   );
 }
 
+/** A CA (`name`.pem, `name`.key) in dir, named cn. */
+function makeCa(dir: string, name: string, cn: string): void {
+  newKey(dir, name, cn, true);
+}
+
 /** A certificate `name`.pem (key `name`.key) signed by CA `ca`, for the IPs (SANs), client and server use. */
 function makeSigned(dir: string, name: string, ca: string, ips: string[]): void {
-  openssl(
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=sunray-${name}`,
-    ],
-    dir,
-  );
+  newKey(dir, name, `sunray-${name}`, false);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(
     ext,

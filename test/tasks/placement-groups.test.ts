@@ -3,6 +3,7 @@
 // ends the group's work, names and the table, capture of child tasks, and bad input.
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mostAtOnce } from '../helpers.js';
 
 beforeAll(() => sunray.init({ numCpus: 4, resources: { disk: 2 }, objectStoreMemory: 64 * 1024 * 1024 }));
 afterAll(() => sunray.shutdown());
@@ -19,18 +20,6 @@ const span = sunray.remote(async (ms: number): Promise<[number, number]> => {
   await new Promise((r) => setTimeout(r, ms));
   return [start, Date.now()];
 });
-
-function mostAtOnce(spans: [number, number][]): number {
-  const edges = spans.flatMap(([a, b]) => [
-    [a, 1],
-    [b, -1],
-  ]);
-  edges.sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
-  let now = 0;
-  let most = 0;
-  for (const [, d] of edges) most = Math.max(most, (now += d!));
-  return most;
-}
 
 describe('placement groups on one node', () => {
   test('a created group holds its resources: the node has that much less for others', async () => {

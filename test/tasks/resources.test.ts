@@ -1,5 +1,6 @@
 import * as sunray from 'sunray';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { mostAtOnce } from '../helpers.js';
 
 beforeAll(() =>
   sunray.init({ numCpus: 2, numGpus: 2, resources: { disk: 1 }, objectStoreMemory: 128 * 1024 * 1024 }),
@@ -17,22 +18,6 @@ const span = sunray.remote(async (ms: number): Promise<[number, number]> => {
   await new Promise((r) => setTimeout(r, ms));
   return [start, Date.now()];
 });
-
-/**
- * How many of the spans ran at one moment, at most: what resources bound, measured on the
- * tasks themselves, so a loaded machine (slow dispatch) cannot pass for a limit or hide one.
- */
-function mostAtOnce(spans: [number, number][]): number {
-  const edges = spans.flatMap(([a, b]) => [
-    [a, 1],
-    [b, -1],
-  ]);
-  edges.sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!); // an end before a start at the same ms
-  let now = 0;
-  let most = 0;
-  for (const [, d] of edges) most = Math.max(most, (now += d!));
-  return most;
-}
 
 describe('resources bound concurrency', () => {
   test('with numCpus: 2, four tasks run two at a time', async () => {

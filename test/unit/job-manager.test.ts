@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { InvalidArgumentError, JobNotFoundError, RuntimeEnvSetupError } from '../../lib/base/errors.js';
-import { JobManager, type SubmittedJobStatus } from '../../lib/dashboard/job-manager.js';
+import { JobManager } from '../../lib/dashboard/job-manager.js';
 import type { NodeManager } from '../../lib/node/node-manager.js';
+import type { SubmittedJobStatus } from '../../lib/protocol/job.js';
 import { until } from '../helpers.js';
 
 const TOKEN = 'f'.repeat(64);
