@@ -4,6 +4,7 @@
 // places the work of a group: a task or actor of bundle i goes to the node holding bundle
 // i (any bundle: this node if it holds one, else the group's nodes in turn), waiting while
 // the group is not CREATED; where bundles are is cached until a node dies.
+import { within } from '../base/deadline.js';
 import { ClusterConnectionError, PlacementGroupRemovedError } from '../base/errors.js';
 import type { BundleNode, BundleToPlace } from '../node/bundle-placement.js';
 import type { LocalBundles } from '../node/local-bundles.js';
@@ -28,22 +29,6 @@ const UNKNOWN_GRACE_MS = 5_000;
 const HEAD_WAIT_MS = 15_000;
 /** How long the head waits for a node to say what it has free before placing bundles. */
 const AVAILABLE_MS = 2_000;
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no answer in time')), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** What the link needs: this node's groups and bundles, the table, peers and the head. */
 export interface GroupLinkOptions {
@@ -184,7 +169,7 @@ export class GroupLink {
         // not answer in time is taken as the table last heard it.
         const asked = await Promise.all(
           others.map((n) =>
-            withDeadline(remote(n.nodeId, { op: 'available' }) as Promise<BundleNode>, AVAILABLE_MS).catch(
+            within(remote(n.nodeId, { op: 'available' }) as Promise<BundleNode>, AVAILABLE_MS).catch(
               () => undefined,
             ),
           ),

@@ -2,6 +2,7 @@
 // list`) gathers a kind of rows from every alive node, its own included, and says which
 // nodes did not answer in time; each node answers for itself (node/state-rows.ts). Jobs
 // are the head's alone (its directory's job table): other nodes ask it.
+import { within } from '../base/deadline.js';
 import type { JobStateRow } from '../protocol/job.js';
 import { type LogChunk, type LogRead, NO_LOG_FILE, readLogRead } from '../protocol/log-lines.js';
 import type { PlacementGroupRow } from '../protocol/placement-group.js';
@@ -131,16 +132,8 @@ export class StateQueries {
 }
 
 /** What p gives within ANSWER_MS, else undefined. */
-async function withDeadline<T>(p: Promise<T | undefined>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ANSWER_MS);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withDeadline<T>(p: Promise<T | undefined>): Promise<T | undefined> {
+  return within(p, ANSWER_MS);
 }
 
 /** The rows a connection answers a stateQuery with (undefined: an error, or not rows). */

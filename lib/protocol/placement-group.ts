@@ -197,7 +197,7 @@ export function checkGroupRequest(r: PlacementGroupRequest): void {
       );
     }
     for (const k of Object.keys(b)) {
-      if (groupOfResource(k) !== undefined || k.includes('_group_')) {
+      if (k.includes('_group_')) {
         throw new InvalidArgumentError(`placementGroup: bundle ${i}: '${k}' names a bundle's resource`);
       }
     }
