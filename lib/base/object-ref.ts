@@ -29,29 +29,42 @@ export interface ViewPin {
  * end of its `using` block) drops them. Weak, so a collected handle costs nothing here; its
  * views' pins then go when the views themselves are collected.
  */
-const viewPins = new WeakMap<ObjectRef<unknown>, ViewPin[]>();
+const viewPins = new WeakMap<ObjectRef<unknown>, HeldPins>();
+
+/** A handle's pins, and the length at which those the GC already released are swept out. */
+interface HeldPins {
+  pins: ViewPin[];
+  sweepAt: number;
+}
 
 /**
  * @internal Records that get() of `ref` returned views pinning `pin`: ref.release() releases it.
  * (For a handle released while that get ran, only the views' collection does.)
  */
 export function holdViewPin(ref: ObjectRef<unknown>, pin: ViewPin): void {
-  let pins = viewPins.get(ref);
-  if (!pins) viewPins.set(ref, (pins = []));
-  else if (pins.length >= 8) {
-    // Pins the GC already dropped (views collected) go, so a long-lived ref read in a loop stays small.
-    const live = pins.filter((p) => !p.released);
-    pins.length = 0;
-    pins.push(...live);
+  const held = viewPins.get(ref);
+  if (!held) {
+    viewPins.set(ref, { pins: [pin], sweepAt: 8 });
+    return;
+  }
+  const { pins } = held;
+  if (pins.length >= held.sweepAt) {
+    // Pins the GC already dropped (views collected) go, so a long-lived ref read in a loop
+    // stays small; the next sweep waits until the list has doubled, so a loop whose views are
+    // all still alive costs amortized O(1) per get, not a walk of every pin.
+    let live = 0;
+    for (const p of pins) if (!p.released) pins[live++] = p;
+    pins.length = live;
+    held.sweepAt = Math.max(8, live * 2);
   }
   pins.push(pin);
 }
 
 function releaseViewPins(ref: ObjectRef<unknown>): void {
-  const pins = viewPins.get(ref);
-  if (!pins) return;
+  const held = viewPins.get(ref);
+  if (!held) return;
   viewPins.delete(ref);
-  for (const p of pins) p.release();
+  for (const p of held.pins) p.release();
 }
 
 /** Options of ObjectRef.release(). */

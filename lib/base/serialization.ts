@@ -355,6 +355,14 @@ export function serialize(value: unknown): Buffer {
 }
 
 /**
+ * Whether values read from `payload` can be views into it (it holds out-of-band sections):
+ * only then must the memory under it stay pinned while they live. Primitives never are.
+ */
+export function hasOutOfBandSections(payload: Buffer): boolean {
+  return payload.length >= 16 && payload.readUInt32LE(0) === MAGIC && payload.readUInt32LE(4) > 0;
+}
+
+/**
  * Reads a payload. Out-of-band views point into `payload` itself: when it is a
  * view of the shared-memory store, nothing is copied.
  */

@@ -6,7 +6,7 @@
 import { abortedError, GetTimeoutError, InvalidArgumentError } from '../base/errors.js';
 import { ownerHexOf } from '../base/ids.js';
 import { holdViewPin, ObjectRef } from '../base/object-ref.js';
-import { deserialize } from '../base/serialization.js';
+import { deserialize, hasOutOfBandSections } from '../base/serialization.js';
 import { ERROR_META, failureToError, type ReceivedErrorRecord } from '../protocol/error-record.js';
 import { isStoreFull, type ObjectBuffer, ObjectId } from '../store/index.js';
 import type { Backend } from './backend.js';
@@ -125,12 +125,12 @@ export class Getter {
   }
 
   private readStoreObject(obj: ObjectBuffer, ref?: ObjectRef<unknown>): unknown {
-    const outOfBand = obj.data.length >= 8 ? obj.data.readUInt32LE(4) : 0;
+    const outOfBand = hasOutOfBandSections(obj.data);
     const isError = obj.metadata.length > 0 && obj.metadata.equals(ERROR_META);
     const value = deserialize(obj.data);
     // Values with zero-copy views keep the pin until those views are collected, or until the
     // ref they were read through is released (ref.release(), `using`).
-    if (outOfBand === 0) obj.release();
+    if (!outOfBand) obj.release();
     else if (ref) holdViewPin(ref, obj.pin); // the pin, not obj: holding obj.data would keep the views alive
     if (isError) throw failureToError(value as ReceivedErrorRecord);
     return value;
