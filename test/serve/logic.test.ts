@@ -22,6 +22,18 @@ function seq(...xs: number[]): () => number {
   return () => xs[i++ % xs.length]!;
 }
 
+/** A seeded uniform generator in [0, 1) (mulberry32): the same draws every run. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 describe('router: power of two choices', () => {
   test('of the two replicas drawn, the one with fewer requests in flight is taken', () => {
     const r = new ReplicaRouter({ maxOngoing: 10, maxQueued: -1 }, seq(0, 0.5));
@@ -34,10 +46,17 @@ describe('router: power of two choices', () => {
   });
 
   test('the load spreads evenly over many requests', () => {
-    const r = new ReplicaRouter({ maxOngoing: 1000, maxQueued: -1 });
-    r.update([rep('a'), rep('b'), rep('c'), rep('d')]);
-    for (let i = 0; i < 400; i++) r.acquire();
-    for (const id of ['a', 'b', 'c', 'd']) expect(Math.abs(r.ongoing(id) - 100)).toBeLessThanOrEqual(2);
+    // Seeded, so the test is the same every run: two random choices leave a replica off
+    // the even share by 3 or 4 now and then (about 1 run in 200), a single one by ~10.
+    const spread = (seed: number) => {
+      const r = new ReplicaRouter({ maxOngoing: 1000, maxQueued: -1 }, seededRandom(seed));
+      r.update([rep('a'), rep('b'), rep('c'), rep('d')]);
+      for (let i = 0; i < 400; i++) r.acquire();
+      return Math.max(...['a', 'b', 'c', 'd'].map((id) => Math.abs(r.ongoing(id) - 100)));
+    };
+    const worst = Array.from({ length: 200 }, (_, seed) => spread(seed + 1));
+    expect(Math.max(...worst)).toBeLessThanOrEqual(4);
+    expect(worst.filter((d) => d <= 2).length).toBeGreaterThanOrEqual(190);
   });
 
   test('replicas on the caller node are preferred while they have room', () => {
