@@ -2,6 +2,8 @@
 // queue and its limit), the autoscaling policy, the rolling-update plan, serve.batch, and the
 // checks of deployment options. No processes: these run in a few milliseconds.
 import { describe, expect, test, vi } from 'vitest';
+// The same draws every run (mulberry32, as sunray/data's shuffles use).
+import { seededRandom } from '../../dist/data/table-ops.js';
 import {
   averageLoad,
   decideReplicas,
@@ -20,18 +22,6 @@ const rep = (id: string, nodeId = 'n1') => ({ id, nodeId });
 function seq(...xs: number[]): () => number {
   let i = 0;
   return () => xs[i++ % xs.length]!;
-}
-
-/** A seeded uniform generator in [0, 1) (mulberry32): the same draws every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('router: power of two choices', () => {
