@@ -5,7 +5,7 @@
 // exits: sunray shut down, pools, Ray and child processes closed.
 
 import { fileURLToPath } from 'node:url';
-import { onCleanup, runCleanups } from './harness/cleanup.js';
+import { onCleanup, runCleanups, runRowsDone } from './harness/cleanup.js';
 import { machineInfo } from './harness/machine.js';
 import {
   header,
@@ -174,7 +174,7 @@ async function main(): Promise<number> {
   };
   const gc = (globalThis as { gc?: () => void }).gc;
 
-  for (const b of runOrder) {
+  for (const [i, b] of runOrder.entries()) {
     process.stdout.write(`  ${b.name} ... `);
     const t0 = performance.now();
     const row: RowResult = {
@@ -252,6 +252,8 @@ async function main(): Promise<number> {
           `${h?.seconds ? ` (${h.seconds} s${idle.length ? `; ${idle.join(', ')}` : ''})` : idle.length ? ` (${idle.join(', ')})` : ''}`,
       );
     }
+    const left = new Set(runOrder.slice(i + 1).map((n) => n.name));
+    for (const f of await runRowsDone(left)) console.error(`cleanup failed: ${f}`);
     gc?.();
   }
   await ray?.close();

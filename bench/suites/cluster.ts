@@ -4,7 +4,7 @@
 
 import { PISCINA_ASYNC } from '../baselines/pools.js';
 import { openTcpStream, TCP, TRANSFER_BYTES } from '../baselines/tcp.js';
-import { onCleanup } from '../harness/cleanup.js';
+import { onCleanup, onRowsDone } from '../harness/cleanup.js';
 import { timesBaseline } from '../harness/goals.js';
 import { testing } from '../harness/sunray.js';
 import { rate, ratePaired } from '../harness/timing.js';
@@ -16,6 +16,9 @@ import { sunrayDefs } from './defs.js';
 /** What differs on the Ray side (--vs-ray, bench/ray/python/two_nodes.py). */
 const TWO_NODES_NOTE =
   "Ray: two nodes of ray.cluster_utils.Cluster on this machine (a 1-CPU second node), its arenas not prefaulted but warmed by two untimed transfers, as sunray's";
+
+const TRANSFER_ROW = '1 GiB object between two nodes';
+const TASKS_ROW = 'tasks across 2 nodes';
 
 let nodes: Promise<{ api: any; secondNode: Record<string, number> }> | undefined;
 
@@ -34,7 +37,19 @@ async function startTwoNodes(): Promise<{ api: any; secondNode: Record<string, n
   }
   const { api } = await sunrayDefs();
   const cluster = new Cluster();
-  onCleanup('cluster', () => cluster.shutdown?.());
+  let stopped: Promise<unknown> | undefined;
+  const stop = () => {
+    stopped ??= Promise.resolve(cluster.shutdown?.());
+    return stopped;
+  };
+  onCleanup('cluster', stop);
+  // The second node (1 CPU) goes once both rows have run: left up, it would lend its CPU to
+  // every later row (tune's trials, data's tasks and serve's replicas would run 3 at a time
+  // on this machine's 2 cores).
+  onRowsDone([TRANSFER_ROW, TASKS_ROW], 'the second node', async () => {
+    await stop();
+    nodes = undefined;
+  });
   if (typeof cluster.addNode !== 'function') {
     throw new SkipError('sunray/testing Cluster has no addNode(); cluster API shape unknown');
   }
@@ -63,12 +78,12 @@ async function startTwoNodes(): Promise<{ api: any; secondNode: Record<string, n
 
 export const clusterBenchmarks: Benchmark[] = [
   {
-    name: '1 GiB object between two nodes',
+    name: TRANSFER_ROW,
     group: 'cluster',
     kind: 'sunray',
     shape:
       'put 1 GiB on the driver node (off the clock), then a task pinned to the other node reads its length; GB/s',
-    vsRay: rayScript('two_nodes.py', '1 GiB object between two nodes', {
+    vsRay: rayScript('two_nodes.py', TRANSFER_ROW, {
       scale: 1 / 1000, // the script counts MB/s
       note: TWO_NODES_NOTE,
     }),
@@ -105,11 +120,11 @@ export const clusterBenchmarks: Benchmark[] = [
     },
   },
   {
-    name: 'tasks across 2 nodes',
+    name: TASKS_ROW,
     group: 'cluster',
     kind: 'sunray',
     shape: '1000 small tasks pinned to the second node, submitted then got; tasks/s',
-    vsRay: rayScript('two_nodes.py', 'tasks across 2 nodes', { note: TWO_NODES_NOTE }),
+    vsRay: rayScript('two_nodes.py', TASKS_ROW, { note: TWO_NODES_NOTE }),
     baselines: [{ name: PISCINA_ASYNC }],
     async run(ctx) {
       const { api, secondNode } = await twoNodes();
