@@ -1,6 +1,5 @@
 // What the actors waiting on this node add to its load, for heartbeats and `sunray status`:
 // how many wait, those the node can never place, and those held back by the process cap.
-import { groupOfDemand } from '../protocol/placement-group.js';
 import { classKey } from '../protocol/resources.js';
 import type { ActorRec } from './actor-record.js';
 import type { NodeResources } from './resource-pool.js';
@@ -34,7 +33,7 @@ export function waitingActorsLoad<W extends WorkerSlot>(
     if (a.state === 'dead') continue;
     pending++;
     // Its group's bundles are the demand, not the actor (counted by the group's keeper).
-    const inGroup = groupOfDemand(a.placeDemand) !== undefined;
+    const inGroup = a.group !== undefined;
     const ok = inGroup || resources.feasible(a.placeDemand);
     if (!inGroup) {
       const by = ok ? feasible : infeasible;

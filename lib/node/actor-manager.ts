@@ -11,7 +11,6 @@ import { deserialize } from '../base/serialization.js';
 import { debug, warn } from '../base/warnings.js';
 import type { ActorRegistration } from '../protocol/actor-options.js';
 import { type OwnedWorkEvent, reportEvent, type SunrayEventMap } from '../protocol/events.js';
-import { groupOfDemand } from '../protocol/placement-group.js';
 import { specKey, type TaskSpec, withSpec } from '../protocol/spec.js';
 import type { ActorStateRow } from '../protocol/state-rows.js';
 import { DoneStatus } from '../protocol/worker-messages.js';
@@ -134,7 +133,7 @@ export class ActorManager<W extends WorkerSlot> {
     if (a.name) this.names.add(a.namespace, a.name, hex);
     this.tasks.set(t);
     this.waiting.push(a);
-    const group = groupOfDemand(a.placeDemand);
+    const group = a.group;
     if (group !== undefined && this.resources.bundles.removed(group)) this.end(a, groupGone(group), true);
     else if (group === undefined && !this.resources.feasible(a.placeDemand)) {
       warn(
@@ -584,8 +583,7 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** Placement group `pg` was removed: its actors here die for good (PlacementGroupRemovedError). */
   failGroup(pg: string): void {
-    for (const a of this.actors.values())
-      if (groupOfDemand(a.placeDemand) === pg) this.end(a, groupGone(pg), true);
+    for (const a of this.actors.values()) if (a.group === pg) this.end(a, groupGone(pg), true);
   }
 }
 

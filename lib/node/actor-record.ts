@@ -10,6 +10,7 @@ import {
   type HandleHints,
   restartBudget,
 } from '../protocol/actor-options.js';
+import { groupOfDemand } from '../protocol/placement-group.js';
 import type { Demand } from '../protocol/resources.js';
 import type { FunctionDef, TaskSpec } from '../protocol/spec.js';
 import type { NamedActor } from './cluster-hooks.js';
@@ -39,6 +40,11 @@ export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
   holdDemand: Demand;
   /** What it takes to be placed (what it asked for, else one CPU). */
   placeDemand: Demand;
+  /**
+   * The placement group whose bundle resources placeDemand asks for, if any: read once here,
+   * since a group's removal looks at every actor of the node.
+   */
+  group: string | undefined;
   grant: Grant | null;
   /** Calls waiting for it to be alive (placed, constructed, restarted). */
   pending: Deque<TaskEntry<W>>;
@@ -63,6 +69,7 @@ export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
 /** A new actor's record, from its ActorCreate entry (t) and its class: pending, not placed yet. */
 export function newActorRec<W extends WorkerSlot>(t: TaskEntry<W>, def: FunctionDef): ActorRec<W> {
   const opts = decodeActorOptions(t.spec.method);
+  const placeDemand = actorPlaceDemand(opts, t.spec.demand);
   return {
     id: t.spec.actorId,
     hex: t.spec.actorId.toString('hex'),
@@ -77,7 +84,8 @@ export function newActorRec<W extends WorkerSlot>(t: TaskEntry<W>, def: Function
     namespace: opts.namespace,
     detached: opts.detached,
     holdDemand: actorHoldDemand(opts, t.spec.demand),
-    placeDemand: actorPlaceDemand(opts, t.spec.demand),
+    placeDemand,
+    group: groupOfDemand(placeDemand),
     grant: null,
     pending: new Deque(),
     running: 0,
