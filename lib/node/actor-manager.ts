@@ -21,6 +21,7 @@ import { ActorNames } from './actor-names.js';
 import { type ActorRec, namedOf, newActorRec } from './actor-record.js';
 import { SPILL_CHECK_MS, spillWaitingActors } from './actor-spillback.js';
 import type { ClusterHooks } from './cluster-hooks.js';
+import { GroupActors } from './group-actors.js';
 import type { ResultSink } from './owner-router.js';
 import type { NodeResources } from './resource-pool.js';
 import { SharedHosts } from './shared-hosts.js';
@@ -40,6 +41,8 @@ const RESOLVED = Promise.resolve();
  */
 export class ActorManager<W extends WorkerSlot> {
   private readonly actors = new Map<string, ActorRec<W>>();
+  /** Those placed in a placement group's bundles, by group: its removal ends them. */
+  private readonly groupActors = new GroupActors<ActorRec<W>>();
   /** Their names, and the aliases getIfExists handed out. */
   private readonly names = new ActorNames(
     (hex) => this.actors.get(hex),
@@ -135,7 +138,8 @@ export class ActorManager<W extends WorkerSlot> {
     this.waiting.push(a);
     const group = a.group;
     if (group !== undefined && this.resources.bundles.removed(group)) this.end(a, groupGone(group), true);
-    else if (group === undefined && !this.resources.feasible(a.placeDemand)) {
+    else if (group !== undefined) this.groupActors.add(group, a);
+    else if (!this.resources.feasible(a.placeDemand)) {
       warn(
         'SUNRAY_INFEASIBLE',
         `actor ${a.className} needs ${JSON.stringify(a.placeDemand)} to be placed but this node has ` +
@@ -583,7 +587,7 @@ export class ActorManager<W extends WorkerSlot> {
 
   /** Placement group `pg` was removed: its actors here die for good (PlacementGroupRemovedError). */
   failGroup(pg: string): void {
-    for (const a of this.actors.values()) if (a.group === pg) this.end(a, groupGone(pg), true);
+    for (const a of this.groupActors.take(pg)) this.end(a, groupGone(pg), true);
   }
 }
 
