@@ -24,14 +24,16 @@ describe('serve across two nodes', () => {
   test('replicas on both nodes, a proxy per node, requests reach both through either proxy', async () => {
     const Where = serve.deployment(
       class Where {
-        fetch() {
+        async fetch(req: Request) {
+          // ?hold keeps the request 100 ms, so that a burst fills the replica's 2 slots.
+          if (new URL(req.url).searchParams.has('hold')) await new Promise((r) => setTimeout(r, 100));
           return new Response(String(process.pid));
         }
         pid() {
           return process.pid;
         }
       },
-      { numReplicas: 2, actorOptions: { schedulingStrategy: 'SPREAD' } },
+      { numReplicas: 2, maxOngoingRequests: 2, actorOptions: { schedulingStrategy: 'SPREAD' } },
     );
     const h = await serve.run(Where.bind(), { name: 'where', port: 0 });
     const st = await serve.status();
@@ -58,10 +60,13 @@ describe('serve across two nodes', () => {
         const r = await request(`http://127.0.0.1:${p.port}/`);
         seen.add(nodeOf.get(await r.body.text())!);
       }
-      // Each proxy prefers replicas on its own node while they have room, but a burst
-      // of concurrent requests overflows to the other node.
+      // Each proxy prefers replicas on its own node while they have room, but a burst of
+      // concurrent requests held 100 ms each fills the local replica's 2 slots and overflows
+      // to the other node (without the hold, a quick replica could take the burst alone).
       const burst = await Promise.all(
-        Array.from({ length: 30 }, () => request(`http://127.0.0.1:${p.port}/`).then((r) => r.body.text())),
+        Array.from({ length: 30 }, () =>
+          request(`http://127.0.0.1:${p.port}/?hold`).then((r) => r.body.text()),
+        ),
       );
       for (const b of burst) seen.add(nodeOf.get(b)!);
       expect(seen.size).toBe(2);
