@@ -46,7 +46,7 @@ export class StateQueries {
     if (this.headTables) return this.headTables.jobs();
     const c = this.headConn();
     if (!c || c.closed) throw new Error('the head is not reachable; try again once this node rejoined it');
-    const rows = await withDeadline(rowsOf(c, { t: 'stateQuery', kind: 'jobs', cluster: false }));
+    const rows = await within(rowsOf(c, { t: 'stateQuery', kind: 'jobs', cluster: false }), ANSWER_MS);
     if (!rows) throw new Error(`the head did not answer a jobs query within ${ANSWER_MS} ms`);
     return rows as JobStateRow[];
   }
@@ -73,11 +73,12 @@ export class StateQueries {
 
   /** A node's answer to a stateQuery within ANSWER_MS (undefined: it could not be asked, or was silent). */
   private askNode(nodeId: string, m: Message): Promise<unknown[] | undefined> {
-    return withDeadline(
+    return within(
       this.peers
         .peer(nodeId)
         .then((conn) => rowsOf(conn, m))
         .catch(() => undefined),
+      ANSWER_MS,
     );
   }
 
@@ -129,11 +130,6 @@ export class StateQueries {
     const { rows, unreachable } = await this.gather(kind);
     answer(rows, unreachable);
   }
-}
-
-/** What p gives within ANSWER_MS, else undefined. */
-function withDeadline<T>(p: Promise<T | undefined>): Promise<T | undefined> {
-  return within(p, ANSWER_MS);
 }
 
 /** The rows a connection answers a stateQuery with (undefined: an error, or not rows). */

@@ -4,6 +4,7 @@
 // each node when a query comes (their state changes too often to ship). A node asked for
 // tasks ships what it holds first, on the same connection as its question, so its own
 // tasks are in the answer; other nodes' records arrive within a second.
+import { within } from '../base/deadline.js';
 import type { TaskEventRecorder, TaskEventsDropped, TaskRowsAnswer } from '../node/task-events.js';
 import type { RowSelection } from '../protocol/state-rows.js';
 import type { TaskRecord, TaskStateRow } from '../protocol/task-events.js';
@@ -52,18 +53,13 @@ export class TaskEventsLink {
     const c = this.headConn();
     if (!c || c.closed) throw new Error('the head is not reachable; try again once this node rejoined it');
     const selectionJson = JSON.stringify({ filters: sel.filters ?? [], limit: sel.limit });
-    let timer: NodeJS.Timeout | undefined;
-    const answer = await Promise.race([
+    const answer = await within(
       new Promise<Parsed | Error>((resolve) =>
         c.requestCb({ t: 'stateQuery', kind: 'tasks', cluster: false, selectionJson }, resolve),
       ),
-      new Promise<Error>((resolve) => {
-        timer = setTimeout(
-          () => resolve(new Error(`the head did not answer within ${ANSWER_MS} ms`)),
-          ANSWER_MS,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+      ANSWER_MS,
+    );
+    if (answer === undefined) throw new Error(`the head did not answer within ${ANSWER_MS} ms`);
     if (answer instanceof Error) throw answer;
     if (answer.msg.t !== 'stateRows') throw new Error(`the head answered a task query with ${answer.msg.t}`);
     const dropped = JSON.parse(answer.msg.extraJson || '{"tasks":0,"events":0}') as TaskEventsDropped;

@@ -41,8 +41,9 @@ export interface ActorRec<W extends WorkerSlot = WorkerSlot> {
   /** What it takes to be placed (what it asked for, else one CPU). */
   placeDemand: Demand;
   /**
-   * The placement group whose bundle resources placeDemand asks for, if any: read once here,
-   * since a group's removal looks at every actor of the node.
+   * The placement group whose bundle resources placeDemand asks for, if any: read once here
+   * rather than parsed out of placeDemand's resource names each time (the waiting load asks at
+   * every heartbeat).
    */
   group: string | undefined;
   grant: Grant | null;
