@@ -3,6 +3,9 @@
 // searcher, the scheduler and the stop criteria, and acts on their decisions (stop, pause, PBT's
 // exploit), retrying failed trials up to maxFailures. Replies from the actors arrive as events;
 // each run of a trial has an epoch, so a reply from a run that was stopped or replaced is ignored.
+// Files are written once a turn's calls have gone out (flushWrites): a reply's handling ends in
+// the next trial's call, which leaves at the end of the turn, so writing the finished trial's
+// results before it would keep the actor idle for the length of the writes.
 
 import { rm } from 'node:fs/promises';
 import * as sunray from '../index.js';
@@ -120,6 +123,9 @@ export class TuneController implements TrialRunnerView {
   private readonly waiting = new Map<string, Trial>();
   private readonly running = new Map<Trial, RunState>();
   private readonly loggers = new Map<Trial, TrialLogger>();
+  /** Loggers written to since the last flushWrites, and those of ended trials, to close then. */
+  private readonly unflushed = new Set<TrialLogger>();
+  private ended: TrialLogger[] = [];
   private readonly epochs = new Map<Trial, number>();
   private readonly inflight = new Set<Promise<unknown>>();
   private events: Event[] = [];
@@ -190,6 +196,7 @@ export class TuneController implements TrialRunnerView {
               'a custom searcher that returns undefined until a trial completes must not do so when none runs',
           );
         }
+        if (this.unflushed.size > 0 || this.ended.length > 0) await this.flushWrites();
         const ev = await this.nextEvent();
         const t1 = performance.now();
         this.handle(ev);
@@ -200,6 +207,7 @@ export class TuneController implements TrialRunnerView {
       await Promise.allSettled([...this.inflight]);
     } finally {
       this.o.pool.shutdown();
+      for (const l of this.ended) l.close();
       for (const l of this.loggers.values()) l.close();
       this.loggers.clear();
       this.o.storage.log({ e: 'done', at: new Date().toISOString() });
@@ -208,6 +216,19 @@ export class TuneController implements TrialRunnerView {
       this.stats.actorsStarted = this.o.pool.started;
       this.o.reporter.end(this);
     }
+  }
+
+  /** Writes the turn's results and journal lines once its calls have left (a macrotask later). */
+  private async flushWrites(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const t0 = performance.now();
+    // Results first: a journal that says a trial ended has its last result on disk.
+    for (const l of this.unflushed) l.flush();
+    this.unflushed.clear();
+    for (const l of this.ended) l.close();
+    this.ended = [];
+    this.o.storage.flush();
+    this.stats.driverMs += performance.now() - t0;
   }
 
   private nextEvent(): Promise<Event> {
@@ -276,6 +297,7 @@ export class TuneController implements TrialRunnerView {
     const t = new Trial(id, index, config, `${this.o.def.name}_${id}`, dirName, path);
     const logger = new TrialLogger(path, true);
     logger.writeParams(config);
+    this.unflushed.add(logger);
     this.loggers.set(t, logger);
     this.o.storage.log({ e: 'trial', id, index, config, dir: dirName });
     this.trials.push(t);
@@ -392,7 +414,9 @@ export class TuneController implements TrialRunnerView {
       config: t.config,
     };
     if (checkpoint) r.checkpoint_dir_name = this.persist(t, checkpoint, r);
-    this.logger(t).write(r);
+    const logger = this.logger(t);
+    logger.write(r);
+    this.unflushed.add(logger);
     const result = r as TrialResult;
     t.recordResult(result);
     this.o.searcher.onTrialResult(t.trialId, result);
@@ -499,7 +523,7 @@ export class TuneController implements TrialRunnerView {
     t.status = status;
     this.waiting.delete(t.trialId);
     const l = this.loggers.get(t);
-    l?.close();
+    if (l) this.ended.push(l);
     this.loggers.delete(t);
     this.o.storage.log({
       e: 'status',

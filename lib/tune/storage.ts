@@ -3,6 +3,9 @@
 // appended line by line, so a driver killed at any moment leaves an exact record), and one
 // directory per trial with params.json, result.json (JSON lines), progress.csv, error.txt and
 // checkpoint_NNNNNN/ directories. Directories are created 0700, files O_EXCL|O_NOFOLLOW.
+// Journal lines and result lines are kept in memory until flush(): the controller writes them
+// after the turn's calls to the trial actors have gone out, so an actor never waits on a disk
+// write to start its next trial (a file created on this ext4 disk takes 0.1-0.7 ms).
 import {
   closeSync,
   constants,
@@ -111,6 +114,8 @@ export class ExperimentStorage {
   /** storagePath/name. */
   readonly path: string;
   private journalFd: number | undefined;
+  /** Journal lines logged since the last flush. */
+  private journal = '';
 
   private constructor(path: string) {
     this.path = path;
@@ -165,9 +170,17 @@ export class ExperimentStorage {
     return JSON.parse(readFileSync(join(this.path, 'tuner.json'), 'utf8'));
   }
 
-  /** Appends a journal line (one write: a killed driver leaves whole lines). */
+  /** Adds a journal line, written by the next flush() (or close()). */
   log(ev: JournalEvent): void {
-    if (this.journalFd !== undefined) writeAll(this.journalFd, `${JSON.stringify(ev)}\n`);
+    if (this.journalFd !== undefined) this.journal += `${JSON.stringify(ev)}\n`;
+  }
+
+  /** Appends the lines logged since the last flush (one write: a killed driver tears at most the last). */
+  flush(): void {
+    if (this.journal === '' || this.journalFd === undefined) return;
+    const text = this.journal;
+    this.journal = '';
+    writeAll(this.journalFd, text);
   }
 
   /** The journal's events, a torn last line left out. */
@@ -234,6 +247,7 @@ export class ExperimentStorage {
   }
 
   close(): void {
+    this.flush();
     if (this.journalFd !== undefined) closeSync(this.journalFd);
     this.journalFd = undefined;
   }
@@ -263,11 +277,17 @@ function csvField(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** A trial's result files: params.json, result.json (JSON lines) and progress.csv (header from the first result). */
+/**
+ * A trial's result files: params.json, result.json (JSON lines) and progress.csv (header from
+ * the first result). What is written stays in memory until flush() (or close()).
+ */
 export class TrialLogger {
   /** result.json's and progress.csv's descriptors, once the first result opened them. */
   private fds: { json: number; csv: number } | undefined;
   private header: string[] | undefined;
+  private params: string | undefined;
+  /** Results written since the last flush. */
+  private results: Record<string, unknown>[] = [];
 
   /** fresh: a new trial's directory, where no result file exists yet (saves the checks). */
   constructor(
@@ -277,7 +297,7 @@ export class TrialLogger {
 
   /** Writes params.json (the trial's config). */
   writeParams(config: unknown): void {
-    writeNewFile(join(this.dir, 'params.json'), `${JSON.stringify(config, null, 2)}\n`);
+    this.params = `${JSON.stringify(config, null, 2)}\n`;
   }
 
   private open(): { json: number; csv: number } {
@@ -300,16 +320,31 @@ export class TrialLogger {
 
   /** Appends a result to result.json and progress.csv. */
   write(result: Record<string, unknown>): void {
-    const fds = this.fds ?? this.open();
-    writeAll(fds.json, `${JSON.stringify(result)}\n`);
-    const flat = flatten(result);
-    let text = '';
-    if (!this.header) {
-      this.header = Object.keys(flat);
-      text = `${this.header.map(csvField).join(',')}\n`;
+    this.results.push(result);
+  }
+
+  /** Writes what was written since the last flush. */
+  flush(): void {
+    if (this.params !== undefined) {
+      writeNewFile(join(this.dir, 'params.json'), this.params);
+      this.params = undefined;
     }
-    text += `${this.header.map((k) => csvField(flat[k])).join(',')}\n`;
-    writeAll(fds.csv, text);
+    if (this.results.length === 0) return;
+    const fds = this.fds ?? this.open();
+    let json = '';
+    let csv = '';
+    for (const result of this.results) {
+      json += `${JSON.stringify(result)}\n`;
+      const flat = flatten(result);
+      if (!this.header) {
+        this.header = Object.keys(flat);
+        csv += `${this.header.map(csvField).join(',')}\n`;
+      }
+      csv += `${this.header.map((k) => csvField(flat[k])).join(',')}\n`;
+    }
+    this.results = [];
+    writeAll(fds.json, json);
+    writeAll(fds.csv, csv);
   }
 
   /** Writes error.txt (the last error, with its stack). */
@@ -320,6 +355,7 @@ export class TrialLogger {
   }
 
   close(): void {
+    this.flush();
     if (this.fds) {
       closeSync(this.fds.json);
       closeSync(this.fds.csv);
