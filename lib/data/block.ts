@@ -139,6 +139,31 @@ export function columnsOf(table: arrow.Table): Record<string, ArrayLike<unknown>
   return out;
 }
 
+/**
+ * columnsOf, each column converted when it is first read (then a plain property): a function
+ * that reads two columns of four does not pay for the others (a utf8 column becomes an array
+ * of strings, an int64 one a Float64Array: most of addColumn's cost on the CSV benchmark).
+ * Assigning or deleting a column works as on a plain object.
+ */
+export function lazyColumnsOf(table: arrow.Table): Record<string, ArrayLike<unknown>> {
+  const out: Record<string, ArrayLike<unknown>> = {};
+  const settle = (name: string, value: unknown) =>
+    Object.defineProperty(out, name, { value, writable: true, enumerable: true, configurable: true });
+  table.schema.fields.forEach((f, j) => {
+    Object.defineProperty(out, f.name, {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        const v = columnValues(must(table.getChildAt(j)));
+        settle(f.name, v);
+        return v;
+      },
+      set: (v: unknown) => settle(f.name, v),
+    });
+  });
+  return out;
+}
+
 /** The wider of two column types for joining blocks (int and float: float64), or undefined. */
 function unifyType(a: arrow.DataType, b: arrow.DataType): arrow.DataType | undefined {
   if (a.typeId === arrow.Type.Null) return b;

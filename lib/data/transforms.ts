@@ -5,7 +5,7 @@
 
 import * as arrow from 'apache-arrow';
 import { type BatchFormat, tableFromBatch, tableFromRows, toBatch } from './batch.js';
-import { concatTables, type Row, rowsOf } from './block.js';
+import { concatTables, lazyColumnsOf, type Row, rowsOf } from './block.js';
 import { at, must } from './checked.js';
 import { SchemaMismatchError } from './errors.js';
 import { type FnSpec, loadFn } from './fn-spec.js';
@@ -175,7 +175,7 @@ export async function applyTransforms(
       case 'addColumn': {
         const fn = (await loadFn(t.fn)) as (b: unknown) => unknown;
         const table = asTable(cur);
-        const col = await fn(toBatch(table, 'columns'));
+        const col = await fn(lazyColumnsOf(table));
         const added = tableFromBatch({ [t.name]: col }, `addColumn('${t.name}') function`);
         if (added.numRows !== table.numRows) {
           throw new SchemaMismatchError(

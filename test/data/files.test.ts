@@ -52,6 +52,29 @@ describe('sunray/data files', () => {
     expect(await data.readCsv(join(csvDir, 'part-[01].csv')).count()).toBe(250);
   });
 
+  test('a CSV read in several parts: a column whole in the first and fractional later is float64', async () => {
+    // About 3 MiB of text: parsed in parts of about 1 MiB, each typed over its own values,
+    // then unified. addColumn's function reads two of the four columns.
+    const n = 150_000;
+    const lines = ['id,v,label,w'];
+    for (let i = 0; i < n; i++) lines.push(`${i},${i < n / 2 ? i : i + 0.5},row-${i % 7},${i % 3}`);
+    const path = join(dir, 'parts.csv');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    expect(readFileSync(path).length).toBeGreaterThan(2.5 * 1024 * 1024);
+    const ds = data.readCsv(path).addColumn('sum', (b) => {
+      const out = new Float64Array(b.v.length);
+      for (let i = 0; i < out.length; i++) out[i] = Number(b.v[i]) + Number(b.w[i]);
+      return out;
+    });
+    const got = await ds.takeAll();
+    expect(got).toHaveLength(n);
+    for (const i of [0, 1, n / 2 - 1, n / 2, n - 1]) {
+      const v = i < n / 2 ? i : i + 0.5;
+      expect(got[i]).toEqual({ id: i, v, label: `row-${i % 7}`, w: i % 3, sum: v + (i % 3) });
+    }
+    expect(String((await ds.schema()).fields.find((f) => f.name === 'v')?.type)).toBe('Float64');
+  });
+
   test('Parquet written by hyparquet-writer reads as the same rows', async () => {
     const buf = parquetWriteBuffer({
       columnData: [

@@ -6,7 +6,14 @@ import * as arrow from 'apache-arrow';
 import { describe, expect, test } from 'vitest';
 import { aggName, finishPartials, partialOf } from '../../dist/data/aggregate.js';
 import { tableFromBatch, tableFromRows } from '../../dist/data/batch.js';
-import { concatTables, decodeBlock, encodeBlock, rowsOf, unifySchemas } from '../../dist/data/block.js';
+import {
+  concatTables,
+  decodeBlock,
+  encodeBlock,
+  lazyColumnsOf,
+  rowsOf,
+  unifySchemas,
+} from '../../dist/data/block.js';
 import { mayStart, OutputEstimator, shareOf } from '../../dist/data/budget.js';
 import { planPartitions, planSlices } from '../../dist/data/exec/partitioning.js';
 import { canFuse, fuse } from '../../dist/data/fusion.js';
@@ -293,5 +300,41 @@ describe('blocks and batches', () => {
     expect(globToRegExp('/d/**/*.csv').test('/d/x/y/a.csv')).toBe(true);
     expect(globToRegExp('/d/**/*.csv').test('/d/a.csv')).toBe(true);
     expect(globToRegExp('/d/part-[0-9]?.json').test('/d/part-12.json')).toBe(true);
+  });
+});
+
+describe("addColumn's lazy columns", () => {
+  const table = tableFromRows([
+    { n: 1, s: 'a', big: 2 ** 40 },
+    { n: 2, s: 'b', big: 3 },
+  ]);
+
+  test('every column is listed; one is converted when read, as columnsOf converts it', () => {
+    const cols = lazyColumnsOf(table);
+    expect(Object.keys(cols)).toEqual(['n', 's', 'big']);
+    const before = Object.getOwnPropertyDescriptor(cols, 's');
+    expect(before?.get).toBeTypeOf('function');
+    expect(Array.from(cols.s as ArrayLike<unknown>)).toEqual(['a', 'b']);
+    const after = Object.getOwnPropertyDescriptor(cols, 's');
+    expect(after?.get).toBeUndefined();
+    expect(after?.value).toBe(cols.s); // converted once
+    expect(Object.getOwnPropertyDescriptor(cols, 'n')?.get).toBeTypeOf('function'); // not read: not converted
+    expect(Array.from(cols.big as ArrayLike<unknown>)).toEqual([2 ** 40, 3]);
+  });
+
+  test('a column can be replaced, added or deleted as on a plain object', () => {
+    const cols = lazyColumnsOf(table) as Record<string, ArrayLike<unknown>>;
+    cols.n = [10, 20];
+    cols.extra = [true, false];
+    delete cols.s;
+    expect(Object.keys(cols)).toEqual(['n', 'big', 'extra']);
+    expect(
+      tableFromBatch(cols, 'test')
+        .toArray()
+        .map((r) => r.toJSON()),
+    ).toEqual([
+      { n: 10, big: 2 ** 40, extra: true },
+      { n: 20, big: 3, extra: false },
+    ]);
   });
 });
