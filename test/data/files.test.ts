@@ -62,8 +62,10 @@ describe('sunray/data files', () => {
     writeFileSync(path, `${lines.join('\n')}\n`);
     expect(readFileSync(path).length).toBeGreaterThan(2.5 * 1024 * 1024);
     const ds = data.readCsv(path).addColumn('sum', (b) => {
-      const out = new Float64Array(b.v.length);
-      for (let i = 0; i < out.length; i++) out[i] = Number(b.v[i]) + Number(b.w[i]);
+      const v = b.v as ArrayLike<number>;
+      const w = b.w as ArrayLike<number>;
+      const out = new Float64Array(v.length);
+      for (let i = 0; i < out.length; i++) out[i] = Number(v[i]) + Number(w[i]);
       return out;
     });
     const got = await ds.takeAll();
@@ -72,7 +74,8 @@ describe('sunray/data files', () => {
       const v = i < n / 2 ? i : i + 0.5;
       expect(got[i]).toEqual({ id: i, v, label: `row-${i % 7}`, w: i % 3, sum: v + (i % 3) });
     }
-    expect(String((await ds.schema()).fields.find((f) => f.name === 'v')?.type)).toBe('Float64');
+    const schema = await ds.schema();
+    expect(String(schema?.fields.find((f) => f.name === 'v')?.type)).toBe('Float64');
   });
 
   test('Parquet written by hyparquet-writer reads as the same rows', async () => {
