@@ -5,7 +5,7 @@
 // checkpoint_NNNNNN/ directories. Directories are created 0700, files O_EXCL|O_NOFOLLOW.
 // Journal lines and result lines are kept in memory until flush(): the controller writes them
 // after the turn's calls to the trial actors have gone out, so an actor never waits on a disk
-// write to start its next trial (a file created on this ext4 disk takes 0.1-0.7 ms).
+// write to start its next trial (creating a file on a busy ext4 disk took up to ~1 ms here).
 import {
   closeSync,
   constants,
@@ -200,8 +200,8 @@ export class ExperimentStorage {
 
   /**
    * A new trial directory (0700). One that is there already was left by a driver killed after
-   * making it and before journaling its trial (the journal line comes first for anything that
-   * runs in it), so nothing it holds counts: it is replaced. It is inside our own checked
+   * making it and before its trial's journal line was flushed (a turn after the trial's call
+   * went out), so nothing it holds counts: it is replaced. It is inside our own checked
    * directory, so it is ours.
    */
   makeTrialDir(dirName: string): string {
