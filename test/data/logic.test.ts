@@ -20,6 +20,7 @@ import { canFuse, fuse } from '../../dist/data/fusion.js';
 import type { Compute, LogicalOp } from '../../dist/data/plan.js';
 import { parseCsv } from '../../dist/data/sources/csv.js';
 import { globToRegExp } from '../../dist/data/sources/paths.js';
+import { csvPartBytes } from '../../dist/data/sources/readers.js';
 import { compareKeys, sortIndices, take } from '../../dist/data/table-ops.js';
 import { rangeOf } from '../../dist/data/tasks.js';
 
@@ -300,6 +301,24 @@ describe('blocks and batches', () => {
     expect(globToRegExp('/d/**/*.csv').test('/d/x/y/a.csv')).toBe(true);
     expect(globToRegExp('/d/**/*.csv').test('/d/a.csv')).toBe(true);
     expect(globToRegExp('/d/part-[0-9]?.json').test('/d/part-12.json')).toBe(true);
+  });
+});
+
+describe('CSV part sizes', () => {
+  const MiB = 1024 * 1024;
+  test('1 MiB at least, 16 KiB a column, 16 MiB at most', () => {
+    expect(csvPartBytes('a,b,c', {})).toBe(MiB);
+    const wide = Array.from({ length: 100 }, (_, i) => `c${i}`);
+    expect(csvPartBytes(wide.join(','), {})).toBe(100 * 16 * 1024);
+    expect(csvPartBytes(wide.join(';'), { delimiter: ';' })).toBe(100 * 16 * 1024);
+    const widest = Array.from({ length: 5000 }, (_, i) => `c${i}`).join(',');
+    expect(csvPartBytes(widest, {})).toBe(16 * MiB);
+  });
+
+  test('columns are counted as the parser reads the header: a quoted delimiter is no column', () => {
+    const names = Array.from({ length: 80 }, (_, i) => `"x,${i}"`).join(',');
+    expect(parseCsv(`${names}\n`, {}).schema.fields).toHaveLength(80);
+    expect(csvPartBytes(names, {})).toBe(80 * 16 * 1024); // not 160 columns' worth
   });
 });
 

@@ -11,12 +11,15 @@ import { tableFromRows } from '../batch.js';
 import { concatTables } from '../block.js';
 import { must } from '../checked.js';
 import { DataSourceError } from '../errors.js';
-import { parseCsv } from './csv.js';
+import { type CsvOptions, headerNames, parseCsv } from './csv.js';
 import type { FilePiece, ReadTask } from './read-plan.js';
 
-/** A CSV part's text: at least 1 MiB and 16 KiB a column (few rows a part cost per column), at most 16 MiB. */
-function csvPartBytes(headerLine: string, delimiter: string): number {
-  const columns = headerLine.split(delimiter).length;
+/**
+ * A CSV part's text: at least 1 MiB and 16 KiB a column (few rows a part cost per column), at
+ * most 16 MiB. The columns are counted as the parser splits the header (quoted delimiters too).
+ */
+export function csvPartBytes(headerLine: string, csv: CsvOptions): number {
+  const columns = headerNames(headerLine, csv).length;
   return Math.min(16 * 1024 * 1024, Math.max(1024 * 1024, columns * 16 * 1024));
 }
 
@@ -69,9 +72,9 @@ function readCsvPiece(p: FilePiece, task: Extract<ReadTask, { kind: 'csv' }>): a
   let header = p.header;
   const parts: arrow.Table[] = [];
   const multiline = task.csv.newlinesInValues ?? false;
-  const firstLine = header ?? buf.subarray(0, Math.max(buf.indexOf(10), 0)).toString('utf8');
-  const partBytes = csvPartBytes(firstLine, task.csv.delimiter ?? ',');
-  for (const part of multiline ? [buf] : lineParts(buf, partBytes)) {
+  // A value may span lines there, so such a piece is parsed whole: no part size to compute.
+  const firstLine = () => header ?? buf.subarray(0, Math.max(buf.indexOf(10), 0)).toString('utf8');
+  for (const part of multiline ? [buf] : lineParts(buf, csvPartBytes(firstLine(), task.csv))) {
     let text = part.toString('utf8');
     if (header === undefined) {
       // The file's first piece: its first line is the header of every later part.
