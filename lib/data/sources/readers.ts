@@ -73,8 +73,13 @@ function readCsvPiece(p: FilePiece, task: Extract<ReadTask, { kind: 'csv' }>): a
   const parts: arrow.Table[] = [];
   const multiline = task.csv.newlinesInValues ?? false;
   // A value may span lines there, so such a piece is parsed whole: no part size to compute.
-  const firstLine = () => header ?? buf.subarray(0, Math.max(buf.indexOf(10), 0)).toString('utf8');
-  for (const part of multiline ? [buf] : lineParts(buf, csvPartBytes(firstLine(), task.csv))) {
+  const pieces = multiline
+    ? [buf]
+    : lineParts(
+        buf,
+        csvPartBytes(header ?? buf.subarray(0, Math.max(buf.indexOf(10), 0)).toString('utf8'), task.csv),
+      );
+  for (const part of pieces) {
     let text = part.toString('utf8');
     if (header === undefined) {
       // The file's first piece: its first line is the header of every later part.
