@@ -76,20 +76,8 @@ function once(
   higherIsBetter: boolean,
   notes: string[],
   extra: Measurement['extra'],
-  paired?: Measurement['paired'],
 ): Measurement {
-  const m: Measurement = {
-    median: value,
-    min: value,
-    max: value,
-    runs: [value],
-    unit,
-    higherIsBetter,
-    notes,
-    extra,
-  };
-  if (paired) m.paired = paired;
-  return m;
+  return { median: value, min: value, max: value, runs: [value], unit, higherIsBetter, notes, extra };
 }
 
 /** Ray Tune on the same trainable: bench/ray/python/tune_rf.py (its docstring says how). */
@@ -199,25 +187,27 @@ export const tuneBenchmarks: Benchmark[] = [
         resourcesPerTrial: { cpu: 1 },
         numSamples: samples(ctx),
       });
-      return once(
-        x.trials / x.seconds,
-        'trials/s',
-        true,
-        [
-          `${x.trials} trials in ${x.seconds.toFixed(1)} s on ${x.slots} slots, best accuracy ${x.analysis.bestResult.accuracy.toFixed(3)}`,
-          `per-trial overhead ${x.overheadMs.toFixed(2)} ms (slot time beyond the trial's own ${((x.trainS / x.trials) * 1000).toFixed(1)} ms)`,
-          `one process just before: ${serial.median.toFixed(2)} trials/s`,
-        ],
-        {
-          seconds: x.seconds,
-          trials: x.trials,
-          slots: x.slots,
-          overheadMs: x.overheadMs,
-          driverMsPerTrial: x.stats.driverMs / x.trials,
-          actorsStarted: x.stats.actorsStarted,
-        },
-        { [RF_SERIAL]: serial },
-      );
+      return {
+        ...once(
+          x.trials / x.seconds,
+          'trials/s',
+          true,
+          [
+            `${x.trials} trials in ${x.seconds.toFixed(1)} s on ${x.slots} slots, best accuracy ${x.analysis.bestResult.accuracy.toFixed(3)}`,
+            `per-trial overhead ${x.overheadMs.toFixed(2)} ms (slot time beyond the trial's own ${((x.trainS / x.trials) * 1000).toFixed(1)} ms)`,
+            `one process just before: ${serial.median.toFixed(2)} trials/s`,
+          ],
+          {
+            seconds: x.seconds,
+            trials: x.trials,
+            slots: x.slots,
+            overheadMs: x.overheadMs,
+            driverMsPerTrial: x.stats.driverMs / x.trials,
+            actorsStarted: x.stats.actorsStarted,
+          },
+        ),
+        paired: { [RF_SERIAL]: serial },
+      };
     },
   },
   overheadRow(
