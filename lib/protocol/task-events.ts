@@ -307,16 +307,25 @@ export function applyTaskEvent(row: TaskStateRow, ev: TaskEvent): void {
 }
 
 /**
- * Keeps a row's changes in time order (they mostly come in order: the loop rarely runs). A
- * state told twice for one attempt (RUNNING when sent to an idle worker, then when its worker
- * said it started) keeps the later word.
+ * Keeps a row's changes in the order the task went through them (they mostly come in order:
+ * the loop rarely runs): by attempt, then within an attempt by the state machine's order, then
+ * by time. Not by time alone: the times come from different processes' clocks (the node's
+ * send, the worker's start), which can disagree by more than the microseconds between two
+ * states. A state told twice for one attempt (RUNNING when sent to an idle worker, then when
+ * its worker said it started) keeps the later word.
  */
 function insertChange(changes: TaskStateChange[], c: TaskStateChange): void {
   const told = changes.findIndex((x) => x.state === c.state && x.attempt === c.attempt);
   if (told >= 0) changes.splice(told, 1);
   let i = changes.length;
-  while (i > 0 && (changes[i - 1] as TaskStateChange).timeMs > c.timeMs) i--;
+  while (i > 0 && comesBefore(c, changes[i - 1] as TaskStateChange)) i--;
   changes.splice(i, 0, c);
+}
+
+function comesBefore(a: TaskStateChange, b: TaskStateChange): boolean {
+  if (a.attempt !== b.attempt) return a.attempt < b.attempt;
+  if (RANK[a.state] !== RANK[b.state]) return RANK[a.state] < RANK[b.state];
+  return a.timeMs < b.timeMs;
 }
 
 /** Now, in ms since the epoch with microseconds (one clock for every process of a machine). */

@@ -255,4 +255,43 @@ describe('folding records into rows', () => {
       ]);
     }
   });
+
+  test("states keep the task's order when two processes' clocks disagree; attempts in turn", () => {
+    // The worker's clock read its start 30 µs before the node's clock read the send.
+    const first: TaskRecord = {
+      taskId: 't2',
+      attempt: 0,
+      state: 'FAILED',
+      createdAt: 10,
+      sentAt: 11,
+      startedAt: 10.97,
+      endedAt: 12,
+    };
+    const retry: TaskRecord = {
+      taskId: 't2',
+      attempt: 1,
+      state: 'FINISHED',
+      createdAt: 13,
+      sentAt: 14,
+      startedAt: 13.99,
+      endedAt: 15,
+    };
+    for (const order of [
+      [first, retry],
+      [retry, first],
+    ]) {
+      const [row] = foldTaskRecords(order);
+      expect(row?.events.map((e) => [e.attempt, e.state, e.timeMs])).toEqual([
+        [0, 'PENDING_NODE_ASSIGNMENT', 10],
+        [0, 'SUBMITTED_TO_WORKER', 11],
+        [0, 'RUNNING', 10.97],
+        [0, 'FAILED', 12],
+        [1, 'PENDING_NODE_ASSIGNMENT', 13],
+        [1, 'SUBMITTED_TO_WORKER', 14],
+        [1, 'RUNNING', 13.99],
+        [1, 'FINISHED', 15],
+      ]);
+      expect(row).toMatchObject({ state: 'FINISHED', attemptNumber: 1, startTimeMs: 13.99, endTimeMs: 15 });
+    }
+  });
 });
